@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs'
+import postgres from 'postgres'
+
+/** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
+export type Sql = postgres.Sql
+export type TransactionSql = postgres.TransactionSql
+
+export interface Database {
+  sql: Sql
+  kind: 'postgres' | 'embedded'
+  /** Connection options suitable for another client of the same database (e.g. a LISTEN connection). */
+  url: string
+  close(): Promise<void>
+}
+
+const quiet = { onnotice: () => {} }
+
+export async function connectPostgres(url: string, options: { max?: number } = {}): Promise<Database> {
+  const sql = postgres(url, { max: options.max ?? 10, ...quiet, connection: { application_name: 'runbook-control-plane' } })
+  await sql`select 1`
+  return { sql, kind: 'postgres', url, close: () => sql.end({ timeout: 5 }) }
+}
+
+/**
+ * An embedded PostgreSQL (PGlite, WebAssembly) served on a loopback socket so that the same `postgres`
+ * client and the same SQL serve both deployments. PGlite runs one connection at a time, hence `max: 1`
+ * (DESIGN "Known traps"); a transaction holds the connection and other queries queue behind it.
+ * `dataDir` null keeps everything in memory (tests).
+ */
+export async function startEmbedded(dataDir: string | null): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
+  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' })
+  await server.start()
+  const address = (server as unknown as { server: { address(): { port: number } } }).server.address()
+  const url = `postgres://postgres@127.0.0.1:${address.port}/postgres`
+  const sql = postgres(url, { max: 1, ...quiet })
+  await sql`select 1`
+  return {
+    sql,
+    kind: 'embedded',
+    url,
+    async close() {
+      await sql.end({ timeout: 5 })
+      await server.stop()
+      await pglite.close()
+    },
+  }
+}

@@ -1,0 +1,5 @@
+export * from './metadata.js'
+export * from './run-events.js'
+export * from './operator-events.js'
+export * from './registry.js'
+export * from './streams.js'

@@ -1,0 +1,90 @@
+import type { z } from 'zod'
+import { eventMetadataSchema, type EventMetadata } from './metadata.js'
+import {
+  runCompletedV1,
+  runIdentityClaimedV1,
+  runRequestedV1,
+  runStartedV1,
+  tenantJobsRedispatchedV1,
+  tenantProcessedV1,
+} from './run-events.js'
+import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV1 } from './operator-events.js'
+
+/**
+ * Every event type the service writes, with the schema of each version. A new version of a type adds an
+ * entry here (and an upcaster in `upcast`), it never edits an old schema: stored events are immutable.
+ */
+export const eventSchemas = {
+  RunRequested: { 1: runRequestedV1 },
+  RunStarted: { 1: runStartedV1 },
+  TenantProcessed: { 1: tenantProcessedV1 },
+  TenantJobsRedispatched: { 1: tenantJobsRedispatchedV1 },
+  RunCompleted: { 1: runCompletedV1 },
+  RunIdentityClaimed: { 1: runIdentityClaimedV1 },
+  PreflightRecorded: { 1: preflightRecordedV1 },
+  LoginSucceeded: { 1: loginSucceededV1 },
+  LoginFailed: { 1: loginFailedV1 },
+  LoginRateLimited: { 1: loginRateLimitedV1 },
+} as const
+
+type Schemas = typeof eventSchemas
+export type EventType = keyof Schemas
+type LatestVersion<T extends EventType> = keyof Schemas[T] & number
+
+/** The current shape of each event type, as application code sees it. */
+export type EventData<T extends EventType> = z.infer<Schemas[T][LatestVersion<T> & keyof Schemas[T]] & z.ZodType>
+
+export type DomainEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType]
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>
+
+export const currentVersion: { [T in EventType]: number } = Object.fromEntries(
+  Object.entries(eventSchemas).map(([type, versions]) => [type, Math.max(...Object.keys(versions).map(Number))]),
+) as { [T in EventType]: number }
+
+export class InvalidEventError extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly version: number,
+    readonly issues: string,
+  ) {
+    super(`invalid ${eventType} v${version}: ${issues}`)
+    this.name = 'InvalidEventError'
+  }
+}
+
+export function isEventType(type: string): type is EventType {
+  return Object.prototype.hasOwnProperty.call(eventSchemas, type)
+}
+
+function schemaFor(type: string, version: number): z.ZodType {
+  if (!isEventType(type)) throw new InvalidEventError(type, version, 'unknown event type')
+  const schema = (eventSchemas[type] as Record<number, z.ZodType>)[version]
+  if (!schema) throw new InvalidEventError(type, version, 'unknown schema version')
+  return schema
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+/** Validates an event before it is written; returns the payload as it will be stored. */
+export function encodeEvent(event: DomainEvent, metadata: EventMetadata) {
+  const version = currentVersion[event.type]
+  const parsed = schemaFor(event.type, version).safeParse(event.data)
+  if (!parsed.success) throw new InvalidEventError(event.type, version, formatIssues(parsed.error))
+  const meta = eventMetadataSchema.safeParse(metadata)
+  if (!meta.success) throw new InvalidEventError(event.type, version, `metadata ${formatIssues(meta.error)}`)
+  return { type: event.type, version, data: parsed.data as unknown, metadata: meta.data }
+}
+
+/** Validates an event read from the store (never trust what is on disk) and upcasts it to the current shape. */
+export function decodeEvent(type: string, version: number, data: unknown, metadata: unknown): {
+  event: DomainEvent
+  metadata: EventMetadata
+} {
+  const parsed = schemaFor(type, version).safeParse(data)
+  if (!parsed.success) throw new InvalidEventError(type, version, formatIssues(parsed.error))
+  const meta = eventMetadataSchema.safeParse(metadata)
+  if (!meta.success) throw new InvalidEventError(type, version, `metadata ${formatIssues(meta.error)}`)
+  return { event: { type, data: parsed.data } as DomainEvent, metadata: meta.data }
+}

@@ -1,0 +1,12 @@
+/** Stream names. A stream is the consistency boundary of one decider. */
+export const streams = {
+  run: (runId: string) => `run-${runId}`,
+  runIdentity: (runIdentityHash: string) => `runIdentity-${runIdentityHash}`,
+  preflight: (preflightId: string) => `preflight-${preflightId}`,
+  /** Login attempts are grouped by the email tried, hashed so the stream name carries no PII. */
+  login: (emailHash: string) => `login-${emailHash}`,
+} as const
+
+export function runIdFromStream(streamId: string): string | null {
+  return streamId.startsWith('run-') ? streamId.slice(4) : null
+}

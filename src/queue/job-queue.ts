@@ -1,0 +1,50 @@
+/**
+ * The job queue port: distributes one job per targeted tenant. It may lose or repeat a message
+ * (DESIGN invariant 7); the event store stays the source of truth and the reconciler re-dispatches.
+ * Adapters (NATS JetStream, in-process) must pass `test/queue/job-queue.contract.ts`.
+ */
+
+export interface TenantJob {
+  runId: string
+  runbookKey: string
+  tenantId: number
+  /** 0 for the first dispatch; the reconciler's n-th re-dispatch uses n, so its dedupe id differs. */
+  generation: number
+}
+
+export interface JobDelivery<J = TenantJob> {
+  job: J
+  /** 1 on the first delivery of this message, incremented on every redelivery. */
+  deliveryCount: number
+  /** Done with the job: it is never delivered again. */
+  ack(): Promise<void>
+  /** Deliver again after `delayMs` (counts as a delivery). */
+  retryLater(delayMs: number): Promise<void>
+  /** Still working: extends the ack deadline of a long job. */
+  working(): Promise<void>
+}
+
+export interface ConsumeOptions {
+  /** At most this many jobs in flight in this consumer. */
+  concurrency: number
+}
+
+export interface JobConsumer {
+  /** Stops taking new jobs and waits for the handlers in flight. */
+  stop(): Promise<void>
+}
+
+export interface JobQueue<J = TenantJob> {
+  /**
+   * Publishes a job. Publishing the same `dedupeId` again within the duplicate window is a no-op.
+   */
+  publish(job: J, dedupeId: string): Promise<void>
+  /**
+   * Runs `handler` for each delivery. A delivery neither acked nor retried before the ack wait
+   * (default 30 s, extended by `working()`) is redelivered, also when the handler's process died.
+   */
+  consume(handler: (delivery: JobDelivery<J>) => Promise<void>, options: ConsumeOptions): Promise<JobConsumer>
+  /** True when the queue's server (if any) is reachable. */
+  healthy(): Promise<boolean>
+  close(): Promise<void>
+}
