@@ -1,0 +1,16 @@
+/** The platform-wide capabilities of SPEC §6; each runbook adds one of its own (see the runbook catalog). */
+export const capabilities = {
+  opsView: 'platform.ops.view',
+  runbooksView: 'platform.runbooks.view',
+  runbooksRun: 'platform.runbooks.run',
+} as const
+
+export type BaseCapability = (typeof capabilities)[keyof typeof capabilities]
+
+/** A base capability or a runbook's own (`platform.runbooks.<runbook>`, e.g. `platform.runbooks.findings.lifecycle_backfill`). */
+export type Capability = BaseCapability | `platform.runbooks.${string}`
+
+/** Every capability there is: the base ones plus each runbook's, without duplicates (base ones first). */
+export function allCapabilities(runbookCapabilities: string[]): string[] {
+  return [...new Set<string>([...Object.values(capabilities), ...runbookCapabilities])]
+}

@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { ulid } from 'ulid'
+import type { Sql } from '../db/database.js'
+import type { SchemaPart } from '../db/schema.js'
+import { normalizeEmail } from './email.js'
+import { defaultScryptParams, dummyVerify, hashPassword, verifyPassword, type ScryptParams } from './password-hash.js'
+
+/** An operator as the rest of the service sees it. The password hash never leaves this module. */
+export interface Operator {
+  id: string
+  email: string
+  name: string
+  capabilities: string[]
+  isBreakGlass: boolean
+}
+
+export interface NewOperator {
+  email: string
+  name: string
+  password: string
+  capabilities: string[]
+  isBreakGlass: boolean
+}
+
+/** Hashing cost for the functions that hash or verify; tests pass `cheapScryptParamsForTests`. */
+export interface PasswordHashingOptions {
+  hashParams?: ScryptParams
+}
+
+export class OperatorEmailTakenError extends Error {
+  constructor(readonly email: string) {
+    super(`an operator with email ${email} already exists`)
+    this.name = 'OperatorEmailTakenError'
+  }
+}
+
+export const authSchema: SchemaPart = {
+  name: 'auth',
+  statements: [
+    `create table if not exists operators (
+       id text primary key,
+       email text not null unique check (email = lower(email)),
+       name text not null,
+       password_hash text not null,
+       capabilities text[] not null default '{}',
+       is_break_glass boolean not null default false,
+       created_at timestamptz not null default now())`,
+    // Only the SHA-256 of a token is stored: a leaked table does not hand out working credentials, and a
+    // token has 256 random bits, so an unsalted fast hash is enough (unlike a password).
+    `create table if not exists api_tokens (
+       token_hash text primary key,
+       operator_id text not null references operators(id) on delete cascade,
+       created_at timestamptz not null default now(),
+       expires_at timestamptz not null)`,
+    `create index if not exists api_tokens_expires_at_idx on api_tokens (expires_at)`,
+    `create table if not exists login_attempts (
+       key text not null,
+       attempted_at timestamptz not null)`,
+    `create index if not exists login_attempts_key_attempted_at_idx on login_attempts (key, attempted_at)`,
+    `create index if not exists login_attempts_attempted_at_idx on login_attempts (attempted_at)`,
+  ],
+}
+
+/** Prefix of every API token, so a leaked one is recognisable (secret scanners, logs). */
+export const TOKEN_PREFIX = 'rcp_'
+const TOKEN_RANDOM_BYTES = 32
+// 'rcp_' + 43 base64url characters; anything much longer is not ours and is not worth hashing.
+const MAX_TOKEN_LENGTH = 128
+
+/** Fixed key of the advisory lock that lets only one of several starting processes create the first operator. */
+const BOOTSTRAP_LOCK_KEY = 7_412_002
+
+interface OperatorRow {
+  id: string
+  email: string
+  name: string
+  capabilities: string[]
+  is_break_glass: boolean
+}
+
+const operatorColumns = 'id, email, name, capabilities, is_break_glass'
+
+function toOperator(row: OperatorRow): Operator {
+  return { id: row.id, email: row.email, name: row.name, capabilities: [...row.capabilities], isBreakGlass: row.is_break_glass }
+}
+
+export async function createOperator(sql: Sql, operator: NewOperator, options: PasswordHashingOptions = {}): Promise<Operator> {
+  const fields = validateNewOperator(operator)
+  const passwordHash = await hashPassword(operator.password, options.hashParams ?? defaultScryptParams)
+  return insertOperator(sql, { ...fields, passwordHash })
+}
+
+export async function findOperatorByEmail(sql: Sql, email: string): Promise<Operator | null> {
+  const rows = await sql.unsafe<OperatorRow[]>(`select ${operatorColumns} from operators where email = $1`, [normalizeEmail(email)])
+  return rows[0] ? toOperator(rows[0]) : null
+}
+
+export async function findOperatorById(sql: Sql, id: string): Promise<Operator | null> {
+  const rows = await sql.unsafe<OperatorRow[]>(`select ${operatorColumns} from operators where id = $1`, [id])
+  return rows[0] ? toOperator(rows[0]) : null
+}
+
+export async function countOperators(sql: Sql): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from operators`
+  return row?.count ?? 0
+}
+
+/**
+ * The operator whose email and password match, or null. An unknown email still costs one scrypt
+ * (`dummyVerify`), so timing does not reveal which emails exist. Rate limiting is the caller's job
+ * (`checkAndRecordLoginAttempt`), done before calling this.
+ */
+export async function authenticate(sql: Sql, email: string, password: string, options: PasswordHashingOptions = {}): Promise<Operator | null> {
+  const params = options.hashParams ?? defaultScryptParams
+  if (typeof email !== 'string' || typeof password !== 'string') {
+    await dummyVerify('', params)
+    return null
+  }
+  const rows = await sql.unsafe<(OperatorRow & { password_hash: string })[]>(
+    `select ${operatorColumns}, password_hash from operators where email = $1`,
+    [normalizeEmail(email)],
+  )
+  const row = rows[0]
+  if (!row) {
+    await dummyVerify(password, params)
+    return null
+  }
+  return (await verifyPassword(password, row.password_hash)) ? toOperator(row) : null
+}
+
+/**
+ * Issues an opaque bearer token for the operator, valid `ttlSeconds` from `now`. Only its SHA-256 is
+ * stored; the token itself is returned once and cannot be recovered. Expired tokens are pruned on the way.
+ */
+export async function issueToken(sql: Sql, operatorId: string, ttlSeconds: number, now: Date = new Date()): Promise<string> {
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new RangeError(`token lifetime must be positive, got ${ttlSeconds}`)
+  const token = TOKEN_PREFIX + randomBytes(TOKEN_RANDOM_BYTES).toString('base64url')
+  const expiresAt = new Date(now.getTime() + ttlSeconds * 1000)
+  await sql`delete from api_tokens where expires_at <= ${now}`
+  await sql`insert into api_tokens (token_hash, operator_id, created_at, expires_at)
+            values (${hashToken(token)}, ${operatorId}, ${now}, ${expiresAt})`
+  return token
+}
+
+/** The operator a token belongs to, or null when the token is unknown, malformed or expired at `now`. */
+export async function resolveToken(sql: Sql, token: string, now: Date = new Date()): Promise<Operator | null> {
+  if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX) || token.length > MAX_TOKEN_LENGTH) return null
+  const rows = await sql.unsafe<OperatorRow[]>(
+    `select ${operatorColumns.split(', ').map((column) => `o.${column}`).join(', ')}
+       from api_tokens t join operators o on o.id = t.operator_id
+      where t.token_hash = $1 and t.expires_at > $2`,
+    [hashToken(token), now],
+  )
+  return rows[0] ? toOperator(rows[0]) : null
+}
+
+/** Ends a token before its expiry (logout). Returns whether a token was revoked. */
+export async function revokeToken(sql: Sql, token: string): Promise<boolean> {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return false
+  const rows = await sql`delete from api_tokens where token_hash = ${hashToken(token)} returning 1`
+  return rows.length > 0
+}
+
+/**
+ * Creates the first operator, holding every capability, from the bootstrap credentials (SPEC §6:
+ * `OPS_BOOTSTRAP_ADMIN_EMAIL` / `OPS_BOOTSTRAP_ADMIN_PASSWORD`), and only while no operator exists — also
+ * when several processes start at once. Returns whether it created one. The bootstrap operator is not a
+ * break-glass operator: it is the regular first administrator.
+ */
+export async function ensureBootstrapAdmin(
+  sql: Sql,
+  credentials: { email: string; password: string } | null,
+  everyCapability: string[],
+  options: PasswordHashingOptions = {},
+): Promise<boolean> {
+  if (!credentials) return false
+  if ((await countOperators(sql)) > 0) return false
+  const fields = validateNewOperator({
+    email: credentials.email,
+    name: 'Bootstrap administrator',
+    password: credentials.password,
+    capabilities: everyCapability,
+    isBreakGlass: false,
+  })
+  // Hash before the transaction: on the embedded database a transaction holds the only connection.
+  const passwordHash = await hashPassword(credentials.password, options.hashParams ?? defaultScryptParams)
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`
+    const [row] = await tx<{ count: number }[]>`select count(*)::int as count from operators`
+    if ((row?.count ?? 0) > 0) return false
+    await insertOperator(tx as unknown as Sql, { ...fields, passwordHash })
+    return true
+  })
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex')
+}
+
+type OperatorFields = Omit<NewOperator, 'password'>
+
+function validateNewOperator(operator: NewOperator): OperatorFields {
+  const email = normalizeEmail(operator.email)
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new RangeError('operator email must look like name@domain')
+  const name = operator.name.trim()
+  if (name.length === 0) throw new RangeError('operator name must not be empty')
+  if (operator.password.length === 0) throw new RangeError('operator password must not be empty')
+  return { email, name, capabilities: [...new Set(operator.capabilities)], isBreakGlass: operator.isBreakGlass }
+}
+
+async function insertOperator(sql: Sql, fields: OperatorFields & { passwordHash: string }): Promise<Operator> {
+  try {
+    const rows = await sql.unsafe<OperatorRow[]>(
+      `insert into operators (id, email, name, password_hash, capabilities, is_break_glass)
+       values ($1, $2, $3, $4, $5::text[], $6)
+       returning ${operatorColumns}`,
+      [ulid(), fields.email, fields.name, fields.passwordHash, fields.capabilities, fields.isBreakGlass],
+    )
+    return toOperator(rows[0]!)
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new OperatorEmailTakenError(fields.email)
+    throw error
+  }
+}
