@@ -1,0 +1,156 @@
+import type { Sql, TransactionSql } from '../db/database.js'
+import { RunbookDataError, type Runbook, type TenantPreflight, type TenantRepair } from './runbook.js'
+
+/**
+ * SPEC §2 `findings.lifecycle.backfill`: repairs the lifecycle fields of every finding of one tenant.
+ *
+ * The whole repair is one set-based statement per tenant: a chain of CTEs computes the repaired row of
+ * every finding (`REPAIR_PLAN`), and the run updates exactly the rows whose stored values differ. The
+ * preflight counts over the very same CTE text, so a preflight and the run that follows it on unchanged
+ * data cannot disagree.
+ */
+
+/** SLA per severity in hours: a day is 24 hours whatever the session's time zone (SPEC §2 step 3). */
+const SLA_HOURS: Readonly<Record<string, number>> = { critical: 3 * 24, high: 7 * 24, medium: 30 * 24, low: 90 * 24 }
+/** Severities the repair knows; anything else makes the tenant's repair unsafe. `info` has no SLA. */
+export const KNOWN_SEVERITIES: readonly string[] = ['critical', 'high', 'medium', 'low', 'info']
+/** Statuses whose SLA clock runs. */
+const SLA_STATUSES = ['new', 'triaged', 'in_progress']
+
+const quote = (value: string): string => `'${value.replaceAll("'", "''")}'`
+const list = (values: readonly string[]): string => values.map(quote).join(', ')
+const slaHoursCase = `case c.severity ${Object.entries(SLA_HOURS)
+  .map(([severity, hours]) => `when ${quote(severity)} then ${hours}`)
+  .join(' ')} end`
+
+/**
+ * The repaired row of every finding of tenant `$1`, with `changed` telling whether any stored column
+ * would differ. Steps are named after SPEC §2. Timestamps are only ever shifted by `interval '1 hour' * n`
+ * (an absolute duration), never by calendar days, so a DST time zone cannot move a due date.
+ */
+const REPAIR_PLAN = `
+  normalised as (
+    select f.id, f.fingerprint, f.severity, f.duplicate_of_id, f.sla_due_at, f.resolved_at,
+      case f.status
+        when 'open' then 'new' when 'acknowledged' then 'triaged'
+        when 'fixed' then 'resolved' when 'closed' then 'resolved'
+        else f.status end as status,
+      case when f.status in ('fixed', 'closed') then coalesce(f.resolved_reason, 'fixed')
+        else f.resolved_reason end as resolved_reason,
+      coalesce(f.first_seen_at, f.created_at) as first_seen_at,
+      greatest(coalesce(f.last_seen_at, f.updated_at), coalesce(f.first_seen_at, f.created_at)) as last_seen_at,
+      greatest(coalesce(f.times_seen, 1), 1) as times_seen
+    from findings f
+    where f.tenant_id = $1
+  ),
+  duplicate_groups as (
+    select n.id,
+      count(*) over fingerprint_group as group_size,
+      first_value(n.id) over (fingerprint_group order by n.first_seen_at, n.id) as canonical_id,
+      min(n.first_seen_at) over fingerprint_group as group_first_seen_at,
+      max(n.last_seen_at) over fingerprint_group as group_last_seen_at,
+      sum(n.times_seen) over fingerprint_group as group_times_seen
+    from normalised n
+    where n.duplicate_of_id is null
+    window fingerprint_group as (partition by n.fingerprint)
+  ),
+  consolidated as (
+    select n.id, n.severity, n.sla_due_at, n.resolved_at,
+      coalesce(d.group_size, 1) > 1 and d.canonical_id = n.id as is_canonical,
+      coalesce(d.group_size, 1) > 1 and d.canonical_id <> n.id as is_duplicate,
+      n.status, n.resolved_reason, n.first_seen_at, n.last_seen_at, n.times_seen, n.duplicate_of_id,
+      d.canonical_id, d.group_first_seen_at, d.group_last_seen_at, d.group_times_seen
+    from normalised n
+    left join duplicate_groups d on d.id = n.id
+  ),
+  merged as (
+    select c.id, c.severity, c.sla_due_at, c.resolved_at,
+      case when c.is_duplicate then 'resolved' else c.status end as status,
+      case when c.is_duplicate then 'duplicate' else c.resolved_reason end as resolved_reason,
+      case when c.is_canonical then c.group_first_seen_at else c.first_seen_at end as first_seen_at,
+      case when c.is_canonical then c.group_last_seen_at else c.last_seen_at end as last_seen_at,
+      case when c.is_canonical then c.group_times_seen::integer else c.times_seen end as times_seen,
+      case when c.is_duplicate then c.canonical_id else c.duplicate_of_id end as duplicate_of_id
+    from consolidated c
+  ),
+  repaired as (
+    select c.id, c.status, c.resolved_reason, c.first_seen_at, c.last_seen_at, c.times_seen, c.duplicate_of_id,
+      case when c.status = 'resolved' then coalesce(c.resolved_at, c.last_seen_at) end as resolved_at,
+      coalesce(c.sla_due_at,
+        case when c.status in (${list(SLA_STATUSES)}) then c.first_seen_at + interval '1 hour' * ${slaHoursCase} end
+      ) as sla_due_at
+    from merged c
+  ),
+  repair_plan as (
+    select r.*,
+      (r.status is distinct from f.status
+        or r.resolved_reason is distinct from f.resolved_reason
+        or r.first_seen_at is distinct from f.first_seen_at
+        or r.last_seen_at is distinct from f.last_seen_at
+        or r.times_seen is distinct from f.times_seen
+        or r.duplicate_of_id is distinct from f.duplicate_of_id
+        or r.resolved_at is distinct from f.resolved_at
+        or r.sla_due_at is distinct from f.sla_due_at) as changed
+    from repaired r
+    join findings f on f.id = r.id
+  )`
+
+const PREFLIGHT = `
+  with ${REPAIR_PLAN}
+  select (count(*) filter (where changed))::integer as affected, count(*)::integer as total
+  from repair_plan`
+
+/**
+ * One statement, one snapshot: the severity check and the update see the same rows, so a finding with
+ * an unknown severity cannot slip in between the check and the repair. When one exists, nothing is
+ * updated and the lowest such id is reported.
+ */
+const EXECUTE = `
+  with ${REPAIR_PLAN},
+  unsafe_finding as (
+    select min(f.id) as id from findings f
+    where f.tenant_id = $1 and f.severity not in (${list(KNOWN_SEVERITIES)})
+  ),
+  applied as (
+    update findings f
+    set status = p.status, resolved_reason = p.resolved_reason, first_seen_at = p.first_seen_at,
+        last_seen_at = p.last_seen_at, times_seen = p.times_seen, duplicate_of_id = p.duplicate_of_id,
+        resolved_at = p.resolved_at, sla_due_at = p.sla_due_at, updated_at = now()
+    from repair_plan p
+    where f.id = p.id and p.changed and (select u.id from unsafe_finding u) is null
+    returning f.id
+  )
+  select (select u.id from unsafe_finding u)::text as unsafe_finding_id,
+    (select count(*) from applied)::integer as updated,
+    (select count(*) from repair_plan)::integer as total`
+
+export const findingsLifecycleBackfill: Runbook = {
+  key: 'findings.lifecycle.backfill',
+  label: 'Findings lifecycle backfill',
+  description:
+    'Normalises legacy finding statuses and first/last-seen times, consolidates duplicate findings by ' +
+    'fingerprint, and fills in resolution times and SLA due dates. One transaction per tenant.',
+  requiredCapability: 'platform.runbooks.findings.lifecycle_backfill',
+  estimatedDuration: 'about 1 s per 20,000 findings',
+
+  async preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight> {
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number }>>(PREFLIGHT, [tenantId])
+    return { affected: row?.affected ?? 0, total: row?.total ?? 0 }
+  },
+
+  async executeTenant(tx: TransactionSql, tenantId: number): Promise<TenantRepair> {
+    const [row] = await tx.unsafe<Array<{ unsafe_finding_id: string | null; updated: number; total: number }>>(
+      EXECUTE,
+      [tenantId],
+    )
+    if (!row) throw new Error('the repair statement returned no row')
+    if (row.unsafe_finding_id !== null) {
+      const findingId = Number(row.unsafe_finding_id)
+      throw new RunbookDataError(
+        `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`,
+        findingId,
+      )
+    }
+    return { updated: row.updated, total: row.total }
+  },
+}
