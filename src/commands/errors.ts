@@ -1,0 +1,55 @@
+/**
+ * Typed domain errors. The HTTP layer maps each class to a status in one place (src/http/problem.ts);
+ * workers map them to failure reason codes.
+ */
+export interface FieldProblem {
+  field: string
+  message: string
+}
+
+export class DomainError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** The request is well-formed but its values break a rule (422). */
+export class ValidationError extends DomainError {
+  constructor(readonly fields: FieldProblem[]) {
+    super(fields.map((f) => `${f.field}: ${f.message}`).join('; '))
+  }
+}
+
+/** The operator lacks a capability (403). */
+export class ForbiddenError extends DomainError {
+  constructor(readonly missingCapabilities: string[]) {
+    super(`missing capability: ${missingCapabilities.join(', ')}`)
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(
+    readonly resource: 'runbook' | 'run' | 'tenant',
+    readonly id: string,
+  ) {
+    super(`unknown ${resource}: ${id}`)
+  }
+}
+
+/** A run with the same identity is queued or running (409, carrying that run's id). */
+export class ActiveRunExistsError extends DomainError {
+  constructor(readonly runId: string) {
+    super(`an identical run is already active: ${runId}`)
+  }
+}
+
+/** A command that the current state does not allow: rejected, never silently applied. */
+export class InvalidTransitionError extends DomainError {
+  constructor(
+    readonly command: string,
+    readonly state: string,
+  ) {
+    super(`${command} is not allowed when the run is ${state}`)
+  }
+}

@@ -1,0 +1,51 @@
+import type { DomainEvent } from '../events/index.js'
+import type { AppendContext, EventLog, LoggedEvent } from '../store/event-log.js'
+import { WrongExpectedRevisionError } from '../store/event-store.js'
+
+export interface Decider<S, C> {
+  initialState: () => S
+  /** Folds one event; `recordedAt` is absent for events just decided and not yet read back. */
+  evolve: (state: S, event: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }) => S
+  decide: (command: C, state: S) => DomainEvent[]
+}
+
+export interface HandledCommand<S> {
+  events: DomainEvent[]
+  state: S
+  position: string | null
+  /** Ids of the appended events, in order (empty when the command produced none). */
+  eventIds: string[]
+}
+
+const MAX_ATTEMPTS = 50
+
+/**
+ * Load, decide, append — nothing else. The append carries the revision the decision was made on; when a
+ * concurrent writer got there first the command is decided again on a fresh read (DESIGN invariant 1), so
+ * no event is lost and none is applied twice. `command` may be a function of the loaded state for handlers
+ * that need to look something up first.
+ */
+export async function handleCommand<S, C>(
+  log: EventLog,
+  streamId: string,
+  decider: Decider<S, C>,
+  command: C | ((state: S) => Promise<C> | C),
+  context: AppendContext,
+): Promise<HandledCommand<S>> {
+  for (let attempt = 1; ; attempt++) {
+    const { events: history, revision } = await log.read(streamId)
+    const state = history.reduce(decider.evolve, decider.initialState())
+    const resolved = typeof command === 'function' ? await (command as (s: S) => Promise<C> | C)(state) : command
+    const events = decider.decide(resolved, state)
+    if (events.length === 0) return { events, state, position: null, eventIds: [] }
+    try {
+      const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, context)
+      const after = events.reduce((s, event) => decider.evolve(s, { event }), state)
+      return { events, state: after, position: appended.position, eventIds: appended.eventIds }
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error
+      // A short random pause spreads out writers that keep colliding on a hot stream.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 5)))
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { ulid } from 'ulid'
+import type { Sql } from '../db/database.js'
+import { streams, type PreflightResult, type RunScope } from '../events/index.js'
+import { findRunbook } from '../runbooks/catalog.js'
+import type { Runbook } from '../runbooks/runbook.js'
+import { isInUniverse, universeTenantIds } from '../runbooks/tenant-universe.js'
+import type { EventLog } from '../store/event-log.js'
+import { initiatorOf, type Actor } from './actor.js'
+import { ForbiddenError, NotFoundError, ValidationError } from './errors.js'
+
+export const VIEW_RUNBOOKS_CAPABILITY = 'platform.runbooks.view'
+
+export interface RunTarget {
+  scope: RunScope
+  tenantId: number | null
+}
+
+export function requireRunbook(key: string): Runbook {
+  const runbook = findRunbook(key)
+  if (!runbook) throw new NotFoundError('runbook', key)
+  return runbook
+}
+
+export function requireCapabilities(actor: Actor, needed: string[]): void {
+  const missing = needed.filter((c) => !actor.capabilities.includes(c))
+  if (missing.length > 0) throw new ForbiddenError(missing)
+}
+
+/** The tenants a target means right now; a single tenant outside the universe is a validation failure. */
+export async function resolveTargetTenants(sql: Sql, target: RunTarget): Promise<number[]> {
+  if (target.scope === 'all_tenants') {
+    if (target.tenantId !== null) throw new ValidationError([{ field: 'tenantId', message: 'must be omitted for an all_tenants run' }])
+    return universeTenantIds(sql)
+  }
+  if (target.tenantId === null) throw new ValidationError([{ field: 'tenantId', message: 'is required for a single_tenant run' }])
+  if (!(await isInUniverse(sql, target.tenantId))) {
+    throw new ValidationError([
+      { field: 'tenantId', message: `tenant ${target.tenantId} is not in the allowed universe (unknown, platform or archived)` },
+    ])
+  }
+  return [target.tenantId]
+}
+
+/** Sums the runbook's per-tenant preflight; `estimatedTenants` is the universe size for all-tenants runs. */
+export async function computePreflight(
+  sql: Sql,
+  runbook: Runbook,
+  scope: RunScope,
+  tenantIds: number[],
+): Promise<PreflightResult> {
+  let affectedCount = 0
+  let totalCount = 0
+  for (const tenantId of tenantIds) {
+    const { affected, total } = await runbook.preflightTenant(sql, tenantId)
+    affectedCount += affected
+    totalCount += total
+  }
+  return { affectedCount, totalCount, estimatedTenants: scope === 'all_tenants' ? tenantIds.length : 1 }
+}
+
+/** Preview a runbook; recorded as an event so the audit log shows who looked at what. */
+export async function preflightRunbook(
+  deps: { sql: Sql; log: EventLog },
+  actor: Actor,
+  input: { runbookKey: string } & RunTarget,
+): Promise<PreflightResult> {
+  const runbook = requireRunbook(input.runbookKey)
+  requireCapabilities(actor, [VIEW_RUNBOOKS_CAPABILITY, runbook.requiredCapability])
+  const tenantIds = await resolveTargetTenants(deps.sql, input)
+  const result = await computePreflight(deps.sql, runbook, input.scope, tenantIds)
+  const preflightId = ulid()
+  await deps.log.append(
+    streams.preflight(preflightId),
+    [
+      {
+        type: 'PreflightRecorded',
+        data: {
+          preflightId,
+          runbookKey: runbook.key,
+          scope: input.scope,
+          targetTenantId: input.tenantId,
+          result,
+          recordedAt: new Date().toISOString(),
+        },
+      },
+    ],
+    'no_stream',
+    { correlationId: preflightId, causationId: null, initiator: initiatorOf(actor) },
+  )
+  return result
+}

@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto'
+import type { DomainEvent, EventData, RunScope } from '../../events/index.js'
+import type { LoggedEvent } from '../../store/event-log.js'
+import { ActiveRunExistsError } from '../errors.js'
+
+/** SPEC §3: the hash of (workspace, runbook key, scope, target tenant). */
+export function runIdentityHash(input: {
+  workspaceId: number
+  runbookKey: string
+  scope: RunScope
+  targetTenantId: number | null
+}): string {
+  const canonical = JSON.stringify([input.workspaceId, input.runbookKey, input.scope, input.targetTenantId])
+  return createHash('sha256').update(canonical).digest('hex')
+}
+
+export interface RunIdentityState {
+  lastClaim: EventData<'RunIdentityClaimed'> | null
+}
+
+export function evolveRunIdentity(state: RunIdentityState, logged: Pick<LoggedEvent, 'event'>): RunIdentityState {
+  return logged.event.type === 'RunIdentityClaimed' ? { lastClaim: logged.event.data } : state
+}
+
+/**
+ * How long a claim whose run stream does not exist yet counts as active: the claiming request is still
+ * between its two appends. After that the claimer is presumed dead and the identity free again.
+ */
+export const UNCONFIRMED_CLAIM_GRACE_MS = 30_000
+
+export type ClaimedRunStatus = 'none' | 'queued' | 'running' | 'completed'
+
+export function claimIsActive(claim: EventData<'RunIdentityClaimed'>, runStatus: ClaimedRunStatus, now: Date): boolean {
+  if (runStatus === 'queued' || runStatus === 'running') return true
+  if (runStatus === 'completed') return false
+  return now.getTime() - Date.parse(claim.claimedAt) < UNCONFIRMED_CLAIM_GRACE_MS
+}
+
+export type ClaimCommand = {
+  type: 'ClaimRunIdentity'
+  runIdentityHash: string
+  runId: string
+  at: string
+  /** Status of the run named by the current claim, loaded by the handler (I/O stays out of the decider). */
+  claimedRunStatus: ClaimedRunStatus
+}
+
+/** At most one active run per identity (DESIGN invariant 5): the stream's expected revision serialises claims. */
+export function decideRunIdentity(command: ClaimCommand, state: RunIdentityState): DomainEvent[] {
+  const claim = state.lastClaim
+  if (claim && claimIsActive(claim, command.claimedRunStatus, new Date(command.at))) {
+    throw new ActiveRunExistsError(claim.runId)
+  }
+  return [
+    {
+      type: 'RunIdentityClaimed',
+      data: { runIdentityHash: command.runIdentityHash, runId: command.runId, claimedAt: command.at },
+    },
+  ]
+}

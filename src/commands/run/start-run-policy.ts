@@ -1,0 +1,54 @@
+import type { RunScope } from '../../events/index.js'
+import { ForbiddenError, ValidationError, type FieldProblem } from '../errors.js'
+
+export const RUN_CAPABILITY = 'platform.runbooks.run'
+export const REASON_TEXT_MIN = 10
+export const REASON_TEXT_MAX = 500
+export const REASON_CODES = ['DATA_REPAIR', 'INCIDENT', 'SUPPORT', 'SECURITY'] as const
+
+export interface StartRunRequest {
+  runbookKey: string
+  runbookCapability: string
+  scope: RunScope
+  tenantId: number | null
+  confirmation: string
+  reason: { code: string; text: string } | null
+  operatorCapabilities: readonly string[]
+  operatorIsBreakGlass: boolean
+}
+
+/** SPEC §3 "Starting a run requires": the capabilities, a typed confirmation and, where required, a reason. */
+export function checkStartRunPolicy(request: StartRunRequest): void {
+  const missing = [RUN_CAPABILITY, request.runbookCapability].filter((c) => !request.operatorCapabilities.includes(c))
+  if (missing.length > 0) throw new ForbiddenError(missing)
+
+  const problems: FieldProblem[] = []
+  if (request.scope === 'single_tenant' && request.tenantId === null) {
+    problems.push({ field: 'tenantId', message: 'is required for a single_tenant run' })
+  }
+  if (request.scope === 'all_tenants' && request.tenantId !== null) {
+    problems.push({ field: 'tenantId', message: 'must be omitted for an all_tenants run' })
+  }
+  if (request.confirmation !== request.runbookKey) {
+    problems.push({ field: 'confirmation', message: `must be exactly the runbook key "${request.runbookKey}"` })
+  }
+  const reasonRequired = request.scope === 'all_tenants' || request.operatorIsBreakGlass
+  if (request.reason === null) {
+    if (reasonRequired) {
+      const why = request.operatorIsBreakGlass ? 'a break-glass operator' : 'an all_tenants run'
+      problems.push({ field: 'reason', message: `is required for ${why}` })
+    }
+  } else {
+    if (!(REASON_CODES as readonly string[]).includes(request.reason.code)) {
+      problems.push({ field: 'reason.code', message: `must be one of ${REASON_CODES.join(', ')}` })
+    }
+    const length = [...request.reason.text.trim()].length
+    if (length < REASON_TEXT_MIN || length > REASON_TEXT_MAX) {
+      problems.push({
+        field: 'reason.text',
+        message: `must be ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters (got ${length})`,
+      })
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems)
+}
