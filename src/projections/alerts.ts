@@ -1,0 +1,72 @@
+import type { TransactionSql } from '../db/database.js'
+import type { EventOf, RunOutcome } from '../events/index.js'
+import type { Projection } from './projector.js'
+
+export const runFailedAlertKey = 'operations.run.failed'
+
+const alertingOutcomes: ReadonlySet<RunOutcome> = new Set(['failed', 'partially_succeeded'])
+
+export interface AlertsProjectionOptions {
+  /** Where the console is served, without a trailing slash, e.g. `https://ops.example.com`. */
+  consoleBaseUrl: string
+}
+
+/**
+ * Records the `operations.run.failed` alert (SPEC §5) as one `alert_deliveries` row per enabled
+ * destination of the platform workspace, status `recorded` (a sender picks them up). Row ids are
+ * `${runId}:${destinationId}`, so re-applying is a no-op. Must run after `operationRunsProjection`.
+ *
+ * Unlike the other read models this one reads two tables the events do not describe: the destinations
+ * (configuration) and, for single-tenant runs, the platform tenant. A rebuild routes to the destinations
+ * configured at rebuild time.
+ */
+export function alertsProjection(options: AlertsProjectionOptions): Projection {
+  const consoleBaseUrl = options.consoleBaseUrl.replace(/\/+$/, '')
+  return {
+    name: 'alerts',
+
+    async apply(tx, { event }) {
+      if (event.type !== 'RunCompleted' || !alertingOutcomes.has(event.data.outcome)) return
+      await recordRunFailedAlert(tx, event, consoleBaseUrl)
+    },
+
+    async reset(tx) {
+      await tx`delete from alert_deliveries`
+    },
+  }
+}
+
+interface RunRow {
+  id: string
+  type: string
+  scope: string
+  workspace_id: string
+}
+
+async function recordRunFailedAlert(tx: TransactionSql, { data }: EventOf<'RunCompleted'>, consoleBaseUrl: string): Promise<void> {
+  const [run] = await tx<RunRow[]>`
+    select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = ${data.runId}`
+  if (!run) throw new Error(`RunCompleted for run ${data.runId}, which operation_runs does not know`)
+  const platformWorkspace = run.scope === 'all_tenants' ? run.workspace_id : await platformWorkspaceId(tx)
+  if (platformWorkspace === null) return
+  const payload = {
+    run_id: run.id,
+    run_type: run.type,
+    scope: run.scope,
+    console_url: `${consoleBaseUrl}/system/ops/runs/${encodeURIComponent(run.id)}`,
+  }
+  await tx`
+    insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
+    select ${run.id} || ':' || d.id, ${runFailedAlertKey}, ${run.id}, d.workspace_id, d.id,
+           ${JSON.stringify(payload)}::jsonb, 'recorded', ${data.completedAt}::timestamptz
+    from alert_destinations d
+    where d.workspace_id = ${platformWorkspace}::bigint and d.enabled
+    on conflict do nothing`
+}
+
+/** The platform workspace is the workspace of the (single) platform tenant (SPEC §1). */
+async function platformWorkspaceId(tx: TransactionSql): Promise<string | null> {
+  const rows = await tx<Array<{ workspace_id: string }>>`
+    select workspace_id::text from tenants where is_platform order by id limit 1`
+  return rows[0]?.workspace_id ?? null
+}

@@ -1,0 +1,200 @@
+import type { TransactionSql } from '../db/database.js'
+import type { EventMetadata, RunScope } from '../events/index.js'
+import type { ProjectedEvent, Projection } from './projector.js'
+
+/** Stable audit action ids (SPEC §5). Other systems filter on them: never rename one. */
+export const auditActions = {
+  preflight: 'platform.ops.runbooks.preflight',
+  start: 'platform.ops.runbooks.start',
+  completed: 'platform.ops.runbooks.completed',
+  failed: 'platform.ops.runbooks.failed',
+  loginSucceeded: 'platform.ops.login.succeeded',
+  loginFailed: 'platform.ops.login.failed',
+  loginRateLimited: 'platform.ops.login.rate_limited',
+} as const
+export type AuditAction = (typeof auditActions)[keyof typeof auditActions]
+
+/** Every entry carries every key (null where it does not apply), so readers see one shape. */
+interface AuditContext {
+  runbook_key: string | null
+  scope: RunScope | null
+  target_tenant_id: number | null
+  affected_count: number | null
+  operation_run_id: string | null
+  platform_user_id: string | null
+  email: string | null
+  ip: string | null
+  user_agent: string | null
+  [extra: string]: unknown
+}
+
+interface AuditEntry {
+  action: AuditAction
+  actorUserId: string | null
+  actorEmail: string | null
+  context: AuditContext
+}
+
+const emptyContext: AuditContext = {
+  runbook_key: null,
+  scope: null,
+  target_tenant_id: null,
+  affected_count: null,
+  operation_run_id: null,
+  platform_user_id: null,
+  email: null,
+  ip: null,
+  user_agent: null,
+}
+
+/**
+ * One `audit_log` row per auditable event, keyed by the event id (so re-applying is a no-op), stamped
+ * with the event's `occurredAt`. Must run after `operationRunsProjection`: a completion is attributed to
+ * the operator who started the run, read from `operation_runs` in the same transaction.
+ */
+export const auditLogProjection: Projection = {
+  name: 'audit-log',
+
+  async apply(tx, e) {
+    const entry = await entryFor(tx, e)
+    if (!entry) return
+    await tx`
+      insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context)
+      values (${e.metadata.eventId}, ${entry.action}, ${e.metadata.occurredAt}::timestamptz, ${entry.actorUserId}::text,
+        ${entry.actorEmail}::text, ${entry.context.operation_run_id}::text, ${JSON.stringify(entry.context)}::jsonb)
+      on conflict (id) do nothing`
+  },
+
+  async reset(tx) {
+    await tx`delete from audit_log`
+  },
+}
+
+/** Where the request came from, when the event was caused by a request. */
+function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent: string | null } {
+  const initiator = metadata.initiator
+  if (initiator.kind === 'system') return { ip: null, user_agent: null }
+  return { ip: initiator.ip, user_agent: initiator.userAgent }
+}
+
+async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent): Promise<AuditEntry | null> {
+  switch (event.type) {
+    case 'PreflightRecorded': {
+      const operator = metadata.initiator.kind === 'operator' ? metadata.initiator : null
+      const d = event.data
+      return {
+        action: auditActions.preflight,
+        actorUserId: operator?.platformUserId ?? null,
+        actorEmail: operator?.email ?? null,
+        context: {
+          ...emptyContext,
+          runbook_key: d.runbookKey,
+          scope: d.scope,
+          target_tenant_id: d.targetTenantId,
+          affected_count: d.result.affectedCount,
+          platform_user_id: operator?.platformUserId ?? null,
+          email: operator?.email ?? null,
+          ...requestOrigin(metadata),
+        },
+      }
+    }
+    case 'RunRequested': {
+      const d = event.data
+      return {
+        action: auditActions.start,
+        actorUserId: d.initiator.platformUserId,
+        actorEmail: d.initiator.email,
+        context: {
+          ...emptyContext,
+          runbook_key: d.runbookKey,
+          scope: d.scope,
+          target_tenant_id: d.targetTenantId,
+          affected_count: d.preflight.affectedCount,
+          operation_run_id: d.runId,
+          platform_user_id: d.initiator.platformUserId,
+          email: d.initiator.email,
+          ...requestOrigin(metadata),
+          source: d.source,
+          reason_code: d.reason?.reasonCode ?? null,
+        },
+      }
+    }
+    case 'RunCompleted': {
+      const d = event.data
+      const run = await runInitiator(tx, d.runId)
+      const failed = d.outcome === 'failed' || d.outcome === 'blocked'
+      return {
+        action: failed ? auditActions.failed : auditActions.completed,
+        actorUserId: run?.user_id ?? null,
+        actorEmail: run?.email ?? null,
+        context: {
+          ...emptyContext,
+          runbook_key: run?.type ?? null,
+          scope: run?.scope ?? null,
+          target_tenant_id: run?.target_tenant_id ?? null,
+          affected_count: run?.affected_count ?? null,
+          operation_run_id: d.runId,
+          platform_user_id: run?.user_id ?? null,
+          email: run?.email ?? null,
+          // The completion comes from a worker, not from a request: it has no ip or user agent.
+          ...requestOrigin(metadata),
+          outcome: d.outcome,
+          summary_counts: d.summaryCounts,
+        },
+      }
+    }
+    case 'LoginSucceeded': {
+      const d = event.data
+      return {
+        action: auditActions.loginSucceeded,
+        actorUserId: d.operatorId,
+        actorEmail: d.email,
+        context: { ...emptyContext, platform_user_id: d.operatorId, email: d.email, ...requestOrigin(metadata), channel: d.channel },
+      }
+    }
+    case 'LoginFailed': {
+      const d = event.data
+      return {
+        action: auditActions.loginFailed,
+        actorUserId: null,
+        actorEmail: d.email,
+        context: { ...emptyContext, email: d.email, ...requestOrigin(metadata), channel: d.channel },
+      }
+    }
+    case 'LoginRateLimited': {
+      const d = event.data
+      return {
+        action: auditActions.loginRateLimited,
+        actorUserId: null,
+        actorEmail: d.email,
+        context: {
+          ...emptyContext,
+          email: d.email,
+          ...requestOrigin(metadata),
+          channel: d.channel,
+          retry_after_seconds: d.retryAfterSeconds,
+        },
+      }
+    }
+    default:
+      return null
+  }
+}
+
+interface RunInitiatorRow {
+  user_id: string
+  email: string | null
+  type: string
+  scope: RunScope | null
+  target_tenant_id: number | null
+  affected_count: number | null
+}
+
+async function runInitiator(tx: TransactionSql, runId: string): Promise<RunInitiatorRow | undefined> {
+  const rows = await tx<RunInitiatorRow[]>`
+    select user_id, context #>> '{platform_initiator,email}' as email, type, context ->> 'scope' as scope,
+           context -> 'target_tenant_id' as target_tenant_id,
+           context #> '{preflight,affected_count}' as affected_count
+    from operation_runs where id = ${runId}`
+  return rows[0]
+}

@@ -1,0 +1,289 @@
+import type { Sql, TransactionSql } from '../db/database.js'
+import { decodeEvent, type DomainEvent, type EventMetadata } from '../events/index.js'
+import type { EventStore, StoredEvent } from '../store/event-store.js'
+
+/** An event as a projection sees it: validated and upcast, with where it sits in the store. */
+export interface ProjectedEvent {
+  event: DomainEvent
+  metadata: EventMetadata
+  streamId: string
+  revision: number
+  position: string
+  recordedAt: Date
+}
+
+/**
+ * A read model builder. `apply` runs inside the batch's transaction and must be idempotent and take every
+ * value from the event (never `now()`), so that re-applying or rebuilding gives the same rows.
+ */
+export interface Projection {
+  name: string
+  apply(tx: TransactionSql, e: ProjectedEvent): Promise<void>
+  /** Empties the tables this projection owns (used by `Projector.rebuild`). */
+  reset?(tx: TransactionSql): Promise<void>
+}
+
+/** Structurally compatible with pino. */
+export interface ProjectorLogger {
+  info(obj: Record<string, unknown>, msg: string): void
+  error(obj: Record<string, unknown>, msg: string): void
+}
+
+export interface ProjectorOptions {
+  store: EventStore
+  sql: Sql
+  /** Checkpoint name; processes sharing it share one checkpoint and take turns (compare-and-set). */
+  name: string
+  /** Applied in this order for each event: a later projection may read what an earlier one wrote. */
+  projections: Projection[]
+  batchSize?: number
+  pollIntervalMs?: number
+  /** Backoff after a failure, doubling from `initial` up to `max`. */
+  retryDelayMs?: { initial: number; max: number }
+  logger?: ProjectorLogger
+}
+
+/** An event could not be decoded or applied. The projector stops at it and retries; it never skips it. */
+export class ProjectionFailedError extends Error {
+  constructor(
+    readonly projector: string,
+    readonly stored: Pick<StoredEvent, 'streamId' | 'eventId' | 'type' | 'version' | 'revision' | 'position'>,
+    readonly projection: string | null,
+    cause: unknown,
+  ) {
+    const where = projection ? `projection ${projection} failed on` : 'could not decode'
+    super(
+      `projector ${projector}: ${where} ${stored.type} v${stored.version} ${stored.eventId} ` +
+        `(${stored.streamId}@${stored.revision}, position ${stored.position}): ${errorMessage(cause)}`,
+      { cause },
+    )
+    this.name = 'ProjectionFailedError'
+  }
+}
+
+/** Another process moved the checkpoint since this one read it; the batch was rolled back. */
+class CheckpointMovedError extends Error {
+  constructor() {
+    super('checkpoint moved')
+  }
+}
+
+const consoleLogger: ProjectorLogger = {
+  info: () => {},
+  error: (obj, msg) => console.error(msg, obj),
+}
+
+/**
+ * Catch-up subscription from a checkpoint stored beside the read models. Each batch and its checkpoint
+ * commit in one transaction that starts with a compare-and-set on the checkpoint row: the row lock
+ * serialises processes sharing the checkpoint name, and a process whose checkpoint moved under it rolls
+ * back without having applied anything, re-reads the checkpoint and carries on. Requires `readModelSchema`.
+ */
+export class Projector {
+  private readonly store: EventStore
+  private readonly sql: Sql
+  readonly name: string
+  private readonly projections: Projection[]
+  private readonly batchSize: number
+  private readonly pollIntervalMs: number
+  private readonly retryDelayMs: { initial: number; max: number }
+  private readonly logger: ProjectorLogger
+
+  /** Serialises batch work inside this instance (the loop, runOnce, waitUntilCaughtUp, rebuild). */
+  private queue: Promise<unknown> = Promise.resolve()
+  private checkpointRowEnsured = false
+  private loop: Promise<void> | null = null
+  private stopping = false
+  private wake: (() => void) | null = null
+  private wokenEarly = false
+  private unsubscribe: (() => void) | null = null
+
+  constructor(options: ProjectorOptions) {
+    this.store = options.store
+    this.sql = options.sql
+    this.name = options.name
+    this.projections = options.projections
+    this.batchSize = options.batchSize ?? 500
+    this.pollIntervalMs = options.pollIntervalMs ?? 500
+    this.retryDelayMs = options.retryDelayMs ?? { initial: 250, max: 30_000 }
+    this.logger = options.logger ?? consoleLogger
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer')
+  }
+
+  /** Starts the background loop: applies what is there, then waits for an append in this process or the next poll. */
+  start(): void {
+    if (this.loop) return
+    this.stopping = false
+    this.unsubscribe = this.store.onAppended(() => this.wakeUp())
+    this.loop = this.runLoop()
+  }
+
+  /** Stops the loop after the batch in flight. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.wakeUp()
+    this.unsubscribe?.()
+    this.unsubscribe = null
+    const loop = this.loop
+    this.loop = null
+    await loop
+  }
+
+  /** Applies everything available now, batch by batch; returns how many events this call applied. */
+  runOnce(): Promise<number> {
+    return this.serialised(() => this.drain())
+  }
+
+  /** Resolves once everything in the store when called (and anything appended meanwhile) is applied. */
+  async waitUntilCaughtUp(options: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+    while ((await this.runOnce()) > 0) {
+      if (Date.now() > deadline) throw new Error(`projector ${this.name}: not caught up after ${options.timeoutMs ?? 30_000} ms`)
+    }
+  }
+
+  /** The stored checkpoint: the position of the last applied event, null before the first. */
+  async position(): Promise<string | null> {
+    const rows = await this.sql<Array<{ position: string | null }>>`
+      select position from projection_checkpoints where name = ${this.name}`
+    return rows[0]?.position ?? null
+  }
+
+  /**
+   * Empties the read models (each projection's `reset`) and the checkpoint in one transaction, then
+   * replays the whole store. Readers see empty tables until the replay catches up.
+   */
+  rebuild(): Promise<number> {
+    return this.serialised(async () => {
+      await this.ensureCheckpointRow()
+      await this.sql.begin(async (tx) => {
+        await tx`select 1 from projection_checkpoints where name = ${this.name} for update`
+        for (const projection of this.projections) await projection.reset?.(tx)
+        await tx`update projection_checkpoints set position = null where name = ${this.name}`
+      })
+      this.logger.info({ projector: this.name }, 'read models reset, replaying from the beginning')
+      return this.drain()
+    })
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private async drain(): Promise<number> {
+    await this.ensureCheckpointRow()
+    let applied = 0
+    for (;;) {
+      const checkpoint = await this.position()
+      const stored = await this.store.readAll({ after: checkpoint, maxCount: this.batchSize })
+      if (stored.length === 0) return applied
+      try {
+        await this.applyBatch(checkpoint, stored)
+        applied += stored.length
+      } catch (error) {
+        if (!(error instanceof CheckpointMovedError)) throw error
+        // Another process applied this batch; continue from where it got.
+      }
+      if (this.loop && this.stopping) return applied
+    }
+  }
+
+  private async applyBatch(checkpoint: string | null, stored: StoredEvent[]): Promise<void> {
+    const events = stored.map((s) => this.decode(s))
+    const next = stored[stored.length - 1]!.position
+    await this.sql.begin(async (tx) => {
+      // The CAS goes first: it takes the checkpoint row lock, so a competing process waits here and
+      // then finds the checkpoint moved, before it has written anything.
+      const moved = await tx`
+        update projection_checkpoints set position = ${next}
+        where name = ${this.name} and position is not distinct from ${checkpoint}::text
+        returning 1`
+      if (moved.length === 0) throw new CheckpointMovedError()
+      for (const [index, e] of events.entries()) {
+        for (const projection of this.projections) {
+          try {
+            await projection.apply(tx, e)
+          } catch (error) {
+            throw new ProjectionFailedError(this.name, stored[index]!, projection.name, error)
+          }
+        }
+      }
+    })
+  }
+
+  private decode(stored: StoredEvent): ProjectedEvent {
+    try {
+      const { event, metadata } = decodeEvent(stored.type, stored.version, stored.data, stored.metadata)
+      return {
+        event,
+        metadata,
+        streamId: stored.streamId,
+        revision: stored.revision,
+        position: stored.position,
+        recordedAt: stored.recordedAt,
+      }
+    } catch (error) {
+      throw new ProjectionFailedError(this.name, stored, null, error)
+    }
+  }
+
+  private async ensureCheckpointRow(): Promise<void> {
+    if (this.checkpointRowEnsured) return
+    await this.sql`insert into projection_checkpoints (name, position) values (${this.name}, null) on conflict (name) do nothing`
+    this.checkpointRowEnsured = true
+  }
+
+  private async runLoop(): Promise<void> {
+    let failures = 0
+    while (!this.stopping) {
+      let applied = 0
+      try {
+        applied = await this.runOnce()
+        if (failures > 0) this.logger.info({ projector: this.name }, 'projector recovered')
+        failures = 0
+      } catch (error) {
+        failures += 1
+        const delay = Math.min(this.retryDelayMs.initial * 2 ** (failures - 1), this.retryDelayMs.max)
+        this.logger.error(
+          { projector: this.name, err: error, failures, retryInMs: delay },
+          `projector ${this.name} is stuck and will retry: ${errorMessage(error)}`,
+        )
+        await this.sleep(delay, { wakeOnAppend: false })
+        continue
+      }
+      if (applied === 0) await this.sleep(this.pollIntervalMs, { wakeOnAppend: true })
+    }
+  }
+
+  private sleep(ms: number, options: { wakeOnAppend: boolean }): Promise<void> {
+    if (options.wakeOnAppend && this.wokenEarly) {
+      this.wokenEarly = false
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      const wakeOnAppend = options.wakeOnAppend
+      const self = this
+      function done() {
+        clearTimeout(timer)
+        self.wake = null
+        resolve()
+      }
+      // During a failure backoff an append must not cut the delay short; only stop() may.
+      this.wake = () => {
+        if (wakeOnAppend || this.stopping) done()
+      }
+    })
+  }
+
+  private wakeUp(): void {
+    if (this.wake) this.wake()
+    else this.wokenEarly = true
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,296 @@
+import { z } from 'zod'
+import type { Sql } from '../db/database.js'
+
+/**
+ * The read side the HTTP layer calls: camelCase results, ISO-8601 strings for times, numbers for ids.
+ * The JSON columns (`summaryCounts`, `failureSummary`, `context`, audit `context`, alert `payload`) are
+ * returned as stored — snake_case inside, as SPEC §3 writes them.
+ */
+
+export const MAX_PAGE_SIZE = 200
+
+export class InvalidCursorError extends Error {
+  constructor(readonly cursor: string) {
+    super('invalid cursor')
+    this.name = 'InvalidCursorError'
+  }
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export interface RunSummary {
+  id: string
+  workspaceId: number
+  tenantId: number | null
+  userId: string
+  initiatorName: string
+  type: string
+  status: string
+  outcome: string
+  runIdentityHash: string
+  summaryCounts: Record<string, number>
+  failureSummary: Array<{ tenant_id: number; reason_code: string; message: string }>
+  context: Record<string, unknown>
+  startedAt: string | null
+  completedAt: string | null
+  createdAt: string
+}
+
+export interface RunTenantResult {
+  tenantId: number
+  status: string
+  total: number | null
+  updated: number | null
+  reasonCode: string | null
+  message: string | null
+  attempt: number
+  processedAt: string
+}
+
+export interface RunDetail extends RunSummary {
+  tenants: RunTenantResult[]
+}
+
+export interface AuditEntry {
+  id: string
+  action: string
+  occurredAt: string
+  actorUserId: string | null
+  actorEmail: string | null
+  operationRunId: string | null
+  context: Record<string, unknown>
+}
+
+export interface AlertDelivery {
+  id: string
+  alertKey: string
+  runId: string
+  workspaceId: number
+  destinationId: string
+  payload: Record<string, unknown>
+  status: string
+  createdAt: string
+}
+
+export interface ListRunsFilter {
+  status?: string
+  outcome?: string
+  runbook?: string
+  /** Runs whose `tenant_id` is this tenant (single-tenant runs; all-tenants runs have none). */
+  tenantId?: number
+  cursor?: string | null
+  limit: number
+}
+
+interface RunRow {
+  id: string
+  workspace_id: string
+  tenant_id: string | null
+  user_id: string
+  initiator_name: string
+  type: string
+  status: string
+  outcome: string
+  run_identity_hash: string
+  summary_counts: Record<string, number>
+  failure_summary: RunSummary['failureSummary']
+  context: Record<string, unknown>
+  started_at: Date | null
+  completed_at: Date | null
+  created_at: Date
+  sort_key: string
+}
+
+export async function listRuns(sql: Sql, filter: ListRunsFilter): Promise<Page<RunSummary>> {
+  const limit = pageSize(filter.limit)
+  const after = filter.cursor ? decodeCursor(filter.cursor) : null
+  const rows = await sql<RunRow[]>`
+    select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
+    from operation_runs
+    where true
+      ${filter.status !== undefined ? sql`and status = ${filter.status}` : sql``}
+      ${filter.outcome !== undefined ? sql`and outcome = ${filter.outcome}` : sql``}
+      ${filter.runbook !== undefined ? sql`and type = ${filter.runbook}` : sql``}
+      ${filter.tenantId !== undefined ? sql`and tenant_id = ${filter.tenantId}::bigint` : sql``}
+      ${after ? sql`and (created_at, id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
+    order by created_at desc, id desc
+    limit ${limit + 1}`
+  return toPage(rows, limit, toRunSummary)
+}
+
+export async function getRun(sql: Sql, id: string): Promise<RunDetail | null> {
+  const [row] = await sql<RunRow[]>`select *, '' as sort_key from operation_runs where id = ${id}`
+  if (!row) return null
+  const tenants = await sql<TenantRow[]>`
+    select * from operation_run_tenants where run_id = ${id} order by tenant_id`
+  return { ...toRunSummary(row), tenants: tenants.map(toTenantResult) }
+}
+
+/**
+ * Read-your-writes for a client that just started a run: polls until the projection has the row, at most
+ * `timeoutMs`; null when it is still missing then.
+ */
+export async function waitForRun(sql: Sql, id: string, options: { timeoutMs: number; intervalMs?: number }): Promise<RunDetail | null> {
+  const deadline = Date.now() + options.timeoutMs
+  const interval = options.intervalMs ?? 25
+  for (;;) {
+    const run = await getRun(sql, id)
+    if (run || Date.now() >= deadline) return run
+    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(deadline - Date.now(), 0))))
+  }
+}
+
+interface AuditRow {
+  id: string
+  action: string
+  occurred_at: Date
+  actor_user_id: string | null
+  actor_email: string | null
+  operation_run_id: string | null
+  context: Record<string, unknown>
+  sort_key: string
+}
+
+export async function listAudit(sql: Sql, filter: { action?: string; cursor?: string | null; limit: number }): Promise<Page<AuditEntry>> {
+  const limit = pageSize(filter.limit)
+  const after = filter.cursor ? decodeCursor(filter.cursor) : null
+  const rows = await sql<AuditRow[]>`
+    select *, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
+    from audit_log
+    where true
+      ${filter.action !== undefined ? sql`and action = ${filter.action}` : sql``}
+      ${after ? sql`and (occurred_at, id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
+    order by occurred_at desc, id desc
+    limit ${limit + 1}`
+  return toPage(rows, limit, (row) => ({
+    id: row.id,
+    action: row.action,
+    occurredAt: row.occurred_at.toISOString(),
+    actorUserId: row.actor_user_id,
+    actorEmail: row.actor_email,
+    operationRunId: row.operation_run_id,
+    context: row.context,
+  }))
+}
+
+interface AlertDeliveryRow {
+  id: string
+  alert_key: string
+  run_id: string
+  workspace_id: string
+  destination_id: string
+  payload: Record<string, unknown>
+  status: string
+  created_at: Date
+}
+
+/** Oldest first; without `runId`, the latest `limit` (default 100) deliveries. */
+export async function listAlertDeliveries(sql: Sql, filter: { runId?: string; limit?: number } = {}): Promise<AlertDelivery[]> {
+  const limit = pageSize(filter.limit ?? 100)
+  const rows = await sql<AlertDeliveryRow[]>`
+    select * from (
+      select * from alert_deliveries
+      ${filter.runId !== undefined ? sql`where run_id = ${filter.runId}` : sql``}
+      order by created_at desc, id desc
+      limit ${limit}) latest
+    order by created_at, id`
+  return rows.map((row) => ({
+    id: row.id,
+    alertKey: row.alert_key,
+    runId: row.run_id,
+    workspaceId: Number(row.workspace_id),
+    destinationId: row.destination_id,
+    payload: row.payload,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+  }))
+}
+
+interface TenantRow {
+  run_id: string
+  tenant_id: string
+  status: string
+  total: number | null
+  updated: number | null
+  reason_code: string | null
+  message: string | null
+  attempt: number
+  processed_at: Date
+}
+
+function toRunSummary(row: RunRow): RunSummary {
+  return {
+    id: row.id,
+    workspaceId: Number(row.workspace_id),
+    tenantId: row.tenant_id === null ? null : Number(row.tenant_id),
+    userId: row.user_id,
+    initiatorName: row.initiator_name,
+    type: row.type,
+    status: row.status,
+    outcome: row.outcome,
+    runIdentityHash: row.run_identity_hash,
+    summaryCounts: row.summary_counts,
+    failureSummary: row.failure_summary,
+    context: row.context,
+    startedAt: row.started_at?.toISOString() ?? null,
+    completedAt: row.completed_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+  }
+}
+
+function toTenantResult(row: TenantRow): RunTenantResult {
+  return {
+    tenantId: Number(row.tenant_id),
+    status: row.status,
+    total: row.total,
+    updated: row.updated,
+    reasonCode: row.reason_code,
+    message: row.message,
+    attempt: row.attempt,
+    processedAt: row.processed_at.toISOString(),
+  }
+}
+
+function pageSize(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`)
+  return Math.min(limit, MAX_PAGE_SIZE)
+}
+
+function toPage<R extends { id: string; sort_key: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  const nextCursor = rows.length > limit && last ? encodeCursor({ at: last.sort_key, id: last.id }) : null
+  return { items: items.map(map), nextCursor }
+}
+
+/**
+ * Cursor = base64url JSON of the last item's sort key: opaque to clients, versioned for us. The time is
+ * the microsecond text the database produced (a JS Date would drop the microseconds the column keeps).
+ */
+const cursorSchema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().min(1) }).strict()
+
+function encodeCursor(key: { at: string; id: string }): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(cursor)) throw new InvalidCursorError(cursor)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw new InvalidCursorError(cursor)
+  }
+  const result = cursorSchema.safeParse(parsed)
+  if (!result.success || !isRealInstant(result.data.at)) throw new InvalidCursorError(cursor)
+  return result.data
+}
+
+/** Rejects well-formed but impossible dates (2024-02-30) before they reach the database as an error. */
+function isRealInstant(at: string): boolean {
+  const date = new Date(at)
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 19) === at.slice(0, 19)
+}

@@ -1,0 +1,85 @@
+import type { SchemaPart } from '../db/schema.js'
+
+/**
+ * The read side's tables: the projector's checkpoints and the read models the projections build.
+ * Everything here except `alert_destinations` (operator configuration) can be dropped and rebuilt from
+ * the event store.
+ */
+export const readModelSchema: SchemaPart = {
+  name: 'read-models',
+  statements: [
+    // position null = nothing applied yet. The row is the lock two projector processes contend on.
+    `create table if not exists projection_checkpoints (
+       name text primary key,
+       position text null)`,
+
+    // Column set fixed by SPEC §3 (other systems read this table); do not add columns.
+    `create table if not exists operation_runs (
+       id text primary key,
+       workspace_id bigint not null,
+       tenant_id bigint null,
+       user_id text not null,
+       initiator_name text not null,
+       type text not null,
+       status text not null,
+       outcome text not null,
+       run_identity_hash text not null,
+       summary_counts jsonb not null,
+       failure_summary jsonb not null,
+       context jsonb not null,
+       started_at timestamptz null,
+       completed_at timestamptz null,
+       created_at timestamptz not null)`,
+    // Keyset order of the run history, and the same order under each list filter.
+    `create index if not exists operation_runs_created_idx on operation_runs (created_at desc, id desc)`,
+    `create index if not exists operation_runs_status_created_idx on operation_runs (status, created_at desc, id desc)`,
+    `create index if not exists operation_runs_outcome_created_idx on operation_runs (outcome, created_at desc, id desc)`,
+    `create index if not exists operation_runs_type_created_idx on operation_runs (type, created_at desc, id desc)`,
+    `create index if not exists operation_runs_tenant_created_idx on operation_runs (tenant_id, created_at desc, id desc)`,
+    `create index if not exists operation_runs_identity_idx on operation_runs (run_identity_hash)`,
+
+    `create table if not exists operation_run_tenants (
+       run_id text not null,
+       tenant_id bigint not null,
+       status text not null,
+       total integer null,
+       updated integer null,
+       reason_code text null,
+       message text null,
+       attempt integer not null,
+       processed_at timestamptz not null,
+       primary key (run_id, tenant_id))`,
+
+    `create table if not exists audit_log (
+       id text primary key,
+       action text not null,
+       occurred_at timestamptz not null,
+       actor_user_id text null,
+       actor_email text null,
+       operation_run_id text null,
+       context jsonb not null)`,
+    `create index if not exists audit_log_occurred_idx on audit_log (occurred_at desc, id desc)`,
+    `create index if not exists audit_log_action_occurred_idx on audit_log (action, occurred_at desc, id desc)`,
+    `create index if not exists audit_log_run_idx on audit_log (operation_run_id)`,
+
+    `create table if not exists alert_destinations (
+       id text primary key,
+       workspace_id bigint not null,
+       kind text not null,
+       target text not null,
+       enabled boolean not null default true)`,
+    `create index if not exists alert_destinations_workspace_idx on alert_destinations (workspace_id)`,
+
+    `create table if not exists alert_deliveries (
+       id text primary key,
+       alert_key text not null,
+       run_id text not null,
+       workspace_id bigint not null,
+       destination_id text not null,
+       payload jsonb not null,
+       status text not null,
+       created_at timestamptz not null,
+       unique (alert_key, run_id, destination_id))`,
+    `create index if not exists alert_deliveries_run_idx on alert_deliveries (run_id)`,
+  ],
+}
