@@ -1,0 +1,335 @@
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  DiscardPolicy,
+  nanos,
+  NatsError,
+  RetentionPolicy,
+  StorageType,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats'
+import type { Logger } from 'pino'
+import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, TenantJob } from './job-queue.js'
+
+export interface NatsJobQueueOptions {
+  /** nats://host:port; may carry credentials, so it is never logged. */
+  url: string
+  /** Stream name. Default `RUNBOOK_JOBS`. Give each test run its own. */
+  stream?: string
+  /** The one subject jobs are published on. Default `runbook.jobs`. Must not overlap another stream's. */
+  subject?: string
+  /** Durable pull consumer shared by every worker. Default `runbook-workers`. */
+  durable?: string
+  /** JetStream AckWait. Default 30 s; `working()` extends it. */
+  ackWaitMs?: number
+  /** JetStream MaxDeliver. Default 20: the application decides final failure earlier itself. */
+  maxDeliver?: number
+  /** Window in which a repeated dedupe id (Nats-Msg-Id) is dropped. Default 2 min. */
+  duplicateWindowMs?: number
+  /** Delay before a job whose handler threw is delivered again. Default 1 s. */
+  failedHandlerRetryMs?: number
+  /** How long one idle pull request waits on the server for a job. Default 5 s, minimum 1 s. */
+  pullExpiresMs?: number
+  logger?: Pick<Logger, 'warn'>
+}
+
+const STREAM_NOT_FOUND = 10059
+const CONSUMER_NOT_FOUND = 10014
+const ACK_CONFIRM_TIMEOUT_MS = 5_000
+const PULL_ERROR_BACKOFF_MS = 1_000
+const HEALTH_TIMEOUT_MS = 2_000
+
+/**
+ * Job queue on NATS JetStream: a work-queue stream (a job leaves it once acked) and one durable pull
+ * consumer with explicit acks. NATS may still lose or repeat a job (DESIGN invariant 7); the
+ * reconciler and idempotent handlers cover that.
+ */
+export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
+  private readonly consumers = new Set<NatsJobConsumer<J>>()
+  private readonly encoder = new TextEncoder()
+  private closing: Promise<void> | undefined
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly consumer: Consumer,
+    private readonly settings: {
+      stream: string
+      subject: string
+      failedHandlerRetryMs: number
+      pullExpiresMs: number
+      logger: Pick<Logger, 'warn'> | undefined
+    },
+  ) {}
+
+  static async connect<J = TenantJob>(options: NatsJobQueueOptions): Promise<NatsJobQueue<J>> {
+    const stream = options.stream ?? 'RUNBOOK_JOBS'
+    const subject = options.subject ?? 'runbook.jobs'
+    const durable = options.durable ?? 'runbook-workers'
+    const ackWaitMs = positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs')
+    const maxDeliver = positiveInteger(options.maxDeliver ?? 20, 'maxDeliver')
+    const duplicateWindowMs = positiveInteger(options.duplicateWindowMs ?? 120_000, 'duplicateWindowMs')
+    const failedHandlerRetryMs = nonNegativeInteger(options.failedHandlerRetryMs ?? 1_000, 'failedHandlerRetryMs')
+    const pullExpiresMs = Math.max(1_000, positiveInteger(options.pullExpiresMs ?? 5_000, 'pullExpiresMs'))
+
+    const nc = await connect({ servers: options.url, name: `job-queue:${stream}`, maxReconnectAttempts: -1 })
+    try {
+      const jsm = await nc.jetstreamManager()
+      await ensureStream(jsm, { stream, subject, duplicateWindowMs })
+      await ensureConsumer(jsm, { stream, subject, durable, ackWaitMs, maxDeliver })
+      const js = nc.jetstream()
+      const consumer = await js.consumers.get(stream, durable)
+      return new NatsJobQueue<J>(nc, js, jsm, consumer, {
+        stream,
+        subject,
+        failedHandlerRetryMs,
+        pullExpiresMs,
+        logger: options.logger,
+      })
+    } catch (error) {
+      await nc.close()
+      throw error
+    }
+  }
+
+  async publish(job: J, dedupeId: string): Promise<void> {
+    // The server drops a repeated Nats-Msg-Id within the duplicate window and answers with duplicate=true.
+    await this.js.publish(this.settings.subject, this.encoder.encode(JSON.stringify(job)), { msgID: dedupeId })
+  }
+
+  async consume(handler: (delivery: JobDelivery<J>) => Promise<void>, options: ConsumeOptions): Promise<JobConsumer> {
+    if (this.closing) throw new Error('job queue is closed')
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new RangeError('concurrency must be a positive integer')
+    }
+    const jobConsumer = new NatsJobConsumer<J>(this.consumer, handler, options.concurrency, this.settings)
+    this.consumers.add(jobConsumer)
+    return {
+      stop: async () => {
+        await jobConsumer.stop()
+        this.consumers.delete(jobConsumer)
+      },
+    }
+  }
+
+  async healthy(): Promise<boolean> {
+    if (this.nc.isClosed()) return false
+    try {
+      // A stream lookup proves both the connection and JetStream answer, not just the socket.
+      await withTimeout(this.jsm.streams.info(this.settings.stream), HEALTH_TIMEOUT_MS)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Stops every consumer (waiting for their handlers), then drains the connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.consumers].map((consumer) => consumer.stop()))
+      this.consumers.clear()
+      if (!this.nc.isClosed()) await this.nc.drain()
+    })()
+    return this.closing
+  }
+}
+
+/**
+ * Runs `concurrency` slots; each pulls one job only when it is free, so no job waits in a client-side
+ * buffer while its ack wait runs out.
+ */
+class NatsJobConsumer<J> {
+  private stopping = false
+  private readonly openPulls = new Set<ConsumerMessages>()
+  private readonly slots: Promise<void>[]
+  private readonly decoder = new TextDecoder()
+  private wakeSleepers: () => void = () => {}
+  private readonly stopRequested = new Promise<void>((resolve) => {
+    this.wakeSleepers = resolve
+  })
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly handler: (delivery: JobDelivery<J>) => Promise<void>,
+    concurrency: number,
+    private readonly settings: { failedHandlerRetryMs: number; pullExpiresMs: number; logger: Pick<Logger, 'warn'> | undefined },
+  ) {
+    this.slots = Array.from({ length: concurrency }, () => this.runSlot())
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.wakeSleepers()
+    // Stopping a pull unsubscribes at once; a job already received is still handed over (and returned).
+    for (const pull of this.openPulls) pull.stop()
+    await Promise.all(this.slots)
+  }
+
+  private async runSlot(): Promise<void> {
+    while (!this.stopping) {
+      let msg: JsMsg | undefined
+      try {
+        msg = await this.pullOne()
+      } catch (error) {
+        this.settings.logger?.warn({ error: errorName(error) }, 'pulling a job from NATS failed; retrying')
+        await Promise.race([delay(PULL_ERROR_BACKOFF_MS), this.stopRequested])
+        continue
+      }
+      if (!msg) continue
+      if (this.stopping) {
+        // Arrived as we stopped: hand it straight back to the other workers.
+        msg.nak()
+        return
+      }
+      await this.handle(msg)
+    }
+  }
+
+  private async pullOne(): Promise<JsMsg | undefined> {
+    const pull = await this.consumer.fetch({ max_messages: 1, expires: this.settings.pullExpiresMs })
+    this.openPulls.add(pull)
+    try {
+      if (this.stopping) pull.stop()
+      for await (const msg of pull) return msg
+      return undefined
+    } finally {
+      this.openPulls.delete(pull)
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    let job: J
+    try {
+      job = JSON.parse(this.decoder.decode(msg.data)) as J
+    } catch {
+      // A payload that never parses would only burn deliveries; the reconciler re-dispatches real jobs.
+      this.settings.logger?.warn({ seq: msg.seq }, 'undecodable job payload; terminating the message')
+      msg.term()
+      return
+    }
+
+    let settled = false
+    const delivery: JobDelivery<J> = {
+      job,
+      deliveryCount: msg.info.deliveryCount,
+      ack: async () => {
+        if (settled) return
+        settled = true
+        // In a work-queue stream a confirmed ack removes the job; an unconfirmed one may come back.
+        const confirmed = await msg.ackAck({ timeout: ACK_CONFIRM_TIMEOUT_MS })
+        if (!confirmed) throw new Error('NATS did not confirm the job ack')
+      },
+      retryLater: async (delayMs: number) => {
+        if (settled) return
+        settled = true
+        msg.nak(Math.max(0, Math.round(delayMs)))
+      },
+      working: async () => {
+        if (settled) return
+        msg.working()
+      },
+    }
+
+    try {
+      await this.handler(delivery)
+    } catch (error) {
+      this.settings.logger?.warn(
+        { error: errorName(error), deliveryCount: msg.info.deliveryCount, seq: msg.seq },
+        'job handler failed; the job will be delivered again',
+      )
+      if (!settled) {
+        settled = true
+        msg.nak(this.settings.failedHandlerRetryMs)
+      }
+    }
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  spec: { stream: string; subject: string; duplicateWindowMs: number },
+): Promise<void> {
+  // No age, count or size limit: a limit would delete jobs nobody has processed yet.
+  const settings = {
+    subjects: [spec.subject],
+    duplicate_window: nanos(spec.duplicateWindowMs),
+    max_age: 0,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_msgs_per_subject: -1,
+    discard: DiscardPolicy.Old,
+  }
+  try {
+    await jsm.streams.info(spec.stream)
+  } catch (error) {
+    if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error
+    await jsm.streams.add({
+      name: spec.stream,
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: 1,
+      ...settings,
+    })
+    return
+  }
+  await jsm.streams.update(spec.stream, settings)
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: { stream: string; subject: string; durable: string; ackWaitMs: number; maxDeliver: number },
+): Promise<void> {
+  const settings = { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver }
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable)
+  } catch (error) {
+    if (apiErrorCode(error) !== CONSUMER_NOT_FOUND) throw error
+    await jsm.consumers.add(spec.stream, {
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: spec.subject,
+      ...settings,
+    })
+    return
+  }
+  await jsm.consumers.update(spec.stream, spec.durable, settings)
+}
+
+function apiErrorCode(error: unknown): number | undefined {
+  return error instanceof NatsError ? error.api_error?.err_code : undefined
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer`)
+  return value
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!(Number.isInteger(value) && value >= 0)) throw new RangeError(`${name} must be a non-negative integer`)
+  return value
+}
+
+/** Only the error's class name: messages may carry connection strings or tenant data. */
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error
+}
