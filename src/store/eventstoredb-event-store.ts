@@ -148,11 +148,16 @@ function toSafeNumber(value: bigint, what: string): number {
   return Number(value)
 }
 
-/** Stream reads on servers before 22.6 report no position, or the uint64 maximum. */
+/**
+ * Stream reads on servers before 22.6 carry no $all position: the fields are absent (the client then
+ * reads 0:0, where no user event can sit: the log starts with the server's own records) or uint64 max.
+ */
 const NO_POSITION = 2n ** 64n - 1n
 
 function hasRealPosition(position: Position | undefined): position is Position {
-  return position !== undefined && position.commit !== NO_POSITION && position.prepare !== NO_POSITION
+  if (position === undefined) return false
+  if (position.commit === NO_POSITION || position.prepare === NO_POSITION) return false
+  return position.commit !== 0n || position.prepare !== 0n
 }
 
 export function toStoredEvent(recorded: RecordedEvent, position: Position): StoredEvent {
