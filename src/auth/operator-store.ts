@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { ulid } from 'ulid'
-import type { Sql } from '../db/database.js'
+import type { Sql, TransactionSql } from '../db/database.js'
 import type { SchemaPart } from '../db/schema.js'
 import { normalizeEmail } from './email.js'
 import { defaultScryptParams, dummyVerify, hashPassword, verifyPassword, type ScryptParams } from './password-hash.js'
@@ -188,7 +188,7 @@ export async function ensureBootstrapAdmin(
     await tx`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`
     const [row] = await tx<{ count: number }[]>`select count(*)::int as count from operators`
     if ((row?.count ?? 0) > 0) return false
-    await insertOperator(tx as unknown as Sql, { ...fields, passwordHash })
+    await insertOperator(tx, { ...fields, passwordHash })
     return true
   })
 }
@@ -208,7 +208,7 @@ function validateNewOperator(operator: NewOperator): OperatorFields {
   return { email, name, capabilities: [...new Set(operator.capabilities)], isBreakGlass: operator.isBreakGlass }
 }
 
-async function insertOperator(sql: Sql, fields: OperatorFields & { passwordHash: string }): Promise<Operator> {
+async function insertOperator(sql: Sql | TransactionSql, fields: OperatorFields & { passwordHash: string }): Promise<Operator> {
   try {
     const rows = await sql.unsafe<OperatorRow[]>(
       `insert into operators (id, email, name, password_hash, capabilities, is_break_glass)
