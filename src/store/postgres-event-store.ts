@@ -1,0 +1,330 @@
+import type { Sql, TransactionSql } from '../db/database.js'
+import type { SchemaPart } from '../db/schema.js'
+import {
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  type ReadAllOptions,
+  type StoredEvent,
+} from './event-store.js'
+
+/**
+ * The event store in PostgreSQL — the same SQL on a PostgreSQL server and on the embedded PGlite.
+ *
+ * Global order (DESIGN "Known traps", invariant 2): each event row records the id of the transaction that
+ * wrote it. `readAll` only returns rows whose transaction id is below the reading snapshot's xmin — every
+ * such transaction has finished, so no row can appear later below that horizon — and orders and pages by
+ * (transaction id, global position). A transaction still open when a reader passes by has an id at or
+ * above the horizon, hence sorts after everything the reader has checkpointed: a long transaction delays
+ * readers but is never skipped.
+ *
+ * Expected revisions are enforced by a compare-and-set on the stream's row in `event_store_streams`,
+ * in the same statement that inserts the events, so an append is atomic without an explicit transaction
+ * and concurrent appends to one stream serialise on that row. `unique (stream_id, revision)` is the
+ * backstop that makes two events at one revision impossible whatever the code above does.
+ *
+ * Payloads are stored as `json` (not `jsonb`): they come back exactly as written, `\u0000` included.
+ */
+
+/** Every table, index and statement of the adapter lives below, in `eventStoreSchema` and `statements`. */
+export const eventStoreSchema: SchemaPart = {
+  name: 'event-store',
+  statements: [
+    `create table if not exists event_store_streams (
+       stream_id text primary key,
+       revision bigint not null check (revision >= 0))`,
+    `create table if not exists event_store_events (
+       global_position bigint generated always as identity primary key,
+       transaction_id xid8 not null default pg_current_xact_id(),
+       stream_id text not null,
+       revision bigint not null,
+       event_id text not null,
+       type text not null,
+       version integer not null,
+       data json not null,
+       metadata json not null,
+       recorded_at timestamptz not null default now(),
+       constraint event_store_events_stream_revision_key unique (stream_id, revision),
+       constraint event_store_events_event_id_key unique (event_id))`,
+    `create index if not exists event_store_events_global_order_idx
+       on event_store_events (transaction_id, global_position)`,
+  ],
+}
+
+type Executor = Sql | TransactionSql
+
+interface AppendedRow {
+  revision: string
+  position: string
+}
+
+interface StoredEventRow {
+  stream_id: string
+  event_id: string
+  type: string
+  version: number
+  data: unknown
+  metadata: unknown
+  revision: string
+  position: string
+  recorded_at: Date
+}
+
+interface ExistingEventRow {
+  stream_id: string
+  event_id: string
+  revision: string
+  position: string
+}
+
+/** How the stream row must look before an append; `exact` carries the expected last revision. */
+type StreamCondition = { kind: 'any' | 'no_stream' | 'stream_exists' } | { kind: 'exact'; revision: number }
+
+const statements = {
+  /**
+   * Claims revisions for `count` new events and inserts them, in one statement (hence one transaction).
+   * The `stream` CTE returns the stream's new last revision, or no row when the expectation fails — the
+   * insert then inserts nothing. Under READ COMMITTED a concurrent writer of the same stream waits on the
+   * stream row and re-checks the condition against the committed revision, so exactly one CAS wins.
+   */
+  async appendEvents(db: Executor, streamId: string, condition: StreamCondition, events: EventToAppend[]): Promise<AppendedRow | undefined> {
+    const count = events.length
+    const stream = (() => {
+      switch (condition.kind) {
+        case 'any':
+          return db`insert into event_store_streams as s (stream_id, revision) values (${streamId}, ${count - 1})
+                    on conflict (stream_id) do update set revision = s.revision + ${count}
+                    returning s.revision`
+        case 'no_stream':
+          return db`insert into event_store_streams (stream_id, revision) values (${streamId}, ${count - 1})
+                    on conflict (stream_id) do nothing
+                    returning revision`
+        case 'stream_exists':
+          return db`update event_store_streams set revision = revision + ${count}
+                    where stream_id = ${streamId}
+                    returning revision`
+        case 'exact':
+          return db`update event_store_streams set revision = revision + ${count}
+                    where stream_id = ${streamId} and revision = ${condition.revision}
+                    returning revision`
+      }
+    })()
+    const rows = await db<AppendedRow[]>`
+      with stream as (${stream}),
+      inserted as (
+        insert into event_store_events (stream_id, revision, event_id, type, version, data, metadata)
+        select ${streamId}, stream.revision - ${count} + e.ordinality, e.event_id, e.type, e.version, e.data::json, e.metadata::json
+        from stream,
+             unnest(${events.map((event) => event.eventId)}::text[],
+                    ${events.map((event) => event.type)}::text[],
+                    ${events.map((event) => event.version)}::int[],
+                    ${events.map((event) => toJsonText(event.data))}::text[],
+                    ${events.map((event) => toJsonText(event.metadata))}::text[])
+               with ordinality as e(event_id, type, version, data, metadata, ordinality)
+        order by e.ordinality
+        returning revision, transaction_id, global_position
+      )
+      select revision::text, transaction_id::text || ':' || global_position::text as position
+      from inserted order by inserted.revision desc limit 1`
+    return rows[0]
+  },
+
+  async streamRevision(db: Executor, streamId: string): Promise<number | 'no_stream'> {
+    const rows = await db<Array<{ revision: string }>>`select revision::text from event_store_streams where stream_id = ${streamId}`
+    return rows[0] ? Number(rows[0].revision) : 'no_stream'
+  },
+
+  findEvents(db: Executor, eventIds: string[]): Promise<ExistingEventRow[]> {
+    return db<ExistingEventRow[]>`
+      select stream_id, event_id, revision::text, transaction_id::text || ':' || global_position::text as position
+      from event_store_events where event_id = any(${eventIds}::text[])`
+  },
+
+  readStream(db: Executor, streamId: string, fromRevision: number, maxCount: number | null): Promise<StoredEventRow[]> {
+    return db<StoredEventRow[]>`
+      select stream_id, event_id, type, version, data, metadata, revision::text,
+             transaction_id::text || ':' || global_position::text as position, recorded_at
+      from event_store_events
+      where stream_id = ${streamId} and revision >= ${fromRevision}
+      order by event_store_events.revision -- qualified: the bare name would sort the text output column
+      limit ${maxCount}`
+  },
+
+  /**
+   * One statement, so one snapshot: the horizon (`pg_snapshot_xmin`) and the rows are read from the same
+   * snapshot. Rows below the horizon were written by transactions that have all finished.
+   */
+  readAll(db: Executor, after: { transactionId: string; globalPosition: string }, maxCount: number): Promise<StoredEventRow[]> {
+    return db<StoredEventRow[]>`
+      select stream_id, event_id, type, version, data, metadata, revision::text,
+             transaction_id::text || ':' || global_position::text as position, recorded_at
+      from event_store_events
+      where transaction_id < (select pg_snapshot_xmin(pg_current_snapshot()))
+        and (transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)
+      order by transaction_id, global_position
+      limit ${maxCount}`
+  },
+}
+
+const UNIQUE_VIOLATION = '23505'
+const EVENT_ID_CONSTRAINT = 'event_store_events_event_id_key'
+const POSITION_PATTERN = /^(\d+):(\d+)$/
+
+export class PostgresEventStore implements EventStore {
+  private readonly listeners = new Set<() => void>()
+
+  /** The connection belongs to the caller; `close()` does not end it. */
+  constructor(private readonly sql: Sql) {}
+
+  async append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    const result = await this.appendWith(this.sql, streamId, events, options.expectedRevision, (condition) =>
+      statements.appendEvents(this.sql, streamId, condition, events),
+    )
+    this.notifyAppended()
+    return result
+  }
+
+  /**
+   * Appends inside a transaction the caller holds (e.g. to make an append and another write atomic, or
+   * to keep a transaction open in tests). Same semantics as `append`, except that `onAppended` listeners
+   * are not told — the caller knows when it commits and may call `notifyAppended()` then; subscribers
+   * find the events on their next poll anyway. The append runs in a savepoint so that a retried batch
+   * (an event id violation) does not abort the caller's transaction.
+   */
+  appendInTransaction(tx: TransactionSql, streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    return this.appendWith(tx, streamId, events, options.expectedRevision, (condition) =>
+      tx.savepoint((savepoint) => statements.appendEvents(savepoint, streamId, condition, events)),
+    )
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: number; maxCount?: number } = {}): Promise<StoredEvent[]> {
+    const fromRevision = options.fromRevision ?? 0
+    const maxCount = options.maxCount ?? null
+    if (!Number.isSafeInteger(fromRevision) || fromRevision < 0) throw new RangeError(`fromRevision must be a non-negative integer, got ${fromRevision}`)
+    if (maxCount !== null && (!Number.isSafeInteger(maxCount) || maxCount < 0)) throw new RangeError(`maxCount must be a non-negative integer, got ${maxCount}`)
+    const rows = await statements.readStream(this.sql, streamId, fromRevision, maxCount)
+    return rows.map(toStoredEvent)
+  }
+
+  async readAll(options: ReadAllOptions): Promise<StoredEvent[]> {
+    if (!Number.isSafeInteger(options.maxCount) || options.maxCount < 0) throw new RangeError(`maxCount must be a non-negative integer, got ${options.maxCount}`)
+    const rows = await statements.readAll(this.sql, parsePosition(options.after), options.maxCount)
+    return rows.map(toStoredEvent)
+  }
+
+  onAppended(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Tells the `onAppended` listeners; `append` calls it after each commit. */
+  notifyAppended(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener()
+      } catch {
+        // A listener's failure must not turn a committed append into a reported failure.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear()
+  }
+
+  /** `insert` runs the append statement; `db` answers the follow-up questions when it inserted nothing. */
+  private async appendWith(
+    db: Executor,
+    streamId: string,
+    events: EventToAppend[],
+    expected: ExpectedRevision,
+    insert: (condition: StreamCondition) => Promise<AppendedRow | undefined>,
+  ): Promise<AppendResult> {
+    validateBatch(streamId, events)
+    const condition = toCondition(expected)
+    let appended: AppendedRow | undefined
+    try {
+      appended = await insert(condition)
+    } catch (error) {
+      // An event id already stored: with 'any'/'stream_exists' the CAS cannot notice a retried append,
+      // the unique event id does. The statement rolled back as a whole; decide what the retry means.
+      if (!isEventIdViolation(error)) throw error
+      const retried = await this.findRetriedAppend(db, streamId, events, condition)
+      if (retried) return retried
+      throw new Error(`stream ${streamId}: some event ids of this append are already stored elsewhere (not a retry of one append)`, { cause: error })
+    }
+    if (appended) return { nextExpectedRevision: Number(appended.revision), position: appended.position }
+
+    const retried = await this.findRetriedAppend(db, streamId, events, condition)
+    if (retried) return retried
+    throw new WrongExpectedRevisionError(streamId, expected, await statements.streamRevision(db, streamId))
+  }
+
+  /**
+   * A retried append is one whose events are all stored already, in this stream, consecutively, in this
+   * order, where the original expectation put them. Its result is the original append's result.
+   */
+  private async findRetriedAppend(db: Executor, streamId: string, events: EventToAppend[], condition: StreamCondition): Promise<AppendResult | undefined> {
+    const found = await statements.findEvents(db, events.map((event) => event.eventId))
+    const byId = new Map(found.map((row) => [row.event_id, row]))
+    const stored = events.map((event) => byId.get(event.eventId))
+    if (stored.some((row) => row === undefined || row.stream_id !== streamId)) return undefined
+    const revisions = stored.map((row) => Number(row!.revision))
+    const first = revisions[0]!
+    if (revisions.some((revision, index) => revision !== first + index)) return undefined
+    if (condition.kind === 'no_stream' && first !== 0) return undefined
+    if (condition.kind === 'exact' && first !== condition.revision + 1) return undefined
+    const last = stored[stored.length - 1]!
+    return { nextExpectedRevision: Number(last.revision), position: last.position }
+  }
+}
+
+function toCondition(expected: ExpectedRevision): StreamCondition {
+  if (typeof expected === 'number') {
+    if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError(`expected revision must be a non-negative integer, got ${expected}`)
+    return { kind: 'exact', revision: expected }
+  }
+  return { kind: expected }
+}
+
+function validateBatch(streamId: string, events: EventToAppend[]): void {
+  if (events.length === 0) throw new RangeError(`stream ${streamId}: an append needs at least one event`)
+  const ids = new Set(events.map((event) => event.eventId))
+  if (ids.size !== events.length) throw new RangeError(`stream ${streamId}: the events of one append must have distinct event ids`)
+  for (const event of events) {
+    if (!Number.isInteger(event.version)) throw new RangeError(`event ${event.eventId}: version must be an integer`)
+  }
+}
+
+/** `undefined` (a JSON.stringify blind spot) is stored as JSON null, so every row holds valid JSON. */
+function toJsonText(value: unknown): string {
+  return JSON.stringify(value) ?? 'null'
+}
+
+function isEventIdViolation(error: unknown): boolean {
+  const candidate = error as { code?: string; constraint_name?: string } | null
+  return candidate?.code === UNIQUE_VIOLATION && candidate.constraint_name === EVENT_ID_CONSTRAINT
+}
+
+function parsePosition(position: string | null | undefined): { transactionId: string; globalPosition: string } {
+  if (position === null || position === undefined) return { transactionId: '0', globalPosition: '0' }
+  const match = POSITION_PATTERN.exec(position)
+  if (!match) throw new RangeError(`not a position of this event store: ${JSON.stringify(position)}`)
+  return { transactionId: match[1]!, globalPosition: match[2]! }
+}
+
+function toStoredEvent(row: StoredEventRow): StoredEvent {
+  return {
+    streamId: row.stream_id,
+    eventId: row.event_id,
+    type: row.type,
+    version: row.version,
+    data: row.data,
+    metadata: row.metadata,
+    revision: Number(row.revision),
+    position: row.position,
+    recordedAt: row.recorded_at,
+  }
+}

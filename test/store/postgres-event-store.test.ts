@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../../src/db/database.js'
+import { applySchema } from '../../src/db/schema.js'
+import { WrongExpectedRevisionError, type EventToAppend, type StoredEvent } from '../../src/store/event-store.js'
+import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
+import { describeEventStoreContract } from './event-store.contract.js'
+
+/**
+ * Transactions held open by a test go through `PostgresEventStore.appendInTransaction(tx, …)`, which runs
+ * the same append statement inside the caller's transaction.
+ */
+
+for (const flavour of databaseFlavours()) {
+  describeEventStoreContract(`PostgresEventStore on ${flavour.name}`, async () => {
+    const db = await flavour.open()
+    await applySchema(db.sql, [eventStoreSchema])
+    const store = new PostgresEventStore(db.sql)
+    return {
+      store,
+      async close() {
+        await store.close()
+        await db.close()
+      },
+    }
+  })
+
+  describe(`PostgresEventStore specifics on ${flavour.name}`, () => {
+    let db: Database
+    let store: PostgresEventStore
+
+    beforeAll(async () => {
+      db = await flavour.open()
+      await applySchema(db.sql, [eventStoreSchema])
+      await applySchema(db.sql, [eventStoreSchema]) // idempotent DDL: a second start changes nothing
+      store = new PostgresEventStore(db.sql)
+    })
+    afterAll(async () => {
+      await store?.close()
+      await db?.close()
+    })
+
+    it("makes a retried 'any' append a no-op", async () => {
+      const stream = streamName()
+      const batch = [event('A'), event('B')]
+      const first = await store.append(stream, batch, { expectedRevision: 'any' })
+      const retry = await store.append(stream, batch, { expectedRevision: 'any' })
+      expect(retry).toEqual(first)
+      expect(await eventIds(store, stream)).toEqual(batch.map((e) => e.eventId))
+    })
+
+    it('recognises a retry after other appends moved the stream on', async () => {
+      const stream = streamName()
+      await store.append(stream, [event('A')], { expectedRevision: 'no_stream' })
+      const batch = [event('B')]
+      const first = await store.append(stream, batch, { expectedRevision: 0 })
+      await store.append(stream, [event('C')], { expectedRevision: 1 })
+      const retry = await store.append(stream, batch, { expectedRevision: 0 })
+      expect(retry).toEqual(first)
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A', 'B', 'C'])
+    })
+
+    it('rejects, and writes nothing of, a batch whose ids are only partly stored or stored elsewhere', async () => {
+      const stream = streamName()
+      const stored = event('A')
+      await store.append(stream, [stored], { expectedRevision: 'no_stream' })
+      const fresh = event('B')
+
+      await expect(store.append(stream, [stored, fresh], { expectedRevision: 'any' })).rejects.toThrow(/already stored/)
+      await expect(store.append(streamName(), [stored], { expectedRevision: 'any' })).rejects.toThrow(/already stored/)
+      const misplaced = await store.append(stream, [stored], { expectedRevision: 5 }).catch((error: unknown) => error)
+      expect(misplaced).toBeInstanceOf(WrongExpectedRevisionError)
+
+      expect(await eventIds(store, stream)).toEqual([stored.eventId])
+      const all = await store.readAll({ after: null, maxCount: 10_000 })
+      expect(all.filter((e) => e.eventId === fresh.eventId)).toEqual([])
+    })
+
+    it('rejects empty batches, duplicate ids in a batch, bad revisions and foreign positions', async () => {
+      const stream = streamName()
+      await expect(store.append(stream, [], { expectedRevision: 'any' })).rejects.toThrow(RangeError)
+      const twice = event('A')
+      await expect(store.append(stream, [twice, twice], { expectedRevision: 'any' })).rejects.toThrow(RangeError)
+      await expect(store.append(stream, [event('A')], { expectedRevision: -1 })).rejects.toThrow(RangeError)
+      await expect(store.readAll({ after: 'not-a-position', maxCount: 1 })).rejects.toThrow(RangeError)
+      expect(await store.readStream(stream)).toEqual([])
+    })
+
+    it('appends inside a caller-held transaction: rolled back with it, committed with it', async () => {
+      const stream = streamName()
+      const rolledBack = event('Rolled')
+      await expect(
+        db.sql.begin(async (tx) => {
+          await store.appendInTransaction(tx, stream, [rolledBack], { expectedRevision: 'no_stream' })
+          throw new Error('abort')
+        }),
+      ).rejects.toThrow('abort')
+      expect(await store.readStream(stream)).toEqual([])
+
+      const kept = event('Kept')
+      const result = await db.sql.begin(async (tx) => {
+        const appended = await store.appendInTransaction(tx, stream, [kept], { expectedRevision: 'no_stream' })
+        // A retried batch inside the transaction is answered from the savepoint, the transaction lives on.
+        const retried = await store.appendInTransaction(tx, stream, [kept], { expectedRevision: 'any' })
+        expect(retried).toEqual(appended)
+        return store.appendInTransaction(tx, stream, [event('Next')], { expectedRevision: 0 })
+      })
+      expect(result.nextExpectedRevision).toBe(1)
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Kept', 'Next'])
+    })
+
+    it('keeps revisions unique in the table itself', async () => {
+      const stream = streamName()
+      await store.append(stream, [event('A')], { expectedRevision: 'no_stream' })
+      await expect(
+        db.sql`insert into event_store_events (stream_id, revision, event_id, type, version, data, metadata)
+               values (${stream}, 0, ${randomUUID()}, 'Forged', 1, '{}', '{}')`,
+      ).rejects.toMatchObject({ code: '23505' })
+    })
+  })
+}
+
+describe.runIf(TEST_POSTGRES_URL)('PostgresEventStore global order with concurrent writers (PostgreSQL)', () => {
+  let db: Database
+  let store: PostgresEventStore
+
+  beforeAll(async () => {
+    db = await freshPostgresDatabase()
+    await applySchema(db.sql, [eventStoreSchema])
+    store = new PostgresEventStore(db.sql)
+  })
+  afterAll(async () => {
+    await store?.close()
+    await db?.close()
+  })
+
+  it('a reader never passes an open transaction that holds an earlier position', async () => {
+    const before = event('Before')
+    await store.append(streamName(), [before], { expectedRevision: 'no_stream' })
+    const reader = new CheckpointedReader(store, null)
+    await reader.readUntil((seen) => seen.some((e) => e.eventId === before.eventId))
+
+    const heldEvent = event('A')
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let announce!: (position: string) => void
+    const appendedInA = new Promise<string>((resolve) => (announce = resolve))
+    const writerA = db.sql.begin(async (tx) => {
+      const result = await store.appendInTransaction(tx, streamName(), [heldEvent], { expectedRevision: 'no_stream' })
+      announce(result.position)
+      await released
+    })
+    const positionA = await appendedInA
+
+    const committedEvent = event('B')
+    const streamB = streamName()
+    const resultB = await store.append(streamB, [committedEvent], { expectedRevision: 'no_stream' })
+    // The trap this guards against: B got the later sequence value but committed first, so a reader
+    // checkpointing "sequence > last seen" would read B, move past A's sequence value and skip A.
+    expect(sequenceOf(resultB.position)).toBeGreaterThan(sequenceOf(positionA))
+    expect(await eventIds(store, streamB)).toEqual([committedEvent.eventId]) // B is committed and readable
+
+    for (let round = 0; round < 5; round++) {
+      await reader.readPage(100)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(reader.seenIds()).not.toContain(committedEvent.eventId)
+    expect(reader.seenIds()).not.toContain(heldEvent.eventId)
+
+    release()
+    await writerA
+    await reader.readUntil((seen) => seen.some((e) => e.eventId === committedEvent.eventId))
+    const ids = reader.seenIds()
+    expect(ids.filter((id) => id === heldEvent.eventId)).toHaveLength(1)
+    expect(ids.indexOf(heldEvent.eventId)).toBeLessThan(ids.indexOf(committedEvent.eventId))
+    reader.expectStrictlyIncreasingPositions()
+  })
+
+  it('a reader looping from its checkpoint sees every committed event exactly once (randomized writers)', async () => {
+    const seed = Date.now() % 1_000_000
+    const random = seededRandom(seed)
+    const streams = Array.from({ length: 4 }, () => streamName())
+    const committed = new Set<string>()
+    const rolledBack = new Set<string>()
+    let writing = true
+
+    const writer = async (worker: number) => {
+      for (let round = 0; round < 6; round++) {
+        const batch = Array.from({ length: 1 + Math.floor(random() * 3) }, () => event(`W${worker}.${round}`))
+        const stream = streams[Math.floor(random() * streams.length)]!
+        const delayMs = Math.floor(random() * 30)
+        const abort = random() < 0.15
+        if (random() < 0.2) {
+          await store.append(stream, batch, { expectedRevision: 'any' })
+          batch.forEach((e) => committed.add(e.eventId))
+          continue
+        }
+        try {
+          await db.sql.begin(async (tx) => {
+            // The append takes the transaction id and sequence values; the delay lets later transactions
+            // commit before this one, so commit order differs from transaction id and sequence order.
+            await store.appendInTransaction(tx, stream, batch, { expectedRevision: 'any' })
+            await new Promise((resolve) => setTimeout(resolve, delayMs))
+            if (abort) throw new RollbackOnPurpose()
+          })
+          batch.forEach((e) => committed.add(e.eventId))
+        } catch (error) {
+          if (!(error instanceof RollbackOnPurpose)) throw error
+          batch.forEach((e) => rolledBack.add(e.eventId))
+        }
+      }
+    }
+
+    // The reader starts after a marker so that events of the other tests in this database do not count.
+    const marker = await store.append(streamName(), [event('Marker')], { expectedRevision: 'no_stream' })
+    const reader = new CheckpointedReader(store, marker.position)
+    const reading = (async () => {
+      while (writing) {
+        await reader.readPage(1 + Math.floor(random() * 6))
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 5)))
+      }
+    })()
+    await Promise.all(Array.from({ length: 6 }, (_, worker) => writer(worker)))
+    writing = false
+    await reading
+    await reader.readUntil((seen) => seen.length >= committed.size, 4)
+
+    const ids = reader.seenIds()
+    const context = `seed ${seed}`
+    expect(ids.length, context).toBe(committed.size)
+    expect(new Set(ids).size, context).toBe(ids.length)
+    expect(ids.every((id) => committed.has(id)), context).toBe(true)
+    expect(ids.some((id) => rolledBack.has(id)), context).toBe(false)
+    reader.expectStrictlyIncreasingPositions()
+    for (const stream of streams) {
+      const revisions = (await store.readStream(stream)).map((e) => e.revision)
+      expect(revisions, context).toEqual(revisions.map((_, index) => index))
+    }
+  })
+})
+
+/** A subscriber's loop in miniature: read a page after the checkpoint, keep what came, move the checkpoint. */
+class CheckpointedReader {
+  private readonly seen: StoredEvent[] = []
+
+  constructor(
+    private readonly store: PostgresEventStore,
+    private checkpoint: string | null,
+  ) {}
+
+  async readPage(maxCount: number): Promise<number> {
+    const page = await this.store.readAll({ after: this.checkpoint, maxCount })
+    this.seen.push(...page)
+    if (page.length > 0) this.checkpoint = page[page.length - 1]!.position
+    return page.length
+  }
+
+  async readUntil(done: (seen: StoredEvent[]) => boolean, pageSize = 100, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!done(this.seen)) {
+      if (Date.now() > deadline) throw new Error(`reader did not catch up within ${timeoutMs} ms (saw ${this.seen.length})`)
+      const read = await this.readPage(pageSize)
+      if (read < pageSize) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  seenIds(): string[] {
+    return this.seen.map((e) => e.eventId)
+  }
+
+  expectStrictlyIncreasingPositions(): void {
+    const pairs = this.seen.map((e) => e.position.split(':').map(BigInt) as [bigint, bigint])
+    for (let index = 1; index < pairs.length; index++) {
+      const [previousXid, previousSequence] = pairs[index - 1]!
+      const [xid, sequence] = pairs[index]!
+      expect(xid > previousXid || (xid === previousXid && sequence > previousSequence)).toBe(true)
+    }
+  }
+}
+
+class RollbackOnPurpose extends Error {}
+
+function sequenceOf(position: string): bigint {
+  return BigInt(position.split(':')[1]!)
+}
+
+function streamName(): string {
+  return `pg-store-${randomUUID()}`
+}
+
+function event(type: string): EventToAppend {
+  return { eventId: randomUUID(), type, version: 1, data: { type }, metadata: {} }
+}
+
+async function eventIds(store: PostgresEventStore, stream: string): Promise<string[]> {
+  return (await store.readStream(stream)).map((e) => e.eventId)
+}
+
+/** mulberry32: a reproducible random sequence, so a failing run can be replayed from its seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
