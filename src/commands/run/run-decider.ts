@@ -1,5 +1,6 @@
 import type { DomainEvent, EventData, TenantResult } from '../../events/index.js'
 import { InvalidTransitionError } from '../errors.js'
+import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
 import { failureSummaryOf, pendingTenants, type RunState } from './run-state.js'
 
@@ -57,18 +58,22 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
         throw new TenantNotTargetedError(`RecordTenantResult(tenant ${command.tenantId})`, 'not targeting it')
       }
       if (state.results.has(command.tenantId)) return []
+      const result: TenantResult =
+        command.result.status === 'failed'
+          ? { ...command.result, message: sanitizeFailureMessage(command.result.message) }
+          : command.result
       const processed: DomainEvent = {
         type: 'TenantProcessed',
         data: {
           runId: request.runId,
           tenantId: command.tenantId,
           attempt: command.attempt,
-          result: command.result,
+          result,
           processedAt: command.at,
         },
       }
       const results = new Map(state.results)
-      results.set(command.tenantId, command.result)
+      results.set(command.tenantId, result)
       if (results.size < request.tenantIds.length) return [processed]
       return [processed, completion(state, results, command.at)]
     }

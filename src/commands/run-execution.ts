@@ -1,0 +1,69 @@
+import { streams, type Initiator, type TenantResult } from '../events/index.js'
+import type { EventLog } from '../store/event-log.js'
+import { handleCommand } from './handle-command.js'
+import { runDecider } from './run/run-decider-definition.js'
+import { evolveRun, initialRunState, type RunState } from './run/run-state.js'
+
+/** The commands the work path issues on a run. Each is load → decide → append; none holds a rule itself. */
+
+type Component = Extract<Initiator, { kind: 'system' }>['component']
+
+function systemContext(runId: string, component: Component, causationId: string | null) {
+  return { correlationId: runId, causationId, initiator: { kind: 'system' as const, component } }
+}
+
+export async function loadRun(log: EventLog, runId: string): Promise<RunState> {
+  const { events } = await log.read(streams.run(runId))
+  return events.reduce(evolveRun, initialRunState())
+}
+
+/** queued → running; a no-op for a run that is already running or completed. */
+export async function markRunStarted(log: EventLog, runId: string, causationId: string | null): Promise<RunState> {
+  const handled = await handleCommand(
+    log,
+    streams.run(runId),
+    runDecider,
+    { type: 'StartRun', at: new Date().toISOString() },
+    systemContext(runId, 'dispatcher', causationId),
+  )
+  return handled.state
+}
+
+/** Records one tenant's result exactly once; the last one also completes the run in the same append. */
+export async function recordTenantResult(
+  log: EventLog,
+  input: { runId: string; tenantId: number; attempt: number; result: TenantResult },
+): Promise<RunState> {
+  const handled = await handleCommand(
+    log,
+    streams.run(input.runId),
+    runDecider,
+    {
+      type: 'RecordTenantResult',
+      tenantId: input.tenantId,
+      attempt: input.attempt,
+      result: input.result,
+      at: new Date().toISOString(),
+    },
+    systemContext(input.runId, 'tenant-worker', null),
+  )
+  return handled.state
+}
+
+/** Marks the pending tenants of a stalled run for another dispatch; returns them and the new generation. */
+export async function redispatchPendingTenants(
+  log: EventLog,
+  runId: string,
+): Promise<{ tenantIds: number[]; generation: number } | null> {
+  const handled = await handleCommand(
+    log,
+    streams.run(runId),
+    runDecider,
+    { type: 'RedispatchPendingTenants', at: new Date().toISOString() },
+    systemContext(runId, 'reconciler', null),
+  )
+  const event = handled.events[0]
+  return event?.type === 'TenantJobsRedispatched'
+    ? { tenantIds: event.data.tenantIds, generation: event.data.generation }
+    : null
+}

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino'
+import type { Sql } from '../db/database.js'
+import type { SchemaPart } from '../db/schema.js'
+import { toLoggedEvent, type LoggedEvent } from '../store/event-log.js'
+import type { EventStore } from '../store/event-store.js'
+
+export const subscriptionSchema: SchemaPart = {
+  name: 'subscription-checkpoints',
+  statements: [
+    `create table if not exists subscription_checkpoints (
+       name text primary key,
+       position text not null,
+       updated_at timestamptz not null default now())`,
+  ],
+}
+
+export interface EventSubscriptionOptions {
+  store: EventStore
+  sql: Sql
+  name: string
+  handle: (event: LoggedEvent) => Promise<void>
+  logger: Logger
+  batchSize?: number
+  pollIntervalMs?: number
+}
+
+/**
+ * An at-least-once catch-up subscription for side effects that cannot share a database transaction with
+ * their checkpoint (appending commands, publishing jobs): the checkpoint moves only after the handler
+ * finished, so after a crash events are handled again and handlers must be idempotent. Read models use
+ * the transactional Projector instead.
+ */
+export class EventSubscription {
+  private running = false
+  private loop: Promise<void> | null = null
+  private wake: (() => void) | null = null
+  private unsubscribe: (() => void) | null = null
+
+  constructor(private readonly options: EventSubscriptionOptions) {}
+
+  async runOnce(): Promise<number> {
+    const { store, sql, name, handle } = this.options
+    const [row] = await sql<Array<{ position: string }>>`select position from subscription_checkpoints where name = ${name}`
+    let after = row?.position ?? null
+    let handled = 0
+    for (;;) {
+      const batch = await store.readAll({ after, maxCount: this.options.batchSize ?? 200 })
+      if (batch.length === 0) return handled
+      for (const stored of batch) {
+        await handle(toLoggedEvent(stored))
+        handled++
+        after = stored.position
+      }
+      await sql`
+        insert into subscription_checkpoints (name, position) values (${name}, ${after})
+        on conflict (name) do update set position = excluded.position, updated_at = now()`
+    }
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.unsubscribe = this.options.store.onAppended(() => this.wake?.())
+    this.loop = (async () => {
+      let backoff = 100
+      while (this.running) {
+        try {
+          await this.runOnce()
+          backoff = 100
+          await this.sleep(this.options.pollIntervalMs ?? 250)
+        } catch (error) {
+          this.options.logger.error({ err: error, subscription: this.options.name }, 'subscription failed; retrying')
+          await this.sleep(backoff)
+          backoff = Math.min(backoff * 2, 10_000)
+        }
+      }
+    })()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.unsubscribe?.()
+    this.wake?.()
+    await this.loop
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null
+        resolve()
+      }, ms)
+      this.wake = () => {
+        clearTimeout(timer)
+        this.wake = null
+        resolve()
+      }
+    })
+  }
+}

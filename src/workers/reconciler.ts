@@ -1,0 +1,82 @@
+import type { Logger } from 'pino'
+import type { Sql } from '../db/database.js'
+import type { JobQueue, TenantJob } from '../queue/job-queue.js'
+import type { EventLog } from '../store/event-log.js'
+import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
+import { pendingTenants } from '../commands/run/run-state.js'
+import { publishTenantJobs } from './job-publisher.js'
+
+export interface ReconcilerOptions {
+  /** A run with no new event for this long while tenants are pending is presumed to have lost jobs. */
+  staleAfterMs: number
+  intervalMs: number
+}
+
+export const defaultReconcilerOptions: ReconcilerOptions = { staleAfterMs: 120_000, intervalMs: 15_000 }
+
+export interface ReconcilerDeps {
+  sql: Sql
+  log: EventLog
+  queue: JobQueue<TenantJob>
+  logger: Logger
+}
+
+/**
+ * DESIGN invariant 7: the queue may lose a job, the event store may not. Every active run that made no
+ * progress for a while gets its pending tenants dispatched again (a new generation, so the queue's dedupe
+ * window does not swallow it); a run left queued by a dispatcher that died is started here.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | null = null
+  private pass: Promise<unknown> = Promise.resolve()
+  private readonly options: ReconcilerOptions
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    options: Partial<ReconcilerOptions> = {},
+  ) {
+    this.options = { ...defaultReconcilerOptions, ...options }
+  }
+
+  /** One pass over the active runs; returns the ids of the runs it re-dispatched. */
+  async reconcileOnce(now: Date = new Date()): Promise<string[]> {
+    const rows = await this.deps.sql<Array<{ id: string }>>`
+      select id from operation_runs where status in ('queued', 'running') order by created_at`
+    const touched: string[] = []
+    for (const { id } of rows) {
+      let state = await loadRun(this.deps.log, id)
+      const idleMs = now.getTime() - (state.lastEventAt?.getTime() ?? now.getTime())
+      if (idleMs < this.options.staleAfterMs) continue
+      if (state.status === 'queued') {
+        state = await markRunStarted(this.deps.log, id, null)
+        if (state.status === 'running') await publishTenantJobs(this.deps.queue, state.request!, pendingTenants(state), 0)
+        touched.push(id)
+        continue
+      }
+      if (state.status !== 'running') continue
+      const redispatch = await redispatchPendingTenants(this.deps.log, id)
+      if (!redispatch) continue
+      this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
+      await publishTenantJobs(this.deps.queue, state.request!, redispatch.tenantIds, redispatch.generation)
+      touched.push(id)
+    }
+    return touched
+  }
+
+  start(): void {
+    const tick = () => {
+      this.pass = this.reconcileOnce()
+        .catch((error) => this.deps.logger.error({ err: error }, 'reconciler pass failed'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs)
+        })
+    }
+    this.timer = setTimeout(tick, this.options.intervalMs)
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.pass
+  }
+}
