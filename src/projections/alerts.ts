@@ -58,7 +58,7 @@ async function recordRunFailedAlert(tx: TransactionSql, { data }: EventOf<'RunCo
   await tx`
     insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
     select ${run.id} || ':' || d.id, ${runFailedAlertKey}, ${run.id}, d.workspace_id, d.id,
-           ${JSON.stringify(payload)}::jsonb, 'recorded', ${data.completedAt}::timestamptz
+           ${JSON.stringify(payload)}::text::jsonb, 'recorded', ${data.completedAt}::timestamptz
     from alert_destinations d
     where d.workspace_id = ${platformWorkspace}::bigint and d.enabled
     on conflict do nothing`

@@ -61,7 +61,7 @@ export const auditLogProjection: Projection = {
     await tx`
       insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context)
       values (${e.metadata.eventId}, ${entry.action}, ${e.metadata.occurredAt}::timestamptz, ${entry.actorUserId}::text,
-        ${entry.actorEmail}::text, ${entry.context.operation_run_id}::text, ${JSON.stringify(entry.context)}::jsonb)
+        ${entry.actorEmail}::text, ${entry.context.operation_run_id}::text, ${JSON.stringify(entry.context)}::text::jsonb)
       on conflict (id) do nothing`
   },
 

@@ -7,6 +7,9 @@ import type { ProjectedEvent, Projection } from './projector.js'
  * Every statement is idempotent: inserts do nothing when the row exists, updates only move forward
  * (a run never leaves `completed`, a tenant result is only replaced by a later attempt), and running
  * counts are recomputed from the tenant rows rather than incremented.
+ *
+ * JSON goes in as `${JSON.stringify(x)}::text::jsonb`: with a bare `::jsonb` the driver learns the
+ * parameter is jsonb and stringifies the (already stringified) text a second time.
  */
 export const operationRunsProjection: Projection = {
   name: 'operation-runs',
@@ -73,7 +76,7 @@ async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>):
       run_identity_hash, summary_counts, failure_summary, context, started_at, completed_at, created_at)
     values (${data.runId}, ${data.workspaceId}, ${allTenants ? null : data.targetTenantId}, ${data.initiator.platformUserId},
       ${data.initiator.name}, ${data.runbookKey}, 'queued', 'pending', ${data.runIdentityHash},
-      ${JSON.stringify(summaryCounts)}::jsonb, '[]'::jsonb, ${JSON.stringify(runContext(data))}::jsonb,
+      ${JSON.stringify(summaryCounts)}::text::jsonb, '[]'::jsonb, ${JSON.stringify(runContext(data))}::text::jsonb,
       null, null, ${data.requestedAt}::timestamptz)
     on conflict (id) do nothing`
 }
@@ -125,8 +128,8 @@ async function completeRun(tx: TransactionSql, { data }: EventOf<'RunCompleted'>
   await tx`
     update operation_runs
     set status = 'completed', outcome = ${data.outcome},
-        summary_counts = ${JSON.stringify(data.summaryCounts)}::jsonb,
-        failure_summary = ${JSON.stringify(failureSummaryJson(data.failureSummary))}::jsonb,
+        summary_counts = ${JSON.stringify(data.summaryCounts)}::text::jsonb,
+        failure_summary = ${JSON.stringify(failureSummaryJson(data.failureSummary))}::text::jsonb,
         completed_at = ${data.completedAt}::timestamptz
     where id = ${data.runId}`
 }

@@ -1,0 +1,147 @@
+import type { Database, Sql } from '../../src/db/database.js'
+import { applySchema, platformSchema } from '../../src/db/schema.js'
+import {
+  encodeEvent,
+  streams,
+  type DomainEvent,
+  type EventData,
+  type EventMetadata,
+  type Initiator,
+} from '../../src/events/index.js'
+import { readModelSchema } from '../../src/projections/read-model-schema.js'
+import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
+
+export const runbookKey = 'findings.lifecycle.backfill'
+export const platformWorkspaceId = 100
+
+export const alice: Extract<Initiator, { kind: 'operator' }> = {
+  kind: 'operator',
+  platformUserId: 'op-alice',
+  email: 'alice@ops.example',
+  name: 'Alice Operator',
+  isBreakGlass: false,
+  ip: '10.0.0.5',
+  userAgent: 'Mozilla/5.0 (X11)',
+}
+export const aliceAsRunInitiator = { platformUserId: alice.platformUserId, email: alice.email, name: alice.name, isBreakGlass: false }
+export const tenantWorker: Initiator = { kind: 'system', component: 'tenant-worker' }
+export const dispatcher: Initiator = { kind: 'system', component: 'dispatcher' }
+
+let eventCounter = 0
+/** Deterministic, valid v4-shaped UUIDs so that tests can name audit rows (their id is the event id). */
+export function nextEventId(): string {
+  eventCounter += 1
+  return `00000000-0000-4000-8000-${eventCounter.toString().padStart(12, '0')}`
+}
+
+export function hashOf(seed: string): string {
+  return Buffer.from(seed.padEnd(32, '.')).toString('hex').slice(0, 64).padEnd(64, '0')
+}
+
+export interface TestBed {
+  db: Database
+  sql: Sql
+  store: PostgresEventStore
+  /** Appends one event to a stream with the given initiator and time; returns its metadata. */
+  append(streamId: string, event: DomainEvent, initiator: Initiator, occurredAt: string, correlationId?: string): Promise<EventMetadata>
+}
+
+export async function openTestBed(open: () => Promise<Database>): Promise<TestBed> {
+  const db = await open()
+  await applySchema(db.sql, [platformSchema, eventStoreSchema, readModelSchema])
+  await db.sql`
+    insert into tenants (id, workspace_id, name, is_platform) values
+      (1, ${platformWorkspaceId}, 'Platform', true), (11, 201, 'Acme', false), (12, 202, 'Globex', false), (13, 203, 'Initech', false)`
+  await db.sql`
+    insert into alert_destinations (id, workspace_id, kind, target, enabled) values
+      ('dest-email', ${platformWorkspaceId}, 'email', 'oncall@ops.example', true),
+      ('dest-hook', ${platformWorkspaceId}, 'webhook', 'https://hooks.example/ops', true),
+      ('dest-off', ${platformWorkspaceId}, 'email', 'old@ops.example', false),
+      ('dest-acme', 201, 'email', 'admin@acme.example', true)`
+  const store = new PostgresEventStore(db.sql)
+  return {
+    db,
+    sql: db.sql,
+    store,
+    async append(streamId, event, initiator, occurredAt, correlationId) {
+      const metadata: EventMetadata = {
+        eventId: nextEventId(),
+        correlationId: correlationId ?? streamId,
+        causationId: null,
+        initiator,
+        occurredAt,
+      }
+      await store.append(streamId, [{ eventId: metadata.eventId, ...encodeEvent(event, metadata) }], { expectedRevision: 'any' })
+      return metadata
+    },
+  }
+}
+
+export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pick<EventData<'RunRequested'>, 'runId' | 'requestedAt'>): DomainEvent {
+  return {
+    type: 'RunRequested',
+    data: {
+      runbookKey,
+      scope: 'single_tenant',
+      workspaceId: 201,
+      targetTenantId: 11,
+      tenantIds: [11],
+      source: 'system_ui',
+      preflight: { affectedCount: 5, totalCount: 8, estimatedTenants: 1 },
+      reason: null,
+      initiator: aliceAsRunInitiator,
+      runIdentityHash: hashOf(overrides.runId),
+      ...overrides,
+    },
+  }
+}
+
+type TenantOutcome = { tenantId: number; attempt?: number; result: EventData<'TenantProcessed'>['result']; at: string }
+
+export async function appendTenantProcessed(bed: TestBed, runId: string, r: TenantOutcome): Promise<void> {
+  await bed.append(
+    streams.run(runId),
+    { type: 'TenantProcessed', data: { runId, tenantId: r.tenantId, attempt: r.attempt ?? 1, result: r.result, processedAt: r.at } },
+    tenantWorker,
+    r.at,
+    runId,
+  )
+}
+
+export async function appendCompleted(bed: TestBed, runId: string, completed: Omit<EventData<'RunCompleted'>, 'runId'>): Promise<void> {
+  await bed.append(streams.run(runId), { type: 'RunCompleted', data: { runId, ...completed } }, tenantWorker, completed.completedAt, runId)
+}
+
+/** Appends a run: requested, started (when given), one TenantProcessed per result, completed (when given). */
+export async function appendRun(
+  bed: TestBed,
+  run: {
+    requested: Parameters<typeof runRequested>[0]
+    startedAt?: string
+    results?: TenantOutcome[]
+    completed?: Omit<EventData<'RunCompleted'>, 'runId'>
+  },
+): Promise<void> {
+  const runId = run.requested.runId
+  const stream = streams.run(runId)
+  await bed.append(stream, runRequested(run.requested), alice, run.requested.requestedAt, runId)
+  if (run.startedAt) await bed.append(stream, { type: 'RunStarted', data: { runId, startedAt: run.startedAt } }, dispatcher, run.startedAt, runId)
+  for (const r of run.results ?? []) await appendTenantProcessed(bed, runId, r)
+  if (run.completed) await appendCompleted(bed, runId, run.completed)
+}
+
+const tables: Record<string, string> = {
+  operation_runs: 'id',
+  operation_run_tenants: 'run_id, tenant_id',
+  audit_log: 'id',
+  alert_deliveries: 'id',
+}
+
+/** Every row of every projected table, in a stable order. */
+export async function dumpReadModels(sql: Sql): Promise<Record<string, unknown[]>> {
+  const dump: Record<string, unknown[]> = {}
+  for (const [table, order] of Object.entries(tables)) {
+    dump[table] = [...(await sql.unsafe(`select * from ${table} order by ${order}`))]
+  }
+  return dump
+}
