@@ -17,6 +17,9 @@ export interface UniverseTenant {
 const DEFAULT_LIMIT = 100
 const MAX_LIMIT = 1000
 
+// Ids are cast to text (postgres.js would return bigint as strings anyway); ordering uses the qualified
+// bigint columns `t.id`, because a bare `order by id` would sort the text output column.
+
 /** `%`, `_` and the escape character itself match literally in the name filter. */
 function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
@@ -27,10 +30,10 @@ export async function listUniverse(sql: SqlClient, q?: string, limit: number = D
   const boundedLimit = Math.max(0, Math.min(MAX_LIMIT, Math.trunc(limit)))
   const filter = q ? likePattern(q) : null
   const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
-    select id::text, workspace_id::text, name from tenants
-    where is_platform = false and archived_at is null
-      and (${filter}::text is null or name ilike ${filter}::text escape '\\')
-    order by name, id
+    select t.id::text, t.workspace_id::text, t.name from tenants t
+    where t.is_platform = false and t.archived_at is null
+      and (${filter}::text is null or t.name ilike ${filter}::text escape '\\')
+    order by t.name, t.id
     limit ${boundedLimit}`
   return rows.map((row) => ({ id: Number(row.id), workspaceId: Number(row.workspace_id), name: row.name }))
 }
@@ -38,7 +41,7 @@ export async function listUniverse(sql: SqlClient, q?: string, limit: number = D
 /** Every tenant id of the universe, ascending: the targets of an `all_tenants` run. */
 export async function universeTenantIds(sql: SqlClient): Promise<number[]> {
   const rows = await sql<Array<{ id: string }>>`
-    select id::text from tenants where is_platform = false and archived_at is null order by id`
+    select t.id::text from tenants t where t.is_platform = false and t.archived_at is null order by t.id`
   return rows.map((row) => Number(row.id))
 }
 
@@ -53,7 +56,7 @@ export async function isInUniverse(sql: SqlClient, tenantId: number): Promise<bo
 /** The workspace of the (single) platform tenant, or null when the platform has none. */
 export async function platformWorkspaceId(sql: SqlClient): Promise<number | null> {
   const [row] = await sql<Array<{ workspace_id: string }>>`
-    select workspace_id::text from tenants where is_platform = true order by id limit 1`
+    select t.workspace_id::text from tenants t where t.is_platform = true order by t.id limit 1`
   return row ? Number(row.workspace_id) : null
 }
 
