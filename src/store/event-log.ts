@@ -5,6 +5,8 @@ import type { EventStore, ExpectedRevision, StoredEvent } from './event-store.js
 export interface LoggedEvent {
   event: DomainEvent
   metadata: EventMetadata
+  /** The schema version the event was written with. */
+  version: number
   streamId: string
   revision: number
   position: string
@@ -24,6 +26,7 @@ export function toLoggedEvent(stored: StoredEvent): LoggedEvent {
   return {
     event,
     metadata,
+    version: stored.version,
     streamId: stored.streamId,
     revision: stored.revision,
     position: stored.position,

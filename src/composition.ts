@@ -1,0 +1,174 @@
+import { serve, type ServerType } from '@hono/node-server'
+import type { Logger } from 'pino'
+import { authSchema, ensureBootstrapAdmin } from './auth/operator-store.js'
+import { allCapabilities } from './auth/capabilities.js'
+import type { Config } from './config.js'
+import { connectPostgres, startEmbedded, type Database } from './db/database.js'
+import { seedDemo } from './db/demo-seed.js'
+import { applySchema, platformSchema } from './db/schema.js'
+import { createApp } from './http/app.js'
+import { Projector } from './projections/projector.js'
+import { readModelProjections, readModelProjectorName } from './projections/read-model-projections.js'
+import { readModelSchema } from './projections/read-model-schema.js'
+import { InProcessJobQueue } from './queue/in-process-job-queue.js'
+import type { JobConsumer, JobQueue, TenantJob } from './queue/job-queue.js'
+import { NatsJobQueue } from './queue/nats-job-queue.js'
+import { findRunbook, runbookCatalog } from './runbooks/catalog.js'
+import { EventLog } from './store/event-log.js'
+import type { EventStore } from './store/event-store.js'
+import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
+import { PostgresEventStore, eventStoreSchema } from './store/postgres-event-store.js'
+import { createDispatcher } from './workers/dispatcher.js'
+import { subscriptionSchema, type EventSubscription } from './workers/event-subscription.js'
+import { Reconciler } from './workers/reconciler.js'
+import { tenantResultsSchema } from './workers/tenant-results.js'
+import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
+
+export interface Service {
+  config: Config
+  db: Database
+  store: EventStore
+  log: EventLog
+  queue: JobQueue<TenantJob>
+  projector: Projector | null
+  /** The HTTP server, when this process serves (every role answers /health). */
+  server: ServerType | null
+  port: number | null
+  bootstrapAdminCreated: boolean
+  demoSeeded: boolean
+  healthy(): Promise<boolean>
+  close(): Promise<void>
+}
+
+export interface ComposeOverrides {
+  /** Tests: a database they created (it is not closed by the service). */
+  db?: Database
+  /** Tests: a queue they created (it is not closed by the service). */
+  queue?: JobQueue<TenantJob>
+  tenantWorker?: Partial<TenantWorkerOptions>
+  /** Tests: scrypt cost for the bootstrap admin. */
+  hashParams?: { N: number; r: number; p: number }
+  /** Start the HTTP server (default true). */
+  listen?: boolean
+}
+
+async function openDatabase(config: Config): Promise<Database> {
+  return config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : startEmbedded(config.DATA_DIR)
+}
+
+async function openQueue(config: Config, logger: Logger): Promise<JobQueue<TenantJob>> {
+  if (!config.NATS_URL) return new InProcessJobQueue<TenantJob>({ logger })
+  // max_deliver must exceed the worker's own attempt limits (TENANT_LOCKED waits up to ~900 s), so the
+  // worker always records the final failure itself and no job is left stranded at the server's limit.
+  return NatsJobQueue.connect<TenantJob>({ url: config.NATS_URL, ackWaitMs: 60_000, maxDeliver: 100, logger })
+}
+
+/** The one composition root: builds the object graph from validated configuration and starts the roles. */
+export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
+  const db = overrides.db ?? (await openDatabase(config))
+  const usesPostgresStore = !config.EVENTSTORE_URL
+  await applySchema(db.sql, [
+    platformSchema,
+    ...(usesPostgresStore ? [eventStoreSchema] : []),
+    readModelSchema,
+    authSchema,
+    tenantResultsSchema,
+    subscriptionSchema,
+  ])
+  const store: EventStore = usesPostgresStore
+    ? new PostgresEventStore(db.sql)
+    : await EventStoreDbEventStore.connect(config.EVENTSTORE_URL!)
+  const log = new EventLog(store)
+  const queue = overrides.queue ?? (await openQueue(config, logger))
+
+  const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
+  let demoSeeded = false
+  let bootstrapAdminCreated = false
+  if (roles.has('api')) {
+    if (config.demoSeed) demoSeeded = await seedDemo(db.sql)
+    const admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
+      ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
+      : null
+    bootstrapAdminCreated = await ensureBootstrapAdmin(
+      db.sql,
+      admin,
+      allCapabilities(runbookCatalog.map((r) => r.requiredCapability)),
+      overrides.hashParams ? { hashParams: overrides.hashParams } : {},
+    )
+  }
+
+  let projector: Projector | null = null
+  if (roles.has('projector')) {
+    projector = new Projector({
+      store,
+      sql: db.sql,
+      name: readModelProjectorName,
+      projections: readModelProjections({ consoleBaseUrl: config.publicUrl }),
+      logger,
+    })
+    projector.start()
+  }
+
+  let dispatcher: EventSubscription | null = null
+  let consumer: JobConsumer | null = null
+  let reconciler: Reconciler | null = null
+  if (roles.has('worker')) {
+    const deps = { sql: db.sql, log, queue, logger }
+    dispatcher = createDispatcher(deps)
+    dispatcher.start()
+    const worker = new TenantWorker({ ...deps, findRunbook }, overrides.tenantWorker)
+    consumer = await worker.start(config.WORKER_CONCURRENCY)
+    reconciler = new Reconciler(deps, {
+      staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
+      intervalMs: config.RECONCILER_INTERVAL_MS,
+    })
+    reconciler.start()
+  }
+
+  const healthy = async (): Promise<boolean> => {
+    try {
+      await db.sql`select 1`
+      await store.readStream('$health-probe', { maxCount: 1 })
+      return await queue.healthy()
+    } catch {
+      return false
+    }
+  }
+
+  let server: ServerType | null = null
+  let port: number | null = null
+  if (overrides.listen !== false) {
+    const app = createApp({ sql: db.sql, log, logger, config, healthy, serveApi: roles.has('api') })
+    const started = await new Promise<{ server: ServerType; port: number }>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
+        resolve({ server: s, port: info.port }),
+      )
+    })
+    server = started.server
+    port = started.port
+  }
+
+  return {
+    config,
+    db,
+    store,
+    log,
+    queue,
+    projector,
+    server,
+    port,
+    bootstrapAdminCreated,
+    demoSeeded,
+    healthy,
+    async close() {
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
+      await reconciler?.stop()
+      await consumer?.stop()
+      await dispatcher?.stop()
+      await projector?.stop()
+      if (!overrides.queue) await queue.close()
+      await store.close()
+      if (!overrides.db) await db.close()
+    },
+  }
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod'
+
+const booleanFlag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v))
+
+const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  ROLE: z.enum(['all', 'api', 'worker', 'projector']).default('all'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// connection string')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  EVENTSTORE_URL: z
+    .string()
+    .regex(/^(esdb|kurrentdb|kurrent|kdb)(\+discover)?:\/\//, 'must be an esdb:// or kurrentdb:// connection string')
+    .optional(),
+  NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// connection string').optional(),
+  OPS_DEMO_SEED: booleanFlag.optional(),
+  OPS_BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
+  OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  /** Public base URL of the console, used in alert links. */
+  PUBLIC_URL: z.url().optional(),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
+  RECONCILER_STALE_AFTER_MS: z.coerce.number().int().min(100).default(120_000),
+  RECONCILER_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().optional(),
+})
+
+export type Config = z.infer<typeof configSchema> & {
+  /** Seed the demo data: on by default only for the embedded database (SPEC §8). */
+  demoSeed: boolean
+  publicUrl: string
+}
+
+export class ConfigError extends Error {}
+
+/** Validates the environment; a bad value stops the process with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = configSchema.safeParse(present)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  const config = parsed.data
+  if (Boolean(config.OPS_BOOTSTRAP_ADMIN_EMAIL) !== Boolean(config.OPS_BOOTSTRAP_ADMIN_PASSWORD)) {
+    throw new ConfigError(
+      'invalid configuration:\n  OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD must be set together',
+    )
+  }
+  return {
+    ...config,
+    demoSeed: config.OPS_DEMO_SEED ?? !config.DATABASE_URL,
+    publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.PORT}`,
+  }
+}

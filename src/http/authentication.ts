@@ -1,0 +1,55 @@
+import type { MiddlewareHandler } from 'hono'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
+import { resolveToken } from '../auth/operator-store.js'
+import type { Actor } from '../commands/actor.js'
+import type { Sql } from '../db/database.js'
+import { HttpProblem } from './problem.js'
+
+export type AppEnv = { Variables: { actor: Actor } }
+
+export function clientAddress(c: Context): { ip: string | null; userAgent: string | null } {
+  let ip: string | null = null
+  try {
+    ip = getConnInfo(c).remote.address ?? null
+  } catch {
+    ip = null
+  }
+  const userAgent = c.req.header('user-agent')?.slice(0, 512) ?? null
+  return { ip, userAgent }
+}
+
+const unauthorized = (detail: string) =>
+  new HttpProblem(401, detail, {}, { 'WWW-Authenticate': 'Bearer realm="runbook-control-plane"' })
+
+/** Bearer token → the operator behind it, as the request's actor. */
+export function bearerAuthentication(sql: Sql): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization')
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+    if (!match) throw unauthorized('a bearer token is required (POST /api/auth/tokens)')
+    const operator = await resolveToken(sql, match[1]!)
+    if (!operator) throw unauthorized('the bearer token is unknown or expired')
+    c.set('actor', {
+      operatorId: operator.id,
+      email: operator.email,
+      name: operator.name,
+      capabilities: operator.capabilities,
+      isBreakGlass: operator.isBreakGlass,
+      ...clientAddress(c),
+    })
+    await next()
+  }
+}
+
+/** Server-side capability check for a route (SPEC §6): 403 and nothing changes. */
+export function requireCapability(...needed: string[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const actor = c.get('actor')
+    const missing = needed.filter((capability) => !actor.capabilities.includes(capability))
+    if (missing.length > 0) {
+      throw new HttpProblem(403, `missing capability: ${missing.join(', ')}`, { missingCapabilities: missing })
+    }
+    await next()
+  }
+}

@@ -1,0 +1,87 @@
+import type { Context } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { ZodError } from 'zod'
+import {
+  ActiveRunExistsError,
+  DomainError,
+  ForbiddenError,
+  InvalidTransitionError,
+  NotFoundError,
+  ValidationError,
+  type FieldProblem,
+} from '../commands/errors.js'
+import { InvalidCursorError } from '../projections/queries.js'
+
+/** RFC 9457 problem details; `errors` lists the offending fields of a validation failure. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  errors?: FieldProblem[]
+  [extension: string]: unknown
+}
+
+const titles: Record<number, string> = {
+  400: 'Malformed request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Invalid values',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Service unavailable',
+}
+
+/** A request error the routes throw; mapped to problem+json by `problemResponse`. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail)
+  }
+}
+
+export function problemJson(c: Context, status: number, detail: string, extensions: Record<string, unknown> = {}) {
+  const body: Problem = {
+    type: `https://runbooks.dev/problems/${status}`,
+    title: titles[status] ?? 'Error',
+    status,
+    detail,
+    instance: c.req.path,
+    ...extensions,
+  }
+  return c.body(JSON.stringify(body), status as ContentfulStatusCode, { 'content-type': 'application/problem+json' })
+}
+
+export function fieldsOf(error: ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }))
+}
+
+/** The one place where errors become HTTP statuses. Anything unexpected is logged and answered 500 without detail. */
+export function problemResponse(c: Context, error: unknown, logError: (error: unknown) => void) {
+  if (error instanceof HttpProblem) {
+    for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
+    return problemJson(c, error.status, error.detail, error.extensions)
+  }
+  if (error instanceof ValidationError) return problemJson(c, 422, error.message, { errors: error.fields })
+  if (error instanceof ForbiddenError) {
+    return problemJson(c, 403, error.message, { missingCapabilities: error.missingCapabilities })
+  }
+  if (error instanceof NotFoundError) return problemJson(c, 404, error.message)
+  if (error instanceof ActiveRunExistsError) return problemJson(c, 409, error.message, { runId: error.runId })
+  if (error instanceof InvalidTransitionError) return problemJson(c, 409, error.message)
+  if (error instanceof InvalidCursorError) {
+    return problemJson(c, 400, 'cursor is not one this API issued', { errors: [{ field: 'cursor', message: 'invalid cursor' }] })
+  }
+  if (error instanceof DomainError) return problemJson(c, 422, error.message)
+  logError(error)
+  return problemJson(c, 500, 'the request could not be completed; it changed nothing it was not able to finish')
+}

@@ -1,0 +1,38 @@
+import type { Context } from 'hono'
+import type { z } from 'zod'
+import { HttpProblem, fieldsOf } from './problem.js'
+
+/**
+ * Reads and validates a JSON body. A body that is not JSON, not an object, or whose fields have the
+ * wrong JSON types is malformed (400); well-typed values that break a rule are invalid (422). Both name
+ * the offending fields.
+ */
+export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const contentType = c.req.header('content-type') ?? ''
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+    throw new HttpProblem(415, 'the body must be JSON (content-type: application/json)')
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(await c.req.text())
+  } catch {
+    throw new HttpProblem(400, 'the body is not valid JSON', { errors: [{ field: '(body)', message: 'not valid JSON' }] })
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new HttpProblem(400, 'the body must be a JSON object', { errors: [{ field: '(body)', message: 'expected an object' }] })
+  }
+  const parsed = schema.safeParse(raw, { reportInput: true })
+  if (parsed.success) return parsed.data
+  const wrongType = parsed.error.issues.some((issue) => issue.code === 'invalid_type' && issue.input !== undefined)
+  const fields = fieldsOf(parsed.error)
+  const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ')
+  throw new HttpProblem(wrongType ? 400 : 422, detail, { errors: fields })
+}
+
+/** Validates query parameters; any failure is a 400 naming the parameter. */
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query())
+  if (parsed.success) return parsed.data
+  const fields = fieldsOf(parsed.error)
+  throw new HttpProblem(400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), { errors: fields })
+}

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig } from './config.js'
+import { composeService } from './composition.js'
+import { createLogger } from './logger.js'
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(2)
+    }
+    throw error
+  }
+  const logger = createLogger(config.LOG_LEVEL)
+  const service = await composeService(config, logger)
+  const url = `http://localhost:${service.port}`
+  const lines = [
+    `runbook control plane (${config.ROLE}) listening on ${url}`,
+    `  database: ${service.db.kind === 'embedded' ? `embedded PostgreSQL in ${config.DATA_DIR}` : 'PostgreSQL'}; ` +
+      `event store: ${config.EVENTSTORE_URL ? 'EventStoreDB' : 'in the database'}; queue: ${config.NATS_URL ? 'NATS JetStream' : 'in-process'}`,
+  ]
+  if (service.demoSeeded) lines.push('  demo data seeded (tenants and findings)')
+  if (service.bootstrapAdminCreated) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
+  if (config.OPS_BOOTSTRAP_ADMIN_EMAIL) {
+    lines.push(
+      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
+      `                  -d '{"email":"${config.OPS_BOOTSTRAP_ADMIN_EMAIL}","password":"<OPS_BOOTSTRAP_ADMIN_PASSWORD>"}'`,
+    )
+  } else {
+    lines.push('  no operator configured: set OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD to create the first one')
+  }
+  console.log(lines.join('\n'))
+
+  let closing = false
+  const shutdown = (signal: string) => {
+    if (closing) return
+    closing = true
+    logger.info({ signal }, 'shutting down')
+    service.close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+main().catch((error) => {
+  console.error('failed to start:', error instanceof Error ? error.message : error)
+  process.exit(1)
+})
