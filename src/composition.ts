@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
-import { authSchema, ensureBootstrapAdmin } from './auth/operator-store.js'
+import { authSchema, countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
 import { allCapabilities } from './auth/capabilities.js'
 import type { Config } from './config.js'
 import { connectPostgres, startEmbedded, type Database } from './db/database.js'
@@ -36,6 +39,8 @@ export interface Service {
   port: number | null
   bootstrapAdminCreated: boolean
   demoSeeded: boolean
+  /** Set when this start created the demo operator (embedded demo without bootstrap credentials). */
+  demoCredentials: { email: string; password: string; file: string } | null
   healthy(): Promise<boolean>
   close(): Promise<void>
 }
@@ -50,6 +55,12 @@ export interface ComposeOverrides {
   hashParams?: { N: number; r: number; p: number }
   /** Start the HTTP server (default true). */
   listen?: boolean
+}
+
+export const DEMO_ADMIN_EMAIL = 'admin@demo.local'
+
+export function demoCredentialsFile(config: Config): string {
+  return join(config.DATA_DIR, 'demo-operator.txt')
 }
 
 async function openDatabase(config: Config): Promise<Database> {
@@ -83,18 +94,31 @@ export async function composeService(config: Config, logger: Logger, overrides: 
 
   const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
   let demoSeeded = false
+  let demoCredentials: { email: string; password: string; file: string } | null = null
   let bootstrapAdminCreated = false
   if (roles.has('api')) {
     if (config.demoSeed) demoSeeded = await seedDemo(db.sql)
-    const admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
+    let admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
       ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
       : null
+    if (!admin && config.demoSeed && (await countOperators(db.sql)) === 0) {
+      // The demo must be usable without configuration: a demo operator with a random password, shown once
+      // and kept (mode 0600) in the data folder so it can be read again.
+      demoCredentials = { email: DEMO_ADMIN_EMAIL, password: randomBytes(12).toString('base64url'), file: demoCredentialsFile(config) }
+      admin = demoCredentials
+    }
     bootstrapAdminCreated = await ensureBootstrapAdmin(
       db.sql,
       admin,
       allCapabilities(runbookCatalog.map((r) => r.requiredCapability)),
       overrides.hashParams ? { hashParams: overrides.hashParams } : {},
     )
+    if (demoCredentials && bootstrapAdminCreated) {
+      mkdirSync(config.DATA_DIR, { recursive: true })
+      writeFileSync(demoCredentials.file, `email: ${demoCredentials.email}\npassword: ${demoCredentials.password}\n`, { mode: 0o600 })
+    } else {
+      demoCredentials = null
+    }
   }
 
   let projector: Projector | null = null
@@ -159,6 +183,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     port,
     bootstrapAdminCreated,
     demoSeeded,
+    demoCredentials,
     healthy,
     async close() {
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config.js'
-import { composeService } from './composition.js'
+import { existsSync } from 'node:fs'
+import { composeService, demoCredentialsFile } from './composition.js'
 import { createLogger } from './logger.js'
 
 async function main(): Promise<void> {
@@ -22,12 +23,21 @@ async function main(): Promise<void> {
       `event store: ${config.EVENTSTORE_URL ? 'EventStoreDB' : 'in the database'}; queue: ${config.NATS_URL ? 'NATS JetStream' : 'in-process'}`,
   ]
   if (service.demoSeeded) lines.push('  demo data seeded (tenants and findings)')
-  if (service.bootstrapAdminCreated) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
-  if (config.OPS_BOOTSTRAP_ADMIN_EMAIL) {
+  if (service.bootstrapAdminCreated && config.OPS_BOOTSTRAP_ADMIN_EMAIL) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
+  const demo = service.demoCredentials
+  if (demo) {
+    lines.push(
+      `  demo operator created: ${demo.email} / ${demo.password}   (also saved in ${demo.file})`,
+      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
+      `                  -d '{"email":"${demo.email}","password":"${demo.password}"}'`,
+    )
+  } else if (config.OPS_BOOTSTRAP_ADMIN_EMAIL) {
     lines.push(
       `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
       `                  -d '{"email":"${config.OPS_BOOTSTRAP_ADMIN_EMAIL}","password":"<OPS_BOOTSTRAP_ADMIN_PASSWORD>"}'`,
     )
+  } else if (config.demoSeed && existsSync(demoCredentialsFile(config))) {
+    lines.push(`  demo operator credentials: see ${demoCredentialsFile(config)}`)
   } else {
     lines.push('  no operator configured: set OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD to create the first one')
   }
