@@ -44,6 +44,11 @@ export interface TestBed {
   store: PostgresEventStore
   /** Appends one event to a stream with the given initiator and time; returns its metadata. */
   append(streamId: string, event: DomainEvent, initiator: Initiator, occurredAt: string, correlationId?: string): Promise<EventMetadata>
+  /**
+   * Waits until `readAll` shows every event appended so far. The PostgreSQL store only shows events
+   * below the cluster's oldest running transaction, and other suites share the server.
+   */
+  settle(): Promise<void>
 }
 
 export async function openTestBed(open: () => Promise<Database>): Promise<TestBed> {
@@ -59,6 +64,7 @@ export async function openTestBed(open: () => Promise<Database>): Promise<TestBe
       ('dest-off', ${platformWorkspaceId}, 'email', 'old@ops.example', false),
       ('dest-acme', 201, 'email', 'admin@acme.example', true)`
   const store = new PostgresEventStore(db.sql)
+  const appendedIds: string[] = []
   return {
     db,
     sql: db.sql,
@@ -72,7 +78,17 @@ export async function openTestBed(open: () => Promise<Database>): Promise<TestBe
         occurredAt,
       }
       await store.append(streamId, [{ eventId: metadata.eventId, ...encodeEvent(event, metadata) }], { expectedRevision: 'any' })
+      appendedIds.push(metadata.eventId)
       return metadata
+    },
+    async settle() {
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        const visible = new Set((await store.readAll({ maxCount: 100_000 })).map((e) => e.eventId))
+        if (appendedIds.every((id) => visible.has(id))) return
+        if (Date.now() > deadline) throw new Error('appended events did not become visible to readAll within 30 s')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
     },
   }
 }

@@ -51,6 +51,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('shows an all-tenants run in progress with running counts and its failed tenant', async () => {
     await appendAllTenantsRun(bed, { complete: false })
+    await bed.settle()
     expect(await projector.runOnce()).toBe(5)
 
     const runs = await bed.sql`select * from operation_runs`
@@ -78,6 +79,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('builds the exact rows of a single-tenant and an all-tenants run', async () => {
     await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
 
     const runs = await bed.sql`select * from operation_runs order by created_at`
@@ -129,6 +131,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('writes one audit entry per auditable event, with the stable action ids', async () => {
     const { preflight, logins } = await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
 
     const entries = await bed.sql`select * from audit_log order by occurred_at, action`
@@ -252,6 +255,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('records one alert delivery per enabled platform destination for failed and partially succeeded runs', async () => {
     await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
 
     const deliveries = await bed.sql`select * from alert_deliveries order by id`
@@ -278,6 +282,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
   it('records no alert when there is no platform tenant to route it to', async () => {
     await bed.sql`update tenants set is_platform = false`
     await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
     const deliveries = await bed.sql`select run_id from alert_deliveries order by id`
     // The all-tenants run carries the platform workspace itself; the single-tenant one finds none.
@@ -286,6 +291,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('re-applying every event, or an older suffix of the log, leaves the same rows', async () => {
     await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
     const before = await dumpReadModels(bed.sql)
     expect(before.audit_log).toHaveLength(10)
@@ -301,6 +307,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('rebuild() from zero yields identical rows', async () => {
     await appendScenario(bed)
+    await bed.settle()
     await projector.waitUntilCaughtUp()
     const before = await dumpReadModels(bed.sql)
     const eventCount = (await bed.store.readAll({ maxCount: 1000 })).length
@@ -319,6 +326,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
     const projection = alertsProjection({ consoleBaseUrl: 'https://console.example//' })
     const other = new Projector({ store: bed.store, sql: bed.sql, name: 'alerts-only', projections: [readModelProjections({ consoleBaseUrl })[0]!, projection] })
     await appendScenario(bed)
+    await bed.settle()
     await other.waitUntilCaughtUp()
     const [row] = await bed.sql`select payload from alert_deliveries where id = 'run-fail:dest-email'`
     expect(row?.payload.console_url).toBe('https://console.example/system/ops/runs/run-fail')
