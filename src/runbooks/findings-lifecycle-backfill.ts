@@ -39,60 +39,64 @@ const REPAIR_PLAN = `
         else f.resolved_reason end as resolved_reason,
       coalesce(f.first_seen_at, f.created_at) as first_seen_at,
       greatest(coalesce(f.last_seen_at, f.updated_at), coalesce(f.first_seen_at, f.created_at)) as last_seen_at,
-      greatest(coalesce(f.times_seen, 1), 1) as times_seen
+      greatest(coalesce(f.times_seen, 1), 1) as times_seen,
+      f.status as stored_status, f.resolved_reason as stored_resolved_reason,
+      f.first_seen_at as stored_first_seen_at, f.last_seen_at as stored_last_seen_at,
+      f.times_seen as stored_times_seen, f.duplicate_of_id as stored_duplicate_of_id,
+      f.sla_due_at as stored_sla_due_at, f.resolved_at as stored_resolved_at
     from findings f
     where f.tenant_id = $1
   ),
-  duplicate_groups as (
-    select n.id,
-      count(*) over fingerprint_group as group_size,
-      first_value(n.id) over (fingerprint_group order by n.first_seen_at, n.id) as canonical_id,
-      min(n.first_seen_at) over fingerprint_group as group_first_seen_at,
-      max(n.last_seen_at) over fingerprint_group as group_last_seen_at,
-      sum(n.times_seen) over fingerprint_group as group_times_seen
+  -- Partitioning also by "not yet a duplicate" keeps already-consolidated findings out of every group
+  -- without a self-join, so the plan stays one scan plus one sort whatever the row estimates.
+  grouped as (
+    select n.*,
+      n.duplicate_of_id is null and count(*) over candidates > 1 as in_group,
+      first_value(n.id) over (candidates order by n.first_seen_at, n.id) as canonical_id,
+      min(n.first_seen_at) over candidates as group_first_seen_at,
+      max(n.last_seen_at) over candidates as group_last_seen_at,
+      sum(n.times_seen) over candidates as group_times_seen
     from normalised n
-    where n.duplicate_of_id is null
-    window fingerprint_group as (partition by n.fingerprint)
-  ),
-  consolidated as (
-    select n.id, n.severity, n.sla_due_at, n.resolved_at,
-      coalesce(d.group_size, 1) > 1 and d.canonical_id = n.id as is_canonical,
-      coalesce(d.group_size, 1) > 1 and d.canonical_id <> n.id as is_duplicate,
-      n.status, n.resolved_reason, n.first_seen_at, n.last_seen_at, n.times_seen, n.duplicate_of_id,
-      d.canonical_id, d.group_first_seen_at, d.group_last_seen_at, d.group_times_seen
-    from normalised n
-    left join duplicate_groups d on d.id = n.id
+    window candidates as (partition by n.fingerprint, n.duplicate_of_id is null)
   ),
   merged as (
-    select c.id, c.severity, c.sla_due_at, c.resolved_at,
-      case when c.is_duplicate then 'resolved' else c.status end as status,
-      case when c.is_duplicate then 'duplicate' else c.resolved_reason end as resolved_reason,
-      case when c.is_canonical then c.group_first_seen_at else c.first_seen_at end as first_seen_at,
-      case when c.is_canonical then c.group_last_seen_at else c.last_seen_at end as last_seen_at,
-      case when c.is_canonical then c.group_times_seen::integer else c.times_seen end as times_seen,
-      case when c.is_duplicate then c.canonical_id else c.duplicate_of_id end as duplicate_of_id
-    from consolidated c
+    select g.*,
+      g.in_group and g.canonical_id = g.id as is_canonical,
+      g.in_group and g.canonical_id <> g.id as is_duplicate
+    from grouped g
+  ),
+  consolidated as (
+    select m.id, m.severity, m.sla_due_at, m.resolved_at,
+      case when m.is_duplicate then 'resolved' else m.status end as status,
+      case when m.is_duplicate then 'duplicate' else m.resolved_reason end as resolved_reason,
+      case when m.is_canonical then m.group_first_seen_at else m.first_seen_at end as first_seen_at,
+      case when m.is_canonical then m.group_last_seen_at else m.last_seen_at end as last_seen_at,
+      case when m.is_canonical then m.group_times_seen::integer else m.times_seen end as times_seen,
+      case when m.is_duplicate then m.canonical_id else m.duplicate_of_id end as duplicate_of_id,
+      m.stored_status, m.stored_resolved_reason, m.stored_first_seen_at, m.stored_last_seen_at,
+      m.stored_times_seen, m.stored_duplicate_of_id, m.stored_sla_due_at, m.stored_resolved_at
+    from merged m
   ),
   repaired as (
-    select c.id, c.status, c.resolved_reason, c.first_seen_at, c.last_seen_at, c.times_seen, c.duplicate_of_id,
-      case when c.status = 'resolved' then coalesce(c.resolved_at, c.last_seen_at) end as resolved_at,
+    select c.*,
+      case when c.status = 'resolved' then coalesce(c.resolved_at, c.last_seen_at) end as new_resolved_at,
       coalesce(c.sla_due_at,
         case when c.status in (${list(SLA_STATUSES)}) then c.first_seen_at + interval '1 hour' * ${slaHoursCase} end
-      ) as sla_due_at
-    from merged c
+      ) as new_sla_due_at
+    from consolidated c
   ),
   repair_plan as (
-    select r.*,
-      (r.status is distinct from f.status
-        or r.resolved_reason is distinct from f.resolved_reason
-        or r.first_seen_at is distinct from f.first_seen_at
-        or r.last_seen_at is distinct from f.last_seen_at
-        or r.times_seen is distinct from f.times_seen
-        or r.duplicate_of_id is distinct from f.duplicate_of_id
-        or r.resolved_at is distinct from f.resolved_at
-        or r.sla_due_at is distinct from f.sla_due_at) as changed
+    select r.id, r.severity, r.status, r.resolved_reason, r.first_seen_at, r.last_seen_at, r.times_seen, r.duplicate_of_id,
+      r.new_resolved_at as resolved_at, r.new_sla_due_at as sla_due_at,
+      (r.status is distinct from r.stored_status
+        or r.resolved_reason is distinct from r.stored_resolved_reason
+        or r.first_seen_at is distinct from r.stored_first_seen_at
+        or r.last_seen_at is distinct from r.stored_last_seen_at
+        or r.times_seen is distinct from r.stored_times_seen
+        or r.duplicate_of_id is distinct from r.stored_duplicate_of_id
+        or r.new_resolved_at is distinct from r.stored_resolved_at
+        or r.new_sla_due_at is distinct from r.stored_sla_due_at) as changed
     from repaired r
-    join findings f on f.id = r.id
   )`
 
 const PREFLIGHT = `
@@ -103,13 +107,13 @@ const PREFLIGHT = `
 /**
  * One statement, one snapshot: the severity check and the update see the same rows, so a finding with
  * an unknown severity cannot slip in between the check and the repair. When one exists, nothing is
- * updated and the lowest such id is reported.
+ * updated and the lowest such id is reported. The check reads the tenant's rows already in `repair_plan`:
+ * a `min(id)` straight on `findings` lets the planner walk the whole primary key instead.
  */
 const EXECUTE = `
   with ${REPAIR_PLAN},
   unsafe_finding as (
-    select min(f.id) as id from findings f
-    where f.tenant_id = $1 and f.severity not in (${list(KNOWN_SEVERITIES)})
+    select min(p.id) as id from repair_plan p where p.severity not in (${list(KNOWN_SEVERITIES)})
   ),
   applied as (
     update findings f
