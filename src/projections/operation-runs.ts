@@ -5,7 +5,7 @@ import type { ProjectedEvent, Projection } from './projector.js'
 /**
  * `operation_runs` (one row per run, SPEC §3) and `operation_run_tenants` (one row per tenant result).
  * Every statement is idempotent: inserts do nothing when the row exists, updates only move forward
- * (a run never leaves `completed`, a tenant result is only replaced by a later attempt), and running
+ * (a run never leaves `completed`, a tenant result is only replaced by a strictly later attempt), and running
  * counts are recomputed from the tenant rows rather than incremented.
  *
  * JSON goes in as `${JSON.stringify(x)}::text::jsonb`: with a bare `::jsonb` the driver learns the
@@ -102,7 +102,7 @@ async function recordTenantResult(tx: TransactionSql, { data }: EventOf<'TenantP
     set status = excluded.status, total = excluded.total, updated = excluded.updated,
         reason_code = excluded.reason_code, message = excluded.message,
         attempt = excluded.attempt, processed_at = excluded.processed_at
-    where t.attempt <= excluded.attempt`
+    where t.attempt < excluded.attempt`
 
   // Running counts while the run is in progress; RunCompleted replaces them with the final figures.
   await tx`

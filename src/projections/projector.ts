@@ -23,6 +23,11 @@ export interface Projection {
   reset?(tx: TransactionSql): Promise<void>
 }
 
+interface DecodedEvent {
+  stored: StoredEvent
+  projected: ProjectedEvent
+}
+
 /** Structurally compatible with pino. */
 export interface ProjectorLogger {
   info(obj: Record<string, unknown>, msg: string): void
@@ -179,20 +184,25 @@ export class Projector {
       const checkpoint = await this.position()
       const stored = await this.store.readAll({ after: checkpoint, maxCount: this.batchSize })
       if (stored.length === 0) return applied
-      try {
-        await this.applyBatch(checkpoint, stored)
-        applied += stored.length
-      } catch (error) {
-        if (!(error instanceof CheckpointMovedError)) throw error
-        // Another process applied this batch; continue from where it got.
+      // Apply what decodes up to a bad event, so the checkpoint stops right before it.
+      const { events, failure } = this.decodePrefix(stored)
+      if (events.length > 0) {
+        try {
+          await this.applyBatch(checkpoint, events)
+          applied += events.length
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError)) throw error
+          // Another process applied this batch; continue from where it got.
+          continue
+        }
       }
+      if (failure) throw failure
       if (this.loop && this.stopping) return applied
     }
   }
 
-  private async applyBatch(checkpoint: string | null, stored: StoredEvent[]): Promise<void> {
-    const events = stored.map((s) => this.decode(s))
-    const next = stored[stored.length - 1]!.position
+  private async applyBatch(checkpoint: string | null, events: DecodedEvent[]): Promise<void> {
+    const next = events[events.length - 1]!.stored.position
     await this.sql.begin(async (tx) => {
       // The CAS goes first: it takes the checkpoint row lock, so a competing process waits here and
       // then finds the checkpoint moved, before it has written anything.
@@ -201,31 +211,39 @@ export class Projector {
         where name = ${this.name} and position is not distinct from ${checkpoint}::text
         returning 1`
       if (moved.length === 0) throw new CheckpointMovedError()
-      for (const [index, e] of events.entries()) {
+      for (const { stored, projected } of events) {
         for (const projection of this.projections) {
           try {
-            await projection.apply(tx, e)
+            await projection.apply(tx, projected)
           } catch (error) {
-            throw new ProjectionFailedError(this.name, stored[index]!, projection.name, error)
+            throw new ProjectionFailedError(this.name, stored, projection.name, error)
           }
         }
       }
     })
   }
 
-  private decode(stored: StoredEvent): ProjectedEvent {
-    try {
-      const { event, metadata } = decodeEvent(stored.type, stored.version, stored.data, stored.metadata)
-      return {
-        event,
-        metadata,
-        streamId: stored.streamId,
-        revision: stored.revision,
-        position: stored.position,
-        recordedAt: stored.recordedAt,
+  private decodePrefix(batch: StoredEvent[]): { events: DecodedEvent[]; failure: ProjectionFailedError | null } {
+    const events: DecodedEvent[] = []
+    for (const stored of batch) {
+      try {
+        events.push({ stored, projected: this.decode(stored) })
+      } catch (error) {
+        return { events, failure: new ProjectionFailedError(this.name, stored, null, error) }
       }
-    } catch (error) {
-      throw new ProjectionFailedError(this.name, stored, null, error)
+    }
+    return { events, failure: null }
+  }
+
+  private decode(stored: StoredEvent): ProjectedEvent {
+    const { event, metadata } = decodeEvent(stored.type, stored.version, stored.data, stored.metadata)
+    return {
+      event,
+      metadata,
+      streamId: stored.streamId,
+      revision: stored.revision,
+      position: stored.position,
+      recordedAt: stored.recordedAt,
     }
   }
 

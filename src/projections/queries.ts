@@ -107,6 +107,9 @@ interface RunRow {
 export async function listRuns(sql: Sql, filter: ListRunsFilter): Promise<Page<RunSummary>> {
   const limit = pageSize(filter.limit)
   const after = filter.cursor ? decodeCursor(filter.cursor) : null
+  if (filter.tenantId !== undefined && !(Number.isSafeInteger(filter.tenantId) && filter.tenantId > 0)) {
+    throw new RangeError(`tenantId must be a positive integer, got ${filter.tenantId}`)
+  }
   const rows = await sql<RunRow[]>`
     select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
     from operation_runs
