@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { loadRun } from '../../src/commands/run-execution.js'
+import { Projector } from '../../src/projections/projector.js'
+import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
+import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
+import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
+import { findRunbook } from '../../src/runbooks/catalog.js'
+import { createDispatcher } from '../../src/workers/dispatcher.js'
+import { Reconciler } from '../../src/workers/reconciler.js'
+import { TenantWorker } from '../../src/workers/tenant-worker.js'
+import { databaseFlavours } from '../support/databases.js'
+import {
+  dispatchRuns,
+  LosingJobQueue,
+  openWorkBed,
+  runEvents,
+  startAllTenantsRun,
+  tenantProcessedEvents,
+  universe,
+  waitFor,
+  waitForRunCompleted,
+  type WorkBed,
+} from './work-path-bed.js'
+
+describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
+  let bed: WorkBed
+  let queue: InProcessJobQueue<TenantJob>
+  let consumer: JobConsumer | undefined
+  let projector: Projector
+
+  beforeEach(async () => {
+    bed = await openWorkBed(open)
+    queue = new InProcessJobQueue<TenantJob>()
+    consumer = undefined
+    projector = new Projector({
+      store: bed.store,
+      sql: bed.sql,
+      name: readModelProjectorName,
+      projections: readModelProjections({ consoleBaseUrl: 'http://x' }),
+      logger: { info: () => {}, error: () => {} },
+    })
+  })
+
+  afterEach(async () => {
+    await consumer?.stop()
+    await queue.close()
+    await bed.close()
+  })
+
+  const deps = () => ({ sql: bed.sql, log: bed.log, queue, logger: bed.logger })
+
+  /** Projects until the run's row has the status (the store's read horizon may lag on a shared server). */
+  async function projectUntil(runId: string, status: string): Promise<void> {
+    await waitFor(
+      async () => {
+        await projector.runOnce()
+        const [row] = await bed.sql<Array<{ status: string }>>`select status from operation_runs where id = ${runId}`
+        return row?.status === status
+      },
+      20_000,
+      `operation_runs ${runId} to be ${status}`,
+    )
+  }
+
+  it('re-dispatches the jobs of a running run that were lost, and the run then completes with each tenant once', async () => {
+    const runId = await startAllTenantsRun(bed)
+    const losing = new LosingJobQueue()
+    await dispatchRuns(createDispatcher({ ...deps(), queue: losing }), bed.log, [runId])
+    expect(losing.lost.map((l) => l.job.tenantId)).toEqual(universe)
+    await projectUntil(runId, 'running')
+    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+
+    // Not stale yet: nothing happens.
+    const patient = new Reconciler(deps(), { staleAfterMs: 60_000 })
+    expect(await patient.reconcileOnce()).toEqual([])
+    expect((await runEvents(bed.log, runId)).map((e) => e.event.type)).toEqual(['RunRequested', 'RunStarted'])
+
+    const reconciler = new Reconciler(deps(), { staleAfterMs: 500 })
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])
+    const completed = await waitForRunCompleted(bed.log, runId)
+
+    const redispatched = (await runEvents(bed.log, runId)).flatMap((e) =>
+      e.event.type === 'TenantJobsRedispatched' ? [e.event.data] : [],
+    )
+    expect(redispatched).toHaveLength(1)
+    expect(redispatched[0]).toMatchObject({ runId, tenantIds: universe, generation: 1 })
+    const processed = await tenantProcessedEvents(bed.log, runId)
+    expect(processed.map((p) => p.tenantId).sort((a, b) => a - b)).toEqual(universe)
+    expect(completed.summaryCounts).toEqual({ total: 6, processed: 6, updated: 3, skipped: 3, failed: 1, tenants: 3 })
+
+    // The dispatcher also sees TenantJobsRedispatched and publishes the same generation: the queue's
+    // dedupe window collapses it, and were it delivered, the worker would only ack it.
+    await createDispatcher(deps()).runOnce()
+    const eventCount = (await runEvents(bed.log, runId)).length
+    // A completed run whose row is not projected yet is left alone.
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([])
+    await projectUntil(runId, 'completed')
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([])
+    expect(await runEvents(bed.log, runId)).toHaveLength(eventCount)
+  })
+
+  it('starts and dispatches a run whose dispatcher never handled it', async () => {
+    const runId = await startAllTenantsRun(bed)
+    await projectUntil(runId, 'queued')
+    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+
+    const reconciler = new Reconciler(deps(), { staleAfterMs: 500 })
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])
+    expect((await loadRun(bed.log, runId)).status).not.toBe('queued')
+    const completed = await waitForRunCompleted(bed.log, runId)
+
+    expect(completed.outcome).toBe('partially_succeeded')
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId).sort((a, b) => a - b)).toEqual(universe)
+    const types = (await runEvents(bed.log, runId)).map((e) => e.event.type)
+    expect(types.filter((t) => t === 'RunStarted')).toHaveLength(1)
+    expect(types).not.toContain('TenantJobsRedispatched')
+  })
+})
