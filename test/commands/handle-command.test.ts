@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { handleCommand, type Decider } from '../../src/commands/handle-command.js'
+import { loadRun, markRunStarted, recordTenantResult } from '../../src/commands/run-execution.js'
+import { runDecider } from '../../src/commands/run/run-decider-definition.js'
+import { InvalidEventError, streams, type DomainEvent } from '../../src/events/index.js'
+import { EventLog, type AppendContext } from '../../src/store/event-log.js'
+import { WrongExpectedRevisionError } from '../../src/store/event-store.js'
+import { databaseFlavours } from '../support/databases.js'
+import { openCommandDatabase, type CommandDatabase } from './command-database.js'
+import { requestRun, runRequest } from './run/run-fixtures.js'
+
+/** The real log, counting the appends the store refused for a stale revision (to show retries happened). */
+class ConflictCountingLog extends EventLog {
+  conflicts = 0
+
+  override async append(...args: Parameters<EventLog['append']>): ReturnType<EventLog['append']> {
+    try {
+      return await super.append(...args)
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) this.conflicts++
+      throw error
+    }
+  }
+}
+
+const apiContext = (correlationId: string): AppendContext => ({
+  correlationId,
+  causationId: null,
+  initiator: { kind: 'system', component: 'api' },
+})
+
+const TEN_TENANTS = Array.from({ length: 10 }, (_, index) => 201 + index)
+
+for (const flavour of databaseFlavours()) {
+  describe(`handleCommand on ${flavour.name}`, () => {
+    let env: CommandDatabase
+
+    beforeAll(async () => {
+      env = await openCommandDatabase(flavour.open)
+    })
+    afterAll(async () => {
+      await env?.close()
+    })
+
+    async function runningRun(tenantIds: number[]): Promise<string> {
+      const runId = `run-${randomUUID()}`
+      await handleCommand(env.log, streams.run(runId), runDecider, requestRun(runRequest({ runId, tenantIds })), apiContext(runId))
+      await markRunStarted(env.log, runId, null)
+      return runId
+    }
+
+    it('records 10 concurrent tenant results on one run: none lost, one completion (conflicts retried)', async () => {
+      const runId = await runningRun(TEN_TENANTS)
+      const log = new ConflictCountingLog(env.store)
+      await Promise.all(
+        TEN_TENANTS.map((tenantId, index) =>
+          recordTenantResult(log, { runId, tenantId, attempt: 1, result: { status: 'succeeded', total: 10 + index, updated: index } }),
+        ),
+      )
+      expect(log.conflicts).toBeGreaterThan(0)
+
+      const { events } = await env.log.read(streams.run(runId))
+      expect(events.map((e) => e.revision)).toEqual(events.map((_, index) => index))
+      const processed = events.filter((e) => e.event.type === 'TenantProcessed')
+      expect(processed.map((e) => (e.event.type === 'TenantProcessed' ? e.event.data.tenantId : 0)).sort()).toEqual(TEN_TENANTS)
+      const completed = events.filter((e) => e.event.type === 'RunCompleted')
+      expect(completed).toHaveLength(1)
+      expect(events.at(-1)?.event.type).toBe('RunCompleted')
+      const total = TEN_TENANTS.reduce((sum, _, index) => sum + 10 + index, 0)
+      const updated = TEN_TENANTS.reduce((sum, _, index) => sum + index, 0)
+      expect(completed[0]!.event.data).toMatchObject({
+        outcome: 'succeeded',
+        summaryCounts: { total, processed: total, updated, skipped: total - updated, failed: 0, tenants: 10 },
+      })
+      const state = await loadRun(env.log, runId)
+      expect(state.status).toBe('completed')
+      expect(state.results.size).toBe(10)
+    })
+
+    it('counts each tenant once when every job is delivered twice, concurrently', async () => {
+      const runId = await runningRun(TEN_TENANTS)
+      await Promise.all(
+        [...TEN_TENANTS, ...TEN_TENANTS].map((tenantId, index) =>
+          recordTenantResult(env.log, { runId, tenantId, attempt: index < 10 ? 1 : 2, result: { status: 'succeeded', total: 1, updated: 1 } }),
+        ),
+      )
+      const { events } = await env.log.read(streams.run(runId))
+      expect(events.filter((e) => e.event.type === 'TenantProcessed')).toHaveLength(10)
+      expect(events.filter((e) => e.event.type === 'RunCompleted')).toHaveLength(1)
+      expect(events.at(-1)?.event).toMatchObject({ type: 'RunCompleted', data: { summaryCounts: { total: 10, failed: 0 } } })
+    })
+
+    it('appends the several events of one decision in one append, in order', async () => {
+      const runId = await runningRun([301])
+      const handled = await handleCommand(
+        env.log,
+        streams.run(runId),
+        runDecider,
+        { type: 'RecordTenantResult', tenantId: 301, attempt: 1, result: { status: 'succeeded', total: 3, updated: 1 }, at: new Date().toISOString() },
+        { correlationId: runId, causationId: null, initiator: { kind: 'system', component: 'tenant-worker' } },
+      )
+      expect(handled.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+      expect(handled.eventIds).toHaveLength(2)
+      expect(handled.state.status).toBe('completed')
+      const { events } = await env.log.read(streams.run(runId))
+      expect(events.slice(-2).map((e) => e.metadata.eventId)).toEqual(handled.eventIds)
+      expect(events.at(-1)?.position).toBe(handled.position)
+    })
+
+    it('appends nothing for a no-op command and nothing when the decider rejects', async () => {
+      const runId = await runningRun([302])
+      const before = await env.eventCount()
+      const noOp = await handleCommand(env.log, streams.run(runId), runDecider, { type: 'StartRun', at: new Date().toISOString() }, apiContext(runId))
+      expect(noOp).toMatchObject({ events: [], position: null, eventIds: [] })
+      await expect(
+        recordTenantResult(env.log, { runId, tenantId: 999, attempt: 1, result: { status: 'succeeded', total: 1, updated: 1 } }),
+      ).rejects.toThrow(/not allowed/)
+      await expect(markRunStarted(env.log, `run-${randomUUID()}`, null)).rejects.toThrow(/not allowed/)
+      expect(await env.eventCount()).toBe(before)
+    })
+
+    it('does not retry an append that failed for another reason than a conflict', async () => {
+      let decisions = 0
+      const invalid: Decider<null, null> = {
+        initialState: () => null,
+        evolve: (state) => state,
+        decide: () => {
+          decisions++
+          return [{ type: 'RunStarted', data: { runId: '', startedAt: 'yesterday' } } as DomainEvent]
+        },
+      }
+      const before = await env.eventCount()
+      await expect(handleCommand(env.log, `run-${randomUUID()}`, invalid, null, apiContext('x'))).rejects.toBeInstanceOf(InvalidEventError)
+      expect(decisions).toBe(1)
+      expect(await env.eventCount()).toBe(before)
+    })
+  })
+}
