@@ -48,7 +48,7 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
   }
 
   async function invalidTenantFindings(): Promise<unknown[]> {
-    return api.sql`select * from findings where tenant_id = ${invalidTenant.id} order by id`
+    return [...(await api.sql`select * from findings where tenant_id = ${invalidTenant.id} order by id`)]
   }
 
   async function auditActions(): Promise<string[]> {
