@@ -13,12 +13,14 @@ import {
 /**
  * The event store in PostgreSQL — the same SQL on a PostgreSQL server and on the embedded PGlite.
  *
- * Global order (DESIGN "Known traps", invariant 2): each event row records the id of the transaction that
- * wrote it. `readAll` only returns rows whose transaction id is below the reading snapshot's xmin — every
- * such transaction has finished, so no row can appear later below that horizon — and orders and pages by
- * (transaction id, global position). A transaction still open when a reader passes by has an id at or
- * above the horizon, hence sorts after everything the reader has checkpointed: a long transaction delays
- * readers but is never skipped.
+ * Global order (DESIGN "Known traps", invariant 2): appends take one transaction-scoped advisory lock
+ * (`GLOBAL_APPEND_LOCK`) before their insert, so append transactions commit one after the other and the
+ * identity column hands out positions in commit order. A reader that sees position n therefore sees every
+ * position below n, and "position > checkpoint" never skips a late commit. We chose this over the
+ * snapshot-xmin horizon (Emmett's approach) because that horizon is held back by *any* open write
+ * transaction on the server — a tenant repair, the platform's own traffic, an idle-in-transaction
+ * session — and would stall the dispatcher and the projections for as long; appends here are single
+ * short statements, so serialising them costs little (see docs/decisions.md).
  *
  * Expected revisions are enforced by a compare-and-set on the stream's row in `event_store_streams`,
  * in the same statement that inserts the events, so an append is atomic without an explicit transaction
@@ -37,6 +39,7 @@ export const eventStoreSchema: SchemaPart = {
        revision bigint not null check (revision >= 0))`,
     `create table if not exists event_store_events (
        global_position bigint generated always as identity primary key,
+       -- which transaction wrote the event: for audits and diagnosis; order comes from global_position
        transaction_id xid8 not null default pg_current_xact_id(),
        stream_id text not null,
        revision bigint not null,
@@ -48,8 +51,6 @@ export const eventStoreSchema: SchemaPart = {
        recorded_at timestamptz not null default now(),
        constraint event_store_events_stream_revision_key unique (stream_id, revision),
        constraint event_store_events_event_id_key unique (event_id))`,
-    `create index if not exists event_store_events_global_order_idx
-       on event_store_events (transaction_id, global_position)`,
   ],
 }
 
@@ -152,21 +153,25 @@ const statements = {
       limit ${maxCount}`
   },
 
-  /**
-   * One statement, so one snapshot: the horizon (`pg_snapshot_xmin`) and the rows are read from the same
-   * snapshot. Rows below the horizon were written by transactions that have all finished.
-   */
+  /** Positions are handed out in commit order (see the module comment), so plain position order is safe. */
   readAll(db: Executor, after: { transactionId: string; globalPosition: string }, maxCount: number): Promise<StoredEventRow[]> {
     return db<StoredEventRow[]>`
       select stream_id, event_id, type, version, data, metadata, revision::text,
              transaction_id::text || ':' || global_position::text as position, recorded_at
       from event_store_events
-      where transaction_id < (select pg_snapshot_xmin(pg_current_snapshot()))
-        and (transaction_id, global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)
-      order by transaction_id, global_position
+      where global_position > ${after.globalPosition}::bigint
+      order by global_position
       limit ${maxCount}`
   },
+
+  /** Held until the appending transaction ends: appends commit one at a time, in position order. */
+  lockAppends(db: Executor) {
+    return db`select pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK})`
+  },
 }
+
+/** Fixed key of the advisory lock every append takes (see the module comment). */
+export const GLOBAL_APPEND_LOCK = 7_412_002
 
 const UNIQUE_VIOLATION = '23505'
 const EVENT_ID_CONSTRAINT = 'event_store_events_event_id_key'
@@ -180,7 +185,10 @@ export class PostgresEventStore implements EventStore {
 
   async append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const result = await this.appendWith(this.sql, streamId, events, options.expectedRevision, (condition) =>
-      statements.appendEvents(this.sql, streamId, condition, events),
+      this.sql.begin(async (tx) => {
+        await statements.lockAppends(tx)
+        return statements.appendEvents(tx, streamId, condition, events)
+      }) as Promise<AppendedRow | undefined>,
     )
     this.notifyAppended()
     return result
@@ -193,7 +201,10 @@ export class PostgresEventStore implements EventStore {
    * find the events on their next poll anyway. The append runs in a savepoint so that a retried batch
    * (an event id violation) does not abort the caller's transaction.
    */
-  appendInTransaction(tx: TransactionSql, streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+  async appendInTransaction(tx: TransactionSql, streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    // The lock is taken outside the savepoint so that it is held to the caller's commit, whatever the retry does.
+    // Every other append waits for that commit: keep such transactions short.
+    await statements.lockAppends(tx)
     return this.appendWith(tx, streamId, events, options.expectedRevision, (condition) =>
       tx.savepoint((savepoint) => statements.appendEvents(savepoint, streamId, condition, events)),
     )
