@@ -71,7 +71,15 @@ async function openQueue(config: Config, logger: Logger): Promise<JobQueue<Tenan
   if (!config.NATS_URL) return new InProcessJobQueue<TenantJob>({ logger })
   // max_deliver must exceed the worker's own attempt limits (TENANT_LOCKED waits up to ~900 s), so the
   // worker always records the final failure itself and no job is left stranded at the server's limit.
-  return NatsJobQueue.connect<TenantJob>({ url: config.NATS_URL, ackWaitMs: 60_000, maxDeliver: 100, logger })
+  return NatsJobQueue.connect<TenantJob>({
+    url: config.NATS_URL,
+    stream: config.NATS_STREAM,
+    subject: `runbook.jobs.${config.NATS_STREAM}`,
+    durable: `${config.NATS_STREAM}-workers`,
+    ackWaitMs: 60_000,
+    maxDeliver: 100,
+    logger,
+  })
 }
 
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */

@@ -18,6 +18,8 @@ const configSchema = z.object({
     .regex(/^(esdb|kurrentdb|kurrent|kdb)(\+discover)?:\/\//, 'must be an esdb:// or kurrentdb:// connection string')
     .optional(),
   NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// connection string').optional(),
+  /** One JetStream stream per deployment: two deployments sharing one would take each other's jobs. */
+  NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _').default('RUNBOOK_JOBS'),
   OPS_DEMO_SEED: booleanFlag.optional(),
   OPS_BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
   OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),

@@ -1,6 +1,6 @@
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
-import { streams, type RunScope, type RunSource } from '../events/index.js'
+import { encodeEvent, InvalidEventError, streams, type DomainEvent, type RunReason, type RunScope, type RunSource } from '../events/index.js'
 import { platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, type Actor } from './actor.js'
@@ -22,6 +22,15 @@ export interface StartRunInput {
   source: RunSource
 }
 
+function assertEncodable(event: DomainEvent, context: { correlationId: string; causationId: null; initiator: ReturnType<typeof initiatorOf> }): void {
+  try {
+    encodeEvent(event, { eventId: '00000000-0000-4000-8000-000000000000', ...context, occurredAt: new Date().toISOString() })
+  } catch (error) {
+    if (error instanceof InvalidEventError) throw new ValidationError([{ field: '(request)', message: error.issues }])
+    throw error
+  }
+}
+
 export async function loadRunStatus(log: EventLog, runId: string): Promise<ClaimedRunStatus> {
   const { events } = await log.read(streams.run(runId))
   return events.reduce(evolveRun, initialRunState()).status
@@ -38,13 +47,15 @@ export async function startRun(
   input: StartRunInput,
 ): Promise<{ runId: string; status: 'queued' | 'completed' }> {
   const runbook = requireRunbook(input.runbookKey)
+  // The reason is stored as checked: trimmed once, here, so the policy and the event see the same text.
+  const reason = input.reason ? { code: input.reason.code, text: input.reason.text.trim() } : null
   checkStartRunPolicy({
     runbookKey: runbook.key,
     runbookCapability: runbook.requiredCapability,
     scope: input.scope,
     tenantId: input.tenantId,
     confirmation: input.confirmation,
-    reason: input.reason,
+    reason,
     operatorCapabilities: actor.capabilities,
     operatorIsBreakGlass: actor.isBreakGlass,
   })
@@ -71,6 +82,23 @@ export async function startRun(
   const initiator = initiatorOf(actor)
   const context = { correlationId: runId, causationId: null, initiator }
 
+  const requestedData = {
+    runId,
+    runbookKey: runbook.key,
+    scope: input.scope,
+    workspaceId,
+    targetTenantId: input.tenantId,
+    tenantIds,
+    source: input.source,
+    preflight,
+    reason: reason ? { reasonCode: reason.code as RunReason['reasonCode'], reasonText: reason.text } : null,
+    initiator: { platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: actor.isBreakGlass },
+    runIdentityHash: identity,
+    requestedAt: new Date().toISOString(),
+  }
+  // Validate the whole event before the identity claim: a start either appends both or neither.
+  assertEncodable({ type: 'RunRequested', data: requestedData }, { correlationId: runId, causationId: null, initiator })
+
   const claimed = await handleCommand(
     deps.log,
     identityStream,
@@ -89,23 +117,7 @@ export async function startRun(
     deps.log,
     streams.run(runId),
     runDecider,
-    {
-      type: 'RequestRun',
-      data: {
-        runId,
-        runbookKey: runbook.key,
-        scope: input.scope,
-        workspaceId,
-        targetTenantId: input.tenantId,
-        tenantIds,
-        source: input.source,
-        preflight,
-        reason: input.reason ? { reasonCode: input.reason.code as 'DATA_REPAIR', reasonText: input.reason.text } : null,
-        initiator: { platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: actor.isBreakGlass },
-        runIdentityHash: identity,
-        requestedAt: new Date().toISOString(),
-      },
-    },
+    { type: 'RequestRun', data: requestedData },
     { ...context, causationId: claimed.eventIds[0] ?? null },
   )
   return { runId, status: requested.state.status === 'completed' ? 'completed' : 'queued' }

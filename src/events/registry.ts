@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { eventMetadataSchema, type EventMetadata } from './metadata.js'
+import { findUnsafeText } from './safe-text.js'
 import {
   runCompletedV1,
   runIdentityClaimedV1,
@@ -74,6 +75,10 @@ export function encodeEvent(event: DomainEvent, metadata: EventMetadata) {
   if (!parsed.success) throw new InvalidEventError(event.type, version, formatIssues(parsed.error))
   const meta = eventMetadataSchema.safeParse(metadata)
   if (!meta.success) throw new InvalidEventError(event.type, version, `metadata ${formatIssues(meta.error)}`)
+  const unsafe = findUnsafeText({ data: parsed.data, metadata: meta.data })
+  if (unsafe.length > 0) {
+    throw new InvalidEventError(event.type, version, `text PostgreSQL cannot store (NUL or lone surrogate) at ${unsafe.join(', ')}`)
+  }
   return { type: event.type, version, data: parsed.data as unknown, metadata: meta.data }
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import type { z } from 'zod'
+import { findUnsafeText } from '../events/safe-text.js'
 import { HttpProblem, fieldsOf } from './problem.js'
 
 /**
@@ -21,9 +22,17 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new HttpProblem(400, 'the body must be a JSON object', { errors: [{ field: '(body)', message: 'expected an object' }] })
   }
+  const unsafe = findUnsafeText(raw)
+  if (unsafe.length > 0) {
+    const errors = unsafe.map((field) => ({ field, message: 'contains a NUL character or a lone surrogate' }))
+    throw new HttpProblem(422, `text that cannot be stored: ${unsafe.join(', ')}`, { errors })
+  }
   const parsed = schema.safeParse(raw, { reportInput: true })
   if (parsed.success) return parsed.data
-  const wrongType = parsed.error.issues.some((issue) => issue.code === 'invalid_type' && issue.input !== undefined)
+  // A number where an integer is expected is the right JSON type with a wrong value (422), not malformed.
+  const wrongType = parsed.error.issues.some(
+    (issue) => issue.code === 'invalid_type' && issue.input !== undefined && issue.expected !== 'int',
+  )
   const fields = fieldsOf(parsed.error)
   const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ')
   throw new HttpProblem(wrongType ? 400 : 422, detail, { errors: fields })
@@ -31,7 +40,13 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
 
 /** Validates query parameters; any failure is a 400 naming the parameter. */
 export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
-  const parsed = schema.safeParse(c.req.query())
+  const query = c.req.query()
+  const unsafe = findUnsafeText(query)
+  if (unsafe.length > 0) {
+    const errors = unsafe.map((field) => ({ field, message: 'contains a NUL character or a lone surrogate' }))
+    throw new HttpProblem(400, `unusable query parameter: ${unsafe.join(', ')}`, { errors })
+  }
+  const parsed = schema.safeParse(query)
   if (parsed.success) return parsed.data
   const fields = fieldsOf(parsed.error)
   throw new HttpProblem(400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), { errors: fields })

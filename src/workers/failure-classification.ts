@@ -1,4 +1,5 @@
 import type { FailureReasonCode } from '../events/index.js'
+import { sanitizeFailureMessage } from '../commands/run/failure-message.js'
 import { RunbookDataError } from '../runbooks/runbook.js'
 
 export class TenantNotAllowedError extends Error {
@@ -17,9 +18,9 @@ export interface ClassifiedFailure {
 
 const CONNECTION_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'])
 
-/** Maps whatever a tenant job threw to a stable reason code (SPEC §3). */
+/** Maps whatever a tenant job threw to a stable reason code (SPEC §3), with a message safe to store anywhere. */
 export function classifyFailure(error: unknown): ClassifiedFailure {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = sanitizeFailureMessage(error instanceof Error ? error.message : String(error))
   if (error instanceof RunbookDataError) return { reasonCode: 'INVALID_DATA', transient: false, message }
   if (error instanceof TenantNotAllowedError) return { reasonCode: 'TENANT_NOT_ALLOWED', transient: false, message }
   const code = (error as { code?: unknown } | null)?.code

@@ -4,9 +4,13 @@ export const FAILURE_MESSAGE_MAX = 300
 const REDACTIONS: Array<[RegExp, string]> = [
   // URLs with credentials and connection strings of any scheme (postgres://user:pw@host, nats://, esdb://, ...)
   [/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '[redacted-url]'],
-  // key=value / key: value secrets, as in libpq strings, JSON and headers
-  [/\b(password|passwd|pwd|secret|token|api[_-]?key|authorization|credentials?)\b\s*[=:]\s*("[^"]*"|'[^']*'|[^\s,;]+)/gi, '$1=[redacted]'],
+  // before key=value, so that "Authorization: Bearer x" loses x, not only the word Bearer
   [/\bbearer\s+[A-Za-z0-9._~+/-]+=*/gi, 'Bearer [redacted]'],
+  // key=value / key: value secrets, as in libpq strings, env variables (PGPASSWORD=, DB_PASSWORD=), JSON and headers
+  [
+    /([A-Za-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key|authorization|credentials?))(["']?)\s*[=:]\s*(?!Bearer \[redacted\])("[^"]*"|'[^']*'|[^\s,;}]+)/gi,
+    '$1$2=[redacted]',
+  ],
   // our own API tokens and long opaque strings (hex/base64 keys, JWTs)
   [/\brcp_[A-Za-z0-9_-]+/g, '[redacted-token]'],
   [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted-token]'],
