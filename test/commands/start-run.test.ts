@@ -231,12 +231,10 @@ for (const flavour of databaseFlavours()) {
       await expectNothingAppended()
     })
 
-    // Last in this block on purpose: while the bug below is present it leaves a claim in this database.
-    // BUG (reported): the policy accepts `reason.text` by its trimmed length (10 here), RunRequested's
-    // schema checks the raw text (max 500). startRun appends the identity claim, then RunRequested fails
-    // validation (InvalidEventError → a 5xx), leaving the claim behind: the next correct start is answered
-    // 409 with the id of a run that does not exist, for 30 s. Either outcome below would be right.
-    it.fails('either starts the run or refuses it with nothing appended (fails today: a claim is left behind)', async () => {
+    // Regression: the policy once measured `reason.text` trimmed while RunRequested's schema checked the
+    // raw text, so startRun appended the identity claim and then failed, leaving the claim behind (the
+    // next correct start was answered 409 for 30 s). Either outcome below is right; a half-start is not.
+    it('either starts the run or refuses it with nothing appended', async () => {
       const padded = { code: 'INCIDENT', text: `abcdefghij${' '.repeat(600)}` }
       const error = await rejection(startRun(deps(), operator(), single(TENANTS.alpha.id, { reason: padded })))
       if (error !== undefined) {
