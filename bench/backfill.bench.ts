@@ -47,6 +47,7 @@ async function dropDatabase(name: string): Promise<void> {
 async function seeded(name: string): Promise<Database> {
   const db = await createDatabase(name)
   await applySchema(db.sql, [platformSchema])
+  await db.sql`insert into tenants (id, workspace_id, name, is_platform) values (1, 1, 'Platform', true)`
   await seedBenchTenants(db.sql, { tenants, findingsPerTenant })
   await db.sql`analyze`
   return db
@@ -110,12 +111,22 @@ async function endToEnd(db: Database): Promise<{ seconds: number; updated: numbe
     reason: { code: 'DATA_REPAIR', text: 'benchmark of the all-tenants backfill' },
     source: 'cli',
   })
+  const accepted = performance.now()
   let run = await getRun(db.sql, runId)
   while (run?.status !== 'completed') {
     await new Promise((r) => setTimeout(r, 20))
     run = await getRun(db.sql, runId)
   }
   const seconds = (performance.now() - started) / 1000
+  const projectedAt = Date.now()
+  const { events } = await service.log.read(`run-${runId}`)
+  const at = (type: string) => events.find((e) => e.event.type === type)!.recordedAt.getTime()
+  const firstResult = at('TenantProcessed')
+  console.log(`  start request (validation, preflight of every tenant, two appends): ${((accepted - started) / 1000).toFixed(2)} s`)
+  console.log(`  RunRequested → RunStarted (dispatcher): ${((at('RunStarted') - at('RunRequested')) / 1000).toFixed(2)} s`)
+  console.log(`  RunStarted → first TenantProcessed: ${((firstResult - at('RunStarted')) / 1000).toFixed(2)} s`)
+  console.log(`  first TenantProcessed → RunCompleted (tenant jobs): ${((at('RunCompleted') - firstResult) / 1000).toFixed(2)} s`)
+  console.log(`  RunCompleted → projected and seen: ${((projectedAt - at('RunCompleted')) / 1000).toFixed(2)} s`)
   await service.close()
   const jsm = await (await import('nats')).connect({ servers: natsUrl })
   await (await jsm.jetstreamManager()).streams.delete(`BENCH_${suffix}`).catch(() => {})

@@ -20,6 +20,46 @@ export interface HandledCommand<S> {
 const MAX_ATTEMPTS = 50
 
 /**
+ * Folded states of streams this process wrote or read lately, so that a hot stream (a run receiving one
+ * result per tenant) is loaded by reading only the events after the cached revision. Events are
+ * immutable, so a cached fold is never wrong, only possibly behind; the tail read brings it up to date.
+ */
+export class StreamStateCache<S> {
+  private readonly entries = new Map<string, { state: S; revision: number }>()
+
+  constructor(private readonly capacity = 256) {}
+
+  get(streamId: string): { state: S; revision: number } | undefined {
+    const entry = this.entries.get(streamId)
+    if (entry) {
+      this.entries.delete(streamId)
+      this.entries.set(streamId, entry)
+    }
+    return entry
+  }
+
+  set(streamId: string, entry: { state: S; revision: number }): void {
+    this.entries.delete(streamId)
+    this.entries.set(streamId, entry)
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
+  }
+}
+
+async function loadState<S, C>(
+  log: EventLog,
+  streamId: string,
+  decider: Decider<S, C>,
+  cache: StreamStateCache<S> | undefined,
+): Promise<{ state: S; revision: number | null }> {
+  const cached = cache?.get(streamId)
+  const fromRevision = cached ? cached.revision + 1 : 0
+  const { events, revision } = await log.read(streamId, { fromRevision })
+  const state = events.reduce(decider.evolve, cached ? cached.state : decider.initialState())
+  if (cache && revision !== null) cache.set(streamId, { state, revision })
+  return { state, revision }
+}
+
+/**
  * Load, decide, append — nothing else. The append carries the revision the decision was made on; when a
  * concurrent writer got there first the command is decided again on a fresh read (DESIGN invariant 1), so
  * no event is lost and none is applied twice. `command` may be a function of the loaded state for handlers
@@ -31,16 +71,17 @@ export async function handleCommand<S, C>(
   decider: Decider<S, C>,
   command: C | ((state: S) => Promise<C> | C),
   context: AppendContext,
+  cache?: StreamStateCache<S>,
 ): Promise<HandledCommand<S>> {
   for (let attempt = 1; ; attempt++) {
-    const { events: history, revision } = await log.read(streamId)
-    const state = history.reduce(decider.evolve, decider.initialState())
+    const { state, revision } = await loadState(log, streamId, decider, cache)
     const resolved = typeof command === 'function' ? await (command as (s: S) => Promise<C> | C)(state) : command
     const events = decider.decide(resolved, state)
     if (events.length === 0) return { events, state, position: null, eventIds: [] }
     try {
       const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, context)
       const after = events.reduce((s, event) => decider.evolve(s, { event }), state)
+      cache?.set(streamId, { state: after, revision: appended.nextExpectedRevision })
       return { events, state: after, position: appended.position, eventIds: appended.eventIds }
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error

@@ -9,6 +9,7 @@ import { initiatorOf, type Actor } from './actor.js'
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js'
 
 export const VIEW_RUNBOOKS_CAPABILITY = 'platform.runbooks.view'
+const PREFLIGHT_CONCURRENCY = 4
 
 export interface RunTarget {
   scope: RunScope
@@ -50,11 +51,17 @@ export async function computePreflight(
 ): Promise<PreflightResult> {
   let affectedCount = 0
   let totalCount = 0
-  for (const tenantId of tenantIds) {
-    const { affected, total } = await runbook.preflightTenant(sql, tenantId)
-    affectedCount += affected
-    totalCount += total
-  }
+  let next = 0
+  // A few tenants at a time: the pool's connections scan in parallel (the embedded database queues them).
+  await Promise.all(
+    Array.from({ length: Math.min(PREFLIGHT_CONCURRENCY, tenantIds.length) }, async () => {
+      while (next < tenantIds.length) {
+        const { affected, total } = await runbook.preflightTenant(sql, tenantIds[next++]!)
+        affectedCount += affected
+        totalCount += total
+      }
+    }),
+  )
   return { affectedCount, totalCount, estimatedTenants: scope === 'all_tenants' ? tenantIds.length : 1 }
 }
 

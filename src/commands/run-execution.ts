@@ -1,6 +1,6 @@
 import { streams, type Initiator, type TenantResult } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
-import { handleCommand } from './handle-command.js'
+import { handleCommand, type StreamStateCache } from './handle-command.js'
 import { runDecider } from './run/run-decider-definition.js'
 import { evolveRun, initialRunState, type RunState } from './run/run-state.js'
 
@@ -15,6 +15,12 @@ function systemContext(runId: string, component: Component, causationId: string 
 export async function loadRun(log: EventLog, runId: string): Promise<RunState> {
   const { events } = await log.read(streams.run(runId))
   return events.reduce(evolveRun, initialRunState())
+}
+
+/** The run's request (its first event), or null when the run does not exist. */
+export async function loadRunRequest(log: EventLog, runId: string) {
+  const [first] = await log.read(streams.run(runId), { maxCount: 1 }).then((r) => r.events)
+  return first?.event.type === 'RunRequested' ? first.event.data : null
 }
 
 /** queued → running; a no-op for a run that is already running or completed. */
@@ -33,6 +39,7 @@ export async function markRunStarted(log: EventLog, runId: string, causationId: 
 export async function recordTenantResult(
   log: EventLog,
   input: { runId: string; tenantId: number; attempt: number; result: TenantResult },
+  cache?: StreamStateCache<RunState>,
 ): Promise<RunState> {
   const handled = await handleCommand(
     log,
@@ -46,6 +53,7 @@ export async function recordTenantResult(
       at: new Date().toISOString(),
     },
     systemContext(input.runId, 'tenant-worker', null),
+    cache,
   )
   return handled.state
 }

@@ -41,11 +41,19 @@ export function toLoggedEvent(stored: StoredEvent): LoggedEvent {
 export class EventLog {
   constructor(readonly store: EventStore) {}
 
-  async read(streamId: string): Promise<{ events: LoggedEvent[]; revision: number | null }> {
-    const stored = await this.store.readStream(streamId)
+  /**
+   * The stream's events from `fromRevision` (default 0), at most `maxCount`; `revision` is that of the last
+   * event returned, or `fromRevision - 1` (null for 0) when none was.
+   */
+  async read(
+    streamId: string,
+    options: { fromRevision?: number; maxCount?: number } = {},
+  ): Promise<{ events: LoggedEvent[]; revision: number | null }> {
+    const stored = await this.store.readStream(streamId, options)
     const events = stored.map(toLoggedEvent)
     const last = events.at(-1)
-    return { events, revision: last ? last.revision : null }
+    const before = (options.fromRevision ?? 0) - 1
+    return { events, revision: last ? last.revision : before >= 0 ? before : null }
   }
 
   async append(

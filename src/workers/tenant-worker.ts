@@ -5,7 +5,10 @@ import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job
 import type { Runbook } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
-import { loadRun, recordTenantResult } from '../commands/run-execution.js'
+import { loadRunRequest, recordTenantResult } from '../commands/run-execution.js'
+import { StreamStateCache } from '../commands/handle-command.js'
+import type { RunState } from '../commands/run/run-state.js'
+import { KeyedSerialQueue } from './keyed-serial-queue.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
 import { findTenantResult, insertTenantResult, storeTenantResult, type StoredTenantResult } from './tenant-results.js'
 
@@ -49,6 +52,8 @@ export interface TenantWorkerDeps {
  */
 export class TenantWorker {
   private readonly options: TenantWorkerOptions
+  private readonly recording = new KeyedSerialQueue()
+  private readonly runStates = new StreamStateCache<RunState>()
 
   constructor(
     private readonly deps: TenantWorkerDeps,
@@ -64,12 +69,13 @@ export class TenantWorker {
   async handle(delivery: JobDelivery<TenantJob>): Promise<void> {
     const { job } = delivery
     const log = this.deps.logger.child({ runId: job.runId, tenantId: job.tenantId, delivery: delivery.deliveryCount })
-    const run = await loadRun(this.deps.log, job.runId)
-    if (run.status === 'none' || !run.request?.tenantIds.includes(job.tenantId)) {
+    // Only the run's first event is read here: whether the tenant was already processed is answered by its
+    // result row under the tenant lock, and by the decider when recording.
+    const request = await loadRunRequest(this.deps.log, job.runId)
+    if (!request || !request.tenantIds.includes(job.tenantId)) {
       log.warn('job names no run or a tenant the run does not target; dropped')
       return delivery.ack()
     }
-    if (run.status === 'completed' || run.results.has(job.tenantId)) return delivery.ack()
 
     const heartbeat = setInterval(() => void delivery.working().catch(() => {}), this.options.heartbeatMs)
     try {
@@ -113,12 +119,18 @@ export class TenantWorker {
     }) as Promise<StoredTenantResult>
   }
 
+  /**
+   * Results of one run recorded by this process go one at a time: they all append to the run's stream, and
+   * letting them race only turns into expected-revision conflicts and re-reads.
+   */
   private async record(job: TenantJob, stored: StoredTenantResult): Promise<void> {
-    await recordTenantResult(this.deps.log, {
-      runId: job.runId,
-      tenantId: job.tenantId,
-      attempt: stored.attempt,
-      result: stored.result,
-    })
+    await this.recording.run(job.runId, () =>
+      recordTenantResult(this.deps.log, {
+        runId: job.runId,
+        tenantId: job.tenantId,
+        attempt: stored.attempt,
+        result: stored.result,
+      }, this.runStates),
+    )
   }
 }
