@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { handleCommand, type Decider } from '../../src/commands/handle-command.js'
+import { handleCommand, StreamStateCache, type Decider } from '../../src/commands/handle-command.js'
+import type { RunState } from '../../src/commands/run/run-state.js'
 import { loadRun, markRunStarted, recordTenantResult } from '../../src/commands/run-execution.js'
 import { runDecider } from '../../src/commands/run/run-decider-definition.js'
 import { InvalidEventError, streams, type DomainEvent } from '../../src/events/index.js'
@@ -49,6 +50,28 @@ for (const flavour of databaseFlavours()) {
       await markRunStarted(env.log, runId, null)
       return runId
     }
+
+    it('a cached state is brought up to date from the tail, also when other writers moved the stream on', async () => {
+      const runId = await runningRun(TEN_TENANTS)
+      const cache = new StreamStateCache<RunState>()
+      const record = (tenantId: number, viaCache: boolean) =>
+        recordTenantResult(env.log, { runId, tenantId, attempt: 1, result: { status: 'succeeded', total: 2, updated: 1 } }, viaCache ? cache : undefined)
+      // The cache learns the stream, then another writer (no cache) appends behind its back.
+      await record(TEN_TENANTS[0]!, true)
+      await record(TEN_TENANTS[1]!, false)
+      await record(TEN_TENANTS[2]!, false)
+      // Deciding on a stale cache would append at a taken revision; the tail read must catch up first.
+      const state = await record(TEN_TENANTS[3]!, true)
+      expect([...state.results.keys()].sort()).toEqual(TEN_TENANTS.slice(0, 4))
+      // A duplicate result decided on the cached state appends nothing.
+      await record(TEN_TENANTS[1]!, true)
+      const { events } = await env.log.read(streams.run(runId))
+      expect(events.filter((e) => e.event.type === 'TenantProcessed')).toHaveLength(4)
+      for (const tenantId of TEN_TENANTS.slice(4)) await record(tenantId, true)
+      const final = await loadRun(env.log, runId)
+      expect(final.status).toBe('completed')
+      expect(cache.get(streams.run(runId))?.state.status).toBe('completed')
+    })
 
     it('records 10 concurrent tenant results on one run: none lost, one completion (conflicts retried)', async () => {
       const runId = await runningRun(TEN_TENANTS)
