@@ -1,3 +1,4 @@
+import { sanitizeFailureMessage } from './commands/run/failure-message.js'
 import { ConfigError, loadConfig } from './config.js'
 import { existsSync } from 'node:fs'
 import { composeService, demoCredentialsFile } from './composition.js'
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  console.error('failed to start:', error instanceof Error ? error.message : error)
+  // Start-up errors often quote a connection string: print them sanitized like every failure message.
+  console.error('failed to start:', sanitizeFailureMessage(error instanceof Error ? error.message : String(error)))
   process.exit(1)
 })

@@ -18,7 +18,7 @@ describe('npm start on a fresh machine (embedded default)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'rcp-start-'))
-    const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
     for (const name of ['DATABASE_URL', 'NATS_URL', 'EVENTSTORE_URL', 'OPS_BOOTSTRAP_ADMIN_EMAIL', 'OPS_BOOTSTRAP_ADMIN_PASSWORD', 'OPS_DEMO_SEED']) {
       delete env[name]
     }
@@ -88,7 +88,7 @@ describe('npm start on a fresh machine (embedded default)', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
     expect(code).toBe(0)
     output = ''
-    const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
     delete env.DATABASE_URL
     delete env.OPS_BOOTSTRAP_ADMIN_EMAIL
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })

@@ -7,6 +7,7 @@ import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
 import { HttpProblem, problemJson, problemResponse } from './problem.js'
+import { requestLog } from './request-log.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { runRoutes } from './routes/run-routes.js'
@@ -26,6 +27,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
+  app.use(requestLog(deps.logger))
   app.use(secureHeaders())
   app.onError((error, c) =>
     problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error')),
