@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from './database.js'
+import { seededRandom } from './seeded-random.js'
 
 /**
  * Demo and benchmark data for the platform's `tenants` and `findings` tables (SPEC §1). The tables must
@@ -91,17 +92,6 @@ interface DemoFinding {
   updated_at: Date
 }
 
-/** Mulberry32: tiny, fast and good enough for demo data; the point is determinism. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /** Seeds the demo tenants and findings; does nothing when `tenants` already has rows. True when it seeded. */
 export async function seedDemo(sql: Sql, options: DemoSeedOptions = {}): Promise<boolean> {

@@ -6,6 +6,7 @@ import { WrongExpectedRevisionError, type EventToAppend, type StoredEvent } from
 import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import { describeEventStoreContract } from './event-store.contract.js'
+import { seededRandom } from '../../src/db/seeded-random.js'
 
 /**
  * Transactions held open by a test go through `PostgresEventStore.appendInTransaction(tx, …)`, which runs
@@ -329,14 +330,3 @@ async function eventIds(store: PostgresEventStore, stream: string): Promise<stri
   return (await store.readStream(stream)).map((e) => e.eventId)
 }
 
-/** mulberry32: a reproducible random sequence, so a failing run can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
