@@ -1,3 +1,4 @@
+import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql, TransactionSql } from '../db/database.js'
@@ -67,8 +68,7 @@ const TOKEN_RANDOM_BYTES = 32
 // 'rcp_' + 43 base64url characters; anything much longer is not ours and is not worth hashing.
 const MAX_TOKEN_LENGTH = 128
 
-/** Fixed key of the advisory lock that lets only one of several starting processes create the first operator. */
-const BOOTSTRAP_LOCK_KEY = 7_412_002
+const BOOTSTRAP_LOCK_KEY = advisoryLockKeys.bootstrapAdmin
 
 interface OperatorRow {
   id: string

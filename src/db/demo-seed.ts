@@ -1,3 +1,4 @@
+import { advisoryLockKeys } from './advisory-locks.js'
 import type { Sql, TransactionSql } from './database.js'
 import { seededRandom } from './seeded-random.js'
 
@@ -7,8 +8,7 @@ import { seededRandom } from './seeded-random.js'
  * fresh installs show the same tenants and the same preflight numbers.
  */
 
-/** Serialises seeding between processes starting together. */
-const SEED_LOCK_KEY = 7_412_002
+const SEED_LOCK_KEY = advisoryLockKeys.demoSeed
 const DAY_MS = 24 * 3_600_000
 const INSERT_CHUNK = 1_000
 

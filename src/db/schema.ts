@@ -1,3 +1,4 @@
+import { advisoryLockKeys } from './advisory-locks.js'
 import type { Sql } from './database.js'
 
 /**
@@ -10,8 +11,7 @@ export interface SchemaPart {
   statements: string[]
 }
 
-/** Fixed key of the advisory lock that serialises schema changes between processes starting together. */
-const SCHEMA_LOCK_KEY = 7_412_001
+const SCHEMA_LOCK_KEY = advisoryLockKeys.schema
 
 export async function applySchema(sql: Sql, parts: SchemaPart[]): Promise<void> {
   await sql.begin(async (tx) => {

@@ -1,3 +1,4 @@
+import { advisoryLockKeys } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { SchemaPart } from '../db/schema.js'
 import {
@@ -170,8 +171,7 @@ const statements = {
   },
 }
 
-/** Fixed key of the advisory lock every append takes (see the module comment). */
-export const GLOBAL_APPEND_LOCK = 7_412_002
+const GLOBAL_APPEND_LOCK = advisoryLockKeys.eventAppend
 
 const UNIQUE_VIOLATION = '23505'
 const EVENT_ID_CONSTRAINT = 'event_store_events_event_id_key'

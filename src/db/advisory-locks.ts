@@ -1,0 +1,14 @@
+/**
+ * Every fixed advisory lock key of the service, in one place so that no two purposes share a key.
+ * (Per-tenant and per-login locks hash a prefixed name with `hashtextextended` into the 64-bit space.)
+ */
+export const advisoryLockKeys = {
+  /** Schema changes between processes starting together. */
+  schema: 7_412_001,
+  /** Every event append: appends commit one at a time, in position order (src/store/postgres-event-store.ts). */
+  eventAppend: 7_412_002,
+  /** Only one of several starting processes creates the first operator. */
+  bootstrapAdmin: 7_412_003,
+  /** Demo and benchmark seeding. */
+  demoSeed: 7_412_004,
+} as const
