@@ -5,11 +5,13 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { authSchema, countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
 import { allCapabilities } from './auth/capabilities.js'
+import { consoleSessionSchema } from './auth/console-sessions.js'
 import type { Config } from './config.js'
 import { connectPostgres, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
 import { applySchema, platformSchema } from './db/schema.js'
 import { createApp } from './http/app.js'
+import { ensureConsoleAlertDestination } from './projections/alerts.js'
 import { Projector } from './projections/projector.js'
 import { readModelProjections, readModelProjectorName } from './projections/read-model-projections.js'
 import { readModelSchema } from './projections/read-model-schema.js'
@@ -91,6 +93,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     ...(usesPostgresStore ? [eventStoreSchema] : []),
     readModelSchema,
     authSchema,
+    consoleSessionSchema,
     tenantResultsSchema,
     subscriptionSchema,
   ])
@@ -105,7 +108,10 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let demoCredentials: { email: string; password: string; file: string } | null = null
   let bootstrapAdminCreated = false
   if (roles.has('api')) {
-    if (config.demoSeed) demoSeeded = await seedDemo(db.sql)
+    if (config.demoSeed) {
+      demoSeeded = await seedDemo(db.sql)
+      await ensureConsoleAlertDestination(db.sql)
+    }
     let admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
       ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
       : null

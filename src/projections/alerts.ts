@@ -1,4 +1,4 @@
-import type { TransactionSql } from '../db/database.js'
+import type { Sql, TransactionSql } from '../db/database.js'
 import type { EventOf, RunOutcome } from '../events/index.js'
 import type { Projection } from './projector.js'
 
@@ -69,4 +69,16 @@ async function platformWorkspaceId(tx: TransactionSql): Promise<string | null> {
   const rows = await tx<Array<{ workspace_id: string }>>`
     select workspace_id::text from tenants where is_platform order by id limit 1`
   return rows[0]?.workspace_id ?? null
+}
+
+/**
+ * The destination every platform workspace has out of the box: the console's own alert list. Idempotent;
+ * called at start for the demo so that a failed demo run shows a recorded delivery.
+ */
+export async function ensureConsoleAlertDestination(sql: Sql): Promise<void> {
+  await sql`
+    insert into alert_destinations (id, workspace_id, kind, target, enabled)
+    select 'platform-console', t.workspace_id, 'console', '/system/ops/runs', true
+    from tenants t where t.is_platform order by t.id limit 1
+    on conflict (id) do nothing`
 }

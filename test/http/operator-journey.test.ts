@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_ARCHIVED_TENANT_ID, DEMO_INVALID_TENANT_NAME, DEMO_PLATFORM_TENANT_ID } from '../../src/db/demo-seed.js'
+import { listAlertDeliveries } from '../../src/projections/queries.js'
 import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, preflightPath, runbookKey, runsPath, validReason } from './problem-assertions.js'
 
@@ -171,6 +172,16 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
         platform_initiator: { email: 'admin@ops.test', is_break_glass: false },
       })
       expect(await invalidTenantFindings()).toEqual(before)
+      // SPEC §5: a partially succeeded run raises operations.run.failed to the platform workspace's destinations.
+      const deliveries = await listAlertDeliveries(api.sql, { runId: firstRunId })
+      expect(deliveries).toEqual([
+        expect.objectContaining({
+          alertKey: 'operations.run.failed',
+          runId: firstRunId,
+          workspaceId: 1,
+          payload: expect.objectContaining({ run_id: firstRunId, scope: 'all_tenants', console_url: expect.stringContaining(`/system/ops/runs/${firstRunId}`) }),
+        }),
+      ])
     })
 
     it("lists the run's stream in order with full metadata", async () => {
