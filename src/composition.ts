@@ -166,7 +166,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   const healthy = async (): Promise<boolean> => {
     try {
       await db.sql`select 1`
-      await store.readStream('$health-probe', { maxCount: 1 })
+      // Not a $-stream: those are system streams EventStoreDB may refuse to read without admin rights.
+      await store.readStream('health-probe', { maxCount: 1 })
       return await queue.healthy()
     } catch {
       return false
