@@ -6,6 +6,7 @@ import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
+import { consoleRoutes } from './console/console-routes.js'
 import { HttpProblem, problemJson, problemResponse } from './problem.js'
 import { requestLog } from './request-log.js'
 import { auditRoutes } from './routes/audit-routes.js'
@@ -19,7 +20,7 @@ export interface AppDeps {
   sql: Sql
   log: EventLog
   logger: Logger
-  config: Pick<Config, 'TOKEN_TTL_SECONDS'>
+  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV'>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -57,5 +58,6 @@ export function createApp(deps: AppDeps) {
   authenticated.route('/audit', auditRoutes(deps))
   api.route('/', authenticated)
   app.route('/api', api)
+  app.route('/system', consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV }))
   return app
 }

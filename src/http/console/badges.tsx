@@ -1,0 +1,25 @@
+import type { FC } from 'hono/jsx'
+
+type Tone = 'neutral' | 'info' | 'ok' | 'warn' | 'danger'
+
+/** Colour per status/outcome word; the word is always shown too (never colour alone). */
+export const badgeTones: Record<string, Tone> = {
+  queued: 'neutral',
+  running: 'info',
+  completed: 'neutral',
+  pending: 'neutral',
+  succeeded: 'ok',
+  partially_succeeded: 'warn',
+  failed: 'danger',
+  blocked: 'danger',
+}
+
+export function badgeWord(value: string): string {
+  return value.replaceAll('_', ' ')
+}
+
+export const Badge: FC<{ value: string; id?: string; kind: 'status' | 'outcome' }> = ({ value, id, kind }) => (
+  <span id={id} class={`badge ${badgeTones[value] ?? 'neutral'}`} data-badge={kind}>
+    {badgeWord(value)}
+  </span>
+)

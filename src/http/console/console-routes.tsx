@@ -1,0 +1,81 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { NONCE, secureHeaders } from 'hono/secure-headers'
+import type { Logger } from 'pino'
+import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
+import type { Sql } from '../../db/database.js'
+import type { EventLog } from '../../store/event-log.js'
+import { HttpProblem, problemResponse } from '../problem.js'
+import { consolePaths, type ConsoleEnv } from './console-env.js'
+import { ErrorPage } from './pages/error-page.js'
+import { htmlPage, nonceOf, viewerOf } from './render.js'
+import { loginRoutes } from './routes/login-routes.js'
+import { consoleRunRoutes } from './routes/run-routes.js'
+import { consoleRunbookRoutes } from './routes/runbook-routes.js'
+import { refuse, requireConsoleSession } from './session-guard.js'
+
+export interface ConsoleDeps {
+  sql: Sql
+  log: EventLog
+  logger: Logger
+  /** NODE_ENV: `production` makes the cookies Secure even behind plain http (see cookies.ts). */
+  nodeEnv: string | undefined
+  sessionLifetime?: ConsoleSessionLifetime
+  streamPollMs?: number
+}
+
+const MAX_FORM_BYTES = 64 * 1024
+
+/**
+ * The operator console, mounted at /system: server-rendered pages over the same commands and queries as
+ * the API. Inline script and style run only under this response's CSP nonce.
+ */
+export function consoleRoutes(deps: ConsoleDeps) {
+  const sessionLifetime = deps.sessionLifetime ?? defaultConsoleSessionLifetime
+  const guardDeps = { sql: deps.sql, lifetime: sessionLifetime }
+  const app = new Hono<ConsoleEnv>()
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: [NONCE],
+        styleSrc: [NONCE],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+    }),
+  )
+  app.use(
+    bodyLimit({
+      maxSize: MAX_FORM_BYTES,
+      onError: () => {
+        throw new HttpProblem(413, `the body exceeds ${MAX_FORM_BYTES} bytes`)
+      },
+    }),
+  )
+  app.onError((error, c) => {
+    const logError = (e: unknown) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled console error')
+    const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
+    if (!wantsPage || error instanceof HttpProblem) return problemResponse(c, error, logError)
+    logError(error)
+    return htmlPage(
+      c,
+      <ErrorPage nonce={nonceOf(c)} viewer={viewerOf(c)} title="Something went wrong" message="The request could not be completed. Nothing was changed that could not be finished; try again." />,
+      500,
+    )
+  })
+
+  app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
+  app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime }))
+  app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger }))
+  app.route('/ops', consoleRunRoutes({ ...guardDeps, log: deps.log, ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}) }))
+  app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
+    refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
+  )
+  return app
+}

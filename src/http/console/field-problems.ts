@@ -1,0 +1,39 @@
+import type { FieldProblem } from '../../commands/errors.js'
+
+/** Human names of the fields the commands report, so "reason.text: must be …" reads "Reason text must be …". */
+export const fieldLabels: Record<string, string> = {
+  scope: 'Scope',
+  tenantId: 'Tenant',
+  confirmation: 'Confirmation',
+  reason: 'Reason',
+  'reason.code': 'Reason code',
+  'reason.text': 'Reason text',
+  reasonCode: 'Reason code',
+  reasonText: 'Reason text',
+}
+
+export function describeProblem(problem: FieldProblem): string {
+  const label = fieldLabels[problem.field]
+  return label ? `${label} ${problem.message}` : `${problem.field}: ${problem.message}`
+}
+
+/** Where each reported field is explained in the start form; a field not listed goes to the form's top. */
+export const problemSlots = {
+  scope: ['scope'],
+  tenantId: ['tenantId'],
+  confirmation: ['confirmation'],
+  reasonCode: ['reason', 'reason.code'],
+  reasonText: ['reason.text'],
+} as const
+
+export type ProblemSlot = keyof typeof problemSlots
+
+export function messagesFor(problems: FieldProblem[], slot: ProblemSlot): string[] {
+  const fields: readonly string[] = problemSlots[slot]
+  return problems.filter((p) => fields.includes(p.field)).map(describeProblem)
+}
+
+export function unplacedMessages(problems: FieldProblem[]): string[] {
+  const placed = new Set<string>(Object.values(problemSlots).flat())
+  return problems.filter((p) => !placed.has(p.field)).map(describeProblem)
+}

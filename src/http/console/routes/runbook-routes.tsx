@@ -1,0 +1,135 @@
+import { Hono, type Context } from 'hono'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { capabilities } from '../../../auth/capabilities.js'
+import { ActiveRunExistsError, ForbiddenError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
+import { preflightRunbook } from '../../../commands/preflight.js'
+import { startRun } from '../../../commands/start-run.js'
+import type { Sql } from '../../../db/database.js'
+import { runScopeSchema } from '../../../events/index.js'
+import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
+import { listUniverse } from '../../../runbooks/tenant-universe.js'
+import type { EventLog } from '../../../store/event-log.js'
+import { problemResponse } from '../../problem.js'
+import { readJsonBody, readQuery } from '../../request-body.js'
+import { consolePaths, type ConsoleEnv } from '../console-env.js'
+import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
+import { htmlPage, nonceOf, viewerOf } from '../render.js'
+import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
+import { readStartForm, toStartRunInput } from '../start-form.js'
+
+export interface RunbookRouteDeps {
+  sql: Sql
+  log: EventLog
+  logger: Logger
+}
+
+/** Tenants the picker lists before the operator types anything. */
+const INITIAL_PICKER_TENANTS = 100
+const PICKER_SEARCH_LIMIT = 50
+
+const preflightSchema = z.object({
+  scope: z.string().pipe(runScopeSchema),
+  tenantId: z.number().int('must be an integer').positive('must be a positive id').max(Number.MAX_SAFE_INTEGER).nullish(),
+})
+
+const tenantQuerySchema = z.object({ q: z.string().max(200).optional() })
+
+function catalogFor(operatorCapabilities: readonly string[]): CatalogEntry[] {
+  const has = (capability: string) => operatorCapabilities.includes(capability)
+  return runbookCatalog.map((runbook) => ({
+    key: runbook.key,
+    label: runbook.label,
+    description: runbook.description,
+    estimatedDuration: runbook.estimatedDuration,
+    canPreflight: has(capabilities.runbooksView) && has(runbook.requiredCapability),
+    canStart: has(capabilities.runbooksRun) && has(runbook.requiredCapability),
+  }))
+}
+
+/**
+ * The catalog page, the picker's tenant search, the preflight (JSON, for the page's script) and the start
+ * form. They call the same commands as the API; the commands check the capabilities again.
+ */
+export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
+  const logError = (c: Context) => (error: unknown) =>
+    deps.logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled console error')
+
+  const catalogPage = async (c: Context<ConsoleEnv>, attempt: StartAttempt | null, status: 200 | 409 | 422 = 200) => {
+    const actor = c.get('actor')
+    return htmlPage(
+      c,
+      <RunbooksPage
+        nonce={nonceOf(c)}
+        viewer={viewerOf(c)!}
+        isBreakGlass={actor.isBreakGlass}
+        runbooks={catalogFor(actor.capabilities)}
+        tenants={await listUniverse(deps.sql, undefined, INITIAL_PICKER_TENANTS)}
+        attempt={attempt}
+      />,
+      status,
+    )
+  }
+
+  return new Hono<ConsoleEnv>()
+    .get('/runbooks', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.runbooksView), (c) =>
+      catalogPage(c, null),
+    )
+    .get('/tenants', requireConsoleSession(deps, 'data'), requireConsoleCapability('data', capabilities.runbooksView), async (c) => {
+      try {
+        const { q } = readQuery(c, tenantQuerySchema)
+        c.header('Cache-Control', 'no-store')
+        return c.json({ items: await listUniverse(deps.sql, q, PICKER_SEARCH_LIMIT) })
+      } catch (error) {
+        return problemResponse(c, error, logError(c))
+      }
+    })
+    .post(
+      '/runbooks/:key/preflight',
+      requireConsoleSession(deps, 'data'),
+      requireConsoleCsrf('data'),
+      requireConsoleCapability('data', capabilities.runbooksView),
+      async (c) => {
+        try {
+          const body = await readJsonBody(c, preflightSchema)
+          const result = await preflightRunbook(deps, c.get('actor'), {
+            runbookKey: c.req.param('key'),
+            scope: body.scope,
+            tenantId: body.tenantId ?? null,
+          })
+          return c.json(result)
+        } catch (error) {
+          return problemResponse(c, error, logError(c))
+        }
+      },
+    )
+    .post(
+      '/runbooks/:key/runs',
+      requireConsoleSession(deps, 'page'),
+      requireConsoleCsrf('page'),
+      requireConsoleCapability('page', capabilities.runbooksRun),
+      async (c) => {
+        const key = c.req.param('key')
+        if (!findRunbook(key)) return refuse(c, 'page', 404, 'Unknown runbook', `There is no runbook ${key}.`)
+        const values = readStartForm(await c.req.parseBody())
+        const parsed = toStartRunInput(key, values)
+        const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
+        if ('problems' in parsed) return refused(parsed.problems)
+        try {
+          const started = await startRun(deps, c.get('actor'), parsed.input)
+          c.header('Cache-Control', 'no-store')
+          return c.redirect(consolePaths.run(started.runId), 303)
+        } catch (error) {
+          if (error instanceof ValidationError) return refused(error.fields)
+          if (error instanceof ActiveRunExistsError) {
+            return catalogPage(c, { runbookKey: key, values, problems: [], activeRunId: error.runId }, 409)
+          }
+          if (error instanceof ForbiddenError) {
+            return refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
+          }
+          if (error instanceof NotFoundError) return refuse(c, 'page', 404, 'Not found', error.message)
+          throw error
+        }
+      },
+    )
+}

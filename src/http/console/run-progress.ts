@@ -1,0 +1,43 @@
+import type { RunDetail } from '../../projections/queries.js'
+
+/** What the run page shows live; sent as the data of each server-sent event. */
+export interface RunProgress {
+  status: string
+  outcome: string
+  /** Tenants with a final result (succeeded or failed) … */
+  done: number
+  /** … of the tenants the run targets. */
+  targeted: number
+  /** Seconds until every tenant is done at the pace so far; null before there is a pace, 0 once completed. */
+  etaSeconds: number | null
+  summaryCounts: Record<string, number>
+  failures: Array<{ tenantId: number; reasonCode: string; message: string }>
+  completedAt: string | null
+}
+
+export function runProgress(run: RunDetail, now: Date = new Date()): RunProgress {
+  const targeted = run.summaryCounts.tenants ?? 1
+  const done = run.tenants.length
+  let etaSeconds: number | null = null
+  if (run.status === 'completed') etaSeconds = 0
+  else if (done > 0 && done < targeted) {
+    const elapsedMs = now.getTime() - new Date(run.startedAt ?? run.createdAt).getTime()
+    etaSeconds = Math.max(0, Math.round(((elapsedMs / done) * (targeted - done)) / 1000))
+  }
+  return {
+    status: run.status,
+    outcome: run.outcome,
+    done,
+    targeted,
+    etaSeconds,
+    summaryCounts: run.summaryCounts,
+    failures: run.failureSummary.map((f) => ({ tenantId: f.tenant_id, reasonCode: f.reason_code, message: f.message })),
+    completedAt: run.completedAt,
+  }
+}
+
+export function describeEta(etaSeconds: number | null): string {
+  if (etaSeconds === null) return 'estimating…'
+  if (etaSeconds < 60) return `about ${etaSeconds} s remaining`
+  return `about ${Math.round(etaSeconds / 60)} min remaining`
+}

@@ -1,0 +1,142 @@
+/**
+ * Client script of the runbooks page (static; inlined under the CSP nonce). It searches the tenant
+ * universe as the operator types, runs the preflight, and explains refused fields in place. Everything it
+ * writes goes through textContent/value, never innerHTML. Without it the page still works: the scope
+ * choice is CSS, the picker lists the first tenants and the start form posts normally.
+ */
+export const runbooksScript = `
+(function () {
+  'use strict';
+  function tenantIdOf(text) {
+    var trimmed = text.trim();
+    var match = /\\(#(\\d{1,16})\\)$/.exec(trimmed) || /^#?(\\d{1,16})$/.exec(trimmed);
+    return match ? Number(match[1]) : null;
+  }
+  function clearErrors(form) {
+    form.querySelectorAll('[data-error-for]').forEach(function (slot) { slot.textContent = ''; });
+    form.querySelectorAll('[aria-invalid]').forEach(function (field) { field.removeAttribute('aria-invalid'); });
+  }
+  function showErrors(form, errors) {
+    var labels = JSON.parse(form.dataset.fieldLabels || '{}');
+    var general = [];
+    errors.forEach(function (error) {
+      var message = labels[error.field] ? labels[error.field] + ' ' + error.message : error.field + ': ' + error.message;
+      var slot = Array.prototype.find.call(form.querySelectorAll('[data-error-for]'), function (candidate) {
+        return candidate.dataset.errorFor.split(' ').indexOf(error.field) >= 0;
+      });
+      if (!slot || slot.dataset.errorFor === '(form)') { general.push(message); return; }
+      slot.textContent = slot.textContent ? slot.textContent + ' ' + message : message;
+      var field = form.querySelector('[aria-describedby~="' + slot.id + '"]');
+      if (field && field.tagName !== 'FIELDSET') field.setAttribute('aria-invalid', 'true');
+    });
+    var top = form.querySelector('[data-error-for="(form)"]');
+    if (general.length > 0) {
+      var alert = document.createElement('div');
+      alert.className = 'alert error';
+      alert.setAttribute('role', 'alert');
+      alert.textContent = general.join(' ');
+      top.replaceChildren(alert);
+    }
+  }
+  function showPreflight(output, result) {
+    var list = document.createElement('dl');
+    list.className = 'counts';
+    [['Affected findings', result.affectedCount], ['Findings scanned', result.totalCount], ['Estimated tenants', result.estimatedTenants]]
+      .forEach(function (entry) {
+        var item = document.createElement('div');
+        var term = document.createElement('dt');
+        var value = document.createElement('dd');
+        term.textContent = entry[0];
+        value.textContent = String(entry[1]);
+        item.append(term, value);
+        list.append(item);
+      });
+    output.replaceChildren(list);
+  }
+  document.querySelectorAll('form.runbook').forEach(function (form) {
+    var picker = form.querySelector('.tenant-picker');
+    var tenantInput = form.querySelector('input[name=tenant]');
+    var options = document.getElementById(tenantInput.getAttribute('list'));
+    var output = form.querySelector('[data-preflight-result]');
+    var preflightButton = form.querySelector('[data-action=preflight]');
+    var scope = function () { var checked = form.querySelector('input[name=scope]:checked'); return checked ? checked.value : ''; };
+    var searchTimer = null;
+    var lastQuery = null;
+
+    function scopeChanged() {
+      var single = scope() === 'single_tenant';
+      picker.hidden = !single;
+      tenantInput.required = single;
+      output.textContent = '';
+    }
+    form.querySelectorAll('input[name=scope]').forEach(function (radio) {
+      radio.addEventListener('change', function () {
+        scopeChanged();
+        if (scope() === 'single_tenant') tenantInput.focus();
+      });
+    });
+    scopeChanged();
+
+    function search() {
+      var query = tenantInput.value.replace(/\\s*\\(#\\d+\\)\\s*$/, '').trim();
+      if (query === lastQuery) return;
+      lastQuery = query;
+      fetch(form.dataset.tenantsUrl + '?q=' + encodeURIComponent(query), { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+        .then(function (response) { return response.ok ? response.json() : { items: [] }; })
+        .then(function (body) {
+          options.replaceChildren.apply(options, body.items.map(function (tenant) {
+            var option = document.createElement('option');
+            option.value = tenant.name + ' (#' + tenant.id + ')';
+            return option;
+          }));
+        })
+        .catch(function () {});
+    }
+    tenantInput.addEventListener('input', function () {
+      output.textContent = '';
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(search, 200);
+    });
+
+    if (preflightButton) {
+      preflightButton.addEventListener('click', function () {
+        clearErrors(form);
+        var body = { scope: scope() };
+        if (body.scope === 'single_tenant') {
+          var tenantId = tenantIdOf(tenantInput.value);
+          if (tenantId === null) {
+            showErrors(form, [{ field: 'tenantId', message: 'must be picked from the list of tenants' }]);
+            tenantInput.focus();
+            return;
+          }
+          body.tenantId = tenantId;
+        }
+        output.textContent = 'Computing the preflight…';
+        preflightButton.disabled = true;
+        fetch(form.dataset.preflightUrl, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': form.elements.namedItem('_csrf').value },
+          body: JSON.stringify(body),
+        })
+          .then(function (response) {
+            return response.json().then(function (json) { return { ok: response.ok, body: json }; }, function () { return { ok: false, body: { detail: 'The preflight failed (HTTP ' + response.status + ').' } }; });
+          })
+          .then(function (result) {
+            if (result.ok) { showPreflight(output, result.body); return; }
+            output.textContent = '';
+            showErrors(form, result.body.errors && result.body.errors.length ? result.body.errors : [{ field: '(request)', message: result.body.detail || 'the preflight failed' }]);
+          })
+          .catch(function () { output.textContent = 'The preflight could not reach the server.'; })
+          .finally(function () { preflightButton.disabled = false; });
+      });
+    }
+
+    form.addEventListener('submit', function (event) {
+      if (form.dataset.canStart !== 'true') { event.preventDefault(); return; }
+      var submit = form.querySelector('button[type=submit]');
+      if (submit) submit.disabled = true;
+    });
+  });
+})();
+`
