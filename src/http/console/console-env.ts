@@ -1,3 +1,4 @@
+import { capabilities } from '../../auth/capabilities.js'
 import type { ConsoleSession } from '../../auth/console-sessions.js'
 import type { Actor } from '../../commands/actor.js'
 
@@ -24,3 +25,10 @@ export const consolePaths = {
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
   start: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/runs`,
 } as const
+
+/** Where an operator lands (after login, or from an error page): the first page their capabilities open. */
+export function landingPathFor(operatorCapabilities: readonly string[]): string {
+  if (operatorCapabilities.includes(capabilities.runbooksView)) return consolePaths.runbooks
+  if (operatorCapabilities.includes(capabilities.opsView)) return consolePaths.runs
+  return consolePaths.runbooks
+}

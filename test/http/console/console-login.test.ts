@@ -168,7 +168,7 @@ describe.each(serviceFlavours())('console login, sessions and CSRF: $name', (fla
   describe('logout', () => {
     it('refuses a logout without or with a wrong CSRF token (403) and keeps the session', async () => {
       const session = await consoleLogin(service, await admin())
-      for (const form of [{}, { _csrf: 'x'.repeat(43) }]) {
+      for (const form of [{}, { _csrf: 'x'.repeat(43) }] as Record<string, string>[]) {
         const response = await consoleRequest(service, 'POST', '/system/logout', { cookies: session.cookies, form })
         expect(response.status).toBe(403)
       }

@@ -1,5 +1,5 @@
 import type { Child, FC } from 'hono/jsx'
-import { consolePaths } from '../console-env.js'
+import { consolePaths, landingPathFor } from '../console-env.js'
 import { Layout, type Viewer } from '../layout.js'
 
 export interface ErrorPageProps {
@@ -19,7 +19,7 @@ export const ErrorPage: FC<ErrorPageProps> = ({ nonce, viewer, title, message, c
     </div>
     {children}
     <p>
-      {viewer ? <a href={consolePaths.runbooks}>Back to the console</a> : <a href={consolePaths.login}>Log in</a>}
+      {viewer ? <a href={landingPathFor(viewer.capabilities)}>Back to the console</a> : <a href={consolePaths.login}>Log in</a>}
     </p>
   </Layout>
 )

@@ -2,13 +2,12 @@ import { Hono, type Context } from 'hono'
 import { createConsoleSession, destroyConsoleSession, type ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
 import { checkAndRecordLoginAttempt } from '../../../auth/login-rate-limit.js'
 import { authenticate } from '../../../auth/operator-store.js'
-import { capabilities } from '../../../auth/capabilities.js'
 import { recordLoginAttempt } from '../../../commands/record-login.js'
 import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { clientAddress } from '../../authentication.js'
-import { consolePaths, type ConsoleEnv } from '../console-env.js'
+import { consolePaths, landingPathFor, type ConsoleEnv } from '../console-env.js'
 import {
   clearLoginCsrfCookie,
   clearSessionCookie,
@@ -32,13 +31,6 @@ export interface LoginRouteDeps {
 
 const MAX_EMAIL_LENGTH = 320
 const MAX_PASSWORD_LENGTH = 1024
-
-/** Where an operator lands after login: the first page their capabilities open. */
-function landingPage(operatorCapabilities: readonly string[]): string {
-  if (operatorCapabilities.includes(capabilities.runbooksView)) return consolePaths.runbooks
-  if (operatorCapabilities.includes(capabilities.opsView)) return consolePaths.runs
-  return consolePaths.runbooks
-}
 
 function formText(value: unknown): string {
   return typeof value === 'string' ? value : ''
@@ -108,7 +100,7 @@ export function loginRoutes(deps: LoginRouteDeps) {
       setSessionCookie(c, session.id, { secure: secure(c), maxAgeSeconds: deps.sessionLifetime.absoluteSeconds })
       clearLoginCsrfCookie(c, secure(c))
       c.header('Cache-Control', 'no-store')
-      return c.redirect(next ?? landingPage(operator.capabilities), 303)
+      return c.redirect(next ?? landingPathFor(operator.capabilities), 303)
     })
     .post('/logout', requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), async (c) => {
       await destroyConsoleSession(deps.sql, readSessionCookie(c))
