@@ -47,6 +47,13 @@ export const platformSchema: SchemaPart = {
        duplicate_of_id bigint null,
        created_at timestamptz not null,
        updated_at timestamptz not null)`,
-    `create index if not exists findings_tenant_id_idx on findings (tenant_id)`,
+    // Only where this service created the table: an existing platform table is used as it is (SPEC §8);
+    // building an index on it would lock the platform's writes for the whole build.
+    `do $$ begin
+       if not exists (select 1 from pg_indexes where tablename = 'findings' and indexdef like '%(tenant_id%')
+          and not exists (select 1 from findings limit 1) then
+         create index findings_tenant_id_idx on findings (tenant_id);
+       end if;
+     end $$`,
   ],
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import type { z } from 'zod'
-import { findUnsafeText } from '../events/safe-text.js'
+import { findUnsafeText, TooDeepError } from '../events/safe-text.js'
 import { HttpProblem, fieldsOf } from './problem.js'
 
 /**
@@ -22,7 +22,13 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new HttpProblem(400, 'the body must be a JSON object', { errors: [{ field: '(body)', message: 'expected an object' }] })
   }
-  const unsafe = findUnsafeText(raw)
+  let unsafe: string[]
+  try {
+    unsafe = findUnsafeText(raw)
+  } catch (error) {
+    if (!(error instanceof TooDeepError)) throw error
+    throw new HttpProblem(400, `the body is ${error.message}`, { errors: [{ field: '(body)', message: error.message }] })
+  }
   if (unsafe.length > 0) {
     const errors = unsafe.map((field) => ({ field, message: 'contains a NUL character or a lone surrogate' }))
     throw new HttpProblem(422, `text that cannot be stored: ${unsafe.join(', ')}`, { errors })

@@ -17,8 +17,8 @@ export interface AlertsProjectionOptions {
  * `${runId}:${destinationId}`, so re-applying is a no-op. Must run after `operationRunsProjection`.
  *
  * Unlike the other read models this one reads two tables the events do not describe: the destinations
- * (configuration) and, for single-tenant runs, the platform tenant. A rebuild routes to the destinations
- * configured at rebuild time.
+ * (configuration) and, for single-tenant runs, the platform tenant; and a rebuild keeps the deliveries
+ * already recorded (see `reset` below), adding only missing ones.
  */
 export function alertsProjection(options: AlertsProjectionOptions): Projection {
   const consoleBaseUrl = options.consoleBaseUrl.replace(/\/+$/, '')
@@ -30,9 +30,9 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
       await recordRunFailedAlert(tx, event, consoleBaseUrl)
     },
 
-    async reset(tx) {
-      await tx`delete from alert_deliveries`
-    },
+    // No reset: deliveries are a record of alerts raised (a sender marks them sent), not a view to
+    // recompute. A rebuild re-applies every RunCompleted and `on conflict do nothing` keeps what exists, so
+    // an old alert is never raised, or sent, twice.
   }
 }
 

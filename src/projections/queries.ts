@@ -292,8 +292,13 @@ function decodeCursor(cursor: string): { at: string; id: string } {
   return result.data
 }
 
-/** Rejects well-formed but impossible dates (2024-02-30) before they reach the database as an error. */
+/**
+ * Rejects well-formed but impossible dates (2024-02-30) and years PostgreSQL's timestamptz does not take
+ * in this form (year 0, or beyond 9999) before they reach the database as an error.
+ */
 function isRealInstant(at: string): boolean {
   const date = new Date(at)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 19) === at.slice(0, 19)
+  if (Number.isNaN(date.getTime())) return false
+  const year = date.getUTCFullYear()
+  return year >= 1 && year <= 9999 && date.toISOString().slice(0, 19) === at.slice(0, 19)
 }

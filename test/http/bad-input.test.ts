@@ -255,9 +255,22 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
         ['/api/audit?limit=0', 'limit'],
         ['/api/audit?limit=abc', 'limit'],
         ['/api/audit?cursor=garbage', 'cursor'],
+        // well-formed, but a year PostgreSQL's timestamptz refuses: must not reach the database
+        [`/api/runs?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],
+        [`/api/audit?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],
         ['/api/tenants?limit=0', 'limit'],
       ]
       for (const [path, field] of cases) await expectRefused(() => send('GET', path), 400, field)
+    })
+  })
+
+  describe('deeply nested bodies', () => {
+    it('are 400, without a token and with one, never a stack overflow', async () => {
+      const deep = (depth: number) => '{"email":' + '['.repeat(depth) + ']'.repeat(depth) + ',"password":"x"}'
+      expectProblem(await api.request('POST', '/api/auth/tokens', { body: deep(5000) }), 400, '(body)')
+      for (const path of [preflightPath, runsPath]) {
+        await expectRefused(() => send('POST', path, { body: deep(5000) }), 400, '(body)')
+      }
     })
   })
 

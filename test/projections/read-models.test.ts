@@ -315,6 +315,14 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
     expect(await projector.rebuild()).toBe(eventCount)
     expect(await dumpReadModels(bed.sql)).toEqual(before)
 
+    // Deliveries are a record, not a view: a rebuild neither re-raises a delivered alert nor resets it.
+    await bed.sql`update alert_deliveries set status = 'sent'`
+    const sent = await bed.sql`select id, status from alert_deliveries order by id`
+    expect(sent.length).toBeGreaterThan(0)
+    await projector.rebuild()
+    expect(await bed.sql`select id, status from alert_deliveries order by id`).toEqual(sent)
+    await bed.sql`update alert_deliveries set status = 'recorded'`
+
     // A fresh projector under another checkpoint name after wiping by hand agrees as well.
     await bed.sql`delete from operation_runs; delete from operation_run_tenants; delete from audit_log; delete from alert_deliveries`.simple()
     const fresh = new Projector({ store: bed.store, sql: bed.sql, name: 'fresh', projections: readModelProjections({ consoleBaseUrl }), batchSize: 1 })

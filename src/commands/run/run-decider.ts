@@ -39,8 +39,10 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
       if (state.status !== 'none') throw new InvalidTransitionError('RequestRun', state.status)
       const requested: DomainEvent = { type: 'RunRequested', data: command.data }
       if (command.data.tenantIds.length > 0) return [requested]
+      // Nothing to dispatch: the run goes through its whole lifecycle at once.
       const queued: RunState = { ...state, status: 'queued', request: command.data }
-      return [requested, completion(queued, new Map(), command.data.requestedAt)]
+      const started: DomainEvent = { type: 'RunStarted', data: { runId: command.data.runId, startedAt: command.data.requestedAt } }
+      return [requested, started, completion(queued, new Map(), command.data.requestedAt)]
     }
     case 'StartRun': {
       if (state.status === 'none') throw new InvalidTransitionError('StartRun', state.status)

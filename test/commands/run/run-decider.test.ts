@@ -41,7 +41,7 @@ describe('run decider: RequestRun', () => {
   it('completes a zero-tenant all-tenants run at request time, in the same decision', () => {
     const empty = runRequest({ tenantIds: [], preflight: { affectedCount: 0, totalCount: 0, estimatedTenants: 0 } })
     const { events, state } = run([requestRun(empty)])
-    expect(events.map((e) => e.type)).toEqual(['RunRequested', 'RunCompleted'])
+    expect(events.map((e) => e.type)).toEqual(['RunRequested', 'RunStarted', 'RunCompleted'])
     expect(eventsOfType(events, 'RunCompleted')[0]!.data).toEqual({
       runId: empty.runId,
       outcome: 'succeeded',
