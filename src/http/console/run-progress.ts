@@ -1,4 +1,5 @@
 import type { RunDetail } from '../../projections/queries.js'
+import { tenantLabel, type TenantNames } from './tenant-reference.js'
 
 /** What the run page shows live; sent as the data of each server-sent event. */
 export interface RunProgress {
@@ -11,11 +12,11 @@ export interface RunProgress {
   /** Seconds until every tenant is done at the pace so far; null before there is a pace, 0 once completed. */
   etaSeconds: number | null
   summaryCounts: Record<string, number>
-  failures: Array<{ tenantId: number; reasonCode: string; message: string }>
+  failures: Array<{ tenantId: number; tenant: string; reasonCode: string; message: string }>
   completedAt: string | null
 }
 
-export function runProgress(run: RunDetail, now: Date = new Date()): RunProgress {
+export function runProgress(run: RunDetail, names: TenantNames, now: Date = new Date()): RunProgress {
   const targeted = run.summaryCounts.tenants ?? 1
   const done = run.tenants.length
   let etaSeconds: number | null = null
@@ -31,7 +32,12 @@ export function runProgress(run: RunDetail, now: Date = new Date()): RunProgress
     targeted,
     etaSeconds,
     summaryCounts: run.summaryCounts,
-    failures: run.failureSummary.map((f) => ({ tenantId: f.tenant_id, reasonCode: f.reason_code, message: f.message })),
+    failures: run.failureSummary.map((f) => ({
+      tenantId: f.tenant_id,
+      tenant: tenantLabel(names, f.tenant_id),
+      reasonCode: f.reason_code,
+      message: f.message,
+    })),
     completedAt: run.completedAt,
   }
 }

@@ -8,6 +8,19 @@ export function formatTenantReference(tenant: Pick<UniverseTenant, 'id' | 'name'
   return `${tenant.name} (#${tenant.id})`
 }
 
+/** Tenant names by id, for labelling tenants the console shows by id. */
+export type TenantNames = ReadonlyMap<number, string>
+
+export function tenantNamesOf(tenants: UniverseTenant[]): TenantNames {
+  return new Map(tenants.map((tenant) => [tenant.id, tenant.name]))
+}
+
+/** "Acme Logistics (#2)" when the name is known (the tenant is in the universe), "#2" otherwise. */
+export function tenantLabel(names: TenantNames, id: number): string {
+  const name = names.get(id)
+  return name === undefined ? `#${id}` : formatTenantReference({ id, name })
+}
+
 /** The tenant id in a picker value; null when the value is empty; 'invalid' when it names no id. */
 export function parseTenantReference(text: string): number | null | 'invalid' {
   const trimmed = text.trim()

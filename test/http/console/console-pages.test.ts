@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun } from '../../../src/projections/queries.js'
 import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import {
@@ -166,7 +167,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       const page = await get(`/system/ops/runs/${runId}`)
       expect(page.status).toBe(200)
       expect(page.text).toContain(runId)
-      expect(page.text).toContain(`Single tenant #${tenant.id}`)
+      expect(page.text).toContain(`Single tenant ${tenant.name} (#${tenant.id})`)
       const run = await completedRun(runId)
       expect(run.context).toMatchObject({ source: 'system_ui', target_tenant_id: tenant.id })
     })
@@ -196,9 +197,26 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(final).toMatchObject({ status: 'completed', outcome: 'partially_succeeded', etaSeconds: 0 })
       expect(final.done).toBe(tenants.length)
       expect(final.targeted).toBe(tenants.length)
-      expect(final.failures).toEqual([expect.objectContaining({ reasonCode: 'INVALID_DATA' })])
+      expect(final.failures).toEqual([
+        expect.objectContaining({ reasonCode: 'INVALID_DATA', tenant: expect.stringContaining(DEMO_INVALID_TENANT_NAME), message: expect.stringMatching(/^finding \d+/) }),
+      ])
       const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).done as number)
       expect(progress).toEqual([...progress].sort((a, b) => a - b)) // never goes backwards
+    })
+
+    it('follows the read model while the stream is open: running, then completed once the projection says so', async () => {
+      const run = await completedRun(allTenantsRunId)
+      await service.sql`update operation_runs set status = 'running', outcome = 'pending', completed_at = null where id = ${run.id}`
+      const streaming = consoleRequest(service, 'GET', `/system/ops/runs/${run.id}/events/stream`, {
+        cookies: admin.cookies,
+        headers: { accept: 'text/event-stream' },
+      })
+      await new Promise((resolve) => setTimeout(resolve, 1_200)) // a couple of polls while "running"
+      await service.sql`update operation_runs set status = 'completed', outcome = 'partially_succeeded', completed_at = ${run.completedAt}
+                         where id = ${run.id}`
+      const events = parseServerSentEvents((await streaming).text).map((e) => ({ event: e.event, data: JSON.parse(e.data) }))
+      expect(events[0]).toMatchObject({ event: 'progress', data: { status: 'running', outcome: 'pending' } })
+      expect(events.at(-1)).toMatchObject({ event: 'completed', data: { status: 'completed', outcome: 'partially_succeeded' } })
     })
 
     it('answers the stream 404 for an unknown run', async () => {
@@ -214,7 +232,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).toMatch(/<dd data-count="updated">\d+<\/dd>/)
       expect(page.text).toContain(`<dd data-count="tenants">${tenants.length}</dd>`)
       const failure = run.failureSummary[0]!
-      expect(page.text).toContain(`<td>#${failure.tenant_id}</td>`)
+      expect(page.text).toContain(`<td>${DEMO_INVALID_TENANT_NAME} (#${failure.tenant_id})</td>`)
       expect(page.text).toContain('<code>INVALID_DATA</code>')
       expect(page.text).toMatch(/<details class="card"><summary>Context<\/summary>/)
       expect(page.text).toContain('&quot;source&quot;: &quot;system_ui&quot;')
@@ -262,7 +280,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(filtered.text).not.toContain(`href="/system/ops/runs/${allTenantsRunId}"`)
       const globex = tenants.find((t) => t.name === 'Globex Retail')!
       const byTenant = await get(`/system/ops/runs?tenant=${encodeURIComponent(`${globex.name} (#${globex.id})`)}`)
-      expect(byTenant.text).toContain(`Tenant #${globex.id}`)
+      expect(byTenant.text).toContain(`Tenant ${globex.name} (#${globex.id})`)
       expect(byTenant.text).not.toContain(`href="/system/ops/runs/${allTenantsRunId}"`)
       const badFilter = await get('/system/ops/runs?status=sleeping')
       expect(badFilter.status).toBe(400)

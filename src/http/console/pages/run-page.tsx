@@ -5,6 +5,7 @@ import { consolePaths } from '../console-env.js'
 import { Layout, type Viewer } from '../layout.js'
 import { describeEta, type RunProgress } from '../run-progress.js'
 import { runScript } from '../scripts/run-script.js'
+import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 
 export interface RawEvent {
   type: string
@@ -22,6 +23,7 @@ export interface RunPageProps {
   progress: RunProgress
   runbookLabel: string | null
   events: RawEvent[]
+  tenantNames: TenantNames
 }
 
 /** The summary keys SPEC §3 allows, in reading order. */
@@ -40,7 +42,7 @@ export const FailureRows: FC<{ failures: RunProgress['failures'] }> = ({ failure
   <>
     {failures.map((failure) => (
       <tr>
-        <td>#{failure.tenantId}</td>
+        <td>{failure.tenant}</td>
         <td>
           <code>{failure.reasonCode}</code>
         </td>
@@ -50,7 +52,7 @@ export const FailureRows: FC<{ failures: RunProgress['failures'] }> = ({ failure
   </>
 )
 
-export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runbookLabel, events }) => {
+export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runbookLabel, events, tenantNames }) => {
   const live = run.status !== 'completed'
   return (
     <Layout title={`Run ${run.id}`} nonce={nonce} viewer={viewer} current="runs" script={live ? runScript : undefined}>
@@ -79,7 +81,7 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
             <code>{run.type}</code>
           </dd>
           <dt>Scope</dt>
-          <dd>{run.tenantId === null ? 'All tenants' : `Single tenant #${run.tenantId}`}</dd>
+          <dd>{run.tenantId === null ? 'All tenants' : `Single tenant ${tenantLabel(tenantNames, run.tenantId)}`}</dd>
           <dt>Started by</dt>
           <dd>{run.initiatorName}</dd>
           <dt>Created</dt>

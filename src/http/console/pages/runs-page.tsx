@@ -4,7 +4,7 @@ import type { UniverseTenant } from '../../../runbooks/tenant-universe.js'
 import { Badge, badgeWord } from '../badges.js'
 import { consolePaths } from '../console-env.js'
 import { ErrorAlert, Layout, type Viewer } from '../layout.js'
-import { formatTenantReference } from '../tenant-reference.js'
+import { formatTenantReference, tenantLabel, tenantNamesOf, type TenantNames } from '../tenant-reference.js'
 
 export interface RunFilters {
   status: string
@@ -51,12 +51,13 @@ const FilterSelect: FC<{ id: string; name: string; label: string; value: string;
   </div>
 )
 
-function scopeText(run: RunSummary): string {
-  return run.tenantId === null ? 'All tenants' : `Tenant #${run.tenantId}`
+function scopeText(run: RunSummary, names: TenantNames): string {
+  return run.tenantId === null ? 'All tenants' : `Tenant ${tenantLabel(names, run.tenantId)}`
 }
 
 export const RunsPage: FC<RunsPageProps> = (props) => {
   const { filters } = props
+  const names = tenantNamesOf(props.tenants)
   return (
     <Layout title="Runs" nonce={props.nonce} viewer={props.viewer} current="runs">
       <h1>Runs</h1>
@@ -128,7 +129,7 @@ export const RunsPage: FC<RunsPageProps> = (props) => {
                   <td>
                     <code>{run.type}</code>
                   </td>
-                  <td>{scopeText(run)}</td>
+                  <td>{scopeText(run, names)}</td>
                   <td>
                     <Badge kind="status" value={run.status} />
                   </td>

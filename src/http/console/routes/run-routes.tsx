@@ -16,7 +16,7 @@ import { RunsPage, runsPageHref, type RunFilters } from '../pages/runs-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { runProgress } from '../run-progress.js'
 import { refuse, requireConsoleCapability, requireConsoleSession } from '../session-guard.js'
-import { parseTenantReference } from '../tenant-reference.js'
+import { parseTenantReference, tenantNamesOf } from '../tenant-reference.js'
 
 export interface RunRouteDeps {
   sql: Sql
@@ -31,6 +31,8 @@ const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 const PAGE_SIZE = 25
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
 const FILTER_PICKER_TENANTS = 100
+/** Tenants whose names label run pages; beyond these (or once archived) a tenant shows as its id. */
+const NAMED_TENANTS = 1000
 
 const filterSchema = z.object({
   status: z.union([z.literal(''), runStatusSchema]).default(''),
@@ -106,13 +108,15 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       const run = await findRun(deps, id)
       if (!run) return refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
       const { events } = await deps.log.read(streams.run(run.id))
+      const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
       return htmlPage(
         c,
         <RunPage
           nonce={nonceOf(c)}
           viewer={viewerOf(c)!}
           run={run}
-          progress={runProgress(run)}
+          progress={runProgress(run, tenantNames)}
+          tenantNames={tenantNames}
           runbookLabel={findRunbook(run.type)?.label ?? null}
           events={events.map((e) => ({
             type: e.event.type,
@@ -135,13 +139,14 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         if (!first) return problemJson(c, 404, `unknown run: ${id.slice(0, 64)}`)
         c.header('Cache-Control', 'no-store')
         // Every change is sent as `progress`; the completed state once more as `completed`, then the stream ends.
+        const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
         return streamSSE(c, async (stream) => {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
           while (!stream.aborted && !stream.closed) {
             if (run) {
-              const progress = runProgress(run)
+              const progress = runProgress(run, tenantNames)
               const data = JSON.stringify(progress)
               if (data !== lastSent) {
                 await stream.writeSSE({ event: 'progress', data, retry: 2_000 })

@@ -41,7 +41,7 @@ export const runScript = `
     var rows = document.getElementById('run-failure-rows');
     rows.replaceChildren.apply(rows, progress.failures.map(function (failure) {
       var tr = document.createElement('tr');
-      tr.append(cell('#' + failure.tenantId), cell(failure.reasonCode, true), cell(failure.message));
+      tr.append(cell(failure.tenant), cell(failure.reasonCode, true), cell(failure.message));
       return tr;
     }));
     document.getElementById('run-failures').hidden = progress.failures.length === 0;
