@@ -121,7 +121,8 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
             </label>
             <FieldError id={`${prefix}-scope-error`} slot="scope" problems={problems} />
           </fieldset>
-          <div class="tenant-picker" hidden={!single}>
+          {/* Shown and hidden by the stylesheet (:has on the checked scope), so it follows the choice at once, script or not. */}
+          <div class="tenant-picker">
             <label for={`${prefix}-tenant`}>Tenant</label>
             <input
               type="text"
