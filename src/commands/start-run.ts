@@ -1,15 +1,16 @@
+import { randomUUID } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
-import { encodeEvent, InvalidEventError, streams, type DomainEvent, type RunReason, type RunScope, type RunSource } from '../events/index.js'
+import { InvalidEventError, streams, type DomainEvent, type RunReason, type RunScope, type RunSource } from '../events/index.js'
 import { platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, type Actor } from './actor.js'
 import { ActiveRunExistsError, ValidationError } from './errors.js'
-import { handleCommand } from './handle-command.js'
+import { WrongExpectedRevisionError } from '../store/event-store.js'
 import { computePreflight, requireRunbook, resolveTargetTenants } from './preflight.js'
 import { runIdentityDecider } from './run-identity/run-identity-decider.js'
-import { claimIsActive, runIdentityHash, type ClaimedRunStatus } from './run-identity/run-identity.js'
-import { runDecider } from './run/run-decider-definition.js'
+import { claimIsActive, decideRunIdentity, runIdentityHash, type ClaimedRunStatus } from './run-identity/run-identity.js'
+import { decideRun } from './run/run-decider.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
 import { evolveRun, initialRunState } from './run/run-state.js'
 
@@ -22,13 +23,11 @@ export interface StartRunInput {
   source: RunSource
 }
 
-function assertEncodable(event: DomainEvent, context: { correlationId: string; causationId: null; initiator: ReturnType<typeof initiatorOf> }): void {
-  try {
-    encodeEvent(event, { eventId: '00000000-0000-4000-8000-000000000000', ...context, occurredAt: new Date().toISOString() })
-  } catch (error) {
-    if (error instanceof InvalidEventError) throw new ValidationError([{ field: '(request)', message: error.issues }])
-    throw error
-  }
+async function loadIdentity(log: EventLog, identityStream: string) {
+  const { events, revision } = await log.read(identityStream)
+  const state = events.reduce(runIdentityDecider.evolve, runIdentityDecider.initialState())
+  const claimedRunStatus = state.lastClaim ? await loadRunStatus(log, state.lastClaim.runId) : ('none' as const)
+  return { state, revision, claimedRunStatus }
 }
 
 export async function loadRunStatus(log: EventLog, runId: string): Promise<ClaimedRunStatus> {
@@ -37,9 +36,9 @@ export async function loadRunStatus(log: EventLog, runId: string): Promise<Claim
 }
 
 /**
- * Start a run: check the policy, resolve the target, claim the run identity (at most one active run per
- * identity, whatever the concurrency), then append RunRequested. Throws ActiveRunExistsError with the
- * active run's id instead of starting a second one.
+ * Start a run: check the policy, resolve the target, then claim the run identity and request the run in
+ * one append to both streams (at most one active run per identity, whatever the concurrency). Throws
+ * ActiveRunExistsError with the active run's id instead of starting a second one.
  */
 export async function startRun(
   deps: { sql: Sql; log: EventLog },
@@ -71,17 +70,15 @@ export async function startRun(
   const identityStream = streams.runIdentity(identity)
 
   // Cheap early answer for the common duplicate click, before the preflight scan.
-  const existing = await deps.log.read(identityStream)
-  const lastClaim = existing.events.reduce(runIdentityDecider.evolve, runIdentityDecider.initialState()).lastClaim
-  if (lastClaim && claimIsActive(lastClaim, await loadRunStatus(deps.log, lastClaim.runId), new Date())) {
-    throw new ActiveRunExistsError(lastClaim.runId)
+  const early = await loadIdentity(deps.log, identityStream)
+  if (early.state.lastClaim && claimIsActive(early.state.lastClaim, early.claimedRunStatus, new Date())) {
+    throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
   const preflight = await computePreflight(deps.sql, runbook, input.scope, tenantIds)
   const runId = ulid()
   const initiator = initiatorOf(actor)
   const context = { correlationId: runId, causationId: null, initiator }
-
   const requestedData = {
     runId,
     runbookKey: runbook.key,
@@ -96,29 +93,30 @@ export async function startRun(
     runIdentityHash: identity,
     requestedAt: new Date().toISOString(),
   }
-  // Validate the whole event before the identity claim: a start either appends both or neither.
-  assertEncodable({ type: 'RunRequested', data: requestedData }, { correlationId: runId, causationId: null, initiator })
+  const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 
-  const claimed = await handleCommand(
-    deps.log,
-    identityStream,
-    runIdentityDecider,
-    async (state) => ({
-      type: 'ClaimRunIdentity' as const,
-      runIdentityHash: identity,
-      runId,
-      at: new Date().toISOString(),
-      claimedRunStatus: state.lastClaim ? await loadRunStatus(deps.log, state.lastClaim.runId) : ('none' as const),
-    }),
-    context,
-  )
-
-  const requested = await handleCommand(
-    deps.log,
-    streams.run(runId),
-    runDecider,
-    { type: 'RequestRun', data: requestedData },
-    { ...context, causationId: claimed.eventIds[0] ?? null },
-  )
-  return { runId, status: requested.state.status === 'completed' ? 'completed' : 'queued' }
+  // The claim and the run's first events go in one append to two streams: with the PostgreSQL store both
+  // or neither are written, so a claim never names a run that does not exist. A concurrent start that
+  // claimed first makes the claim's expected revision fail: decide again on a fresh read.
+  for (let attempt = 1; ; attempt++) {
+    const { state, revision, claimedRunStatus } = attempt === 1 ? early : await loadIdentity(deps.log, identityStream)
+    const claim = decideRunIdentity(
+      { type: 'ClaimRunIdentity', runIdentityHash: identity, runId, at: new Date().toISOString(), claimedRunStatus },
+      state,
+    )
+    try {
+      const claimEventId = randomUUID()
+      await deps.log.appendMany([
+        { streamId: identityStream, events: claim, expectedRevision: revision ?? 'no_stream', context: { ...context, eventIds: [claimEventId] } },
+        { streamId: streams.run(runId), events: runEvents, expectedRevision: 'no_stream', context: { ...context, causationId: claimEventId } },
+      ])
+      break
+    } catch (error) {
+      // Events are validated before anything is written: a value the schema refuses changed nothing.
+      if (error instanceof InvalidEventError) throw new ValidationError([{ field: '(request)', message: error.issues }])
+      if (!(error instanceof WrongExpectedRevisionError) || attempt >= 20) throw error
+    }
+  }
+  const completed = runEvents.some((event: DomainEvent) => event.type === 'RunCompleted')
+  return { runId, status: completed ? 'completed' : 'queued' }
 }

@@ -19,6 +19,8 @@ export interface AppendContext {
   initiator: Initiator
   /** Defaults to the current time. */
   occurredAt?: string
+  /** Ids for the events, in order, when the caller must know them before the append (causation chains). */
+  eventIds?: string[]
 }
 
 export function toLoggedEvent(stored: StoredEvent): LoggedEvent {
@@ -32,6 +34,20 @@ export function toLoggedEvent(stored: StoredEvent): LoggedEvent {
     position: stored.position,
     recordedAt: stored.recordedAt,
   }
+}
+
+function encodeAll(events: DomainEvent[], context: AppendContext) {
+  const occurredAt = context.occurredAt ?? new Date().toISOString()
+  return events.map((event, index) => {
+    const metadata: EventMetadata = {
+      eventId: context.eventIds?.[index] ?? randomUUID(),
+      correlationId: context.correlationId,
+      causationId: context.causationId,
+      initiator: context.initiator,
+      occurredAt,
+    }
+    return { eventId: metadata.eventId, ...encodeEvent(event, metadata) }
+  })
 }
 
 /**
@@ -62,18 +78,24 @@ export class EventLog {
     expectedRevision: ExpectedRevision,
     context: AppendContext,
   ): Promise<{ position: string; nextExpectedRevision: number; eventIds: string[] }> {
-    const occurredAt = context.occurredAt ?? new Date().toISOString()
-    const encoded = events.map((event) => {
-      const metadata: EventMetadata = {
-        eventId: randomUUID(),
-        correlationId: context.correlationId,
-        causationId: context.causationId,
-        initiator: context.initiator,
-        occurredAt,
-      }
-      return { eventId: metadata.eventId, ...encodeEvent(event, metadata) }
-    })
+    const encoded = encodeAll(events, context)
     const result = await this.store.append(streamId, encoded, { expectedRevision })
     return { ...result, eventIds: encoded.map((e) => e.eventId) }
+  }
+
+  /**
+   * Appends to several streams (atomically where the store can: see `EventStore.appendMany`). Every event
+   * of every stream is validated before anything is written.
+   */
+  async appendMany(
+    appends: Array<{ streamId: string; events: DomainEvent[]; expectedRevision: ExpectedRevision; context: AppendContext }>,
+  ): Promise<Array<{ position: string; nextExpectedRevision: number; eventIds: string[] }>> {
+    const encoded = appends.map(({ streamId, events, expectedRevision, context }) => ({
+      streamId,
+      expectedRevision,
+      events: encodeAll(events, context),
+    }))
+    const results = await this.store.appendMany(encoded)
+    return results.map((result, index) => ({ ...result, eventIds: encoded[index]!.events.map((e) => e.eventId) }))
   }
 }

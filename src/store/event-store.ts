@@ -46,9 +46,22 @@ export interface ReadAllOptions {
   maxCount: number
 }
 
+export interface StreamAppend {
+  streamId: string
+  events: EventToAppend[]
+  expectedRevision: ExpectedRevision
+}
+
 export interface EventStore {
   /** Appends all events or none. Throws `WrongExpectedRevisionError` when the expectation fails. */
   append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>
+  /**
+   * Appends to several streams, in order. When `atomicMultiStreamAppend` is true, all of them or none
+   * (one transaction); otherwise one after the other, stopping at the first failure (EventStoreDB has no
+   * multi-stream transaction), and callers must tolerate a prefix having been written.
+   */
+  appendMany(appends: StreamAppend[]): Promise<AppendResult[]>
+  readonly atomicMultiStreamAppend: boolean
   /** The stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: { fromRevision?: number; maxCount?: number }): Promise<StoredEvent[]>
   /**

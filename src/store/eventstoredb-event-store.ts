@@ -29,6 +29,7 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type StoredEvent,
+  type StreamAppend,
 } from './event-store.js'
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,7 +189,18 @@ const MIN_PAGE_SIZE = 64
 export class EventStoreDbEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
 
+  /** EventStoreDB has no transaction across streams. */
+  readonly atomicMultiStreamAppend = false
+
   private constructor(private readonly client: EventStoreDBClient) {}
+
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = []
+    for (const { streamId, events, expectedRevision } of appends) {
+      results.push(await this.append(streamId, events, { expectedRevision }))
+    }
+    return results
+  }
 
   /**
    * Accepts `esdb://`, `esdb+discover://`, `kurrentdb://` and `kurrentdb+discover://`. The client connects

@@ -9,6 +9,7 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type StoredEvent,
+  type StreamAppend,
 } from './event-store.js'
 
 /**
@@ -180,8 +181,22 @@ const POSITION_PATTERN = /^(\d+):(\d+)$/
 export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
 
+  readonly atomicMultiStreamAppend = true
+
   /** The connection belongs to the caller; `close()` does not end it. */
   constructor(private readonly sql: Sql) {}
+
+  async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
+    const results = (await this.sql.begin(async (tx) => {
+      const done: AppendResult[] = []
+      for (const { streamId, events, expectedRevision } of appends) {
+        done.push(await this.appendInTransaction(tx, streamId, events, { expectedRevision }))
+      }
+      return done
+    })) as AppendResult[]
+    this.notifyAppended()
+    return results
+  }
 
   async append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const result = await this.appendWith(this.sql, streamId, events, options.expectedRevision, (condition) =>

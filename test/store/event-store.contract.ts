@@ -120,6 +120,36 @@ export function describeEventStoreContract(
       })
     })
 
+    describe('appendMany', () => {
+      it('appends to several streams in order, each with its own expected revision', async () => {
+        const first = streamName('many-a')
+        const second = streamName('many-b')
+        await store.append(second, [event('Existing')], { expectedRevision: 'no_stream' })
+        const results = await store.appendMany([
+          { streamId: first, events: [event('A1'), event('A2')], expectedRevision: 'no_stream' },
+          { streamId: second, events: [event('B1')], expectedRevision: 0 },
+        ])
+        expect(results.map((r) => r.nextExpectedRevision)).toEqual([1, 1])
+        expect(await types(store, first)).toEqual(['A1', 'A2'])
+        expect(await types(store, second)).toEqual(['Existing', 'B1'])
+      })
+
+      it('stops at the first failing expectation; an atomic store writes nothing of the batch', async () => {
+        const first = streamName('many-fail-a')
+        const second = streamName('many-fail-b')
+        await store.append(second, [event('Existing')], { expectedRevision: 'no_stream' })
+        const error = await store
+          .appendMany([
+            { streamId: first, events: [event('A1')], expectedRevision: 'no_stream' },
+            { streamId: second, events: [event('B1')], expectedRevision: 'no_stream' },
+          ])
+          .then(() => null, (e: unknown) => e)
+        expect(error).toBeInstanceOf(WrongExpectedRevisionError)
+        expect(await types(store, second)).toEqual(['Existing'])
+        expect(await types(store, first)).toEqual(store.atomicMultiStreamAppend ? [] : ['A1'])
+      })
+    })
+
     describe('readStream', () => {
       it('returns an empty array for a stream that does not exist', async () => {
         expect(await store.readStream(streamName('missing'))).toEqual([])

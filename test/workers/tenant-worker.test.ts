@@ -39,6 +39,8 @@ function appendFailsOnce(store: EventStore): EventStore & { failures: number } {
       }
       return store.append(streamId, events, options)
     },
+    appendMany: (appends) => store.appendMany(appends),
+    atomicMultiStreamAppend: store.atomicMultiStreamAppend,
     readStream: (streamId, options) => store.readStream(streamId, options),
     readAll: (options) => store.readAll(options),
     onAppended: (listener) => store.onAppended(listener),

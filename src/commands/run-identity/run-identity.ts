@@ -23,8 +23,10 @@ export function evolveRunIdentity(state: RunIdentityState, logged: Pick<LoggedEv
 }
 
 /**
- * How long a claim whose run stream does not exist yet counts as active: the claiming request is still
- * between its two appends. After that the claimer is presumed dead and the identity free again.
+ * How long a claim whose run stream does not exist counts as active. With the PostgreSQL store the claim
+ * and the run are written in one transaction, so this never happens; with EventStoreDB (no multi-stream
+ * transaction) the claiming request may still be between its two appends. After that the claimer is
+ * presumed dead and the identity free again.
  */
 export const UNCONFIRMED_CLAIM_GRACE_MS = 30_000
 
