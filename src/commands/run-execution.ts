@@ -58,16 +58,17 @@ export async function recordTenantResult(
   return handled.state
 }
 
-/** Marks the pending tenants of a stalled run for another dispatch; returns them and the new generation. */
+/** Marks pending tenants of a stalled run for another dispatch; returns those marked and the new generation. */
 export async function redispatchPendingTenants(
   log: EventLog,
   runId: string,
+  tenantIds: number[],
 ): Promise<{ tenantIds: number[]; generation: number } | null> {
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
-    { type: 'RedispatchPendingTenants', at: new Date().toISOString() },
+    { type: 'RedispatchPendingTenants', tenantIds, at: new Date().toISOString() },
     systemContext(runId, 'reconciler', null),
   )
   const event = handled.events[0]

@@ -12,3 +12,8 @@ export const advisoryLockKeys = {
   /** Demo and benchmark seeding. */
   demoSeed: 7_412_004,
 } as const
+
+/** Held by the transaction that repairs a tenant: two runs never repair one tenant at once (SPEC §3). */
+export function tenantRepairLockName(tenantId: number): string {
+  return `tenant-repair:${tenantId}`
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 import type { EventLog } from '../store/event-log.js'
@@ -23,8 +24,9 @@ export interface ReconcilerDeps {
 
 /**
  * DESIGN invariant 7: the queue may lose a job, the event store may not. Every active run that made no
- * progress for a while gets its pending tenants dispatched again (a new generation, so the queue's dedupe
- * window does not swallow it); a run left queued by a dispatcher that died is started here.
+ * progress for a while gets its pending tenants that nobody is repairing dispatched again (a new
+ * generation, so the queue's dedupe window does not swallow it); a run left queued by a dispatcher that
+ * died is started here.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null
@@ -54,13 +56,31 @@ export class Reconciler {
         continue
       }
       if (state.status !== 'running') continue
-      const redispatch = await redispatchPendingTenants(this.deps.log, id)
+      const lost = await this.notBeingRepaired(pendingTenants(state))
+      if (lost.length === 0) continue
+      const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)
       if (!redispatch) continue
       this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
       await publishTenantJobs(this.deps.queue, state.request!, redispatch.tenantIds, redispatch.generation)
       touched.push(id)
     }
     return touched
+  }
+
+  /**
+   * A pending tenant whose repair lock is held is being worked on (a long repair, or a job waiting for
+   * another run's repair of it): its job is alive, not lost, and must not be dispatched again.
+   */
+  private async notBeingRepaired(tenantIds: number[]): Promise<number[]> {
+    if (tenantIds.length === 0) return []
+    const names = tenantIds.map(tenantRepairLockName)
+    const free = await this.deps.sql.begin(async (tx) => {
+      // Taken and released with this transaction: a probe, not a hold.
+      return tx<Array<{ free: boolean }>>`
+        select pg_try_advisory_xact_lock(hashtextextended(name, 0)) as free
+        from unnest(${names}::text[]) with ordinality as t(name, n) order by n`
+    })
+    return tenantIds.filter((_, index) => free[index]?.free)
   }
 
   start(): void {

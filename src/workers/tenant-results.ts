@@ -22,7 +22,34 @@ export const tenantResultsSchema: SchemaPart = {
        attempt integer not null,
        recorded_at timestamptz not null default now(),
        primary key (run_id, tenant_id))`,
+    // Failed attempts of a tenant job, by kind: waiting for another run's lock has its own (long) budget
+    // and must not use up the retries of real failures.
+    `create table if not exists tenant_job_attempts (
+       run_id text not null,
+       tenant_id bigint not null,
+       transient_failures integer not null default 0,
+       lock_waits integer not null default 0,
+       primary key (run_id, tenant_id))`,
   ],
+}
+
+/** Counts one failed attempt of the given kind and returns the count of that kind so far. */
+export async function countFailedAttempt(
+  sql: Sql | TransactionSql,
+  runId: string,
+  tenantId: number,
+  kind: 'transient' | 'lock_wait',
+): Promise<number> {
+  const transient = kind === 'transient' ? 1 : 0
+  const lockWait = kind === 'lock_wait' ? 1 : 0
+  const [row] = await sql<Array<{ transient_failures: number; lock_waits: number }>>`
+    insert into tenant_job_attempts (run_id, tenant_id, transient_failures, lock_waits)
+    values (${runId}, ${tenantId}, ${transient}, ${lockWait})
+    on conflict (run_id, tenant_id) do update
+      set transient_failures = tenant_job_attempts.transient_failures + ${transient},
+          lock_waits = tenant_job_attempts.lock_waits + ${lockWait}
+    returning transient_failures, lock_waits`
+  return kind === 'transient' ? row!.transient_failures : row!.lock_waits
 }
 
 export interface StoredTenantResult {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import type { TenantResult } from '../events/index.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
@@ -10,14 +11,14 @@ import { StreamStateCache } from '../commands/handle-command.js'
 import type { RunState } from '../commands/run/run-state.js'
 import { KeyedSerialQueue } from './keyed-serial-queue.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
-import { findTenantResult, insertTenantResult, storeTenantResult, type StoredTenantResult } from './tenant-results.js'
+import { countFailedAttempt, findTenantResult, insertTenantResult, storeTenantResult, type StoredTenantResult } from './tenant-results.js'
 
 export interface TenantWorkerOptions {
-  /** Deliveries before a transient failure (DB_ERROR, TIMEOUT, UNKNOWN) becomes final. */
+  /** Failed attempts (DB_ERROR, TIMEOUT, UNKNOWN) before the failure becomes final. */
   maxAttempts: number
   /** How long one attempt waits for another run's lock on the same tenant. */
   lockWaitMs: number
-  /** Deliveries a tenant may spend waiting for another run's lock before it fails TENANT_LOCKED (≈ 900 s in all). */
+  /** Attempts a tenant may spend waiting for another run's lock before it fails TENANT_LOCKED (≈ 900 s in all). */
   maxLockedAttempts: number
   /** Pause before retrying a failed attempt (doubled per attempt, capped). */
   retryDelayMs: number
@@ -84,11 +85,17 @@ export class TenantWorker {
       await delivery.ack()
     } catch (error) {
       const failure = classifyFailure(error)
-      const limit = failure.reasonCode === 'TENANT_LOCKED' ? this.options.maxLockedAttempts : this.options.maxAttempts
-      if (failure.transient && delivery.deliveryCount < limit) {
-        log.warn({ reasonCode: failure.reasonCode }, 'tenant attempt failed; will retry')
-        const delay = Math.min(this.options.retryDelayMs * 2 ** (delivery.deliveryCount - 1), 30_000)
-        return delivery.retryLater(failure.reasonCode === 'TENANT_LOCKED' ? this.options.retryDelayMs : delay)
+      if (failure.transient) {
+        const locked = failure.reasonCode === 'TENANT_LOCKED'
+        const failedSoFar = await countFailedAttempt(this.deps.sql, job.runId, job.tenantId, locked ? 'lock_wait' : 'transient')
+        const limit = locked ? this.options.maxLockedAttempts : this.options.maxAttempts
+        if (failedSoFar < limit) {
+          log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
+          const delay = locked
+            ? this.options.retryDelayMs
+            : Math.min(this.options.retryDelayMs * 2 ** (failedSoFar - 1), 30_000)
+          return delivery.retryLater(delay)
+        }
       }
       log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
       const result: TenantResult = { status: 'failed', reasonCode: failure.reasonCode, message: failure.message }
@@ -107,7 +114,7 @@ export class TenantWorker {
     return this.deps.sql.begin(async (tx) => {
       await tx.unsafe(`set local lock_timeout = ${Math.trunc(this.options.lockWaitMs)}`)
       await tx.unsafe(`set local statement_timeout = ${Math.trunc(this.options.statementTimeoutMs)}`)
-      await tx`select pg_advisory_xact_lock(hashtextextended(${`tenant-repair:${job.tenantId}`}, 0))`
+      await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`
       const already = await findTenantResult(tx, job.runId, job.tenantId)
       if (already) return already
       if (!(await isInUniverse(tx, job.tenantId))) throw new TenantNotAllowedError(job.tenantId)

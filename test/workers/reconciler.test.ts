@@ -8,7 +8,8 @@ import { findRunbook } from '../../src/runbooks/catalog.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { Reconciler } from '../../src/workers/reconciler.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
-import { databaseFlavours } from '../support/databases.js'
+import { tenantRepairLockName } from '../../src/db/advisory-locks.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
   dispatchRuns,
   LosingJobQueue,
@@ -114,5 +115,55 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     const types = (await runEvents(bed.log, runId)).map((e) => e.event.type)
     expect(types.filter((t) => t === 'RunStarted')).toHaveLength(1)
     expect(types).not.toContain('TenantJobsRedispatched')
+  })
+})
+
+describe.runIf(TEST_POSTGRES_URL)('the reconciler and tenants being repaired (PostgreSQL)', () => {
+  it('does not re-dispatch a pending tenant whose repair lock is held: its job is alive, only slow', async () => {
+    const bed = await openWorkBed(freshPostgresDatabase)
+    const queue = new InProcessJobQueue<TenantJob>()
+    try {
+      const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger }
+      const runId = await startAllTenantsRun(bed)
+      await dispatchRuns(createDispatcher({ ...deps, queue: new LosingJobQueue() }), bed.log, [runId])
+      const projector = new Projector({
+        store: bed.store,
+        sql: bed.sql,
+        name: readModelProjectorName,
+        projections: readModelProjections({ consoleBaseUrl: 'http://x' }),
+        logger: { info: () => {}, error: () => {} },
+      })
+      await waitFor(async () => {
+        await projector.runOnce()
+        const [row] = await bed.sql<Array<{ status: string }>>`select status from operation_runs where id = ${runId}`
+        return row?.status === 'running'
+      }, 20_000, 'the run to be projected running')
+
+      const [busyTenant, ...others] = universe
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let holding!: () => void
+      const held = new Promise<void>((resolve) => (holding = resolve))
+      const repairInProgress = bed.sql.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(busyTenant!)}, 0))`
+        holding()
+        await released
+      })
+      await held
+      try {
+        const reconciler = new Reconciler(deps, { staleAfterMs: 500 })
+        expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])
+        const redispatched = (await runEvents(bed.log, runId)).flatMap((e) =>
+          e.event.type === 'TenantJobsRedispatched' ? [e.event.data.tenantIds] : [],
+        )
+        expect(redispatched).toEqual([others])
+      } finally {
+        release()
+        await repairInProgress
+      }
+    } finally {
+      await queue.close()
+      await bed.close()
+    }
   })
 })

@@ -3,6 +3,7 @@ import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
 import type { Runbook } from '../../src/runbooks/runbook.js'
+import { countFailedAttempt } from '../../src/workers/tenant-results.js'
 import { EventLog } from '../../src/store/event-log.js'
 import type { EventStore } from '../../src/store/event-store.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
@@ -162,6 +163,8 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
     const runbook = countingRunbook()
     const flakyStore = appendFailsOnce(bed.store)
     const worker = workerWith(runbook, { maxAttempts: 2 }, new EventLog(flakyStore))
+    // One failed attempt already counted: the failure below is the last one allowed.
+    await countFailedAttempt(bed.sql, runId, tenants.mixed, 'transient')
 
     const last = fakeDelivery(jobFor(runId, tenants.mixed), 2)
     await worker.handle(last.delivery)
@@ -195,6 +198,23 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
     expect(completed!.failureSummary).toEqual([
       { tenantId: tenants.mixed, reasonCode: 'TENANT_NOT_ALLOWED', message: expect.stringContaining(`tenant ${tenants.mixed}`) },
     ])
+  })
+
+  it('waiting for another run\'s lock does not use up the retries of real failures', async () => {
+    const runId = await runningSingleTenantRun(tenants.mixed)
+    // The job already waited three times for another run's repair of this tenant.
+    for (let wait = 0; wait < 3; wait++) await countFailedAttempt(bed.sql, runId, tenants.mixed, 'lock_wait')
+    const failing = countingRunbook({
+      ...findingsLifecycleBackfill,
+      async executeTenant() {
+        throw Object.assign(new Error('connection reset'), { code: 'XX000' })
+      },
+    })
+    const delivery = fakeDelivery(jobFor(runId, tenants.mixed), 4)
+    await workerWith(failing, { maxAttempts: 2, maxLockedAttempts: 10 }).handle(delivery.delivery)
+    // First real failure of two allowed, on the fourth delivery: retried, not failed for good.
+    expect(delivery.settled).toEqual([{ kind: 'retryLater', delayMs: 5 }])
+    expect(await tenantProcessedEvents(bed.log, runId)).toEqual([])
   })
 
   it('a transient failure is retried up to maxAttempts, then fails DB_ERROR with a sanitized message everywhere', async () => {

@@ -8,7 +8,8 @@ export type RunCommand =
   | { type: 'RequestRun'; data: EventData<'RunRequested'> }
   | { type: 'StartRun'; at: string }
   | { type: 'RecordTenantResult'; tenantId: number; attempt: number; result: TenantResult; at: string }
-  | { type: 'RedispatchPendingTenants'; at: string }
+  /** Re-dispatch these tenants (those not pending any more are ignored). */
+  | { type: 'RedispatchPendingTenants'; tenantIds: number[]; at: string }
 
 export class TenantNotTargetedError extends InvalidTransitionError {}
 
@@ -81,7 +82,8 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
     }
     case 'RedispatchPendingTenants': {
       if (state.status !== 'running') throw new InvalidTransitionError('RedispatchPendingTenants', state.status)
-      const pending = pendingTenants(state)
+      const asked = new Set(command.tenantIds)
+      const pending = pendingTenants(state).filter((tenantId) => asked.has(tenantId))
       if (pending.length === 0) return []
       return [
         {

@@ -155,16 +155,23 @@ describe('run decider: RecordTenantResult', () => {
 describe('run decider: RedispatchPendingTenants', () => {
   it('names the pending tenants with a new generation, and nothing once all are recorded', () => {
     let state = apply(running(), record(12, succeeded(1, 0))).state
-    const first = apply(state, { type: 'RedispatchPendingTenants', at: LATER })
+    const first = apply(state, { type: 'RedispatchPendingTenants', tenantIds: [11, 12, 13], at: LATER })
     expect(first.events).toEqual([
       { type: 'TenantJobsRedispatched', data: { runId: request.runId, tenantIds: [11, 13], generation: 1, redispatchedAt: LATER } },
     ])
-    const second = apply(first.state, { type: 'RedispatchPendingTenants', at: LATER })
+    const second = apply(first.state, { type: 'RedispatchPendingTenants', tenantIds: [11, 13], at: LATER })
     expect(eventsOfType(second.events, 'TenantJobsRedispatched')[0]!.data.generation).toBe(2)
     state = apply(second.state, record(11, succeeded(1, 0))).state
     state = apply(state, record(13, succeeded(1, 0))).state
-    expect(thrown(() => decideRun({ type: 'RedispatchPendingTenants', at: LATER }, state))).toBeInstanceOf(InvalidTransitionError)
-    expect(thrown(() => decideRun({ type: 'RedispatchPendingTenants', at: LATER }, queued()))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun({ type: 'RedispatchPendingTenants', tenantIds: [11], at: LATER }, state))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun({ type: 'RedispatchPendingTenants', tenantIds: [11], at: LATER }, queued()))).toBeInstanceOf(InvalidTransitionError)
+  })
+
+  it('re-dispatches only the asked tenants that are still pending, and nothing when none is', () => {
+    const state = apply(running(), record(12, succeeded(1, 0))).state
+    const some = apply(state, { type: 'RedispatchPendingTenants', tenantIds: [12, 13], at: LATER })
+    expect(eventsOfType(some.events, 'TenantJobsRedispatched')[0]!.data.tenantIds).toEqual([13])
+    expect(apply(state, { type: 'RedispatchPendingTenants', tenantIds: [12], at: LATER }).events).toEqual([])
   })
 })
 
