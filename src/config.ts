@@ -21,8 +21,10 @@ const configSchema = z.object({
   /** One JetStream stream per deployment: two deployments sharing one would take each other's jobs. */
   NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _').default('RUNBOOK_JOBS'),
   OPS_DEMO_SEED: booleanFlag.optional(),
-  OPS_BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
-  OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  // Lenient on purpose (admin@localhost is a fine address on a closed network); a short password is
+  // accepted with a warning at start rather than refused, so an operator is never locked out of a first run.
+  OPS_BOOTSTRAP_ADMIN_EMAIL: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address').optional(),
+  OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).optional(),
   /** Public base URL of the console, used in alert links. */
   PUBLIC_URL: z.url().optional(),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),

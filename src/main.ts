@@ -16,6 +16,9 @@ async function main(): Promise<void> {
     throw error
   }
   const logger = createLogger(config.LOG_LEVEL)
+  if (config.OPS_BOOTSTRAP_ADMIN_PASSWORD && config.OPS_BOOTSTRAP_ADMIN_PASSWORD.length < 12) {
+    logger.warn('OPS_BOOTSTRAP_ADMIN_PASSWORD is shorter than 12 characters; change it after the first login')
+  }
   const service = await composeService(config, logger)
   const url = `http://localhost:${service.port}`
   const lines = [
