@@ -135,16 +135,32 @@ async function endToEnd(db: Database): Promise<{ seconds: number; updated: numbe
   return { seconds, updated: run.summaryCounts.updated ?? 0, outcome: run.outcome }
 }
 
+/** Peak resident memory of this process while `work` runs, sampled every 20 ms. */
+async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number; baselineRssMb: number }> {
+  const baseline = process.memoryUsage().rss
+  let peak = baseline
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+  try {
+    const result = await work()
+    peak = Math.max(peak, process.memoryUsage().rss)
+    return { result, peakRssMb: peak / 2 ** 20, baselineRssMb: baseline / 2 ** 20 }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
 async function main() {
   const total = tenants * findingsPerTenant
   console.log(`benchmark: all-tenants backfill, ${tenants} tenants × ${findingsPerTenant} findings = ${total} findings, concurrency ${concurrency}`)
   const floorDb = await seeded('bench_floor')
-  const floor = await plainSql(floorDb)
+  const floorRun = await withPeakRss(() => plainSql(floorDb))
+  const floor = floorRun.result
   await floorDb.close()
   await dropDatabase('bench_floor')
 
   const e2eDb = await seeded('bench_e2e')
-  const e2e = await endToEnd(e2eDb)
+  const e2eRun = await withPeakRss(() => endToEnd(e2eDb))
+  const e2e = e2eRun.result
   await e2eDb.close()
   await dropDatabase('bench_e2e')
 
@@ -153,6 +169,12 @@ async function main() {
   console.log(`plain SQL (floor):  ${floor.seconds.toFixed(2)} s  ${Math.round(floorRate)} findings/s  (updated ${floor.updated})`)
   console.log(`end to end:         ${e2e.seconds.toFixed(2)} s  ${Math.round(e2eRate)} findings/s  (updated ${e2e.updated}, ${e2e.outcome})`)
   console.log(`ratio (end to end time / floor time): ${(e2e.seconds / floor.seconds).toFixed(2)}×  (aim: ≤ 2×)`)
+  const floorGrowth = Math.max(1, floorRun.peakRssMb - floorRun.baselineRssMb)
+  const e2eGrowth = e2eRun.peakRssMb - e2eRun.baselineRssMb
+  console.log(
+    `memory (peak RSS growth of this process): floor ${floorGrowth.toFixed(0)} MiB, end to end ${e2eGrowth.toFixed(0)} MiB ` +
+      `(${(e2eGrowth / floorGrowth).toFixed(1)}×; peak RSS ${e2eRun.peakRssMb.toFixed(0)} MiB)`,
+  )
   if (floor.updated !== e2e.updated) console.log(`WARNING: updated counts differ (${floor.updated} vs ${e2e.updated})`)
 }
 
