@@ -29,7 +29,9 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
   app.use(requestLog(deps.logger))
-  app.use(secureHeaders())
+  // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
+  // the console's own form posts, which then look like cross-site requests.
+  app.use(secureHeaders({ referrerPolicy: 'same-origin' }))
   app.onError((error, c) =>
     problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error')),
   )

@@ -48,6 +48,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
         objectSrc: ["'none'"],
       },
       xFrameOptions: 'DENY',
+      // not no-referrer: under it, browsers send `Origin: null` on our own form posts (see csrf.ts)
+      referrerPolicy: 'same-origin',
     }),
   )
   app.use(

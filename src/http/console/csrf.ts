@@ -29,8 +29,9 @@ export function csrfTokensMatch(expected: string | undefined, given: string | un
 export function isCrossOriginRequest(c: Context): boolean {
   const origin = c.req.header('origin')
   if (origin === undefined) return false
-  // An opaque origin (sandboxed frame, data: URL) is never ours.
-  if (origin === 'null') return true
+  // "null" is an opaque origin (sandboxed frame, data: URL) — or our own form under a no-referrer policy,
+  // which browsers also send as "null". Fetch metadata tells the two apart; without it, refuse.
+  if (origin === 'null') return c.req.header('sec-fetch-site') !== 'same-origin'
   try {
     return new URL(origin).host !== new URL(c.req.url).host
   } catch {
