@@ -30,10 +30,10 @@ export function requireCapabilities(actor: Actor, needed: string[]): void {
 /** The tenants a target means right now; a single tenant outside the universe is a validation failure. */
 export async function resolveTargetTenants(sql: Sql, target: RunTarget): Promise<number[]> {
   if (target.scope === 'all_tenants') {
-    if (target.tenantId !== null) throw new ValidationError([{ field: 'tenantId', message: 'must be omitted for an all_tenants run' }])
+    if (target.tenantId !== null) throw new ValidationError([{ field: 'tenantId', message: 'must be omitted for an all-tenants run' }])
     return universeTenantIds(sql)
   }
-  if (target.tenantId === null) throw new ValidationError([{ field: 'tenantId', message: 'is required for a single_tenant run' }])
+  if (target.tenantId === null) throw new ValidationError([{ field: 'tenantId', message: 'is required for a single-tenant run' }])
   if (!(await isInUniverse(sql, target.tenantId))) {
     throw new ValidationError([
       { field: 'tenantId', message: `tenant ${target.tenantId} is not in the allowed universe (unknown, platform or archived)` },

@@ -24,10 +24,10 @@ export function checkStartRunPolicy(request: StartRunRequest): void {
 
   const problems: FieldProblem[] = []
   if (request.scope === 'single_tenant' && request.tenantId === null) {
-    problems.push({ field: 'tenantId', message: 'is required for a single_tenant run' })
+    problems.push({ field: 'tenantId', message: 'is required for a single-tenant run' })
   }
   if (request.scope === 'all_tenants' && request.tenantId !== null) {
-    problems.push({ field: 'tenantId', message: 'must be omitted for an all_tenants run' })
+    problems.push({ field: 'tenantId', message: 'must be omitted for an all-tenants run' })
   }
   if (request.confirmation !== request.runbookKey) {
     problems.push({ field: 'confirmation', message: `must be exactly the runbook key "${request.runbookKey}"` })
@@ -35,7 +35,7 @@ export function checkStartRunPolicy(request: StartRunRequest): void {
   const reasonRequired = request.scope === 'all_tenants' || request.operatorIsBreakGlass
   if (request.reason === null) {
     if (reasonRequired) {
-      const why = request.operatorIsBreakGlass ? 'a break-glass operator' : 'an all_tenants run'
+      const why = request.operatorIsBreakGlass ? 'every run by a break-glass operator' : 'a run on all tenants'
       problems.push({ field: 'reason', message: `is required for ${why}` })
     }
   } else {

@@ -22,8 +22,9 @@ export const problemSlots = {
   scope: ['scope'],
   tenantId: ['tenantId'],
   confirmation: ['confirmation'],
-  reasonCode: ['reason', 'reason.code'],
-  reasonText: ['reason.text'],
+  reasonCode: ['reason.code'],
+  // "reason is required" belongs where the operator types it
+  reasonText: ['reason', 'reason.text'],
 } as const
 
 export type ProblemSlot = keyof typeof problemSlots

@@ -37,7 +37,7 @@ h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 0 0 .5rem; }
 .card { background: var(--panel); border: 1px solid var(--border); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
 .muted { color: var(--muted); }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; overflow-wrap: anywhere; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; overflow-wrap: break-word; }
 pre { background: var(--bg); border: 1px solid var(--border); border-radius: 6px; padding: .75rem; overflow: auto; max-height: 28rem; font-size: .85rem; }
 label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 fieldset { border: 1px solid var(--border); border-radius: 6px; margin: .75rem 0; padding: .5rem 1rem 1rem; }
@@ -94,5 +94,12 @@ details > summary { cursor: pointer; font-weight: 700; padding: .25rem 0; }
   dl.facts dd { margin-bottom: .5rem; }
   button, .button { width: 100%; text-align: center; }
   header.top .who button { width: auto; }
+  /* Tables read as one card per row: every cell on its own line, led by its column's name. */
+  table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stack, table.stack tbody, table.stack tr { display: block; width: 100%; }
+  table.stack tr { border-bottom: 1px solid var(--border); padding: .4rem 0; }
+  table.stack caption { display: block; text-align: left; padding: .25rem .5rem; }
+  table.stack td { display: grid; grid-template-columns: 7.5rem minmax(0, 1fr); justify-items: start; gap: .5rem; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
+  table.stack td::before { content: attr(data-label); color: var(--muted); font-size: .85rem; font-weight: 700; }
 }
 `

@@ -143,7 +143,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(refused.text).toContain('bad &lt;x&gt;</textarea>')
       const noReason = await start({ scope: 'all_tenants', confirmation: runbookKey })
       expect(noReason.status).toBe(422)
-      expect(noReason.text).toContain('Reason is required for an all_tenants run')
+      expect(noReason.text).toContain('Reason is required for a run on all tenants')
       const noTenant = await start({ scope: 'single_tenant', tenant: 'nobody', confirmation: runbookKey })
       expect(noTenant.status).toBe(422)
       expect(noTenant.text).toMatch(/id="rb0-tenant-error"[^>]*>Tenant must be picked from the list of tenants<\/p>/)
@@ -234,7 +234,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).toMatch(/<dd data-count="updated">\d+<\/dd>/)
       expect(page.text).toContain(`<dd data-count="tenants">${tenants.length}</dd>`)
       const failure = run.failureSummary[0]!
-      expect(page.text).toContain(`<td>${DEMO_INVALID_TENANT_NAME} (#${failure.tenant_id})</td>`)
+      expect(page.text).toContain(`<td data-label="Tenant">${DEMO_INVALID_TENANT_NAME} (#${failure.tenant_id})</td>`)
       expect(page.text).toContain('<code>INVALID_DATA</code>')
       expect(page.text).toMatch(/<details class="card"><summary>Context<\/summary>/)
       expect(page.text).toContain('&quot;source&quot;: &quot;system_ui&quot;')

@@ -42,11 +42,11 @@ export const FailureRows: FC<{ failures: RunProgress['failures'] }> = ({ failure
   <>
     {failures.map((failure) => (
       <tr>
-        <td>{failure.tenant}</td>
-        <td>
+        <td data-label="Tenant">{failure.tenant}</td>
+        <td data-label="Reason code">
           <code>{failure.reasonCode}</code>
         </td>
-        <td>{failure.message}</td>
+        <td data-label="Message">{failure.message}</td>
       </tr>
     ))}
   </>
@@ -125,7 +125,7 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
           No tenant failed.
         </p>
         <div class="table-wrap" id="run-failures" hidden={progress.failures.length === 0}>
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">Tenant</th>

@@ -176,8 +176,8 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
               <select
                 id={`${prefix}-reason-code`}
                 name="reasonCode"
-                aria-invalid={invalid('reasonCode')}
-                aria-describedby={`${prefix}-reason-hint ${prefix}-reason-code-error`}
+                aria-invalid={invalid('reasonCode') ?? (problems.some((p) => p.field === 'reason') ? 'true' : undefined)}
+                aria-describedby={`${prefix}-reason-hint ${prefix}-reason-code-error ${prefix}-reason-text-error`}
               >
                 <option value="" selected={values.reasonCode === ''}>
                   (no reason)

@@ -104,7 +104,7 @@ export const RunsPage: FC<RunsPageProps> = (props) => {
         <p>No runs match.</p>
       ) : (
         <div class="table-wrap">
-          <table>
+          <table class="stack">
             <caption class="muted">Newest first</caption>
             <thead>
               <tr>
@@ -121,26 +121,26 @@ export const RunsPage: FC<RunsPageProps> = (props) => {
             <tbody>
               {props.runs.map((run) => (
                 <tr>
-                  <td>
+                  <td data-label="Created">
                     <a href={consolePaths.run(run.id)}>
                       <time datetime={run.createdAt}>{run.createdAt.replace('T', ' ').slice(0, 19)}</time>
                     </a>
                   </td>
-                  <td>
+                  <td data-label="Runbook">
                     <code>{run.type}</code>
                   </td>
-                  <td>{scopeText(run, names)}</td>
-                  <td>
+                  <td data-label="Scope">{scopeText(run, names)}</td>
+                  <td data-label="Status">
                     <Badge kind="status" value={run.status} />
                   </td>
-                  <td>
+                  <td data-label="Outcome">
                     <Badge kind="outcome" value={run.outcome} />
                   </td>
-                  <td>
+                  <td data-label="Updated / total">
                     {run.summaryCounts.updated ?? 0} / {run.summaryCounts.total ?? 0}
                   </td>
-                  <td>{run.summaryCounts.failed ?? 0}</td>
-                  <td>{run.initiatorName}</td>
+                  <td data-label="Failed tenants">{run.summaryCounts.failed ?? 0}</td>
+                  <td data-label="Initiator">{run.initiatorName}</td>
                 </tr>
               ))}
             </tbody>

@@ -19,8 +19,9 @@ export const runScript = `
     if (seconds < 60) return 'about ' + seconds + ' s remaining';
     return 'about ' + Math.round(seconds / 60) + ' min remaining';
   }
-  function cell(text, code) {
+  function cell(text, code, label) {
     var td = document.createElement('td');
+    td.setAttribute('data-label', label);
     if (code) { var c = document.createElement('code'); c.textContent = text; td.append(c); } else td.textContent = text;
     return td;
   }
@@ -41,7 +42,7 @@ export const runScript = `
     var rows = document.getElementById('run-failure-rows');
     rows.replaceChildren.apply(rows, progress.failures.map(function (failure) {
       var tr = document.createElement('tr');
-      tr.append(cell(failure.tenant), cell(failure.reasonCode, true), cell(failure.message));
+      tr.append(cell(failure.tenant, false, 'Tenant'), cell(failure.reasonCode, true, 'Reason code'), cell(failure.message, false, 'Message'));
       return tr;
     }));
     document.getElementById('run-failures').hidden = progress.failures.length === 0;
