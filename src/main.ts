@@ -27,6 +27,7 @@ async function main(): Promise<void> {
       `event store: ${config.EVENTSTORE_URL ? 'EventStoreDB' : 'in the database'}; queue: ${config.NATS_URL ? 'NATS JetStream' : 'in-process'}`,
   ]
   if (service.demoSeeded) lines.push('  demo data seeded (tenants and findings)')
+  if (config.ROLE === 'all' || config.ROLE === 'api') lines.push(`  operator console: ${url}/system (log in with the operator below)`)
   if (service.bootstrapAdminCreated && config.OPS_BOOTSTRAP_ADMIN_EMAIL) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
   const demo = service.demoCredentials
   if (demo) {
