@@ -13,6 +13,7 @@ export interface RunProgress {
   etaSeconds: number | null
   summaryCounts: Record<string, number>
   failures: Array<{ tenantId: number; tenant: string; reasonCode: string; message: string }>
+  startedAt: string | null
   completedAt: string | null
 }
 
@@ -38,6 +39,7 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
       reasonCode: f.reason_code,
       message: f.message,
     })),
+    startedAt: run.startedAt,
     completedAt: run.completedAt,
   }
 }

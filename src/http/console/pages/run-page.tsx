@@ -89,7 +89,7 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
             <Time at={run.createdAt} />
           </dd>
           <dt>Started</dt>
-          <dd>
+          <dd id="run-started-at">
             <Time at={run.startedAt} />
           </dd>
           <dt>Completed</dt>

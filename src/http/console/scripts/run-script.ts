@@ -19,6 +19,13 @@ export const runScript = `
     if (seconds < 60) return 'about ' + seconds + ' s remaining';
     return 'about ' + Math.round(seconds / 60) + ' min remaining';
   }
+  function setTime(id, at) {
+    if (!at) return;
+    var time = document.createElement('time');
+    time.dateTime = at;
+    time.textContent = at.replace('T', ' ').slice(0, 19) + ' UTC';
+    document.getElementById(id).replaceChildren(time);
+  }
   function cell(text, code, label) {
     var td = document.createElement('td');
     td.setAttribute('data-label', label);
@@ -47,12 +54,8 @@ export const runScript = `
     }));
     document.getElementById('run-failures').hidden = progress.failures.length === 0;
     document.getElementById('run-no-failures').hidden = progress.failures.length > 0;
-    if (progress.completedAt) {
-      var time = document.createElement('time');
-      time.dateTime = progress.completedAt;
-      time.textContent = progress.completedAt.replace('T', ' ').slice(0, 19) + ' UTC';
-      document.getElementById('run-completed-at').replaceChildren(time);
-    }
+    setTime('run-started-at', progress.startedAt);
+    setTime('run-completed-at', progress.completedAt);
     if (progress.status === 'completed') document.getElementById('run-progress-section').hidden = true;
   }
   var source = new EventSource(root.dataset.streamUrl);
