@@ -57,6 +57,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration:\n  OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD must be set together',
     )
   }
+  if (config.ROLE !== 'all' && (!config.DATABASE_URL || !config.NATS_URL)) {
+    // The embedded database and the in-process queue live inside one process: roles cannot be split over them.
+    throw new ConfigError(
+      `invalid configuration:\n  ROLE: '${config.ROLE}' runs one role in its own process, which needs DATABASE_URL and NATS_URL (shared by all roles)`,
+    )
+  }
   return {
     ...config,
     demoSeed: config.OPS_DEMO_SEED ?? !config.DATABASE_URL,

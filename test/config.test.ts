@@ -123,6 +123,15 @@ describe('loadConfig', () => {
     })
   })
 
+  describe('roles', () => {
+    it('a single role needs a shared database and queue; all roles in one process need neither', () => {
+      expect(configError({ ROLE: 'worker' }).message).toMatch(/ROLE.*DATABASE_URL and NATS_URL/)
+      expect(configError({ ROLE: 'api', DATABASE_URL: 'postgres://db/x' }).message).toContain('ROLE')
+      expect(loadConfig({ ROLE: 'projector', DATABASE_URL: 'postgres://db/x', NATS_URL: 'nats://q:4222' }).ROLE).toBe('projector')
+      expect(loadConfig({}).ROLE).toBe('all')
+    })
+  })
+
   describe('the bootstrap pair', () => {
     it('half of it is a ConfigError naming both variables', () => {
       for (const env of [
