@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context } from 'hono'
-import { resolveToken } from '../auth/operator-store.js'
+import { resolveToken, type Operator } from '../auth/operator-store.js'
 import type { Actor } from '../commands/actor.js'
 import type { Sql } from '../db/database.js'
 import { HttpProblem } from './problem.js'
@@ -19,6 +19,18 @@ export function clientAddress(c: Context): { ip: string | null; userAgent: strin
   return { ip, userAgent }
 }
 
+/** The operator behind a request (API token or console session), with where the request came from. */
+export function actorFor(operator: Operator, c: Context): Actor {
+  return {
+    operatorId: operator.id,
+    email: operator.email,
+    name: operator.name,
+    capabilities: operator.capabilities,
+    isBreakGlass: operator.isBreakGlass,
+    ...clientAddress(c),
+  }
+}
+
 const unauthorized = (detail: string) =>
   new HttpProblem(401, detail, {}, { 'WWW-Authenticate': 'Bearer realm="runbook-control-plane"' })
 
@@ -30,14 +42,7 @@ export function bearerAuthentication(sql: Sql): MiddlewareHandler<AppEnv> {
     if (!match) throw unauthorized('a bearer token is required (POST /api/auth/tokens)')
     const operator = await resolveToken(sql, match[1]!)
     if (!operator) throw unauthorized('the bearer token is unknown or expired')
-    c.set('actor', {
-      operatorId: operator.id,
-      email: operator.email,
-      name: operator.name,
-      capabilities: operator.capabilities,
-      isBreakGlass: operator.isBreakGlass,
-      ...clientAddress(c),
-    })
+    c.set('actor', actorFor(operator, c))
     await next()
   }
 }

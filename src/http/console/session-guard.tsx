@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { resolveConsoleSession, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
 import type { Sql } from '../../db/database.js'
-import { clientAddress } from '../authentication.js'
+import { actorFor } from '../authentication.js'
 import { problemJson } from '../problem.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { readSessionCookie } from './cookies.js'
@@ -40,14 +40,7 @@ export function requireConsoleSession(deps: { sql: Sql; lifetime?: ConsoleSessio
     }
     const { operator } = session
     c.set('session', session)
-    c.set('actor', {
-      operatorId: operator.id,
-      email: operator.email,
-      name: operator.name,
-      capabilities: operator.capabilities,
-      isBreakGlass: operator.isBreakGlass,
-      ...clientAddress(c),
-    })
+    c.set('actor', actorFor(operator, c))
     await next()
   }
 }
