@@ -1,0 +1,295 @@
+/**
+ * A typed client of the control plane's HTTP API (SPEC §7) — the only place the CLI speaks HTTP, and the
+ * one place HTTP failures become errors: `ApiError` for an answer that is not 2xx (with its problem+json),
+ * `NetworkError` when there is no answer at all. The CLI holds no business rule: the service decides.
+ */
+
+export interface FieldProblem {
+  field: string
+  message: string
+}
+
+/** RFC 9457 problem details as the service sends them; extensions (`runId`, `missingCapabilities`, …) vary. */
+export interface Problem {
+  type?: string
+  title?: string
+  status?: number
+  detail?: string
+  errors?: FieldProblem[]
+  [extension: string]: unknown
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError'
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.detail ?? `the service answered HTTP ${status}`)
+  }
+}
+
+export class NetworkError extends Error {
+  override name = 'NetworkError'
+  constructor(
+    readonly baseUrl: string,
+    reason: string,
+  ) {
+    super(`cannot reach ${baseUrl}: ${reason}`)
+  }
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor?: string | null
+}
+
+export interface Runbook {
+  key: string
+  label: string
+  description: string
+  requiredCapability: string
+  estimatedDuration: string
+}
+
+export interface Tenant {
+  id: number
+  workspaceId: number
+  name: string
+}
+
+export type Scope = 'all_tenants' | 'single_tenant'
+
+export interface Target {
+  scope: Scope
+  tenantId?: number
+}
+
+export interface Preflight {
+  affectedCount: number
+  totalCount: number
+  estimatedTenants: number
+}
+
+export interface StartRunRequest extends Target {
+  confirmation: string
+  reason?: { code: string; text: string }
+  source: 'cli'
+}
+
+export type StartRunResult =
+  | { accepted: true; runId: string; status: string }
+  /** HTTP 409: an identical run is queued or running; nothing was started. */
+  | { accepted: false; activeRunId: string; problem: Problem }
+
+export interface FailureEntry {
+  tenant_id: number
+  reason_code: string
+  message: string
+}
+
+export interface RunSummary {
+  id: string
+  workspaceId: number
+  tenantId: number | null
+  userId: string
+  initiatorName: string
+  type: string
+  status: string
+  outcome: string
+  runIdentityHash: string
+  summaryCounts: Record<string, number>
+  failureSummary: FailureEntry[]
+  context: Record<string, unknown>
+  startedAt: string | null
+  completedAt: string | null
+  createdAt: string
+}
+
+export interface RunTenantResult {
+  tenantId: number
+  status: string
+  total: number | null
+  updated: number | null
+  reasonCode: string | null
+  message: string | null
+  attempt: number
+  processedAt: string
+}
+
+export interface RunDetail extends RunSummary {
+  /** Per-tenant results recorded so far (not part of SPEC §7's minimum, so possibly absent). */
+  tenants?: RunTenantResult[]
+}
+
+export interface RunEvent {
+  type: string
+  version: number
+  data: Record<string, unknown>
+  metadata: Record<string, unknown>
+  revision: number
+  position: string
+  recordedAt: string
+}
+
+export interface AuditEntry {
+  id: string
+  action: string
+  occurredAt: string
+  actorUserId: string | null
+  actorEmail: string | null
+  operationRunId: string | null
+  context: Record<string, unknown>
+}
+
+export interface IssuedToken {
+  token: string
+  tokenType?: string
+  expiresIn?: number
+}
+
+export interface RunListFilter {
+  status?: string
+  outcome?: string
+  runbook?: string
+  tenantId?: number
+  limit?: number
+  cursor?: string
+}
+
+export interface ApiClientOptions {
+  baseUrl: string
+  token: string | null
+  /** Per request; a service that does not answer within it is a network failure. */
+  timeoutMs?: number
+}
+
+type Query = Record<string, string | number | undefined>
+
+const DEFAULT_TIMEOUT_MS = 30_000
+
+export class ApiClient {
+  readonly baseUrl: string
+  private readonly token: string | null
+  private readonly timeoutMs: number
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl
+    this.token = options.token
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  }
+
+  get hasToken(): boolean {
+    return this.token !== null
+  }
+
+  createToken(email: string, password: string): Promise<IssuedToken> {
+    return this.request('POST', '/api/auth/tokens', { body: { email, password }, authenticated: false })
+  }
+
+  listRunbooks(): Promise<Page<Runbook>> {
+    return this.request('GET', '/api/runbooks')
+  }
+
+  listTenants(filter: { q?: string; limit?: number } = {}): Promise<Page<Tenant>> {
+    return this.request('GET', '/api/tenants', { query: filter })
+  }
+
+  preflight(runbookKey: string, target: Target): Promise<Preflight> {
+    return this.request('POST', `/api/runbooks/${encodeURIComponent(runbookKey)}/preflight`, { body: target })
+  }
+
+  async startRun(runbookKey: string, request: StartRunRequest): Promise<StartRunResult> {
+    try {
+      const started = await this.request<{ runId: string; status: string }>(
+        'POST',
+        `/api/runbooks/${encodeURIComponent(runbookKey)}/runs`,
+        { body: request },
+      )
+      return { accepted: true, runId: started.runId, status: started.status }
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409 && typeof error.problem.runId === 'string') {
+        return { accepted: false, activeRunId: error.problem.runId, problem: error.problem }
+      }
+      throw error
+    }
+  }
+
+  listRuns(filter: RunListFilter = {}): Promise<Page<RunSummary>> {
+    return this.request('GET', '/api/runs', { query: { ...filter } })
+  }
+
+  getRun(id: string): Promise<RunDetail> {
+    return this.request('GET', `/api/runs/${encodeURIComponent(id)}`)
+  }
+
+  runEvents(id: string): Promise<Page<RunEvent>> {
+    return this.request('GET', `/api/runs/${encodeURIComponent(id)}/events`)
+  }
+
+  listAudit(filter: { action?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
+    return this.request('GET', '/api/audit', { query: filter })
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: unknown; authenticated?: boolean } = {},
+  ): Promise<T> {
+    const url = new URL(this.baseUrl + path)
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined && value !== '') url.searchParams.set(name, String(value))
+    }
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' }
+    if (options.authenticated !== false && this.token !== null) headers.authorization = `Bearer ${this.token}`
+    let body: string | undefined
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body)
+      headers['content-type'] = 'application/json'
+    }
+
+    let response: Response
+    let text: string
+    try {
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) })
+      text = await response.text()
+    } catch (error) {
+      throw new NetworkError(this.baseUrl, networkReason(error, this.timeoutMs))
+    }
+
+    const parsed = parseJson(text)
+    if (!response.ok) throw new ApiError(response.status, problemOf(response.status, parsed))
+    if (parsed === undefined) {
+      throw new ApiError(response.status, { detail: `the service answered HTTP ${response.status} without JSON` })
+    }
+    return parsed as T
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** A non-problem body (a proxy's HTML page, say) still yields a problem naming the status. */
+function problemOf(status: number, body: unknown): Problem {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const problem = body as Problem
+    return { ...problem, detail: typeof problem.detail === 'string' ? problem.detail : `the service answered HTTP ${status}` }
+  }
+  return { status, detail: `the service answered HTTP ${status}` }
+}
+
+/** fetch hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, …); name it without any request detail. */
+function networkReason(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return `no answer within ${timeoutMs / 1000} s`
+  }
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined
+  if (cause && typeof cause.code === 'string') return cause.code
+  if (cause && typeof cause.message === 'string') return cause.message
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,78 @@
+import { ApiClient } from './api-client.js'
+import { credentialsPath, readCredentials, resolveConnection, type Connection } from './credentials.js'
+import { reportError } from './error-report.js'
+import type { ExitCode } from './exit-codes.js'
+import { tenantNamesOf, type TenantNames } from './format.js'
+import type { CliIo } from './io.js'
+
+/** The options every command takes (declared once on the program). */
+export interface GlobalOptions {
+  url?: string
+  json?: boolean
+}
+
+/** What a command needs: where to print, whether to print JSON, and a client for the resolved URL and token. */
+export class CommandContext {
+  readonly client: ApiClient
+
+  constructor(
+    readonly io: CliIo,
+    readonly json: boolean,
+    readonly connection: Connection,
+    readonly credentialsFile: string,
+  ) {
+    this.client = new ApiClient({ baseUrl: connection.baseUrl, token: connection.token })
+  }
+
+  /** A line of text on stdout. */
+  print(text: string | null): void {
+    if (text !== null) this.io.stdout.write(`${text}\n`)
+  }
+
+  /** The API's JSON as it came (indented), for `--json`. */
+  printJson(value: unknown): void {
+    this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  }
+
+  /** A note for the operator that is not the command's output (stderr, so pipes stay clean). */
+  note(text: string): void {
+    this.io.stderr.write(`${text}\n`)
+  }
+
+  /**
+   * Tenant names to label tenant ids with. Best effort: an operator without `platform.runbooks.view`, or a
+   * tenant that left the universe, still gets the ids.
+   */
+  async tenantNames(): Promise<TenantNames> {
+    try {
+      return tenantNamesOf((await this.client.listTenants({ limit: 1000 })).items)
+    } catch {
+      return new Map()
+    }
+  }
+}
+
+export interface ExecuteOptions {
+  /** The API's field names as this command's options, so validation errors name what to fix. */
+  fieldFlags?: Record<string, string>
+  suppressLoginHint?: boolean
+}
+
+/** Runs one command's body and turns whatever it throws into the message and exit code of `reportError`. */
+export async function execute(
+  io: CliIo,
+  globals: GlobalOptions,
+  body: (context: CommandContext) => Promise<ExitCode>,
+  options: ExecuteOptions = {},
+): Promise<ExitCode> {
+  const json = globals.json === true
+  let baseUrl: string | undefined
+  try {
+    const file = credentialsPath(io.env)
+    const connection = resolveConnection(io.env, globals.url, await readCredentials(file))
+    baseUrl = connection.baseUrl
+    return await body(new CommandContext(io, json, connection, file))
+  } catch (error) {
+    return reportError(error, { io, json, baseUrl, ...options })
+  }
+}

@@ -1,0 +1,64 @@
+import type { RunListFilter } from '../api-client.js'
+import type { CommandContext } from '../command-context.js'
+import { exitCodes, type ExitCode } from '../exit-codes.js'
+import { formatAudit, formatEvents, formatRunDetail, formatRunsTable, nextPageHint } from '../format.js'
+
+export type RunsOptions = Omit<RunListFilter, 'tenantId'> & { tenant?: number }
+
+export const runsFieldFlags: Record<string, string> = {
+  status: '--status',
+  outcome: '--outcome',
+  runbook: '--runbook',
+  tenantId: '--tenant',
+  limit: '--limit',
+  cursor: '--cursor',
+}
+
+export async function listRuns(context: CommandContext, options: RunsOptions): Promise<ExitCode> {
+  const { tenant, ...filter } = options
+  const page = await context.client.listRuns({ ...filter, tenantId: tenant })
+  if (context.json) {
+    context.printJson(page)
+    return exitCodes.ok
+  }
+  const names = page.items.some((run) => run.tenantId !== null) ? await context.tenantNames() : new Map()
+  context.print(formatRunsTable(page.items, names))
+  context.print(nextPageHint(page.nextCursor))
+  return exitCodes.ok
+}
+
+export async function showRun(context: CommandContext, id: string): Promise<ExitCode> {
+  const run = await context.client.getRun(id)
+  if (context.json) context.printJson(run)
+  else context.print(formatRunDetail(run, await context.tenantNames()))
+  return exitCodes.ok
+}
+
+export async function showEvents(context: CommandContext, id: string): Promise<ExitCode> {
+  const page = await context.client.runEvents(id)
+  if (context.json) {
+    context.printJson(page)
+    return exitCodes.ok
+  }
+  const names = page.items.some((event) => event.type === 'TenantProcessed') ? await context.tenantNames() : new Map()
+  context.print(formatEvents(page.items, names))
+  return exitCodes.ok
+}
+
+export interface AuditOptions {
+  action?: string
+  limit?: number
+  cursor?: string
+}
+
+export const auditFieldFlags: Record<string, string> = { action: '--action', limit: '--limit', cursor: '--cursor' }
+
+export async function listAudit(context: CommandContext, options: AuditOptions): Promise<ExitCode> {
+  const page = await context.client.listAudit(options)
+  if (context.json) context.printJson(page)
+  else {
+    context.print(formatAudit(page.items))
+    context.print(nextPageHint(page.nextCursor))
+  }
+  return exitCodes.ok
+}

@@ -1,0 +1,75 @@
+import { ApiError, NetworkError } from './api-client.js'
+import { exitCodes, InterruptedError, UsageError, type ExitCode } from './exit-codes.js'
+import { printable } from './format.js'
+import type { CliIo } from './io.js'
+
+/**
+ * How a failed command ends: the message on stderr (or, with `--json`, the problem document on stdout),
+ * and the exit code scripts branch on. Nothing here prints request headers, so the token never shows.
+ */
+
+export interface ErrorReportContext {
+  io: CliIo
+  json: boolean
+  /** The URL the command talked to, for the login hint. */
+  baseUrl?: string
+  /** The API's field names as this command's options (`confirmation` → `--confirm`), for the field lines. */
+  fieldFlags?: Record<string, string>
+  /** A 401 from `rcp login` is a wrong password, not a missing login: no hint to log in. */
+  suppressLoginHint?: boolean
+}
+
+export function exitCodeForStatus(status: number): ExitCode {
+  if (status === 401 || status === 403) return exitCodes.access
+  if (status >= 400 && status < 500) return exitCodes.usage
+  return exitCodes.unavailable
+}
+
+export function reportError(error: unknown, context: ErrorReportContext): ExitCode {
+  const { io } = context
+  const line = (text: string) => io.stderr.write(`${text}\n`)
+
+  if (error instanceof ApiError) {
+    if (context.json) io.stdout.write(`${JSON.stringify(error.problem)}\n`)
+    else {
+      line(`error: ${printable(error.problem.detail)}`)
+      for (const problem of error.problem.errors ?? []) {
+        const flag = context.fieldFlags?.[problem.field]
+        line(`  ${printable(problem.field)}${flag ? ` (${flag})` : ''}: ${printable(problem.message)}`)
+      }
+    }
+    for (const hint of hintsFor(error, context)) line(`hint: ${hint}`)
+    return exitCodeForStatus(error.status)
+  }
+  if (error instanceof NetworkError) {
+    line(`error: ${printable(error.message)}`)
+    line('hint: is the service running? Point the CLI at it with --url or $RCP_URL.')
+    return exitCodes.unavailable
+  }
+  if (error instanceof UsageError) {
+    line(`error: ${printable(error.message)}`)
+    return exitCodes.usage
+  }
+  if (error instanceof InterruptedError) {
+    line('interrupted')
+    return exitCodes.interrupted
+  }
+  line(`error: ${printable(error instanceof Error ? error.message : error)}`)
+  return exitCodes.unavailable
+}
+
+function hintsFor(error: ApiError, context: ErrorReportContext): string[] {
+  const url = context.baseUrl ? ` --url ${context.baseUrl}` : ''
+  if (error.status === 401 && !context.suppressLoginHint) {
+    return [`log in first: rcp login${url} --email <your email> (or set $RCP_TOKEN)`]
+  }
+  if (error.status === 403) {
+    const missing = error.problem.missingCapabilities
+    const needs = Array.isArray(missing) && missing.length > 0 ? ` with ${missing.map(printable).join(', ')}` : ''
+    return [`this operator lacks a capability; rcp login${url} as an operator${needs}`]
+  }
+  if (error.status === 429 && typeof error.problem.retryAfterSeconds === 'number') {
+    return [`retry in ${error.problem.retryAfterSeconds} s`]
+  }
+  return []
+}

@@ -1,0 +1,28 @@
+/** The CLI's exit codes: scripts branch on them, so they are part of its contract. */
+export const exitCodes = {
+  ok: 0,
+  /** A followed run completed with an outcome other than `succeeded`. */
+  runNotSucceeded: 1,
+  /** Bad arguments, or the API refused the request's values (4xx other than 401/403). */
+  usage: 2,
+  /** `start` found an identical run already active (HTTP 409). */
+  activeRun: 3,
+  /** Not logged in, token expired or rejected (401), or a missing capability (403). */
+  access: 4,
+  /** The service is unreachable or failed (network error, 5xx). */
+  unavailable: 5,
+  /** Interrupted at the password prompt (Ctrl-C), as shells report SIGINT. */
+  interrupted: 130,
+} as const
+
+export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes]
+
+/** A usage mistake the CLI detects before calling the API (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** The operator interrupted an interactive prompt. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError'
+}

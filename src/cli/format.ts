@@ -1,0 +1,213 @@
+import type {
+  AuditEntry,
+  FailureEntry,
+  Preflight,
+  Runbook,
+  RunDetail,
+  RunEvent,
+  RunSummary,
+  Tenant,
+} from './api-client.js'
+
+/**
+ * Text output for people. Pure functions from API answers to strings; `--json` bypasses all of this.
+ * Every string from the service passes through `printable`, so a tenant name or a failure message can
+ * never move the cursor, recolour the terminal or hide a line.
+ */
+
+export type TenantNames = ReadonlyMap<number, string>
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g
+
+export function printable(text: unknown): string {
+  return String(text ?? '').replace(CONTROL_CHARACTERS, ' ')
+}
+
+/** Columns padded to their widest cell; the last column is not padded, so lines carry no trailing blanks. */
+export function table(headers: string[], rows: unknown[][]): string {
+  const cells = [headers, ...rows.map((row) => row.map(printable))]
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)))
+  return cells
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
+}
+
+/** Key/value lines with the values aligned. */
+function fields(pairs: Array<[string, unknown]>): string {
+  const width = Math.max(...pairs.map(([label]) => label.length))
+  return pairs.map(([label, value]) => `${label.padEnd(width)}  ${printable(value)}`.trimEnd()).join('\n')
+}
+
+/** `2025-06-02T09:00:00.123Z` → `2025-06-02 09:00:00Z`; null → `-`. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '-'
+  return iso.replace('T', ' ').replace(/\.\d+(?=Z|[+-]\d\d:?\d\d$)/, '')
+}
+
+/** Counts in SPEC §3's order; a key the service adds later still shows, after the known ones. */
+const COUNT_ORDER = ['total', 'processed', 'updated', 'skipped', 'failed', 'tenants']
+
+export function formatCounts(counts: Record<string, number>): string {
+  const keys = [...COUNT_ORDER.filter((key) => key in counts), ...Object.keys(counts).filter((key) => !COUNT_ORDER.includes(key))]
+  return keys.map((key) => `${key} ${counts[key]}`).join(', ')
+}
+
+export function tenantNamesOf(tenants: Tenant[]): TenantNames {
+  return new Map(tenants.map((tenant) => [tenant.id, tenant.name]))
+}
+
+/** "Acme Logistics (#2)" when the name is known, "#2" otherwise (the tenant may have left the universe). */
+export function tenantLabel(names: TenantNames, id: number | null | undefined): string {
+  if (id === null || id === undefined) return '-'
+  const name = names.get(id)
+  return name === undefined ? `#${id}` : `${printable(name)} (#${id})`
+}
+
+export function formatFailures(failures: FailureEntry[], names: TenantNames): string {
+  if (failures.length === 0) return 'Failures: none'
+  return [
+    `Failures (${failures.length}):`,
+    ...failures.map((f) => `  ${tenantLabel(names, f.tenant_id)}  ${printable(f.reason_code)}  ${printable(f.message)}`),
+  ].join('\n')
+}
+
+function contextValue(run: RunSummary, key: string): unknown {
+  return (run.context ?? {})[key]
+}
+
+export function scopeLabel(run: RunSummary, names: TenantNames): string {
+  if (contextValue(run, 'scope') === 'all_tenants') {
+    const tenants = run.summaryCounts?.tenants
+    return tenants === undefined ? 'all tenants' : `all tenants (${tenants})`
+  }
+  return `tenant ${tenantLabel(names, run.tenantId)}`
+}
+
+function reasonLabel(run: RunSummary): string {
+  const reason = contextValue(run, 'reason') as { reason_code?: string; reason_text?: string } | null | undefined
+  if (!reason || !reason.reason_code) return '-'
+  return `${reason.reason_code}: ${reason.reason_text ?? ''}`
+}
+
+function initiatorLabel(run: RunSummary): string {
+  const initiator = contextValue(run, 'platform_initiator') as { email?: string; is_break_glass?: boolean } | undefined
+  const email = initiator?.email ? ` <${initiator.email}>` : ''
+  const breakGlass = initiator?.is_break_glass ? ' (break-glass)' : ''
+  return `${run.initiatorName}${email}${breakGlass}`
+}
+
+export function formatRunDetail(run: RunDetail, names: TenantNames): string {
+  return [
+    fields([
+      ['Run', run.id],
+      ['Runbook', run.type],
+      ['Scope', scopeLabel(run, names)],
+      ['Status', run.status],
+      ['Outcome', run.outcome],
+      ['Source', contextValue(run, 'source') ?? '-'],
+      ['Initiator', initiatorLabel(run)],
+      ['Reason', reasonLabel(run)],
+      ['Created', formatTime(run.createdAt)],
+      ['Started', formatTime(run.startedAt)],
+      ['Completed', formatTime(run.completedAt)],
+      ['Counts', formatCounts(run.summaryCounts ?? {})],
+    ]),
+    formatFailures(run.failureSummary ?? [], names),
+  ].join('\n')
+}
+
+/** What `start --follow` prints once the run completed. */
+export function formatCompletion(run: RunDetail, names: TenantNames): string {
+  return [
+    `Run ${run.id} completed: ${printable(run.outcome)}`,
+    `Counts: ${formatCounts(run.summaryCounts ?? {})}`,
+    formatFailures(run.failureSummary ?? [], names),
+  ].join('\n')
+}
+
+export function formatRunsTable(runs: RunSummary[], names: TenantNames): string {
+  if (runs.length === 0) return 'No runs.'
+  return table(
+    ['ID', 'RUNBOOK', 'SCOPE', 'STATUS', 'OUTCOME', 'UPDATED', 'FAILED', 'CREATED'],
+    runs.map((run) => [
+      run.id,
+      run.type,
+      scopeLabel(run, names),
+      run.status,
+      run.outcome,
+      run.summaryCounts?.updated ?? '-',
+      run.summaryCounts?.failed ?? '-',
+      formatTime(run.createdAt),
+    ]),
+  )
+}
+
+export function formatRunbooks(runbooks: Runbook[]): string {
+  if (runbooks.length === 0) return 'No runbooks.'
+  return table(
+    ['KEY', 'LABEL', 'ESTIMATED DURATION', 'CAPABILITY'],
+    runbooks.map((r) => [r.key, r.label, r.estimatedDuration, r.requiredCapability]),
+  )
+}
+
+export function formatTenants(tenants: Tenant[]): string {
+  if (tenants.length === 0) return 'No tenants match.'
+  return table(
+    ['ID', 'NAME', 'WORKSPACE'],
+    tenants.map((t) => [t.id, t.name, t.workspaceId]),
+  )
+}
+
+export function formatPreflight(runbookKey: string, target: string, preflight: Preflight): string {
+  return [
+    `Preflight of ${printable(runbookKey)} for ${target}:`,
+    fields([
+      ['  findings to update', preflight.affectedCount],
+      ['  findings scanned', preflight.totalCount],
+      ['  tenants', preflight.estimatedTenants],
+    ]),
+  ].join('\n')
+}
+
+const DETAIL_LENGTH = 100
+
+/** One line per event; TenantProcessed says what happened, other events show their data, shortened. */
+function eventDetail(event: RunEvent, names: TenantNames): string {
+  if (event.type === 'TenantProcessed') {
+    const data = event.data as { tenantId?: number; attempt?: number; result?: Record<string, unknown> }
+    const result = data.result ?? {}
+    const outcome =
+      result.status === 'succeeded'
+        ? `succeeded, updated ${result.updated} of ${result.total}`
+        : `failed ${result.reasonCode}: ${result.message}`
+    return `${tenantLabel(names, data.tenantId)} ${outcome} (attempt ${data.attempt})`
+  }
+  const json = JSON.stringify(event.data)
+  return json.length > DETAIL_LENGTH ? `${json.slice(0, DETAIL_LENGTH - 1)}…` : json
+}
+
+export function formatEvents(events: RunEvent[], names: TenantNames): string {
+  if (events.length === 0) return 'No events.'
+  return table(
+    ['REV', 'RECORDED', 'TYPE', 'DETAIL'],
+    events.map((e) => [e.revision, formatTime(e.recordedAt), `${e.type} v${e.version}`, eventDetail(e, names)]),
+  )
+}
+
+export function formatAudit(entries: AuditEntry[]): string {
+  if (entries.length === 0) return 'No audit entries.'
+  return table(
+    ['OCCURRED', 'ACTION', 'ACTOR', 'RUN'],
+    entries.map((e) => [formatTime(e.occurredAt), e.action, e.actorEmail ?? e.actorUserId ?? '-', e.operationRunId ?? '-']),
+  )
+}
+
+/** The hint under a page that has more. */
+export function nextPageHint(nextCursor: string | null | undefined): string | null {
+  return nextCursor ? `More: repeat with --cursor ${printable(nextCursor)}` : null
+}
