@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:net'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +12,15 @@ import { runCli } from './run-cli.js'
 const runbookKey = 'findings.lifecycle.backfill'
 const reasonArgs = ['--reason-code', 'DATA_REPAIR', '--reason', 'CLI test: repair lifecycle fields']
 const RUN_ID = /[0-9A-HJKMNP-TV-Z]{26}/
+
+/** A local port nothing listens on: one the system just handed out and that was closed again. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
 
 describe('rcp, the operator CLI, against a real service (embedded)', () => {
   let api: TestService
@@ -241,9 +251,10 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
     })
 
     it('an unreachable service exits 5', async () => {
-      const result = await runCli(['runs', '--url', 'http://127.0.0.1:9'], { env: asAdmin })
+      const port = await closedPort()
+      const result = await runCli(['runs', '--url', `http://127.0.0.1:${port}`], { env: asAdmin })
       expect(result.code).toBe(5)
-      expect(result.stderr).toMatch(/^error: cannot reach http:\/\/127\.0\.0\.1:9/m)
+      expect(result.stderr).toContain(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED`)
       expect(result.stderr).not.toContain(asAdmin.RCP_TOKEN)
     })
   })
