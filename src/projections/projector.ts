@@ -43,6 +43,8 @@ export interface ProjectorOptions {
   projections: Projection[]
   batchSize?: number
   pollIntervalMs?: number
+  /** Pause after a partial batch, so that bursts are applied together (bounds the added latency). */
+  coalesceMs?: number
   /** Backoff after a failure, doubling from `initial` up to `max`. */
   retryDelayMs?: { initial: number; max: number }
   logger?: ProjectorLogger
@@ -91,6 +93,7 @@ export class Projector {
   private readonly projections: Projection[]
   private readonly batchSize: number
   private readonly pollIntervalMs: number
+  private readonly coalesceMs: number
   private readonly retryDelayMs: { initial: number; max: number }
   private readonly logger: ProjectorLogger
 
@@ -110,6 +113,7 @@ export class Projector {
     this.projections = options.projections
     this.batchSize = options.batchSize ?? 500
     this.pollIntervalMs = options.pollIntervalMs ?? 500
+    this.coalesceMs = options.coalesceMs ?? 20
     this.retryDelayMs = options.retryDelayMs ?? { initial: 250, max: 30_000 }
     this.logger = options.logger ?? consoleLogger
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer')
@@ -272,6 +276,8 @@ export class Projector {
         continue
       }
       if (applied === 0) await this.sleep(this.pollIntervalMs, { wakeOnAppend: true })
+      // Let a burst of appends gather so that one transaction applies many events instead of one each.
+      if (applied < this.batchSize && !this.stopping) await new Promise((resolve) => setTimeout(resolve, this.coalesceMs))
     }
   }
 

@@ -22,6 +22,8 @@ export interface EventSubscriptionOptions {
   logger: Logger
   batchSize?: number
   pollIntervalMs?: number
+  /** Pause after a wake-up before reading, so that bursts are read together. */
+  coalesceMs?: number
 }
 
 /**
@@ -68,6 +70,8 @@ export class EventSubscription {
           await this.runOnce()
           backoff = 100
           await this.sleep(this.options.pollIntervalMs ?? 250)
+          // Woken by an append: let the burst gather so one read serves many events.
+          await new Promise((resolve) => setTimeout(resolve, this.options.coalesceMs ?? 20))
         } catch (error) {
           this.options.logger.error({ err: error, subscription: this.options.name }, 'subscription failed; retrying')
           await this.sleep(backoff)

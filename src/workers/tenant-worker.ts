@@ -112,8 +112,8 @@ export class TenantWorker {
     const runbook = this.deps.findRunbook(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     return this.deps.sql.begin(async (tx) => {
-      await tx.unsafe(`set local lock_timeout = ${Math.trunc(this.options.lockWaitMs)}`)
-      await tx.unsafe(`set local statement_timeout = ${Math.trunc(this.options.statementTimeoutMs)}`)
+      await tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
+                      set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`
       await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`
       const already = await findTenantResult(tx, job.runId, job.tenantId)
       if (already) return already
