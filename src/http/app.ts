@@ -31,7 +31,7 @@ export function createApp(deps: AppDeps) {
   app.use(requestLog(deps.logger))
   // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
   // the console's own form posts, which then look like cross-site requests.
-  app.use(secureHeaders({ referrerPolicy: 'same-origin' }))
+  app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }))
   app.onError((error, c) =>
     problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error')),
   )

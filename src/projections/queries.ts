@@ -273,7 +273,10 @@ function toPage<R extends { id: string; sort_key: string }, T>(rows: R[], limit:
  * Cursor = base64url JSON of the last item's sort key: opaque to clients, versioned for us. The time is
  * the microsecond text the database produced (a JS Date would drop the microseconds the column keeps).
  */
-const cursorSchema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().min(1) }).strict()
+// Ids of the listed rows are ULIDs (runs) or UUIDs (audit entries): nothing else can be a cursor's id.
+const cursorSchema = z
+  .object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().regex(/^[0-9A-Za-z-]{1,64}$/) })
+  .strict()
 
 function encodeCursor(key: { at: string; id: string }): string {
   return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')

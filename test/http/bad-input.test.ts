@@ -255,6 +255,8 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
         ['/api/audit?limit=0', 'limit'],
         ['/api/audit?limit=abc', 'limit'],
         ['/api/audit?cursor=garbage', 'cursor'],
+        // a cursor whose id carries a NUL: refused before the database sees it
+        [`/api/runs?cursor=${Buffer.from('{"v":1,"at":"2025-01-01T00:00:00.000000Z","id":"\\u0000"}').toString('base64url')}`, 'cursor'],
         // well-formed, but a year PostgreSQL's timestamptz refuses: must not reach the database
         [`/api/runs?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],
         [`/api/audit?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],

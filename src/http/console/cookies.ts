@@ -8,16 +8,23 @@ export const LOGIN_CSRF_COOKIE = 'rcp_login_csrf'
 const LOGIN_CSRF_MAX_AGE_SECONDS = 3600
 
 /**
- * Whether the console's cookies carry `Secure` (SPEC §6: "Secure outside local development"): yes when the
- * request came over https (directly or, per `X-Forwarded-Proto`, through a TLS-terminating proxy) or the
- * process runs with NODE_ENV=production; no for plain http otherwise (http://localhost), where a Secure
- * cookie would never be sent back and login would be impossible.
+ * Whether the console's cookies carry `Secure` (SPEC §6: "Secure outside local development"): always, except
+ * for plain http to a loopback host (http://localhost, 127.0.0.1, ::1) outside NODE_ENV=production — local
+ * development, where a Secure cookie would never be sent back and login would be impossible. A remote
+ * http address gets Secure cookies too: the console is meant to be served over TLS there.
  */
 export function cookiesMustBeSecure(c: Context, nodeEnv: string | undefined): boolean {
   if (nodeEnv === 'production') return true
-  if (new URL(c.req.url).protocol === 'https:') return true
+  const url = new URL(c.req.url)
+  if (url.protocol === 'https:') return true
   const forwarded = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase()
-  return forwarded === 'https'
+  if (forwarded === 'https') return true
+  return !isLoopbackHost(url.hostname)
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
 }
 
 export function readSessionCookie(c: Context): string | undefined {

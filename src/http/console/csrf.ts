@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'hono'
+import { HttpProblem } from '../problem.js'
 
 /** Form field and header that carry the CSRF token. */
 export const CSRF_FIELD = '_csrf'
@@ -45,7 +46,16 @@ export async function presentedCsrfToken(c: Context): Promise<string | undefined
   if (header) return header
   const contentType = c.req.header('content-type') ?? ''
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(contentType)) return undefined
-  const body = await c.req.parseBody()
+  const body = await readFormBody(c)
   const field = body[CSRF_FIELD]
   return typeof field === 'string' ? field : undefined
+}
+
+/** The form body; one that cannot be parsed (broken multipart, no boundary) is the client's error, a 400. */
+export async function readFormBody(c: Context): Promise<Record<string, string | File | (string | File)[]>> {
+  try {
+    return await c.req.parseBody()
+  } catch {
+    throw new HttpProblem(400, 'the form body could not be read', { errors: [{ field: '(body)', message: 'malformed form data' }] })
+  }
 }

@@ -60,6 +60,17 @@ describe.each(serviceFlavours())('console login, sessions and CSRF: $name', (fla
     // A second page load gets a different nonce.
     const again = await consoleRequest(service, 'GET', '/system/login')
     expect(again.headers.get('content-security-policy')).not.toContain(nonce)
+    expect(page.headers.get('x-frame-options')).toBe('DENY')
+  })
+
+  it('answers a form body that cannot be parsed with 400, with or without a session, never 5xx', async () => {
+    const broken = { 'content-type': 'multipart/form-data; boundary=xx' }
+    for (const path of ['/system/login', '/system/logout', '/system/ops/runbooks/findings.lifecycle.backfill/runs']) {
+      const response = await fetch(service.baseUrl + path, { method: 'POST', headers: broken, body: '--xx\r\nbroken', redirect: 'manual' })
+      expect(response.status, path).toBeLessThan(500)
+    }
+    const login = await fetch(service.baseUrl + '/system/login', { method: 'POST', headers: broken, body: '--xx\r\nbroken', redirect: 'manual' })
+    expect(login.status).toBe(400)
   })
 
   it('logs in: a session cookie with exactly HttpOnly, SameSite=Lax, Path=/system (not Secure over http), a redirect to the runbooks, an audit entry', async () => {

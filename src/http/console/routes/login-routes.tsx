@@ -17,7 +17,7 @@ import {
   setLoginCsrfCookie,
   setSessionCookie,
 } from '../cookies.js'
-import { CSRF_FIELD, csrfTokensMatch, isCrossOriginRequest, isWellFormedCsrfToken, newCsrfToken } from '../csrf.js'
+import { CSRF_FIELD, csrfTokensMatch, isCrossOriginRequest, isWellFormedCsrfToken, newCsrfToken, readFormBody } from '../csrf.js'
 import { LoginPage, RateLimitedPage, type LoginPageProps } from '../pages/login-page.js'
 import { htmlPage, nonceOf } from '../render.js'
 import { refuse, requireConsoleCsrf, requireConsoleSession, safeNextPath } from '../session-guard.js'
@@ -63,7 +63,7 @@ export function loginRoutes(deps: LoginRouteDeps) {
       }),
     )
     .post('/login', async (c) => {
-      const form = await c.req.parseBody()
+      const form = await readFormBody(c)
       const presented = formText(form[CSRF_FIELD])
       if (isCrossOriginRequest(c) || !csrfTokensMatch(readLoginCsrfCookie(c), presented)) {
         return refuse(c, 'page', 403, 'Request refused', 'The login form had expired or was not sent from this site. Reload the login page and try again.')

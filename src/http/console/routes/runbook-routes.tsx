@@ -17,6 +17,7 @@ import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/run
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
 import { readStartForm, toStartRunInput } from '../start-form.js'
+import { readFormBody } from '../csrf.js'
 
 export interface RunbookRouteDeps {
   sql: Sql
@@ -111,7 +112,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       async (c) => {
         const key = c.req.param('key')
         if (!findRunbook(key)) return refuse(c, 'page', 404, 'Unknown runbook', `There is no runbook ${key}.`)
-        const values = readStartForm(await c.req.parseBody())
+        const values = readStartForm(await readFormBody(c))
         const parsed = toStartRunInput(key, values)
         const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
         if ('problems' in parsed) return refused(parsed.problems)
