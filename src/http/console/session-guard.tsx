@@ -30,6 +30,19 @@ function loginRedirect(c: Context<ConsoleEnv>): Response {
   return c.redirect(next ? `${consolePaths.login}?next=${encodeURIComponent(next)}` : consolePaths.login, 303)
 }
 
+/**
+ * For long-lived responses (the live run stream): whether the request's session still exists and its
+ * operator still holds `capability` — a logout or a revoked capability must end the stream too.
+ */
+export async function sessionStillAllows(
+  c: Context<ConsoleEnv>,
+  deps: { sql: Sql; lifetime?: ConsoleSessionLifetime },
+  capability: string,
+): Promise<boolean> {
+  const session = await resolveConsoleSession(deps.sql, readSessionCookie(c), deps.lifetime ? { lifetime: deps.lifetime } : {})
+  return session !== null && session.operator.capabilities.includes(capability)
+}
+
 /** Every console route but the login form: a live session, whose operator becomes the request's actor. */
 export function requireConsoleSession(deps: { sql: Sql; lifetime?: ConsoleSessionLifetime }, audience: Audience): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {

@@ -1,3 +1,4 @@
+import { destroyConsoleSession } from '../../../src/auth/console-sessions.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun } from '../../../src/projections/queries.js'
@@ -219,6 +220,28 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       const events = parseServerSentEvents((await streaming).text).map((e) => ({ event: e.event, data: JSON.parse(e.data) }))
       expect(events[0]).toMatchObject({ event: 'progress', data: { status: 'running', outcome: 'pending' } })
       expect(events.at(-1)).toMatchObject({ event: 'completed', data: { status: 'completed', outcome: 'partially_succeeded' } })
+    })
+
+    it('ends a live stream when its session is logged out, with an "ended" event', async () => {
+      const run = await completedRun(allTenantsRunId)
+      const viewer = await consoleLogin(service, await createConsoleOperator(service, ['platform.ops.view']))
+      await service.sql`update operation_runs set status = 'running', outcome = 'pending', completed_at = null where id = ${run.id}`
+      try {
+        const started = Date.now()
+        const streaming = consoleRequest(service, 'GET', `/system/ops/runs/${run.id}/events/stream`, {
+          cookies: viewer.cookies,
+          headers: { accept: 'text/event-stream' },
+        })
+        await new Promise((resolve) => setTimeout(resolve, 700))
+        await destroyConsoleSession(service.sql, viewer.cookies.rcp_session!)
+        const events = parseServerSentEvents((await streaming).text)
+        expect(events[0]?.event).toBe('progress')
+        expect(events.at(-1)).toMatchObject({ event: 'ended' })
+        expect(Date.now() - started).toBeLessThan(30_000)
+      } finally {
+        await service.sql`update operation_runs set status = 'completed', outcome = 'partially_succeeded', completed_at = ${run.completedAt}
+                           where id = ${run.id}`
+      }
     })
 
     it('answers the stream 404 for an unknown run', async () => {

@@ -100,12 +100,15 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
       </div>
       <section class="card" aria-labelledby="progress-title" id="run-progress-section" hidden={!live}>
         <h2 id="progress-title">Progress</h2>
-        <progress id="run-progress" max={progress.targeted} value={progress.done} aria-describedby="run-progress-text">
+        <progress id="run-progress" max={progress.targeted} value={progress.done} aria-labelledby="progress-title" aria-describedby="run-progress-text">
           {progress.done} of {progress.targeted}
         </progress>
         <p id="run-progress-text" aria-live="polite">
           <span data-progress="done">{progress.done}</span> of <span data-progress="targeted">{progress.targeted}</span> tenants done ·{' '}
           <span data-progress="eta">{describeEta(progress.etaSeconds)}</span>
+        </p>
+        <p id="run-live-stopped" role="status" hidden>
+          Live updates stopped. <a href="">Reload the page</a> (you may need to log in again).
         </p>
       </section>
       <section class="card" aria-labelledby="counts-title">

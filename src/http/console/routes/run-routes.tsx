@@ -15,7 +15,7 @@ import { RunPage } from '../pages/run-page.js'
 import { RunsPage, runsPageHref, type RunFilters } from '../pages/runs-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { runProgress } from '../run-progress.js'
-import { refuse, requireConsoleCapability, requireConsoleSession } from '../session-guard.js'
+import { refuse, requireConsoleCapability, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
 import { parseTenantReference, tenantNamesOf } from '../tenant-reference.js'
 
 export interface RunRouteDeps {
@@ -52,6 +52,9 @@ async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null
 }
 
 /** Run history, one run's page, and its live progress as server-sent events. All need `platform.ops.view`. */
+/** Polls between two checks that the stream's session is still valid. */
+const SESSION_RECHECK_POLLS = 6
+
 export function consoleRunRoutes(deps: RunRouteDeps) {
   const pollMs = deps.streamPollMs ?? 500
   const maxMs = deps.streamMaxMs ?? 10 * 60_000
@@ -144,6 +147,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
+          let polls = 0
           while (!stream.aborted && !stream.closed) {
             if (run) {
               const progress = runProgress(run, tenantNames)
@@ -159,6 +163,11 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
             }
             if (Date.now() >= deadline) return
             await stream.sleep(pollMs)
+            // Re-checked every few seconds: a logout or a revoked capability ends the stream.
+            if (++polls % SESSION_RECHECK_POLLS === 0 && !(await sessionStillAllows(c, deps, capabilities.opsView))) {
+              await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason: 'session' }) })
+              return
+            }
             run = await getRun(deps.sql, id)
           }
         })

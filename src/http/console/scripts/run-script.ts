@@ -65,5 +65,15 @@ export const runScript = `
     source.close();
     root.dataset.live = 'false';
   });
+  function stopped() {
+    source.close();
+    document.getElementById('run-live-stopped').hidden = false;
+  }
+  // The server ends the stream when the session or the capability is gone; EventSource does not retry
+  // an answer other than 200 either. Say so instead of showing a stale page as live.
+  source.addEventListener('ended', stopped);
+  source.addEventListener('error', function () {
+    if (source.readyState === EventSource.CLOSED && root.dataset.live !== 'false') stopped();
+  });
 })();
 `
