@@ -32,9 +32,9 @@ export async function readCredentials(path: string): Promise<StoredCredentials |
   let text: string
   try {
     text = await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
+  } catch {
+    // Missing, a directory, not readable: no stored login. `rcp login` writes a fresh file (or says why not).
+    return null
   }
   try {
     const parsed = JSON.parse(text) as Partial<StoredCredentials>

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import type { ApiClient, RunDetail } from './api-client.js'
+import { ApiError, NetworkError, type ApiClient, type RunDetail } from './api-client.js'
 import { printable } from './format.js'
 import type { OutputStream } from './io.js'
 
@@ -90,6 +90,14 @@ class LineReporter implements ProgressReporter {
 export interface FollowOptions {
   intervalMs?: number
   sleep?: (ms: number) => Promise<void>
+  /** Consecutive failed polls (network, 5xx, a not-yet-projected 404) tolerated before giving up. */
+  maxConsecutiveFailures?: number
+}
+
+/** A poll worth repeating: the service is restarting, briefly unreachable, or has not projected the run yet. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof NetworkError) return true
+  return error instanceof ApiError && (error.status >= 500 || error.status === 404)
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -103,14 +111,31 @@ export async function followRun(
 ): Promise<RunDetail> {
   const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS
   const sleep = options.sleep ?? defaultSleep
+  const maxFailures = options.maxConsecutiveFailures ?? 20
+  // Ctrl-C while following: put the terminal back (the progress bar hides the cursor), then exit 130.
+  const interrupted = () => {
+    reporter.stop()
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupted)
+  let failures = 0
   try {
     for (;;) {
-      const run = await client.getRun(runId)
+      let run: RunDetail
+      try {
+        run = await client.getRun(runId)
+        failures = 0
+      } catch (error) {
+        if (!isTransient(error) || ++failures > maxFailures) throw error
+        await sleep(Math.min(intervalMs * 2 ** failures, 10_000))
+        continue
+      }
       reporter.update(progressOf(run))
       if (run.status === 'completed') return run
       await sleep(intervalMs)
     }
   } finally {
+    process.removeListener('SIGINT', interrupted)
     reporter.stop()
   }
 }

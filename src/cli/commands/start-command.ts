@@ -52,7 +52,9 @@ export async function startRun(
     return exitCodes.ok
   }
 
+  // With --json, stdout carries only the final run: the id goes to stderr, so it is never lost if following fails.
   if (!context.json) context.print(`Run ${result.runId} started (${result.status})`)
+  else context.note(`started ${result.runId}`)
   const reporter: ProgressReporter = context.json ? silentReporter : progressReporterFor(context.io.stdout, result.runId)
   const run = await followRun(context.client, result.runId, reporter, follow)
   if (context.json) context.printJson(run)
