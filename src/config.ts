@@ -27,6 +27,8 @@ const configSchema = z.object({
   OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).optional(),
   /** Public base URL of the console, used in alert links. */
   PUBLIC_URL: z.url().optional(),
+  /** Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: use the socket address). */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
   RECONCILER_STALE_AFTER_MS: z.coerce.number().int().min(100).default(120_000),

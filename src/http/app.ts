@@ -8,6 +8,7 @@ import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
 import { consoleRoutes } from './console/console-routes.js'
 import { HttpProblem, problemJson, problemResponse } from './problem.js'
+import { trustedProxyAddresses } from './client-address.js'
 import { requestLog } from './request-log.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
@@ -20,7 +21,7 @@ export interface AppDeps {
   sql: Sql
   log: EventLog
   logger: Logger
-  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV'>
+  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS'>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -28,6 +29,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
+  app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
   app.use(requestLog(deps.logger))
   // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
   // the console's own form posts, which then look like cross-site requests.

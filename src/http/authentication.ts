@@ -1,23 +1,12 @@
 import type { MiddlewareHandler } from 'hono'
-import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context } from 'hono'
 import { resolveToken, type Operator } from '../auth/operator-store.js'
 import type { Actor } from '../commands/actor.js'
 import type { Sql } from '../db/database.js'
+import { clientAddress } from './client-address.js'
 import { HttpProblem } from './problem.js'
 
 export type AppEnv = { Variables: { actor: Actor } }
-
-export function clientAddress(c: Context): { ip: string | null; userAgent: string | null } {
-  let ip: string | null = null
-  try {
-    ip = getConnInfo(c).remote.address ?? null
-  } catch {
-    ip = null
-  }
-  const userAgent = c.req.header('user-agent')?.slice(0, 512) ?? null
-  return { ip, userAgent }
-}
 
 /** The operator behind a request (API token or console session), with where the request came from. */
 export function actorFor(operator: Operator, c: Context): Actor {

@@ -5,7 +5,8 @@ import { checkAndRecordLoginAttempt } from '../../auth/login-rate-limit.js'
 import { recordLoginAttempt } from '../../commands/record-login.js'
 import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
-import { clientAddress, type AppEnv } from '../authentication.js'
+import type { AppEnv } from '../authentication.js'
+import { clientAddress, rateLimitAddress } from '../client-address.js'
 import { HttpProblem } from '../problem.js'
 import { readJsonBody } from '../request-body.js'
 
@@ -20,7 +21,7 @@ export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: num
     const { email, password } = await readJsonBody(c, credentialsSchema)
     const { ip, userAgent } = clientAddress(c)
     const attempt = { email, ip, userAgent, channel: 'api' as const }
-    const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: ip ?? 'unknown', email })
+    const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(ip), email })
     if (!decision.allowed) {
       await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds } })
       throw new HttpProblem(

@@ -6,7 +6,7 @@ import { recordLoginAttempt } from '../../../commands/record-login.js'
 import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
 import type { EventLog } from '../../../store/event-log.js'
-import { clientAddress } from '../../authentication.js'
+import { clientAddress, rateLimitAddress } from '../../client-address.js'
 import { consolePaths, landingPathFor, type ConsoleEnv } from '../console-env.js'
 import {
   clearLoginCsrfCookie,
@@ -81,7 +81,7 @@ export function loginRoutes(deps: LoginRouteDeps) {
 
       const { ip, userAgent } = clientAddress(c)
       const attempt = { email, ip, userAgent, channel: 'console' as const }
-      const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: ip ?? 'unknown', email })
+      const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(ip), email })
       if (!decision.allowed) {
         await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds } })
         c.header('Retry-After', String(decision.retryAfterSeconds))
