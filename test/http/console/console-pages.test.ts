@@ -205,6 +205,9 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       ])
       const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).done as number)
       expect(progress).toEqual([...progress].sort((a, b) => a - b)) // never goes backwards
+      // The failure list, the large part of a big run, is not repeated in every progress event.
+      expect(events.filter((e) => e.event === 'progress').every((e) => !('failures' in JSON.parse(e.data)))).toBe(true)
+      for (const e of events.filter((e) => e.event === 'failures')) expect(Array.isArray(JSON.parse(e.data))).toBe(true)
     })
 
     it('follows the read model while the stream is open: running, then completed once the projection says so', async () => {

@@ -141,24 +141,32 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         const first = await findRun(deps, id)
         if (!first) return problemJson(c, 404, `unknown run: ${id.slice(0, 64)}`)
         c.header('Cache-Control', 'no-store')
-        // Every change is sent as `progress`; the completed state once more as `completed`, then the stream ends.
+        // Every change of the counts is sent as `progress` (without the failure list), a grown failure list as
+        // `failures`, the completed state in full as `completed`; then the stream ends.
         const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
         return streamSSE(c, async (stream) => {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
+          let failuresSent = 0
           let polls = 0
           while (!stream.aborted && !stream.closed) {
             if (run) {
               const progress = runProgress(run, tenantNames)
-              const data = JSON.stringify(progress)
+              if (progress.status === 'completed') {
+                await stream.writeSSE({ event: 'completed', data: JSON.stringify(progress) })
+                return
+              }
+              // Counts on every change; the failure list only when it grew (it is the large part of a big run).
+              const { failures, ...counts } = progress
+              const data = JSON.stringify(counts)
               if (data !== lastSent) {
                 await stream.writeSSE({ event: 'progress', data, retry: 2_000 })
                 lastSent = data
               }
-              if (progress.status === 'completed') {
-                await stream.writeSSE({ event: 'completed', data })
-                return
+              if (failures.length !== failuresSent) {
+                await stream.writeSSE({ event: 'failures', data: JSON.stringify(failures) })
+                failuresSent = failures.length
               }
             }
             if (Date.now() >= deadline) return

@@ -32,6 +32,18 @@ export const runScript = `
     if (code) { var c = document.createElement('code'); c.textContent = text; td.append(c); } else td.textContent = text;
     return td;
   }
+  function applyFailures(failures) {
+    var rows = document.getElementById('run-failure-rows');
+    // Appended one by one: spreading a very long list into one call would exceed the argument limit.
+    rows.replaceChildren();
+    failures.forEach(function (failure) {
+      var tr = document.createElement('tr');
+      tr.append(cell(failure.tenant, false, 'Tenant'), cell(failure.reasonCode, true, 'Reason code'), cell(failure.message, false, 'Message'));
+      rows.append(tr);
+    });
+    document.getElementById('run-failures').hidden = failures.length === 0;
+    document.getElementById('run-no-failures').hidden = failures.length > 0;
+  }
   function apply(progress) {
     setBadge('run-status', progress.status);
     setBadge('run-outcome', progress.outcome);
@@ -46,20 +58,14 @@ export const runScript = `
       var value = progress.summaryCounts[dd.dataset.count];
       dd.textContent = String(value === undefined ? 0 : value);
     });
-    var rows = document.getElementById('run-failure-rows');
-    rows.replaceChildren.apply(rows, progress.failures.map(function (failure) {
-      var tr = document.createElement('tr');
-      tr.append(cell(failure.tenant, false, 'Tenant'), cell(failure.reasonCode, true, 'Reason code'), cell(failure.message, false, 'Message'));
-      return tr;
-    }));
-    document.getElementById('run-failures').hidden = progress.failures.length === 0;
-    document.getElementById('run-no-failures').hidden = progress.failures.length > 0;
+    if (progress.failures) applyFailures(progress.failures);
     setTime('run-started-at', progress.startedAt);
     setTime('run-completed-at', progress.completedAt);
     if (progress.status === 'completed') document.getElementById('run-progress-section').hidden = true;
   }
   var source = new EventSource(root.dataset.streamUrl);
   source.addEventListener('progress', function (event) { apply(JSON.parse(event.data)); });
+  source.addEventListener('failures', function (event) { applyFailures(JSON.parse(event.data)); });
   source.addEventListener('completed', function (event) {
     apply(JSON.parse(event.data));
     source.close();
