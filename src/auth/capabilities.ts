@@ -10,6 +10,11 @@ export type BaseCapability = (typeof capabilities)[keyof typeof capabilities]
 /** A base capability or a runbook's own (`platform.runbooks.<runbook>`, e.g. `platform.runbooks.findings.lifecycle_backfill`). */
 export type Capability = BaseCapability | `platform.runbooks.${string}`
 
+/** The capabilities of `needed` that `held` lacks, in the order needed. */
+export function missingCapabilities(held: readonly string[], needed: readonly string[]): string[] {
+  return needed.filter((capability) => !held.includes(capability))
+}
+
 /** Every capability there is: the base ones plus each runbook's, without duplicates (base ones first). */
 export function allCapabilities(runbookCapabilities: string[]): string[] {
   return [...new Set<string>([...Object.values(capabilities), ...runbookCapabilities])]

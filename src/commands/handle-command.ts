@@ -62,21 +62,19 @@ async function loadState<S, C>(
 /**
  * Load, decide, append — nothing else. The append carries the revision the decision was made on; when a
  * concurrent writer got there first the command is decided again on a fresh read (DESIGN invariant 1), so
- * no event is lost and none is applied twice. `command` may be a function of the loaded state for handlers
- * that need to look something up first.
+ * no event is lost and none is applied twice.
  */
 export async function handleCommand<S, C>(
   log: EventLog,
   streamId: string,
   decider: Decider<S, C>,
-  command: C | ((state: S) => Promise<C> | C),
+  command: C,
   context: AppendContext,
   cache?: StreamStateCache<S>,
 ): Promise<HandledCommand<S>> {
   for (let attempt = 1; ; attempt++) {
     const { state, revision } = await loadState(log, streamId, decider, cache)
-    const resolved = typeof command === 'function' ? await (command as (s: S) => Promise<C> | C)(state) : command
-    const events = decider.decide(resolved, state)
+    const events = decider.decide(command, state)
     if (events.length === 0) return { events, state, position: null, eventIds: [] }
     try {
       const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, context)

@@ -5,10 +5,10 @@ import { findRunbook } from '../runbooks/catalog.js'
 import type { Runbook } from '../runbooks/runbook.js'
 import { isInUniverse, universeTenantIds } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
-import { initiatorOf, type Actor } from './actor.js'
-import { ForbiddenError, NotFoundError, ValidationError } from './errors.js'
+import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
+import { NotFoundError, ValidationError } from './errors.js'
+import { capabilities } from '../auth/capabilities.js'
 
-export const VIEW_RUNBOOKS_CAPABILITY = 'platform.runbooks.view'
 const PREFLIGHT_CONCURRENCY = 4
 
 export interface RunTarget {
@@ -20,11 +20,6 @@ export function requireRunbook(key: string): Runbook {
   const runbook = findRunbook(key)
   if (!runbook) throw new NotFoundError('runbook', key)
   return runbook
-}
-
-export function requireCapabilities(actor: Actor, needed: string[]): void {
-  const missing = needed.filter((c) => !actor.capabilities.includes(c))
-  if (missing.length > 0) throw new ForbiddenError(missing)
 }
 
 /** The tenants a target means right now; a single tenant outside the universe is a validation failure. */
@@ -72,7 +67,7 @@ export async function preflightRunbook(
   input: { runbookKey: string } & RunTarget,
 ): Promise<PreflightResult> {
   const runbook = requireRunbook(input.runbookKey)
-  requireCapabilities(actor, [VIEW_RUNBOOKS_CAPABILITY, runbook.requiredCapability])
+  requireCapabilities(actor, [capabilities.runbooksView, runbook.requiredCapability])
   const tenantIds = await resolveTargetTenants(deps.sql, input)
   const result = await computePreflight(deps.sql, runbook, input.scope, tenantIds)
   const preflightId = ulid()

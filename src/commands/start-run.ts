@@ -5,14 +5,14 @@ import { InvalidEventError, streams, type DomainEvent, type RunReason, type RunS
 import { platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, type Actor } from './actor.js'
-import { ActiveRunExistsError, ValidationError } from './errors.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
+import { ActiveRunExistsError, ValidationError } from './errors.js'
 import { computePreflight, requireRunbook, resolveTargetTenants } from './preflight.js'
-import { runIdentityDecider } from './run-identity/run-identity-decider.js'
-import { claimIsActive, decideRunIdentity, runIdentityHash, type ClaimedRunStatus } from './run-identity/run-identity.js'
+import { loadRun } from './run-execution.js'
+import { claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun } from './run/run-decider.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
-import { evolveRun, initialRunState } from './run/run-state.js'
+import { initialRunState } from './run/run-state.js'
 
 export interface StartRunInput {
   runbookKey: string
@@ -25,14 +25,9 @@ export interface StartRunInput {
 
 async function loadIdentity(log: EventLog, identityStream: string) {
   const { events, revision } = await log.read(identityStream)
-  const state = events.reduce(runIdentityDecider.evolve, runIdentityDecider.initialState())
-  const claimedRunStatus = state.lastClaim ? await loadRunStatus(log, state.lastClaim.runId) : ('none' as const)
+  const state = events.reduce(evolveRunIdentity, { lastClaim: null } as RunIdentityState)
+  const claimedRunStatus = state.lastClaim ? (await loadRun(log, state.lastClaim.runId)).status : ('none' as const)
   return { state, revision, claimedRunStatus }
-}
-
-export async function loadRunStatus(log: EventLog, runId: string): Promise<ClaimedRunStatus> {
-  const { events } = await log.read(streams.run(runId))
-  return events.reduce(evolveRun, initialRunState()).status
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { Context } from 'hono'
 import { resolveToken, type Operator } from '../auth/operator-store.js'
-import type { Actor } from '../commands/actor.js'
+import { requireCapabilities, type Actor } from '../commands/actor.js'
 import type { Sql } from '../db/database.js'
 import { clientAddress } from './client-address.js'
 import { HttpProblem } from './problem.js'
@@ -39,11 +39,7 @@ export function bearerAuthentication(sql: Sql): MiddlewareHandler<AppEnv> {
 /** Server-side capability check for a route (SPEC §6): 403 and nothing changes. */
 export function requireCapability(...needed: string[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const actor = c.get('actor')
-    const missing = needed.filter((capability) => !actor.capabilities.includes(capability))
-    if (missing.length > 0) {
-      throw new HttpProblem(403, `missing capability: ${missing.join(', ')}`, { missingCapabilities: missing })
-    }
+    requireCapabilities(c.get('actor'), needed)
     await next()
   }
 }

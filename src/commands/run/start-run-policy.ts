@@ -1,7 +1,10 @@
 import type { RunScope } from '../../events/index.js'
-import { ForbiddenError, ValidationError, type FieldProblem } from '../errors.js'
+import { capabilities } from '../../auth/capabilities.js'
+import { requireCapabilities } from '../actor.js'
+import { ValidationError, type FieldProblem } from '../errors.js'
 
-export const RUN_CAPABILITY = 'platform.runbooks.run'
+/** The capability every start needs, besides the runbook's own. */
+export const RUN_CAPABILITY = capabilities.runbooksRun
 export const REASON_TEXT_MIN = 10
 export const REASON_TEXT_MAX = 500
 export const REASON_CODES = ['DATA_REPAIR', 'INCIDENT', 'SUPPORT', 'SECURITY'] as const
@@ -19,8 +22,7 @@ export interface StartRunRequest {
 
 /** SPEC §3 "Starting a run requires": the capabilities, a typed confirmation and, where required, a reason. */
 export function checkStartRunPolicy(request: StartRunRequest): void {
-  const missing = [RUN_CAPABILITY, request.runbookCapability].filter((c) => !request.operatorCapabilities.includes(c))
-  if (missing.length > 0) throw new ForbiddenError(missing)
+  requireCapabilities({ capabilities: request.operatorCapabilities }, [RUN_CAPABILITY, request.runbookCapability])
 
   const problems: FieldProblem[] = []
   if (request.scope === 'single_tenant' && request.tenantId === null) {

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { missingCapabilities } from '../../auth/capabilities.js'
 import { resolveConsoleSession, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
 import type { Sql } from '../../db/database.js'
 import { actorFor } from '../authentication.js'
@@ -61,7 +62,7 @@ export function requireConsoleSession(deps: { sql: Sql; lifetime?: ConsoleSessio
 /** The capabilities a route needs, checked on the server whatever the page showed (SPEC §6). */
 export function requireConsoleCapability(audience: Audience, ...needed: string[]): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
-    const missing = needed.filter((capability) => !c.get('actor').capabilities.includes(capability))
+    const missing = missingCapabilities(c.get('actor').capabilities, needed)
     if (missing.length === 0) return next()
     return refuse(c, audience, 403, 'Not allowed', `You lack the capability needed here: ${missing.join(', ')}.`, { missingCapabilities: missing })
   }
