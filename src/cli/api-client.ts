@@ -3,11 +3,13 @@
  * one place HTTP failures become errors: `ApiError` for an answer that is not 2xx (with its problem+json),
  * `NetworkError` when there is no answer at all. The CLI holds no business rule: the service decides.
  */
+import type { FieldProblem } from '../commands/errors.js'
+import type { PreflightResult as Preflight } from '../events/index.js'
+import type { AuditEntry, Page, RunDetail, RunSummary, RunTenantResult } from '../projections/queries.js'
+import type { Runbook as RunbookDefinition } from '../runbooks/runbook.js'
+import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
 
-export interface FieldProblem {
-  field: string
-  message: string
-}
+export type { FieldProblem } from '../commands/errors.js'
 
 /** RFC 9457 problem details as the service sends them; extensions (`runId`, `missingCapabilities`, …) vary. */
 export interface Problem {
@@ -39,36 +41,16 @@ export class NetworkError extends Error {
   }
 }
 
-export interface Page<T> {
-  items: T[]
-  nextCursor?: string | null
-}
-
-export interface Runbook {
-  key: string
-  label: string
-  description: string
-  requiredCapability: string
-  estimatedDuration: string
-}
-
-export interface Tenant {
-  id: number
-  workspaceId: number
-  name: string
-}
+// The API's answers are the read side's own types: one definition of each shape for server and client.
+export type { AuditEntry, Page, RunDetail, RunSummary, RunTenantResult, Preflight, Tenant }
+export type Runbook = Pick<RunbookDefinition, 'key' | 'label' | 'description' | 'requiredCapability' | 'estimatedDuration'>
+export type FailureEntry = RunSummary['failureSummary'][number]
 
 export type Scope = 'all_tenants' | 'single_tenant'
 
 export interface Target {
   scope: Scope
   tenantId?: number
-}
-
-export interface Preflight {
-  affectedCount: number
-  totalCount: number
-  estimatedTenants: number
 }
 
 export interface StartRunRequest extends Target {
@@ -82,46 +64,6 @@ export type StartRunResult =
   /** HTTP 409: an identical run is queued or running; nothing was started. */
   | { accepted: false; activeRunId: string; problem: Problem }
 
-export interface FailureEntry {
-  tenant_id: number
-  reason_code: string
-  message: string
-}
-
-export interface RunSummary {
-  id: string
-  workspaceId: number
-  tenantId: number | null
-  userId: string
-  initiatorName: string
-  type: string
-  status: string
-  outcome: string
-  runIdentityHash: string
-  summaryCounts: Record<string, number>
-  failureSummary: FailureEntry[]
-  context: Record<string, unknown>
-  startedAt: string | null
-  completedAt: string | null
-  createdAt: string
-}
-
-export interface RunTenantResult {
-  tenantId: number
-  status: string
-  total: number | null
-  updated: number | null
-  reasonCode: string | null
-  message: string | null
-  attempt: number
-  processedAt: string
-}
-
-export interface RunDetail extends RunSummary {
-  /** Per-tenant results recorded so far (not part of SPEC §7's minimum, so possibly absent). */
-  tenants?: RunTenantResult[]
-}
-
 export interface RunEvent {
   type: string
   version: number
@@ -130,16 +72,6 @@ export interface RunEvent {
   revision: number
   position: string
   recordedAt: string
-}
-
-export interface AuditEntry {
-  id: string
-  action: string
-  occurredAt: string
-  actorUserId: string | null
-  actorEmail: string | null
-  operationRunId: string | null
-  context: Record<string, unknown>
 }
 
 export interface IssuedToken {
