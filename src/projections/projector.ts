@@ -1,16 +1,9 @@
 import type { Sql, TransactionSql } from '../db/database.js'
-import { decodeEvent, type DomainEvent, type EventMetadata } from '../events/index.js'
+import { toLoggedEvent, type LoggedEvent } from '../store/event-log.js'
 import type { EventStore, StoredEvent } from '../store/event-store.js'
 
 /** An event as a projection sees it: validated and upcast, with where it sits in the store. */
-export interface ProjectedEvent {
-  event: DomainEvent
-  metadata: EventMetadata
-  streamId: string
-  revision: number
-  position: string
-  recordedAt: Date
-}
+export type ProjectedEvent = LoggedEvent
 
 /**
  * A read model builder. `apply` runs inside the batch's transaction and must be idempotent and take every
@@ -231,24 +224,12 @@ export class Projector {
     const events: DecodedEvent[] = []
     for (const stored of batch) {
       try {
-        events.push({ stored, projected: this.decode(stored) })
+        events.push({ stored, projected: toLoggedEvent(stored) })
       } catch (error) {
         return { events, failure: new ProjectionFailedError(this.name, stored, null, error) }
       }
     }
     return { events, failure: null }
-  }
-
-  private decode(stored: StoredEvent): ProjectedEvent {
-    const { event, metadata } = decodeEvent(stored.type, stored.version, stored.data, stored.metadata)
-    return {
-      event,
-      metadata,
-      streamId: stored.streamId,
-      revision: stored.revision,
-      position: stored.position,
-      recordedAt: stored.recordedAt,
-    }
   }
 
   private async ensureCheckpointRow(): Promise<void> {

@@ -1,38 +1,14 @@
 import { Hono } from 'hono'
-import { z } from 'zod'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
 import { startRun } from '../../commands/start-run.js'
 import type { Sql } from '../../db/database.js'
-import { runScopeSchema, runSourceSchema } from '../../events/index.js'
 import { runbookCatalog } from '../../runbooks/catalog.js'
 import { listUniverse } from '../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
 import { readJsonBody, readQuery } from '../request-body.js'
-
-const tenantIdField = z.number().int('must be an integer').positive('must be a positive id').max(Number.MAX_SAFE_INTEGER)
-
-const targetSchema = {
-  scope: z.string().pipe(runScopeSchema),
-  tenantId: tenantIdField.nullish(),
-}
-
-const preflightSchema = z.object(targetSchema)
-
-const startSchema = z.object({
-  ...targetSchema,
-  confirmation: z.string().max(200),
-  reason: z
-    .object({ code: z.string().max(50), text: z.string().max(2000) })
-    .nullish(),
-  source: z.string().pipe(runSourceSchema).optional(),
-})
-
-const tenantQuerySchema = z.object({
-  q: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-})
+import { preflightBodySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
 
 export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
   return new Hono<AppEnv>()
@@ -52,7 +28,7 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
       return c.json({ items: await listUniverse(deps.sql, q, limit) })
     })
     .post('/runbooks/:key/preflight', requireCapability(capabilities.runbooksView), async (c) => {
-      const body = await readJsonBody(c, preflightSchema)
+      const body = await readJsonBody(c, preflightBodySchema)
       const result = await preflightRunbook(deps, c.get('actor'), {
         runbookKey: c.req.param('key'),
         scope: body.scope,
@@ -61,7 +37,7 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
       return c.json(result)
     })
     .post('/runbooks/:key/runs', requireCapability(capabilities.runbooksRun), async (c) => {
-      const body = await readJsonBody(c, startSchema)
+      const body = await readJsonBody(c, startRunBodySchema)
       const started = await startRun(deps, c.get('actor'), {
         runbookKey: c.req.param('key'),
         scope: body.scope,

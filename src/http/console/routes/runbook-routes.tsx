@@ -1,17 +1,16 @@
 import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
-import { z } from 'zod'
 import { capabilities } from '../../../auth/capabilities.js'
 import { ActiveRunExistsError, ForbiddenError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
 import { preflightRunbook } from '../../../commands/preflight.js'
 import { startRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
-import { runScopeSchema } from '../../../events/index.js'
 import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemResponse } from '../../problem.js'
 import { readJsonBody, readQuery } from '../../request-body.js'
+import { preflightBodySchema, tenantQuerySchema } from '../../request-schemas.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
@@ -28,13 +27,6 @@ export interface RunbookRouteDeps {
 /** Tenants the picker lists before the operator types anything. */
 const INITIAL_PICKER_TENANTS = 100
 const PICKER_SEARCH_LIMIT = 50
-
-const preflightSchema = z.object({
-  scope: z.string().pipe(runScopeSchema),
-  tenantId: z.number().int('must be an integer').positive('must be a positive id').max(Number.MAX_SAFE_INTEGER).nullish(),
-})
-
-const tenantQuerySchema = z.object({ q: z.string().max(200).optional() })
 
 function catalogFor(operatorCapabilities: readonly string[]): CatalogEntry[] {
   const has = (capability: string) => operatorCapabilities.includes(capability)
@@ -92,7 +84,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       requireConsoleCapability('data', capabilities.runbooksView),
       async (c) => {
         try {
-          const body = await readJsonBody(c, preflightSchema)
+          const body = await readJsonBody(c, preflightBodySchema)
           const result = await preflightRunbook(deps, c.get('actor'), {
             runbookKey: c.req.param('key'),
             scope: body.scope,
