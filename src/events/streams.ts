@@ -6,7 +6,3 @@ export const streams = {
   /** Login attempts are grouped by the email tried, hashed so the stream name carries no PII. */
   login: (emailHash: string) => `login-${emailHash}`,
 } as const
-
-export function runIdFromStream(streamId: string): string | null {
-  return streamId.startsWith('run-') ? streamId.slice(4) : null
-}

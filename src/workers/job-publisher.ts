@@ -1,5 +1,7 @@
 import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 
+const PUBLISH_CHUNK = 100
+
 /**
  * Publishes one job per tenant. The dedupe id names the run, the tenant and the dispatch generation, so
  * the dispatcher and the reconciler publishing the same generation collapse into one message, while a
@@ -11,10 +13,12 @@ export async function publishTenantJobs(
   tenantIds: number[],
   generation: number,
 ): Promise<void> {
-  for (const tenantId of tenantIds) {
-    await queue.publish(
-      { runId: run.runId, runbookKey: run.runbookKey, tenantId, generation },
-      `${run.runId}:${tenantId}:${generation}`,
+  // Published in chunks whose acknowledgements are awaited together, not one round trip per tenant.
+  for (let start = 0; start < tenantIds.length; start += PUBLISH_CHUNK) {
+    await Promise.all(
+      tenantIds.slice(start, start + PUBLISH_CHUNK).map((tenantId) =>
+        queue.publish({ runId: run.runId, runbookKey: run.runbookKey, tenantId, generation }, `${run.runId}:${tenantId}:${generation}`),
+      ),
     )
   }
 }
