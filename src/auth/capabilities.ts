@@ -3,6 +3,8 @@ export const capabilities = {
   opsView: 'platform.ops.view',
   runbooksView: 'platform.runbooks.view',
   runbooksRun: 'platform.runbooks.run',
+  /** SPEC §9: engage and lift the deployment-wide halt. */
+  opsHalt: 'platform.ops.halt',
 } as const
 
 export type BaseCapability = (typeof capabilities)[keyof typeof capabilities]

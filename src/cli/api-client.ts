@@ -5,7 +5,7 @@
  */
 import type { FieldProblem } from '../commands/errors.js'
 import type { PreflightResult as Preflight } from '../events/index.js'
-import type { AuditEntry, Page, RunDetail, RunSummary, RunTenantResult } from '../projections/queries.js'
+import type { AuditEntry, Page, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { Runbook as RunbookDefinition } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
 
@@ -42,7 +42,7 @@ export class NetworkError extends Error {
 }
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
-export type { AuditEntry, Page, RunDetail, RunSummary, RunTenantResult, Preflight, Tenant }
+export type { AuditEntry, Page, RunDetail, RunSummary, RunTenant, Preflight, Tenant }
 export type Runbook = Pick<RunbookDefinition, 'key' | 'label' | 'description' | 'requiredCapability' | 'estimatedDuration'>
 export type FailureEntry = RunSummary['failureSummary'][number]
 

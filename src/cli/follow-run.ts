@@ -20,8 +20,8 @@ export interface RunProgress {
 
 export function progressOf(run: RunDetail): RunProgress {
   const counts = run.summaryCounts ?? {}
-  const total = counts.tenants ?? (run.tenantId !== null ? 1 : 0)
-  const recorded = run.tenants?.length ?? counts.failed ?? 0
+  const total = run.tenantCounts?.targeted ?? counts.tenants ?? (run.tenantId !== null ? 1 : 0)
+  const recorded = run.tenantCounts ? run.tenantCounts.succeeded + run.tenantCounts.failed : (counts.failed ?? 0)
   const done = run.status === 'completed' ? total : Math.min(recorded, total)
   return { status: run.status, done, total, failed: counts.failed ?? 0 }
 }

@@ -53,3 +53,11 @@ export class InvalidTransitionError extends DomainError {
     super(`${command} is not allowed when the run is ${state}`)
   }
 }
+
+/** The deployment is halted (SPEC §9): starts, resumes and approvals are refused (423 `HALTED`). */
+export class HaltedError extends DomainError {
+  readonly code = 'HALTED'
+  constructor(readonly attempted: string) {
+    super(`the deployment is halted: cannot ${attempted} until the halt is lifted`)
+  }
+}

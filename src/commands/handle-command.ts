@@ -45,7 +45,8 @@ export class StreamStateCache<S> {
   }
 }
 
-async function loadState<S, C>(
+/** The stream's state: the cached fold (if any) brought up to date by reading only the events after it. */
+export async function loadState<S, C>(
   log: EventLog,
   streamId: string,
   decider: Decider<S, C>,

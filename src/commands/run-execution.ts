@@ -1,6 +1,7 @@
-import { streams, type Initiator, type TenantResult } from '../events/index.js'
+import { streams, type Initiator } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
-import { handleCommand, type StreamStateCache } from './handle-command.js'
+import { handleCommand, loadState, type StreamStateCache } from './handle-command.js'
+import type { TenantOutcome } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
 import { evolveRun, initialRunState, type RunState } from './run/run-state.js'
 
@@ -17,43 +18,49 @@ export async function loadRun(log: EventLog, runId: string): Promise<RunState> {
   return events.reduce(evolveRun, initialRunState())
 }
 
-/** The run's request (its first event), or null when the run does not exist. */
-export async function loadRunRequest(log: EventLog, runId: string) {
-  const [first] = await log.read(streams.run(runId), { maxCount: 1 }).then((r) => r.events)
-  return first?.event.type === 'RunRequested' ? first.event.data : null
+/** The run's state, reading only the events after the cached fold (a hot run is read a few events at a time). */
+export async function loadRunCached(log: EventLog, runId: string, cache: StreamStateCache<RunState>): Promise<RunState> {
+  return (await loadState(log, streams.run(runId), runDecider, cache)).state
 }
 
-/** queued → running; a no-op for a run that is already running or completed. */
-export async function markRunStarted(log: EventLog, runId: string, causationId: string | null): Promise<RunState> {
+/** queued → running; a no-op for a run that is past it. */
+export async function markRunStarted(log: EventLog, runId: string, causationId: string | null, component: Component = 'dispatcher'): Promise<RunState> {
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
     { type: 'StartRun', at: new Date().toISOString() },
-    systemContext(runId, 'dispatcher', causationId),
+    systemContext(runId, component, causationId),
   )
   return handled.state
 }
 
-/** Records one tenant's result exactly once; the last one also completes the run in the same append. */
+/** Records one tenant's result exactly once; the last one may complete the run in the same append. */
 export async function recordTenantResult(
   log: EventLog,
-  input: { runId: string; tenantId: number; attempt: number; result: TenantResult },
+  input: { runId: string } & TenantOutcome,
   cache?: StreamStateCache<RunState>,
 ): Promise<RunState> {
+  const { runId, ...outcome } = input
   const handled = await handleCommand(
     log,
-    streams.run(input.runId),
+    streams.run(runId),
     runDecider,
-    {
-      type: 'RecordTenantResult',
-      tenantId: input.tenantId,
-      attempt: input.attempt,
-      result: input.result,
-      at: new Date().toISOString(),
-    },
-    systemContext(input.runId, 'tenant-worker', null),
+    { type: 'RecordTenantResult', ...outcome, at: new Date().toISOString() },
+    systemContext(runId, 'tenant-worker', null),
     cache,
+  )
+  return handled.state
+}
+
+/** Completes a cancelled run with the results stored beside repairs that its stream may still lack. */
+export async function completeCancelledRun(log: EventLog, runId: string, stored: TenantOutcome[]): Promise<RunState> {
+  const handled = await handleCommand(
+    log,
+    streams.run(runId),
+    runDecider,
+    { type: 'CompleteCancelledRun', stored, at: new Date().toISOString() },
+    systemContext(runId, 'tenant-worker', null),
   )
   return handled.state
 }

@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
-import { InvalidEventError, streams, type DomainEvent, type RunReason, type RunScope, type RunSource } from '../events/index.js'
-import { platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
+import { InvalidEventError, streams, type DomainEvent, type RunLimits, type RunReason, type RunScope, type RunSource } from '../events/index.js'
+import { isInUniverse, platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
-import { initiatorOf, type Actor } from './actor.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
-import { ActiveRunExistsError, ValidationError } from './errors.js'
+import { initiatorOf, type Actor } from './actor.js'
+import { ActiveRunExistsError, NotFoundError, ValidationError } from './errors.js'
+import { requireNotHalted } from './halt.js'
 import { computePreflight, requireRunbook, resolveTargetTenants } from './preflight.js'
 import { loadRun } from './run-execution.js'
 import { claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun } from './run/run-decider.js'
+import { resolveLimits } from './run/run-limits.js'
+import { evolveRun, failedTenantIds, initialRunState } from './run/run-state.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
-import { initialRunState } from './run/run-state.js'
 
 export interface StartRunInput {
   runbookKey: string
@@ -21,6 +23,29 @@ export interface StartRunInput {
   confirmation: string
   reason: { code: string; text: string } | null
   source: RunSource
+  limits?: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined } | null | undefined
+}
+
+export interface RetryRunInput {
+  confirmation: string
+  reason: { code: string; text: string } | null
+  source: RunSource
+  limits?: StartRunInput['limits']
+}
+
+export interface RunCommandDeps {
+  sql: Sql
+  log: EventLog
+  /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity (SPEC §9). */
+  defaultMaxConcurrency?: number
+}
+
+/** WORKER_CONCURRENCY's default, for callers that do not pass the deployment's capacity. */
+const FALLBACK_MAX_CONCURRENCY = 4
+
+export interface StartedRun {
+  runId: string
+  status: 'queued' | 'completed'
 }
 
 async function loadIdentity(log: EventLog, identityStream: string) {
@@ -30,19 +55,19 @@ async function loadIdentity(log: EventLog, identityStream: string) {
   return { state, revision, claimedRunStatus }
 }
 
+function trimmedReason(reason: { code: string; text: string } | null) {
+  // The reason is stored as checked: trimmed once, here, so the policy and the event see the same text.
+  return reason ? { code: reason.code, text: reason.text.trim() } : null
+}
+
 /**
  * Start a run: check the policy, resolve the target, then claim the run identity and request the run in
  * one append to both streams (at most one active run per identity, whatever the concurrency). Throws
  * ActiveRunExistsError with the active run's id instead of starting a second one.
  */
-export async function startRun(
-  deps: { sql: Sql; log: EventLog },
-  actor: Actor,
-  input: StartRunInput,
-): Promise<{ runId: string; status: 'queued' | 'completed' }> {
+export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartRunInput): Promise<StartedRun> {
   const runbook = requireRunbook(input.runbookKey)
-  // The reason is stored as checked: trimmed once, here, so the policy and the event see the same text.
-  const reason = input.reason ? { code: input.reason.code, text: input.reason.text.trim() } : null
+  const reason = trimmedReason(input.reason)
   checkStartRunPolicy({
     runbookKey: runbook.key,
     runbookCapability: runbook.requiredCapability,
@@ -53,15 +78,76 @@ export async function startRun(
     operatorCapabilities: actor.capabilities,
     operatorIsBreakGlass: actor.isBreakGlass,
   })
+  const limits = resolveLimits(input.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
+  await requireNotHalted(deps.log, 'start a run')
   const tenantIds = await resolveTargetTenants(deps.sql, input)
+  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, reason, tenantIds, limits, retryOf: null })
+}
+
+/**
+ * SPEC §9 "Retry the failed tenants": a new run of the same runbook and scope over exactly the run's
+ * failed tenants still in the universe, linked both ways (`retryOf` on the new run, RunRetried on the old).
+ */
+export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId: string, input: RetryRunInput): Promise<StartedRun> {
+  const original = await loadRun(deps.log, retriedRunId)
+  if (original.status === 'none') throw new NotFoundError('run', retriedRunId)
+  const runbook = requireRunbook(original.request.runbookKey)
+  const reason = trimmedReason(input.reason)
+  const { scope, targetTenantId } = original.request
+  checkStartRunPolicy({
+    runbookKey: runbook.key,
+    runbookCapability: runbook.requiredCapability,
+    scope,
+    tenantId: targetTenantId,
+    confirmation: input.confirmation,
+    reason,
+    operatorCapabilities: actor.capabilities,
+    operatorIsBreakGlass: actor.isBreakGlass,
+  })
+  const limits = resolveLimits(input.limits ?? original.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
+  await requireNotHalted(deps.log, 'start a run')
+  const failed = failedTenantIds(original)
+  const stillAllowed: number[] = []
+  for (const tenantId of failed) if (await isInUniverse(deps.sql, tenantId)) stillAllowed.push(tenantId)
+  // Checked here with the tenants it will target; the decider re-checks the run's state on append.
+  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: stillAllowed, at: new Date().toISOString() }, original)
+  return requestRun(deps, actor, {
+    runbookKey: runbook.key,
+    scope,
+    tenantId: targetTenantId,
+    reason,
+    source: input.source,
+    tenantIds: stillAllowed,
+    limits,
+    retryOf: retriedRunId,
+  })
+}
+
+interface RunToRequest {
+  runbookKey: string
+  scope: RunScope
+  tenantId: number | null
+  reason: { code: string; text: string } | null
+  source: RunSource
+  tenantIds: number[]
+  limits: RunLimits
+  retryOf: string | null
+}
+
+async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
+  const runbook = requireRunbook(input.runbookKey)
   const workspaceId =
-    input.scope === 'all_tenants'
-      ? await platformWorkspaceId(deps.sql)
-      : await tenantWorkspaceId(deps.sql, input.tenantId!)
+    input.scope === 'all_tenants' ? await platformWorkspaceId(deps.sql) : await tenantWorkspaceId(deps.sql, input.tenantId!)
   if (workspaceId === null) {
     throw new ValidationError([{ field: 'scope', message: 'the platform has no platform tenant, so no platform workspace to run in' }])
   }
-  const identity = runIdentityHash({ workspaceId, runbookKey: runbook.key, scope: input.scope, targetTenantId: input.tenantId })
+  const identity = runIdentityHash({
+    workspaceId,
+    runbookKey: runbook.key,
+    scope: input.scope,
+    targetTenantId: input.tenantId,
+    retryOf: input.retryOf,
+  })
   const identityStream = streams.runIdentity(identity)
 
   // Cheap early answer for the common duplicate click, before the preflight scan.
@@ -70,39 +156,45 @@ export async function startRun(
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
-  const preflight = await computePreflight(deps.sql, runbook, input.scope, tenantIds)
+  const preflight = await computePreflight(deps.sql, runbook, input.scope, input.tenantIds)
+  if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()
   const initiator = initiatorOf(actor)
   const context = { correlationId: runId, causationId: null, initiator }
+  const requestedAt = new Date().toISOString()
   const requestedData = {
     runId,
     runbookKey: runbook.key,
     scope: input.scope,
     workspaceId,
     targetTenantId: input.tenantId,
-    tenantIds,
+    tenantIds: input.tenantIds,
     source: input.source,
     preflight,
-    reason: reason ? { reasonCode: reason.code as RunReason['reasonCode'], reasonText: reason.text } : null,
+    reason: input.reason ? { reasonCode: input.reason.code as RunReason['reasonCode'], reasonText: input.reason.text } : null,
     initiator: { platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: actor.isBreakGlass },
     runIdentityHash: identity,
-    requestedAt: new Date().toISOString(),
+    requestedAt,
+    limits: input.limits,
+    retryOf: input.retryOf,
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 
-  // The claim and the run's first events go in one append to two streams: with the PostgreSQL store both
-  // or neither are written, so a claim never names a run that does not exist. A concurrent start that
-  // claimed first makes the claim's expected revision fail: decide again on a fresh read.
+  // The claim and the run's first events go in one append to two streams (three for a retry): with the
+  // PostgreSQL store all or none are written, so a claim never names a run that does not exist. A
+  // concurrent start that claimed first makes the claim's expected revision fail: decide again on a fresh read.
   for (let attempt = 1; ; attempt++) {
     const { state, revision, claimedRunStatus } = attempt === 1 ? early : await loadIdentity(deps.log, identityStream)
     const claim = decideRunIdentity(
       { type: 'ClaimRunIdentity', runIdentityHash: identity, runId, at: new Date().toISOString(), claimedRunStatus },
       state,
     )
+    const retried = input.retryOf ? await retriedRunAppend(deps.log, input.retryOf, runId, input.tenantIds, context) : []
     try {
       const claimEventId = randomUUID()
       await deps.log.appendMany([
         { streamId: identityStream, events: claim, expectedRevision: revision ?? 'no_stream', context: { ...context, eventIds: [claimEventId] } },
+        ...retried,
         { streamId: streams.run(runId), events: runEvents, expectedRevision: 'no_stream', context: { ...context, causationId: claimEventId } },
       ])
       break
@@ -114,4 +206,18 @@ export async function startRun(
   }
   const completed = runEvents.some((event: DomainEvent) => event.type === 'RunCompleted')
   return { runId, status: completed ? 'completed' : 'queued' }
+}
+
+/** RunRetried on the retried run's stream, decided on its current state, at its current revision. */
+async function retriedRunAppend(
+  log: EventLog,
+  retriedRunId: string,
+  retryRunId: string,
+  tenantIds: number[],
+  context: { correlationId: string; causationId: string | null; initiator: ReturnType<typeof initiatorOf> },
+) {
+  const { events, revision } = await log.read(streams.run(retriedRunId))
+  const state = events.reduce(evolveRun, initialRunState())
+  const retried = decideRun({ type: 'RecordRetry', retryRunId, tenantIds, at: new Date().toISOString() }, state)
+  return [{ streamId: streams.run(retriedRunId), events: retried, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: retriedRunId } }]
 }

@@ -17,3 +17,16 @@ export const advisoryLockKeys = {
 export function tenantRepairLockName(tenantId: number): string {
   return `tenant-repair:${tenantId}`
 }
+
+/**
+ * Held shared by every repair transaction of a run: whoever takes it exclusively (with a try) knows that
+ * no repair of the run is in flight — how a cancelled run learns its in-flight repairs are all recorded.
+ */
+export function runRepairsLockName(runId: string): string {
+  return `run-repairs:${runId}`
+}
+
+/** Slot `k` of a run's `maxConcurrency` slots: a repair holds one for its transaction (SPEC §9 limits). */
+export function runSlotLockPrefix(runId: string): string {
+  return `run-slot:${runId}:`
+}

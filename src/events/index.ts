@@ -1,6 +1,7 @@
 export * from './metadata.js'
 export * from './run-events.js'
 export * from './operator-events.js'
+export * from './halt-events.js'
 export * from './registry.js'
 export * from './streams.js'
 export * from './safe-text.js'

@@ -2,25 +2,42 @@ import type { z } from 'zod'
 import { eventMetadataSchema, type EventMetadata } from './metadata.js'
 import { findUnsafeText } from './safe-text.js'
 import {
+  runCancelledV1,
   runCompletedV1,
+  runCompletedV2,
   runIdentityClaimedV1,
+  runLimitsChangedV1,
+  runPausedV1,
   runRequestedV1,
+  runRequestedV2,
+  runResumedV1,
+  runRetriedV1,
   runStartedV1,
   tenantJobsRedispatchedV1,
   tenantProcessedV1,
+  tenantProcessedV2,
 } from './run-events.js'
+import { haltEngagedV1, haltLiftedV1 } from './halt-events.js'
 import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV1 } from './operator-events.js'
 
 /**
  * Every event type the service writes, with the schema of each version. A new version of a type adds an
- * entry here (and an upcaster in `upcast`), it never edits an old schema: stored events are immutable.
+ * entry here and an upcaster from the previous version in `upcasters`; it never edits an old schema:
+ * stored events are immutable.
  */
 export const eventSchemas = {
-  RunRequested: { 1: runRequestedV1 },
+  RunRequested: { 1: runRequestedV1, 2: runRequestedV2 },
   RunStarted: { 1: runStartedV1 },
-  TenantProcessed: { 1: tenantProcessedV1 },
+  TenantProcessed: { 1: tenantProcessedV1, 2: tenantProcessedV2 },
   TenantJobsRedispatched: { 1: tenantJobsRedispatchedV1 },
-  RunCompleted: { 1: runCompletedV1 },
+  RunPaused: { 1: runPausedV1 },
+  RunResumed: { 1: runResumedV1 },
+  RunCancelled: { 1: runCancelledV1 },
+  RunLimitsChanged: { 1: runLimitsChangedV1 },
+  RunRetried: { 1: runRetriedV1 },
+  RunCompleted: { 1: runCompletedV1, 2: runCompletedV2 },
+  HaltEngaged: { 1: haltEngagedV1 },
+  HaltLifted: { 1: haltLiftedV1 },
   RunIdentityClaimed: { 1: runIdentityClaimedV1 },
   PreflightRecorded: { 1: preflightRecordedV1 },
   LoginSucceeded: { 1: loginSucceededV1 },
@@ -30,10 +47,32 @@ export const eventSchemas = {
 
 type Schemas = typeof eventSchemas
 export type EventType = keyof Schemas
-type LatestVersion<T extends EventType> = keyof Schemas[T] & number
+type Versions<T extends EventType> = keyof Schemas[T] & number
+/** The highest of a type's versions (types have at most three versions here; extend when one gets a fourth). */
+type LatestVersion<T extends EventType> = 3 extends Versions<T> ? 3 : 2 extends Versions<T> ? 2 : 1
 
 /** The current shape of each event type, as application code sees it. */
 export type EventData<T extends EventType> = z.infer<Schemas[T][LatestVersion<T> & keyof Schemas[T]] & z.ZodType>
+
+/**
+ * Upcasters: `upcasters[type][v]` turns the data of version v into version v + 1. Pure, and fixed once
+ * written (like the schemas): a stored event reads the same forever.
+ */
+export const upcasters: { [T in EventType]?: Record<number, (data: any) => unknown> } = {
+  RunRequested: {
+    // Runs requested before limits existed ran with every worker slot and no error budget; 1000 is the
+    // ceiling a limit may have, i.e. no limit beyond the workers themselves.
+    1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null }),
+  },
+  TenantProcessed: {
+    // The repair's times were not recorded before version 2.
+    1: (data) => ({ ...data, startedAt: null, completedAt: null }),
+  },
+  RunCompleted: {
+    // Version 2 only widened the outcomes; a version 1 event is already a valid version 2 event.
+    1: (data) => data,
+  },
+}
 
 export type DomainEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType]
 export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>
@@ -91,5 +130,18 @@ export function decodeEvent(type: string, version: number, data: unknown, metada
   if (!parsed.success) throw new InvalidEventError(type, version, formatIssues(parsed.error))
   const meta = eventMetadataSchema.safeParse(metadata)
   if (!meta.success) throw new InvalidEventError(type, version, `metadata ${formatIssues(meta.error)}`)
-  return { event: { type, data: parsed.data } as DomainEvent, metadata: meta.data }
+  return { event: { type, data: upcast(type as EventType, version, parsed.data) } as DomainEvent, metadata: meta.data }
+}
+
+/** Brings data of `version` to the current version, one step at a time, checking each step's result. */
+export function upcast(type: EventType, version: number, data: unknown): unknown {
+  let current = data
+  for (let v = version; v < currentVersion[type]; v++) {
+    const step = upcasters[type]?.[v]
+    if (!step) throw new InvalidEventError(type, v, `no upcaster from version ${v}`)
+    const next = schemaFor(type, v + 1).safeParse(step(current))
+    if (!next.success) throw new InvalidEventError(type, v + 1, `upcast from v${v}: ${formatIssues(next.error)}`)
+    current = next.data
+  }
+  return current
 }

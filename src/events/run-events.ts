@@ -59,10 +59,31 @@ export const failureEntrySchema = z.object({
 })
 export type FailureEntry = z.infer<typeof failureEntrySchema>
 
-export const runOutcomeSchema = z.enum(['pending', 'succeeded', 'partially_succeeded', 'failed', 'blocked'])
+export const runOutcomeSchema = z.enum(['pending', 'succeeded', 'partially_succeeded', 'failed', 'blocked', 'cancelled'])
 export type RunOutcome = z.infer<typeof runOutcomeSchema>
-export const runStatusSchema = z.enum(['queued', 'running', 'completed'])
+export const runStatusSchema = z.enum(['queued', 'running', 'paused', 'completed'])
 export type RunStatus = z.infer<typeof runStatusSchema>
+
+/** SPEC §9 limits: `maxConcurrency` 1–1000; `maxFailures` ≥ 0, or null for no limit. */
+export const MAX_CONCURRENCY_LIMIT = 1000
+export const runLimitsSchema = z
+  .object({
+    maxConcurrency: z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT),
+    maxFailures: z.number().int().nonnegative().nullable(),
+  })
+  .strict()
+export type RunLimits = z.infer<typeof runLimitsSchema>
+
+/**
+ * Why a run is paused: an operator's reason code (SPEC §3), or one of the service's own (SPEC §9, §11).
+ */
+export const systemPauseReasonCodeSchema = z.enum(['ERROR_BUDGET_EXCEEDED', 'CANARY_COMPLETE', 'CANARY_FAILED', 'HALTED'])
+export const pauseReasonCodeSchema = z.union([reasonCodeSchema, systemPauseReasonCodeSchema])
+export type PauseReasonCode = z.infer<typeof pauseReasonCodeSchema>
+export const pauseReasonSchema = z
+  .object({ reasonCode: pauseReasonCodeSchema, reasonText: z.string().max(500) })
+  .strict()
+export type PauseReason = z.infer<typeof pauseReasonSchema>
 
 export const runRequestedV1 = z
   .object({
@@ -80,6 +101,12 @@ export const runRequestedV1 = z
     requestedAt: z.iso.datetime({ offset: true }),
   })
   .strict()
+
+/** v2 adds the run's limits (SPEC §9) and the run it retries, if any. */
+export const runRequestedV2 = runRequestedV1.extend({
+  limits: runLimitsSchema,
+  retryOf: z.string().min(1).nullable(),
+})
 
 export const runStartedV1 = z
   .object({ runId: z.string().min(1), startedAt: z.iso.datetime({ offset: true }) })
@@ -113,6 +140,12 @@ export const tenantProcessedV1 = z
   })
   .strict()
 
+/** v2 adds when the tenant's repair transaction began and committed (null when no repair ran). */
+export const tenantProcessedV2 = tenantProcessedV1.extend({
+  startedAt: z.iso.datetime({ offset: true }).nullable(),
+  completedAt: z.iso.datetime({ offset: true }).nullable(),
+})
+
 export const tenantJobsRedispatchedV1 = z
   .object({
     runId: z.string().min(1),
@@ -129,6 +162,47 @@ export const runCompletedV1 = z
     summaryCounts: summaryCountsSchema,
     failureSummary: z.array(failureEntrySchema),
     completedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+
+/** v2: a run may also end `cancelled` (SPEC §9). */
+export const runCompletedV2 = runCompletedV1.extend({ outcome: runOutcomeSchema.exclude(['pending']) })
+
+/** SPEC §9 run control: each an event on the run's stream; the actor is the event's initiator. */
+export const runPausedV1 = z
+  .object({ runId: z.string().min(1), reason: pauseReasonSchema, pausedAt: z.iso.datetime({ offset: true }) })
+  .strict()
+
+export const runResumedV1 = z
+  .object({
+    runId: z.string().min(1),
+    reason: runReasonSchema.nullable(),
+    /** The dispatch generation from here on: jobs of the tenants not yet processed are published anew. */
+    generation: z.number().int().positive(),
+    resumedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+
+export const runCancelledV1 = z
+  .object({ runId: z.string().min(1), reason: runReasonSchema, cancelledAt: z.iso.datetime({ offset: true }) })
+  .strict()
+
+export const runLimitsChangedV1 = z
+  .object({
+    runId: z.string().min(1),
+    limits: runLimitsSchema,
+    previous: runLimitsSchema,
+    changedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+
+/** On the retried run's stream: a new run was requested for its failed tenants. */
+export const runRetriedV1 = z
+  .object({
+    runId: z.string().min(1),
+    retryRunId: z.string().min(1),
+    tenantIds: z.array(tenantIdSchema).min(1),
+    retriedAt: z.iso.datetime({ offset: true }),
   })
   .strict()
 

@@ -2,6 +2,8 @@
 export const streams = {
   run: (runId: string) => `run-${runId}`,
   runIdentity: (runIdentityHash: string) => `runIdentity-${runIdentityHash}`,
+  /** The deployment-wide halt (SPEC §9): one stream for the whole deployment. */
+  halt: () => 'deployment-halt',
   preflight: (preflightId: string) => `preflight-${preflightId}`,
   /** Login attempts are grouped by the email tried, hashed so the stream name carries no PII. */
   login: (emailHash: string) => `login-${emailHash}`,

@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from '../db/database.js'
-import type { EventOf, RunOutcome } from '../events/index.js'
+import type { RunOutcome } from '../events/index.js'
 import type { Projection } from './projector.js'
 
 export const runFailedAlertKey = 'operations.run.failed'
@@ -26,8 +26,13 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
     name: 'alerts',
 
     async apply(tx, { event }) {
-      if (event.type !== 'RunCompleted' || !alertingOutcomes.has(event.data.outcome)) return
-      await recordRunFailedAlert(tx, event, consoleBaseUrl)
+      if (event.type === 'RunCompleted' && alertingOutcomes.has(event.data.outcome)) {
+        await recordRunFailedAlert(tx, event.data.runId, event.data.completedAt, consoleBaseUrl)
+      }
+      // SPEC §9: a run that pauses itself over its error budget raises the same alert.
+      if (event.type === 'RunPaused' && event.data.reason.reasonCode === 'ERROR_BUDGET_EXCEEDED') {
+        await recordRunFailedAlert(tx, event.data.runId, event.data.pausedAt, consoleBaseUrl)
+      }
     },
 
     // No reset: deliveries are a record of alerts raised (a sender marks them sent), not a view to
@@ -43,10 +48,14 @@ interface RunRow {
   workspace_id: string
 }
 
-async function recordRunFailedAlert(tx: TransactionSql, { data }: EventOf<'RunCompleted'>, consoleBaseUrl: string): Promise<void> {
+/**
+ * One `operations.run.failed` delivery per run and destination: a run that paused over its error budget
+ * and later completes `partially_succeeded` has already alerted (the unique key keeps the first).
+ */
+async function recordRunFailedAlert(tx: TransactionSql, runId: string, at: string, consoleBaseUrl: string): Promise<void> {
   const [run] = await tx<RunRow[]>`
-    select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = ${data.runId}`
-  if (!run) throw new Error(`RunCompleted for run ${data.runId}, which operation_runs does not know`)
+    select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = ${runId}`
+  if (!run) throw new Error(`an alert for run ${runId}, which operation_runs does not know`)
   const platformWorkspace = run.scope === 'all_tenants' ? run.workspace_id : await platformWorkspaceId(tx)
   if (platformWorkspace === null) return
   const payload = {
@@ -58,7 +67,7 @@ async function recordRunFailedAlert(tx: TransactionSql, { data }: EventOf<'RunCo
   await tx`
     insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
     select ${run.id} || ':' || d.id, ${runFailedAlertKey}, ${run.id}, d.workspace_id, d.id,
-           ${JSON.stringify(payload)}::text::jsonb, 'recorded', ${data.completedAt}::timestamptz
+           ${JSON.stringify(payload)}::text::jsonb, 'recorded', ${at}::timestamptz
     from alert_destinations d
     where d.workspace_id = ${platformWorkspace}::bigint and d.enabled
     on conflict do nothing`

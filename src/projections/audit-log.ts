@@ -8,6 +8,13 @@ export const auditActions = {
   start: 'platform.ops.runbooks.start',
   completed: 'platform.ops.runbooks.completed',
   failed: 'platform.ops.runbooks.failed',
+  paused: 'platform.ops.runbooks.paused',
+  resumed: 'platform.ops.runbooks.resumed',
+  cancelled: 'platform.ops.runbooks.cancelled',
+  limitsChanged: 'platform.ops.runbooks.limits_changed',
+  retried: 'platform.ops.runbooks.retried',
+  halted: 'platform.ops.halted',
+  haltLifted: 'platform.ops.halt_lifted',
   loginSucceeded: 'platform.ops.login.succeeded',
   loginFailed: 'platform.ops.login.failed',
   loginRateLimited: 'platform.ops.login.rate_limited',
@@ -143,6 +150,35 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
         },
       }
     }
+    case 'RunPaused':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.paused, {
+        reason_code: event.data.reason.reasonCode,
+        reason_text: event.data.reason.reasonText,
+      })
+    case 'RunResumed':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.resumed, {
+        reason_code: event.data.reason?.reasonCode ?? null,
+        reason_text: event.data.reason?.reasonText ?? null,
+      })
+    case 'RunCancelled':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.cancelled, {
+        reason_code: event.data.reason.reasonCode,
+        reason_text: event.data.reason.reasonText,
+      })
+    case 'RunLimitsChanged':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.limitsChanged, {
+        limits: event.data.limits,
+        previous_limits: event.data.previous,
+      })
+    case 'RunRetried':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.retried, {
+        retry_run_id: event.data.retryRunId,
+        retried_tenants: event.data.tenantIds.length,
+      })
+    case 'HaltEngaged':
+      return deploymentEntry(metadata, auditActions.halted, event.data.reason)
+    case 'HaltLifted':
+      return deploymentEntry(metadata, auditActions.haltLifted, event.data.reason)
     case 'LoginSucceeded': {
       const d = event.data
       return {
@@ -178,6 +214,58 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
     }
     default:
       return null
+  }
+}
+
+/** The actor of a control event: the operator who sent it, or none for the service's own (e.g. an error budget). */
+function actorOf(metadata: EventMetadata) {
+  const operator = metadata.initiator.kind === 'operator' ? metadata.initiator : null
+  return { id: operator?.platformUserId ?? null, email: operator?.email ?? null }
+}
+
+/** A control of a run (SPEC §9): attributed to its actor, described with the run it acted on. */
+async function runControlEntry(
+  tx: TransactionSql,
+  metadata: EventMetadata,
+  runId: string,
+  action: AuditAction,
+  extra: Record<string, unknown>,
+): Promise<AuditEntry> {
+  const run = await runInitiator(tx, runId)
+  const actor = actorOf(metadata)
+  return {
+    action,
+    actorUserId: actor.id,
+    actorEmail: actor.email,
+    context: {
+      ...emptyContext,
+      runbook_key: run?.type ?? null,
+      scope: run?.scope ?? null,
+      target_tenant_id: run?.target_tenant_id ?? null,
+      affected_count: run?.affected_count ?? null,
+      operation_run_id: runId,
+      platform_user_id: actor.id,
+      email: actor.email,
+      ...requestOrigin(metadata),
+      ...extra,
+    },
+  }
+}
+
+function deploymentEntry(metadata: EventMetadata, action: AuditAction, reason: { reasonCode: string; reasonText: string }): AuditEntry {
+  const actor = actorOf(metadata)
+  return {
+    action,
+    actorUserId: actor.id,
+    actorEmail: actor.email,
+    context: {
+      ...emptyContext,
+      platform_user_id: actor.id,
+      email: actor.email,
+      ...requestOrigin(metadata),
+      reason_code: reason.reasonCode,
+      reason_text: reason.reasonText,
+    },
   }
 }
 

@@ -37,21 +37,41 @@ export interface RunSummary {
   startedAt: string | null
   completedAt: string | null
   createdAt: string
+  /** SPEC §9 additions. */
+  limits: { maxConcurrency: number; maxFailures: number | null }
+  pause: RunControlEntry | null
+  /** Set from a cancel until the run completes `cancelled` (its in-flight repairs are being recorded). */
+  cancellation: RunControlEntry | null
+  tenantCounts: { targeted: number; pending: number; succeeded: number; failed: number; cancelled: number }
+  retryOf: string | null
+  /** SPEC §10 and §11; not recorded by this version. */
+  approval: null
+  verification: null
 }
 
-export interface RunTenantResult {
+export interface RunControlEntry {
+  reasonCode: string
+  reasonText: string
+  /** The operator's id, or `system` for the service's own pauses. */
+  by: string
+  byEmail: string | null
+  byName: string | null
+  at: string
+}
+
+export type RunDetail = RunSummary
+
+/** A tenant of a run (SPEC §9 `GET /api/runs/{id}/tenants`). */
+export interface RunTenant {
   tenantId: number
-  status: string
-  total: number | null
-  updated: number | null
+  tenantName: string | null
+  status: 'pending' | 'succeeded' | 'failed' | 'cancelled'
+  attempts: number
+  counts: { total: number; updated: number; skipped: number } | null
   reasonCode: string | null
   message: string | null
-  attempt: number
-  processedAt: string
-}
-
-export interface RunDetail extends RunSummary {
-  tenants: RunTenantResult[]
+  startedAt: string | null
+  completedAt: string | null
 }
 
 export interface AuditEntry {
@@ -102,7 +122,19 @@ interface RunRow {
   completed_at: Date | null
   created_at: Date
   sort_key: string
+  max_concurrency: number | null
+  max_failures: number | null
+  pause: RunControlEntry | null
+  cancellation: RunControlEntry | null
+  retry_of: string | null
+  targeted: number | null
+  succeeded: number | null
+  failed: number | null
+  cancelled: number | null
 }
+
+/** Runs with their SPEC §9 controls (runs projected before controls existed have none: defaults apply). */
+const RUNS_WITH_CONTROLS = `operation_runs r left join operation_run_controls c on c.run_id = r.id`
 
 export async function listRuns(sql: Sql, filter: ListRunsFilter): Promise<Page<RunSummary>> {
   const limit = pageSize(filter.limit)
@@ -111,25 +143,58 @@ export async function listRuns(sql: Sql, filter: ListRunsFilter): Promise<Page<R
     throw new RangeError(`tenantId must be a positive integer, got ${filter.tenantId}`)
   }
   const rows = await sql<RunRow[]>`
-    select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
-    from operation_runs
+    select r.*, c.*, to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
+    from ${sql.unsafe(RUNS_WITH_CONTROLS)}
     where true
-      ${filter.status !== undefined ? sql`and status = ${filter.status}` : sql``}
-      ${filter.outcome !== undefined ? sql`and outcome = ${filter.outcome}` : sql``}
-      ${filter.runbook !== undefined ? sql`and type = ${filter.runbook}` : sql``}
-      ${filter.tenantId !== undefined ? sql`and tenant_id = ${filter.tenantId}::bigint` : sql``}
-      ${after ? sql`and (created_at, id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
-    order by created_at desc, id desc
+      ${filter.status !== undefined ? sql`and r.status = ${filter.status}` : sql``}
+      ${filter.outcome !== undefined ? sql`and r.outcome = ${filter.outcome}` : sql``}
+      ${filter.runbook !== undefined ? sql`and r.type = ${filter.runbook}` : sql``}
+      ${filter.tenantId !== undefined ? sql`and r.tenant_id = ${filter.tenantId}::bigint` : sql``}
+      ${after ? sql`and (r.created_at, r.id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
+    order by r.created_at desc, r.id desc
     limit ${limit + 1}`
   return toPage(rows, limit, toRunSummary)
 }
 
 export async function getRun(sql: Sql, id: string): Promise<RunDetail | null> {
-  const [row] = await sql<RunRow[]>`select *, '' as sort_key from operation_runs where id = ${id}`
-  if (!row) return null
-  const tenants = await sql<TenantRow[]>`
-    select * from operation_run_tenants where run_id = ${id} order by tenant_id`
-  return { ...toRunSummary(row), tenants: tenants.map(toTenantResult) }
+  const [row] = await sql<RunRow[]>`select r.*, c.*, '' as sort_key from ${sql.unsafe(RUNS_WITH_CONTROLS)} where r.id = ${id}`
+  return row ? toRunSummary(row) : null
+}
+
+export const RUN_TENANT_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as const
+
+/** A run's tenants by tenant id, keyset-paginated (the cursor is the last tenant id, opaque to clients). */
+export async function listRunTenants(
+  sql: Sql,
+  runId: string,
+  filter: { status?: RunTenant['status']; cursor?: string | null; limit: number },
+): Promise<Page<RunTenant>> {
+  const limit = pageSize(filter.limit)
+  const after = filter.cursor ? decodeTenantCursor(filter.cursor) : null
+  const rows = await sql<TenantRow[]>`
+    select t.*, n.name as tenant_name
+    from operation_run_tenants t left join tenants n on n.id = t.tenant_id
+    where t.run_id = ${runId}
+      ${filter.status !== undefined ? sql`and t.status = ${filter.status}` : sql``}
+      ${after !== null ? sql`and t.tenant_id > ${after}::bigint` : sql``}
+    order by t.tenant_id
+    limit ${limit + 1}`
+  const items = rows.slice(0, limit).map(toRunTenant)
+  const last = items.at(-1)
+  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ v: 1, t: last.tenantId })).toString('base64url') : null
+  return { items, nextCursor }
+}
+
+function decodeTenantCursor(cursor: string): number {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw new InvalidCursorError(cursor)
+  try {
+    const parsed = z.object({ v: z.literal(1), t: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }).strict()
+      .safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
+    if (parsed.success) return parsed.data.t
+  } catch {
+    // not JSON: refused below
+  }
+  throw new InvalidCursorError(cursor)
 }
 
 /**
@@ -215,13 +280,16 @@ export async function listAlertDeliveries(sql: Sql, filter: { runId?: string; li
 interface TenantRow {
   run_id: string
   tenant_id: string
+  tenant_name: string | null
   status: string
   total: number | null
   updated: number | null
   reason_code: string | null
   message: string | null
-  attempt: number
-  processed_at: Date
+  attempt: number | null
+  processed_at: Date | null
+  started_at: Date | null
+  completed_at: Date | null
 }
 
 function toRunSummary(row: RunRow): RunSummary {
@@ -241,19 +309,50 @@ function toRunSummary(row: RunRow): RunSummary {
     startedAt: row.started_at?.toISOString() ?? null,
     completedAt: row.completed_at?.toISOString() ?? null,
     createdAt: row.created_at.toISOString(),
+    ...controlsOf(row),
   }
 }
 
-function toTenantResult(row: TenantRow): RunTenantResult {
+function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancellation' | 'tenantCounts' | 'retryOf' | 'approval' | 'verification'> {
+  const counts = row.summary_counts
+  // A run projected before controls existed: its counts come from its summary.
+  const targeted = row.targeted ?? counts.tenants ?? 1
+  const succeeded = row.succeeded ?? 0
+  const failed = row.failed ?? (row.targeted === null ? (counts.failed ?? 0) : 0)
+  const cancelled = row.cancelled ?? 0
+  const legacyDone = row.targeted === null && row.status === 'completed'
+  return {
+    limits: { maxConcurrency: row.max_concurrency ?? 1000, maxFailures: row.max_failures ?? null },
+    pause: row.status === 'paused' ? row.pause : null,
+    cancellation: row.status === 'completed' ? null : row.cancellation,
+    tenantCounts: {
+      targeted,
+      pending: legacyDone ? 0 : Math.max(targeted - succeeded - failed - cancelled, 0),
+      succeeded: legacyDone ? targeted - failed : succeeded,
+      failed,
+      cancelled,
+    },
+    retryOf: row.retry_of ?? null,
+    approval: null,
+    verification: null,
+  }
+}
+
+function toRunTenant(row: TenantRow): RunTenant {
+  const processed = row.status === 'succeeded' || row.status === 'failed'
   return {
     tenantId: Number(row.tenant_id),
-    status: row.status,
-    total: row.total,
-    updated: row.updated,
+    tenantName: row.tenant_name,
+    status: row.status as RunTenant['status'],
+    attempts: processed ? (row.attempt ?? 1) : 0,
+    counts:
+      row.status === 'succeeded' && row.total !== null && row.updated !== null
+        ? { total: row.total, updated: row.updated, skipped: row.total - row.updated }
+        : null,
     reasonCode: row.reason_code,
     message: row.message,
-    attempt: row.attempt,
-    processedAt: row.processed_at.toISOString(),
+    startedAt: row.started_at?.toISOString() ?? null,
+    completedAt: row.completed_at?.toISOString() ?? null,
   }
 }
 

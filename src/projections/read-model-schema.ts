@@ -49,6 +49,27 @@ export const readModelSchema: SchemaPart = {
        attempt integer not null,
        processed_at timestamptz not null,
        primary key (run_id, tenant_id))`,
+    // One row per targeted tenant from the run's request on (SPEC §9 "Tenants of a run"): pending until
+    // processed, cancelled when the run is cancelled before it; the repair's own times when it ran.
+    `alter table operation_run_tenants alter column processed_at drop not null`,
+    `alter table operation_run_tenants alter column attempt drop not null`,
+    `alter table operation_run_tenants add column if not exists started_at timestamptz null`,
+    `alter table operation_run_tenants add column if not exists completed_at timestamptz null`,
+    `create index if not exists operation_run_tenants_status_idx on operation_run_tenants (run_id, status, tenant_id)`,
+
+    // What SPEC §9 adds to the run resource, beside operation_runs (whose column set is fixed).
+    `create table if not exists operation_run_controls (
+       run_id text primary key,
+       max_concurrency integer not null,
+       max_failures integer null,
+       pause jsonb null,
+       cancellation jsonb null,
+       retry_of text null,
+       targeted integer not null,
+       succeeded integer not null default 0,
+       failed integer not null default 0,
+       cancelled integer not null default 0)`,
+
 
     `create table if not exists audit_log (
        id text primary key,

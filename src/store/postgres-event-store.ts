@@ -234,6 +234,26 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toStoredEvent)
   }
 
+  /**
+   * This store as read from inside a caller's transaction: its reads see what that transaction sees (and
+   * use its connection — the embedded database has only one). Writing through it is a programming error.
+   */
+  readingIn(tx: TransactionSql): EventStore {
+    const refuse = (): never => {
+      throw new Error('a transaction-bound event store reader cannot append')
+    }
+    const reader = new PostgresEventStore(tx as unknown as Sql)
+    return {
+      atomicMultiStreamAppend: true,
+      append: refuse,
+      appendMany: refuse,
+      readStream: (streamId, options) => reader.readStream(streamId, options),
+      readAll: (options) => reader.readAll(options),
+      onAppended: () => () => {},
+      close: async () => {},
+    }
+  }
+
   async readAll(options: ReadAllOptions): Promise<StoredEvent[]> {
     if (!Number.isSafeInteger(options.maxCount) || options.maxCount < 0) throw new RangeError(`maxCount must be a non-negative integer, got ${options.maxCount}`)
     const rows = await statements.readAll(this.sql, parsePosition(options.after), options.maxCount)

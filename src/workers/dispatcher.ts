@@ -2,8 +2,13 @@ import type { Logger } from 'pino'
 import type { Sql } from '../db/database.js'
 import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 import type { EventLog, LoggedEvent } from '../store/event-log.js'
-import { loadRun, markRunStarted } from '../commands/run-execution.js'
-import { pendingTenants } from '../commands/run/run-state.js'
+import { StreamStateCache } from '../commands/handle-command.js'
+import { loadHalt } from '../commands/halt.js'
+import { haltActiveRun } from '../commands/run-control.js'
+import { loadRunCached, markRunStarted } from '../commands/run-execution.js'
+import { planDispatch } from '../commands/run/dispatch-plan.js'
+import { isRunEvent, type RunState } from '../commands/run/run-state.js'
+import { finishCancelledRun } from './cancellation.js'
 import { EventSubscription } from './event-subscription.js'
 import { publishTenantJobs } from './job-publisher.js'
 
@@ -14,27 +19,74 @@ export interface DispatcherDeps {
   logger: Logger
 }
 
-/** RunRequested → the run is started and one job per targeted tenant is published; re-dispatches likewise. */
-export async function dispatchEvent(deps: DispatcherDeps, logged: LoggedEvent): Promise<void> {
-  const { event } = logged
-  if (event.type === 'RunRequested') {
-    const state = await markRunStarted(deps.log, event.data.runId, logged.metadata.eventId)
-    if (state.status !== 'running') return
-    await publishTenantJobs(deps.queue, event.data, pendingTenants(state), 0)
-  } else if (event.type === 'TenantJobsRedispatched') {
-    const state = await loadRun(deps.log, event.data.runId)
-    if (state.status !== 'running') return
-    const stillPending = event.data.tenantIds.filter((id) => !state.results.has(id))
-    await publishTenantJobs(deps.queue, state.request!, stillPending, event.data.generation)
+/**
+ * The one place tenant jobs are published. It follows the event store: a requested run is started, and
+ * whenever a run's dispatch may change (it started, resumed, was re-dispatched, a tenant finished, its
+ * limits changed) the jobs its plan wants and this process has not published yet are published. A cancel
+ * is finished here when no repair is in flight. At-least-once: after a restart, a plan's jobs are
+ * published again under the same dedupe ids, and a repeated job is a no-op for the worker.
+ */
+export class Dispatcher {
+  private readonly runs = new StreamStateCache<RunState>()
+  /** Per run, the generation and the tenants this process published jobs for. */
+  private readonly published = new Map<string, { generation: number; tenantIds: Set<number> }>()
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async handle(logged: LoggedEvent): Promise<void> {
+    const { event } = logged
+    if (!isRunEvent(event)) return
+    const runId = event.data.runId
+    switch (event.type) {
+      case 'RunRequested':
+        await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
+        return this.dispatch(runId)
+      case 'RunStarted':
+      case 'RunResumed':
+      case 'TenantJobsRedispatched':
+      case 'TenantProcessed':
+      case 'RunLimitsChanged':
+        return this.dispatch(runId)
+      case 'RunCancelled':
+        this.published.delete(runId)
+        await finishCancelledRun(this.deps, runId)
+        return
+      case 'RunCompleted':
+        this.published.delete(runId)
+        return
+      case 'RunPaused':
+      case 'RunRetried':
+        return
+    }
+  }
+
+  private async dispatch(runId: string): Promise<void> {
+    const run = await loadRunCached(this.deps.log, runId, this.runs)
+    const plan = planDispatch(run, (await loadHalt(this.deps.log)).halted)
+    if (plan.action === 'halt_run') {
+      await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: null })
+      return
+    }
+    if (plan.action === 'none' || run.status === 'none') return
+    let sent = this.published.get(runId)
+    if (!sent || sent.generation !== plan.generation) {
+      sent = { generation: plan.generation, tenantIds: new Set() }
+      this.published.set(runId, sent)
+    }
+    const fresh = plan.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId))
+    if (fresh.length === 0) return
+    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation)
+    for (const tenantId of fresh) sent.tenantIds.add(tenantId)
   }
 }
 
 export function createDispatcher(deps: DispatcherDeps, options: { pollIntervalMs?: number } = {}): EventSubscription {
+  const dispatcher = new Dispatcher(deps)
   return new EventSubscription({
     store: deps.log.store,
     sql: deps.sql,
     name: 'dispatcher',
-    handle: (logged) => dispatchEvent(deps, logged),
+    handle: (logged) => dispatcher.handle(logged),
     logger: deps.logger,
     ...options,
   })

@@ -1,11 +1,10 @@
 import type { Logger } from 'pino'
 import { tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
-import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 import type { EventLog } from '../store/event-log.js'
 import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
 import { pendingTenants } from '../commands/run/run-state.js'
-import { publishTenantJobs } from './job-publisher.js'
+import { finishCancelledRun } from './cancellation.js'
 
 export interface ReconcilerOptions {
   /** A run with no new event for this long while tenants are pending is presumed to have lost jobs. */
@@ -18,15 +17,15 @@ export const defaultReconcilerOptions: ReconcilerOptions = { staleAfterMs: 120_0
 export interface ReconcilerDeps {
   sql: Sql
   log: EventLog
-  queue: JobQueue<TenantJob>
   logger: Logger
 }
 
 /**
- * DESIGN invariant 7: the queue may lose a job, the event store may not. Every active run that made no
- * progress for a while gets its pending tenants that nobody is repairing dispatched again (a new
- * generation, so the queue's dedupe window does not swallow it); a run left queued by a dispatcher that
- * died is started here.
+ * DESIGN invariant 7: the queue may lose a job, the event store may not. Every running run that made no
+ * progress for a while gets its pending tenants that nobody is repairing marked for another dispatch (a
+ * new generation, so the queue's dedupe window does not swallow it), which the dispatcher publishes; a
+ * run left queued by a dispatcher that died is started here; a cancelled run whose completion was missed
+ * is completed. Paused runs are left alone: only an operator resumes them.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null
@@ -40,28 +39,30 @@ export class Reconciler {
     this.options = { ...defaultReconcilerOptions, ...options }
   }
 
-  /** One pass over the active runs; returns the ids of the runs it re-dispatched. */
+  /** One pass over the active runs; returns the ids of the runs it acted on. */
   async reconcileOnce(now: Date = new Date()): Promise<string[]> {
     const rows = await this.deps.sql<Array<{ id: string }>>`
-      select id from operation_runs where status in ('queued', 'running') order by created_at`
+      select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
     const touched: string[] = []
     for (const { id } of rows) {
-      let state = await loadRun(this.deps.log, id)
+      const state = await loadRun(this.deps.log, id)
+      if (state.status === 'none' || state.status === 'completed') continue
+      if (state.cancellation) {
+        if (await finishCancelledRun(this.deps, id)) touched.push(id)
+        continue
+      }
       const idleMs = now.getTime() - (state.lastEventAt?.getTime() ?? now.getTime())
-      if (idleMs < this.options.staleAfterMs) continue
+      if (state.status === 'paused' || idleMs < this.options.staleAfterMs) continue
       if (state.status === 'queued') {
-        state = await markRunStarted(this.deps.log, id, null)
-        if (state.status === 'running') await publishTenantJobs(this.deps.queue, state.request!, pendingTenants(state), 0)
+        await markRunStarted(this.deps.log, id, null, 'reconciler')
         touched.push(id)
         continue
       }
-      if (state.status !== 'running') continue
       const lost = await this.notBeingRepaired(pendingTenants(state))
       if (lost.length === 0) continue
       const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)
       if (!redispatch) continue
       this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
-      await publishTenantJobs(this.deps.queue, state.request!, redispatch.tenantIds, redispatch.generation)
       touched.push(id)
     }
     return touched

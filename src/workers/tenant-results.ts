@@ -1,6 +1,7 @@
 import type { SchemaPart } from '../db/schema.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { TenantResult } from '../events/index.js'
+import type { TenantOutcome } from '../commands/run/run-decider.js'
 
 /**
  * The outcome of a tenant job, written in the SAME transaction as the tenant's repair. It is what makes
@@ -22,6 +23,9 @@ export const tenantResultsSchema: SchemaPart = {
        attempt integer not null,
        recorded_at timestamptz not null default now(),
        primary key (run_id, tenant_id))`,
+    // When the repair transaction began and (about to) commit: SPEC §9's per-tenant startedAt/completedAt.
+    `alter table tenant_job_results add column if not exists started_at timestamptz null`,
+    `alter table tenant_job_results add column if not exists completed_at timestamptz null`,
     // Failed attempts of a tenant job, by kind: waiting for another run's lock has its own (long) budget
     // and must not use up the retries of real failures.
     `create table if not exists tenant_job_attempts (
@@ -52,18 +56,19 @@ export async function countFailedAttempt(
   return kind === 'transient' ? row!.transient_failures : row!.lock_waits
 }
 
-export interface StoredTenantResult {
-  result: TenantResult
-  attempt: number
-}
+/** A tenant's result as stored beside its repair: the decider's `TenantOutcome` without the tenant id. */
+export type StoredTenantResult = Omit<TenantOutcome, 'tenantId'>
 
 type Row = {
+  tenant_id: string
   status: 'succeeded' | 'failed'
   total: number | null
   updated: number | null
   reason_code: string | null
   message: string | null
   attempt: number
+  started_at: Date | null
+  completed_at: Date | null
 }
 
 function fromRow(row: Row): StoredTenantResult {
@@ -71,8 +76,15 @@ function fromRow(row: Row): StoredTenantResult {
     row.status === 'succeeded'
       ? { status: 'succeeded', total: row.total ?? 0, updated: row.updated ?? 0 }
       : { status: 'failed', reasonCode: row.reason_code as 'UNKNOWN', message: row.message ?? '' }
-  return { result, attempt: row.attempt }
+  return {
+    result,
+    attempt: row.attempt,
+    startedAt: row.started_at?.toISOString() ?? null,
+    completedAt: row.completed_at?.toISOString() ?? null,
+  }
 }
+
+const columns = 'tenant_id, status, total, updated, reason_code, message, attempt, started_at, completed_at'
 
 export async function findTenantResult(
   sql: Sql | TransactionSql,
@@ -80,45 +92,50 @@ export async function findTenantResult(
   tenantId: number,
 ): Promise<StoredTenantResult | null> {
   const [row] = await sql<Row[]>`
-    select status, total, updated, reason_code, message, attempt
-    from tenant_job_results where run_id = ${runId} and tenant_id = ${tenantId}`
+    select ${sql.unsafe(columns)} from tenant_job_results where run_id = ${runId} and tenant_id = ${tenantId}`
   return row ? fromRow(row) : null
 }
 
+/** Every result stored for a run, by tenant. */
+export async function findRunResults(sql: Sql | TransactionSql, runId: string): Promise<TenantOutcome[]> {
+  const rows = await sql<Row[]>`select ${sql.unsafe(columns)} from tenant_job_results where run_id = ${runId} order by tenant_id`
+  return rows.map((row) => ({ tenantId: Number(row.tenant_id), ...fromRow(row) }))
+}
+
 /**
- * Inserts the result of a repair in the repair's transaction. A row already there (a final failure stored
- * meanwhile by another delivery) makes the insert, and so the whole repair, fail: the repair never commits
- * beside a result that says something else.
+ * Inserts the result of a repair in the repair's transaction, stamped with the time it is about to commit.
+ * A row already there (a final failure stored meanwhile by another delivery) makes the insert, and so the
+ * whole repair, fail: the repair never commits beside a result that says something else.
  */
-export async function insertTenantResult(
+export async function insertRepairResult(
   tx: TransactionSql,
   runId: string,
   tenantId: number,
-  stored: StoredTenantResult,
+  repair: { total: number; updated: number; attempt: number; startedAt: string },
 ): Promise<StoredTenantResult> {
-  await tx`${insertStatement(tx, runId, tenantId, stored)}`
-  return stored
+  const [row] = await tx<Array<{ completed_at: Date }>>`
+    insert into tenant_job_results (run_id, tenant_id, status, total, updated, attempt, started_at, completed_at)
+    values (${runId}, ${tenantId}, 'succeeded', ${repair.total}, ${repair.updated}, ${repair.attempt},
+            ${repair.startedAt}::timestamptz, clock_timestamp())
+    returning completed_at`
+  return {
+    result: { status: 'succeeded', total: repair.total, updated: repair.updated },
+    attempt: repair.attempt,
+    startedAt: repair.startedAt,
+    completedAt: row!.completed_at.toISOString(),
+  }
 }
 
 /** Stores a final failure unless a result is already stored, and returns the stored one (first writer wins). */
-export async function storeTenantResult(
+export async function storeFailure(
   sql: Sql | TransactionSql,
   runId: string,
   tenantId: number,
-  stored: StoredTenantResult,
+  failure: { result: Extract<TenantResult, { status: 'failed' }>; attempt: number },
 ): Promise<StoredTenantResult> {
-  await sql`${insertStatement(sql, runId, tenantId, stored)} on conflict (run_id, tenant_id) do nothing`
+  await sql`
+    insert into tenant_job_results (run_id, tenant_id, status, reason_code, message, attempt)
+    values (${runId}, ${tenantId}, 'failed', ${failure.result.reasonCode}, ${failure.result.message}, ${failure.attempt})
+    on conflict (run_id, tenant_id) do nothing`
   return (await findTenantResult(sql, runId, tenantId))!
-}
-
-function insertStatement(sql: Sql | TransactionSql, runId: string, tenantId: number, stored: StoredTenantResult) {
-  const { result, attempt } = stored
-  return sql`
-    insert into tenant_job_results (run_id, tenant_id, status, total, updated, reason_code, message, attempt)
-    values (${runId}, ${tenantId}, ${result.status},
-            ${result.status === 'succeeded' ? result.total : null},
-            ${result.status === 'succeeded' ? result.updated : null},
-            ${result.status === 'failed' ? result.reasonCode : null},
-            ${result.status === 'failed' ? result.message : null},
-            ${attempt})`
 }

@@ -1,66 +1,84 @@
 import type { Logger } from 'pino'
-import { tenantRepairLockName } from '../db/advisory-locks.js'
-import type { Sql } from '../db/database.js'
-import type { TenantResult } from '../events/index.js'
+import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
+import type { Sql, TransactionSql } from '../db/database.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
 import type { Runbook } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
-import type { EventLog } from '../store/event-log.js'
-import { loadRunRequest, recordTenantResult } from '../commands/run-execution.js'
+import { EventLog } from '../store/event-log.js'
+import { PostgresEventStore } from '../store/postgres-event-store.js'
 import { StreamStateCache } from '../commands/handle-command.js'
+import { loadHalt } from '../commands/halt.js'
+import { haltActiveRun } from '../commands/run-control.js'
+import { loadRunCached, recordTenantResult } from '../commands/run-execution.js'
 import type { RunState } from '../commands/run/run-state.js'
+import { decideTenantRepair, type RepairDecision } from '../commands/run/tenant-repair-gate.js'
+import {
+  defaultTenantRetryPolicy,
+  failureKindOf,
+  retryAfterFailure,
+  type TenantRetryPolicy,
+} from '../commands/run/tenant-retry-policy.js'
+import { finishCancelledRun } from './cancellation.js'
 import { KeyedSerialQueue } from './keyed-serial-queue.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
-import { countFailedAttempt, findTenantResult, insertTenantResult, storeTenantResult, type StoredTenantResult } from './tenant-results.js'
+import { countFailedAttempt, findTenantResult, insertRepairResult, storeFailure, type StoredTenantResult } from './tenant-results.js'
 
-export interface TenantWorkerOptions {
-  /** Failed attempts (DB_ERROR, TIMEOUT, UNKNOWN) before the failure becomes final. */
-  maxAttempts: number
+export interface TenantWorkerOptions extends TenantRetryPolicy {
   /** How long one attempt waits for another run's lock on the same tenant. */
   lockWaitMs: number
-  /** Attempts a tenant may spend waiting for another run's lock before it fails TENANT_LOCKED (≈ 900 s in all). */
-  maxLockedAttempts: number
-  /** Pause before retrying a failed attempt (doubled per attempt, capped). */
-  retryDelayMs: number
   /** Upper bound of one repair's statements. */
   statementTimeoutMs: number
   /** How often a long job tells the queue it is still alive. */
   heartbeatMs: number
+  /** Pause before a job whose run has all its concurrency slots taken is offered again. */
+  slotWaitMs: number
 }
 
 export const defaultTenantWorkerOptions: TenantWorkerOptions = {
-  maxAttempts: 5,
+  ...defaultTenantRetryPolicy,
   lockWaitMs: 10_000,
-  maxLockedAttempts: 60,
-  retryDelayMs: 1_000,
   statementTimeoutMs: 300_000,
   heartbeatMs: 10_000,
+  slotWaitMs: 500,
 }
 
 export interface TenantWorkerDeps {
   sql: Sql
   log: EventLog
+  /**
+   * The event log as read from inside a repair's transaction. By default: through that transaction when
+   * the events live in PostgreSQL (the composition keeps them in the same database as `sql`; the embedded
+   * one has a single connection, which the transaction holds), the event store's own client otherwise.
+   */
+  logIn?: (tx: TransactionSql) => EventLog
   queue: JobQueue<TenantJob>
   findRunbook: (key: string) => Runbook | undefined
   logger: Logger
 }
 
+/** What one attempt at a job came to. */
+type Attempt = { kind: 'stored'; stored: StoredTenantResult } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
+
 /**
- * job → runbook → TenantProcessed. The repair and its result row commit in one transaction under a
- * per-tenant lock; the result is then recorded as an event and only after that is the job acked. Any
- * step may be repeated (redelivery, a worker killed mid-job): the result row and the decider make each
- * tenant count exactly once.
+ * job → runbook → TenantProcessed. Under the tenant's lock and the run's shared lock, the repair asks the
+ * run's current state (pause, cancel, halt, limits) inside its own transaction, takes one of the run's
+ * concurrency slots, and commits with its result row; the result is then recorded as an event and only
+ * after that is the job acked. Any step may be repeated (redelivery, a worker killed mid-job): the result
+ * row and the decider make each tenant count exactly once.
  */
 export class TenantWorker {
   private readonly options: TenantWorkerOptions
   private readonly recording = new KeyedSerialQueue()
   private readonly runStates = new StreamStateCache<RunState>()
+  private readonly logIn: (tx: TransactionSql) => EventLog
 
   constructor(
     private readonly deps: TenantWorkerDeps,
     options: Partial<TenantWorkerOptions> = {},
   ) {
     this.options = { ...defaultTenantWorkerOptions, ...options }
+    const store = deps.log.store
+    this.logIn = deps.logIn ?? (store instanceof PostgresEventStore ? (tx) => new EventLog(store.readingIn(tx)) : () => deps.log)
   }
 
   start(concurrency: number): Promise<JobConsumer> {
@@ -70,74 +88,116 @@ export class TenantWorker {
   async handle(delivery: JobDelivery<TenantJob>): Promise<void> {
     const { job } = delivery
     const log = this.deps.logger.child({ runId: job.runId, tenantId: job.tenantId, delivery: delivery.deliveryCount })
-    // Only the run's first event is read here: whether the tenant was already processed is answered by its
-    // result row under the tenant lock, and by the decider when recording.
-    const request = await loadRunRequest(this.deps.log, job.runId)
-    if (!request || !request.tenantIds.includes(job.tenantId)) {
-      log.warn('job names no run or a tenant the run does not target; dropped')
-      return delivery.ack()
-    }
-
     const heartbeat = setInterval(() => void delivery.working().catch(() => {}), this.options.heartbeatMs)
     try {
-      const stored = await this.repairOnce(job, delivery.deliveryCount)
-      await this.record(job, stored)
+      const attempt = await this.attempt(job, delivery.deliveryCount)
+      if (attempt.kind === 'no_slot') return await delivery.retryLater(this.options.slotWaitMs)
+      if (attempt.kind === 'stored') await this.record(job, attempt.stored)
+      else await this.obey(job, attempt.decision, log)
       await delivery.ack()
     } catch (error) {
       const failure = classifyFailure(error)
-      if (failure.transient) {
-        const locked = failure.reasonCode === 'TENANT_LOCKED'
-        const failedSoFar = await countFailedAttempt(this.deps.sql, job.runId, job.tenantId, locked ? 'lock_wait' : 'transient')
-        const limit = locked ? this.options.maxLockedAttempts : this.options.maxAttempts
-        if (failedSoFar < limit) {
+      const kind = failureKindOf(failure)
+      if (kind) {
+        const failedSoFar = await countFailedAttempt(this.deps.sql, job.runId, job.tenantId, kind)
+        const next = retryAfterFailure(kind, failedSoFar, this.options)
+        if (next.retry) {
           log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
-          const delay = locked
-            ? this.options.retryDelayMs
-            : Math.min(this.options.retryDelayMs * 2 ** (failedSoFar - 1), 30_000)
-          return delivery.retryLater(delay)
+          return await delivery.retryLater(next.delayMs)
         }
       }
       log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
-      const result: TenantResult = { status: 'failed', reasonCode: failure.reasonCode, message: failure.message }
-      const stored = await storeTenantResult(this.deps.sql, job.runId, job.tenantId, { result, attempt: delivery.deliveryCount })
-      await this.record(job, stored)
+      const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
+      const attempt = await this.storeFinalFailure(job, { result, attempt: delivery.deliveryCount })
+      if (attempt.kind === 'stored') await this.record(job, attempt.stored)
+      else if (attempt.kind === 'gate') await this.obey(job, attempt.decision, log)
       await delivery.ack()
     } finally {
       clearInterval(heartbeat)
     }
   }
 
-  /** One attempt: under the tenant lock, either the result already stored, or the repair and its result. */
-  private repairOnce(job: TenantJob, attempt: number): Promise<StoredTenantResult> {
+  /**
+   * One attempt, in one transaction: the result already stored, or the gate's refusal, or no free slot, or
+   * the repair and its result. The run's state is read after its shared lock is taken, so that a cancel's
+   * completion (which takes that lock exclusively) never misses a repair that passed the gate.
+   */
+  private attempt(job: TenantJob, attempt: number): Promise<Attempt> {
     const runbook = this.deps.findRunbook(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     return this.deps.sql.begin(async (tx) => {
       await tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                       set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`
       await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`
+      const gate = await this.gate(tx, job)
+      if (gate.kind !== 'repair') return gate
       const already = await findTenantResult(tx, job.runId, job.tenantId)
-      if (already) return already
+      if (already) return { kind: 'stored', stored: already }
+      const [slot] = await tx<Array<{ k: number }>>`
+        select k from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
+        where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
+        limit 1`
+      if (!slot) return { kind: 'no_slot' }
       if (!(await isInUniverse(tx, job.tenantId))) throw new TenantNotAllowedError(job.tenantId)
+      const [began] = await tx<Array<{ now: Date }>>`select clock_timestamp() as now`
       const repaired = await runbook.executeTenant(tx, job.tenantId)
-      return insertTenantResult(tx, job.runId, job.tenantId, {
-        result: { status: 'succeeded', total: repaired.total, updated: repaired.updated },
-        attempt,
+      const startedAt = began!.now.toISOString()
+      const stored = await insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt })
+      return { kind: 'stored', stored }
+    }) as Promise<Attempt>
+  }
+
+  /**
+   * Takes the run's shared lock and asks the decider whether this tenant may be repaired now. A result
+   * already stored (a repair whose recording was interrupted) is returned whatever the run's state.
+   */
+  private async gate(tx: TransactionSql, job: TenantJob): Promise<Attempt | { kind: 'repair'; maxConcurrency: number }> {
+    await tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`
+    const log = this.logIn(tx)
+    const [run, halt] = [await loadRunCached(log, job.runId, this.runStates), await loadHalt(log)]
+    const decision = decideTenantRepair(run, halt.halted, job.tenantId)
+    if (decision.action === 'repair') return { kind: 'repair', maxConcurrency: decision.maxConcurrency }
+    if (decision.action === 'skip' && decision.why !== 'already processed') {
+      const stored = await findTenantResult(tx, job.runId, job.tenantId)
+      if (stored) return { kind: 'stored', stored }
+    }
+    return { kind: 'gate', decision }
+  }
+
+  /** A final failure is stored only while the run still wants the tenant: under the same gate as a repair. */
+  private storeFinalFailure(job: TenantJob, failure: Parameters<typeof storeFailure>[3]): Promise<Attempt> {
+    return this.deps.sql.begin(async (tx) => {
+      const gate = await this.gate(tx, job)
+      if (gate.kind !== 'repair') return gate
+      return { kind: 'stored', stored: await storeFailure(tx, job.runId, job.tenantId, failure) }
+    }) as Promise<Attempt>
+  }
+
+  /** The job is not to be repaired now: pause a run the halt has not reached yet, finish a cancelled one. */
+  private async obey(job: TenantJob, decision: Exclude<RepairDecision, { action: 'repair' }>, log: Logger): Promise<void> {
+    if (decision.action === 'halt_run') {
+      await haltActiveRun(this.deps.log, job.runId, {
+        component: 'tenant-worker',
+        reasonText: 'the deployment is halted',
+        causationId: null,
       })
-    }) as Promise<StoredTenantResult>
+      return
+    }
+    log.debug({ why: decision.why }, 'tenant job not repaired')
+    if (decision.why === 'cancelled') await finishCancelledRun(this.deps, job.runId)
   }
 
   /**
    * Results of one run recorded by this process go one at a time: they all append to the run's stream, and
-   * letting them race only turns into expected-revision conflicts and re-reads.
+   * letting them race only turns into expected-revision conflicts and re-reads. A cancelled run is finished
+   * by whichever of its in-flight repairs is recorded last.
    */
   private async record(job: TenantJob, stored: StoredTenantResult): Promise<void> {
-    await this.recording.run(job.runId, () =>
-      recordTenantResult(this.deps.log, {
-        runId: job.runId,
-        tenantId: job.tenantId,
-        attempt: stored.attempt,
-        result: stored.result,
-      }, this.runStates),
+    const state = await this.recording.run(job.runId, () =>
+      recordTenantResult(this.deps.log, { runId: job.runId, tenantId: job.tenantId, ...stored }, this.runStates),
     )
+    if (state.status !== 'none' && state.status !== 'completed' && state.cancellation) {
+      await finishCancelledRun(this.deps, job.runId)
+    }
   }
 }

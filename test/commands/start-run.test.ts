@@ -74,6 +74,8 @@ for (const flavour of databaseFlavours()) {
         initiator: { platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false },
         runIdentityHash: identity,
         requestedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        limits: { maxConcurrency: 4, maxFailures: null },
+        retryOf: null,
       })
       expect(correlationId).toBe(started.runId)
       expect(initiator).toEqual({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false, ip: actor.ip, userAgent: actor.userAgent })
@@ -146,7 +148,7 @@ for (const flavour of databaseFlavours()) {
       expect(await rejection(startRun(deps(), operator(), single(TENANTS.beta.id)))).toBeInstanceOf(ActiveRunExistsError)
 
       // Once completed, the identity is free: a new start gets a new run.
-      await recordTenantResult(env.log, { runId, tenantId: TENANTS.beta.id, attempt: 1, result: { status: 'succeeded', total: 2, updated: 2 } })
+      await recordTenantResult(env.log, { runId, tenantId: TENANTS.beta.id, attempt: 1, result: { status: 'succeeded', total: 2, updated: 2 }, startedAt: null, completedAt: null })
       expect((await loadRun(env.log, runId)).status).toBe('completed')
       const again = await startRun(deps(), operator(), single(TENANTS.beta.id))
       expect(again.runId).not.toBe(runId)
@@ -163,7 +165,7 @@ for (const flavour of databaseFlavours()) {
       const last = (await claims(identity)).at(-1)
       if (last && (await loadRun(env.log, last.runId)).status !== 'completed') {
         await markRunStarted(env.log, last.runId, null)
-        await recordTenantResult(env.log, { runId: last.runId, tenantId: tenant.id, attempt: 1, result: { status: 'succeeded', total: 1, updated: 0 } })
+        await recordTenantResult(env.log, { runId: last.runId, tenantId: tenant.id, attempt: 1, result: { status: 'succeeded', total: 1, updated: 0 }, startedAt: null, completedAt: null })
       }
 
       const context = { correlationId: 'ghost', causationId: null, initiator: { kind: 'system' as const, component: 'api' as const } }

@@ -107,6 +107,8 @@ export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pic
       reason: null,
       initiator: aliceAsRunInitiator,
       runIdentityHash: hashOf(overrides.runId),
+      limits: { maxConcurrency: 4, maxFailures: null },
+      retryOf: null,
       ...overrides,
     },
   }
@@ -117,7 +119,7 @@ type TenantOutcome = { tenantId: number; attempt?: number; result: EventData<'Te
 export async function appendTenantProcessed(bed: TestBed, runId: string, r: TenantOutcome): Promise<void> {
   await bed.append(
     streams.run(runId),
-    { type: 'TenantProcessed', data: { runId, tenantId: r.tenantId, attempt: r.attempt ?? 1, result: r.result, processedAt: r.at } },
+    { type: 'TenantProcessed', data: { runId, tenantId: r.tenantId, attempt: r.attempt ?? 1, result: r.result, processedAt: r.at, startedAt: null, completedAt: null } },
     tenantWorker,
     r.at,
     runId,

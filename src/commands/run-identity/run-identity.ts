@@ -3,14 +3,20 @@ import type { DomainEvent, EventData, RunScope } from '../../events/index.js'
 import type { LoggedEvent } from '../../store/event-log.js'
 import { ActiveRunExistsError } from '../errors.js'
 
-/** SPEC §3: the hash of (workspace, runbook key, scope, target tenant). */
+/**
+ * SPEC §3: the hash of (workspace, runbook key, scope, target tenant). A retry of a run's failed tenants
+ * (SPEC §9) adds the retried run: one active retry per run, apart from the runs of the plain identity.
+ */
 export function runIdentityHash(input: {
   workspaceId: number
   runbookKey: string
   scope: RunScope
   targetTenantId: number | null
+  retryOf?: string | null
 }): string {
-  const canonical = JSON.stringify([input.workspaceId, input.runbookKey, input.scope, input.targetTenantId])
+  const parts: unknown[] = [input.workspaceId, input.runbookKey, input.scope, input.targetTenantId]
+  if (input.retryOf) parts.push({ retryOf: input.retryOf })
+  const canonical = JSON.stringify(parts)
   return createHash('sha256').update(canonical).digest('hex')
 }
 
@@ -30,10 +36,10 @@ export function evolveRunIdentity(state: RunIdentityState, logged: Pick<LoggedEv
  */
 export const UNCONFIRMED_CLAIM_GRACE_MS = 30_000
 
-export type ClaimedRunStatus = 'none' | 'queued' | 'running' | 'completed'
+export type ClaimedRunStatus = 'none' | 'queued' | 'running' | 'paused' | 'completed'
 
 export function claimIsActive(claim: EventData<'RunIdentityClaimed'>, runStatus: ClaimedRunStatus, now: Date): boolean {
-  if (runStatus === 'queued' || runStatus === 'running') return true
+  if (runStatus === 'queued' || runStatus === 'running' || runStatus === 'paused') return true
   if (runStatus === 'completed') return false
   return now.getTime() - Date.parse(claim.claimedAt) < UNCONFIRMED_CLAIM_GRACE_MS
 }

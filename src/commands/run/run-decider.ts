@@ -1,101 +1,311 @@
-import type { DomainEvent, EventData, TenantResult } from '../../events/index.js'
-import { InvalidTransitionError } from '../errors.js'
+import type { DomainEvent, PauseReason, RunLimits, RunReason, TenantResult } from '../../events/index.js'
+import { HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
-import { failureSummaryOf, pendingTenants, type RunState } from './run-state.js'
+import { failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
+import { validateLimits } from './run-limits.js'
+
+/** A tenant's result as the worker stored it beside its repair (see src/workers/tenant-results.ts). */
+export interface TenantOutcome {
+  tenantId: number
+  attempt: number
+  result: TenantResult
+  /** When the repair transaction began and committed; null when no repair ran (a failure before it). */
+  startedAt: string | null
+  completedAt: string | null
+}
 
 export type RunCommand =
-  | { type: 'RequestRun'; data: EventData<'RunRequested'> }
+  | { type: 'RequestRun'; data: RunRequest }
   | { type: 'StartRun'; at: string }
-  | { type: 'RecordTenantResult'; tenantId: number; attempt: number; result: TenantResult; at: string }
+  | ({ type: 'RecordTenantResult'; at: string } & TenantOutcome)
   /** Re-dispatch these tenants (those not pending any more are ignored). */
   | { type: 'RedispatchPendingTenants'; tenantIds: number[]; at: string }
+  | { type: 'PauseRun'; reason: PauseReason; at: string }
+  /** The halt's own pause: a no-op for a run that is not queued or running. */
+  | { type: 'HaltRun'; reasonText: string; at: string }
+  /** `halted`: whether the deployment is halted, loaded by the handler. */
+  | { type: 'ResumeRun'; reason: RunReason | null; halted: boolean; at: string }
+  | { type: 'CancelRun'; reason: RunReason; at: string }
+  | { type: 'ChangeLimits'; limits: Partial<RunLimits>; at: string }
+  | { type: 'RecordRetry'; retryRunId: string; tenantIds: number[]; at: string }
+  /**
+   * Completes a cancelled run once no repair of it is in flight: `stored` are results the workers stored
+   * with their repairs that the stream may not have yet (a worker between its commit and its append).
+   */
+  | { type: 'CompleteCancelledRun'; stored: TenantOutcome[]; at: string }
 
 export class TenantNotTargetedError extends InvalidTransitionError {}
 
-function completion(state: RunState, results: Map<number, TenantResult>, at: string): DomainEvent {
-  const request = state.request!
-  const ordered = request.tenantIds.map((id) => results.get(id)!)
-  const completed = { ...state, results }
+type Decision<C extends RunCommand['type']> = (command: Extract<RunCommand, { type: C }>, state: RunState) => DomainEvent[]
+
+function refuse(command: RunCommand['type'], state: RunState, why?: string): never {
+  throw new InvalidTransitionError(command, why ?? state.status)
+}
+
+function requireActive(command: RunCommand['type'], state: RunState): ActiveRunState {
+  if (state.status === 'none' || state.status === 'completed') refuse(command, state)
+  return state
+}
+
+function requireNotCancelling(command: RunCommand['type'], state: ActiveRunState): void {
+  if (state.cancellation) refuse(command, state, `${state.status} and being cancelled`)
+}
+
+/** The completion of a run whose tenants (those processed, and `results` has them all) are done. */
+function completion(state: ExistingRunState, results: ReadonlyMap<number, TenantResult>, at: string, cancelled: boolean): DomainEvent {
+  const { request } = state
+  const processed = request.tenantIds.flatMap((id) => {
+    const result = results.get(id)
+    return result ? [result] : []
+  })
   return {
     type: 'RunCompleted',
     data: {
       runId: request.runId,
-      outcome: outcomeOf(ordered),
-      summaryCounts: summaryCountsOf(ordered, request.scope, request.tenantIds.length),
-      failureSummary: failureSummaryOf(completed),
+      outcome: cancelled ? 'cancelled' : outcomeOf(processed),
+      summaryCounts: summaryCountsOf(processed, request.scope, request.tenantIds.length),
+      failureSummary: failureSummaryOf({ ...state, results }),
       completedAt: at,
     },
   }
 }
 
+/** A result as events store it: a failure's message sanitized (no secrets, bounded). */
+function storable(result: TenantResult): TenantResult {
+  return result.status === 'failed' ? { ...result, message: sanitizeFailureMessage(result.message) } : result
+}
+
+function processedEvent(state: ExistingRunState, outcome: TenantOutcome, at: string): DomainEvent {
+  const result = storable(outcome.result)
+  return {
+    type: 'TenantProcessed',
+    data: {
+      runId: state.request.runId,
+      tenantId: outcome.tenantId,
+      attempt: outcome.attempt,
+      result,
+      processedAt: at,
+      startedAt: outcome.startedAt,
+      completedAt: outcome.completedAt,
+    },
+  }
+}
+
+const requestRun: Decision<'RequestRun'> = (command, state) => {
+  if (state.status !== 'none') refuse('RequestRun', state)
+  const requested: DomainEvent = { type: 'RunRequested', data: command.data }
+  if (command.data.tenantIds.length > 0) return [requested]
+  // Nothing to dispatch: the run goes through its whole lifecycle at once.
+  const queued: ExistingRunState = {
+    status: 'queued',
+    outcome: 'pending',
+    request: command.data,
+    results: new Map(),
+    failedTenants: 0,
+    limits: command.data.limits,
+    generation: 0,
+    started: true,
+    cancellation: null,
+    retries: [],
+    lastEventAt: null,
+  }
+  const started: DomainEvent = { type: 'RunStarted', data: { runId: command.data.runId, startedAt: command.data.requestedAt } }
+  return [requested, started, completion(queued, new Map(), command.data.requestedAt, false)]
+}
+
+/** queued → running; a no-op for a run that is past it (already running, paused after starting, completed). */
+const startRun: Decision<'StartRun'> = (command, state) => {
+  if (state.status === 'none') refuse('StartRun', state)
+  if (state.status !== 'queued') return []
+  return [{ type: 'RunStarted', data: { runId: state.request.runId, startedAt: command.at } }]
+}
+
 /**
- * Pure: the events a command produces in a state, or a thrown domain error. Repeating a command whose
- * effect is already recorded (a redelivered job, a re-run dispatcher) produces no event, so every targeted
- * tenant is counted exactly once; the last tenant's result completes the run in the same append.
+ * One result per targeted tenant, exactly once: a repeat is a no-op, and so is a result arriving after
+ * the run completed (the worker acks it; nothing is counted twice). The last result completes the run in
+ * the same append — unless the run is paused (a paused run never completes by itself). A failure beyond
+ * the error budget pauses the run while tenants remain.
  */
+const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
+  if (state.status === 'none' || state.status === 'queued') refuse('RecordTenantResult', state)
+  if (!state.request.tenantIds.includes(command.tenantId)) {
+    throw new TenantNotTargetedError(`RecordTenantResult(tenant ${command.tenantId})`, 'not targeting it')
+  }
+  if (state.status === 'completed' || state.results.has(command.tenantId)) return []
+  const processed = processedEvent(state, command, command.at)
+  const results = new Map(state.results)
+  results.set(command.tenantId, storable(command.result))
+  const remaining = state.request.tenantIds.length - results.size
+  if (remaining === 0) {
+    if (state.cancellation) return [processed, completion(state, results, command.at, true)]
+    return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, false)]
+  }
+  const failed = state.failedTenants + (command.result.status === 'failed' ? 1 : 0)
+  const { maxFailures } = state.limits
+  if (state.status === 'running' && !state.cancellation && maxFailures !== null && failed > maxFailures) {
+    return [processed, errorBudgetPause(state, failed, command.at)]
+  }
+  return [processed]
+}
+
+function errorBudgetPause(state: ActiveRunState, failed: number, at: string): DomainEvent {
+  return {
+    type: 'RunPaused',
+    data: {
+      runId: state.request.runId,
+      reason: {
+        reasonCode: 'ERROR_BUDGET_EXCEEDED',
+        reasonText: `${failed} tenants failed, more than the run's limit of ${state.limits.maxFailures}`,
+      },
+      pausedAt: at,
+    },
+  }
+}
+
+const redispatchPendingTenants: Decision<'RedispatchPendingTenants'> = (command, state) => {
+  if (state.status !== 'running') refuse('RedispatchPendingTenants', state)
+  if (state.cancellation) return []
+  const asked = new Set(command.tenantIds)
+  const pending = pendingTenants(state).filter((tenantId) => asked.has(tenantId))
+  if (pending.length === 0) return []
+  return [
+    {
+      type: 'TenantJobsRedispatched',
+      data: { runId: state.request.runId, tenantIds: pending, generation: state.generation + 1, redispatchedAt: command.at },
+    },
+  ]
+}
+
+/** SPEC §9: a queued or running run pauses; pausing a paused one is a conflict, as is pausing a cancel. */
+const pauseRun: Decision<'PauseRun'> = (command, state) => {
+  const active = requireActive('PauseRun', state)
+  if (active.status === 'paused') refuse('PauseRun', state)
+  requireNotCancelling('PauseRun', active)
+  return [{ type: 'RunPaused', data: { runId: active.request.runId, reason: command.reason, pausedAt: command.at } }]
+}
+
+const haltRun: Decision<'HaltRun'> = (command, state) => {
+  if (state.status !== 'queued' && state.status !== 'running') return []
+  if (state.cancellation) return []
+  return [
+    {
+      type: 'RunPaused',
+      data: { runId: state.request.runId, reason: { reasonCode: 'HALTED', reasonText: command.reasonText }, pausedAt: command.at },
+    },
+  ]
+}
+
+/**
+ * SPEC §9: only a paused run resumes, never while the deployment is halted. It continues with the tenants
+ * not yet processed (a new dispatch generation); with none left it completes at once.
+ */
+const resumeRun: Decision<'ResumeRun'> = (command, state) => {
+  const active = requireActive('ResumeRun', state)
+  if (active.status !== 'paused') refuse('ResumeRun', state)
+  requireNotCancelling('ResumeRun', active)
+  if (command.halted) throw new HaltedError('resume a run')
+  const { runId } = active.request
+  const events: DomainEvent[] = [
+    { type: 'RunResumed', data: { runId, reason: command.reason, generation: active.generation + 1, resumedAt: command.at } },
+  ]
+  if (!active.started) events.push({ type: 'RunStarted', data: { runId, startedAt: command.at } })
+  if (pendingTenants(active).length === 0) events.push(completion(active, active.results, command.at, false))
+  return events
+}
+
+/**
+ * SPEC §9: any active run can be cancelled. A run with no repair possibly in flight (never started, or
+ * nothing left pending) completes `cancelled` at once; otherwise it completes when its in-flight repairs
+ * are recorded (`CompleteCancelledRun`).
+ */
+const cancelRun: Decision<'CancelRun'> = (command, state) => {
+  const active = requireActive('CancelRun', state)
+  requireNotCancelling('CancelRun', active)
+  const cancelled: DomainEvent = {
+    type: 'RunCancelled',
+    data: { runId: active.request.runId, reason: command.reason, cancelledAt: command.at },
+  }
+  if (!active.started || pendingTenants(active).length === 0) {
+    return [cancelled, completion(active, active.results, command.at, true)]
+  }
+  return [cancelled]
+}
+
+const completeCancelledRun: Decision<'CompleteCancelledRun'> = (command, state) => {
+  if (state.status === 'none' || state.status === 'completed' || !state.cancellation) return []
+  const results = new Map(state.results)
+  const events: DomainEvent[] = []
+  for (const stored of command.stored) {
+    if (!state.request.tenantIds.includes(stored.tenantId) || results.has(stored.tenantId)) continue
+    events.push(processedEvent(state, stored, command.at))
+    results.set(stored.tenantId, storable(stored.result))
+  }
+  return [...events, completion(state, results, command.at, true)]
+}
+
+/**
+ * SPEC §9 limits, changed while the run is active. Only what changes is recorded (an unchanged request
+ * appends nothing); a budget lowered below the failures so far pauses the running run at once.
+ */
+const changeLimits: Decision<'ChangeLimits'> = (command, state) => {
+  const active = requireActive('ChangeLimits', state)
+  const limits: RunLimits = { ...active.limits, ...command.limits }
+  validateLimits(limits)
+  if (limits.maxConcurrency === active.limits.maxConcurrency && limits.maxFailures === active.limits.maxFailures) return []
+  const changed: DomainEvent = {
+    type: 'RunLimitsChanged',
+    data: { runId: active.request.runId, limits, previous: active.limits, changedAt: command.at },
+  }
+  const overBudget = limits.maxFailures !== null && active.failedTenants > limits.maxFailures
+  if (active.status === 'running' && !active.cancellation && overBudget && pendingTenants(active).length > 0) {
+    return [changed, errorBudgetPause({ ...active, limits }, active.failedTenants, command.at)]
+  }
+  return [changed]
+}
+
+/** SPEC §9 retry: only a completed run with failed tenants; the handler picks those still in the universe. */
+const recordRetry: Decision<'RecordRetry'> = (command, state) => {
+  if (state.status !== 'completed') refuse('RecordRetry', state)
+  const failed = new Set(failedTenantIds(state))
+  if (failed.size === 0) throw new ValidationError([{ field: 'runId', message: 'the run has no failed tenant to retry' }])
+  if (command.tenantIds.length === 0) {
+    throw new ValidationError([{ field: 'runId', message: 'none of the run\'s failed tenants is still in the allowed universe' }])
+  }
+  const strangers = command.tenantIds.filter((id) => !failed.has(id))
+  if (strangers.length > 0) refuse('RecordRetry', state, `not failed for tenants ${strangers.join(', ')}`)
+  return [
+    {
+      type: 'RunRetried',
+      data: { runId: state.request.runId, retryRunId: command.retryRunId, tenantIds: command.tenantIds, retriedAt: command.at },
+    },
+  ]
+}
+
+/** Pure: the events a command produces in a state, or a thrown domain error. One function per command. */
 export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
   switch (command.type) {
-    case 'RequestRun': {
-      if (state.status !== 'none') throw new InvalidTransitionError('RequestRun', state.status)
-      const requested: DomainEvent = { type: 'RunRequested', data: command.data }
-      if (command.data.tenantIds.length > 0) return [requested]
-      // Nothing to dispatch: the run goes through its whole lifecycle at once.
-      const queued: RunState = { ...state, status: 'queued', request: command.data }
-      const started: DomainEvent = { type: 'RunStarted', data: { runId: command.data.runId, startedAt: command.data.requestedAt } }
-      return [requested, started, completion(queued, new Map(), command.data.requestedAt)]
-    }
-    case 'StartRun': {
-      if (state.status === 'none') throw new InvalidTransitionError('StartRun', state.status)
-      if (state.status !== 'queued') return []
-      return [{ type: 'RunStarted', data: { runId: state.request!.runId, startedAt: command.at } }]
-    }
-    case 'RecordTenantResult': {
-      if (state.status === 'completed') {
-        if (state.results.has(command.tenantId)) return []
-        throw new InvalidTransitionError('RecordTenantResult', state.status)
-      }
-      if (state.status !== 'running') throw new InvalidTransitionError('RecordTenantResult', state.status)
-      const request = state.request!
-      if (!request.tenantIds.includes(command.tenantId)) {
-        throw new TenantNotTargetedError(`RecordTenantResult(tenant ${command.tenantId})`, 'not targeting it')
-      }
-      if (state.results.has(command.tenantId)) return []
-      const result: TenantResult =
-        command.result.status === 'failed'
-          ? { ...command.result, message: sanitizeFailureMessage(command.result.message) }
-          : command.result
-      const processed: DomainEvent = {
-        type: 'TenantProcessed',
-        data: {
-          runId: request.runId,
-          tenantId: command.tenantId,
-          attempt: command.attempt,
-          result,
-          processedAt: command.at,
-        },
-      }
-      const results = new Map(state.results)
-      results.set(command.tenantId, result)
-      if (results.size < request.tenantIds.length) return [processed]
-      return [processed, completion(state, results, command.at)]
-    }
-    case 'RedispatchPendingTenants': {
-      if (state.status !== 'running') throw new InvalidTransitionError('RedispatchPendingTenants', state.status)
-      const asked = new Set(command.tenantIds)
-      const pending = pendingTenants(state).filter((tenantId) => asked.has(tenantId))
-      if (pending.length === 0) return []
-      return [
-        {
-          type: 'TenantJobsRedispatched',
-          data: {
-            runId: state.request!.runId,
-            tenantIds: pending,
-            generation: state.redispatchGeneration + 1,
-            redispatchedAt: command.at,
-          },
-        },
-      ]
-    }
+    case 'RequestRun':
+      return requestRun(command, state)
+    case 'StartRun':
+      return startRun(command, state)
+    case 'RecordTenantResult':
+      return recordTenantResult(command, state)
+    case 'RedispatchPendingTenants':
+      return redispatchPendingTenants(command, state)
+    case 'PauseRun':
+      return pauseRun(command, state)
+    case 'HaltRun':
+      return haltRun(command, state)
+    case 'ResumeRun':
+      return resumeRun(command, state)
+    case 'CancelRun':
+      return cancelRun(command, state)
+    case 'CompleteCancelledRun':
+      return completeCancelledRun(command, state)
+    case 'ChangeLimits':
+      return changeLimits(command, state)
+    case 'RecordRetry':
+      return recordRetry(command, state)
   }
 }

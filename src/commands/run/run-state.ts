@@ -1,61 +1,169 @@
-import type { EventData, FailureEntry, RunOutcome, TenantResult } from '../../events/index.js'
+import type { EventData, EventOf, FailureEntry, PauseReason, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
 import type { LoggedEvent } from '../../store/event-log.js'
 
-export type RunStatusState = 'none' | 'queued' | 'running' | 'completed'
+/** The events a run's stream holds. Anything else there is a corrupt stream, refused when folded. */
+export type RunEvent = EventOf<
+  | 'RunRequested'
+  | 'RunStarted'
+  | 'TenantProcessed'
+  | 'TenantJobsRedispatched'
+  | 'RunPaused'
+  | 'RunResumed'
+  | 'RunCancelled'
+  | 'RunLimitsChanged'
+  | 'RunRetried'
+  | 'RunCompleted'
+>
 
-export interface RunState {
-  status: RunStatusState
-  request: EventData<'RunRequested'> | null
+const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
+  'RunRequested',
+  'RunStarted',
+  'TenantProcessed',
+  'TenantJobsRedispatched',
+  'RunPaused',
+  'RunResumed',
+  'RunCancelled',
+  'RunLimitsChanged',
+  'RunRetried',
+  'RunCompleted',
+])
+
+export function isRunEvent(event: { type: string }): event is RunEvent {
+  return runEventTypes.has(event.type)
+}
+
+export type RunRequest = EventData<'RunRequested'>
+
+/** What every run that exists knows, whatever its status. */
+export interface RunFacts {
+  request: RunRequest
   /** Results recorded so far, by tenant id. */
-  results: Map<number, TenantResult>
-  outcome: RunOutcome
-  /** How many times the reconciler re-dispatched pending tenants. */
-  redispatchGeneration: number
+  results: ReadonlyMap<number, TenantResult>
+  failedTenants: number
+  limits: RunLimits
+  /** Dispatch generation: 0 at start, moved on by every resume and re-dispatch (a new dedupe id per job). */
+  generation: number
+  /** Whether RunStarted was recorded (a run paused while queued was not). */
+  started: boolean
+  /** Set once a cancel is recorded: the run completes `cancelled` when its in-flight repairs are recorded. */
+  cancellation: { reason: RunReason; at: string } | null
+  /** Runs requested to retry this one's failed tenants, oldest first. */
+  retries: string[]
   /** Time of the last event: the reconciler's measure of progress. */
   lastEventAt: Date | null
 }
 
-export const initialRunState = (): RunState => ({
-  status: 'none',
-  request: null,
-  results: new Map(),
-  outcome: 'pending',
-  redispatchGeneration: 0,
-  lastEventAt: null,
-})
+export type RunState =
+  | { status: 'none'; lastEventAt: Date | null }
+  | ({ status: 'queued'; outcome: 'pending' } & RunFacts)
+  | ({ status: 'running'; outcome: 'pending' } & RunFacts)
+  | ({ status: 'paused'; outcome: 'pending'; pause: PauseReason & { at: string } } & RunFacts)
+  | ({ status: 'completed'; outcome: Exclude<RunOutcome, 'pending'> } & RunFacts)
 
-/** Pure: folds one event into the state. Events were validated on read; transitions were checked on write. */
-export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }): RunState {
-  const { event } = logged
-  const next: RunState = { ...state, lastEventAt: logged.recordedAt ?? state.lastEventAt }
-  switch (event.type) {
-    case 'RunRequested':
-      return { ...next, status: 'queued', request: event.data }
-    case 'RunStarted':
-      return { ...next, status: 'running' }
-    case 'TenantProcessed': {
-      const results = new Map(state.results)
-      results.set(event.data.tenantId, event.data.result)
-      return { ...next, results }
-    }
-    case 'TenantJobsRedispatched':
-      return { ...next, redispatchGeneration: event.data.generation }
-    case 'RunCompleted':
-      return { ...next, status: 'completed', outcome: event.data.outcome }
-    default:
-      return next
+export type ExistingRunState = Exclude<RunState, { status: 'none' }>
+export type ActiveRunState = Exclude<ExistingRunState, { status: 'completed' }>
+
+export const initialRunState = (): RunState => ({ status: 'none', lastEventAt: null })
+
+export class CorruptRunStreamError extends Error {
+  constructor(event: string, status: string) {
+    super(`a run stream holds ${event} where the run is ${status}: the stream is corrupt`)
+    this.name = 'CorruptRunStreamError'
   }
 }
 
+function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
+  if (state.status === 'none') throw new CorruptRunStreamError(event.type, state.status)
+  return state
+}
+
+/** The facts of a state without its status-specific fields, to build the next status from. */
+function factsOf(state: ExistingRunState): RunFacts {
+  const { request, results, failedTenants, limits, generation, started, cancellation, retries, lastEventAt } = state
+  return { request, results, failedTenants, limits, generation, started, cancellation, retries, lastEventAt }
+}
+
+/**
+ * Pure: folds one event into the state. Events were validated on read and their transitions checked by
+ * the decider on write; an event no status can hold means a corrupt stream and is refused.
+ */
+export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }): RunState {
+  const event = logged.event
+  if (!isRunEvent(event)) throw new CorruptRunStreamError(event.type, state.status)
+  const lastEventAt = logged.recordedAt ?? state.lastEventAt
+  if (event.type === 'RunRequested') {
+    if (state.status !== 'none') throw new CorruptRunStreamError(event.type, state.status)
+    return {
+      status: 'queued',
+      outcome: 'pending',
+      request: event.data,
+      results: new Map(),
+      failedTenants: 0,
+      limits: event.data.limits,
+      generation: 0,
+      started: false,
+      cancellation: null,
+      retries: [],
+      lastEventAt,
+    }
+  }
+  const current = requireExisting(state, event)
+  const facts: RunFacts = { ...factsOf(current), lastEventAt }
+  switch (event.type) {
+    case 'RunStarted':
+      return current.status === 'paused'
+        ? { ...current, ...facts, started: true }
+        : { status: 'running', outcome: 'pending', ...facts, started: true }
+    case 'TenantProcessed': {
+      const results = new Map(current.results)
+      results.set(event.data.tenantId, event.data.result)
+      const failedTenants = facts.failedTenants + (event.data.result.status === 'failed' ? 1 : 0)
+      return { ...current, ...facts, results, failedTenants }
+    }
+    case 'TenantJobsRedispatched':
+      return { ...current, ...facts, generation: event.data.generation }
+    case 'RunPaused':
+      return { status: 'paused', outcome: 'pending', ...facts, pause: { ...event.data.reason, at: event.data.pausedAt } }
+    case 'RunResumed':
+      return { status: 'running', outcome: 'pending', ...facts, generation: event.data.generation, started: true }
+    case 'RunCancelled':
+      return { ...current, ...facts, cancellation: { reason: event.data.reason, at: event.data.cancelledAt } }
+    case 'RunLimitsChanged':
+      return { ...current, ...facts, limits: event.data.limits }
+    case 'RunRetried':
+      return { ...current, ...facts, retries: [...facts.retries, event.data.retryRunId] }
+    case 'RunCompleted':
+      return { status: 'completed', ...facts, outcome: event.data.outcome }
+  }
+}
+
+/** Targeted tenants without a recorded result, in target order. */
 export function pendingTenants(state: RunState): number[] {
-  return (state.request?.tenantIds ?? []).filter((id) => !state.results.has(id))
+  if (state.status === 'none') return []
+  return state.request.tenantIds.filter((id) => !state.results.has(id))
+}
+
+/** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */
+export function cancelledTenants(state: RunState): number[] {
+  return state.status === 'completed' && state.outcome === 'cancelled' ? pendingTenants(state) : []
+}
+
+export function failedTenantIds(state: RunState): number[] {
+  if (state.status === 'none') return []
+  return state.request.tenantIds.filter((id) => state.results.get(id)?.status === 'failed')
 }
 
 export function failureSummaryOf(state: RunState): FailureEntry[] {
+  if (state.status === 'none') return []
   const entries: FailureEntry[] = []
-  for (const tenantId of state.request?.tenantIds ?? []) {
+  for (const tenantId of state.request.tenantIds) {
     const result = state.results.get(tenantId)
     if (result?.status === 'failed') entries.push({ tenantId, reasonCode: result.reasonCode, message: result.message })
   }
   return entries
+}
+
+/** SPEC §9: a run awaiting approval, queued, running or paused holds its identity and its tenants. */
+export function isActive(state: RunState): state is ActiveRunState {
+  return state.status !== 'none' && state.status !== 'completed'
 }

@@ -1,4 +1,4 @@
-import type { RunScope } from '../../events/index.js'
+import type { RunReason, RunScope } from '../../events/index.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { requireCapabilities } from '../actor.js'
 import { ValidationError, type FieldProblem } from '../errors.js'
@@ -35,22 +35,31 @@ export function checkStartRunPolicy(request: StartRunRequest): void {
     problems.push({ field: 'confirmation', message: `must be exactly the runbook key "${request.runbookKey}"` })
   }
   const reasonRequired = request.scope === 'all_tenants' || request.operatorIsBreakGlass
-  if (request.reason === null) {
-    if (reasonRequired) {
-      const why = request.operatorIsBreakGlass ? 'every run by a break-glass operator' : 'a run on all tenants'
-      problems.push({ field: 'reason', message: `is required for ${why}` })
-    }
-  } else {
-    if (!(REASON_CODES as readonly string[]).includes(request.reason.code)) {
-      problems.push({ field: 'reason.code', message: `must be one of ${REASON_CODES.join(', ')}` })
-    }
-    const length = [...request.reason.text.trim()].length
-    if (length < REASON_TEXT_MIN || length > REASON_TEXT_MAX) {
-      problems.push({
-        field: 'reason.text',
-        message: `must be ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters (got ${length})`,
-      })
-    }
-  }
+  const why = request.operatorIsBreakGlass ? 'every run by a break-glass operator' : 'a run on all tenants'
+  problems.push(...reasonProblems(request.reason, reasonRequired ? why : null))
   if (problems.length > 0) throw new ValidationError(problems)
+}
+
+/**
+ * The reason rules (SPEC §3): a code of REASON_CODES and a text of 10 to 500 characters. `requiredFor`
+ * names why a missing reason is refused, or is null when the reason is optional.
+ */
+export function reasonProblems(reason: { code: string; text: string } | null, requiredFor: string | null): FieldProblem[] {
+  if (reason === null) return requiredFor === null ? [] : [{ field: 'reason', message: `is required for ${requiredFor}` }]
+  const problems: FieldProblem[] = []
+  if (!(REASON_CODES as readonly string[]).includes(reason.code)) {
+    problems.push({ field: 'reason.code', message: `must be one of ${REASON_CODES.join(', ')}` })
+  }
+  const length = [...reason.text.trim()].length
+  if (length < REASON_TEXT_MIN || length > REASON_TEXT_MAX) {
+    problems.push({ field: 'reason.text', message: `must be ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters (got ${length})` })
+  }
+  return problems
+}
+
+/** A checked reason as events store it (text trimmed), or null when none was given. */
+export function checkedReason(reason: { code: string; text: string } | null, requiredFor: string | null): RunReason | null {
+  const problems = reasonProblems(reason, requiredFor)
+  if (problems.length > 0) throw new ValidationError(problems)
+  return reason ? { reasonCode: reason.code as RunReason['reasonCode'], reasonText: reason.text.trim() } : null
 }

@@ -18,8 +18,8 @@ export interface RunProgress {
 }
 
 export function runProgress(run: RunDetail, names: TenantNames, now: Date = new Date()): RunProgress {
-  const targeted = run.summaryCounts.tenants ?? 1
-  const done = run.tenants.length
+  const targeted = run.tenantCounts.targeted
+  const done = run.tenantCounts.succeeded + run.tenantCounts.failed
   let etaSeconds: number | null = null
   if (run.status === 'completed') etaSeconds = 0
   else if (done > 0 && done < targeted) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { encodeEvent, type DomainEvent, type EventData, type TenantResult } from '../../../src/events/index.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
-import { evolveRun, initialRunState, type RunState } from '../../../src/commands/run/run-state.js'
+import { evolveRun, initialRunState, type ExistingRunState, type RunState } from '../../../src/commands/run/run-state.js'
 
 /** Pure builders for run-decider tests: a request, commands, and a fold that behaves like handleCommand. */
 
@@ -22,6 +22,8 @@ export function runRequest(overrides: Partial<EventData<'RunRequested'>> = {}): 
     initiator: { platformUserId: 'op-1', email: 'ada@example.com', name: 'Ada', isBreakGlass: false },
     runIdentityHash: 'a'.repeat(64),
     requestedAt: REQUESTED_AT,
+    limits: { maxConcurrency: 4, maxFailures: null },
+    retryOf: null,
     ...overrides,
   }
 }
@@ -33,6 +35,8 @@ export const record = (tenantId: number, result: TenantResult, attempt = 1): Run
   tenantId,
   attempt,
   result,
+  startedAt: null,
+  completedAt: null,
   at: LATER,
 })
 export const succeeded = (total: number, updated: number): TenantResult => ({ status: 'succeeded', total, updated })
@@ -84,4 +88,10 @@ export function thrown(fn: () => unknown): unknown {
     return error
   }
   return undefined
+}
+
+/** The state of a run that exists (fails the test otherwise), to read its facts. */
+export function existing(state: RunState): ExistingRunState {
+  if (state.status === 'none') throw new Error('expected a run that exists')
+  return state
 }

@@ -1,0 +1,25 @@
+import type { RunState } from './run-state.js'
+
+export type RepairDecision =
+  /** Repair the tenant, with at most `maxConcurrency` of the run's repairs at once. */
+  | { action: 'repair'; maxConcurrency: number }
+  /** Nothing to do for this job: ack it. A paused run's pending tenants are dispatched again on resume. */
+  | { action: 'skip'; why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'paused' | 'cancelled' | 'completed' }
+  /** The deployment is halted but this run is not paused yet: pause it (HALTED), then ack. */
+  | { action: 'halt_run' }
+
+/**
+ * DESIGN invariant 8: asked right before a tenant's repair, inside its transaction, with the run's state
+ * and the halt as they are then. A pause, cancel or halt recorded before that moment is obeyed.
+ */
+export function decideTenantRepair(run: RunState, halted: boolean, tenantId: number): RepairDecision {
+  if (run.status === 'none') return { action: 'skip', why: 'unknown run' }
+  if (!run.request.tenantIds.includes(tenantId)) return { action: 'skip', why: 'not targeted' }
+  if (run.results.has(tenantId)) return { action: 'skip', why: 'already processed' }
+  if (run.status === 'completed') return { action: 'skip', why: 'completed' }
+  if (run.cancellation) return { action: 'skip', why: 'cancelled' }
+  if (run.status === 'paused') return { action: 'skip', why: 'paused' }
+  if (run.status === 'queued') return { action: 'skip', why: 'not started' }
+  if (halted) return { action: 'halt_run' }
+  return { action: 'repair', maxConcurrency: run.limits.maxConcurrency }
+}
