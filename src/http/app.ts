@@ -1,21 +1,15 @@
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
-import { bearerAuthentication, type AppEnv } from './authentication.js'
+import { API_BASE_PATH, apiRoutes } from './api-routes.js'
+import type { AppEnv } from './authentication.js'
 import { consoleRoutes } from './console/console-routes.js'
-import { HttpProblem, problemJson, problemResponse } from './problem.js'
+import { problemJson, problemResponse } from './problem.js'
 import { trustedProxyAddresses } from './client-address.js'
 import { requestLog } from './request-log.js'
-import { auditRoutes } from './routes/audit-routes.js'
-import { authRoutes } from './routes/auth-routes.js'
-import { runRoutes } from './routes/run-routes.js'
-import { runbookRoutes } from './routes/runbook-routes.js'
-
-export const MAX_BODY_BYTES = 64 * 1024
 
 export interface AppDeps {
   sql: Sql
@@ -45,23 +39,7 @@ export function createApp(deps: AppDeps) {
   })
   if (!deps.serveApi) return app
 
-  const api = new Hono<AppEnv>()
-  api.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HttpProblem(413, `the body exceeds ${MAX_BODY_BYTES} bytes`)
-      },
-    }),
-  )
-  api.route('/auth', authRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS }))
-  const authenticated = new Hono<AppEnv>()
-  authenticated.use(bearerAuthentication(deps.sql))
-  authenticated.route('/', runbookRoutes(deps))
-  authenticated.route('/runs', runRoutes(deps))
-  authenticated.route('/audit', auditRoutes(deps))
-  api.route('/', authenticated)
-  app.route('/api', api)
+  app.route(API_BASE_PATH, apiRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS }))
   app.route('/system', consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV }))
   return app
 }

@@ -3,6 +3,9 @@ import type { z } from 'zod'
 import { findUnsafeText, TooDeepError } from '../events/safe-text.js'
 import { HttpProblem, fieldsOf } from './problem.js'
 
+/** The largest body the API reads (the /api body limit); larger ones are answered 413. */
+export const MAX_BODY_BYTES = 64 * 1024
+
 /**
  * Reads and validates a JSON body. A body that is not JSON, not an object, or whose fields have the
  * wrong JSON types is malformed (400); well-typed values that break a rule are invalid (422). Both name

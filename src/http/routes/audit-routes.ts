@@ -1,19 +1,24 @@
-import { Hono } from 'hono'
-import { z } from 'zod'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import type { Sql } from '../../db/database.js'
 import { listAudit } from '../../projections/queries.js'
-import { requireCapability, type AppEnv } from '../authentication.js'
-import { readQuery } from '../request-body.js'
+import type { AppEnv } from '../authentication.js'
+import { apiRoute } from '../openapi/api-route.js'
+import { serveRoute } from '../openapi/serve-route.js'
+import { auditPageSchema, auditQuerySchema } from '../schemas/audit-schemas.js'
 
-const auditQuerySchema = z.object({
-  action: z.string().max(200).optional(),
-  cursor: z.string().max(500).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+const listAuditRoute = apiRoute({
+  method: 'get',
+  path: '/',
+  summary: 'Audit entries, newest first',
+  tags: ['audit'],
+  access: { capabilities: [capabilities.opsView] },
+  query: auditQuerySchema,
+  answer: { status: 200, description: 'A page of audit entries.', schema: auditPageSchema },
 })
 
 export function auditRoutes(deps: { sql: Sql }) {
-  return new Hono<AppEnv>().get('/', requireCapability(capabilities.opsView), async (c) =>
-    c.json(await listAudit(deps.sql, readQuery(c, auditQuerySchema))),
-  )
+  const app = new OpenAPIHono<AppEnv>()
+  serveRoute(app, listAuditRoute, async (c, input) => c.json(await listAudit(deps.sql, input.query())))
+  return app
 }

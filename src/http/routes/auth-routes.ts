@@ -1,5 +1,4 @@
-import { Hono } from 'hono'
-import { z } from 'zod'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { authenticate, issueToken } from '../../auth/operator-store.js'
 import { checkAndRecordLoginAttempt } from '../../auth/login-rate-limit.js'
 import { recordLoginAttempt } from '../../commands/record-login.js'
@@ -7,18 +6,28 @@ import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
 import { clientAddress, rateLimitAddress } from '../client-address.js'
+import { apiRoute } from '../openapi/api-route.js'
+import { serveRoute } from '../openapi/serve-route.js'
 import { HttpProblem } from '../problem.js'
-import { readJsonBody } from '../request-body.js'
+import { credentialsSchema, tokenSchema } from '../schemas/auth-schemas.js'
 
-const credentialsSchema = z.object({
-  email: z.string().min(1, 'is required').max(320),
-  password: z.string().min(1, 'is required').max(1024),
+const issueTokenRoute = apiRoute({
+  method: 'post',
+  path: '/tokens',
+  summary: 'Exchange an email and password for a bearer token',
+  description: 'Rate-limited like the console login (10 attempts a minute per address and email); every attempt is audited.',
+  tags: ['authentication'],
+  access: 'public',
+  body: credentialsSchema,
+  answer: { status: 201, description: 'A bearer token for the API.', schema: tokenSchema },
+  problems: { 401: 'Unknown email or wrong password.', 429: 'Too many login attempts; retry after `Retry-After` seconds.' },
 })
 
 /** POST /api/auth/tokens: rate-limited like the console login (SPEC §6), every attempt audited. */
 export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number }) {
-  return new Hono<AppEnv>().post('/tokens', async (c) => {
-    const { email, password } = await readJsonBody(c, credentialsSchema)
+  const app = new OpenAPIHono<AppEnv>()
+  serveRoute(app, issueTokenRoute, async (c, input) => {
+    const { email, password } = await input.body()
     const { ip, userAgent } = clientAddress(c)
     const attempt = { email, ip, userAgent, channel: 'api' as const }
     const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(ip), email })
@@ -40,4 +49,5 @@ export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: num
     await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'succeeded', operatorId: operator.id } })
     return c.json({ token, tokenType: 'Bearer', expiresIn: deps.tokenTtlSeconds }, 201)
   })
+  return app
 }

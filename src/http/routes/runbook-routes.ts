@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
 import { startRun } from '../../commands/start-run.js'
@@ -6,47 +6,112 @@ import type { Sql } from '../../db/database.js'
 import { runbookCatalog } from '../../runbooks/catalog.js'
 import { listUniverse } from '../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../store/event-log.js'
-import { requireCapability, type AppEnv } from '../authentication.js'
-import { readJsonBody, readQuery } from '../request-body.js'
+import type { AppEnv } from '../authentication.js'
+import { apiRoute } from '../openapi/api-route.js'
+import { serveRoute } from '../openapi/serve-route.js'
 import { preflightBodySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
+import { activeRunProblemSchema } from '../schemas/problem-schemas.js'
+import {
+  catalogSchema,
+  preflightSchema,
+  runbookKeyParamsSchema,
+  startedRunSchema,
+  tenantListSchema,
+} from '../schemas/runbook-schemas.js'
+
+const RUNBOOK_CAPABILITY_NOTE = "The runbook's own capability (see `requiredCapability` in the catalog) is needed as well."
+
+const catalogRoute = apiRoute({
+  method: 'get',
+  path: '/runbooks',
+  summary: 'The runbook catalog',
+  tags: ['runbooks'],
+  access: { capabilities: [capabilities.runbooksView] },
+  answer: { status: 200, description: 'Every runbook, in catalog order.', schema: catalogSchema },
+})
+
+const tenantsRoute = apiRoute({
+  method: 'get',
+  path: '/tenants',
+  summary: 'The tenants a run may target, filtered by name',
+  tags: ['runbooks'],
+  access: { capabilities: [capabilities.runbooksView] },
+  query: tenantQuerySchema,
+  answer: { status: 200, description: 'The allowed universe, by name.', schema: tenantListSchema },
+})
+
+const preflightRoute = apiRoute({
+  method: 'post',
+  path: '/runbooks/{key}/preflight',
+  summary: 'Count what a run would change, changing nothing',
+  description: `Recorded as an event, so the audit log shows who looked at what. ${RUNBOOK_CAPABILITY_NOTE}`,
+  tags: ['runbooks'],
+  access: { capabilities: [capabilities.runbooksView] },
+  params: runbookKeyParamsSchema,
+  body: preflightBodySchema,
+  answer: { status: 200, description: 'What a run would touch.', schema: preflightSchema },
+  problems: { 404: 'No runbook with this key.' },
+})
+
+const startRunRoute = apiRoute({
+  method: 'post',
+  path: '/runbooks/{key}/runs',
+  summary: 'Start a run',
+  description: `At most one identical run is active at a time. ${RUNBOOK_CAPABILITY_NOTE}`,
+  tags: ['runbooks'],
+  access: { capabilities: [capabilities.runbooksRun] },
+  params: runbookKeyParamsSchema,
+  body: startRunBodySchema,
+  answer: {
+    status: 202,
+    description: 'The run is requested; follow it at `Location`.',
+    schema: startedRunSchema,
+    headers: { Location: { description: 'The run: `/api/runs/{runId}`.', schema: { type: 'string' } } },
+  },
+  problems: {
+    404: 'No runbook with this key.',
+    409: { description: 'An identical run is active; `runId` names it.', schema: activeRunProblemSchema },
+  },
+})
 
 export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
-  return new Hono<AppEnv>()
-    .get('/runbooks', requireCapability(capabilities.runbooksView), (c) =>
-      c.json({
-        items: runbookCatalog.map(({ key, label, description, requiredCapability, estimatedDuration }) => ({
-          key,
-          label,
-          description,
-          requiredCapability,
-          estimatedDuration,
-        })),
-      }),
-    )
-    .get('/tenants', requireCapability(capabilities.runbooksView), async (c) => {
-      const { q, limit } = readQuery(c, tenantQuerySchema)
-      return c.json({ items: await listUniverse(deps.sql, q, limit) })
+  const app = new OpenAPIHono<AppEnv>()
+  serveRoute(app, catalogRoute, (c) =>
+    c.json({
+      items: runbookCatalog.map(({ key, label, description, requiredCapability, estimatedDuration }) => ({
+        key,
+        label,
+        description,
+        requiredCapability,
+        estimatedDuration,
+      })),
+    }),
+  )
+  serveRoute(app, tenantsRoute, async (c, input) => {
+    const { q, limit } = input.query()
+    return c.json({ items: await listUniverse(deps.sql, q, limit) })
+  })
+  serveRoute(app, preflightRoute, async (c, input) => {
+    const body = await input.body()
+    const result = await preflightRunbook(deps, c.get('actor'), {
+      runbookKey: c.req.param('key')!,
+      scope: body.scope,
+      tenantId: body.tenantId ?? null,
     })
-    .post('/runbooks/:key/preflight', requireCapability(capabilities.runbooksView), async (c) => {
-      const body = await readJsonBody(c, preflightBodySchema)
-      const result = await preflightRunbook(deps, c.get('actor'), {
-        runbookKey: c.req.param('key'),
-        scope: body.scope,
-        tenantId: body.tenantId ?? null,
-      })
-      return c.json(result)
+    return c.json(result)
+  })
+  serveRoute(app, startRunRoute, async (c, input) => {
+    const body = await input.body()
+    const started = await startRun(deps, c.get('actor'), {
+      runbookKey: c.req.param('key')!,
+      scope: body.scope,
+      tenantId: body.tenantId ?? null,
+      confirmation: body.confirmation,
+      reason: body.reason ?? null,
+      source: body.source ?? 'api',
     })
-    .post('/runbooks/:key/runs', requireCapability(capabilities.runbooksRun), async (c) => {
-      const body = await readJsonBody(c, startRunBodySchema)
-      const started = await startRun(deps, c.get('actor'), {
-        runbookKey: c.req.param('key'),
-        scope: body.scope,
-        tenantId: body.tenantId ?? null,
-        confirmation: body.confirmation,
-        reason: body.reason ?? null,
-        source: body.source ?? 'api',
-      })
-      c.header('Location', `/api/runs/${started.runId}`)
-      return c.json(started, 202)
-    })
+    c.header('Location', `/api/runs/${started.runId}`)
+    return c.json(started, 202)
+  })
+  return app
 }

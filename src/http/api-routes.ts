@@ -1,0 +1,52 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { mergePath } from 'hono/utils/url'
+import type { Sql } from '../db/database.js'
+import type { EventLog } from '../store/event-log.js'
+import { bearerAuthentication, type AppEnv } from './authentication.js'
+import { docsRoutes } from './openapi/docs-routes.js'
+import { openApiDocument, type OpenApiDocument } from './openapi/openapi-document.js'
+import { HttpProblem } from './problem.js'
+import { MAX_BODY_BYTES } from './request-body.js'
+import { auditRoutes } from './routes/audit-routes.js'
+import { authRoutes } from './routes/auth-routes.js'
+import { runRoutes } from './routes/run-routes.js'
+import { runbookRoutes } from './routes/runbook-routes.js'
+
+/** Where the API is mounted; the OpenAPI document names its paths from here. */
+export const API_BASE_PATH = '/api'
+
+export interface ApiDeps {
+  sql: Sql
+  log: EventLog
+  tokenTtlSeconds: number
+}
+
+/**
+ * Every /api route, each one registered with its OpenAPI description (src/http/routes/README.md), and the
+ * document built from them at GET /api/openapi.json and GET /api/docs.
+ */
+export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>()
+  api.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpProblem(413, `the body exceeds ${MAX_BODY_BYTES} bytes`)
+      },
+    }),
+  )
+  let document: OpenApiDocument | null = null
+  // Mounted before the bearer authentication below: the document is public.
+  api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))
+  api.route('/auth', authRoutes(deps))
+  const authenticated = new OpenAPIHono<AppEnv>()
+  authenticated.use(bearerAuthentication(deps.sql))
+  authenticated.route('/', runbookRoutes(deps))
+  authenticated.route('/runs', runRoutes(deps))
+  authenticated.route('/audit', auditRoutes(deps))
+  api.route('/', authenticated)
+  // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
+  document = openApiDocument(api, API_BASE_PATH)
+  return api
+}

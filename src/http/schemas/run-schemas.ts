@@ -1,0 +1,92 @@
+import { z } from 'zod'
+import { eventMetadataSchema, runOutcomeSchema, runStatusSchema } from '../../events/index.js'
+import type { RunDetail, RunSummary } from '../../projections/queries.js'
+import type { SameKeys } from './read-side-shape.js'
+
+/** Requests and answers of /api/runs (SPEC §7): the run resource as the read side returns it. */
+
+/** Run ids are ULIDs; anything else cannot name a run (answered 404 without touching storage). */
+export const runIdSchema = z
+  .string()
+  .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/)
+  .meta({ description: 'A run id (ULID); anything else is 404.' })
+
+export const runIdParamsSchema = z.object({ id: runIdSchema })
+
+export const listRunsQuerySchema = z.object({
+  status: runStatusSchema.optional(),
+  outcome: runOutcomeSchema.optional(),
+  runbook: z.string().max(200).optional().meta({ description: 'A runbook key.' }),
+  tenantId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+})
+
+const instant = z.iso.datetime()
+
+const controlEntrySchema = z.object({
+  reasonCode: z.string(),
+  reasonText: z.string(),
+  by: z.string().meta({ description: "The operator's id, or `system` for the service's own pauses." }),
+  byEmail: z.string().nullable(),
+  byName: z.string().nullable(),
+  at: instant,
+})
+
+export const runSchema = z
+  .object({
+    id: z.string(),
+    workspaceId: z.number().int(),
+    tenantId: z.number().int().nullable().meta({ description: 'Null for an all-tenants run.' }),
+    userId: z.string(),
+    initiatorName: z.string(),
+    type: z.string().meta({ description: 'The runbook key.' }),
+    status: runStatusSchema,
+    outcome: runOutcomeSchema,
+    runIdentityHash: z.string(),
+    // The JSON columns are returned as stored: snake_case inside (SPEC §3).
+    summaryCounts: z.record(z.string(), z.number()),
+    failureSummary: z.array(z.object({ tenant_id: z.number().int(), reason_code: z.string(), message: z.string() })),
+    context: z.record(z.string(), z.unknown()),
+    startedAt: instant.nullable(),
+    completedAt: instant.nullable(),
+    createdAt: instant,
+    limits: z.object({ maxConcurrency: z.number().int(), maxFailures: z.number().int().nullable() }),
+    pause: controlEntrySchema.nullable().meta({ description: 'Why and by whom the run is paused, while it is.' }),
+    cancellation: controlEntrySchema.nullable().meta({ description: 'Set from a cancel until the run completes `cancelled`.' }),
+    tenantCounts: z.object({
+      targeted: z.number().int(),
+      pending: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      cancelled: z.number().int(),
+    }),
+    retryOf: z.string().nullable().meta({ description: 'The run this one retries.' }),
+    approval: z.null(),
+    verification: z.null(),
+  })
+  .meta({ id: 'Run' })
+
+export const runPageSchema = z
+  .object({ items: z.array(runSchema), nextCursor: z.string().nullable() })
+  .meta({ id: 'RunPage', description: 'Newest first; `nextCursor` is null on the last page.' })
+
+export const runEventsSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        type: z.string(),
+        version: z.number().int().meta({ description: 'The schema version the event was written with.' }),
+        data: z.record(z.string(), z.unknown()),
+        metadata: eventMetadataSchema,
+        revision: z.number().int().meta({ description: 'Position in the run stream, from 0.' }),
+        position: z.string().meta({ description: 'Position in the event store, as text.' }),
+        recordedAt: instant,
+      }),
+    ),
+  })
+  .meta({ id: 'RunEvents', description: "The run's stream in order." })
+
+// Compile-time: the run resource documented is the one the read side returns (see read-side-shape.ts).
+true satisfies SameKeys<z.output<typeof runSchema>, RunSummary>
+true satisfies SameKeys<z.output<typeof runSchema>, RunDetail>
