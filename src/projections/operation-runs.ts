@@ -64,7 +64,7 @@ export function runContext(data: EventOf<'RunRequested'>['data']) {
       name: data.initiator.name,
       is_break_glass: data.initiator.isBreakGlass,
     },
-    retry_of: data.retryOf,
+    ...(data.retryOf ? { retry_of: data.retryOf } : {}),
   }
 }
 

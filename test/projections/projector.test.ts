@@ -87,7 +87,7 @@ describe.each(databaseFlavours())('Projector on $name', ({ name, open }) => {
     const failure = await p.runOnce().catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(ProjectionFailedError)
     expect((failure as ProjectionFailedError).projection).toBe('throws-on-third-event')
-    expect((failure as Error).message).toMatch(/TenantProcessed v1 .* \(run-run-1@2, position \d+:\d+\): boom/)
+    expect((failure as Error).message).toMatch(/TenantProcessed v2 .* \(run-run-1@2, position \d+:\d+\): boom/)
     expect(await p.position()).toBeNull()
     expect(await runCount(bed)).toBe(0)
 

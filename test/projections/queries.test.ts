@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Projector } from '../../src/projections/projector.js'
 import {
   getRun,
+  listRunTenants,
   InvalidCursorError,
   listAlertDeliveries,
   listAudit,
@@ -191,16 +192,32 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
       startedAt: '2025-03-01T10:00:01.000Z',
       completedAt: '2025-03-01T10:05:03.000Z',
       createdAt: '2025-03-01T10:00:00.000Z',
-      tenants: [
-        { tenantId: 11, status: 'succeeded', total: 8, updated: 5, reasonCode: null, message: null, attempt: 1, processedAt: '2025-03-01T10:00:02.000Z' },
-        { tenantId: 12, status: 'failed', total: null, updated: null, reasonCode: 'INVALID_DATA', message: invalidSeverityMessage, attempt: 1, processedAt: '2025-03-01T10:00:03.000Z' },
-        { tenantId: 13, status: 'succeeded', total: 4, updated: 0, reasonCode: null, message: null, attempt: 2, processedAt: '2025-03-01T10:05:02.000Z' },
-      ],
+      limits: { maxConcurrency: 4, maxFailures: null },
+      pause: null,
+      cancellation: null,
+      tenantCounts: { targeted: 3, pending: 0, succeeded: 2, failed: 1, cancelled: 0 },
+      retryOf: null,
+      approval: null,
+      verification: null,
     })
+    const tenants = await listRunTenants(bed.sql, 'run-all', { limit: 2 })
+    expect(tenants.items).toEqual([
+      { tenantId: 11, tenantName: 'Acme', status: 'succeeded', attempts: 1, counts: { total: 8, updated: 5, skipped: 3 }, reasonCode: null, message: null, startedAt: null, completedAt: null },
+      { tenantId: 12, tenantName: 'Globex', status: 'failed', attempts: 1, counts: null, reasonCode: 'INVALID_DATA', message: invalidSeverityMessage, startedAt: null, completedAt: null },
+    ])
+    const rest = await listRunTenants(bed.sql, 'run-all', { limit: 2, cursor: tenants.nextCursor })
+    expect(rest).toEqual({
+      items: [{ tenantId: 13, tenantName: 'Initech', status: 'succeeded', attempts: 2, counts: { total: 4, updated: 0, skipped: 4 }, reasonCode: null, message: null, startedAt: null, completedAt: null }],
+      nextCursor: null,
+    })
+    expect((await listRunTenants(bed.sql, 'run-all', { status: 'failed', limit: 10 })).items.map((t) => t.tenantId)).toEqual([12])
+    await expect(listRunTenants(bed.sql, 'run-all', { limit: 10, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(InvalidCursorError)
     const single = await getRun(bed.sql, 'run-single')
     expect(single).toMatchObject({ workspaceId: 201, tenantId: 11, startedAt: '2025-03-01T09:01:01.000Z' })
     const queued = await getRun(bed.sql, 'run-02')
-    expect(queued).toMatchObject({ status: 'queued', outcome: 'pending', startedAt: null, completedAt: null, tenants: [] })
+    expect(queued).toMatchObject({ status: 'queued', outcome: 'pending', startedAt: null, completedAt: null })
+    expect(queued!.tenantCounts).toMatchObject({ succeeded: 0, failed: 0, cancelled: 0 })
+    expect(queued!.tenantCounts.pending).toBe(queued!.tenantCounts.targeted)
     expect(await getRun(bed.sql, 'no-such-run')).toBeNull()
   })
 

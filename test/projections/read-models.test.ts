@@ -123,9 +123,9 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
     const tenants = await bed.sql`select * from operation_run_tenants where run_id = 'run-all' order by tenant_id`
     expect([...tenants]).toEqual([
-      { run_id: 'run-all', tenant_id: '11', status: 'succeeded', total: 8, updated: 5, reason_code: null, message: null, attempt: 1, processed_at: at('2025-03-01T10:00:02.000Z') },
-      { run_id: 'run-all', tenant_id: '12', status: 'failed', total: null, updated: null, reason_code: 'INVALID_DATA', message: invalidSeverityMessage, attempt: 1, processed_at: at('2025-03-01T10:00:03.000Z') },
-      { run_id: 'run-all', tenant_id: '13', status: 'succeeded', total: 4, updated: 0, reason_code: null, message: null, attempt: 2, processed_at: at('2025-03-01T10:05:02.000Z') },
+      { run_id: 'run-all', tenant_id: '11', status: 'succeeded', total: 8, updated: 5, reason_code: null, message: null, attempt: 1, processed_at: at('2025-03-01T10:00:02.000Z'), started_at: null, completed_at: null },
+      { run_id: 'run-all', tenant_id: '12', status: 'failed', total: null, updated: null, reason_code: 'INVALID_DATA', message: invalidSeverityMessage, attempt: 1, processed_at: at('2025-03-01T10:00:03.000Z'), started_at: null, completed_at: null },
+      { run_id: 'run-all', tenant_id: '13', status: 'succeeded', total: 4, updated: 0, reason_code: null, message: null, attempt: 2, processed_at: at('2025-03-01T10:05:02.000Z'), started_at: null, completed_at: null },
     ])
   })
 

@@ -78,6 +78,8 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
 
     const reconciler = new Reconciler(deps(), { staleAfterMs: 500 })
     expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])
+    // The reconciler only records the re-dispatch; the dispatcher, the one publisher of jobs, publishes it.
+    await createDispatcher(deps()).runOnce()
     const completed = await waitForRunCompleted(bed.log, runId)
 
     const redispatched = (await runEvents(bed.log, runId)).flatMap((e) =>
@@ -100,7 +102,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     expect(await runEvents(bed.log, runId)).toHaveLength(eventCount)
   })
 
-  it('starts and dispatches a run whose dispatcher never handled it', async () => {
+  it('starts a run whose dispatcher never handled it; the dispatcher then publishes its jobs', async () => {
     const runId = await startAllTenantsRun(bed)
     await projectUntil(runId, 'queued')
     consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
@@ -108,6 +110,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     const reconciler = new Reconciler(deps(), { staleAfterMs: 500 })
     expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])
     expect((await loadRun(bed.log, runId)).status).not.toBe('queued')
+    await createDispatcher(deps()).runOnce()
     const completed = await waitForRunCompleted(bed.log, runId)
 
     expect(completed.outcome).toBe('partially_succeeded')

@@ -80,7 +80,15 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
 
   function workerWith(runbook: Runbook, options: Partial<TenantWorkerOptions> = {}, log: EventLog = bed.log): TenantWorker {
     return new TenantWorker(
-      { sql: bed.sql, log, queue, logger: bed.logger, findRunbook: (key) => (key === runbook.key ? runbook : undefined) },
+      {
+        sql: bed.sql,
+        log,
+        // The store under `log` may be a wrapper of the bed's: reads inside the repair go to the bed's own.
+        logIn: (tx) => new EventLog(bed.store.readingIn(tx)),
+        queue,
+        logger: bed.logger,
+        findRunbook: (key) => (key === runbook.key ? runbook : undefined),
+      },
       { retryDelayMs: 5, ...options },
     )
   }
