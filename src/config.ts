@@ -30,6 +30,11 @@ const configSchema = z.object({
   /** Reverse proxies in front of the service whose X-Forwarded-For is trusted (0: use the socket address). */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * Tenant repairs all worker processes of the deployment run at once: a run's default `maxConcurrency`
+   * (SPEC §9). Unset: one process's WORKER_CONCURRENCY.
+   */
+  WORKER_CAPACITY: z.coerce.number().int().min(1).max(1000).optional(),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
   RECONCILER_STALE_AFTER_MS: z.coerce.number().int().min(100).default(120_000),
   RECONCILER_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),

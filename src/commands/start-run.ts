@@ -91,6 +91,8 @@ export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartR
 export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId: string, input: RetryRunInput): Promise<StartedRun> {
   const original = await loadRun(deps.log, retriedRunId)
   if (original.status === 'none') throw new NotFoundError('run', retriedRunId)
+  // The run's state first (409 unless completed; 422 without failed tenants), then the start's own rules.
+  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: failedTenantIds(original), at: new Date().toISOString() }, original)
   const runbook = requireRunbook(original.request.runbookKey)
   const reason = trimmedReason(input.reason)
   const { scope, targetTenantId } = original.request

@@ -10,6 +10,7 @@ import { HttpProblem } from './problem.js'
 import { MAX_BODY_BYTES } from './request-body.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
+import { haltRoutes } from './routes/halt-routes.js'
 import { runRoutes } from './routes/run-routes.js'
 import { runbookRoutes } from './routes/runbook-routes.js'
 
@@ -20,6 +21,8 @@ export interface ApiDeps {
   sql: Sql
   log: EventLog
   tokenTtlSeconds: number
+  /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
+  defaultMaxConcurrency: number
 }
 
 /**
@@ -45,6 +48,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/', runbookRoutes(deps))
   authenticated.route('/runs', runRoutes(deps))
   authenticated.route('/audit', auditRoutes(deps))
+  authenticated.route('/halt', haltRoutes(deps))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -15,7 +15,7 @@ export interface AppDeps {
   sql: Sql
   log: EventLog
   logger: Logger
-  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS'>
+  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -39,7 +39,11 @@ export function createApp(deps: AppDeps) {
   })
   if (!deps.serveApi) return app
 
-  app.route(API_BASE_PATH, apiRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS }))
+  const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
+  app.route(
+    API_BASE_PATH,
+    apiRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS, defaultMaxConcurrency }),
+  )
   app.route('/system', consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV }))
   return app
 }

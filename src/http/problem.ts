@@ -5,6 +5,7 @@ import {
   ActiveRunExistsError,
   DomainError,
   ForbiddenError,
+  HaltedError,
   InvalidTransitionError,
   NotFoundError,
   ValidationError,
@@ -30,6 +31,7 @@ const titles: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict',
   413: 'Payload too large',
+  423: 'Locked',
   415: 'Unsupported media type',
   422: 'Invalid values',
   429: 'Too many requests',
@@ -77,7 +79,8 @@ export function problemResponse(c: Context, error: unknown, logError: (error: un
   }
   if (error instanceof NotFoundError) return problemJson(c, 404, error.message)
   if (error instanceof ActiveRunExistsError) return problemJson(c, 409, error.message, { runId: error.runId })
-  if (error instanceof InvalidTransitionError) return problemJson(c, 409, error.message)
+  if (error instanceof InvalidTransitionError) return problemJson(c, 409, error.message, { state: error.state })
+  if (error instanceof HaltedError) return problemJson(c, 423, error.message, { code: error.code })
   if (error instanceof InvalidCursorError) {
     return problemJson(c, 400, 'cursor is not one this API issued', { errors: [{ field: 'cursor', message: 'invalid cursor' }] })
   }

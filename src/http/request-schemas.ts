@@ -16,20 +16,59 @@ const targetFields = {
 
 export const preflightBodySchema = z.object(targetFields).meta({ id: 'PreflightBody' })
 
+/** An operator's reason (SPEC §3): its rules (code, length) are the command side's, answered 422. */
+const reasonField = z
+  .object({
+    code: z.string().max(50).meta({ description: `One of ${reasonCodeSchema.options.join(', ')}.` }),
+    text: z.string().max(2000).meta({ description: '10 to 500 characters once trimmed.' }),
+  })
+  .meta({ id: 'Reason' })
+
+/** SPEC §9 limits; their ranges are checked by the command side (422 naming the field). */
+const limitsFields = {
+  maxConcurrency: z
+    .number()
+    .int('must be an integer')
+    .optional()
+    .meta({ description: "1–1000 of the run's tenants repaired at once, across every worker (default: the deployment's worker capacity)." }),
+  maxFailures: z
+    .number()
+    .int('must be an integer')
+    .nullable()
+    .optional()
+    .meta({ description: 'Failed tenants beyond this pause the run (ERROR_BUDGET_EXCEEDED); null: no limit (the default).' }),
+}
+const limitsField = z.object(limitsFields).meta({ id: 'RunLimitsRequest' })
+
+const sourceField = z.string().pipe(runSourceSchema).optional().meta({ enum: runSourceSchema.options, default: 'api' })
+
 export const startRunBodySchema = z
   .object({
     ...targetFields,
     confirmation: z.string().max(200).meta({ description: 'Exactly the runbook key, typed by the operator.' }),
-    reason: z
-      .object({
-        code: z.string().max(50).meta({ description: `One of ${reasonCodeSchema.options.join(', ')}.` }),
-        text: z.string().max(2000).meta({ description: '10 to 500 characters once trimmed.' }),
-      })
-      .nullish()
-      .meta({ description: 'Required for all-tenants runs and for every run by a break-glass operator.' }),
-    source: z.string().pipe(runSourceSchema).optional().meta({ enum: runSourceSchema.options, default: 'api' }),
+    reason: reasonField.nullish().meta({ description: 'Required for all-tenants runs and for every run by a break-glass operator.' }),
+    source: sourceField,
+    limits: limitsField.nullish(),
   })
   .meta({ id: 'StartRunBody' })
+
+/** Pause, cancel, halt and its lift: a reason is required (422 naming `reason` when missing). */
+export const requiredReasonBodySchema = z
+  .object({ reason: reasonField.nullish().meta({ description: 'Required.' }) })
+  .meta({ id: 'ReasonBody' })
+
+export const resumeBodySchema = z.object({ reason: reasonField.nullish().meta({ description: 'Optional.' }) }).meta({ id: 'ResumeBody' })
+
+export const limitsBodySchema = z.object(limitsFields).meta({ id: 'RunLimitsBody', description: 'Either field, or both.' })
+
+export const retryBodySchema = z
+  .object({
+    confirmation: z.string().max(200).meta({ description: 'Exactly the runbook key of the retried run.' }),
+    reason: reasonField.nullish().meta({ description: 'As for a start of the original scope.' }),
+    source: sourceField,
+    limits: limitsField.nullish().meta({ description: "Default: the retried run's limits." }),
+  })
+  .meta({ id: 'RetryRunBody' })
 
 export const tenantQuerySchema = z.object({
   q: z.string().max(200).optional().meta({ description: 'Case-insensitive substring of the tenant name.' }),

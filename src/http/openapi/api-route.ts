@@ -12,7 +12,7 @@ import { forbiddenProblemSchema, problemSchema, rateLimitedProblemSchema } from 
 /** The security scheme of authenticated routes, as named in the document's components. */
 export const BEARER_SCHEME = 'bearerAuth'
 
-type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429
+type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 423 | 429
 
 interface ProblemAnswer {
   description: string

@@ -3,7 +3,9 @@ import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
 import { streams } from '../../events/index.js'
-import { getRun, listRuns, waitForRun } from '../../projections/queries.js'
+import { getRun, listRuns, listRunTenants, waitForRun, type RunDetail } from '../../projections/queries.js'
+import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
+import { retryRun } from '../../commands/start-run.js'
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
@@ -16,6 +18,10 @@ import {
   runPageSchema,
   runSchema,
 } from '../schemas/run-schemas.js'
+import { runTenantPageSchema, runTenantsQuerySchema } from '../schemas/run-control-schemas.js'
+import { activeRunProblemSchema, haltedProblemSchema, stateConflictProblemSchema } from '../schemas/problem-schemas.js'
+import { startedRunSchema } from '../schemas/runbook-schemas.js'
+import { limitsBodySchema, requiredReasonBodySchema, resumeBodySchema, retryBodySchema } from '../request-schemas.js'
 
 /** How long GET /api/runs/{id} waits for a run its client just started to be projected (read-your-writes). */
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
@@ -55,17 +61,121 @@ const runEventsRoute = apiRoute({
   problems: { 404: 'No run with this id.' },
 })
 
+const runTenantsRoute = apiRoute({
+  method: 'get',
+  path: '/{id}/tenants',
+  summary: "The run's tenants, by tenant id",
+  description: 'Every targeted tenant: `pending` until processed, `succeeded` or `failed`, `cancelled` when the run was cancelled before it.',
+  tags: ['runs'],
+  access: viewRuns,
+  params: runIdParamsSchema,
+  query: runTenantsQuerySchema,
+  answer: { status: 200, description: 'A page of tenants.', schema: runTenantPageSchema },
+  problems: { 404: 'No run with this id.' },
+})
+
+// Run control (SPEC §9): `platform.runbooks.run` here; the runbook's own capability is checked once the
+// run is known, still before the body is read.
+const controlRuns = { capabilities: [capabilities.runbooksRun] }
+const stateConflict = { description: "The run's state does not allow it; `state` names the state.", schema: stateConflictProblemSchema }
+const halted = { description: 'The deployment is halted.', schema: haltedProblemSchema }
+
+const pauseRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/pause',
+  summary: 'Pause a run',
+  description: 'From the answer on no tenant repair of the run starts; repairs in flight finish and are counted.',
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: requiredReasonBodySchema,
+  answer: { status: 202, description: 'The run, paused.', schema: runSchema },
+  problems: { 404: 'No run with this id.', 409: stateConflict },
+})
+
+const resumeRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/resume',
+  summary: 'Resume a paused run',
+  description: 'The run continues with the tenants not yet processed.',
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: resumeBodySchema,
+  answer: { status: 202, description: 'The run, running again.', schema: runSchema },
+  problems: { 404: 'No run with this id.', 409: stateConflict, 423: halted },
+})
+
+const cancelRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel a run',
+  description:
+    'No tenant repair of the run starts after the answer; repairs in flight finish and are counted, then the run completes `cancelled`.',
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: requiredReasonBodySchema,
+  answer: { status: 202, description: 'The run, cancelling or cancelled.', schema: runSchema },
+  problems: { 404: 'No run with this id.', 409: stateConflict },
+})
+
+const changeLimitsRoute = apiRoute({
+  method: 'patch',
+  path: '/{id}/limits',
+  summary: "Change an active run's limits",
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: limitsBodySchema,
+  answer: { status: 200, description: 'The run with its limits.', schema: runSchema },
+  problems: { 404: 'No run with this id.', 409: stateConflict },
+})
+
+const retryRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/retry',
+  summary: "Retry a completed run's failed tenants",
+  description: "A new run of the same runbook and scope over the run's failed tenants still in the universe, with `retryOf` set.",
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: retryBodySchema,
+  answer: {
+    status: 202,
+    description: 'The retry run, accepted.',
+    schema: startedRunSchema,
+    headers: { Location: { description: 'The retry run.', schema: { type: 'string' } } },
+  },
+  problems: {
+    404: 'No run with this id.',
+    409: { description: 'The run is not completed (`state`), or a retry of it is active (`runId`).', schema: activeRunProblemSchema.or(stateConflictProblemSchema) },
+    423: halted,
+  },
+})
+
 // Validated with the id schema the document shows; an id that is not a ULID names no run (404).
 function requireRunId(id: string): string {
   if (!runIdSchema.safeParse(id).success) throw new NotFoundError('run', id.slice(0, 64))
   return id
 }
 
-export function runRoutes(deps: { sql: Sql; log: EventLog }) {
+/** The run resource right after a command: the read model once it has caught up (bounded wait). */
+async function runAfter(sql: Sql, id: string, isCaughtUp: (run: RunDetail) => boolean): Promise<RunDetail | null> {
+  const deadline = Date.now() + READ_YOUR_WRITES_TIMEOUT_MS
+  for (;;) {
+    const run = await getRun(sql, id)
+    if ((run && isCaughtUp(run)) || Date.now() >= deadline) return run
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
   const app = new OpenAPIHono<AppEnv>()
-  // Any path under /runs, unknown ones included, needs ops.view first (403 before 404), as it always has;
-  // each route names the capability as well so that the document shows it.
-  app.use(requireCapability(...viewRuns.capabilities))
+  // Any path under /runs that a viewer reads, unknown ones included, needs ops.view first (403 before
+  // 404); run control needs other capabilities (SPEC §9), checked by its routes. Each route names its
+  // capabilities as well, so that the document shows them.
+  app.on('GET', '*', requireCapability(...viewRuns.capabilities))
   serveRoute(app, listRunsRoute, async (c, input) => c.json(await listRuns(deps.sql, input.query())))
   serveRoute(app, getRunRoute, async (c) => {
     const id = requireRunId(c.req.param('id')!)
@@ -93,6 +203,66 @@ export function runRoutes(deps: { sql: Sql; log: EventLog }) {
         recordedAt: e.recordedAt.toISOString(),
       })),
     })
+  })
+  serveRoute(app, runTenantsRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    const query = input.query()
+    const page = await listRunTenants(deps.sql, id, query)
+    if (page.items.length === 0 && !(await getRun(deps.sql, id))) throw new NotFoundError('run', id)
+    return c.json(page)
+  })
+
+  /** The run as the read side shows it once the command's effect is projected (read-your-writes). */
+  const answerRun = async (id: string, status: 200 | 202, isCaughtUp: (run: RunDetail) => boolean) => {
+    const run = await runAfter(deps.sql, id, isCaughtUp)
+    if (!run) throw new NotFoundError('run', id)
+    return { run, status }
+  }
+  serveRoute(app, pauseRunRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps.log, c.get('actor'), id)
+    const state = await pauseRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
+    const { run } = await answerRun(id, 202, (r) => r.status === state.status)
+    return c.json(run, 202)
+  })
+  serveRoute(app, resumeRunRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps.log, c.get('actor'), id)
+    const state = await resumeRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
+    const { run } = await answerRun(id, 202, (r) => r.status === state.status)
+    return c.json(run, 202)
+  })
+  serveRoute(app, cancelRunRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps.log, c.get('actor'), id)
+    const state = await cancelRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
+    const { run } = await answerRun(id, 202, (r) => (state.status === 'completed' ? r.status === 'completed' : r.cancellation !== null || r.status === 'completed'))
+    return c.json(run, 202)
+  })
+  serveRoute(app, changeLimitsRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps.log, c.get('actor'), id)
+    const state = await changeRunLimits(deps, c.get('actor'), id, await input.body())
+    const limits = state.status === 'none' ? null : state.limits
+    const { run } = await answerRun(
+      id,
+      200,
+      (r) => limits === null || (r.limits.maxConcurrency === limits.maxConcurrency && r.limits.maxFailures === limits.maxFailures),
+    )
+    return c.json(run, 200)
+  })
+  serveRoute(app, retryRunRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps.log, c.get('actor'), id)
+    const body = await input.body()
+    const started = await retryRun(deps, c.get('actor'), id, {
+      confirmation: body.confirmation,
+      reason: body.reason ?? null,
+      source: body.source ?? 'api',
+      limits: body.limits ?? null,
+    })
+    c.header('Location', `/api/runs/${started.runId}`)
+    return c.json(started, 202)
   })
   return app
 }

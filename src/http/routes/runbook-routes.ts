@@ -74,7 +74,7 @@ const startRunRoute = apiRoute({
   },
 })
 
-export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
+export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, catalogRoute, (c) =>
     c.json({
@@ -109,6 +109,7 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog }) {
       confirmation: body.confirmation,
       reason: body.reason ?? null,
       source: body.source ?? 'api',
+      limits: body.limits ?? null,
     })
     c.header('Location', `/api/runs/${started.runId}`)
     return c.json(started, 202)

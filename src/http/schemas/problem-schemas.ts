@@ -28,3 +28,11 @@ export const rateLimitedProblemSchema = problemSchema
 export const activeRunProblemSchema = problemSchema
   .extend({ runId: z.string() })
   .meta({ id: 'ActiveRunProblem', description: 'An identical run is active: `runId` names it.' })
+
+export const stateConflictProblemSchema = problemSchema
+  .extend({ state: z.string().meta({ description: "The run's state that refuses the command (e.g. `paused`, `completed`)." }) })
+  .meta({ id: 'StateConflictProblem' })
+
+export const haltedProblemSchema = problemSchema
+  .extend({ code: z.literal('HALTED') })
+  .meta({ id: 'HaltedProblem', description: 'The deployment is halted: starts, resumes and approvals are refused until the halt is lifted.' })
