@@ -115,12 +115,10 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     const pauseEvent = stream.find((e) => e.type === 'RunPaused')!
     const resumeEvent = stream.find((e) => e.type === 'RunResumed')!
     expect(pauseEvent.metadata.initiator).toMatchObject({ kind: 'operator' })
-    // Between the pause and the resume, only repairs that had begun before the pause were recorded.
-    const pauseRecorded = Date.parse(pauseEvent.recordedAt)
-    for (const event of processed.filter((e) => e.revision > pauseEvent.revision && e.revision < resumeEvent.revision)) {
-      expect(Date.parse(event.data.startedAt)).toBeLessThan(pauseRecorded)
-    }
-    expect(pauseRecorded).toBeLessThanOrEqual(pausedAt)
+    expect(Date.parse(pauseEvent.recordedAt)).toBeLessThanOrEqual(pausedAt)
+    // Between the pause and the resume, only the repair in flight at the pause (maxConcurrency 1) was recorded.
+    const whilePaused = processed.filter((e) => e.revision > pauseEvent.revision && e.revision < resumeEvent.revision)
+    expect(whilePaused.length).toBeLessThanOrEqual(1)
 
     const tenants = await allTenants(runId)
     expect(tenants).toHaveLength(targeted)
