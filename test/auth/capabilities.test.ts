@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { allCapabilities, capabilities } from '../../src/auth/capabilities.js'
 
 describe('capabilities', () => {
-  it('names the SPEC §6 base capabilities', () => {
+  it('names the SPEC §6 base capabilities and the halt capability of §9', () => {
     expect(capabilities).toEqual({
       opsView: 'platform.ops.view',
       runbooksView: 'platform.runbooks.view',
       runbooksRun: 'platform.runbooks.run',
+      opsHalt: 'platform.ops.halt',
     })
   })
 
@@ -16,6 +17,7 @@ describe('capabilities', () => {
       'platform.ops.view',
       'platform.runbooks.view',
       'platform.runbooks.run',
+      'platform.ops.halt',
       lifecycle,
     ])
   })

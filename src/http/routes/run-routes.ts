@@ -175,7 +175,8 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
   // Any path under /runs that a viewer reads, unknown ones included, needs ops.view first (403 before
   // 404); run control needs other capabilities (SPEC §9), checked by its routes. Each route names its
   // capabilities as well, so that the document shows them.
-  app.on('GET', '*', requireCapability(...viewRuns.capabilities))
+  const viewersOnly = requireCapability(...viewRuns.capabilities)
+  app.use((c, next) => (c.req.method === 'GET' ? viewersOnly(c, next) : next()))
   serveRoute(app, listRunsRoute, async (c, input) => c.json(await listRuns(deps.sql, input.query())))
   serveRoute(app, getRunRoute, async (c) => {
     const id = requireRunId(c.req.param('id')!)
