@@ -5,7 +5,7 @@
  */
 import type { FieldProblem } from '../commands/errors.js'
 import type { PreflightResult as Preflight } from '../events/index.js'
-import type { AuditEntry, Page, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
+import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { Runbook as RunbookDefinition } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
 
@@ -42,7 +42,7 @@ export class NetworkError extends Error {
 }
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
-export type { AuditEntry, Page, RunDetail, RunSummary, RunTenant, Preflight, Tenant }
+export type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Preflight, Tenant }
 export type Runbook = Pick<RunbookDefinition, 'key' | 'label' | 'description' | 'requiredCapability' | 'estimatedDuration'>
 export type FailureEntry = RunSummary['failureSummary'][number]
 
@@ -53,16 +53,56 @@ export interface Target {
   tenantId?: number
 }
 
+export interface Reason {
+  code: string
+  text: string
+}
+
+/** SPEC §9 limits; a field left out keeps its value (or the default), `maxFailures: null` means no limit. */
+export interface RunLimits {
+  maxConcurrency?: number
+  maxFailures?: number | null
+}
+
 export interface StartRunRequest extends Target {
   confirmation: string
-  reason?: { code: string; text: string }
+  reason?: Reason
+  limits?: RunLimits
   source: 'cli'
 }
 
 export type StartRunResult =
   | { accepted: true; runId: string; status: string }
-  /** HTTP 409: an identical run is queued or running; nothing was started. */
+  /** HTTP 409: an identical run (or, for a retry, a retry of the same run) is active; nothing was started. */
   | { accepted: false; activeRunId: string; problem: Problem }
+
+export interface RetryRunRequest {
+  confirmation: string
+  reason?: Reason
+  limits?: RunLimits
+  source: 'cli'
+}
+
+export type RunTenantStatus = RunTenant['status']
+
+export interface RunTenantFilter {
+  status?: RunTenantStatus
+  limit?: number
+  cursor?: string
+}
+
+/** `GET /api/halt` (SPEC §9). */
+export interface Halt {
+  halted: boolean
+  reason: Reason | null
+  by: { id: string; email: string; name: string } | null
+  at: string | null
+}
+
+/** `POST /api/halt`: the halt and the runs it paused. */
+export interface HaltEngaged extends Halt {
+  pausedRuns: string[]
+}
 
 export interface RunEvent {
   type: string
@@ -131,20 +171,8 @@ export class ApiClient {
     return this.request('POST', `/api/runbooks/${encodeURIComponent(runbookKey)}/preflight`, { body: target })
   }
 
-  async startRun(runbookKey: string, request: StartRunRequest): Promise<StartRunResult> {
-    try {
-      const started = await this.request<{ runId: string; status: string }>(
-        'POST',
-        `/api/runbooks/${encodeURIComponent(runbookKey)}/runs`,
-        { body: request },
-      )
-      return { accepted: true, runId: started.runId, status: started.status }
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 409 && typeof error.problem.runId === 'string') {
-        return { accepted: false, activeRunId: error.problem.runId, problem: error.problem }
-      }
-      throw error
-    }
+  startRun(runbookKey: string, request: StartRunRequest): Promise<StartRunResult> {
+    return this.started(`/api/runbooks/${encodeURIComponent(runbookKey)}/runs`, request)
   }
 
   listRuns(filter: RunListFilter = {}): Promise<Page<RunSummary>> {
@@ -152,15 +180,70 @@ export class ApiClient {
   }
 
   getRun(id: string): Promise<RunDetail> {
-    return this.request('GET', `/api/runs/${encodeURIComponent(id)}`)
+    return this.request('GET', runPath(id))
   }
 
   runEvents(id: string): Promise<Page<RunEvent>> {
-    return this.request('GET', `/api/runs/${encodeURIComponent(id)}/events`)
+    return this.request('GET', `${runPath(id)}/events`)
+  }
+
+  listRunTenants(id: string, filter: RunTenantFilter = {}): Promise<Page<RunTenant>> {
+    return this.request('GET', `${runPath(id)}/tenants`, { query: { ...filter } })
+  }
+
+  /** 202 with the run, paused; 409 when its state does not allow it. */
+  pauseRun(id: string, reason: Reason): Promise<RunDetail> {
+    return this.request('POST', `${runPath(id)}/pause`, { body: { reason } })
+  }
+
+  /** 202 with the run, running again; 409 when it is not paused, 423 while the deployment is halted. */
+  resumeRun(id: string, reason?: Reason): Promise<RunDetail> {
+    return this.request('POST', `${runPath(id)}/resume`, { body: reason === undefined ? {} : { reason } })
+  }
+
+  /** 202 with the run, cancelling (or already completed `cancelled`); 409 when it is completed. */
+  cancelRun(id: string, reason: Reason): Promise<RunDetail> {
+    return this.request('POST', `${runPath(id)}/cancel`, { body: { reason } })
+  }
+
+  /** 200 with the run and its new limits. */
+  changeRunLimits(id: string, limits: RunLimits): Promise<RunDetail> {
+    return this.request('PATCH', `${runPath(id)}/limits`, { body: limits })
+  }
+
+  /** A new run over the run's failed tenants; `accepted: false` (409 with `runId`) when a retry of it is active. */
+  retryRun(id: string, request: RetryRunRequest): Promise<StartRunResult> {
+    return this.started(`${runPath(id)}/retry`, request)
+  }
+
+  getHalt(): Promise<Halt> {
+    return this.request('GET', '/api/halt')
+  }
+
+  halt(reason: Reason): Promise<HaltEngaged> {
+    return this.request('POST', '/api/halt', { body: { reason } })
+  }
+
+  /** `DELETE /api/halt` with the reason as its JSON body. */
+  liftHalt(reason: Reason): Promise<Halt> {
+    return this.request('DELETE', '/api/halt', { body: { reason } })
   }
 
   listAudit(filter: { action?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
     return this.request('GET', '/api/audit', { query: filter })
+  }
+
+  /** A start or a retry: 202 `{runId, status}`, or 409 naming the active run (`runId`); any other 409 throws. */
+  private async started(path: string, body: StartRunRequest | RetryRunRequest): Promise<StartRunResult> {
+    try {
+      const started = await this.request<{ runId: string; status: string }>('POST', path, { body })
+      return { accepted: true, runId: started.runId, status: started.status }
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409 && typeof error.problem.runId === 'string') {
+        return { accepted: false, activeRunId: error.problem.runId, problem: error.problem }
+      }
+      throw error
+    }
   }
 
   private async request<T>(
@@ -196,6 +279,10 @@ export class ApiClient {
     }
     return parsed as T
   }
+}
+
+function runPath(id: string): string {
+  return `/api/runs/${encodeURIComponent(id)}`
 }
 
 function parseJson(text: string): unknown {

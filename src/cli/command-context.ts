@@ -56,6 +56,8 @@ export interface ExecuteOptions {
   /** The API's field names as this command's options, so validation errors name what to fix. */
   fieldFlags?: Record<string, string>
   suppressLoginHint?: boolean
+  /** The run the command is about, for the messages of a 404 or a 409. */
+  runId?: string
 }
 
 /** Runs one command's body and turns whatever it throws into the message and exit code of `reportError`. */

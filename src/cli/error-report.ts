@@ -17,10 +17,13 @@ export interface ErrorReportContext {
   fieldFlags?: Record<string, string>
   /** A 401 from `rcp login` is a wrong password, not a missing login: no hint to log in. */
   suppressLoginHint?: boolean
+  /** The run a command is about: a 404 then means there is no such run, a 409 names the state it is in. */
+  runId?: string
 }
 
 export function exitCodeForStatus(status: number): ExitCode {
   if (status === 401 || status === 403) return exitCodes.access
+  if (status === 423) return exitCodes.halted
   if (status >= 400 && status < 500) return exitCodes.usage
   return exitCodes.unavailable
 }
@@ -32,7 +35,8 @@ export function reportError(error: unknown, context: ErrorReportContext): ExitCo
   if (error instanceof ApiError) {
     if (context.json) io.stdout.write(`${JSON.stringify(error.problem)}\n`)
     else {
-      line(`error: ${printable(error.problem.detail)}`)
+      const detail = error.status === 404 && context.runId !== undefined ? `no run ${context.runId}` : error.problem.detail
+      line(`error: ${printable(detail)}`)
       for (const problem of error.problem.errors ?? []) {
         const flag = context.fieldFlags?.[problem.field]
         line(`  ${printable(problem.field)}${flag ? ` (${flag})` : ''}: ${printable(problem.message)}`)
@@ -67,6 +71,13 @@ function hintsFor(error: ApiError, context: ErrorReportContext): string[] {
     const missing = error.problem.missingCapabilities
     const needs = Array.isArray(missing) && missing.length > 0 ? ` with ${missing.map(printable).join(', ')}` : ''
     return [`this operator lacks a capability; rcp login${url} as an operator${needs}`]
+  }
+  if (error.status === 404 && context.runId !== undefined) return ['rcp runs lists the runs']
+  if (error.status === 409 && context.runId !== undefined && typeof error.problem.state === 'string') {
+    return [`the run is ${printable(error.problem.state)}: rcp run ${printable(context.runId)} shows it`]
+  }
+  if (error.status === 423) {
+    return ['rcp halt status shows who halted the deployment and why; rcp unhalt --reason-code CODE --reason TEXT lifts it (platform.ops.halt)']
   }
   if (error.status === 429 && typeof error.problem.retryAfterSeconds === 'number') {
     return [`retry in ${error.problem.retryAfterSeconds} s`]

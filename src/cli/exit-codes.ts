@@ -1,17 +1,22 @@
 /** The CLI's exit codes: scripts branch on them, so they are part of its contract. */
 export const exitCodes = {
   ok: 0,
-  /** A followed run completed with an outcome other than `succeeded`. */
+  /** A followed run completed with an outcome other than `succeeded` (`cancelled` included). */
   runNotSucceeded: 1,
-  /** Bad arguments, or the API refused the request's values (4xx other than 401/403). */
+  /**
+   * Bad arguments, or the API refused the request (4xx other than 401/403/423): invalid values (422), an
+   * unknown run or runbook (404), a run whose state does not allow the command (409, the state named).
+   */
   usage: 2,
-  /** `start` found an identical run already active (HTTP 409). */
+  /** `start` found an identical run already active, or `retry` an active retry of the run (HTTP 409; its id on stdout). */
   activeRun: 3,
   /** Not logged in, token expired or rejected (401), or a missing capability (403). */
   access: 4,
   /** The service is unreachable or failed (network error, 5xx). */
   unavailable: 5,
-  /** Interrupted at the password prompt (Ctrl-C), as shells report SIGINT. */
+  /** Refused while the deployment is halted (HTTP 423 `HALTED`): starts, resumes, retries, approvals. */
+  halted: 6,
+  /** Interrupted at a prompt or while following (Ctrl-C), as shells report SIGINT. */
   interrupted: 130,
 } as const
 

@@ -1,14 +1,18 @@
 import cliProgress from 'cli-progress'
 import { ApiError, NetworkError, type ApiClient, type RunDetail } from './api-client.js'
-import { printable } from './format.js'
+import { formatControlEntry, printable } from './format.js'
 import type { OutputStream } from './io.js'
 
 /**
- * `rcp start --follow`: polls the run until it completes and shows how far it got — a progress bar on a
- * terminal, plain lines (one per change) anywhere else, so logs and pipes get no control sequences.
+ * `rcp start --follow` (and `retry --follow`): polls the run until it completes and shows how far it got —
+ * a progress bar on a terminal, plain lines (one per change) anywhere else, so logs and pipes get no
+ * control sequences. A paused run never completes by itself: following goes on (more slowly) and says
+ * when the run pauses, resumes or is being cancelled.
  */
 
 export const FOLLOW_INTERVAL_MS = 500
+/** Polls of a paused run: it changes only when an operator acts. */
+export const PAUSED_INTERVAL_MS = 2_000
 
 export interface RunProgress {
   status: string
@@ -23,11 +27,13 @@ export function progressOf(run: RunDetail): RunProgress {
   const total = run.tenantCounts?.targeted ?? counts.tenants ?? (run.tenantId !== null ? 1 : 0)
   const recorded = run.tenantCounts ? run.tenantCounts.succeeded + run.tenantCounts.failed : (counts.failed ?? 0)
   const done = run.status === 'completed' ? total : Math.min(recorded, total)
-  return { status: run.status, done, total, failed: counts.failed ?? 0 }
+  return { status: run.status, done, total, failed: run.tenantCounts?.failed ?? counts.failed ?? 0 }
 }
 
 export interface ProgressReporter {
   update(progress: RunProgress): void
+  /** A line that is news rather than progress: the run paused, resumed, is being cancelled. */
+  note(text: string): void
   stop(): void
 }
 
@@ -39,7 +45,7 @@ class ProgressBarReporter implements ProgressReporter {
   private readonly bar: cliProgress.SingleBar
   private started = false
 
-  constructor(stream: OutputStream) {
+  constructor(private readonly stream: OutputStream) {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
@@ -64,8 +70,18 @@ class ProgressBarReporter implements ProgressReporter {
     this.bar.update(progress.done, payload)
   }
 
+  /** The bar ends its line (as it stands), the note gets its own, and the next update draws a fresh bar. */
+  note(text: string): void {
+    if (this.started) {
+      this.bar.stop()
+      this.started = false
+    }
+    this.stream.write(`${text}\n`)
+  }
+
   stop(): void {
     if (this.started) this.bar.stop()
+    this.started = false
   }
 }
 
@@ -84,11 +100,43 @@ class LineReporter implements ProgressReporter {
     this.stream.write(`${line}\n`)
   }
 
+  note(text: string): void {
+    this.stream.write(`${text}\n`)
+  }
+
   stop(): void {}
+}
+
+/** For `--json`: stdout is kept for the final run, so only the notes show, on stderr. */
+export function notesOnlyReporter(stderr: OutputStream): ProgressReporter {
+  return {
+    update() {},
+    note: (text) => void stderr.write(`${text}\n`),
+    stop() {},
+  }
+}
+
+/** What changed in how the run is controlled between two polls, as lines for the operator. */
+export function controlNotes(previous: RunDetail | null, run: RunDetail): string[] {
+  const id = printable(run.id)
+  const notes: string[] = []
+  const pauseKey = (r: RunDetail | null) => (r?.status === 'paused' && r.pause ? `${r.pause.at}|${r.pause.reasonCode}` : null)
+  if (run.status === 'paused' && pauseKey(run) !== pauseKey(previous)) {
+    const why = run.pause ? ` ${printable(formatControlEntry(run.pause))}` : ''
+    notes.push(`Run ${id} paused:${why}; it does not complete until resumed (rcp resume ${id}) or cancelled (rcp cancel ${id}).`)
+  } else if (previous?.status === 'paused' && run.status !== 'paused' && run.status !== 'completed') {
+    notes.push(`Run ${id} resumed: ${printable(run.status)}.`)
+  }
+  if (run.cancellation && !previous?.cancellation && run.status !== 'completed') {
+    notes.push(`Run ${id} is being cancelled: ${printable(formatControlEntry(run.cancellation))}; repairs in flight finish first.`)
+  }
+  return notes
 }
 
 export interface FollowOptions {
   intervalMs?: number
+  /** Between polls of a paused run. */
+  pausedIntervalMs?: number
   sleep?: (ms: number) => Promise<void>
   /** Consecutive failed polls (network, 5xx, a not-yet-projected 404) tolerated before giving up. */
   maxConsecutiveFailures?: number
@@ -102,7 +150,7 @@ function isTransient(error: unknown): boolean {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Polls `GET /api/runs/{id}` until the run is completed; returns the completed run. */
+/** Polls `GET /api/runs/{id}` until the run is completed (a paused one included: it waits); returns the completed run. */
 export async function followRun(
   client: ApiClient,
   runId: string,
@@ -110,6 +158,7 @@ export async function followRun(
   options: FollowOptions = {},
 ): Promise<RunDetail> {
   const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS
+  const pausedIntervalMs = options.pausedIntervalMs ?? Math.max(intervalMs, PAUSED_INTERVAL_MS)
   const sleep = options.sleep ?? defaultSleep
   const maxFailures = options.maxConsecutiveFailures ?? 20
   // Ctrl-C while following: put the terminal back (the progress bar hides the cursor), then exit 130.
@@ -119,6 +168,7 @@ export async function followRun(
   }
   process.once('SIGINT', interrupted)
   let failures = 0
+  let previous: RunDetail | null = null
   try {
     for (;;) {
       let run: RunDetail
@@ -130,9 +180,11 @@ export async function followRun(
         await sleep(Math.min(intervalMs * 2 ** failures, 10_000))
         continue
       }
+      for (const note of controlNotes(previous, run)) reporter.note(note)
+      previous = run
       reporter.update(progressOf(run))
       if (run.status === 'completed') return run
-      await sleep(intervalMs)
+      await sleep(run.status === 'paused' ? pausedIntervalMs : intervalMs)
     }
   } finally {
     process.removeListener('SIGINT', interrupted)

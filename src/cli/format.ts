@@ -1,11 +1,15 @@
 import type {
   AuditEntry,
   FailureEntry,
+  Halt,
+  HaltEngaged,
   Preflight,
   Runbook,
+  RunControlEntry,
   RunDetail,
   RunEvent,
   RunSummary,
+  RunTenant,
   Tenant,
 } from './api-client.js'
 
@@ -101,6 +105,42 @@ function initiatorLabel(run: RunSummary): string {
   return `${run.initiatorName}${email}${breakGlass}`
 }
 
+/** Who gave a run control: the operator, or the service itself (an error budget, a halt). */
+export function actorLabel(entry: Pick<RunControlEntry, 'by' | 'byEmail' | 'byName'>): string {
+  if (entry.by === 'system') return 'the service'
+  const name = entry.byName ?? entry.by
+  return entry.byEmail ? `${name} <${entry.byEmail}>` : name
+}
+
+/** `INCIDENT: the repair looks wrong (by Ops <ops@x>, 2026-01-01 09:00:00Z)`. */
+export function formatControlEntry(entry: RunControlEntry): string {
+  const text = entry.reasonText ? `: ${entry.reasonText}` : ''
+  return `${entry.reasonCode}${text} (by ${actorLabel(entry)}, ${formatTime(entry.at)})`
+}
+
+export function formatLimits(limits: RunSummary['limits'] | null | undefined): string {
+  if (!limits) return '-'
+  return `max concurrency ${limits.maxConcurrency}, max failures ${limits.maxFailures ?? 'none'}`
+}
+
+const TENANT_COUNT_ORDER = ['targeted', 'pending', 'succeeded', 'failed', 'cancelled'] as const
+
+export function formatTenantCounts(counts: RunSummary['tenantCounts'] | null | undefined): string {
+  if (!counts) return '-'
+  return TENANT_COUNT_ORDER.map((key) => `${key} ${counts[key]}`).join(', ')
+}
+
+/** The SPEC §9 lines of a run: shown only when they say something (a pause, a cancellation, a retry). */
+function controlFields(run: RunSummary): Array<[string, unknown]> {
+  const pairs: Array<[string, unknown]> = []
+  if (run.pause) pairs.push(['Paused', formatControlEntry(run.pause)])
+  if (run.cancellation) pairs.push(['Cancelling', formatControlEntry(run.cancellation)])
+  if (run.retryOf) pairs.push(['Retry of', run.retryOf])
+  pairs.push(['Limits', formatLimits(run.limits)])
+  if (run.tenantCounts) pairs.push(['Tenants', formatTenantCounts(run.tenantCounts)])
+  return pairs
+}
+
 export function formatRunDetail(run: RunDetail, names: TenantNames): string {
   return [
     fields([
@@ -109,6 +149,7 @@ export function formatRunDetail(run: RunDetail, names: TenantNames): string {
       ['Scope', scopeLabel(run, names)],
       ['Status', run.status],
       ['Outcome', run.outcome],
+      ...controlFields(run),
       ['Source', contextValue(run, 'source') ?? '-'],
       ['Initiator', initiatorLabel(run)],
       ['Reason', reasonLabel(run)],
@@ -121,11 +162,90 @@ export function formatRunDetail(run: RunDetail, names: TenantNames): string {
   ].join('\n')
 }
 
+export type RunControl = 'pause' | 'resume' | 'cancel' | 'limits'
+
+/** What `pause`, `resume`, `cancel` and `limits` print: what happened, then the run's control lines. */
+export function formatControlled(control: RunControl, run: RunDetail): string {
+  const id = printable(run.id)
+  const headline = {
+    pause: `Run ${id} paused: no tenant repair of it starts until it is resumed (rcp resume ${id}) or cancelled.`,
+    resume: `Run ${id} resumed: ${printable(run.status)}.`,
+    cancel:
+      run.status === 'completed'
+        ? `Run ${id} cancelled: completed ${printable(run.outcome)}.`
+        : `Run ${id} is being cancelled: repairs in flight finish and are counted, then it completes cancelled.`,
+    limits: `Run ${id} limits changed: ${formatLimits(run.limits)}.`,
+  }[control]
+  return [
+    headline,
+    fields([
+      ['Status', run.status],
+      ['Outcome', run.outcome],
+      ...controlFields(run),
+    ]),
+  ].join('\n')
+}
+
+/** A run's tenants (SPEC §9), in the service's order (by tenant id). */
+export function formatRunTenants(tenants: RunTenant[]): string {
+  if (tenants.length === 0) return 'No tenants.'
+  const names: TenantNames = new Map(tenants.flatMap((t) => (t.tenantName === null ? [] : [[t.tenantId, t.tenantName] as const])))
+  return table(
+    ['TENANT', 'STATUS', 'ATTEMPTS', 'UPDATED', 'SKIPPED', 'TOTAL', 'STARTED', 'COMPLETED', 'FAILURE'],
+    tenants.map((t) => [
+      tenantLabel(names, t.tenantId),
+      t.status,
+      t.attempts,
+      t.counts?.updated ?? '-',
+      t.counts?.skipped ?? '-',
+      t.counts?.total ?? '-',
+      formatTime(t.startedAt),
+      formatTime(t.completedAt),
+      t.reasonCode ? `${t.reasonCode}: ${t.message ?? ''}` : '-',
+    ]),
+  )
+}
+
+function haltedBy(halt: Halt): string {
+  const by = halt.by ? `${halt.by.name} <${halt.by.email}>` : 'the service'
+  const reason = halt.reason ? `${halt.reason.code}: ${halt.reason.text}` : '-'
+  return `since ${formatTime(halt.at)} by ${by}: ${reason}`
+}
+
+/** `rcp halt status`. */
+export function formatHalt(halt: Halt): string {
+  if (!halt.halted) return 'Not halted: starts, resumes and approvals are accepted.'
+  return [
+    `HALTED ${printable(haltedBy(halt))}`,
+    'Starts, resumes, retries and approvals are refused until the halt is lifted (rcp unhalt).',
+  ].join('\n')
+}
+
+/** `rcp halt`: the halt and the runs it paused. */
+export function formatHaltEngaged(halt: HaltEngaged): string {
+  const paused = halt.pausedRuns.length === 0 ? 'No active run to pause.' : `Paused ${halt.pausedRuns.length} run(s) (HALTED):`
+  return [
+    `Deployment halted ${printable(haltedBy(halt))}`,
+    paused,
+    ...halt.pausedRuns.map((id) => `  ${printable(id)}`),
+    'Starts, resumes, retries and approvals are refused until: rcp unhalt --reason-code CODE --reason TEXT',
+  ].join('\n')
+}
+
+/** `rcp unhalt`. */
+export function formatHaltLifted(): string {
+  return [
+    'Halt lifted: starts are accepted again.',
+    'Runs the halt paused stay paused: list them with rcp runs --status paused, resume each with rcp resume RUN.',
+  ].join('\n')
+}
+
 /** What `start --follow` prints once the run completed. */
 export function formatCompletion(run: RunDetail, names: TenantNames): string {
   return [
     `Run ${run.id} completed: ${printable(run.outcome)}`,
     `Counts: ${formatCounts(run.summaryCounts ?? {})}`,
+    ...(run.tenantCounts ? [`Tenants: ${formatTenantCounts(run.tenantCounts)}`] : []),
     formatFailures(run.failureSummary ?? [], names),
   ].join('\n')
 }

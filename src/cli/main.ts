@@ -15,9 +15,24 @@ import {
   type AuditOptions,
   type RunsOptions,
 } from './commands/history-commands.js'
+import { limitsFieldFlags, reasonFieldFlags, type LimitsOptions, type ReasonOptions } from './commands/control-options.js'
+import { engageHalt, liftHalt, showHalt } from './commands/halt-commands.js'
+import {
+  cancelRun,
+  changeLimits,
+  listRunTenants,
+  pauseRun,
+  resumeRun,
+  retryFieldFlags,
+  retryRun,
+  runTenantsFieldFlags,
+  type CancelOptions,
+  type RetryOptions,
+  type RunTenantsOptions,
+} from './commands/run-control-commands.js'
 import { startFieldFlags, startRun, type StartOptions } from './commands/start-command.js'
 import { targetFieldFlags, type TargetOptions } from './commands/target.js'
-import { exitCodes, type ExitCode } from './exit-codes.js'
+import { exitCodes, UsageError, type ExitCode } from './exit-codes.js'
 import type { CliIo } from './io.js'
 
 /**
@@ -34,21 +49,35 @@ function positiveInteger(name: string) {
   }
 }
 
+/** `--max-failures N|none`: a failure budget, or `none` (sent as `null`: no limit; commander turns a parsed null into ''). */
+function failureBudget(value: string): number | 'none' {
+  if (value === 'none') return 'none'
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError('--max-failures must be a non-negative integer or none')
+  }
+  return Number(value)
+}
+
 const EXIT_CODES_HELP = `
 Exit codes:
   0  done (a followed run succeeded)
-  1  a followed run completed partially_succeeded, failed or blocked
-  2  bad arguments or values refused by the service (4xx)
-  3  start: an identical run is already active (its id is printed)
+  1  a followed run completed partially_succeeded, failed, blocked or cancelled
+  2  bad arguments or values refused by the service (4xx): invalid values (422),
+     no such run or runbook (404), the run's state does not allow it (409)
+  3  start: an identical run is already active; retry: a retry of the run is
+     (the active run's id is printed)
   4  not logged in, token rejected, or a missing capability (401/403)
   5  service unreachable or failing (network error, 5xx)
+  6  refused while the deployment is halted (423; see rcp halt status)
 
 Environment: RCP_URL (service URL), RCP_TOKEN (overrides the stored token),
 RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
-    .description('Operator CLI of the runbook control plane: catalog, preflight, start and follow runs, history, audit.')
+    .description(
+      'Operator CLI of the runbook control plane: catalog, preflight, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), history, audit.',
+    )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')
     .exitOverride()
@@ -59,14 +88,38 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
 
-  /** Each action resolves the global options, runs its body through `execute`, and records the exit code. */
+  /**
+   * Each action resolves the global options, runs its body through `execute`, and records the exit code.
+   * `options` may depend on the command's first argument (a 404 names the run asked for).
+   */
   const action =
-    <Args extends unknown[]>(body: (context: CommandContext, ...args: Args) => Promise<ExitCode>, options?: ExecuteOptions) =>
+    <Args extends unknown[]>(
+      body: (context: CommandContext, ...args: Args) => Promise<ExitCode>,
+      options?: ExecuteOptions | ((firstArgument: string | undefined) => ExecuteOptions),
+    ) =>
     async (...received: unknown[]) => {
       const command = received[received.length - 1] as Command
       const args = received.slice(0, -1) as Args
-      finish(await execute(io, command.optsWithGlobals<GlobalOptions>(), (context) => body(context, ...args), options))
+      const resolved = typeof options === 'function' ? options(typeof args[0] === 'string' ? args[0] : undefined) : options
+      finish(await execute(io, command.optsWithGlobals<GlobalOptions>(), (context) => body(context, ...args), resolved))
     }
+
+  /** A command on a run: a 404 means that run does not exist, a 409 is about its state. */
+  const onRun =
+    (fieldFlags?: Record<string, string>) =>
+    (runId: string | undefined): ExecuteOptions => ({ fieldFlags, runId })
+
+  const REASON_CODES = 'DATA_REPAIR | INCIDENT | SUPPORT | SECURITY'
+  /** `true`: required (commander checks); otherwise when it is needed, as the help says (the service checks). */
+  const reasonOptions = (command: Command, required: true | string) =>
+    required === true
+      ? command.requiredOption('--reason-code <code>', REASON_CODES).requiredOption('--reason <text>', 'why, 10 to 500 characters')
+      : command.option('--reason-code <code>', `${REASON_CODES} (${required})`).option('--reason <text>', `why, 10 to 500 characters (${required})`)
+
+  const limitsOptions = (command: Command, what: string) =>
+    command
+      .option('--max-concurrency <n>', `at most this many tenants repaired at once (1-1000${what})`, positiveInteger('--max-concurrency'))
+      .option('--max-failures <n|none>', `pause the run once more tenants than this failed; none: no limit${what}`, failureBudget)
 
   const targetOptions = (command: Command) =>
     command
@@ -92,25 +145,47 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
 
   program
     .command('tenants')
-    .description('list the tenants runbooks can target')
-    .option('--q <text>', 'filter by name (case-insensitive substring)')
-    .action(action((context, options: { q?: string }) => listTenants(context, options)))
+    .argument('[run]', "a run id: list that run's tenants instead")
+    .description('list the tenants runbooks can target; with a run id, the tenants of that run and how each fared')
+    .option('--q <text>', 'without a run: filter by name (case-insensitive substring)')
+    .addOption(new Option('--status <status>', 'with a run: only tenants in this status').choices(['pending', 'succeeded', 'failed', 'cancelled']))
+    .option('--limit <n>', 'with a run: page size', positiveInteger('--limit'))
+    .option('--cursor <cursor>', 'with a run: the next page, as printed under the previous one')
+    .option('--all', 'with a run: every page')
+    .action(
+      action(
+        (context, run: string | undefined, options: RunTenantsOptions & { q?: string }) => {
+          const { q, ...runOptions } = options
+          if (run === undefined) {
+            const runOnly = Object.entries({ '--status': options.status, '--limit': options.limit, '--cursor': options.cursor, '--all': options.all })
+              .filter(([, value]) => value !== undefined)
+              .map(([flag]) => flag)
+            if (runOnly.length > 0) throw new UsageError(`${runOnly.join(', ')}: only with a run id (rcp tenants RUN ${runOnly[0]} …)`)
+            return listTenants(context, { q })
+          }
+          if (q !== undefined) throw new UsageError("--q filters the tenants runbooks can target, not a run's: leave out the run id")
+          return listRunTenants(context, run, runOptions)
+        },
+        onRun(runTenantsFieldFlags),
+      ),
+    )
 
   targetOptions(program.command('preflight').argument('<key>', 'runbook key').description('what a runbook would change, without changing anything'))
     .action(action((context, key: string, options: TargetOptions) => preflight(context, key, options), { fieldFlags: targetFieldFlags }))
 
-  targetOptions(program.command('start').argument('<key>', 'runbook key').description('start a run; prints its id'))
+  const start = targetOptions(program.command('start').argument('<key>', 'runbook key').description('start a run; prints its id'))
     .requiredOption('--confirm <key>', 'type the runbook key again to confirm')
     .option('--reason-code <code>', 'DATA_REPAIR | INCIDENT | SUPPORT | SECURITY (required for all tenants)')
     .option('--reason <text>', 'why, 10 to 500 characters (required for all tenants)')
     .option('--follow', 'poll the run until it completes; exit 0 only if it succeeded')
+  limitsOptions(start, ', default: the deployment\'s')
     .action(action((context, key: string, options: StartOptions) => startRun(context, key, options), { fieldFlags: startFieldFlags }))
 
   program
     .command('runs')
     .description('run history, newest first')
-    .option('--status <status>', 'queued | running | completed')
-    .option('--outcome <outcome>', 'pending | succeeded | partially_succeeded | failed | blocked')
+    .option('--status <status>', 'awaiting_approval | queued | running | paused | completed')
+    .option('--outcome <outcome>', 'pending | succeeded | partially_succeeded | failed | blocked | cancelled | rejected')
     .option('--runbook <key>', 'runbook key')
     .option('--tenant <id>', 'single-tenant runs of this tenant', positiveInteger('--tenant'))
     .option('--limit <n>', 'page size', positiveInteger('--limit'))
@@ -120,14 +195,77 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   program
     .command('run')
     .argument('<id>', 'run id')
-    .description('one run: status, outcome, counts, failures')
-    .action(action((context, id: string) => showRun(context, id)))
+    .description('one run: status, pause, limits, tenant counts, outcome, counts, failures')
+    .action(action((context, id: string) => showRun(context, id), onRun()))
 
   program
     .command('events')
     .argument('<id>', 'run id')
     .description("the run's event stream, in order")
-    .action(action((context, id: string) => showEvents(context, id)))
+    .action(action((context, id: string) => showEvents(context, id), onRun()))
+
+  reasonOptions(
+    program
+      .command('pause')
+      .argument('<run>', 'run id')
+      .description('pause a run: no tenant repair of it starts until it is resumed (repairs in flight finish)'),
+    true,
+  ).action(action((context, id: string, options: Required<ReasonOptions>) => pauseRun(context, id, options), onRun(reasonFieldFlags)))
+
+  reasonOptions(
+    program.command('resume').argument('<run>', 'run id').description('resume a paused run with the tenants not yet processed'),
+    'optional',
+  ).action(action((context, id: string, options: ReasonOptions) => resumeRun(context, id, options), onRun(reasonFieldFlags)))
+
+  reasonOptions(
+    program
+      .command('cancel')
+      .argument('<run>', 'run id')
+      .description('cancel a run for good: it completes cancelled once repairs in flight finish; asks to type the run id'),
+    true,
+  )
+    .option('--yes', 'do not ask to type the run id (required without a terminal)')
+    .action(action((context, id: string, options: CancelOptions) => cancelRun(context, id, options), onRun(reasonFieldFlags)))
+
+  limitsOptions(program.command('limits').argument('<run>', 'run id').description("change an active run's limits (at least one option)"), '')
+    .action(action((context, id: string, options: LimitsOptions) => changeLimits(context, id, options), onRun(limitsFieldFlags)))
+
+  const retry = reasonOptions(
+    program
+      .command('retry')
+      .argument('<run>', 'id of a completed run with failed tenants')
+      .description('start a new run over the failed tenants of a completed run; prints its id')
+      .requiredOption('--confirm <key>', "type the run's runbook key to confirm"),
+    'required when the run was for all tenants',
+  ).option('--follow', 'poll the new run until it completes; exit 0 only if it succeeded')
+  limitsOptions(retry, ", default: the retried run's")
+    .action(action((context, id: string, options: RetryOptions) => retryRun(context, id, options), onRun(retryFieldFlags)))
+
+  const halt = program
+    .command('halt')
+    .description('halt the deployment (kill switch): pause every active run, refuse starts, resumes and retries until lifted')
+    .option('--reason-code <code>', `${REASON_CODES} (required)`)
+    .option('--reason <text>', 'why, 10 to 500 characters (required)')
+    .action(
+      action(
+        (context, options: ReasonOptions) => {
+          if (options.reasonCode === undefined || options.reason === undefined) {
+            throw new UsageError('halt needs --reason-code CODE and --reason TEXT (rcp halt status shows the halt)')
+          }
+          return engageHalt(context, { reasonCode: options.reasonCode, reason: options.reason })
+        },
+        { fieldFlags: reasonFieldFlags },
+      ),
+    )
+  halt
+    .command('status')
+    .description('whether the deployment is halted, why, by whom, since when')
+    .action(action((context) => showHalt(context)))
+
+  reasonOptions(
+    program.command('unhalt').description('lift the halt: starts are accepted again; paused runs stay paused until resumed'),
+    true,
+  ).action(action((context, options: Required<ReasonOptions>) => liftHalt(context, options), { fieldFlags: reasonFieldFlags }))
 
   program
     .command('audit')

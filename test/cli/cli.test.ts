@@ -272,7 +272,7 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       const runId = RUN_ID.exec(started.stdout)![0]
       expect(started.stdout).toBe(`Run ${runId} started (queued)\n`)
       expect(conflict.stdout).toBe(`${runId}\n`)
-      expect(conflict.stderr).toContain('already queued or running')
+      expect(conflict.stderr).toContain('already active')
 
       const run = await runWhenCompleted(runId)
       expect(run.context).toMatchObject({ source: 'cli', scope: 'single_tenant', target_tenant_id: globex.id })

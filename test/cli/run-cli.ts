@@ -13,6 +13,8 @@ export interface CliRunOptions {
   stdin?: string
   /** Makes stdout claim to be a terminal, as a progress bar needs. */
   stdoutIsTTY?: boolean
+  /** Makes stdin claim to be a terminal, as a typed confirmation needs. */
+  stdinIsTTY?: boolean
 }
 
 function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => string } {
@@ -34,7 +36,9 @@ export async function runCli(argv: string[], options: CliRunOptions = {}): Promi
     stdout: stdout.stream,
     stderr: stderr.stream,
     env: options.env ?? {},
-    stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]),
+    stdin: Object.assign(Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]), {
+      isTTY: options.stdinIsTTY === true ? true : undefined,
+    }),
   })
   // Let the PassThroughs deliver what was written.
   await new Promise((resolve) => setImmediate(resolve))

@@ -1,23 +1,21 @@
 import type { StartRunRequest } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
-import { followRun, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
+import { followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
 import { formatCompletion } from '../format.js'
+import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
 import { targetFieldFlags, targetOf, type TargetOptions } from './target.js'
 
-export interface StartOptions extends TargetOptions {
+export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions {
   confirm: string
-  reasonCode?: string
-  reason?: string
   follow?: boolean
 }
 
 export const startFieldFlags: Record<string, string> = {
   ...targetFieldFlags,
   confirmation: '--confirm',
-  reason: '--reason-code and --reason',
-  'reason.code': '--reason-code',
-  'reason.text': '--reason',
+  ...reasonFieldFlags,
+  ...limitsFieldFlags,
 }
 
 /**
@@ -31,35 +29,48 @@ export async function startRun(
   follow: FollowOptions = {},
 ): Promise<ExitCode> {
   const request: StartRunRequest = { ...targetOf(options), confirmation: options.confirm, source: 'cli' }
-  if (options.reasonCode !== undefined || options.reason !== undefined) {
-    request.reason = { code: options.reasonCode ?? '', text: options.reason ?? '' }
-  }
+  const reason = reasonOf(options)
+  if (reason) request.reason = reason
+  const limits = limitsOf(options)
+  if (limits) request.limits = limits
   const result = await context.client.startRun(runbookKey, request)
 
   if (!result.accepted) {
     if (context.json) context.printJson(result.problem)
     else {
       context.print(result.activeRunId)
-      context.note(`error: an identical run is already queued or running: ${result.activeRunId}; nothing was started`)
+      context.note(`error: an identical run is already active (queued, running or paused): ${result.activeRunId}; nothing was started`)
       context.note(`hint: rcp run ${result.activeRunId}`)
     }
     return exitCodes.activeRun
   }
 
-  if (!options.follow) {
-    if (context.json) context.printJson({ runId: result.runId, status: result.status })
-    else context.print(`Run ${result.runId} started (${result.status})`)
+  return startedRun(context, result, `Run ${result.runId} started (${result.status})`, options.follow === true, follow)
+}
+
+/**
+ * A run the service accepted (a start, a retry): its id, or with `follow`, the run polled to completion —
+ * exit 0 only when it succeeded.
+ */
+export async function startedRun(
+  context: CommandContext,
+  started: { runId: string; status: string },
+  headline: string,
+  follow: boolean,
+  followOptions: FollowOptions = {},
+): Promise<ExitCode> {
+  if (!follow) {
+    if (context.json) context.printJson({ runId: started.runId, status: started.status })
+    else context.print(headline)
     return exitCodes.ok
   }
 
   // With --json, stdout carries only the final run: the id goes to stderr, so it is never lost if following fails.
-  if (!context.json) context.print(`Run ${result.runId} started (${result.status})`)
-  else context.note(`started ${result.runId}`)
-  const reporter: ProgressReporter = context.json ? silentReporter : progressReporterFor(context.io.stdout, result.runId)
-  const run = await followRun(context.client, result.runId, reporter, follow)
+  if (!context.json) context.print(headline)
+  else context.note(`started ${started.runId}`)
+  const reporter: ProgressReporter = context.json ? notesOnlyReporter(context.io.stderr) : progressReporterFor(context.io.stdout, started.runId)
+  const run = await followRun(context.client, started.runId, reporter, followOptions)
   if (context.json) context.printJson(run)
   else context.print(formatCompletion(run, run.failureSummary.length > 0 ? await context.tenantNames() : new Map()))
   return run.outcome === 'succeeded' ? exitCodes.ok : exitCodes.runNotSucceeded
 }
-
-const silentReporter: ProgressReporter = { update() {}, stop() {} }
