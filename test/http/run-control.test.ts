@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
 import { tenantRepairLockName } from '../../src/db/advisory-locks.js'
 import { listAlertDeliveries } from '../../src/projections/queries.js'
+import { holdAdvisoryLock } from '../support/held-lock.js'
 import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, runbookKey, runsPath } from './problem-assertions.js'
 
@@ -302,16 +303,7 @@ describe.runIf(serviceFlavours().length > 1)('run control with a tenant held mid
   it('a run paused while its tenant is being waited for stops; its count holds; resumed, it completes every tenant once', async () => {
     const tenants = (await api.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number }>
     const held = tenants.map((t) => t.id).sort((a, b) => a - b)[3]!
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    let holding!: () => void
-    const isHeld = new Promise<void>((resolve) => (holding = resolve))
-    const holder = api.sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(held)}, 0))`
-      holding()
-      await released
-    })
-    await isHeld
+    const holder = await holdAdvisoryLock(api.sql, tenantRepairLockName(held))
     try {
       const start = await api.request('POST', runsPath, { token, json: { scope: 'all_tenants', confirmation: runbookKey, reason, limits: { maxConcurrency: 1 } } })
       expect(start.status, start.text).toBe(202)
@@ -320,8 +312,7 @@ describe.runIf(serviceFlavours().length > 1)('run control with a tenant held mid
       await waitUntil(async () => (await api.request('GET', `/api/runs/${runId}`, { token })).body.tenantCounts.succeeded === 3, 'three tenants')
       const paused = await api.request('POST', `/api/runs/${runId}/pause`, { token, json: { reason } })
       expect(paused.status).toBe(202)
-      release()
-      await holder
+      await holder.release()
       // The waiting job now gets the lock, sees the pause and leaves the tenant alone.
       await waitUntil(async () => {
         const [row] = await api.sql<Array<{ n: number }>>`select count(*)::int as n from tenant_job_results where run_id = ${runId}`
@@ -341,8 +332,7 @@ describe.runIf(serviceFlavours().length > 1)('run control with a tenant held mid
       expect(new Set(processed.map((e: any) => e.data.tenantId)).size).toBe(processed.length)
       expect(processed).toHaveLength(run.tenantCounts.targeted)
     } finally {
-      release()
-      await holder
+      await holder.release()
     }
   })
 })

@@ -9,6 +9,7 @@ import type { TenantJob } from '../../src/queue/job-queue.js'
 import { finishCancelledRun } from '../../src/workers/cancellation.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
+import { holdAdvisoryLock } from '../support/held-lock.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
   actor,
@@ -123,20 +124,8 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     await bed.close()
   })
 
-  /** Holds the run's repairs lock shared, as a repair in flight does, until released. */
-  async function repairInFlight(runId: string) {
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    let holding!: () => void
-    const held = new Promise<void>((resolve) => (holding = resolve))
-    const done = bed.sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(runId)}, 0))`
-      holding()
-      await released
-    })
-    await held
-    return { release: async () => (release(), await done) }
-  }
+  /** The run's repairs lock held shared, as a repair in flight holds it. */
+  const repairInFlight = (runId: string) => holdAdvisoryLock(bed.sql, runRepairsLockName(runId), 'shared')
 
   it('a cancelled run waits for its repairs in flight, then completes cancelled', async () => {
     const runId = await runningRun(bed)

@@ -1,4 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
+import type { z } from 'zod'
+import type { Actor } from '../../commands/actor.js'
+import type { RunState } from '../../commands/run/run-state.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
@@ -8,7 +11,7 @@ import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } fr
 import { retryRun } from '../../commands/start-run.js'
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
-import { apiRoute } from '../openapi/api-route.js'
+import { apiRoute, type ApiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import {
   listRunsQuerySchema,
@@ -160,6 +163,14 @@ function requireRunId(id: string): string {
   return id
 }
 
+/** Whether the read model shows the status, the cancel and the limits a command left the run in. */
+function showsState(run: RunDetail, state: RunState): boolean {
+  if (state.status === 'none') return true
+  if (run.status !== state.status) return false
+  if (state.status !== 'completed' && state.cancellation && run.cancellation === null) return false
+  return run.limits.maxConcurrency === state.limits.maxConcurrency && run.limits.maxFailures === state.limits.maxFailures
+}
+
 /** The run resource right after a command: the read model once it has caught up (bounded wait). */
 async function runAfter(sql: Sql, id: string, isCaughtUp: (run: RunDetail) => boolean): Promise<RunDetail | null> {
   const deadline = Date.now() + READ_YOUR_WRITES_TIMEOUT_MS
@@ -213,45 +224,28 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
     return c.json(page)
   })
 
-  /** The run as the read side shows it once the command's effect is projected (read-your-writes). */
-  const answerRun = async (id: string, status: 200 | 202, isCaughtUp: (run: RunDetail) => boolean) => {
-    const run = await runAfter(deps.sql, id, isCaughtUp)
-    if (!run) throw new NotFoundError('run', id)
-    return { run, status }
+  /**
+   * A control: the run's access first (404, then 403 for the runbook's capability), then the body, then the
+   * command; the answer is the run once the read side shows what the command left (read-your-writes).
+   */
+  function serveControl<Body extends z.ZodObject>(
+    route: ApiRoute<Body, undefined>,
+    status: 200 | 202,
+    command: (actor: Actor, id: string, body: z.output<Body>) => Promise<RunState>,
+  ): void {
+    serveRoute(app, route, async (c, input) => {
+      const id = requireRunId(c.req.param('id')!)
+      await requireRunControl(deps.log, c.get('actor'), id)
+      const state = await command(c.get('actor'), id, await input.body())
+      const run = await runAfter(deps.sql, id, (projected) => showsState(projected, state))
+      if (!run) throw new NotFoundError('run', id)
+      return c.json(run, status)
+    })
   }
-  serveRoute(app, pauseRunRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps.log, c.get('actor'), id)
-    const state = await pauseRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
-    const { run } = await answerRun(id, 202, (r) => r.status === state.status)
-    return c.json(run, 202)
-  })
-  serveRoute(app, resumeRunRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps.log, c.get('actor'), id)
-    const state = await resumeRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
-    const { run } = await answerRun(id, 202, (r) => r.status === state.status)
-    return c.json(run, 202)
-  })
-  serveRoute(app, cancelRunRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps.log, c.get('actor'), id)
-    const state = await cancelRun(deps, c.get('actor'), id, { reason: (await input.body()).reason ?? null })
-    const { run } = await answerRun(id, 202, (r) => (state.status === 'completed' ? r.status === 'completed' : r.cancellation !== null || r.status === 'completed'))
-    return c.json(run, 202)
-  })
-  serveRoute(app, changeLimitsRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps.log, c.get('actor'), id)
-    const state = await changeRunLimits(deps, c.get('actor'), id, await input.body())
-    const limits = state.status === 'none' ? null : state.limits
-    const { run } = await answerRun(
-      id,
-      200,
-      (r) => limits === null || (r.limits.maxConcurrency === limits.maxConcurrency && r.limits.maxFailures === limits.maxFailures),
-    )
-    return c.json(run, 200)
-  })
+  serveControl(pauseRunRoute, 202, (actor, id, body) => pauseRun(deps, actor, id, { reason: body.reason ?? null }))
+  serveControl(resumeRunRoute, 202, (actor, id, body) => resumeRun(deps, actor, id, { reason: body.reason ?? null }))
+  serveControl(cancelRunRoute, 202, (actor, id, body) => cancelRun(deps, actor, id, { reason: body.reason ?? null }))
+  serveControl(changeLimitsRoute, 200, (actor, id, body) => changeRunLimits(deps, actor, id, body))
   serveRoute(app, retryRunRoute, async (c, input) => {
     const id = requireRunId(c.req.param('id')!)
     await requireRunControl(deps.log, c.get('actor'), id)
