@@ -49,8 +49,9 @@ export class InvalidTransitionError extends DomainError {
   constructor(
     readonly command: string,
     readonly state: string,
+    subject = 'the run',
   ) {
-    super(`${command} is not allowed when the run is ${state}`)
+    super(`${command} is not allowed when ${subject} is ${state}`)
   }
 }
 

@@ -27,10 +27,10 @@ export function evolveHalt(state: HaltState, logged: Pick<LoggedEvent, 'event'>)
 export function decideHalt(command: HaltCommand, state: HaltState): DomainEvent[] {
   switch (command.type) {
     case 'EngageHalt':
-      if (state.halted) throw new InvalidTransitionError('Halt', 'halted')
+      if (state.halted) throw new InvalidTransitionError('halt', 'halted', 'the deployment')
       return [{ type: 'HaltEngaged', data: { reason: command.reason, engagedAt: command.at } }]
     case 'LiftHalt':
-      if (!state.halted) throw new InvalidTransitionError('LiftHalt', 'not halted')
+      if (!state.halted) throw new InvalidTransitionError('lifting the halt', 'not halted', 'the deployment')
       return [{ type: 'HaltLifted', data: { reason: command.reason, liftedAt: command.at } }]
   }
 }

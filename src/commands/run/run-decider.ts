@@ -39,8 +39,23 @@ export class TenantNotTargetedError extends InvalidTransitionError {}
 
 type Decision<C extends RunCommand['type']> = (command: Extract<RunCommand, { type: C }>, state: RunState) => DomainEvent[]
 
+/** What each command does, as an operator reads it in a refusal ("pause is not allowed when the run is paused"). */
+const commandNames: Record<RunCommand['type'], string> = {
+  RequestRun: 'request',
+  StartRun: 'start',
+  RecordTenantResult: 'recording a tenant result',
+  RedispatchPendingTenants: 're-dispatch',
+  PauseRun: 'pause',
+  HaltRun: 'halt',
+  ResumeRun: 'resume',
+  CancelRun: 'cancel',
+  ChangeLimits: 'changing limits',
+  RecordRetry: 'retry',
+  CompleteCancelledRun: 'completing a cancel',
+}
+
 function refuse(command: RunCommand['type'], state: RunState, why?: string): never {
-  throw new InvalidTransitionError(command, why ?? state.status)
+  throw new InvalidTransitionError(commandNames[command], why ?? state.status)
 }
 
 function requireActive(command: RunCommand['type'], state: RunState): ActiveRunState {
