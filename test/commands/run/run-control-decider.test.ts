@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest'
+import { HaltedError, InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
+import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
+import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
+import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
+import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
+import { defaultTenantRetryPolicy, failureKindOf, retryAfterFailure } from '../../../src/commands/run/tenant-retry-policy.js'
+import type { RunReason } from '../../../src/events/index.js'
+import { apply, eventsOfType, existing, failed, LATER, record, requestRun, run, runRequest, startRun, succeeded, thrown } from './run-fixtures.js'
+
+const reason: RunReason = { reasonCode: 'INCIDENT', reasonText: 'the repair looks wrong' }
+const pause: RunCommand = { type: 'PauseRun', reason, at: LATER }
+const resume = (halted = false): RunCommand => ({ type: 'ResumeRun', reason: null, halted, at: LATER })
+const cancel: RunCommand = { type: 'CancelRun', reason, at: LATER }
+const limits = (l: { maxConcurrency?: number; maxFailures?: number | null }): RunCommand => ({ type: 'ChangeLimits', limits: l, at: LATER })
+
+const request = runRequest({ tenantIds: [11, 12, 13] })
+const queued = () => run([requestRun(request)]).state
+const running = () => run([requestRun(request), startRun]).state
+const paused = () => run([requestRun(request), startRun, pause]).state
+
+describe('run decider: pause and resume', () => {
+  it('pauses a running or a queued run; pausing a paused or completed run is refused naming its state', () => {
+    const { events, state } = apply(running(), pause)
+    expect(events).toEqual([{ type: 'RunPaused', data: { runId: request.runId, reason, pausedAt: LATER } }])
+    expect(state.status).toBe('paused')
+    expect(apply(queued(), pause).state.status).toBe('paused')
+    const again = thrown(() => decideRun(pause, paused()))
+    expect(again).toBeInstanceOf(InvalidTransitionError)
+    expect((again as InvalidTransitionError).state).toBe('paused')
+    const done = run([requestRun(runRequest({ tenantIds: [11] })), startRun, record(11, succeeded(1, 1))]).state
+    expect((thrown(() => decideRun(pause, done)) as InvalidTransitionError).state).toBe('completed')
+  })
+
+  it('resumes only a paused run, in a new dispatch generation; never while halted', () => {
+    const { events, state } = apply(paused(), resume())
+    expect(events).toEqual([{ type: 'RunResumed', data: { runId: request.runId, reason: null, generation: 1, resumedAt: LATER } }])
+    expect(state.status).toBe('running')
+    expect(existing(state).generation).toBe(1)
+    expect((thrown(() => decideRun(resume(), running())) as InvalidTransitionError).state).toBe('running')
+    expect(thrown(() => decideRun(resume(true), paused()))).toBeInstanceOf(HaltedError)
+  })
+
+  it('a run paused before it started is started by its resume', () => {
+    const pausedQueued = apply(queued(), pause).state
+    expect(apply(pausedQueued, resume()).events.map((e) => e.type)).toEqual(['RunResumed', 'RunStarted'])
+  })
+
+  it('records tenants in flight while paused, and never completes by itself; the resume completes it', () => {
+    let state = paused()
+    for (const id of [11, 12, 13]) {
+      const applied = apply(state, record(id, succeeded(2, 1)))
+      expect(applied.events.map((e) => e.type)).toEqual(['TenantProcessed'])
+      state = applied.state
+    }
+    expect(state.status).toBe('paused')
+    expect(apply(state, resume()).events.map((e) => e.type)).toEqual(['RunResumed', 'RunCompleted'])
+  })
+})
+
+describe('run decider: cancel', () => {
+  it('cancels a running run, which completes cancelled once its repairs in flight are recorded', () => {
+    let state = apply(running(), record(11, succeeded(4, 2))).state
+    const cancelled = apply(state, cancel)
+    expect(cancelled.events.map((e) => e.type)).toEqual(['RunCancelled'])
+    state = cancelled.state
+    expect(thrown(() => decideRun(pause, state))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun(cancel, state))).toBeInstanceOf(InvalidTransitionError)
+    // A repair in flight at the cancel is recorded; the completion takes the stored result of another.
+    state = apply(state, record(12, failed('DB_ERROR'))).state
+    const stored = { tenantId: 13, attempt: 1, result: succeeded(3, 3), startedAt: null, completedAt: null }
+    const completion = apply(state, { type: 'CompleteCancelledRun', stored: [stored], at: LATER })
+    expect(completion.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+    expect(eventsOfType(completion.events, 'RunCompleted')[0]!.data).toMatchObject({
+      outcome: 'cancelled',
+      summaryCounts: { total: 7, processed: 7, updated: 5, skipped: 2, failed: 1, tenants: 3 },
+    })
+  })
+
+  it('completes cancelled at once a run that never started, listing every tenant as cancelled', () => {
+    const { events, state } = apply(queued(), cancel)
+    expect(events.map((e) => e.type)).toEqual(['RunCancelled', 'RunCompleted'])
+    expect(eventsOfType(events, 'RunCompleted')[0]!.data.summaryCounts).toEqual({ total: 0, processed: 0, updated: 0, skipped: 0, failed: 0, tenants: 3 })
+    expect(cancelledTenants(state)).toEqual([11, 12, 13])
+  })
+
+  it('completes cancelled the run of which nothing but tenants in flight remained', () => {
+    const state = apply(running(), cancel).state
+    const last = run([requestRun(request), startRun, cancel, record(11, succeeded(1, 0)), record(12, succeeded(1, 0))]).state
+    expect(apply(last, record(13, succeeded(1, 1))).events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+    expect(decideRun({ type: 'CompleteCancelledRun', stored: [], at: LATER }, running())).toEqual([])
+    expect(pendingTenants(state)).toEqual([11, 12, 13])
+  })
+})
+
+describe('run decider: limits and the error budget', () => {
+  it('records changed limits only, refusing values out of range with the field named', () => {
+    const { events } = apply(running(), limits({ maxConcurrency: 9 }))
+    expect(events).toEqual([
+      {
+        type: 'RunLimitsChanged',
+        data: { runId: request.runId, limits: { maxConcurrency: 9, maxFailures: null }, previous: { maxConcurrency: 4, maxFailures: null }, changedAt: LATER },
+      },
+    ])
+    expect(decideRun(limits({ maxConcurrency: 4 }), running())).toEqual([])
+    for (const [bad, field] of [
+      [{ maxConcurrency: 0 }, 'limits.maxConcurrency'],
+      [{ maxConcurrency: 1001 }, 'limits.maxConcurrency'],
+      [{ maxConcurrency: 1.5 }, 'limits.maxConcurrency'],
+      [{ maxFailures: -1 }, 'limits.maxFailures'],
+    ] as const) {
+      const error = thrown(() => decideRun(limits(bad), running()))
+      expect(error).toBeInstanceOf(ValidationError)
+      expect((error as ValidationError).fields.map((f) => f.field)).toEqual([field])
+    }
+  })
+
+  it('pauses the run (ERROR_BUDGET_EXCEEDED) when failures exceed maxFailures, while tenants remain', () => {
+    const budget = run([requestRun(runRequest({ tenantIds: [11, 12, 13], limits: { maxConcurrency: 4, maxFailures: 0 } })), startRun]).state
+    const { events, state } = apply(budget, record(11, failed('DB_ERROR')))
+    expect(events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(eventsOfType(events, 'RunPaused')[0]!.data.reason.reasonCode).toBe('ERROR_BUDGET_EXCEEDED')
+    expect(state.status).toBe('paused')
+    // Lowering the budget below the failures so far pauses at once.
+    const oneFailure = apply(running(), record(11, failed('DB_ERROR'))).state
+    expect(apply(oneFailure, limits({ maxFailures: 0 })).events.map((e) => e.type)).toEqual(['RunLimitsChanged', 'RunPaused'])
+  })
+
+  it('lets the last tenant complete the run rather than pause it', () => {
+    const single = run([requestRun(runRequest({ tenantIds: [11], limits: { maxConcurrency: 1, maxFailures: 0 } })), startRun]).state
+    expect(apply(single, record(11, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+  })
+})
+
+describe('run decider: retry and halt', () => {
+  const completedWithFailure = () => run([requestRun(request), startRun, record(11, succeeded(1, 1)), record(12, failed('INVALID_DATA')), record(13, succeeded(1, 0))]).state
+  const retry = (tenantIds: number[]): RunCommand => ({ type: 'RecordRetry', retryRunId: 'R2', tenantIds, at: LATER })
+
+  it('records a retry of failed tenants of a completed run; refuses an active run (409) and a run without failures (422)', () => {
+    expect(apply(completedWithFailure(), retry([12])).events).toEqual([
+      { type: 'RunRetried', data: { runId: request.runId, retryRunId: 'R2', tenantIds: [12], retriedAt: LATER } },
+    ])
+    expect(thrown(() => decideRun(retry([12]), running()))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun(retry([11]), completedWithFailure()))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun(retry([]), completedWithFailure()))).toBeInstanceOf(ValidationError)
+    const allGood = run([requestRun(runRequest({ tenantIds: [11] })), startRun, record(11, succeeded(1, 1))]).state
+    expect(thrown(() => decideRun(retry([]), allGood))).toBeInstanceOf(ValidationError)
+  })
+
+  it("the halt's pause applies to queued and running runs only, silently", () => {
+    const halt: RunCommand = { type: 'HaltRun', reasonText: 'halted', at: LATER }
+    expect(apply(running(), halt).events.map((e) => e.type)).toEqual(['RunPaused'])
+    expect(decideRun(halt, paused())).toEqual([])
+    expect(decideRun(halt, apply(running(), cancel).state)).toEqual([])
+  })
+})
+
+describe('the repair gate and the dispatch plan', () => {
+  it('repairs only a pending tenant of a running run that is not being cancelled, while not halted', () => {
+    expect(decideTenantRepair(running(), false, 11)).toEqual({ action: 'repair', maxConcurrency: 4 })
+    expect(decideTenantRepair(running(), true, 11)).toEqual({ action: 'halt_run' })
+    expect(decideTenantRepair(paused(), false, 11)).toEqual({ action: 'skip', why: 'paused' })
+    expect(decideTenantRepair(apply(running(), cancel).state, false, 11)).toEqual({ action: 'skip', why: 'cancelled' })
+    expect(decideTenantRepair(queued(), false, 11)).toEqual({ action: 'skip', why: 'not started' })
+    expect(decideTenantRepair(running(), false, 99)).toEqual({ action: 'skip', why: 'not targeted' })
+    expect(decideTenantRepair(apply(running(), record(11, succeeded(1, 1))).state, false, 11)).toEqual({ action: 'skip', why: 'already processed' })
+  })
+
+  it('dispatches the first maxConcurrency pending tenants of a running run, nothing otherwise', () => {
+    const twoAtATime = run([requestRun(runRequest({ tenantIds: [11, 12, 13], limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
+    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: [11, 12], generation: 0 })
+    expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [12, 13] })
+    expect(planDispatch(twoAtATime, true)).toEqual({ action: 'halt_run' })
+    expect(planDispatch(paused(), false)).toEqual({ action: 'none' })
+    expect(planDispatch(apply(running(), cancel).state, false)).toEqual({ action: 'none' })
+  })
+})
+
+describe('tenant retry policy', () => {
+  it('retries transient failures with a doubling pause up to the budget, lock waits on their own budget', () => {
+    const policy = { ...defaultTenantRetryPolicy, maxAttempts: 3, maxLockedAttempts: 2, retryDelayMs: 100, maxRetryDelayMs: 250 }
+    expect(failureKindOf({ reasonCode: 'INVALID_DATA', transient: false })).toBeNull()
+    expect(failureKindOf({ reasonCode: 'TENANT_LOCKED', transient: true })).toBe('lock_wait')
+    expect(failureKindOf({ reasonCode: 'DB_ERROR', transient: true })).toBe('transient')
+    expect([1, 2, 3].map((n) => retryAfterFailure('transient', n, policy))).toEqual([
+      { retry: true, delayMs: 100 },
+      { retry: true, delayMs: 200 },
+      { retry: false },
+    ])
+    expect([1, 2].map((n) => retryAfterFailure('lock_wait', n, policy))).toEqual([{ retry: true, delayMs: 100 }, { retry: false }])
+    expect(retryAfterFailure('transient', 2, { ...policy, maxAttempts: 10, retryDelayMs: 200 })).toEqual({ retry: true, delayMs: 250 })
+  })
+})
