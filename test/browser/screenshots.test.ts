@@ -37,12 +37,13 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   let operator: { email: string; password: string }
   let completedRunId: string
   let liveRunId: string
+  let controlRunId: string
   let pacing: PacedTenantJobs | null = null
 
   beforeAll(async () => {
     browser = await launchChromium()
     service = await embeddedService()
-    operator = await createConsoleOperator(service, everyConsoleCapability)
+    operator = await createConsoleOperator(service, [...everyConsoleCapability, 'platform.ops.halt'])
     const token = await service.token()
     const start = async (json: object) => {
       const response = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, { token, json: { confirmation: runbookKey, ...json } })
@@ -56,6 +57,9 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
     pacing = paceTenantJobs(service, 0)
     liveRunId = await start({ scope: 'single_tenant', tenantId: 3 })
     await waitUntil(async () => (await runStatus(liveRunId)) === 'running', `run ${liveRunId} running`)
+    // Another held run, to be paused from its page for the run-control screenshots.
+    controlRunId = await start({ scope: 'all_tenants', reason: { code: 'DATA_REPAIR', text: 'normalise legacy finding lifecycles' } })
+    await waitUntil(async () => (await runStatus(controlRunId)) === 'running', `run ${controlRunId} running`)
   })
 
   afterAll(async () => {
@@ -178,6 +182,41 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
     }
   })
 
+  it('run detail, paused from its page, with its controls and the limits form open', async () => {
+    const console = await signedInPage()
+    try {
+      const page = await opened(console, `/system/ops/runs/${controlRunId}`)
+      await everyLook('run-controls-running', console)
+      const pause = page.locator('[data-control=pause]')
+      await pause.locator('summary').click()
+      await pause.getByLabel('Reason code').selectOption('INCIDENT')
+      await pause.getByLabel('Reason', { exact: true }).fill('importer is writing bad lifecycles again')
+      const response = await submitForm(page, () => pause.getByRole('button', { name: 'Pause run' }).click())
+      expect(response.status(), await describePage(page)).toBe(303)
+      expect(await page.locator('#run-status').textContent()).toBe('paused')
+      await page.locator('[data-control=limits] summary').click()
+      await everyLook('run-controls-paused', console)
+    } finally {
+      await console.context.close()
+    }
+  })
+
+  it('run detail, a refused cancel (422) explained in place', async () => {
+    const console = await signedInPage()
+    try {
+      const page = await opened(console, `/system/ops/runs/${controlRunId}`)
+      const cancel = page.locator('[data-control=cancel]')
+      await cancel.locator('summary').click()
+      await cancel.getByLabel(/Confirmation/).fill('yes')
+      const response = await submitForm(page, () => cancel.getByRole('button', { name: 'Cancel run' }).click())
+      expect(response.status(), await describePage(page)).toBe(422)
+      expect(await page.locator('#cancel-confirmation-error').textContent()).toContain('cancel')
+      await everyLook('run-controls-invalid', console, [422])
+    } finally {
+      await console.context.close()
+    }
+  })
+
   it('429 page', async () => {
     const console = await openConsolePage(browser, service.baseUrl)
     const victim = await createConsoleOperator(service, ['platform.ops.view'])
@@ -191,6 +230,26 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
       }
       expect(status, await describePage(page)).toBe(429)
       await everyLook('rate-limited', console, [401, 429])
+    } finally {
+      await console.context.close()
+    }
+  })
+
+  // Last: the halt shows on every page until lifted.
+  it('halt page and the banner while halted', async () => {
+    const console = await signedInPage()
+    try {
+      const page = await opened(console, '/system/ops/halt')
+      await everyLook('halt', console)
+      await page.getByLabel('Reason code').selectOption('SECURITY')
+      await page.getByLabel('Reason', { exact: true }).fill('credential leak under investigation')
+      const response = await submitForm(page, () => page.getByRole('button', { name: 'Halt the deployment' }).click())
+      expect(response.status(), await describePage(page)).toBe(303)
+      expect(await page.locator('#halt-banner').isVisible()).toBe(true)
+      await everyLook('halt-halted', console)
+      await opened(console, `/system/ops/runs/${controlRunId}`)
+      expect(await page.locator('#halt-banner').isVisible()).toBe(true)
+      await everyLook('run-halted', console)
     } finally {
       await console.context.close()
     }

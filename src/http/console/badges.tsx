@@ -6,19 +6,23 @@ type Tone = 'neutral' | 'info' | 'ok' | 'warn' | 'danger'
 export const badgeTones: Record<string, Tone> = {
   queued: 'neutral',
   running: 'info',
+  paused: 'warn',
+  awaiting_approval: 'neutral',
   completed: 'neutral',
   pending: 'neutral',
   succeeded: 'ok',
   partially_succeeded: 'warn',
   failed: 'danger',
   blocked: 'danger',
+  cancelled: 'warn',
+  rejected: 'danger',
 }
 
 export function badgeWord(value: string): string {
   return value.replaceAll('_', ' ')
 }
 
-export const Badge: FC<{ value: string; id?: string; kind: 'status' | 'outcome' }> = ({ value, id, kind }) => (
+export const Badge: FC<{ value: string; id?: string; kind: 'status' | 'outcome' | 'tenant' }> = ({ value, id, kind }) => (
   <span id={id} class={`badge ${badgeTones[value] ?? 'neutral'}`} data-badge={kind}>
     {badgeWord(value)}
   </span>

@@ -1,6 +1,7 @@
 import { capabilities } from '../../auth/capabilities.js'
 import type { ConsoleSession } from '../../auth/console-sessions.js'
 import type { Actor } from '../../commands/actor.js'
+import type { HaltView } from '../../commands/halt.js'
 
 /** What the console's middleware puts on a request: the operator as an actor, and their session. */
 export type ConsoleEnv = {
@@ -9,8 +10,14 @@ export type ConsoleEnv = {
     session: ConsoleSession
     /** Set by the CSP middleware (hono's secure-headers NONCE): the nonce of this response's inline script and style. */
     secureHeadersNonce?: string
+    /** The deployment's halt, read once per page request (see console-routes.tsx); unset for script endpoints. */
+    halt?: HaltView
   }
 }
+
+/** The run page's control forms (SPEC §9), in the order the page shows them. */
+export const RUN_ACTIONS = ['pause', 'resume', 'cancel', 'limits', 'retry'] as const
+export type RunAction = (typeof RUN_ACTIONS)[number]
 
 /** The console's mount point; every console path and cookie lives under it. */
 export const CONSOLE_BASE = '/system'
@@ -22,6 +29,10 @@ export const consolePaths = {
   runs: `${CONSOLE_BASE}/ops/runs`,
   run: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}`,
   runStream: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/events/stream`,
+  /** SPEC §9 run control: one form post each (`pause`, `resume`, `cancel`, `limits`, `retry`). */
+  runControl: (id: string, action: RunAction) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/${action}`,
+  halt: `${CONSOLE_BASE}/ops/halt`,
+  liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
   start: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/runs`,
 } as const

@@ -3,12 +3,14 @@ import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
+import { haltView } from '../../commands/halt.js'
 import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import { HttpProblem, problemResponse } from '../problem.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
+import { consoleHaltRoutes } from './routes/halt-routes.js'
 import { loginRoutes } from './routes/login-routes.js'
 import { consoleRunRoutes } from './routes/run-routes.js'
 import { consoleRunbookRoutes } from './routes/runbook-routes.js'
@@ -22,6 +24,8 @@ export interface ConsoleDeps {
   nodeEnv: string | undefined
   sessionLifetime?: ConsoleSessionLifetime
   streamPollMs?: number
+  /** A retried run's `maxConcurrency` when the original names none: the deployment's worker capacity. */
+  defaultMaxConcurrency?: number
 }
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -60,6 +64,12 @@ export function consoleRoutes(deps: ConsoleDeps) {
       },
     }),
   )
+  // SPEC §9: every page shows the halt banner while halted. Read once per page request (an HTML answer),
+  // not for the script endpoints (JSON, the live stream), which render no page.
+  app.use(async (c, next) => {
+    if ((c.req.header('accept') ?? '').includes('text/html')) c.set('halt', await haltView(deps.log))
+    await next()
+  })
   app.onError((error, c) => {
     const logError = (e: unknown) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled console error')
     const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
@@ -75,7 +85,17 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
   app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime }))
   app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger }))
-  app.route('/ops', consoleRunRoutes({ ...guardDeps, log: deps.log, ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}) }))
+  app.route(
+    '/ops',
+    consoleRunRoutes({
+      ...guardDeps,
+      log: deps.log,
+      logger: deps.logger,
+      ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}),
+      ...(deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}),
+    }),
+  )
+  app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
     refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
   )

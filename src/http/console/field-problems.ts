@@ -10,10 +10,15 @@ export const fieldLabels: Record<string, string> = {
   'reason.text': 'Reason text',
   reasonCode: 'Reason code',
   reasonText: 'Reason text',
+  'limits.maxConcurrency': 'Max concurrency',
+  'limits.maxFailures': 'Max failures',
+  // "the run has no failed tenant to retry": a sentence of its own
+  runId: '',
 }
 
 export function describeProblem(problem: FieldProblem): string {
   const label = fieldLabels[problem.field]
+  if (label === '') return problem.message.charAt(0).toUpperCase() + problem.message.slice(1)
   return label ? `${label} ${problem.message}` : `${problem.field}: ${problem.message}`
 }
 
@@ -37,4 +42,14 @@ export function messagesFor(problems: FieldProblem[], slot: ProblemSlot): string
 export function unplacedMessages(problems: FieldProblem[]): string[] {
   const placed = new Set<string>(Object.values(problemSlots).flat())
   return problems.filter((p) => !placed.has(p.field)).map(describeProblem)
+}
+
+/** The messages of the problems reported for any of `fields`. */
+export function messagesForFields(problems: FieldProblem[], fields: readonly string[]): string[] {
+  return problems.filter((p) => fields.includes(p.field)).map(describeProblem)
+}
+
+/** The messages of the problems reported for none of `placed` (shown at the top of a form). */
+export function messagesBesides(problems: FieldProblem[], placed: readonly string[]): string[] {
+  return problems.filter((p) => !placed.includes(p.field)).map(describeProblem)
 }

@@ -1,5 +1,6 @@
 import type { Child, FC } from 'hono/jsx'
 import { capabilities } from '../../auth/capabilities.js'
+import type { HaltView } from '../../commands/halt.js'
 import { consolePaths } from './console-env.js'
 import { CSRF_FIELD } from './csrf.js'
 import { consoleStyles } from './styles.js'
@@ -10,13 +11,15 @@ export interface Viewer {
   name: string
   capabilities: readonly string[]
   csrfToken: string
+  /** The deployment's halt as of this request (SPEC §9): every page of a session shows a banner while halted. */
+  halt: HaltView | null
 }
 
 export interface LayoutProps {
   title: string
   nonce: string
   viewer: Viewer | null
-  current?: 'runbooks' | 'runs'
+  current?: 'runbooks' | 'runs' | 'halt'
   /** A page's own client script — static code only; data reaches it through escaped data-* attributes. */
   script?: string
   children?: Child
@@ -41,7 +44,10 @@ export const Layout: FC<LayoutProps> = ({ title, nonce, viewer, current, script,
           {viewer ? <Navigation viewer={viewer} current={current} /> : null}
         </div>
       </header>
-      <main id="main">{children}</main>
+      <main id="main">
+        {viewer?.halt?.halted ? <HaltBanner viewer={viewer} halt={viewer.halt} /> : null}
+        {children}
+      </main>
       {script ? <script nonce={nonce} dangerouslySetInnerHTML={{ __html: script }} /> : null}
     </body>
   </html>
@@ -65,6 +71,13 @@ const Navigation: FC<{ viewer: Viewer; current: LayoutProps['current'] }> = ({ v
             </a>
           </li>
         ) : null}
+        {viewer.capabilities.includes(capabilities.opsHalt) ? (
+          <li>
+            <a href={consolePaths.halt} aria-current={current === 'halt' ? 'page' : undefined}>
+              Halt
+            </a>
+          </li>
+        ) : null}
       </ul>
     </nav>
     <div class="who">
@@ -80,6 +93,43 @@ const Navigation: FC<{ viewer: Viewer; current: LayoutProps['current'] }> = ({ v
     </div>
   </>
 )
+
+/** A time as the console shows it: `2026-01-02 03:04:05 UTC`, in a machine-readable <time>. */
+export const Time: FC<{ at: string | null }> = ({ at }) =>
+  at ? <time datetime={at}>{at.replace('T', ' ').slice(0, 19)} UTC</time> : <span>—</span>
+
+/**
+ * SPEC §9: while the deployment is halted, every page of a session says so. Who halted, why and when are
+ * what `GET /api/halt` shows, so they are shown to holders of `platform.ops.view`; everyone else learns
+ * only that starts and resumes are refused.
+ */
+const HaltBanner: FC<{ viewer: Viewer; halt: HaltView }> = ({ viewer, halt }) => {
+  const detailed = viewer.capabilities.includes(capabilities.opsView)
+  return (
+    <section class="alert halt" role="alert" aria-labelledby="halt-banner-title" id="halt-banner">
+      <p>
+        <strong id="halt-banner-title">The deployment is halted.</strong> Runs are paused and no run can be started or resumed until the
+        halt is lifted.
+      </p>
+      {detailed ? (
+        <p>
+          {halt.reason ? (
+            <>
+              <code>{halt.reason.code}</code> {halt.reason.text}
+              {' · '}
+            </>
+          ) : null}
+          Halted by {halt.by ? `${halt.by.name} (${halt.by.email})` : 'the service'} at <Time at={halt.at} />
+        </p>
+      ) : null}
+      {viewer.capabilities.includes(capabilities.opsHalt) ? (
+        <p>
+          <a href={consolePaths.halt}>Lift the halt</a>
+        </p>
+      ) : null}
+    </section>
+  )
+}
 
 /** A page's error messages as one alert, announced to screen readers. */
 export const ErrorAlert: FC<{ messages: string[] }> = ({ messages }) =>

@@ -17,7 +17,7 @@ export function viewerOf(c: Context<ConsoleEnv>): Viewer | null {
   const session = c.get('session') as ConsoleEnv['Variables']['session'] | undefined
   if (!session) return null
   const { email, name, capabilities } = session.operator
-  return { email, name, capabilities, csrfToken: session.csrfToken }
+  return { email, name, capabilities, csrfToken: session.csrfToken, halt: c.get('halt') ?? null }
 }
 
 /** A full HTML page; console pages are per-operator and never cached. */

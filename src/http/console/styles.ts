@@ -59,6 +59,22 @@ button.link { background: none; border: none; padding: 0; color: var(--accent); 
 .alert { border-radius: 6px; padding: .75rem 1rem; margin: 0 0 1rem; border: 1px solid; }
 .alert.error { color: var(--danger); background: var(--danger-bg); border-color: var(--danger); }
 .alert.info { color: var(--info); background: var(--info-bg); border-color: var(--info); }
+.alert.warn { color: var(--text); background: var(--warn-bg); border-color: var(--warn); }
+.alert p { margin: .25rem 0; }
+.alert.halt { color: var(--text); background: var(--danger-bg); border: 2px solid var(--danger); }
+.alert.halt strong { color: var(--danger); }
+.notice code { font-weight: 700; }
+.warn-text { color: var(--warn); font-weight: 600; }
+h3 { font-size: 1rem; margin: 1rem 0 .5rem; }
+button.danger, .button.danger { background: var(--danger); border-color: var(--danger); color: var(--panel); }
+.controls { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: .75rem; align-items: start; }
+details.control { border: 1px solid var(--border); border-radius: 6px; padding: .25rem .75rem; margin: 0; background: var(--bg); min-width: 0; }
+details.control[open] { grid-column: 1 / -1; background: var(--panel); padding-bottom: .75rem; }
+details.control > summary { padding: .5rem 0; }
+details.control form { max-width: 40rem; }
+input[type=number] { width: 100%; max-width: 12rem; padding: .5rem; font: inherit; color: var(--text); background: var(--bg); border: 1px solid var(--border); border-radius: 6px; }
+.filter-tabs { list-style: none; display: flex; flex-wrap: wrap; gap: .25rem 1rem; margin: 0 0 .75rem; padding: 0; }
+.filter-tabs a[aria-current] { font-weight: 700; text-decoration-thickness: 3px; }
 .tenant-picker { margin-top: .5rem; }
 form:has(input[name=scope][value=all_tenants]:checked) .tenant-picker { display: none; }
 .preflight-result:empty { display: none; }

@@ -1,11 +1,15 @@
-import type { FC } from 'hono/jsx'
+import type { Child, FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
-import { Badge } from '../badges.js'
-import { consolePaths } from '../console-env.js'
-import { Layout, type Viewer } from '../layout.js'
-import { describeEta, type RunProgress } from '../run-progress.js'
+import { Badge, badgeTones } from '../badges.js'
+import { consolePaths, RUN_ACTIONS, type RunAction } from '../console-env.js'
+import { describeProblem } from '../field-problems.js'
+import { Layout, Time, type Viewer } from '../layout.js'
+import type { ControlAttempt } from '../run-controls.js'
+import { describeEta, type ControlNote, type RunProgress } from '../run-progress.js'
 import { runScript } from '../scripts/run-script.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
+import { RunControls } from './run-controls.js'
+import { RunTenants, type RunTenantsProps } from './run-tenants.js'
 
 export interface RawEvent {
   type: string
@@ -24,6 +28,15 @@ export interface RunPageProps {
   runbookLabel: string | null
   events: RawEvent[]
   tenantNames: TenantNames
+  /** The tenant table: filter, page and any error about its query. */
+  tenants: Omit<RunTenantsProps, 'run'>
+  /** Whether the viewer holds the capabilities run control needs (SPEC §9); no control is shown otherwise. */
+  mayControl: boolean
+  isBreakGlass: boolean
+  /** A refused control to show again (409/422/423). */
+  attempt: ControlAttempt | null
+  /** How a run that completed `cancelled` was cancelled (from its RunCancelled event). */
+  cancelled: ControlNote | null
 }
 
 /** The summary keys SPEC §3 allows, in reading order. */
@@ -36,7 +49,14 @@ const COUNT_KEYS = [
   ['tenants', 'Tenants targeted'],
 ] as const
 
-const Time: FC<{ at: string | null }> = ({ at }) => (at ? <time datetime={at}>{at.replace('T', ' ').slice(0, 19)} UTC</time> : <span>—</span>)
+/** SPEC §9 `tenantCounts`, in reading order. */
+const TENANT_COUNT_KEYS = [
+  ['targeted', 'Targeted'],
+  ['pending', 'Pending'],
+  ['succeeded', 'Succeeded'],
+  ['failed', 'Failed'],
+  ['cancelled', 'Cancelled'],
+] as const
 
 export const FailureRows: FC<{ failures: RunProgress['failures'] }> = ({ failures }) => (
   <>
@@ -52,8 +72,44 @@ export const FailureRows: FC<{ failures: RunProgress['failures'] }> = ({ failure
   </>
 )
 
-export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runbookLabel, events, tenantNames }) => {
+/** A pause or cancel notice; its parts carry data-* names so the live script can fill them in. */
+const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNote | null; title: string; children?: Child }> = ({
+  id,
+  kind,
+  note,
+  title,
+  children,
+}) => (
+  <div class={`alert ${kind === 'pause' ? 'warn' : 'info'} notice`} id={id} role="status" hidden={note === null}>
+    <p>
+      <strong>{title}</strong> {children}
+    </p>
+    <p>
+      <code data-note="code">{note?.reasonCode ?? ''}</code> <span data-note="text">{note?.reasonText ?? ''}</span>
+    </p>
+    <p class="muted">
+      By <span data-note="by">{note?.by ?? ''}</span> at{' '}
+      <span data-note="at">
+        <Time at={note?.at ?? null} />
+      </span>
+    </p>
+  </div>
+)
+
+export const RunPage: FC<RunPageProps> = (props) => {
+  const { nonce, viewer, run, progress, runbookLabel, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled } = props
   const live = run.status !== 'completed'
+  const cancelling = progress.cancellation !== null && live
+  // A live page carries every control the operator may use, hidden unless the state admits it: the script
+  // shows them as the run changes. A completed page carries only what it admits (at most the retry).
+  const rendered: RunAction[] = !mayControl ? [] : live ? [...RUN_ACTIONS] : progress.actions
+  // A refusal whose form the page no longer shows (the run moved on) is told above everything else.
+  const refusal = attempt
+    ? [
+        ...(attempt.message ? [attempt.message] : []),
+        ...(rendered.includes(attempt.action) && progress.actions.includes(attempt.action) ? [] : attempt.problems.map(describeProblem)),
+      ]
+    : []
   return (
     <Layout title={`Run ${run.id}`} nonce={nonce} viewer={viewer} current="runs" script={live ? runScript : undefined}>
       <p>
@@ -62,7 +118,36 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
       <h1>
         {runbookLabel ?? run.type} <span class="muted">run</span>
       </h1>
-      <div class="card" id="run" data-stream-url={consolePaths.runStream(run.id)} data-live={live ? 'true' : 'false'}>
+      {refusal.length > 0 ? (
+        <div class="alert error" role="alert" id="run-control-refused">
+          {refusal.map((message) => (
+            <p>{message}</p>
+          ))}
+          {attempt?.activeRunId ? (
+            <p>
+              <a href={consolePaths.run(attempt.activeRunId)}>Open the active retry {attempt.activeRunId}</a>
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+      <ControlNotice id="run-pause" kind="pause" note={progress.pause} title="This run is paused.">
+        No tenant repair of it starts until it is resumed.
+      </ControlNotice>
+      <ControlNotice id="run-cancelling" kind="cancel" note={cancelling ? progress.cancellation : null} title="This run is being cancelled.">
+        Tenants being repaired finish and are counted; then it completes cancelled.
+      </ControlNotice>
+      {cancelled ? (
+        <ControlNotice id="run-cancelled" kind="cancel" note={cancelled} title="This run was cancelled.">
+          The tenants it never started were left untouched.
+        </ControlNotice>
+      ) : null}
+      <div
+        class="card"
+        id="run"
+        data-stream-url={consolePaths.runStream(run.id)}
+        data-live={live ? 'true' : 'false'}
+        data-badge-tones={JSON.stringify(badgeTones)}
+      >
         <dl class="facts">
           <dt>Run id</dt>
           <dd>
@@ -82,8 +167,23 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
           </dd>
           <dt>Scope</dt>
           <dd>{run.tenantId === null ? 'All tenants' : `Single tenant ${tenantLabel(tenantNames, run.tenantId)}`}</dd>
+          {run.retryOf ? (
+            <>
+              <dt>Retry of</dt>
+              <dd>
+                <a href={consolePaths.run(run.retryOf)} id="run-retry-of">
+                  <code>{run.retryOf}</code>
+                </a>
+              </dd>
+            </>
+          ) : null}
           <dt>Started by</dt>
           <dd>{run.initiatorName}</dd>
+          <dt>Limits</dt>
+          <dd>
+            at most <span data-limit="maxConcurrency">{run.limits.maxConcurrency}</span> tenants at once ·{' '}
+            <span data-limit="maxFailures">{run.limits.maxFailures === null ? 'no failure limit' : `pauses after ${run.limits.maxFailures} failed`}</span>
+          </dd>
           <dt>Created</dt>
           <dd>
             <Time at={run.createdAt} />
@@ -100,17 +200,28 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
       </div>
       <section class="card" aria-labelledby="progress-title" id="run-progress-section" hidden={!live}>
         <h2 id="progress-title">Progress</h2>
-        <progress id="run-progress" max={progress.targeted} value={progress.done} aria-labelledby="progress-title" aria-describedby="run-progress-text">
+        <progress id="run-progress" max={Math.max(progress.targeted, 1)} value={progress.done} aria-labelledby="progress-title" aria-describedby="run-progress-text">
           {progress.done} of {progress.targeted}
         </progress>
         <p id="run-progress-text" aria-live="polite">
           <span data-progress="done">{progress.done}</span> of <span data-progress="targeted">{progress.targeted}</span> tenants done ·{' '}
-          <span data-progress="eta">{describeEta(progress.etaSeconds)}</span>
+          <span data-progress="eta">{describeEta(progress.etaSeconds, progress.status)}</span>
         </p>
         <p id="run-live-stopped" role="status" hidden>
           Live updates stopped. <a href="">Reload the page</a> (you may need to log in again).
         </p>
       </section>
+      {rendered.length > 0 ? (
+        <RunControls
+          run={run}
+          csrfToken={viewer.csrfToken}
+          rendered={rendered}
+          available={progress.actions}
+          attempt={attempt}
+          halted={viewer.halt?.halted ?? false}
+          isBreakGlass={isBreakGlass}
+        />
+      ) : null}
       <section class="card" aria-labelledby="counts-title">
         <h2 id="counts-title">Summary</h2>
         <dl class="counts">
@@ -118,6 +229,15 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
             <div>
               <dt>{label}</dt>
               <dd data-count={key}>{run.summaryCounts[key] ?? 0}</dd>
+            </div>
+          ))}
+        </dl>
+        <h3 id="tenant-counts-title">Tenants by status</h3>
+        <dl class="counts" aria-labelledby="tenant-counts-title">
+          {TENANT_COUNT_KEYS.map(([key, label]) => (
+            <div>
+              <dt>{label}</dt>
+              <dd data-tenant-count={key}>{run.tenantCounts[key]}</dd>
             </div>
           ))}
         </dl>
@@ -142,6 +262,7 @@ export const RunPage: FC<RunPageProps> = ({ nonce, viewer, run, progress, runboo
           </table>
         </div>
       </section>
+      <RunTenants run={run} {...tenants} />
       <details class="card">
         <summary>Context</summary>
         <pre>{JSON.stringify(run.context, null, 2)}</pre>

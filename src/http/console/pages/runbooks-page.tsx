@@ -28,6 +28,8 @@ export interface StartAttempt {
   problems: FieldProblem[]
   /** The identical run that is already active (409). */
   activeRunId?: string
+  /** A refusal of the whole start (423: the deployment is halted). */
+  message?: string
 }
 
 export interface RunbooksPageProps {
@@ -92,6 +94,11 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
             An identical run is already active.{' '}
             <a href={consolePaths.run(attempt.activeRunId)}>Open the active run {attempt.activeRunId}</a>
           </p>
+        </div>
+      ) : null}
+      {attempt?.message ? (
+        <div class="alert error" role="alert">
+          <p>{attempt.message}</p>
         </div>
       ) : null}
       {!interactive ? (

@@ -1,22 +1,57 @@
 import { Hono, type Context } from 'hono'
-import { streamSSE } from 'hono/streaming'
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
+import type { Logger } from 'pino'
 import { z } from 'zod'
 import { capabilities } from '../../../auth/capabilities.js'
+import {
+  ActiveRunExistsError,
+  ForbiddenError,
+  HaltedError,
+  InvalidTransitionError,
+  NotFoundError,
+  ValidationError,
+  type FieldProblem,
+} from '../../../commands/errors.js'
+import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../../commands/run-control.js'
+import { reasonProblems } from '../../../commands/run/start-run-policy.js'
+import { retryRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
 import { runOutcomeSchema, runStatusSchema, streams } from '../../../events/index.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
-import { getRun, InvalidCursorError, listRuns, waitForRun, type RunDetail } from '../../../projections/queries.js'
+import {
+  getRun,
+  InvalidCursorError,
+  listRuns,
+  listRunTenants,
+  RUN_TENANT_STATUSES,
+  waitForRun,
+  type Page,
+  type RunDetail,
+  type RunTenant,
+} from '../../../projections/queries.js'
 import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemJson } from '../../problem.js'
-import type { ConsoleEnv } from '../console-env.js'
+import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
+import { readFormBody } from '../csrf.js'
 import { RunPage } from '../pages/run-page.js'
+import type { TenantFilter } from '../pages/run-tenants.js'
 import { RunsPage, runsPageHref, type RunFilters } from '../pages/runs-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
-import { runProgress } from '../run-progress.js'
-import { refuse, requireConsoleCapability, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
-import { parseTenantReference, tenantNamesOf } from '../tenant-reference.js'
+import {
+  CANCEL_CONFIRMATION,
+  describeStateConflict,
+  limitsOf,
+  mayControlRun,
+  readControlForm,
+  reasonOf,
+  unsafeFieldProblems,
+  type ControlAttempt,
+} from '../run-controls.js'
+import { runProgress, type ControlNote } from '../run-progress.js'
+import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
+import { parseTenantReference, tenantNamesOf, type TenantNames } from '../tenant-reference.js'
 
 export interface RunRouteDeps {
   sql: Sql
@@ -25,10 +60,15 @@ export interface RunRouteDeps {
   streamPollMs?: number
   /** A stream ends after this long (default 10 min); the browser reconnects, re-checking the session. */
   streamMaxMs?: number
+  /** A retried run's `maxConcurrency` when the original names none. */
+  defaultMaxConcurrency?: number
+  /** Where a live stream that fails is reported. */
+  logger?: Logger
 }
 
 const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 const PAGE_SIZE = 25
+const TENANT_PAGE_SIZE = 50
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
 const FILTER_PICKER_TENANTS = 100
 /** Tenants whose names label run pages; beyond these (or once archived) a tenant shows as its id. */
@@ -41,6 +81,21 @@ const filterSchema = z.object({
   tenant: z.string().max(400).default(''),
   cursor: z.string().max(500).optional(),
 })
+
+const tenantQuerySchema = z.object({
+  tenants: z.union([z.literal(''), z.enum(RUN_TENANT_STATUSES)]).default(''),
+  tenantsCursor: z.string().max(500).optional(),
+})
+
+/** The run as the read side shows it once a command's effect is projected (bounded wait, read-your-writes). */
+async function runAfter(sql: Sql, id: string, isCaughtUp: (run: RunDetail) => boolean): Promise<void> {
+  const deadline = Date.now() + READ_YOUR_WRITES_TIMEOUT_MS
+  for (;;) {
+    const run = await getRun(sql, id)
+    if ((run && isCaughtUp(run)) || Date.now() >= deadline) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
 
 /** The run a path names, waiting briefly for its projection when the event store already has it. */
 async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null> {
@@ -104,33 +159,176 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     )
   }
 
+  /** One run's page: facts, live progress, controls, tenants, failures, events. Also the re-render of a refused control. */
+  const runPage = async (
+    c: Context<ConsoleEnv>,
+    run: RunDetail,
+    options: { query?: Record<string, string>; attempt?: ControlAttempt; status?: 200 | 400 | 409 | 422 | 423 },
+  ) => {
+    const actor = c.get('actor')
+    const { events } = await deps.log.read(streams.run(run.id))
+    const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
+    // The read side keeps a cancel only until the run completes; a cancelled run's page tells it from the event.
+    let cancelled: ControlNote | null = null
+    for (const { event, metadata } of events) {
+      if (event.type !== 'RunCancelled') continue
+      const by = metadata.initiator.kind === 'operator' ? `${metadata.initiator.name} (${metadata.initiator.email})` : 'the service'
+      cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
+    }
+    const tenantErrors: string[] = []
+    const raw = options.query ?? {}
+    const parsedQuery = tenantQuerySchema.safeParse({ tenants: raw.tenants, tenantsCursor: raw.tenantsCursor })
+    if (!parsedQuery.success || findUnsafeText(raw).length > 0) tenantErrors.push('The tenant filter was not understood; showing every tenant.')
+    const query = parsedQuery.success && tenantErrors.length === 0 ? parsedQuery.data : tenantQuerySchema.parse({})
+    const filter: TenantFilter = query.tenants
+    let tenantPage: Page<RunTenant>
+    try {
+      tenantPage = await listRunTenants(deps.sql, run.id, {
+        ...(filter ? { status: filter } : {}),
+        cursor: query.tenantsCursor ?? null,
+        limit: TENANT_PAGE_SIZE,
+      })
+    } catch (error) {
+      if (!(error instanceof InvalidCursorError)) throw error
+      tenantErrors.push('That page of tenants is not valid any more; showing the first tenants.')
+      tenantPage = await listRunTenants(deps.sql, run.id, { ...(filter ? { status: filter } : {}), limit: TENANT_PAGE_SIZE })
+    }
+    return htmlPage(
+      c,
+      <RunPage
+        nonce={nonceOf(c)}
+        viewer={viewerOf(c)!}
+        run={run}
+        progress={runProgress(run, tenantNames)}
+        tenantNames={tenantNames}
+        runbookLabel={findRunbook(run.type)?.label ?? null}
+        tenants={{
+          filter,
+          tenants: tenantPage.items,
+          isLaterPage: Boolean(query.tenantsCursor) && tenantErrors.length === 0,
+          nextCursor: tenantPage.nextCursor,
+          errors: tenantErrors,
+        }}
+        mayControl={mayControlRun(actor.capabilities, run.type)}
+        isBreakGlass={actor.isBreakGlass}
+        attempt={options.attempt ?? null}
+        cancelled={run.outcome === 'cancelled' ? cancelled : null}
+        events={events.map((e) => ({
+          type: e.event.type,
+          version: e.version,
+          revision: e.revision,
+          recordedAt: e.recordedAt.toISOString(),
+          data: e.event.data,
+          metadata: e.metadata,
+        }))}
+      />,
+      options.status ?? (tenantErrors.length > 0 ? 400 : 200),
+    )
+  }
+
+  /**
+   * A control form's post (SPEC §9): the operator's right to control this run first (404/403), then the
+   * form, then the command. A refusal shows the run page again as it is now, with the reason; a success
+   * waits for the read side to show it and sends the browser back to the run page (303).
+   */
+  const control = (action: RunAction) => async (c: Context<ConsoleEnv>) => {
+    const id = c.req.param('id') ?? ''
+    const actor = c.get('actor')
+    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
+    const forbidden = (error: ForbiddenError) =>
+      refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
+    if (!RUN_ID.test(id)) return notFound()
+    try {
+      await requireRunControl(deps.log, actor, id)
+    } catch (error) {
+      if (error instanceof NotFoundError) return notFound()
+      if (error instanceof ForbiddenError) return forbidden(error)
+      throw error
+    }
+    const values = readControlForm(await readFormBody(c))
+    const refused = async (attempt: Omit<ControlAttempt, 'action' | 'values'>, status: 409 | 422 | 423) => {
+      const run = await findRun(deps, id)
+      if (!run) return notFound()
+      return runPage(c, run, { attempt: { action, values, ...attempt }, status })
+    }
+    const problems: FieldProblem[] = unsafeFieldProblems(values)
+    if (problems.length > 0) return refused({ problems }, 422)
+    try {
+      const reason = reasonOf(values)
+      switch (action) {
+        case 'pause': {
+          const state = await pauseRun(deps, actor, id, { reason })
+          await runAfter(deps.sql, id, (run) => run.status === state.status)
+          break
+        }
+        case 'resume': {
+          const state = await resumeRun(deps, actor, id, { reason })
+          await runAfter(deps.sql, id, (run) => run.status === state.status)
+          break
+        }
+        case 'cancel': {
+          // The console's own guard (a typed word), reported with the command's reason rules in one answer.
+          if (values.confirmation.trim() !== CANCEL_CONFIRMATION) {
+            const confirmation = { field: 'confirmation', message: `must be the word "${CANCEL_CONFIRMATION}"` }
+            return refused({ problems: [confirmation, ...reasonProblems(reason, 'a cancel')] }, 422)
+          }
+          const state = await cancelRun(deps, actor, id, { reason })
+          await runAfter(deps.sql, id, (run) => (state.status === 'completed' ? run.status === 'completed' : run.cancellation !== null))
+          break
+        }
+        case 'limits': {
+          const parsed = limitsOf(values)
+          if ('problems' in parsed) return refused({ problems: parsed.problems }, 422)
+          const state = await changeRunLimits(deps, actor, id, parsed.limits)
+          if (state.status !== 'none') {
+            const { maxConcurrency, maxFailures } = state.limits
+            await runAfter(deps.sql, id, (run) => run.limits.maxConcurrency === maxConcurrency && run.limits.maxFailures === maxFailures)
+          }
+          break
+        }
+        case 'retry': {
+          const started = await retryRun(deps, actor, id, { confirmation: values.confirmation.trim(), reason, source: 'system_ui' })
+          c.header('Cache-Control', 'no-store')
+          return c.redirect(consolePaths.run(started.runId), 303)
+        }
+      }
+    } catch (error) {
+      if (error instanceof ValidationError) return refused({ problems: error.fields }, 422)
+      if (error instanceof InvalidTransitionError) return refused({ problems: [], message: describeStateConflict(action, error) }, 409)
+      if (error instanceof HaltedError) {
+        return refused({ problems: [], message: `The deployment is halted: you cannot ${error.attempted} until the halt is lifted. Nothing was changed.` }, 423)
+      }
+      if (error instanceof ActiveRunExistsError) {
+        return refused({ problems: [], message: 'A retry of this run is already active. Nothing was started.', activeRunId: error.runId }, 409)
+      }
+      if (error instanceof ForbiddenError) return forbidden(error)
+      if (error instanceof NotFoundError) return notFound()
+      throw error
+    }
+    c.header('Cache-Control', 'no-store')
+    return c.redirect(consolePaths.run(id), 303)
+  }
+  const controlRoute = (action: RunAction) =>
+    [
+      `/runs/:id/${action}`,
+      requireConsoleSession(deps, 'page'),
+      requireConsoleCsrf('page'),
+      requireConsoleCapability('page', capabilities.runbooksRun),
+      control(action),
+    ] as const
+
   return new Hono<ConsoleEnv>()
+    .post(...controlRoute('pause'))
+    .post(...controlRoute('resume'))
+    .post(...controlRoute('cancel'))
+    .post(...controlRoute('limits'))
+    .post(...controlRoute('retry'))
     .get('/runs', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), runsPage)
     .get('/runs/:id', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), async (c) => {
       const id = c.req.param('id')
       const run = await findRun(deps, id)
       if (!run) return refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
-      const { events } = await deps.log.read(streams.run(run.id))
-      const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
-      return htmlPage(
-        c,
-        <RunPage
-          nonce={nonceOf(c)}
-          viewer={viewerOf(c)!}
-          run={run}
-          progress={runProgress(run, tenantNames)}
-          tenantNames={tenantNames}
-          runbookLabel={findRunbook(run.type)?.label ?? null}
-          events={events.map((e) => ({
-            type: e.event.type,
-            version: e.version,
-            revision: e.revision,
-            recordedAt: e.recordedAt.toISOString(),
-            data: e.event.data,
-            metadata: e.metadata,
-          }))}
-        />,
-      )
+      return runPage(c, run, { query: c.req.query() })
     })
     .get(
       '/runs/:id/events/stream',
@@ -145,6 +343,18 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         // `failures`, the completed state in full as `completed`; then the stream ends.
         const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
         return streamSSE(c, async (stream) => {
+          try {
+            await followRun(stream, first, tenantNames)
+          } catch (error) {
+            // A client that went away (or a service shutting down under an open stream) is no error to report.
+            if (stream.aborted || stream.closed) return
+            deps.logger?.error({ err: error, path: c.req.path }, 'live run stream failed')
+            await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason: 'error' }) }).catch(() => {})
+          }
+        })
+
+        /** Streams the run until it completes (a paused run goes on streaming), the deadline, or the session ends. */
+        async function followRun(stream: SSEStreamingApi, first: RunDetail, tenantNames: TenantNames): Promise<void> {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
@@ -178,7 +388,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
             }
             run = await getRun(deps.sql, id)
           }
-        })
+        }
       },
     )
 }

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
 import { capabilities } from '../../../auth/capabilities.js'
-import { ActiveRunExistsError, ForbiddenError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
+import { ActiveRunExistsError, ForbiddenError, HaltedError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
 import { preflightRunbook } from '../../../commands/preflight.js'
 import { startRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
@@ -48,7 +48,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
   const logError = (c: Context) => (error: unknown) =>
     deps.logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled console error')
 
-  const catalogPage = async (c: Context<ConsoleEnv>, attempt: StartAttempt | null, status: 200 | 409 | 422 = 200) => {
+  const catalogPage = async (c: Context<ConsoleEnv>, attempt: StartAttempt | null, status: 200 | 409 | 422 | 423 = 200) => {
     const actor = c.get('actor')
     return htmlPage(
       c,
@@ -116,6 +116,10 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
           if (error instanceof ValidationError) return refused(error.fields)
           if (error instanceof ActiveRunExistsError) {
             return catalogPage(c, { runbookKey: key, values, problems: [], activeRunId: error.runId }, 409)
+          }
+          if (error instanceof HaltedError) {
+            const message = `The deployment is halted: you cannot ${error.attempted} until the halt is lifted. Nothing was started.`
+            return catalogPage(c, { runbookKey: key, values, problems: [], message }, 423)
           }
           if (error instanceof ForbiddenError) {
             return refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)

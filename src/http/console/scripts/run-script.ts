@@ -1,30 +1,56 @@
 /**
  * Client script of a run page while the run is not completed: follows the run's server-sent events and
- * updates the badges, progress bar, ETA, counts and failures in place (textContent only), then stops.
+ * updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the controls the
+ * state admits and the failures in place (textContent only), then stops once the run completes. A paused
+ * run keeps streaming: it is not over.
  */
 export const runScript = `
 (function () {
   'use strict';
   var root = document.getElementById('run');
   if (!root || root.dataset.live !== 'true' || !window.EventSource) return;
-  var tones = { queued: 'neutral', running: 'info', completed: 'neutral', pending: 'neutral', succeeded: 'ok',
-    partially_succeeded: 'warn', failed: 'danger', blocked: 'danger' };
+  var tones = JSON.parse(root.dataset.badgeTones || '{}');
   function setBadge(id, value) {
     var badge = document.getElementById(id);
     badge.textContent = value.replace(/_/g, ' ');
     badge.className = 'badge ' + (tones[value] || 'neutral');
   }
-  function describeEta(seconds) {
+  function describeEta(seconds, status) {
+    if (status === 'paused') return 'paused: no tenant starts until the run is resumed';
     if (seconds === null) return 'estimating…';
     if (seconds < 60) return 'about ' + seconds + ' s remaining';
     return 'about ' + Math.round(seconds / 60) + ' min remaining';
   }
-  function setTime(id, at) {
-    if (!at) return;
+  function timeOf(at) {
     var time = document.createElement('time');
     time.dateTime = at;
     time.textContent = at.replace('T', ' ').slice(0, 19) + ' UTC';
-    document.getElementById(id).replaceChildren(time);
+    return time;
+  }
+  function setTime(id, at) {
+    if (!at) return;
+    document.getElementById(id).replaceChildren(timeOf(at));
+  }
+  function setNote(id, note) {
+    var box = document.getElementById(id);
+    if (!box) return;
+    box.hidden = !note;
+    if (!note) return;
+    box.querySelector('[data-note=code]').textContent = note.reasonCode;
+    box.querySelector('[data-note=text]').textContent = note.reasonText;
+    box.querySelector('[data-note=by]').textContent = note.by;
+    box.querySelector('[data-note=at]').replaceChildren(timeOf(note.at));
+  }
+  function setControls(actions) {
+    var section = document.getElementById('run-controls');
+    if (!section) return;
+    var any = false;
+    section.querySelectorAll('[data-control]').forEach(function (control) {
+      var shown = actions.indexOf(control.dataset.control) >= 0;
+      control.hidden = !shown;
+      any = any || shown;
+    });
+    section.hidden = !any;
   }
   function cell(text, code, label) {
     var td = document.createElement('td');
@@ -53,11 +79,24 @@ export const runScript = `
     bar.textContent = progress.done + ' of ' + progress.targeted;
     document.querySelector('[data-progress=done]').textContent = String(progress.done);
     document.querySelector('[data-progress=targeted]').textContent = String(progress.targeted);
-    document.querySelector('[data-progress=eta]').textContent = describeEta(progress.etaSeconds);
+    document.querySelector('[data-progress=eta]').textContent = describeEta(progress.etaSeconds, progress.status);
     document.querySelectorAll('[data-count]').forEach(function (dd) {
       var value = progress.summaryCounts[dd.dataset.count];
       dd.textContent = String(value === undefined ? 0 : value);
     });
+    document.querySelectorAll('[data-tenant-count]').forEach(function (dd) {
+      var value = progress.tenantCounts[dd.dataset.tenantCount];
+      dd.textContent = String(value === undefined ? 0 : value);
+    });
+    var concurrency = document.querySelector('[data-limit=maxConcurrency]');
+    if (concurrency) concurrency.textContent = String(progress.limits.maxConcurrency);
+    var failuresLimit = document.querySelector('[data-limit=maxFailures]');
+    if (failuresLimit) {
+      failuresLimit.textContent = progress.limits.maxFailures === null ? 'no failure limit' : 'pauses after ' + progress.limits.maxFailures + ' failed';
+    }
+    setNote('run-pause', progress.pause);
+    setNote('run-cancelling', progress.status === 'completed' ? null : progress.cancellation);
+    setControls(progress.actions);
     if (progress.failures) applyFailures(progress.failures);
     setTime('run-started-at', progress.startedAt);
     setTime('run-completed-at', progress.completedAt);
