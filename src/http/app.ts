@@ -44,6 +44,9 @@ export function createApp(deps: AppDeps) {
     API_BASE_PATH,
     apiRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS, defaultMaxConcurrency }),
   )
-  app.route('/system', consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV }))
+  app.route(
+    '/system',
+    consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV, defaultMaxConcurrency }),
+  )
   return app
 }

@@ -84,7 +84,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
 
   app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
   app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime }))
-  app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger }))
+  const runDefaults = deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}
+  app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger, ...runDefaults }))
   app.route(
     '/ops',
     consoleRunRoutes({
@@ -92,7 +93,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
       log: deps.log,
       logger: deps.logger,
       ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}),
-      ...(deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}),
+      ...runDefaults,
     }),
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))

@@ -22,6 +22,8 @@ export interface RunbookRouteDeps {
   sql: Sql
   log: EventLog
   logger: Logger
+  /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
+  defaultMaxConcurrency?: number
 }
 
 /** Tenants the picker lists before the operator types anything. */
