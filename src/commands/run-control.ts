@@ -2,7 +2,7 @@ import { capabilities } from '../auth/capabilities.js'
 import { streams, type Initiator, type RunReason } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
-import { NotFoundError } from './errors.js'
+import { NotFoundError, ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import { findRunbook } from '../runbooks/catalog.js'
@@ -63,6 +63,9 @@ export async function changeRunLimits(
   input: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined },
 ): Promise<RunState> {
   await requireRunControl(deps.log, actor, runId)
+  if (input.maxConcurrency === undefined && input.maxFailures === undefined) {
+    throw new ValidationError([{ field: 'limits', message: 'give maxConcurrency, maxFailures or both' }])
+  }
   const limits = {
     ...(input.maxConcurrency !== undefined ? { maxConcurrency: input.maxConcurrency } : {}),
     ...(input.maxFailures !== undefined ? { maxFailures: input.maxFailures } : {}),

@@ -148,7 +148,6 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     runbookKey: runbook.key,
     scope: input.scope,
     targetTenantId: input.tenantId,
-    retryOf: input.retryOf,
   })
   const identityStream = streams.runIdentity(identity)
 

@@ -69,7 +69,7 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     1: (data) => ({ ...data, startedAt: null, completedAt: null }),
   },
   RunCompleted: {
-    // Version 2 only widened the outcomes; a version 1 event is already a valid version 2 event.
+    // Version 2 only added the outcome `cancelled`: a version 1 event reads as it is.
     1: (data) => data,
   },
 }

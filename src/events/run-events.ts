@@ -158,7 +158,8 @@ export const tenantJobsRedispatchedV1 = z
 export const runCompletedV1 = z
   .object({
     runId: z.string().min(1),
-    outcome: runOutcomeSchema.exclude(['pending']),
+    // The outcomes as version 1 knew them (fixed: stored events are immutable, so is their schema).
+    outcome: z.enum(['succeeded', 'partially_succeeded', 'failed', 'blocked']),
     summaryCounts: summaryCountsSchema,
     failureSummary: z.array(failureEntrySchema),
     completedAt: z.iso.datetime({ offset: true }),

@@ -69,6 +69,17 @@ export const readModelSchema: SchemaPart = {
        succeeded integer not null default 0,
        failed integer not null default 0,
        cancelled integer not null default 0)`,
+    // Upgrade from a release before run control: its runs have no controls and no pending tenant rows. The
+    // read models are rebuilt from the event store (the source of truth): emptied here, once, and replayed by
+    // the projector from position zero. Alert deliveries are kept (a rebuild never raises an alert twice).
+    `do $$ begin
+       if exists (select 1 from operation_runs) and not exists (select 1 from operation_run_controls) then
+         delete from operation_run_tenants;
+         delete from operation_runs;
+         delete from audit_log;
+         update projection_checkpoints set position = null where name = 'read-models';
+       end if;
+     end $$`,
 
 
     `create table if not exists audit_log (

@@ -41,9 +41,10 @@ export class Dispatcher {
       case 'RunRequested':
         await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
         return this.dispatch(runId)
+      case 'TenantJobsRedispatched':
+        return this.dispatch(runId, { generation: event.data.generation, lost: event.data.tenantIds })
       case 'RunStarted':
       case 'RunResumed':
-      case 'TenantJobsRedispatched':
       case 'TenantProcessed':
       case 'RunLimitsChanged':
         return this.dispatch(runId)
@@ -60,7 +61,12 @@ export class Dispatcher {
     }
   }
 
-  private async dispatch(runId: string): Promise<void> {
+  /**
+   * Publishes the jobs the run's plan wants that this process has not published in the plan's generation.
+   * A re-dispatch names the tenants whose jobs were lost: the window's other tenants still have live jobs
+   * (their repair is under way), so only the lost ones are published in the new generation.
+   */
+  private async dispatch(runId: string, redispatch?: { generation: number; lost: number[] }): Promise<void> {
     const run = await loadRunCached(this.deps.log, runId, this.runs)
     const plan = planDispatch(run, (await loadHalt(this.deps.log)).halted)
     if (plan.action === 'halt_run') {
@@ -70,7 +76,8 @@ export class Dispatcher {
     if (plan.action === 'none' || run.status === 'none') return
     let sent = this.published.get(runId)
     if (!sent || sent.generation !== plan.generation) {
-      sent = { generation: plan.generation, tenantIds: new Set() }
+      const lost = redispatch?.generation === plan.generation ? new Set(redispatch.lost) : null
+      sent = { generation: plan.generation, tenantIds: new Set(lost ? plan.tenantIds.filter((id) => !lost.has(id)) : []) }
       this.published.set(runId, sent)
     }
     const fresh = plan.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId))

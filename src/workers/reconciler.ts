@@ -3,7 +3,7 @@ import { tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
-import { pendingTenants } from '../commands/run/run-state.js'
+import { planReconcile } from '../commands/run/dispatch-plan.js'
 import { finishCancelledRun } from './cancellation.js'
 
 export interface ReconcilerOptions {
@@ -45,27 +45,36 @@ export class Reconciler {
       select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
     const touched: string[] = []
     for (const { id } of rows) {
-      const state = await loadRun(this.deps.log, id)
-      if (state.status === 'none' || state.status === 'completed') continue
-      if (state.cancellation) {
-        if (await finishCancelledRun(this.deps, id)) touched.push(id)
-        continue
+      try {
+        if (await this.reconcileRun(id, now)) touched.push(id)
+      } catch (error) {
+        // A run that changed under this pass (paused, completed) is looked at again next pass; the others go on.
+        this.deps.logger.warn({ err: error, runId: id }, 'reconciling a run failed; next pass retries')
       }
-      const idleMs = now.getTime() - (state.lastEventAt?.getTime() ?? now.getTime())
-      if (state.status === 'paused' || idleMs < this.options.staleAfterMs) continue
-      if (state.status === 'queued') {
-        await markRunStarted(this.deps.log, id, null, 'reconciler')
-        touched.push(id)
-        continue
-      }
-      const lost = await this.notBeingRepaired(pendingTenants(state))
-      if (lost.length === 0) continue
-      const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)
-      if (!redispatch) continue
-      this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
-      touched.push(id)
     }
     return touched
+  }
+
+  /** True when this pass acted on the run. */
+  private async reconcileRun(id: string, now: Date): Promise<boolean> {
+    const plan = planReconcile(await loadRun(this.deps.log, id), now, this.options.staleAfterMs)
+    switch (plan.action) {
+      case 'none':
+        return false
+      case 'finish_cancel':
+        return finishCancelledRun(this.deps, id)
+      case 'start':
+        await markRunStarted(this.deps.log, id, null, 'reconciler')
+        return true
+      case 'redispatch': {
+        const lost = await this.notBeingRepaired(plan.tenantIds)
+        if (lost.length === 0) return false
+        const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)
+        if (!redispatch) return false
+        this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
+        return true
+      }
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
@@ -30,7 +31,7 @@ export interface TenantWorkerOptions extends TenantRetryPolicy {
   statementTimeoutMs: number
   /** How often a long job tells the queue it is still alive. */
   heartbeatMs: number
-  /** Pause before a job whose run has all its concurrency slots taken is offered again. */
+  /** Pause before a job whose run has all its concurrency slots taken is published again. */
   slotWaitMs: number
 }
 
@@ -91,7 +92,7 @@ export class TenantWorker {
     const heartbeat = setInterval(() => void delivery.working().catch(() => {}), this.options.heartbeatMs)
     try {
       const attempt = await this.attempt(job, delivery.deliveryCount)
-      if (attempt.kind === 'no_slot') return await delivery.retryLater(this.options.slotWaitMs)
+      if (attempt.kind === 'no_slot') return await this.offerAgain(delivery)
       if (attempt.kind === 'stored') await this.record(job, attempt.stored)
       else await this.obey(job, attempt.decision, log)
       await delivery.ack()
@@ -115,6 +116,17 @@ export class TenantWorker {
     } finally {
       clearInterval(heartbeat)
     }
+  }
+
+  /**
+   * Every slot of the run is taken (a limit was lowered, or a job was repeated): the job is published
+   * again after a pause and this delivery acked, so waiting for a slot never uses up the queue's deliveries.
+   */
+  private async offerAgain(delivery: JobDelivery<TenantJob>): Promise<void> {
+    const { job } = delivery
+    await new Promise((resolve) => setTimeout(resolve, this.options.slotWaitMs))
+    await this.deps.queue.publish(job, `${job.runId}:${job.tenantId}:${job.generation}:slot-wait:${randomUUID()}`)
+    await delivery.ack()
   }
 
   /**

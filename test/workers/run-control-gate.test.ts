@@ -5,7 +5,7 @@ import { loadRun } from '../../src/commands/run-execution.js'
 import { runRepairsLockName } from '../../src/db/advisory-locks.js'
 import type { Runbook } from '../../src/runbooks/runbook.js'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
-import type { TenantJob } from '../../src/queue/job-queue.js'
+import type { JobQueue, TenantJob } from '../../src/queue/job-queue.js'
 import { finishCancelledRun } from '../../src/workers/cancellation.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
@@ -40,9 +40,9 @@ async function runningRun(bed: WorkBed): Promise<string> {
   return runId
 }
 
-function workerOf(bed: WorkBed, runbook: Runbook): TenantWorker {
+function workerOf(bed: WorkBed, runbook: Runbook, queue: JobQueue<TenantJob> = new InProcessJobQueue<TenantJob>()): TenantWorker {
   return new TenantWorker(
-    { sql: bed.sql, log: bed.log, queue: new InProcessJobQueue<TenantJob>(), logger: bed.logger, findRunbook: () => runbook },
+    { sql: bed.sql, log: bed.log, queue, logger: bed.logger, findRunbook: () => runbook },
     { retryDelayMs: 5, slotWaitMs: 7 },
   )
 }
@@ -164,8 +164,12 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     const firstDone = workerOf(bed, slow).handle(first.delivery)
     await firstIsRepairing
     const second = fakeDelivery(jobFor(runId, tenants.clean), 1)
-    await workerOf(bed, base).handle(second.delivery)
-    expect(second.settled).toEqual([{ kind: 'retryLater', delayMs: 7 }])
+    const offeredAgain = new LosingJobQueue()
+    await workerOf(bed, base, offeredAgain).handle(second.delivery)
+    // No slot: the job goes back to the queue (a new message, so waiting uses up no delivery) and is acked.
+    expect(second.settled).toEqual([{ kind: 'ack' }])
+    expect(offeredAgain.lost.map((l) => l.job)).toEqual([jobFor(runId, tenants.clean)])
+    expect(base.executions).toEqual([])
     releaseFirst()
     await firstDone
     expect(first.settled).toEqual([{ kind: 'ack' }])

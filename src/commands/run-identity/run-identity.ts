@@ -4,19 +4,16 @@ import type { LoggedEvent } from '../../store/event-log.js'
 import { ActiveRunExistsError } from '../errors.js'
 
 /**
- * SPEC §3: the hash of (workspace, runbook key, scope, target tenant). A retry of a run's failed tenants
- * (SPEC §9) adds the retried run: one active retry per run, apart from the runs of the plain identity.
+ * SPEC §3: the hash of (workspace, runbook key, scope, target tenant). A retry of a run's failed tenants has
+ * its run's identity: it and an identical start exclude each other, as two repairs of the same tenants must.
  */
 export function runIdentityHash(input: {
   workspaceId: number
   runbookKey: string
   scope: RunScope
   targetTenantId: number | null
-  retryOf?: string | null
 }): string {
-  const parts: unknown[] = [input.workspaceId, input.runbookKey, input.scope, input.targetTenantId]
-  if (input.retryOf) parts.push({ retryOf: input.retryOf })
-  const canonical = JSON.stringify(parts)
+  const canonical = JSON.stringify([input.workspaceId, input.runbookKey, input.scope, input.targetTenantId])
   return createHash('sha256').update(canonical).digest('hex')
 }
 

@@ -18,3 +18,26 @@ export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
   if (halted) return { action: 'halt_run' }
   return { action: 'dispatch', tenantIds: pendingTenants(run).slice(0, run.limits.maxConcurrency), generation: run.generation }
 }
+
+export type ReconcilePlan =
+  | { action: 'none' }
+  /** A cancel whose completion was missed: complete it once nothing is in flight. */
+  | { action: 'finish_cancel' }
+  /** Queued for longer than a dispatcher takes: its dispatcher died before starting it. */
+  | { action: 'start' }
+  /** No event for a while: these tenants had jobs (the dispatch window); those nobody is repairing are lost. */
+  | { action: 'redispatch'; tenantIds: number[] }
+
+/**
+ * What the reconciler does for one active run (DESIGN invariant 7). A paused run is left alone: only an
+ * operator resumes it. Only tenants of the dispatch window ever had jobs, so only they can have lost one.
+ */
+export function planReconcile(run: RunState, now: Date, staleAfterMs: number): ReconcilePlan {
+  if (run.status === 'none' || run.status === 'completed') return { action: 'none' }
+  if (run.cancellation) return { action: 'finish_cancel' }
+  const idleMs = now.getTime() - (run.lastEventAt?.getTime() ?? now.getTime())
+  if (run.status === 'paused' || idleMs < staleAfterMs) return { action: 'none' }
+  if (run.status === 'queued') return { action: 'start' }
+  const window = pendingTenants(run).slice(0, run.limits.maxConcurrency)
+  return window.length > 0 ? { action: 'redispatch', tenantIds: window } : { action: 'none' }
+}

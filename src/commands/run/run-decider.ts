@@ -156,9 +156,14 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
     if (state.cancellation) return [processed, completion(state, results, command.at, true)]
     return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, false)]
   }
-  const failed = state.failedTenants + (command.result.status === 'failed' ? 1 : 0)
+  if (command.result.status !== 'failed' || state.cancellation) return [processed]
+  const failed = state.failedTenants + 1
   const { maxFailures } = state.limits
-  if (state.status === 'running' && !state.cancellation && maxFailures !== null && failed > maxFailures) {
+  // Each failure beyond the budget pauses a running run; a paused run (a repair in flight finishing after
+  // an operator's pause) gets the budget's pause, and its alert, when this failure crosses the budget.
+  const overBudget = maxFailures !== null && failed > maxFailures
+  const crossesIt = overBudget && state.failedTenants <= maxFailures!
+  if (overBudget && (state.status === 'running' || (state.status === 'paused' && crossesIt))) {
     return [processed, errorBudgetPause(state, failed, command.at)]
   }
   return [processed]
@@ -265,6 +270,7 @@ const completeCancelledRun: Decision<'CompleteCancelledRun'> = (command, state) 
  */
 const changeLimits: Decision<'ChangeLimits'> = (command, state) => {
   const active = requireActive('ChangeLimits', state)
+  requireNotCancelling('ChangeLimits', active)
   const limits: RunLimits = { ...active.limits, ...command.limits }
   validateLimits(limits)
   if (limits.maxConcurrency === active.limits.maxConcurrency && limits.maxFailures === active.limits.maxFailures) return []

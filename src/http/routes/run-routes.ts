@@ -5,7 +5,7 @@ import type { RunState } from '../../commands/run/run-state.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
-import { streams } from '../../events/index.js'
+import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, waitForRun, type RunDetail } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
 import { retryRun } from '../../commands/start-run.js'
@@ -165,7 +165,7 @@ function requireRunId(id: string): string {
 
 /** Whether the read model shows the status, the cancel and the limits a command left the run in. */
 function showsState(run: RunDetail, state: RunState): boolean {
-  if (state.status === 'none') return true
+  if (state.status === 'none' || run.status === 'completed') return true
   if (run.status !== state.status) return false
   if (state.status !== 'completed' && state.cancellation && run.cancellation === null) return false
   return run.limits.maxConcurrency === state.limits.maxConcurrency && run.limits.maxFailures === state.limits.maxFailures
@@ -207,7 +207,8 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
     return c.json({
       items: events.map((e) => ({
         type: e.event.type,
-        version: e.version,
+        // The data is shown upcast to the current version of its type (the version it is stored with may be older).
+        version: currentVersion[e.event.type],
         data: e.event.data,
         metadata: e.metadata,
         revision: e.revision,
@@ -237,9 +238,9 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
       const id = requireRunId(c.req.param('id')!)
       await requireRunControl(deps.log, c.get('actor'), id)
       const state = await command(c.get('actor'), id, await input.body())
+      // The command is recorded: answer with the run as projected by now, even if the projection lags.
       const run = await runAfter(deps.sql, id, (projected) => showsState(projected, state))
-      if (!run) throw new NotFoundError('run', id)
-      return c.json(run, status)
+      return c.json(run ?? { id, status: state.status }, status)
     })
   }
   serveControl(pauseRunRoute, 202, (actor, id, body) => pauseRun(deps, actor, id, { reason: body.reason ?? null }))

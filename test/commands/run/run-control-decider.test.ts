@@ -126,6 +126,18 @@ describe('run decider: limits and the error budget', () => {
     expect(apply(oneFailure, limits({ maxFailures: 0 })).events.map((e) => e.type)).toEqual(['RunLimitsChanged', 'RunPaused'])
   })
 
+  it('refuses limits on a run being cancelled', () => {
+    expect(thrown(() => decideRun(limits({ maxConcurrency: 2 }), apply(running(), cancel).state))).toBeInstanceOf(InvalidTransitionError)
+  })
+
+  it("gives a paused run the budget's pause when a repair in flight crosses the budget, once", () => {
+    const budget = run([requestRun(runRequest({ tenantIds: [11, 12, 13], limits: { maxConcurrency: 4, maxFailures: 0 } })), startRun, pause]).state
+    const crossing = apply(budget, record(11, failed('DB_ERROR')))
+    expect(crossing.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(crossing.state.status === 'paused' && crossing.state.pause.reasonCode).toBe('ERROR_BUDGET_EXCEEDED')
+    expect(apply(crossing.state, record(12, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed'])
+  })
+
   it('lets the last tenant complete the run rather than pause it', () => {
     const single = run([requestRun(runRequest({ tenantIds: [11], limits: { maxConcurrency: 1, maxFailures: 0 } })), startRun]).state
     expect(apply(single, record(11, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])

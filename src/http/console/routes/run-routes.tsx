@@ -16,7 +16,7 @@ import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } fr
 import { reasonProblems } from '../../../commands/run/start-run-policy.js'
 import { retryRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
-import { runOutcomeSchema, runStatusSchema, streams } from '../../../events/index.js'
+import { runOutcomeSchema, runStatusSchema, streams, currentVersion } from '../../../events/index.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
 import {
   getRun,
@@ -215,7 +215,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
         events={events.map((e) => ({
           type: e.event.type,
-          version: e.version,
+          version: currentVersion[e.event.type],
           revision: e.revision,
           recordedAt: e.recordedAt.toISOString(),
           data: e.event.data,

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { applySchema } from '../../src/db/schema.js'
+import { readModelSchema } from '../../src/projections/read-model-schema.js'
+import { databaseFlavours } from '../support/databases.js'
+
+describe.each(databaseFlavours())('read models upgraded from a release before run control on $name', ({ open }) => {
+  it('are emptied once and their checkpoint reset, so the projector rebuilds them from the event store', async () => {
+    const db = await open()
+    try {
+      await applySchema(db.sql, [readModelSchema])
+      // What the previous release left: a run row, its result row, an audit entry, no controls.
+      await db.sql`
+        insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
+          run_identity_hash, summary_counts, failure_summary, context, created_at)
+        values ('run-old', 1, null, 'op', 'Op', 'findings.lifecycle.backfill', 'running', 'pending', 'h',
+          '{"total":0,"processed":0,"updated":0,"skipped":0,"failed":0,"tenants":2}', '[]', '{}', now())`
+      await db.sql`insert into operation_run_tenants (run_id, tenant_id, status, attempt, processed_at) values ('run-old', 11, 'succeeded', 1, now())`
+      await db.sql`insert into audit_log (id, action, occurred_at, context) values ('a-1', 'platform.ops.runbooks.start', now(), '{}')`
+      await db.sql`insert into projection_checkpoints (name, position) values ('read-models', '41:0')`
+
+      await applySchema(db.sql, [readModelSchema])
+      const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
+        select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,
+               (select count(*)::int from audit_log) as audit`
+      expect(counts[0]).toEqual({ runs: 0, tenants: 0, audit: 0 })
+      const [checkpoint] = await db.sql<Array<{ position: string | null }>>`select position from projection_checkpoints where name = 'read-models'`
+      expect(checkpoint!.position).toBeNull()
+
+      // Once rebuilt (controls present), a later start leaves the read models alone.
+      await db.sql`
+        insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
+          run_identity_hash, summary_counts, failure_summary, context, created_at)
+        values ('run-new', 1, null, 'op', 'Op', 'findings.lifecycle.backfill', 'queued', 'pending', 'h', '{}', '[]', '{}', now())`
+      await db.sql`insert into operation_run_controls (run_id, max_concurrency, targeted) values ('run-new', 4, 2)`
+      await applySchema(db.sql, [readModelSchema])
+      expect((await db.sql`select id from operation_runs`).map((r) => r.id)).toEqual(['run-new'])
+    } finally {
+      await db.close()
+    }
+  })
+})
