@@ -151,6 +151,7 @@ export async function appendRun(
 const tables: Record<string, string> = {
   operation_runs: 'id',
   operation_run_tenants: 'run_id, tenant_id',
+  operation_run_controls: 'run_id',
   audit_log: 'id',
   alert_deliveries: 'id',
 }
@@ -162,4 +163,30 @@ export async function dumpReadModels(sql: Sql): Promise<Record<string, unknown[]
     dump[table] = [...(await sql.unsafe(`select * from ${table} order by ${order}`))]
   }
   return dump
+}
+
+/**
+ * A run steered through every control of SPEC §9: limits changed, paused over its error budget, resumed,
+ * paused by an operator, cancelled with a repair in flight, completed cancelled (one tenant never started).
+ */
+export async function appendControlledRun(bed: TestBed): Promise<void> {
+  const runId = 'run-steered'
+  const stream = streams.run(runId)
+  const reason = { reasonCode: 'INCIDENT' as const, reasonText: 'steering the repair by hand' }
+  const at = (s: number) => `2025-03-02T10:00:${String(s).padStart(2, '0')}.000Z`
+  await bed.append(stream, runRequested({ runId, requestedAt: at(0), scope: 'all_tenants', targetTenantId: null, tenantIds: [11, 12, 13], limits: { maxConcurrency: 2, maxFailures: null } }), alice, at(0), runId)
+  await bed.append(stream, { type: 'RunStarted', data: { runId, startedAt: at(1) } }, dispatcher, at(1), runId)
+  await bed.append(stream, { type: 'RunLimitsChanged', data: { runId, limits: { maxConcurrency: 1, maxFailures: 0 }, previous: { maxConcurrency: 2, maxFailures: null }, changedAt: at(2) } }, alice, at(2), runId)
+  await appendTenantProcessed(bed, runId, { tenantId: 12, result: { status: 'failed', reasonCode: 'INVALID_DATA', message: 'finding 1203 is odd' }, at: at(3) })
+  await bed.append(stream, { type: 'RunPaused', data: { runId, reason: { reasonCode: 'ERROR_BUDGET_EXCEEDED', reasonText: '1 tenants failed' }, pausedAt: at(3) } }, tenantWorker, at(3), runId)
+  await bed.append(stream, { type: 'RunResumed', data: { runId, reason: null, generation: 1, resumedAt: at(4) } }, alice, at(4), runId)
+  await bed.append(stream, { type: 'RunPaused', data: { runId, reason, pausedAt: at(5) } }, alice, at(5), runId)
+  await bed.append(stream, { type: 'RunCancelled', data: { runId, reason, cancelledAt: at(6) } }, alice, at(6), runId)
+  await appendTenantProcessed(bed, runId, { tenantId: 11, result: { status: 'succeeded', total: 8, updated: 5 }, at: at(7) })
+  await appendCompleted(bed, runId, {
+    outcome: 'cancelled',
+    summaryCounts: { total: 8, processed: 8, updated: 5, skipped: 3, failed: 1, tenants: 3 },
+    failureSummary: [{ tenantId: 12, reasonCode: 'INVALID_DATA', message: 'finding 1203 is odd' }],
+    completedAt: at(7),
+  })
 }

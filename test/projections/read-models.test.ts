@@ -4,7 +4,7 @@ import { auditActions } from '../../src/projections/audit-log.js'
 import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { databaseFlavours } from '../support/databases.js'
-import { alice, dumpReadModels, hashOf, openTestBed, platformWorkspaceId, runbookKey, type TestBed } from './fixtures.js'
+import { alice, dumpReadModels, hashOf, openTestBed, platformWorkspaceId, runbookKey, type TestBed, appendControlledRun } from './fixtures.js'
 import { appendAllTenantsRun, appendScenario, invalidSeverityMessage } from './scenario.js'
 
 const consoleBaseUrl = 'https://ops.example.com/'
@@ -291,10 +291,11 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('re-applying every event, or an older suffix of the log, leaves the same rows', async () => {
     await appendScenario(bed)
+    await appendControlledRun(bed)
     await bed.settle()
     await projector.waitUntilCaughtUp()
     const before = await dumpReadModels(bed.sql)
-    expect(before.audit_log).toHaveLength(10)
+    expect(before.audit_log).toHaveLength(17)
 
     const positions = (await bed.store.readAll({ maxCount: 1000 })).map((e) => e.position)
     for (const replayFrom of [null, positions[3]!, positions[positions.length - 4]!]) {
@@ -307,9 +308,14 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
 
   it('rebuild() from zero yields identical rows', async () => {
     await appendScenario(bed)
+    await appendControlledRun(bed)
     await bed.settle()
     await projector.waitUntilCaughtUp()
     const before = await dumpReadModels(bed.sql)
+    expect(before.operation_run_controls).toContainEqual(
+      expect.objectContaining({ run_id: 'run-steered', max_concurrency: 1, max_failures: 0, pause: null, targeted: 3, succeeded: 1, failed: 1, cancelled: 1 }),
+    )
+    expect(before.operation_run_tenants!.filter((t: any) => t.run_id === 'run-steered').map((t: any) => t.status)).toEqual(['succeeded', 'failed', 'cancelled'])
     const eventCount = (await bed.store.readAll({ maxCount: 1000 })).length
 
     expect(await projector.rebuild()).toBe(eventCount)
@@ -324,7 +330,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
     await bed.sql`update alert_deliveries set status = 'recorded'`
 
     // A fresh projector under another checkpoint name after wiping by hand agrees as well.
-    await bed.sql`delete from operation_runs; delete from operation_run_tenants; delete from audit_log; delete from alert_deliveries`.simple()
+    await bed.sql`delete from operation_runs; delete from operation_run_tenants; delete from operation_run_controls; delete from audit_log; delete from alert_deliveries`.simple()
     const fresh = new Projector({ store: bed.store, sql: bed.sql, name: 'fresh', projections: readModelProjections({ consoleBaseUrl }), batchSize: 1 })
     await fresh.waitUntilCaughtUp()
     expect(await dumpReadModels(bed.sql)).toEqual(before)
