@@ -300,6 +300,43 @@ describe.runIf(serviceFlavours().length > 1)('run control with a tenant held mid
     await api?.close()
   })
 
+  it('a halt pauses the run it meets mid-way (HALTED), refuses its resume and new starts, and resumes nothing when lifted', async () => {
+    const tenants = (await api.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number }>
+    const held = tenants.map((t) => t.id).sort((a, b) => a - b)[2]!
+    const holder = await holdAdvisoryLock(api.sql, tenantRepairLockName(held))
+    const send = (method: string, path: string, json: unknown) => api.request(method, path, { token, json })
+    try {
+      const start = await send('POST', runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason, limits: { maxConcurrency: 1 } })
+      expect(start.status, start.text).toBe(202)
+      const runId = start.body.runId
+      await waitUntil(async () => (await api.request('GET', `/api/runs/${runId}`, { token })).body.tenantCounts.succeeded === 2, 'two tenants')
+      const halted = await send('POST', '/api/halt', { reason })
+      expect(halted.status, halted.text).toBe(202)
+      expect(halted.body.pausedRuns).toEqual([runId])
+      let run: any
+      await waitUntil(async () => {
+        run = (await api.request('GET', `/api/runs/${runId}`, { token })).body
+        return run.status !== 'running'
+      }, 'the pause to be projected')
+      expect(run).toMatchObject({ status: 'paused', pause: { reasonCode: 'HALTED', by: expect.any(String) } })
+      expectProblem(await send('POST', `/api/runs/${runId}/resume`, {}), 423)
+      expectProblem(await send('POST', runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason }), 423)
+      await holder.release()
+      expect((await send('DELETE', '/api/halt', { reason })).status).toBe(200)
+      // The job that waited for the held tenant met the pause: nothing more was repaired.
+      await waitUntil(async () => {
+        const [row] = await api.sql<Array<{ n: number }>>`select count(*)::int as n from tenant_job_results where run_id = ${runId}`
+        return row!.n === 2
+      }, 'the halted run to hold')
+      expect((await api.request('GET', `/api/runs/${runId}`, { token })).body.status).toBe('paused')
+      expect((await send('POST', `/api/runs/${runId}/resume`, {})).status).toBe(202)
+      await waitUntil(async () => (await api.request('GET', `/api/runs/${runId}`, { token })).body.status === 'completed', 'the run to complete')
+    } finally {
+      await holder.release()
+      await send('DELETE', '/api/halt', { reason })
+    }
+  })
+
   it('a run paused while its tenant is being waited for stops; its count holds; resumed, it completes every tenant once', async () => {
     const tenants = (await api.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number }>
     const held = tenants.map((t) => t.id).sort((a, b) => a - b)[3]!

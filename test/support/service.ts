@@ -75,13 +75,14 @@ export function serviceFlavours(): ServiceFlavour[] {
   return flavours
 }
 
-interface OpenedQueue {
+export interface OpenedQueue {
   queue: JobQueue<TenantJob>
   /** Closes the queue and removes whatever it left on its server. */
   dispose(): Promise<void>
 }
 
-async function openTestNatsQueue(): Promise<OpenedQueue> {
+/** A NATS JetStream queue on a stream of its own, removed again by `dispose()`. */
+export async function openTestNatsQueue(): Promise<OpenedQueue> {
   const id = randomUUID().replaceAll('-', '').slice(0, 16)
   const stream = `TEST_HTTP_JOBS_${id}`
   const queue = await NatsJobQueue.connect<TenantJob>({

@@ -144,6 +144,54 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     expect(completed.type === 'RunCompleted' && completed.data.summaryCounts).toMatchObject({ total: 0, failed: 0 })
   })
 
+  /** A runbook whose repair of the first tenant waits, inside its transaction, until released. */
+  function repairThatWaits() {
+    let release!: () => void
+    const mayFinish = new Promise<void>((resolve) => (release = resolve))
+    let started!: () => void
+    const isRepairing = new Promise<void>((resolve) => (started = resolve))
+    const base = countingRunbook()
+    const runbook: Runbook = {
+      ...base,
+      async executeTenant(tx, tenantId) {
+        started()
+        await mayFinish
+        return base.executeTenant(tx, tenantId)
+      },
+    }
+    return { runbook, isRepairing, release }
+  }
+
+  it('a pause recorded while a repair is under way lets it finish and be counted; the run stays paused', async () => {
+    const runId = await runningRun(bed)
+    const slow = repairThatWaits()
+    const job = fakeDelivery(jobFor(runId, tenants.mixed), 1)
+    const handled = workerOf(bed, slow.runbook).handle(job.delivery)
+    await slow.isRepairing
+    await pauseRun(bed, actor, runId, { reason })
+    slow.release()
+    await handled
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+    expect((await loadRun(bed.log, runId)).status).toBe('paused')
+  })
+
+  it('a cancel recorded while a repair is under way completes the run once that repair is recorded, counting it', async () => {
+    const runId = await runningRun(bed)
+    const slow = repairThatWaits()
+    const job = fakeDelivery(jobFor(runId, tenants.mixed), 1)
+    const handled = workerOf(bed, slow.runbook).handle(job.delivery)
+    await slow.isRepairing
+    await cancelRun(bed, actor, runId, { reason })
+    expect(await finishCancelledRun(bed, runId)).toBe(false)
+    slow.release()
+    await handled
+    const state = await loadRun(bed.log, runId)
+    expect(state.status === 'completed' && state.outcome).toBe('cancelled')
+    const completed = (await runEvents(bed.log, runId)).at(-1)!.event
+    expect(completed.type === 'RunCompleted' && completed.data.summaryCounts).toMatchObject({ total: 4, updated: 3, failed: 0 })
+  })
+
   it('maxConcurrency 1 across two workers: the second repair waits for the first to commit', async () => {
     const runId = await runningRun(bed)
     await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })

@@ -10,7 +10,9 @@ import type { Runbook } from '../../src/runbooks/runbook.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { finding, insertFindings, insertTenant } from '../runbooks/findings-fixture.js'
-import { databaseFlavours } from '../support/databases.js'
+import type { Database } from '../../src/db/database.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_NATS_URL, TEST_POSTGRES_URL } from '../support/databases.js'
+import { openTestNatsQueue, type OpenedQueue } from '../support/service.js'
 import { actor, openWorkBed, runEvents, startAllTenantsRun, tenants, universe, waitFor, type WorkBed } from './work-path-bed.js'
 
 /**
@@ -44,7 +46,27 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   fc.constant<Action>({ kind: 'progress' }),
 )
 
-describe.each(databaseFlavours())('run control under random schedules on $name', ({ open }) => {
+interface Flavour {
+  name: string
+  open: () => Promise<Database>
+  /** The queue jobs go through: in-process, or NATS JetStream on a stream of its own. */
+  openQueue: () => Promise<OpenedQueue>
+  runs: number
+}
+
+const inProcess = async (): Promise<OpenedQueue> => {
+  const queue = new InProcessJobQueue<TenantJob>({ ackWaitMs: 2_000 })
+  return { queue, dispose: () => queue.close() }
+}
+
+const flavours: Flavour[] = [
+  ...databaseFlavours().map((db) => ({ name: `${db.name}, in-process queue`, open: db.open, openQueue: inProcess, runs: process.env.CI ? 12 : 6 })),
+  ...(TEST_POSTGRES_URL && TEST_NATS_URL
+    ? [{ name: 'PostgreSQL, NATS JetStream', open: freshPostgresDatabase, openQueue: openTestNatsQueue, runs: process.env.CI ? 6 : 3 }]
+    : []),
+]
+
+describe.each(flavours)('run control under random schedules on $name', ({ open, openQueue, runs }) => {
   let bed: WorkBed
   const targets = [...universe, ...EXTRA_TENANTS]
 
@@ -93,7 +115,8 @@ describe.each(databaseFlavours())('run control under random schedules on $name',
             return result
           },
         }
-        const queue = new InProcessJobQueue<TenantJob>({ ackWaitMs: 2_000 })
+        const opened = await openQueue()
+        const queue = opened.queue
         const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger }
         const dispatcher = createDispatcher(deps, { pollIntervalMs: 20 })
         const consumers: JobConsumer[] = [
@@ -177,10 +200,10 @@ describe.each(databaseFlavours())('run control under random schedules on $name',
         } finally {
           await dispatcher.stop()
           for (const consumer of consumers) await consumer.stop()
-          await queue.close()
+          await opened.dispose()
         }
       }),
-      { numRuns: process.env.CI ? 12 : 6 },
+      { numRuns: runs },
     )
   })
 
