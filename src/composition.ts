@@ -177,7 +177,15 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let server: ServerType | null = null
   let port: number | null = null
   if (overrides.listen !== false) {
-    const app = createApp({ sql: db.sql, log, logger, config, healthy, serveApi: roles.has('api') })
+    const app = createApp({
+      sql: db.sql,
+      log,
+      logger,
+      config,
+      healthy,
+      serveApi: roles.has('api'),
+      ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
+    })
     const started = await new Promise<{ server: ServerType; port: number }>((resolve) => {
       const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
         resolve({ server: s, port: info.port }),

@@ -5,6 +5,10 @@ export const capabilities = {
   runbooksRun: 'platform.runbooks.run',
   /** SPEC §9: engage and lift the deployment-wide halt. */
   opsHalt: 'platform.ops.halt',
+  /** SPEC §10: operator administration and the approval settings. */
+  operatorsManage: 'platform.operators.manage',
+  /** SPEC §10: approve or reject another operator's start. */
+  runbooksApprove: 'platform.runbooks.approve',
 } as const
 
 export type BaseCapability = (typeof capabilities)[keyof typeof capabilities]

@@ -59,6 +59,9 @@ export const authSchema: SchemaPart = {
        attempted_at timestamptz not null)`,
     `create index if not exists login_attempts_key_attempted_at_idx on login_attempts (key, attempted_at)`,
     `create index if not exists login_attempts_attempted_at_idx on login_attempts (attempted_at)`,
+    // SPEC §10: a disabled operator keeps their row (and their history) but no credential of theirs works.
+    `alter table operators add column if not exists disabled_at timestamptz null`,
+    `alter table operators add column if not exists last_login_at timestamptz null`,
   ],
 }
 
@@ -95,8 +98,9 @@ export async function findOperatorByEmail(sql: Sql, email: string): Promise<Oper
   return rows[0] ? toOperator(rows[0]) : null
 }
 
+/** The enabled operator with this id (a disabled one is nobody to authenticate as). */
 export async function findOperatorById(sql: Sql, id: string): Promise<Operator | null> {
-  const rows = await sql.unsafe<OperatorRow[]>(`select ${operatorColumns} from operators where id = $1`, [id])
+  const rows = await sql.unsafe<OperatorRow[]>(`select ${operatorColumns} from operators where id = $1 and disabled_at is null`, [id])
   return rows[0] ? toOperator(rows[0]) : null
 }
 
@@ -117,7 +121,7 @@ export async function authenticate(sql: Sql, email: string, password: string, op
     return null
   }
   const rows = await sql.unsafe<(OperatorRow & { password_hash: string })[]>(
-    `select ${operatorColumns}, password_hash from operators where email = $1`,
+    `select ${operatorColumns}, password_hash from operators where email = $1 and disabled_at is null`,
     [normalizeEmail(email)],
   )
   const row = rows[0]
@@ -125,7 +129,16 @@ export async function authenticate(sql: Sql, email: string, password: string, op
     await dummyVerify(password, params)
     return null
   }
-  return (await verifyPassword(password, row.password_hash)) ? toOperator(row) : null
+  if (!(await verifyPassword(password, row.password_hash))) return null
+  await sql`update operators set last_login_at = now() where id = ${row.id}`
+  return toOperator(row)
+}
+
+/** Whether `password` is the operator's current one (a password change proves knowledge of the old). */
+export async function verifyOperatorPassword(sql: Sql, operatorId: string, password: string): Promise<boolean> {
+  const [row] = await sql<Array<{ password_hash: string }>>`select password_hash from operators where id = ${operatorId} and disabled_at is null`
+  if (!row) return false
+  return verifyPassword(password, row.password_hash)
 }
 
 /**
@@ -148,7 +161,7 @@ export async function resolveToken(sql: Sql, token: string, now: Date = new Date
   const rows = await sql.unsafe<OperatorRow[]>(
     `select ${operatorColumns.split(', ').map((column) => `o.${column}`).join(', ')}
        from api_tokens t join operators o on o.id = t.operator_id
-      where t.token_hash = $1 and t.expires_at > $2`,
+      where t.token_hash = $1 and t.expires_at > $2 and o.disabled_at is null`,
     [hashToken(token), now],
   )
   return rows[0] ? toOperator(rows[0]) : null
@@ -159,6 +172,84 @@ export async function revokeToken(sql: Sql, token: string): Promise<boolean> {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return false
   const rows = await sql`delete from api_tokens where token_hash = ${hashToken(token)} returning 1`
   return rows.length > 0
+}
+
+/** An operator as administration sees it (SPEC §10 `GET /api/operators`): never a hash or a token. */
+export interface OperatorRecord extends Operator {
+  disabled: boolean
+  createdAt: string
+  lastLoginAt: string | null
+}
+
+interface OperatorRecordRow extends OperatorRow {
+  disabled_at: Date | null
+  created_at: Date
+  last_login_at: Date | null
+}
+
+const recordColumns = `${operatorColumns}, disabled_at, created_at, last_login_at`
+
+function toRecord(row: OperatorRecordRow): OperatorRecord {
+  return {
+    ...toOperator(row),
+    disabled: row.disabled_at !== null,
+    createdAt: row.created_at.toISOString(),
+    lastLoginAt: row.last_login_at?.toISOString() ?? null,
+  }
+}
+
+export async function listOperatorRecords(sql: Sql): Promise<OperatorRecord[]> {
+  const rows = await sql.unsafe<OperatorRecordRow[]>(`select ${recordColumns} from operators order by created_at, id`)
+  return rows.map(toRecord)
+}
+
+export async function findOperatorRecord(sql: Sql | TransactionSql, id: string): Promise<OperatorRecord | null> {
+  const rows = await sql.unsafe<OperatorRecordRow[]>(`select ${recordColumns} from operators where id = $1`, [id])
+  return rows[0] ? toRecord(rows[0]) : null
+}
+
+/** Enabled operators holding `capability`, other than `exceptId`. */
+export async function countEnabledHolders(sql: Sql | TransactionSql, capability: string, exceptId: string): Promise<number> {
+  const [row] = await sql<Array<{ count: number }>>`
+    select count(*)::int as count from operators
+    where disabled_at is null and ${capability} = any(capabilities) and id <> ${exceptId}`
+  return row?.count ?? 0
+}
+
+/** Inserts an operator whose fields were checked by the command side. */
+export async function insertOperatorRecord(
+  tx: TransactionSql,
+  fields: { id: string; email: string; name: string; capabilities: string[]; isBreakGlass: boolean; passwordHash: string },
+): Promise<void> {
+  try {
+    await tx`
+      insert into operators (id, email, name, password_hash, capabilities, is_break_glass)
+      values (${fields.id}, ${normalizeEmail(fields.email)}, ${fields.name}, ${fields.passwordHash}, ${fields.capabilities}::text[], ${fields.isBreakGlass})`
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new OperatorEmailTakenError(fields.email)
+    throw error
+  }
+}
+
+export async function updateOperatorRecord(
+  tx: TransactionSql,
+  id: string,
+  fields: { name: string; capabilities: string[]; isBreakGlass: boolean; disabled: boolean },
+): Promise<void> {
+  await tx`
+    update operators set name = ${fields.name}, capabilities = ${fields.capabilities}::text[], is_break_glass = ${fields.isBreakGlass},
+      disabled_at = case when ${fields.disabled} then coalesce(disabled_at, now()) else null end
+    where id = ${id}`
+}
+
+export async function setPasswordHash(tx: TransactionSql, id: string, passwordHash: string): Promise<void> {
+  await tx`update operators set password_hash = ${passwordHash} where id = ${id}`
+}
+
+/** Ends every API token and console session of the operator (SPEC §10: their next request is 401). */
+export async function revokeCredentials(tx: TransactionSql, operatorId: string): Promise<void> {
+  await tx`delete from api_tokens where operator_id = ${operatorId}`
+  await tx`delete from console_sessions where operator_id = ${operatorId}`
 }
 
 /**

@@ -21,16 +21,22 @@ export class ValidationError extends DomainError {
   }
 }
 
-/** The operator lacks a capability (403). */
+/** The operator lacks a capability, or a rule forbids this operator the command (403). */
 export class ForbiddenError extends DomainError {
-  constructor(readonly missingCapabilities: string[]) {
-    super(`missing capability: ${missingCapabilities.join(', ')}`)
+  constructor(
+    readonly missingCapabilities: string[],
+    reason?: string,
+  ) {
+    super(reason ?? `missing capability: ${missingCapabilities.join(', ')}`)
   }
 }
 
+/** The command conflicts with the current state of something other than a run (409). */
+export class ConflictError extends DomainError {}
+
 export class NotFoundError extends DomainError {
   constructor(
-    readonly resource: 'runbook' | 'run' | 'tenant',
+    readonly resource: 'runbook' | 'run' | 'tenant' | 'operator',
     readonly id: string,
   ) {
     super(`unknown ${resource}: ${id}`)

@@ -18,6 +18,14 @@ import {
   tenantProcessedV2,
 } from './run-events.js'
 import { haltEngagedV1, haltLiftedV1 } from './halt-events.js'
+import {
+  operatorCapabilitiesChangedV1,
+  operatorCreatedV1,
+  operatorDisabledV1,
+  operatorEnabledV1,
+  operatorPasswordChangedV1,
+  operatorUpdatedV1,
+} from './operator-admin-events.js'
 import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV1 } from './operator-events.js'
 
 /**
@@ -38,6 +46,12 @@ export const eventSchemas = {
   RunCompleted: { 1: runCompletedV1, 2: runCompletedV2 },
   HaltEngaged: { 1: haltEngagedV1 },
   HaltLifted: { 1: haltLiftedV1 },
+  OperatorCreated: { 1: operatorCreatedV1 },
+  OperatorUpdated: { 1: operatorUpdatedV1 },
+  OperatorCapabilitiesChanged: { 1: operatorCapabilitiesChangedV1 },
+  OperatorDisabled: { 1: operatorDisabledV1 },
+  OperatorEnabled: { 1: operatorEnabledV1 },
+  OperatorPasswordChanged: { 1: operatorPasswordChangedV1 },
   RunIdentityClaimed: { 1: runIdentityClaimedV1 },
   PreflightRecorded: { 1: preflightRecordedV1 },
   LoginSucceeded: { 1: loginSucceededV1 },

@@ -4,6 +4,8 @@ export const streams = {
   runIdentity: (runIdentityHash: string) => `runIdentity-${runIdentityHash}`,
   /** The deployment-wide halt (SPEC §9): one stream for the whole deployment. */
   halt: () => 'deployment-halt',
+  /** An operator's administration (SPEC §10). */
+  operator: (operatorId: string) => `operator-${operatorId}`,
   preflight: (preflightId: string) => `preflight-${preflightId}`,
   /** Login attempts are grouped by the email tried, hashed so the stream name carries no PII. */
   login: (emailHash: string) => `login-${emailHash}`,

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
+import type { ScryptParams } from '../auth/password-hash.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
@@ -11,6 +12,9 @@ import { MAX_BODY_BYTES } from './request-body.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
+import { operatorRoutes } from './routes/operator-routes.js'
+import { allCapabilities } from '../auth/capabilities.js'
+import { runbookCatalog } from '../runbooks/catalog.js'
 import { runRoutes } from './routes/run-routes.js'
 import { runbookRoutes } from './routes/runbook-routes.js'
 
@@ -23,6 +27,8 @@ export interface ApiDeps {
   tokenTtlSeconds: number
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
   defaultMaxConcurrency: number
+  /** Tests: scrypt cost of passwords set through the API. */
+  hashParams?: ScryptParams
 }
 
 /**
@@ -49,6 +55,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/runs', runRoutes(deps))
   authenticated.route('/audit', auditRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
+  authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: allCapabilities(runbookCatalog.map((r) => r.requiredCapability)) }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
+import type { ScryptParams } from '../auth/password-hash.js'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
@@ -10,6 +11,7 @@ import { consoleRoutes } from './console/console-routes.js'
 import { problemJson, problemResponse } from './problem.js'
 import { trustedProxyAddresses } from './client-address.js'
 import { requestLog } from './request-log.js'
+import { clientErrorOnTruncatedBody } from './request-body.js'
 
 export interface AppDeps {
   sql: Sql
@@ -19,10 +21,14 @@ export interface AppDeps {
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
+  /** Tests: scrypt cost of passwords set through the API. */
+  hashParams?: ScryptParams
 }
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
+  // First: it replaces the request (so that a truncated body is a 400), and later middleware keys on it.
+  app.use(clientErrorOnTruncatedBody)
   app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
   app.use(requestLog(deps.logger))
   // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
@@ -42,7 +48,13 @@ export function createApp(deps: AppDeps) {
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
   app.route(
     API_BASE_PATH,
-    apiRoutes({ sql: deps.sql, log: deps.log, tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS, defaultMaxConcurrency }),
+    apiRoutes({
+      sql: deps.sql,
+      log: deps.log,
+      tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
+      defaultMaxConcurrency,
+      ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
+    }),
   )
   app.route(
     '/system',

@@ -23,13 +23,19 @@ export function actorFor(operator: Operator, c: Context): Actor {
 const unauthorized = (detail: string) =>
   new HttpProblem(401, detail, {}, { 'WWW-Authenticate': 'Bearer realm="runbook-control-plane"' })
 
+/** The bearer token a request carries, or null. */
+export function bearerTokenOf(c: Context): string | null {
+  const header = c.req.header('authorization')
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+  return match ? match[1]! : null
+}
+
 /** Bearer token → the operator behind it, as the request's actor. */
 export function bearerAuthentication(sql: Sql): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization')
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
-    if (!match) throw unauthorized('a bearer token is required (POST /api/auth/tokens)')
-    const operator = await resolveToken(sql, match[1]!)
+    const token = bearerTokenOf(c)
+    if (!token) throw unauthorized('a bearer token is required (POST /api/auth/tokens)')
+    const operator = await resolveToken(sql, token)
     if (!operator) throw unauthorized('the bearer token is unknown or expired')
     c.set('actor', actorFor(operator, c))
     await next()

@@ -4,6 +4,7 @@ import { ZodError } from 'zod'
 import {
   ActiveRunExistsError,
   DomainError,
+  ConflictError,
   ForbiddenError,
   HaltedError,
   InvalidTransitionError,
@@ -80,6 +81,7 @@ export function problemResponse(c: Context, error: unknown, logError: (error: un
   if (error instanceof NotFoundError) return problemJson(c, 404, error.message)
   if (error instanceof ActiveRunExistsError) return problemJson(c, 409, error.message, { runId: error.runId })
   if (error instanceof InvalidTransitionError) return problemJson(c, 409, error.message, { state: error.state })
+  if (error instanceof ConflictError) return problemJson(c, 409, error.message)
   if (error instanceof HaltedError) return problemJson(c, 423, error.message, { code: error.code })
   if (error instanceof InvalidCursorError) {
     return problemJson(c, 400, 'cursor is not one this API issued', { errors: [{ field: 'cursor', message: 'invalid cursor' }] })

@@ -15,6 +15,12 @@ export const auditActions = {
   retried: 'platform.ops.runbooks.retried',
   halted: 'platform.ops.halted',
   haltLifted: 'platform.ops.halt_lifted',
+  operatorCreated: 'platform.operators.created',
+  operatorUpdated: 'platform.operators.updated',
+  operatorDisabled: 'platform.operators.disabled',
+  operatorEnabled: 'platform.operators.enabled',
+  operatorCapabilitiesChanged: 'platform.operators.capabilities_changed',
+  operatorPasswordChanged: 'platform.operators.password_changed',
   loginSucceeded: 'platform.ops.login.succeeded',
   loginFailed: 'platform.ops.login.failed',
   loginRateLimited: 'platform.ops.login.rate_limited',
@@ -179,6 +185,26 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
       return deploymentEntry(metadata, auditActions.halted, event.data.reason)
     case 'HaltLifted':
       return deploymentEntry(metadata, auditActions.haltLifted, event.data.reason)
+    case 'OperatorCreated':
+      return operatorEntry(metadata, auditActions.operatorCreated, event.data.operatorId, {
+        subject_email: event.data.email,
+        capabilities: event.data.capabilities,
+        is_break_glass: event.data.isBreakGlass,
+      })
+    case 'OperatorUpdated':
+      return operatorEntry(metadata, auditActions.operatorUpdated, event.data.operatorId, { changes: event.data.changes })
+    case 'OperatorCapabilitiesChanged':
+      return operatorEntry(metadata, auditActions.operatorCapabilitiesChanged, event.data.operatorId, {
+        capabilities: event.data.capabilities,
+        previous_capabilities: event.data.previous,
+      })
+    case 'OperatorDisabled':
+      return operatorEntry(metadata, auditActions.operatorDisabled, event.data.operatorId, {})
+    case 'OperatorEnabled':
+      return operatorEntry(metadata, auditActions.operatorEnabled, event.data.operatorId, {})
+    case 'OperatorPasswordChanged':
+      // Who set it and for whom; never the password.
+      return operatorEntry(metadata, auditActions.operatorPasswordChanged, event.data.operatorId, { by: event.data.by })
     case 'LoginSucceeded': {
       const d = event.data
       return {
@@ -266,6 +292,17 @@ function deploymentEntry(metadata: EventMetadata, action: AuditAction, reason: {
       reason_code: reason.reasonCode,
       reason_text: reason.reasonText,
     },
+  }
+}
+
+/** A change to an operator (SPEC §10): the actor who made it and the operator it was made to. */
+function operatorEntry(metadata: EventMetadata, action: AuditAction, subjectId: string, extra: Record<string, unknown>): AuditEntry {
+  const actor = actorOf(metadata)
+  return {
+    action,
+    actorUserId: actor.id,
+    actorEmail: actor.email,
+    context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), subject_operator_id: subjectId, ...extra },
   }
 }
 

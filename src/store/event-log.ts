@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { decodeEvent, encodeEvent, type DomainEvent, type EventMetadata, type Initiator } from '../events/index.js'
 import type { EventStore, ExpectedRevision, StoredEvent } from './event-store.js'
 
+/** What a store in the service's own database offers beside the port (PostgresEventStore). */
+interface TransactionalAppend {
+  appendInTransaction(tx: unknown, streamId: string, events: ReturnType<typeof encodeAll>, options: { expectedRevision: ExpectedRevision }): Promise<{ position: string; nextExpectedRevision: number }>
+}
+
 export interface LoggedEvent {
   event: DomainEvent
   metadata: EventMetadata
@@ -80,6 +85,29 @@ export class EventLog {
   ): Promise<{ position: string; nextExpectedRevision: number; eventIds: string[] }> {
     const encoded = encodeAll(events, context)
     const result = await this.store.append(streamId, encoded, { expectedRevision })
+    return { ...result, eventIds: encoded.map((e) => e.eventId) }
+  }
+
+  /** Whether `appendInTransaction` works: the events live in the database the caller's transaction is on. */
+  get appendsInTransactions(): boolean {
+    return typeof (this.store as Partial<TransactionalAppend>).appendInTransaction === 'function'
+  }
+
+  /**
+   * Appends inside a transaction the caller holds, so that the events and the caller's other writes commit
+   * together (only for a store in the same PostgreSQL: see `appendsInTransactions`).
+   */
+  async appendInTransaction(
+    tx: unknown,
+    streamId: string,
+    events: DomainEvent[],
+    expectedRevision: ExpectedRevision,
+    context: AppendContext,
+  ): Promise<{ position: string; nextExpectedRevision: number; eventIds: string[] }> {
+    const store = this.store as Partial<TransactionalAppend>
+    if (!store.appendInTransaction) throw new Error('this event store cannot append inside a database transaction')
+    const encoded = encodeAll(events, context)
+    const result = await store.appendInTransaction(tx, streamId, encoded, { expectedRevision })
     return { ...result, eventIds: encoded.map((e) => e.eventId) }
   }
 

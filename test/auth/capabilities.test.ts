@@ -8,6 +8,8 @@ describe('capabilities', () => {
       runbooksView: 'platform.runbooks.view',
       runbooksRun: 'platform.runbooks.run',
       opsHalt: 'platform.ops.halt',
+      operatorsManage: 'platform.operators.manage',
+      runbooksApprove: 'platform.runbooks.approve',
     })
   })
 
@@ -18,6 +20,8 @@ describe('capabilities', () => {
       'platform.runbooks.view',
       'platform.runbooks.run',
       'platform.ops.halt',
+      'platform.operators.manage',
+      'platform.runbooks.approve',
       lifecycle,
     ])
   })

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serviceFlavours, testAdmin, type TestService } from '../support/service.js'
+import { expectProblem } from './problem-assertions.js'
+
+/** SPEC §10 operator administration and one's own account, over the API, on both flavours. */
+
+const viewOnly = ['platform.ops.view']
+
+describe.each(serviceFlavours())('operators over the API: $name', (flavour) => {
+  let api: TestService
+  let admin: string
+
+  beforeAll(async () => {
+    api = await flavour.start()
+    admin = await api.token()
+  })
+
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  const send = (method: string, path: string, json: unknown, token = admin) => api.request(method, path, { token, json })
+  let serial = 0
+  const newColleague = async (capabilities = viewOnly) => {
+    const email = `colleague-${++serial}-${flavour.name.length}@ops.test`
+    const password = `a long enough password ${serial}`
+    const created = await send('POST', '/api/operators', { email, name: `Colleague ${serial}`, password, capabilities })
+    expect(created.status, created.text).toBe(201)
+    return { id: created.body.id as string, email, password }
+  }
+
+  it('creates an operator who can log in with exactly the capabilities given; never shows a hash or a token', async () => {
+    const colleague = await newColleague()
+    const list = await api.request('GET', '/api/operators', { token: admin })
+    expect(list.status).toBe(200)
+    const listed = list.body.items.find((o: any) => o.id === colleague.id)
+    expect(listed).toEqual({
+      id: colleague.id,
+      email: colleague.email,
+      name: expect.any(String),
+      capabilities: viewOnly,
+      isBreakGlass: false,
+      disabled: false,
+      createdAt: expect.any(String),
+      lastLoginAt: null,
+    })
+    expect(list.text).not.toMatch(/scrypt|password_hash|rcp_/i)
+    const token = await api.token(colleague)
+    const me = await api.request('GET', '/api/me', { token })
+    expect(me.body).toMatchObject({ id: colleague.id, email: colleague.email, capabilities: viewOnly })
+    expect(me.body.lastLoginAt).not.toBeNull()
+    expect((await api.request('GET', '/api/runs', { token })).status).toBe(200)
+    expectProblem(await api.request('GET', '/api/operators', { token }), 403)
+    const audit = (await api.request('GET', '/api/audit?action=platform.operators.created', { token: admin })).body.items
+    expect(audit.some((e: any) => e.context.subject_operator_id === colleague.id)).toBe(true)
+    expect(JSON.stringify(audit)).not.toContain(colleague.password)
+  })
+
+  it('refuses bad operators clearly: an existing email 409, unknown capabilities 422, a weak password 422', async () => {
+    const colleague = await newColleague()
+    expectProblem(await send('POST', '/api/operators', { email: colleague.email, name: 'Twin', password: 'another long password', capabilities: [] }), 409)
+    expectProblem(await send('POST', '/api/operators', { email: 'x@ops.test', name: 'X', password: 'another long password', capabilities: ['platform.everything'] }), 422, 'capabilities')
+    expectProblem(await send('POST', '/api/operators', { email: 'y@ops.test', name: 'Y', password: 'short', capabilities: [] }), 422, 'password')
+    expectProblem(await send('POST', '/api/operators', { email: 'z@ops.test', name: 'Z', password: 'z@ops.test', capabilities: [] }), 422, 'password')
+    expectProblem(await send('PATCH', '/api/operators/no-such-operator', { name: 'Nobody' }), 404)
+  })
+
+  it('disabling revokes every token of the operator at once; enabling lets them log in again', async () => {
+    const colleague = await newColleague()
+    const token = await api.token(colleague)
+    expect((await api.request('GET', '/api/me', { token })).status).toBe(200)
+    const disabled = await send('PATCH', `/api/operators/${colleague.id}`, { disabled: true })
+    expect(disabled.status, disabled.text).toBe(200)
+    expect(disabled.body.disabled).toBe(true)
+    expectProblem(await api.request('GET', '/api/me', { token }), 401)
+    expectProblem(await api.request('POST', '/api/auth/tokens', { json: { email: colleague.email, password: colleague.password } }), 401)
+    expect((await send('PATCH', `/api/operators/${colleague.id}`, { disabled: false })).body.disabled).toBe(false)
+    expect((await api.request('GET', '/api/me', { token: await api.token(colleague) })).status).toBe(200)
+  })
+
+  it('a capability removed takes effect on the next request; a password reset revokes the old tokens', async () => {
+    const colleague = await newColleague(['platform.ops.view', 'platform.runbooks.view'])
+    const token = await api.token(colleague)
+    expect((await api.request('GET', '/api/runbooks', { token })).status).toBe(200)
+    await send('PATCH', `/api/operators/${colleague.id}`, { capabilities: ['platform.ops.view'] })
+    expectProblem(await api.request('GET', '/api/runbooks', { token }), 403)
+    const reset = await send('POST', `/api/operators/${colleague.id}/password`, { password: 'a brand new password 42' })
+    expect(reset.status, reset.text).toBe(200)
+    expectProblem(await api.request('GET', '/api/me', { token }), 401)
+    expect((await api.request('GET', '/api/me', { token: await api.token({ email: colleague.email, password: 'a brand new password 42' }) })).status).toBe(200)
+  })
+
+  it('nobody changes their own capabilities or disables themselves; the last manager keeps managing', async () => {
+    const me = (await api.request('GET', '/api/me', { token: admin })).body
+    expectProblem(await send('PATCH', `/api/operators/${me.id}`, { capabilities: ['platform.ops.view'] }), 403)
+    expectProblem(await send('PATCH', `/api/operators/${me.id}`, { disabled: true }), 403)
+    // Another manager may not take the last manager's capability away either.
+    const other = await newColleague(['platform.operators.manage'])
+    const otherToken = await api.token(other)
+    const managers = (await api.request('GET', '/api/operators', { token: admin })).body.items.filter(
+      (o: any) => !o.disabled && o.capabilities.includes('platform.operators.manage'),
+    )
+    expect(managers.length).toBeGreaterThanOrEqual(2)
+    // With the colleague disabled, the admin is the last manager: the colleague's removal of it is refused.
+    await send('PATCH', `/api/operators/${other.id}`, { disabled: true })
+    expectProblem(await api.request('GET', '/api/me', { token: otherToken }), 401)
+    const sole = await send('PATCH', `/api/operators/${me.id}`, { name: 'Still the admin' })
+    expect(sole.status).toBe(200)
+  })
+
+  it('own account: a password change needs the current one; the token in use can be revoked', async () => {
+    const colleague = await newColleague()
+    const token = await api.token(colleague)
+    expectProblem(await send('POST', '/api/me/password', { currentPassword: 'wrong password here', password: 'my next long password' }, token), 422, 'currentPassword')
+    const changed = await send('POST', '/api/me/password', { currentPassword: colleague.password, password: 'my next long password' }, token)
+    expect(changed.status, changed.text).toBe(200)
+    expectProblem(await api.request('GET', '/api/me', { token }), 401)
+    const fresh = await api.token({ email: colleague.email, password: 'my next long password' })
+    expect((await api.request('DELETE', '/api/auth/tokens/current', { token: fresh })).status).toBe(200)
+    expectProblem(await api.request('GET', '/api/me', { token: fresh }), 401)
+    expect((await api.request('GET', '/api/me', { token: admin })).body.email).toBe(testAdmin.email)
+  })
+})
