@@ -103,9 +103,11 @@ describe('run decider: RecordTenantResult', () => {
   })
 
   it('completes the run with the last tenant: TenantProcessed and RunCompleted in one decision', () => {
+    // A message of the failure vocabulary (as the worker stores it) reaches the summary unchanged.
+    const deadlock = 'database error SQLSTATE 40P01: deadlock detected'
     let state = running()
     state = apply(state, record(12, succeeded(10, 3))).state
-    state = apply(state, record(11, failed('DB_ERROR', 'deadlock detected'))).state
+    state = apply(state, record(11, failed('DB_ERROR', deadlock))).state
     const last = apply(state, record(13, succeeded(5, 0)))
     expect(last.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
     expect(eventsOfType(last.events, 'RunCompleted')[0]!.data).toEqual({
@@ -113,7 +115,7 @@ describe('run decider: RecordTenantResult', () => {
       outcome: 'partially_succeeded',
       summaryCounts: { total: 15, processed: 15, updated: 3, skipped: 12, failed: 1, tenants: 3 },
       // in the order the run targeted the tenants, not the order they finished
-      failureSummary: [{ tenantId: 11, reasonCode: 'DB_ERROR', message: 'deadlock detected' }],
+      failureSummary: [{ tenantId: 11, reasonCode: 'DB_ERROR', message: deadlock }],
       completedAt: LATER,
     })
     expect(last.state.status).toBe('completed')
