@@ -7,6 +7,7 @@ import type { EventLog } from '../store/event-log.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
 import { initiatorOf, type Actor } from './actor.js'
 import { ActiveRunExistsError, NotFoundError, ValidationError } from './errors.js'
+import { approvalSettings, needsApproval } from './approvals.js'
 import { requireNotHalted } from './halt.js'
 import { computePreflight, requireRunbook, resolveTargetTenants } from './preflight.js'
 import { loadRun } from './run-execution.js'
@@ -45,7 +46,7 @@ const FALLBACK_MAX_CONCURRENCY = 4
 
 export interface StartedRun {
   runId: string
-  status: 'queued' | 'completed'
+  status: 'awaiting_approval' | 'queued' | 'completed'
 }
 
 async function loadIdentity(log: EventLog, identityStream: string) {
@@ -158,6 +159,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
   }
 
   const preflight = await computePreflight(deps.sql, runbook, input.scope, input.tenantIds)
+  const approvalRequired = needsApproval((await approvalSettings(deps.log)).required, input.scope)
   if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()
   const initiator = initiatorOf(actor)
@@ -178,6 +180,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     requestedAt,
     limits: input.limits,
     retryOf: input.retryOf,
+    approvalRequired,
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 
@@ -206,7 +209,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     }
   }
   const completed = runEvents.some((event: DomainEvent) => event.type === 'RunCompleted')
-  return { runId, status: completed ? 'completed' : 'queued' }
+  return { runId, status: completed ? 'completed' : approvalRequired ? 'awaiting_approval' : 'queued' }
 }
 
 /** RunRetried on the retried run's stream, decided on its current state, at its current revision. */

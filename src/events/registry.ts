@@ -2,6 +2,9 @@ import type { z } from 'zod'
 import { eventMetadataSchema, type EventMetadata } from './metadata.js'
 import { findUnsafeText } from './safe-text.js'
 import {
+  approvalPolicySetV1,
+  runApprovedV1,
+  runRejectedV1,
   runCancelledV1,
   runCompletedV1,
   runCompletedV2,
@@ -43,6 +46,9 @@ export const eventSchemas = {
   RunCancelled: { 1: runCancelledV1 },
   RunLimitsChanged: { 1: runLimitsChangedV1 },
   RunRetried: { 1: runRetriedV1 },
+  RunApproved: { 1: runApprovedV1 },
+  RunRejected: { 1: runRejectedV1 },
+  ApprovalPolicySet: { 1: approvalPolicySetV1 },
   RunCompleted: { 1: runCompletedV1, 2: runCompletedV2 },
   HaltEngaged: { 1: haltEngagedV1 },
   HaltLifted: { 1: haltLiftedV1 },
@@ -76,14 +82,14 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
   RunRequested: {
     // Runs requested before limits existed ran with every worker slot and no error budget; 1000 is the
     // ceiling a limit may have, i.e. no limit beyond the workers themselves.
-    1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null }),
+    1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null, approvalRequired: false }),
   },
   TenantProcessed: {
     // The repair's times were not recorded before version 2.
     1: (data) => ({ ...data, startedAt: null, completedAt: null }),
   },
   RunCompleted: {
-    // Version 2 only added the outcome `cancelled`: a version 1 event reads as it is.
+    // Version 2 only added the outcomes `cancelled` and `rejected`: a version 1 event reads as it is.
     1: (data) => data,
   },
 }

@@ -59,9 +59,9 @@ export const failureEntrySchema = z.object({
 })
 export type FailureEntry = z.infer<typeof failureEntrySchema>
 
-export const runOutcomeSchema = z.enum(['pending', 'succeeded', 'partially_succeeded', 'failed', 'blocked', 'cancelled'])
+export const runOutcomeSchema = z.enum(['pending', 'succeeded', 'partially_succeeded', 'failed', 'blocked', 'cancelled', 'rejected'])
 export type RunOutcome = z.infer<typeof runOutcomeSchema>
-export const runStatusSchema = z.enum(['queued', 'running', 'paused', 'completed'])
+export const runStatusSchema = z.enum(['awaiting_approval', 'queued', 'running', 'paused', 'completed'])
 export type RunStatus = z.infer<typeof runStatusSchema>
 
 /** SPEC §9 limits: `maxConcurrency` 1–1000; `maxFailures` ≥ 0, or null for no limit. */
@@ -102,10 +102,11 @@ export const runRequestedV1 = z
   })
   .strict()
 
-/** v2 adds the run's limits (SPEC §9) and the run it retries, if any. */
+/** v2 adds the run's limits (SPEC §9), the run it retries, if any, and whether it awaits approval (SPEC §10). */
 export const runRequestedV2 = runRequestedV1.extend({
   limits: runLimitsSchema,
   retryOf: z.string().min(1).nullable(),
+  approvalRequired: z.boolean(),
 })
 
 export const runStartedV1 = z
@@ -166,7 +167,7 @@ export const runCompletedV1 = z
   })
   .strict()
 
-/** v2: a run may also end `cancelled` (SPEC §9). */
+/** v2: a run may also end `cancelled` (SPEC §9) or `rejected` (SPEC §10). */
 export const runCompletedV2 = runCompletedV1.extend({ outcome: runOutcomeSchema.exclude(['pending']) })
 
 /** SPEC §9 run control: each an event on the run's stream; the actor is the event's initiator. */
@@ -195,6 +196,27 @@ export const runLimitsChangedV1 = z
     previous: runLimitsSchema,
     changedAt: z.iso.datetime({ offset: true }),
   })
+  .strict()
+
+/** SPEC §10: a second operator let the run proceed (the approver is the event's initiator). */
+export const runApprovedV1 = z
+  .object({ runId: z.string().min(1), comment: z.string().max(500).nullable(), approvedAt: z.iso.datetime({ offset: true }) })
+  .strict()
+
+/** SPEC §10: a second operator refused the run, or nobody approved it within 24 hours (APPROVAL_EXPIRED). */
+export const runRejectedV1 = z
+  .object({
+    runId: z.string().min(1),
+    reason: z.object({ reasonCode: z.union([reasonCodeSchema, z.literal('APPROVAL_EXPIRED')]), reasonText: z.string().max(500) }).strict(),
+    rejectedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+
+/** SPEC §10: which starts need a second operator. One stream for the deployment. */
+export const approvalPolicySchema = z.enum(['none', 'all_tenants', 'all'])
+export type ApprovalPolicy = z.infer<typeof approvalPolicySchema>
+export const approvalPolicySetV1 = z
+  .object({ required: approvalPolicySchema, previous: approvalPolicySchema, at: z.iso.datetime({ offset: true }) })
   .strict()
 
 /** On the retried run's stream: a new run was requested for its failed tenants. */

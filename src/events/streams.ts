@@ -6,6 +6,8 @@ export const streams = {
   halt: () => 'deployment-halt',
   /** An operator's administration (SPEC §10). */
   operator: (operatorId: string) => `operator-${operatorId}`,
+  /** The approval settings (SPEC §10): one stream for the deployment. */
+  approvalSettings: () => 'settings-approvals',
   preflight: (preflightId: string) => `preflight-${preflightId}`,
   /** Login attempts are grouped by the email tried, hashed so the stream name carries no PII. */
   login: (emailHash: string) => `login-${emailHash}`,

@@ -74,3 +74,11 @@ export const tenantQuerySchema = z.object({
   q: z.string().max(200).optional().meta({ description: 'Case-insensitive substring of the tenant name.' }),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 })
+
+export const approveBodySchema = z
+  .object({ comment: z.string().max(2000).nullish().meta({ description: 'Optional, at most 500 characters.' }) })
+  .meta({ id: 'ApproveBody' })
+
+export const approvalSettingsBodySchema = z
+  .object({ required: z.string().max(50).meta({ enum: ['none', 'all_tenants', 'all'] }) })
+  .meta({ id: 'ApprovalSettingsBody' })

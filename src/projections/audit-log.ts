@@ -15,6 +15,9 @@ export const auditActions = {
   retried: 'platform.ops.runbooks.retried',
   halted: 'platform.ops.halted',
   haltLifted: 'platform.ops.halt_lifted',
+  approved: 'platform.ops.runbooks.approved',
+  rejected: 'platform.ops.runbooks.rejected',
+  approvalsChanged: 'platform.operators.approvals_changed',
   operatorCreated: 'platform.operators.created',
   operatorUpdated: 'platform.operators.updated',
   operatorDisabled: 'platform.operators.disabled',
@@ -181,6 +184,22 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
         retry_run_id: event.data.retryRunId,
         retried_tenants: event.data.tenantIds.length,
       })
+    case 'RunApproved':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })
+    case 'RunRejected':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.rejected, {
+        reason_code: event.data.reason.reasonCode,
+        reason_text: event.data.reason.reasonText,
+      })
+    case 'ApprovalPolicySet': {
+      const actor = actorOf(metadata)
+      return {
+        action: auditActions.approvalsChanged,
+        actorUserId: actor.id,
+        actorEmail: actor.email,
+        context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), required: event.data.required, previous: event.data.previous },
+      }
+    }
     case 'HaltEngaged':
       return deploymentEntry(metadata, auditActions.halted, event.data.reason)
     case 'HaltLifted':

@@ -31,6 +31,8 @@ export const operationRunsProjection: Projection = {
         return markCancelling(tx, event, metadata)
       case 'RunLimitsChanged':
         return changeLimits(tx, event)
+      case 'RunApproved':
+        return markApproved(tx, event, metadata)
       case 'RunCompleted':
         return completeRun(tx, event)
       default:
@@ -94,15 +96,16 @@ async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>):
     insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
       run_identity_hash, summary_counts, failure_summary, context, started_at, completed_at, created_at)
     values (${data.runId}, ${data.workspaceId}, ${allTenants ? null : data.targetTenantId}, ${data.initiator.platformUserId},
-      ${data.initiator.name}, ${data.runbookKey}, 'queued', 'pending', ${data.runIdentityHash},
+      ${data.initiator.name}, ${data.runbookKey}, ${data.approvalRequired ? 'awaiting_approval' : 'queued'}, 'pending', ${data.runIdentityHash},
       ${JSON.stringify(summaryCounts)}::text::jsonb, '[]'::jsonb, ${JSON.stringify(runContext(data))}::text::jsonb,
       null, null, ${data.requestedAt}::timestamptz)
     on conflict (id) do nothing
     returning id`
   if (!inserted) return
   await tx`
-    insert into operation_run_controls (run_id, max_concurrency, max_failures, retry_of, targeted)
-    values (${data.runId}, ${data.limits.maxConcurrency}, ${data.limits.maxFailures}, ${data.retryOf}, ${data.tenantIds.length})
+    insert into operation_run_controls (run_id, max_concurrency, max_failures, retry_of, targeted, approval)
+    values (${data.runId}, ${data.limits.maxConcurrency}, ${data.limits.maxFailures}, ${data.retryOf}, ${data.tenantIds.length},
+      ${data.approvalRequired ? JSON.stringify({ required: true, approvedBy: null, approvedAt: null, comment: null }) : null}::text::jsonb)
     on conflict (run_id) do nothing`
   await tx`
     insert into operation_run_tenants (run_id, tenant_id, status)
@@ -175,6 +178,12 @@ async function markResumed(tx: TransactionSql, { data }: EventOf<'RunResumed'>):
 async function markCancelling(tx: TransactionSql, { data }: EventOf<'RunCancelled'>, metadata: EventMetadata): Promise<void> {
   const cancellation = { reasonCode: data.reason.reasonCode, reasonText: data.reason.reasonText, ...actorOf(metadata), at: data.cancelledAt }
   await tx`update operation_run_controls set cancellation = ${JSON.stringify(cancellation)}::text::jsonb where run_id = ${data.runId}`
+}
+
+async function markApproved(tx: TransactionSql, { data }: EventOf<'RunApproved'>, metadata: EventMetadata): Promise<void> {
+  const approval = { required: true, approvedBy: actorOf(metadata).by, approvedAt: data.approvedAt, comment: data.comment }
+  await tx`update operation_runs set status = 'queued' where id = ${data.runId} and status = 'awaiting_approval'`
+  await tx`update operation_run_controls set approval = ${JSON.stringify(approval)}::text::jsonb where run_id = ${data.runId}`
 }
 
 async function changeLimits(tx: TransactionSql, { data }: EventOf<'RunLimitsChanged'>): Promise<void> {

@@ -44,8 +44,9 @@ export interface RunSummary {
   cancellation: RunControlEntry | null
   tenantCounts: { targeted: number; pending: number; succeeded: number; failed: number; cancelled: number }
   retryOf: string | null
-  /** SPEC §10 and §11; not recorded by this version. */
-  approval: null
+  /** SPEC §10: null for a run that needed no approval. */
+  approval: { required: boolean; approvedBy: string | null; approvedAt: string | null; comment: string | null } | null
+  /** SPEC §11; not recorded by this version. */
   verification: null
 }
 
@@ -126,6 +127,7 @@ interface RunRow {
   max_failures: number | null
   pause: RunControlEntry | null
   cancellation: RunControlEntry | null
+  approval: RunSummary['approval']
   retry_of: string | null
   targeted: number | null
   succeeded: number | null
@@ -333,7 +335,7 @@ function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancell
       cancelled,
     },
     retryOf: row.retry_of ?? null,
-    approval: null,
+    approval: row.approval ?? null,
     verification: null,
   }
 }

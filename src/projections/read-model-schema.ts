@@ -69,6 +69,8 @@ export const readModelSchema: SchemaPart = {
        succeeded integer not null default 0,
        failed integer not null default 0,
        cancelled integer not null default 0)`,
+    // SPEC §10: {required, approvedBy, approvedAt, comment} of a run that needed approval.
+    `alter table operation_run_controls add column if not exists approval jsonb null`,
     // Upgrade from a release before run control: its runs have no controls and no pending tenant rows. The
     // read models are rebuilt from the event store (the source of truth): emptied here, once, and replayed by
     // the projector from position zero. Alert deliveries are kept (a rebuild never raises an alert twice).

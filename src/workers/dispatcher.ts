@@ -39,6 +39,8 @@ export class Dispatcher {
     const runId = event.data.runId
     switch (event.type) {
       case 'RunRequested':
+      case 'RunApproved':
+        // A run awaiting approval is not started: StartRun is a no-op for it until RunApproved.
         await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
         return this.dispatch(runId)
       case 'TenantJobsRedispatched':
@@ -57,6 +59,7 @@ export class Dispatcher {
         return
       case 'RunPaused':
       case 'RunRetried':
+      case 'RunRejected':
         return
     }
   }

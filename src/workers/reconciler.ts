@@ -4,6 +4,7 @@ import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
 import { planReconcile } from '../commands/run/dispatch-plan.js'
+import { expireApproval } from '../commands/approvals.js'
 import { finishCancelledRun } from './cancellation.js'
 
 export interface ReconcilerOptions {
@@ -42,7 +43,7 @@ export class Reconciler {
   /** One pass over the active runs; returns the ids of the runs it acted on. */
   async reconcileOnce(now: Date = new Date()): Promise<string[]> {
     const rows = await this.deps.sql<Array<{ id: string }>>`
-      select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
+      select id from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
     const touched: string[] = []
     for (const { id } of rows) {
       try {
@@ -66,6 +67,8 @@ export class Reconciler {
       case 'start':
         await markRunStarted(this.deps.log, id, null, 'reconciler')
         return true
+      case 'expire_approval':
+        return expireApproval(this.deps.log, id, now)
       case 'redispatch': {
         const lost = await this.notBeingRepaired(plan.tenantIds)
         if (lost.length === 0) return false

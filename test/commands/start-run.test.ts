@@ -76,6 +76,7 @@ for (const flavour of databaseFlavours()) {
         requestedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         limits: { maxConcurrency: 4, maxFailures: null },
         retryOf: null,
+        approvalRequired: false,
       })
       expect(correlationId).toBe(started.runId)
       expect(initiator).toEqual({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false, ip: actor.ip, userAgent: actor.userAgent })

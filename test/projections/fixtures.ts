@@ -109,6 +109,7 @@ export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pic
       runIdentityHash: hashOf(overrides.runId),
       limits: { maxConcurrency: 4, maxFailures: null },
       retryOf: null,
+      approvalRequired: false,
       ...overrides,
     },
   }

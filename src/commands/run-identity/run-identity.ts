@@ -33,10 +33,10 @@ export function evolveRunIdentity(state: RunIdentityState, logged: Pick<LoggedEv
  */
 export const UNCONFIRMED_CLAIM_GRACE_MS = 30_000
 
-export type ClaimedRunStatus = 'none' | 'queued' | 'running' | 'paused' | 'completed'
+export type ClaimedRunStatus = 'none' | 'awaiting_approval' | 'queued' | 'running' | 'paused' | 'completed'
 
 export function claimIsActive(claim: EventData<'RunIdentityClaimed'>, runStatus: ClaimedRunStatus, now: Date): boolean {
-  if (runStatus === 'queued' || runStatus === 'running' || runStatus === 'paused') return true
+  if (runStatus === 'awaiting_approval' || runStatus === 'queued' || runStatus === 'running' || runStatus === 'paused') return true
   if (runStatus === 'completed') return false
   return now.getTime() - Date.parse(claim.claimedAt) < UNCONFIRMED_CLAIM_GRACE_MS
 }

@@ -1,3 +1,4 @@
+import { APPROVAL_WINDOW_MS } from './run-decider.js'
 import { pendingTenants, type RunState } from './run-state.js'
 
 export type DispatchPlan =
@@ -25,6 +26,8 @@ export type ReconcilePlan =
   | { action: 'finish_cancel' }
   /** Queued for longer than a dispatcher takes: its dispatcher died before starting it. */
   | { action: 'start' }
+  /** Awaiting approval for longer than SPEC §10 allows: it completes rejected (APPROVAL_EXPIRED). */
+  | { action: 'expire_approval' }
   /** No event for a while: these tenants had jobs (the dispatch window); those nobody is repairing are lost. */
   | { action: 'redispatch'; tenantIds: number[] }
 
@@ -35,6 +38,9 @@ export type ReconcilePlan =
 export function planReconcile(run: RunState, now: Date, staleAfterMs: number): ReconcilePlan {
   if (run.status === 'none' || run.status === 'completed') return { action: 'none' }
   if (run.cancellation) return { action: 'finish_cancel' }
+  if (run.status === 'awaiting_approval') {
+    return now.getTime() - Date.parse(run.request.requestedAt) >= APPROVAL_WINDOW_MS ? { action: 'expire_approval' } : { action: 'none' }
+  }
   const idleMs = now.getTime() - (run.lastEventAt?.getTime() ?? now.getTime())
   if (run.status === 'paused' || idleMs < staleAfterMs) return { action: 'none' }
   if (run.status === 'queued') return { action: 'start' }

@@ -1,5 +1,5 @@
 import type { DomainEvent, PauseReason, RunLimits, RunReason, TenantResult } from '../../events/index.js'
-import { HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
+import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
 import { failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
@@ -29,6 +29,11 @@ export type RunCommand =
   | { type: 'CancelRun'; reason: RunReason; at: string }
   | { type: 'ChangeLimits'; limits: Partial<RunLimits>; at: string }
   | { type: 'RecordRetry'; retryRunId: string; tenantIds: number[]; at: string }
+  /** SPEC §10; `operatorId` is who approves or rejects, `halted` loaded by the handler. */
+  | { type: 'ApproveRun'; operatorId: string; comment: string | null; halted: boolean; at: string }
+  | { type: 'RejectRun'; operatorId: string; reason: RunReason; at: string }
+  /** A run awaiting approval for 24 hours completes `rejected` (APPROVAL_EXPIRED). */
+  | { type: 'ExpireApproval'; at: string }
   /**
    * Completes a cancelled run once no repair of it is in flight: `stored` are results the workers stored
    * with their repairs that the stream may not have yet (a worker between its commit and its append).
@@ -52,6 +57,9 @@ const commandNames: Record<RunCommand['type'], string> = {
   ChangeLimits: 'changing limits',
   RecordRetry: 'retry',
   CompleteCancelledRun: 'completing a cancel',
+  ApproveRun: 'approve',
+  RejectRun: 'reject',
+  ExpireApproval: 'expiring an approval',
 }
 
 function refuse(command: RunCommand['type'], state: RunState, why?: string): never {
@@ -67,8 +75,11 @@ function requireNotCancelling(command: RunCommand['type'], state: ActiveRunState
   if (state.cancellation) refuse(command, state, `${state.status} and being cancelled`)
 }
 
-/** The completion of a run whose tenants (those processed, and `results` has them all) are done. */
-function completion(state: ExistingRunState, results: ReadonlyMap<number, TenantResult>, at: string, cancelled: boolean): DomainEvent {
+/**
+ * The completion of a run: `done` when its tenants are all processed (the outcome follows from their
+ * results), or ended early by a cancel or a rejection; the counts cover the tenants processed.
+ */
+function completion(state: ExistingRunState, results: ReadonlyMap<number, TenantResult>, at: string, ending: 'done' | 'cancelled' | 'rejected'): DomainEvent {
   const { request } = state
   const processed = request.tenantIds.flatMap((id) => {
     const result = results.get(id)
@@ -78,7 +89,7 @@ function completion(state: ExistingRunState, results: ReadonlyMap<number, Tenant
     type: 'RunCompleted',
     data: {
       runId: request.runId,
-      outcome: cancelled ? 'cancelled' : outcomeOf(processed),
+      outcome: ending === 'done' ? outcomeOf(processed) : ending,
       summaryCounts: summaryCountsOf(processed, request.scope, request.tenantIds.length),
       failureSummary: failureSummaryOf({ ...state, results }),
       completedAt: at,
@@ -110,7 +121,7 @@ function processedEvent(state: ExistingRunState, outcome: TenantOutcome, at: str
 const requestRun: Decision<'RequestRun'> = (command, state) => {
   if (state.status !== 'none') refuse('RequestRun', state)
   const requested: DomainEvent = { type: 'RunRequested', data: command.data }
-  if (command.data.tenantIds.length > 0) return [requested]
+  if (command.data.tenantIds.length > 0 || command.data.approvalRequired) return [requested]
   // Nothing to dispatch: the run goes through its whole lifecycle at once.
   const queued: ExistingRunState = {
     status: 'queued',
@@ -123,10 +134,11 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
     started: true,
     cancellation: null,
     retries: [],
+    approvedAt: null,
     lastEventAt: null,
   }
   const started: DomainEvent = { type: 'RunStarted', data: { runId: command.data.runId, startedAt: command.data.requestedAt } }
-  return [requested, started, completion(queued, new Map(), command.data.requestedAt, false)]
+  return [requested, started, completion(queued, new Map(), command.data.requestedAt, 'done')]
 }
 
 /** queued → running; a no-op for a run that is past it (already running, paused after starting, completed). */
@@ -143,7 +155,7 @@ const startRun: Decision<'StartRun'> = (command, state) => {
  * the error budget pauses the run while tenants remain.
  */
 const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
-  if (state.status === 'none' || state.status === 'queued') refuse('RecordTenantResult', state)
+  if (state.status === 'none' || state.status === 'queued' || state.status === 'awaiting_approval') refuse('RecordTenantResult', state)
   if (!state.request.tenantIds.includes(command.tenantId)) {
     throw new TenantNotTargetedError(`RecordTenantResult(tenant ${command.tenantId})`, 'not targeting it')
   }
@@ -153,8 +165,8 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
   results.set(command.tenantId, storable(command.result))
   const remaining = state.request.tenantIds.length - results.size
   if (remaining === 0) {
-    if (state.cancellation) return [processed, completion(state, results, command.at, true)]
-    return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, false)]
+    if (state.cancellation) return [processed, completion(state, results, command.at, 'cancelled')]
+    return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, 'done')]
   }
   if (command.result.status !== 'failed' || state.cancellation) return [processed]
   const failed = state.failedTenants + 1
@@ -200,7 +212,8 @@ const redispatchPendingTenants: Decision<'RedispatchPendingTenants'> = (command,
 /** SPEC §9: a queued or running run pauses; pausing a paused one is a conflict, as is pausing a cancel. */
 const pauseRun: Decision<'PauseRun'> = (command, state) => {
   const active = requireActive('PauseRun', state)
-  if (active.status === 'paused') refuse('PauseRun', state)
+  // A run awaiting approval has nothing to pause; a pause there would let a resume start it unapproved.
+  if (active.status === 'paused' || active.status === 'awaiting_approval') refuse('PauseRun', state)
   requireNotCancelling('PauseRun', active)
   return [{ type: 'RunPaused', data: { runId: active.request.runId, reason: command.reason, pausedAt: command.at } }]
 }
@@ -230,7 +243,7 @@ const resumeRun: Decision<'ResumeRun'> = (command, state) => {
     { type: 'RunResumed', data: { runId, reason: command.reason, generation: active.generation + 1, resumedAt: command.at } },
   ]
   if (!active.started) events.push({ type: 'RunStarted', data: { runId, startedAt: command.at } })
-  if (pendingTenants(active).length === 0) events.push(completion(active, active.results, command.at, false))
+  if (pendingTenants(active).length === 0) events.push(completion(active, active.results, command.at, 'done'))
   return events
 }
 
@@ -247,7 +260,7 @@ const cancelRun: Decision<'CancelRun'> = (command, state) => {
     data: { runId: active.request.runId, reason: command.reason, cancelledAt: command.at },
   }
   if (!active.started || pendingTenants(active).length === 0) {
-    return [cancelled, completion(active, active.results, command.at, true)]
+    return [cancelled, completion(active, active.results, command.at, 'cancelled')]
   }
   return [cancelled]
 }
@@ -261,7 +274,7 @@ const completeCancelledRun: Decision<'CompleteCancelledRun'> = (command, state) 
     events.push(processedEvent(state, stored, command.at))
     results.set(stored.tenantId, storable(stored.result))
   }
-  return [...events, completion(state, results, command.at, true)]
+  return [...events, completion(state, results, command.at, 'cancelled')]
 }
 
 /**
@@ -303,6 +316,45 @@ const recordRetry: Decision<'RecordRetry'> = (command, state) => {
   ]
 }
 
+/** SPEC §10: how long a run may await approval before it completes `rejected` (APPROVAL_EXPIRED). */
+export const APPROVAL_WINDOW_MS = 24 * 3600 * 1000
+
+function requireAwaitingApproval(command: RunCommand['type'], state: RunState): Extract<RunState, { status: 'awaiting_approval' }> {
+  if (state.status !== 'awaiting_approval') refuse(command, state)
+  return state
+}
+
+/** Four eyes: whoever started the run neither approves nor rejects it, whatever token or session they use. */
+function requireSecondOperator(state: ExistingRunState, operatorId: string, what: string): void {
+  if (state.request.initiator.platformUserId === operatorId) {
+    throw new ForbiddenError([], `the operator who started a run cannot ${what} it`)
+  }
+}
+
+function rejection(state: ExistingRunState, reason: { reasonCode: RunReason['reasonCode'] | 'APPROVAL_EXPIRED'; reasonText: string }, at: string): DomainEvent[] {
+  const rejected: DomainEvent = { type: 'RunRejected', data: { runId: state.request.runId, reason, rejectedAt: at } }
+  return [rejected, completion(state, state.results, at, 'rejected')]
+}
+
+const approveRun: Decision<'ApproveRun'> = (command, state) => {
+  const awaiting = requireAwaitingApproval('ApproveRun', state)
+  requireSecondOperator(awaiting, command.operatorId, 'approve')
+  if (command.halted) throw new HaltedError('approve a run')
+  return [{ type: 'RunApproved', data: { runId: awaiting.request.runId, comment: command.comment, approvedAt: command.at } }]
+}
+
+const rejectRun: Decision<'RejectRun'> = (command, state) => {
+  const awaiting = requireAwaitingApproval('RejectRun', state)
+  requireSecondOperator(awaiting, command.operatorId, 'reject')
+  return rejection(awaiting, command.reason, command.at)
+}
+
+const expireApproval: Decision<'ExpireApproval'> = (command, state) => {
+  if (state.status !== 'awaiting_approval') return []
+  if (Date.parse(command.at) - Date.parse(state.request.requestedAt) < APPROVAL_WINDOW_MS) return []
+  return rejection(state, { reasonCode: 'APPROVAL_EXPIRED', reasonText: 'nobody approved the run within 24 hours' }, command.at)
+}
+
 /** Pure: the events a command produces in a state, or a thrown domain error. One function per command. */
 export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
   switch (command.type) {
@@ -328,5 +380,11 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
       return changeLimits(command, state)
     case 'RecordRetry':
       return recordRetry(command, state)
+    case 'ApproveRun':
+      return approveRun(command, state)
+    case 'RejectRun':
+      return rejectRun(command, state)
+    case 'ExpireApproval':
+      return expireApproval(command, state)
   }
 }

@@ -12,6 +12,8 @@ export type RunEvent = EventOf<
   | 'RunCancelled'
   | 'RunLimitsChanged'
   | 'RunRetried'
+  | 'RunApproved'
+  | 'RunRejected'
   | 'RunCompleted'
 >
 
@@ -25,6 +27,8 @@ const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
   'RunCancelled',
   'RunLimitsChanged',
   'RunRetried',
+  'RunApproved',
+  'RunRejected',
   'RunCompleted',
 ])
 
@@ -49,12 +53,15 @@ export interface RunFacts {
   cancellation: { reason: RunReason; at: string } | null
   /** Runs requested to retry this one's failed tenants, oldest first. */
   retries: string[]
+  /** SPEC §10: set once a second operator approved the run (the approver is the event's initiator). */
+  approvedAt: string | null
   /** Time of the last event: the reconciler's measure of progress. */
   lastEventAt: Date | null
 }
 
 export type RunState =
   | { status: 'none'; lastEventAt: Date | null }
+  | ({ status: 'awaiting_approval'; outcome: 'pending' } & RunFacts)
   | ({ status: 'queued'; outcome: 'pending' } & RunFacts)
   | ({ status: 'running'; outcome: 'pending' } & RunFacts)
   | ({ status: 'paused'; outcome: 'pending'; pause: PauseReason & { at: string } } & RunFacts)
@@ -79,8 +86,8 @@ function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
 
 /** The facts of a state without its status-specific fields, to build the next status from. */
 function factsOf(state: ExistingRunState): RunFacts {
-  const { request, results, failedTenants, limits, generation, started, cancellation, retries, lastEventAt } = state
-  return { request, results, failedTenants, limits, generation, started, cancellation, retries, lastEventAt }
+  const { request, results, failedTenants, limits, generation, started, cancellation, retries, approvedAt, lastEventAt } = state
+  return { request, results, failedTenants, limits, generation, started, cancellation, retries, approvedAt, lastEventAt }
 }
 
 /**
@@ -94,7 +101,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
   if (event.type === 'RunRequested') {
     if (state.status !== 'none') throw new CorruptRunStreamError(event.type, state.status)
     return {
-      status: 'queued',
+      status: event.data.approvalRequired ? 'awaiting_approval' : 'queued',
       outcome: 'pending',
       request: event.data,
       results: new Map(),
@@ -104,6 +111,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       started: false,
       cancellation: null,
       retries: [],
+      approvedAt: null,
       lastEventAt,
     }
   }
@@ -132,6 +140,11 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       return { ...current, ...facts, limits: event.data.limits }
     case 'RunRetried':
       return { ...current, ...facts, retries: [...facts.retries, event.data.retryRunId] }
+    case 'RunApproved':
+      return { status: 'queued', outcome: 'pending', ...facts, approvedAt: event.data.approvedAt }
+    case 'RunRejected':
+      // The completion (`rejected`) follows in the same append.
+      return { ...current, ...facts }
     case 'RunCompleted':
       return { status: 'completed', ...facts, outcome: event.data.outcome }
   }

@@ -19,7 +19,7 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (run.status === 'completed') return { action: 'skip', why: 'completed' }
   if (run.cancellation) return { action: 'skip', why: 'cancelled' }
   if (run.status === 'paused') return { action: 'skip', why: 'paused' }
-  if (run.status === 'queued') return { action: 'skip', why: 'not started' }
+  if (run.status === 'queued' || run.status === 'awaiting_approval') return { action: 'skip', why: 'not started' }
   if (halted) return { action: 'halt_run' }
   return { action: 'repair', maxConcurrency: run.limits.maxConcurrency }
 }

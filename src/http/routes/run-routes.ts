@@ -9,6 +9,7 @@ import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, waitForRun, type RunDetail } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
 import { retryRun } from '../../commands/start-run.js'
+import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/approvals.js'
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
 import { apiRoute, type ApiRoute } from '../openapi/api-route.js'
@@ -24,7 +25,7 @@ import {
 import { runTenantPageSchema, runTenantsQuerySchema } from '../schemas/run-control-schemas.js'
 import { activeRunProblemSchema, haltedProblemSchema, stateConflictProblemSchema } from '../schemas/problem-schemas.js'
 import { startedRunSchema } from '../schemas/runbook-schemas.js'
-import { limitsBodySchema, requiredReasonBodySchema, resumeBodySchema, retryBodySchema } from '../request-schemas.js'
+import { approveBodySchema, limitsBodySchema, requiredReasonBodySchema, resumeBodySchema, retryBodySchema } from '../request-schemas.js'
 
 /** How long GET /api/runs/{id} waits for a run its client just started to be projected (read-your-writes). */
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
@@ -157,6 +158,35 @@ const retryRunRoute = apiRoute({
   },
 })
 
+const approveRoles = { capabilities: [capabilities.runbooksApprove] }
+const fourEyes = 'The operator who started the run (whatever token or session), or one lacking the runbook\'s capability.'
+
+const approveRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/approve',
+  summary: 'Approve a run awaiting approval',
+  description: 'By an operator other than the one who started it; the run becomes `queued` and proceeds.',
+  tags: ['approvals'],
+  access: approveRoles,
+  params: runIdParamsSchema,
+  body: approveBodySchema,
+  answer: { status: 202, description: 'The run, approved.', schema: runSchema },
+  problems: { 403: fourEyes, 404: 'No run with this id.', 409: stateConflict, 423: halted },
+})
+
+const rejectRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/reject',
+  summary: 'Reject a run awaiting approval',
+  description: 'By an operator other than the one who started it; the run completes `rejected`, nothing repaired.',
+  tags: ['approvals'],
+  access: approveRoles,
+  params: runIdParamsSchema,
+  body: requiredReasonBodySchema,
+  answer: { status: 202, description: 'The run, rejected.', schema: runSchema },
+  problems: { 403: fourEyes, 404: 'No run with this id.', 409: stateConflict },
+})
+
 // Validated with the id schema the document shows; an id that is not a ULID names no run (404).
 function requireRunId(id: string): string {
   if (!runIdSchema.safeParse(id).success) throw new NotFoundError('run', id.slice(0, 64))
@@ -233,10 +263,11 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
     route: ApiRoute<Body, undefined>,
     status: 200 | 202,
     command: (actor: Actor, id: string, body: z.output<Body>) => Promise<RunState>,
+    requireAccess: (log: EventLog, actor: Actor, id: string) => Promise<unknown> = requireRunControl,
   ): void {
     serveRoute(app, route, async (c, input) => {
       const id = requireRunId(c.req.param('id')!)
-      await requireRunControl(deps.log, c.get('actor'), id)
+      await requireAccess(deps.log, c.get('actor'), id)
       const state = await command(c.get('actor'), id, await input.body())
       // The command is recorded: answer with the run as projected by now, even if the projection lags.
       const run = await runAfter(deps.sql, id, (projected) => showsState(projected, state))
@@ -247,6 +278,8 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
   serveControl(resumeRunRoute, 202, (actor, id, body) => resumeRun(deps, actor, id, { reason: body.reason ?? null }))
   serveControl(cancelRunRoute, 202, (actor, id, body) => cancelRun(deps, actor, id, { reason: body.reason ?? null }))
   serveControl(changeLimitsRoute, 200, (actor, id, body) => changeRunLimits(deps, actor, id, body))
+  serveControl(approveRunRoute, 202, (actor, id, body) => approveRun(deps, actor, id, body), requireApprovalAccess)
+  serveControl(rejectRunRoute, 202, (actor, id, body) => rejectRun(deps, actor, id, { reason: body.reason ?? null }), requireApprovalAccess)
   serveRoute(app, retryRunRoute, async (c, input) => {
     const id = requireRunId(c.req.param('id')!)
     await requireRunControl(deps.log, c.get('actor'), id)

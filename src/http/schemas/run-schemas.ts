@@ -62,7 +62,10 @@ export const runSchema = z
       cancelled: z.number().int(),
     }),
     retryOf: z.string().nullable().meta({ description: 'The run this one retries.' }),
-    approval: z.null(),
+    approval: z
+      .object({ required: z.boolean(), approvedBy: z.string().nullable(), approvedAt: instant.nullable(), comment: z.string().nullable() })
+      .nullable()
+      .meta({ description: 'Null when the run needed no approval (SPEC §10).' }),
     verification: z.null(),
   })
   .meta({ id: 'Run' })

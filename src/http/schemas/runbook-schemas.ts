@@ -34,7 +34,9 @@ export const preflightSchema = preflightResultSchema.meta({ id: 'Preflight' })
 export const startedRunSchema = z
   .object({
     runId: z.string(),
-    status: z.enum(['queued', 'completed']).meta({ description: '`completed` when there was nothing to do.' }),
+    status: z
+      .enum(['awaiting_approval', 'queued', 'completed'])
+      .meta({ description: '`awaiting_approval` when a second operator must approve it (SPEC §10); `completed` when there was nothing to do.' }),
   })
   .meta({ id: 'StartedRun' })
 

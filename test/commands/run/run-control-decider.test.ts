@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { HaltedError, InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
-import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
+import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
 import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
@@ -201,5 +201,38 @@ describe('tenant retry policy', () => {
     ])
     expect([1, 2].map((n) => retryAfterFailure('lock_wait', n, policy))).toEqual([{ retry: true, delayMs: 100 }, { retry: false }])
     expect(retryAfterFailure('transient', 2, { ...policy, maxAttempts: 10, retryDelayMs: 200 })).toEqual({ retry: true, delayMs: 250 })
+  })
+})
+
+describe('run decider: approvals (SPEC §10)', () => {
+  const awaiting = () => run([requestRun(runRequest({ approvalRequired: true }))]).state
+  const approve = (operatorId: string, halted = false): RunCommand => ({ type: 'ApproveRun', operatorId, comment: null, halted, at: LATER })
+
+  it('a run needing approval awaits it: nothing starts, nothing pauses, the starter neither approves nor rejects', () => {
+    const state = awaiting()
+    expect(state.status).toBe('awaiting_approval')
+    expect(decideRun(startRun, state)).toEqual([])
+    expect(thrown(() => decideRun(pause, state))).toBeInstanceOf(InvalidTransitionError)
+    expect(thrown(() => decideRun(approve('op-1'), state))).toBeInstanceOf(Error)
+    expect((thrown(() => decideRun(approve('op-1'), state)) as Error).name).toBe('ForbiddenError')
+    expect(thrown(() => decideRun(approve('op-2', true), state))).toBeInstanceOf(HaltedError)
+    const approved = apply(state, approve('op-2'))
+    expect(approved.events.map((e) => e.type)).toEqual(['RunApproved'])
+    expect(approved.state.status).toBe('queued')
+    expect(apply(approved.state, startRun).state.status).toBe('running')
+  })
+
+  it('a rejection or 24 hours without approval complete the run rejected', () => {
+    const rejected = apply(awaiting(), { type: 'RejectRun', operatorId: 'op-2', reason, at: LATER })
+    expect(rejected.events.map((e) => e.type)).toEqual(['RunRejected', 'RunCompleted'])
+    expect(existing(rejected.state).outcome).toBe('rejected')
+    const dayLater = new Date(Date.parse(runRequest().requestedAt) + 24 * 3600 * 1000).toISOString()
+    const almost = new Date(Date.parse(dayLater) - 1000).toISOString()
+    expect(decideRun({ type: 'ExpireApproval', at: almost }, awaiting())).toEqual([])
+    const expired = apply(awaiting(), { type: 'ExpireApproval', at: dayLater })
+    expect(eventsOfType(expired.events, 'RunRejected')[0]!.data.reason.reasonCode).toBe('APPROVAL_EXPIRED')
+    expect(planReconcile(awaiting(), new Date(dayLater), 60_000)).toEqual({ action: 'expire_approval' })
+    expect(planReconcile(awaiting(), new Date(almost), 60_000)).toEqual({ action: 'none' })
+    expect(apply(awaiting(), cancel).events.map((e) => e.type)).toEqual(['RunCancelled', 'RunCompleted'])
   })
 })

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { expectProblem, runbookKey, runsPath } from './problem-assertions.js'
+
+/** SPEC §10 approvals (four eyes) over the API, on both flavours. */
+
+const reason = { code: 'DATA_REPAIR', text: 'repair after the import, needs a second pair of eyes' }
+const approverCapabilities = ['platform.ops.view', 'platform.runbooks.approve', 'platform.runbooks.findings.lifecycle_backfill']
+
+describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
+  let api: TestService
+  let admin: string
+  let approver: string
+
+  beforeAll(async () => {
+    api = await flavour.start()
+    admin = await api.token()
+    approver = await api.operatorToken(approverCapabilities)
+  })
+
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  const send = (method: string, path: string, json: unknown, token = admin) => api.request(method, path, { token, json })
+  const run = async (id: string) => (await api.request('GET', `/api/runs/${id}`, { token: admin })).body
+  const completed = async (id: string) => {
+    await waitUntil(async () => (await run(id)).status === 'completed', `run ${id} to complete`)
+    return run(id)
+  }
+  const startAll = async () => {
+    const started = await send('POST', runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason })
+    expect(started.status, started.text).toBe(202)
+    return started.body as { runId: string; status: string }
+  }
+
+  it('holds the setting: none by default, all_tenants when set (audited), 422 for anything else', async () => {
+    expect((await api.request('GET', '/api/settings/approvals', { token: admin })).body).toMatchObject({ required: 'none' })
+    expectProblem(await send('PUT', '/api/settings/approvals', { required: 'sometimes' }), 422, 'required')
+    expectProblem(await send('PUT', '/api/settings/approvals', { required: 'all' }, approver), 403)
+    const set = await send('PUT', '/api/settings/approvals', { required: 'all_tenants' })
+    expect(set.status, set.text).toBe(200)
+    expect(set.body).toMatchObject({ required: 'all_tenants', by: { email: expect.any(String) } })
+  })
+
+  it('an all-tenants start awaits approval, dispatches nothing, and the starter cannot approve it; another operator can', async () => {
+    const started = await startAll()
+    expect(started.status).toBe('awaiting_approval')
+    const waiting = await run(started.runId)
+    expect(waiting).toMatchObject({ status: 'awaiting_approval', outcome: 'pending', approval: { required: true, approvedBy: null } })
+    expect((await send('POST', runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason })).status).toBe(409)
+    expectProblem(await send('POST', `/api/runs/${started.runId}/approve`, {}), 403)
+    const again = await api.token() // the same operator through another token
+    expectProblem(await send('POST', `/api/runs/${started.runId}/approve`, {}, again), 403)
+    const events = (await api.request('GET', `/api/runs/${started.runId}/events`, { token: admin })).body.items.map((e: any) => e.type)
+    expect(events).toEqual(['RunRequested'])
+
+    const approved = await send('POST', `/api/runs/${started.runId}/approve`, { comment: 'looked at the preflight' }, approver)
+    expect(approved.status, approved.text).toBe(202)
+    const done = await completed(started.runId)
+    expect(done.outcome).toBe('partially_succeeded')
+    expect(done.approval).toMatchObject({ required: true, approvedBy: expect.any(String), comment: 'looked at the preflight' })
+    expectProblem(await send('POST', `/api/runs/${started.runId}/approve`, {}, approver), 409)
+  })
+
+  it('a rejected run completes rejected with nothing repaired; a cancel of a run awaiting approval is allowed', async () => {
+    const before = await api.findingsChecksum()
+    const first = await startAll()
+    expectProblem(await send('POST', `/api/runs/${first.runId}/reject`, {}, approver), 422, 'reason')
+    const rejected = await send('POST', `/api/runs/${first.runId}/reject`, { reason: { code: 'SECURITY', text: 'not during the incident window' } }, approver)
+    expect(rejected.status, rejected.text).toBe(202)
+    const done = await completed(first.runId)
+    expect(done.outcome).toBe('rejected')
+    expect(done.tenantCounts.succeeded + done.tenantCounts.failed).toBe(0)
+    expect(await api.findingsChecksum()).toBe(before)
+
+    const second = await startAll()
+    expect((await send('POST', `/api/runs/${second.runId}/cancel`, { reason })).status).toBe(202)
+    expect((await completed(second.runId)).outcome).toBe('cancelled')
+    const audit = (await api.request('GET', '/api/audit?limit=200', { token: admin })).body.items.map((e: any) => e.action)
+    expect(audit).toEqual(expect.arrayContaining(['platform.ops.runbooks.approved', 'platform.ops.runbooks.rejected']))
+  })
+
+  it('a single-tenant start needs no approval under all_tenants; under all it does, and a halt refuses approvals (423)', async () => {
+    const tenants = (await api.request('GET', '/api/tenants', { token: admin })).body.items
+    const single = await send('POST', runsPath, { scope: 'single_tenant', tenantId: tenants[0].id, confirmation: runbookKey })
+    expect(single.body.status).toBe('queued')
+    await completed(single.body.runId)
+    await send('PUT', '/api/settings/approvals', { required: 'all' })
+    const waiting = await send('POST', runsPath, { scope: 'single_tenant', tenantId: tenants[0].id, confirmation: runbookKey })
+    expect(waiting.body.status).toBe('awaiting_approval')
+    await send('POST', '/api/halt', { reason })
+    try {
+      const refused = await send('POST', `/api/runs/${waiting.body.runId}/approve`, {}, approver)
+      expectProblem(refused, 423)
+    } finally {
+      await send('DELETE', '/api/halt', { reason })
+    }
+    expect((await send('POST', `/api/runs/${waiting.body.runId}/approve`, {}, approver)).status).toBe(202)
+    expect((await completed(waiting.body.runId)).outcome).toBe('succeeded')
+    await send('PUT', '/api/settings/approvals', { required: 'none' })
+  })
+})
