@@ -7,8 +7,13 @@ export interface ScryptParams {
   p: number
 }
 
-/** ~32 MiB and tens of milliseconds per hash: the memory-hard default for stored operator passwords. */
-export const defaultScryptParams: Readonly<ScryptParams> = Object.freeze({ N: 2 ** 15, r: 8, p: 1 })
+/**
+ * The memory-hard default for stored operator passwords: OWASP's Password Storage Cheat Sheet recommends
+ * scrypt with N=2^17, r=8, p=1 — 128 MiB of working memory and ~0.4 s of one core per hash here. Hashes
+ * made with older parameters (N=2^15 before) still verify; `needsRehash` tells a login to store a new one.
+ * That cost is why login hashing runs behind a gate (`hashing-gate.ts`).
+ */
+export const defaultScryptParams: Readonly<ScryptParams> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 })
 
 /** Cheap parameters for tests only (about a millisecond per hash); never use them for real passwords. */
 export const cheapScryptParamsForTests: Readonly<ScryptParams> = Object.freeze({ N: 2 ** 10, r: 8, p: 1 })
@@ -17,12 +22,13 @@ const SALT_BYTES = 16
 const KEY_BYTES = 32
 
 // Bounds on what a stored string may ask for: a corrupted or planted hash must not make a login allocate
-// gigabytes or spin for minutes. The default (N·r = 2^18, 32 MiB) sits well inside them.
-const MAX_N = 2 ** 20
+// gigabytes or spin for minutes. The default (N·r = 2^20, 128 MiB) sits inside them, with room for one
+// more doubling of N.
+const MAX_N = 2 ** 21
 const MAX_R = 32
 const MAX_P = 16
-const MAX_N_TIMES_R = 2 ** 20 // 128 MiB of working memory
-const MAX_N_TIMES_R_TIMES_P = 2 ** 22 // CPU: 16 times the default
+const MAX_N_TIMES_R = 2 ** 21 // 256 MiB of working memory
+const MAX_N_TIMES_R_TIMES_P = 2 ** 22 // CPU: 4 times the default
 const MAX_KEY_BYTES = 128
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 
@@ -67,11 +73,22 @@ export async function dummyVerify(password: string, params: ScryptParams = defau
   return false
 }
 
-/** True when `stored` was made with other parameters than `params` (e.g. after the default cost was raised). */
+/** The `maxmem` a scrypt with these parameters is given: twice its working set plus 1 MiB. */
+export function scryptMaxmem(params: ScryptParams): number {
+  return 2 * 128 * params.r * (params.N + params.p + 2) + 1024 * 1024
+}
+
+/**
+ * True when `stored` should be replaced by a fresh `hashPassword(password)` after a successful login:
+ * it was made with other parameters than `params` (e.g. before the default cost was raised to OWASP's
+ * N=2^17), or it is not a hash this module can read. Call it only after `verifyPassword` answered true.
+ */
 export function needsRehash(stored: string, params: ScryptParams = defaultScryptParams): boolean {
   const parsed = parseStoredHash(stored)
   if (!parsed) return true
-  return parsed.params.N !== params.N || parsed.params.r !== params.r || parsed.params.p !== params.p
+  return (
+    parsed.params.N !== params.N || parsed.params.r !== params.r || parsed.params.p !== params.p || parsed.key.length !== KEY_BYTES
+  )
 }
 
 interface ParsedHash {
@@ -114,9 +131,10 @@ function assertUsableParams(params: ScryptParams): void {
 }
 
 function deriveKey(password: string, salt: Buffer, keyLength: number, params: ScryptParams): Promise<Buffer> {
-  // Node refuses to run when 128·N·r reaches maxmem (32 MiB by default, exactly what N=2^15, r=8 needs),
-  // so allow twice the working set.
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 }
+  // Node (OpenSSL) refuses to run when its working set, 128·r·(N + p + 2) bytes, exceeds maxmem, whose
+  // default is 32 MiB — a quarter of what the default N=2^17, r=8 needs. Allow the working set with room
+  // (maxmem is a ceiling, not an allocation).
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: scryptMaxmem(params) }
   // NFKC so that the same password typed on different keyboards/platforms yields the same bytes (NIST SP 800-63B).
   const normalized = password.normalize('NFKC')
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import postgres from 'postgres'
 
 /** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
@@ -30,7 +30,7 @@ export async function connectPostgres(url: string, options: { max?: number } = {
 export async function startEmbedded(dataDir: string | null): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  if (dataDir) ensurePrivateDirectory(dataDir)
   const pglite = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
   const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' })
   await server.start()
@@ -48,4 +48,15 @@ export async function startEmbedded(dataDir: string | null): Promise<Database> {
       await pglite.close()
     },
   }
+}
+
+/**
+ * Creates `dir` (and missing parents) readable and writable by the service's user only (0700): the
+ * embedded database's files must not be open to other local users. An existing directory that is
+ * group- or world-accessible is tightened to 0700 (one the operator made stricter is left alone).
+ */
+export function ensurePrivateDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const mode = statSync(dir).mode & 0o777
+  if ((mode & 0o077) !== 0) chmodSync(dir, mode & 0o700)
 }

@@ -1,4 +1,4 @@
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { z } from 'zod'
 import { findUnsafeText, TooDeepError } from '../events/safe-text.js'
 import { HttpProblem, fieldsOf } from './problem.js'
@@ -19,9 +19,10 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   if (/^(application\/x-www-form-urlencoded|multipart\/|application\/xml|text\/xml)/i.test(contentType)) {
     throw new HttpProblem(415, 'the body must be JSON (content-type: application/json)')
   }
+  const text = await readBodyText(c)
   let raw: unknown
   try {
-    raw = JSON.parse(await c.req.text())
+    raw = JSON.parse(text)
   } catch {
     throw new HttpProblem(400, 'the body is not valid JSON', { errors: [{ field: '(body)', message: 'not valid JSON' }] })
   }
@@ -48,6 +49,52 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   const fields = fieldsOf(parsed.error)
   const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ')
   throw new HttpProblem(wrongType ? 400 : 422, detail, { errors: fields })
+}
+
+/** The answer to a body the client stopped sending (closed the connection mid-body): its error, a 400. */
+export function truncatedBodyProblem(): HttpProblem {
+  return new HttpProblem(400, 'the body was cut short: the client closed the connection before sending all of it', {
+    errors: [{ field: '(body)', message: 'incomplete body' }],
+  })
+}
+
+/** The body as text; a body that cannot be read to its end (the client went away) is a 400, not a 500. */
+async function readBodyText(c: Context): Promise<string> {
+  try {
+    return await c.req.text()
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error
+    throw truncatedBodyProblem()
+  }
+}
+
+/**
+ * Middleware (first in the app): a request body whose stream fails — the client closed the connection
+ * before sending all of it — fails with `truncatedBodyProblem()` (400) whoever reads it (the body-limit
+ * middleware, `readJsonBody`, the console's form reading), instead of the socket's "aborted" error,
+ * which the error handlers would log as an unhandled error and answer 500.
+ */
+export const clientErrorOnTruncatedBody: MiddlewareHandler = async (c, next) => {
+  const source = c.req.raw.body
+  if (source) {
+    const reader = source.getReader()
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let chunk: ReadableStreamReadResult<Uint8Array>
+        try {
+          chunk = await reader.read()
+        } catch {
+          controller.error(truncatedBodyProblem())
+          return
+        }
+        if (chunk.done) controller.close()
+        else controller.enqueue(chunk.value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    })
+    c.req.raw = new Request(c.req.raw, { body, duplex: 'half' } as RequestInit)
+  }
+  await next()
 }
 
 /** Validates query parameters; any failure is a 400 naming the parameter. */

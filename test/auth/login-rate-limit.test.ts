@@ -42,10 +42,14 @@ describe.each(databaseFlavours())('login rate limit on $name', ({ open }) => {
     expect(await checkAndRecordLoginAttempt(db.sql, { ip: '203.0.113.7', email, now: at('10:00:45') })).toEqual({
       allowed: false,
       retryAfterSeconds: 15,
+      limit: 'ip_email',
+      firstRefusalInWindow: true,
     })
     expect(await checkAndRecordLoginAttempt(db.sql, { ip: '203.0.113.7', email, now: at('10:00:59.500') })).toEqual({
       allowed: false,
       retryAfterSeconds: 1,
+      limit: 'ip_email',
+      firstRefusalInWindow: false,
     })
   })
 

@@ -25,9 +25,10 @@ describe('password hashing', () => {
     expect(a).not.toBe(b)
   })
 
-  it('uses the memory-hard default parameters N=2^15, r=8, p=1 unless told otherwise', async () => {
+  it("uses OWASP's scrypt parameters N=2^17, r=8, p=1 unless told otherwise", async () => {
+    expect(defaultScryptParams).toEqual({ N: 2 ** 17, r: 8, p: 1 })
     const stored = await hashPassword('default-cost password')
-    expect(stored.startsWith('scrypt$32768$8$1$')).toBe(true)
+    expect(stored.startsWith('scrypt$131072$8$1$')).toBe(true)
     expect(await verifyPassword('default-cost password', stored)).toBe(true)
     expect(needsRehash(stored, defaultScryptParams)).toBe(false)
     expect(needsRehash(await hashPassword('x', cheap), defaultScryptParams)).toBe(true)

@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { authenticate, issueToken } from '../../auth/operator-store.js'
-import { checkAndRecordLoginAttempt } from '../../auth/login-rate-limit.js'
-import { recordLoginAttempt } from '../../commands/record-login.js'
+import { issueToken } from '../../auth/operator-store.js'
+import { passwordLogin } from '../../auth/password-login.js'
 import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
@@ -15,7 +14,10 @@ const issueTokenRoute = apiRoute({
   method: 'post',
   path: '/tokens',
   summary: 'Exchange an email and password for a bearer token',
-  description: 'Rate-limited like the console login (10 attempts a minute per address and email); every attempt is audited.',
+  description:
+    'Rate-limited like the console login (10 attempts a minute per address and email, 30 per address); a refusal ' +
+    'episode is audited once per window. Answers carry `Cache-Control: no-store`. When too many logins are being ' +
+    'checked at once the answer is 503 with `Retry-After`.',
   tags: ['authentication'],
   access: 'public',
   body: credentialsSchema,
@@ -23,31 +25,48 @@ const issueTokenRoute = apiRoute({
   problems: { 401: 'Unknown email or wrong password.', 429: 'Too many login attempts; retry after `Retry-After` seconds.' },
 })
 
-/** POST /api/auth/tokens: rate-limited like the console login (SPEC §6), every attempt audited. */
+/** POST /api/auth/tokens: the shared password login (`passwordLogin`, SPEC §6), every outcome audited. */
 export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number }) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, issueTokenRoute, async (c, input) => {
+    // Every answer of this route, the token above all, must not be kept by a cache (RFC 9111 no-store).
+    c.header('Cache-Control', 'no-store')
     const { email, password } = await input.body()
     const { ip, userAgent } = clientAddress(c)
-    const attempt = { email, ip, userAgent, channel: 'api' as const }
-    const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(ip), email })
-    if (!decision.allowed) {
-      await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds } })
-      throw new HttpProblem(
-        429,
-        `too many login attempts; retry in ${decision.retryAfterSeconds} s`,
-        { retryAfterSeconds: decision.retryAfterSeconds },
-        { 'Retry-After': String(decision.retryAfterSeconds) },
-      )
+    const result = await passwordLogin(deps, {
+      email,
+      password,
+      ip,
+      rateLimitIp: rateLimitAddress(ip),
+      userAgent,
+      channel: 'api',
+      signal: c.req.raw.signal,
+    })
+    switch (result.kind) {
+      case 'rate_limited':
+        throw new HttpProblem(
+          429,
+          `too many login attempts; retry in ${result.retryAfterSeconds} s`,
+          { retryAfterSeconds: result.retryAfterSeconds },
+          { 'Retry-After': String(result.retryAfterSeconds), 'Cache-Control': 'no-store' },
+        )
+      case 'busy':
+        throw new HttpProblem(
+          503,
+          `too many logins are being checked right now; retry in ${result.retryAfterSeconds} s`,
+          { retryAfterSeconds: result.retryAfterSeconds },
+          { 'Retry-After': String(result.retryAfterSeconds), 'Cache-Control': 'no-store' },
+        )
+      case 'aborted':
+        throw new HttpProblem(400, 'the client closed the request before it was answered', {}, { 'Cache-Control': 'no-store' })
+      case 'failed':
+        throw new HttpProblem(401, 'unknown email or wrong password', {}, { 'Cache-Control': 'no-store' })
+      case 'authenticated': {
+        const token = await issueToken(deps.sql, result.operator.id, deps.tokenTtlSeconds)
+        await result.recordSuccess()
+        return c.json({ token, tokenType: 'Bearer', expiresIn: deps.tokenTtlSeconds }, 201, { 'Cache-Control': 'no-store' })
+      }
     }
-    const operator = await authenticate(deps.sql, email, password)
-    if (!operator) {
-      await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'failed' } })
-      throw new HttpProblem(401, 'unknown email or wrong password')
-    }
-    const token = await issueToken(deps.sql, operator.id, deps.tokenTtlSeconds)
-    await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'succeeded', operatorId: operator.id } })
-    return c.json({ token, tokenType: 'Bearer', expiresIn: deps.tokenTtlSeconds }, 201)
   })
   return app
 }

@@ -1,7 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
+import { ValidationError } from '../../commands/errors.js'
 import { startRun } from '../../commands/start-run.js'
+import type { RunSource } from '../../events/index.js'
 import type { Sql } from '../../db/database.js'
 import { runbookCatalog } from '../../runbooks/catalog.js'
 import { listUniverse } from '../../runbooks/tenant-universe.js'
@@ -57,7 +59,9 @@ const startRunRoute = apiRoute({
   method: 'post',
   path: '/runbooks/{key}/runs',
   summary: 'Start a run',
-  description: `At most one identical run is active at a time. ${RUNBOOK_CAPABILITY_NOTE}`,
+  description:
+    `At most one identical run is active at a time. \`source\` says which client started the run (default \`api\`); ` +
+    `\`system_ui\` is the console's and is refused here (422 naming \`source\`). ${RUNBOOK_CAPABILITY_NOTE}`,
   tags: ['runbooks'],
   access: { capabilities: [capabilities.runbooksRun] },
   params: runbookKeyParamsSchema,
@@ -108,11 +112,25 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurr
       tenantId: body.tenantId ?? null,
       confirmation: body.confirmation,
       reason: body.reason ?? null,
-      source: body.source ?? 'api',
+      source: apiRunSource(body.source),
       limits: body.limits ?? null,
     })
     c.header('Location', `/api/runs/${started.runId}`)
     return c.json(started, 202)
   })
   return app
+}
+
+/**
+ * `source` is what the server knows, not what a client claims: `system_ui` means "started from the
+ * console", which only the console's own start route (a session, a CSRF-checked form) can know — it sets
+ * it itself. An API client naming `system_ui` is refused, 422 naming `source`, rather than silently
+ * recorded as `api`: the client learns its claim was not taken, and nothing is recorded under a source it
+ * did not have. The other values (`cli`, `deploy_hook`, `api`) name API clients and stay theirs to state.
+ */
+export function apiRunSource(claimed: RunSource | undefined): Exclude<RunSource, 'system_ui'> {
+  if (claimed === 'system_ui') {
+    throw new ValidationError([{ field: 'source', message: 'system_ui is recorded only for runs started from the console' }])
+  }
+  return claimed ?? 'api'
 }

@@ -1,8 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { createConsoleSession, destroyConsoleSession, type ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
-import { checkAndRecordLoginAttempt } from '../../../auth/login-rate-limit.js'
-import { authenticate } from '../../../auth/operator-store.js'
-import { recordLoginAttempt } from '../../../commands/record-login.js'
+import { passwordLogin } from '../../../auth/password-login.js'
 import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
 import type { EventLog } from '../../../store/event-log.js'
@@ -52,7 +50,7 @@ export function loginRoutes(deps: LoginRouteDeps) {
     return token
   }
 
-  const loginForm = (c: Context<ConsoleEnv>, props: Omit<LoginPageProps, 'nonce' | 'csrfToken'>, status: 200 | 400 | 401 = 200) =>
+  const loginForm = (c: Context<ConsoleEnv>, props: Omit<LoginPageProps, 'nonce' | 'csrfToken'>, status: 200 | 400 | 401 | 503 = 200) =>
     htmlPage(c, <LoginPage nonce={nonceOf(c)} csrfToken={loginCsrfToken(c)} {...props} />, status)
 
   return new Hono<ConsoleEnv>()
@@ -80,23 +78,37 @@ export function loginRoutes(deps: LoginRouteDeps) {
       if (fieldErrors.email || fieldErrors.password) return loginForm(c, { email, next, fieldErrors }, 400)
 
       const { ip, userAgent } = clientAddress(c)
-      const attempt = { email, ip, userAgent, channel: 'console' as const }
-      const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(ip), email })
-      if (!decision.allowed) {
-        await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds } })
-        c.header('Retry-After', String(decision.retryAfterSeconds))
-        const retryAt = new Date(Date.now() + decision.retryAfterSeconds * 1000)
-        return htmlPage(c, <RateLimitedPage nonce={nonceOf(c)} retryAfterSeconds={decision.retryAfterSeconds} retryAt={retryAt} />, 429)
+      // The same login path as POST /api/auth/tokens: budgets, hashing gate, audit.
+      const result = await passwordLogin(deps, {
+        email,
+        password,
+        ip,
+        rateLimitIp: rateLimitAddress(ip),
+        userAgent,
+        channel: 'console',
+        signal: c.req.raw.signal,
+      })
+      if (result.kind === 'rate_limited') {
+        c.header('Retry-After', String(result.retryAfterSeconds))
+        const retryAt = new Date(Date.now() + result.retryAfterSeconds * 1000)
+        return htmlPage(c, <RateLimitedPage nonce={nonceOf(c)} retryAfterSeconds={result.retryAfterSeconds} retryAt={retryAt} />, 429)
       }
-      const operator = await authenticate(deps.sql, email, password)
-      if (!operator) {
-        await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'failed' } })
+      if (result.kind === 'busy') {
+        c.header('Retry-After', String(result.retryAfterSeconds))
+        const errors = [`Too many logins are being checked right now. Try again in ${result.retryAfterSeconds} seconds.`]
+        return loginForm(c, { email, next, errors }, 503)
+      }
+      if (result.kind === 'aborted') {
+        return refuse(c, 'page', 400, 'Request closed', 'The request was closed before it was answered.')
+      }
+      if (result.kind === 'failed') {
         return loginForm(c, { email, next, errors: ['Unknown email or wrong password.'] }, 401)
       }
+      const operator = result.operator
       // A new session id at every login (no fixation); a session the browser still held ends here.
       await destroyConsoleSession(deps.sql, readSessionCookie(c))
       const session = await createConsoleSession(deps.sql, operator.id, { lifetime: deps.sessionLifetime })
-      await recordLoginAttempt(deps.log, { ...attempt, outcome: { kind: 'succeeded', operatorId: operator.id } })
+      await result.recordSuccess()
       setSessionCookie(c, session.id, { secure: secure(c), maxAgeSeconds: deps.sessionLifetime.absoluteSeconds })
       clearLoginCsrfCookie(c, secure(c))
       c.header('Cache-Control', 'no-store')

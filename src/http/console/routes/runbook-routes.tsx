@@ -111,7 +111,8 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
         const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
         if ('problems' in parsed) return refused(parsed.problems)
         try {
-          const started = await startRun(deps, c.get('actor'), parsed.input)
+          // A start from the console is always `system_ui`, whatever the form sent (the API refuses that source).
+          const started = await startRun(deps, c.get('actor'), { ...parsed.input, source: 'system_ui' })
           c.header('Cache-Control', 'no-store')
           return c.redirect(consolePaths.run(started.runId), 303)
         } catch (error) {

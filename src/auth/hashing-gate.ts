@@ -1,0 +1,129 @@
+import { availableParallelism } from 'node:os'
+
+/**
+ * Why a hashing slot was not granted: every slot busy and the wait queue full (`saturated`), the wait took
+ * longer than the gate allows (`timed_out`), or the client went away while waiting (`aborted`).
+ */
+export type HashingRefusal = 'saturated' | 'timed_out' | 'aborted'
+
+export class HashingUnavailableError extends Error {
+  constructor(
+    readonly reason: HashingRefusal,
+    /** What to tell the client: when a slot is likely free again. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`password hashing unavailable (${reason})`)
+    this.name = 'HashingUnavailableError'
+  }
+}
+
+export interface HashingGateOptions {
+  /** Hashes running at once. Each scrypt at the default cost holds 128 MiB and a CPU core for ~0.4 s. */
+  maxConcurrent: number
+  /** Callers allowed to wait for a slot; one more is refused at once (503), never queued. */
+  maxQueued: number
+  /** A queued caller waits at most this long, then is refused. */
+  maxWaitMs: number
+  /** Retry-After given with a refusal. */
+  retryAfterSeconds: number
+}
+
+interface Waiter {
+  grant: () => void
+  refuse: (reason: HashingRefusal) => void
+}
+
+/**
+ * A small semaphore for password hashing with a bounded wait queue. Login is reachable without
+ * credentials, and every attempt (even for an unknown email) costs one memory-hard hash: without a cap,
+ * 200 concurrent attempts queue 200 hashes on libuv's four threads and a real login waits minutes behind
+ * them. With the gate, at most `maxConcurrent` hashes run, at most `maxQueued` callers wait, and anyone
+ * else is refused at once so the route can answer 503 + Retry-After instead of piling up work.
+ */
+export class HashingGate {
+  private running = 0
+  private readonly queue: Waiter[] = []
+
+  constructor(readonly options: HashingGateOptions) {}
+
+  /** True when a new caller would be refused at once: no free slot and no room to wait. */
+  get saturated(): boolean {
+    return this.running >= this.options.maxConcurrent && this.queue.length >= this.options.maxQueued
+  }
+
+  get stats(): { running: number; queued: number } {
+    return { running: this.running, queued: this.queue.length }
+  }
+
+  /**
+   * Runs `work` once a slot is free. Refuses (HashingUnavailableError) when the queue is full, the wait is
+   * too long, or `signal` aborts before the work starts; the signal is checked again right before `work`.
+   */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire(signal)
+    try {
+      if (signal?.aborted) throw this.refusal('aborted')
+      return await work()
+    } finally {
+      this.release()
+    }
+  }
+
+  private refusal(reason: HashingRefusal): HashingUnavailableError {
+    return new HashingUnavailableError(reason, this.options.retryAfterSeconds)
+  }
+
+  private acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(this.refusal('aborted'))
+    if (this.running < this.options.maxConcurrent) {
+      this.running++
+      return Promise.resolve()
+    }
+    if (this.queue.length >= this.options.maxQueued) return Promise.reject(this.refusal('saturated'))
+    return new Promise<void>((resolve, reject) => {
+      const leave = () => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        const index = this.queue.indexOf(waiter)
+        if (index >= 0) this.queue.splice(index, 1)
+      }
+      const waiter: Waiter = {
+        grant: () => {
+          leave()
+          resolve()
+        },
+        refuse: (reason) => {
+          leave()
+          reject(this.refusal(reason))
+        },
+      }
+      const onAbort = () => waiter.refuse('aborted')
+      const timer = setTimeout(() => waiter.refuse('timed_out'), this.options.maxWaitMs)
+      timer.unref?.()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.queue.push(waiter)
+    })
+  }
+
+  private release(): void {
+    const next = this.queue[0]
+    if (next) {
+      // The slot passes straight to the next waiter: `running` stays as it is.
+      next.grant()
+    } else {
+      this.running--
+    }
+  }
+}
+
+/**
+ * The process's gate for login hashing, shared by `POST /api/auth/tokens` and the console login (and
+ * available to anything else that hashes a password). Half the cores, 2 to 4 at once; 4 waiters per slot.
+ */
+const concurrent = Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2)))
+export const loginHashingGate = new HashingGate({
+  maxConcurrent: concurrent,
+  maxQueued: concurrent * 4,
+  maxWaitMs: 5_000,
+  retryAfterSeconds: 2,
+})

@@ -1,0 +1,80 @@
+import { recordLoginAttempt } from '../commands/record-login.js'
+import type { Sql } from '../db/database.js'
+import type { EventLog } from '../store/event-log.js'
+import { HashingUnavailableError, loginHashingGate, type HashingGate } from './hashing-gate.js'
+import { checkAndRecordLoginAttempt } from './login-rate-limit.js'
+import { authenticate, type Operator } from './operator-store.js'
+
+export interface PasswordLoginDeps {
+  sql: Sql
+  log: EventLog
+  /** The hashing gate; the process-wide one unless a test brings its own. */
+  gate?: HashingGate
+}
+
+export interface PasswordLoginAttempt {
+  email: string
+  password: string
+  ip: string | null
+  /** The rate-limit address of `ip` (`rateLimitAddress`: an IPv6 client is its /64). */
+  rateLimitIp: string
+  userAgent: string | null
+  channel: 'api' | 'console'
+  /** The request's abort signal: a client that went away costs no hash. */
+  signal?: AbortSignal
+}
+
+export type PasswordLoginResult =
+  | { kind: 'authenticated'; operator: Operator; recordSuccess: () => Promise<void> }
+  | { kind: 'failed' }
+  /** Over a budget (SPEC §6): 429 + Retry-After. */
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  /** Every hashing slot busy and the wait queue full (or the wait too long): 503 + Retry-After. */
+  | { kind: 'busy'; retryAfterSeconds: number }
+  /** The client went away before its password was hashed: nothing was done or recorded. */
+  | { kind: 'aborted' }
+
+/**
+ * The one login path behind `POST /api/auth/tokens` and the console's `/system/login`:
+ *
+ * 1. a saturated hashing gate refuses at once (no budget spent, nothing stored);
+ * 2. the rate limits (per IP + email, per IP) refuse with 429; only the first refusal of an episode is
+ *    recorded (LoginRateLimited), later ones in the same window store nothing;
+ * 3. the password is checked under the hashing gate (bounded concurrency, bounded queue, abort-aware);
+ * 4. a failure is recorded (LoginFailed — bounded per IP by the per-IP budget); a success is recorded by
+ *    the caller through `recordSuccess` once it has issued its token or session.
+ */
+export async function passwordLogin(deps: PasswordLoginDeps, attempt: PasswordLoginAttempt): Promise<PasswordLoginResult> {
+  const gate = deps.gate ?? loginHashingGate
+  const { email, password, ip, userAgent, channel, signal } = attempt
+  const recorded = { email, ip, userAgent, channel }
+  if (signal?.aborted) return { kind: 'aborted' }
+  if (gate.saturated) return { kind: 'busy', retryAfterSeconds: gate.options.retryAfterSeconds }
+
+  const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: attempt.rateLimitIp, email })
+  if (!decision.allowed) {
+    if (decision.firstRefusalInWindow) {
+      await recordLoginAttempt(deps.log, { ...recorded, outcome: { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds } })
+    }
+    return { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds }
+  }
+
+  let operator: Operator | null
+  try {
+    operator = await gate.run(() => authenticate(deps.sql, email, password), signal)
+  } catch (error) {
+    if (!(error instanceof HashingUnavailableError)) throw error
+    if (error.reason === 'aborted') return { kind: 'aborted' }
+    return { kind: 'busy', retryAfterSeconds: error.retryAfterSeconds }
+  }
+  if (!operator) {
+    await recordLoginAttempt(deps.log, { ...recorded, outcome: { kind: 'failed' } })
+    return { kind: 'failed' }
+  }
+  const found = operator
+  return {
+    kind: 'authenticated',
+    operator: found,
+    recordSuccess: () => recordLoginAttempt(deps.log, { ...recorded, outcome: { kind: 'succeeded', operatorId: found.id } }),
+  }
+}
