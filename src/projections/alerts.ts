@@ -3,6 +3,8 @@ import type { RunOutcome } from '../events/index.js'
 import type { Projection } from './projector.js'
 
 export const runFailedAlertKey = 'operations.run.failed'
+/** SPEC §10: every start by a break-glass operator. */
+export const breakGlassAlertKey = 'operations.break_glass.used'
 
 const alertingOutcomes: ReadonlySet<RunOutcome> = new Set(['failed', 'partially_succeeded'])
 
@@ -29,6 +31,13 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
       if (event.type === 'RunCompleted' && alertingOutcomes.has(event.data.outcome)) {
         await recordRunFailedAlert(tx, event.data.runId, event.data.completedAt, consoleBaseUrl)
       }
+      if (event.type === 'RunRequested' && event.data.initiator.isBreakGlass) {
+        await recordAlert(tx, breakGlassAlertKey, 'break-glass', event.data.runId, event.data.requestedAt, consoleBaseUrl, {
+          operator_id: event.data.initiator.platformUserId,
+          operator_email: event.data.initiator.email,
+          reason_code: event.data.reason?.reasonCode ?? null,
+        })
+      }
       // SPEC §9: a run that pauses itself over its error budget raises the same alert.
       if (event.type === 'RunPaused' && event.data.reason.reasonCode === 'ERROR_BUDGET_EXCEEDED') {
         await recordRunFailedAlert(tx, event.data.runId, event.data.pausedAt, consoleBaseUrl)
@@ -53,6 +62,23 @@ interface RunRow {
  * and later completes `partially_succeeded` has already alerted (the unique key keeps the first).
  */
 async function recordRunFailedAlert(tx: TransactionSql, runId: string, at: string, consoleBaseUrl: string): Promise<void> {
+  await recordAlert(tx, runFailedAlertKey, null, runId, at, consoleBaseUrl, {})
+}
+
+/**
+ * One delivery of the alert per enabled destination of the platform workspace; ids are
+ * `${runId}:${destinationId}` for the run-failed alert (as always) and `${runId}:${kind}:${destinationId}`
+ * for the others, so that re-applying is a no-op.
+ */
+async function recordAlert(
+  tx: TransactionSql,
+  alertKey: string,
+  kind: string | null,
+  runId: string,
+  at: string,
+  consoleBaseUrl: string,
+  extra: Record<string, unknown>,
+): Promise<void> {
   const [run] = await tx<RunRow[]>`
     select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = ${runId}`
   if (!run) throw new Error(`an alert for run ${runId}, which operation_runs does not know`)
@@ -63,10 +89,12 @@ async function recordRunFailedAlert(tx: TransactionSql, runId: string, at: strin
     run_type: run.type,
     scope: run.scope,
     console_url: `${consoleBaseUrl}/system/ops/runs/${encodeURIComponent(run.id)}`,
+    ...extra,
   }
+  const idPrefix = kind ? `${run.id}:${kind}:` : `${run.id}:`
   await tx`
     insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
-    select ${run.id} || ':' || d.id, ${runFailedAlertKey}, ${run.id}, d.workspace_id, d.id,
+    select ${idPrefix} || d.id, ${alertKey}, ${run.id}, d.workspace_id, d.id,
            ${JSON.stringify(payload)}::text::jsonb, 'recorded', ${at}::timestamptz
     from alert_destinations d
     where d.workspace_id = ${platformWorkspace}::bigint and d.enabled

@@ -108,6 +108,28 @@ describe.each(serviceFlavours())('operators over the API: $name', (flavour) => {
     expect(sole.status).toBe(200)
   })
 
+  it('a break-glass operator must give a reason on every start, and each start raises operations.break_glass.used', async () => {
+    const capabilitiesToRun = ['platform.ops.view', 'platform.runbooks.view', 'platform.runbooks.run', 'platform.runbooks.findings.lifecycle_backfill']
+    const created = await send('POST', '/api/operators', {
+      email: `glass-${flavour.name.length}@ops.test`,
+      name: 'Break Glass',
+      password: 'break the glass in case of fire',
+      capabilities: capabilitiesToRun,
+      isBreakGlass: true,
+    })
+    expect(created.status, created.text).toBe(201)
+    const token = await api.token({ email: `glass-${flavour.name.length}@ops.test`, password: 'break the glass in case of fire' })
+    const tenant = (await api.request('GET', '/api/tenants', { token })).body.items[1]
+    const path = '/api/runbooks/findings.lifecycle.backfill/runs'
+    const body = { scope: 'single_tenant', tenantId: tenant.id, confirmation: 'findings.lifecycle.backfill' }
+    expectProblem(await send('POST', path, body, token), 422, 'reason')
+    const started = await send('POST', path, { ...body, reason: { code: 'INCIDENT', text: 'production is on fire, repairing' } }, token)
+    expect(started.status, started.text).toBe(202)
+    const { listAlertDeliveries } = await import('../../src/projections/queries.js')
+    const { waitUntil } = await import('../support/service.js')
+    await waitUntil(async () => (await listAlertDeliveries(api.sql, { runId: started.body.runId })).some((d) => d.alertKey === 'operations.break_glass.used'), 'the break-glass alert')
+  })
+
   it('own account: a password change needs the current one; the token in use can be revoked', async () => {
     const colleague = await newColleague()
     const token = await api.token(colleague)
