@@ -1,6 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import { revokeToken } from '../../auth/operator-store.js'
+import { HashingUnavailableError, loginHashingGate } from '../../auth/hashing-gate.js'
+import { checkAndRecordLoginAttempt } from '../../auth/login-rate-limit.js'
+import { rateLimitAddress } from '../client-address.js'
+import { HttpProblem } from '../problem.js'
 import { changeOwnPassword, createOperator, listOperators, me, setOperatorPassword, updateOperator, type OperatorCommandDeps } from '../../commands/operators.js'
 import type { AppEnv } from '../authentication.js'
 import { bearerTokenOf } from '../authentication.js'
@@ -86,6 +90,7 @@ const changeOwnPasswordRoute = apiRoute({
   access: anyOperator,
   body: changeOwnPasswordBodySchema,
   answer: { status: 200, description: 'Changed.', schema: z.object({ changed: z.literal(true) }) },
+  problems: { 429: 'Too many password attempts (rate-limited as a login).' },
 })
 
 const revokeCurrentTokenRoute = apiRoute({
@@ -105,7 +110,21 @@ export function operatorRoutes(deps: OperatorCommandDeps) {
   serveRoute(app, setPasswordRoute, async (c, input) => c.json(await setOperatorPassword(deps, c.get('actor'), c.req.param('id')!, await input.body())))
   serveRoute(app, meRoute, async (c) => c.json(await me(deps, c.get('actor'))))
   serveRoute(app, changeOwnPasswordRoute, async (c, input) => {
-    await changeOwnPassword(deps, c.get('actor'), await input.body())
+    const actor = c.get('actor')
+    const body = await input.body()
+    // Rate-limited as a login (SPEC §10): it checks a password; and its hashes wait for the login gate.
+    const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(actor.ip), email: actor.email })
+    if (!decision.allowed) {
+      const retryAfter = String(decision.retryAfterSeconds)
+      throw new HttpProblem(429, `too many password attempts; retry in ${retryAfter} s`, { retryAfterSeconds: decision.retryAfterSeconds }, { 'Retry-After': retryAfter })
+    }
+    try {
+      await loginHashingGate.run(() => changeOwnPassword(deps, actor, body), c.req.raw.signal)
+    } catch (error) {
+      if (!(error instanceof HashingUnavailableError)) throw error
+      const retryAfter = String(error.retryAfterSeconds)
+      throw new HttpProblem(503, 'password hashing is busy; retry shortly', { retryAfterSeconds: error.retryAfterSeconds }, { 'Retry-After': retryAfter })
+    }
     return c.json({ changed: true as const })
   })
   serveRoute(app, revokeCurrentTokenRoute, async (c) => {
