@@ -120,6 +120,42 @@ export interface IssuedToken {
   expiresIn?: number
 }
 
+/** SPEC §10: an operator as the API shows it (never a password hash or a token). */
+export interface Operator {
+  id: string
+  email: string
+  name: string
+  capabilities: string[]
+  isBreakGlass: boolean
+  disabled: boolean
+  createdAt: string
+  lastLoginAt: string | null
+}
+
+export interface CreateOperatorRequest {
+  email: string
+  name: string
+  password: string
+  capabilities: string[]
+  isBreakGlass?: boolean
+}
+
+export interface UpdateOperatorRequest {
+  name?: string
+  capabilities?: string[]
+  isBreakGlass?: boolean
+  disabled?: boolean
+}
+
+export type ApprovalPolicy = 'none' | 'all_tenants' | 'all'
+
+/** `GET /api/settings/approvals` (SPEC §10). */
+export interface ApprovalSettings {
+  required: ApprovalPolicy
+  by: { id: string; email: string; name: string } | null
+  at: string | null
+}
+
 export interface RunListFilter {
   status?: string
   outcome?: string
@@ -231,6 +267,55 @@ export class ApiClient {
 
   listAudit(filter: { action?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
     return this.request('GET', '/api/audit', { query: filter })
+  }
+
+  listOperators(): Promise<Page<Operator>> {
+    return this.request('GET', '/api/operators')
+  }
+
+  createOperator(request: CreateOperatorRequest): Promise<Operator> {
+    return this.request('POST', '/api/operators', { body: request })
+  }
+
+  updateOperator(id: string, request: UpdateOperatorRequest): Promise<Operator> {
+    return this.request('PATCH', `/api/operators/${encodeURIComponent(id)}`, { body: request })
+  }
+
+  /** Sets another operator's password; their tokens and sessions end. */
+  setOperatorPassword(id: string, password: string): Promise<Operator> {
+    return this.request('POST', `/api/operators/${encodeURIComponent(id)}/password`, { body: { password } })
+  }
+
+  me(): Promise<Operator> {
+    return this.request('GET', '/api/me')
+  }
+
+  /** Every token of the operator ends, the one this client holds included. */
+  changeOwnPassword(currentPassword: string, password: string): Promise<{ changed: true }> {
+    return this.request('POST', '/api/me/password', { body: { currentPassword, password } })
+  }
+
+  /** Revokes the token this client sends. */
+  revokeCurrentToken(): Promise<{ revoked: true }> {
+    return this.request('DELETE', '/api/auth/tokens/current')
+  }
+
+  /** 202 with the run, queued; 403 for the operator who started it, 409 when not awaiting approval, 423 while halted. */
+  approveRun(id: string, comment?: string): Promise<RunDetail> {
+    return this.request('POST', `${runPath(id)}/approve`, { body: comment === undefined ? {} : { comment } })
+  }
+
+  /** 202 with the run, completed `rejected`. */
+  rejectRun(id: string, reason: Reason): Promise<RunDetail> {
+    return this.request('POST', `${runPath(id)}/reject`, { body: { reason } })
+  }
+
+  getApprovalSettings(): Promise<ApprovalSettings> {
+    return this.request('GET', '/api/settings/approvals')
+  }
+
+  setApprovalSettings(required: string): Promise<ApprovalSettings> {
+    return this.request('PUT', '/api/settings/approvals', { body: { required } })
   }
 
   /** A start or a retry: 202 `{runId, status}`, or 409 naming the active run (`runId`); any other 409 throws. */

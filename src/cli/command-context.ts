@@ -58,6 +58,8 @@ export interface ExecuteOptions {
   suppressLoginHint?: boolean
   /** The run the command is about, for the messages of a 404 or a 409. */
   runId?: string
+  /** The hint for a 403 that names no missing capability. */
+  forbiddenHint?: string
 }
 
 /** Runs one command's body and turns whatever it throws into the message and exit code of `reportError`. */

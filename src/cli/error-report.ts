@@ -19,6 +19,8 @@ export interface ErrorReportContext {
   suppressLoginHint?: boolean
   /** The run a command is about: a 404 then means there is no such run, a 409 names the state it is in. */
   runId?: string
+  /** The hint for a 403 that names no missing capability (a rule, not a capability: approving one's own run). */
+  forbiddenHint?: string
 }
 
 export function exitCodeForStatus(status: number): ExitCode {
@@ -69,6 +71,7 @@ function hintsFor(error: ApiError, context: ErrorReportContext): string[] {
   }
   if (error.status === 403) {
     const missing = error.problem.missingCapabilities
+    if (!(Array.isArray(missing) && missing.length > 0) && context.forbiddenHint) return [context.forbiddenHint]
     const needs = Array.isArray(missing) && missing.length > 0 ? ` with ${missing.map(printable).join(', ')}` : ''
     return [`this operator lacks a capability; rcp login${url} as an operator${needs}`]
   }

@@ -1,12 +1,12 @@
 import cliProgress from 'cli-progress'
 import { ApiError, NetworkError, type ApiClient, type RunDetail } from './api-client.js'
-import { formatControlEntry, printable } from './format.js'
+import { awaitingApprovalNote, formatControlEntry, printable } from './format.js'
 import type { OutputStream } from './io.js'
 
 /**
  * `rcp start --follow` (and `retry --follow`): polls the run until it completes and shows how far it got —
  * a progress bar on a terminal, plain lines (one per change) anywhere else, so logs and pipes get no
- * control sequences. A paused run never completes by itself: following goes on (more slowly) and says
+ * control sequences. A run awaiting approval never starts by itself, and a paused run never completes by itself: following goes on (more slowly) and says
  * when the run pauses, resumes or is being cancelled.
  */
 
@@ -120,6 +120,11 @@ export function notesOnlyReporter(stderr: OutputStream): ProgressReporter {
 export function controlNotes(previous: RunDetail | null, run: RunDetail): string[] {
   const id = printable(run.id)
   const notes: string[] = []
+  if (run.status === 'awaiting_approval' && previous?.status !== 'awaiting_approval') {
+    notes.push(`Run ${id} is ${awaitingApprovalNote(run.id)}; it does not start by itself.`)
+  } else if (previous?.status === 'awaiting_approval' && run.status !== 'awaiting_approval') {
+    notes.push(run.status === 'completed' ? `Run ${id} was not approved: ${printable(run.outcome)}.` : `Run ${id} approved: ${printable(run.status)}.`)
+  }
   const pauseKey = (r: RunDetail | null) => (r?.status === 'paused' && r.pause ? `${r.pause.at}|${r.pause.reasonCode}` : null)
   if (run.status === 'paused' && pauseKey(run) !== pauseKey(previous)) {
     const why = run.pause ? ` ${printable(formatControlEntry(run.pause))}` : ''
@@ -184,7 +189,8 @@ export async function followRun(
       previous = run
       reporter.update(progressOf(run))
       if (run.status === 'completed') return run
-      await sleep(run.status === 'paused' ? pausedIntervalMs : intervalMs)
+      // A paused run or one awaiting approval changes only when an operator acts.
+      await sleep(run.status === 'paused' || run.status === 'awaiting_approval' ? pausedIntervalMs : intervalMs)
     }
   } finally {
     process.removeListener('SIGINT', interrupted)

@@ -1,8 +1,10 @@
 import type {
+  ApprovalSettings,
   AuditEntry,
   FailureEntry,
   Halt,
   HaltEngaged,
+  Operator,
   Preflight,
   Runbook,
   RunControlEntry,
@@ -130,12 +132,33 @@ export function formatTenantCounts(counts: RunSummary['tenantCounts'] | null | u
   return TENANT_COUNT_ORDER.map((key) => `${key} ${counts[key]}`).join(', ')
 }
 
+/** What a run waiting for a second operator says, wherever it shows (start, run, follow). */
+export function awaitingApprovalNote(runId: string): string {
+  const id = printable(runId)
+  return `waiting for a second operator to approve: rcp approve ${id} (or rcp reject ${id} --reason-code CODE --reason TEXT)`
+}
+
+/** SPEC §10: the run's approval, when it needed one. */
+export function approvalLabel(run: Pick<RunSummary, 'id' | 'status' | 'outcome' | 'approval'>): string | null {
+  const approval = run.approval
+  if (run.status === 'awaiting_approval') return awaitingApprovalNote(run.id)
+  if (!approval || !approval.required) return null
+  if (approval.approvedBy) {
+    const comment = approval.comment ? `: ${approval.comment}` : ''
+    return `approved by ${approval.approvedBy} (${formatTime(approval.approvedAt)})${comment}`
+  }
+  if (run.outcome === 'rejected') return 'rejected (rcp events RUN shows by whom and why)'
+  return 'required'
+}
+
 /** The SPEC §9 lines of a run: shown only when they say something (a pause, a cancellation, a retry). */
 function controlFields(run: RunSummary): Array<[string, unknown]> {
   const pairs: Array<[string, unknown]> = []
   if (run.pause) pairs.push(['Paused', formatControlEntry(run.pause)])
   if (run.cancellation) pairs.push(['Cancelling', formatControlEntry(run.cancellation)])
   if (run.retryOf) pairs.push(['Retry of', run.retryOf])
+  const approval = approvalLabel(run)
+  if (approval) pairs.push(['Approval', approval])
   pairs.push(['Limits', formatLimits(run.limits)])
   if (run.tenantCounts) pairs.push(['Tenants', formatTenantCounts(run.tenantCounts)])
   return pairs
@@ -162,7 +185,7 @@ export function formatRunDetail(run: RunDetail, names: TenantNames): string {
   ].join('\n')
 }
 
-export type RunControl = 'pause' | 'resume' | 'cancel' | 'limits'
+export type RunControl = 'pause' | 'resume' | 'cancel' | 'limits' | 'approve' | 'reject'
 
 /** What `pause`, `resume`, `cancel` and `limits` print: what happened, then the run's control lines. */
 export function formatControlled(control: RunControl, run: RunDetail): string {
@@ -175,6 +198,8 @@ export function formatControlled(control: RunControl, run: RunDetail): string {
         ? `Run ${id} cancelled: completed ${printable(run.outcome)}.`
         : `Run ${id} is being cancelled: repairs in flight finish and are counted, then it completes cancelled.`,
     limits: `Run ${id} limits changed: ${formatLimits(run.limits)}.`,
+    approve: `Run ${id} approved: ${printable(run.status)}; it proceeds (rcp run ${id} shows how far it got).`,
+    reject: `Run ${id} rejected: completed ${printable(run.outcome)}, nothing was repaired.`,
   }[control]
   return [
     headline,
@@ -244,6 +269,7 @@ export function formatHaltLifted(): string {
 export function formatCompletion(run: RunDetail, names: TenantNames): string {
   return [
     `Run ${run.id} completed: ${printable(run.outcome)}`,
+    ...(run.outcome === 'rejected' ? ['Rejected by a second operator (or its approval expired): nothing was repaired.'] : []),
     `Counts: ${formatCounts(run.summaryCounts ?? {})}`,
     ...(run.tenantCounts ? [`Tenants: ${formatTenantCounts(run.tenantCounts)}`] : []),
     formatFailures(run.failureSummary ?? [], names),
@@ -325,6 +351,50 @@ export function formatAudit(entries: AuditEntry[]): string {
     ['OCCURRED', 'ACTION', 'ACTOR', 'RUN'],
     entries.map((e) => [formatTime(e.occurredAt), e.action, e.actorEmail ?? e.actorUserId ?? '-', e.operationRunId ?? '-']),
   )
+}
+
+/** `rcp operators list`. */
+export function formatOperators(operators: Operator[]): string {
+  if (operators.length === 0) return 'No operators.'
+  return table(
+    ['ID', 'EMAIL', 'NAME', 'STATE', 'BREAK-GLASS', 'LAST LOGIN', 'CAPABILITIES'],
+    operators.map((o) => [
+      o.id,
+      o.email,
+      o.name,
+      o.disabled ? 'disabled' : 'enabled',
+      o.isBreakGlass ? 'yes' : 'no',
+      formatTime(o.lastLoginAt),
+      o.capabilities.length === 0 ? '-' : o.capabilities.join(','),
+    ]),
+  )
+}
+
+/** One operator (`rcp me`, and what `operators create|update|…` changed). */
+export function formatOperator(operator: Operator): string {
+  return fields([
+    ['Operator', operator.id],
+    ['Email', operator.email],
+    ['Name', operator.name],
+    ['State', operator.disabled ? 'disabled (cannot log in; tokens revoked)' : 'enabled'],
+    ['Break-glass', operator.isBreakGlass ? 'yes (every start needs a reason and raises an alert)' : 'no'],
+    ['Capabilities', operator.capabilities.length === 0 ? '-' : operator.capabilities.join(', ')],
+    ['Created', formatTime(operator.createdAt)],
+    ['Last login', formatTime(operator.lastLoginAt)],
+  ])
+}
+
+const APPROVAL_POLICY_TEXT: Record<string, string> = {
+  none: 'no start needs approval',
+  all_tenants: 'starts for all tenants need a second operator to approve',
+  all: 'every start needs a second operator to approve',
+}
+
+/** `rcp approvals`. */
+export function formatApprovalSettings(settings: ApprovalSettings): string {
+  const what = APPROVAL_POLICY_TEXT[settings.required] ?? ''
+  const by = settings.by ? ` (set by ${settings.by.name} <${settings.by.email}>, ${formatTime(settings.at)})` : ' (the default)'
+  return `Approvals: ${printable(settings.required)}: ${what}${printable(by)}`
 }
 
 /** The hint under a page that has more. */

@@ -17,6 +17,19 @@ import {
 } from './commands/history-commands.js'
 import { limitsFieldFlags, reasonFieldFlags, type LimitsOptions, type ReasonOptions } from './commands/control-options.js'
 import { engageHalt, liftHalt, showHalt } from './commands/halt-commands.js'
+import { approveRun, rejectRun, setApprovalSettings, showApprovalSettings } from './commands/approval-commands.js'
+import {
+  changeOwnPassword,
+  createOperator,
+  listOperators,
+  operatorFieldFlags,
+  setOperatorDisabled,
+  setOperatorPassword,
+  showMe,
+  updateOperator,
+  type CreateOperatorOptions,
+  type UpdateOperatorOptions,
+} from './commands/operator-commands.js'
 import {
   cancelRun,
   changeLimits,
@@ -49,6 +62,11 @@ function positiveInteger(name: string) {
   }
 }
 
+/** A repeatable option: each occurrence adds to the list. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
 /** `--max-failures N|none`: a failure budget, or `none` (sent as `null`: no limit; commander turns a parsed null into ''). */
 function failureBudget(value: string): number | 'none' {
   if (value === 'none') return 'none'
@@ -61,14 +79,19 @@ function failureBudget(value: string): number | 'none' {
 const EXIT_CODES_HELP = `
 Exit codes:
   0  done (a followed run succeeded)
-  1  a followed run completed partially_succeeded, failed, blocked or cancelled
+  1  a followed run completed partially_succeeded, failed, blocked, cancelled
+     or rejected
   2  bad arguments or values refused by the service (4xx): invalid values (422),
-     no such run or runbook (404), the run's state does not allow it (409)
+     no such run or runbook (404), the run's state does not allow it (409),
+     an operator email that exists, the last operator manager (409)
   3  start: an identical run is already active; retry: a retry of the run is
      (the active run's id is printed)
-  4  not logged in, token rejected, or a missing capability (401/403)
+  4  not logged in, token rejected (a disabled operator's included), a missing
+     capability, or a rule of who may do it (401/403: approving one's own run,
+     changing one's own capabilities, disabling oneself)
   5  service unreachable or failing (network error, 5xx)
-  6  refused while the deployment is halted (423; see rcp halt status)
+  6  refused while the deployment is halted (423; see rcp halt status): starts,
+     resumes, retries, approvals
 
 Environment: RCP_URL (service URL), RCP_TOKEN (overrides the stored token),
 RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
@@ -135,8 +158,72 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
 
   program
     .command('logout')
-    .description('delete the stored token')
+    .description('revoke the stored token on the service, then delete it (deleted even if the service cannot be reached)')
     .action(action((context) => logout(context)))
+
+  program
+    .command('me')
+    .description('the operator you are logged in as: capabilities, break-glass, last login')
+    .action(action((context) => showMe(context)))
+
+  program
+    .command('password')
+    .description(
+      'change your own password: prompts for the current one and the new one (twice); every token of yours ends, log in again',
+    )
+    .option('--password-stdin', 'read two lines from stdin instead: the current password, then the new one')
+    .action(
+      action((context, options: { passwordStdin?: boolean }) => changeOwnPassword(context, options), {
+        fieldFlags: { currentPassword: 'the current password', password: 'the new password' },
+        suppressLoginHint: true,
+      }),
+    )
+
+  const operators = program
+    .command('operators')
+    .description('manage operators (platform.operators.manage); OPERATOR is an id or an email')
+  const onOperator: ExecuteOptions = {
+    fieldFlags: operatorFieldFlags,
+    forbiddenHint: 'nobody changes their own capabilities or disables themselves: ask another operator manager',
+  }
+  operators
+    .command('list')
+    .description('every operator: state, break-glass, last login, capabilities')
+    .action(action((context) => listOperators(context), onOperator))
+  operators
+    .command('create')
+    .description('create an operator; the password from --password-stdin or a hidden prompt (12 to 200 characters, not the email)')
+    .requiredOption('--email <email>', 'their email (their login)')
+    .requiredOption('--name <name>', 'their name')
+    .option('--capability <capability>', 'a capability to grant (repeatable)', collect)
+    .option('--break-glass', 'a break-glass operator: every start needs a reason and raises an alert')
+    .option('--password-stdin', 'read the password from stdin instead of prompting')
+    .action(action((context, options: CreateOperatorOptions) => createOperator(context, options), onOperator))
+  operators
+    .command('update')
+    .argument('<operator>', 'operator id or email')
+    .description("change an operator's name, capabilities or break-glass flag (at least one option)")
+    .option('--name <name>', 'their new name')
+    .option('--capability <capability>', 'a capability (repeatable): the given ones replace the whole set', collect)
+    .option('--break-glass', 'make them a break-glass operator')
+    .option('--no-break-glass', 'make them a regular operator')
+    .action(action((context, operator: string, options: UpdateOperatorOptions) => updateOperator(context, operator, options), onOperator))
+  operators
+    .command('disable')
+    .argument('<operator>', 'operator id or email')
+    .description('disable an operator: every token and console session of theirs ends at once')
+    .action(action((context, operator: string) => setOperatorDisabled(context, operator, true), onOperator))
+  operators
+    .command('enable')
+    .argument('<operator>', 'operator id or email')
+    .description('enable a disabled operator again (they log in anew)')
+    .action(action((context, operator: string) => setOperatorDisabled(context, operator, false), onOperator))
+  operators
+    .command('password')
+    .argument('<operator>', 'operator id or email')
+    .description("set another operator's password (--password-stdin or a hidden prompt); their tokens and sessions end")
+    .option('--password-stdin', 'read the password from stdin instead of prompting')
+    .action(action((context, operator: string, options: { passwordStdin?: boolean }) => setOperatorPassword(context, operator, options), onOperator))
 
   program
     .command('runbooks')
@@ -266,6 +353,33 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     program.command('unhalt').description('lift the halt: starts are accepted again; paused runs stay paused until resumed'),
     true,
   ).action(action((context, options: Required<ReasonOptions>) => liftHalt(context, options), { fieldFlags: reasonFieldFlags }))
+
+  const approvalHint = (runId: string | undefined): ExecuteOptions => ({
+    runId,
+    fieldFlags: { comment: '--comment', ...reasonFieldFlags },
+    forbiddenHint: 'the operator who started a run cannot approve or reject it: a second operator must',
+  })
+  program
+    .command('approve')
+    .argument('<run>', 'id of a run awaiting approval')
+    .description('approve a run another operator started (four eyes): it is queued and proceeds')
+    .option('--comment <text>', 'a comment recorded with the approval (at most 500 characters)')
+    .action(action((context, id: string, options: { comment?: string }) => approveRun(context, id, options), approvalHint))
+
+  reasonOptions(
+    program.command('reject').argument('<run>', 'id of a run awaiting approval').description('reject a run another operator started: it completes rejected, nothing repaired'),
+    true,
+  ).action(action((context, id: string, options: Required<ReasonOptions>) => rejectRun(context, id, options), approvalHint))
+
+  const approvals = program
+    .command('approvals')
+    .description('which starts need a second operator to approve: none, all_tenants or all')
+    .action(action((context) => showApprovalSettings(context)))
+  approvals
+    .command('set')
+    .argument('<required>', 'none | all_tenants | all')
+    .description('set which starts need approval (platform.operators.manage)')
+    .action(action((context, required: string) => setApprovalSettings(context, required), { fieldFlags: { required: 'none|all_tenants|all' } }))
 
   program
     .command('audit')

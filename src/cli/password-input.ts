@@ -56,3 +56,39 @@ export function promptHiddenPassword(stdin: InputStream, stderr: OutputStream, p
     stdin.resume()
   })
 }
+
+/**
+ * `--password-stdin` for two passwords (`rcp password`: the current one, then the new one): one per line,
+ * exactly two lines (a final newline is fine). A password never contains a line break.
+ */
+export async function readPasswordLinesFromStdin(stdin: InputStream, names: [string, string]): Promise<[string, string]> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    size += buffer.length
+    if (size > 2 * MAX_PASSWORD_BYTES) throw new UsageError('--password-stdin: the input is too long to be two passwords')
+    chunks.push(buffer)
+  }
+  const lines = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '').split(/\r?\n/)
+  if (lines.length !== 2 || lines.some((line) => line === '')) {
+    throw new UsageError(`--password-stdin: expected two lines on stdin, ${names[0]} then ${names[1]}`)
+  }
+  return [lines[0]!, lines[1]!]
+}
+
+/**
+ * A new password (`operators create`, `operators password`, `rcp password`): from stdin with
+ * `--password-stdin`, else typed twice at a hidden prompt (a typo would otherwise lock the account out).
+ */
+export async function readNewPassword(
+  stdin: InputStream,
+  stderr: OutputStream,
+  options: { fromStdin: boolean; prompt: string },
+): Promise<string> {
+  if (options.fromStdin) return readPasswordFromStdin(stdin)
+  const first = await promptHiddenPassword(stdin, stderr, options.prompt)
+  const second = await promptHiddenPassword(stdin, stderr, 'Repeat it: ')
+  if (first !== second) throw new UsageError('the two passwords typed differ; nothing was changed')
+  return first
+}

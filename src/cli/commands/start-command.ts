@@ -2,7 +2,7 @@ import type { StartRunRequest } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
-import { formatCompletion } from '../format.js'
+import { awaitingApprovalNote, formatCompletion, printable } from '../format.js'
 import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
 import { targetFieldFlags, targetOf, type TargetOptions } from './target.js'
 
@@ -59,9 +59,14 @@ export async function startedRun(
   follow: boolean,
   followOptions: FollowOptions = {},
 ): Promise<ExitCode> {
+  const awaiting = started.status === 'awaiting_approval'
   if (!follow) {
     if (context.json) context.printJson({ runId: started.runId, status: started.status })
-    else context.print(headline)
+    else {
+      context.print(headline)
+      // Nothing is dispatched until a second operator approves (SPEC §10).
+      if (awaiting) context.print(`Run ${printable(started.runId)} is ${awaitingApprovalNote(started.runId)}`)
+    }
     return exitCodes.ok
   }
 
