@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import { HashingGate, HashingUnavailableError, loginHashingGate } from '../../src/auth/hashing-gate.js'
+
+/** A piece of work the test finishes by hand. */
+function heldWork() {
+  let finish!: () => void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  let started = false
+  return { work: async () => ((started = true), await done, 'done'), finish: () => finish(), started: () => started }
+}
+
+const gateOf = (options: Partial<HashingGate['options']> = {}) =>
+  new HashingGate({ maxConcurrent: 2, maxQueued: 2, maxWaitMs: 10_000, retryAfterSeconds: 3, ...options })
+
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (error: unknown) => (error instanceof HashingUnavailableError ? { reason: error.reason, retryAfterSeconds: error.retryAfterSeconds } : error),
+  )
+
+describe('login hashing gate (issue 7: login is not a CPU exhaustion lever)', () => {
+  it('runs at most maxConcurrent at once, queues up to maxQueued, and refuses the next at once', async () => {
+    const gate = gateOf()
+    const held = Array.from({ length: 4 }, heldWork)
+    const running = held.map((h) => gate.run(h.work))
+    await Promise.resolve()
+    expect(held.map((h) => h.started())).toEqual([true, true, false, false])
+    expect(gate.stats).toEqual({ running: 2, queued: 2 })
+    expect(gate.saturated).toBe(true)
+
+    const startedAt = Date.now()
+    expect(await refusal(gate.run(async () => 'never'))).toEqual({ reason: 'saturated', retryAfterSeconds: 3 })
+    expect(Date.now() - startedAt).toBeLessThan(100)
+
+    held[0]!.finish()
+    await running[0]
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(held[2]!.started()).toBe(true) // the freed slot went to the first waiter
+    expect(gate.stats).toEqual({ running: 2, queued: 1 })
+    for (const h of held) h.finish()
+    expect(await Promise.all(running)).toEqual(['done', 'done', 'done', 'done'])
+    expect(gate.stats).toEqual({ running: 0, queued: 0 })
+  })
+
+  it('refuses a waiter whose wait exceeds maxWaitMs', async () => {
+    const gate = gateOf({ maxConcurrent: 1, maxWaitMs: 50 })
+    const held = heldWork()
+    const first = gate.run(held.work)
+    expect(await refusal(gate.run(async () => 'late'))).toEqual({ reason: 'timed_out', retryAfterSeconds: 3 })
+    expect(gate.stats).toEqual({ running: 1, queued: 0 })
+    held.finish()
+    await first
+  })
+
+  it('does no work for a caller whose client went away: before, and while waiting', async () => {
+    const gate = gateOf({ maxConcurrent: 1 })
+    const gone = new AbortController()
+    gone.abort()
+    let ran = false
+    expect(await refusal(gate.run(async () => (ran = true), gone.signal))).toEqual({ reason: 'aborted', retryAfterSeconds: 3 })
+
+    const held = heldWork()
+    const first = gate.run(held.work)
+    const leaving = new AbortController()
+    const waiting = refusal(gate.run(async () => (ran = true), leaving.signal))
+    expect(gate.stats).toEqual({ running: 1, queued: 1 })
+    leaving.abort()
+    expect(await waiting).toEqual({ reason: 'aborted', retryAfterSeconds: 3 })
+    expect(gate.stats).toEqual({ running: 1, queued: 0 })
+    held.finish()
+    await first
+    expect(ran).toBe(false)
+    expect(gate.stats).toEqual({ running: 0, queued: 0 })
+  })
+
+  it('frees its slot when the work throws', async () => {
+    const gate = gateOf({ maxConcurrent: 1 })
+    await expect(gate.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+    expect(await gate.run(async () => 'next')).toBe('next')
+    expect(gate.stats).toEqual({ running: 0, queued: 0 })
+  })
+
+  it('the process gate lets 2 to 4 hashes run at once, with a bounded queue', () => {
+    expect(loginHashingGate.options.maxConcurrent).toBeGreaterThanOrEqual(2)
+    expect(loginHashingGate.options.maxConcurrent).toBeLessThanOrEqual(4)
+    expect(loginHashingGate.options.maxQueued).toBeLessThanOrEqual(4 * loginHashingGate.options.maxConcurrent)
+    expect(loginHashingGate.options.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+  })
+})

@@ -1,0 +1,133 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { HashingUnavailableError, loginHashingGate } from '../../src/auth/hashing-gate.js'
+import { LOGIN_ATTEMPTS_PER_IP_PER_WINDOW } from '../../src/auth/login-rate-limit.js'
+import { serviceFlavours, testAdmin, waitUntil, type TestService } from '../support/service.js'
+import { openLoginForm, submitLogin } from './console/console-client.js'
+
+/** Holds slots of the process's login hashing gate (the service runs in this process) until released. */
+function holdGateSlots(count: number) {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const held = Array.from({ length: count }, () =>
+    loginHashingGate.run(() => released).catch((error: unknown) => {
+      if (!(error instanceof HashingUnavailableError)) throw error
+    }),
+  )
+  return {
+    async release() {
+      release()
+      await Promise.all(held)
+    },
+  }
+}
+
+const { maxConcurrent, maxQueued } = loginHashingGate.options
+
+/**
+ * Issue 7: a login without credentials is not a lever on the service — hashing is capped and answered
+ * 503 + Retry-After when saturated, the per-IP budget stops a flood of distinct emails, refusals store
+ * (almost) nothing, a client that went away costs no hash, and token answers are not cached.
+ */
+describe.each(serviceFlavours())('login under load: $name', (flavour) => {
+  let service: TestService
+  let hold: { release(): Promise<void> } | null = null
+
+  const countEvents = async (type: string) =>
+    (await service.sql<{ n: number }[]>`select count(*)::int as n from event_store_events where type = ${type}`)[0]!.n
+  const postToken = (email: string, password: string, init: { signal?: AbortSignal } = {}) =>
+    fetch(`${service.baseUrl}/api/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+      ...init,
+    })
+
+  beforeAll(async () => {
+    service = await flavour.start()
+  })
+  afterEach(async () => {
+    await hold?.release()
+    hold = null
+  })
+  afterAll(async () => {
+    await service?.close()
+  })
+
+  it('answers the token with Cache-Control: no-store, and its refusals too', async () => {
+    const ok = await service.request('POST', '/api/auth/tokens', { json: testAdmin })
+    expect(ok.status, ok.text).toBe(201)
+    expect(ok.headers.get('cache-control')).toBe('no-store')
+    const wrong = await service.request('POST', '/api/auth/tokens', { json: { ...testAdmin, password: 'not the password' } })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers 503 with Retry-After at once when every hashing slot is busy and the queue full, spending no budget', async () => {
+    hold = holdGateSlots(maxConcurrent + maxQueued)
+    await waitUntil(async () => loginHashingGate.saturated, 'the gate saturated', 5_000)
+    const failedBefore = await countEvents('LoginFailed')
+    const startedAt = Date.now()
+    const api = await service.request('POST', '/api/auth/tokens', { json: testAdmin })
+    expect(Date.now() - startedAt).toBeLessThan(2_000)
+    expect(api.status, api.text).toBe(503)
+    expect(api.headers.get('content-type')).toContain('application/problem+json')
+    expect(Number(api.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(api.headers.get('cache-control')).toBe('no-store')
+
+    // The console's login form goes through the same path.
+    const form = await openLoginForm(service)
+    const consoleAnswer = await submitLogin(service, testAdmin, form)
+    expect(consoleAnswer.status).toBe(503)
+    expect(Number(consoleAnswer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(consoleAnswer.text).toContain('Too many logins are being checked right now')
+    expect(await countEvents('LoginFailed')).toBe(failedBefore)
+
+    await hold.release()
+    hold = null
+    const after = await service.request('POST', '/api/auth/tokens', { json: testAdmin })
+    expect(after.status, after.text).toBe(201)
+  })
+
+  it('does not hash, nor record, the password of a client that went away while waiting for a slot', async () => {
+    hold = holdGateSlots(maxConcurrent)
+    await waitUntil(async () => loginHashingGate.stats.running === maxConcurrent, 'the slots held', 5_000)
+    const email = 'went-away@ops.test'
+    const client = new AbortController()
+    const request = postToken(email, 'some password', { signal: client.signal }).catch((error: unknown) => error)
+    await waitUntil(async () => loginHashingGate.stats.queued === 1, 'the login waiting for a slot', 5_000)
+    client.abort()
+    expect(await request).toBeInstanceOf(Error)
+    await waitUntil(async () => loginHashingGate.stats.queued === 0, 'the waiter gone', 5_000)
+    await hold.release()
+    hold = null
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const [row] = await service.sql<{ n: number }[]>`
+      select count(*)::int as n from event_store_events where type = 'LoginFailed' and data->>'email' = ${email}`
+    expect(row!.n).toBe(0)
+  })
+
+  it('stops a flood of 200 concurrent distinct unknown emails from one address: bounded hashes, quick answers, one episode', async () => {
+    const failedBefore = await countEvents('LoginFailed')
+    const limitedBefore = await countEvents('LoginRateLimited')
+    const startedAt = Date.now()
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const response = await postToken(`flood-${i}@nobody.test`, 'wrong password')
+        await response.text()
+        return { status: response.status, retryAfter: response.headers.get('retry-after') }
+      }),
+    )
+    const elapsed = Date.now() - startedAt
+    const byStatus = (status: number) => answers.filter((a) => a.status === status)
+    expect(answers.every((a) => [401, 429, 503].includes(a.status)), JSON.stringify(answers.map((a) => a.status))).toBe(true)
+    expect(byStatus(401).length).toBeLessThanOrEqual(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW)
+    expect(byStatus(429).length).toBeGreaterThan(0)
+    for (const refused of [...byStatus(429), ...byStatus(503)]) expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
+    // At most the per-IP budget was hashed (each ~0.4 s at the default cost, 2-4 at once): not 200 hashes.
+    expect(elapsed).toBeLessThan(30_000)
+    await waitUntil(async () => (await countEvents('LoginRateLimited')) > limitedBefore, 'the rate-limit episode recorded', 10_000)
+    expect((await countEvents('LoginFailed')) - failedBefore).toBe(byStatus(401).length)
+    expect((await countEvents('LoginRateLimited')) - limitedBefore).toBe(1)
+    console.info(`flood of 200 from one address: ${elapsed} ms; 401×${byStatus(401).length} 429×${byStatus(429).length} 503×${byStatus(503).length}`)
+  }, 60_000)
+})
