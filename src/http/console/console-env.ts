@@ -31,6 +31,17 @@ export const consolePaths = {
   runStream: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/events/stream`,
   /** SPEC §9 run control: one form post each (`pause`, `resume`, `cancel`, `limits`, `retry`). */
   runControl: (id: string, action: RunAction) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/${action}`,
+  /** SPEC §10 four eyes: approve or reject a run awaiting approval. */
+  approveRun: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/approve`,
+  rejectRun: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/reject`,
+  /** SPEC §10 operator administration (`platform.operators.manage`). */
+  operators: `${CONSOLE_BASE}/ops/operators`,
+  operator: (id: string) => `${CONSOLE_BASE}/ops/operators/${encodeURIComponent(id)}`,
+  operatorAction: (id: string, action: 'disable' | 'enable' | 'password') => `${CONSOLE_BASE}/ops/operators/${encodeURIComponent(id)}/${action}`,
+  approvalSettings: `${CONSOLE_BASE}/ops/operators/approvals`,
+  /** The signed-in operator's own account: who they are, their own password. */
+  account: `${CONSOLE_BASE}/ops/me`,
+  accountPassword: `${CONSOLE_BASE}/ops/me/password`,
   halt: `${CONSOLE_BASE}/ops/halt`,
   liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,

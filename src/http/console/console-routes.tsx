@@ -10,8 +10,10 @@ import { HttpProblem, problemResponse } from '../problem.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
+import { consoleAccountRoutes } from './routes/account-routes.js'
 import { consoleHaltRoutes } from './routes/halt-routes.js'
 import { loginRoutes } from './routes/login-routes.js'
+import { consoleOperatorRoutes } from './routes/operator-routes.js'
 import { consoleRunRoutes } from './routes/run-routes.js'
 import { consoleRunbookRoutes } from './routes/runbook-routes.js'
 import { refuse, requireConsoleSession } from './session-guard.js'
@@ -97,6 +99,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
     }),
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
+  app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log }))
+  app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, nodeEnv: deps.nodeEnv }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
     refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
   )

@@ -12,6 +12,13 @@ export const fieldLabels: Record<string, string> = {
   reasonText: 'Reason text',
   'limits.maxConcurrency': 'Max concurrency',
   'limits.maxFailures': 'Max failures',
+  email: 'Email',
+  name: 'Name',
+  password: 'Password',
+  currentPassword: 'Current password',
+  capabilities: 'Capabilities',
+  comment: 'Comment',
+  required: 'Approval setting',
   // "the run has no failed tenant to retry": a sentence of its own
   runId: '',
 }

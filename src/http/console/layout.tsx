@@ -19,7 +19,7 @@ export interface LayoutProps {
   title: string
   nonce: string
   viewer: Viewer | null
-  current?: 'runbooks' | 'runs' | 'halt'
+  current?: 'runbooks' | 'runs' | 'halt' | 'operators' | 'account'
   /** A page's own client script — static code only; data reaches it through escaped data-* attributes. */
   script?: string
   children?: Child
@@ -78,6 +78,18 @@ const Navigation: FC<{ viewer: Viewer; current: LayoutProps['current'] }> = ({ v
             </a>
           </li>
         ) : null}
+        {viewer.capabilities.includes(capabilities.operatorsManage) ? (
+          <li>
+            <a href={consolePaths.operators} aria-current={current === 'operators' ? 'page' : undefined}>
+              Operators
+            </a>
+          </li>
+        ) : null}
+        <li>
+          <a href={consolePaths.account} aria-current={current === 'account' ? 'page' : undefined}>
+            Your account
+          </a>
+        </li>
       </ul>
     </nav>
     <div class="who">

@@ -50,7 +50,7 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
   const done = run.tenantCounts.succeeded + run.tenantCounts.failed
   let etaSeconds: number | null = null
   if (run.status === 'completed') etaSeconds = 0
-  else if (run.status !== 'paused' && done > 0 && done < targeted) {
+  else if (run.status !== 'paused' && run.status !== 'awaiting_approval' && done > 0 && done < targeted) {
     const elapsedMs = now.getTime() - new Date(run.startedAt ?? run.createdAt).getTime()
     etaSeconds = Math.max(0, Math.round(((elapsedMs / done) * (targeted - done)) / 1000))
   }
@@ -80,6 +80,7 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
 /** The progress line's tail: the ETA while running, "paused" while paused. */
 export function describeEta(etaSeconds: number | null, status?: string): string {
   if (status === 'paused') return 'paused: no tenant starts until the run is resumed'
+  if (status === 'awaiting_approval') return 'waiting for a second operator to approve: no tenant starts before'
   if (etaSeconds === null) return 'estimating…'
   if (etaSeconds < 60) return `about ${etaSeconds} s remaining`
   return `about ${Math.round(etaSeconds / 60)} min remaining`

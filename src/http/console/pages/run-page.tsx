@@ -8,6 +8,7 @@ import type { ControlAttempt } from '../run-controls.js'
 import { describeEta, type ControlNote, type RunProgress } from '../run-progress.js'
 import { runScript } from '../scripts/run-script.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
+import { RunApproval, type RunApprovalProps } from './run-approval.js'
 import { RunControls } from './run-controls.js'
 import { RunTenants, type RunTenantsProps } from './run-tenants.js'
 
@@ -37,6 +38,8 @@ export interface RunPageProps {
   attempt: ControlAttempt | null
   /** How a run that completed `cancelled` was cancelled (from its RunCancelled event). */
   cancelled: ControlNote | null
+  /** SPEC §10 four eyes: the notice and forms of a run awaiting approval, or how it was decided. */
+  approval: Omit<RunApprovalProps, 'runId' | 'awaiting' | 'csrfToken'>
 }
 
 /** The summary keys SPEC §3 allows, in reading order. */
@@ -97,7 +100,7 @@ const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNot
 )
 
 export const RunPage: FC<RunPageProps> = (props) => {
-  const { nonce, viewer, run, progress, runbookLabel, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled } = props
+  const { nonce, viewer, run, progress, runbookLabel, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval } = props
   const live = run.status !== 'completed'
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script
@@ -130,6 +133,8 @@ export const RunPage: FC<RunPageProps> = (props) => {
           ) : null}
         </div>
       ) : null}
+      <RunApproval runId={run.id} awaiting={run.status === 'awaiting_approval'} csrfToken={viewer.csrfToken} {...approval} />
+      {run.status === 'awaiting_approval' ? <p class="alert info" id="run-approval-decided" role="status" hidden /> : null}
       <ControlNotice id="run-pause" kind="pause" note={progress.pause} title="This run is paused.">
         No tenant repair of it starts until it is resumed.
       </ControlNotice>

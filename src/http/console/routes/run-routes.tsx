@@ -12,6 +12,7 @@ import {
   ValidationError,
   type FieldProblem,
 } from '../../../commands/errors.js'
+import { approveRun, rejectRun, requireApprovalAccess } from '../../../commands/approvals.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../../commands/run-control.js'
 import { reasonProblems } from '../../../commands/run/start-run-policy.js'
 import { retryRun } from '../../../commands/start-run.js'
@@ -29,12 +30,14 @@ import {
   type RunDetail,
   type RunTenant,
 } from '../../../projections/queries.js'
+import { missingCapabilities } from '../../../auth/capabilities.js'
 import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemJson } from '../../problem.js'
 import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
 import { readFormBody } from '../csrf.js'
+import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
 import { RunPage } from '../pages/run-page.js'
 import type { TenantFilter } from '../pages/run-tenants.js'
 import { RunsPage, runsPageHref, type RunFilters } from '../pages/runs-page.js'
@@ -163,18 +166,32 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   const runPage = async (
     c: Context<ConsoleEnv>,
     run: RunDetail,
-    options: { query?: Record<string, string>; attempt?: ControlAttempt; status?: 200 | 400 | 409 | 422 | 423 },
+    options: {
+      query?: Record<string, string>
+      attempt?: ControlAttempt
+      approvalAttempt?: ApprovalAttempt
+      status?: 200 | 400 | 409 | 422 | 423
+    },
   ) => {
     const actor = c.get('actor')
     const { events } = await deps.log.read(streams.run(run.id))
     const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
     // The read side keeps a cancel only until the run completes; a cancelled run's page tells it from the event.
     let cancelled: ControlNote | null = null
+    // SPEC §10: who approved or rejected the run (the read side keeps the approver's id only).
+    let approved: ApprovalNote | null = null
+    let rejected: ApprovalNote | null = null
     for (const { event, metadata } of events) {
-      if (event.type !== 'RunCancelled') continue
       const by = metadata.initiator.kind === 'operator' ? `${metadata.initiator.name} (${metadata.initiator.email})` : 'the service'
+      if (event.type === 'RunApproved') approved = { by, at: event.data.approvedAt, text: event.data.comment }
+      if (event.type === 'RunRejected') rejected = { by, at: event.data.rejectedAt, text: event.data.reason.reasonText, code: event.data.reason.reasonCode }
+      if (event.type !== 'RunCancelled') continue
       cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
     }
+    const runbookCapability = findRunbook(run.type)?.requiredCapability
+    const mayApprove =
+      missingCapabilities(actor.capabilities, [capabilities.runbooksApprove, ...(runbookCapability ? [runbookCapability] : [])]).length === 0
+    const approvalRole: ApprovalRole = run.userId === actor.operatorId ? 'starter' : mayApprove ? 'decide' : 'none'
     const tenantErrors: string[] = []
     const raw = options.query ?? {}
     const parsedQuery = tenantQuerySchema.safeParse({ tenants: raw.tenants, tenantsCursor: raw.tenantsCursor })
@@ -213,6 +230,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         isBreakGlass={actor.isBreakGlass}
         attempt={options.attempt ?? null}
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
+        approval={{ role: approvalRole, attempt: options.approvalAttempt ?? null, approved, rejected: run.outcome === 'rejected' ? rejected : null }}
         events={events.map((e) => ({
           type: e.event.type,
           version: currentVersion[e.event.type],
@@ -308,6 +326,72 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     c.header('Cache-Control', 'no-store')
     return c.redirect(consolePaths.run(id), 303)
   }
+  /**
+   * SPEC §10 four eyes: approve (optional comment) or reject (reason) a run awaiting approval. The right to
+   * decide comes first (404/403 before the form is read); the starter's 403 and the state are the command's.
+   */
+  const decide = (form: 'approve' | 'reject') => async (c: Context<ConsoleEnv>) => {
+    const id = c.req.param('id') ?? ''
+    const actor = c.get('actor')
+    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
+    if (!RUN_ID.test(id)) return notFound()
+    const forbidden = (error: ForbiddenError) =>
+      refuse(
+        c,
+        'page',
+        403,
+        'Not allowed',
+        error.missingCapabilities.length > 0
+          ? `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`
+          : `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}: another operator must.`,
+      )
+    try {
+      await requireApprovalAccess(deps.log, actor, id)
+    } catch (error) {
+      if (error instanceof NotFoundError) return notFound()
+      if (error instanceof ForbiddenError) return forbidden(error)
+      throw error
+    }
+    const body = await readFormBody(c)
+    const text = (name: string, max: number) => (typeof body[name] === 'string' ? (body[name] as string).slice(0, max) : '')
+    const values = { comment: text('comment', 2000), reasonCode: text('reasonCode', 50), reasonText: text('reasonText', 2000) }
+    const refused = async (attempt: Omit<ApprovalAttempt, 'form' | 'values'>, status: 409 | 422 | 423) => {
+      const run = await findRun(deps, id)
+      if (!run) return notFound()
+      return runPage(c, run, { approvalAttempt: { form, values, ...attempt }, status })
+    }
+    const unsafe = findUnsafeText(values)
+    if (unsafe.length > 0) {
+      const fields: Record<string, string> = { reasonCode: 'reason.code', reasonText: 'reason.text' }
+      return refused({ problems: unsafe.map((field) => ({ field: fields[field] ?? field, message: 'contains characters that cannot be stored' })) }, 422)
+    }
+    try {
+      if (form === 'approve') {
+        const state = await approveRun(deps, actor, id, { comment: values.comment })
+        await runAfter(deps.sql, id, (run) => run.status === state.status)
+      } else {
+        const reason = values.reasonCode === '' && values.reasonText.trim() === '' ? null : { code: values.reasonCode, text: values.reasonText }
+        await rejectRun(deps, actor, id, { reason })
+        await runAfter(deps.sql, id, (run) => run.status === 'completed')
+      }
+    } catch (error) {
+      if (error instanceof ValidationError) return refused({ problems: error.fields }, 422)
+      if (error instanceof InvalidTransitionError) {
+        return refused({ problems: [], message: `The run is ${error.state.replaceAll('_', ' ')}, not awaiting approval: nothing was changed.` }, 409)
+      }
+      if (error instanceof HaltedError) {
+        return refused({ problems: [], message: 'The deployment is halted: no run can be approved until the halt is lifted. Nothing was changed.' }, 423)
+      }
+      if (error instanceof ForbiddenError) return forbidden(error)
+      if (error instanceof NotFoundError) return notFound()
+      throw error
+    }
+    c.header('Cache-Control', 'no-store')
+    return c.redirect(consolePaths.run(id), 303)
+  }
+  const decideRoute = (form: 'approve' | 'reject') =>
+    [`/runs/:id/${form}`, requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), decide(form)] as const
+
   const controlRoute = (action: RunAction) =>
     [
       `/runs/:id/${action}`,
@@ -323,6 +407,8 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     .post(...controlRoute('cancel'))
     .post(...controlRoute('limits'))
     .post(...controlRoute('retry'))
+    .post(...decideRoute('approve'))
+    .post(...decideRoute('reject'))
     .get('/runs', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), runsPage)
     .get('/runs/:id', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), async (c) => {
       const id = c.req.param('id')

@@ -2,7 +2,7 @@
  * Client script of a run page while the run is not completed: follows the run's server-sent events and
  * updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the controls the
  * state admits and the failures in place (textContent only), then stops once the run completes. A paused
- * run keeps streaming: it is not over.
+ * run keeps streaming: it is not over, and so does one awaiting approval (SPEC §10); `rejected` is a final outcome.
  */
 export const runScript = `
 (function () {
@@ -17,6 +17,7 @@ export const runScript = `
   }
   function describeEta(seconds, status) {
     if (status === 'paused') return 'paused: no tenant starts until the run is resumed';
+    if (status === 'awaiting_approval') return 'waiting for a second operator to approve: no tenant starts before';
     if (seconds === null) return 'estimating…';
     if (seconds < 60) return 'about ' + seconds + ' s remaining';
     return 'about ' + Math.round(seconds / 60) + ' min remaining';
@@ -97,6 +98,16 @@ export const runScript = `
     setNote('run-pause', progress.pause);
     setNote('run-cancelling', progress.status === 'completed' ? null : progress.cancellation);
     setControls(progress.actions);
+    // SPEC §10: a run awaiting approval is live but does not progress; once decided, its approval forms go.
+    var approval = document.getElementById('run-approval');
+    if (approval && progress.status !== 'awaiting_approval') {
+      approval.hidden = true;
+      var decided = document.getElementById('run-approval-decided');
+      if (decided) {
+        decided.textContent = progress.outcome === 'rejected' ? 'This run was rejected. Reload the page for who and why.' : 'This run was approved and has started.';
+        decided.hidden = false;
+      }
+    }
     if (progress.failures) applyFailures(progress.failures);
     setTime('run-started-at', progress.startedAt);
     setTime('run-completed-at', progress.completedAt);
