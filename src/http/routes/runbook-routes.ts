@@ -1,4 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
+import { requireCapabilities, type Actor } from '../../commands/actor.js'
+import { requireRunbook } from '../../commands/preflight.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
 import { ValidationError } from '../../commands/errors.js'
@@ -78,6 +80,14 @@ const startRunRoute = apiRoute({
   },
 })
 
+/**
+ * The runbook's own capability (and 404 for an unknown runbook), checked before the body is read like
+ * the route's: an operator lacking it gets 403 whatever they send. The commands check it again.
+ */
+function requireRunbookAccess(actor: Actor, key: string): void {
+  requireCapabilities(actor, [requireRunbook(key).requiredCapability])
+}
+
 export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, catalogRoute, (c) =>
@@ -96,6 +106,7 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurr
     return c.json({ items: await listUniverse(deps.sql, q, limit) })
   })
   serveRoute(app, preflightRoute, async (c, input) => {
+    requireRunbookAccess(c.get('actor'), c.req.param('key')!)
     const body = await input.body()
     const result = await preflightRunbook(deps, c.get('actor'), {
       runbookKey: c.req.param('key')!,
@@ -105,6 +116,7 @@ export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurr
     return c.json(result)
   })
   serveRoute(app, startRunRoute, async (c, input) => {
+    requireRunbookAccess(c.get('actor'), c.req.param('key')!)
     const body = await input.body()
     const started = await startRun(deps, c.get('actor'), {
       runbookKey: c.req.param('key')!,
