@@ -71,12 +71,14 @@ export async function execute(
 ): Promise<ExitCode> {
   const json = globals.json === true
   let baseUrl: string | undefined
+  let sentToken = false
   try {
     const file = credentialsPath(io.env)
     const connection = resolveConnection(io.env, globals.url, await readCredentials(file))
     baseUrl = connection.baseUrl
+    sentToken = connection.token !== null
     return await body(new CommandContext(io, json, connection, file))
   } catch (error) {
-    return reportError(error, { io, json, baseUrl, ...options })
+    return reportError(error, { io, json, baseUrl, sentToken, ...options })
   }
 }

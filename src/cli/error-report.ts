@@ -19,6 +19,8 @@ export interface ErrorReportContext {
   suppressLoginHint?: boolean
   /** The run a command is about: a 404 then means there is no such run, a 409 names the state it is in. */
   runId?: string
+  /** Whether the command sent a token: a 401 then means it was rejected, not missing. */
+  sentToken?: boolean
   /** The hint for a 403 that names no missing capability (a rule, not a capability: approving one's own run). */
   forbiddenHint?: string
 }
@@ -67,7 +69,12 @@ export function reportError(error: unknown, context: ErrorReportContext): ExitCo
 function hintsFor(error: ApiError, context: ErrorReportContext): string[] {
   const url = context.baseUrl ? ` --url ${context.baseUrl}` : ''
   if (error.status === 401 && !context.suppressLoginHint) {
-    return [`log in first: rcp login${url} --email <your email> (or set $RCP_TOKEN)`]
+    const login = `log in first: rcp login${url} --email <your email> (or set $RCP_TOKEN)`
+    if (!context.sentToken) return [login]
+    return [
+      'the token was refused: it expired, or was revoked (rcp logout, a password change, or the operator was disabled)',
+      login,
+    ]
   }
   if (error.status === 403) {
     const missing = error.problem.missingCapabilities
