@@ -99,7 +99,7 @@ RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
     .description(
-      'Operator CLI of the runbook control plane: catalog, preflight, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), history, audit.',
+      'Operator CLI of the runbook control plane: catalog, preflight, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), approvals, operators, history, audit.',
     )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')

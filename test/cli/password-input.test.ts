@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { InterruptedError, UsageError } from '../../src/cli/exit-codes.js'
-import { promptHiddenPassword, readPasswordFromStdin } from '../../src/cli/password-input.js'
+import { promptHiddenPassword, readNewPassword, readPasswordFromStdin, readPasswordLinesFromStdin } from '../../src/cli/password-input.js'
 
 /** A stdin that claims to be a terminal and records raw-mode switches. */
 function fakeTerminal() {
@@ -41,5 +41,33 @@ describe('password input', () => {
     expect(terminal.stdin.rawModes).toEqual([true, false])
 
     await expect(promptHiddenPassword(Readable.from([]), new PassThrough())).rejects.toThrow(/--password-stdin/)
+  })
+
+  it('a new password is typed twice at the prompt; two that differ change nothing', async () => {
+    const tick = () => new Promise((resolve) => setImmediate(resolve))
+    const same = fakeTerminal()
+    const answer = readNewPassword(same.stdin, same.stderr, { fromStdin: false, prompt: 'New password: ' })
+    same.stdin.write('a long new password\r')
+    await tick()
+    same.stdin.write('a long new password\r')
+    expect(await answer).toBe('a long new password')
+    await tick()
+    expect(same.echoed()).toBe('New password: \nRepeat it: \n')
+
+    const differ = fakeTerminal()
+    const refused = readNewPassword(differ.stdin, differ.stderr, { fromStdin: false, prompt: 'New password: ' })
+    differ.stdin.write('a long new password\r')
+    await tick()
+    differ.stdin.write('a long new passw0rd\r')
+    await expect(refused).rejects.toThrow(/differ; nothing was changed/)
+  })
+
+  it('--password-stdin for two passwords: exactly two non-empty lines, CRLF or LF', async () => {
+    const names: [string, string] = ['the current password', 'the new one']
+    expect(await readPasswordLinesFromStdin(Readable.from([Buffer.from('old one\r\nnew one\r\n')]), names)).toEqual(['old one', 'new one'])
+    expect(await readPasswordLinesFromStdin(Readable.from([Buffer.from('old\nnew')]), names)).toEqual(['old', 'new'])
+    for (const input of ['only one\n', 'a\nb\nc\n', '\nnew\n', '']) {
+      await expect(readPasswordLinesFromStdin(Readable.from([Buffer.from(input)]), names)).rejects.toThrow(/expected two lines/)
+    }
   })
 })
