@@ -85,17 +85,15 @@ const Navigation: FC<{ viewer: Viewer; current: LayoutProps['current'] }> = ({ v
             </a>
           </li>
         ) : null}
-        <li>
-          <a href={consolePaths.account} aria-current={current === 'account' ? 'page' : undefined}>
-            Your account
-          </a>
-        </li>
       </ul>
     </nav>
     <div class="who">
       <span>
         Signed in as <strong>{viewer.name}</strong> ({viewer.email})
       </span>
+      <a href={consolePaths.account} aria-current={current === 'account' ? 'page' : undefined}>
+        Your account
+      </a>
       <form method="post" action={consolePaths.logout}>
         <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
         <button type="submit" class="secondary">
