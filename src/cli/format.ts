@@ -147,7 +147,7 @@ export function approvalLabel(run: Pick<RunSummary, 'id' | 'status' | 'outcome' 
     const comment = approval.comment ? `: ${approval.comment}` : ''
     return `approved by ${approval.approvedBy} (${formatTime(approval.approvedAt)})${comment}`
   }
-  if (run.outcome === 'rejected') return 'rejected (rcp events RUN shows by whom and why)'
+  if (run.outcome === 'rejected') return `rejected (rcp events ${printable(run.id)} shows by whom and why)`
   return 'required'
 }
 
