@@ -26,6 +26,13 @@ export interface HashingGateOptions {
   maxWaitMs: number
   /** Retry-After given with a refusal. */
   retryAfterSeconds: number
+  /**
+   * Logins in flight in this process (from the rate-limit check to the answer) beyond which a new one is
+   * refused at once: the rate-limit check is a database transaction, and 200 of them queued on a small
+   * pool (the embedded database has one connection) delay a real login by seconds. Default: twice
+   * `maxConcurrent + maxQueued`.
+   */
+  maxInFlight?: number
 }
 
 interface Waiter {
@@ -42,6 +49,7 @@ interface Waiter {
  */
 export class HashingGate {
   private running = 0
+  private inFlight = 0
   private readonly queue: Waiter[] = []
 
   constructor(readonly options: HashingGateOptions) {}
@@ -53,6 +61,22 @@ export class HashingGate {
 
   get stats(): { running: number; queued: number } {
     return { running: this.running, queued: this.queue.length }
+  }
+
+  /**
+   * Admits one login into the process (before its rate-limit check), or answers false when `maxInFlight`
+   * are already in flight or the hashing queue is full: the caller then answers 503 at once. Every true
+   * must be followed by one `leave()`.
+   */
+  tryEnter(): boolean {
+    const limit = this.options.maxInFlight ?? 2 * (this.options.maxConcurrent + this.options.maxQueued)
+    if (this.saturated || this.inFlight >= limit) return false
+    this.inFlight++
+    return true
+  }
+
+  leave(): void {
+    if (this.inFlight > 0) this.inFlight--
   }
 
   /**
@@ -118,12 +142,13 @@ export class HashingGate {
 
 /**
  * The process's gate for login hashing, shared by `POST /api/auth/tokens` and the console login (and
- * available to anything else that hashes a password). Half the cores, 2 to 4 at once; 4 waiters per slot.
+ * available to anything else that hashes a password). Half the cores, 2 to 4 at once; 2 waiters per slot;
+ * at most twice that many logins in flight (the rest are answered 503 at once).
  */
 const concurrent = Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2)))
 export const loginHashingGate = new HashingGate({
   maxConcurrent: concurrent,
-  maxQueued: concurrent * 4,
+  maxQueued: concurrent * 2,
   maxWaitMs: 5_000,
   retryAfterSeconds: 2,
 })

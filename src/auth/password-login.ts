@@ -37,7 +37,8 @@ export type PasswordLoginResult =
 /**
  * The one login path behind `POST /api/auth/tokens` and the console's `/system/login`:
  *
- * 1. a saturated hashing gate refuses at once (no budget spent, nothing stored);
+ * 1. a saturated hashing gate, or too many logins in flight in this process, refuses at once (503; no
+ *    budget spent, nothing stored);
  * 2. the rate limits (per IP + email, per IP) refuse with 429; only the first refusal of an episode is
  *    recorded (LoginRateLimited), later ones in the same window store nothing;
  * 3. the password is checked under the hashing gate (bounded concurrency, bounded queue, abort-aware);
@@ -46,11 +47,18 @@ export type PasswordLoginResult =
  */
 export async function passwordLogin(deps: PasswordLoginDeps, attempt: PasswordLoginAttempt): Promise<PasswordLoginResult> {
   const gate = deps.gate ?? loginHashingGate
+  if (attempt.signal?.aborted) return { kind: 'aborted' }
+  if (!gate.tryEnter()) return { kind: 'busy', retryAfterSeconds: gate.options.retryAfterSeconds }
+  try {
+    return await admittedLogin(deps, gate, attempt)
+  } finally {
+    gate.leave()
+  }
+}
+
+async function admittedLogin(deps: PasswordLoginDeps, gate: HashingGate, attempt: PasswordLoginAttempt): Promise<PasswordLoginResult> {
   const { email, password, ip, userAgent, channel, signal } = attempt
   const recorded = { email, ip, userAgent, channel }
-  if (signal?.aborted) return { kind: 'aborted' }
-  if (gate.saturated) return { kind: 'busy', retryAfterSeconds: gate.options.retryAfterSeconds }
-
   const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: attempt.rateLimitIp, email })
   if (!decision.allowed) {
     if (decision.firstRefusalInWindow) {

@@ -73,6 +73,21 @@ describe('login hashing gate (issue 7: login is not a CPU exhaustion lever)', ()
     expect(gate.stats).toEqual({ running: 0, queued: 0 })
   })
 
+  it('admits at most maxInFlight logins into the process, and none while the queue is full', async () => {
+    const gate = gateOf({ maxConcurrent: 1, maxQueued: 1, maxInFlight: 3 })
+    expect([gate.tryEnter(), gate.tryEnter(), gate.tryEnter(), gate.tryEnter()]).toEqual([true, true, true, false])
+    gate.leave()
+    expect(gate.tryEnter()).toBe(true)
+    for (let i = 0; i < 3; i++) gate.leave()
+    const held = [heldWork(), heldWork()]
+    const running = held.map((h) => gate.run(h.work))
+    expect(gate.saturated).toBe(true)
+    expect(gate.tryEnter()).toBe(false)
+    for (const h of held) h.finish()
+    await Promise.all(running)
+    expect(gate.tryEnter()).toBe(true)
+  })
+
   it('frees its slot when the work throws', async () => {
     const gate = gateOf({ maxConcurrent: 1 })
     await expect(gate.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
