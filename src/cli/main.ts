@@ -175,7 +175,6 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .action(
       action((context, options: { passwordStdin?: boolean }) => changeOwnPassword(context, options), {
         fieldFlags: { currentPassword: 'the current password', password: 'the new password' },
-        suppressLoginHint: true,
       }),
     )
 
