@@ -260,6 +260,24 @@ describe.each(serviceFlavours())('console operators, approvals and account (SPEC
       await consoleLogin(service, { email: credentials.email, password: newPassword })
     })
 
+    it('rate-limits the own password change as a login: past 10 a minute it is 429 with Retry-After', async () => {
+      const credentials = await createConsoleOperator(service, ['platform.ops.view'])
+      const session = await consoleLogin(service, credentials) // the login counts as one attempt
+      const statuses: number[] = []
+      let last = null as Awaited<ReturnType<typeof post>> | null
+      for (let attempt = 0; attempt < 11; attempt++) {
+        last = await post('/system/ops/me/password', { currentPassword: `wrong ${attempt}`, password: newPassword }, session)
+        statuses.push(last.status)
+        if (last.status !== 422) break
+      }
+      // 10 a minute per address and email; the login may have used one of them
+      expect(statuses.length).toBeGreaterThanOrEqual(10)
+      expect(statuses.slice(0, -1).every((status) => status === 422)).toBe(true)
+      expect(statuses.at(-1)).toBe(429)
+      expect(last!.headers.get('retry-after')).toMatch(/^\d+$/)
+      expect(last!.text).toContain('Too many password attempts')
+    })
+
     it('logout revokes the session on the server: the old cookie opens nothing', async () => {
       const session = await consoleLogin(service, await createConsoleOperator(service, ['platform.ops.view']))
       const loggedOut = await post('/system/logout', {}, session)

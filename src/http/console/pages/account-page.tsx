@@ -12,10 +12,12 @@ export interface AccountPageProps {
   me: OperatorRecord
   /** A refused password change (422 beside the fields). */
   problems: FieldProblem[]
+  /** A refusal of the whole request (429 rate limit, 503 hashing busy). */
+  message?: string | null
 }
 
 /** "Your account": who the operator is (`GET /api/me`) and their own password change (SPEC §10). */
-export const AccountPage: FC<AccountPageProps> = ({ nonce, viewer, me, problems }) => {
+export const AccountPage: FC<AccountPageProps> = ({ nonce, viewer, me, problems, message }) => {
   const currentErrors = messagesForFields(problems, ['currentPassword'])
   const newErrors = messagesForFields(problems, ['password'])
   return (
@@ -55,7 +57,7 @@ export const AccountPage: FC<AccountPageProps> = ({ nonce, viewer, me, problems 
         <p>Every session and token of yours ends, this one included: you log in again with the new password.</p>
         <form method="post" action={consolePaths.accountPassword} novalidate id="change-password">
           <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
-          <ErrorAlert messages={messagesBesides(problems, ['currentPassword', 'password'])} />
+          <ErrorAlert messages={[...(message ? [message] : []), ...messagesBesides(problems, ['currentPassword', 'password'])]} />
           <label for="current-password">Current password</label>
           <input id="current-password" name="currentPassword" type="password" autocomplete="current-password" aria-describedby="current-password-error" aria-invalid={currentErrors.length > 0 ? 'true' : undefined} />
           <p class="field-error" id="current-password-error" aria-live="polite">
