@@ -128,10 +128,10 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
     expect(byStatus(429).length).toBeGreaterThan(0)
     for (const refused of [...byStatus(429), ...byStatus(503)]) expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
     // At most the per-IP budget was hashed (each ~0.4 s at the default cost, 2-4 at once): not 200 hashes.
-    expect(elapsed).toBeLessThan(30_000)
+    expect(elapsed).toBeLessThan(60_000)
     await waitUntil(async () => (await countEvents('LoginRateLimited')) > limitedBefore, 'the rate-limit episode recorded', 10_000)
     expect((await countEvents('LoginFailed')) - failedBefore).toBe(byStatus(401).length)
     expect((await countEvents('LoginRateLimited')) - limitedBefore).toBe(1)
     console.info(`flood of 200 + 100 from one address: ${elapsed} ms; 401×${byStatus(401).length} 429×${byStatus(429).length} 503×${byStatus(503).length}`)
-  }, 60_000)
+  }, 120_000)
 })
