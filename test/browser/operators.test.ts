@@ -1,7 +1,16 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createConsoleOperator } from '../http/console/console-client.js'
-import { CHROMIUM_PATH, describePage, launchChromium, loginThroughForm, openConsolePage, submitForm, unexpectedProblems } from '../support/browser.js'
+import {
+  CHROMIUM_PATH,
+  describePage,
+  launchChromium,
+  loginThroughForm,
+  openConsolePage,
+  saveScreenshot,
+  submitForm,
+  unexpectedProblems,
+} from '../support/browser.js'
 import type { TestService } from '../support/service.js'
 import { embeddedService, everyConsoleCapability, runbookKey } from './browser-fixtures.js'
 
@@ -47,6 +56,7 @@ describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
       const row = adminSide.page.locator(`tr[data-operator="${email}"]`)
       expect(await row.textContent()).toContain('View Only Colleague')
       expect(await row.textContent()).toContain('platform.ops.view')
+      await saveScreenshot(adminSide.page, 'operators-page')
       expect(unexpectedProblems(adminSide.problems)).toEqual([])
     } finally {
       await adminSide.context.close()
@@ -90,6 +100,7 @@ describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
       await page.goto(`/system/ops/runs/${started.body.runId}`)
       expect(await page.locator('#run-approval').textContent()).toContain('waiting for a second operator')
       expect(await page.locator('#run-status').textContent()).toBe('awaiting approval')
+      await saveScreenshot(page, 'run-awaiting-approval')
       await page.getByLabel('Comment (optional)').fill('looked at the preflight')
       const approved = await submitForm(page, () => page.getByRole('button', { name: 'Approve the run' }).click())
       expect(approved.status(), await describePage(page)).toBe(303)

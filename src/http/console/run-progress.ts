@@ -80,7 +80,7 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
 /** The progress line's tail: the ETA while running, "paused" while paused. */
 export function describeEta(etaSeconds: number | null, status?: string): string {
   if (status === 'paused') return 'paused: no tenant starts until the run is resumed'
-  if (status === 'awaiting_approval') return 'waiting for a second operator to approve: no tenant starts before'
+  if (status === 'awaiting_approval') return 'awaiting approval by a second operator: no tenant starts until then'
   if (etaSeconds === null) return 'estimating…'
   if (etaSeconds < 60) return `about ${etaSeconds} s remaining`
   return `about ${Math.round(etaSeconds / 60)} min remaining`

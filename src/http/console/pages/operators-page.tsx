@@ -178,7 +178,7 @@ export const OperatorsPage: FC<OperatorsPageProps> = ({ nonce, viewer, operators
           <input id="create-email" name="email" type="email" autocomplete="off" value={createValues.email} maxlength={320} aria-describedby="create-email-error" />
           <FieldError id="create-email-error" messages={messagesForFields(createProblems, ['email'])} />
           <label for="create-name">Name</label>
-          <input id="create-name" name="name" autocomplete="off" value={createValues.name} maxlength={200} aria-describedby="create-name-error" />
+          <input id="create-name" name="name" type="text" autocomplete="off" value={createValues.name} maxlength={200} aria-describedby="create-name-error" />
           <FieldError id="create-name-error" messages={messagesForFields(createProblems, ['name'])} />
           <label for="create-password">Initial password</label>
           <input id="create-password" name="password" type="password" autocomplete="new-password" aria-describedby="create-password-hint create-password-error" />
@@ -188,8 +188,8 @@ export const OperatorsPage: FC<OperatorsPageProps> = ({ nonce, viewer, operators
           <FieldError id="create-password-error" messages={messagesForFields(createProblems, ['password'])} />
           <CapabilityChoices prefix="create" known={knownCapabilities} held={createValues.capabilities} errors={messagesForFields(createProblems, ['capabilities'])} />
           <label>
-            <input type="checkbox" name="isBreakGlass" value="on" checked={createValues.isBreakGlass} /> Break-glass operator (may bypass the
-            scope rules, as SPEC §6 allows)
+            <input type="checkbox" name="isBreakGlass" value="on" checked={createValues.isBreakGlass} /> Break-glass operator (must give a reason on
+            every start; each start raises an alert)
           </label>
           <div class="actions">
             <button type="submit">Create the operator</button>
@@ -197,6 +197,7 @@ export const OperatorsPage: FC<OperatorsPageProps> = ({ nonce, viewer, operators
         </form>
       </section>
 
+      <h2>Change an operator</h2>
       {operators.map((operator) => {
         const update: OperatorForm = { kind: 'update', id: operator.id }
         const state: OperatorForm = { kind: 'state', id: operator.id }
@@ -215,7 +216,7 @@ export const OperatorsPage: FC<OperatorsPageProps> = ({ nonce, viewer, operators
               <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
               <Refusal attempt={attempt} form={update} placed={['name', 'capabilities']} />
               <label for={`${prefix}-name`}>Name</label>
-              <input id={`${prefix}-name`} name="name" value={values.name} maxlength={200} aria-describedby={`${prefix}-name-error`} />
+              <input id={`${prefix}-name`} name="name" type="text" value={values.name} maxlength={200} aria-describedby={`${prefix}-name-error`} />
               <FieldError id={`${prefix}-name-error`} messages={messagesForFields(updating?.problems ?? [], ['name'])} />
               <CapabilityChoices
                 prefix={prefix}

@@ -17,7 +17,7 @@ export const runScript = `
   }
   function describeEta(seconds, status) {
     if (status === 'paused') return 'paused: no tenant starts until the run is resumed';
-    if (status === 'awaiting_approval') return 'waiting for a second operator to approve: no tenant starts before';
+    if (status === 'awaiting_approval') return 'awaiting approval by a second operator: no tenant starts until then';
     if (seconds === null) return 'estimating…';
     if (seconds < 60) return 'about ' + seconds + ' s remaining';
     return 'about ' + Math.round(seconds / 60) + ' min remaining';
