@@ -9,6 +9,7 @@ import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, waitForRun, type RunDetail } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
 import { retryRun } from '../../commands/start-run.js'
+import { apiRunSource } from './runbook-routes.js'
 import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/approvals.js'
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
@@ -287,7 +288,7 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
     const started = await retryRun(deps, c.get('actor'), id, {
       confirmation: body.confirmation,
       reason: body.reason ?? null,
-      source: body.source ?? 'api',
+      source: apiRunSource(body.source),
       limits: body.limits ?? null,
     })
     c.header('Location', `/api/runs/${started.runId}`)
