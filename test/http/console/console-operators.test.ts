@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getRun } from '../../../src/projections/queries.js'
 import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
-import { consoleLogin, consoleRequest, createConsoleOperator, csrfFieldOf, type ConsoleSession } from './console-client.js'
+import { consoleLogin, consoleRequest, createConsoleOperator, csrfFieldOf, parseServerSentEvents, type ConsoleSession } from './console-client.js'
 
 /** SPEC §10 in the console: operator administration, the approval setting, four eyes on the run page, your account. */
 
@@ -219,6 +219,30 @@ describe.each(serviceFlavours())('console operators, approvals and account (SPEC
       const late = await post(`/system/ops/runs/${runId}/approve`, {}, approver)
       expect(late.status).toBe(409)
       expect(late.text).toContain('not awaiting approval')
+    })
+
+    it('the live stream treats a run awaiting approval as live but not progressing', async () => {
+      const runId = await startSingle(tenants[2]!)
+      const controller = new AbortController()
+      const response = await fetch(`${service.baseUrl}/system/ops/runs/${runId}/events/stream`, {
+        headers: { accept: 'text/event-stream', cookie: `rcp_session=${manager.cookies.rcp_session}` },
+        signal: controller.signal,
+      })
+      expect(response.status).toBe(200)
+      const reader = response.body!.getReader()
+      let text = ''
+      try {
+        while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value)
+      } finally {
+        controller.abort()
+      }
+      const [first] = parseServerSentEvents(text.slice(0, text.indexOf('\n\n') + 1))
+      expect(first!.event).toBe('progress')
+      expect(JSON.parse(first!.data)).toMatchObject({ status: 'awaiting_approval', outcome: 'pending', etaSeconds: null, done: 0 })
+      const page = await get(`/system/ops/runs/${runId}`)
+      expect(page.text).toContain('awaiting approval by a second operator')
+      expect(page.text).toContain('data-live="true"')
+      expect((await post(`/system/ops/runs/${runId}/reject`, { reasonCode: 'INCIDENT', reasonText: 'only here to look at the stream' }, approver)).status).toBe(303)
     })
 
     it('a rejection needs a reason (422 in place), then completes the run rejected', async () => {
