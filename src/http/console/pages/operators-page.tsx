@@ -227,6 +227,9 @@ export const OperatorsPage: FC<OperatorsPageProps> = ({ nonce, viewer, operators
               <label>
                 <input type="checkbox" name="isBreakGlass" value="on" checked={values.isBreakGlass} /> Break-glass operator
               </label>
+              {operator.email === viewer.email ? (
+                <p class="hint">This is you: nobody changes their own capabilities or disables themselves; another manager must.</p>
+              ) : null}
               <div class="actions">
                 <button type="submit">Save changes</button>
               </div>
