@@ -1,4 +1,4 @@
-import { sanitizeFailureMessage } from './commands/run/failure-message.js'
+import { describeFailure } from './commands/run/failure-message.js'
 import { ConfigError, loadConfig } from './config.js'
 import { existsSync } from 'node:fs'
 import { composeService, demoCredentialsFile } from './composition.js'
@@ -66,7 +66,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  // Start-up errors often quote a connection string: print them sanitized like every failure message.
-  console.error('failed to start:', sanitizeFailureMessage(error instanceof Error ? error.message : String(error)))
+  // Start-up errors often quote a connection string: print them by the failure messages' allow-list (their
+  // codes, never their text); a configuration error names the variable and is safe to print as it is.
+  const message = error instanceof ConfigError ? error.message : describeFailure(error, 'UNKNOWN')
+  console.error('failed to start:', message)
   process.exit(1)
 })
