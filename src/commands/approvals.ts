@@ -1,12 +1,11 @@
 import { capabilities } from '../auth/capabilities.js'
 import { streams, type ApprovalPolicy, type DomainEvent, type EventMetadata, type RunScope } from '../events/index.js'
-import { findRunbook } from '../runbooks/catalog.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
-import { NotFoundError, ValidationError } from './errors.js'
+import { ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
-import { loadRun } from './run-execution.js'
+import { requireRunAccess, runApprovalCapabilities } from './run-control.js'
 import { runDecider } from './run/run-decider-definition.js'
 import type { RunState } from './run/run-state.js'
 import { checkedReason } from './run/start-run-policy.js'
@@ -54,13 +53,9 @@ export async function setApprovalSettings(deps: { log: EventLog }, actor: Actor,
   return approvalSettings(deps.log)
 }
 
-/** 404 for an unknown run; `platform.runbooks.approve` and the runbook's capability (403), before the body. */
-export async function requireApprovalAccess(log: EventLog, actor: Actor, runId: string): Promise<void> {
-  const state = await loadRun(log, runId)
-  if (state.status === 'none') throw new NotFoundError('run', runId)
-  const runbookCapability = findRunbook(state.request.runbookKey)?.requiredCapability
-  requireCapabilities(actor, [capabilities.runbooksApprove, ...(runbookCapability ? [runbookCapability] : [])])
-}
+/** 404 for an unknown run, 403 without `platform.runbooks.approve` and the runbook's capability; before the body. */
+export const requireApprovalAccess = (log: EventLog, actor: Actor, runId: string) =>
+  requireRunAccess(log, actor, runId, runApprovalCapabilities)
 
 export async function approveRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { comment?: string | null | undefined }): Promise<RunState> {
   await requireApprovalAccess(deps.log, actor, runId)

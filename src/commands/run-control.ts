@@ -6,10 +6,10 @@ import { NotFoundError, ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import { findRunbook } from '../runbooks/catalog.js'
-import { loadRun } from './run-execution.js'
+import { loadRunRequest } from './run-execution.js'
 import type { RunCommand } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
-import type { ExistingRunState, RunState } from './run/run-state.js'
+import type { RunState } from './run/run-state.js'
 import { checkedReason } from './run/start-run-policy.js'
 
 /**
@@ -19,17 +19,37 @@ import { checkedReason } from './run/start-run-policy.js'
 
 type ReasonInput = { code: string; text: string } | null
 
-/**
- * The run a control names, and the operator's right to control it: `platform.runbooks.run` and the
- * runbook's capability (404 for an unknown run, 403 without them). Routes call it before reading a body.
- */
-export async function requireRunControl(log: EventLog, actor: Actor, runId: string): Promise<ExistingRunState> {
-  const state = await loadRun(log, runId)
-  if (state.status === 'none') throw new NotFoundError('run', runId)
-  const runbookCapability = findRunbook(state.request.runbookKey)?.requiredCapability
-  requireCapabilities(actor, [capabilities.runbooksRun, ...(runbookCapability ? [runbookCapability] : [])])
-  return state
+/** The capabilities controlling a run needs (SPEC §9): `platform.runbooks.run` and the runbook's own. */
+export function runControlCapabilities(runbookKey: string): string[] {
+  return [capabilities.runbooksRun, ...runbookCapabilityOf(runbookKey)]
 }
+
+/** The capabilities approving or rejecting a run needs (SPEC §10): `platform.runbooks.approve` and the runbook's own. */
+export function runApprovalCapabilities(runbookKey: string): string[] {
+  return [capabilities.runbooksApprove, ...runbookCapabilityOf(runbookKey)]
+}
+
+function runbookCapabilityOf(runbookKey: string): string[] {
+  const runbook = findRunbook(runbookKey)
+  return runbook ? [runbook.requiredCapability] : []
+}
+
+/**
+ * The run a command names and the operator's right to it (404 for an unknown run, 403 without the
+ * capabilities). Reads only the run's first event; routes call it before reading a body.
+ */
+export async function requireRunAccess(
+  log: EventLog,
+  actor: Actor,
+  runId: string,
+  capabilitiesFor: (runbookKey: string) => string[],
+): Promise<void> {
+  const request = await loadRunRequest(log, runId)
+  if (!request) throw new NotFoundError('run', runId)
+  requireCapabilities(actor, capabilitiesFor(request.runbookKey))
+}
+
+export const requireRunControl = (log: EventLog, actor: Actor, runId: string) => requireRunAccess(log, actor, runId, runControlCapabilities)
 
 /** Appends an operator's command; its caller checked access first (`requireRunControl`). */
 async function controlRun(log: EventLog, actor: Actor, runId: string, command: RunCommand): Promise<RunState> {

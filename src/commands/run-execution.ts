@@ -18,6 +18,12 @@ export async function loadRun(log: EventLog, runId: string): Promise<RunState> {
   return events.reduce(evolveRun, initialRunState())
 }
 
+/** The run's request (its first event), or null when the run does not exist: all an access check needs. */
+export async function loadRunRequest(log: EventLog, runId: string) {
+  const [first] = (await log.read(streams.run(runId), { maxCount: 1 })).events
+  return first?.event.type === 'RunRequested' ? first.event.data : null
+}
+
 /** The run's state, reading only the events after the cached fold (a hot run is read a few events at a time). */
 export async function loadRunCached(log: EventLog, runId: string, cache: StreamStateCache<RunState>): Promise<RunState> {
   return (await loadState(log, streams.run(runId), runDecider, cache)).state

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { RunState } from '../commands/run/run-state.js'
 import type { Sql } from '../db/database.js'
 
 /**
@@ -200,15 +201,30 @@ function decodeTenantCursor(cursor: string): number {
 }
 
 /**
- * Read-your-writes for a client that just started a run: polls until the projection has the row, at most
- * `timeoutMs`; null when it is still missing then.
+ * Whether the read model shows what a command left a run in: its status, a cancel under way, its limits
+ * (a completed row shows every command's effect). The `until` of read-your-writes after run control.
  */
-export async function waitForRun(sql: Sql, id: string, options: { timeoutMs: number; intervalMs?: number }): Promise<RunDetail | null> {
+export function showsRunState(run: RunDetail, state: RunState): boolean {
+  if (state.status === 'none' || run.status === 'completed') return true
+  if (run.status !== state.status) return false
+  if (state.status !== 'completed' && state.cancellation && run.cancellation === null) return false
+  return run.limits.maxConcurrency === state.limits.maxConcurrency && run.limits.maxFailures === state.limits.maxFailures
+}
+
+/**
+ * Read-your-writes for a client that just started or steered a run: polls until the projection has the
+ * row (and, given `until`, shows what the command left), at most `timeoutMs`; then the row as it is, or null.
+ */
+export async function waitForRun(
+  sql: Sql,
+  id: string,
+  options: { timeoutMs: number; intervalMs?: number; until?: (run: RunDetail) => boolean },
+): Promise<RunDetail | null> {
   const deadline = Date.now() + options.timeoutMs
   const interval = options.intervalMs ?? 25
   for (;;) {
     const run = await getRun(sql, id)
-    if (run || Date.now() >= deadline) return run
+    if ((run && (options.until?.(run) ?? true)) || Date.now() >= deadline) return run
     await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(deadline - Date.now(), 0))))
   }
 }

@@ -1,8 +1,8 @@
-import { capabilities, missingCapabilities } from '../../auth/capabilities.js'
+import { missingCapabilities } from '../../auth/capabilities.js'
 import { InvalidTransitionError, type FieldProblem } from '../../commands/errors.js'
+import { runControlCapabilities } from '../../commands/run-control.js'
 import { findUnsafeText } from '../../events/safe-text.js'
 import type { RunDetail } from '../../projections/queries.js'
-import { findRunbook } from '../../runbooks/catalog.js'
 import type { RunAction } from './console-env.js'
 
 /**
@@ -90,12 +90,6 @@ export function limitsOf(values: ControlFormValues): { limits: { maxConcurrency?
   }
   if (problems.length > 0) return { problems }
   return { limits: { ...(maxConcurrency !== undefined ? { maxConcurrency } : {}), maxFailures } }
-}
-
-/** The capabilities run control needs (SPEC §9): `platform.runbooks.run` and the run's runbook's own. */
-export function runControlCapabilities(runbookKey: string): string[] {
-  const runbook = findRunbook(runbookKey)
-  return [capabilities.runbooksRun, ...(runbook ? [runbook.requiredCapability] : [])]
 }
 
 export function mayControlRun(operatorCapabilities: readonly string[], runbookKey: string): boolean {

@@ -6,7 +6,7 @@ import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
 import { currentVersion, streams } from '../../events/index.js'
-import { getRun, listRuns, listRunTenants, waitForRun, type RunDetail } from '../../projections/queries.js'
+import { getRun, listRuns, listRunTenants, showsRunState, waitForRun } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
 import { retryRun } from '../../commands/start-run.js'
 import { apiRunSource } from './runbook-routes.js'
@@ -194,24 +194,6 @@ function requireRunId(id: string): string {
   return id
 }
 
-/** Whether the read model shows the status, the cancel and the limits a command left the run in. */
-function showsState(run: RunDetail, state: RunState): boolean {
-  if (state.status === 'none' || run.status === 'completed') return true
-  if (run.status !== state.status) return false
-  if (state.status !== 'completed' && state.cancellation && run.cancellation === null) return false
-  return run.limits.maxConcurrency === state.limits.maxConcurrency && run.limits.maxFailures === state.limits.maxFailures
-}
-
-/** The run resource right after a command: the read model once it has caught up (bounded wait). */
-async function runAfter(sql: Sql, id: string, isCaughtUp: (run: RunDetail) => boolean): Promise<RunDetail | null> {
-  const deadline = Date.now() + READ_YOUR_WRITES_TIMEOUT_MS
-  for (;;) {
-    const run = await getRun(sql, id)
-    if ((run && isCaughtUp(run)) || Date.now() >= deadline) return run
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
 export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
   const app = new OpenAPIHono<AppEnv>()
   // Any path under /runs that a viewer reads, unknown ones included, needs ops.view first (403 before
@@ -271,7 +253,7 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
       await requireAccess(deps.log, c.get('actor'), id)
       const state = await command(c.get('actor'), id, await input.body())
       // The command is recorded: answer with the run as projected by now, even if the projection lags.
-      const run = await runAfter(deps.sql, id, (projected) => showsState(projected, state))
+      const run = await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS, until: (projected) => showsRunState(projected, state) })
       return c.json(run ?? { id, status: state.status }, status)
     })
   }

@@ -13,7 +13,8 @@ import {
   type FieldProblem,
 } from '../../../commands/errors.js'
 import { approveRun, rejectRun, requireApprovalAccess } from '../../../commands/approvals.js'
-import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../../commands/run-control.js'
+import type { RunState } from '../../../commands/run/run-state.js'
+import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, runApprovalCapabilities } from '../../../commands/run-control.js'
 import { reasonProblems } from '../../../commands/run/start-run-policy.js'
 import { retryRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
@@ -29,6 +30,7 @@ import {
   type Page,
   type RunDetail,
   type RunTenant,
+  showsRunState,
 } from '../../../projections/queries.js'
 import { missingCapabilities } from '../../../auth/capabilities.js'
 import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
@@ -90,15 +92,9 @@ const tenantQuerySchema = z.object({
   tenantsCursor: z.string().max(500).optional(),
 })
 
-/** The run as the read side shows it once a command's effect is projected (bounded wait, read-your-writes). */
-async function runAfter(sql: Sql, id: string, isCaughtUp: (run: RunDetail) => boolean): Promise<void> {
-  const deadline = Date.now() + READ_YOUR_WRITES_TIMEOUT_MS
-  for (;;) {
-    const run = await getRun(sql, id)
-    if ((run && isCaughtUp(run)) || Date.now() >= deadline) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
+/** Read-your-writes after a command: the run page shows what the command left (bounded wait). */
+const projected = (sql: Sql, id: string, state: RunState) =>
+  waitForRun(sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS, until: (run) => showsRunState(run, state) })
 
 /** The run a path names, waiting briefly for its projection when the event store already has it. */
 async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null> {
@@ -188,9 +184,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       if (event.type !== 'RunCancelled') continue
       cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
     }
-    const runbookCapability = findRunbook(run.type)?.requiredCapability
-    const mayApprove =
-      missingCapabilities(actor.capabilities, [capabilities.runbooksApprove, ...(runbookCapability ? [runbookCapability] : [])]).length === 0
+    const mayApprove = missingCapabilities(actor.capabilities, runApprovalCapabilities(run.type)).length === 0
     const approvalRole: ApprovalRole = run.userId === actor.operatorId ? 'starter' : mayApprove ? 'decide' : 'none'
     const tenantErrors: string[] = []
     const raw = options.query ?? {}
@@ -276,12 +270,12 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       switch (action) {
         case 'pause': {
           const state = await pauseRun(deps, actor, id, { reason })
-          await runAfter(deps.sql, id, (run) => run.status === state.status)
+          await projected(deps.sql, id, state)
           break
         }
         case 'resume': {
           const state = await resumeRun(deps, actor, id, { reason })
-          await runAfter(deps.sql, id, (run) => run.status === state.status)
+          await projected(deps.sql, id, state)
           break
         }
         case 'cancel': {
@@ -291,17 +285,14 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
             return refused({ problems: [confirmation, ...reasonProblems(reason, 'a cancel')] }, 422)
           }
           const state = await cancelRun(deps, actor, id, { reason })
-          await runAfter(deps.sql, id, (run) => (state.status === 'completed' ? run.status === 'completed' : run.cancellation !== null))
+          await projected(deps.sql, id, state)
           break
         }
         case 'limits': {
           const parsed = limitsOf(values)
           if ('problems' in parsed) return refused({ problems: parsed.problems }, 422)
           const state = await changeRunLimits(deps, actor, id, parsed.limits)
-          if (state.status !== 'none') {
-            const { maxConcurrency, maxFailures } = state.limits
-            await runAfter(deps.sql, id, (run) => run.limits.maxConcurrency === maxConcurrency && run.limits.maxFailures === maxFailures)
-          }
+          await projected(deps.sql, id, state)
           break
         }
         case 'retry': {
@@ -368,11 +359,10 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     try {
       if (form === 'approve') {
         const state = await approveRun(deps, actor, id, { comment: values.comment })
-        await runAfter(deps.sql, id, (run) => run.status === state.status)
+        await projected(deps.sql, id, state)
       } else {
         const reason = values.reasonCode === '' && values.reasonText.trim() === '' ? null : { code: values.reasonCode, text: values.reasonText }
-        await rejectRun(deps, actor, id, { reason })
-        await runAfter(deps.sql, id, (run) => run.status === 'completed')
+        await projected(deps.sql, id, await rejectRun(deps, actor, id, { reason }))
       }
     } catch (error) {
       if (error instanceof ValidationError) return refused({ problems: error.fields }, 422)
