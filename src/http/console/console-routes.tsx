@@ -66,10 +66,11 @@ export function consoleRoutes(deps: ConsoleDeps) {
       },
     }),
   )
-  // SPEC §9: every page shows the halt banner while halted. Read once per page request (an HTML answer),
-  // not for the script endpoints (JSON, the live stream), which render no page.
+  // SPEC §9: every page shows the halt banner while halted. Read once per request that may render a page
+  // (whatever its Accept header says, `*/*` included); not for the script endpoints, which ask for JSON or
+  // the live stream and render no page.
   app.use(async (c, next) => {
-    if ((c.req.header('accept') ?? '').includes('text/html')) c.set('halt', await haltView(deps.log))
+    if (!/application\/json|text\/event-stream/.test(c.req.header('accept') ?? '')) c.set('halt', await haltView(deps.log))
     await next()
   })
   app.onError((error, c) => {

@@ -404,6 +404,8 @@ describe.each(serviceFlavours())('console run control (SPEC §9): $name', (flavo
         ['/system/ops/halt', viewer, 403],
         ['/system/ops/runbooks', limited, 200],
       ]
+      // A page asked for with any Accept header (a browser's, a curl's `*/*`) carries the banner.
+      expect((await get('/system/ops/runs', admin, { accept: '*/*' })).text).toContain('id="halt-banner"')
       for (const [path, session, status] of pages) {
         const page = await get(path, session)
         expect(page.status, path).toBe(status)
