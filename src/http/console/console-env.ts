@@ -15,9 +15,9 @@ export type ConsoleEnv = {
   }
 }
 
-/** The run page's control forms (SPEC §9), in the order the page shows them. */
-export const RUN_ACTIONS = ['pause', 'resume', 'cancel', 'limits', 'retry'] as const
-export type RunAction = (typeof RUN_ACTIONS)[number]
+/** The run page's control forms (SPEC §9), in the order the page shows them: the run controls themselves. */
+export { RUN_CONTROLS as RUN_ACTIONS, type RunControl as RunAction } from '../../commands/run/allowed-controls.js'
+import type { RunControl as RunAction } from '../../commands/run/allowed-controls.js'
 
 /** The console's mount point; every console path and cookie lives under it. */
 export const CONSOLE_BASE = '/system'

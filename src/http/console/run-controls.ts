@@ -1,6 +1,8 @@
 import { missingCapabilities } from '../../auth/capabilities.js'
 import { InvalidTransitionError, type FieldProblem } from '../../commands/errors.js'
 import { runControlCapabilities } from '../../commands/run-control.js'
+import { allowedControls } from '../../commands/run/allowed-controls.js'
+import type { RunStatus } from '../../events/index.js'
 import { findUnsafeText } from '../../events/safe-text.js'
 import type { RunDetail } from '../../projections/queries.js'
 import type { RunAction } from './console-env.js'
@@ -96,19 +98,9 @@ export function mayControlRun(operatorCapabilities: readonly string[], runbookKe
   return missingCapabilities(operatorCapabilities, runControlCapabilities(runbookKey)).length === 0
 }
 
-/**
- * The controls a run's state admits, as the page offers them: pause while queued or running, resume while
- * paused, cancel and limits while active, none while a cancel is finishing, retry once completed with
- * failed tenants. Display only: the commands decide, and a stale page gets their 409.
- */
+/** The controls the page offers for a run: those its state accepts (src/commands/run/allowed-controls.ts). */
 export function availableActions(run: Pick<RunDetail, 'status' | 'cancellation' | 'tenantCounts'>): RunAction[] {
-  if (run.status === 'completed') return run.tenantCounts.failed > 0 ? ['retry'] : []
-  if (run.cancellation) return []
-  const actions: RunAction[] = []
-  if (run.status === 'queued' || run.status === 'running') actions.push('pause')
-  if (run.status === 'paused') actions.push('resume')
-  actions.push('cancel', 'limits')
-  return actions
+  return allowedControls({ status: run.status as RunStatus, cancelling: run.cancellation !== null, failedTenants: run.tenantCounts.failed })
 }
 
 const refusedAs: Record<RunAction, string> = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { HaltedError, InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
+import { allowedControls, RUN_CONTROLS, type RunControl } from '../../../src/commands/run/allowed-controls.js'
 import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
 import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
@@ -234,5 +235,26 @@ describe('run decider: approvals (SPEC §10)', () => {
     expect(planReconcile(awaiting(), new Date(dayLater), 60_000)).toEqual({ action: 'expire_approval' })
     expect(planReconcile(awaiting(), new Date(almost), 60_000)).toEqual({ action: 'none' })
     expect(apply(awaiting(), cancel).events.map((e) => e.type)).toEqual(['RunCancelled', 'RunCompleted'])
+  })
+})
+
+describe('allowed controls follow the decider', () => {
+  it('offers exactly the controls the decider accepts, in every state', () => {
+    const completedWithFailure = run([requestRun(request), startRun, record(11, failed('INVALID_DATA')), record(12, succeeded(1, 1)), record(13, succeeded(1, 1))]).state
+    const completedClean = run([requestRun(runRequest({ tenantIds: [11] })), startRun, record(11, succeeded(1, 1))]).state
+    const states = [queued(), running(), paused(), apply(running(), cancel).state, run([requestRun(runRequest({ approvalRequired: true }))]).state, completedWithFailure, completedClean]
+    const commands: Record<RunControl, RunCommand> = {
+      pause,
+      resume: resume(),
+      cancel,
+      limits: limits({ maxConcurrency: 7 }),
+      retry: { type: 'RecordRetry', retryRunId: 'R2', tenantIds: [11], at: LATER },
+    }
+    for (const state of states) {
+      const facts = existing(state)
+      const offered = allowedControls({ status: facts.status, cancelling: facts.cancellation !== null, failedTenants: facts.failedTenants })
+      const accepted = RUN_CONTROLS.filter((control) => thrown(() => decideRun(commands[control], state)) === undefined)
+      expect(offered, `${facts.status}${facts.cancellation ? ' (cancelling)' : ''}`).toEqual(accepted)
+    }
   })
 })
