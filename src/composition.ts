@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { authSchema, countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
-import { allCapabilities } from './auth/capabilities.js'
 import { consoleSessionSchema } from './auth/console-sessions.js'
 import type { Config } from './config.js'
 import { connectPostgres, startEmbedded, type Database } from './db/database.js'
@@ -18,7 +17,7 @@ import { readModelSchema } from './projections/read-model-schema.js'
 import { InProcessJobQueue } from './queue/in-process-job-queue.js'
 import type { JobConsumer, JobQueue, TenantJob } from './queue/job-queue.js'
 import { NatsJobQueue } from './queue/nats-job-queue.js'
-import { findRunbook, runbookCatalog } from './runbooks/catalog.js'
+import { findRunbook, knownCapabilities, runbookCatalog } from './runbooks/catalog.js'
 import { EventLog } from './store/event-log.js'
 import type { EventStore } from './store/event-store.js'
 import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
@@ -124,7 +123,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     bootstrapAdminCreated = await ensureBootstrapAdmin(
       db.sql,
       admin,
-      allCapabilities(runbookCatalog.map((r) => r.requiredCapability)),
+      knownCapabilities,
       overrides.hashParams ? { hashParams: overrides.hashParams } : {},
     )
     if (demoCredentials && bootstrapAdminCreated) {

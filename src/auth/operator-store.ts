@@ -4,7 +4,7 @@ import { ulid } from 'ulid'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { SchemaPart } from '../db/schema.js'
 import { normalizeEmail } from './email.js'
-import { defaultScryptParams, dummyVerify, hashPassword, verifyPassword, type ScryptParams } from './password-hash.js'
+import { defaultScryptParams, dummyVerify, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
 
 /** An operator as the rest of the service sees it. The password hash never leaves this module. */
 export interface Operator {
@@ -130,7 +130,15 @@ export async function authenticate(sql: Sql, email: string, password: string, op
     return null
   }
   if (!(await verifyPassword(password, row.password_hash))) return null
-  await sql`update operators set last_login_at = now() where id = ${row.id}`
+  if (needsRehash(row.password_hash, params)) {
+    // A hash made at an older cost (or another shape) is replaced at the first login that proves the
+    // password, the only moment the plain password is at hand. The guard on the old hash keeps a password
+    // changed meanwhile (by its owner or an administrator) from being overwritten with this one.
+    const upgraded = await hashPassword(password, params)
+    await sql`update operators set password_hash = ${upgraded}, last_login_at = now() where id = ${row.id} and password_hash = ${row.password_hash}`
+  } else {
+    await sql`update operators set last_login_at = now() where id = ${row.id}`
+  }
   return toOperator(row)
 }
 
@@ -261,7 +269,7 @@ export async function revokeCredentials(tx: TransactionSql, operatorId: string):
 export async function ensureBootstrapAdmin(
   sql: Sql,
   credentials: { email: string; password: string } | null,
-  everyCapability: string[],
+  everyCapability: readonly string[],
   options: PasswordHashingOptions = {},
 ): Promise<boolean> {
   if (!credentials) return false
@@ -270,7 +278,7 @@ export async function ensureBootstrapAdmin(
     email: credentials.email,
     name: 'Bootstrap administrator',
     password: credentials.password,
-    capabilities: everyCapability,
+    capabilities: [...everyCapability],
     isBreakGlass: false,
   })
   // Hash before the transaction: on the embedded database a transaction holds the only connection.

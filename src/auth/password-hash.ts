@@ -10,8 +10,8 @@ export interface ScryptParams {
 /**
  * The memory-hard default for stored operator passwords: OWASP's Password Storage Cheat Sheet recommends
  * scrypt with N=2^17, r=8, p=1 — 128 MiB of working memory and ~0.4 s of one core per hash here. Hashes
- * made with older parameters (N=2^15 before) still verify; `needsRehash` names them (re-hashing them at login is
- * not wired yet: see docs/decisions.md, known limits).
+ * made with older parameters (N=2^15 before) still verify, and the first login that proves the password
+ * replaces them (`needsRehash`, used by `authenticate`).
  * That cost is why login hashing runs behind a gate (`hashing-gate.ts`).
  */
 export const defaultScryptParams: Readonly<ScryptParams> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 })

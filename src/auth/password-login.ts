@@ -4,12 +4,15 @@ import type { EventLog } from '../store/event-log.js'
 import { HashingUnavailableError, loginHashingGate, type HashingGate } from './hashing-gate.js'
 import { checkAndRecordLoginAttempt } from './login-rate-limit.js'
 import { authenticate, type Operator } from './operator-store.js'
+import type { ScryptParams } from './password-hash.js'
 
 export interface PasswordLoginDeps {
   sql: Sql
   log: EventLog
   /** The hashing gate; the process-wide one unless a test brings its own. */
   gate?: HashingGate
+  /** The cost a stored hash is upgraded to at login (`needsRehash`); the default unless a test says. */
+  hashParams?: ScryptParams
 }
 
 export interface PasswordLoginAttempt {
@@ -69,7 +72,7 @@ async function admittedLogin(deps: PasswordLoginDeps, gate: HashingGate, attempt
 
   let operator: Operator | null
   try {
-    operator = await gate.run(() => authenticate(deps.sql, email, password), signal)
+    operator = await gate.run(() => authenticate(deps.sql, email, password, deps.hashParams ? { hashParams: deps.hashParams } : {}), signal)
   } catch (error) {
     if (!(error instanceof HashingUnavailableError)) throw error
     if (error.reason === 'aborted') return { kind: 'aborted' }

@@ -14,8 +14,7 @@ import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
 import { operatorRoutes } from './routes/operator-routes.js'
 import { settingsRoutes } from './routes/settings-routes.js'
-import { allCapabilities } from '../auth/capabilities.js'
-import { runbookCatalog } from '../runbooks/catalog.js'
+import { knownCapabilities } from '../runbooks/catalog.js'
 import { runRoutes } from './routes/run-routes.js'
 import { runbookRoutes } from './routes/runbook-routes.js'
 
@@ -57,7 +56,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/audit', auditRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
-  authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: allCapabilities(runbookCatalog.map((r) => r.requiredCapability)) }))
+  authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -58,7 +58,14 @@ export function createApp(deps: AppDeps) {
   )
   app.route(
     '/system',
-    consoleRoutes({ sql: deps.sql, log: deps.log, logger: deps.logger, nodeEnv: deps.config.NODE_ENV, defaultMaxConcurrency }),
+    consoleRoutes({
+      sql: deps.sql,
+      log: deps.log,
+      logger: deps.logger,
+      nodeEnv: deps.config.NODE_ENV,
+      defaultMaxConcurrency,
+      ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
+    }),
   )
   return app
 }

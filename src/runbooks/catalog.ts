@@ -1,3 +1,4 @@
+import { allCapabilities } from '../auth/capabilities.js'
 import { findingsLifecycleBackfill } from './findings-lifecycle-backfill.js'
 import type { Runbook } from './runbook.js'
 
@@ -7,3 +8,6 @@ export const runbookCatalog: readonly Runbook[] = Object.freeze([findingsLifecyc
 export function findRunbook(key: string): Runbook | undefined {
   return runbookCatalog.find((runbook) => runbook.key === key)
 }
+
+/** Every capability an operator can hold in this deployment: the base ones and each runbook's own. */
+export const knownCapabilities: readonly string[] = Object.freeze(allCapabilities(runbookCatalog.map((runbook) => runbook.requiredCapability)))

@@ -14,7 +14,7 @@ import {
   revokeToken,
   TOKEN_PREFIX,
 } from '../../src/auth/operator-store.js'
-import { cheapScryptParamsForTests } from '../../src/auth/password-hash.js'
+import { cheapScryptParamsForTests, needsRehash, verifyPassword } from '../../src/auth/password-hash.js'
 import type { Database } from '../../src/db/database.js'
 import { applySchema } from '../../src/db/schema.js'
 import { databaseFlavours } from '../support/databases.js'
@@ -85,6 +85,26 @@ describe.each(databaseFlavours())('operator store on $name', ({ open }) => {
     expect(await authenticate(db.sql, 'Grace@Example.com', 'hopper-1906-cobol', cheap)).toEqual(created)
     expect(await authenticate(db.sql, 'grace@example.com', 'hopper-1906-COBOL', cheap)).toBeNull()
     expect(await authenticate(db.sql, 'nobody@example.com', 'hopper-1906-cobol', cheap)).toBeNull()
+  })
+
+  it('upgrades a hash made at an older cost at the first login that proves the password, and only then', async () => {
+    const created = await newOperator({ email: 'rehash@example.com', password: 'old-cost-password' })
+    const storedHash = async () => (await db.sql<{ password_hash: string }[]>`select password_hash from operators where id = ${created.id}`)[0]!.password_hash
+    const before = await storedHash()
+    const raised = { hashParams: { ...cheapScryptParamsForTests, N: cheapScryptParamsForTests.N * 2 } }
+    expect(needsRehash(before, raised.hashParams)).toBe(true)
+
+    expect(await authenticate(db.sql, 'rehash@example.com', 'wrong password', raised)).toBeNull()
+    expect(await storedHash()).toBe(before)
+
+    expect(await authenticate(db.sql, 'rehash@example.com', 'old-cost-password', raised)).toEqual(created)
+    const after = await storedHash()
+    expect(after).not.toBe(before)
+    expect(after.split('$').slice(0, 4)).toEqual(['scrypt', String(raised.hashParams.N), '8', '1'])
+    expect(needsRehash(after, raised.hashParams)).toBe(false)
+    expect(await verifyPassword('old-cost-password', after)).toBe(true)
+    expect(await authenticate(db.sql, 'rehash@example.com', 'old-cost-password', raised)).toEqual(created)
+    expect(await storedHash()).toBe(after)
   })
 
   it('returns null for an operator whose stored hash is corrupt', async () => {

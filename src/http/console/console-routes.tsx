@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import type { ScryptParams } from '../../auth/password-hash.js'
 import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
@@ -28,6 +29,8 @@ export interface ConsoleDeps {
   streamPollMs?: number
   /** A retried run's `maxConcurrency` when the original names none: the deployment's worker capacity. */
   defaultMaxConcurrency?: number
+  /** Tests: scrypt cost of passwords set or upgraded through the console. */
+  hashParams?: ScryptParams
 }
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -85,8 +88,9 @@ export function consoleRoutes(deps: ConsoleDeps) {
     )
   })
 
+  const hashing = deps.hashParams ? { hashParams: deps.hashParams } : {}
   app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
-  app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime }))
+  app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime, ...hashing }))
   const runDefaults = deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}
   app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger, ...runDefaults }))
   app.route(
@@ -100,8 +104,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
     }),
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
-  app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log }))
-  app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, nodeEnv: deps.nodeEnv }))
+  app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, ...hashing }))
+  app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, nodeEnv: deps.nodeEnv, ...hashing }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
     refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
   )

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { issueToken } from '../../auth/operator-store.js'
 import { passwordLogin } from '../../auth/password-login.js'
+import type { ScryptParams } from '../../auth/password-hash.js'
 import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
@@ -26,7 +27,7 @@ const issueTokenRoute = apiRoute({
 })
 
 /** POST /api/auth/tokens: the shared password login (`passwordLogin`, SPEC §6), every outcome audited. */
-export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number }) {
+export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number; hashParams?: ScryptParams }) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, issueTokenRoute, async (c, input) => {
     // Every answer of this route, the token above all, must not be kept by a cache (RFC 9111 no-store).

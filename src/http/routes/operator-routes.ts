@@ -1,11 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import { revokeToken } from '../../auth/operator-store.js'
-import { HashingUnavailableError, loginHashingGate } from '../../auth/hashing-gate.js'
-import { checkAndRecordLoginAttempt } from '../../auth/login-rate-limit.js'
+import { changeOwnPasswordGuarded } from '../../auth/own-password-change.js'
 import { rateLimitAddress } from '../client-address.js'
 import { HttpProblem } from '../problem.js'
-import { changeOwnPassword, createOperator, listOperators, me, setOperatorPassword, updateOperator, type OperatorCommandDeps } from '../../commands/operators.js'
+import { createOperator, listOperators, me, setOperatorPassword, updateOperator, type OperatorCommandDeps } from '../../commands/operators.js'
 import type { AppEnv } from '../authentication.js'
 import { bearerTokenOf } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
@@ -111,19 +110,11 @@ export function operatorRoutes(deps: OperatorCommandDeps) {
   serveRoute(app, meRoute, async (c) => c.json(await me(deps, c.get('actor'))))
   serveRoute(app, changeOwnPasswordRoute, async (c, input) => {
     const actor = c.get('actor')
-    const body = await input.body()
-    // Rate-limited as a login (SPEC §10): it checks a password; and its hashes wait for the login gate.
-    const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(actor.ip), email: actor.email })
-    if (!decision.allowed) {
-      const retryAfter = String(decision.retryAfterSeconds)
-      throw new HttpProblem(429, `too many password attempts; retry in ${retryAfter} s`, { retryAfterSeconds: decision.retryAfterSeconds }, { 'Retry-After': retryAfter })
-    }
-    try {
-      await loginHashingGate.run(() => changeOwnPassword(deps, actor, body), c.req.raw.signal)
-    } catch (error) {
-      if (!(error instanceof HashingUnavailableError)) throw error
-      const retryAfter = String(error.retryAfterSeconds)
-      throw new HttpProblem(503, 'password hashing is busy; retry shortly', { retryAfterSeconds: error.retryAfterSeconds }, { 'Retry-After': retryAfter })
+    const result = await changeOwnPasswordGuarded(deps, actor, await input.body(), { rateLimitIp: rateLimitAddress(actor.ip), signal: c.req.raw.signal })
+    if (result.kind !== 'changed') {
+      const retryAfter = String(result.retryAfterSeconds)
+      const detail = result.kind === 'rate_limited' ? `too many password attempts; retry in ${retryAfter} s` : 'password hashing is busy; retry shortly'
+      throw new HttpProblem(result.kind === 'rate_limited' ? 429 : 503, detail, { retryAfterSeconds: result.retryAfterSeconds }, { 'Retry-After': retryAfter })
     }
     return c.json({ changed: true as const })
   })

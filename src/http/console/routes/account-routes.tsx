@@ -1,13 +1,11 @@
 import { Hono, type Context } from 'hono'
-import { allCapabilities } from '../../../auth/capabilities.js'
-import { HashingUnavailableError, loginHashingGate } from '../../../auth/hashing-gate.js'
-import { checkAndRecordLoginAttempt } from '../../../auth/login-rate-limit.js'
+import { changeOwnPasswordGuarded, type OwnPasswordChangeResult } from '../../../auth/own-password-change.js'
 import type { ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
 import { ValidationError, type FieldProblem } from '../../../commands/errors.js'
-import { changeOwnPassword, me } from '../../../commands/operators.js'
+import { me } from '../../../commands/operators.js'
 import type { Sql } from '../../../db/database.js'
 import { rateLimitAddress } from '../../client-address.js'
-import { runbookCatalog } from '../../../runbooks/catalog.js'
+import { knownCapabilities } from '../../../runbooks/catalog.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { clearSessionCookie, cookiesMustBeSecure } from '../cookies.js'
@@ -16,11 +14,14 @@ import { AccountPage } from '../pages/account-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
 
+import type { ScryptParams } from '../../../auth/password-hash.js'
+
 export interface AccountRouteDeps {
   sql: Sql
   log: EventLog
   nodeEnv: string | undefined
   lifetime?: ConsoleSessionLifetime
+  hashParams?: ScryptParams
 }
 
 /**
@@ -29,7 +30,6 @@ export interface AccountRouteDeps {
  * cookie and sends the browser to the login page.
  */
 export function consoleAccountRoutes(deps: AccountRouteDeps) {
-  const knownCapabilities = allCapabilities(runbookCatalog.map((r) => r.requiredCapability))
   const page = async (c: Context<ConsoleEnv>, problems: FieldProblem[], status: 200 | 422 | 429 | 503 = 200, message: string | null = null) =>
     htmlPage(
       c,
@@ -43,24 +43,19 @@ export function consoleAccountRoutes(deps: AccountRouteDeps) {
       const body = await readFormBody(c)
       const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string).slice(0, 1000) : '')
       const actor = c.get('actor')
-      // Rate-limited as a login (SPEC §10), as `POST /api/me/password` is: it checks a password.
-      const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: rateLimitAddress(actor.ip), email: actor.email })
-      if (!decision.allowed) {
-        c.header('Retry-After', String(decision.retryAfterSeconds))
-        return page(c, [], 429, `Too many password attempts: try again in ${decision.retryAfterSeconds} s. Nothing was changed.`)
-      }
+      const input = { currentPassword: text('currentPassword'), password: text('password') }
+      let result: OwnPasswordChangeResult
       try {
-        await loginHashingGate.run(
-          () => changeOwnPassword({ sql: deps.sql, log: deps.log, knownCapabilities }, actor, { currentPassword: text('currentPassword'), password: text('password') }),
-          c.req.raw.signal,
-        )
+        result = await changeOwnPasswordGuarded({ ...deps, knownCapabilities }, actor, input, { rateLimitIp: rateLimitAddress(actor.ip), signal: c.req.raw.signal })
       } catch (error) {
         if (error instanceof ValidationError) return page(c, error.fields, 422)
-        if (error instanceof HashingUnavailableError) {
-          c.header('Retry-After', String(error.retryAfterSeconds))
-          return page(c, [], 503, 'The service is busy checking passwords: try again in a moment. Nothing was changed.')
-        }
         throw error
+      }
+      if (result.kind !== 'changed') {
+        c.header('Retry-After', String(result.retryAfterSeconds))
+        return result.kind === 'rate_limited'
+          ? page(c, [], 429, `Too many password attempts: try again in ${result.retryAfterSeconds} s. Nothing was changed.`)
+          : page(c, [], 503, 'The service is busy checking passwords: try again in a moment. Nothing was changed.')
       }
       clearSessionCookie(c, cookiesMustBeSecure(c, deps.nodeEnv))
       c.header('Cache-Control', 'no-store')

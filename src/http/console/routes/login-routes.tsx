@@ -20,11 +20,14 @@ import { LoginPage, RateLimitedPage, type LoginPageProps } from '../pages/login-
 import { htmlPage, nonceOf } from '../render.js'
 import { refuse, requireConsoleCsrf, requireConsoleSession, safeNextPath } from '../session-guard.js'
 
+import type { ScryptParams } from '../../../auth/password-hash.js'
+
 export interface LoginRouteDeps {
   sql: Sql
   log: EventLog
   nodeEnv: string | undefined
   sessionLifetime: ConsoleSessionLifetime
+  hashParams?: ScryptParams
 }
 
 const MAX_EMAIL_LENGTH = 320

@@ -1,12 +1,12 @@
 import { Hono, type Context } from 'hono'
-import { allCapabilities, capabilities } from '../../../auth/capabilities.js'
+import { capabilities } from '../../../auth/capabilities.js'
 import type { ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
 import { approvalSettings, setApprovalSettings } from '../../../commands/approvals.js'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../../commands/errors.js'
 import { createOperator, listOperators, setOperatorPassword, updateOperator, type OperatorCommandDeps } from '../../../commands/operators.js'
 import type { Sql } from '../../../db/database.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
-import { runbookCatalog } from '../../../runbooks/catalog.js'
+import { knownCapabilities } from '../../../runbooks/catalog.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { readFormBody } from '../csrf.js'
@@ -14,10 +14,13 @@ import { OperatorsPage, type OperatorAttempt, type OperatorForm, type OperatorFo
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
 
+import type { ScryptParams } from '../../../auth/password-hash.js'
+
 export interface OperatorRouteDeps {
   sql: Sql
   log: EventLog
   lifetime?: ConsoleSessionLifetime
+  hashParams?: ScryptParams
 }
 
 const OPERATOR_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
@@ -51,8 +54,7 @@ function readOperatorForm(body: Record<string, unknown>, knownCapabilities: read
  * the page with the form as typed (422 beside the fields; 409, 403 and 404 above the form).
  */
 export function consoleOperatorRoutes(deps: OperatorRouteDeps) {
-  const knownCapabilities = allCapabilities(runbookCatalog.map((r) => r.requiredCapability))
-  const commandDeps: OperatorCommandDeps = { sql: deps.sql, log: deps.log, knownCapabilities }
+  const commandDeps: OperatorCommandDeps = { sql: deps.sql, log: deps.log, knownCapabilities, ...(deps.hashParams ? { hashParams: deps.hashParams } : {}) }
 
   const page = async (c: Context<ConsoleEnv>, attempt: OperatorAttempt | null, status: 200 | 403 | 404 | 409 | 422 = 200) =>
     htmlPage(
