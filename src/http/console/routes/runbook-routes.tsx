@@ -1,8 +1,9 @@
 import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
-import { capabilities } from '../../../auth/capabilities.js'
+import { capabilities, missingCapabilities } from '../../../auth/capabilities.js'
 import { ActiveRunExistsError, ForbiddenError, HaltedError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
-import { preflightRunbook } from '../../../commands/preflight.js'
+import { requireCapabilities } from '../../../commands/actor.js'
+import { preflightRunbook, requireRunbook } from '../../../commands/preflight.js'
 import { startRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
 import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
@@ -86,6 +87,8 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       requireConsoleCapability('data', capabilities.runbooksView),
       async (c) => {
         try {
+          // The runbook's own capability (404 for an unknown runbook) before the body is read, as the API's route.
+          requireCapabilities(c.get('actor'), [requireRunbook(c.req.param('key')).requiredCapability])
           const body = await readJsonBody(c, preflightBodySchema)
           const result = await preflightRunbook(deps, c.get('actor'), {
             runbookKey: c.req.param('key'),
@@ -105,7 +108,11 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       requireConsoleCapability('page', capabilities.runbooksRun),
       async (c) => {
         const key = c.req.param('key')
-        if (!findRunbook(key)) return refuse(c, 'page', 404, 'Unknown runbook', `There is no runbook ${key}.`)
+        const runbook = findRunbook(key)
+        if (!runbook) return refuse(c, 'page', 404, 'Unknown runbook', `There is no runbook ${key}.`)
+        // The runbook's own capability before the form is read, as the API's route; the command checks it again.
+        const missing = missingCapabilities(c.get('actor').capabilities, [runbook.requiredCapability])
+        if (missing.length > 0) return refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${missing.join(', ')}.`)
         const values = readStartForm(await readFormBody(c))
         const parsed = toStartRunInput(key, values)
         const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
