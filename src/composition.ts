@@ -68,8 +68,8 @@ async function openDatabase(config: Config): Promise<Database> {
   return config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : startEmbedded(config.DATA_DIR)
 }
 
-async function openQueue(config: Config, logger: Logger): Promise<JobQueue<TenantJob>> {
-  if (!config.NATS_URL) return new InProcessJobQueue<TenantJob>({ logger })
+async function openQueue(config: Config, logger: Logger, onStreamRecreated: () => void): Promise<JobQueue<TenantJob>> {
+  if (!config.NATS_URL) return new InProcessJobQueue<TenantJob>({ logger, ackWaitMs: config.JOB_ACK_WAIT_MS })
   // max_deliver must exceed the worker's own attempt limits (TENANT_LOCKED waits up to ~900 s), so the
   // worker always records the final failure itself and no job is left stranded at the server's limit.
   return NatsJobQueue.connect<TenantJob>({
@@ -77,9 +77,10 @@ async function openQueue(config: Config, logger: Logger): Promise<JobQueue<Tenan
     stream: config.NATS_STREAM,
     subject: `runbook.jobs.${config.NATS_STREAM}`,
     durable: `${config.NATS_STREAM}-workers`,
-    ackWaitMs: 60_000,
+    ackWaitMs: config.JOB_ACK_WAIT_MS,
     maxDeliver: 100,
     logger,
+    onStreamRecreated,
   })
 }
 
@@ -100,7 +101,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     ? new PostgresEventStore(db.sql)
     : await EventStoreDbEventStore.connect(config.EVENTSTORE_URL!)
   const log = new EventLog(store)
-  const queue = overrides.queue ?? (await openQueue(config, logger))
+  // The queue is made before the reconciler that answers its news of lost jobs: bound late.
+  let jobsLost = () => {}
+  const queue = overrides.queue ?? (await openQueue(config, logger, () => jobsLost()))
 
   const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
   let demoSeeded = false
@@ -153,12 +156,15 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     const deps = { sql: db.sql, log, queue, logger }
     dispatcher = createDispatcher(deps)
     dispatcher.start()
-    const worker = new TenantWorker({ ...deps, findRunbook }, overrides.tenantWorker)
+    const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
+    const worker = new TenantWorker({ ...deps, findRunbook }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
-    reconciler = new Reconciler(deps, {
+    reconciler = new Reconciler({ ...deps, queueAvailable: () => queue.healthy() }, {
       staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
       intervalMs: config.RECONCILER_INTERVAL_MS,
     })
+    const started = reconciler
+    jobsLost = () => started.presumeJobsLost()
     reconciler.start()
   }
 

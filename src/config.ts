@@ -38,6 +38,14 @@ const configSchema = z.object({
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(8 * 3600),
   RECONCILER_STALE_AFTER_MS: z.coerce.number().int().min(100).default(120_000),
   RECONCILER_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  /**
+   * How long a tenant job may go without news from its worker before the queue hands it to another: the
+   * worker repairing it sends a heartbeat every third of it, so only a dead or cut-off worker's jobs wait
+   * this long (ISSUE 8: seconds, not a minute).
+   */
+  JOB_ACK_WAIT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /** Graceful shutdown's bound: stop taking jobs, finish or hand back those in flight, flush, exit. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 })

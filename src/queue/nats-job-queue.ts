@@ -37,6 +37,20 @@ export interface NatsJobQueueOptions {
   /** How long one idle pull request waits on the server for a job. Default 5 s, minimum 1 s. */
   pullExpiresMs?: number
   logger?: Pick<Logger, 'warn'>
+  /**
+   * Called after this process found the stream gone (deleted, or the server's store wiped) and created it
+   * again: every job it held is lost, and the reconciler should re-dispatch without waiting for staleness.
+   */
+  onStreamRecreated?: () => void
+}
+
+interface QueueTopology {
+  stream: string
+  subject: string
+  durable: string
+  ackWaitMs: number
+  maxDeliver: number
+  duplicateWindowMs: number
 }
 
 const STREAM_NOT_FOUND = 10059
@@ -44,28 +58,34 @@ const CONSUMER_NOT_FOUND = 10014
 const ACK_CONFIRM_TIMEOUT_MS = 5_000
 const PULL_ERROR_BACKOFF_MS = 1_000
 const HEALTH_TIMEOUT_MS = 2_000
+// NATS answers a publish with 503 (no responders) when no stream listens on the subject.
+const NO_RESPONDERS = '503'
 
 /**
  * Job queue on NATS JetStream: a work-queue stream (a job leaves it once acked) and one durable pull
  * consumer with explicit acks. NATS may still lose or repeat a job (DESIGN invariant 7); the
- * reconciler and idempotent handlers cover that.
+ * reconciler and idempotent handlers cover that. The stream and the consumer are this queue's to keep:
+ * when either vanishes (deleted, or the server restarted with an empty store) a publish that finds no
+ * stream, or a pull that comes back empty, makes them again (`restoreTopology`).
  */
 export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
   private readonly consumers = new Set<NatsJobConsumer<J>>()
   private readonly encoder = new TextEncoder()
   private closing: Promise<void> | undefined
+  private restoring: Promise<void> | null = null
+  private lastTopologyCheck = 0
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly consumer: Consumer,
+    private readonly topology: QueueTopology,
     private readonly settings: {
-      stream: string
-      subject: string
       failedHandlerRetryMs: number
       pullExpiresMs: number
       logger: Pick<Logger, 'warn'> | undefined
+      onStreamRecreated: (() => void) | undefined
     },
   ) {}
 
@@ -79,19 +99,20 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     const failedHandlerRetryMs = nonNegativeInteger(options.failedHandlerRetryMs ?? 1_000, 'failedHandlerRetryMs')
     const pullExpiresMs = Math.max(1_000, positiveInteger(options.pullExpiresMs ?? 5_000, 'pullExpiresMs'))
 
+    const topology: QueueTopology = { stream, subject, durable, ackWaitMs, maxDeliver, duplicateWindowMs }
+
     const nc = await connect({ servers: options.url, name: `job-queue:${stream}`, maxReconnectAttempts: -1 })
     try {
       const jsm = await nc.jetstreamManager()
-      await ensureStream(jsm, { stream, subject, duplicateWindowMs })
-      await ensureConsumer(jsm, { stream, subject, durable, ackWaitMs, maxDeliver })
+      await ensureStream(jsm, topology)
+      await ensureConsumer(jsm, topology)
       const js = nc.jetstream()
       const consumer = await js.consumers.get(stream, durable)
-      return new NatsJobQueue<J>(nc, js, jsm, consumer, {
-        stream,
-        subject,
+      return new NatsJobQueue<J>(nc, js, jsm, consumer, topology, {
         failedHandlerRetryMs,
         pullExpiresMs,
         logger: options.logger,
+        onStreamRecreated: options.onStreamRecreated,
       })
     } catch (error) {
       await nc.close()
@@ -101,7 +122,51 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
 
   async publish(job: J, dedupeId: string): Promise<void> {
     // The server drops a repeated Nats-Msg-Id within the duplicate window and answers with duplicate=true.
-    await this.js.publish(this.settings.subject, this.encoder.encode(JSON.stringify(job)), { msgID: dedupeId })
+    const send = () => this.js.publish(this.topology.subject, this.encoder.encode(JSON.stringify(job)), { msgID: dedupeId })
+    try {
+      await send()
+    } catch (error) {
+      if (!(error instanceof NatsError && error.code === NO_RESPONDERS)) throw error
+      await this.restoreTopology()
+      await send()
+    }
+  }
+
+  /**
+   * Makes the stream and the consumer again where they are missing, and brings their settings back where
+   * they drifted. Concurrent callers share one attempt.
+   */
+  restoreTopology(): Promise<void> {
+    this.restoring ??= (async () => {
+      try {
+        this.lastTopologyCheck = Date.now()
+        const streamCreated = await ensureStream(this.jsm, this.topology)
+        const consumerCreated = await ensureConsumer(this.jsm, this.topology)
+        if (streamCreated || consumerCreated) {
+          this.settings.logger?.warn(
+            { stream: this.topology.stream, streamCreated, consumerCreated },
+            'the job stream or its consumer had vanished; created again',
+          )
+        }
+        if (streamCreated) this.settings.onStreamRecreated?.()
+      } finally {
+        this.restoring = null
+      }
+    })()
+    return this.restoring
+  }
+
+  /**
+   * An empty pull cannot tell an idle queue from a vanished stream (NATS answers both the same way): after
+   * one, the topology is checked, at most once per pull period for the whole process.
+   */
+  private async checkTopologyAfterEmptyPull(): Promise<void> {
+    if (this.closing || Date.now() - this.lastTopologyCheck < this.settings.pullExpiresMs) return
+    try {
+      await this.restoreTopology()
+    } catch (error) {
+      this.settings.logger?.warn({ error: errorName(error) }, 'checking the job stream failed; retrying')
+    }
   }
 
   async consume(handler: (delivery: JobDelivery<J>) => Promise<void>, options: ConsumeOptions): Promise<JobConsumer> {
@@ -109,7 +174,11 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new RangeError('concurrency must be a positive integer')
     }
-    const jobConsumer = new NatsJobConsumer<J>(this.consumer, handler, options.concurrency, this.settings)
+    const jobConsumer = new NatsJobConsumer<J>(this.consumer, handler, options.concurrency, {
+      ...this.settings,
+      afterEmptyPull: () => this.checkTopologyAfterEmptyPull(),
+      afterFailedPull: () => this.checkTopologyAfterEmptyPull(),
+    })
     this.consumers.add(jobConsumer)
     return {
       stop: async () => {
@@ -123,7 +192,7 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     if (this.nc.isClosed()) return false
     try {
       // A stream lookup proves both the connection and JetStream answer, not just the socket.
-      await withTimeout(this.jsm.streams.info(this.settings.stream), HEALTH_TIMEOUT_MS)
+      await withTimeout(this.jsm.streams.info(this.topology.stream), HEALTH_TIMEOUT_MS)
       return true
     } catch {
       return false
@@ -159,7 +228,13 @@ class NatsJobConsumer<J> {
     private readonly consumer: Consumer,
     private readonly handler: (delivery: JobDelivery<J>) => Promise<void>,
     concurrency: number,
-    private readonly settings: { failedHandlerRetryMs: number; pullExpiresMs: number; logger: Pick<Logger, 'warn'> | undefined },
+    private readonly settings: {
+      failedHandlerRetryMs: number
+      pullExpiresMs: number
+      logger: Pick<Logger, 'warn'> | undefined
+      afterEmptyPull: () => Promise<void>
+      afterFailedPull: () => Promise<void>
+    },
   ) {
     this.slots = Array.from({ length: concurrency }, () => this.runSlot())
   }
@@ -180,9 +255,13 @@ class NatsJobConsumer<J> {
       } catch (error) {
         this.settings.logger?.warn({ error: errorName(error) }, 'pulling a job from NATS failed; retrying')
         await Promise.race([delay(PULL_ERROR_BACKOFF_MS), this.stopRequested])
+        await this.settings.afterFailedPull()
         continue
       }
-      if (!msg) continue
+      if (!msg) {
+        await this.settings.afterEmptyPull()
+        continue
+      }
       if (this.stopping) {
         // Arrived as we stopped: hand it straight back to the other workers.
         msg.nak()
@@ -252,10 +331,8 @@ class NatsJobConsumer<J> {
   }
 }
 
-async function ensureStream(
-  jsm: JetStreamManager,
-  spec: { stream: string; subject: string; duplicateWindowMs: number },
-): Promise<void> {
+/** Creates the stream when missing (true) or brings its settings back. */
+async function ensureStream(jsm: JetStreamManager, spec: QueueTopology): Promise<boolean> {
   // No age, count or size limit: a limit would delete jobs nobody has processed yet.
   const settings = {
     subjects: [spec.subject],
@@ -266,8 +343,9 @@ async function ensureStream(
     max_msgs_per_subject: -1,
     discard: DiscardPolicy.Old,
   }
+  let current
   try {
-    await jsm.streams.info(spec.stream)
+    current = await jsm.streams.info(spec.stream)
   } catch (error) {
     if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error
     await jsm.streams.add({
@@ -277,18 +355,19 @@ async function ensureStream(
       num_replicas: 1,
       ...settings,
     })
-    return
+    return true
   }
-  await jsm.streams.update(spec.stream, settings)
+  const drifted = current.config.duplicate_window !== settings.duplicate_window || current.config.subjects.join() !== settings.subjects.join()
+  if (drifted) await jsm.streams.update(spec.stream, settings)
+  return false
 }
 
-async function ensureConsumer(
-  jsm: JetStreamManager,
-  spec: { stream: string; subject: string; durable: string; ackWaitMs: number; maxDeliver: number },
-): Promise<void> {
+/** Creates the durable consumer when missing (true) or brings its settings back. */
+async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology): Promise<boolean> {
   const settings = { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver }
+  let current
   try {
-    await jsm.consumers.info(spec.stream, spec.durable)
+    current = await jsm.consumers.info(spec.stream, spec.durable)
   } catch (error) {
     if (apiErrorCode(error) !== CONSUMER_NOT_FOUND) throw error
     await jsm.consumers.add(spec.stream, {
@@ -298,9 +377,12 @@ async function ensureConsumer(
       filter_subject: spec.subject,
       ...settings,
     })
-    return
+    return true
   }
-  await jsm.consumers.update(spec.stream, spec.durable, settings)
+  if (current.config.ack_wait !== settings.ack_wait || current.config.max_deliver !== settings.max_deliver) {
+    await jsm.consumers.update(spec.stream, spec.durable, settings)
+  }
+  return false
 }
 
 function apiErrorCode(error: unknown): number | undefined {

@@ -19,6 +19,11 @@ export interface ReconcilerDeps {
   sql: Sql
   log: EventLog
   logger: Logger
+  /**
+   * Whether the queue takes jobs now. A re-dispatch recorded while it does not would only pile up rounds
+   * that are all published at once when it returns; the stall is looked at again next pass instead.
+   */
+  queueAvailable?: () => Promise<boolean>
 }
 
 /**
@@ -40,14 +45,26 @@ export class Reconciler {
     this.options = { ...defaultReconcilerOptions, ...options }
   }
 
+  /**
+   * The queue lost every job it held (its stream was made again): one pass at once that takes no run's
+   * quiet for progress, so the lost jobs are dispatched again in seconds rather than after `staleAfterMs`.
+   */
+  presumeJobsLost(): Promise<unknown> {
+    this.pass = this.pass
+      .then(() => this.reconcileOnce(new Date(), { staleAfterMs: 0 }))
+      .catch((error) => this.deps.logger.error({ err: error }, 'reconciler pass failed'))
+    return this.pass
+  }
+
   /** One pass over the active runs; returns the ids of the runs it acted on. */
-  async reconcileOnce(now: Date = new Date()): Promise<string[]> {
+  async reconcileOnce(now: Date = new Date(), options: { staleAfterMs?: number } = {}): Promise<string[]> {
+    const staleAfterMs = options.staleAfterMs ?? this.options.staleAfterMs
     const rows = await this.deps.sql<Array<{ id: string }>>`
       select id from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
     const touched: string[] = []
     for (const { id } of rows) {
       try {
-        if (await this.reconcileRun(id, now)) touched.push(id)
+        if (await this.reconcileRun(id, now, staleAfterMs)) touched.push(id)
       } catch (error) {
         // A run that changed under this pass (paused, completed) is looked at again next pass; the others go on.
         this.deps.logger.warn({ err: error, runId: id }, 'reconciling a run failed; next pass retries')
@@ -57,8 +74,8 @@ export class Reconciler {
   }
 
   /** True when this pass acted on the run. */
-  private async reconcileRun(id: string, now: Date): Promise<boolean> {
-    const plan = planReconcile(await loadRun(this.deps.log, id), now, this.options.staleAfterMs)
+  private async reconcileRun(id: string, now: Date, staleAfterMs: number): Promise<boolean> {
+    const plan = planReconcile(await loadRun(this.deps.log, id), now, staleAfterMs)
     switch (plan.action) {
       case 'none':
         return false
@@ -70,6 +87,10 @@ export class Reconciler {
       case 'expire_approval':
         return expireApproval(this.deps.log, id, now)
       case 'redispatch': {
+        if (this.deps.queueAvailable && !(await this.deps.queueAvailable())) {
+          this.deps.logger.warn({ runId: id }, 'run stalled while the job queue is unavailable; re-dispatch waits for it')
+          return false
+        }
         const lost = await this.notBeingRepaired(plan.tenantIds)
         if (lost.length === 0) return false
         const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)

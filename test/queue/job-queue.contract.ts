@@ -264,9 +264,9 @@ export function job(tenantId: number): TenantJob {
   return { runId: '01JRUNAAAAAAAAAAAAAAAAAAAA', runbookKey: 'findings.lifecycle.backfill', tenantId, generation: 0 }
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
     await sleep(20)
   }

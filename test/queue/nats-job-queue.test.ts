@@ -94,6 +94,76 @@ describe.runIf(natsUrl)('NatsJobQueue', () => {
     }
   })
 
+  it('makes the stream again when it was deleted: a publish finds it, a consumer gets the jobs, and it says so once', async () => {
+    let recreated = 0
+    const { config, queue } = await openNats({ ackWaitMs: 2_000, onStreamRecreated: () => recreated++ })
+    try {
+      const jsm = await admin.jetstreamManager()
+      await jsm.streams.delete(config.stream)
+      await queue.publish(job(1), 'run-a:1:0')
+      expect(recreated).toBe(1)
+      const info = await jsm.streams.info(config.stream)
+      expect(info.config.retention).toBe('workqueue')
+      expect(info.state.messages).toBe(1)
+
+      const seen: number[] = []
+      const consumer = await queue.consume(async (delivery) => {
+        seen.push(delivery.job.tenantId)
+        await delivery.ack()
+      }, { concurrency: 1 })
+      await waitFor(() => seen.length === 1)
+      await consumer.stop()
+      expect(seen).toEqual([1])
+    } finally {
+      await queue.close()
+    }
+  })
+
+  it('a consumer whose stream was deleted under it makes it again by itself and goes on taking jobs', async () => {
+    let recreated = 0
+    const { config, queue } = await openNats({ ackWaitMs: 2_000, onStreamRecreated: () => recreated++ })
+    const other = await NatsJobQueue.connect<TenantJob>({ ...config, onStreamRecreated: () => recreated++ })
+    try {
+      const seen: number[] = []
+      const consumer = await queue.consume(async (delivery) => {
+        seen.push(delivery.job.tenantId)
+        await delivery.ack()
+      }, { concurrency: 2 })
+      const jsm = await admin.jetstreamManager()
+      await jsm.streams.delete(config.stream)
+      // Nobody publishes: the consumer's own empty pulls must notice the loss and make the stream again.
+      await waitFor(async () => (await jsm.streams.info(config.stream).catch(() => null)) !== null, 15_000)
+      await waitFor(async () => (await jsm.consumers.info(config.stream, config.durable).catch(() => null)) !== null, 15_000)
+      expect(recreated).toBeGreaterThanOrEqual(1)
+      await other.publish(job(2), 'run-a:2:0')
+      await waitFor(() => seen.length === 1, 15_000)
+      await consumer.stop()
+      expect(seen).toEqual([2])
+    } finally {
+      await other.close()
+      await queue.close()
+    }
+  })
+
+  it('makes a deleted durable consumer again and delivers the jobs still in the stream', async () => {
+    const { config, queue } = await openNats({ ackWaitMs: 2_000 })
+    try {
+      await queue.publish(job(3), 'run-a:3:0')
+      const jsm = await admin.jetstreamManager()
+      await jsm.consumers.delete(config.stream, config.durable)
+      const seen: number[] = []
+      const consumer = await queue.consume(async (delivery) => {
+        seen.push(delivery.job.tenantId)
+        await delivery.ack()
+      }, { concurrency: 1 })
+      await waitFor(() => seen.length === 1, 15_000)
+      await consumer.stop()
+      expect(seen).toEqual([3])
+    } finally {
+      await queue.close()
+    }
+  })
+
   it('fails to connect when the server cannot be reached', async () => {
     await expect(NatsJobQueue.connect({ url: 'nats://127.0.0.1:1', ...uniqueNames() })).rejects.toThrow()
   })

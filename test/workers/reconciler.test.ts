@@ -102,6 +102,31 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     expect(await runEvents(bed.log, runId)).toHaveLength(eventCount)
   })
 
+  it('records no re-dispatch while the queue takes no jobs; when the queue says its jobs were lost, re-dispatches at once', async () => {
+    const runId = await startAllTenantsRun(bed)
+    const losing = new LosingJobQueue()
+    await dispatchRuns(createDispatcher({ ...deps(), queue: losing }), bed.log, [runId])
+    await projectUntil(runId, 'running')
+    const redispatches = async () => (await runEvents(bed.log, runId)).filter((e) => e.event.type === 'TenantJobsRedispatched').length
+
+    let available = false
+    const reconciler = new Reconciler({ ...deps(), queueAvailable: async () => available }, { staleAfterMs: 60_000 })
+    // Stale, but the queue is down: nothing recorded, pass after pass.
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 120_000))).toEqual([])
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 240_000))).toEqual([])
+    expect(await redispatches()).toBe(0)
+
+    // The queue is back and reports its stream was made again: no waiting for the run to look stale.
+    available = true
+    await reconciler.presumeJobsLost()
+    expect(await redispatches()).toBe(1)
+    await createDispatcher(deps()).runOnce()
+    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+    await waitForRunCompleted(bed.log, runId)
+    const processed = await tenantProcessedEvents(bed.log, runId)
+    expect(processed.map((p) => p.tenantId).sort((a, b) => a - b)).toEqual(universe)
+  })
+
   it('starts a run whose dispatcher never handled it; the dispatcher then publishes its jobs', async () => {
     const runId = await startAllTenantsRun(bed)
     await projectUntil(runId, 'queued')
