@@ -8,9 +8,15 @@
  * targeted tenant; every finding equals the reference repair (test/runbooks/lifecycle-reference.ts); the
  * run's read model has the right counts; every process not deliberately killed is still alive and healthy.
  */
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readModelSchema } from '../../src/projections/read-model-schema.js'
 import { FaultScenario, faultLine, recordFinding, type FaultResult, type ScenarioOptions } from './support/fault-scenario.js'
-import { delay } from './support/ports.js'
+import { delay, waitFor } from './support/ports.js'
+import { alive, commandLine, descendants, killPid, listensOn, REPO_ROOT } from './support/service-processes.js'
 import { writeReliabilityTable } from './support/reliability-report.js'
 import { ThrowawayNats } from './support/throwaway-nats.js'
 import { ThrowawayPostgres } from './support/throwaway-postgres.js'
@@ -55,6 +61,8 @@ interface Injected {
   failures?: string[]
   /** Checks once the runs completed; returns failures. */
   after?: (runs: any[]) => Promise<string[]>
+  /** Where the scenario measures recovery its own way (said in docs/reliability.md). */
+  recoveryMs?: () => Promise<number | null>
 }
 
 /** Sets the scenario up, lets `inject` start the run(s) and the fault, then checks everything and reports. */
@@ -77,9 +85,11 @@ async function scenario(name: string, options: ScenarioOptions, inject: (s: Faul
       if (check.lost > 0 || check.doubled > 0) failures.push(`run ${runId}: ${check.lost} tenants lost, ${check.doubled} doubled`)
       if (!check.countsOk) failures.push(`run ${runId}: ${check.countsNote}`)
     }
+    const updated = runs.reduce((sum, run) => sum + (run?.summaryCounts?.updated ?? 0), 0)
+    if (updated !== s.expectedUpdated()) failures.push(`the runs updated ${updated} findings; the reference changes ${s.expectedUpdated()}`)
     result.mismatches = await s.mismatches()
     if (result.mismatches > 0) failures.push(`${result.mismatches} findings differ from the reference repair`)
-    result.recoveryMs = await s.recoveryMs(injected.runIds)
+    result.recoveryMs = injected.recoveryMs ? await injected.recoveryMs() : await s.recoveryMs(injected.runIds)
     result.totalMs = await s.totalMs(injected.runIds[0]!)
     if (injected.after) failures.push(...(await injected.after(runs)))
     // No process dies of the fault, and each is healthy again by itself.
@@ -108,16 +118,287 @@ async function scenario(name: string, options: ScenarioOptions, inject: (s: Faul
   expect(failures).toEqual([])
 }
 
+/** An all-tenants run, then `fault` once the first tenant of it is processed. */
+async function midRun(s: FaultScenario, fault: () => Promise<void>): Promise<string> {
+  const runId = await s.startRun()
+  await s.waitMidRun(runId)
+  await fault()
+  return runId
+}
+
 describe('fault suite: the service survives each fault without a person', () => {
   it('kill-one-worker: kill -9 one of two workers mid-run', async () => {
     await scenario('kill-one-worker', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await s.services.kill('worker-1', 'SIGKILL')
+      })
+      return { runIds: [runId], leftDown: ['worker-1'] }
+    })
+  })
+
+  it('kill-all-workers: kill -9 both workers mid-run, start them again 2 s later', async () => {
+    await scenario('kill-all-workers', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await Promise.all([s.services.kill('worker-1', 'SIGKILL'), s.services.kill('worker-2', 'SIGKILL')])
+        await delay(2_000) // the outage: no worker at all for 2 s
+        s.markFaultEnd()
+        await Promise.all([s.services.restart('worker-1'), s.services.restart('worker-2')])
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('kill-projector: kill -9 the projector mid-run and start it again', async () => {
+    await scenario('kill-projector', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await s.services.kill('projector', 'SIGKILL')
+        s.markFaultEnd()
+        await s.services.restart('projector')
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('kill-api: kill -9 the api right after the start is accepted, start it again', async () => {
+    await scenario('kill-api', {}, async (s) => {
+      const runId = await s.startRun()
+      s.markFault()
+      await s.services.kill('api', 'SIGKILL')
+      s.markFaultEnd()
+      await s.services.restart('api')
+      await s.services.waitHealthy('api')
+      return { runIds: [runId] }
+    })
+  })
+
+  it('restart-nats: restart nats-server (SIGTERM, same port and store) mid-run', async () => {
+    await scenario('restart-nats', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await nats.restart()
+        s.markFaultEnd()
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('kill-nats: kill -9 nats-server mid-run, start it again 3 s later', async () => {
+    await scenario('kill-nats', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await nats.kill()
+        await delay(3_000) // the outage: no NATS for 3 s
+        await nats.start()
+        s.markFaultEnd()
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('delete-stream: delete the JetStream stream (and its consumer and jobs) mid-run', async () => {
+    await scenario('delete-stream', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        const deleted = await nats.deleteStream(s.stream)
+        if (!deleted) throw new Error(`stream ${s.stream} was not deleted`)
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it("wipe-nats-store: stop nats-server mid-run, delete its whole store, start it", async () => {
+    await scenario('wipe-nats-store', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await nats.wipeStore()
+        s.markFaultEnd()
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('restart-postgres-fast: pg_ctl restart -m fast mid-run', async () => {
+    await scenario('restart-postgres-fast', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await pg.restart('fast')
+        s.markFaultEnd()
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it('restart-postgres-immediate: pg_ctl restart -m immediate (crash recovery) mid-run', async () => {
+    await scenario('restart-postgres-immediate', {}, async (s) => {
+      const runId = await midRun(s, async () => {
+        s.markFault()
+        await pg.restart('immediate')
+        s.markFaultEnd()
+      })
+      return { runIds: [runId] }
+    })
+  })
+
+  it("lock-tenant-rows: one tenant's findings locked (select ... for update) for 60 s mid-run, then released", async () => {
+    await scenario('lock-tenant-rows', { completeWithinMs: 240_000 }, async (s) => {
+      const runId = await s.startRun()
+      await s.waitMidRun(runId)
+      const targeted = await s.targetedTenants(runId)
+      const tenant = Math.max(...targeted) // the last one dispatched: not reached yet when it is locked
+      const holder = postgres(s.databaseUrl, { max: 1, onnotice: () => {} })
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let locked!: (rows: number) => void
+      const isLocked = new Promise<number>((resolve) => (locked = resolve))
+      const transaction = holder.begin(async (tx) => {
+        const rows = await tx`select id from findings where tenant_id = ${tenant} for update`
+        locked(rows.length)
+        await released
+      })
+      const lockedRows = await Promise.race([isLocked, transaction.then(() => 0)])
+      s.markFault()
+      s.note(`tenant ${tenant}: ${lockedRows} rows locked`)
+      const failures: string[] = []
+      const processedEarly = await s.withSql((sql) =>
+        sql`select 1 from event_store_events where stream_id = ${`run-${runId}`} and type = 'TenantProcessed'
+            and (data->>'tenantId')::bigint = ${tenant}`,
+      )
+      if (processedEarly.length > 0) failures.push(`tenant ${tenant} was processed before its rows were locked: the lock proved nothing`)
+      await delay(60_000) // the fault lasts 60 s
+      release()
+      await transaction
+      s.markFaultEnd()
+      await holder.end()
+      return {
+        runIds: [runId],
+        failures,
+        after: async () => {
+          // The locked tenant's result came after the release: it waited, it did not fail or skip.
+          const [row] = await s.withSql((sql) =>
+            sql<Array<{ at: Date }>>`select recorded_at as at from event_store_events where stream_id = ${`run-${runId}`}
+              and type = 'TenantProcessed' and (data->>'tenantId')::bigint = ${tenant}`,
+          )
+          return row && row.at.getTime() >= s.faultEndedAt! - 1_000 ? [] : [`tenant ${tenant} processed at ${row?.at.toISOString()}, before the lock was released`]
+        },
+      }
+    })
+  })
+
+  it('contending-runs: an all-tenants run and a one-tenant run of the same runbook for a tenant of it, at once', async () => {
+    await scenario('contending-runs', {}, async (s) => {
+      const all = await s.startRun()
+      const targeted = await s.targetedTenants(all)
+      const tenant = Math.min(...targeted) // among the first the all-tenants run dispatches
+      s.markFault()
+      const one = await s.startRun({ tenantId: tenant, reason: 'fault suite: a second run for one tenant' })
+      s.note(`second run for tenant ${tenant}`)
+      return { runIds: [all, one] }
+    })
+  })
+
+  it('sigterm-npm-start: SIGTERM to the pid of `npm start` (ROLE=all) mid-run leaves no process; a second start takes the port', async () => {
+    const shutdownTimeoutMs = 5_000
+    await scenario('sigterm-npm-start', { topology: 'none', env: { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) } }, async (s) => {
+      s.apiName = 'npm-1'
+      await s.services.start('npm-1', 'all', { command: 'npm' })
+      await s.services.waitHealthy('npm-1', 90_000)
+      const port = s.services.get('npm-1').port
+      const runId = await s.startRun()
+      await s.waitMidRun(runId)
+      const npmPid = s.services.pid('npm-1')!
+      const tree = [npmPid, ...descendants(npmPid)]
+      s.note(`tree: ${tree.map((pid) => `${pid} ${commandLine(pid).slice(0, 60)}`).join(', ')}`)
+      const failures: string[] = []
+      if (tree.length < 2) failures.push(`npm start has no child process (${tree.join(', ')})`)
+      s.markFault()
+      process.kill(npmPid, 'SIGTERM')
+      const margin = 5_000
+      const gone = await waitFor('the npm start tree to exit', () => tree.every((pid) => !alive(pid)), {
+        timeoutMs: shutdownTimeoutMs + margin,
+        everyMs: 100,
+      }).catch(() => false)
+      const orphans = tree.filter(alive)
+      if (!gone) failures.push(`${Date.now() - s.faultAt!} ms after SIGTERM, still running: ${orphans.map((pid) => `${pid} (${commandLine(pid)})`).join(', ')}`)
+      else s.note(`tree gone ${Date.now() - s.faultAt!} ms after SIGTERM`)
+
+      // A second start on the same port comes up and serves from its own process (not an orphan's socket).
+      await s.services.start('npm-2', 'all', { command: 'npm', port })
+      try {
+        await waitFor(`the second npm start to serve port ${port}`, async () => {
+          if (!s.services.running('npm-2')) throw new Error('the second npm start exited')
+          const pid = s.services.pid('npm-2')!
+          return listensOn([pid, ...descendants(pid)], port)
+        }, { timeoutMs: 90_000, everyMs: 250 })
+        await s.services.waitHealthy('npm-2', 30_000)
+      } catch (error) {
+        failures.push(`second start: ${(error as Error).message}`)
+      }
+      for (const pid of orphans) killPid(pid) // ours: descendants of the npm we spawned
+      s.apiName = 'npm-2'
+      s.markFaultEnd()
+      return { runIds: [runId], failures, leftDown: ['npm-1'] }
+    })
+  })
+
+  it('rebuild-read-models: read models truncated and the checkpoint deleted mid-run under the projector, then npm run read-models:rebuild', async () => {
+    await scenario('rebuild-read-models', {}, async (s) => {
       const runId = await s.startRun()
       await s.waitMidRun(runId)
       s.markFault()
-      await s.services.kill('worker-1', 'SIGKILL')
-      return { runIds: [runId], leftDown: ['worker-1'] }
+      await s.withSql(async (sql) => {
+        await sql.begin(async (tx) => {
+          await tx.unsafe(`truncate ${READ_MODEL_TABLES.join(', ')}`)
+          await tx`delete from projection_checkpoints where name = 'read-models'`
+        })
+      })
+      const rebuild = await runCommand('npm', ['run', 'read-models:rebuild'], { DATABASE_URL: s.databaseUrl }, join(s.dir, 'rebuild.log'))
+      s.markFaultEnd()
+      s.note(`rebuild exited ${rebuild.code} after ${rebuild.ms} ms`)
+      const failures = rebuild.code === 0 ? [] : [`npm run read-models:rebuild exited ${rebuild.code}: ${rebuild.tail}`]
+      // Recovery here: from the wipe until the run is in the read model again (GET /api/runs/{id} 200).
+      const back = await waitFor('the run in the read model again', async () => {
+        const response = await s.api(`/api/runs/${runId}`).catch(() => null)
+        return response?.status === 200 ? Date.now() : false
+      }, { timeoutMs: 60_000, everyMs: 100 }).catch(() => null)
+      return {
+        runIds: [runId],
+        failures,
+        recoveryMs: async () => (back === null ? null : back - s.faultAt!),
+        after: async () => {
+          // The audit log is rebuilt too: one start and one completion entry for the run.
+          const [row] = await s.withSql((sql) =>
+            sql<Array<{ n: number }>>`select count(*)::int as n from audit_log where operation_run_id = ${runId}
+              and action in ('platform.ops.runbooks.start', 'platform.ops.runbooks.completed')`,
+          )
+          return row?.n === 2 ? [] : [`audit log after the rebuild has ${row?.n} start/completed entries for the run (expected 2)`]
+        },
+      }
     })
   })
 })
 
-export { delay }
+/** The read models the projector builds (every table of readModelSchema but the checkpoints and the operator-configured alert destinations). */
+const READ_MODEL_TABLES = readModelSchema.statements
+  .map((statement) => /create table if not exists (\w+)/.exec(statement)?.[1])
+  .filter((name): name is string => name !== undefined && name !== 'projection_checkpoints' && name !== 'alert_destinations')
+
+function runCommand(command: string, args: string[], env: Record<string, string>, logFile: string): Promise<{ code: number | null; ms: number; tail: string }> {
+  const started = Date.now()
+  return new Promise((resolve) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+    delete childEnv.NODE_OPTIONS
+    const child = spawn(command, args, { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      writeFileSync(logFile, output)
+      resolve({ code, ms: Date.now() - started, tail: output.split('\n').slice(-15).join('\n') })
+    })
+  })
+}

@@ -65,6 +65,8 @@ export class FaultScenario {
   readonly services: ServiceProcesses
   readonly databaseUrl: string
   private token: string | null = null
+  /** The process whose HTTP API the scenario talks to. */
+  apiName = 'api'
   before: FindingRow[] = []
   faultAt: number | null = null
   faultEndedAt: number | null = null
@@ -129,7 +131,7 @@ export class FaultScenario {
     }
   }
 
-  async api(path: string, init: RequestInit = {}, base = this.services.baseUrl('api')): Promise<{ status: number; body: any }> {
+  async api(path: string, init: RequestInit = {}, base = this.services.baseUrl(this.apiName)): Promise<{ status: number; body: any }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (this.token) headers.authorization = `Bearer ${this.token}`
     const response = await fetch(`${base}${path}`, { ...init, headers, signal: AbortSignal.timeout(10_000) })
@@ -270,6 +272,15 @@ export class FaultScenario {
   private expectedCounts(tenants: number[]): { total: number } {
     const set = new Set(tenants)
     return { total: this.before.filter((f) => set.has(f.tenantId)).length }
+  }
+
+  /** Findings the reference repair changes over every seeded tenant: what the runs' `updated` counts add up to. */
+  expectedUpdated(): number {
+    const byTenant = new Map<number, FindingRow[]>()
+    for (const f of this.before) byTenant.set(f.tenantId, [...(byTenant.get(f.tenantId) ?? []), f])
+    let changed = 0
+    for (const rows of byTenant.values()) changed += referenceRepair(rows).rows.filter((row) => row.changed).length
+    return changed
   }
 
   /** Every finding now equals the reference repair of its seeded state (updated_at aside). */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, createWriteStream, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { sparePort, waitFor } from './ports.js'
 
@@ -181,8 +181,13 @@ export class ServiceProcesses {
       .join('\n')
   }
 
-  /** SIGKILL to every process still running (end of a scenario). */
+  /** SIGKILL to every process still running and to its descendants (`npm start`'s children), by pid. */
   async killAll(): Promise<void> {
+    for (const name of this.names()) {
+      const pid = this.pid(name)
+      if (pid === undefined) continue
+      for (const child of descendants(pid)) killPid(child)
+    }
     await Promise.all(this.names().map((name) => this.kill(name, 'SIGKILL').catch(() => {})))
   }
 }
@@ -240,4 +245,47 @@ function readdirSafe(path: string): string[] {
   } catch {
     return []
   }
+}
+
+/** SIGKILL to one pid (one we spawned or a descendant of one), ignoring one already gone. */
+export function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * True when one of `pids` holds the TCP socket listening on 127.0.0.1/0.0.0.0:`port` (from /proc/net/tcp
+ * and each pid's file descriptors): tells the process that serves a port from an orphan still holding it.
+ */
+export function listensOn(pids: number[], port: number): boolean {
+  const inodes = new Set<string>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try {
+      text = readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields.length < 10) continue
+      const localPort = parseInt(fields[1]!.split(':')[1]!, 16)
+      if (localPort === port && fields[3] === '0A') inodes.add(fields[9]!)
+    }
+  }
+  for (const pid of pids) {
+    for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+        const match = /^socket:\[(\d+)\]$/.exec(target)
+        if (match && inodes.has(match[1]!)) return true
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false
 }
