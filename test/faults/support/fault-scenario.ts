@@ -303,16 +303,20 @@ export class FaultScenario {
   }
 
   /**
-   * From the fault (its end, for one that lasts) to the first TenantProcessed recorded after it, in ms;
-   * null when none came after (every tenant was done before, or the run never resumed).
+   * From the fault (its end, for one that lasts) to the first TenantProcessed of a tenant whose repair
+   * transaction began after it (tenant_job_results.started_at), in ms: work that was in flight and merely
+   * finished does not count as resumed progress. Null when no tenant started after it.
    */
   async recoveryMs(runIds: string[]): Promise<number | null> {
     const from = this.faultEndedAt ?? this.faultAt
     if (from === null) return null
     const [row] = await this.withSql((sql) =>
       sql<Array<{ at: Date | null }>>`
-        select min(recorded_at) as at from event_store_events
-        where stream_id in ${sql(runIds.map((id) => `run-${id}`))} and type = 'TenantProcessed' and recorded_at >= ${new Date(from)}`,
+        select min(e.recorded_at) as at
+        from event_store_events e
+        join tenant_job_results r on e.stream_id = 'run-' || r.run_id and (e.data->>'tenantId')::bigint = r.tenant_id
+        where r.run_id in ${sql(runIds)} and e.type = 'TenantProcessed'
+          and coalesce(r.started_at, e.recorded_at) >= ${new Date(from)}`,
     )
     return row?.at ? Math.max(0, row.at.getTime() - from) : null
   }
