@@ -212,7 +212,7 @@ export class FaultScenario {
    * Polls GET /api/runs/{id} until the run is completed. A failing request (the api is down, restarting,
    * or answers 5xx while a dependency is away) is retried until the deadline; `onPoll` may act on the way.
    */
-  async waitCompleted(runId: string, timeoutMs = this.options.completeWithinMs ?? 180_000, base?: string): Promise<any> {
+  async waitCompleted(runId: string, timeoutMs = this.options.completeWithinMs ?? 90_000, base?: string): Promise<any> {
     let last: any = null
     try {
       return await waitFor(`run ${runId} to be completed`, async () => {
