@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -57,6 +58,8 @@ export interface ComposeOverrides {
   /** Start the HTTP server (default true). */
   listen?: boolean
 }
+
+const HEALTH_TIMEOUT_MS = 2_000
 
 export const DEMO_ADMIN_EMAIL = 'admin@demo.local'
 
@@ -168,14 +171,23 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     reconciler.start()
   }
 
+  // A dependency that is down may not answer at all (a connection attempt waits for its timeout): the
+  // probe answers "unavailable" within HEALTH_TIMEOUT_MS whatever it is waiting for.
+  const probe = async (): Promise<boolean> => {
+    await db.sql`select 1`
+    // Not a $-stream: those are system streams EventStoreDB may refuse to read without admin rights.
+    await store.readStream('health-probe', { maxCount: 1 })
+    return queue.healthy()
+  }
   const healthy = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS)
+    })
     try {
-      await db.sql`select 1`
-      // Not a $-stream: those are system streams EventStoreDB may refuse to read without admin rights.
-      await store.readStream('health-probe', { maxCount: 1 })
-      return await queue.healthy()
-    } catch {
-      return false
+      return await Promise.race([probe().catch(() => false), timedOut])
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -214,11 +226,17 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     demoCredentials,
     healthy,
     async close() {
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
+      // New connections are refused at once; requests under way and the workers' jobs in flight finish.
+      const http = server as (ServerType & Partial<Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>>) | null
+      const httpClosed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
+      http?.closeIdleConnections?.()
       await reconciler?.stop()
       await consumer?.stop()
       await dispatcher?.stop()
       await projector?.stop()
+      // What is still open now are live streams (run pages, `--follow`): their clients reconnect elsewhere.
+      http?.closeAllConnections?.()
+      await httpClosed
       if (!overrides.queue) await queue.close()
       await store.close()
       if (!overrides.db) await db.close()

@@ -52,9 +52,19 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (closing) return
     closing = true
-    logger.info({ signal }, 'shutting down')
+    const timeoutMs = config.SHUTDOWN_TIMEOUT_MS
+    logger.info({ signal, timeoutMs }, 'shutting down: no new jobs, finishing those in flight')
+    // Past the bound the process exits anyway: a repair still running is rolled back with its connection
+    // and its job, never acked, is handed to another worker after the queue's ack wait.
+    setTimeout(() => {
+      logger.error({ timeoutMs }, 'shutdown did not finish in time; exiting, unfinished jobs return to the queue')
+      process.exit(1)
+    }, timeoutMs).unref()
     service.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down')
+        process.exit(0)
+      },
       (error) => {
         logger.error({ err: error }, 'shutdown failed')
         process.exit(1)

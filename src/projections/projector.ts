@@ -175,9 +175,9 @@ export class Projector {
   }
 
   private async drain(): Promise<number> {
-    await this.ensureCheckpointRow()
     let applied = 0
     for (;;) {
+      await this.ensureCheckpointRow()
       const checkpoint = await this.position()
       const stored = await this.store.readAll({ after: checkpoint, maxCount: this.batchSize })
       if (stored.length === 0) return applied
@@ -207,7 +207,12 @@ export class Projector {
         update projection_checkpoints set position = ${next}
         where name = ${this.name} and position is not distinct from ${checkpoint}::text
         returning 1`
-      if (moved.length === 0) throw new CheckpointMovedError()
+      if (moved.length === 0) {
+        const [row] = await tx`select 1 as present from projection_checkpoints where name = ${this.name}`
+        // The checkpoint row itself is gone (the read models were wiped by hand): made again, with a reset.
+        if (!row) this.checkpointRowEnsured = false
+        throw new CheckpointMovedError()
+      }
       for (const { stored, projected } of events) {
         for (const projection of this.projections) {
           try {
@@ -232,9 +237,21 @@ export class Projector {
     return { events, failure: null }
   }
 
+  /**
+   * Makes the checkpoint row when there is none. Without a checkpoint nobody knows which events the read
+   * models hold (a first start, or the row wiped by hand while rows remain), so they are emptied in the same
+   * transaction and replayed from the beginning: a rebuild, never events applied twice.
+   */
   private async ensureCheckpointRow(): Promise<void> {
     if (this.checkpointRowEnsured) return
-    await this.sql`insert into projection_checkpoints (name, position) values (${this.name}, null) on conflict (name) do nothing`
+    const created = await this.sql.begin(async (tx) => {
+      const inserted = await tx`
+        insert into projection_checkpoints (name, position) values (${this.name}, null) on conflict (name) do nothing returning 1`
+      if (inserted.length === 0) return false
+      for (const projection of this.projections) await projection.reset?.(tx)
+      return true
+    })
+    if (created) this.logger.info({ projector: this.name }, 'no checkpoint: read models emptied, replaying from the beginning')
     this.checkpointRowEnsured = true
   }
 
