@@ -67,8 +67,23 @@ export function demoCredentialsFile(config: Config): string {
   return join(config.DATA_DIR, 'demo-operator.txt')
 }
 
-async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config): Promise<Database> {
   return config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : startEmbedded(config.DATA_DIR)
+}
+
+/** The service's tables made or brought up to date (idempotent), then its event store opened. */
+export async function openEventStore(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<EventStore> {
+  const usesPostgresStore = !config.EVENTSTORE_URL
+  await applySchema(db.sql, [
+    platformSchema,
+    ...(usesPostgresStore ? [eventStoreSchema] : []),
+    readModelSchema,
+    authSchema,
+    consoleSessionSchema,
+    tenantResultsSchema,
+    subscriptionSchema,
+  ])
+  return usesPostgresStore ? new PostgresEventStore(db.sql) : EventStoreDbEventStore.connect(config.EVENTSTORE_URL!)
 }
 
 async function openQueue(config: Config, logger: Logger, onStreamRecreated: () => void): Promise<JobQueue<TenantJob>> {
@@ -90,19 +105,7 @@ async function openQueue(config: Config, logger: Logger, onStreamRecreated: () =
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */
 export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
   const db = overrides.db ?? (await openDatabase(config))
-  const usesPostgresStore = !config.EVENTSTORE_URL
-  await applySchema(db.sql, [
-    platformSchema,
-    ...(usesPostgresStore ? [eventStoreSchema] : []),
-    readModelSchema,
-    authSchema,
-    consoleSessionSchema,
-    tenantResultsSchema,
-    subscriptionSchema,
-  ])
-  const store: EventStore = usesPostgresStore
-    ? new PostgresEventStore(db.sql)
-    : await EventStoreDbEventStore.connect(config.EVENTSTORE_URL!)
+  const store = await openEventStore(config, db)
   const log = new EventLog(store)
   // The queue is made before the reconciler that answers its news of lost jobs: bound late.
   let jobsLost = () => {}
