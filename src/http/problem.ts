@@ -1,3 +1,4 @@
+import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './dependency-unavailable.js'
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ZodError } from 'zod'
@@ -87,6 +88,12 @@ export function problemResponse(c: Context, error: unknown, logError: (error: un
     return problemJson(c, 400, 'cursor is not one this API issued', { errors: [{ field: 'cursor', message: 'invalid cursor' }] })
   }
   if (error instanceof DomainError) return problemJson(c, 422, error.message)
+  if (isDependencyUnavailable(error)) {
+    c.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+    return problemJson(c, 503, 'the service cannot reach its database, event store or queue right now; retry shortly', {
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+    })
+  }
   logError(error)
   return problemJson(c, 500, 'the request could not be completed; it changed nothing it was not able to finish')
 }

@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
 import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
@@ -80,6 +81,14 @@ export function consoleRoutes(deps: ConsoleDeps) {
     const logError = (e: unknown) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled console error')
     const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
     if (!wantsPage || error instanceof HttpProblem) return problemResponse(c, error, logError)
+    if (isDependencyUnavailable(error)) {
+      c.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+      return htmlPage(
+        c,
+        <ErrorPage nonce={nonceOf(c)} viewer={viewerOf(c)} title="Temporarily unavailable" message="The service cannot reach its database or queue right now. Nothing was changed; try again in a few seconds." />,
+        503,
+      )
+    }
     logError(error)
     return htmlPage(
       c,

@@ -1,0 +1,28 @@
+import { NatsError } from 'nats'
+import { CONNECTION_ERROR_CODES, failureCodeOf } from '../commands/run/failure-message.js'
+
+/** Seconds a client is asked to wait while a dependency is down: about what a restart of one takes. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+// SQLSTATEs of a server that is not there for now: connection exceptions (class 08), admin/crash
+// shutdown and "cannot connect now" (57P01–57P03), too many connections (53300).
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/
+// NATS client errors of a connection that is gone or not answering (the client reconnects by itself).
+const UNAVAILABLE_NATS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAINING', 'DISCONNECT', 'TIMEOUT', 'CONNECTION_REFUSED', '503'])
+
+/**
+ * True when `error` says a dependency (PostgreSQL, NATS, EventStoreDB) cannot be reached right now rather
+ * than that the request was wrong: the answer is then 503 with Retry-After, not a 500, and the request may
+ * simply be sent again once the dependency is back.
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof NatsError && UNAVAILABLE_NATS_CODES.has(current.code)) return true
+    // @eventstore/db-client: UnavailableError when no node of the cluster answers.
+    if (current instanceof Error && current.name === 'UnavailableError') return true
+    const code = failureCodeOf(current)
+    if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
