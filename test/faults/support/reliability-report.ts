@@ -30,7 +30,7 @@ export function writeReliabilityTable(results: FaultResult[], order: string[]): 
   if (begin < 0 || end < begin) throw new Error(`${REPORT_FILE} lacks the fault-suite markers`)
   const previous = new Map<string, string>()
   for (const line of text.slice(begin + BEGIN.length, end).split('\n')) {
-    const match = /^\| ([a-z0-9-]+) \|/.exec(line)
+    const match = /^\| ([a-z][a-z0-9-]*) \|/.exec(line)
     if (match && match[1] !== 'scenario') previous.set(match[1]!, line)
   }
   const measuredAt = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
