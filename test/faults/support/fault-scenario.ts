@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -26,7 +26,7 @@ export interface ScenarioOptions {
   env?: Record<string, string>
   /** Which processes to start: default api, worker-1, worker-2, projector. */
   topology?: 'split' | 'none'
-  /** Deadline for the run to complete after the fault. */
+  /** Deadline for the run to complete once the fault is injected (or over): default 60 s; an undisturbed run takes ~5 s. */
   completeWithinMs?: number
 }
 
@@ -212,7 +212,7 @@ export class FaultScenario {
    * Polls GET /api/runs/{id} until the run is completed. A failing request (the api is down, restarting,
    * or answers 5xx while a dependency is away) is retried until the deadline; `onPoll` may act on the way.
    */
-  async waitCompleted(runId: string, timeoutMs = this.options.completeWithinMs ?? 90_000, base?: string): Promise<any> {
+  async waitCompleted(runId: string, timeoutMs = this.options.completeWithinMs ?? 60_000, base?: string): Promise<any> {
     let last: any = null
     try {
       return await waitFor(`run ${runId} to be completed`, async () => {
@@ -337,8 +337,10 @@ export class FaultScenario {
     return this.notes.join('; ')
   }
 
-  async tearDown(): Promise<void> {
+  /** Kills the scenario's processes; keeps its directory (logs) only when it failed. */
+  async tearDown(passed: boolean): Promise<void> {
     await this.services.killAll()
+    if (passed) rmSync(this.dir, { recursive: true, force: true })
   }
 }
 

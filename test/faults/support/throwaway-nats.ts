@@ -118,6 +118,53 @@ export class ThrowawayNats {
     }
   }
 
+  /** Messages the stream holds now and how many were published to it since it was (re)created; null when it does not exist. */
+  async streamState(name: string): Promise<{ messages: number; published: number } | null> {
+    const nc = await connect({ servers: this.url, reconnect: false })
+    try {
+      const info = await (await nc.jetstreamManager()).streams.info(name)
+      return { messages: info.state.messages, published: info.state.last_seq }
+    } catch (error) {
+      if (/stream not found/i.test((error as Error).message)) return null
+      throw error
+    } finally {
+      await nc.close()
+    }
+  }
+
+  /** Jobs the stream's consumers still have to deliver or to see acked (0 when no consumer exists). */
+  async unfinishedJobs(stream: string): Promise<number> {
+    const nc = await connect({ servers: this.url, reconnect: false })
+    try {
+      const consumers = await (await nc.jetstreamManager()).consumers.list(stream).next()
+      return consumers.reduce((sum, c) => sum + c.num_pending + c.num_ack_pending, 0)
+    } catch (error) {
+      if (/stream not found/i.test((error as Error).message)) return 0
+      throw error
+    } finally {
+      await nc.close()
+    }
+  }
+
+  /** The stream's consumers with their counters, for a failure report. */
+  async describeConsumers(stream: string): Promise<string> {
+    const nc = await connect({ servers: this.url, reconnect: false })
+    try {
+      const consumers = await (await nc.jetstreamManager()).consumers.list(stream).next()
+      return consumers
+        .map((c) =>
+          `${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, ` +
+          `waiting ${c.num_waiting}, delivered stream seq ${c.delivered.stream_seq}, ack floor stream seq ${c.ack_floor.stream_seq}, ` +
+          `deliver policy ${c.config.deliver_policy}, created ${c.created}`,
+        )
+        .join('; ') || 'no consumer'
+    } catch (error) {
+      return `consumers: ${(error as Error).message}`
+    } finally {
+      await nc.close()
+    }
+  }
+
   async destroy(): Promise<void> {
     if (this.child) await this.kill()
     rmSync(this.dir, { recursive: true, force: true })
