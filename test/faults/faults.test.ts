@@ -383,6 +383,7 @@ describe('fault suite: the service survives each fault without a person', () => 
       else s.note(`tree gone ${Date.now() - s.faultAt!} ms after SIGTERM`)
 
       // A second start on the same port comes up and serves from its own process (not an orphan's socket).
+      s.markFaultEnd()
       await s.services.start('npm-2', 'all', { command: 'npm', port })
       try {
         await waitFor(`the second npm start to serve port ${port}`, async () => {
@@ -396,7 +397,6 @@ describe('fault suite: the service survives each fault without a person', () => 
       }
       for (const pid of orphans) killPid(pid) // ours: descendants of the npm we spawned
       s.apiName = 'npm-2'
-      s.markFaultEnd()
       return { runIds: [runId], failures, leftDown: ['npm-1'] }
     })
   })
