@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/faults/**/*.test.ts'],
+    // The roles run compiled, as in production: built once before the scenarios.
+    globalSetup: ['test/faults/support/build-once.ts'],
     testTimeout: 300_000,
     hookTimeout: 180_000,
     fileParallelism: false,

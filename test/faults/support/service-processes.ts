@@ -38,7 +38,7 @@ const SERVICE_VARIABLES = [
 ]
 
 /**
- * The service's roles as separate OS processes (`node --import tsx src/main.ts` with ROLE=...), each on a
+ * The service's roles as separate OS processes (`node dist/main.js`, as in production, with ROLE=...), each on a
  * spare port of its own (workers and the projector answer /health too) and each writing stdout and stderr
  * to `<dir>/<name>.log` (appended across restarts, with a header per start).
  */
@@ -73,7 +73,7 @@ export class ServiceProcesses {
     }
   }
 
-  /** Spawns `name` with ROLE=role (`node --import tsx src/main.ts`; `npm start` when command is 'npm'). */
+  /** Spawns `name` with ROLE=role (`node dist/main.js`; `npm start` when command is 'npm'). */
   async start(name: string, role: Role, options: { command?: 'node' | 'npm'; port?: number } = {}): Promise<void> {
     const existing = this.processes.get(name)
     if (existing?.child) throw new Error(`${name} is already running (pid ${existing.child.pid})`)
@@ -97,7 +97,7 @@ export class ServiceProcesses {
     appendFileSync(managed.logFile, `\n===== ${new Date().toISOString()} start ${managed.name} (ROLE=${managed.role}, PORT=${managed.port}, ${managed.command})\n`)
     const log = createWriteStream(managed.logFile, { flags: 'a' })
     const [command, args] =
-      managed.command === 'npm' ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/main.ts']]
+      managed.command === 'npm' ? ['npm', ['start']] : [process.execPath, ['dist/main.js']]
     const child = spawn(command as string, args as string[], {
       cwd: REPO_ROOT,
       env: this.environment(managed.role, managed.port),
