@@ -71,19 +71,22 @@ export async function openDatabase(config: Config): Promise<Database> {
   return config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : startEmbedded(config.DATA_DIR)
 }
 
-/** The service's tables made or brought up to date (idempotent), then its event store opened. */
-export async function openEventStore(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<EventStore> {
-  const usesPostgresStore = !config.EVENTSTORE_URL
+/** The service's tables made or brought up to date (idempotent). */
+async function applyServiceSchema(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<void> {
   await applySchema(db.sql, [
     platformSchema,
-    ...(usesPostgresStore ? [eventStoreSchema] : []),
+    ...(config.EVENTSTORE_URL ? [] : [eventStoreSchema]),
     readModelSchema,
     authSchema,
     consoleSessionSchema,
     tenantResultsSchema,
     subscriptionSchema,
   ])
-  return usesPostgresStore ? new PostgresEventStore(db.sql) : EventStoreDbEventStore.connect(config.EVENTSTORE_URL!)
+}
+
+/** The event store: EventStoreDB when configured, the database's own tables otherwise. */
+export async function connectEventStore(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<EventStore> {
+  return config.EVENTSTORE_URL ? EventStoreDbEventStore.connect(config.EVENTSTORE_URL) : new PostgresEventStore(db.sql)
 }
 
 async function openQueue(config: Config, logger: Logger, onStreamRecreated: () => void): Promise<JobQueue<TenantJob>> {
@@ -97,6 +100,9 @@ async function openQueue(config: Config, logger: Logger, onStreamRecreated: () =
     durable: `${config.NATS_STREAM}-workers`,
     ackWaitMs: config.JOB_ACK_WAIT_MS,
     maxDeliver: 100,
+    // Short idle pulls: after NATS comes back, a pull the restarted server forgot ends within 2 s, and an
+    // empty one is when the queue checks its stream is still there.
+    pullExpiresMs: 2_000,
     logger,
     onStreamRecreated,
   })
@@ -105,10 +111,16 @@ async function openQueue(config: Config, logger: Logger, onStreamRecreated: () =
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */
 export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
   const db = overrides.db ?? (await openDatabase(config))
-  const store = await openEventStore(config, db)
+  await applyServiceSchema(config, db)
+  const store = await connectEventStore(config, db)
   const log = new EventLog(store)
-  // The queue is made before the reconciler that answers its news of lost jobs: bound late.
-  let jobsLost = () => {}
+  // The queue is made before the reconciler that answers its news of lost jobs: bound late, and news that
+  // comes before there is a reconciler (the stream made again at connect) is kept for it. Only a process
+  // with the worker role has a reconciler; the others' queues never publish, so they lose nothing to tell.
+  let jobsLostBeforeReconciler = false
+  let jobsLost = () => {
+    jobsLostBeforeReconciler = true
+  }
   const queue = overrides.queue ?? (await openQueue(config, logger, () => jobsLost()))
 
   const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
@@ -170,7 +182,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       intervalMs: config.RECONCILER_INTERVAL_MS,
     })
     const started = reconciler
-    jobsLost = () => started.presumeJobsLost()
+    jobsLost = () => void started.presumeJobsLost()
+    if (jobsLostBeforeReconciler) jobsLost()
     reconciler.start()
   }
 
@@ -229,6 +242,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     demoCredentials,
     healthy,
     async close() {
+      jobsLost = () => {}
       // New connections are refused at once; requests under way and the workers' jobs in flight finish.
       const http = server as (ServerType & Partial<Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>>) | null
       const httpClosed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     // Past the bound the process exits anyway: a repair still running is rolled back with its connection
     // and its job, never acked, is handed to another worker after the queue's ack wait.
     setTimeout(() => {
-      logger.error({ timeoutMs }, 'shutdown did not finish in time; exiting, unfinished jobs return to the queue')
+      logger.error({ timeoutMs }, 'shutdown did not finish in time; exiting (jobs not finished are handed out again: by NATS after the ack wait, or re-dispatched by the reconciler)')
       process.exit(1)
     }, timeoutMs).unref()
     service.close().then(

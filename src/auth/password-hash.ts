@@ -81,15 +81,14 @@ export function scryptMaxmem(params: ScryptParams): number {
 
 /**
  * True when `stored` should be replaced by a fresh `hashPassword(password)` after a successful login:
- * it was made with other parameters than `params` (e.g. before the default cost was raised to OWASP's
- * N=2^17), or it is not a hash this module can read. Call it only after `verifyPassword` answered true.
+ * it was made at a lower cost than `params` (e.g. before the default was raised to OWASP's N=2^17), or it
+ * is not a hash this module can read. A hash made at a higher cost is kept. Call it only after `verifyPassword` answered true.
  */
 export function needsRehash(stored: string, params: ScryptParams = defaultScryptParams): boolean {
   const parsed = parseStoredHash(stored)
   if (!parsed) return true
-  return (
-    parsed.params.N !== params.N || parsed.params.r !== params.r || parsed.params.p !== params.p || parsed.key.length !== KEY_BYTES
-  )
+  // Only upwards: a deployment configured with a lower cost must not weaken the hashes it already has.
+  return parsed.params.N < params.N || parsed.params.r < params.r || parsed.params.p < params.p || parsed.key.length < KEY_BYTES
 }
 
 interface ParsedHash {

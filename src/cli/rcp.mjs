@@ -1,21 +1,33 @@
 #!/usr/bin/env node
 // The `rcp` executable (package.json "bin"). In a checkout (tsx installed) it runs the TypeScript CLI,
 // registering tsx from this package wherever the shell's working directory is, so it never runs a stale
-// build; where only the production dependencies are installed it runs the compiled one (`npm run build`).
+// build; where only the production dependencies are installed it runs the compiled one (dist/, made by
+// `npm run build` in a full install, as the image's build stage does).
 // Output piped into a reader that stopped (`rcp runs | head`) ends the CLI quietly, as Unix tools do.
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0)
   throw error
 })
 
-let run
+let register = null
 try {
-  const { register } = await import('tsx/esm/api')
-  register()
-  ;({ run } = await import('./main.ts'))
+  ;({ register } = await import('tsx/esm/api'))
 } catch (error) {
   if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
-  ;({ run } = await import(new URL('../../dist/cli/main.js', import.meta.url).href))
+}
+let run
+if (register) {
+  register()
+  ;({ run } = await import('./main.ts'))
+} else {
+  const compiled = new URL('../../dist/cli/main.js', import.meta.url)
+  try {
+    ;({ run } = await import(compiled.href))
+  } catch (error) {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+    console.error('rcp: neither tsx (a development install) nor the compiled CLI (dist/, `npm run build` in a full install) is here')
+    process.exit(5)
+  }
 }
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,

@@ -1,3 +1,4 @@
+import { isDependencyUnavailable, unavailableCodeOf } from './dependency-unavailable.js'
 import { Hono } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
@@ -34,9 +35,12 @@ export function createApp(deps: AppDeps) {
   // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
   // the console's own form posts, which then look like cross-site requests.
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }))
-  app.onError((error, c) =>
-    problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error')),
-  )
+  app.onError((error, c) => {
+    if (isDependencyUnavailable(error)) {
+      deps.logger.warn({ code: unavailableCodeOf(error), path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
+    }
+    return problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error'))
+  })
   app.notFound((c) => problemJson(c, 404, `no route for ${c.req.method} ${c.req.path}`))
 
   app.get('/health', async (c) => {

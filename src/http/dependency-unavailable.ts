@@ -1,3 +1,4 @@
+import { DeadlineExceededError, UnavailableError } from '@eventstore/db-client'
 import { NatsError } from 'nats'
 import { CONNECTION_ERROR_CODES, failureCodeOf } from '../commands/run/failure-message.js'
 
@@ -18,11 +19,23 @@ const UNAVAILABLE_NATS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAININ
 export function isDependencyUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
     if (current instanceof NatsError && UNAVAILABLE_NATS_CODES.has(current.code)) return true
-    // @eventstore/db-client: UnavailableError when no node of the cluster answers.
-    if (current instanceof Error && current.name === 'UnavailableError') return true
+    // @eventstore/db-client: no node of the cluster answers, or none in time (its errors keep name 'Error').
+    if (current instanceof UnavailableError || current instanceof DeadlineExceededError) return true
     const code = failureCodeOf(current)
     if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true
     current = (current as { cause?: unknown }).cause
   }
   return false
+}
+
+/** What a log line may say about such an error: its code (a SQLSTATE, a driver or NATS code), never its text. */
+export function unavailableCodeOf(error: unknown): string {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof NatsError) return `NATS ${current.code}`
+    if (current instanceof UnavailableError || current instanceof DeadlineExceededError) return 'EventStoreDB unavailable'
+    const code = failureCodeOf(current)
+    if (code !== undefined) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return 'unknown'
 }

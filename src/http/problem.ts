@@ -90,7 +90,7 @@ export function problemResponse(c: Context, error: unknown, logError: (error: un
   if (error instanceof DomainError) return problemJson(c, 422, error.message)
   if (isDependencyUnavailable(error)) {
     c.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
-    return problemJson(c, 503, 'the service cannot reach its database, event store or queue right now; retry shortly', {
+    return problemJson(c, 503, 'the service cannot reach its database, event store or queue right now; the request may not have been carried out (check before repeating a change), retry shortly', {
       retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
     })
   }

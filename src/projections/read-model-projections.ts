@@ -13,3 +13,9 @@ export const readModelProjectorName = 'read-models'
 export function readModelProjections(options: { consoleBaseUrl: string }): Projection[] {
   return [operationRunsProjection, auditLogProjection, alertsProjection(options)]
 }
+
+/**
+ * The tables a rebuild empties and fills again (the projections' `reset`); alert deliveries are a record of
+ * alerts raised, kept by a rebuild, and alert destinations are configuration.
+ */
+export const rebuiltReadModelTables = ['operation_runs', 'operation_run_tenants', 'operation_run_controls', 'audit_log'] as const

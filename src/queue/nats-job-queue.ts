@@ -66,7 +66,7 @@ const NO_RESPONDERS = '503'
  * consumer with explicit acks. NATS may still lose or repeat a job (DESIGN invariant 7); the
  * reconciler and idempotent handlers cover that. The stream and the consumer are this queue's to keep:
  * when either vanishes (deleted, or the server restarted with an empty store) a publish that finds no
- * stream, or a pull that comes back empty, makes them again (`restoreTopology`).
+ * stream, or a pull that comes back empty or fails, makes them again (`restoreTopology`).
  */
 export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
   private readonly consumers = new Set<NatsJobConsumer<J>>()
@@ -104,8 +104,12 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     const nc = await connect({ servers: options.url, name: `job-queue:${stream}`, maxReconnectAttempts: -1 })
     try {
       const jsm = await nc.jetstreamManager()
-      await ensureStream(jsm, topology)
-      await ensureConsumer(jsm, topology)
+      // At connect the settings are brought back too (a deployment changed JOB_ACK_WAIT_MS, say); later
+      // checks only make what is missing, so processes of two releases never flip the settings to and fro.
+      const streamCreated = await ensureStream(jsm, topology, { bringBackSettings: true })
+      await ensureConsumer(jsm, topology, { bringBackSettings: true })
+      // A stream made at connect may be one that was lost (a worker started after NATS's store was wiped).
+      if (streamCreated) options.onStreamRecreated?.()
       const js = nc.jetstream()
       const consumer = await js.consumers.get(stream, durable)
       return new NatsJobQueue<J>(nc, js, jsm, consumer, topology, {
@@ -132,16 +136,13 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     }
   }
 
-  /**
-   * Makes the stream and the consumer again where they are missing, and brings their settings back where
-   * they drifted. Concurrent callers share one attempt.
-   */
+  /** Makes the stream and the consumer again where they are missing. Concurrent callers share one attempt. */
   restoreTopology(): Promise<void> {
     this.restoring ??= (async () => {
       try {
         this.lastTopologyCheck = Date.now()
-        const streamCreated = await ensureStream(this.jsm, this.topology)
-        const consumerCreated = await ensureConsumer(this.jsm, this.topology)
+        const streamCreated = await ensureStream(this.jsm, this.topology, { bringBackSettings: false })
+        const consumerCreated = await ensureConsumer(this.jsm, this.topology, { bringBackSettings: false })
         if (streamCreated || consumerCreated) {
           this.settings.logger?.warn(
             { stream: this.topology.stream, streamCreated, consumerCreated },
@@ -157,8 +158,9 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
   }
 
   /**
-   * An empty pull cannot tell an idle queue from a vanished stream (NATS answers both the same way): after
-   * one, the topology is checked, at most once per pull period for the whole process.
+   * An empty pull cannot tell an idle queue from a vanished stream (NATS answers both the same way), and a
+   * failed one may be a deleted consumer: after either, the topology is checked, at most once per pull
+   * period for the whole process.
    */
   private async checkTopologyAfterEmptyPull(): Promise<void> {
     if (this.closing || Date.now() - this.lastTopologyCheck < this.settings.pullExpiresMs) return
@@ -255,11 +257,11 @@ class NatsJobConsumer<J> {
       } catch (error) {
         this.settings.logger?.warn({ error: errorName(error) }, 'pulling a job from NATS failed; retrying')
         await Promise.race([delay(PULL_ERROR_BACKOFF_MS), this.stopRequested])
-        await this.settings.afterFailedPull()
+        if (!this.stopping) await this.settings.afterFailedPull()
         continue
       }
       if (!msg) {
-        await this.settings.afterEmptyPull()
+        if (!this.stopping) await this.settings.afterEmptyPull()
         continue
       }
       if (this.stopping) {
@@ -331,8 +333,8 @@ class NatsJobConsumer<J> {
   }
 }
 
-/** Creates the stream when missing (true) or brings its settings back. */
-async function ensureStream(jsm: JetStreamManager, spec: QueueTopology): Promise<boolean> {
+/** Creates the stream when missing (true); with `bringBackSettings`, updates one whose settings differ. */
+async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
   // No age, count or size limit: a limit would delete jobs nobody has processed yet.
   const settings = {
     subjects: [spec.subject],
@@ -357,13 +359,21 @@ async function ensureStream(jsm: JetStreamManager, spec: QueueTopology): Promise
     })
     return true
   }
-  const drifted = current.config.duplicate_window !== settings.duplicate_window || current.config.subjects.join() !== settings.subjects.join()
-  if (drifted) await jsm.streams.update(spec.stream, settings)
+  const config = current.config
+  const drifted =
+    config.subjects.join() !== settings.subjects.join() ||
+    config.duplicate_window !== settings.duplicate_window ||
+    config.max_age !== settings.max_age ||
+    config.max_msgs !== settings.max_msgs ||
+    config.max_bytes !== settings.max_bytes ||
+    config.max_msgs_per_subject !== settings.max_msgs_per_subject ||
+    config.discard !== settings.discard
+  if (options.bringBackSettings && drifted) await jsm.streams.update(spec.stream, settings)
   return false
 }
 
-/** Creates the durable consumer when missing (true) or brings its settings back. */
-async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology): Promise<boolean> {
+/** Creates the durable consumer when missing (true); with `bringBackSettings`, updates one whose settings differ. */
+async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
   const settings = { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver }
   let current
   try {
@@ -379,7 +389,7 @@ async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology): Promi
     })
     return true
   }
-  if (current.config.ack_wait !== settings.ack_wait || current.config.max_deliver !== settings.max_deliver) {
+  if (options.bringBackSettings && (current.config.ack_wait !== settings.ack_wait || current.config.max_deliver !== settings.max_deliver)) {
     await jsm.consumers.update(spec.stream, spec.durable, settings)
   }
   return false

@@ -35,7 +35,9 @@ export interface ReconcilerDeps {
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null
+  /** Passes run one after the other (timer, and news of lost jobs): `stop` waits for the last. */
   private pass: Promise<unknown> = Promise.resolve()
+  private stopped = false
   private readonly options: ReconcilerOptions
 
   constructor(
@@ -50,8 +52,12 @@ export class Reconciler {
    * quiet for progress, so the lost jobs are dispatched again in seconds rather than after `staleAfterMs`.
    */
   presumeJobsLost(): Promise<unknown> {
+    return this.enqueuePass({ staleAfterMs: 0 })
+  }
+
+  private enqueuePass(options: { staleAfterMs?: number } = {}): Promise<unknown> {
     this.pass = this.pass
-      .then(() => this.reconcileOnce(new Date(), { staleAfterMs: 0 }))
+      .then(() => (this.stopped ? [] : this.reconcileOnce(new Date(), options)))
       .catch((error) => this.deps.logger.error({ err: error }, 'reconciler pass failed'))
     return this.pass
   }
@@ -118,17 +124,17 @@ export class Reconciler {
   }
 
   start(): void {
+    this.stopped = false
     const tick = () => {
-      this.pass = this.reconcileOnce()
-        .catch((error) => this.deps.logger.error({ err: error }, 'reconciler pass failed'))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs)
-        })
+      void this.enqueuePass().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs)
+      })
     }
     this.timer = setTimeout(tick, this.options.intervalMs)
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.pass

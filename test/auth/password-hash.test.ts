@@ -34,6 +34,13 @@ describe('password hashing', () => {
     expect(needsRehash(await hashPassword('x', cheap), defaultScryptParams)).toBe(true)
   })
 
+  it('asks for a re-hash only upwards: a hash stronger than the configured cost is kept', async () => {
+    const stronger = await hashPassword('x', { ...cheap, N: cheap.N * 4 })
+    expect(needsRehash(stronger, cheap)).toBe(false)
+    expect(needsRehash(await hashPassword('x', cheap), { ...cheap, N: cheap.N * 2 })).toBe(true)
+    expect(needsRehash('not a hash', cheap)).toBe(true)
+  })
+
   it('treats a Unicode password the same in composed and decomposed form', async () => {
     const stored = await hashPassword('caf\u00e9-passw0rd', cheap)
     expect(await verifyPassword('cafe\u0301-passw0rd', stored)).toBe(true)

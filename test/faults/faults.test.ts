@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readModelSchema } from '../../src/projections/read-model-schema.js'
+import { rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
 import { FaultScenario, faultLine, recordFinding, type FaultResult, type ScenarioOptions } from './support/fault-scenario.js'
 import { delay, waitFor } from './support/ports.js'
 import { alive, commandLine, descendants, killPid, listensOn, REPO_ROOT } from './support/service-processes.js'
@@ -35,7 +35,7 @@ const SCENARIOS = [
   'lock-tenant-rows',
   'contending-runs',
   'sigterm-npm-start',
-  'rebuild-read-models',
+  'rebuild-projections',
 ]
 
 let pg: ThrowawayPostgres
@@ -167,6 +167,15 @@ describe('fault suite: the service survives each fault without a person', () => 
           s.note(`${row!.n} tenants retried after the kill`)
           return row!.last ? row!.last.getTime() - s.faultAt! : s.recoveryMs([runId])
         },
+        // The kill went in mid-run with jobs in flight: some tenant must have been handed to the other worker.
+        after: async () => {
+          const [row] = await s.withSql((sql) =>
+            sql<Array<{ n: number }>>`
+              select count(*)::int as n from event_store_events
+              where stream_id = ${`run-${runId}`} and type = 'TenantProcessed' and (data->>'attempt')::int > 1`,
+          )
+          return row!.n >= 1 ? [] : ['no tenant of the killed worker was delivered again (attempt > 1): the kill hit no job in flight']
+        },
       }
     })
   })
@@ -245,7 +254,9 @@ describe('fault suite: the service survives each fault without a person', () => 
   })
 
   it('delete-stream: delete the JetStream stream (and its consumer and jobs) mid-run', async () => {
-    await scenario('delete-stream', {}, async (s) => {
+    // Staleness is put out of reach (120 s, the default): only the queue's news that its stream was made again
+    // (the reconciler's immediate pass) can bring the lost jobs back within the 30 s.
+    await scenario('delete-stream', { env: { RECONCILER_STALE_AFTER_MS: '120000' }, completeWithinMs: 30_000 }, async (s) => {
       const runId = await midRun(s, async () => {
         s.markFault()
         const deleted = await nats.deleteStream(s.stream)
@@ -256,7 +267,7 @@ describe('fault suite: the service survives each fault without a person', () => 
   })
 
   it("wipe-nats-store: stop nats-server mid-run, delete its whole store, start it", async () => {
-    await scenario('wipe-nats-store', {}, async (s) => {
+    await scenario('wipe-nats-store', { env: { RECONCILER_STALE_AFTER_MS: '120000' }, completeWithinMs: 30_000 }, async (s) => {
       const runId = await midRun(s, async () => {
         s.markFault()
         await nats.wipeStore()
@@ -305,6 +316,7 @@ describe('fault suite: the service survives each fault without a person', () => 
         await released
       })
       const lockedRows = await Promise.race([isLocked, transaction.then(() => 0)])
+      if (lockedRows === 0) throw new Error(`tenant ${tenant} has no findings to lock: the scenario would prove nothing`)
       s.markFault()
       s.note(`tenant ${tenant}: ${lockedRows} rows locked`)
       const failures: string[] = []
@@ -401,8 +413,8 @@ describe('fault suite: the service survives each fault without a person', () => 
     })
   })
 
-  it('rebuild-read-models: read models truncated and the checkpoint deleted mid-run under the projector, then npm run read-models:rebuild', async () => {
-    await scenario('rebuild-read-models', {}, async (s) => {
+  it('rebuild-projections: read models truncated mid-run under the running projector (its checkpoint kept), then the compiled rebuild command', async () => {
+    await scenario('rebuild-projections', {}, async (s) => {
       const runId = await s.startRun()
       await s.waitMidRun(runId)
       s.markFault()
@@ -413,8 +425,8 @@ describe('fault suite: the service survives each fault without a person', () => 
         try {
           await s.withSql((sql) =>
             sql.begin(async (tx) => {
-              await tx.unsafe(`truncate ${READ_MODEL_TABLES.join(', ')}`)
-              await tx`delete from projection_checkpoints where name = 'read-models'`
+              // The checkpoint stays: the projector goes on from it, so only the rebuild can bring the rows back.
+              await tx.unsafe(`truncate ${rebuiltReadModelTables.join(', ')}`)
             }),
           )
           s.note(`read models wiped (attempt ${attempt})`)
@@ -423,10 +435,11 @@ describe('fault suite: the service survives each fault without a person', () => 
           if ((error as { code?: string }).code !== '40P01' || attempt >= 10) throw error
         }
       }
-      const rebuild = await runCommand('npm', ['run', 'read-models:rebuild'], { DATABASE_URL: s.databaseUrl }, join(s.dir, 'rebuild.log'))
+      // As production runs it: the compiled command (`npm run rebuild-projections` is the same from the sources).
+      const rebuild = await runCommand(process.execPath, ['dist/rebuild-projections.js'], { DATABASE_URL: s.databaseUrl }, join(s.dir, 'rebuild.log'))
       s.markFaultEnd()
       s.note(`rebuild exited ${rebuild.code} after ${rebuild.ms} ms`)
-      const failures = rebuild.code === 0 ? [] : [`npm run read-models:rebuild exited ${rebuild.code}: ${rebuild.tail}`]
+      const failures = rebuild.code === 0 ? [] : [`the rebuild exited ${rebuild.code}: ${rebuild.tail}`]
       // Recovery here: from the wipe until the run is in the read model again (GET /api/runs/{id} 200).
       const back = await waitFor('the run in the read model again', async () => {
         const response = await s.api(`/api/runs/${runId}`).catch(() => null)
@@ -448,11 +461,6 @@ describe('fault suite: the service survives each fault without a person', () => 
     })
   })
 })
-
-/** The read models the projector builds (every table of readModelSchema but the checkpoints and the operator-configured alert destinations). */
-const READ_MODEL_TABLES = readModelSchema.statements
-  .map((statement) => /create table if not exists (\w+)/.exec(statement)?.[1])
-  .filter((name): name is string => name !== undefined && name !== 'projection_checkpoints' && name !== 'alert_destinations')
 
 function runCommand(command: string, args: string[], env: Record<string, string>, logFile: string): Promise<{ code: number | null; ms: number; tail: string }> {
   const started = Date.now()

@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { connect } from 'nats'
+import { EventStoreDbEventStore } from '../../src/store/eventstoredb-event-store.js'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { isDependencyUnavailable } from '../../src/http/dependency-unavailable.js'
@@ -46,6 +47,18 @@ describe('a dependency that cannot be reached is 503 with Retry-After, never a 5
 
   it('recognises an unreachable NATS server from the real client', async () => {
     const error = await errorOf(() => connect({ servers: nowhere.nats, reconnect: false, timeout: 1_000 }))
+    expect(isDependencyUnavailable(error)).toBe(true)
+  })
+
+  it('recognises an unreachable EventStoreDB from the real client', async () => {
+    const error = await errorOf(async () => {
+      const store = await EventStoreDbEventStore.connect('esdb://127.0.0.1:1?tls=false')
+      try {
+        await store.readStream('health-probe', { maxCount: 1 })
+      } finally {
+        await store.close()
+      }
+    })
     expect(isDependencyUnavailable(error)).toBe(true)
   })
 

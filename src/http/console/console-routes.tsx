@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
+import { isDependencyUnavailable, unavailableCodeOf, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
 import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
@@ -80,12 +80,15 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.onError((error, c) => {
     const logError = (e: unknown) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled console error')
     const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
+    if (isDependencyUnavailable(error)) {
+      deps.logger.warn({ code: unavailableCodeOf(error), path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
+    }
     if (!wantsPage || error instanceof HttpProblem) return problemResponse(c, error, logError)
     if (isDependencyUnavailable(error)) {
       c.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
       return htmlPage(
         c,
-        <ErrorPage nonce={nonceOf(c)} viewer={viewerOf(c)} title="Temporarily unavailable" message="The service cannot reach its database or queue right now. Nothing was changed; try again in a few seconds." />,
+        <ErrorPage nonce={nonceOf(c)} viewer={viewerOf(c)} title="Temporarily unavailable" message="The service cannot reach its database or queue right now, so your request may not have been carried out. Check before you repeat it, in a few seconds." />,
         503,
       )
     }
