@@ -15,14 +15,14 @@ import {
   TOKEN_PREFIX,
 } from '../../src/auth/operator-store.js'
 import { cheapScryptParamsForTests, needsRehash, verifyPassword } from '../../src/auth/password-hash.js'
-import type { Database } from '../../src/db/database.js'
+import { connectPostgres, type Database } from '../../src/db/database.js'
 import { applySchema } from '../../src/db/schema.js'
 import { databaseFlavours } from '../support/databases.js'
 
 const cheap = { hashParams: cheapScryptParamsForTests }
 const lifecycle = 'platform.runbooks.findings.lifecycle_backfill'
 
-describe.each(databaseFlavours())('operator store on $name', ({ open }) => {
+describe.each(databaseFlavours())('operator store on $name', ({ name, open }) => {
   let db: Database
 
   beforeAll(async () => {
@@ -105,6 +105,37 @@ describe.each(databaseFlavours())('operator store on $name', ({ open }) => {
     expect(await verifyPassword('old-cost-password', after)).toBe(true)
     expect(await authenticate(db.sql, 'rehash@example.com', 'old-cost-password', raised)).toEqual(created)
     expect(await storedHash()).toBe(after)
+  })
+
+  it('never overwrites a password changed while the login that upgrades the old hash was under way', async ({ skip }) => {
+    // Needs a second connection that holds the operator's row while the login reads it: PostgreSQL only.
+    if (name !== 'PostgreSQL') skip()
+    const created = await newOperator({ email: 'rehash-race@example.com', password: 'the-old-password' })
+    const raised = { hashParams: { ...cheapScryptParamsForTests, N: cheapScryptParamsForTests.N * 2 } }
+    const other = await connectPostgres(db.url, { max: 1 })
+    try {
+      let commitChange!: () => void
+      const changeMayCommit = new Promise<void>((resolve) => (commitChange = resolve))
+      let changed!: () => void
+      const changeWritten = new Promise<void>((resolve) => (changed = resolve))
+      // An administrator's password change, written but not committed: the login still reads the old hash,
+      // verifies it, and its guarded upgrade then waits on the row until the change commits.
+      const change = other.sql.begin(async (tx) => {
+        await tx`update operators set password_hash = 'scrypt$changed-by-an-administrator' where id = ${created.id}`
+        changed()
+        await changeMayCommit
+      })
+      await changeWritten
+      const login = authenticate(db.sql, 'rehash-race@example.com', 'the-old-password', raised)
+      await waitUntilBlocked(db, created.id)
+      commitChange()
+      await change
+      expect(await login).toEqual(created)
+      const [row] = await db.sql<{ password_hash: string }[]>`select password_hash from operators where id = ${created.id}`
+      expect(row!.password_hash).toBe('scrypt$changed-by-an-administrator')
+    } finally {
+      await other.close()
+    }
   })
 
   it('returns null for an operator whose stored hash is corrupt', async () => {
@@ -228,3 +259,16 @@ describe.each(databaseFlavours())('bootstrap administrator on $name', ({ open })
     }
   })
 })
+
+/** Resolves once a session waits for a lock on the operators table (the login's guarded update on the row). */
+async function waitUntilBlocked(observer: Database, operatorId: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const waiting = await observer.sql<Array<{ n: number }>>`
+      select count(*)::int as n from pg_stat_activity
+      where wait_event_type = 'Lock' and query like 'update operators set password_hash%' and pid <> pg_backend_pid()`
+    if (waiting[0]!.n > 0) return
+    if (Date.now() > deadline) throw new Error(`no login waited on operator ${operatorId}'s row`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -115,6 +115,9 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     expect(await reconciler.reconcileOnce(new Date(Date.now() + 120_000))).toEqual([])
     expect(await reconciler.reconcileOnce(new Date(Date.now() + 240_000))).toEqual([])
     expect(await redispatches()).toBe(0)
+    // News of lost jobs while the queue still takes none records nothing either.
+    await reconciler.presumeJobsLost()
+    expect(await redispatches()).toBe(0)
 
     // The queue is back and reports its stream was made again: no waiting for the run to look stale.
     available = true
