@@ -1,7 +1,8 @@
+import { ReasonFields, reasonFieldIds } from './reason-fields.js'
 import type { FC } from 'hono/jsx'
 import type { FieldProblem } from '../../../commands/errors.js'
 import type { HaltView } from '../../../commands/halt.js'
-import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
+import { REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
 import { consolePaths } from '../console-env.js'
 import { CSRF_FIELD } from '../csrf.js'
 import { messagesBesides, messagesForFields } from '../field-problems.js'
@@ -91,37 +92,19 @@ export const HaltPage: FC<HaltPageProps> = ({ nonce, viewer, halt, attempt }) =>
         <form method="post" action={halt.halted ? consolePaths.liftHalt : consolePaths.halt} novalidate>
           <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
           <ErrorAlert messages={messagesBesides(problems, [...CODE_FIELDS, ...TEXT_FIELDS])} />
-          <label for="halt-reason-code">Reason code</label>
-          <select id="halt-reason-code" name="reasonCode" aria-invalid={codeErrors.length > 0 ? 'true' : undefined} aria-describedby="halt-reason-hint halt-reason-code-error">
-            <option value="" selected={values.reasonCode === ''}>
-              Choose a reason code
-            </option>
-            {REASON_CODES.map((code) => (
-              <option value={code} selected={values.reasonCode === code}>
-                {code}
-              </option>
-            ))}
-          </select>
-          <p class="field-error" id="halt-reason-code-error" aria-live="polite">
-            {codeErrors.join(' ')}
-          </p>
-          <label for="halt-reason-text">Reason</label>
-          <textarea
-            id="halt-reason-text"
-            name="reasonText"
-            maxlength={REASON_TEXT_MAX}
-            aria-invalid={textErrors.length > 0 ? 'true' : undefined}
-            aria-describedby="halt-reason-hint halt-reason-text-error"
-          >
-            {values.reasonText}
-          </textarea>
-          <p class="hint" id="halt-reason-hint">
-            Required: a reason code and {REASON_TEXT_MIN} to {REASON_TEXT_MAX} characters of reason.{' '}
-            {halt.halted ? 'It is recorded in the audit log.' : 'It is recorded, and shown on every console page while halted.'}
-          </p>
-          <p class="field-error" id="halt-reason-text-error" aria-live="polite">
-            {textErrors.join(' ')}
-          </p>
+          <ReasonFields
+            ids={reasonFieldIds('halt')}
+            values={values}
+            codeErrors={codeErrors}
+            textErrors={textErrors}
+            required
+            hint={
+              <>
+                Required: a reason code and {REASON_TEXT_MIN} to {REASON_TEXT_MAX} characters of reason.{' '}
+                {halt.halted ? 'It is recorded in the audit log.' : 'It is recorded, and shown on every console page while halted.'}
+              </>
+            }
+          />
           <div class="actions">
             {halt.halted ? (
               <button type="submit">Lift the halt</button>

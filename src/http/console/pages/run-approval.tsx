@@ -1,6 +1,7 @@
+import { ReasonFields, reasonFieldIds } from './reason-fields.js'
 import type { FC } from 'hono/jsx'
 import type { FieldProblem } from '../../../commands/errors.js'
-import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
+import { REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
 import { consolePaths } from '../console-env.js'
 import { CSRF_FIELD } from '../csrf.js'
 import { messagesBesides, messagesForFields } from '../field-problems.js'
@@ -123,36 +124,14 @@ const ApprovalState: FC<RunApprovalProps> = ({ runId, awaiting, role, csrfToken,
             <form method="post" action={consolePaths.rejectRun(runId)} novalidate id="reject-form">
               <input type="hidden" name={CSRF_FIELD} value={csrfToken} />
               <ErrorAlert messages={messagesBesides(rejectProblems, [...CODE_FIELDS, ...TEXT_FIELDS])} />
-              <label for="reject-reason-code">Reason code</label>
-              <select id="reject-reason-code" name="reasonCode" aria-describedby="reject-reason-code-error" aria-invalid={codeErrors.length > 0 ? 'true' : undefined}>
-                <option value="" selected={values.reasonCode === ''}>
-                  Choose a reason code
-                </option>
-                {REASON_CODES.map((code) => (
-                  <option value={code} selected={attempt?.form === 'reject' && values.reasonCode === code}>
-                    {code}
-                  </option>
-                ))}
-              </select>
-              <p class="field-error" id="reject-reason-code-error" aria-live="polite">
-                {codeErrors.join(' ')}
-              </p>
-              <label for="reject-reason-text">Reason</label>
-              <textarea
-                id="reject-reason-text"
-                name="reasonText"
-                maxlength={REASON_TEXT_MAX}
-                aria-describedby="reject-reason-hint reject-reason-text-error"
-                aria-invalid={textErrors.length > 0 ? 'true' : undefined}
-              >
-                {attempt?.form === 'reject' ? values.reasonText : ''}
-              </textarea>
-              <p class="hint" id="reject-reason-hint">
-                Required: a reason code and {REASON_TEXT_MIN} to {REASON_TEXT_MAX} characters. The run completes rejected.
-              </p>
-              <p class="field-error" id="reject-reason-text-error" aria-live="polite">
-                {textErrors.join(' ')}
-              </p>
+              <ReasonFields
+                ids={reasonFieldIds('reject')}
+                values={attempt?.form === 'reject' ? values : { reasonCode: '', reasonText: '' }}
+                codeErrors={codeErrors}
+                textErrors={textErrors}
+                required
+                hint={`Required: a reason code and ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters. The run completes rejected.`}
+              />
               <div class="actions">
                 <button type="submit" class="danger">
                   Reject the run

@@ -1,6 +1,7 @@
+import { ReasonFields } from './reason-fields.js'
 import type { FC } from 'hono/jsx'
 import type { FieldProblem } from '../../../commands/errors.js'
-import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
+import { REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
 import { MAX_CONCURRENCY_LIMIT } from '../../../events/index.js'
 import type { RunDetail } from '../../../projections/queries.js'
 import { consolePaths, RUN_ACTIONS, type RunAction } from '../console-env.js'
@@ -34,45 +35,23 @@ const FieldError: FC<{ form: FormState; slot: Slot }> = ({ form, slot }) => (
 
 const invalid = (form: FormState, slot: Slot) => (messagesForFields(form.problems, slots[slot]).length > 0 ? 'true' : undefined)
 
-/** Reason code and text, as the start form asks them (SPEC §3 reason rules, checked by the command). */
-const ReasonFields: FC<{ form: FormState; required: boolean; hint: string }> = ({ form, required, hint }) => {
-  const id = (name: string) => `${form.action}-${name}`
-  return (
-    <>
-      <label for={id('reason-code')}>Reason code{required ? '' : ' (optional)'}</label>
-      <select
-        id={id('reason-code')}
-        name="reasonCode"
-        aria-invalid={invalid(form, 'reasonCode')}
-        aria-describedby={`${id('reason-hint')} ${id('reasonCode-error')}`}
-      >
-        <option value="" selected={form.values.reasonCode === ''}>
-          {required ? 'Choose a reason code' : '(no reason)'}
-        </option>
-        {REASON_CODES.map((code) => (
-          <option value={code} selected={form.values.reasonCode === code}>
-            {code}
-          </option>
-        ))}
-      </select>
-      <FieldError form={form} slot="reasonCode" />
-      <label for={id('reason-text')}>Reason{required ? '' : ' (optional)'}</label>
-      <textarea
-        id={id('reason-text')}
-        name="reasonText"
-        maxlength={REASON_TEXT_MAX}
-        aria-invalid={invalid(form, 'reasonText')}
-        aria-describedby={`${id('reason-hint')} ${id('reasonText-error')}`}
-      >
-        {form.values.reasonText}
-      </textarea>
-      <p class="hint" id={id('reason-hint')}>
-        {hint}
-      </p>
-      <FieldError form={form} slot="reasonText" />
-    </>
-  )
-}
+/** Reason code and text; the errors keep this page's ids (`<action>-reasonCode-error`). */
+const ControlReasonFields: FC<{ form: FormState; required: boolean; hint: string }> = ({ form, required, hint }) => (
+  <ReasonFields
+    ids={{
+      code: `${form.action}-reason-code`,
+      text: `${form.action}-reason-text`,
+      hint: `${form.action}-reason-hint`,
+      codeError: `${form.action}-reasonCode-error`,
+      textError: `${form.action}-reasonText-error`,
+    }}
+    values={form.values}
+    codeErrors={messagesForFields(form.problems, slots.reasonCode)}
+    textErrors={messagesForFields(form.problems, slots.reasonText)}
+    required={required}
+    hint={hint}
+  />
+)
 
 const reasonRule = `a reason code and ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters of reason.`
 
@@ -158,7 +137,7 @@ const ControlBody: FC<{ action: RunAction; form: FormState; run: RunDetail; halt
       return (
         <>
           <p class="hint">From the moment it is paused no tenant repair of the run starts; tenants being repaired finish and are counted.</p>
-          <ReasonFields form={form} required hint={`Required: ${reasonRule}`} />
+          <ControlReasonFields form={form} required hint={`Required: ${reasonRule}`} />
           <div class="actions">
             <button type="submit">Pause run</button>
           </div>
@@ -169,7 +148,7 @@ const ControlBody: FC<{ action: RunAction; form: FormState; run: RunDetail; halt
         <>
           <p class="hint">The run continues with the tenants not yet processed.</p>
           {halted ? <p class="hint warn-text">The deployment is halted: a resume is refused until the halt is lifted.</p> : null}
-          <ReasonFields form={form} required={false} hint={`Optional; when given: ${reasonRule}`} />
+          <ControlReasonFields form={form} required={false} hint={`Optional; when given: ${reasonRule}`} />
           <div class="actions">
             <button type="submit">Resume run</button>
           </div>
@@ -182,7 +161,7 @@ const ControlBody: FC<{ action: RunAction; form: FormState; run: RunDetail; halt
             No tenant repair of the run starts after this; tenants being repaired finish and are counted, then the run completes{' '}
             <strong>cancelled</strong>. The tenants never started keep their findings untouched. This cannot be undone.
           </p>
-          <ReasonFields form={form} required hint={`Required: ${reasonRule}`} />
+          <ControlReasonFields form={form} required hint={`Required: ${reasonRule}`} />
           <ConfirmationField form={form} expected={CANCEL_CONFIRMATION} what="to confirm" />
           <div class="actions">
             <button type="submit" class="danger">
@@ -202,7 +181,7 @@ const ControlBody: FC<{ action: RunAction; form: FormState; run: RunDetail; halt
             {run.tenantCounts.failed === 1 ? '' : 's'} still in the universe.
           </p>
           <ConfirmationField form={form} expected={run.type} what="(the runbook key)" />
-          <ReasonFields
+          <ControlReasonFields
             form={form}
             required={reasonRequired}
             hint={
