@@ -1,6 +1,6 @@
 import { changeOwnPassword, type OperatorCommandDeps } from '../commands/operators.js'
 import type { Actor } from '../commands/actor.js'
-import { HashingUnavailableError, loginHashingGate, type HashingGate } from './hashing-gate.js'
+import { HashingUnavailableError, loginHashingGate } from './hashing-gate.js'
 import { checkAndRecordLoginAttempt } from './login-rate-limit.js'
 
 export type OwnPasswordChangeResult =
@@ -17,7 +17,7 @@ export type OwnPasswordChangeResult =
  * A wrong current password or a weak new one is the command's ValidationError, thrown through.
  */
 export async function changeOwnPasswordGuarded(
-  deps: OperatorCommandDeps & { gate?: HashingGate },
+  deps: OperatorCommandDeps,
   actor: Actor,
   input: { currentPassword: string; password: string },
   request: {
@@ -28,9 +28,8 @@ export async function changeOwnPasswordGuarded(
 ): Promise<OwnPasswordChangeResult> {
   const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: request.rateLimitIp, email: actor.email })
   if (!decision.allowed) return { kind: 'rate_limited', retryAfterSeconds: decision.retryAfterSeconds }
-  const gate = deps.gate ?? loginHashingGate
   try {
-    await gate.run(() => changeOwnPassword(deps, actor, input), request.signal)
+    await loginHashingGate.run(() => changeOwnPassword(deps, actor, input), request.signal)
   } catch (error) {
     if (!(error instanceof HashingUnavailableError)) throw error
     return { kind: 'busy', retryAfterSeconds: error.retryAfterSeconds }

@@ -1,4 +1,4 @@
-import { isDependencyUnavailable, unavailableCodeOf } from './dependency-unavailable.js'
+import { unavailableCodeOf } from './dependency-unavailable.js'
 import { Hono } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
@@ -36,8 +36,9 @@ export function createApp(deps: AppDeps) {
   // the console's own form posts, which then look like cross-site requests.
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }))
   app.onError((error, c) => {
-    if (isDependencyUnavailable(error)) {
-      deps.logger.warn({ code: unavailableCodeOf(error), path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
+    const unavailable = unavailableCodeOf(error)
+    if (unavailable) {
+      deps.logger.warn({ code: unavailable, path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
     }
     return problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error'))
   })

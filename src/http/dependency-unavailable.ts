@@ -17,25 +17,21 @@ const UNAVAILABLE_NATS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAININ
  * simply be sent again once the dependency is back.
  */
 export function isDependencyUnavailable(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-    if (current instanceof NatsError && UNAVAILABLE_NATS_CODES.has(current.code)) return true
-    // @eventstore/db-client: no node of the cluster answers, or none in time (its errors keep name 'Error').
-    if (current instanceof UnavailableError || current instanceof DeadlineExceededError) return true
-    const code = failureCodeOf(current)
-    if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true
-    current = (current as { cause?: unknown }).cause
-  }
-  return false
+  return unavailableCodeOf(error) !== null
 }
 
-/** What a log line may say about such an error: its code (a SQLSTATE, a driver or NATS code), never its text. */
-export function unavailableCodeOf(error: unknown): string {
+/**
+ * Which dependency code says so (a SQLSTATE, a driver or NATS code; what a log line may carry, never the
+ * error's text), or null when `error`, and the causes it wraps, say nothing of the kind.
+ */
+export function unavailableCodeOf(error: unknown): string | null {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-    if (current instanceof NatsError) return `NATS ${current.code}`
+    if (current instanceof NatsError && UNAVAILABLE_NATS_CODES.has(current.code)) return `NATS ${current.code}`
+    // @eventstore/db-client: no node of the cluster answers, or none in time (its errors keep name 'Error').
     if (current instanceof UnavailableError || current instanceof DeadlineExceededError) return 'EventStoreDB unavailable'
     const code = failureCodeOf(current)
-    if (code !== undefined) return code
+    if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return code
     current = (current as { cause?: unknown }).cause
   }
-  return 'unknown'
+  return null
 }

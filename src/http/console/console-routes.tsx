@@ -80,8 +80,9 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.onError((error, c) => {
     const logError = (e: unknown) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled console error')
     const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
-    if (isDependencyUnavailable(error)) {
-      deps.logger.warn({ code: unavailableCodeOf(error), path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
+    const unavailable = unavailableCodeOf(error)
+    if (unavailable) {
+      deps.logger.warn({ code: unavailable, path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
     }
     if (!wantsPage || error instanceof HttpProblem) return problemResponse(c, error, logError)
     if (isDependencyUnavailable(error)) {
