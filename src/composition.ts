@@ -180,6 +180,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     reconciler = new Reconciler({ ...deps, queueAvailable: () => queue.healthy() }, {
       staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
       intervalMs: config.RECONCILER_INTERVAL_MS,
+      // Jobs delivered but not yet under way when the queue lost its stream show up as a quiet run: a few
+      // ack waits of quiet are enough to tell, while the loss is fresh.
+      staleAfterLossMs: 3 * config.JOB_ACK_WAIT_MS,
     })
     const started = reconciler
     jobsLost = () => void started.presumeJobsLost()

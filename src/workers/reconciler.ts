@@ -11,9 +11,21 @@ export interface ReconcilerOptions {
   /** A run with no new event for this long while tenants are pending is presumed to have lost jobs. */
   staleAfterMs: number
   intervalMs: number
+  /**
+   * After news that the queue lost its jobs, for `lossWatchMs` a run quiet for `staleAfterLossMs` is
+   * presumed stalled: jobs that were between the queue and a repair at the moment of the loss (delivered,
+   * not yet locked) are not known lost then, only once their runs fall quiet.
+   */
+  staleAfterLossMs: number
+  lossWatchMs: number
 }
 
-export const defaultReconcilerOptions: ReconcilerOptions = { staleAfterMs: 120_000, intervalMs: 15_000 }
+export const defaultReconcilerOptions: ReconcilerOptions = {
+  staleAfterMs: 120_000,
+  intervalMs: 15_000,
+  staleAfterLossMs: 10_000,
+  lossWatchMs: 120_000,
+}
 
 export interface ReconcilerDeps {
   sql: Sql
@@ -38,6 +50,8 @@ export class Reconciler {
   /** Passes run one after the other (timer, and news of lost jobs): `stop` waits for the last. */
   private pass: Promise<unknown> = Promise.resolve()
   private stopped = false
+  /** Until when timer passes use `staleAfterLossMs` (news of lost jobs came). */
+  private watchingLossUntil = 0
   private readonly options: ReconcilerOptions
 
   constructor(
@@ -52,6 +66,7 @@ export class Reconciler {
    * quiet for progress, so the lost jobs are dispatched again in seconds rather than after `staleAfterMs`.
    */
   presumeJobsLost(): Promise<unknown> {
+    this.watchingLossUntil = Date.now() + this.options.lossWatchMs
     return this.enqueuePass({ staleAfterMs: 0 })
   }
 
@@ -126,7 +141,8 @@ export class Reconciler {
   start(): void {
     this.stopped = false
     const tick = () => {
-      void this.enqueuePass().finally(() => {
+      const watching = Date.now() < this.watchingLossUntil
+      void this.enqueuePass(watching ? { staleAfterMs: Math.min(this.options.staleAfterMs, this.options.staleAfterLossMs) } : {}).finally(() => {
         if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs)
       })
     }
