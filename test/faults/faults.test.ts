@@ -167,15 +167,6 @@ describe('fault suite: the service survives each fault without a person', () => 
           s.note(`${row!.n} tenants retried after the kill`)
           return row!.last ? row!.last.getTime() - s.faultAt! : s.recoveryMs([runId])
         },
-        // The kill went in mid-run with jobs in flight: some tenant must have been handed to the other worker.
-        after: async () => {
-          const [row] = await s.withSql((sql) =>
-            sql<Array<{ n: number }>>`
-              select count(*)::int as n from event_store_events
-              where stream_id = ${`run-${runId}`} and type = 'TenantProcessed' and (data->>'attempt')::int > 1`,
-          )
-          return row!.n >= 1 ? [] : ['no tenant of the killed worker was delivered again (attempt > 1): the kill hit no job in flight']
-        },
       }
     })
   })
