@@ -14,7 +14,8 @@ import { loadConfig } from '../src/config.js'
 import { composeService } from '../src/composition.js'
 import { connectPostgres, type Database } from '../src/db/database.js'
 import { seedBenchTenants } from '../src/db/demo-seed.js'
-import { applySchema, platformSchema } from '../src/db/schema.js'
+import { applyMigrations } from '../src/db/migrations.js'
+import { platformSchema } from '../src/db/schema.js'
 import { createLogger } from '../src/logger.js'
 import { startRun } from '../src/commands/start-run.js'
 import { findRunbook } from '../src/runbooks/catalog.js'
@@ -46,7 +47,7 @@ async function dropDatabase(name: string): Promise<void> {
 
 async function seeded(name: string): Promise<Database> {
   const db = await createDatabase(name)
-  await applySchema(db.sql, [platformSchema])
+  await applyMigrations(db.sql, [platformSchema])
   await db.sql`insert into tenants (id, workspace_id, name, is_platform) values (1, 1, 'Platform', true)`
   await seedBenchTenants(db.sql, { tenants, findingsPerTenant })
   await db.sql`analyze`

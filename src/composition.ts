@@ -4,29 +4,28 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
-import { authSchema, countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
-import { consoleSessionSchema } from './auth/console-sessions.js'
+import { countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
 import type { Config } from './config.js'
 import { connectPostgres, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
-import { applySchema, platformSchema } from './db/schema.js'
 import { createApp } from './http/app.js'
 import { ensureConsoleAlertDestination } from './projections/alerts.js'
 import { Projector } from './projections/projector.js'
 import { readModelProjections, readModelProjectorName } from './projections/read-model-projections.js'
-import { readModelSchema } from './projections/read-model-schema.js'
 import { InProcessJobQueue } from './queue/in-process-job-queue.js'
 import type { JobConsumer, JobQueue, TenantJob } from './queue/job-queue.js'
 import { NatsJobQueue } from './queue/nats-job-queue.js'
-import { findRunbook, knownCapabilities, runbookCatalog } from './runbooks/catalog.js'
+import { builtInRunbooks } from './runbooks/built-in-runbooks.js'
+import { createRunbookCatalog, type RunbookCatalog } from './runbooks/catalog.js'
+import type { Runbook } from './runbooks/runbook.js'
+import { migrateService } from './service-migrations.js'
 import { EventLog } from './store/event-log.js'
 import type { EventStore } from './store/event-store.js'
 import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
-import { PostgresEventStore, eventStoreSchema } from './store/postgres-event-store.js'
+import { PostgresEventStore } from './store/postgres-event-store.js'
 import { createDispatcher } from './workers/dispatcher.js'
-import { subscriptionSchema, type EventSubscription } from './workers/event-subscription.js'
+import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
-import { tenantResultsSchema } from './workers/tenant-results.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
 
 export interface Service {
@@ -34,6 +33,7 @@ export interface Service {
   db: Database
   store: EventStore
   log: EventLog
+  catalog: RunbookCatalog
   queue: JobQueue<TenantJob>
   projector: Projector | null
   /** The HTTP server, when this process serves (every role answers /health). */
@@ -48,6 +48,8 @@ export interface Service {
 }
 
 export interface ComposeOverrides {
+  /** The runbooks this process offers (default: the built-in ones). */
+  runbooks?: readonly Runbook[]
   /** Tests: a database they created (it is not closed by the service). */
   db?: Database
   /** Tests: a queue they created (it is not closed by the service). */
@@ -71,17 +73,9 @@ export async function openDatabase(config: Config): Promise<Database> {
   return config.DATABASE_URL ? connectPostgres(config.DATABASE_URL) : startEmbedded(config.DATA_DIR)
 }
 
-/** The service's tables made or brought up to date (idempotent). */
-async function applyServiceSchema(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<void> {
-  await applySchema(db.sql, [
-    platformSchema,
-    ...(config.EVENTSTORE_URL ? [] : [eventStoreSchema]),
-    readModelSchema,
-    authSchema,
-    consoleSessionSchema,
-    tenantResultsSchema,
-    subscriptionSchema,
-  ])
+/** The service's tables and each runbook's brought up to this release (versioned migrations, one process at a time). */
+async function applyServiceSchema(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database, catalog: RunbookCatalog): Promise<void> {
+  await migrateService(db.sql, { postgresEventStore: !config.EVENTSTORE_URL, runbooks: catalog.runbooks })
 }
 
 /** The event store: EventStoreDB when configured, the database's own tables otherwise. */
@@ -110,8 +104,9 @@ async function openQueue(config: Config, logger: Logger, onStreamRecreated: () =
 
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */
 export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
+  const catalog = createRunbookCatalog(overrides.runbooks ?? builtInRunbooks)
   const db = overrides.db ?? (await openDatabase(config))
-  await applyServiceSchema(config, db)
+  await applyServiceSchema(config, db, catalog)
   const store = await connectEventStore(config, db)
   const log = new EventLog(store)
   // The queue is made before the reconciler that answers its news of lost jobs: bound late, and news that
@@ -144,7 +139,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     bootstrapAdminCreated = await ensureBootstrapAdmin(
       db.sql,
       admin,
-      knownCapabilities,
+      catalog.knownCapabilities,
       overrides.hashParams ? { hashParams: overrides.hashParams } : {},
     )
     if (demoCredentials && bootstrapAdminCreated) {
@@ -175,7 +170,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     dispatcher = createDispatcher(deps)
     dispatcher.start()
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
-    const worker = new TenantWorker({ ...deps, findRunbook }, { heartbeatMs, ...overrides.tenantWorker })
+    const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
     reconciler = new Reconciler({ ...deps, queueAvailable: () => queue.healthy() }, {
       staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
@@ -216,6 +211,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     const app = createApp({
       sql: db.sql,
       log,
+      catalog,
       logger,
       config,
       healthy,
@@ -236,6 +232,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     db,
     store,
     log,
+    catalog,
     queue,
     projector,
     server,

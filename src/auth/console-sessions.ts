@@ -1,25 +1,31 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Sql } from '../db/database.js'
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 import { findOperatorById, type Operator } from './operator-store.js'
 
 /**
- * Server-side sessions of the operator console (SPEC §6). The browser holds a random 32-byte id; only its
- * SHA-256 is stored, so a leaked table hands out no working session. Each session carries its own CSRF
- * token (synchronizer token) for the console's forms and script requests.
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
  */
-export const consoleSessionSchema: SchemaPart = {
-  name: 'console-sessions',
-  statements: [
-    `create table if not exists console_sessions (
+const consoleSessionBaseline: readonly string[] = [
+  `create table if not exists console_sessions (
        id_hash text primary key,
        operator_id text not null references operators(id) on delete cascade,
        csrf_token text not null,
        created_at timestamptz not null,
        expires_at timestamptz not null,
        last_seen_at timestamptz not null)`,
-    `create index if not exists console_sessions_expires_at_idx on console_sessions (expires_at)`,
-  ],
+  `create index if not exists console_sessions_expires_at_idx on console_sessions (expires_at)`,
+]
+
+/**
+ * Server-side sessions of the operator console (SPEC §6). The browser holds a random 32-byte id; only its
+ * SHA-256 is stored, so a leaked table hands out no working session. Each session carries its own CSRF
+ * token (synchronizer token) for the console's forms and script requests.
+ */
+export const consoleSessionSchema: MigrationSet = {
+  owner: 'console-sessions',
+  migrations: [{ version: 1, name: 'baseline', statements: consoleSessionBaseline }],
 }
 
 /** How long a session may live at most, and how long it survives without a request. */

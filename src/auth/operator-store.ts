@@ -2,7 +2,7 @@ import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql, TransactionSql } from '../db/database.js'
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 import { normalizeEmail } from './email.js'
 import { defaultScryptParams, dummyVerify, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
 
@@ -35,10 +35,12 @@ export class OperatorEmailTakenError extends Error {
   }
 }
 
-export const authSchema: SchemaPart = {
-  name: 'auth',
-  statements: [
-    `create table if not exists operators (
+/**
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
+ */
+const authBaseline: readonly string[] = [
+  `create table if not exists operators (
        id text primary key,
        email text not null unique check (email = lower(email)),
        name text not null,
@@ -46,23 +48,27 @@ export const authSchema: SchemaPart = {
        capabilities text[] not null default '{}',
        is_break_glass boolean not null default false,
        created_at timestamptz not null default now())`,
-    // Only the SHA-256 of a token is stored: a leaked table does not hand out working credentials, and a
-    // token has 256 random bits, so an unsalted fast hash is enough (unlike a password).
-    `create table if not exists api_tokens (
+  // Only the SHA-256 of a token is stored: a leaked table does not hand out working credentials, and a
+  // token has 256 random bits, so an unsalted fast hash is enough (unlike a password).
+  `create table if not exists api_tokens (
        token_hash text primary key,
        operator_id text not null references operators(id) on delete cascade,
        created_at timestamptz not null default now(),
        expires_at timestamptz not null)`,
-    `create index if not exists api_tokens_expires_at_idx on api_tokens (expires_at)`,
-    `create table if not exists login_attempts (
+  `create index if not exists api_tokens_expires_at_idx on api_tokens (expires_at)`,
+  `create table if not exists login_attempts (
        key text not null,
        attempted_at timestamptz not null)`,
-    `create index if not exists login_attempts_key_attempted_at_idx on login_attempts (key, attempted_at)`,
-    `create index if not exists login_attempts_attempted_at_idx on login_attempts (attempted_at)`,
-    // SPEC §10: a disabled operator keeps their row (and their history) but no credential of theirs works.
-    `alter table operators add column if not exists disabled_at timestamptz null`,
-    `alter table operators add column if not exists last_login_at timestamptz null`,
-  ],
+  `create index if not exists login_attempts_key_attempted_at_idx on login_attempts (key, attempted_at)`,
+  `create index if not exists login_attempts_attempted_at_idx on login_attempts (attempted_at)`,
+  // SPEC §10: a disabled operator keeps their row (and their history) but no credential of theirs works.
+  `alter table operators add column if not exists disabled_at timestamptz null`,
+  `alter table operators add column if not exists last_login_at timestamptz null`,
+]
+
+export const authSchema: MigrationSet = {
+  owner: 'auth',
+  migrations: [{ version: 1, name: 'baseline', statements: authBaseline }],
 }
 
 /** Prefix of every API token, so a leaked one is recognisable (secret scanners, logs). */

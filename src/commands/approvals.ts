@@ -5,7 +5,7 @@ import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import { ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
-import { requireRunAccess, runApprovalCapabilities } from './run-control.js'
+import { requireRunAccess, runApprovalCapabilities, type RunAccessDeps } from './run-control.js'
 import { runDecider } from './run/run-decider-definition.js'
 import type { RunState } from './run/run-state.js'
 import { checkedReason } from './run/start-run-policy.js'
@@ -54,11 +54,11 @@ export async function setApprovalSettings(deps: { log: EventLog }, actor: Actor,
 }
 
 /** 404 for an unknown run, 403 without `platform.runbooks.approve` and the runbook's capability; before the body. */
-export const requireApprovalAccess = (log: EventLog, actor: Actor, runId: string) =>
-  requireRunAccess(log, actor, runId, runApprovalCapabilities)
+export const requireApprovalAccess = (deps: RunAccessDeps, actor: Actor, runId: string) =>
+  requireRunAccess(deps, actor, runId, runApprovalCapabilities)
 
-export async function approveRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { comment?: string | null | undefined }): Promise<RunState> {
-  await requireApprovalAccess(deps.log, actor, runId)
+export async function approveRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { comment?: string | null | undefined }): Promise<RunState> {
+  await requireApprovalAccess(deps, actor, runId)
   const comment = input.comment?.trim() || null
   if (comment && [...comment].length > 500) throw new ValidationError([{ field: 'comment', message: 'must be at most 500 characters' }])
   const halted = (await loadHalt(deps.log)).halted
@@ -67,8 +67,8 @@ export async function approveRun(deps: { log: EventLog }, actor: Actor, runId: s
   return (await handleCommand(deps.log, streams.run(runId), runDecider, command, context)).state
 }
 
-export async function rejectRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { reason: { code: string; text: string } | null }): Promise<RunState> {
-  await requireApprovalAccess(deps.log, actor, runId)
+export async function rejectRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: { code: string; text: string } | null }): Promise<RunState> {
+  await requireApprovalAccess(deps, actor, runId)
   const reason = checkedReason(input.reason, 'a rejection')!
   const context = { correlationId: runId, causationId: null, initiator: initiatorOf(actor) }
   const command = { type: 'RejectRun' as const, operatorId: actor.operatorId, reason, at: new Date().toISOString() }

@@ -1,12 +1,13 @@
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
 import { streams, type PreflightResult, type RunScope } from '../events/index.js'
-import { findRunbook } from '../runbooks/catalog.js'
-import type { Runbook } from '../runbooks/runbook.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
+import type { Runbook, RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse, universeTenantIds } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
-import { NotFoundError, ValidationError } from './errors.js'
+import { ValidationError } from './errors.js'
+import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { capabilities } from '../auth/capabilities.js'
 
 const PREFLIGHT_CONCURRENCY = 4
@@ -14,12 +15,6 @@ const PREFLIGHT_CONCURRENCY = 4
 export interface RunTarget {
   scope: RunScope
   tenantId: number | null
-}
-
-export function requireRunbook(key: string): Runbook {
-  const runbook = findRunbook(key)
-  if (!runbook) throw new NotFoundError('runbook', key)
-  return runbook
 }
 
 /** The tenants a target means right now; a single tenant outside the universe is a validation failure. */
@@ -41,6 +36,7 @@ export async function resolveTargetTenants(sql: Sql, target: RunTarget): Promise
 export async function computePreflight(
   sql: Sql,
   runbook: Runbook,
+  parameters: RunbookParameters,
   scope: RunScope,
   tenantIds: number[],
 ): Promise<PreflightResult> {
@@ -51,7 +47,7 @@ export async function computePreflight(
   await Promise.all(
     Array.from({ length: Math.min(PREFLIGHT_CONCURRENCY, tenantIds.length) }, async () => {
       while (next < tenantIds.length) {
-        const { affected, total } = await runbook.preflightTenant(sql, tenantIds[next++]!)
+        const { affected, total } = await runbook.preflightTenant(sql, tenantIds[next++]!, parameters)
         affectedCount += affected
         totalCount += total
       }
@@ -62,14 +58,15 @@ export async function computePreflight(
 
 /** Preview a runbook; recorded as an event so the audit log shows who looked at what. */
 export async function preflightRunbook(
-  deps: { sql: Sql; log: EventLog },
+  deps: { sql: Sql; log: EventLog; catalog: RunbookCatalog },
   actor: Actor,
-  input: { runbookKey: string } & RunTarget,
+  input: { runbookKey: string; parameters?: unknown } & RunTarget,
 ): Promise<PreflightResult> {
-  const runbook = requireRunbook(input.runbookKey)
+  const runbook = requireRunbook(deps.catalog, input.runbookKey)
   requireCapabilities(actor, [capabilities.runbooksView, runbook.requiredCapability])
+  const parameters = validateParameters(runbook, input.parameters)
   const tenantIds = await resolveTargetTenants(deps.sql, input)
-  const result = await computePreflight(deps.sql, runbook, input.scope, tenantIds)
+  const result = await computePreflight(deps.sql, runbook, parameters, input.scope, tenantIds)
   const preflightId = ulid()
   await deps.log.append(
     streams.preflight(preflightId),
@@ -81,6 +78,7 @@ export async function preflightRunbook(
           runbookKey: runbook.key,
           scope: input.scope,
           targetTenantId: input.tenantId,
+          parameters,
           result,
           recordedAt: new Date().toISOString(),
         },

@@ -5,7 +5,7 @@ import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import { NotFoundError, ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
-import { findRunbook } from '../runbooks/catalog.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
 import { loadRunRequest } from './run-execution.js'
 import type { RunCommand } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
@@ -19,18 +19,24 @@ import { checkedReason } from './run/start-run-policy.js'
 
 type ReasonInput = { code: string; text: string } | null
 
+/** What a command on an existing run needs: its events, and the catalog that says whose runbook it is. */
+export interface RunAccessDeps {
+  log: EventLog
+  catalog: RunbookCatalog
+}
+
 /** The capabilities controlling a run needs (SPEC §9): `platform.runbooks.run` and the runbook's own. */
-export function runControlCapabilities(runbookKey: string): string[] {
-  return [capabilities.runbooksRun, ...runbookCapabilityOf(runbookKey)]
+export function runControlCapabilities(catalog: RunbookCatalog, runbookKey: string): string[] {
+  return [capabilities.runbooksRun, ...runbookCapabilityOf(catalog, runbookKey)]
 }
 
 /** The capabilities approving or rejecting a run needs (SPEC §10): `platform.runbooks.approve` and the runbook's own. */
-export function runApprovalCapabilities(runbookKey: string): string[] {
-  return [capabilities.runbooksApprove, ...runbookCapabilityOf(runbookKey)]
+export function runApprovalCapabilities(catalog: RunbookCatalog, runbookKey: string): string[] {
+  return [capabilities.runbooksApprove, ...runbookCapabilityOf(catalog, runbookKey)]
 }
 
-function runbookCapabilityOf(runbookKey: string): string[] {
-  const runbook = findRunbook(runbookKey)
+function runbookCapabilityOf(catalog: RunbookCatalog, runbookKey: string): string[] {
+  const runbook = catalog.find(runbookKey)
   return runbook ? [runbook.requiredCapability] : []
 }
 
@@ -39,17 +45,18 @@ function runbookCapabilityOf(runbookKey: string): string[] {
  * capabilities). Reads only the run's first event; routes call it before reading a body.
  */
 export async function requireRunAccess(
-  log: EventLog,
+  deps: RunAccessDeps,
   actor: Actor,
   runId: string,
-  capabilitiesFor: (runbookKey: string) => string[],
+  capabilitiesFor: (catalog: RunbookCatalog, runbookKey: string) => string[],
 ): Promise<void> {
-  const request = await loadRunRequest(log, runId)
+  const request = await loadRunRequest(deps.log, runId)
   if (!request) throw new NotFoundError('run', runId)
-  requireCapabilities(actor, capabilitiesFor(request.runbookKey))
+  requireCapabilities(actor, capabilitiesFor(deps.catalog, request.runbookKey))
 }
 
-export const requireRunControl = (log: EventLog, actor: Actor, runId: string) => requireRunAccess(log, actor, runId, runControlCapabilities)
+export const requireRunControl = (deps: RunAccessDeps, actor: Actor, runId: string) =>
+  requireRunAccess(deps, actor, runId, runControlCapabilities)
 
 /** Appends an operator's command; its caller checked access first (`requireRunControl`). */
 async function controlRun(log: EventLog, actor: Actor, runId: string, command: RunCommand): Promise<RunState> {
@@ -57,32 +64,32 @@ async function controlRun(log: EventLog, actor: Actor, runId: string, command: R
   return (await handleCommand(log, streams.run(runId), runDecider, command, context)).state
 }
 
-export async function pauseRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
-  await requireRunControl(deps.log, actor, runId)
+export async function pauseRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
+  await requireRunControl(deps, actor, runId)
   const reason = checkedReason(input.reason, 'a pause') as RunReason
   return controlRun(deps.log, actor, runId, { type: 'PauseRun', reason, at: new Date().toISOString() })
 }
 
-export async function resumeRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
-  await requireRunControl(deps.log, actor, runId)
+export async function resumeRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
+  await requireRunControl(deps, actor, runId)
   const reason = checkedReason(input.reason, null)
   const halted = (await loadHalt(deps.log)).halted
   return controlRun(deps.log, actor, runId, { type: 'ResumeRun', reason, halted, at: new Date().toISOString() })
 }
 
-export async function cancelRun(deps: { log: EventLog }, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
-  await requireRunControl(deps.log, actor, runId)
+export async function cancelRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
+  await requireRunControl(deps, actor, runId)
   const reason = checkedReason(input.reason, 'a cancel') as RunReason
   return controlRun(deps.log, actor, runId, { type: 'CancelRun', reason, at: new Date().toISOString() })
 }
 
 export async function changeRunLimits(
-  deps: { log: EventLog },
+  deps: RunAccessDeps,
   actor: Actor,
   runId: string,
   input: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined },
 ): Promise<RunState> {
-  await requireRunControl(deps.log, actor, runId)
+  await requireRunControl(deps, actor, runId)
   if (input.maxConcurrency === undefined && input.maxFailures === undefined) {
     throw new ValidationError([{ field: 'limits', message: 'give maxConcurrency, maxFailures or both' }])
   }

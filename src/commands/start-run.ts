@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
 import { InvalidEventError, streams, type DomainEvent, type RunLimits, type RunReason, type RunScope, type RunSource } from '../events/index.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
+import type { RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse, platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
@@ -9,7 +11,8 @@ import { initiatorOf, type Actor } from './actor.js'
 import { ActiveRunExistsError, NotFoundError, ValidationError } from './errors.js'
 import { approvalSettings, needsApproval } from './approvals.js'
 import { requireNotHalted } from './halt.js'
-import { computePreflight, requireRunbook, resolveTargetTenants } from './preflight.js'
+import { computePreflight, resolveTargetTenants } from './preflight.js'
+import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { loadRun } from './run-execution.js'
 import { claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun } from './run/run-decider.js'
@@ -25,6 +28,8 @@ export interface StartRunInput {
   reason: { code: string; text: string } | null
   source: RunSource
   limits?: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined } | null | undefined
+  /** The runbook's parameters as sent; validated against its schema (SPEC §13). Absent: the defaults. */
+  parameters?: unknown
 }
 
 export interface RetryRunInput {
@@ -37,6 +42,7 @@ export interface RetryRunInput {
 export interface RunCommandDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity (SPEC §9). */
   defaultMaxConcurrency?: number
 }
@@ -67,7 +73,7 @@ function trimmedReason(reason: { code: string; text: string } | null) {
  * ActiveRunExistsError with the active run's id instead of starting a second one.
  */
 export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartRunInput): Promise<StartedRun> {
-  const runbook = requireRunbook(input.runbookKey)
+  const runbook = requireRunbook(deps.catalog, input.runbookKey)
   const reason = trimmedReason(input.reason)
   checkStartRunPolicy({
     runbookKey: runbook.key,
@@ -79,10 +85,11 @@ export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartR
     operatorCapabilities: actor.capabilities,
     operatorIsBreakGlass: actor.isBreakGlass,
   })
+  const parameters = validateParameters(runbook, input.parameters)
   const limits = resolveLimits(input.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
   await requireNotHalted(deps.log, 'start a run')
   const tenantIds = await resolveTargetTenants(deps.sql, input)
-  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, reason, tenantIds, limits, retryOf: null })
+  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, parameters, reason, tenantIds, limits, retryOf: null })
 }
 
 /**
@@ -94,7 +101,7 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
   if (original.status === 'none') throw new NotFoundError('run', retriedRunId)
   // The run's state first (409 unless completed; 422 without failed tenants), then the start's own rules.
   decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: failedTenantIds(original), at: new Date().toISOString() }, original)
-  const runbook = requireRunbook(original.request.runbookKey)
+  const runbook = requireRunbook(deps.catalog, original.request.runbookKey)
   const reason = trimmedReason(input.reason)
   const { scope, targetTenantId } = original.request
   checkStartRunPolicy({
@@ -116,6 +123,8 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
   decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: stillAllowed, at: new Date().toISOString() }, original)
   return requestRun(deps, actor, {
     runbookKey: runbook.key,
+    // The retry repairs as the original did: with its parameters, checked again against today's schema.
+    parameters: validateParameters(runbook, original.request.parameters),
     scope,
     tenantId: targetTenantId,
     reason,
@@ -128,6 +137,7 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
 
 interface RunToRequest {
   runbookKey: string
+  parameters: RunbookParameters
   scope: RunScope
   tenantId: number | null
   reason: { code: string; text: string } | null
@@ -138,7 +148,7 @@ interface RunToRequest {
 }
 
 async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
-  const runbook = requireRunbook(input.runbookKey)
+  const runbook = requireRunbook(deps.catalog, input.runbookKey)
   const workspaceId =
     input.scope === 'all_tenants' ? await platformWorkspaceId(deps.sql) : await tenantWorkspaceId(deps.sql, input.tenantId!)
   if (workspaceId === null) {
@@ -149,6 +159,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     runbookKey: runbook.key,
     scope: input.scope,
     targetTenantId: input.tenantId,
+    parameters: input.parameters,
   })
   const identityStream = streams.runIdentity(identity)
 
@@ -158,7 +169,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
-  const preflight = await computePreflight(deps.sql, runbook, input.scope, input.tenantIds)
+  const preflight = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
   const approvalRequired = needsApproval((await approvalSettings(deps.log)).required, input.scope)
   if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()
@@ -181,6 +192,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     limits: input.limits,
     retryOf: input.retryOf,
     approvalRequired,
+    parameters: input.parameters,
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 

@@ -12,6 +12,9 @@ export const preflightRecordedV1 = z
   })
   .strict()
 
+/** v2 records the runbook parameters the preview counted with (SPEC §13), as validated. */
+export const preflightRecordedV2 = preflightRecordedV1.extend({ parameters: z.record(z.string(), z.unknown()) })
+
 export const loginChannelSchema = z.enum(['api', 'console'])
 
 export const loginSucceededV1 = z

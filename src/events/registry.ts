@@ -13,6 +13,7 @@ import {
   runPausedV1,
   runRequestedV1,
   runRequestedV2,
+  runRequestedV3,
   runResumedV1,
   runRetriedV1,
   runStartedV1,
@@ -29,7 +30,7 @@ import {
   operatorPasswordChangedV1,
   operatorUpdatedV1,
 } from './operator-admin-events.js'
-import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV1 } from './operator-events.js'
+import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV1, preflightRecordedV2 } from './operator-events.js'
 
 /**
  * Every event type the service writes, with the schema of each version. A new version of a type adds an
@@ -37,7 +38,7 @@ import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV
  * stored events are immutable.
  */
 export const eventSchemas = {
-  RunRequested: { 1: runRequestedV1, 2: runRequestedV2 },
+  RunRequested: { 1: runRequestedV1, 2: runRequestedV2, 3: runRequestedV3 },
   RunStarted: { 1: runStartedV1 },
   TenantProcessed: { 1: tenantProcessedV1, 2: tenantProcessedV2 },
   TenantJobsRedispatched: { 1: tenantJobsRedispatchedV1 },
@@ -59,7 +60,7 @@ export const eventSchemas = {
   OperatorEnabled: { 1: operatorEnabledV1 },
   OperatorPasswordChanged: { 1: operatorPasswordChangedV1 },
   RunIdentityClaimed: { 1: runIdentityClaimedV1 },
-  PreflightRecorded: { 1: preflightRecordedV1 },
+  PreflightRecorded: { 1: preflightRecordedV1, 2: preflightRecordedV2 },
   LoginSucceeded: { 1: loginSucceededV1 },
   LoginFailed: { 1: loginFailedV1 },
   LoginRateLimited: { 1: loginRateLimitedV1 },
@@ -83,6 +84,12 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     // Runs requested before limits existed ran with every worker slot and no error budget; 1000 is the
     // ceiling a limit may have, i.e. no limit beyond the workers themselves.
     1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null, approvalRequired: false }),
+    // Before runbooks had parameters every run ran with none: the empty set is exactly what it did.
+    2: (data) => ({ ...data, parameters: {} }),
+  },
+  PreflightRecorded: {
+    // Likewise: a preview recorded before parameters existed counted with none.
+    1: (data) => ({ ...data, parameters: {} }),
   },
   TenantProcessed: {
     // The repair's times were not recorded before version 2.

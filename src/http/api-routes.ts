@@ -14,7 +14,7 @@ import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
 import { operatorRoutes } from './routes/operator-routes.js'
 import { settingsRoutes } from './routes/settings-routes.js'
-import { knownCapabilities } from '../runbooks/catalog.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
 import { runRoutes } from './routes/run-routes.js'
 import { runbookRoutes } from './routes/runbook-routes.js'
 
@@ -24,6 +24,7 @@ export const API_BASE_PATH = '/api'
 export interface ApiDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   tokenTtlSeconds: number
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
   defaultMaxConcurrency: number
@@ -56,7 +57,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/audit', auditRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
-  authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities }))
+  authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: deps.catalog.knownCapabilities }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
 import type { EventLog } from '../store/event-log.js'
 import { API_BASE_PATH, apiRoutes } from './api-routes.js'
 import type { AppEnv } from './authentication.js'
@@ -17,6 +18,7 @@ import { clientErrorOnTruncatedBody } from './request-body.js'
 export interface AppDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   logger: Logger
   config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'>
   healthy: () => Promise<boolean>
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps) {
     apiRoutes({
       sql: deps.sql,
       log: deps.log,
+      catalog: deps.catalog,
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       defaultMaxConcurrency,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps) {
     consoleRoutes({
       sql: deps.sql,
       log: deps.log,
+      catalog: deps.catalog,
       logger: deps.logger,
       nodeEnv: deps.config.NODE_ENV,
       defaultMaxConcurrency,

@@ -14,7 +14,13 @@ const targetFields = {
   tenantId: tenantIdField.nullish().meta({ description: 'Required for `single_tenant`, omitted for `all_tenants`.' }),
 }
 
-export const preflightBodySchema = z.object(targetFields).meta({ id: 'PreflightBody' })
+/** SPEC §13: checked against the runbook's own schema (the catalog's `parameters`), 422 naming `parameters.<name>`. */
+const parametersField = z
+  .record(z.string(), z.unknown())
+  .nullish()
+  .meta({ description: "The runbook's parameters (see `parameters` in the catalog); omitted ones take their defaults." })
+
+export const preflightBodySchema = z.object({ ...targetFields, parameters: parametersField }).meta({ id: 'PreflightBody' })
 
 /** An operator's reason (SPEC §3): its rules (code, length) are the command side's, answered 422. */
 const reasonField = z
@@ -49,6 +55,7 @@ export const startRunBodySchema = z
     reason: reasonField.nullish().meta({ description: 'Required for all-tenants runs and for every run by a break-glass operator.' }),
     source: sourceField,
     limits: limitsField.nullish(),
+    parameters: parametersField,
   })
   .meta({ id: 'StartRunBody' })
 

@@ -1,20 +1,17 @@
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 
 /**
- * The read side's tables: the projector's checkpoints and the read models the projections build.
- * Everything here except `alert_destinations` (operator configuration) can be dropped and rebuilt from
- * the event store.
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
  */
-export const readModelSchema: SchemaPart = {
-  name: 'read-models',
-  statements: [
-    // position null = nothing applied yet. The row is the lock two projector processes contend on.
-    `create table if not exists projection_checkpoints (
+const readModelBaseline: readonly string[] = [
+  // position null = nothing applied yet. The row is the lock two projector processes contend on.
+  `create table if not exists projection_checkpoints (
        name text primary key,
        position text null)`,
 
-    // Column set fixed by SPEC §3 (other systems read this table); do not add columns.
-    `create table if not exists operation_runs (
+  // Column set fixed by SPEC §3 (other systems read this table); do not add columns.
+  `create table if not exists operation_runs (
        id text primary key,
        workspace_id bigint not null,
        tenant_id bigint null,
@@ -30,15 +27,15 @@ export const readModelSchema: SchemaPart = {
        started_at timestamptz null,
        completed_at timestamptz null,
        created_at timestamptz not null)`,
-    // Keyset order of the run history, and the same order under each list filter.
-    `create index if not exists operation_runs_created_idx on operation_runs (created_at desc, id desc)`,
-    `create index if not exists operation_runs_status_created_idx on operation_runs (status, created_at desc, id desc)`,
-    `create index if not exists operation_runs_outcome_created_idx on operation_runs (outcome, created_at desc, id desc)`,
-    `create index if not exists operation_runs_type_created_idx on operation_runs (type, created_at desc, id desc)`,
-    `create index if not exists operation_runs_tenant_created_idx on operation_runs (tenant_id, created_at desc, id desc)`,
-    `create index if not exists operation_runs_identity_idx on operation_runs (run_identity_hash)`,
+  // Keyset order of the run history, and the same order under each list filter.
+  `create index if not exists operation_runs_created_idx on operation_runs (created_at desc, id desc)`,
+  `create index if not exists operation_runs_status_created_idx on operation_runs (status, created_at desc, id desc)`,
+  `create index if not exists operation_runs_outcome_created_idx on operation_runs (outcome, created_at desc, id desc)`,
+  `create index if not exists operation_runs_type_created_idx on operation_runs (type, created_at desc, id desc)`,
+  `create index if not exists operation_runs_tenant_created_idx on operation_runs (tenant_id, created_at desc, id desc)`,
+  `create index if not exists operation_runs_identity_idx on operation_runs (run_identity_hash)`,
 
-    `create table if not exists operation_run_tenants (
+  `create table if not exists operation_run_tenants (
        run_id text not null,
        tenant_id bigint not null,
        status text not null,
@@ -49,16 +46,16 @@ export const readModelSchema: SchemaPart = {
        attempt integer not null,
        processed_at timestamptz not null,
        primary key (run_id, tenant_id))`,
-    // One row per targeted tenant from the run's request on (SPEC §9 "Tenants of a run"): pending until
-    // processed, cancelled when the run is cancelled before it; the repair's own times when it ran.
-    `alter table operation_run_tenants alter column processed_at drop not null`,
-    `alter table operation_run_tenants alter column attempt drop not null`,
-    `alter table operation_run_tenants add column if not exists started_at timestamptz null`,
-    `alter table operation_run_tenants add column if not exists completed_at timestamptz null`,
-    `create index if not exists operation_run_tenants_status_idx on operation_run_tenants (run_id, status, tenant_id)`,
+  // One row per targeted tenant from the run's request on (SPEC §9 "Tenants of a run"): pending until
+  // processed, cancelled when the run is cancelled before it; the repair's own times when it ran.
+  `alter table operation_run_tenants alter column processed_at drop not null`,
+  `alter table operation_run_tenants alter column attempt drop not null`,
+  `alter table operation_run_tenants add column if not exists started_at timestamptz null`,
+  `alter table operation_run_tenants add column if not exists completed_at timestamptz null`,
+  `create index if not exists operation_run_tenants_status_idx on operation_run_tenants (run_id, status, tenant_id)`,
 
-    // What SPEC §9 adds to the run resource, beside operation_runs (whose column set is fixed).
-    `create table if not exists operation_run_controls (
+  // What SPEC §9 adds to the run resource, beside operation_runs (whose column set is fixed).
+  `create table if not exists operation_run_controls (
        run_id text primary key,
        max_concurrency integer not null,
        max_failures integer null,
@@ -69,12 +66,12 @@ export const readModelSchema: SchemaPart = {
        succeeded integer not null default 0,
        failed integer not null default 0,
        cancelled integer not null default 0)`,
-    // SPEC §10: {required, approvedBy, approvedAt, comment} of a run that needed approval.
-    `alter table operation_run_controls add column if not exists approval jsonb null`,
-    // Upgrade from a release before run control: its runs have no controls and no pending tenant rows. The
-    // read models are rebuilt from the event store (the source of truth): emptied here, once, and replayed by
-    // the projector from position zero. Alert deliveries are kept (a rebuild never raises an alert twice).
-    `do $$ begin
+  // SPEC §10: {required, approvedBy, approvedAt, comment} of a run that needed approval.
+  `alter table operation_run_controls add column if not exists approval jsonb null`,
+  // Upgrade from a release before run control: its runs have no controls and no pending tenant rows. The
+  // read models are rebuilt from the event store (the source of truth): emptied here, once, and replayed by
+  // the projector from position zero. Alert deliveries are kept (a rebuild never raises an alert twice).
+  `do $$ begin
        if exists (select 1 from operation_runs) and not exists (select 1 from operation_run_controls) then
          delete from operation_run_tenants;
          delete from operation_runs;
@@ -84,7 +81,7 @@ export const readModelSchema: SchemaPart = {
      end $$`,
 
 
-    `create table if not exists audit_log (
+  `create table if not exists audit_log (
        id text primary key,
        action text not null,
        occurred_at timestamptz not null,
@@ -92,19 +89,19 @@ export const readModelSchema: SchemaPart = {
        actor_email text null,
        operation_run_id text null,
        context jsonb not null)`,
-    `create index if not exists audit_log_occurred_idx on audit_log (occurred_at desc, id desc)`,
-    `create index if not exists audit_log_action_occurred_idx on audit_log (action, occurred_at desc, id desc)`,
-    `create index if not exists audit_log_run_idx on audit_log (operation_run_id)`,
+  `create index if not exists audit_log_occurred_idx on audit_log (occurred_at desc, id desc)`,
+  `create index if not exists audit_log_action_occurred_idx on audit_log (action, occurred_at desc, id desc)`,
+  `create index if not exists audit_log_run_idx on audit_log (operation_run_id)`,
 
-    `create table if not exists alert_destinations (
+  `create table if not exists alert_destinations (
        id text primary key,
        workspace_id bigint not null,
        kind text not null,
        target text not null,
        enabled boolean not null default true)`,
-    `create index if not exists alert_destinations_workspace_idx on alert_destinations (workspace_id)`,
+  `create index if not exists alert_destinations_workspace_idx on alert_destinations (workspace_id)`,
 
-    `create table if not exists alert_deliveries (
+  `create table if not exists alert_deliveries (
        id text primary key,
        alert_key text not null,
        run_id text not null,
@@ -114,6 +111,15 @@ export const readModelSchema: SchemaPart = {
        status text not null,
        created_at timestamptz not null,
        unique (alert_key, run_id, destination_id))`,
-    `create index if not exists alert_deliveries_run_idx on alert_deliveries (run_id)`,
-  ],
+  `create index if not exists alert_deliveries_run_idx on alert_deliveries (run_id)`,
+]
+
+/**
+ * The read side's tables: the projector's checkpoints and the read models the projections build.
+ * Everything here except `alert_destinations` (operator configuration) can be dropped and rebuilt from
+ * the event store.
+ */
+export const readModelSchema: MigrationSet = {
+  owner: 'read-models',
+  migrations: [{ version: 1, name: 'baseline', statements: readModelBaseline }],
 }

@@ -1,13 +1,41 @@
+import { z } from 'zod'
 import { allCapabilities } from '../auth/capabilities.js'
-import { findingsLifecycleBackfill } from './findings-lifecycle-backfill.js'
 import type { Runbook } from './runbook.js'
 
-/** Every runbook the control plane offers, in catalog order. Adding a runbook = one module + one entry. */
-export const runbookCatalog: readonly Runbook[] = Object.freeze([findingsLifecycleBackfill])
-
-export function findRunbook(key: string): Runbook | undefined {
-  return runbookCatalog.find((runbook) => runbook.key === key)
+/**
+ * The runbooks this deployment offers. Built once by the composition root from a list of runbook
+ * modules (`builtInRunbooks`, or a test's own) and passed to whatever needs it: there is no module-level
+ * catalog, so a process serves exactly the runbooks it was composed with.
+ */
+export interface RunbookCatalog {
+  /** In catalog order. */
+  readonly runbooks: readonly Runbook[]
+  find(key: string): Runbook | undefined
+  /** Every capability an operator can hold in this deployment: the base ones and each runbook's own. */
+  readonly knownCapabilities: readonly string[]
 }
 
-/** Every capability an operator can hold in this deployment: the base ones and each runbook's own. */
-export const knownCapabilities: readonly string[] = Object.freeze(allCapabilities(runbookCatalog.map((runbook) => runbook.requiredCapability)))
+const runbookKeySchema = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'dotted lower-case words, e.g. findings.sla.recalculate')
+const capabilitySchema = z.string().regex(/^platform\.runbooks\.[a-z0-9_.]+$/, 'platform.runbooks.<name>')
+
+/** Checks the runbooks' keys and capabilities once, at composition, so a bad module fails the start. */
+export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatalog {
+  const byKey = new Map<string, Runbook>()
+  for (const runbook of runbooks) {
+    const key = runbookKeySchema.safeParse(runbook.key)
+    if (!key.success) throw new Error(`runbook key "${runbook.key}": ${key.error.issues[0]!.message}`)
+    const capability = capabilitySchema.safeParse(runbook.requiredCapability)
+    if (!capability.success) throw new Error(`runbook ${runbook.key}: requiredCapability must be ${capability.error.issues[0]!.message}`)
+    if (byKey.has(runbook.key)) throw new Error(`runbook ${runbook.key} is in the catalog twice`)
+    // Every field with a default: a start that names no parameters must be valid.
+    const empty = runbook.parameters.safeParse({})
+    if (!empty.success) throw new Error(`runbook ${runbook.key}: every parameter needs a default ({} must be valid)`)
+    byKey.set(runbook.key, runbook)
+  }
+  const list = Object.freeze([...runbooks])
+  return Object.freeze({
+    runbooks: list,
+    find: (key: string) => byKey.get(key),
+    knownCapabilities: Object.freeze(allCapabilities(list.map((runbook) => runbook.requiredCapability))),
+  })
+}

@@ -1,5 +1,7 @@
+import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { RunbookDataError, type Runbook, type TenantPreflight, type TenantRepair } from './runbook.js'
+import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unknownSeverityMessage } from './findings-vocabulary.js'
+import { defineRunbook, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
  * SPEC §2 `findings.lifecycle.backfill`: repairs the lifecycle fields of every finding of one tenant.
@@ -12,13 +14,6 @@ import { RunbookDataError, type Runbook, type TenantPreflight, type TenantRepair
 
 /** SLA per severity in hours: a day is 24 hours whatever the session's time zone (SPEC §2 step 3). */
 const SLA_HOURS: Readonly<Record<string, number>> = { critical: 3 * 24, high: 7 * 24, medium: 30 * 24, low: 90 * 24 }
-/** Severities the repair knows; anything else makes the tenant's repair unsafe. `info` has no SLA. */
-export const KNOWN_SEVERITIES: readonly string[] = ['critical', 'high', 'medium', 'low', 'info']
-/** Statuses whose SLA clock runs. */
-const SLA_STATUSES = ['new', 'triaged', 'in_progress']
-
-const quote = (value: string): string => `'${value.replaceAll("'", "''")}'`
-const list = (values: readonly string[]): string => values.map(quote).join(', ')
 const slaHoursCase = `case c.severity ${Object.entries(SLA_HOURS)
   .map(([severity, hours]) => `when ${quote(severity)} then ${hours}`)
   .join(' ')} end`
@@ -128,14 +123,17 @@ const EXECUTE = `
     (select count(*) from applied)::integer as updated,
     (select count(*) from repair_plan)::integer as total`
 
-export const findingsLifecycleBackfill: Runbook = {
+export const findingsLifecycleBackfill = defineRunbook({
   key: 'findings.lifecycle.backfill',
   label: 'Findings lifecycle backfill',
   description:
     'Normalises legacy finding statuses and first/last-seen times, consolidates duplicate findings by ' +
     'fingerprint, and fills in resolution times and SLA due dates. One transaction per tenant.',
   requiredCapability: 'platform.runbooks.findings.lifecycle_backfill',
+  unit: 'findings',
   estimatedDuration: 'about 1 s per 20,000 findings',
+  // SPEC §2 fixes every rule of this repair: nothing to choose, so no parameter is accepted.
+  parameters: z.strictObject({}),
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight> {
     const [row] = await sql.unsafe<Array<{ affected: number; total: number }>>(PREFLIGHT, [tenantId])
@@ -150,11 +148,8 @@ export const findingsLifecycleBackfill: Runbook = {
     if (!row) throw new Error('the repair statement returned no row')
     if (row.unsafe_finding_id !== null) {
       const findingId = Number(row.unsafe_finding_id)
-      throw new RunbookDataError(
-        `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`,
-        findingId,
-      )
+      throw new RunbookDataError(unknownSeverityMessage(findingId), findingId)
     }
     return { updated: row.updated, total: row.total }
   },
-}
+})

@@ -1,24 +1,53 @@
+import type { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
+import type { Migration } from '../db/migrations.js'
+
+/** A runbook's parameters as validated: a JSON object (defaults filled in), stored on the run. */
+export type RunbookParameters = Record<string, unknown>
 
 /**
- * One repair the control plane can run per tenant. Adding a runbook means one module implementing this
- * interface and one entry in `catalog.ts`. Runbooks hold no locks and never commit: the tenant worker
- * owns the transaction and the per-tenant exclusion, so a tenant is repaired wholly or not at all.
+ * One repair the control plane can run per tenant. Adding a runbook means one module exporting
+ * `defineRunbook({...})` and one entry in `built-in-runbooks.ts`; nothing else changes (SPEC §13).
+ * Runbooks hold no locks and never commit: the tenant worker owns the transaction and the per-tenant
+ * exclusion, so a tenant is repaired wholly or not at all.
  */
-export interface Runbook {
+export interface RunbookDefinition<Schema extends z.ZodObject> {
   key: string
   label: string
   description: string
   requiredCapability: string
+  /** What the run's counts count, plural (e.g. `findings`): shown wherever a count of them is. */
+  unit: string
   /** Human text for the catalog, e.g. "about 1 s per 10,000 findings". */
   estimatedDuration: string
+  /**
+   * The parameters a run takes, as a zod object whose fields all have defaults (so `{}` is valid): the
+   * catalog publishes it as JSON Schema, starts are validated against it, and the run records the result.
+   */
+  parameters: Schema
   /** Counts without changing anything; runs inside the caller's transaction/connection. */
-  preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight>
+  preflightTenant(sql: Sql | TransactionSql, tenantId: number, parameters: z.output<Schema>): Promise<TenantPreflight>
   /**
    * Repairs one tenant inside the caller's transaction `tx` (the caller commits or rolls back).
-   * Throws RunbookDataError (reasonCode 'INVALID_DATA', message naming the finding id) when unsafe.
+   * Throws RunbookDataError (reasonCode 'INVALID_DATA', message naming the record) when unsafe.
    */
-  executeTenant(tx: TransactionSql, tenantId: number): Promise<TenantRepair>
+  executeTenant(tx: TransactionSql, tenantId: number, parameters: z.output<Schema>): Promise<TenantRepair>
+  /** The runbook's own tables, as versioned migrations applied on start (owner `runbook:<key>`). */
+  migrations?: readonly Migration[]
+}
+
+/** A runbook as the rest of the service holds it: its parameters' type erased behind their schema. */
+export type Runbook = RunbookDefinition<z.ZodObject> & {
+  preflightTenant(sql: Sql | TransactionSql, tenantId: number, parameters: RunbookParameters): Promise<TenantPreflight>
+  executeTenant(tx: TransactionSql, tenantId: number, parameters: RunbookParameters): Promise<TenantRepair>
+}
+
+/**
+ * Types a runbook module against its own parameters. The service only ever calls it with the output of
+ * `parameters` (validated at start, parsed again by the worker), which is what makes the erasure safe.
+ */
+export function defineRunbook<Schema extends z.ZodObject>(definition: RunbookDefinition<Schema>): Runbook {
+  return definition as unknown as Runbook
 }
 
 export interface TenantPreflight {

@@ -1,6 +1,6 @@
 import { advisoryLockKeys } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -32,14 +32,15 @@ import {
  * Payloads are stored as `json` (not `jsonb`): they come back exactly as written, `\u0000` included.
  */
 
-/** Every table, index and statement of the adapter lives below, in `eventStoreSchema` and `statements`. */
-export const eventStoreSchema: SchemaPart = {
-  name: 'event-store',
-  statements: [
-    `create table if not exists event_store_streams (
+/**
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
+ */
+const eventStoreBaseline: readonly string[] = [
+  `create table if not exists event_store_streams (
        stream_id text primary key,
        revision bigint not null check (revision >= 0))`,
-    `create table if not exists event_store_events (
+  `create table if not exists event_store_events (
        global_position bigint generated always as identity primary key,
        -- which transaction wrote the event: for audits and diagnosis; order comes from global_position
        transaction_id xid8 not null default pg_current_xact_id(),
@@ -53,7 +54,12 @@ export const eventStoreSchema: SchemaPart = {
        recorded_at timestamptz not null default now(),
        constraint event_store_events_stream_revision_key unique (stream_id, revision),
        constraint event_store_events_event_id_key unique (event_id))`,
-  ],
+]
+
+/** Every table, index and statement of the adapter lives in this file: `eventStoreSchema` and `statements`. */
+export const eventStoreSchema: MigrationSet = {
+  owner: 'event-store',
+  migrations: [{ version: 1, name: 'baseline', statements: eventStoreBaseline }],
 }
 
 type Executor = Sql | TransactionSql

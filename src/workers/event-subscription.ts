@@ -1,17 +1,23 @@
 import type { Logger } from 'pino'
 import type { Sql } from '../db/database.js'
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 import { toLoggedEvent, type LoggedEvent } from '../store/event-log.js'
 import type { EventStore } from '../store/event-store.js'
 
-export const subscriptionSchema: SchemaPart = {
-  name: 'subscription-checkpoints',
-  statements: [
-    `create table if not exists subscription_checkpoints (
+/**
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
+ */
+const subscriptionBaseline: readonly string[] = [
+  `create table if not exists subscription_checkpoints (
        name text primary key,
        position text not null,
        updated_at timestamptz not null default now())`,
-  ],
+]
+
+export const subscriptionSchema: MigrationSet = {
+  owner: 'subscription-checkpoints',
+  migrations: [{ version: 1, name: 'baseline', statements: subscriptionBaseline }],
 }
 
 export interface EventSubscriptionOptions {

@@ -1,18 +1,14 @@
-import type { SchemaPart } from '../db/schema.js'
+import type { MigrationSet } from '../db/migrations.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { TenantResult } from '../events/index.js'
 import type { TenantOutcome } from '../commands/run/run-decider.js'
 
 /**
- * The outcome of a tenant job, written in the SAME transaction as the tenant's repair. It is what makes
- * "the findings a job changed" and "the fact that it changed them" impossible to diverge (DESIGN invariant
- * 3): a redelivered job, or one whose worker died after commit, finds this row and records it instead of
- * repairing again.
+ * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
+ * deployment the previous release created records v1 without a change. Never edit (its checksum is recorded).
  */
-export const tenantResultsSchema: SchemaPart = {
-  name: 'tenant-job-results',
-  statements: [
-    `create table if not exists tenant_job_results (
+const tenantResultsBaseline: readonly string[] = [
+  `create table if not exists tenant_job_results (
        run_id text not null,
        tenant_id bigint not null,
        status text not null check (status in ('succeeded', 'failed')),
@@ -23,18 +19,28 @@ export const tenantResultsSchema: SchemaPart = {
        attempt integer not null,
        recorded_at timestamptz not null default now(),
        primary key (run_id, tenant_id))`,
-    // When the repair transaction began and (about to) commit: SPEC §9's per-tenant startedAt/completedAt.
-    `alter table tenant_job_results add column if not exists started_at timestamptz null`,
-    `alter table tenant_job_results add column if not exists completed_at timestamptz null`,
-    // Failed attempts of a tenant job, by kind: waiting for another run's lock has its own (long) budget
-    // and must not use up the retries of real failures.
-    `create table if not exists tenant_job_attempts (
+  // When the repair transaction began and (about to) commit: SPEC §9's per-tenant startedAt/completedAt.
+  `alter table tenant_job_results add column if not exists started_at timestamptz null`,
+  `alter table tenant_job_results add column if not exists completed_at timestamptz null`,
+  // Failed attempts of a tenant job, by kind: waiting for another run's lock has its own (long) budget
+  // and must not use up the retries of real failures.
+  `create table if not exists tenant_job_attempts (
        run_id text not null,
        tenant_id bigint not null,
        transient_failures integer not null default 0,
        lock_waits integer not null default 0,
        primary key (run_id, tenant_id))`,
-  ],
+]
+
+/**
+ * The outcome of a tenant job, written in the SAME transaction as the tenant's repair. It is what makes
+ * "the findings a job changed" and "the fact that it changed them" impossible to diverge (DESIGN invariant
+ * 3): a redelivered job, or one whose worker died after commit, finds this row and records it instead of
+ * repairing again.
+ */
+export const tenantResultsSchema: MigrationSet = {
+  owner: 'tenant-job-results',
+  migrations: [{ version: 1, name: 'baseline', statements: tenantResultsBaseline }],
 }
 
 /** Counts one failed attempt of the given kind and returns the count of that kind so far. */

@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
-import type { Runbook } from '../runbooks/runbook.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
+import type { Runbook, RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
 import { EventLog } from '../store/event-log.js'
 import { PostgresEventStore } from '../store/postgres-event-store.js'
@@ -53,7 +54,7 @@ export interface TenantWorkerDeps {
    */
   logIn?: (tx: TransactionSql) => EventLog
   queue: JobQueue<TenantJob>
-  findRunbook: (key: string) => Runbook | undefined
+  catalog: Pick<RunbookCatalog, 'find'>
   logger: Logger
 }
 
@@ -135,7 +136,7 @@ export class TenantWorker {
    * completion (which takes that lock exclusively) never misses a repair that passed the gate.
    */
   private attempt(job: TenantJob, attempt: number): Promise<Attempt> {
-    const runbook = this.deps.findRunbook(job.runbookKey)
+    const runbook = this.deps.catalog.find(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     return this.deps.sql.begin(async (tx) => {
       await tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
@@ -152,7 +153,7 @@ export class TenantWorker {
       if (!slot) return { kind: 'no_slot' }
       if (!(await isInUniverse(tx, job.tenantId))) throw new TenantNotAllowedError(job.tenantId)
       const [began] = await tx<Array<{ now: Date }>>`select clock_timestamp() as now`
-      const repaired = await runbook.executeTenant(tx, job.tenantId)
+      const repaired = await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
       const startedAt = began!.now.toISOString()
       const stored = await insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt })
       return { kind: 'stored', stored }
@@ -163,12 +164,15 @@ export class TenantWorker {
    * Takes the run's shared lock and asks the decider whether this tenant may be repaired now. A result
    * already stored (a repair whose recording was interrupted) is returned whatever the run's state.
    */
-  private async gate(tx: TransactionSql, job: TenantJob): Promise<Attempt | { kind: 'repair'; maxConcurrency: number }> {
+  private async gate(
+    tx: TransactionSql,
+    job: TenantJob,
+  ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters> }> {
     await tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`
     const log = this.logIn(tx)
     const [run, halt] = [await loadRunCached(log, job.runId, this.runStates), await loadHalt(log)]
     const decision = decideTenantRepair(run, halt.halted, job.tenantId)
-    if (decision.action === 'repair') return { kind: 'repair', maxConcurrency: decision.maxConcurrency }
+    if (decision.action === 'repair') return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters }
     if (decision.action === 'skip' && decision.why !== 'already processed') {
       const stored = await findTenantResult(tx, job.runId, job.tenantId)
       if (stored) return { kind: 'stored', stored }
@@ -212,4 +216,12 @@ export class TenantWorker {
       await finishCancelledRun(this.deps, job.runId)
     }
   }
+}
+
+/**
+ * The run's parameters as its runbook reads them: parsed again with the runbook's schema (they were stored
+ * as validated, so this only fills defaults a newer release of the runbook added).
+ */
+function runParameters(runbook: Runbook, stored: Readonly<RunbookParameters>): RunbookParameters {
+  return runbook.parameters.parse(stored)
 }

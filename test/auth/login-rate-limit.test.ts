@@ -6,7 +6,7 @@ import {
 } from '../../src/auth/login-rate-limit.js'
 import { authSchema } from '../../src/auth/operator-store.js'
 import type { Database } from '../../src/db/database.js'
-import { applySchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
 import { databaseFlavours } from '../support/databases.js'
 
 const at = (isoTime: string) => new Date(`2030-06-01T${isoTime}Z`)
@@ -19,7 +19,7 @@ describe.each(databaseFlavours())('login rate limit on $name', ({ open }) => {
 
   beforeAll(async () => {
     db = await open()
-    await applySchema(db.sql, [authSchema])
+    await applyMigrations(db.sql, [authSchema])
   })
   afterAll(async () => {
     await db?.close()

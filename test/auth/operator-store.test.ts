@@ -16,7 +16,7 @@ import {
 } from '../../src/auth/operator-store.js'
 import { cheapScryptParamsForTests, needsRehash, verifyPassword } from '../../src/auth/password-hash.js'
 import { connectPostgres, type Database } from '../../src/db/database.js'
-import { applySchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
 import { databaseFlavours } from '../support/databases.js'
 
 const cheap = { hashParams: cheapScryptParamsForTests }
@@ -27,8 +27,8 @@ describe.each(databaseFlavours())('operator store on $name', ({ name, open }) =>
 
   beforeAll(async () => {
     db = await open()
-    await applySchema(db.sql, [authSchema])
-    await applySchema(db.sql, [authSchema]) // idempotent
+    await applyMigrations(db.sql, [authSchema])
+    await applyMigrations(db.sql, [authSchema]) // idempotent
   })
   afterAll(async () => {
     await db?.close()
@@ -214,7 +214,7 @@ describe.each(databaseFlavours())('bootstrap administrator on $name', ({ open })
 
   beforeAll(async () => {
     db = await open()
-    await applySchema(db.sql, [authSchema])
+    await applyMigrations(db.sql, [authSchema])
   })
   afterAll(async () => {
     await db?.close()
@@ -250,7 +250,7 @@ describe.each(databaseFlavours())('bootstrap administrator on $name', ({ open })
   it('never creates one once any operator exists', async () => {
     const other = await open()
     try {
-      await applySchema(other.sql, [authSchema])
+      await applyMigrations(other.sql, [authSchema])
       await createOperator(other.sql, { email: 'first@example.com', name: 'First', password: 'pw-first', capabilities: [], isBreakGlass: false }, cheap)
       expect(await ensureBootstrapAdmin(other.sql, { email: 'root@example.com', password: 'pw-root' }, [capabilities.opsView], cheap)).toBe(false)
       expect(await countOperators(other.sql)).toBe(1)

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testCatalog } from '../support/catalog.js'
 import { ForbiddenError, NotFoundError, ValidationError } from '../../src/commands/errors.js'
 import { preflightRunbook } from '../../src/commands/preflight.js'
 import { databaseFlavours } from '../support/databases.js'
@@ -7,7 +8,7 @@ import { openCommandDatabase, operator, RUNBOOK, TENANTS, UNIVERSE, type Command
 for (const flavour of databaseFlavours()) {
   describe(`preflightRunbook on ${flavour.name}`, () => {
     let env: CommandDatabase
-    const deps = () => ({ sql: env.db.sql, log: env.log })
+    const deps = () => ({ sql: env.db.sql, log: env.log, catalog: testCatalog })
 
     beforeAll(async () => {
       env = await openCommandDatabase(flavour.open)
@@ -28,7 +29,7 @@ for (const flavour of databaseFlavours()) {
     it('counts what the runbook itself counts for one tenant, and records a PreflightRecorded event', async () => {
       const actor = operator()
       const result = await preflightRunbook(deps(), actor, { runbookKey: RUNBOOK.key, scope: 'single_tenant', tenantId: TENANTS.beta.id })
-      const own = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.beta.id)
+      const own = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.beta.id, {})
       expect(own.affected).toBeGreaterThan(0)
       expect(result).toEqual({ affectedCount: own.affected, totalCount: own.total, estimatedTenants: 1 })
 
@@ -46,12 +47,12 @@ for (const flavour of databaseFlavours()) {
       let affectedCount = 0
       let totalCount = 0
       for (const tenantId of UNIVERSE) {
-        const own = await RUNBOOK.preflightTenant(env.db.sql, tenantId)
+        const own = await RUNBOOK.preflightTenant(env.db.sql, tenantId, {})
         affectedCount += own.affected
         totalCount += own.total
       }
       expect(result).toEqual({ affectedCount, totalCount, estimatedTenants: UNIVERSE.length })
-      const archived = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.archived.id)
+      const archived = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.archived.id, {})
       expect(archived.affected).toBeGreaterThan(0) // so leaving it out is visible in the sum
       const recorded = await recordedPreflights()
       expect(recorded.map((r) => r.data.scope).sort()).toEqual(['all_tenants', 'single_tenant'])

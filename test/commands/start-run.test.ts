@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testCatalog } from '../support/catalog.js'
 import { ActiveRunExistsError, ForbiddenError, NotFoundError, ValidationError } from '../../src/commands/errors.js'
 import { runIdentityHash } from '../../src/commands/run-identity/run-identity.js'
 import { loadRun, markRunStarted, recordTenantResult } from '../../src/commands/run-execution.js'
@@ -18,7 +19,7 @@ function allTenants(overrides: Partial<StartRunInput> = {}): StartRunInput {
 }
 
 const identityOf = (workspaceId: number, targetTenantId: number | null) =>
-  runIdentityHash({ workspaceId, runbookKey: RUNBOOK.key, scope: targetTenantId === null ? 'all_tenants' : 'single_tenant', targetTenantId })
+  runIdentityHash({ workspaceId, runbookKey: RUNBOOK.key, scope: targetTenantId === null ? 'all_tenants' : 'single_tenant', targetTenantId, parameters: {} })
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -30,7 +31,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 for (const flavour of databaseFlavours()) {
   describe(`startRun on ${flavour.name}`, () => {
     let env: CommandDatabase
-    const deps = () => ({ sql: env.db.sql, log: env.log })
+    const deps = () => ({ sql: env.db.sql, log: env.log, catalog: testCatalog })
 
     beforeAll(async () => {
       env = await openCommandDatabase(flavour.open)
@@ -57,7 +58,7 @@ for (const flavour of databaseFlavours()) {
       expect(started.status).toBe('queued')
       expect(started.runId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/)
 
-      const preflight = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.alpha.id)
+      const preflight = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.alpha.id, {})
       expect(preflight.affected).toBeGreaterThan(0)
       const identity = identityOf(TENANTS.alpha.workspaceId, TENANTS.alpha.id)
       const { data, correlationId, causationId, initiator } = await requested(started.runId)
@@ -77,6 +78,7 @@ for (const flavour of databaseFlavours()) {
         limits: { maxConcurrency: 4, maxFailures: null },
         retryOf: null,
         approvalRequired: false,
+        parameters: {},
       })
       expect(correlationId).toBe(started.runId)
       expect(initiator).toEqual({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false, ip: actor.ip, userAgent: actor.userAgent })
@@ -93,7 +95,7 @@ for (const flavour of databaseFlavours()) {
       let affected = 0
       let total = 0
       for (const tenantId of UNIVERSE) {
-        const preflight = await RUNBOOK.preflightTenant(env.db.sql, tenantId)
+        const preflight = await RUNBOOK.preflightTenant(env.db.sql, tenantId, {})
         affected += preflight.affected
         total += preflight.total
       }
@@ -160,7 +162,7 @@ for (const flavour of databaseFlavours()) {
     it('honours an unconfirmed claim for 30 s, then treats its claimer as dead', async () => {
       // A claimer that died between its two appends leaves a claim whose run stream never appears.
       const tenant = TENANTS.gamma
-      const identity = runIdentityHash({ workspaceId: tenant.workspaceId, runbookKey: RUNBOOK.key, scope: 'single_tenant', targetTenantId: tenant.id })
+      const identity = runIdentityHash({ workspaceId: tenant.workspaceId, runbookKey: RUNBOOK.key, scope: 'single_tenant', targetTenantId: tenant.id, parameters: {} })
       const ghostStream = streams.runIdentity(identity)
       // gamma may hold an active run of the previous test: complete it so only the ghost claims matter
       const last = (await claims(identity)).at(-1)
@@ -188,7 +190,7 @@ for (const flavour of databaseFlavours()) {
 
   describe(`startRun refusals on ${flavour.name} append nothing`, () => {
     let env: CommandDatabase
-    const deps = () => ({ sql: env.db.sql, log: env.log })
+    const deps = () => ({ sql: env.db.sql, log: env.log, catalog: testCatalog })
 
     beforeAll(async () => {
       env = await openCommandDatabase(flavour.open)

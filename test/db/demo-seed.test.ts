@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database, Sql } from '../../src/db/database.js'
 import { DEMO_INVALID_TENANT_NAME, seedBenchTenants, seedDemo } from '../../src/db/demo-seed.js'
-import { applySchema, platformSchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
+import { platformSchema } from '../../src/db/schema.js'
 import { findingsLifecycleBackfill as backfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
 import { RunbookDataError } from '../../src/runbooks/runbook.js'
 import { listUniverse, platformWorkspaceId, universeTenantIds } from '../../src/runbooks/tenant-universe.js'
@@ -22,7 +23,7 @@ describe.each(databaseFlavours())('demo seed on $name', ({ open }) => {
 
   beforeAll(async () => {
     db = await open()
-    await applySchema(db.sql, [platformSchema])
+    await applyMigrations(db.sql, [platformSchema])
   })
   afterAll(async () => {
     await db?.close()
@@ -96,9 +97,9 @@ describe.each(databaseFlavours())('demo seed on $name', ({ open }) => {
     const failed: number[] = []
     let repaired = 0
     for (const tenantId of await universeTenantIds(db.sql)) {
-      const preflight = await backfill.preflightTenant(db.sql, tenantId)
+      const preflight = await backfill.preflightTenant(db.sql, tenantId, {})
       const outcome = await db.sql
-        .begin((tx) => backfill.executeTenant(tx, tenantId))
+        .begin((tx) => backfill.executeTenant(tx, tenantId, {}))
         .catch((error: unknown) => error)
       if (outcome instanceof RunbookDataError) {
         failed.push(tenantId)
@@ -107,7 +108,7 @@ describe.each(databaseFlavours())('demo seed on $name', ({ open }) => {
       }
       expect(outcome).toEqual({ updated: preflight.affected, total: preflight.total })
       expect(preflight.affected).toBeGreaterThan(0)
-      expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId))).toEqual({ updated: 0, total: preflight.total })
+      expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId, {}))).toEqual({ updated: 0, total: preflight.total })
       repaired++
     }
     const [umbrella] = await listUniverse(db.sql, 'umbrella')
@@ -123,13 +124,13 @@ describe.each(databaseFlavours())('demo seed on $name', ({ open }) => {
     expect(counts!.findings).toBe(150)
     expect((await universeTenantIds(db.sql)).slice(-3)).toEqual(ids)
     for (const tenantId of ids) {
-      const first = await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId))
+      const first = await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId, {}))
       expect(first.total).toBe(50)
       expect(first.updated).toBeGreaterThan(25)
       const [duplicates] = await db.sql<Array<{ count: number }>>`
         select count(*)::int as count from findings where tenant_id = ${tenantId} and duplicate_of_id is not null`
       expect(duplicates!.count).toBe(10)
-      expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId))).toEqual({ total: 50, updated: 0 })
+      expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId, {}))).toEqual({ total: 50, updated: 0 })
     }
   })
 

@@ -51,6 +51,7 @@ describe(`OpenAPI document: ${service.name}`, () => {
     createApp({
       sql: api.sql,
       log: api.service.log,
+      catalog: api.service.catalog,
       logger: pino({ level: 'silent' }),
       config: api.service.config,
       healthy: () => api.service.healthy(),

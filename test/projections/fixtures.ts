@@ -1,5 +1,6 @@
 import type { Database, Sql } from '../../src/db/database.js'
-import { applySchema, platformSchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
+import { platformSchema } from '../../src/db/schema.js'
 import {
   encodeEvent,
   streams,
@@ -53,7 +54,7 @@ export interface TestBed {
 
 export async function openTestBed(open: () => Promise<Database>): Promise<TestBed> {
   const db = await open()
-  await applySchema(db.sql, [platformSchema, eventStoreSchema, readModelSchema])
+  await applyMigrations(db.sql, [platformSchema, eventStoreSchema, readModelSchema])
   await db.sql`
     insert into tenants (id, workspace_id, name, is_platform) values
       (1, ${platformWorkspaceId}, 'Platform', true), (11, 201, 'Acme', false), (12, 202, 'Globex', false), (13, 203, 'Initech', false)`
@@ -110,6 +111,7 @@ export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pic
       limits: { maxConcurrency: 4, maxFailures: null },
       retryOf: null,
       approvalRequired: false,
+      parameters: {},
       ...overrides,
     },
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applySchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
 import { readModelSchema } from '../../src/projections/read-model-schema.js'
 import { databaseFlavours } from '../support/databases.js'
 
@@ -7,7 +7,9 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
   it('are emptied once and their checkpoint reset, so the projector rebuilds them from the event store', async () => {
     const db = await open()
     try {
-      await applySchema(db.sql, [readModelSchema])
+      // A release before run control had these tables (no controls in them) and no schema_migrations: the
+      // baseline's statements, run directly, stand in for what it created.
+      for (const statement of readModelSchema.migrations[0]!.statements) await db.sql.unsafe(statement)
       // What the previous release left: a run row, its result row, an audit entry, no controls.
       await db.sql`
         insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
@@ -18,7 +20,8 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
       await db.sql`insert into audit_log (id, action, occurred_at, context) values ('a-1', 'platform.ops.runbooks.start', now(), '{}')`
       await db.sql`insert into projection_checkpoints (name, position) values ('read-models', '41:0')`
 
-      await applySchema(db.sql, [readModelSchema])
+      // The upgrade: the baseline is applied once, to a database that has the tables but no record of it.
+      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([{ owner: 'read-models', version: 1, name: 'baseline' }])
       const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
         select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,
                (select count(*)::int from audit_log) as audit`
@@ -26,13 +29,13 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
       const [checkpoint] = await db.sql<Array<{ position: string | null }>>`select position from projection_checkpoints where name = 'read-models'`
       expect(checkpoint!.position).toBeNull()
 
-      // Once rebuilt (controls present), a later start leaves the read models alone.
+      // Once rebuilt (controls present), a later start applies nothing and leaves the read models alone.
       await db.sql`
         insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
           run_identity_hash, summary_counts, failure_summary, context, created_at)
         values ('run-new', 1, null, 'op', 'Op', 'findings.lifecycle.backfill', 'queued', 'pending', 'h', '{}', '[]', '{}', now())`
       await db.sql`insert into operation_run_controls (run_id, max_concurrency, targeted) values ('run-new', 4, 2)`
-      await applySchema(db.sql, [readModelSchema])
+      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([])
       expect((await db.sql`select id from operation_runs`).map((r) => r.id)).toEqual(['run-new'])
     } finally {
       await db.close()

@@ -1,25 +1,68 @@
+import { z } from 'zod'
 import { describe, expect, it } from 'vitest'
-import { findRunbook, runbookCatalog } from '../../src/runbooks/catalog.js'
+import { capabilities } from '../../src/auth/capabilities.js'
+import { builtInRunbooks } from '../../src/runbooks/built-in-runbooks.js'
+import { createRunbookCatalog } from '../../src/runbooks/catalog.js'
+import { defineRunbook, type Runbook } from '../../src/runbooks/runbook.js'
+import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
+
+const catalog = createRunbookCatalog(builtInRunbooks)
+
+function runbook(overrides: Partial<Runbook>): Runbook {
+  return { ...findingsLifecycleBackfill, ...overrides }
+}
 
 describe('runbook catalog', () => {
   it('offers findings.lifecycle.backfill with the label and capability of SPEC §2', () => {
-    const runbook = findRunbook('findings.lifecycle.backfill')
-    expect(runbook).toMatchObject({
+    const backfill = catalog.find('findings.lifecycle.backfill')
+    expect(backfill).toMatchObject({
       key: 'findings.lifecycle.backfill',
       label: 'Findings lifecycle backfill',
       requiredCapability: 'platform.runbooks.findings.lifecycle_backfill',
+      unit: 'findings',
     })
-    expect(runbook?.description.length).toBeGreaterThan(20)
-    expect(runbook?.estimatedDuration).toMatch(/findings/)
+    expect(backfill?.description.length).toBeGreaterThan(20)
+    expect(backfill?.estimatedDuration).toMatch(/findings/)
+  })
+
+  it('offers findings.sla.recalculate with the label, capability and unit of SPEC §13, second', () => {
+    expect(catalog.runbooks.map((r) => r.key)).toEqual(['findings.lifecycle.backfill', 'findings.sla.recalculate'])
+    expect(catalog.find('findings.sla.recalculate')).toMatchObject({
+      label: 'Findings SLA recalculation',
+      requiredCapability: 'platform.runbooks.findings.sla_recalculate',
+      unit: 'findings',
+    })
   })
 
   it('finds nothing for an unknown key', () => {
-    expect(findRunbook('findings.lifecycle')).toBeUndefined()
-    expect(findRunbook('')).toBeUndefined()
+    expect(catalog.find('findings.lifecycle')).toBeUndefined()
+    expect(catalog.find('')).toBeUndefined()
   })
 
-  it('has unique keys', () => {
-    const keys = runbookCatalog.map((runbook) => runbook.key)
-    expect(new Set(keys).size).toBe(keys.length)
+  it('knows every base capability and each runbook’s own, once each', () => {
+    expect(catalog.knownCapabilities).toEqual([
+      ...Object.values(capabilities),
+      'platform.runbooks.findings.lifecycle_backfill',
+      'platform.runbooks.findings.sla_recalculate',
+    ])
+  })
+
+  it('serves exactly the runbooks it was made with: a catalog is not a module-level singleton', () => {
+    const only = createRunbookCatalog([findingsLifecycleBackfill])
+    expect(only.runbooks).toHaveLength(1)
+    expect(only.find('findings.sla.recalculate')).toBeUndefined()
+    expect(only.knownCapabilities).not.toContain('platform.runbooks.findings.sla_recalculate')
+  })
+
+  it('refuses, at composition, a runbook twice, a malformed key or capability, or parameters without defaults', () => {
+    expect(() => createRunbookCatalog([findingsLifecycleBackfill, findingsLifecycleBackfill])).toThrow(/twice/)
+    expect(() => createRunbookCatalog([runbook({ key: 'Findings Backfill' })])).toThrow(/runbook key/)
+    expect(() => createRunbookCatalog([runbook({ key: 'other.runbook', requiredCapability: 'platform.ops.view' })])).toThrow(/requiredCapability/)
+    const needsValue = defineRunbook({
+      ...findingsLifecycleBackfill,
+      key: 'other.runbook',
+      parameters: z.strictObject({ days: z.number().int() }),
+    })
+    expect(() => createRunbookCatalog([needsValue])).toThrow(/default/)
   })
 })

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from '../../src/db/database.js'
-import { applySchema, platformSchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
+import { platformSchema } from '../../src/db/schema.js'
 
 /** A finding as stored, timestamps as epoch milliseconds so rows compare with `toEqual`. */
 export interface FindingRow {
@@ -27,7 +28,7 @@ export const T0 = Date.UTC(2025, 0, 6)
 type SqlClient = Sql | TransactionSql
 
 export async function createPlatformTables(sql: Sql): Promise<void> {
-  await applySchema(sql, [platformSchema])
+  await applyMigrations(sql, [platformSchema])
 }
 
 export async function insertTenant(

@@ -55,7 +55,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
   }
 
   function repair(tenantId: number) {
-    return db.sql.begin((tx) => backfill.executeTenant(tx, tenantId))
+    return db.sql.begin((tx) => backfill.executeTenant(tx, tenantId, {}))
   }
 
   /** Repairs a tenant holding the given findings and returns their stored rows afterwards. */
@@ -277,7 +277,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
       )
       const zone = await db.sql.begin(async (tx) => {
         await tx`set local time zone 'America/New_York'`
-        await backfill.executeTenant(tx, tenantId)
+        await backfill.executeTenant(tx, tenantId, {})
         const [row] = await tx<Array<{ zone: string }>>`select current_setting('TimeZone') as zone`
         return row!.zone
       })
@@ -291,7 +291,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
   it('bumps updated_at to the transaction time on changed rows only', async () => {
     const { tenantId, before } = await tenantWith({ status: 'open' }, {}, { timesSeen: null }, {})
     const now = await db.sql.begin(async (tx) => {
-      await backfill.executeTenant(tx, tenantId)
+      await backfill.executeTenant(tx, tenantId, {})
       const [row] = await tx<Array<{ now: Date }>>`select now() as now`
       return row!.now.getTime()
     })
@@ -313,7 +313,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
 
     const error = await db.sql
       .begin(async (tx) => {
-        const failure = await backfill.executeTenant(tx, tenantId).then(
+        const failure = await backfill.executeTenant(tx, tenantId, {}).then(
           () => null,
           (e: unknown) => e,
         )
@@ -345,12 +345,12 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
     await insertTenant(db.sql, { id: tenantId })
     await insertFindings(db.sql, messyTenant(tenantId, 7000))
     const stored = await readFindings(db.sql, tenantId)
-    const preflight = await backfill.preflightTenant(db.sql, tenantId)
+    const preflight = await backfill.preflightTenant(db.sql, tenantId, {})
     expect(await readFindings(db.sql, tenantId)).toEqual(stored)
     const run = await repair(tenantId)
     expect(preflight).toEqual({ affected: run.updated, total: run.total })
     expect(preflight).toEqual({ affected: 7, total: 9 })
-    expect(await db.sql.begin((tx) => backfill.preflightTenant(tx, tenantId))).toEqual({ affected: 0, total: 9 })
+    expect(await db.sql.begin((tx) => backfill.preflightTenant(tx, tenantId, {}))).toEqual({ affected: 0, total: 9 })
   })
 
   it('leaves other tenants untouched', async () => {
@@ -370,6 +370,6 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
   it('answers zero for a tenant without findings', async () => {
     const { tenantId } = await tenantWith()
     expect(await repair(tenantId)).toEqual({ total: 0, updated: 0 })
-    expect(await backfill.preflightTenant(db.sql, tenantId)).toEqual({ affected: 0, total: 0 })
+    expect(await backfill.preflightTenant(db.sql, tenantId, {})).toEqual({ affected: 0, total: 0 })
   })
 })

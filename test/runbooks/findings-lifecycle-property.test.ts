@@ -76,9 +76,9 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill matches the refer
         const stored = await readFindings(db.sql, tenantId)
         const expected = referenceRepair(stored)
 
-        const preflight = await backfill.preflightTenant(db.sql, tenantId)
+        const preflight = await backfill.preflightTenant(db.sql, tenantId, {})
         const outcome = await db.sql.begin(async (tx) => {
-          const result = await backfill.executeTenant(tx, tenantId).then(
+          const result = await backfill.executeTenant(tx, tenantId, {}).then(
             (repair) => ({ repair }),
             (error: unknown) => ({ error }),
           )
@@ -99,7 +99,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill matches the refer
         expect(await readFindings(db.sql, tenantId)).toEqual(
           expected.rows.map(({ repaired, changed }) => ({ ...repaired, updatedAt: changed ? outcome.now : repaired.updatedAt })),
         )
-        expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId))).toEqual({ total: stored.length, updated: 0 })
+        expect(await db.sql.begin((tx) => backfill.executeTenant(tx, tenantId, {}))).toEqual({ total: stored.length, updated: 0 })
       }),
       { numRuns: name === 'PostgreSQL' ? 150 : 100 },
     )

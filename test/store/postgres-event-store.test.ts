@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/db/database.js'
-import { applySchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
 import { WrongExpectedRevisionError, type EventToAppend, type StoredEvent } from '../../src/store/event-store.js'
 import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
@@ -16,7 +16,7 @@ import { seededRandom } from '../../src/db/seeded-random.js'
 for (const flavour of databaseFlavours()) {
   describeEventStoreContract(`PostgresEventStore on ${flavour.name}`, async () => {
     const db = await flavour.open()
-    await applySchema(db.sql, [eventStoreSchema])
+    await applyMigrations(db.sql, [eventStoreSchema])
     const store = new PostgresEventStore(db.sql)
     return {
       store,
@@ -33,8 +33,8 @@ for (const flavour of databaseFlavours()) {
 
     beforeAll(async () => {
       db = await flavour.open()
-      await applySchema(db.sql, [eventStoreSchema])
-      await applySchema(db.sql, [eventStoreSchema]) // idempotent DDL: a second start changes nothing
+      await applyMigrations(db.sql, [eventStoreSchema])
+      await applyMigrations(db.sql, [eventStoreSchema]) // idempotent DDL: a second start changes nothing
       store = new PostgresEventStore(db.sql)
     })
     afterAll(async () => {
@@ -128,7 +128,7 @@ describe.runIf(TEST_POSTGRES_URL)('PostgresEventStore global order with concurre
 
   beforeAll(async () => {
     db = await freshPostgresDatabase()
-    await applySchema(db.sql, [eventStoreSchema])
+    await applyMigrations(db.sql, [eventStoreSchema])
     store = new PostgresEventStore(db.sql)
   })
   afterAll(async () => {

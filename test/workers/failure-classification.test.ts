@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { invalidSeverityMessage, sanitizeFailureMessage } from '../../src/commands/run/failure-message.js'
-import { KNOWN_SEVERITIES } from '../../src/runbooks/findings-lifecycle-backfill.js'
+import { KNOWN_SEVERITIES } from '../../src/runbooks/findings-vocabulary.js'
 import { RunbookDataError } from '../../src/runbooks/runbook.js'
 import { classifyFailure, TenantNotAllowedError } from '../../src/workers/failure-classification.js'
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
-import { findRunbook } from '../../src/runbooks/catalog.js'
+import { testCatalog } from '../support/catalog.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { readFindings } from '../runbooks/findings-fixture.js'
@@ -42,7 +42,7 @@ describe.each(databaseFlavours())('a full all-tenants run on $name with the in-p
     const preflight = await preflightOf(bed.sql, universe)
     const invalidBefore = await readFindings(bed.sql, tenants.invalid)
     const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger }
-    consumer = await new TenantWorker({ ...deps, findRunbook }, { retryDelayMs: 10 }).start(2)
+    consumer = await new TenantWorker({ ...deps, catalog: testCatalog }, { retryDelayMs: 10 }).start(2)
     const dispatcher = createDispatcher(deps)
 
     const runId = await startAllTenantsRun(bed)

@@ -4,7 +4,7 @@ import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
-import { findRunbook } from '../../src/runbooks/catalog.js'
+import { testCatalog } from '../support/catalog.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { Reconciler } from '../../src/workers/reconciler.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
@@ -69,7 +69,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     await dispatchRuns(createDispatcher({ ...deps(), queue: losing }), bed.log, [runId])
     expect(losing.lost.map((l) => l.job.tenantId)).toEqual(universe)
     await projectUntil(runId, 'running')
-    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+    consumer = await new TenantWorker({ ...deps(), catalog: testCatalog }, { retryDelayMs: 5 }).start(2)
 
     // Not stale yet: nothing happens.
     const patient = new Reconciler(deps(), { staleAfterMs: 60_000 })
@@ -124,7 +124,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     await reconciler.presumeJobsLost()
     expect(await redispatches()).toBe(1)
     await createDispatcher(deps()).runOnce()
-    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+    consumer = await new TenantWorker({ ...deps(), catalog: testCatalog }, { retryDelayMs: 5 }).start(2)
     await waitForRunCompleted(bed.log, runId)
     const processed = await tenantProcessedEvents(bed.log, runId)
     expect(processed.map((p) => p.tenantId).sort((a, b) => a - b)).toEqual(universe)
@@ -133,7 +133,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
   it('starts a run whose dispatcher never handled it; the dispatcher then publishes its jobs', async () => {
     const runId = await startAllTenantsRun(bed)
     await projectUntil(runId, 'queued')
-    consumer = await new TenantWorker({ ...deps(), findRunbook }, { retryDelayMs: 5 }).start(2)
+    consumer = await new TenantWorker({ ...deps(), catalog: testCatalog }, { retryDelayMs: 5 }).start(2)
 
     const reconciler = new Reconciler(deps(), { staleAfterMs: 500 })
     expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toEqual([runId])

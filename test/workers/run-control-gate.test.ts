@@ -42,7 +42,7 @@ async function runningRun(bed: WorkBed): Promise<string> {
 
 function workerOf(bed: WorkBed, runbook: Runbook, queue: JobQueue<TenantJob> = new InProcessJobQueue<TenantJob>()): TenantWorker {
   return new TenantWorker(
-    { sql: bed.sql, log: bed.log, queue, logger: bed.logger, findRunbook: () => runbook },
+    { sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: () => runbook } },
     { retryDelayMs: 5, slotWaitMs: 7 },
   )
 }
@@ -156,7 +156,7 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
       async executeTenant(tx, tenantId) {
         started()
         await mayFinish
-        return base.executeTenant(tx, tenantId)
+        return base.executeTenant(tx, tenantId, {})
       },
     }
     return { runbook, isRepairing, release }
@@ -205,7 +205,7 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
       async executeTenant(tx, tenantId) {
         firstStarted()
         await firstMayFinish
-        return base.executeTenant(tx, tenantId)
+        return base.executeTenant(tx, tenantId, {})
       },
     }
     const first = fakeDelivery(jobFor(runId, tenants.mixed), 1)

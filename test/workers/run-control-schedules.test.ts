@@ -109,7 +109,7 @@ describe.each(flavours)('run control under random schedules on $name', ({ open, 
         const runbook: Runbook = {
           ...findingsLifecycleBackfill,
           async executeTenant(tx, tenantId) {
-            const result = await findingsLifecycleBackfill.executeTenant(tx, tenantId)
+            const result = await findingsLifecycleBackfill.executeTenant(tx, tenantId, {})
             // A repair that dies after its work and before its commit: the transaction rolls back.
             if (crashes.delete(tenantId)) throw Object.assign(new Error('connection reset mid-repair'), { code: 'ECONNRESET' })
             return result
@@ -120,8 +120,8 @@ describe.each(flavours)('run control under random schedules on $name', ({ open, 
         const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger }
         const dispatcher = createDispatcher(deps, { pollIntervalMs: 20 })
         const consumers: JobConsumer[] = [
-          await new TenantWorker({ ...deps, findRunbook: () => runbook }, { retryDelayMs: 5, slotWaitMs: 5 }).start(2),
-          await new TenantWorker({ ...deps, findRunbook: () => runbook }, { retryDelayMs: 5, slotWaitMs: 5 }).start(2),
+          await new TenantWorker({ ...deps, catalog: { find: () => runbook } }, { retryDelayMs: 5, slotWaitMs: 5 }).start(2),
+          await new TenantWorker({ ...deps, catalog: { find: () => runbook } }, { retryDelayMs: 5, slotWaitMs: 5 }).start(2),
         ]
         dispatcher.start()
         try {
@@ -182,7 +182,7 @@ describe.each(flavours)('run control under random schedules on $name', ({ open, 
             const result = processed.find((p) => p.tenantId === tenantId)?.result
             if (!result) expect(await digestOf(tenantId), `untouched tenant ${tenantId}`).toBe(before.get(tenantId))
             else if (result.status === 'succeeded') {
-              expect((await findingsLifecycleBackfill.preflightTenant(bed.sql, tenantId)).affected).toBe(0)
+              expect((await findingsLifecycleBackfill.preflightTenant(bed.sql, tenantId, {})).affected).toBe(0)
             } else expect(tenantId).toBe(tenants.invalid)
           }
 

@@ -36,7 +36,7 @@ function runbookHeldOpenOnce() {
   const runbook: Runbook = {
     ...findingsLifecycleBackfill,
     async executeTenant(tx, tenantId) {
-      const repaired = await findingsLifecycleBackfill.executeTenant(tx, tenantId)
+      const repaired = await findingsLifecycleBackfill.executeTenant(tx, tenantId, {})
       if (!held) {
         held = true
         markInside()
@@ -91,7 +91,7 @@ describe.runIf(TEST_POSTGRES_URL)('per-tenant exclusion on PostgreSQL', () => {
 
   function workerWith(runbook: Runbook, options: Partial<TenantWorkerOptions> = {}): TenantWorker {
     return new TenantWorker(
-      { sql: bed.sql, log: bed.log, queue, logger: bed.logger, findRunbook: (key) => (key === runbook.key ? runbook : undefined) },
+      { sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: (key: string) => (key === runbook.key ? runbook : undefined) } },
       { retryDelayMs: 7, ...options },
     )
   }

@@ -87,7 +87,7 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
         logIn: (tx) => new EventLog(bed.store.readingIn(tx)),
         queue,
         logger: bed.logger,
-        findRunbook: (key) => (key === runbook.key ? runbook : undefined),
+        catalog: { find: (key: string) => (key === runbook.key ? runbook : undefined) },
       },
       { retryDelayMs: 5, ...options },
     )
@@ -233,7 +233,7 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
       ...findingsLifecycleBackfill,
       async executeTenant(tx, tenantId) {
         // Repairs first, so the test also sees that the failed attempt's changes were rolled back.
-        await findingsLifecycleBackfill.executeTenant(tx, tenantId)
+        await findingsLifecycleBackfill.executeTenant(tx, tenantId, {})
         throw Object.assign(new Error(`could not reach postgres://user:secret@host/db (password=hunter2)\n    at repair (/srv/x.ts:1:1)`), {
           code: 'XX000',
         })

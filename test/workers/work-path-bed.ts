@@ -1,9 +1,12 @@
 import pino, { type Logger } from 'pino'
 import type { Actor } from '../../src/commands/actor.js'
 import { loadRun } from '../../src/commands/run-execution.js'
+import { testCatalog } from '../support/catalog.js'
+import type { RunbookCatalog } from '../../src/runbooks/catalog.js'
 import { startRun } from '../../src/commands/start-run.js'
 import type { Database, Sql } from '../../src/db/database.js'
-import { applySchema, platformSchema } from '../../src/db/schema.js'
+import { applyMigrations } from '../../src/db/migrations.js'
+import { platformSchema } from '../../src/db/schema.js'
 import { streams, type EventData } from '../../src/events/index.js'
 import { readModelSchema } from '../../src/projections/read-model-schema.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../../src/queue/job-queue.js'
@@ -53,20 +56,21 @@ export interface WorkBed {
   store: PostgresEventStore
   log: EventLog
   logger: Logger
+  catalog: RunbookCatalog
   close(): Promise<void>
 }
 
 export async function openWorkBed(open: () => Promise<Database>): Promise<WorkBed> {
   const db = await open()
   try {
-    await applySchema(db.sql, [platformSchema, eventStoreSchema, readModelSchema, tenantResultsSchema, subscriptionSchema])
+    await applyMigrations(db.sql, [platformSchema, eventStoreSchema, readModelSchema, tenantResultsSchema, subscriptionSchema])
     await seedTenants(db.sql)
   } catch (error) {
     await db.close()
     throw error
   }
   const store = new PostgresEventStore(db.sql)
-  return { db, sql: db.sql, store, log: new EventLog(store), logger: silentLogger, close: () => db.close() }
+  return { db, sql: db.sql, store, log: new EventLog(store), logger: silentLogger, catalog: testCatalog, close: () => db.close() }
 }
 
 async function seedTenants(sql: Sql): Promise<void> {
@@ -88,7 +92,7 @@ async function seedTenants(sql: Sql): Promise<void> {
   ])
 }
 
-export async function startAllTenantsRun(bed: Pick<WorkBed, 'sql' | 'log'>): Promise<string> {
+export async function startAllTenantsRun(bed: Pick<WorkBed, 'sql' | 'log' | 'catalog'>): Promise<string> {
   const { runId } = await startRun(bed, actor, {
     runbookKey,
     scope: 'all_tenants',
@@ -100,7 +104,7 @@ export async function startAllTenantsRun(bed: Pick<WorkBed, 'sql' | 'log'>): Pro
   return runId
 }
 
-export async function startSingleTenantRun(bed: Pick<WorkBed, 'sql' | 'log'>, tenantId: number): Promise<string> {
+export async function startSingleTenantRun(bed: Pick<WorkBed, 'sql' | 'log' | 'catalog'>, tenantId: number): Promise<string> {
   const { runId } = await startRun(bed, actor, {
     runbookKey,
     scope: 'single_tenant',
@@ -170,7 +174,7 @@ export function sleep(ms: number): Promise<void> {
 /** Per-tenant preflight of the real runbook on the data as it is now. */
 export async function preflightOf(sql: Sql, tenantIds: readonly number[]): Promise<Map<number, { affected: number; total: number }>> {
   const counts = new Map<number, { affected: number; total: number }>()
-  for (const id of tenantIds) counts.set(id, await findingsLifecycleBackfill.preflightTenant(sql, id))
+  for (const id of tenantIds) counts.set(id, await findingsLifecycleBackfill.preflightTenant(sql, id, {}))
   return counts
 }
 
@@ -197,7 +201,7 @@ export function countingRunbook(base: Runbook = findingsLifecycleBackfill): Runb
     executions,
     async executeTenant(tx, tenantId) {
       executions.push(tenantId)
-      return base.executeTenant(tx, tenantId)
+      return base.executeTenant(tx, tenantId, {})
     },
   }
 }

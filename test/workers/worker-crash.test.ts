@@ -92,7 +92,7 @@ describe.runIf(TEST_POSTGRES_URL && TEST_NATS_URL)('a worker process killed mid-
 
       const runbook = countingRunbook()
       consumer = await new TenantWorker(
-        { ...deps, findRunbook: (key) => (key === runbook.key ? runbook : undefined) },
+        { ...deps, catalog: { find: (key: string) => (key === runbook.key ? runbook : undefined) } },
         { retryDelayMs: 50 },
       ).start(2)
       const completed = await waitForRunCompleted(bed.log, runId, 30_000)

@@ -4,17 +4,34 @@ import type { LoggedEvent } from '../../store/event-log.js'
 import { ActiveRunExistsError } from '../errors.js'
 
 /**
- * SPEC §3: the hash of (workspace, runbook key, scope, target tenant). A retry of a run's failed tenants has
- * its run's identity: it and an identical start exclude each other, as two repairs of the same tenants must.
+ * SPEC §3 and §13: the hash of (workspace, runbook key, scope, target tenant, parameters as validated). A
+ * retry of a run's failed tenants has its run's identity: it and an identical start exclude each other, as
+ * two repairs of the same tenants must. Parameters are hashed in a canonical form (keys sorted), so the
+ * same values in another order, or a default given explicitly, are the same run. A run without parameters
+ * hashes as before parameters existed: a run started by the previous release still holds its identity.
  */
 export function runIdentityHash(input: {
   workspaceId: number
   runbookKey: string
   scope: RunScope
   targetTenantId: number | null
+  parameters: Readonly<Record<string, unknown>>
 }): string {
-  const canonical = JSON.stringify([input.workspaceId, input.runbookKey, input.scope, input.targetTenantId])
-  return createHash('sha256').update(canonical).digest('hex')
+  const identity: unknown[] = [input.workspaceId, input.runbookKey, input.scope, input.targetTenantId]
+  if (Object.keys(input.parameters).length > 0) identity.push(canonicalJson(input.parameters))
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex')
+}
+
+/** JSON with every object's keys in code-point order: equal values, equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
 }
 
 export interface RunIdentityState {

@@ -2,7 +2,7 @@ import type { RunState } from './run-state.js'
 
 export type RepairDecision =
   /** Repair the tenant, with at most `maxConcurrency` of the run's repairs at once. */
-  | { action: 'repair'; maxConcurrency: number }
+  | { action: 'repair'; maxConcurrency: number; parameters: Readonly<Record<string, unknown>> }
   /** Nothing to do for this job: ack it. A paused run's pending tenants are dispatched again on resume. */
   | { action: 'skip'; why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'paused' | 'cancelled' | 'completed' }
   /** The deployment is halted but this run is not paused yet: pause it (HALTED), then ack. */
@@ -21,5 +21,5 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (run.status === 'paused') return { action: 'skip', why: 'paused' }
   if (run.status === 'queued' || run.status === 'awaiting_approval') return { action: 'skip', why: 'not started' }
   if (halted) return { action: 'halt_run' }
-  return { action: 'repair', maxConcurrency: run.limits.maxConcurrency }
+  return { action: 'repair', maxConcurrency: run.limits.maxConcurrency, parameters: run.request.parameters }
 }

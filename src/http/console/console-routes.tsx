@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
 import { haltView } from '../../commands/halt.js'
 import type { Sql } from '../../db/database.js'
+import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import type { EventLog } from '../../store/event-log.js'
 import { HttpProblem, problemResponse } from '../problem.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
@@ -23,6 +24,7 @@ import { refuse, requireConsoleSession } from './session-guard.js'
 export interface ConsoleDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   logger: Logger
   /** NODE_ENV: `production` makes the cookies Secure even behind plain http (see cookies.ts). */
   nodeEnv: string | undefined
@@ -105,20 +107,21 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
   app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime, ...hashing }))
   const runDefaults = deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}
-  app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, logger: deps.logger, ...runDefaults }))
+  app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, catalog: deps.catalog, logger: deps.logger, ...runDefaults }))
   app.route(
     '/ops',
     consoleRunRoutes({
       ...guardDeps,
       log: deps.log,
+      catalog: deps.catalog,
       logger: deps.logger,
       ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}),
       ...runDefaults,
     }),
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
-  app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, ...hashing }))
-  app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, nodeEnv: deps.nodeEnv, ...hashing }))
+  app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, ...hashing }))
+  app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, nodeEnv: deps.nodeEnv, ...hashing }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
     refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
   )

@@ -1,6 +1,7 @@
 import { missingCapabilities } from '../../auth/capabilities.js'
 import { InvalidTransitionError, type FieldProblem } from '../../commands/errors.js'
 import { runControlCapabilities } from '../../commands/run-control.js'
+import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import { allowedControls } from '../../commands/run/allowed-controls.js'
 import type { RunStatus } from '../../events/index.js'
 import { findUnsafeText } from '../../events/safe-text.js'
@@ -94,8 +95,8 @@ export function limitsOf(values: ControlFormValues): { limits: { maxConcurrency?
   return { limits: { ...(maxConcurrency !== undefined ? { maxConcurrency } : {}), maxFailures } }
 }
 
-export function mayControlRun(operatorCapabilities: readonly string[], runbookKey: string): boolean {
-  return missingCapabilities(operatorCapabilities, runControlCapabilities(runbookKey)).length === 0
+export function mayControlRun(catalog: RunbookCatalog, operatorCapabilities: readonly string[], runbookKey: string): boolean {
+  return missingCapabilities(operatorCapabilities, runControlCapabilities(catalog, runbookKey)).length === 0
 }
 
 /** The controls the page offers for a run: those its state accepts (src/commands/run/allowed-controls.ts). */

@@ -7,8 +7,8 @@ import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
 import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, showsRunState, waitForRun } from '../../projections/queries.js'
-import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun } from '../../commands/run-control.js'
-import { retryRun } from '../../commands/start-run.js'
+import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, type RunAccessDeps } from '../../commands/run-control.js'
+import { retryRun, type RunCommandDeps } from '../../commands/start-run.js'
 import { apiRunSource } from './runbook-routes.js'
 import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/approvals.js'
 import type { EventLog } from '../../store/event-log.js'
@@ -194,7 +194,7 @@ function requireRunId(id: string): string {
   return id
 }
 
-export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
+export function runRoutes(deps: RunCommandDeps) {
   const app = new OpenAPIHono<AppEnv>()
   // Any path under /runs that a viewer reads, unknown ones included, needs ops.view first (403 before
   // 404); run control needs other capabilities (SPEC §9), checked by its routes. Each route names its
@@ -246,11 +246,11 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
     route: ApiRoute<Body, undefined>,
     status: 200 | 202,
     command: (actor: Actor, id: string, body: z.output<Body>) => Promise<RunState>,
-    requireAccess: (log: EventLog, actor: Actor, id: string) => Promise<unknown> = requireRunControl,
+    requireAccess: (deps: RunAccessDeps, actor: Actor, id: string) => Promise<unknown> = requireRunControl,
   ): void {
     serveRoute(app, route, async (c, input) => {
       const id = requireRunId(c.req.param('id')!)
-      await requireAccess(deps.log, c.get('actor'), id)
+      await requireAccess(deps, c.get('actor'), id)
       const state = await command(c.get('actor'), id, await input.body())
       // The command is recorded: answer with the run as projected by now, even if the projection lags.
       const run = await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS, until: (projected) => showsRunState(projected, state) })
@@ -265,7 +265,7 @@ export function runRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency
   serveControl(rejectRunRoute, 202, (actor, id, body) => rejectRun(deps, actor, id, { reason: body.reason ?? null }), requireApprovalAccess)
   serveRoute(app, retryRunRoute, async (c, input) => {
     const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps.log, c.get('actor'), id)
+    await requireRunControl(deps, c.get('actor'), id)
     const body = await input.body()
     const started = await retryRun(deps, c.get('actor'), id, {
       confirmation: body.confirmation,

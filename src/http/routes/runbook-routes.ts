@@ -1,15 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { requireCapabilities, type Actor } from '../../commands/actor.js'
-import { requireRunbook } from '../../commands/preflight.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
 import { ValidationError } from '../../commands/errors.js'
-import { startRun } from '../../commands/start-run.js'
+import { requireRunbook } from '../../commands/runbook-parameters.js'
+import { startRun, type RunCommandDeps } from '../../commands/start-run.js'
 import type { RunSource } from '../../events/index.js'
-import type { Sql } from '../../db/database.js'
-import { runbookCatalog } from '../../runbooks/catalog.js'
+import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import { listUniverse } from '../../runbooks/tenant-universe.js'
-import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
@@ -17,6 +15,7 @@ import { preflightBodySchema, startRunBodySchema, tenantQuerySchema } from '../r
 import { activeRunProblemSchema } from '../schemas/problem-schemas.js'
 import {
   catalogSchema,
+  catalogView,
   preflightSchema,
   runbookKeyParamsSchema,
   startedRunSchema,
@@ -84,41 +83,34 @@ const startRunRoute = apiRoute({
  * The runbook's own capability (and 404 for an unknown runbook), checked before the body is read like
  * the route's: an operator lacking it gets 403 whatever they send. The commands check it again.
  */
-function requireRunbookAccess(actor: Actor, key: string): void {
-  requireCapabilities(actor, [requireRunbook(key).requiredCapability])
+function requireRunbookAccess(catalog: RunbookCatalog, actor: Actor, key: string): void {
+  requireCapabilities(actor, [requireRunbook(catalog, key).requiredCapability])
 }
 
-export function runbookRoutes(deps: { sql: Sql; log: EventLog; defaultMaxConcurrency?: number }) {
+export function runbookRoutes(deps: RunCommandDeps) {
   const app = new OpenAPIHono<AppEnv>()
-  serveRoute(app, catalogRoute, (c) =>
-    c.json({
-      items: runbookCatalog.map(({ key, label, description, requiredCapability, estimatedDuration }) => ({
-        key,
-        label,
-        description,
-        requiredCapability,
-        estimatedDuration,
-      })),
-    }),
-  )
+  const catalog = catalogView(deps.catalog)
+  serveRoute(app, catalogRoute, (c) => c.json(catalog))
   serveRoute(app, tenantsRoute, async (c, input) => {
     const { q, limit } = input.query()
     return c.json({ items: await listUniverse(deps.sql, q, limit) })
   })
   serveRoute(app, preflightRoute, async (c, input) => {
-    requireRunbookAccess(c.get('actor'), c.req.param('key')!)
+    requireRunbookAccess(deps.catalog, c.get('actor'), c.req.param('key')!)
     const body = await input.body()
     const result = await preflightRunbook(deps, c.get('actor'), {
       runbookKey: c.req.param('key')!,
       scope: body.scope,
       tenantId: body.tenantId ?? null,
+      parameters: body.parameters,
     })
     return c.json(result)
   })
   serveRoute(app, startRunRoute, async (c, input) => {
-    requireRunbookAccess(c.get('actor'), c.req.param('key')!)
+    requireRunbookAccess(deps.catalog, c.get('actor'), c.req.param('key')!)
     const body = await input.body()
     const started = await startRun(deps, c.get('actor'), {
+      parameters: body.parameters,
       runbookKey: c.req.param('key')!,
       scope: body.scope,
       tenantId: body.tenantId ?? null,

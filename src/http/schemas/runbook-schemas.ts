@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { preflightResultSchema, tenantIdSchema } from '../../events/index.js'
+import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import type { UniverseTenant } from '../../runbooks/tenant-universe.js'
 import type { SameKeys } from './read-side-shape.js'
 
@@ -17,11 +18,35 @@ export const catalogSchema = z
         label: z.string(),
         description: z.string(),
         requiredCapability: z.string(),
+        unit: z.string().meta({ description: 'What the run counts, plural (e.g. `findings`).' }),
         estimatedDuration: z.string(),
+        parameters: z
+          .record(z.string(), z.unknown())
+          .meta({ description: 'A JSON Schema (2020-12) of the `parameters` a preflight or start takes, with defaults; `{}` is always valid.' }),
       }),
     ),
   })
   .meta({ id: 'RunbookCatalog' })
+
+/** The catalog as answered: each runbook's parameters as JSON Schema, generated from its zod schema. */
+export function catalogView(catalog: RunbookCatalog): z.output<typeof catalogSchema> {
+  return {
+    items: catalog.runbooks.map((runbook) => ({
+      key: runbook.key,
+      label: runbook.label,
+      description: runbook.description,
+      requiredCapability: runbook.requiredCapability,
+      unit: runbook.unit,
+      estimatedDuration: runbook.estimatedDuration,
+      parameters: parametersJsonSchema(runbook.parameters),
+    })),
+  }
+}
+
+/** What a client may send (`io: input`): fields with defaults are optional and show their default. */
+export function parametersJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>
+}
 
 export const tenantListSchema = z
   .object({

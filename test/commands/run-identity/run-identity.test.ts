@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ActiveRunExistsError } from '../../../src/commands/errors.js'
 import {
@@ -11,7 +12,7 @@ import {
 import type { EventData } from '../../../src/events/index.js'
 import { thrown } from '../run/run-fixtures.js'
 
-const identity = { workspaceId: 21, runbookKey: 'findings.lifecycle.backfill', scope: 'single_tenant' as const, targetTenantId: 101 }
+const identity = { workspaceId: 21, runbookKey: 'findings.lifecycle.backfill', scope: 'single_tenant' as const, targetTenantId: 101, parameters: {} }
 
 describe('runIdentityHash', () => {
   it('is a stable sha-256 hex of (workspace, runbook key, scope, tenant)', () => {
@@ -19,8 +20,8 @@ describe('runIdentityHash', () => {
     expect(hash).toMatch(/^[0-9a-f]{64}$/)
     expect(runIdentityHash({ ...identity })).toBe(hash)
     // the property order of the input does not matter
-    const { targetTenantId, scope, runbookKey, workspaceId } = identity
-    expect(runIdentityHash({ targetTenantId, scope, runbookKey, workspaceId })).toBe(hash)
+    const { targetTenantId, scope, runbookKey, workspaceId, parameters } = identity
+    expect(runIdentityHash({ parameters, targetTenantId, scope, runbookKey, workspaceId })).toBe(hash)
   })
 
   it('differs when any part differs', () => {
@@ -35,9 +36,23 @@ describe('runIdentityHash', () => {
       // parts that would collide if they were simply concatenated
       { ...identity, workspaceId: 2, targetTenantId: 1101 },
       { ...identity, workspaceId: 210, targetTenantId: 1 },
+      { ...identity, parameters: { slaDays: { critical: 1, high: 7, medium: 30, low: 90 } } },
+      { ...identity, parameters: { slaDays: { critical: 2, high: 7, medium: 30, low: 90 } } },
     ]
-    const hashes = variants.map(runIdentityHash)
+    const hashes = variants.map((variant) => runIdentityHash(variant))
     expect(new Set(hashes).size).toBe(variants.length)
+  })
+
+  it('hashes parameters canonically: the same values in another key order are the same identity', () => {
+    const one = { ...identity, parameters: { slaDays: { critical: 1, high: 7 }, note: 'x' } }
+    const reordered = { ...identity, parameters: { note: 'x', slaDays: { high: 7, critical: 1 } } }
+    expect(runIdentityHash(reordered)).toBe(runIdentityHash(one))
+  })
+
+  it('hashes a run without parameters exactly as the previous release did (a run started before the upgrade keeps its identity)', () => {
+    // sha-256 of the JSON array [workspace, runbook key, scope, target tenant]: the release-before-parameters identity.
+    const previousRelease = createHash('sha256').update(JSON.stringify([21, 'findings.lifecycle.backfill', 'single_tenant', 101])).digest('hex')
+    expect(runIdentityHash(identity)).toBe(previousRelease)
   })
 })
 

@@ -23,6 +23,7 @@ export function runRequest(overrides: Partial<EventData<'RunRequested'>> = {}): 
     runIdentityHash: 'a'.repeat(64),
     requestedAt: REQUESTED_AT,
     limits: { maxConcurrency: 4, maxFailures: null },
+    parameters: {},
     retryOf: null,
     approvalRequired: false,
     ...overrides,

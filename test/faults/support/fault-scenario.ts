@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { seedBenchTenants } from '../../../src/db/demo-seed.js'
-import { applySchema, platformSchema } from '../../../src/db/schema.js'
+import { applyMigrations } from '../../../src/db/migrations.js'
+import { platformSchema } from '../../../src/db/schema.js'
 import { readFindings, type FindingRow } from '../../runbooks/findings-fixture.js'
 import { referenceRepair } from '../../runbooks/lifecycle-reference.js'
 import { delay, waitFor } from './ports.js'
@@ -113,7 +114,7 @@ export class FaultScenario {
   async setUp(): Promise<void> {
     await this.pg.createDatabase(this.databaseName)
     await this.withSql(async (sql) => {
-      await applySchema(sql as never, [platformSchema])
+      await applyMigrations(sql as never, [platformSchema])
       await sql`insert into tenants (id, workspace_id, name, is_platform) values (1, 1, 'Platform', true)`
       await seedBenchTenants(sql as never, { tenants: this.options.tenants ?? DEFAULT_TENANTS, findingsPerTenant: this.options.findingsPerTenant ?? DEFAULT_FINDINGS })
       await sql`analyze`

@@ -142,7 +142,7 @@ describe.each(serviceFlavours().slice(0, 1))('RBAC matrix of the console: $name'
 
   /** The console's routes as its Hono app declares them (built as the service builds it), one per method + path. */
   function declaredRoutes(): string[] {
-    const app = consoleRoutes({ sql: service.sql, log: service.service.log, logger: pino({ level: 'silent' }), nodeEnv: undefined })
+    const app = consoleRoutes({ sql: service.sql, log: service.service.log, catalog: service.service.catalog, logger: pino({ level: 'silent' }), nodeEnv: undefined })
     return [...new Set(app.routes.map((route) => `${route.method} ${route.path}`))]
   }
 

@@ -5,7 +5,6 @@ import { ValidationError, type FieldProblem } from '../../../commands/errors.js'
 import { me } from '../../../commands/operators.js'
 import type { Sql } from '../../../db/database.js'
 import { rateLimitAddress } from '../../client-address.js'
-import { knownCapabilities } from '../../../runbooks/catalog.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { clearSessionCookie, cookiesMustBeSecure } from '../cookies.js'
@@ -19,6 +18,7 @@ import type { ScryptParams } from '../../../auth/password-hash.js'
 export interface AccountRouteDeps {
   sql: Sql
   log: EventLog
+  knownCapabilities: readonly string[]
   nodeEnv: string | undefined
   lifetime?: ConsoleSessionLifetime
   hashParams?: ScryptParams
@@ -46,7 +46,7 @@ export function consoleAccountRoutes(deps: AccountRouteDeps) {
       const input = { currentPassword: text('currentPassword'), password: text('password') }
       let result: OwnPasswordChangeResult
       try {
-        result = await changeOwnPasswordGuarded({ ...deps, knownCapabilities }, actor, input, { rateLimitIp: rateLimitAddress(actor.ip), signal: c.req.raw.signal })
+        result = await changeOwnPasswordGuarded(deps, actor, input, { rateLimitIp: rateLimitAddress(actor.ip), signal: c.req.raw.signal })
       } catch (error) {
         if (error instanceof ValidationError) return page(c, error.fields, 422)
         throw error

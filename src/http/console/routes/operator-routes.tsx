@@ -6,7 +6,6 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { createOperator, listOperators, setOperatorPassword, updateOperator, type OperatorCommandDeps } from '../../../commands/operators.js'
 import type { Sql } from '../../../db/database.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
-import { knownCapabilities } from '../../../runbooks/catalog.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { readFormBody } from '../csrf.js'
@@ -19,6 +18,8 @@ import type { ScryptParams } from '../../../auth/password-hash.js'
 export interface OperatorRouteDeps {
   sql: Sql
   log: EventLog
+  /** Every capability of this deployment, the runbooks' own included: what the admin can grant. */
+  knownCapabilities: readonly string[]
   lifetime?: ConsoleSessionLifetime
   hashParams?: ScryptParams
 }
@@ -54,6 +55,7 @@ function readOperatorForm(body: Record<string, unknown>, knownCapabilities: read
  * the page with the form as typed (422 beside the fields; 409, 403 and 404 above the form).
  */
 export function consoleOperatorRoutes(deps: OperatorRouteDeps) {
+  const { knownCapabilities } = deps
   const commandDeps: OperatorCommandDeps = { sql: deps.sql, log: deps.log, knownCapabilities, ...(deps.hashParams ? { hashParams: deps.hashParams } : {}) }
 
   const page = async (c: Context<ConsoleEnv>, attempt: OperatorAttempt | null, status: 200 | 403 | 404 | 409 | 422 = 200) =>

@@ -33,7 +33,7 @@ import {
   showsRunState,
 } from '../../../projections/queries.js'
 import { missingCapabilities } from '../../../auth/capabilities.js'
-import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
+import type { RunbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemJson } from '../../problem.js'
@@ -61,6 +61,7 @@ import { parseTenantReference, tenantNamesOf, type TenantNames } from '../tenant
 export interface RunRouteDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   /** How often the live stream reads the run (default 500 ms). */
   streamPollMs?: number
   /** A stream ends after this long (default 10 min); the browser reconnects, re-checking the session. */
@@ -150,7 +151,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         isLaterPage={Boolean(query.cursor)}
         statuses={runStatusSchema.options}
         outcomes={runOutcomeSchema.options}
-        runbooks={runbookCatalog.map(({ key, label }) => ({ key, label }))}
+        runbooks={deps.catalog.runbooks.map(({ key, label }) => ({ key, label }))}
         tenants={await listUniverse(deps.sql, undefined, FILTER_PICKER_TENANTS)}
         errors={errors}
       />,
@@ -184,7 +185,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       if (event.type !== 'RunCancelled') continue
       cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
     }
-    const mayApprove = missingCapabilities(actor.capabilities, runApprovalCapabilities(run.type)).length === 0
+    const mayApprove = missingCapabilities(actor.capabilities, runApprovalCapabilities(deps.catalog, run.type)).length === 0
     const approvalRole: ApprovalRole = run.userId === actor.operatorId ? 'starter' : mayApprove ? 'decide' : 'none'
     const tenantErrors: string[] = []
     const raw = options.query ?? {}
@@ -212,7 +213,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         run={run}
         progress={runProgress(run, tenantNames)}
         tenantNames={tenantNames}
-        runbookLabel={findRunbook(run.type)?.label ?? null}
+        runbookLabel={deps.catalog.find(run.type)?.label ?? null}
         tenants={{
           filter,
           tenants: tenantPage.items,
@@ -220,7 +221,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           nextCursor: tenantPage.nextCursor,
           errors: tenantErrors,
         }}
-        mayControl={mayControlRun(actor.capabilities, run.type)}
+        mayControl={mayControlRun(deps.catalog, actor.capabilities, run.type)}
         isBreakGlass={actor.isBreakGlass}
         attempt={options.attempt ?? null}
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
@@ -251,7 +252,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
     if (!RUN_ID.test(id)) return notFound()
     try {
-      await requireRunControl(deps.log, actor, id)
+      await requireRunControl(deps, actor, id)
     } catch (error) {
       if (error instanceof NotFoundError) return notFound()
       if (error instanceof ForbiddenError) return forbidden(error)
@@ -337,7 +338,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           : `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}: another operator must.`,
       )
     try {
-      await requireApprovalAccess(deps.log, actor, id)
+      await requireApprovalAccess(deps, actor, id)
     } catch (error) {
       if (error instanceof NotFoundError) return notFound()
       if (error instanceof ForbiddenError) return forbidden(error)

@@ -3,10 +3,11 @@ import type { Logger } from 'pino'
 import { capabilities, missingCapabilities } from '../../../auth/capabilities.js'
 import { ActiveRunExistsError, ForbiddenError, HaltedError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
 import { requireCapabilities } from '../../../commands/actor.js'
-import { preflightRunbook, requireRunbook } from '../../../commands/preflight.js'
+import { preflightRunbook } from '../../../commands/preflight.js'
+import { requireRunbook } from '../../../commands/runbook-parameters.js'
 import { startRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
-import { findRunbook, runbookCatalog } from '../../../runbooks/catalog.js'
+import type { RunbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemResponse } from '../../problem.js'
@@ -22,6 +23,7 @@ import { readFormBody } from '../csrf.js'
 export interface RunbookRouteDeps {
   sql: Sql
   log: EventLog
+  catalog: RunbookCatalog
   logger: Logger
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
   defaultMaxConcurrency?: number
@@ -31,9 +33,9 @@ export interface RunbookRouteDeps {
 const INITIAL_PICKER_TENANTS = 100
 const PICKER_SEARCH_LIMIT = 50
 
-function catalogFor(operatorCapabilities: readonly string[]): CatalogEntry[] {
+function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly string[]): CatalogEntry[] {
   const has = (capability: string) => operatorCapabilities.includes(capability)
-  return runbookCatalog.map((runbook) => ({
+  return catalog.runbooks.map((runbook) => ({
     key: runbook.key,
     label: runbook.label,
     description: runbook.description,
@@ -59,7 +61,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
         nonce={nonceOf(c)}
         viewer={viewerOf(c)!}
         isBreakGlass={actor.isBreakGlass}
-        runbooks={catalogFor(actor.capabilities)}
+        runbooks={catalogFor(deps.catalog, actor.capabilities)}
         tenants={await listUniverse(deps.sql, undefined, INITIAL_PICKER_TENANTS)}
         attempt={attempt}
       />,
@@ -88,12 +90,13 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       async (c) => {
         try {
           // The runbook's own capability (404 for an unknown runbook) before the body is read, as the API's route.
-          requireCapabilities(c.get('actor'), [requireRunbook(c.req.param('key')).requiredCapability])
+          requireCapabilities(c.get('actor'), [requireRunbook(deps.catalog, c.req.param('key')).requiredCapability])
           const body = await readJsonBody(c, preflightBodySchema)
           const result = await preflightRunbook(deps, c.get('actor'), {
             runbookKey: c.req.param('key'),
             scope: body.scope,
             tenantId: body.tenantId ?? null,
+            parameters: body.parameters,
           })
           return c.json(result)
         } catch (error) {
@@ -108,7 +111,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       requireConsoleCapability('page', capabilities.runbooksRun),
       async (c) => {
         const key = c.req.param('key')
-        const runbook = findRunbook(key)
+        const runbook = deps.catalog.find(key)
         if (!runbook) return refuse(c, 'page', 404, 'Unknown runbook', `There is no runbook ${key}.`)
         // The runbook's own capability before the form is read, as the API's route; the command checks it again.
         const missing = missingCapabilities(c.get('actor').capabilities, [runbook.requiredCapability])

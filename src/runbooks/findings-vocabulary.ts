@@ -1,0 +1,18 @@
+/** The platform's finding vocabulary (SPEC §1–§2), shared by the runbooks that repair findings. */
+
+/** Severities a repair knows; anything else makes a tenant's repair unsafe. `info` has no SLA. */
+export const KNOWN_SEVERITIES: readonly string[] = ['critical', 'high', 'medium', 'low', 'info']
+/** The severities that have an SLA, in order. */
+export const SLA_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
+export type SlaSeverity = (typeof SLA_SEVERITIES)[number]
+/** Statuses whose SLA clock runs. */
+export const SLA_STATUSES: readonly string[] = ['new', 'triaged', 'in_progress']
+
+/** A SQL string literal of a constant of this module (never of input: those are bound parameters). */
+export const sqlLiteral = (value: string): string => `'${value.replaceAll("'", "''")}'`
+export const sqlList = (values: readonly string[]): string => values.map(sqlLiteral).join(', ')
+
+/** The operator-facing sentence of an unknown severity (it ends up in the run's failure summary). */
+export function unknownSeverityMessage(findingId: number): string {
+  return `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`
+}
