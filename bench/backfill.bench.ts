@@ -18,7 +18,10 @@ import { applyMigrations } from '../src/db/migrations.js'
 import { platformSchema } from '../src/db/schema.js'
 import { createLogger } from '../src/logger.js'
 import { startRun } from '../src/commands/start-run.js'
-import { findRunbook } from '../src/runbooks/catalog.js'
+import { builtInRunbooks } from '../src/runbooks/built-in-runbooks.js'
+import { createRunbookCatalog } from '../src/runbooks/catalog.js'
+
+const catalog = createRunbookCatalog(builtInRunbooks)
 import { universeTenantIds } from '../src/runbooks/tenant-universe.js'
 import { getRun } from '../src/projections/queries.js'
 
@@ -56,7 +59,7 @@ async function seeded(name: string): Promise<Database> {
 
 /** The floor: the repair SQL alone, one transaction per tenant, `concurrency` at a time. */
 async function plainSql(db: Database): Promise<{ seconds: number; updated: number }> {
-  const runbook = findRunbook(RUNBOOK)!
+  const runbook = catalog.find(RUNBOOK)!
   const ids = await universeTenantIds(db.sql)
   let next = 0
   let updated = 0
@@ -65,7 +68,7 @@ async function plainSql(db: Database): Promise<{ seconds: number; updated: numbe
     Array.from({ length: concurrency }, async () => {
       while (next < ids.length) {
         const tenantId = ids[next++]!
-        const result = await db.sql.begin((tx) => runbook.executeTenant(tx, tenantId))
+        const result = await db.sql.begin((tx) => runbook.executeTenant(tx, tenantId, {}))
         updated += (result as { updated: number }).updated
       }
     }),
@@ -98,13 +101,13 @@ async function endToEnd(db: Database): Promise<{ seconds: number; updated: numbe
     operatorId: 'bench',
     email: 'bench@example.com',
     name: 'Bench',
-    capabilities: ['platform.runbooks.run', 'platform.runbooks.view', 'platform.ops.view', findRunbook(RUNBOOK)!.requiredCapability],
+    capabilities: ['platform.runbooks.run', 'platform.runbooks.view', 'platform.ops.view', catalog.find(RUNBOOK)!.requiredCapability],
     isBreakGlass: false,
     ip: null,
     userAgent: null,
   }
   const started = performance.now()
-  const { runId } = await startRun({ sql: db.sql, log: service.log }, actor, {
+  const { runId } = await startRun({ sql: db.sql, log: service.log, catalog }, actor, {
     runbookKey: RUNBOOK,
     scope: 'all_tenants',
     tenantId: null,

@@ -51,6 +51,8 @@ export const operationRunsProjection: Projection = {
 export function runContext(data: EventOf<'RunRequested'>['data']) {
   return {
     runbook: { key: data.runbookKey },
+    // As validated at start, defaults filled in (SPEC §13): what the repair ran with.
+    parameters: data.parameters,
     scope: data.scope,
     target_tenant_id: data.targetTenantId,
     source: data.source,

@@ -74,8 +74,11 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
           label: 'Findings lifecycle backfill',
           requiredCapability: 'platform.runbooks.findings.lifecycle_backfill',
           description: expect.any(String),
+          unit: 'findings',
           estimatedDuration: expect.any(String),
+          parameters: expect.objectContaining({ type: 'object' }),
         }),
+        expect.objectContaining({ key: 'findings.sla.recalculate', label: 'Findings SLA recalculation', unit: 'findings' }),
       ])
     })
 
@@ -164,6 +167,7 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
       ])
       expect(run.context).toMatchObject({
         runbook: { key: runbookKey },
+        parameters: {},
         scope: 'all_tenants',
         target_tenant_id: null,
         source: 'api',

@@ -182,6 +182,7 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
       failureSummary: [{ tenant_id: 12, reason_code: 'INVALID_DATA', message: invalidSeverityMessage }],
       context: {
         runbook: { key: runbookKey },
+        parameters: {},
         scope: 'all_tenants',
         target_tenant_id: null,
         source: 'api',

@@ -13,6 +13,7 @@ const at = (iso: string) => new Date(iso)
 
 const singleRunContext = {
   runbook: { key: runbookKey },
+  parameters: {},
   scope: 'single_tenant',
   target_tenant_id: 11,
   source: 'system_ui',
