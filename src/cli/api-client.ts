@@ -3,10 +3,12 @@
  * one place HTTP failures become errors: `ApiError` for an answer that is not 2xx (with its problem+json),
  * `NetworkError` when there is no answer at all. The CLI holds no business rule: the service decides.
  */
+import type { z } from 'zod'
 import type { FieldProblem } from '../commands/errors.js'
 import type { PreflightResult as Preflight } from '../events/index.js'
+import type { catalogSchema } from '../http/schemas/runbook-schemas.js'
 import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
-import type { Runbook as RunbookDefinition } from '../runbooks/runbook.js'
+import type { RunbookParameters } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
 
 export type { FieldProblem } from '../commands/errors.js'
@@ -43,7 +45,8 @@ export class NetworkError extends Error {
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
 export type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Preflight, Tenant }
-export type Runbook = Pick<RunbookDefinition, 'key' | 'label' | 'description' | 'requiredCapability' | 'estimatedDuration'>
+/** A runbook of `GET /api/runbooks`: `unit` is what its counts count, `parameters` a JSON Schema of what it takes. */
+export type Runbook = z.output<typeof catalogSchema>['items'][number]
 export type FailureEntry = RunSummary['failureSummary'][number]
 
 export type Scope = 'all_tenants' | 'single_tenant'
@@ -51,6 +54,11 @@ export type Scope = 'all_tenants' | 'single_tenant'
 export interface Target {
   scope: Scope
   tenantId?: number
+}
+
+/** SPEC §13: a preflight's or start's parameters; left out, the service applies the runbook's defaults. */
+export interface PreflightRequest extends Target {
+  parameters?: RunbookParameters
 }
 
 export interface Reason {
@@ -64,7 +72,7 @@ export interface RunLimits {
   maxFailures?: number | null
 }
 
-export interface StartRunRequest extends Target {
+export interface StartRunRequest extends PreflightRequest {
   confirmation: string
   reason?: Reason
   limits?: RunLimits
@@ -203,8 +211,8 @@ export class ApiClient {
     return this.request('GET', '/api/tenants', { query: filter })
   }
 
-  preflight(runbookKey: string, target: Target): Promise<Preflight> {
-    return this.request('POST', `/api/runbooks/${encodeURIComponent(runbookKey)}/preflight`, { body: target })
+  preflight(runbookKey: string, request: PreflightRequest): Promise<Preflight> {
+    return this.request('POST', `/api/runbooks/${encodeURIComponent(runbookKey)}/preflight`, { body: request })
   }
 
   startRun(runbookKey: string, request: StartRunRequest): Promise<StartRunResult> {

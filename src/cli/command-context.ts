@@ -2,7 +2,7 @@ import { ApiClient } from './api-client.js'
 import { credentialsPath, readCredentials, resolveConnection, type Connection } from './credentials.js'
 import { reportError } from './error-report.js'
 import type { ExitCode } from './exit-codes.js'
-import { tenantNamesOf, type TenantNames } from './format.js'
+import { tenantNamesOf, UNKNOWN_UNIT, type TenantNames } from './format.js'
 import type { CliIo } from './io.js'
 
 /** The options every command takes (declared once on the program). */
@@ -48,6 +48,16 @@ export class CommandContext {
       return tenantNamesOf((await this.client.listTenants({ limit: 1000 })).items)
     } catch {
       return new Map()
+    }
+  }
+
+  /** What a runbook's counts count (the catalog's `unit`, SPEC §13); best effort, `rows` when unknown. */
+  async runbookUnit(runbookKey: string): Promise<string> {
+    try {
+      const unit = (await this.client.listRunbooks()).items.find((runbook) => runbook.key === runbookKey)?.unit
+      return typeof unit === 'string' && unit !== '' ? unit : UNKNOWN_UNIT
+    } catch {
+      return UNKNOWN_UNIT
     }
   }
 }

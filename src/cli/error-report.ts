@@ -42,7 +42,7 @@ export function reportError(error: unknown, context: ErrorReportContext): ExitCo
       const detail = error.status === 404 && context.runId !== undefined ? `no run ${context.runId}` : error.problem.detail
       line(`error: ${printable(detail)}`)
       for (const problem of error.problem.errors ?? []) {
-        const flag = context.fieldFlags?.[problem.field]
+        const flag = flagFor(problem.field, context.fieldFlags)
         line(`  ${printable(problem.field)}${flag ? ` (${flag})` : ''}: ${printable(problem.message)}`)
       }
     }
@@ -64,6 +64,20 @@ export function reportError(error: unknown, context: ErrorReportContext): ExitCo
   }
   line(`error: ${printable(error instanceof Error ? error.message : error)}`)
   return exitCodes.unavailable
+}
+
+/**
+ * The option that fills an API field: its own entry, else that of its longest prefix `a.` (an entry whose
+ * key ends in a dot), with the rest of the field appended: `parameters.slaDays.critical` → `--param slaDays.critical`.
+ */
+export function flagFor(field: string, fieldFlags: Record<string, string> | undefined): string | undefined {
+  if (!fieldFlags || typeof field !== 'string') return undefined
+  if (Object.hasOwn(fieldFlags, field)) return fieldFlags[field]
+  for (let end = field.lastIndexOf('.'); end > 0; end = field.lastIndexOf('.', end - 1)) {
+    const prefix = field.slice(0, end + 1)
+    if (Object.hasOwn(fieldFlags, prefix)) return `${fieldFlags[prefix]} ${printable(field.slice(end + 1))}`
+  }
+  return undefined
 }
 
 function hintsFor(error: ApiError, context: ErrorReportContext): string[] {

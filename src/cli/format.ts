@@ -293,12 +293,100 @@ export function formatRunsTable(runs: RunSummary[], names: TenantNames): string 
   )
 }
 
+/** What a runbook's counts count when the CLI does not know (SPEC §13 `unit`). */
+export const UNKNOWN_UNIT = 'rows'
+
+/** One parameter of a runbook, a leaf of its JSON Schema: `slaDays.critical`, `integer`, `3`, `1..365`. */
+export interface ParameterRow {
+  name: string
+  type: string
+  default: string
+  bounds: string
+  title: string
+}
+
+type JsonSchema = Record<string, unknown>
+
+const isSchema = (value: unknown): value is JsonSchema => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+function schemaType(schema: JsonSchema): string {
+  if (Array.isArray(schema.enum)) return 'enum'
+  if (schema.const !== undefined) return 'const'
+  if (Array.isArray(schema.type)) return schema.type.join('|')
+  if (typeof schema.type === 'string') return schema.type
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const options = schema[key]
+    if (Array.isArray(options)) return options.filter(isSchema).map(schemaType).join('|') || '-'
+  }
+  return '-'
+}
+
+function schemaBounds(schema: JsonSchema): string {
+  if (Array.isArray(schema.enum)) return schema.enum.map((value) => JSON.stringify(value)).join(' | ')
+  if (schema.const !== undefined) return JSON.stringify(schema.const)
+  const range = (low: unknown, high: unknown, what = '') => {
+    const has = (value: unknown) => typeof value === 'number'
+    if (has(low) && has(high)) return `${what}${low}..${high}`
+    if (has(low)) return `${what}>= ${low}`
+    if (has(high)) return `${what}<= ${high}`
+    return ''
+  }
+  const parts = [
+    range(schema.minimum, schema.maximum),
+    typeof schema.exclusiveMinimum === 'number' ? `> ${schema.exclusiveMinimum}` : '',
+    typeof schema.exclusiveMaximum === 'number' ? `< ${schema.exclusiveMaximum}` : '',
+    range(schema.minLength, schema.maxLength, 'length '),
+    range(schema.minItems, schema.maxItems, 'items '),
+    typeof schema.pattern === 'string' ? `pattern ${schema.pattern}` : '',
+    typeof schema.format === 'string' ? `format ${schema.format}` : '',
+  ].filter((part) => part !== '')
+  return parts.length === 0 ? '-' : parts.join(', ')
+}
+
+/**
+ * A runbook's parameters (the catalog's JSON Schema) as the names `--param` takes: an object with
+ * properties is walked into (`slaDays.critical`), anything else is one parameter.
+ */
+export function parameterRows(schema: unknown, prefix: string[] = [], titles: string[] = [], required = true): ParameterRow[] {
+  if (!isSchema(schema) || !isSchema(schema.properties)) return []
+  const requiredNames = Array.isArray(schema.required) ? schema.required : []
+  return Object.entries(schema.properties).flatMap(([name, property]): ParameterRow[] => {
+    if (!isSchema(property)) return []
+    const path = [...prefix, name]
+    const title = typeof property.title === 'string' ? property.title : typeof property.description === 'string' ? property.description : ''
+    const chain = title === '' ? titles : [...titles, title]
+    const isRequired = required && requiredNames.includes(name) && property.default === undefined
+    if (isSchema(property.properties) && Object.keys(property.properties).length > 0) {
+      return parameterRows(property, path, chain, isRequired)
+    }
+    return [
+      {
+        name: path.join('.'),
+        type: schemaType(property),
+        default: property.default !== undefined ? JSON.stringify(property.default) : isRequired ? '(required)' : '-',
+        bounds: schemaBounds(property),
+        title: chain.join(': '),
+      },
+    ]
+  })
+}
+
 export function formatRunbooks(runbooks: Runbook[]): string {
   if (runbooks.length === 0) return 'No runbooks.'
-  return table(
-    ['KEY', 'LABEL', 'ESTIMATED DURATION', 'CAPABILITY'],
-    runbooks.map((r) => [r.key, r.label, r.estimatedDuration, r.requiredCapability]),
+  const catalog = table(
+    ['KEY', 'LABEL', 'UNIT', 'ESTIMATED DURATION', 'CAPABILITY'],
+    runbooks.map((r) => [r.key, r.label, r.unit ?? '-', r.estimatedDuration, r.requiredCapability]),
   )
+  const parameters = runbooks.map((r) => {
+    const rows = parameterRows(r.parameters)
+    if (rows.length === 0) return `Parameters of ${printable(r.key)}: none`
+    const lines = table(
+      ['NAME', 'TYPE', 'DEFAULT', 'BOUNDS', 'TITLE'],
+      rows.map((row) => [row.name, row.type, row.default, row.bounds, row.title || '-']),
+    )
+    return [`Parameters of ${printable(r.key)} (--param NAME=VALUE):`, ...lines.split('\n').map((line) => `  ${line}`)].join('\n')
+  })
+  return [catalog, '', ...parameters].join('\n')
 }
 
 export function formatTenants(tenants: Tenant[]): string {
@@ -309,12 +397,14 @@ export function formatTenants(tenants: Tenant[]): string {
   )
 }
 
-export function formatPreflight(runbookKey: string, target: string, preflight: Preflight): string {
+/** `unit`: what the runbook counts (the catalog's `unit`), `rows` when the CLI could not learn it. */
+export function formatPreflight(runbookKey: string, target: string, preflight: Preflight, unit: string = UNKNOWN_UNIT): string {
+  const counted = printable(unit)
   return [
     `Preflight of ${printable(runbookKey)} for ${target}:`,
     fields([
-      ['  findings to update', preflight.affectedCount],
-      ['  findings scanned', preflight.totalCount],
+      [`  ${counted} to update`, preflight.affectedCount],
+      [`  ${counted} scanned`, preflight.totalCount],
       ['  tenants', preflight.estimatedTenants],
     ]),
   ].join('\n')

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { execute, type ExecuteOptions, type GlobalOptions } from './command-context.js'
 import type { CommandContext } from './command-context.js'
 import { login, logout } from './commands/auth-commands.js'
-import { listRunbooks, listTenants, preflight } from './commands/catalog-commands.js'
+import { listRunbooks, listTenants, preflight, type PreflightOptions } from './commands/catalog-commands.js'
 import {
   auditFieldFlags,
   listAudit,
@@ -44,9 +44,10 @@ import {
   type RunTenantsOptions,
 } from './commands/run-control-commands.js'
 import { startFieldFlags, startRun, type StartOptions } from './commands/start-command.js'
-import { targetFieldFlags, type TargetOptions } from './commands/target.js'
+import { targetFieldFlags } from './commands/target.js'
 import { exitCodes, UsageError, type ExitCode } from './exit-codes.js'
 import type { CliIo } from './io.js'
+import { parameterFieldFlags } from './params.js'
 
 /**
  * `rcp`, the operator CLI: a thin client of the HTTP API (SPEC §7). This module only wires commander to
@@ -149,6 +150,15 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
       .addOption(new Option('--all-tenants', 'every tenant of the allowed universe').conflicts('tenant'))
       .addOption(new Option('--tenant <id>', 'one tenant (ids: rcp tenants)').argParser(positiveInteger('--tenant')))
 
+  const parameterOptions = (command: Command) =>
+    command
+      .option(
+        '--param <name=value>',
+        'a runbook parameter (repeatable); NAME may be a dotted path (slaDays.critical=1); VALUE is JSON when it parses, else a string (see rcp runbooks)',
+        collect,
+      )
+      .option('--params-file <file>', 'the parameters as a JSON object (- reads stdin); --param entries are merged over it')
+
   program
     .command('login')
     .description('log in and store an API token (password from --password-stdin or a hidden prompt)')
@@ -226,7 +236,7 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
 
   program
     .command('runbooks')
-    .description('list the runbook catalog')
+    .description("list the runbook catalog: each runbook's unit and parameters (name, type, default, bounds)")
     .action(action((context) => listRunbooks(context)))
 
   program
@@ -256,10 +266,15 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
       ),
     )
 
-  targetOptions(program.command('preflight').argument('<key>', 'runbook key').description('what a runbook would change, without changing anything'))
-    .action(action((context, key: string, options: TargetOptions) => preflight(context, key, options), { fieldFlags: targetFieldFlags }))
+  parameterOptions(
+    targetOptions(program.command('preflight').argument('<key>', 'runbook key').description('what a runbook would change, without changing anything')),
+  ).action(
+    action((context, key: string, options: PreflightOptions) => preflight(context, key, options), {
+      fieldFlags: { ...targetFieldFlags, ...parameterFieldFlags },
+    }),
+  )
 
-  const start = targetOptions(program.command('start').argument('<key>', 'runbook key').description('start a run; prints its id'))
+  const start = parameterOptions(targetOptions(program.command('start').argument('<key>', 'runbook key').description('start a run; prints its id')))
     .requiredOption('--confirm <key>', 'type the runbook key again to confirm')
     .option('--reason-code <code>', 'DATA_REPAIR | INCIDENT | SUPPORT | SECURITY (required for all tenants)')
     .option('--reason <text>', 'why, 10 to 500 characters (required for all tenants)')

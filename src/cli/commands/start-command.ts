@@ -3,10 +3,11 @@ import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
 import { awaitingApprovalNote, formatCompletion, printable } from '../format.js'
+import { parameterFieldFlags, parametersOf, type ParameterOptions } from '../params.js'
 import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
 import { targetFieldFlags, targetOf, type TargetOptions } from './target.js'
 
-export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions {
+export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions, ParameterOptions {
   confirm: string
   follow?: boolean
 }
@@ -16,6 +17,7 @@ export const startFieldFlags: Record<string, string> = {
   confirmation: '--confirm',
   ...reasonFieldFlags,
   ...limitsFieldFlags,
+  ...parameterFieldFlags,
 }
 
 /**
@@ -29,6 +31,8 @@ export async function startRun(
   follow: FollowOptions = {},
 ): Promise<ExitCode> {
   const request: StartRunRequest = { ...targetOf(options), confirmation: options.confirm, source: 'cli' }
+  const parameters = await parametersOf(options, context.io.stdin)
+  if (parameters !== undefined) request.parameters = parameters
   const reason = reasonOf(options)
   if (reason) request.reason = reason
   const limits = limitsOf(options)
