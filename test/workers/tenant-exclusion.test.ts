@@ -4,12 +4,16 @@ import type { Sql } from '../../src/db/database.js'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { TenantJob } from '../../src/queue/job-queue.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
+import { findingsSlaRecalculate } from '../../src/runbooks/findings-sla-recalculate.js'
+import { startRun } from '../../src/commands/start-run.js'
+import { testCatalog } from '../support/catalog.js'
 import type { Runbook } from '../../src/runbooks/runbook.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker, type TenantWorkerOptions } from '../../src/workers/tenant-worker.js'
 import { readFindings } from '../runbooks/findings-fixture.js'
 import { freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
+  actor,
   countingRunbook,
   dispatchRuns,
   fakeDelivery,
@@ -130,6 +134,38 @@ describe.runIf(TEST_POSTGRES_URL)('per-tenant exclusion on PostgreSQL', () => {
     expect(all!.failureSummary.map((f) => [f.tenantId, f.reasonCode])).toEqual([[tenants.invalid, 'INVALID_DATA']])
     const laterMixed = (await tenantProcessedEvents(bed.log, allRunId)).find((p) => p.tenantId === tenants.mixed)
     expect(laterMixed!.result).toEqual({ status: 'succeeded', total: 4, updated: 0 })
+  })
+
+  it('runs of both runbooks on one tenant exclude each other: the SLA recalculation waits for the backfill’s repair (SPEC §13)', async () => {
+    const backfillRunId = await startSingleTenantRun(bed, tenants.mixed)
+    const { runId: slaRunId } = await startRun(bed, { ...actor, capabilities: [...actor.capabilities, findingsSlaRecalculate.requiredCapability] }, {
+      runbookKey: findingsSlaRecalculate.key,
+      scope: 'single_tenant',
+      tenantId: tenants.mixed,
+      confirmation: findingsSlaRecalculate.key,
+      reason: null,
+      source: 'cli',
+      parameters: { slaDays: { critical: 1 } },
+    })
+    await dispatched([backfillRunId, slaRunId])
+    const held = runbookHeldOpenOnce()
+    const worker = new TenantWorker(
+      { sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: (key: string) => (key === held.runbook.key ? held.runbook : testCatalog.find(key)) } },
+      { retryDelayMs: 7 },
+    )
+    const backfill = fakeDelivery(jobFor(backfillRunId, tenants.mixed), 1)
+    const backfillDone = worker.handle(backfill.delivery)
+    await held.inside
+    const sla = fakeDelivery({ ...jobFor(slaRunId, tenants.mixed), runbookKey: findingsSlaRecalculate.key }, 1)
+    const slaDone = worker.handle(sla.delivery)
+    await waitFor(async () => (await advisoryLockWaiters(bed.sql)) === 1, 10_000, 'the SLA repair to wait for the tenant lock')
+    await sleep(200)
+    expect(sla.settled).toEqual([])
+    held.release()
+    await Promise.all([backfillDone, slaDone])
+    expect([backfill.settled, sla.settled]).toEqual([[{ kind: 'ack' }], [{ kind: 'ack' }]])
+    const [slaCompleted] = await runCompletedEvents(bed.log, slaRunId)
+    expect(slaCompleted!.outcome).toBe('succeeded')
   })
 
   it('a tenant whose lock another transaction holds is retried, then fails TENANT_LOCKED after maxLockedAttempts', async () => {
