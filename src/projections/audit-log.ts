@@ -86,6 +86,11 @@ export const auditLogProjection: Projection = {
   },
 }
 
+/** The runbook parameters a preview or a start used, for runbooks that have any (SPEC §13). */
+function parametersOf(data: { parameters: Record<string, unknown> }): { parameters?: Record<string, unknown> } {
+  return Object.keys(data.parameters).length > 0 ? { parameters: data.parameters } : {}
+}
+
 /** Where the request came from, when the event was caused by a request. */
 function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent: string | null } {
   const initiator = metadata.initiator
@@ -108,6 +113,7 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
           scope: d.scope,
           target_tenant_id: d.targetTenantId,
           affected_count: d.result.affectedCount,
+          ...parametersOf(d),
           platform_user_id: operator?.platformUserId ?? null,
           email: operator?.email ?? null,
           ...requestOrigin(metadata),
@@ -126,6 +132,7 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
           scope: d.scope,
           target_tenant_id: d.targetTenantId,
           affected_count: d.preflight.affectedCount,
+          ...parametersOf(d),
           operation_run_id: d.runId,
           platform_user_id: d.initiator.platformUserId,
           email: d.initiator.email,
