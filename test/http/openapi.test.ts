@@ -110,7 +110,7 @@ describe(`OpenAPI document: ${service.name}`, () => {
     expect(startBody.required).toEqual(expect.arrayContaining(['scope', 'confirmation']))
 
     const preflightBody = resolve(operation('post', '/api/runbooks/{key}/preflight').requestBody.content['application/json'].schema)
-    expect(Object.keys(preflightBody.properties)).toEqual(['scope', 'tenantId'])
+    expect(Object.keys(preflightBody.properties)).toEqual(['scope', 'tenantId', 'parameters'])
 
     const runsQuery = operation('get', '/api/runs').parameters.filter((parameter: any) => parameter.in === 'query')
     expect(runsQuery.map((parameter: any) => parameter.name)).toEqual(['status', 'outcome', 'runbook', 'tenantId', 'cursor', 'limit'])
