@@ -9,6 +9,7 @@ import {
   launchChromium,
   markPage,
   openConsolePage,
+  saveScreenshot,
   signInWithSessionCookie,
   submitForm,
   unexpectedProblems,
@@ -18,6 +19,8 @@ import type { TestService } from '../support/service.js'
 import { embeddedService, everyConsoleCapability, runbookKey } from './browser-fixtures.js'
 
 const validReasonText = 'normalise legacy finding lifecycles'
+const slaKey = 'findings.sla.recalculate'
+const slaCapability = 'platform.runbooks.findings.sla_recalculate'
 
 describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
   let service: TestService
@@ -259,5 +262,128 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     expect(JSON.parse(forged.preflight.text).missingCapabilities).toEqual(['platform.runbooks.view'])
     expect(await service.eventCount()).toBe(eventsBefore)
     expect(unexpectedProblems(problems, [403])).toEqual([])
+  })
+  describe('the SLA runbook’s parameters (SPEC §13)', () => {
+    let slaOperator: { email: string; password: string }
+    beforeAll(async () => {
+      // Both runbooks' capabilities, so the page carries both forms.
+      slaOperator = await createConsoleOperator(service, [...everyConsoleCapability, slaCapability])
+    })
+    const slaForm = (page: Page) =>
+      page.locator('section.card', { has: page.getByRole('heading', { name: 'Findings SLA recalculation' }) }).locator('form.runbook')
+    const backfillForm = (page: Page) =>
+      page.locator('section.card', { has: page.getByRole('heading', { name: 'Findings lifecycle backfill' }) }).locator('form.runbook')
+    const severities = [
+      ['Critical', '3'],
+      ['High', '7'],
+      ['Medium', '30'],
+      ['Low', '90'],
+    ] as const
+    /** The error texts a field names in aria-describedby, as a screen reader reads them. */
+    const explanation = (page: Page, label: string) =>
+      slaForm(page)
+        .getByLabel(label, { exact: true })
+        .evaluate((element) =>
+          (element.getAttribute('aria-describedby') ?? '')
+            .split(' ')
+            .map((id) => document.getElementById(id))
+            .filter((described) => described?.classList.contains('field-error'))
+            .map((described) => described!.textContent ?? '')
+            .join(' ')
+            .trim(),
+        )
+    const dropMinimum = (page: Page, label: string) => slaForm(page).getByLabel(label, { exact: true }).evaluate((input) => input.removeAttribute('min'))
+
+    it('shows a form generated from the schema, prefilled with the defaults; the preflight counts with what is typed and explains refusals beside the field', async () => {
+      const { page, problems } = await runbooksPage(slaOperator)
+      expect(await backfillForm(page).locator('[data-param-path]').count(), 'the backfill takes no parameters').toBe(0)
+      const group = slaForm(page).getByRole('group', { name: 'SLA days per severity' })
+      expect(await group.isVisible()).toBe(true)
+      for (const [label, value] of severities) {
+        const field = group.getByLabel(label, { exact: true })
+        expect(await field.inputValue(), label).toBe(value)
+        expect(
+          await field.evaluate((input: HTMLInputElement) => ({ type: input.type, min: input.min, max: input.max, step: input.step, name: input.name })),
+        ).toEqual({ type: 'number', min: '1', max: '365', step: '1', name: `param.slaDays.${label.toLowerCase()}` })
+        expect(await field.evaluate((input) => document.getElementById(input.getAttribute('aria-describedby')!.split(' ')[0]!)?.textContent)).toBe(
+          `Days (1–365); default ${value}.`,
+        )
+      }
+      await saveScreenshot(page, 'runbooks-sla-parameters')
+
+      // The browser's own constraint check: nothing is sent, the field says why.
+      let preflights = 0
+      page.on('request', (request) => {
+        if (request.url().endsWith(`/runbooks/${slaKey}/preflight`)) preflights++
+      })
+      await group.getByLabel('Critical', { exact: true }).fill('0')
+      await slaForm(page).getByRole('button', { name: 'Preflight' }).click()
+      expect(await explanation(page, 'Critical')).toBe('Critical must be at least 1')
+      expect(await group.getByLabel('Critical', { exact: true }).getAttribute('aria-invalid')).toBe('true')
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('param.slaDays.critical')
+      expect(preflights).toBe(0)
+
+      // The server's refusal (the browser's check removed), beside the same field.
+      await dropMinimum(page, 'Critical')
+      const refused = page.waitForResponse((response) => response.url().endsWith(`/runbooks/${slaKey}/preflight`))
+      await slaForm(page).getByRole('button', { name: 'Preflight' }).click()
+      expect((await refused).status()).toBe(422)
+      await expect.poll(() => explanation(page, 'Critical')).toBe('Critical must be at least 1')
+      expect(await group.getByLabel('High', { exact: true }).getAttribute('aria-invalid')).toBeNull()
+
+      await group.getByLabel('Critical', { exact: true }).fill('1')
+      const sent = page.waitForRequest((request) => request.url().endsWith(`/runbooks/${slaKey}/preflight`))
+      await slaForm(page).getByRole('button', { name: 'Preflight' }).click()
+      expect((await sent).postDataJSON()).toEqual({ scope: 'all_tenants', parameters: { slaDays: { critical: 1, high: 7, medium: 30, low: 90 } } })
+      const output = slaForm(page).locator('[data-preflight-result]')
+      await output.locator('dl').waitFor({ timeout: 10_000 })
+      expect(await explanation(page, 'Critical')).toBe('')
+      expect(await output.locator('dt').allTextContents()).toEqual(['Affected findings', 'Findings scanned', 'Estimated tenants'])
+      const shown = (await output.locator('dd').allTextContents()).map(Number)
+      const api = await service.request('POST', `/api/runbooks/${slaKey}/preflight`, {
+        token: await service.token(),
+        json: { scope: 'all_tenants', parameters: { slaDays: { critical: 1 } } },
+      })
+      expect(api.status, api.text).toBe(200)
+      expect(shown).toEqual([api.body.affectedCount, api.body.totalCount, api.body.estimatedTenants])
+      expect(unexpectedProblems(problems, [422])).toEqual([])
+    })
+
+    it('answers a start the server refuses in place (values kept, nothing started), and a valid one with the run page showing its parameters', async () => {
+      const { page, problems } = await runbooksPage(slaOperator)
+      const runsBefore = await runCount()
+      const form = slaForm(page)
+      await form.getByLabel('Single tenant').click()
+      await form.getByLabel('Tenant', { exact: true }).fill('Acme Logistics (#2)')
+      await form.getByLabel(/Confirmation/).fill(slaKey)
+      await form.getByLabel('Critical', { exact: true }).fill('0')
+      await form.getByLabel('Medium', { exact: true }).fill('45')
+      await dropMinimum(page, 'Critical')
+      const refused = await submitForm(page, () => form.getByRole('button', { name: 'Start run' }).click())
+      expect(refused.status(), await describePage(page)).toBe(422)
+      expect(await form.getByLabel('Critical', { exact: true }).getAttribute('aria-invalid')).toBe('true')
+      expect(await explanation(page, 'Critical')).toBe('Critical must be at least 1')
+      expect(await explanation(page, 'High')).toBe('')
+      expect(await form.locator('.form-errors').textContent()).toBe('')
+      expect(await form.getByLabel('Critical', { exact: true }).inputValue()).toBe('0')
+      expect(await form.getByLabel('Medium', { exact: true }).inputValue()).toBe('45')
+      expect(await form.getByLabel('Low', { exact: true }).inputValue()).toBe('90')
+      expect(await runCount()).toBe(runsBefore)
+
+      await form.getByLabel('Critical', { exact: true }).fill('1')
+      await form.getByLabel(/Confirmation/).fill(slaKey)
+      await submitForm(page, () => form.getByRole('button', { name: 'Start run' }).click())
+      expect(new URL(page.url()).pathname, await describePage(page)).toMatch(/^\/system\/ops\/runs\/[0-9A-Z]{26}$/)
+      expect(await page.locator('h1').textContent()).toContain('Findings SLA recalculation')
+      expect(await page.locator('#run-parameters li').allTextContents()).toEqual([
+        'SLA days per severity › Critical: 1',
+        'SLA days per severity › High: 7',
+        'SLA days per severity › Medium: 45',
+        'SLA days per severity › Low: 90',
+      ])
+      expect(await page.getByRole('region', { name: 'Summary' }).locator('dt').first().textContent()).toBe('Findings scanned')
+      expect(await runCount()).toBe(runsBefore + 1)
+      expect(unexpectedProblems(problems, [422])).toEqual([])
+    })
   })
 })

@@ -24,7 +24,12 @@ export const fieldLabels: Record<string, string> = {
 }
 
 export function describeProblem(problem: FieldProblem): string {
-  const label = fieldLabels[problem.field]
+  return describeProblemAs(problem, fieldLabels)
+}
+
+/** As `describeProblem`, with a form's own labels (e.g. its runbook's `parameters.<path>` titles) first. */
+export function describeProblemAs(problem: FieldProblem, labels: Record<string, string>): string {
+  const label = Object.hasOwn(labels, problem.field) ? labels[problem.field] : fieldLabels[problem.field]
   if (label === '') return problem.message.charAt(0).toUpperCase() + problem.message.slice(1)
   return label ? `${label} ${problem.message}` : `${problem.field}: ${problem.message}`
 }

@@ -78,6 +78,10 @@ input[type=number] { width: 100%; max-width: 12rem; padding: .5rem; font: inheri
 .tenant-picker { margin-top: .5rem; }
 form:has(input[name=scope][value=all_tenants]:checked) .tenant-picker { display: none; }
 .preflight-result:empty { display: none; }
+.parameter-fields { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0 1rem; }
+.parameter-fields .parameter label { margin-top: .5rem; }
+label.checkbox { display: inline-flex; gap: .4rem; align-items: center; }
+ul.parameters { list-style: none; margin: 0; padding: 0; }
 .preflight-result { display: block; margin-top: .75rem; }
 dl.counts { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .5rem; margin: 0; }
 dl.counts div { background: var(--bg); border: 1px solid var(--border); border-radius: 6px; padding: .5rem .75rem; }

@@ -27,6 +27,10 @@ export interface RunPageProps {
   run: RunDetail
   progress: RunProgress
   runbookLabel: string | null
+  /** What the runbook's counts count, plural (`findings`; `rows` for a runbook the catalog no longer has). */
+  unit: string
+  /** The parameters the run was started with (its `context.parameters`), labelled; null when not recorded. */
+  parameters: Array<{ label: string; value: string }> | null
   events: RawEvent[]
   tenantNames: TenantNames
   /** The tenant table: filter, page and any error about its query. */
@@ -42,9 +46,9 @@ export interface RunPageProps {
   approval: Omit<RunApprovalProps, 'runId' | 'awaiting' | 'csrfToken'>
 }
 
-/** The summary keys SPEC §3 allows, in reading order. */
-const COUNT_KEYS = [
-  ['total', 'Findings scanned'],
+/** The summary keys SPEC §3 allows, in reading order; `total` counts the runbook's unit. */
+const countKeys = (unit: string) => [
+  ['total', `${unit.charAt(0).toUpperCase()}${unit.slice(1)} scanned`],
   ['processed', 'Processed'],
   ['updated', 'Updated'],
   ['skipped', 'Skipped'],
@@ -100,7 +104,7 @@ const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNot
 )
 
 export const RunPage: FC<RunPageProps> = (props) => {
-  const { nonce, viewer, run, progress, runbookLabel, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval } = props
+  const { nonce, viewer, run, progress, runbookLabel, unit, parameters, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval } = props
   const live = run.status !== 'completed'
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script
@@ -172,6 +176,24 @@ export const RunPage: FC<RunPageProps> = (props) => {
           </dd>
           <dt>Scope</dt>
           <dd>{run.tenantId === null ? 'All tenants' : `Single tenant ${tenantLabel(tenantNames, run.tenantId)}`}</dd>
+          {parameters ? (
+            <>
+              <dt>Parameters</dt>
+              <dd id="run-parameters">
+                {parameters.length === 0 ? (
+                  'none'
+                ) : (
+                  <ul class="parameters">
+                    {parameters.map((parameter) => (
+                      <li>
+                        {parameter.label}: <code>{parameter.value}</code>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </dd>
+            </>
+          ) : null}
           {run.retryOf ? (
             <>
               <dt>Retry of</dt>
@@ -230,7 +252,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
       <section class="card" aria-labelledby="counts-title">
         <h2 id="counts-title">Summary</h2>
         <dl class="counts">
-          {COUNT_KEYS.filter(([key]) => key !== 'tenants' || run.summaryCounts.tenants !== undefined).map(([key, label]) => (
+          {countKeys(unit).filter(([key]) => key !== 'tenants' || run.summaryCounts.tenants !== undefined).map(([key, label]) => (
             <div>
               <dt>{label}</dt>
               <dd data-count={key}>{run.summaryCounts[key] ?? 0}</dd>

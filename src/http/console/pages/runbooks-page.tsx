@@ -4,17 +4,23 @@ import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../command
 import type { UniverseTenant } from '../../../runbooks/tenant-universe.js'
 import { consolePaths } from '../console-env.js'
 import { CSRF_FIELD } from '../csrf.js'
-import { fieldLabels, messagesFor, problemSlots, unplacedMessages, type ProblemSlot } from '../field-problems.js'
+import { describeProblemAs, fieldLabels, messagesFor, problemSlots, type ProblemSlot } from '../field-problems.js'
 import { ErrorAlert, Layout, type Viewer } from '../layout.js'
+import { parameterErrorFields, parameterLabels, type ParameterNode } from '../parameter-form.js'
 import { runbooksScript } from '../scripts/runbooks-script.js'
 import { emptyStartForm, type StartFormValues } from '../start-form.js'
 import { formatTenantReference } from '../tenant-reference.js'
+import { ParameterFields } from './parameter-fields.js'
 
 export interface CatalogEntry {
   key: string
   label: string
   description: string
   estimatedDuration: string
+  /** What its counts count, plural (`findings`). */
+  unit: string
+  /** Its parameters form, from the JSON Schema of its parameters (SPEC §13); empty when it takes none. */
+  parameters: ParameterNode[]
   /** The operator may preview it (view + the runbook's capability). */
   canPreflight: boolean
   /** The operator may start it (run + the runbook's capability). */
@@ -80,6 +86,10 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
   const invalid = (slot: ProblemSlot) => (messagesFor(problems, slot).length > 0 ? 'true' : undefined)
   const single = values.scope === 'single_tenant'
   const interactive = runbook.canPreflight || runbook.canStart
+  const labels = { ...fieldLabels, ...parameterLabels(runbook.parameters) }
+  // Problems with no place beside a field (nor beside a parameter) are told at the top of the form.
+  const placed = new Set<string>([...Object.values(problemSlots).flat(), 'parameters', ...parameterErrorFields(runbook.parameters)])
+  const unplaced = problems.filter((problem) => !placed.has(problem.field)).map((problem) => describeProblemAs(problem, labels))
   return (
     <section class="card" aria-labelledby={`${prefix}-title`}>
       <h2 id={`${prefix}-title`}>{runbook.label}</h2>
@@ -111,12 +121,13 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
           data-can-start={runbook.canStart ? 'true' : 'false'}
           data-preflight-url={consolePaths.preflight(runbook.key)}
           data-tenants-url={consolePaths.tenants}
-          data-field-labels={JSON.stringify(fieldLabels)}
+          data-field-labels={JSON.stringify(labels)}
+          data-unit={runbook.unit}
           novalidate
         >
           <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
           <div data-error-for="(form)" class="form-errors" aria-live="polite">
-            <ErrorAlert messages={unplacedMessages(problems)} />
+            <ErrorAlert messages={unplaced} />
           </div>
           <fieldset class="choices" aria-describedby={`${prefix}-scope-error`}>
             <legend>Scope</legend>
@@ -153,6 +164,7 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
             </p>
             <FieldError id={`${prefix}-tenant-error`} slot="tenantId" problems={problems} />
           </div>
+          <ParameterFields prefix={prefix} nodes={runbook.parameters} values={values.parameters} problems={problems} />
           {runbook.canPreflight ? (
             <div class="actions">
               <button type="button" class="secondary" data-action="preflight">

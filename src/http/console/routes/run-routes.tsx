@@ -40,6 +40,7 @@ import { problemJson } from '../../problem.js'
 import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
 import { readFormBody } from '../csrf.js'
 import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
+import { runParameters } from '../parameter-form.js'
 import { RunPage } from '../pages/run-page.js'
 import type { TenantFilter } from '../pages/run-tenants.js'
 import { RunsPage, runsPageHref, type RunFilters } from '../pages/runs-page.js'
@@ -214,6 +215,8 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         progress={runProgress(run, tenantNames)}
         tenantNames={tenantNames}
         runbookLabel={deps.catalog.find(run.type)?.label ?? null}
+        unit={deps.catalog.find(run.type)?.unit ?? 'rows'}
+        parameters={runParameters(deps.catalog.find(run.type), run.context)}
         tenants={{
           filter,
           tenants: tenantPage.items,

@@ -14,6 +14,7 @@ import { problemResponse } from '../../problem.js'
 import { readJsonBody, readQuery } from '../../request-body.js'
 import { preflightBodySchema, tenantQuerySchema } from '../../request-schemas.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
+import { parameterFormOf } from '../parameter-form.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
@@ -40,6 +41,8 @@ function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly stri
     label: runbook.label,
     description: runbook.description,
     estimatedDuration: runbook.estimatedDuration,
+    unit: runbook.unit,
+    parameters: parameterFormOf(runbook),
     canPreflight: has(capabilities.runbooksView) && has(runbook.requiredCapability),
     canStart: has(capabilities.runbooksRun) && has(runbook.requiredCapability),
   }))
@@ -117,7 +120,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
         const missing = missingCapabilities(c.get('actor').capabilities, [runbook.requiredCapability])
         if (missing.length > 0) return refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${missing.join(', ')}.`)
         const values = readStartForm(await readFormBody(c))
-        const parsed = toStartRunInput(key, values)
+        const parsed = toStartRunInput(key, values, parameterFormOf(runbook))
         const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
         if ('problems' in parsed) return refused(parsed.problems)
         try {

@@ -1,0 +1,109 @@
+import { z } from 'zod'
+import { describe, expect, it } from 'vitest'
+import { findingsSlaRecalculate } from '../../../src/runbooks/findings-sla-recalculate.js'
+import { findingsLifecycleBackfill } from '../../../src/runbooks/findings-lifecycle-backfill.js'
+import { parameterForm, parameterFormOf, parameterLeaves, runParameters } from '../../../src/http/console/parameter-form.js'
+import { parametersJsonSchema } from '../../../src/http/schemas/runbook-schemas.js'
+import { readStartForm, toStartRunInput } from '../../../src/http/console/start-form.js'
+
+const startFields = { scope: 'all_tenants', confirmation: 'findings.sla.recalculate', reasonCode: '', reasonText: '' }
+const slaForm = parameterFormOf(findingsSlaRecalculate)
+
+function start(body: Record<string, unknown>, form = slaForm) {
+  return toStartRunInput('findings.sla.recalculate', readStartForm({ ...startFields, ...body }), form)
+}
+
+describe('console start form: runbook parameters (SPEC §13)', () => {
+  it('generates the SLA form from the JSON Schema: a group titled as the schema, four integer fields 1–365 with their defaults', () => {
+    expect(slaForm).toHaveLength(1)
+    const [group] = slaForm
+    expect(group).toMatchObject({ kind: 'group', label: 'SLA days per severity', errorField: 'parameters.slaDays' })
+    expect(parameterLeaves(slaForm).map(({ name, label, kind, min, max, step, defaultValue, errorField }) => ({ name, label, kind, min, max, step, defaultValue, errorField }))).toEqual([
+      { name: 'param.slaDays.critical', label: 'Critical', kind: 'integer', min: 1, max: 365, step: '1', defaultValue: '3', errorField: 'parameters.slaDays.critical' },
+      { name: 'param.slaDays.high', label: 'High', kind: 'integer', min: 1, max: 365, step: '1', defaultValue: '7', errorField: 'parameters.slaDays.high' },
+      { name: 'param.slaDays.medium', label: 'Medium', kind: 'integer', min: 1, max: 365, step: '1', defaultValue: '30', errorField: 'parameters.slaDays.medium' },
+      { name: 'param.slaDays.low', label: 'Low', kind: 'integer', min: 1, max: 365, step: '1', defaultValue: '90', errorField: 'parameters.slaDays.low' },
+    ])
+    expect(parameterFormOf(findingsLifecycleBackfill)).toEqual([])
+  })
+
+  it('sends what was typed as nested parameters; an empty field is left out (its default applies)', () => {
+    const parsed = start({ 'param.slaDays.critical': ' 1 ', 'param.slaDays.high': '', 'param.slaDays.low': '120' })
+    expect(parsed).toEqual({
+      input: expect.objectContaining({ runbookKey: 'findings.sla.recalculate', scope: 'all_tenants', parameters: { slaDays: { critical: 1, low: 120 } } }),
+    })
+    expect(start({})).toEqual({ input: expect.objectContaining({ parameters: {} }) })
+    // What the command then validates: the subset is completed with the defaults.
+    expect(findingsSlaRecalculate.parameters.parse({ slaDays: { critical: 1, low: 120 } })).toEqual({ slaDays: { critical: 1, high: 7, medium: 30, low: 120 } })
+  })
+
+  it('keeps the typed values, by path, to show the form again', () => {
+    const values = readStartForm({ ...startFields, 'param.slaDays.critical': 'soon', 'param.slaDays.high': ['x', '8'], other: 'ignored' })
+    expect(values.parameters).toEqual({ 'slaDays.critical': 'soon', 'slaDays.high': '8' })
+  })
+
+  it('refuses a field that is not a whole number as parameters.<path>, before the command, with the other form problems', () => {
+    for (const typed of ['soon', '1.5', '1e2', '0x10']) {
+      expect(start({ 'param.slaDays.critical': typed }), typed).toEqual({
+        problems: [{ field: 'parameters.slaDays.critical', message: 'must be a whole number' }],
+      })
+    }
+    expect(start({ scope: 'single_tenant', tenant: 'nobody', 'param.slaDays.medium': 'x' })).toEqual({
+      problems: [
+        { field: 'tenantId', message: 'must be picked from the list of tenants' },
+        { field: 'parameters.slaDays.medium', message: 'must be a whole number' },
+      ],
+    })
+    // Out of range is the command's to say (the form only reads numbers).
+    expect(start({ 'param.slaDays.critical': '0' })).toEqual({ input: expect.objectContaining({ parameters: { slaDays: { critical: 0 } } }) })
+    expect(start({ 'param.slaDays.critical': 'a\u0000' })).toMatchObject({
+      problems: expect.arrayContaining([{ field: 'parameters.slaDays.critical', message: 'contains characters that cannot be stored' }]),
+    })
+  })
+
+  it('ignores param fields the schema does not have', () => {
+    expect(start({ 'param.slaDays.urgent': '5', 'param.__proto__.polluted': '1' })).toEqual({ input: expect.objectContaining({ parameters: {} }) })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('reads strings, booleans, numbers and enums of other schemas; unions are not offered', () => {
+    const schema = z.object({
+      label: z.string().max(20).default('nightly'),
+      dryRun: z.boolean().default(true),
+      ratio: z.number().min(0).max(1).default(0.5),
+      mode: z.enum(['fast', 'careful']).default('careful'),
+      when: z.union([z.string(), z.number()]).default(1),
+    })
+    const form = parameterForm(parametersJsonSchema(schema))
+    expect(form.map((node) => [node.key, node.kind])).toEqual([
+      ['label', 'string'],
+      ['dryRun', 'boolean'],
+      ['ratio', 'number'],
+      ['mode', 'enum'],
+      ['when', 'unsupported'],
+    ])
+    expect(parameterLeaves(form).map((leaf) => leaf.defaultValue)).toEqual(['nightly', 'true', '0.5', 'careful'])
+    // An unchecked box posts only its hidden "false"; a checked one "false" then "true".
+    expect(start({ 'param.label': 'x', 'param.dryRun': 'false', 'param.ratio': '0.25', 'param.mode': 'fast' }, form)).toEqual({
+      input: expect.objectContaining({ parameters: { label: 'x', dryRun: false, ratio: 0.25, mode: 'fast' } }),
+    })
+    expect(start({ 'param.dryRun': ['false', 'true'], 'param.ratio': 'half' }, form)).toEqual({
+      problems: [{ field: 'parameters.ratio', message: 'must be a number' }],
+    })
+  })
+
+  it('labels a run’s recorded parameters with the schema’s titles, in the schema’s order (not jsonb’s)', () => {
+    expect(runParameters(findingsSlaRecalculate, { parameters: { slaDays: { low: 90, high: 7, medium: 30, critical: 1 } } })).toEqual([
+      { label: 'SLA days per severity › Critical', value: '1' },
+      { label: 'SLA days per severity › High', value: '7' },
+      { label: 'SLA days per severity › Medium', value: '30' },
+      { label: 'SLA days per severity › Low', value: '90' },
+    ])
+    expect(runParameters(findingsLifecycleBackfill, { parameters: {} })).toEqual([])
+    expect(runParameters(undefined, {})).toBeNull()
+    expect(runParameters(undefined, { parameters: { slaDays: { high: 7 }, extra: [1] } })).toEqual([
+      { label: 'slaDays › high', value: '7' },
+      { label: 'extra', value: '[1]' },
+    ])
+  })
+})
