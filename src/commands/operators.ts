@@ -14,7 +14,8 @@ import {
 } from '../auth/operator-store.js'
 import { defaultScryptParams, hashPassword, type ScryptParams } from '../auth/password-hash.js'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { streams, type DomainEvent } from '../events/index.js'
+import { streams, type DomainEvent, type Initiator } from '../events/index.js'
+import { WrongExpectedRevisionError, type ExpectedRevision } from '../store/event-store.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import { ConflictError, NotFoundError, ValidationError } from './errors.js'
@@ -26,6 +27,11 @@ import {
   type OperatorChanges,
   type OperatorState,
 } from './operator/operator-decider.js'
+import {
+  decideCapabilityIntroduction,
+  evolveCapabilityIntroduction,
+  initialCapabilityIntroductionState,
+} from './operator/capability-introduction.js'
 
 /**
  * SPEC §10 operator administration: load, decide (src/commands/operator/operator-decider.ts), then write
@@ -72,7 +78,7 @@ export async function createOperator(
   // Hashed before the transaction: on the embedded database a transaction holds the only connection.
   const passwordHash = await hashPassword(input.password, deps.hashParams ?? defaultScryptParams)
   try {
-    await writeAndRecord(deps, actor, id, events, async (tx) => {
+    await writeAndRecord(deps, initiatorOf(actor), id, events, async (tx) => {
       await insertOperatorRecord(tx, { id, ...created.data, passwordHash })
     })
   } catch (error) {
@@ -94,7 +100,7 @@ export async function updateOperator(deps: OperatorCommandDeps, actor: Actor, id
   })
   if (events.length > 0) {
     const next = events.reduce(evolveOperator, state)
-    await writeAndRecord(deps, actor, id, events, async (tx) => {
+    await writeAndRecord(deps, initiatorOf(actor), id, events, async (tx) => {
       await updateOperatorRecord(tx, id, { name: next.name, capabilities: [...next.capabilities], isBreakGlass: next.isBreakGlass, disabled: next.disabled })
       if (next.disabled && !state.disabled) await revokeCredentials(tx, id)
     })
@@ -129,10 +135,49 @@ export async function changeOwnPassword(
 async function changePassword(deps: OperatorCommandDeps, actor: Actor, state: OperatorState, password: string, by: 'self' | 'admin') {
   const events = decideSetPassword(state, { password, by, at: new Date().toISOString() })
   const passwordHash = await hashPassword(password, deps.hashParams ?? defaultScryptParams)
-  await writeAndRecord(deps, actor, state.id, events, async (tx) => {
+  await writeAndRecord(deps, initiatorOf(actor), state.id, events, async (tx) => {
     await setPasswordHash(tx, state.id, passwordHash)
     await revokeCredentials(tx, state.id)
   })
+}
+
+/**
+ * Run on start by the API role, once the bootstrap admin exists: capabilities this release knows and the
+ * deployment has not introduced yet (a runbook a new release adds) are introduced, and granted to the
+ * bootstrap admin — the first operator — by the service, as an audited operator change (SPEC §10: the
+ * bootstrap admin holds every capability; nobody may grant themselves one). Returns what was introduced.
+ */
+export async function introduceCapabilities(deps: OperatorCommandDeps): Promise<string[]> {
+  const initiator: Initiator = { kind: 'system', component: 'auth' }
+  const streamId = streams.capabilities()
+  // Several processes may start at once: the expected revisions let one of them do it, the others re-read.
+  for (let attempt = 1; ; attempt++) {
+    const { events, revision } = await deps.log.read(streamId)
+    const state = events.reduce(evolveCapabilityIntroduction, initialCapabilityIntroductionState)
+    const [bootstrapAdmin] = await listOperatorRecords(deps.sql)
+    const at = new Date().toISOString()
+    const decision = decideCapabilityIntroduction(state, { known: deps.knownCapabilities, bootstrapAdmin: bootstrapAdmin ?? null, at })
+    const introduced = decision.events.flatMap((event) => (event.type === 'CapabilitiesIntroduced' ? event.data.capabilities : []))
+    if (introduced.length === 0) return []
+    const introduction = { streamId, events: decision.events, expected: revision ?? ('no_stream' as const) }
+    const granted = decision.bootstrapAdminCapabilities
+    try {
+      if (bootstrapAdmin && granted) {
+        const changed: DomainEvent[] = [
+          { type: 'OperatorCapabilitiesChanged', data: { operatorId: bootstrapAdmin.id, capabilities: granted, previous: [...bootstrapAdmin.capabilities], at } },
+        ]
+        // The grant and the introduction in one transaction: of processes racing, one grants, once.
+        await writeAndRecord(deps, initiator, bootstrapAdmin.id, changed, async (tx) => {
+          await updateOperatorRecord(tx, bootstrapAdmin.id, { ...bootstrapAdmin, capabilities: granted })
+        }, introduction)
+      } else {
+        await deps.log.append(streamId, decision.events, introduction.expected, { correlationId: streamId, causationId: null, initiator })
+      }
+      return introduced
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError) || attempt >= 5) throw error
+    }
+  }
 }
 
 async function loadOperator(sql: Sql, id: string): Promise<OperatorState> {
@@ -148,23 +193,28 @@ async function loadOperator(sql: Sql, id: string): Promise<OperatorState> {
  */
 async function writeAndRecord(
   deps: OperatorCommandDeps,
-  actor: Actor,
+  initiator: Initiator,
   operatorId: string,
   events: DomainEvent[],
   write: (tx: TransactionSql) => Promise<void>,
+  /** Events of another stream that go with the change (appended last: their expected revision decides). */
+  also?: { streamId: string; events: DomainEvent[]; expected: ExpectedRevision },
 ): Promise<void> {
   const streamId = streams.operator(operatorId)
-  const context = { correlationId: streamId, causationId: null, initiator: initiatorOf(actor) }
+  const context = { correlationId: streamId, causationId: null, initiator }
+  const alsoContext = also ? { correlationId: also.streamId, causationId: null, initiator } : null
   const { revision } = await deps.log.read(streamId)
   const expected = revision ?? 'any'
   if (deps.log.appendsInTransactions) {
     await deps.sql.begin(async (tx) => {
       await write(tx)
       await deps.log.appendInTransaction(tx, streamId, events, expected, context)
+      if (also) await deps.log.appendInTransaction(tx, also.streamId, also.events, also.expected, alsoContext!)
     })
     ;(deps.log.store as { notifyAppended?: () => void }).notifyAppended?.()
     return
   }
   await deps.sql.begin(write)
   await deps.log.append(streamId, events, expected, context)
+  if (also) await deps.log.append(also.streamId, also.events, also.expected, alsoContext!)
 }

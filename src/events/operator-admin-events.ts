@@ -35,3 +35,12 @@ export const operatorEnabledV1 = z.object({ operatorId, at }).strict()
 
 /** `self`: the operator changed their own (knowing the current one); `admin`: set by an administrator. */
 export const operatorPasswordChangedV1 = z.object({ operatorId, by: z.enum(['self', 'admin']), at }).strict()
+
+/**
+ * On the deployment's capabilities stream: capabilities this deployment knows from now on (a runbook added
+ * by a release), and the bootstrap administrator they were granted to, if any (SPEC §10: the bootstrap
+ * admin holds every capability).
+ */
+export const capabilitiesIntroducedV1 = z
+  .object({ capabilities: z.array(z.string().min(1)).min(1), grantedTo: operatorId.nullable(), at })
+  .strict()

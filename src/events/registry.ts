@@ -23,6 +23,7 @@ import {
 } from './run-events.js'
 import { haltEngagedV1, haltLiftedV1 } from './halt-events.js'
 import {
+  capabilitiesIntroducedV1,
   operatorCapabilitiesChangedV1,
   operatorCreatedV1,
   operatorDisabledV1,
@@ -59,6 +60,7 @@ export const eventSchemas = {
   OperatorDisabled: { 1: operatorDisabledV1 },
   OperatorEnabled: { 1: operatorEnabledV1 },
   OperatorPasswordChanged: { 1: operatorPasswordChangedV1 },
+  CapabilitiesIntroduced: { 1: capabilitiesIntroducedV1 },
   RunIdentityClaimed: { 1: runIdentityClaimedV1 },
   PreflightRecorded: { 1: preflightRecordedV1, 2: preflightRecordedV2 },
   LoginSucceeded: { 1: loginSucceededV1 },

@@ -6,6 +6,8 @@ export const streams = {
   halt: () => 'deployment-halt',
   /** An operator's administration (SPEC §10). */
   operator: (operatorId: string) => `operator-${operatorId}`,
+  /** Which capabilities this deployment has introduced (a new runbook's reaches the bootstrap admin once). */
+  capabilities: () => 'deployment-capabilities',
   /** The approval settings (SPEC §10): one stream for the deployment. */
   approvalSettings: () => 'settings-approvals',
   preflight: (preflightId: string) => `preflight-${preflightId}`,

@@ -121,5 +121,14 @@ const readModelBaseline: readonly string[] = [
  */
 export const readModelSchema: MigrationSet = {
   owner: 'read-models',
-  migrations: [{ version: 1, name: 'baseline', statements: readModelBaseline }],
+  migrations: [
+    { version: 1, name: 'baseline', statements: readModelBaseline },
+    {
+      version: 2,
+      name: 'run context parameters',
+      // Runs projected before runbooks had parameters ran with none (SPEC §13: `context.parameters`); the
+      // projection writes them from now on, and a rebuild gives the same.
+      statements: [`update operation_runs set context = jsonb_set(context, '{parameters}', '{}'::jsonb) where not (context ? 'parameters')`],
+    },
+  ],
 }

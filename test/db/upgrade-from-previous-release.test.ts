@@ -84,20 +84,31 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
       const applied = await migrateService(db.sql, options)
       const owners = ['platform', 'event-store', 'read-models', 'auth', 'console-sessions', 'tenant-job-results', 'subscription-checkpoints']
       expect(applied).toEqual([
-        ...owners.map((owner) => ({ owner, version: 1, name: 'baseline' })),
+        ...owners.flatMap((owner) => [
+          { owner, version: 1, name: 'baseline' },
+          // The one change of this release to an existing table: runs of the previous release had no parameters.
+          ...(owner === 'read-models' ? [{ owner, version: 2, name: 'run context parameters' }] : []),
+        ]),
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
       expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'runbook:example.runbook'])
 
-      expect(await snapshot(db.sql)).toEqual(before)
+      // Every row kept; the run's context gained the parameters it ran with (none), nothing else changed.
+      const after = await snapshot(db.sql)
+      expect({ ...after, operation_runs: [] }).toEqual({ ...before, operation_runs: [] })
+      expect(after.operation_runs).toEqual(before.operation_runs!.map((row) => row.replace(',{},', ',"{""parameters"": {}}",')))
       const recorded = await db.sql<Array<{ owner: string; version: number }>>`select owner, version from schema_migrations order by owner, version`
       expect(recorded).toEqual(
-        [...owners, 'runbook:example.runbook'].sort().map((owner) => ({ owner, version: 1 })),
+        [...owners, 'runbook:example.runbook'].sort().flatMap((owner) => [
+          { owner, version: 1 },
+          ...(owner === 'read-models' ? [{ owner, version: 2 }] : []),
+        ]),
       )
+      const upgraded = after
       await db.sql`insert into example_runbook_marks (id) values (1)`
 
       expect(await migrateService(db.sql, options)).toEqual([])
-      expect(await snapshot(db.sql)).toEqual(before)
+      expect(await snapshot(db.sql)).toEqual(upgraded)
       expect(await db.sql`select id::int from example_runbook_marks`).toEqual([{ id: 1 }])
     } finally {
       await db.close()

@@ -21,7 +21,10 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
       await db.sql`insert into projection_checkpoints (name, position) values ('read-models', '41:0')`
 
       // The upgrade: the baseline is applied once, to a database that has the tables but no record of it.
-      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([{ owner: 'read-models', version: 1, name: 'baseline' }])
+      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([
+        { owner: 'read-models', version: 1, name: 'baseline' },
+        { owner: 'read-models', version: 2, name: 'run context parameters' },
+      ])
       const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
         select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,
                (select count(*)::int from audit_log) as audit`
