@@ -7,6 +7,7 @@ import { HaltedError } from './errors.js'
 import { haltDecider, type HaltState } from './halt/halt-decider.js'
 import { handleCommand } from './handle-command.js'
 import { haltActiveRun } from './run-control.js'
+import { loadRun } from './run-execution.js'
 import { checkedReason } from './run/start-run-policy.js'
 
 /** The halt as the API shows it (SPEC §9 `GET /api/halt`). */
@@ -69,11 +70,17 @@ export async function haltDeployment(
     select id from operation_runs where status in ('queued', 'running') order by created_at`
   const pausedRuns: string[] = []
   for (const { id } of rows) {
-    if (await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null })) {
-      pausedRuns.push(id)
-    }
+    const pausedNow = await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null })
+    // A worker that met the halt first may have paused the run itself (HALTED) a moment before: this halt
+    // paused it all the same, and the operator is told so.
+    if (pausedNow || (await pausedByHaltSince(deps.log, id, at))) pausedRuns.push(id)
   }
   return { halt: await haltView(deps.log), pausedRuns }
+}
+
+async function pausedByHaltSince(log: EventLog, runId: string, haltedAt: string): Promise<boolean> {
+  const run = await loadRun(log, runId)
+  return run.status === 'paused' && run.pause.reasonCode === 'HALTED' && run.pause.at >= haltedAt
 }
 
 /** SPEC §9: lifts the halt; paused runs stay paused until an operator resumes them. */
