@@ -217,8 +217,9 @@ export async function listOperatorRecords(sql: Sql): Promise<OperatorRecord[]> {
   return rows.map(toRecord)
 }
 
-export async function findOperatorRecord(sql: Sql | TransactionSql, id: string): Promise<OperatorRecord | null> {
-  const rows = await sql.unsafe<OperatorRecordRow[]>(`select ${recordColumns} from operators where id = $1`, [id])
+export async function findOperatorRecord(sql: Sql | TransactionSql, id: string, options: { forUpdate?: boolean } = {}): Promise<OperatorRecord | null> {
+  const lock = options.forUpdate ? ' for update' : ''
+  const rows = await sql.unsafe<OperatorRecordRow[]>(`select ${recordColumns} from operators where id = $1${lock}`, [id])
   return rows[0] ? toRecord(rows[0]) : null
 }
 

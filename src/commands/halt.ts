@@ -67,7 +67,7 @@ export async function haltDeployment(
   const context = { correlationId: streams.halt(), causationId: null, initiator: initiatorOf(actor) }
   const handled = await handleCommand(deps.log, streams.halt(), haltDecider, { type: 'EngageHalt', reason, at }, context)
   const rows = await deps.sql<Array<{ id: string }>>`
-    select id from operation_runs where status in ('queued', 'running') order by created_at`
+    select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
   const pausedRuns: string[] = []
   for (const { id } of rows) {
     const pausedNow = await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null })

@@ -168,7 +168,11 @@ export async function introduceCapabilities(deps: OperatorCommandDeps): Promise<
         ]
         // The grant and the introduction in one transaction: of processes racing, one grants, once.
         await writeAndRecord(deps, initiator, bootstrapAdmin.id, changed, async (tx) => {
-          await updateOperatorRecord(tx, bootstrapAdmin.id, { ...bootstrapAdmin, capabilities: granted })
+          // Decided on a read outside this transaction: an administrator's change since then wins, and the
+          // introduction is decided again on a fresh read.
+          const current = await findOperatorRecord(tx, bootstrapAdmin.id, { forUpdate: true })
+          if (!current || !sameOperator(current, bootstrapAdmin)) throw new WrongExpectedRevisionError(streams.operator(bootstrapAdmin.id), 'any', 0)
+          await updateOperatorRecord(tx, bootstrapAdmin.id, { ...current, capabilities: granted })
         }, introduction)
       } else {
         await deps.log.append(streamId, decision.events, introduction.expected, { correlationId: streamId, causationId: null, initiator })
@@ -178,6 +182,10 @@ export async function introduceCapabilities(deps: OperatorCommandDeps): Promise<
       if (!(error instanceof WrongExpectedRevisionError) || attempt >= 5) throw error
     }
   }
+}
+
+function sameOperator(a: OperatorRecord, b: OperatorRecord): boolean {
+  return a.name === b.name && a.isBreakGlass === b.isBreakGlass && a.disabled === b.disabled && a.capabilities.join('\n') === b.capabilities.join('\n')
 }
 
 async function loadOperator(sql: Sql, id: string): Promise<OperatorState> {

@@ -15,9 +15,17 @@ export function requireRunbook(catalog: RunbookCatalog, key: string): Runbook {
  */
 export function validateParameters(runbook: Runbook, raw: unknown): RunbookParameters {
   const parsed = runbook.parameters.safeParse(raw ?? {})
-  if (!parsed.success) throw new ValidationError(parsed.error.issues.flatMap((issue) => parameterProblems(runbook, issue)))
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((issue) => parameterProblems(runbook, issue))
+    // A body of a thousand unknown keys gets a readable answer, not a thousand lines.
+    const shown = problems.slice(0, MAX_PROBLEMS)
+    if (problems.length > MAX_PROBLEMS) shown.push({ field: 'parameters', message: `and ${problems.length - MAX_PROBLEMS} more problems` })
+    throw new ValidationError(shown)
+  }
   return parsed.data
 }
+
+const MAX_PROBLEMS = 50
 
 function parameterProblems(runbook: Runbook, issue: z.core.$ZodIssue): FieldProblem[] {
   const at = ['parameters', ...issue.path.map(String)].join('.')
@@ -36,7 +44,8 @@ function parameterMessage(issue: z.core.$ZodIssue): string {
     case 'too_big':
       return `must be at most ${String(issue.maximum)}`
     case 'invalid_type':
-      return issue.expected === 'int' ? 'must be an integer' : `must be ${article(issue.expected)}`
+      // The console's form says the same of a typed value that is not one.
+      return issue.expected === 'int' ? 'must be a whole number' : `must be ${article(issue.expected)}`
     default:
       return issue.message
   }

@@ -15,10 +15,11 @@ const targetFields = {
 }
 
 /** SPEC §13: checked against the runbook's own schema (the catalog's `parameters`), 422 naming `parameters.<name>`. */
+// Passed through as sent: the runbook's schema is the one judge of it (422 naming `parameters` or `parameters.<path>`).
 const parametersField = z
-  .record(z.string(), z.unknown())
-  .nullish()
-  .meta({ description: "The runbook's parameters (see `parameters` in the catalog); omitted ones take their defaults." })
+  .unknown()
+  .optional()
+  .meta({ type: 'object', description: "The runbook's parameters (see `parameters` in the catalog); omitted ones take their defaults." })
 
 export const preflightBodySchema = z.object({ ...targetFields, parameters: parametersField }).meta({ id: 'PreflightBody' })
 

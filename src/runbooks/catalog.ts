@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import { z } from 'zod'
 import { allCapabilities } from '../auth/capabilities.js'
 import type { Runbook } from './runbook.js'
@@ -30,6 +31,14 @@ export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatal
     // Every field with a default: a start that names no parameters must be valid.
     const empty = runbook.parameters.safeParse({})
     if (!empty.success) throw new Error(`runbook ${runbook.key}: every parameter needs a default ({} must be valid)`)
+    // A misspelt parameter must be refused, not silently dropped: the schema must be strict.
+    if (runbook.parameters.safeParse({ 'not-a-parameter': 1 }).success) {
+      throw new Error(`runbook ${runbook.key}: parameters must refuse unknown keys (use z.strictObject)`)
+    }
+    // What is validated is stored in events and hashed into the identity: it must be plain JSON.
+    if (!isPlainJson(empty.data)) {
+      throw new Error(`runbook ${runbook.key}: validated parameters must be plain JSON`)
+    }
     byKey.set(runbook.key, runbook)
   }
   const list = Object.freeze([...runbooks])
@@ -38,4 +47,12 @@ export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatal
     find: (key: string) => byKey.get(key),
     knownCapabilities: Object.freeze(allCapabilities(list.map((runbook) => runbook.requiredCapability))),
   })
+}
+
+function isPlainJson(value: unknown): boolean {
+  try {
+    return isDeepStrictEqual(JSON.parse(JSON.stringify(value)), value)
+  } catch {
+    return false
+  }
 }

@@ -4,7 +4,7 @@ import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
-import type { Runbook, RunbookParameters } from '../runbooks/runbook.js'
+import { RunbookDataError, type Runbook, type RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
 import { EventLog } from '../store/event-log.js'
 import { PostgresEventStore } from '../store/postgres-event-store.js'
@@ -223,5 +223,9 @@ export class TenantWorker {
  * as validated, so this only fills defaults a newer release of the runbook added).
  */
 function runParameters(runbook: Runbook, stored: Readonly<RunbookParameters>): RunbookParameters {
-  return runbook.parameters.parse(stored)
+  const parsed = runbook.parameters.safeParse(stored)
+  // A release whose runbook no longer accepts the run's parameters cannot repair as the run was started:
+  // the tenant fails for good (retrying would fail the same way), nothing changed.
+  if (!parsed.success) throw new RunbookDataError(`the run's parameters no longer fit ${runbook.key}; the tenant was not repaired`)
+  return parsed.data
 }

@@ -46,6 +46,13 @@ describe('validateParameters (SPEC §13)', () => {
     ])
   })
 
+  it('answers a flood of unknown keys with at most 50 problems and a count of the rest', () => {
+    const flood = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`p${i}`, i]))
+    const fields = fieldsOf(() => validateParameters(SLA, flood))
+    expect(fields).toHaveLength(51)
+    expect(fields.at(-1)).toBe('parameters')
+  })
+
   it('refuses a parameter the runbook does not have, naming it', () => {
     expect(fieldsOf(() => validateParameters(SLA, { slaDays: { info: 5 } }))).toEqual(['parameters.slaDays.info'])
     expect(fieldsOf(() => validateParameters(SLA, { days: 5 }))).toEqual(['parameters.days'])
@@ -54,12 +61,13 @@ describe('validateParameters (SPEC §13)', () => {
   })
 
   it('says what is wrong in the API’s words', () => {
+    expect.assertions(1)
     try {
       validateParameters(SLA, { slaDays: { critical: 0, high: 1.5 } })
     } catch (error) {
       expect((error as ValidationError).fields).toEqual([
         { field: 'parameters.slaDays.critical', message: 'must be at least 1' },
-        { field: 'parameters.slaDays.high', message: 'must be an integer' },
+        { field: 'parameters.slaDays.high', message: 'must be a whole number' },
       ])
     }
   })

@@ -83,7 +83,10 @@ describe.each(serviceFlavours())('runbook parameters over the API: $name', (flav
     expectProblem(await send(runsPath, single({ slaDays: { info: 2 } })), 422, 'parameters.slaDays.info')
     expectProblem(await send(runsPath, single({ dryRun: true })), 422, 'parameters.dryRun')
     expectProblem(await send(preflightPath, { scope: 'single_tenant', tenantId, parameters: { slaDays: { low: 400 } } }), 422, 'parameters.slaDays.low')
-    expectProblem(await send(runsPath, single('critical=1')), 400)
+    expectProblem(await send(runsPath, single('critical=1')), 422, 'parameters')
+    expectProblem(await send(runsPath, single([1])), 422, 'parameters')
+    // A key no object may have is refused like any other, not dropped.
+    expectProblem(await send(runsPath, single(JSON.parse('{"__proto__": {"slaDays": {"critical": 0}}}'))), 422, 'parameters.__proto__')
     expect(await api.eventCount()).toBe(before)
   })
 
@@ -94,11 +97,24 @@ describe.each(serviceFlavours())('runbook parameters over the API: $name', (flav
     expect(preview.body.affectedCount).toBeGreaterThan(0)
     expect(preview.body.affectedCount).toBe(await mismatches(days))
 
-    const started = await send(runsPath, single({ slaDays: { critical: 1 } }))
-    expect(started.status, started.text).toBe(202)
-    const again = await send(runsPath, single({ slaDays: { critical: 1, high: 7 } }))
-    if (again.status === 409) expect(again.body.runId).toBe(started.body.runId)
-    else expect(again.status, again.text).toBe(202) // only if the first had already completed
+    // Awaiting a second operator's approval keeps the run active (on every flavour) while the same start is tried again.
+    const put = (required: string) => api.request('PUT', '/api/settings/approvals', { token: admin, json: { required } })
+    expect((await put('all')).status).toBe(200)
+    let started: Awaited<ReturnType<typeof send>>
+    try {
+      started = await send(runsPath, single({ slaDays: { critical: 1 } }))
+      expect(started.status, started.text).toBe(202)
+      expect(started.body.status).toBe('awaiting_approval')
+      // The same values, a default spelled out: the same run.
+      const again = await send(runsPath, single({ slaDays: { critical: 1, high: 7 } }))
+      expectProblem(again, 409)
+      expect(again.body.runId).toBe(started.body.runId)
+    } finally {
+      expect((await put('none')).status).toBe(200)
+    }
+    const approver = await api.operatorToken(['platform.ops.view', 'platform.runbooks.approve', SLA_CAPABILITY], 'approver@ops.test')
+    const approved = await send(`/api/runs/${started.body.runId}/approve`, {}, approver)
+    expect(approved.status, approved.text).toBe(202)
     const run = await completed(started.body.runId)
     expect(run.outcome).toBe('succeeded')
     expect(run.summaryCounts.updated).toBe(preview.body.affectedCount)

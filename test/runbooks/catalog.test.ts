@@ -64,5 +64,9 @@ describe('runbook catalog', () => {
       parameters: z.strictObject({ days: z.number().int() }),
     })
     expect(() => createRunbookCatalog([needsValue])).toThrow(/default/)
+    const lenient = defineRunbook({ ...findingsLifecycleBackfill, key: 'other.runbook', parameters: z.object({ days: z.number().default(1) }) })
+    expect(() => createRunbookCatalog([lenient])).toThrow(/unknown keys/)
+    const dated = defineRunbook({ ...findingsLifecycleBackfill, key: 'other.runbook', parameters: z.strictObject({ since: z.date().default(new Date(0)) }) })
+    expect(() => createRunbookCatalog([dated])).toThrow(/plain JSON/)
   })
 })

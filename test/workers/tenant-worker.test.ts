@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
@@ -92,6 +93,19 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
       { retryDelayMs: 5, ...options },
     )
   }
+
+  it('a run whose parameters this release’s runbook no longer accepts fails the tenant for good (INVALID_DATA), repairing nothing', async () => {
+    const runId = await runningSingleTenantRun(tenants.mixed)
+    const before = await readFindings(bed.sql, tenants.mixed)
+    // The run was started with `{}`; this worker's version of the runbook requires a parameter.
+    const stricter: Runbook = { ...findingsLifecycleBackfill, parameters: z.strictObject({ mode: z.enum(['strict']) }) }
+    const delivery = fakeDelivery(jobFor(runId, tenants.mixed), 1)
+    await workerWith(stricter).handle(delivery.delivery)
+    expect(delivery.settled).toEqual([{ kind: 'ack' }])
+    const [processed] = await tenantProcessedEvents(bed.log, runId)
+    expect(processed!.result).toMatchObject({ status: 'failed', reasonCode: 'INVALID_DATA' })
+    expect(await readFindings(bed.sql, tenants.mixed)).toEqual(before)
+  })
 
   it('a job delivered twice at once counts the tenant once and repairs it once', async () => {
     const runId = await runningSingleTenantRun(tenants.mixed)

@@ -1,4 +1,3 @@
-import { capabilities } from '../../auth/capabilities.js'
 import type { DomainEvent } from '../../events/index.js'
 import type { LoggedEvent } from '../../store/event-log.js'
 
@@ -14,7 +13,12 @@ import type { LoggedEvent } from '../../store/event-log.js'
  * base capabilities and the first runbook's. Fixed: it describes that release, not today's catalog.
  */
 export const CAPABILITIES_BEFORE_INTRODUCTIONS: readonly string[] = Object.freeze([
-  ...Object.values(capabilities),
+  'platform.ops.view',
+  'platform.runbooks.view',
+  'platform.runbooks.run',
+  'platform.ops.halt',
+  'platform.operators.manage',
+  'platform.runbooks.approve',
   'platform.runbooks.findings.lifecycle_backfill',
 ])
 
