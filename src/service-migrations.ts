@@ -2,6 +2,7 @@ import { consoleSessionSchema } from './auth/console-sessions.js'
 import { authSchema } from './auth/operator-store.js'
 import type { Sql } from './db/database.js'
 import { applyMigrations, type AppliedMigration, type Migration, type MigrationSet } from './db/migrations.js'
+import { preflightPlanSchema } from './db/preflight-plans.js'
 import { platformSchema } from './db/schema.js'
 import { readModelSchema } from './projections/read-model-schema.js'
 import { eventStoreSchema } from './store/postgres-event-store.js'
@@ -34,6 +35,7 @@ export function serviceMigrationSets(options: ServiceMigrationOptions): Migratio
     consoleSessionSchema,
     tenantResultsSchema,
     subscriptionSchema,
+    preflightPlanSchema,
     ...options.runbooks
       .filter((runbook) => runbook.migrations && runbook.migrations.length > 0)
       .map((runbook) => ({ owner: runbookMigrationOwner(runbook.key), migrations: runbook.migrations! })),

@@ -36,7 +36,7 @@ export class ConflictError extends DomainError {}
 
 export class NotFoundError extends DomainError {
   constructor(
-    readonly resource: 'runbook' | 'run' | 'tenant' | 'operator',
+    readonly resource: 'runbook' | 'run' | 'tenant' | 'operator' | 'preflight',
     readonly id: string,
   ) {
     super(`unknown ${resource}: ${id}`)

@@ -169,7 +169,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
-  const preflight = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
+  const { result: preflight } = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
   const approvalRequired = needsApproval((await approvalSettings(deps.log)).required, input.scope)
   if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()

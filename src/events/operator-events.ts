@@ -12,8 +12,14 @@ export const preflightRecordedV1 = z
   })
   .strict()
 
-/** v2 records the runbook parameters the preview counted with (SPEC §13), as validated. */
-export const preflightRecordedV2 = preflightRecordedV1.extend({ parameters: z.record(z.string(), z.unknown()) })
+/**
+ * v2 records the runbook parameters the preview counted with (SPEC §13), as validated, and the tenants whose
+ * repair it found would fail (SPEC §11; the per-tenant plan is kept 24 hours beside it).
+ */
+export const preflightRecordedV2 = preflightRecordedV1.extend({
+  parameters: z.record(z.string(), z.unknown()),
+  wouldFailTenants: z.array(tenantIdSchema),
+})
 
 export const loginChannelSchema = z.enum(['api', 'console'])
 

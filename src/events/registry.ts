@@ -90,8 +90,9 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     2: (data) => ({ ...data, parameters: {} }),
   },
   PreflightRecorded: {
-    // Likewise: a preview recorded before parameters existed counted with none.
-    1: (data) => ({ ...data, parameters: {} }),
+    // Likewise: a preview recorded before parameters existed counted with none; it did not look for
+    // tenants that would fail, so it names none.
+    1: (data) => ({ ...data, parameters: {}, wouldFailTenants: [] }),
   },
   TenantProcessed: {
     // The repair's times were not recorded before version 2.

@@ -78,6 +78,11 @@ export const retryBodySchema = z
   })
   .meta({ id: 'RetryRunBody' })
 
+export const preflightPlanQuerySchema = z.object({
+  cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+})
+
 export const tenantQuerySchema = z.object({
   q: z.string().max(200).optional().meta({ description: 'Case-insensitive substring of the tenant name.' }),
   limit: z.coerce.number().int().min(1).max(1000).optional(),

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unknownSeverityMessage } from './findings-vocabulary.js'
+import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
 import { defineRunbook, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
@@ -96,7 +96,8 @@ const REPAIR_PLAN = `
 
 const PREFLIGHT = `
   with ${REPAIR_PLAN}
-  select (count(*) filter (where changed))::integer as affected, count(*)::integer as total
+  select (count(*) filter (where changed))::integer as affected, count(*)::integer as total,
+    (min(id) filter (where severity not in (${list(KNOWN_SEVERITIES)})))::text as unsafe_finding_id
   from repair_plan`
 
 /**
@@ -136,8 +137,8 @@ export const findingsLifecycleBackfill = defineRunbook({
   parameters: z.strictObject({}),
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number }>>(PREFLIGHT, [tenantId])
-    return { affected: row?.affected ?? 0, total: row?.total ?? 0 }
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, [tenantId])
+    return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
   },
 
   async executeTenant(tx: TransactionSql, tenantId: number): Promise<TenantRepair> {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unknownSeverityMessage } from './findings-vocabulary.js'
+import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
 import { defineRunbook, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
@@ -51,7 +51,8 @@ const SLA_PLAN = `
 
 const PREFLIGHT = `
   with ${SLA_PLAN}
-  select (select count(*) from sla_changes)::integer as affected, (select count(*) from sla_plan)::integer as total`
+  select (select count(*) from sla_changes)::integer as affected, (select count(*) from sla_plan)::integer as total,
+    (select min(p.id) from sla_plan p where p.severity not in (${sqlList(KNOWN_SEVERITIES)}))::text as unsafe_finding_id`
 
 /** One statement, one snapshot: an unknown severity anywhere in the tenant leaves every row untouched. */
 const EXECUTE = `
@@ -83,8 +84,8 @@ export const findingsSlaRecalculate = defineRunbook({
   parameters: slaRecalculateParameters,
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number, parameters): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number }>>(PREFLIGHT, bound(tenantId, parameters))
-    return { affected: row?.affected ?? 0, total: row?.total ?? 0 }
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, bound(tenantId, parameters))
+    return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
   },
 
   async executeTenant(tx: TransactionSql, tenantId: number, parameters): Promise<TenantRepair> {

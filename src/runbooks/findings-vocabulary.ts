@@ -16,3 +16,8 @@ export const sqlList = (values: readonly string[]): string => values.map(sqlLite
 export function unknownSeverityMessage(findingId: number): string {
   return `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`
 }
+
+/** What a preview says of a tenant whose finding `findingId` (if any) makes the repair unsafe. */
+export function unsafeFinding(findingId: string | null): { reasonCode: 'INVALID_DATA'; message: string } | null {
+  return findingId === null ? null : { reasonCode: 'INVALID_DATA', message: unknownSeverityMessage(Number(findingId)) }
+}

@@ -55,6 +55,11 @@ export interface TenantPreflight {
   affected: number
   /** Rows scanned. */
   total: number
+  /**
+   * The repair would fail for this tenant (the run would meet a RunbookDataError): found by the preview,
+   * not discovered by the run (SPEC §11). Absent or null: it would not.
+   */
+  wouldFail?: { reasonCode: 'INVALID_DATA'; message: string } | null
 }
 
 export interface TenantRepair {

@@ -1,5 +1,6 @@
 import type { Actor } from '../../src/commands/actor.js'
 import type { Database } from '../../src/db/database.js'
+import { preflightPlanSchema } from '../../src/db/preflight-plans.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { platformSchema } from '../../src/db/schema.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
@@ -34,7 +35,7 @@ export const UNIVERSE = [101, 102, 103, 105]
 
 export async function openCommandDatabase(open: () => Promise<Database>): Promise<CommandDatabase> {
   const db = await open()
-  await applyMigrations(db.sql, [platformSchema, eventStoreSchema])
+  await applyMigrations(db.sql, [platformSchema, eventStoreSchema, preflightPlanSchema])
   const { platform, alpha, beta, gamma, delta, archived } = TENANTS
   await insertTenant(db.sql, { ...platform, name: 'Platform', isPlatform: true })
   for (const tenant of [alpha, beta, gamma, delta]) await insertTenant(db.sql, tenant)

@@ -31,13 +31,14 @@ for (const flavour of databaseFlavours()) {
       const result = await preflightRunbook(deps(), actor, { runbookKey: RUNBOOK.key, scope: 'single_tenant', tenantId: TENANTS.beta.id })
       const own = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.beta.id, {})
       expect(own.affected).toBeGreaterThan(0)
-      expect(result).toEqual({ affectedCount: own.affected, totalCount: own.total, estimatedTenants: 1 })
+      expect(result).toEqual({ affectedCount: own.affected, totalCount: own.total, estimatedTenants: 1, preflightId: expect.any(String), wouldFailTenants: [] })
 
       const recorded = await recordedPreflights()
       expect(recorded).toHaveLength(1)
       const [{ stream, data, metadata }] = recorded as [(typeof recorded)[number]]
       expect(stream).toBe(`preflight-${data.preflightId}`)
-      expect(data).toMatchObject({ runbookKey: RUNBOOK.key, scope: 'single_tenant', targetTenantId: TENANTS.beta.id, result })
+      const { preflightId, wouldFailTenants, ...counts } = result
+      expect(data).toMatchObject({ preflightId, runbookKey: RUNBOOK.key, scope: 'single_tenant', targetTenantId: TENANTS.beta.id, result: counts, wouldFailTenants })
       expect(metadata.correlationId).toBe(data.preflightId)
       expect(metadata.initiator).toMatchObject({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, ip: actor.ip })
     })
@@ -51,12 +52,13 @@ for (const flavour of databaseFlavours()) {
         affectedCount += own.affected
         totalCount += own.total
       }
-      expect(result).toEqual({ affectedCount, totalCount, estimatedTenants: UNIVERSE.length })
+      const { preflightId: _id, wouldFailTenants: _none, ...counts } = result
+      expect(counts).toEqual({ affectedCount, totalCount, estimatedTenants: UNIVERSE.length })
       const archived = await RUNBOOK.preflightTenant(env.db.sql, TENANTS.archived.id, {})
       expect(archived.affected).toBeGreaterThan(0) // so leaving it out is visible in the sum
       const recorded = await recordedPreflights()
       expect(recorded.map((r) => r.data.scope).sort()).toEqual(['all_tenants', 'single_tenant'])
-      expect(recorded.find((r) => r.data.scope === 'all_tenants')?.data).toMatchObject({ targetTenantId: null, result })
+      expect(recorded.find((r) => r.data.scope === 'all_tenants')?.data).toMatchObject({ targetTenantId: null, result: counts })
     })
 
     it('refuses without the view or the runbook capability, outside the universe, or for an unknown runbook, and records nothing', async () => {

@@ -89,9 +89,11 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
           // The one change of this release to an existing table: runs of the previous release had no parameters.
           ...(owner === 'read-models' ? [{ owner, version: 2, name: 'run context parameters' }] : []),
         ]),
+        // A module new in this release: its tables, created from nothing.
+        { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
-      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'runbook:example.runbook'])
+      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'runbook:example.runbook'])
 
       // Every row kept; the run's context gained the parameters it ran with (none), nothing else changed.
       const after = await snapshot(db.sql)
@@ -99,7 +101,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
       expect(after.operation_runs).toEqual(before.operation_runs!.map((row) => row.replace(',{},', ',"{""parameters"": {}}",')))
       const recorded = await db.sql<Array<{ owner: string; version: number }>>`select owner, version from schema_migrations order by owner, version`
       expect(recorded).toEqual(
-        [...owners, 'runbook:example.runbook'].sort().flatMap((owner) => [
+        [...owners, 'preflight-plans', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
           ...(owner === 'read-models' ? [{ owner, version: 2 }] : []),
         ]),
@@ -126,6 +128,7 @@ describe('the service migration sets', () => {
       'console-sessions',
       'tenant-job-results',
       'subscription-checkpoints',
+      'preflight-plans',
     ])
   })
 })

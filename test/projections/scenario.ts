@@ -18,6 +18,7 @@ export async function appendScenario(bed: TestBed): Promise<{ preflight: EventMe
         scope: 'single_tenant',
         targetTenantId: 11,
         parameters: {},
+        wouldFailTenants: [],
         result: { affectedCount: 5, totalCount: 8, estimatedTenants: 1 },
         recordedAt: '2025-03-01T09:00:00.000Z',
       },

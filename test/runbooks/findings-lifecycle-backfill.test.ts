@@ -348,9 +348,9 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
     const preflight = await backfill.preflightTenant(db.sql, tenantId, {})
     expect(await readFindings(db.sql, tenantId)).toEqual(stored)
     const run = await repair(tenantId)
-    expect(preflight).toEqual({ affected: run.updated, total: run.total })
-    expect(preflight).toEqual({ affected: 7, total: 9 })
-    expect(await db.sql.begin((tx) => backfill.preflightTenant(tx, tenantId, {}))).toEqual({ affected: 0, total: 9 })
+    expect(preflight).toEqual({ affected: run.updated, total: run.total, wouldFail: null })
+    expect(preflight).toEqual({ affected: 7, total: 9, wouldFail: null })
+    expect(await db.sql.begin((tx) => backfill.preflightTenant(tx, tenantId, {}))).toEqual({ affected: 0, total: 9, wouldFail: null })
   })
 
   it('leaves other tenants untouched', async () => {
@@ -370,6 +370,6 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
   it('answers zero for a tenant without findings', async () => {
     const { tenantId } = await tenantWith()
     expect(await repair(tenantId)).toEqual({ total: 0, updated: 0 })
-    expect(await backfill.preflightTenant(db.sql, tenantId, {})).toEqual({ affected: 0, total: 0 })
+    expect(await backfill.preflightTenant(db.sql, tenantId, {})).toEqual({ affected: 0, total: 0, wouldFail: null })
   })
 })

@@ -86,6 +86,10 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill matches the refer
           return { ...result, now: row!.now.getTime() }
         })
 
+        // The preview names the tenant's repair as failing exactly when the repair then fails (SPEC §11).
+        expect(preflight.wouldFail ?? null).toEqual(
+          expected.invalidFindingId === null ? null : { reasonCode: 'INVALID_DATA', message: expect.stringContaining(`finding ${expected.invalidFindingId} `) },
+        )
         if (expected.invalidFindingId !== null) {
           expect('error' in outcome && outcome.error).toBeInstanceOf(RunbookDataError)
           expect((outcome as { error: RunbookDataError }).error.recordId).toBe(expected.invalidFindingId)
@@ -95,7 +99,7 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill matches the refer
         if (!('repair' in outcome)) throw outcome.error
         const changed = expected.rows.filter((row) => row.changed).length
         expect(outcome.repair).toEqual({ total: stored.length, updated: changed })
-        expect(preflight).toEqual({ affected: changed, total: stored.length })
+        expect(preflight).toEqual({ affected: changed, total: stored.length, wouldFail: null })
         expect(await readFindings(db.sql, tenantId)).toEqual(
           expected.rows.map(({ repaired, changed }) => ({ ...repaired, updatedAt: changed ? outcome.now : repaired.updatedAt })),
         )

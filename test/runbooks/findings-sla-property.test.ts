@@ -110,6 +110,10 @@ describe.each(databaseFlavours())('findings.sla.recalculate matches the referenc
         expect(await readFindings(db.sql, tenantId)).toEqual(stored)
 
         const outcome = await execute(tenantId, slaDays)
+        // The preview names the tenant's repair as failing exactly when the repair then fails (SPEC §11).
+        expect(preflight.wouldFail ?? null).toEqual(
+          expected.invalidFindingId === null ? null : { reasonCode: 'INVALID_DATA', message: expect.stringContaining(`finding ${expected.invalidFindingId} `) },
+        )
         if (expected.invalidFindingId !== null) {
           expect('error' in outcome && outcome.error).toBeInstanceOf(RunbookDataError)
           const error = (outcome as { error: RunbookDataError }).error
@@ -120,13 +124,13 @@ describe.each(databaseFlavours())('findings.sla.recalculate matches the referenc
           return
         }
         if (!('repair' in outcome)) throw outcome.error
-        expect(preflight).toEqual({ affected: expected.wouldUpdate, total: stored.length })
+        expect(preflight).toEqual({ affected: expected.wouldUpdate, total: stored.length, wouldFail: null })
         expect(outcome.repair).toEqual({ total: stored.length, updated: expected.wouldUpdate })
         const afterFirst = await readFindings(db.sql, tenantId)
         expect(afterFirst).toEqual(referenceSlaRows(stored, slaDays ?? {}, outcome.now))
 
         // The same parameters again: nothing left to do.
-        expect(await recalculate.preflightTenant(db.sql, tenantId, params)).toEqual({ affected: 0, total: stored.length })
+        expect(await recalculate.preflightTenant(db.sql, tenantId, params)).toEqual({ affected: 0, total: stored.length, wouldFail: null })
         const again = await execute(tenantId, slaDays)
         expect(again).toMatchObject({ repair: { total: stored.length, updated: 0 } })
         expect(await readFindings(db.sql, tenantId)).toEqual(afterFirst)

@@ -254,7 +254,7 @@ describe.each(databaseFlavours())('findings.sla.recalculate on $name', ({ open }
     it('answers zero for a tenant without findings', async () => {
       const { tenantId } = await tenantWith()
       expect((await execute(tenantId)).repair).toEqual({ total: 0, updated: 0 })
-      expect(await recalculate.preflightTenant(db.sql, tenantId, parameters())).toEqual({ affected: 0, total: 0 })
+      expect(await recalculate.preflightTenant(db.sql, tenantId, parameters())).toEqual({ affected: 0, total: 0, wouldFail: null })
     })
   })
 
@@ -334,10 +334,10 @@ describe.each(databaseFlavours())('findings.sla.recalculate on $name', ({ open }
       const expected = referenceSlaRecalculation(before, slaDays)
       const preflight = await recalculate.preflightTenant(db.sql, tenantId, parameters(slaDays))
       expect(await readFindings(db.sql, tenantId)).toEqual(before)
-      expect(preflight).toEqual({ affected: expected.wouldUpdate, total: 8 })
+      expect(preflight).toEqual({ affected: expected.wouldUpdate, total: 8, wouldFail: null })
       const { repair } = await execute(tenantId, slaDays)
       expect(repair).toEqual({ updated: preflight.affected, total: preflight.total })
-      expect(await db.sql.begin((tx) => recalculate.preflightTenant(tx, tenantId, parameters(slaDays)))).toEqual({ affected: 0, total: 8 })
+      expect(await db.sql.begin((tx) => recalculate.preflightTenant(tx, tenantId, parameters(slaDays)))).toEqual({ affected: 0, total: 8, wouldFail: null })
     }
   })
 
@@ -361,7 +361,7 @@ describe.each(databaseFlavours())('findings.sla.recalculate on $name', ({ open }
       return { zone: row!.zone, preflight, repair, now: row!.now.getTime() }
     })
     expect(zone).toBe('America/New_York')
-    expect(preflight).toEqual({ affected: 5, total: 5 })
+    expect(preflight).toEqual({ affected: 5, total: 5, wouldFail: null })
     expect(repair).toEqual({ updated: 5, total: 5 })
     const rows = await readFindings(db.sql, tenantId)
     expect(rows).toEqual(referenceSlaRows(before, slaDays, now))

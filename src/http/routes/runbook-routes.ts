@@ -2,7 +2,8 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { requireCapabilities, type Actor } from '../../commands/actor.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { preflightRunbook } from '../../commands/preflight.js'
-import { ValidationError } from '../../commands/errors.js'
+import { NotFoundError, ValidationError } from '../../commands/errors.js'
+import { findPreflightPlan, listPlanTenants } from '../../db/preflight-plans.js'
 import { requireRunbook } from '../../commands/runbook-parameters.js'
 import { startRun, type RunCommandDeps } from '../../commands/start-run.js'
 import type { RunSource } from '../../events/index.js'
@@ -11,16 +12,20 @@ import { listUniverse } from '../../runbooks/tenant-universe.js'
 import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
-import { preflightBodySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
+import { preflightBodySchema, preflightPlanQuerySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
 import { activeRunProblemSchema } from '../schemas/problem-schemas.js'
 import {
   catalogSchema,
+  planTenantPageSchema,
+  preflightIdParamsSchema,
   catalogView,
   preflightSchema,
   runbookKeyParamsSchema,
   startedRunSchema,
   tenantListSchema,
 } from '../schemas/runbook-schemas.js'
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
 const RUNBOOK_CAPABILITY_NOTE = "The runbook's own capability (see `requiredCapability` in the catalog) is needed as well."
 
@@ -54,6 +59,19 @@ const preflightRoute = apiRoute({
   body: preflightBodySchema,
   answer: { status: 200, description: 'What a run would touch.', schema: preflightSchema },
   problems: { 404: 'No runbook with this key.' },
+})
+
+const preflightPlanRoute = apiRoute({
+  method: 'get',
+  path: '/preflights/{preflightId}/tenants',
+  summary: "A preview's per-tenant plan",
+  description: `Kept 24 hours after the preview: what each tenant would change and whether its repair would fail. ${RUNBOOK_CAPABILITY_NOTE}`,
+  tags: ['runbooks'],
+  access: { capabilities: [capabilities.runbooksView] },
+  params: preflightIdParamsSchema,
+  query: preflightPlanQuerySchema,
+  answer: { status: 200, description: 'A page of the plan.', schema: planTenantPageSchema },
+  problems: { 404: 'No preview with this id, or it expired.' },
 })
 
 const startRunRoute = apiRoute({
@@ -105,6 +123,15 @@ export function runbookRoutes(deps: RunCommandDeps) {
       parameters: body.parameters,
     })
     return c.json(result)
+  })
+  serveRoute(app, preflightPlanRoute, async (c, input) => {
+    const preflightId = c.req.param('preflightId')!
+    // Preview ids are ULIDs: anything else names no preview (and never reaches the database).
+    const plan = ULID.test(preflightId) ? await findPreflightPlan(deps.sql, preflightId) : null
+    if (!plan) throw new NotFoundError('preflight', preflightId.slice(0, 64))
+    requireRunbookAccess(deps.catalog, c.get('actor'), plan.runbookKey)
+    const { cursor, limit } = input.query()
+    return c.json(await listPlanTenants(deps.sql, preflightId, { cursor, limit }))
   })
   serveRoute(app, startRunRoute, async (c, input) => {
     requireRunbookAccess(deps.catalog, c.get('actor'), c.req.param('key')!)

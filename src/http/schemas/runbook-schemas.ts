@@ -54,7 +54,32 @@ export const tenantListSchema = z
   })
   .meta({ id: 'TenantList', description: 'The allowed universe (not platform, not archived), by name.' })
 
-export const preflightSchema = preflightResultSchema.meta({ id: 'Preflight' })
+export const preflightSchema = preflightResultSchema
+  .extend({
+    preflightId: z.string().meta({ description: 'The recorded preview: its per-tenant plan is kept 24 hours (`GET /api/preflights/{preflightId}/tenants`).' }),
+    wouldFailTenants: z.array(tenantIdSchema).meta({ description: 'The tenants whose repair would fail (e.g. `INVALID_DATA`), found by the preview.' }),
+  })
+  .meta({ id: 'Preflight' })
+
+export const preflightIdParamsSchema = z.object({
+  preflightId: z.string().max(100).meta({ description: 'A `preflightId` a preview answered; unknown or expired ones are 404.' }),
+})
+
+export const planTenantPageSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        tenantId: tenantIdSchema,
+        tenantName: z.string().nullable(),
+        affected: z.number().int().nonnegative(),
+        total: z.number().int().nonnegative(),
+        wouldFail: z.string().nullable().meta({ description: 'The reason code the repair would fail with, e.g. `INVALID_DATA`; null when it would not.' }),
+        message: z.string().nullable(),
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'PreflightPlanPage', description: 'The tenants that would fail first, then by tenant id.' })
 
 export const startedRunSchema = z
   .object({
