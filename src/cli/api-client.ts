@@ -5,8 +5,8 @@
  */
 import type { z } from 'zod'
 import type { FieldProblem } from '../commands/errors.js'
-import type { PreflightResult as Preflight } from '../events/index.js'
-import type { catalogSchema } from '../http/schemas/runbook-schemas.js'
+import type { PreflightResult } from '../events/index.js'
+import type { catalogSchema, planTenantPageSchema } from '../http/schemas/runbook-schemas.js'
 import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
@@ -44,7 +44,14 @@ export class NetworkError extends Error {
 }
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
-export type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Preflight, Tenant }
+export type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Tenant }
+/**
+ * `POST /api/runbooks/{key}/preflight`: the counts, the recorded preview's id and the tenants whose repair
+ * would fail (SPEC §11). The last two are optional here: a service of an earlier release leaves them out.
+ */
+export type Preflight = PreflightResult & { preflightId?: string; wouldFailTenants?: number[] }
+/** One tenant of a preview's plan (`GET /api/preflights/{id}/tenants`): would-fail tenants first, then by id. */
+export type PlanTenant = z.output<typeof planTenantPageSchema>['items'][number]
 /** A runbook of `GET /api/runbooks`: `unit` is what its counts count, `parameters` a JSON Schema of what it takes. */
 export type Runbook = z.output<typeof catalogSchema>['items'][number]
 export type FailureEntry = RunSummary['failureSummary'][number]
@@ -213,6 +220,11 @@ export class ApiClient {
 
   preflight(runbookKey: string, request: PreflightRequest): Promise<Preflight> {
     return this.request('POST', `/api/runbooks/${encodeURIComponent(runbookKey)}/preflight`, { body: request })
+  }
+
+  /** A page of a preview's per-tenant plan; 404 once the preview expired (24 h) or for an id no preview had. */
+  listPlanTenants(preflightId: string, page: { cursor?: string; limit?: number } = {}): Promise<Page<PlanTenant>> {
+    return this.request('GET', `/api/preflights/${encodeURIComponent(preflightId)}/tenants`, { query: { ...page } })
   }
 
   startRun(runbookKey: string, request: StartRunRequest): Promise<StartRunResult> {

@@ -70,6 +70,8 @@ export interface ExecuteOptions {
   runId?: string
   /** The hint for a 403 that names no missing capability. */
   forbiddenHint?: string
+  /** The hint for a 404 of a command about something other than a run. */
+  notFoundHint?: string
 }
 
 /** Runs one command's body and turns whatever it throws into the message and exit code of `reportError`. */

@@ -23,6 +23,8 @@ export interface ErrorReportContext {
   sentToken?: boolean
   /** The hint for a 403 that names no missing capability (a rule, not a capability: approving one's own run). */
   forbiddenHint?: string
+  /** The hint for a 404 of a command about something other than a run (an expired preview). */
+  notFoundHint?: string
 }
 
 export function exitCodeForStatus(status: number): ExitCode {
@@ -97,6 +99,7 @@ function hintsFor(error: ApiError, context: ErrorReportContext): string[] {
     return [`this operator lacks a capability; rcp login${url} as an operator${needs}`]
   }
   if (error.status === 404 && context.runId !== undefined) return ['rcp runs lists the runs']
+  if (error.status === 404 && context.notFoundHint !== undefined) return [context.notFoundHint]
   if (error.status === 409 && context.runId !== undefined && typeof error.problem.state === 'string') {
     return [`the run is ${printable(error.problem.state)}: rcp run ${printable(context.runId)} shows it`]
   }

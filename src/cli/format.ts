@@ -5,6 +5,7 @@ import type {
   Halt,
   HaltEngaged,
   Operator,
+  PlanTenant,
   Preflight,
   Runbook,
   RunControlEntry,
@@ -398,16 +399,68 @@ export function formatTenants(tenants: Tenant[]): string {
 }
 
 /** `unit`: what the runbook counts (the catalog's `unit`), `rows` when the CLI could not learn it. */
-export function formatPreflight(runbookKey: string, target: string, preflight: Preflight, unit: string = UNKNOWN_UNIT): string {
+/**
+ * `rcp preflight`: the counts, the recorded preview's id (to look at its plan, or pin it later) and, when
+ * some tenants' repair would fail, those tenants with the reason and message from the plan (`wouldFail`:
+ * the plan's would-fail tenants as fetched; null when they could not be, the ids alone are listed then).
+ */
+export function formatPreflight(
+  runbookKey: string,
+  target: string,
+  preflight: Preflight,
+  unit: string = UNKNOWN_UNIT,
+  wouldFail: PlanTenant[] | null = [],
+): string {
   const counted = printable(unit)
-  return [
+  const lines = [
     `Preflight of ${printable(runbookKey)} for ${target}:`,
     fields([
       [`  ${counted} to update`, preflight.affectedCount],
       [`  ${counted} scanned`, preflight.totalCount],
       ['  tenants', preflight.estimatedTenants],
+      ...(preflight.preflightId ? [['  preflight', preflight.preflightId] as [string, unknown]] : []),
     ]),
-  ].join('\n')
+  ]
+  const failing = preflight.wouldFailTenants ?? []
+  if (failing.length > 0) {
+    const details = new Map((wouldFail ?? []).map((tenant) => [tenant.tenantId, tenant]))
+    lines.push(`Would fail (${failing.length}):`)
+    for (const id of failing) {
+      const tenant = details.get(id)
+      lines.push(
+        tenant
+          ? `  ${planTenantLabel(tenant)}  ${printable(tenant.wouldFail ?? '-')}  ${printable(tenant.message ?? '')}`.trimEnd()
+          : `  #${id}`,
+      )
+    }
+    if (wouldFail === null && preflight.preflightId) {
+      lines.push(`  (reasons unavailable: rcp plan ${printable(preflight.preflightId)} --would-fail)`)
+    }
+  }
+  if (preflight.preflightId) lines.push(`Per tenant: rcp plan ${printable(preflight.preflightId)} (kept 24 hours)`)
+  return lines.join('\n')
+}
+
+/** "Acme Logistics (#2)", or "#2" for a tenant without a name. */
+function planTenantLabel(tenant: PlanTenant): string {
+  return tenant.tenantName === null ? `#${tenant.tenantId}` : `${printable(tenant.tenantName)} (#${tenant.tenantId})`
+}
+
+/**
+ * `rcp plan`: a preview's plan, one row per tenant in the service's order (would-fail tenants first), and
+ * a count. `wouldFailOnly`: the list holds only the tenants that would fail.
+ */
+export function formatPlan(tenants: PlanTenant[], options: { wouldFailOnly?: boolean } = {}): string {
+  const failing = tenants.filter((tenant) => tenant.wouldFail !== null).length
+  if (tenants.length === 0) return options.wouldFailOnly ? 'No tenant would fail.' : 'No tenants.'
+  const rows = table(
+    ['TENANT', 'NAME', 'AFFECTED', 'TOTAL', 'WOULD FAIL', 'MESSAGE'],
+    tenants.map((t) => [t.tenantId, t.tenantName ?? '-', t.affected, t.total, t.wouldFail ?? '-', t.message ?? '-']),
+  )
+  const count = options.wouldFailOnly
+    ? `${failing} tenant${failing === 1 ? '' : 's'} would fail.`
+    : `${tenants.length} tenant${tenants.length === 1 ? '' : 's'}, ${failing} would fail.`
+  return `${rows}\n${count}`
 }
 
 const DETAIL_LENGTH = 100

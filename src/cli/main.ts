@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { execute, type ExecuteOptions, type GlobalOptions } from './command-context.js'
 import type { CommandContext } from './command-context.js'
 import { login, logout } from './commands/auth-commands.js'
-import { listRunbooks, listTenants, preflight, type PreflightOptions } from './commands/catalog-commands.js'
+import { listRunbooks, listTenants, preflight, showPlan, type PlanOptions, type PreflightOptions } from './commands/catalog-commands.js'
 import {
   auditFieldFlags,
   listAudit,
@@ -83,8 +83,8 @@ Exit codes:
   1  a followed run completed partially_succeeded, failed, blocked, cancelled
      or rejected
   2  bad arguments or values refused by the service (4xx): invalid values (422),
-     no such run or runbook (404), the run's state does not allow it (409),
-     an operator email that exists, the last operator manager (409)
+     no such run, runbook or preview (404), the run's state does not allow it
+     (409), an operator email that exists, the last operator manager (409)
   3  start: an identical run is already active; retry: a retry of the run is
      (the active run's id is printed)
   4  not logged in, token rejected (a disabled operator's included), a missing
@@ -100,7 +100,7 @@ RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
     .description(
-      'Operator CLI of the runbook control plane: catalog, preflight, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), approvals, operators, history, audit.',
+      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), approvals, operators, history, audit.',
     )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')
@@ -273,6 +273,21 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
       fieldFlags: { ...targetFieldFlags, ...parameterFieldFlags },
     }),
   )
+
+  program
+    .command('plan')
+    .argument('<preflight>', 'a preview id, as rcp preflight prints it')
+    .description(
+      "a preview's plan per tenant (kept 24 hours): what each tenant would change and whether its repair would fail; the tenants that would fail first",
+    )
+    .option('--would-fail', 'only the tenants whose repair would fail')
+    .option('--limit <n>', "page size of the requests (1-200, default the service's 50); every page is printed", positiveInteger('--limit'))
+    .action(
+      action((context, preflightId: string, options: PlanOptions) => showPlan(context, preflightId, options), {
+        fieldFlags: { limit: '--limit' },
+        notFoundHint: 'no such preview, or it expired (previews are kept 24 hours): rcp preflight KEY … prints a new id',
+      }),
+    )
 
   const start = parameterOptions(targetOptions(program.command('start').argument('<key>', 'runbook key').description('start a run; prints its id')))
     .requiredOption('--confirm <key>', 'type the runbook key again to confirm')

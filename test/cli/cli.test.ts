@@ -171,7 +171,8 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       const all = await apiPost(`/api/runbooks/${runbookKey}/preflight`, { scope: 'all_tenants' })
       const allJson = await runCli(['preflight', runbookKey, '--all-tenants', '--json'], { env: asAdmin })
       expect(allJson.code, allJson.stderr).toBe(0)
-      expect(JSON.parse(allJson.stdout)).toEqual(all)
+      // Each preview is recorded anew: its own id, the same numbers.
+      expect(JSON.parse(allJson.stdout)).toEqual({ ...all, preflightId: expect.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/) })
 
       const allText = await runCli(['preflight', runbookKey, '--all-tenants'], { env: asAdmin })
       expect(allText.code).toBe(0)
@@ -183,7 +184,7 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       const one = await apiPost(`/api/runbooks/${runbookKey}/preflight`, { scope: 'single_tenant', tenantId: invalid.id })
       const oneJson = await runCli(['preflight', runbookKey, '--tenant', String(invalid.id), '--json'], { env: asAdmin })
       expect(oneJson.code).toBe(0)
-      expect(JSON.parse(oneJson.stdout)).toEqual(one)
+      expect(JSON.parse(oneJson.stdout)).toEqual({ ...one, preflightId: expect.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/) })
       expect(one.totalCount).toBeLessThan(all.totalCount)
     })
 

@@ -63,7 +63,8 @@ describe('rcp --param and --params-file against a real service (embedded)', () =
     })
     const json = await runCli(['--json', 'preflight', slaKey, '--tenant', String(acme.id), '--param', 'slaDays.critical=1'], { env })
     expect(json.code, json.stderr).toBe(0)
-    expect(JSON.parse(json.stdout)).toEqual(expected)
+    // Each preview is recorded anew: its own id, the same numbers.
+    expect(JSON.parse(json.stdout)).toEqual({ ...expected, preflightId: expect.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/) })
 
     const text = await runCli(['preflight', slaKey, '--tenant', String(acme.id), '--param', 'slaDays.critical=1'], { env })
     expect(text.code, text.stderr).toBe(0)

@@ -1,6 +1,7 @@
+import type { ApiClient, Page, PlanTenant } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
-import { formatPreflight, formatRunbooks, formatTenants } from '../format.js'
+import { formatPlan, formatPreflight, formatRunbooks, formatTenants } from '../format.js'
 import { parametersOf, type ParameterOptions } from '../params.js'
 import { describeTarget, targetOf, type TargetOptions } from './target.js'
 
@@ -20,12 +21,73 @@ export async function listTenants(context: CommandContext, options: { q?: string
   return exitCodes.ok
 }
 
-/** What the runbook would change, computed by the service without changing anything. */
+/**
+ * What the runbook would change, computed by the service without changing anything. The text names the
+ * recorded preview and, when some tenants' repair would fail, lists them with the reason from its plan.
+ */
 export async function preflight(context: CommandContext, runbookKey: string, options: PreflightOptions): Promise<ExitCode> {
   const target = targetOf(options)
   const parameters = await parametersOf(options, context.io.stdin)
   const result = await context.client.preflight(runbookKey, parameters === undefined ? target : { ...target, parameters })
-  if (context.json) context.printJson(result)
-  else context.print(formatPreflight(runbookKey, describeTarget(target), result, await context.runbookUnit(runbookKey)))
+  if (context.json) {
+    context.printJson(result)
+    return exitCodes.ok
+  }
+  const failing = result.wouldFailTenants ?? []
+  let wouldFail: PlanTenant[] | null = []
+  if (failing.length > 0 && result.preflightId) {
+    // They lead the plan: one page a little longer than their number reaches past the last of them.
+    const limit = Math.min(PLAN_PAGE_LIMIT, failing.length + 1)
+    try {
+      wouldFail = await planTenants(context.client, result.preflightId, { limit, wouldFailOnly: true })
+    } catch {
+      // The preview itself succeeded: its numbers and the ids still show, with how to get the reasons.
+      wouldFail = null
+    }
+  }
+  context.print(formatPreflight(runbookKey, describeTarget(target), result, await context.runbookUnit(runbookKey), wouldFail))
+  return exitCodes.ok
+}
+
+export interface PlanOptions {
+  wouldFail?: boolean
+  limit?: number
+}
+
+/** The service's largest page of a plan. */
+const PLAN_PAGE_LIMIT = 200
+const MAX_PAGES = 10_000
+
+/**
+ * A preview's plan, every page; `wouldFailOnly` stops at the first tenant that would not fail (they come
+ * first). `limit` is the page size (the service's default when left out).
+ */
+export async function planTenants(
+  client: ApiClient,
+  preflightId: string,
+  options: { limit?: number; wouldFailOnly?: boolean },
+): Promise<PlanTenant[]> {
+  const tenants: PlanTenant[] = []
+  const seen = new Set<string>()
+  let cursor: string | undefined
+  for (let pages = 0; pages < MAX_PAGES; pages++) {
+    const page: Page<PlanTenant> = await client.listPlanTenants(preflightId, { limit: options.limit, cursor })
+    for (const tenant of page.items) {
+      if (options.wouldFailOnly && tenant.wouldFail === null) return tenants
+      tenants.push(tenant)
+    }
+    if (!page.nextCursor || seen.has(page.nextCursor)) break
+    seen.add(page.nextCursor)
+    cursor = page.nextCursor
+  }
+  return tenants
+}
+
+/** `rcp plan PREFLIGHT_ID`: what each tenant of a preview would change, and whether its repair would fail. */
+export async function showPlan(context: CommandContext, preflightId: string, options: PlanOptions): Promise<ExitCode> {
+  const wouldFailOnly = options.wouldFail === true
+  const tenants = await planTenants(context.client, preflightId, { limit: options.limit, wouldFailOnly })
+  if (context.json) context.printJson(tenants)
+  else context.print(formatPlan(tenants, { wouldFailOnly }))
   return exitCodes.ok
 }
