@@ -9,6 +9,7 @@ import {
   launchChromium,
   markPage,
   openConsolePage,
+  phoneViewport,
   saveScreenshot,
   signInWithSessionCookie,
   submitForm,
@@ -103,7 +104,9 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     const apiPreflight = async (json: object) => {
       const response = await service.request('POST', `/api/runbooks/${runbookKey}/preflight`, { token, json })
       expect(response.status, response.text).toBe(200)
-      return response.body as { affectedCount: number; totalCount: number; estimatedTenants: number }
+      // The counts the page shows (each preview also gets its own id: see the per-tenant plan's test).
+      const { affectedCount, totalCount, estimatedTenants } = response.body as { affectedCount: number; totalCount: number; estimatedTenants: number }
+      return { affectedCount, totalCount, estimatedTenants }
     }
     const shownNumbers = async () => {
       const output = form(page).locator('[data-preflight-result]')
@@ -129,6 +132,83 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     const single = await shownNumbers()
     expect(single).toEqual(await apiPreflight({ scope: 'single_tenant', tenantId: 2 }))
     expect(single.totalCount).toBeLessThan(all.totalCount)
+    expect(unexpectedProblems(problems)).toEqual([])
+  })
+
+  it('shows the preview id and the tenant that would fail before anything runs, and pages the per-tenant plan (SPEC §11)', async () => {
+    const { page, problems } = await runbooksPage()
+    const token = await service.token()
+    const runsBefore = await runCount()
+    const eventsBefore = await service.eventCount()
+    const output = form(page).locator('[data-preflight-result]')
+    const answered = page.waitForResponse((response) => response.url().endsWith(`/runbooks/${runbookKey}/preflight`))
+    await form(page).getByRole('button', { name: 'Preflight' }).click()
+    const preview = (await (await answered).json()) as { preflightId: string; estimatedTenants: number; wouldFailTenants: number[] }
+    expect(preview.wouldFailTenants).toEqual([18])
+    await output.locator('dl').waitFor({ timeout: 10_000 })
+    expect(await output.locator('dt').allTextContents()).toEqual(['Affected findings', 'Findings scanned', 'Estimated tenants'])
+    expect(await output.locator('.preflight-id code').textContent()).toBe(preview.preflightId)
+
+    // Inside the live result: a region named for what it is, the tenant, its reason code and message.
+    const wouldFail = output.getByRole('region', { name: 'Would fail: 1 tenant' })
+    await wouldFail.getByRole('listitem').filter({ hasText: 'INVALID_DATA' }).waitFor({ timeout: 10_000 })
+    const apiPlan = await service.request('GET', `/api/preflights/${preview.preflightId}/tenants?limit=200`, { token })
+    expect(apiPlan.status, apiPlan.text).toBe(200)
+    const planItems = apiPlan.body.items as Array<{ tenantId: number; tenantName: string; wouldFail: string | null; message: string | null }>
+    expect(planItems[0]).toMatchObject({ tenantName: DEMO_INVALID_TENANT_NAME, wouldFail: 'INVALID_DATA' })
+    expect(await wouldFail.getByRole('listitem').allTextContents()).toEqual([`${DEMO_INVALID_TENANT_NAME} (#18) INVALID_DATA ${planItems[0]!.message}`])
+    expect(await wouldFail.locator('.badge').textContent()).toBe('INVALID_DATA')
+    // Nothing ran: the preview is recorded (one event), no run started.
+    expect(await runCount()).toBe(runsBefore)
+    expect(await service.eventCount()).toBe(eventsBefore + 1)
+
+    // The plan, ten rows a page here (the page's own size is 50, more than the demo's 24 tenants), with "More".
+    await form(page).evaluate((element: HTMLFormElement) => {
+      element.dataset.planPageSize = '10'
+    })
+    const disclosure = form(page).locator('details.plan')
+    await disclosure.getByText('Show the plan').click()
+    const table = disclosure.getByRole('table')
+    const rows = table.locator('tbody tr')
+    const status = disclosure.getByRole('status')
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(10)
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual(['Tenant', 'Affected findings', 'Findings scanned', 'Would fail'])
+    expect(await status.textContent()).toBe(`Showing 10 of ${preview.estimatedTenants} tenants.`)
+    const more = disclosure.getByRole('button', { name: 'More' })
+    await more.click()
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(20)
+    await more.click()
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(preview.estimatedTenants)
+    expect(await more.count()).toBe(0)
+    expect(await status.textContent()).toBe(`Showing ${preview.estimatedTenants} of ${preview.estimatedTenants} tenants.`)
+    // The "More" button gone, the focus is on the first row it brought, not lost.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(`${planItems[20]!.tenantName} (#${planItems[20]!.tenantId})`)
+
+    const shownTenants = await rows.getByRole('rowheader').allTextContents()
+    expect(shownTenants).toHaveLength(24)
+    expect(shownTenants).toEqual(planItems.map((item) => `${item.tenantName} (#${item.tenantId})`))
+    expect(shownTenants[0]).toBe(`${DEMO_INVALID_TENANT_NAME} (#18)`)
+    const ids = shownTenants.slice(1).map((label) => Number(/\(#(\d+)\)$/.exec(label)![1]))
+    expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    const failing = rows.first().getByRole('cell')
+    expect(await failing.allTextContents()).toEqual([
+      String((apiPlan.body.items[0] as { affected: number }).affected),
+      String((apiPlan.body.items[0] as { total: number }).total),
+      `INVALID_DATA ${planItems[0]!.message}`,
+    ])
+    const wouldFailColumn = await rows.evaluateAll((trs) => trs.map((tr) => tr.lastElementChild!.textContent))
+    expect(wouldFailColumn.slice(1).every((text) => text === 'No')).toBe(true)
+    await saveScreenshot(page, 'runbooks-preflight-plan')
+    // On a phone the plan reads one card per tenant, with no horizontal scrolling.
+    await page.setViewportSize(phoneViewport)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(phoneViewport.width)
+    expect(await rows.first().getByRole('cell').first().evaluate((cell) => getComputedStyle(cell, '::before').content)).toBe('"Affected findings"')
+
+    // A new choice clears the preview and its plan.
+    await form(page).getByLabel('Single tenant').click()
+    expect(await output.textContent()).toBe('')
+    expect(await form(page).locator('details.plan').count()).toBe(0)
+    expect(await runCount()).toBe(runsBefore)
     expect(unexpectedProblems(problems)).toEqual([])
   })
 
@@ -200,6 +280,13 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     await page.keyboard.press('Space')
     await form(page).locator('[data-preflight-result] dl').waitFor({ timeout: 10_000 })
 
+    // The plan's disclosure opens from the keyboard; its rows are not Tab stops.
+    await page.keyboard.press('Tab')
+    expect((await focused()).text).toBe('Show the plan')
+    await page.keyboard.press('Enter')
+    const planRows = form(page).locator('details.plan tbody tr')
+    await expect.poll(() => planRows.count(), { timeout: 10_000 }).toBe(1)
+    expect(await planRows.getByRole('rowheader').textContent()).toBe('Acme Logistics (#2)')
     await page.keyboard.press('Tab')
     expect((await focused()).name).toBe('confirmation')
     await page.keyboard.type(runbookKey)

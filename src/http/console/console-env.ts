@@ -45,6 +45,8 @@ export const consolePaths = {
   halt: `${CONSOLE_BASE}/ops/halt`,
   liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
+  /** SPEC §11: a preview's per-tenant plan (JSON, for the runbooks page's script); `{preflightId}` is filled in by the script. */
+  preflightTenants: (preflightId: string) => `${CONSOLE_BASE}/ops/preflights/${encodeURIComponent(preflightId)}/tenants`,
   start: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/runs`,
 } as const
 

@@ -83,6 +83,17 @@ form:has(input[name=scope][value=all_tenants]:checked) .tenant-picker { display:
 label.checkbox { display: inline-flex; gap: .4rem; align-items: center; }
 ul.parameters { list-style: none; margin: 0; padding: 0; }
 .preflight-result { display: block; margin-top: .75rem; }
+.preflight-plan:empty { display: none; }
+.preflight-id { margin: .5rem 0 0; overflow-wrap: anywhere; }
+section.would-fail { margin-top: .75rem; padding: .5rem 1rem; border: 2px solid var(--danger); border-radius: 6px; background: var(--danger-bg); }
+section.would-fail h3 { margin: .25rem 0; color: var(--danger); font-size: 1.05rem; }
+ul.would-fail-list { margin: .25rem 0; padding-left: 1.25rem; }
+ul.would-fail-list li { margin: .25rem 0; overflow-wrap: anywhere; }
+.no-failures { margin: .5rem 0 0; }
+details.plan { margin: .75rem 0 0; }
+table.plan-table th[scope=row] { color: var(--text); font-size: inherit; font-weight: 600; }
+table.plan-table tr.fails th, table.plan-table tr.fails td { background: var(--danger-bg); }
+table.plan-table .message { overflow-wrap: anywhere; }
 dl.counts { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .5rem; margin: 0; }
 dl.counts div { background: var(--bg); border: 1px solid var(--border); border-radius: 6px; padding: .5rem .75rem; }
 dl.counts dt { color: var(--muted); font-size: .85rem; }
@@ -121,5 +132,6 @@ details > summary { cursor: pointer; font-weight: 700; padding: .25rem 0; }
   table.stack caption { display: block; text-align: left; padding: .25rem .5rem; }
   table.stack td { display: grid; grid-template-columns: 7.5rem minmax(0, 1fr); justify-items: start; gap: .5rem; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
   table.stack td::before { content: attr(data-label); color: var(--muted); font-size: .85rem; font-weight: 700; }
+  table.plan-table th[scope=row] { display: block; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
 }
 `

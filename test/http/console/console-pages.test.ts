@@ -110,7 +110,11 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
         token: await service.token(),
         json: { scope: 'single_tenant', tenantId: tenant.id },
       })
-      expect(JSON.parse(response.text)).toEqual(api.body)
+      // The same answer, but for the id each recorded preview gets (SPEC §11).
+      const { preflightId, ...answer } = JSON.parse(response.text)
+      expect(preflightId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/)
+      expect(preflightId).not.toBe(api.body.preflightId)
+      expect({ ...answer, preflightId: api.body.preflightId }).toEqual(api.body)
       expect(await service.eventCount()).toBe(before + 2) // this preflight and the API's
       const invalid = await consoleRequest(service, 'POST', preflightPath, {
         cookies: admin.cookies,

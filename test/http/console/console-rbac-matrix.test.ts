@@ -27,7 +27,7 @@ const runbooksApprove = 'platform.runbooks.approve'
 const opsHalt = 'platform.ops.halt'
 const operatorsManage = 'platform.operators.manage'
 const runReason = 'a run for the console rbac matrix'
-/** A well-formed operator id no operator has: a post that gets through is a 404 and changes nobody. */
+/** A well-formed operator id no operator has (nor any preview): a post that gets through is a 404 and changes nobody. */
 const unknownOperatorId = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
 
 /** How a route is asked: its URL, what it is sent, and whether it ends the session that asks. */
@@ -66,6 +66,12 @@ const table: Record<string, Entry> = {
     mirrors: 'POST /api/runbooks/{key}/preflight',
     needs: [runbooksView, runbookCapability],
     probe: { kind: 'json', url: () => `/system/ops/runbooks/${runbookKey}/preflight` },
+  },
+  // A well-formed id of no preview: a request that gets through is a 404 (an existing plan needs its runbook's capability too, as the API's route: see console-preflight-plans.test.ts).
+  'GET /ops/preflights/:preflightId/tenants': {
+    mirrors: 'GET /api/preflights/{preflightId}/tenants',
+    needs: [runbooksView],
+    probe: { kind: 'data', url: () => `/system/ops/preflights/${unknownOperatorId}/tenants` },
   },
   'POST /ops/runbooks/:key/runs': {
     mirrors: 'POST /api/runbooks/{key}/runs',

@@ -12,6 +12,11 @@ import { emptyStartForm, type StartFormValues } from '../start-form.js'
 import { formatTenantReference } from '../tenant-reference.js'
 import { ParameterFields } from './parameter-fields.js'
 
+/** Rows per page of a preview's per-tenant plan (the "More" button asks for the next). */
+const PLAN_PAGE_SIZE = 50
+/** Stands for the preview id in the plan's URL, which the script fills in after a preflight. */
+const PLAN_ID_PLACEHOLDER = 'PREFLIGHT_ID'
+
 export interface CatalogEntry {
   key: string
   label: string
@@ -123,6 +128,10 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
           data-tenants-url={consolePaths.tenants}
           data-field-labels={JSON.stringify(labels)}
           data-unit={runbook.unit}
+          data-prefix={prefix}
+          data-plan-url={consolePaths.preflightTenants(PLAN_ID_PLACEHOLDER)}
+          data-plan-page-size={String(PLAN_PAGE_SIZE)}
+          data-plan-id-placeholder={PLAN_ID_PLACEHOLDER}
           novalidate
         >
           <input type="hidden" name={CSRF_FIELD} value={viewer.csrfToken} />
@@ -173,6 +182,8 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
             </div>
           ) : null}
           <output class="preflight-result" data-preflight-result for={`${prefix}-tenant`} aria-live="polite"></output>
+          {/* SPEC §11: the preview's per-tenant plan, behind a disclosure the script adds after a preflight (not live: pages of rows are not announced). */}
+          <div class="preflight-plan" data-preflight-plan></div>
           {runbook.canStart ? (
             <fieldset>
               <legend>Start a run</legend>

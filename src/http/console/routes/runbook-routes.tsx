@@ -7,12 +7,13 @@ import { preflightRunbook } from '../../../commands/preflight.js'
 import { requireRunbook } from '../../../commands/runbook-parameters.js'
 import { startRun } from '../../../commands/start-run.js'
 import type { Sql } from '../../../db/database.js'
+import { findPreflightPlan, listPlanTenants } from '../../../db/preflight-plans.js'
 import type { RunbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemResponse } from '../../problem.js'
 import { readJsonBody, readQuery } from '../../request-body.js'
-import { preflightBodySchema, tenantQuerySchema } from '../../request-schemas.js'
+import { preflightBodySchema, preflightPlanQuerySchema, tenantQuerySchema } from '../../request-schemas.js'
 import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { parameterFormOf } from '../parameter-form.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
@@ -33,6 +34,8 @@ export interface RunbookRouteDeps {
 /** Tenants the picker lists before the operator types anything. */
 const INITIAL_PICKER_TENANTS = 100
 const PICKER_SEARCH_LIMIT = 50
+/** Preview ids are ULIDs: anything else names no preview (and never reaches the database), as in the API. */
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
 function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly string[]): CatalogEntry[] {
   const has = (capability: string) => operatorCapabilities.includes(capability)
@@ -102,6 +105,26 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
             parameters: body.parameters,
           })
           return c.json(result)
+        } catch (error) {
+          return problemResponse(c, error, logError(c))
+        }
+      },
+    )
+    // SPEC §11 per-tenant plan, as GET /api/preflights/{preflightId}/tenants: runbooks.view, then 404 for an
+    // unknown or expired preview, then the capability of the preview's runbook, then the page.
+    .get(
+      '/preflights/:preflightId/tenants',
+      requireConsoleSession(deps, 'data'),
+      requireConsoleCapability('data', capabilities.runbooksView),
+      async (c) => {
+        c.header('Cache-Control', 'no-store')
+        try {
+          const preflightId = c.req.param('preflightId')
+          const plan = ULID.test(preflightId) ? await findPreflightPlan(deps.sql, preflightId) : null
+          if (!plan) throw new NotFoundError('preflight', preflightId.slice(0, 64))
+          requireCapabilities(c.get('actor'), [requireRunbook(deps.catalog, plan.runbookKey).requiredCapability])
+          const { cursor, limit } = readQuery(c, preflightPlanQuerySchema)
+          return c.json(await listPlanTenants(deps.sql, preflightId, { cursor, limit }))
         } catch (error) {
           return problemResponse(c, error, logError(c))
         }

@@ -2,7 +2,9 @@
  * Client script of the runbooks page (static; inlined under the CSP nonce). It searches the tenant
  * universe as the operator types, runs the preflight (with the runbook's parameters as the form holds
  * them), and explains refused fields in place — the browser's own constraint checks of the parameter
- * fields (min, max, step, required) before anything is sent, then the server's. Everything it
+ * fields (min, max, step, required) before anything is sent, then the server's. After a preflight it
+ * shows the preview id, the tenants that would fail (SPEC §11) and, behind "Show the plan", the
+ * preview's per-tenant plan a page at a time. Everything it
  * writes goes through textContent/value, never innerHTML. Without it the page still works: the scope
  * choice is CSS, the picker lists the first tenants and the start form posts normally.
  */
@@ -89,7 +91,32 @@ export const runbooksScript = `
     if (first) first.focus();
   }
   function capitalized(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
-  function showPreflight(output, result, unit) {
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function plural(count, one, many) { return count + ' ' + (count === 1 ? one : many); }
+  function tenantLabel(item) { return (item.tenantName === null ? 'Tenant' : item.tenantName) + ' (#' + item.tenantId + ')'; }
+  function reasonBadge(code) { return element('span', 'badge danger', code); }
+  // A page of a preview's per-tenant plan (SPEC §11): the tenants that would fail first, then by tenant id.
+  function fetchPlan(form, preflightId, cursor, limit) {
+    var url = form.dataset.planUrl.replace(form.dataset.planIdPlaceholder, encodeURIComponent(preflightId)) +
+      '?limit=' + limit + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+    return fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (response) {
+        return response.json().then(
+          function (json) { return { ok: response.ok, status: response.status, body: json }; },
+          function () { return { ok: false, status: response.status, body: null }; });
+      }, function () { return { ok: false, status: 0, body: null }; });
+  }
+  function planProblem(answer) {
+    if (answer.status === 404) return 'This preview is no longer kept (previews are kept 24 hours): run the preflight again.';
+    if (answer.status === 0) return 'The plan could not reach the server.';
+    return 'The plan could not be loaded' + (answer.body && answer.body.detail ? ': ' + answer.body.detail : ' (HTTP ' + answer.status + ').');
+  }
+  function showCounts(output, result, unit) {
     var list = document.createElement('dl');
     list.className = 'counts';
     [['Affected ' + unit, result.affectedCount], [capitalized(unit) + ' scanned', result.totalCount], ['Estimated tenants', result.estimatedTenants]]
@@ -102,13 +129,134 @@ export const runbooksScript = `
         item.append(term, value);
         list.append(item);
       });
-    output.replaceChildren(list);
+    var preview = element('p', 'preflight-id', 'Preview id ');
+    preview.append(element('code', '', result.preflightId), ' (its per-tenant plan is kept 24 hours)');
+    output.replaceChildren(list, preview);
+  }
+  // The tenants whose repair would fail, from the plan's first page (they lead it): name, reason code, message.
+  function showWouldFail(form, output, result, current) {
+    var failing = result.wouldFailTenants || [];
+    if (failing.length === 0) {
+      output.append(element('p', 'no-failures', 'No tenant would fail.'));
+      return;
+    }
+    var section = element('section', 'would-fail');
+    var title = element('h3', '', 'Would fail: ' + plural(failing.length, 'tenant', 'tenants'));
+    title.id = form.dataset.prefix + '-would-fail';
+    section.setAttribute('aria-labelledby', title.id);
+    var hint = element('p', 'hint', 'Their repair would fail if the run started now; nothing has run.');
+    var list = element('ul', 'would-fail-list');
+    list.append(element('li', 'muted', 'Loading the tenants that would fail…'));
+    section.append(title, hint, list);
+    output.append(section);
+    fetchPlan(form, result.preflightId, null, Math.min(failing.length, 200)).then(function (answer) {
+      if (!current()) return;
+      if (!answer.ok) { list.replaceChildren(element('li', 'field-error', planProblem(answer))); return; }
+      var items = answer.body.items.filter(function (item) { return item.wouldFail !== null; });
+      list.replaceChildren.apply(list, items.map(function (item) {
+        var entry = element('li');
+        entry.append(element('strong', '', tenantLabel(item)), ' ', reasonBadge(item.wouldFail), ' ', element('span', 'message', item.message || ''));
+        return entry;
+      }));
+      if (failing.length > items.length) list.append(element('li', 'muted', 'and ' + (failing.length - items.length) + ' more: see the plan.'));
+    });
+  }
+  // "Show the plan": every tenant of the preview (tenant, affected, total, would fail), a page at a time.
+  function showPlan(form, box, result, unit, current) {
+    var details = element('details', 'plan');
+    var summary = element('summary', '', 'Show the plan');
+    details.append(summary);
+    box.replaceChildren(details);
+    var loaded = false;
+    details.addEventListener('toggle', function () {
+      if (!details.open || loaded) return;
+      loaded = true;
+      var wrap = element('div', 'table-wrap');
+      var table = element('table', 'stack plan-table');
+      var caption = element('caption', '', 'Per-tenant plan of preview ');
+      caption.append(element('code', '', result.preflightId));
+      var head = element('thead');
+      var headRow = element('tr');
+      ['Tenant', 'Affected ' + unit, capitalized(unit) + ' scanned', 'Would fail'].forEach(function (name) {
+        var cell = element('th', '', name);
+        cell.scope = 'col';
+        headRow.append(cell);
+      });
+      head.append(headRow);
+      var body = element('tbody');
+      table.append(caption, head, body);
+      wrap.append(table);
+      var status = element('p', 'hint plan-status', 'Loading the plan…');
+      status.setAttribute('role', 'status');
+      var more = element('button', 'secondary', 'More');
+      more.type = 'button';
+      var shown = 0;
+      var cursor = null;
+      // Not disabled while a page loads: a disabled button loses the keyboard focus.
+      var loading = false;
+      details.append(wrap, status);
+      function load(focusNew) {
+        loading = true;
+        more.setAttribute('aria-disabled', 'true');
+        fetchPlan(form, result.preflightId, cursor, Number(form.dataset.planPageSize) || 50).then(function (answer) {
+          if (!current()) return;
+          loading = false;
+          more.removeAttribute('aria-disabled');
+          if (!answer.ok) { status.className = 'field-error plan-status'; status.textContent = planProblem(answer); return; }
+          var first = null;
+          answer.body.items.forEach(function (item) {
+            var row = element('tr', item.wouldFail === null ? '' : 'fails');
+            var tenant = element('th', '', tenantLabel(item));
+            tenant.scope = 'row';
+            tenant.tabIndex = -1;
+            tenant.dataset.label = 'Tenant';
+            var affected = element('td', '', String(item.affected));
+            affected.dataset.label = 'Affected ' + unit;
+            var total = element('td', '', String(item.total));
+            total.dataset.label = capitalized(unit) + ' scanned';
+            var fails = element('td');
+            fails.dataset.label = 'Would fail';
+            if (item.wouldFail === null) fails.textContent = 'No';
+            else fails.append(reasonBadge(item.wouldFail), ' ', element('span', 'message', item.message || ''));
+            row.append(tenant, affected, total, fails);
+            body.append(row);
+            if (!first) first = tenant;
+          });
+          shown += answer.body.items.length;
+          cursor = answer.body.nextCursor;
+          status.className = 'hint plan-status';
+          status.textContent = 'Showing ' + shown + ' of ' + plural(result.estimatedTenants, 'tenant', 'tenants') + '.';
+          var focused = document.activeElement === more;
+          // There while there is a next page; gone with the focus on it, the focus goes to the first row it brought.
+          if (cursor !== null) { if (!more.isConnected) details.append(more); return; }
+          more.remove();
+          if (focusNew && focused && first) first.focus();
+        });
+      }
+      more.addEventListener('click', function () { if (!loading) load(true); });
+      load(false);
+    });
   }
   document.querySelectorAll('form.runbook').forEach(function (form) {
     var picker = form.querySelector('.tenant-picker');
     var tenantInput = form.querySelector('input[name=tenant]');
     var options = document.getElementById(tenantInput.getAttribute('list'));
     var output = form.querySelector('[data-preflight-result]');
+    var planBox = form.querySelector('[data-preflight-plan]');
+    // Each preflight (and each change that clears it) starts a generation: answers of an older one are dropped.
+    var generation = 0;
+    function clearResult(text) {
+      generation++;
+      output.textContent = text || '';
+      planBox.textContent = '';
+    }
+    function showPreflight(result, unit) {
+      var mine = ++generation;
+      var current = function () { return mine === generation; };
+      showCounts(output, result, unit);
+      showWouldFail(form, output, result, current);
+      showPlan(form, planBox, result, unit, current);
+    }
     var preflightButton = form.querySelector('[data-action=preflight]');
     var scope = function () { var checked = form.querySelector('input[name=scope]:checked'); return checked ? checked.value : ''; };
     var searchTimer = null;
@@ -118,7 +266,7 @@ export const runbooksScript = `
       var single = scope() === 'single_tenant';
       picker.hidden = !single;
       tenantInput.required = single;
-      output.textContent = '';
+      clearResult();
     }
     form.querySelectorAll('input[name=scope]').forEach(function (radio) {
       radio.addEventListener('change', function () {
@@ -144,10 +292,10 @@ export const runbooksScript = `
         .catch(function () {});
     }
     form.querySelectorAll('[data-param-path]').forEach(function (field) {
-      field.addEventListener('input', function () { output.textContent = ''; });
+      field.addEventListener('input', function () { clearResult(); });
     });
     tenantInput.addEventListener('input', function () {
-      output.textContent = '';
+      clearResult();
       clearTimeout(searchTimer);
       searchTimer = setTimeout(search, 200);
     });
@@ -164,13 +312,13 @@ export const runbooksScript = `
           else body.tenantId = tenantId;
         }
         if (refused.length > 0) {
-          output.textContent = '';
+          clearResult();
           showErrors(form, refused);
           if (body.scope === 'single_tenant' && body.tenantId === undefined) tenantInput.focus(); else focusFirstInvalid(form);
           return;
         }
         body.parameters = read.parameters;
-        output.textContent = 'Computing the preflight…';
+        clearResult('Computing the preflight…');
         preflightButton.disabled = true;
         fetch(form.dataset.preflightUrl, {
           method: 'POST',
@@ -182,11 +330,11 @@ export const runbooksScript = `
             return response.json().then(function (json) { return { ok: response.ok, body: json }; }, function () { return { ok: false, body: { detail: 'The preflight failed (HTTP ' + response.status + ').' } }; });
           })
           .then(function (result) {
-            if (result.ok) { showPreflight(output, result.body, form.dataset.unit || 'rows'); return; }
-            output.textContent = '';
+            if (result.ok) { showPreflight(result.body, form.dataset.unit || 'rows'); return; }
+            clearResult();
             showErrors(form, result.body.errors && result.body.errors.length ? result.body.errors : [{ field: '(request)', message: result.body.detail || 'the preflight failed' }]);
           })
-          .catch(function () { output.textContent = 'The preflight could not reach the server.'; })
+          .catch(function () { clearResult('The preflight could not reach the server.'); })
           .finally(function () { preflightButton.disabled = false; });
       });
     }
