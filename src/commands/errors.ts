@@ -1,3 +1,5 @@
+import type { PlanComparison } from './plan/plan-drift.js'
+
 /**
  * Typed domain errors. The HTTP layer maps each class to a status in one place (src/http/problem.ts);
  * workers map them to failure reason codes.
@@ -66,5 +68,16 @@ export class HaltedError extends DomainError {
   readonly code = 'HALTED'
   constructor(readonly attempted: string) {
     super(`the deployment is halted: cannot ${attempted} until the halt is lifted`)
+  }
+}
+
+/**
+ * SPEC §11: a start pinned to a preview found the data moved beyond its tolerance (409 `PLAN_DRIFTED`),
+ * carrying what changed; nothing was appended.
+ */
+export class PlanDriftedError extends DomainError {
+  readonly code = 'PLAN_DRIFTED'
+  constructor(readonly comparison: PlanComparison) {
+    super('the data changed since the pinned preview beyond the tolerance: preview again and start from the new plan')
   }
 }

@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
-import { InvalidEventError, streams, type DomainEvent, type RunLimits, type RunReason, type RunScope, type RunSource } from '../events/index.js'
+import { InvalidEventError, streams, type DomainEvent, type PreflightResult, type RunLimits, type RunReason, type RunScope, type RunSource } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse, platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
 import type { EventLog } from '../store/event-log.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
 import { initiatorOf, type Actor } from './actor.js'
-import { ActiveRunExistsError, NotFoundError, ValidationError } from './errors.js'
+import { ActiveRunExistsError, NotFoundError, PlanDriftedError, ValidationError } from './errors.js'
+import { comparePlans, DEFAULT_MAX_DRIFT_PERCENT, planDrifted, type PlannedTenant } from './plan/plan-drift.js'
+import { findPreflightPlan, planTenantsOf, type TenantPlan } from '../db/preflight-plans.js'
 import { approvalSettings, needsApproval } from './approvals.js'
 import { requireNotHalted } from './halt.js'
 import { computePreflight, resolveTargetTenants } from './preflight.js'
 import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { loadRun } from './run-execution.js'
-import { claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
+import { canonicalJson, claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun } from './run/run-decider.js'
 import { resolveLimits } from './run/run-limits.js'
 import { evolveRun, failedTenantIds, initialRunState } from './run/run-state.js'
@@ -30,6 +32,9 @@ export interface StartRunInput {
   limits?: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined } | null | undefined
   /** The runbook's parameters as sent; validated against its schema (SPEC §13). Absent: the defaults. */
   parameters?: unknown
+  /** SPEC §11: the preview this start is pinned to, and how far the data may have moved since (default 10 %). */
+  preflightId?: string | null | undefined
+  maxDriftPercent?: number | null | undefined
 }
 
 export interface RetryRunInput {
@@ -87,9 +92,10 @@ export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartR
   })
   const parameters = validateParameters(runbook, input.parameters)
   const limits = resolveLimits(input.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
+  const pin = await pinnedPlan(deps.sql, { ...input, runbookKey: runbook.key, parameters })
   await requireNotHalted(deps.log, 'start a run')
   const tenantIds = await resolveTargetTenants(deps.sql, input)
-  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, parameters, reason, tenantIds, limits, retryOf: null })
+  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, parameters, reason, tenantIds, limits, retryOf: null, pin })
 }
 
 /**
@@ -132,7 +138,54 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
     tenantIds: stillAllowed,
     limits,
     retryOf: retriedRunId,
+    pin: null,
   })
+}
+
+interface PinnedPlan {
+  preflightId: string
+  maxDriftPercent: number
+  result: PreflightResult
+  tenants: PlannedTenant[]
+}
+
+/**
+ * SPEC §11: the preview a start names, checked to be one of this runbook, scope, target and parameters
+ * and still kept (422 naming `preflightId` otherwise); null when the start names none.
+ */
+async function pinnedPlan(
+  sql: Sql,
+  input: Pick<StartRunInput, 'preflightId' | 'maxDriftPercent' | 'scope' | 'tenantId'> & { runbookKey: string; parameters: RunbookParameters },
+): Promise<PinnedPlan | null> {
+  const maxDriftPercent = input.maxDriftPercent ?? DEFAULT_MAX_DRIFT_PERCENT
+  if (!Number.isFinite(maxDriftPercent) || maxDriftPercent < 0 || maxDriftPercent > 100) {
+    throw new ValidationError([{ field: 'maxDriftPercent', message: 'must be a number from 0 to 100' }])
+  }
+  if (input.preflightId === undefined || input.preflightId === null) {
+    if (input.maxDriftPercent !== undefined && input.maxDriftPercent !== null) {
+      throw new ValidationError([{ field: 'maxDriftPercent', message: 'applies only to a start pinned to a preview (preflightId)' }])
+    }
+    return null
+  }
+  const refuse = (message: string) => new ValidationError([{ field: 'preflightId', message }])
+  const plan = PREVIEW_ID.test(input.preflightId) ? await findPreflightPlan(sql, input.preflightId) : null
+  if (!plan) throw refuse('names no preview kept now (unknown, or older than 24 hours): preview again')
+  if (plan.runbookKey !== input.runbookKey) throw refuse(`is a preview of ${plan.runbookKey}, not of ${input.runbookKey}`)
+  if (plan.scope !== input.scope || plan.targetTenantId !== input.tenantId) throw refuse('is a preview of another scope or tenant')
+  if (canonicalJson(plan.parameters) !== canonicalJson(input.parameters)) throw refuse('is a preview with other parameters')
+  const tenants = (await planTenantsOf(sql, plan.preflightId)).map(plannedTenant)
+  const result = {
+    affectedCount: tenants.reduce((sum, t) => sum + t.affected, 0),
+    totalCount: tenants.reduce((sum, t) => sum + t.total, 0),
+    estimatedTenants: input.scope === 'all_tenants' ? tenants.length : 1,
+  }
+  return { preflightId: plan.preflightId, maxDriftPercent, result, tenants }
+}
+
+const PREVIEW_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
+
+function plannedTenant(t: TenantPlan): PlannedTenant {
+  return { tenantId: t.tenantId, affected: t.affected, total: t.total, wouldFail: t.wouldFail?.reasonCode ?? null }
 }
 
 interface RunToRequest {
@@ -145,6 +198,7 @@ interface RunToRequest {
   tenantIds: number[]
   limits: RunLimits
   retryOf: string | null
+  pin: PinnedPlan | null
 }
 
 async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
@@ -169,7 +223,14 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
-  const { result: preflight } = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
+  const scanned = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
+  const preflight = scanned.result
+  if (input.pin) {
+    const current = scanned.tenants.map(plannedTenant)
+    if (planDrifted(input.pin.tenants, current, input.pin.maxDriftPercent)) {
+      throw new PlanDriftedError(comparePlans(input.pin, { result: preflight, tenants: current }))
+    }
+  }
   const approvalRequired = needsApproval((await approvalSettings(deps.log)).required, input.scope)
   if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()
@@ -193,6 +254,7 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     retryOf: input.retryOf,
     approvalRequired,
     parameters: input.parameters,
+    pinnedPreflightId: input.pin?.preflightId ?? null,
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 

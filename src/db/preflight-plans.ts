@@ -140,3 +140,15 @@ function decodePlanCursor(cursor: string): { f: boolean; t: number } {
   }
   throw new InvalidCursorError(cursor)
 }
+
+/** Every tenant of a plan, in tenant order: what a start pinned to it compares with. */
+export async function planTenantsOf(sql: Sql | TransactionSql, preflightId: string): Promise<TenantPlan[]> {
+  const rows = await sql<Array<{ tenant_id: string; affected: number; total: number; would_fail: string | null; message: string | null }>>`
+    select tenant_id, affected, total, would_fail, message from preflight_plan_tenants where preflight_id = ${preflightId} order by tenant_id`
+  return rows.map((row) => ({
+    tenantId: Number(row.tenant_id),
+    affected: row.affected,
+    total: row.total,
+    wouldFail: row.would_fail === null ? null : { reasonCode: 'INVALID_DATA' as const, message: row.message ?? '' },
+  }))
+}

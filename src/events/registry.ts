@@ -87,7 +87,7 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     // ceiling a limit may have, i.e. no limit beyond the workers themselves.
     1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null, approvalRequired: false }),
     // Before runbooks had parameters every run ran with none: the empty set is exactly what it did.
-    2: (data) => ({ ...data, parameters: {} }),
+    2: (data) => ({ ...data, parameters: {}, pinnedPreflightId: null }),
   },
   PreflightRecorded: {
     // Likewise: a preview recorded before parameters existed counted with none; it did not look for

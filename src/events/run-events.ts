@@ -109,8 +109,14 @@ export const runRequestedV2 = runRequestedV1.extend({
   approvalRequired: z.boolean(),
 })
 
-/** v3 adds the runbook parameters the run was started with, as validated (defaults filled in; SPEC §13). */
-export const runRequestedV3 = runRequestedV2.extend({ parameters: z.record(z.string(), z.unknown()) })
+/**
+ * v3 adds the runbook parameters the run was started with, as validated (defaults filled in; SPEC §13), and
+ * the preview it was pinned to, if any (SPEC §11).
+ */
+export const runRequestedV3 = runRequestedV2.extend({
+  parameters: z.record(z.string(), z.unknown()),
+  pinnedPreflightId: z.string().min(1).nullable(),
+})
 
 export const runStartedV1 = z
   .object({ runId: z.string().min(1), startedAt: z.iso.datetime({ offset: true }) })

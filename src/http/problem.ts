@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ZodError } from 'zod'
 import {
   ActiveRunExistsError,
+  PlanDriftedError,
   DomainError,
   ConflictError,
   ForbiddenError,
@@ -81,6 +82,7 @@ export function problemResponse(c: Context, error: unknown, logError: (error: un
   }
   if (error instanceof NotFoundError) return problemJson(c, 404, error.message)
   if (error instanceof ActiveRunExistsError) return problemJson(c, 409, error.message, { runId: error.runId })
+  if (error instanceof PlanDriftedError) return problemJson(c, 409, error.message, { code: error.code, ...error.comparison })
   if (error instanceof InvalidTransitionError) return problemJson(c, 409, error.message, { state: error.state })
   if (error instanceof ConflictError) return problemJson(c, 409, error.message)
   if (error instanceof HaltedError) return problemJson(c, 423, error.message, { code: error.code })

@@ -57,6 +57,12 @@ export const startRunBodySchema = z
     source: sourceField,
     limits: limitsField.nullish(),
     parameters: parametersField,
+    preflightId: z
+      .string()
+      .max(100)
+      .nullish()
+      .meta({ description: 'Pin the start to this preview: refused 409 `PLAN_DRIFTED` when the data moved beyond `maxDriftPercent` since, or a tenant would now fail.' }),
+    maxDriftPercent: z.number().nullish().meta({ description: '0–100, default 10: how far the affected count may have moved since the pinned preview.' }),
   })
   .meta({ id: 'StartRunBody' })
 

@@ -60,6 +60,7 @@ export function runContext(data: EventOf<'RunRequested'>['data']) {
       affected_count: data.preflight.affectedCount,
       total_count: data.preflight.totalCount,
       estimated_tenants: data.preflight.estimatedTenants,
+      ...(data.pinnedPreflightId ? { preflight_id: data.pinnedPreflightId } : {}),
     },
     reason: data.reason ? { reason_code: data.reason.reasonCode, reason_text: data.reason.reasonText } : null,
     platform_initiator: {

@@ -19,5 +19,6 @@ export function unknownSeverityMessage(findingId: number): string {
 
 /** What a preview says of a tenant whose finding `findingId` (if any) makes the repair unsafe. */
 export function unsafeFinding(findingId: string | null): { reasonCode: 'INVALID_DATA'; message: string } | null {
-  return findingId === null ? null : { reasonCode: 'INVALID_DATA', message: unknownSeverityMessage(Number(findingId)) }
+  if (findingId === null) return null
+  return { reasonCode: 'INVALID_DATA', message: `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the repair of this tenant would fail` }
 }

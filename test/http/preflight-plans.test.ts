@@ -66,4 +66,81 @@ describe.each(serviceFlavours())('per-tenant preflight plans over the API: $name
     const none = await api.operatorToken(['platform.ops.view'])
     expectProblem(await plan(answer.body.preflightId, '', none), 403)
   })
+
+  describe('a start pinned to a preview (SPEC §11 "Pinned plan and drift")', () => {
+    const start = (json: Record<string, unknown>) => api.request('POST', `/api/runbooks/${KEY}/runs`, { token: admin, json: { confirmation: KEY, ...json } })
+    /** A tenant of the universe with findings the backfill would change. */
+    async function tenantWithWork(exclude: number[]): Promise<number> {
+      const tenants = (await api.request('GET', '/api/tenants?limit=1000', { token: admin })).body.items as Array<{ id: number }>
+      for (const { id } of tenants) {
+        if (id === invalidTenantId || exclude.includes(id)) continue
+        const answer = await preflight({ scope: 'single_tenant', tenantId: id })
+        if (answer.body.affectedCount >= 3) return id
+      }
+      throw new Error('no tenant with work left')
+    }
+    const used: number[] = []
+
+    it('refuses 409 PLAN_DRIFTED with the tenant that changed when the data moved beyond the tolerance, appending nothing', async () => {
+      const tenantId = await tenantWithWork(used)
+      used.push(tenantId)
+      const pinned = await preflight({ scope: 'single_tenant', tenantId })
+      // A legacy finding arrives after the preview: the plan moved by one finding.
+      await api.sql`
+        insert into findings (id, tenant_id, fingerprint, severity, status, created_at, updated_at)
+        select max(id) + 1000, ${tenantId}, 'drift-probe', 'low', 'open', now(), now() from findings`
+      const now = await preflight({ scope: 'single_tenant', tenantId })
+      expect(now.body.affectedCount).toBe(pinned.body.affectedCount + 1)
+      const before = await api.eventCount()
+      const refused = await start({ scope: 'single_tenant', tenantId, preflightId: pinned.body.preflightId, maxDriftPercent: 0 })
+      expectProblem(refused, 409)
+      expect(refused.body).toMatchObject({
+        code: 'PLAN_DRIFTED',
+        pinned: { affectedCount: pinned.body.affectedCount },
+        current: { affectedCount: pinned.body.affectedCount + 1 },
+        tenants: [{ tenantId, pinned: { affected: pinned.body.affectedCount }, current: { affected: pinned.body.affectedCount + 1 } }],
+      })
+      expect(await api.eventCount()).toBe(before)
+      // Within a tolerance that covers one finding, the same pinned start is accepted and records the pin.
+      const accepted = await start({ scope: 'single_tenant', tenantId, preflightId: pinned.body.preflightId, maxDriftPercent: 100 })
+      expect(accepted.status, accepted.text).toBe(202)
+      const run = (await api.request('GET', `/api/runs/${accepted.body.runId}`, { token: admin })).body
+      expect(run.context.preflight.preflight_id).toBe(pinned.body.preflightId)
+    })
+
+    it('refuses a tenant that would now fail, whatever the tolerance', async () => {
+      const tenantId = await tenantWithWork(used)
+      used.push(tenantId)
+      const pinned = await preflight({ scope: 'single_tenant', tenantId })
+      expect(pinned.body.wouldFailTenants).toEqual([])
+      await api.sql`update findings set severity = 'urgent' where id = (select min(id) from findings where tenant_id = ${tenantId})`
+      try {
+        const refused = await start({ scope: 'single_tenant', tenantId, preflightId: pinned.body.preflightId, maxDriftPercent: 100 })
+        expectProblem(refused, 409)
+        expect(refused.body.code).toBe('PLAN_DRIFTED')
+        expect(refused.body.tenants).toEqual([expect.objectContaining({ tenantId, current: expect.objectContaining({ wouldFail: 'INVALID_DATA' }) })])
+      } finally {
+        await api.sql`update findings set severity = 'high' where tenant_id = ${tenantId} and severity = 'urgent'`
+      }
+    })
+
+    it('refuses 422 naming preflightId an unknown or expired preview, one of another runbook, scope or tenant, and a bad tolerance', async () => {
+      const tenantId = await tenantWithWork(used)
+      const before = await api.eventCount()
+      const single = { scope: 'single_tenant', tenantId }
+      expectProblem(await start({ ...single, preflightId: '01ARZ3NDEKTSV4RRFFQ69G5FAV' }), 422, 'preflightId')
+      expectProblem(await start({ ...single, preflightId: 'nope' }), 422, 'preflightId')
+      const all = await preflight({ scope: 'all_tenants' })
+      expectProblem(await start({ ...single, preflightId: all.body.preflightId }), 422, 'preflightId')
+      const other = await api.request('POST', '/api/runbooks/findings.sla.recalculate/preflight', { token: admin, json: single })
+      expectProblem(await start({ ...single, preflightId: other.body.preflightId }), 422, 'preflightId')
+      const mine = await preflight(single)
+      expectProblem(await start({ ...single, preflightId: mine.body.preflightId, maxDriftPercent: 101 }), 422, 'maxDriftPercent')
+      expectProblem(await start({ ...single, maxDriftPercent: 5 }), 422, 'maxDriftPercent')
+      await api.sql`update preflight_plans set recorded_at = now() - interval '25 hours' where preflight_id = ${mine.body.preflightId}`
+      expectProblem(await start({ ...single, preflightId: mine.body.preflightId }), 422, 'preflightId')
+      // The three previews above are recorded (audited); none of the starts is.
+      expect((await api.eventCount()) - before).toBe(3)
+    })
+  })
 })

@@ -112,6 +112,7 @@ export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pic
       retryOf: null,
       approvalRequired: false,
       parameters: {},
+      pinnedPreflightId: null,
       ...overrides,
     },
   }

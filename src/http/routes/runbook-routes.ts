@@ -13,7 +13,7 @@ import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import { preflightBodySchema, preflightPlanQuerySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
-import { activeRunProblemSchema } from '../schemas/problem-schemas.js'
+import { startConflictProblemSchema } from '../schemas/problem-schemas.js'
 import {
   catalogSchema,
   planTenantPageSchema,
@@ -93,7 +93,10 @@ const startRunRoute = apiRoute({
   },
   problems: {
     404: 'No runbook with this key.',
-    409: { description: 'An identical run is active; `runId` names it.', schema: activeRunProblemSchema },
+    409: {
+      description: 'An identical run is active (`runId` names it), or the start is pinned to a preview the data drifted from (`code: PLAN_DRIFTED`, with `pinned`, `current` and the `tenants` that changed).',
+      schema: startConflictProblemSchema,
+    },
   },
 })
 
@@ -138,6 +141,8 @@ export function runbookRoutes(deps: RunCommandDeps) {
     const body = await input.body()
     const started = await startRun(deps, c.get('actor'), {
       parameters: body.parameters,
+      preflightId: body.preflightId,
+      maxDriftPercent: body.maxDriftPercent,
       runbookKey: c.req.param('key')!,
       scope: body.scope,
       tenantId: body.tenantId ?? null,

@@ -29,6 +29,21 @@ export const activeRunProblemSchema = problemSchema
   .extend({ runId: z.string() })
   .meta({ id: 'ActiveRunProblem', description: 'An identical run is active: `runId` names it.' })
 
+const planTenantSchema = z.object({ affected: z.number().int(), total: z.number().int(), wouldFail: z.string().nullable() }).nullable()
+const planTotalsSchema = z.object({ affectedCount: z.number().int(), totalCount: z.number().int(), estimatedTenants: z.number().int() })
+
+export const planDriftedProblemSchema = problemSchema
+  .extend({
+    code: z.literal('PLAN_DRIFTED'),
+    pinned: planTotalsSchema,
+    current: planTotalsSchema,
+    tenants: z.array(z.object({ tenantId: z.number().int(), pinned: planTenantSchema, current: planTenantSchema })),
+  })
+  .meta({ id: 'PlanDriftedProblem', description: 'The data moved beyond the tolerance since the pinned preview; nothing was started.' })
+
+/** The 409 of a start: an identical run is active, or the pinned plan drifted. */
+export const startConflictProblemSchema = z.union([activeRunProblemSchema, planDriftedProblemSchema]).meta({ id: 'StartConflictProblem' })
+
 export const stateConflictProblemSchema = problemSchema
   .extend({ state: z.string().meta({ description: "The run's state that refuses the command (e.g. `paused`, `completed`)." }) })
   .meta({ id: 'StateConflictProblem' })

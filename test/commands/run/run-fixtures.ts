@@ -24,6 +24,7 @@ export function runRequest(overrides: Partial<EventData<'RunRequested'>> = {}): 
     requestedAt: REQUESTED_AT,
     limits: { maxConcurrency: 4, maxFailures: null },
     parameters: {},
+    pinnedPreflightId: null,
     retryOf: null,
     approvalRequired: false,
     ...overrides,

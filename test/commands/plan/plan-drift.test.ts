@@ -1,0 +1,75 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { comparePlans, planDrifted, type PlannedTenant } from '../../../src/commands/plan/plan-drift.js'
+
+/** SPEC §11: drift beyond the tolerance is always refused, within it always accepted. */
+
+const tenantPlans = fc
+  .uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 12 })
+  .chain((ids) =>
+    fc.tuple(...ids.map((tenantId) => fc.record({ tenantId: fc.constant(tenantId), affected: fc.integer({ min: 0, max: 500 }), total: fc.integer({ min: 500, max: 600 }), wouldFail: fc.constant(null) }))),
+  )
+
+/** The same plan with `delta` findings more (or fewer) to change, spread over its tenants. */
+function moved(plan: readonly PlannedTenant[], delta: number): PlannedTenant[] {
+  const next = plan.map((t) => ({ ...t }))
+  let left = delta
+  for (const tenant of next) {
+    if (left === 0) break
+    const step = left > 0 ? left : Math.max(left, -tenant.affected)
+    tenant.affected += step
+    left -= step
+  }
+  return next
+}
+
+const sum = (plan: readonly PlannedTenant[]) => plan.reduce((total, t) => total + t.affected, 0)
+
+describe('planDrifted', () => {
+  it('accepts every move within maxDriftPercent of the pinned affected count', () => {
+    fc.assert(
+      fc.property(tenantPlans, fc.integer({ min: 0, max: 100 }), fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), (pinned, percent, up, share) => {
+        const tolerance = Math.floor((sum(pinned) * percent) / 100)
+        const delta = Math.round(tolerance * share) * (up ? 1 : -1)
+        const current = moved(pinned, delta)
+        fc.pre(sum(current) === sum(pinned) + delta)
+        expect(planDrifted(pinned, current, percent)).toBe(false)
+      }),
+    )
+  })
+
+  it('refuses every move beyond it (of at least one finding)', () => {
+    fc.assert(
+      fc.property(tenantPlans, fc.integer({ min: 0, max: 100 }), fc.boolean(), fc.integer({ min: 1, max: 1000 }), (pinned, percent, up, extra) => {
+        const tolerance = Math.floor((sum(pinned) * percent) / 100)
+        const delta = (tolerance + extra) * (up ? 1 : -1)
+        const current = moved(pinned, delta)
+        fc.pre(sum(current) === sum(pinned) + delta)
+        expect(planDrifted(pinned, current, percent)).toBe(true)
+      }),
+    )
+  })
+
+  it('refuses a tenant that would now fail, whatever the tolerance; one that failed already is no drift', () => {
+    const pinned: PlannedTenant[] = [
+      { tenantId: 1, affected: 10, total: 20, wouldFail: null },
+      { tenantId: 2, affected: 0, total: 5, wouldFail: 'INVALID_DATA' },
+    ]
+    expect(planDrifted(pinned, pinned, 0)).toBe(false)
+    expect(planDrifted(pinned, [{ ...pinned[0]!, wouldFail: 'INVALID_DATA' }, pinned[1]!], 100)).toBe(true)
+    expect(planDrifted(pinned, [pinned[0]!, { ...pinned[1]!, wouldFail: null }], 0)).toBe(false)
+  })
+
+  it('names exactly the tenants whose plan changed', () => {
+    const pinned: PlannedTenant[] = [
+      { tenantId: 1, affected: 10, total: 20, wouldFail: null },
+      { tenantId: 2, affected: 3, total: 5, wouldFail: null },
+    ]
+    const current: PlannedTenant[] = [pinned[0]!, { ...pinned[1]!, affected: 4 }, { tenantId: 3, affected: 1, total: 1, wouldFail: null }]
+    const totals = { affectedCount: 0, totalCount: 0, estimatedTenants: 0 }
+    expect(comparePlans({ result: totals, tenants: pinned }, { result: totals, tenants: current }).tenants).toEqual([
+      { tenantId: 2, pinned: { affected: 3, total: 5, wouldFail: null }, current: { affected: 4, total: 5, wouldFail: null } },
+      { tenantId: 3, pinned: null, current: { affected: 1, total: 1, wouldFail: null } },
+    ])
+  })
+})
