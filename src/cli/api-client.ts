@@ -6,6 +6,7 @@
 import type { z } from 'zod'
 import type { FieldProblem } from '../commands/errors.js'
 import type { PreflightResult } from '../events/index.js'
+import type { planDriftedProblemSchema } from '../http/schemas/problem-schemas.js'
 import type { catalogSchema, planTenantPageSchema } from '../http/schemas/runbook-schemas.js'
 import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
@@ -83,8 +84,15 @@ export interface StartRunRequest extends PreflightRequest {
   confirmation: string
   reason?: Reason
   limits?: RunLimits
+  /** SPEC §11: pin the start to this preview; refused 409 `PLAN_DRIFTED` when the data moved beyond the tolerance. */
+  preflightId?: string
+  /** 0 to 100 (the service's default when left out): how far the affected count may have moved since the preview. */
+  maxDriftPercent?: number
   source: 'cli'
 }
+
+/** The 409 of a start pinned to a preview the data drifted from: the pinned and current plans, the tenants that changed. */
+export type PlanDriftedProblem = z.output<typeof planDriftedProblemSchema>
 
 export type StartRunResult =
   | { accepted: true; runId: string; status: string }
@@ -338,7 +346,7 @@ export class ApiClient {
     return this.request('PUT', '/api/settings/approvals', { body: { required } })
   }
 
-  /** A start or a retry: 202 `{runId, status}`, or 409 naming the active run (`runId`); any other 409 throws. */
+  /** A start or a retry: 202 `{runId, status}`, or 409 naming the active run (`runId`); any other 409 (a drifted plan) throws. */
   private async started(path: string, body: StartRunRequest | RetryRunRequest): Promise<StartRunResult> {
     try {
       const started = await this.request<{ runId: string; status: string }>('POST', path, { body })

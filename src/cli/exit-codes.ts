@@ -5,7 +5,8 @@ export const exitCodes = {
   runNotSucceeded: 1,
   /**
    * Bad arguments, or the API refused the request (4xx other than 401/403/423): invalid values (422), an
-   * unknown run or runbook (404), a run whose state does not allow the command (409, the state named).
+   * unknown run or runbook (404), a run whose state does not allow the command (409, the state named), a
+   * start pinned to a preview whose plan drifted (409 `PLAN_DRIFTED`).
    */
   usage: 2,
   /** `start` found an identical run already active, or `retry` an active retry of the run (HTTP 409; its id on stdout). */

@@ -43,6 +43,7 @@ import {
   type RetryOptions,
   type RunTenantsOptions,
 } from './commands/run-control-commands.js'
+import { driftPercent } from './commands/pinned-plan.js'
 import { startFieldFlags, startRun, type StartOptions } from './commands/start-command.js'
 import { targetFieldFlags } from './commands/target.js'
 import { exitCodes, UsageError, type ExitCode } from './exit-codes.js'
@@ -84,7 +85,8 @@ Exit codes:
      or rejected
   2  bad arguments or values refused by the service (4xx): invalid values (422),
      no such run, runbook or preview (404), the run's state does not allow it
-     (409), an operator email that exists, the last operator manager (409)
+     (409), an operator email that exists, the last operator manager (409),
+     a start pinned with --preflight whose plan drifted (409 PLAN_DRIFTED)
   3  start: an identical run is already active; retry: a retry of the run is
      (the active run's id is printed)
   4  not logged in, token rejected (a disabled operator's included), a missing
@@ -294,6 +296,8 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .option('--reason-code <code>', 'DATA_REPAIR | INCIDENT | SUPPORT | SECURITY (required for all tenants)')
     .option('--reason <text>', 'why, 10 to 500 characters (required for all tenants)')
     .option('--follow', 'poll the run until it completes; exit 0 only if it succeeded')
+    .option('--preflight <id>', 'pin the start to this preview (the id rcp preflight printed): refused when the data changed since')
+    .option('--max-drift <percent>', 'with --preflight: how far the affected count may have moved, 0-100 (default: the service\'s, 10)', driftPercent)
   limitsOptions(start, ', default: the deployment\'s')
     .action(action((context, key: string, options: StartOptions) => startRun(context, key, options), { fieldFlags: startFieldFlags }))
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, type TestService } from '../support/service.js'
+import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { runCli } from './run-cli.js'
 
 /** SPEC §11 "Per-tenant plan" from the command line: `rcp preflight` names the tenants that would fail, `rcp plan` lists the plan. */
@@ -114,6 +114,60 @@ describe('rcp preflight and rcp plan against a real service (embedded)', () => {
     const result = await runCli(['plan', id], { env: { ...env, RCP_TOKEN: viewer } })
     expect(result.code).toBe(4)
     expect(result.stderr).toMatch(/^hint: this operator lacks a capability/m)
+  })
+
+  // Last: it adds a finding and starts a run, which the tests above must not see.
+  it('start --preflight ID --max-drift 0 after a finding arrived prints the drift report naming the tenant, exit 2, nothing started; --max-drift 100 starts it', async () => {
+    const runner = await api.operatorToken(['platform.runbooks.view', 'platform.runbooks.run', 'platform.ops.view', 'platform.runbooks.findings.lifecycle_backfill'])
+    const asRunner = { ...env, RCP_TOKEN: runner }
+    const tenants = (await api.request('GET', '/api/tenants?limit=1000', { token: runner })).body.items as Array<{ id: number; name: string }>
+    let tenant: { id: number; name: string } | undefined
+    for (const candidate of tenants) {
+      if (candidate.id === invalid.id) continue
+      const answer = await api.request('POST', `/api/runbooks/${KEY}/preflight`, { token: runner, json: { scope: 'single_tenant', tenantId: candidate.id } })
+      if (answer.body.affectedCount >= 1) {
+        tenant = candidate
+        break
+      }
+    }
+    expect(tenant, 'a tenant with work').toBeDefined()
+    const { id: tenantId, name } = tenant!
+
+    const preview = await runCli(['preflight', KEY, '--tenant', String(tenantId)], { env: asRunner })
+    expect(preview.code, preview.stderr).toBe(0)
+    const id = preview.stdout.match(PREFLIGHT_ID)![1]!
+    const pinned = Number(preview.stdout.match(/^ {2}findings to update\s+(\d+)$/m)![1])
+    // The last line: how to start pinned to this preview, the target repeated.
+    expect(preview.stdout.trimEnd().split('\n').at(-1)).toBe(`start pinned: rcp start ${KEY} --tenant ${tenantId} --preflight ${id}`)
+    const startPinned = ['start', KEY, '--tenant', String(tenantId), '--preflight', id, '--confirm', KEY]
+
+    // A legacy finding arrives after the preview: the plan moved by one finding.
+    await api.sql`
+      insert into findings (id, tenant_id, fingerprint, severity, status, created_at, updated_at)
+      select max(id) + 1000, ${tenantId}, 'drift-probe', 'low', 'open', now(), now() from findings`
+
+    const before = await api.eventCount()
+    const refused = await runCli([...startPinned, '--max-drift', '0'], { env: asRunner })
+    expect(refused.code).toBe(2)
+    expect(refused.stdout).toBe('')
+    expect(refused.stderr).toMatch(new RegExp(`^error: the data changed since preview ${id} beyond --max-drift 0%`))
+    expect(refused.stderr).toMatch(new RegExp(`^ {2}findings to update\\s+${pinned}\\s+${pinned + 1}\\s+\\+1`, 'm'))
+    expect(refused.stderr).toMatch(/^Tenants that changed \(1\):$/m)
+    expect(refused.stderr).toMatch(new RegExp(`^ {2}${escape(name)} \\(#${tenantId}\\)\\s+${pinned} → ${pinned + 1}\\s+-$`, 'm'))
+    expect(refused.stderr).toMatch(new RegExp(`^hint: preview again \\(rcp preflight ${escape(KEY)} --tenant ${tenantId}\\) and start from the new plan$`, 'm'))
+    expect(await api.eventCount()).toBe(before)
+
+    const json = await runCli(['--json', ...startPinned, '--max-drift', '0'], { env: asRunner })
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 409, code: 'PLAN_DRIFTED', tenants: [{ tenantId }] })
+    expect(await api.eventCount()).toBe(before)
+
+    const accepted = await runCli([...startPinned, '--max-drift', '100'], { env: asRunner })
+    expect(accepted.code, accepted.stderr).toBe(0)
+    const runId = accepted.stdout.match(/^Run (\S+) started/)![1]!
+    const run = (await api.request('GET', `/api/runs/${runId}`, { token: runner })).body
+    expect(run.context.preflight.preflight_id).toBe(id)
+    await waitUntil(async () => (await api.request('GET', `/api/runs/${runId}`, { token: runner })).body.status === 'completed', 'the pinned run completes')
   })
 })
 

@@ -3,6 +3,7 @@ import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { formatPlan, formatPreflight, formatRunbooks, formatTenants } from '../format.js'
 import { parametersOf, type ParameterOptions } from '../params.js'
+import { pinnedStartHint } from './pinned-plan.js'
 import { describeTarget, targetOf, type TargetOptions } from './target.js'
 
 export type PreflightOptions = TargetOptions & ParameterOptions
@@ -46,6 +47,7 @@ export async function preflight(context: CommandContext, runbookKey: string, opt
     }
   }
   context.print(formatPreflight(runbookKey, describeTarget(target), result, await context.runbookUnit(runbookKey), wouldFail))
+  if (result.preflightId) context.print(pinnedStartHint(runbookKey, options, result.preflightId))
   return exitCodes.ok
 }
 

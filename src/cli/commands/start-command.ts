@@ -1,13 +1,15 @@
-import type { StartRunRequest } from '../api-client.js'
+import { ApiError, type StartRunRequest, type StartRunResult } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
+import { exitCodeForStatus } from '../error-report.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
 import { awaitingApprovalNote, formatCompletion, printable } from '../format.js'
 import { parameterFieldFlags, parametersOf, type ParameterOptions } from '../params.js'
 import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
+import { formatPlanDrift, isPlanDrifted, pinFieldFlags, pinOf, previewAgainCommand, type PinOptions } from './pinned-plan.js'
 import { targetFieldFlags, targetOf, type TargetOptions } from './target.js'
 
-export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions, ParameterOptions {
+export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions, ParameterOptions, PinOptions {
   confirm: string
   follow?: boolean
 }
@@ -18,6 +20,7 @@ export const startFieldFlags: Record<string, string> = {
   ...reasonFieldFlags,
   ...limitsFieldFlags,
   ...parameterFieldFlags,
+  ...pinFieldFlags,
 }
 
 /**
@@ -31,13 +34,23 @@ export async function startRun(
   follow: FollowOptions = {},
 ): Promise<ExitCode> {
   const request: StartRunRequest = { ...targetOf(options), confirmation: options.confirm, source: 'cli' }
+  const pin = pinOf(options)
   const parameters = await parametersOf(options, context.io.stdin)
   if (parameters !== undefined) request.parameters = parameters
   const reason = reasonOf(options)
   if (reason) request.reason = reason
   const limits = limitsOf(options)
   if (limits) request.limits = limits
-  const result = await context.client.startRun(runbookKey, request)
+  Object.assign(request, pin)
+  let result: StartRunResult
+  try {
+    result = await context.client.startRun(runbookKey, request)
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && pin.preflightId !== undefined && isPlanDrifted(error.problem)) {
+      return planDrifted(context, runbookKey, options, pin.preflightId, error)
+    }
+    throw error
+  }
 
   if (!result.accepted) {
     if (context.json) context.printJson(result.problem)
@@ -50,6 +63,28 @@ export async function startRun(
   }
 
   return startedRun(context, result, `Run ${result.runId} started (${result.status})`, options.follow === true, follow)
+}
+
+/**
+ * A start refused 409 `PLAN_DRIFTED`: nothing was started. The report goes to stderr like any refusal
+ * (`--json`: the problem document on stdout); the exit code is that of any other 409 refusal.
+ */
+async function planDrifted(context: CommandContext, runbookKey: string, options: StartOptions, preflightId: string, error: ApiError): Promise<ExitCode> {
+  const problem = error.problem as Parameters<typeof formatPlanDrift>[0]
+  if (context.json) context.printJson(problem)
+  else {
+    const names = (problem.tenants ?? []).length > 0 ? await context.tenantNames() : new Map<number, string>()
+    context.note(
+      formatPlanDrift(problem, {
+        preflightId,
+        maxDriftPercent: options.maxDrift,
+        unit: await context.runbookUnit(runbookKey),
+        names,
+        previewCommand: previewAgainCommand(runbookKey, options),
+      }),
+    )
+  }
+  return exitCodeForStatus(error.status)
 }
 
 /**
