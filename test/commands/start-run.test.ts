@@ -79,6 +79,7 @@ for (const flavour of databaseFlavours()) {
         retryOf: null,
         approvalRequired: false,
         parameters: {},
+        pinnedPreflightId: null,
       })
       expect(correlationId).toBe(started.runId)
       expect(initiator).toEqual({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false, ip: actor.ip, userAgent: actor.userAgent })

@@ -58,6 +58,7 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
       retryOf: null,
       approvalRequired: false,
       parameters: {},
+      pinnedPreflightId: null,
     })
     expect(processed!.data).toMatchObject({ startedAt: null, completedAt: null, result: { status: 'succeeded', updated: 4 } })
   })
@@ -65,7 +66,7 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
   it('reads RunRequested v2 as v3 with the parameters it ran with (none), keeping everything else', async () => {
     const { events } = await log.read(streams.run('01JBBBBBBBBBBBBBBBBBBBBBB2'))
     const v2 = stored.events.find((e) => e.version === 2 && e.type === 'RunRequested')!.data
-    expect(events[0]!.event.data).toEqual({ ...v2, parameters: {} })
+    expect(events[0]!.event.data).toEqual({ ...v2, parameters: {}, pinnedPreflightId: null })
   })
 
   it('the run of an old event is a run like any other: its state carries the upcast parameters and its limits', async () => {
