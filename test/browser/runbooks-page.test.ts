@@ -297,6 +297,10 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     await page.keyboard.press('Tab')
     expect((await focused()).name).toBe('reasonText')
     await page.keyboard.type(validReasonText)
+    // The preflight pinned the start to its preview (SPEC §11): its tolerance is the next stop, at the default.
+    await page.keyboard.press('Tab')
+    expect((await focused()).name).toBe('maxDriftPercent')
+    expect((await focused()).value).toBe('10')
     await page.keyboard.press('Tab')
     expect((await focused()).text).toBe('Start run')
     await submitForm(page, () => page.keyboard.press('Enter'))
@@ -350,6 +354,121 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     expect(await service.eventCount()).toBe(eventsBefore)
     expect(unexpectedProblems(problems, [403])).toEqual([])
   })
+  it('pins the start to the preview: moved data shows the drift report and starts nothing, a wider tolerance starts the pinned run (SPEC §11)', async () => {
+    const { page, problems } = await runbooksPage()
+    const token = await service.token()
+    // A tenant no other test here starts a run for.
+    const tenants = (await service.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number; name: string }>
+    const tenant = tenants.find((candidate) => candidate.id !== 2 && candidate.id !== 18 && !/Acme/.test(candidate.name))!
+    const reference = `${tenant.name} (#${tenant.id})`
+    const pin = form(page).locator('[data-pin]')
+    const pinnedId = () => form(page).locator('input[name=preflightId]').inputValue()
+    const drift = form(page).getByLabel('Allowed drift (%)')
+    const preflight = async () => {
+      const answered = page.waitForResponse((response) => response.url().endsWith(`/runbooks/${runbookKey}/preflight`))
+      await form(page).getByRole('button', { name: 'Preflight' }).click()
+      const answer = await answered
+      expect(answer.status()).toBe(200)
+      await form(page).locator('[data-preflight-result] dl').waitFor({ timeout: 10_000 })
+      return (await answer.json()) as { preflightId: string; affectedCount: number; totalCount: number }
+    }
+
+    // No preflight, no pin: hidden, and the start would not be pinned.
+    expect(await pin.isVisible()).toBe(false)
+    expect(await pinnedId()).toBe('')
+
+    await form(page).getByLabel('Single tenant').click()
+    await form(page).getByLabel('Tenant', { exact: true }).fill(reference)
+    const first = await preflight()
+    expect(await pin.isVisible()).toBe(true)
+    expect(await pin.locator('.pin-note').textContent()).toBe(`This run will be pinned to preview ${first.preflightId}.`)
+    expect(await pinnedId()).toBe(first.preflightId)
+    expect(await drift.inputValue()).toBe('10')
+    expect(await drift.evaluate((input: HTMLInputElement) => ({ type: input.type, min: input.min, max: input.max }))).toEqual({ type: 'number', min: '0', max: '100' })
+
+    // A change of tenant unpins, as it clears the plan; a new preflight pins to the new preview.
+    await form(page).getByLabel('Tenant', { exact: true }).fill(`${reference} `)
+    expect(await pin.isVisible()).toBe(false)
+    expect(await pinnedId()).toBe('')
+    await form(page).getByLabel('Tenant', { exact: true }).fill(reference)
+    const preview = await preflight()
+    expect(preview.preflightId).not.toBe(first.preflightId)
+    expect(await pinnedId()).toBe(preview.preflightId)
+
+    // The browser refuses a tolerance out of range beside the field, sending nothing.
+    await form(page).getByLabel(/Confirmation/).fill(runbookKey)
+    await drift.fill('150')
+    let posts = 0
+    const countPosts = (request: { method(): string; url(): string }) => {
+      if (request.method() === 'POST' && request.url().endsWith(`/runbooks/${runbookKey}/runs`)) posts++
+    }
+    page.on('request', countPosts)
+    await form(page).getByRole('button', { name: 'Start run' }).click()
+    await expect.poll(() => form(page).locator('[data-error-for=maxDriftPercent]').textContent()).toBe('Allowed drift must be at most 100')
+    expect(await drift.getAttribute('aria-invalid')).toBe('true')
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('maxDriftPercent')
+    expect(posts).toBe(0)
+    page.off('request', countPosts)
+
+    // The data moves: one more legacy finding in the tenant since the preview.
+    await service.sql`
+      insert into findings (id, tenant_id, fingerprint, severity, status, created_at, updated_at)
+      select max(id) + 1000, ${tenant.id}, 'drift-probe', 'low', 'open', now(), now() from findings`
+    const eventsBefore = await service.eventCount()
+    const runsBefore = await runCount()
+    await drift.fill('0')
+    const refused = await submitForm(page, () => form(page).getByRole('button', { name: 'Start run' }).click())
+    expect(refused.status(), await describePage(page)).toBe(409)
+    const report = page.getByRole('region', { name: 'Nothing was started: the data changed since the pinned preview' })
+    expect(await report.isVisible()).toBe(true)
+    expect((await report.getByRole('alert').textContent())!.replace(/\s+/g, ' ')).toContain(
+      `Preview ${preview.preflightId} counted ${preview.affectedCount} affected findings; the start's own scan counts ${preview.affectedCount + 1} (+1`,
+    )
+    expect(await report.getByRole('alert').textContent()).toContain('Run the preflight again')
+    const table = report.getByRole('table', { name: /Tenants that changed: 1/ })
+    expect(await table.getByRole('rowheader').allTextContents()).toEqual([reference])
+    expect(await table.locator('tbody td').allTextContents()).toEqual([
+      String(preview.affectedCount),
+      String(preview.affectedCount + 1),
+      String(preview.totalCount),
+      String(preview.totalCount + 1),
+      'No',
+      'No',
+    ])
+    await report.scrollIntoViewIfNeeded()
+    const shot = await saveScreenshot(page, 'runbooks-plan-drift')
+    expect(shot).toMatch(/runbooks-plan-drift\.png$/)
+    // On a phone the table reads as one card per tenant, nothing wider than the screen.
+    const desktop = page.viewportSize()!
+    await page.setViewportSize(phoneViewport)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true)
+    await report.scrollIntoViewIfNeeded()
+    await saveScreenshot(page, 'runbooks-plan-drift-phone')
+    await page.setViewportSize(desktop)
+    expect(await service.eventCount()).toBe(eventsBefore)
+    expect(await runCount()).toBe(runsBefore)
+    // The form kept what was sent, still pinned to the same preview.
+    expect(await form(page).getByLabel('Single tenant').isChecked()).toBe(true)
+    expect(await form(page).getByLabel('Tenant', { exact: true }).inputValue()).toBe(reference)
+    expect(await pin.isVisible()).toBe(true)
+    expect(await pinnedId()).toBe(preview.preflightId)
+    expect(await drift.inputValue()).toBe('0')
+    expect(await form(page).getByLabel(/Confirmation/).inputValue()).toBe(runbookKey)
+
+    // A tolerance the move fits in: the run starts, pinned to the preview.
+    await drift.fill('100')
+    await submitForm(page, () => form(page).getByRole('button', { name: 'Start run' }).click())
+    const path = new URL(page.url()).pathname
+    expect(path, await describePage(page)).toMatch(/^\/system\/ops\/runs\/[0-9A-Z]{26}$/)
+    expect(await page.locator('#run').textContent()).toContain(`Single tenant ${reference}`)
+    await page.getByText('Context', { exact: true }).click()
+    expect(await page.locator('details', { hasText: 'Context' }).locator('pre').textContent()).toContain(`"preflight_id": "${preview.preflightId}"`)
+    const run = await service.request('GET', `/api/runs/${path.split('/').at(-1)}`, { token })
+    expect(run.status, run.text).toBe(200)
+    expect(run.body.context.preflight).toMatchObject({ preflight_id: preview.preflightId, affected_count: preview.affectedCount + 1 })
+    expect(unexpectedProblems(problems, [409])).toEqual([])
+  })
+
   describe('the SLA runbook’s parameters (SPEC §13)', () => {
     let slaOperator: { email: string; password: string }
     beforeAll(async () => {

@@ -12,6 +12,8 @@ export const fieldLabels: Record<string, string> = {
   reasonText: 'Reason text',
   'limits.maxConcurrency': 'Max concurrency',
   'limits.maxFailures': 'Max failures',
+  preflightId: 'The pinned preview',
+  maxDriftPercent: 'Allowed drift',
   email: 'Email',
   name: 'Name',
   password: 'Password',
@@ -42,6 +44,9 @@ export const problemSlots = {
   reasonCode: ['reason.code'],
   // "reason is required" belongs where the operator types it
   reasonText: ['reason', 'reason.text'],
+  // SPEC §11: a pinned start's preview and tolerance
+  preflightId: ['preflightId'],
+  maxDriftPercent: ['maxDriftPercent'],
 } as const
 
 export type ProblemSlot = keyof typeof problemSlots

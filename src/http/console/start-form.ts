@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../../commands/errors.js'
+import { DEFAULT_MAX_DRIFT_PERCENT } from '../../commands/plan/plan-drift.js'
 import type { StartRunInput } from '../../commands/start-run.js'
 import { runScopeSchema } from '../../events/index.js'
 import { findUnsafeText } from '../../events/safe-text.js'
@@ -14,13 +15,32 @@ export interface StartFormValues {
   reasonText: string
   /** The `param.<path>` fields as typed, by path (`slaDays.critical`); a field not sent shows its default. */
   parameters: Record<string, string>
+  /** SPEC §11: the preview the start is pinned to (the hidden field the script fills after a preflight); '' for none. */
+  preflightId: string
+  /** "Allowed drift (%)" as typed; read only for a pinned start ('' takes the command's default). */
+  maxDriftPercent: string
 }
 
-export const emptyStartForm: StartFormValues = { scope: 'all_tenants', tenant: '', confirmation: '', reasonCode: '', reasonText: '', parameters: {} }
+/** What "Allowed drift (%)" shows before the operator types anything: the command's default. */
+export const DEFAULT_DRIFT_FIELD = String(DEFAULT_MAX_DRIFT_PERCENT)
+
+export const emptyStartForm: StartFormValues = {
+  scope: 'all_tenants',
+  tenant: '',
+  confirmation: '',
+  reasonCode: '',
+  reasonText: '',
+  parameters: {},
+  preflightId: '',
+  maxDriftPercent: DEFAULT_DRIFT_FIELD,
+}
 
 type TextField = Exclude<keyof StartFormValues, 'parameters'>
 
-const LIMITS: Record<TextField, number> = { scope: 50, tenant: 400, confirmation: 200, reasonCode: 50, reasonText: 2000 }
+const LIMITS: Record<TextField, number> = { scope: 50, tenant: 400, confirmation: 200, reasonCode: 50, reasonText: 2000, preflightId: 64, maxDriftPercent: 32 }
+
+/** A decimal number as a person types it (`10`, `2.5`, `.5`); not `1e2`, `0x10` nor `Infinity`. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/
 
 export function readStartForm(body: Record<string, unknown>): StartFormValues {
   const text = (name: TextField) => {
@@ -34,6 +54,8 @@ export function readStartForm(body: Record<string, unknown>): StartFormValues {
     reasonCode: text('reasonCode'),
     reasonText: text('reasonText'),
     parameters: readParameterFields(body),
+    preflightId: text('preflightId'),
+    maxDriftPercent: text('maxDriftPercent'),
   }
 }
 
@@ -63,9 +85,29 @@ export function toStartRunInput(
   }
   const parameters = parametersFromFields(parameterFields, form.parameters)
   problems.push(...parameters.problems)
+  // SPEC §11: pinned only when the form carries a preview id; the tolerance is read for a pinned start
+  // only (the field stays in the form, hidden, without one). Its range is the command's to check.
+  const preflightId = form.preflightId.trim() === '' ? null : form.preflightId.trim()
+  let maxDriftPercent: number | undefined
+  if (preflightId !== null && form.maxDriftPercent.trim() !== '') {
+    const typed = form.maxDriftPercent.trim()
+    if (DECIMAL.test(typed)) maxDriftPercent = Number(typed)
+    else problems.push({ field: 'maxDriftPercent', message: 'must be a number from 0 to 100' })
+  }
   if (problems.length > 0 || !scope.success) return { problems }
   const reason = form.reasonCode === '' && form.reasonText.trim() === '' ? null : { code: form.reasonCode, text: form.reasonText }
-  return {
-    input: { runbookKey, scope: scope.data, tenantId, confirmation: form.confirmation, reason, parameters: parameters.parameters, source: 'system_ui' },
+  const input: StartRunInput = {
+    runbookKey,
+    scope: scope.data,
+    tenantId,
+    confirmation: form.confirmation,
+    reason,
+    parameters: parameters.parameters,
+    source: 'system_ui',
   }
+  if (preflightId !== null) {
+    input.preflightId = preflightId
+    if (maxDriftPercent !== undefined) input.maxDriftPercent = maxDriftPercent
+  }
+  return { input }
 }

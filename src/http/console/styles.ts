@@ -94,6 +94,13 @@ details.plan { margin: .75rem 0 0; }
 table.plan-table th[scope=row] { color: var(--text); font-size: inherit; font-weight: 600; }
 table.plan-table tr.fails th, table.plan-table tr.fails td { background: var(--danger-bg); }
 table.plan-table .message { overflow-wrap: anywhere; }
+section.drift-report { margin: 0 0 1.25rem; }
+section.drift-report code { overflow-wrap: anywhere; }
+table.drift-table { margin-bottom: .25rem; }
+table.drift-table th[scope=row] { color: var(--text); font-size: inherit; font-weight: 600; }
+table.drift-table tr.fails th, table.drift-table tr.fails td { background: var(--danger-bg); }
+.pin { margin-top: .75rem; }
+.pin-note { margin: 0 0 .25rem; overflow-wrap: anywhere; }
 dl.counts { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .5rem; margin: 0; }
 dl.counts div { background: var(--bg); border: 1px solid var(--border); border-radius: 6px; padding: .5rem .75rem; }
 dl.counts dt { color: var(--muted); font-size: .85rem; }
@@ -132,6 +139,6 @@ details > summary { cursor: pointer; font-weight: 700; padding: .25rem 0; }
   table.stack caption { display: block; text-align: left; padding: .25rem .5rem; }
   table.stack td { display: grid; grid-template-columns: 7.5rem minmax(0, 1fr); justify-items: start; gap: .5rem; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
   table.stack td::before { content: attr(data-label); color: var(--muted); font-size: .85rem; font-weight: 700; }
-  table.plan-table th[scope=row] { display: block; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
+  table.plan-table th[scope=row], table.drift-table th[scope=row] { display: block; border: 0; padding: .2rem .5rem; overflow-wrap: anywhere; }
 }
 `

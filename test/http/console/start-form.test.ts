@@ -4,7 +4,7 @@ import { findingsSlaRecalculate } from '../../../src/runbooks/findings-sla-recal
 import { findingsLifecycleBackfill } from '../../../src/runbooks/findings-lifecycle-backfill.js'
 import { parameterForm, parameterFormOf, parameterLeaves, runParameters } from '../../../src/http/console/parameter-form.js'
 import { parametersJsonSchema } from '../../../src/http/schemas/runbook-schemas.js'
-import { readStartForm, toStartRunInput } from '../../../src/http/console/start-form.js'
+import { emptyStartForm, readStartForm, toStartRunInput } from '../../../src/http/console/start-form.js'
 
 const startFields = { scope: 'all_tenants', confirmation: 'findings.sla.recalculate', reasonCode: '', reasonText: '' }
 const slaForm = parameterFormOf(findingsSlaRecalculate)
@@ -105,5 +105,53 @@ describe('console start form: runbook parameters (SPEC §13)', () => {
       { label: 'slaDays › high', value: '7' },
       { label: 'extra', value: '[1]' },
     ])
+  })
+})
+
+describe('console start form: a start pinned to a preview (SPEC §11)', () => {
+  const backfill = 'findings.lifecycle.backfill'
+  const pinned = (body: Record<string, unknown>) =>
+    toStartRunInput(backfill, readStartForm({ scope: 'all_tenants', confirmation: backfill, reasonCode: '', reasonText: '', ...body }))
+  const previewId = '01JABCDEFGHJKMNPQRSTVWXYZ0'
+
+  it('keeps the preview id and the typed tolerance to show the form again; an empty form shows the default 10', () => {
+    expect(readStartForm({ preflightId: previewId, maxDriftPercent: 'lots' })).toMatchObject({ preflightId: previewId, maxDriftPercent: 'lots' })
+    expect(readStartForm({})).toMatchObject({ preflightId: '', maxDriftPercent: '' })
+    expect(emptyStartForm).toMatchObject({ preflightId: '', maxDriftPercent: '10' })
+    expect(readStartForm({ preflightId: 'x'.repeat(500) }).preflightId).toHaveLength(64)
+  })
+
+  it('passes the preview id and the tolerance as numbers; an empty tolerance is left to the command’s default', () => {
+    expect(pinned({ preflightId: ` ${previewId} `, maxDriftPercent: '0' })).toEqual({ input: expect.objectContaining({ preflightId: previewId, maxDriftPercent: 0 }) })
+    for (const [typed, value] of [['10', 10], [' 2.5 ', 2.5], ['100', 100], ['.5', 0.5], ['150', 150], ['-1', -1]] as const) {
+      // Out of range is the command's to say (422 on maxDriftPercent): the form only reads numbers.
+      expect(pinned({ preflightId: previewId, maxDriftPercent: typed }), typed).toEqual({ input: expect.objectContaining({ maxDriftPercent: value }) })
+    }
+    const defaulted = pinned({ preflightId: previewId, maxDriftPercent: '  ' })
+    expect(defaulted).toEqual({ input: expect.objectContaining({ preflightId: previewId }) })
+    expect('input' in defaulted && 'maxDriftPercent' in defaulted.input).toBe(false)
+  })
+
+  it('refuses a tolerance that is not a number as a problem of maxDriftPercent, with the other form problems', () => {
+    for (const typed of ['ten', '1e2', '0x10', 'Infinity', 'NaN', '5%', '1,5']) {
+      expect(pinned({ preflightId: previewId, maxDriftPercent: typed }), typed).toEqual({
+        problems: [{ field: 'maxDriftPercent', message: 'must be a number from 0 to 100' }],
+      })
+    }
+    expect(pinned({ scope: 'single_tenant', tenant: 'nobody', preflightId: previewId, maxDriftPercent: 'x' })).toEqual({
+      problems: [
+        { field: 'tenantId', message: 'must be picked from the list of tenants' },
+        { field: 'maxDriftPercent', message: 'must be a number from 0 to 100' },
+      ],
+    })
+  })
+
+  it('starts unpinned without a preview id, whatever the (hidden) tolerance field holds', () => {
+    for (const maxDriftPercent of ['10', 'ten', '']) {
+      const parsed = pinned({ preflightId: '', maxDriftPercent })
+      expect(parsed, maxDriftPercent).toEqual({ input: expect.objectContaining({ runbookKey: backfill }) })
+      expect('input' in parsed && ('preflightId' in parsed.input || 'maxDriftPercent' in parsed.input)).toBe(false)
+    }
+    expect(pinned({ preflightId: '   ' })).toEqual({ input: expect.not.objectContaining({ preflightId: expect.anything() }) })
   })
 })

@@ -1,5 +1,6 @@
 import type { FC } from 'hono/jsx'
 import type { FieldProblem } from '../../../commands/errors.js'
+import type { PlanComparison } from '../../../commands/plan/plan-drift.js'
 import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
 import type { UniverseTenant } from '../../../runbooks/tenant-universe.js'
 import { consolePaths } from '../console-env.js'
@@ -8,8 +9,8 @@ import { describeProblemAs, fieldLabels, messagesFor, problemSlots, type Problem
 import { ErrorAlert, Layout, type Viewer } from '../layout.js'
 import { parameterErrorFields, parameterLabels, type ParameterNode } from '../parameter-form.js'
 import { runbooksScript } from '../scripts/runbooks-script.js'
-import { emptyStartForm, type StartFormValues } from '../start-form.js'
-import { formatTenantReference } from '../tenant-reference.js'
+import { DEFAULT_DRIFT_FIELD, emptyStartForm, type StartFormValues } from '../start-form.js'
+import { formatTenantReference, tenantLabel, type TenantNames } from '../tenant-reference.js'
 import { ParameterFields } from './parameter-fields.js'
 
 /** Rows per page of a preview's per-tenant plan (the "More" button asks for the next). */
@@ -41,7 +42,21 @@ export interface StartAttempt {
   activeRunId?: string
   /** A refusal of the whole start (423: the deployment is halted). */
   message?: string
+  /** SPEC §11: the pinned start found the data moved beyond its tolerance (409 `PLAN_DRIFTED`); nothing started. */
+  drift?: DriftReport
 }
+
+export interface DriftReport {
+  preflightId: string
+  /** The tolerance the start was given (percent of the pinned affected count). */
+  maxDriftPercent: number
+  comparison: PlanComparison
+  /** Names of the tenants the report lists, by id (a tenant not found is shown by its id). */
+  tenantNames: TenantNames
+}
+
+/** Rows of the drift report's table at most; the rest are counted. */
+const DRIFT_ROWS = 200
 
 export interface RunbooksPageProps {
   nonce: string
@@ -85,6 +100,120 @@ const FieldError: FC<{ id: string; slot: ProblemSlot; problems: FieldProblem[] }
   </p>
 )
 
+/** "2.5" and "10", not "2.5000001": a percent as the report shows it. */
+function percentText(value: number): string {
+  return String(Math.round(value * 10) / 10)
+}
+
+/**
+ * SPEC §11: why a pinned start was refused (409 `PLAN_DRIFTED`): the affected count of the preview and of
+ * today's scan, how far it moved against the allowed drift, the tenants that would now fail, and a table of
+ * every tenant whose plan changed. Nothing was started; the operator previews again.
+ */
+const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }> = ({ report, prefix, unit }) => {
+  const { pinned, current, tenants } = report.comparison
+  const moved = current.affectedCount - pinned.affectedCount
+  const movedText = moved === 0 ? 'unchanged' : `${moved > 0 ? '+' : '−'}${Math.abs(moved)}`
+  const share = pinned.affectedCount === 0 ? null : (Math.abs(moved) * 100) / pinned.affectedCount
+  const newlyFailing = tenants.filter((t) => t.current?.wouldFail && !t.pinned?.wouldFail)
+  const shown = tenants.slice(0, DRIFT_ROWS)
+  const name = (id: number) => tenantLabel(report.tenantNames, id)
+  const titleId = `${prefix}-drift-title`
+  const cell = (value: number | undefined) => (value === undefined ? '—' : String(value))
+  const fails = (side: { wouldFail: string | null } | null, absent: string) =>
+    side === null ? <span class="muted">{absent}</span> : side.wouldFail === null ? 'No' : <span class="badge danger">{side.wouldFail}</span>
+  return (
+    <section class="drift-report" aria-labelledby={titleId} data-drift-report>
+      <div class="alert error" role="alert">
+        <h3 id={titleId}>Nothing was started: the data changed since the pinned preview</h3>
+        <p>
+          Preview <code>{report.preflightId}</code> counted <strong>{pinned.affectedCount}</strong> affected {unit}; the start's own scan counts{' '}
+          <strong>{current.affectedCount}</strong> ({movedText}
+          {share === null ? '' : `, ${percentText(share)}% of the preview's count`}; allowed drift {percentText(report.maxDriftPercent)}%).
+        </p>
+        {newlyFailing.length > 0 ? (
+          <p>
+            {newlyFailing.length === 1 ? '1 tenant' : `${newlyFailing.length} tenants`} would now fail that would not have:{' '}
+            {newlyFailing.map((t) => name(t.tenantId)).join(', ')}.
+          </p>
+        ) : null}
+        <p>
+          <strong>Run the preflight again</strong> to see the new plan, then start the run pinned to it.
+        </p>
+      </div>
+      <div class="table-wrap">
+        <table class="stack drift-table">
+          <caption>
+            Tenants that changed: {tenants.length}
+            {tenants.length > shown.length ? ` (the first ${shown.length} shown)` : ''}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Tenant</th>
+              <th scope="col">Affected {unit} in the preview</th>
+              <th scope="col">Affected {unit} now</th>
+              <th scope="col">Scanned in the preview</th>
+              <th scope="col">Scanned now</th>
+              <th scope="col">Would fail in the preview</th>
+              <th scope="col">Would fail now</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((t) => (
+              <tr class={t.current?.wouldFail && !t.pinned?.wouldFail ? 'fails' : undefined}>
+                <th scope="row">{name(t.tenantId)}</th>
+                <td data-label={`Affected ${unit} in the preview`}>{cell(t.pinned?.affected)}</td>
+                <td data-label={`Affected ${unit} now`}>{cell(t.current?.affected)}</td>
+                <td data-label="Scanned in the preview">{cell(t.pinned?.total)}</td>
+                <td data-label="Scanned now">{cell(t.current?.total)}</td>
+                <td data-label="Would fail in the preview">{fails(t.pinned, 'not in the preview')}</td>
+                <td data-label="Would fail now">{fails(t.current, 'no longer targeted')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  )
+}
+
+/**
+ * SPEC §11: the start's pin. Hidden until a preflight (the script fills the preview id and shows it, and
+ * empties and hides it again when the scope, tenant or parameters change); shown when the page comes back
+ * with a pinned start's values. Without a preview id the start is not pinned and the tolerance is not read.
+ */
+const PinFields: FC<{ prefix: string; values: StartFormValues; problems: FieldProblem[] }> = ({ prefix, values, problems }) => {
+  const pinned = values.preflightId !== ''
+  return (
+    <div class="pin" data-pin hidden={!pinned}>
+      <input type="hidden" name="preflightId" value={values.preflightId} data-pin-id />
+      <p class="pin-note" id={`${prefix}-pin-note`}>
+        This run will be pinned to preview <code data-pin-label>{values.preflightId}</code>.
+      </p>
+      <FieldError id={`${prefix}-pin-error`} slot="preflightId" problems={problems} />
+      <label for={`${prefix}-max-drift`}>Allowed drift (%)</label>
+      <input
+        type="number"
+        id={`${prefix}-max-drift`}
+        name="maxDriftPercent"
+        min="0"
+        max="100"
+        step="any"
+        inputmode="decimal"
+        value={values.maxDriftPercent === '' ? DEFAULT_DRIFT_FIELD : values.maxDriftPercent}
+        data-drift-field
+        aria-invalid={messagesFor(problems, 'maxDriftPercent').length > 0 ? 'true' : undefined}
+        aria-describedby={`${prefix}-max-drift-hint ${prefix}-max-drift-error ${prefix}-pin-error`}
+      />
+      <p class="hint" id={`${prefix}-max-drift-hint`}>
+        0 to 100. The run starts only if the affected count moved by at most this share of the preview's count since, and no tenant
+        would now fail that would not have; otherwise nothing starts and the changes are shown.
+      </p>
+      <FieldError id={`${prefix}-max-drift-error`} slot="maxDriftPercent" problems={problems} />
+    </div>
+  )
+}
+
 const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGlass, tenants, attempt }) => {
   const values = attempt?.values ?? emptyStartForm
   const problems = attempt?.problems ?? []
@@ -116,6 +245,7 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
           <p>{attempt.message}</p>
         </div>
       ) : null}
+      {attempt?.drift ? <DriftReportView report={attempt.drift} prefix={prefix} unit={runbook.unit} /> : null}
       {!interactive ? (
         <p class="muted">You can see this runbook but not preview or start it.</p>
       ) : (
@@ -235,6 +365,7 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
                   : `Required for all-tenants runs: a reason code and ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters of reason. Optional for a single tenant.`}
               </p>
               <FieldError id={`${prefix}-reason-text-error`} slot="reasonText" problems={problems} />
+              <PinFields prefix={prefix} values={values} problems={problems} />
               <div class="actions">
                 <button type="submit">Start run</button>
               </div>

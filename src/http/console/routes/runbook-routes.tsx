@@ -1,8 +1,9 @@
 import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
 import { capabilities, missingCapabilities } from '../../../auth/capabilities.js'
-import { ActiveRunExistsError, ForbiddenError, HaltedError, NotFoundError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
+import { ActiveRunExistsError, ForbiddenError, HaltedError, NotFoundError, PlanDriftedError, ValidationError, type FieldProblem } from '../../../commands/errors.js'
 import { requireCapabilities } from '../../../commands/actor.js'
+import { DEFAULT_MAX_DRIFT_PERCENT } from '../../../commands/plan/plan-drift.js'
 import { preflightRunbook } from '../../../commands/preflight.js'
 import { requireRunbook } from '../../../commands/runbook-parameters.js'
 import { startRun } from '../../../commands/start-run.js'
@@ -20,6 +21,7 @@ import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/run
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
 import { readStartForm, toStartRunInput } from '../start-form.js'
+import { tenantNamesOf } from '../tenant-reference.js'
 import { readFormBody } from '../csrf.js'
 
 export interface RunbookRouteDeps {
@@ -34,6 +36,8 @@ export interface RunbookRouteDeps {
 /** Tenants the picker lists before the operator types anything. */
 const INITIAL_PICKER_TENANTS = 100
 const PICKER_SEARCH_LIMIT = 50
+/** Tenants whose names a drift report can show (as the run page's); any other is shown by its id. */
+const NAMED_TENANTS = 1000
 /** Preview ids are ULIDs: anything else names no preview (and never reaches the database), as in the API. */
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
@@ -153,6 +157,16 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
           return c.redirect(consolePaths.run(started.runId), 303)
         } catch (error) {
           if (error instanceof ValidationError) return refused(error.fields)
+          if (error instanceof PlanDriftedError) {
+            // SPEC §11: nothing was appended; the report says what moved, the form keeps what was typed.
+            const drift = {
+              preflightId: parsed.input.preflightId ?? '',
+              maxDriftPercent: parsed.input.maxDriftPercent ?? DEFAULT_MAX_DRIFT_PERCENT,
+              comparison: error.comparison,
+              tenantNames: tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS)),
+            }
+            return catalogPage(c, { runbookKey: key, values, problems: [], drift }, 409)
+          }
           if (error instanceof ActiveRunExistsError) {
             return catalogPage(c, { runbookKey: key, values, problems: [], activeRunId: error.runId }, 409)
           }

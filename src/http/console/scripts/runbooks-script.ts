@@ -4,7 +4,8 @@
  * them), and explains refused fields in place — the browser's own constraint checks of the parameter
  * fields (min, max, step, required) before anything is sent, then the server's. After a preflight it
  * shows the preview id, the tenants that would fail (SPEC §11) and, behind "Show the plan", the
- * preview's per-tenant plan a page at a time. Everything it
+ * preview's per-tenant plan a page at a time, and pins the start to that preview (the hidden `preflightId`
+ * and "Allowed drift (%)"), unpinned again whenever the scope, tenant or parameters change. Everything it
  * writes goes through textContent/value, never innerHTML. Without it the page still works: the scope
  * choice is CSS, the picker lists the first tenants and the start form posts normally.
  */
@@ -243,16 +244,34 @@ export const runbooksScript = `
     var options = document.getElementById(tenantInput.getAttribute('list'));
     var output = form.querySelector('[data-preflight-result]');
     var planBox = form.querySelector('[data-preflight-plan]');
+    // SPEC §11: the start's pin (absent when the operator may not start).
+    var pinBox = form.querySelector('[data-pin]');
+    var pinId = form.querySelector('[data-pin-id]');
+    var pinLabel = form.querySelector('[data-pin-label]');
+    var driftField = form.querySelector('[data-drift-field]');
+    function pinTo(preflightId) {
+      if (!pinBox) return;
+      pinId.value = preflightId;
+      pinLabel.textContent = preflightId;
+      pinBox.hidden = preflightId === '';
+      if (preflightId === '') {
+        pinBox.querySelectorAll('[data-error-for]').forEach(function (slot) { slot.textContent = ''; });
+        driftField.removeAttribute('aria-invalid');
+      }
+    }
     // Each preflight (and each change that clears it) starts a generation: answers of an older one are dropped.
     var generation = 0;
     function clearResult(text) {
       generation++;
       output.textContent = text || '';
       planBox.textContent = '';
+      // The plan no longer describes what the form would start: the start is not pinned to it either.
+      pinTo('');
     }
     function showPreflight(result, unit) {
       var mine = ++generation;
       var current = function () { return mine === generation; };
+      pinTo(result.preflightId);
       showCounts(output, result, unit);
       showWouldFail(form, output, result, current);
       showPlan(form, planBox, result, unit, current);
@@ -262,11 +281,12 @@ export const runbooksScript = `
     var searchTimer = null;
     var lastQuery = null;
 
-    function scopeChanged() {
+    function scopeChanged(initial) {
       var single = scope() === 'single_tenant';
       picker.hidden = !single;
       tenantInput.required = single;
-      clearResult();
+      // On load the form may come back pinned (a refused start keeps what was sent): only a change unpins it.
+      if (!initial) clearResult();
     }
     form.querySelectorAll('input[name=scope]').forEach(function (radio) {
       radio.addEventListener('change', function () {
@@ -274,7 +294,7 @@ export const runbooksScript = `
         if (scope() === 'single_tenant') tenantInput.focus();
       });
     });
-    scopeChanged();
+    scopeChanged(true);
 
     function search() {
       var query = tenantInput.value.replace(/\\s*\\(#\\d+\\)\\s*$/, '').trim();
@@ -344,6 +364,10 @@ export const runbooksScript = `
       // The form posts without the browser's own bubbles (novalidate, so the server can explain the other
       // fields in place); the parameter fields' constraints are checked here, beside each field.
       var read = readParameters(form);
+      // A pinned start's tolerance, checked by the browser as the parameters are (a typed "abc" would
+      // otherwise reach the server as an empty field, i.e. the default).
+      var driftProblem = pinBox && !pinBox.hidden ? parameterProblem(driftField) : null;
+      if (driftProblem) read.errors.push({ field: 'maxDriftPercent', message: driftProblem });
       if (read.errors.length > 0) {
         event.preventDefault();
         clearErrors(form);
