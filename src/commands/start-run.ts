@@ -92,8 +92,8 @@ export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartR
   })
   const parameters = validateParameters(runbook, input.parameters)
   const limits = resolveLimits(input.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
-  const pin = await pinnedPlan(deps.sql, { ...input, runbookKey: runbook.key, parameters })
   await requireNotHalted(deps.log, 'start a run')
+  const pin = await pinnedPlan(deps.sql, { ...input, runbookKey: runbook.key, parameters })
   const tenantIds = await resolveTargetTenants(deps.sql, input)
   return requestRun(deps, actor, { ...input, runbookKey: runbook.key, parameters, reason, tenantIds, limits, retryOf: null, pin })
 }
@@ -168,12 +168,21 @@ async function pinnedPlan(
     return null
   }
   const refuse = (message: string) => new ValidationError([{ field: 'preflightId', message }])
-  const plan = PREVIEW_ID.test(input.preflightId) ? await findPreflightPlan(sql, input.preflightId) : null
-  if (!plan) throw refuse('names no preview kept now (unknown, or older than 24 hours): preview again')
-  if (plan.runbookKey !== input.runbookKey) throw refuse(`is a preview of ${plan.runbookKey}, not of ${input.runbookKey}`)
+  const preflightId = input.preflightId
+  // The header and its rows in one snapshot: a plan purged in between must not read as an empty plan.
+  const found = PREVIEW_ID.test(preflightId)
+    ? await sql.begin('isolation level repeatable read', async (tx) => {
+        const plan = await findPreflightPlan(tx, preflightId)
+        return plan ? { plan, rows: await planTenantsOf(tx, preflightId) } : null
+      })
+    : null
+  if (!found) throw refuse('names no preview kept now (unknown, or older than 24 hours): preview again')
+  const { plan } = found
+  // Not naming the other runbook: the operator may not be allowed to see it.
+  if (plan.runbookKey !== input.runbookKey) throw refuse(`is not a preview of ${input.runbookKey}`)
   if (plan.scope !== input.scope || plan.targetTenantId !== input.tenantId) throw refuse('is a preview of another scope or tenant')
   if (canonicalJson(plan.parameters) !== canonicalJson(input.parameters)) throw refuse('is a preview with other parameters')
-  const tenants = (await planTenantsOf(sql, plan.preflightId)).map(plannedTenant)
+  const tenants = found.rows.map(plannedTenant)
   const result = {
     affectedCount: tenants.reduce((sum, t) => sum + t.affected, 0),
     totalCount: tenants.reduce((sum, t) => sum + t.total, 0),

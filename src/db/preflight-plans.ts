@@ -31,6 +31,8 @@ export const preflightPlanSchema: MigrationSet = {
            would_fail text null,
            message text null,
            primary key (preflight_id, tenant_id))`,
+        // The plan's page order (would-fail tenants first): keyset pages read it without sorting the plan.
+        `create index preflight_plan_tenants_page_idx on preflight_plan_tenants (preflight_id, (would_fail is null), tenant_id)`,
       ],
     },
   ],

@@ -31,6 +31,7 @@ const drifted = (extra: Partial<PlanDriftedProblem> = {}): PlanDriftedProblem =>
     { tenantId: 2, pinned: { affected: 10, total: 30, wouldFail: null }, current: { affected: 11, total: 31, wouldFail: null } },
     { tenantId: 7, pinned: { affected: 2, total: 10, wouldFail: null }, current: { affected: 3, total: 11, wouldFail: 'INVALID_DATA' } },
   ],
+  tenantsChanged: 2,
   ...extra,
 })
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, type TestService } from '../support/service.js'
+import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem } from './problem-assertions.js'
 
 /** SPEC §11 "Per-tenant plan": a preview is recorded with an id, names the tenants that would fail, and its plan is paged. */
@@ -104,7 +104,11 @@ describe.each(serviceFlavours())('per-tenant preflight plans over the API: $name
       // Within a tolerance that covers one finding, the same pinned start is accepted and records the pin.
       const accepted = await start({ scope: 'single_tenant', tenantId, preflightId: pinned.body.preflightId, maxDriftPercent: 100 })
       expect(accepted.status, accepted.text).toBe(202)
-      const run = (await api.request('GET', `/api/runs/${accepted.body.runId}`, { token: admin })).body
+      let run: any
+      await waitUntil(async () => {
+        run = (await api.request('GET', `/api/runs/${accepted.body.runId}`, { token: admin })).body
+        return run.status === 'completed'
+      }, 'the pinned run to complete')
       expect(run.context.preflight.preflight_id).toBe(pinned.body.preflightId)
     })
 
@@ -126,6 +130,7 @@ describe.each(serviceFlavours())('per-tenant preflight plans over the API: $name
 
     it('refuses 422 naming preflightId an unknown or expired preview, one of another runbook, scope or tenant, and a bad tolerance', async () => {
       const tenantId = await tenantWithWork(used)
+      const otherTenant = await tenantWithWork([...used, tenantId])
       const before = await api.eventCount()
       const single = { scope: 'single_tenant', tenantId }
       expectProblem(await start({ ...single, preflightId: '01ARZ3NDEKTSV4RRFFQ69G5FAV' }), 422, 'preflightId')
@@ -134,13 +139,21 @@ describe.each(serviceFlavours())('per-tenant preflight plans over the API: $name
       expectProblem(await start({ ...single, preflightId: all.body.preflightId }), 422, 'preflightId')
       const other = await api.request('POST', '/api/runbooks/findings.sla.recalculate/preflight', { token: admin, json: single })
       expectProblem(await start({ ...single, preflightId: other.body.preflightId }), 422, 'preflightId')
+      const elsewhere = await preflight({ scope: 'single_tenant', tenantId: otherTenant })
+      expectProblem(await start({ ...single, preflightId: elsewhere.body.preflightId }), 422, 'preflightId')
+      const slaStart = (json: Record<string, unknown>) =>
+        api.request('POST', '/api/runbooks/findings.sla.recalculate/runs', { token: admin, json: { confirmation: 'findings.sla.recalculate', ...single, ...json } })
+      const critical1 = await api.request('POST', '/api/runbooks/findings.sla.recalculate/preflight', { token: admin, json: { ...single, parameters: { slaDays: { critical: 1 } } } })
+      expectProblem(await slaStart({ preflightId: critical1.body.preflightId, parameters: { slaDays: { critical: 2 } } }), 422, 'preflightId')
       const mine = await preflight(single)
       expectProblem(await start({ ...single, preflightId: mine.body.preflightId, maxDriftPercent: 101 }), 422, 'maxDriftPercent')
+      expectProblem(await start({ ...single, preflightId: mine.body.preflightId, maxDriftPercent: -1 }), 422, 'maxDriftPercent')
+      expectProblem(await start({ ...single, preflightId: mine.body.preflightId, maxDriftPercent: 'ten' }), 400)
       expectProblem(await start({ ...single, maxDriftPercent: 5 }), 422, 'maxDriftPercent')
       await api.sql`update preflight_plans set recorded_at = now() - interval '25 hours' where preflight_id = ${mine.body.preflightId}`
       expectProblem(await start({ ...single, preflightId: mine.body.preflightId }), 422, 'preflightId')
-      // The three previews above are recorded (audited); none of the starts is.
-      expect((await api.eventCount()) - before).toBe(3)
+      // The five previews above are recorded (audited); none of the starts is.
+      expect((await api.eventCount()) - before).toBe(5)
     })
   })
 })

@@ -133,7 +133,8 @@ export function formatPlanDrift(problem: PlanDriftedProblem, context: DriftRepor
   )
   const tenants = problem.tenants ?? []
   if (tenants.length > 0) {
-    lines.push(`Tenants that changed (${tenants.length}):`)
+    const more = problem.tenantsChanged > tenants.length ? `, the first ${tenants.length} shown` : ''
+    lines.push(`Tenants that changed (${problem.tenantsChanged}${more}):`)
     lines.push(
       indented(table(
         ['TENANT', 'AFFECTED', 'WOULD FAIL'],

@@ -37,7 +37,10 @@ export const planDriftedProblemSchema = problemSchema
     code: z.literal('PLAN_DRIFTED'),
     pinned: planTotalsSchema,
     current: planTotalsSchema,
-    tenants: z.array(z.object({ tenantId: z.number().int(), pinned: planTenantSchema, current: planTenantSchema })),
+    tenants: z
+      .array(z.object({ tenantId: z.number().int(), pinned: planTenantSchema, current: planTenantSchema }))
+      .meta({ description: 'The tenants that changed, those whose affected count or would-fail changed first; at most 100.' }),
+    tenantsChanged: z.number().int(),
   })
   .meta({ id: 'PlanDriftedProblem', description: 'The data moved beyond the tolerance since the pinned preview; nothing was started.' })
 

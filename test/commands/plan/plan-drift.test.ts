@@ -50,6 +50,20 @@ describe('planDrifted', () => {
     )
   })
 
+  it('takes a percentage with decimals exactly: a move of exactly 4.6 % is within 4.6 %', () => {
+    const pinned: PlannedTenant[] = [{ tenantId: 1, affected: 1500, total: 2000, wouldFail: null }]
+    expect(planDrifted(pinned, moved(pinned, 69), 4.6)).toBe(false)
+    expect(planDrifted(pinned, moved(pinned, 70), 4.6)).toBe(true)
+    expect(planDrifted([{ ...pinned[0]!, affected: 1250 }], [{ ...pinned[0]!, affected: 1250 + 57 }], 4.56)).toBe(false)
+    fc.assert(
+      fc.property(tenantPlans, fc.integer({ min: 0, max: 10_000 }), (plan, hundredths) => {
+        const tolerance = Math.floor((sum(plan) * hundredths) / 10_000)
+        expect(planDrifted(plan, moved(plan, tolerance), hundredths / 100)).toBe(false)
+        expect(planDrifted(plan, moved(plan, tolerance + 1), hundredths / 100)).toBe(true)
+      }),
+    )
+  })
+
   it('refuses a tenant that would now fail, whatever the tolerance; one that failed already is no drift', () => {
     const pinned: PlannedTenant[] = [
       { tenantId: 1, affected: 10, total: 20, wouldFail: null },
@@ -71,5 +85,16 @@ describe('planDrifted', () => {
       { tenantId: 2, pinned: { affected: 3, total: 5, wouldFail: null }, current: { affected: 4, total: 5, wouldFail: null } },
       { tenantId: 3, pinned: null, current: { affected: 1, total: 1, wouldFail: null } },
     ])
+  })
+
+  it('names at most the first 100, those whose affected count or would-fail changed first, and counts them all', () => {
+    const pinned: PlannedTenant[] = Array.from({ length: 150 }, (_, i) => ({ tenantId: i + 1, affected: 1, total: 10, wouldFail: null }))
+    // Every tenant's total moved; only tenant 150's affected count did.
+    const current = pinned.map((t) => ({ ...t, total: 11, affected: t.tenantId === 150 ? 2 : 1 }))
+    const totals = { affectedCount: 0, totalCount: 0, estimatedTenants: 0 }
+    const comparison = comparePlans({ result: totals, tenants: pinned }, { result: totals, tenants: current })
+    expect(comparison.tenantsChanged).toBe(150)
+    expect(comparison.tenants).toHaveLength(100)
+    expect(comparison.tenants[0]!.tenantId).toBe(150)
   })
 })
