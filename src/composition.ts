@@ -25,6 +25,7 @@ import type { EventStore } from './store/event-store.js'
 import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
 import { PostgresEventStore } from './store/postgres-event-store.js'
 import { createDispatcher } from './workers/dispatcher.js'
+import { createVerifier } from './workers/verifier.js'
 import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
@@ -166,12 +167,15 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   }
 
   let dispatcher: EventSubscription | null = null
+  let verifier: EventSubscription | null = null
   let consumer: JobConsumer | null = null
   let reconciler: Reconciler | null = null
   if (roles.has('worker')) {
     const deps = { sql: db.sql, log, queue, logger }
     dispatcher = createDispatcher(deps)
     dispatcher.start()
+    verifier = createVerifier({ ...deps, catalog })
+    verifier.start()
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
@@ -253,6 +257,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       await reconciler?.stop()
       await consumer?.stop()
       await dispatcher?.stop()
+      await verifier?.stop()
       await projector?.stop()
       // What is still open now are live streams (run pages, `--follow`): their clients reconnect elsewhere.
       http?.closeAllConnections?.()

@@ -238,6 +238,19 @@ export const runRetriedV1 = z
   })
   .strict()
 
+/**
+ * SPEC §11 verification: after a run completed `succeeded` or `partially_succeeded`, its succeeded tenants
+ * scanned again with the runbook's preflight: what would still change (0 on data that did not move).
+ */
+export const runVerifiedV1 = z
+  .object({
+    runId: z.string().min(1),
+    remaining: z.number().int().nonnegative(),
+    tenantsWithRemaining: z.array(z.object({ tenantId: tenantIdSchema, remaining: z.number().int().positive() }).strict()),
+    verifiedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+
 /** Written to the run-identity stream before RunRequested: the claim that makes starts idempotent. */
 export const runIdentityClaimedV1 = z
   .object({

@@ -38,6 +38,10 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
           reason_code: event.data.reason?.reasonCode ?? null,
         })
       }
+      // SPEC §11: a verification that finds work left raises it too.
+      if (event.type === 'RunVerified' && event.data.remaining > 0) {
+        await recordRunFailedAlert(tx, event.data.runId, event.data.verifiedAt, consoleBaseUrl)
+      }
       // SPEC §9: a run that pauses itself over its error budget raises the same alert.
       if (event.type === 'RunPaused' && event.data.reason.reasonCode === 'ERROR_BUDGET_EXCEEDED') {
         await recordRunFailedAlert(tx, event.data.runId, event.data.pausedAt, consoleBaseUrl)

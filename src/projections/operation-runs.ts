@@ -35,6 +35,8 @@ export const operationRunsProjection: Projection = {
         return markApproved(tx, event, metadata)
       case 'RunCompleted':
         return completeRun(tx, event)
+      case 'RunVerified':
+        return recordVerification(tx, event)
       default:
         return
     }
@@ -181,6 +183,11 @@ async function markResumed(tx: TransactionSql, { data }: EventOf<'RunResumed'>):
 async function markCancelling(tx: TransactionSql, { data }: EventOf<'RunCancelled'>, metadata: EventMetadata): Promise<void> {
   const cancellation = { reasonCode: data.reason.reasonCode, reasonText: data.reason.reasonText, ...actorOf(metadata), at: data.cancelledAt }
   await tx`update operation_run_controls set cancellation = ${JSON.stringify(cancellation)}::text::jsonb where run_id = ${data.runId}`
+}
+
+async function recordVerification(tx: TransactionSql, { data }: EventOf<'RunVerified'>): Promise<void> {
+  const verification = { remaining: data.remaining, tenantsWithRemaining: data.tenantsWithRemaining, verifiedAt: data.verifiedAt }
+  await tx`update operation_run_controls set verification = ${JSON.stringify(verification)}::text::jsonb where run_id = ${data.runId}`
 }
 
 async function markApproved(tx: TransactionSql, { data }: EventOf<'RunApproved'>, metadata: EventMetadata): Promise<void> {

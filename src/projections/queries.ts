@@ -47,8 +47,8 @@ export interface RunSummary {
   retryOf: string | null
   /** SPEC §10: null for a run that needed no approval. */
   approval: { required: boolean; approvedBy: string | null; approvedAt: string | null; comment: string | null } | null
-  /** SPEC §11; not recorded by this version. */
-  verification: null
+  /** SPEC §11: what a re-scan of the succeeded tenants after completion found still to change; null before. */
+  verification: { remaining: number; tenantsWithRemaining: Array<{ tenantId: number; remaining: number }>; verifiedAt: string } | null
 }
 
 export interface RunControlEntry {
@@ -129,6 +129,7 @@ interface RunRow {
   pause: RunControlEntry | null
   cancellation: RunControlEntry | null
   approval: RunSummary['approval']
+  verification: RunSummary['verification']
   retry_of: string | null
   targeted: number | null
   succeeded: number | null
@@ -352,7 +353,7 @@ function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancell
     },
     retryOf: row.retry_of ?? null,
     approval: row.approval ?? null,
-    verification: null,
+    verification: row.verification ?? null,
   }
 }
 

@@ -130,5 +130,11 @@ export const readModelSchema: MigrationSet = {
       // projection writes them from now on, and a rebuild gives the same.
       statements: [`update operation_runs set context = jsonb_set(context, '{parameters}', '{}'::jsonb) where not (context ? 'parameters')`],
     },
+    {
+      version: 3,
+      name: 'run verification',
+      // SPEC §11: {remaining, tenantsWithRemaining, verifiedAt} once a completed run was scanned again.
+      statements: [`alter table operation_run_controls add column verification jsonb null`],
+    },
   ],
 }

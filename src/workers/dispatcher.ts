@@ -60,6 +60,7 @@ export class Dispatcher {
       case 'RunPaused':
       case 'RunRetried':
       case 'RunRejected':
+      case 'RunVerified':
         return
     }
   }

@@ -87,7 +87,12 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         ...owners.flatMap((owner) => [
           { owner, version: 1, name: 'baseline' },
           // The one change of this release to an existing table: runs of the previous release had no parameters.
-          ...(owner === 'read-models' ? [{ owner, version: 2, name: 'run context parameters' }] : []),
+          ...(owner === 'read-models'
+            ? [
+                { owner, version: 2, name: 'run context parameters' },
+                { owner, version: 3, name: 'run verification' },
+              ]
+            : []),
         ]),
         // A module new in this release: its tables, created from nothing.
         { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
@@ -97,13 +102,15 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
 
       // Every row kept; the run's context gained the parameters it ran with (none), nothing else changed.
       const after = await snapshot(db.sql)
-      expect({ ...after, operation_runs: [] }).toEqual({ ...before, operation_runs: [] })
+      expect({ ...after, operation_runs: [], operation_run_controls: [] }).toEqual({ ...before, operation_runs: [], operation_run_controls: [] })
       expect(after.operation_runs).toEqual(before.operation_runs!.map((row) => row.replace(',{},', ',"{""parameters"": {}}",')))
+      // The controls gained a `verification` column, empty for the runs of the previous release.
+      expect(after.operation_run_controls).toEqual(before.operation_run_controls!.map((row) => row.replace(/\)$/, ',)')))
       const recorded = await db.sql<Array<{ owner: string; version: number }>>`select owner, version from schema_migrations order by owner, version`
       expect(recorded).toEqual(
         [...owners, 'preflight-plans', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
-          ...(owner === 'read-models' ? [{ owner, version: 2 }] : []),
+          ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }] : []),
         ]),
       )
       const upgraded = after

@@ -120,6 +120,13 @@ describe.each(serviceFlavours())('runbook parameters over the API: $name', (flav
     expect(run.summaryCounts.updated).toBe(preview.body.affectedCount)
     expect(run.context.parameters).toEqual({ slaDays: days })
     expect(await mismatches(days)).toBe(0)
+    // SPEC §11: the service scans the succeeded tenant again after completion; on unchanged data nothing is left.
+    let verified: any
+    await waitUntil(async () => {
+      verified = (await api.request('GET', `/api/runs/${started.body.runId}`, { token: admin })).body
+      return verified.verification !== null
+    }, 'the run to be verified')
+    expect(verified.verification).toEqual({ remaining: 0, tenantsWithRemaining: [], verifiedAt: expect.any(String) })
 
     const repeat = await send(runsPath, single({ slaDays: { critical: 1 } }))
     expect(repeat.status, repeat.text).toBe(202)

@@ -39,6 +39,8 @@ export type RunCommand =
    * with their repairs that the stream may not have yet (a worker between its commit and its append).
    */
   | { type: 'CompleteCancelledRun'; stored: TenantOutcome[]; at: string }
+  /** SPEC §11: the re-scan of the succeeded tenants, measured by the handler (tenant → what would still change). */
+  | { type: 'RecordVerification'; remaining: Array<{ tenantId: number; remaining: number }>; at: string }
 
 export class TenantNotTargetedError extends InvalidTransitionError {}
 
@@ -60,6 +62,7 @@ const commandNames: Record<RunCommand['type'], string> = {
   ApproveRun: 'approve',
   RejectRun: 'reject',
   ExpireApproval: 'expiring an approval',
+  RecordVerification: 'recording a verification',
 }
 
 function refuse(command: RunCommand['type'], state: RunState, why?: string): never {
@@ -316,6 +319,38 @@ const recordRetry: Decision<'RecordRetry'> = (command, state) => {
   ]
 }
 
+/** Which completed runs are verified (SPEC §11): those that repaired something as asked. */
+export function needsVerification(state: RunState): boolean {
+  return state.status === 'completed' && (state.outcome === 'succeeded' || state.outcome === 'partially_succeeded') && state.verification === null
+}
+
+/** SPEC §11 verification: once per run, after it completed succeeded or partially succeeded. */
+const recordVerification: Decision<'RecordVerification'> = (command, state) => {
+  if (state.status !== 'completed') refuse('RecordVerification', state)
+  if (!needsVerification(state)) return []
+  const succeeded = new Set(succeededTenantIds(state))
+  const strangers = command.remaining.filter((t) => !succeeded.has(t.tenantId)).map((t) => t.tenantId)
+  if (strangers.length > 0) refuse('RecordVerification', state, `not succeeded for tenants ${strangers.join(', ')}`)
+  const tenantsWithRemaining = command.remaining.filter((t) => t.remaining > 0).sort((a, b) => a.tenantId - b.tenantId)
+  return [
+    {
+      type: 'RunVerified',
+      data: {
+        runId: state.request.runId,
+        remaining: tenantsWithRemaining.reduce((sum, t) => sum + t.remaining, 0),
+        tenantsWithRemaining,
+        verifiedAt: command.at,
+      },
+    },
+  ]
+}
+
+/** The tenants a run repaired successfully, in tenant order. */
+export function succeededTenantIds(state: RunState): number[] {
+  if (state.status === 'none') return []
+  return [...state.results].filter(([, result]) => result.status === 'succeeded').map(([tenantId]) => tenantId).sort((a, b) => a - b)
+}
+
 /** SPEC §10: how long a run may await approval before it completes `rejected` (APPROVAL_EXPIRED). */
 export const APPROVAL_WINDOW_MS = 24 * 3600 * 1000
 
@@ -386,5 +421,7 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
       return rejectRun(command, state)
     case 'ExpireApproval':
       return expireApproval(command, state)
+    case 'RecordVerification':
+      return recordVerification(command, state)
   }
 }

@@ -15,6 +15,7 @@ export type RunEvent = EventOf<
   | 'RunApproved'
   | 'RunRejected'
   | 'RunCompleted'
+  | 'RunVerified'
 >
 
 const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
@@ -30,6 +31,7 @@ const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
   'RunApproved',
   'RunRejected',
   'RunCompleted',
+  'RunVerified',
 ])
 
 export function isRunEvent(event: { type: string }): event is RunEvent {
@@ -65,7 +67,10 @@ export type RunState =
   | ({ status: 'queued'; outcome: 'pending' } & RunFacts)
   | ({ status: 'running'; outcome: 'pending' } & RunFacts)
   | ({ status: 'paused'; outcome: 'pending'; pause: PauseReason & { at: string } } & RunFacts)
-  | ({ status: 'completed'; outcome: Exclude<RunOutcome, 'pending'> } & RunFacts)
+  | ({ status: 'completed'; outcome: Exclude<RunOutcome, 'pending'>; verification: RunVerification | null } & RunFacts)
+
+/** SPEC §11: what a re-scan of a completed run's succeeded tenants found still to change. */
+export type RunVerification = Omit<EventData<'RunVerified'>, 'runId'>
 
 export type ExistingRunState = Exclude<RunState, { status: 'none' }>
 export type ActiveRunState = Exclude<ExistingRunState, { status: 'completed' }>
@@ -146,7 +151,12 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       // The completion (`rejected`) follows in the same append.
       return { ...current, ...facts }
     case 'RunCompleted':
-      return { status: 'completed', ...facts, outcome: event.data.outcome }
+      return { status: 'completed', ...facts, outcome: event.data.outcome, verification: null }
+    case 'RunVerified': {
+      if (current.status !== 'completed') throw new CorruptRunStreamError(event.type, current.status)
+      const { runId: _runId, ...verification } = event.data
+      return { ...current, ...facts, verification }
+    }
   }
 }
 

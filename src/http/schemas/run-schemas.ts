@@ -66,7 +66,14 @@ export const runSchema = z
       .object({ required: z.boolean(), approvedBy: z.string().nullable(), approvedAt: instant.nullable(), comment: z.string().nullable() })
       .nullable()
       .meta({ description: 'Null when the run needed no approval (SPEC §10).' }),
-    verification: z.null(),
+    verification: z
+      .object({
+        remaining: z.number().int().nonnegative(),
+        tenantsWithRemaining: z.array(z.object({ tenantId: z.number().int(), remaining: z.number().int() })),
+        verifiedAt: instant,
+      })
+      .nullable()
+      .meta({ description: 'SPEC §11: after a succeeded or partially succeeded run, its succeeded tenants scanned again; `remaining` is what would still change (0 on data that did not move). Null until then.' }),
   })
   .meta({ id: 'Run' })
 

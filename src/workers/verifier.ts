@@ -1,0 +1,61 @@
+import type { Logger } from 'pino'
+import { handleCommand } from '../commands/handle-command.js'
+import { computePreflight } from '../commands/preflight.js'
+import { loadRun } from '../commands/run-execution.js'
+import { needsVerification, succeededTenantIds } from '../commands/run/run-decider.js'
+import { runDecider } from '../commands/run/run-decider-definition.js'
+import type { Sql } from '../db/database.js'
+import { streams } from '../events/index.js'
+import type { RunbookCatalog } from '../runbooks/catalog.js'
+import type { EventLog, LoggedEvent } from '../store/event-log.js'
+import { EventSubscription } from './event-subscription.js'
+
+export interface VerifierDeps {
+  sql: Sql
+  log: EventLog
+  catalog: Pick<RunbookCatalog, 'find'>
+  logger: Logger
+}
+
+/**
+ * Runs that completed longer ago than this are not verified: a subscription that starts on an existing
+ * deployment (or after a long outage) must not re-scan old runs against data that has moved on since and
+ * raise alerts about them.
+ */
+export const VERIFY_WITHIN_MS = 60 * 60 * 1000
+
+/**
+ * SPEC §11 verification: when a run completes `succeeded` or `partially_succeeded`, its succeeded tenants
+ * are scanned again with the runbook's own preflight and the result recorded as RunVerified (once per
+ * run: the decider ignores a second one, so a replayed RunCompleted changes nothing).
+ */
+export async function verifyRun(deps: VerifierDeps, runId: string, now: Date = new Date()): Promise<boolean> {
+  const run = await loadRun(deps.log, runId)
+  if (!needsVerification(run) || run.status !== 'completed') return false
+  const runbook = deps.catalog.find(run.request.runbookKey)
+  const parameters = runbook?.parameters.safeParse(run.request.parameters)
+  if (!runbook || !parameters?.success) {
+    deps.logger.warn({ runId, runbook: run.request.runbookKey }, 'run not verified: its runbook or parameters are not known to this process')
+    return false
+  }
+  const { tenants } = await computePreflight(deps.sql, runbook, parameters.data, run.request.scope, succeededTenantIds(run))
+  const remaining = tenants.map((t) => ({ tenantId: t.tenantId, remaining: t.affected }))
+  const context = { correlationId: runId, causationId: null, initiator: { kind: 'system' as const, component: 'verifier' as const } }
+  const handled = await handleCommand(deps.log, streams.run(runId), runDecider, { type: 'RecordVerification', remaining, at: now.toISOString() }, context)
+  return handled.events.length > 0
+}
+
+export function createVerifier(deps: VerifierDeps, options: { pollIntervalMs?: number } = {}): EventSubscription {
+  return new EventSubscription({
+    store: deps.log.store,
+    sql: deps.sql,
+    name: 'verifier',
+    handle: async ({ event }: LoggedEvent) => {
+      if (event.type !== 'RunCompleted') return
+      if (Date.now() - Date.parse(event.data.completedAt) > VERIFY_WITHIN_MS) return
+      await verifyRun(deps, event.data.runId)
+    },
+    logger: deps.logger,
+    ...options,
+  })
+}
