@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress'
 import { ApiError, NetworkError, type ApiClient, type RunDetail } from './api-client.js'
-import { awaitingApprovalNote, formatControlEntry, printable } from './format.js'
+import { awaitingApprovalNote, formatControlEntry, printable, VERIFIED_OUTCOMES } from './format.js'
 import type { OutputStream } from './io.js'
 
 /**
@@ -196,4 +196,37 @@ export async function followRun(
     process.removeListener('SIGINT', interrupted)
     reporter.stop()
   }
+}
+
+/** How long `--follow` waits, after completion, for the service to verify the run (SPEC §11). */
+export const VERIFICATION_WAIT_MS = 10_000
+
+export interface VerificationWaitOptions {
+  timeoutMs?: number
+  intervalMs?: number
+  sleep?: (ms: number) => Promise<void>
+}
+
+/**
+ * A run completed succeeded or partially succeeded is verified within a second or two (SPEC §11): polls it
+ * until its verification is recorded, for at most `timeoutMs`; returns the last run seen (verification still
+ * null when it did not come). Other outcomes, and a resource without the field, are returned as they are.
+ */
+export async function awaitVerification(client: ApiClient, run: RunDetail, options: VerificationWaitOptions = {}): Promise<RunDetail> {
+  if (run.verification !== null || !VERIFIED_OUTCOMES.has(run.outcome ?? '')) return run
+  const timeoutMs = options.timeoutMs ?? VERIFICATION_WAIT_MS
+  const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS
+  const sleep = options.sleep ?? defaultSleep
+  let latest = run
+  for (let waited = 0; waited < timeoutMs; waited += intervalMs) {
+    await sleep(intervalMs)
+    try {
+      latest = await client.getRun(run.id)
+    } catch (error) {
+      if (!isTransient(error)) throw error
+      continue
+    }
+    if (latest.verification !== null) return latest
+  }
+  return latest
 }

@@ -165,7 +165,37 @@ function controlFields(run: RunSummary): Array<[string, unknown]> {
   return pairs
 }
 
-export function formatRunDetail(run: RunDetail, names: TenantNames): string {
+/** Outcomes after which the service verifies a run (SPEC §11): the others never get a verification. */
+export const VERIFIED_OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'partially_succeeded'])
+
+/**
+ * SPEC §11 verification of a completed run: `Verified: 0 remaining (time)`, or what would still change with
+ * the tenants it would change in, or `Verification: pending` while a succeeded/partially succeeded run has
+ * none yet; null for other outcomes (and for a resource without the field).
+ */
+export function formatVerification(
+  run: Pick<RunSummary, 'status' | 'outcome' | 'verification'>,
+  names: TenantNames,
+  unit: string = UNKNOWN_UNIT,
+): string | null {
+  const verification = run.verification
+  if (verification === undefined) return null
+  if (verification === null) return run.status === 'completed' && VERIFIED_OUTCOMES.has(run.outcome ?? '') ? 'Verification: pending' : null
+  const at = formatTime(verification.verifiedAt)
+  if (verification.remaining === 0) return `Verified: 0 remaining (${at})`
+  return [
+    `Verified: ${verification.remaining} ${printable(unit)} would still change (${at})`,
+    ...verification.tenantsWithRemaining.map((tenant) => `  ${tenantLabel(names, tenant.tenantId)}: ${tenant.remaining}`),
+  ].join('\n')
+}
+
+/** Whether a verification line names tenants or a unit, i.e. whether it needs tenant names and the runbook's unit. */
+export function verificationHasResidue(run: Pick<RunSummary, 'verification'>): boolean {
+  return (run.verification?.remaining ?? 0) > 0
+}
+
+export function formatRunDetail(run: RunDetail, names: TenantNames, unit: string = UNKNOWN_UNIT): string {
+  const verification = formatVerification(run, names, unit)
   return [
     fields([
       ['Run', run.id],
@@ -182,6 +212,7 @@ export function formatRunDetail(run: RunDetail, names: TenantNames): string {
       ['Completed', formatTime(run.completedAt)],
       ['Counts', formatCounts(run.summaryCounts ?? {})],
     ]),
+    ...(verification ? [verification] : []),
     formatFailures(run.failureSummary ?? [], names),
   ].join('\n')
 }
@@ -267,12 +298,14 @@ export function formatHaltLifted(): string {
 }
 
 /** What `start --follow` prints once the run completed. */
-export function formatCompletion(run: RunDetail, names: TenantNames): string {
+export function formatCompletion(run: RunDetail, names: TenantNames, unit: string = UNKNOWN_UNIT): string {
+  const verification = formatVerification(run, names, unit)
   return [
     `Run ${run.id} completed: ${printable(run.outcome)}`,
     ...(run.outcome === 'rejected' ? ['Rejected by a second operator (or its approval expired): nothing was repaired.'] : []),
     `Counts: ${formatCounts(run.summaryCounts ?? {})}`,
     ...(run.tenantCounts ? [`Tenants: ${formatTenantCounts(run.tenantCounts)}`] : []),
+    ...(verification ? [verification] : []),
     formatFailures(run.failureSummary ?? [], names),
   ].join('\n')
 }

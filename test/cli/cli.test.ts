@@ -322,6 +322,8 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       expect(result.stdout).toMatch(/█+.* 1\/1 tenants \| completed \| failed 0/)
       expect(result.stdout).toContain('completed: succeeded')
       expect(result.stdout).toContain('Failures: none')
+      // SPEC §11: --follow waits for the verification that follows completion.
+      expect(result.stdout).toMatch(/^Verified: 0 remaining \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/m)
     })
 
     it('--json --follow prints the completed run exactly as the API answers it', async () => {
@@ -333,6 +335,7 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       const printed = JSON.parse(result.stdout)
       expect(printed).toMatchObject({ status: 'completed', outcome: 'succeeded', tenantId: stark.id })
       expect(printed).toEqual(await apiGet(`/api/runs/${printed.id}`))
+      expect(printed.verification).toMatchObject({ remaining: 0, tenantsWithRemaining: [] }) // waited for
     })
 
     it('runs, run, events and audit print what the API answers', async () => {
@@ -356,10 +359,12 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       expect(badStatus.code).toBe(2)
       expect(badStatus.stderr).toMatch(/^ {2}status \(--status\): /m)
 
+      await waitUntil(async () => (await apiGet(`/api/runs/${followedRunId}`)).verification !== null, `run ${followedRunId} verified`)
       const runJson = await runCli(['run', followedRunId, '--json'], { env: asAdmin })
       expect(JSON.parse(runJson.stdout)).toEqual(await apiGet(`/api/runs/${followedRunId}`))
       const runText = await runCli(['run', followedRunId], { env: asAdmin })
       expect(runText.code).toBe(0)
+      expect(runText.stdout).toMatch(/^Verified: 0 remaining \(.+Z\)$/m) // SPEC §11
       expect(runText.stdout).toMatch(/^Outcome\s+partially_succeeded$/m)
       expect(runText.stdout).toMatch(/^Source\s+cli$/m)
       expect(runText.stdout).toMatch(/^Reason\s+DATA_REPAIR: CLI test: repair lifecycle fields$/m)

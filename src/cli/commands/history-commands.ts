@@ -1,7 +1,7 @@
 import type { RunListFilter } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
-import { formatAudit, formatEvents, formatRunDetail, formatRunsTable, nextPageHint } from '../format.js'
+import { formatAudit, formatEvents, formatRunDetail, formatRunsTable, nextPageHint, verificationHasResidue } from '../format.js'
 
 export type RunsOptions = Omit<RunListFilter, 'tenantId'> & { tenant?: number }
 
@@ -30,7 +30,7 @@ export async function listRuns(context: CommandContext, options: RunsOptions): P
 export async function showRun(context: CommandContext, id: string): Promise<ExitCode> {
   const run = await context.client.getRun(id)
   if (context.json) context.printJson(run)
-  else context.print(formatRunDetail(run, await context.tenantNames()))
+  else context.print(formatRunDetail(run, await context.tenantNames(), verificationHasResidue(run) ? await context.runbookUnit(run.type) : undefined))
   return exitCodes.ok
 }
 

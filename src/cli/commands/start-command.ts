@@ -2,8 +2,8 @@ import { ApiError, type StartRunRequest, type StartRunResult } from '../api-clie
 import type { CommandContext } from '../command-context.js'
 import { exitCodeForStatus } from '../error-report.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
-import { followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
-import { awaitingApprovalNote, formatCompletion, printable } from '../format.js'
+import { awaitVerification, followRun, notesOnlyReporter, progressReporterFor, type FollowOptions, type ProgressReporter } from '../follow-run.js'
+import { awaitingApprovalNote, formatCompletion, printable, verificationHasResidue } from '../format.js'
 import { parameterFieldFlags, parametersOf, type ParameterOptions } from '../params.js'
 import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
 import { formatPlanDrift, isPlanDrifted, pinFieldFlags, pinOf, previewAgainCommand, type PinOptions } from './pinned-plan.js'
@@ -113,8 +113,16 @@ export async function startedRun(
   if (!context.json) context.print(headline)
   else context.note(`started ${started.runId}`)
   const reporter: ProgressReporter = context.json ? notesOnlyReporter(context.io.stderr) : progressReporterFor(context.io.stdout, started.runId)
-  const run = await followRun(context.client, started.runId, reporter, followOptions)
-  if (context.json) context.printJson(run)
-  else context.print(formatCompletion(run, run.failureSummary.length > 0 ? await context.tenantNames() : new Map()))
+  const completed = await followRun(context.client, started.runId, reporter, followOptions)
+  // SPEC §11: the verification follows completion within seconds; wait a little for it (else: pending), so
+  // the run printed (as text or as the resource with --json) is the verified one.
+  const run = await awaitVerification(context.client, completed, { intervalMs: followOptions.intervalMs, sleep: followOptions.sleep })
+  if (context.json) {
+    context.printJson(run)
+    return run.outcome === 'succeeded' ? exitCodes.ok : exitCodes.runNotSucceeded
+  }
+  const residue = verificationHasResidue(run)
+  const names = run.failureSummary.length > 0 || residue ? await context.tenantNames() : new Map()
+  context.print(formatCompletion(run, names, residue ? await context.runbookUnit(run.type) : undefined))
   return run.outcome === 'succeeded' ? exitCodes.ok : exitCodes.runNotSucceeded
 }

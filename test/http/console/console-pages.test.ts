@@ -275,6 +275,19 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).not.toContain('new EventSource') // and no live script
     })
 
+    it('shows the verification of a completed run once the service recorded it: "Verified: 0 remaining" (SPEC §11)', async () => {
+      await completedRun(allTenantsRunId)
+      await waitUntil(async () => (await getRun(service.sql, allTenantsRunId))?.verification != null, `run ${allTenantsRunId} verified`)
+      const run = (await getRun(service.sql, allTenantsRunId))!
+      expect(run.verification).toMatchObject({ remaining: 0, tenantsWithRemaining: [] })
+      const page = await get(`/system/ops/runs/${allTenantsRunId}`)
+      expect(page.status).toBe(200)
+      expect(page.text).toContain('<h2 id="verification-title">Verification</h2>')
+      expect(page.text).toContain('Verified: 0 remaining')
+      expect(page.text).toContain(`<time datetime="${run.verification!.verifiedAt}">`)
+      expect(page.text).not.toContain('Not verified yet')
+    })
+
     it('shows a running run with a progress bar and the live script', async () => {
       // A run whose projection says running: its page is built from the read model alone.
       const [row] = await service.sql<{ id: string }[]>`

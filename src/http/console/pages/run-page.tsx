@@ -11,6 +11,7 @@ import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 import { RunApproval, type RunApprovalProps } from './run-approval.js'
 import { RunControls } from './run-controls.js'
 import { RunTenants, type RunTenantsProps } from './run-tenants.js'
+import { RunVerification } from './run-verification.js'
 
 export interface RawEvent {
   type: string
@@ -269,6 +270,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
           ))}
         </dl>
       </section>
+      <RunVerification run={run} unit={unit} tenantNames={tenantNames} />
       <section class="card" aria-labelledby="failures-title">
         <h2 id="failures-title">Failures</h2>
         <p id="run-no-failures" hidden={progress.failures.length > 0}>

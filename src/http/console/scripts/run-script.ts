@@ -111,7 +111,12 @@ export const runScript = `
     if (progress.failures) applyFailures(progress.failures);
     setTime('run-started-at', progress.startedAt);
     setTime('run-completed-at', progress.completedAt);
-    if (progress.status === 'completed') document.getElementById('run-progress-section').hidden = true;
+    if (progress.status === 'completed') {
+      document.getElementById('run-progress-section').hidden = true;
+      // SPEC §11: a succeeded or partially succeeded run is verified a moment later; a reload shows it.
+      var verification = document.getElementById('run-verification-pending');
+      if (verification && (progress.outcome === 'succeeded' || progress.outcome === 'partially_succeeded')) verification.hidden = false;
+    }
   }
   var source = new EventSource(root.dataset.streamUrl);
   source.addEventListener('progress', function (event) { apply(JSON.parse(event.data)); });

@@ -1,0 +1,63 @@
+import type { FC } from 'hono/jsx'
+import type { RunDetail } from '../../../projections/queries.js'
+import { Time } from '../layout.js'
+import { tenantLabel, type TenantNames } from '../tenant-reference.js'
+
+/** Outcomes after which the service verifies a run (SPEC §11 "Verification"); the others never are. */
+const VERIFIED_OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'partially_succeeded'])
+
+export interface RunVerificationProps {
+  run: Pick<RunDetail, 'status' | 'outcome' | 'verification'>
+  /** What the runbook's counts count, plural. */
+  unit: string
+  tenantNames: TenantNames
+}
+
+/**
+ * SPEC §11: what re-scanning the succeeded tenants after completion found still to change. "Verified: 0
+ * remaining" with its time; a warning with the count and the tenants when something would still change;
+ * "Not verified yet" for a succeeded/partially succeeded run not verified yet; nothing for other outcomes
+ * or a run still in progress (whose page the live script tells, once it completes, to reload for it).
+ */
+export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNames }) => {
+  const verification = run.verification
+  if (run.status !== 'completed') {
+    return (
+      <p class="alert info" id="run-verification-pending" role="status" hidden>
+        Verification: the service re-scans the run's tenants shortly after it completes. <a href="">Reload the page</a> to see it.
+      </p>
+    )
+  }
+  if (!verification && !VERIFIED_OUTCOMES.has(run.outcome ?? '')) return null
+  return (
+    <section class="card" aria-labelledby="verification-title" id="run-verification">
+      <h2 id="verification-title">Verification</h2>
+      {!verification ? (
+        <p id="run-not-verified">
+          Not verified yet: the service re-scans the run's succeeded tenants shortly after it completes. <a href="">Reload the page</a> to
+          see it.
+        </p>
+      ) : verification.remaining === 0 ? (
+        <p id="run-verified">
+          <strong>Verified: 0 remaining</strong> · <Time at={verification.verifiedAt} />
+        </p>
+      ) : (
+        <div class="alert warn" role="status" id="run-verified-residue">
+          <p>
+            <strong>
+              Verified: {verification.remaining} {unit} would still change
+            </strong>{' '}
+            · <Time at={verification.verifiedAt} />
+          </p>
+          <ul id="run-verification-tenants">
+            {verification.tenantsWithRemaining.map((tenant) => (
+              <li>
+                {tenantLabel(tenantNames, tenant.tenantId)}: {tenant.remaining}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  )
+}

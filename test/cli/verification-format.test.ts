@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import type { ApiClient, RunDetail } from '../../src/cli/api-client.js'
+import { awaitVerification } from '../../src/cli/follow-run.js'
+import { formatCompletion, formatRunDetail, formatVerification } from '../../src/cli/format.js'
+
+const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const names = new Map([
+  [2, 'Acme Logistics'],
+  [3, 'Globex'],
+])
+const verifiedAt = '2026-01-01T09:01:02.345Z'
+
+function run(extra: Partial<RunDetail> = {}): RunDetail {
+  return {
+    id,
+    workspaceId: 1,
+    tenantId: null,
+    userId: 'u1',
+    initiatorName: 'Ops',
+    type: 'findings.lifecycle.backfill',
+    status: 'completed',
+    outcome: 'succeeded',
+    runIdentityHash: 'h',
+    summaryCounts: { total: 10, processed: 10, updated: 4, skipped: 6, failed: 0, tenants: 2 },
+    failureSummary: [],
+    context: { scope: 'all_tenants', source: 'cli' },
+    startedAt: '2026-01-01T08:59:00.000Z',
+    completedAt: '2026-01-01T09:01:00.000Z',
+    createdAt: '2026-01-01T08:58:00.000Z',
+    limits: { maxConcurrency: 4, maxFailures: null },
+    pause: null,
+    cancellation: null,
+    tenantCounts: { targeted: 2, pending: 0, succeeded: 2, failed: 0, cancelled: 0 },
+    retryOf: null,
+    approval: null,
+    verification: null,
+    ...extra,
+  } as RunDetail
+}
+
+const clean = { remaining: 0, tenantsWithRemaining: [], verifiedAt }
+const residue = {
+  remaining: 4,
+  tenantsWithRemaining: [
+    { tenantId: 2, remaining: 3 },
+    { tenantId: 9, remaining: 1 },
+  ],
+  verifiedAt,
+}
+
+describe('CLI verification lines (SPEC §11)', () => {
+  it('prints "Verified: 0 remaining" with the time', () => {
+    expect(formatVerification(run({ verification: clean }), names)).toBe('Verified: 0 remaining (2026-01-01 09:01:02Z)')
+  })
+
+  it("prints the residue in the runbook's unit with each tenant's remaining", () => {
+    expect(formatVerification(run({ outcome: 'partially_succeeded', verification: residue }), names, 'findings')).toBe(
+      ['Verified: 4 findings would still change (2026-01-01 09:01:02Z)', '  Acme Logistics (#2): 3', '  #9: 1'].join('\n'),
+    )
+    // Unit unknown: the CLI's default.
+    expect(formatVerification(run({ verification: residue }), names)).toMatch(/^Verified: 4 rows would still change/)
+  })
+
+  it('says pending for a succeeded or partially succeeded run not verified yet, nothing for other outcomes', () => {
+    expect(formatVerification(run(), names)).toBe('Verification: pending')
+    expect(formatVerification(run({ outcome: 'partially_succeeded' }), names)).toBe('Verification: pending')
+    for (const outcome of ['failed', 'cancelled', 'rejected', 'blocked']) {
+      expect(formatVerification(run({ outcome: outcome as RunDetail['outcome'] }), names)).toBeNull()
+    }
+    expect(formatVerification(run({ status: 'running', outcome: 'pending' }), names)).toBeNull()
+  })
+
+  it('rcp run and the end of --follow carry the line', () => {
+    expect(formatRunDetail(run({ verification: clean }), names)).toMatch(/^Counts .*\nVerified: 0 remaining \(.+\)\nFailures: none$/m)
+    const completion = formatCompletion(run({ verification: residue }), names, 'invoices')
+    expect(completion).toContain('Verified: 4 invoices would still change')
+    expect(completion).toContain('  Acme Logistics (#2): 3')
+    expect(formatCompletion(run(), names)).toContain('Verification: pending')
+    expect(formatCompletion(run({ outcome: 'failed' }), names)).not.toMatch(/Verif/)
+  })
+})
+
+describe('awaitVerification', () => {
+  const clientAnswering = (answers: RunDetail[]) => {
+    let calls = 0
+    const client = {
+      getRun: async () => answers[Math.min(calls++, answers.length - 1)]!,
+    } as unknown as ApiClient
+    return { client, calls: () => calls }
+  }
+  const noSleep = async () => {}
+
+  it('polls until the verification is recorded', async () => {
+    const { client, calls } = clientAnswering([run(), run({ verification: clean })])
+    const verified = await awaitVerification(client, run(), { sleep: noSleep, intervalMs: 500, timeoutMs: 10_000 })
+    expect(verified.verification).toEqual(clean)
+    expect(calls()).toBe(2)
+  })
+
+  it('gives up after the timeout with the run unverified (then: pending)', async () => {
+    const { client, calls } = clientAnswering([run()])
+    const slept: number[] = []
+    const last = await awaitVerification(client, run(), { sleep: async (ms) => void slept.push(ms), intervalMs: 500, timeoutMs: 10_000 })
+    expect(last.verification).toBeNull()
+    expect(calls()).toBe(20)
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(10_000)
+  })
+
+  it('does not wait for outcomes that are never verified, nor for a run already verified', async () => {
+    const { client, calls } = clientAnswering([run({ verification: clean })])
+    await awaitVerification(client, run({ outcome: 'failed' }), { sleep: noSleep })
+    await awaitVerification(client, run({ outcome: 'cancelled' }), { sleep: noSleep })
+    await awaitVerification(client, run({ verification: clean }), { sleep: noSleep })
+    expect(calls()).toBe(0)
+  })
+})
