@@ -107,8 +107,9 @@ describe.each(serviceFlavours())('per-tenant preflight plans over the API: $name
       let run: any
       await waitUntil(async () => {
         run = (await api.request('GET', `/api/runs/${accepted.body.runId}`, { token: admin })).body
-        return run.status === 'completed'
-      }, 'the pinned run to complete')
+        // Verified too: its RunVerified must not land in the next test's count of appended events.
+        return run.status === 'completed' && run.verification !== null
+      }, 'the pinned run to complete and be verified')
       expect(run.context.preflight.preflight_id).toBe(pinned.body.preflightId)
     })
 
