@@ -60,7 +60,11 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
   }
 
   const runWhenCompleted = async (id: string) => {
-    await waitUntil(async () => (await apiGet(`/api/runs/${id}`)).status === 'completed', `run ${id} to complete`)
+    await waitUntil(async () => {
+      const run = await apiGet(`/api/runs/${id}`)
+      // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
+      return run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome))
+    }, `run ${id} to complete`)
     return apiGet(`/api/runs/${id}`)
   }
 

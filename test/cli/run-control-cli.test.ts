@@ -51,7 +51,8 @@ describe.each(serviceFlavours())('rcp run control against a real service: $name'
     return run
   }
 
-  const completed = (id: string) => runWhen(id, (run) => run.status === 'completed', 'to complete')
+  // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
+  const completed = (id: string) => runWhen(id, (run) => run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)), 'to complete')
 
   async function allTenantsOf(id: string, status?: string): Promise<any[]> {
     const items: any[] = []

@@ -25,7 +25,11 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
   const send = (method: string, path: string, json: unknown, token = admin) => api.request(method, path, { token, json })
   const run = async (id: string) => (await api.request('GET', `/api/runs/${id}`, { token: admin })).body
   const completed = async (id: string) => {
-    await waitUntil(async () => (await run(id)).status === 'completed', `run ${id} to complete`)
+    await waitUntil(async () => {
+      const current = await run(id)
+      // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
+      return current.status === 'completed' && (current.verification !== null || !['succeeded', 'partially_succeeded'].includes(current.outcome))
+    }, `run ${id} to complete`)
     return run(id)
   }
   const startAll = async () => {

@@ -39,8 +39,13 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
     return response
   }
 
+  /** The run completed and, if it is one the service verifies (SPEC §11), verified: nothing more will be appended to it. */
   async function runCompleted(runId: string): Promise<void> {
-    await waitUntil(async () => (await send('GET', `/api/runs/${runId}`)).body?.status === 'completed', `run ${runId} to complete`)
+    await waitUntil(async () => {
+      const run = (await send('GET', `/api/runs/${runId}`)).body
+      if (run?.status !== 'completed') return false
+      return run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)
+    }, `run ${runId} to complete and be verified`)
   }
 
   const bothCommandPaths = [

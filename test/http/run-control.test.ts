@@ -55,7 +55,9 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     return run
   }
 
-  const completed = (runId: string) => runWhen(runId, (run) => run.status === 'completed', 'to complete')
+  // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
+  const completed = (runId: string) =>
+    runWhen(runId, (run) => run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)), 'to complete')
 
   async function events(runId: string): Promise<any[]> {
     const response = await get(`/api/runs/${runId}/events`)
