@@ -66,12 +66,16 @@ export async function computePreflight(
     }),
   )
   tenants.sort((a, b) => a.tenantId - b.tenantId)
-  const result = {
+  return { result: planTotals(tenants, scope), tenants, wouldFailTenants: tenants.filter((t) => t.wouldFail).map((t) => t.tenantId) }
+}
+
+/** A plan's sums; `estimatedTenants` is the number of tenants for all-tenants runs. */
+export function planTotals(tenants: ReadonlyArray<{ affected: number; total: number }>, scope: RunScope): PreflightResult {
+  return {
     affectedCount: tenants.reduce((sum, t) => sum + t.affected, 0),
     totalCount: tenants.reduce((sum, t) => sum + t.total, 0),
-    estimatedTenants: scope === 'all_tenants' ? tenantIds.length : 1,
+    estimatedTenants: scope === 'all_tenants' ? tenants.length : 1,
   }
-  return { result, tenants, wouldFailTenants: tenants.filter((t) => t.wouldFail).map((t) => t.tenantId) }
 }
 
 export type PreflightAnswer = PreflightResult & { preflightId: string; wouldFailTenants: number[] }

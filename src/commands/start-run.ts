@@ -13,7 +13,7 @@ import { comparePlans, DEFAULT_MAX_DRIFT_PERCENT, planDrifted, type PlannedTenan
 import { findPreflightPlan, planTenantsOf, type TenantPlan } from '../db/preflight-plans.js'
 import { approvalSettings, needsApproval } from './approvals.js'
 import { requireNotHalted } from './halt.js'
-import { computePreflight, resolveTargetTenants } from './preflight.js'
+import { computePreflight, planTotals, resolveTargetTenants } from './preflight.js'
 import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { loadRun } from './run-execution.js'
 import { canonicalJson, claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
@@ -183,12 +183,7 @@ async function pinnedPlan(
   if (plan.scope !== input.scope || plan.targetTenantId !== input.tenantId) throw refuse('is a preview of another scope or tenant')
   if (canonicalJson(plan.parameters) !== canonicalJson(input.parameters)) throw refuse('is a preview with other parameters')
   const tenants = found.rows.map(plannedTenant)
-  const result = {
-    affectedCount: tenants.reduce((sum, t) => sum + t.affected, 0),
-    totalCount: tenants.reduce((sum, t) => sum + t.total, 0),
-    estimatedTenants: input.scope === 'all_tenants' ? tenants.length : 1,
-  }
-  return { preflightId: plan.preflightId, maxDriftPercent, result, tenants }
+  return { preflightId: plan.preflightId, maxDriftPercent, result: planTotals(tenants, input.scope), tenants }
 }
 
 const PREVIEW_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, testAdmin, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, testAdmin, waitUntil, type TestService } from '../support/service.js'
 import { runCli } from './run-cli.js'
 
 const runbookKey = 'findings.lifecycle.backfill'
@@ -60,11 +60,7 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
   }
 
   const runWhenCompleted = async (id: string) => {
-    await waitUntil(async () => {
-      const run = await apiGet(`/api/runs/${id}`)
-      // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
-      return run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome))
-    }, `run ${id} to complete`)
+    await waitUntil(async () => runIsSettled(await apiGet(`/api/runs/${id}`)), `run ${id} to complete`)
     return apiGet(`/api/runs/${id}`)
   }
 

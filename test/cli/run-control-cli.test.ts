@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, testAdmin, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, testAdmin, waitUntil, type TestService } from '../support/service.js'
 import { runCli } from './run-cli.js'
 
 /**
@@ -52,7 +52,7 @@ describe.each(serviceFlavours())('rcp run control against a real service: $name'
   }
 
   // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
-  const completed = (id: string) => runWhen(id, (run) => run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)), 'to complete')
+  const completed = (id: string) => runWhen(id, (run) => runIsSettled(run), 'to complete')
 
   async function allTenantsOf(id: string, status?: string): Promise<any[]> {
     const items: any[] = []

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, runbookKey, runsPath } from './problem-assertions.js'
 
 /** SPEC §10 approvals (four eyes) over the API, on both flavours. */
@@ -25,11 +25,7 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
   const send = (method: string, path: string, json: unknown, token = admin) => api.request(method, path, { token, json })
   const run = async (id: string) => (await api.request('GET', `/api/runs/${id}`, { token: admin })).body
   const completed = async (id: string) => {
-    await waitUntil(async () => {
-      const current = await run(id)
-      // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
-      return current.status === 'completed' && (current.verification !== null || !['succeeded', 'partially_succeeded'].includes(current.outcome))
-    }, `run ${id} to complete`)
+    await waitUntil(async () => runIsSettled(await run(id)), `run ${id} to complete`)
     return run(id)
   }
   const startAll = async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_ARCHIVED_TENANT_ID, DEMO_PLATFORM_TENANT_ID } from '../../src/db/demo-seed.js'
-import { serviceFlavours, waitUntil, type ApiResponse, type RequestOptions, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type ApiResponse, type RequestOptions, type TestService } from '../support/service.js'
 import { expectProblem, preflightPath, runbookKey, runsPath, validReason } from './problem-assertions.js'
 
 const UNKNOWN_TENANT_ID = 987_654
@@ -41,11 +41,7 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
 
   /** The run completed and, if it is one the service verifies (SPEC §11), verified: nothing more will be appended to it. */
   async function runCompleted(runId: string): Promise<void> {
-    await waitUntil(async () => {
-      const run = (await send('GET', `/api/runs/${runId}`)).body
-      if (run?.status !== 'completed') return false
-      return run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)
-    }, `run ${runId} to complete and be verified`)
+    await waitUntil(async () => runIsSettled((await send('GET', `/api/runs/${runId}`)).body), `run ${runId} to complete and be verified`)
   }
 
   const bothCommandPaths = [

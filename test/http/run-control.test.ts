@@ -3,7 +3,7 @@ import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
 import { tenantRepairLockName } from '../../src/db/advisory-locks.js'
 import { listAlertDeliveries } from '../../src/projections/queries.js'
 import { holdAdvisoryLock } from '../support/held-lock.js'
-import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, runbookKey, runsPath } from './problem-assertions.js'
 
 /** SPEC §9 over the HTTP API, on the embedded default and on PostgreSQL + NATS. */
@@ -57,7 +57,7 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
 
   // Completed and, if the service verifies it (SPEC §11), verified: nothing more is appended to it.
   const completed = (runId: string) =>
-    runWhen(runId, (run) => run.status === 'completed' && (run.verification !== null || !['succeeded', 'partially_succeeded'].includes(run.outcome)), 'to complete')
+    runWhen(runId, (run) => runIsSettled(run), 'to complete')
 
   async function events(runId: string): Promise<any[]> {
     const response = await get(`/api/runs/${runId}/events`)

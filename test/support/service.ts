@@ -219,3 +219,12 @@ export async function waitUntil(condition: () => Promise<boolean>, what: string,
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
+
+/**
+ * A run resource that will change no more: completed and, if the service verifies it (SPEC §11), verified.
+ * Tests that check "nothing was appended" wait for this, or a late RunVerified would land in their count.
+ */
+export function runIsSettled(run: { status?: string; outcome?: string; verification?: unknown } | undefined): boolean {
+  if (run?.status !== 'completed') return false
+  return run.verification != null || !['succeeded', 'partially_succeeded'].includes(run.outcome ?? '')
+}
