@@ -9,6 +9,7 @@ import type { EventLog } from '../store/event-log.js'
 import { WrongExpectedRevisionError } from '../store/event-store.js'
 import { initiatorOf, type Actor } from './actor.js'
 import { ActiveRunExistsError, NotFoundError, PlanDriftedError, ValidationError } from './errors.js'
+import { checkCanaryRequest, resolveCanary, type CanaryRequest } from './plan/canary.js'
 import { comparePlans, DEFAULT_MAX_DRIFT_PERCENT, planDrifted, type PlannedTenant } from './plan/plan-drift.js'
 import { findPreflightPlan, planTenantsOf, type TenantPlan } from '../db/preflight-plans.js'
 import { approvalSettings, needsApproval } from './approvals.js'
@@ -35,6 +36,8 @@ export interface StartRunInput {
   /** SPEC §11: the preview this start is pinned to, and how far the data may have moved since (default 10 %). */
   preflightId?: string | null | undefined
   maxDriftPercent?: number | null | undefined
+  /** SPEC §11: tenants repaired first and alone, by id or by count, and whether the rest follow by themselves. */
+  canary?: CanaryRequest | null | undefined
 }
 
 export interface RetryRunInput {
@@ -91,11 +94,23 @@ export async function startRun(deps: RunCommandDeps, actor: Actor, input: StartR
     operatorIsBreakGlass: actor.isBreakGlass,
   })
   const parameters = validateParameters(runbook, input.parameters)
+  checkCanaryRequest(input.canary)
   const limits = resolveLimits(input.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
   await requireNotHalted(deps.log, 'start a run')
   const pin = await pinnedPlan(deps.sql, { ...input, runbookKey: runbook.key, parameters })
   const tenantIds = await resolveTargetTenants(deps.sql, input)
-  return requestRun(deps, actor, { ...input, runbookKey: runbook.key, parameters, reason, tenantIds, limits, retryOf: null, pin })
+  return requestRun(deps, actor, {
+    ...input,
+    runbookKey: runbook.key,
+    parameters,
+    reason,
+    tenantIds,
+    limits,
+    retryOf: null,
+    pin,
+    canary: input.canary ?? null,
+    revert: null,
+  })
 }
 
 /**
@@ -139,6 +154,8 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
     limits,
     retryOf: retriedRunId,
     pin: null,
+    canary: null,
+    revert: null,
   })
 }
 
@@ -192,7 +209,7 @@ function plannedTenant(t: TenantPlan): PlannedTenant {
   return { tenantId: t.tenantId, affected: t.affected, total: t.total, wouldFail: t.wouldFail?.reasonCode ?? null }
 }
 
-interface RunToRequest {
+export interface RunToRequest {
   runbookKey: string
   parameters: RunbookParameters
   scope: RunScope
@@ -203,9 +220,15 @@ interface RunToRequest {
   limits: RunLimits
   retryOf: string | null
   pin: PinnedPlan | null
+  canary: CanaryRequest | null
+  /**
+   * A revert run (SPEC §11): the run it reverts, and its plan counted from that run's before-images
+   * (the runbook's own scan does not apply: a revert puts back, it does not repair).
+   */
+  revert: { of: string; preflight: PreflightResult } | null
 }
 
-async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
+export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
   const runbook = requireRunbook(deps.catalog, input.runbookKey)
   const workspaceId =
     input.scope === 'all_tenants' ? await platformWorkspaceId(deps.sql) : await tenantWorkspaceId(deps.sql, input.tenantId!)
@@ -227,8 +250,12 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
-  const scanned = await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
+  const scanned = input.revert
+    ? { result: input.revert.preflight, tenants: [] }
+    : await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
   const preflight = scanned.result
+  const findings = new Map(scanned.tenants.map((t) => [t.tenantId, t.total]))
+  const canary = resolveCanary(input.canary, input.tenantIds, (tenantId) => findings.get(tenantId) ?? 0)
   if (input.pin) {
     const current = scanned.tenants.map(plannedTenant)
     if (planDrifted(input.pin.tenants, current, input.pin.maxDriftPercent)) {
@@ -259,6 +286,8 @@ async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToReques
     approvalRequired,
     parameters: input.parameters,
     pinnedPreflightId: input.pin?.preflightId ?? null,
+    canary,
+    revertOf: input.revert?.of ?? null,
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 

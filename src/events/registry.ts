@@ -14,6 +14,8 @@ import {
   runRequestedV1,
   runRequestedV2,
   runRequestedV3,
+  runRequestedV4,
+  runRevertedV1,
   runResumedV1,
   runRetriedV1,
   runVerifiedV1,
@@ -40,7 +42,7 @@ import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV
  * stored events are immutable.
  */
 export const eventSchemas = {
-  RunRequested: { 1: runRequestedV1, 2: runRequestedV2, 3: runRequestedV3 },
+  RunRequested: { 1: runRequestedV1, 2: runRequestedV2, 3: runRequestedV3, 4: runRequestedV4 },
   RunStarted: { 1: runStartedV1 },
   TenantProcessed: { 1: tenantProcessedV1, 2: tenantProcessedV2 },
   TenantJobsRedispatched: { 1: tenantJobsRedispatchedV1 },
@@ -49,6 +51,7 @@ export const eventSchemas = {
   RunCancelled: { 1: runCancelledV1 },
   RunLimitsChanged: { 1: runLimitsChangedV1 },
   RunRetried: { 1: runRetriedV1 },
+  RunReverted: { 1: runRevertedV1 },
   RunApproved: { 1: runApprovedV1 },
   RunRejected: { 1: runRejectedV1 },
   ApprovalPolicySet: { 1: approvalPolicySetV1 },
@@ -73,8 +76,8 @@ export const eventSchemas = {
 type Schemas = typeof eventSchemas
 export type EventType = keyof Schemas
 type Versions<T extends EventType> = keyof Schemas[T] & number
-/** The highest of a type's versions (types have at most three versions here; extend when one gets a fourth). */
-type LatestVersion<T extends EventType> = 3 extends Versions<T> ? 3 : 2 extends Versions<T> ? 2 : 1
+/** The highest of a type's versions (types have at most four versions here; extend when one gets a fifth). */
+type LatestVersion<T extends EventType> = 4 extends Versions<T> ? 4 : 3 extends Versions<T> ? 3 : 2 extends Versions<T> ? 2 : 1
 
 /** The current shape of each event type, as application code sees it. */
 export type EventData<T extends EventType> = z.infer<Schemas[T][LatestVersion<T> & keyof Schemas[T]] & z.ZodType>
@@ -90,6 +93,8 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     1: (data) => ({ ...data, limits: { maxConcurrency: 1000, maxFailures: null }, retryOf: null, approvalRequired: false }),
     // Before runbooks had parameters every run ran with none: the empty set is exactly what it did.
     2: (data) => ({ ...data, parameters: {}, pinnedPreflightId: null }),
+    // Canaries and reverts came with version 4: an earlier run had neither.
+    3: (data) => ({ ...data, canary: null, revertOf: null }),
   },
   PreflightRecorded: {
     // Likewise: a preview recorded before parameters existed counted with none; it did not look for

@@ -118,6 +118,21 @@ export const runRequestedV3 = runRequestedV2.extend({
   pinnedPreflightId: z.string().min(1).nullable(),
 })
 
+/** SPEC §11 canary: the tenants repaired first and alone, and whether the run goes on by itself after them. */
+export const runCanarySchema = z
+  .object({ tenantIds: z.array(tenantIdSchema).min(1), autoPromote: z.boolean() })
+  .strict()
+export type RunCanary = z.infer<typeof runCanarySchema>
+
+/**
+ * v4 adds the canary tenants, resolved to ids (SPEC §11), and, for a revert run, the run whose changes it
+ * puts back (SPEC §11 `context.revert_of`).
+ */
+export const runRequestedV4 = runRequestedV3.extend({
+  canary: runCanarySchema.nullable(),
+  revertOf: z.string().min(1).nullable(),
+})
+
 export const runStartedV1 = z
   .object({ runId: z.string().min(1), startedAt: z.iso.datetime({ offset: true }) })
   .strict()
@@ -236,6 +251,11 @@ export const runRetriedV1 = z
     tenantIds: z.array(tenantIdSchema).min(1),
     retriedAt: z.iso.datetime({ offset: true }),
   })
+  .strict()
+
+/** On the reverted run's stream: a revert run was requested (SPEC §11: a second revert is refused). */
+export const runRevertedV1 = z
+  .object({ runId: z.string().min(1), revertRunId: z.string().min(1), revertedAt: z.iso.datetime({ offset: true }) })
   .strict()
 
 /**

@@ -47,6 +47,15 @@ const limitsFields = {
 }
 const limitsField = z.object(limitsFields).meta({ id: 'RunLimitsRequest' })
 
+/** SPEC §11 canary; which tenants and how many are the command side's rules (422 naming `canary.<field>`). */
+const canaryField = z
+  .object({
+    tenantIds: z.array(tenantIdField).max(10_000).nullish().meta({ description: "Tenants of the run's targets, repaired first and alone." }),
+    count: z.number().int('must be an integer').nullish().meta({ description: 'Or: this many of the targets with the fewest findings (1 to the number of targets).' }),
+    autoPromote: z.boolean().nullish().meta({ description: 'Default false: the run pauses (CANARY_COMPLETE) once the canary succeeded, until an operator resumes it.' }),
+  })
+  .meta({ id: 'CanaryRequest', description: 'Either `tenantIds` or `count`.' })
+
 const sourceField = z.string().pipe(runSourceSchema).optional().meta({ enum: runSourceSchema.options, default: 'api' })
 
 export const startRunBodySchema = z
@@ -63,6 +72,7 @@ export const startRunBodySchema = z
       .nullish()
       .meta({ description: 'Pin the start to this preview: refused 409 `PLAN_DRIFTED` when the data moved beyond `maxDriftPercent` since, or a tenant would now fail.' }),
     maxDriftPercent: z.number().nullish().meta({ description: '0–100, default 10: how far the affected count may have moved since the pinned preview.' }),
+    canary: canaryField.nullish(),
   })
   .meta({ id: 'StartRunBody' })
 

@@ -42,8 +42,9 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
       if (event.type === 'RunVerified' && event.data.remaining > 0) {
         await recordRunFailedAlert(tx, event.data.runId, event.data.verifiedAt, consoleBaseUrl)
       }
-      // SPEC §9: a run that pauses itself over its error budget raises the same alert.
-      if (event.type === 'RunPaused' && event.data.reason.reasonCode === 'ERROR_BUDGET_EXCEEDED') {
+      // SPEC §9: a run that pauses itself over its error budget raises the same alert, and so does one whose
+      // canary failed (SPEC §11): both wait for an operator who has to be told.
+      if (event.type === 'RunPaused' && alertingPauses.has(event.data.reason.reasonCode)) {
         await recordRunFailedAlert(tx, event.data.runId, event.data.pausedAt, consoleBaseUrl)
       }
     },
@@ -53,6 +54,8 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
     // an old alert is never raised, or sent, twice.
   }
 }
+
+const alertingPauses: ReadonlySet<string> = new Set(['ERROR_BUDGET_EXCEEDED', 'CANARY_FAILED'])
 
 interface RunRow {
   id: string

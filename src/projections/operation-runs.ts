@@ -72,6 +72,7 @@ export function runContext(data: EventOf<'RunRequested'>['data']) {
       is_break_glass: data.initiator.isBreakGlass,
     },
     ...(data.retryOf ? { retry_of: data.retryOf } : {}),
+    ...(data.revertOf ? { revert_of: data.revertOf } : {}),
   }
 }
 
@@ -108,9 +109,10 @@ async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>):
     returning id`
   if (!inserted) return
   await tx`
-    insert into operation_run_controls (run_id, max_concurrency, max_failures, retry_of, targeted, approval)
+    insert into operation_run_controls (run_id, max_concurrency, max_failures, retry_of, targeted, approval, canary, canary_pending)
     values (${data.runId}, ${data.limits.maxConcurrency}, ${data.limits.maxFailures}, ${data.retryOf}, ${data.tenantIds.length},
-      ${data.approvalRequired ? JSON.stringify({ required: true, approvedBy: null, approvedAt: null, comment: null }) : null}::text::jsonb)
+      ${data.approvalRequired ? JSON.stringify({ required: true, approvedBy: null, approvedAt: null, comment: null }) : null}::text::jsonb,
+      ${data.canary ? JSON.stringify(data.canary) : null}::text::jsonb, ${data.canary?.tenantIds.length ?? 0})
     on conflict (run_id) do nothing`
   await tx`
     insert into operation_run_tenants (run_id, tenant_id, status)
@@ -161,6 +163,10 @@ async function recordTenantResult(tx: TransactionSql, { data }: EventOf<'TenantP
     update operation_run_controls
     set succeeded = succeeded + ${1 - failed}::integer, failed = failed + ${failed}::integer
     where run_id = ${data.runId}`
+  await tx`
+    update operation_run_controls
+    set canary_pending = canary_pending - 1, canary_failed = canary_failed + ${failed}::integer
+    where run_id = ${data.runId} and canary -> 'tenantIds' @> jsonb_build_array(${data.tenantId}::bigint)`
   if (!succeeded) {
     await tx`
       update operation_runs r

@@ -49,6 +49,8 @@ export interface RunSummary {
   approval: { required: boolean; approvedBy: string | null; approvedAt: string | null; comment: string | null } | null
   /** SPEC §11: what a re-scan of the succeeded tenants after completion found still to change; null before. */
   verification: { remaining: number; tenantsWithRemaining: Array<{ tenantId: number; remaining: number }>; verifiedAt: string } | null
+  /** SPEC §11: the tenants repaired first and alone; null for a run without a canary. */
+  canary: { tenantIds: number[]; autoPromote: boolean; state: 'running' | 'passed' | 'failed' } | null
 }
 
 export interface RunControlEntry {
@@ -130,6 +132,9 @@ interface RunRow {
   cancellation: RunControlEntry | null
   approval: RunSummary['approval']
   verification: RunSummary['verification']
+  canary: { tenantIds: number[]; autoPromote: boolean } | null
+  canary_pending: number | null
+  canary_failed: number | null
   retry_of: string | null
   targeted: number | null
   succeeded: number | null
@@ -332,7 +337,7 @@ function toRunSummary(row: RunRow): RunSummary {
   }
 }
 
-function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancellation' | 'tenantCounts' | 'retryOf' | 'approval' | 'verification'> {
+function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancellation' | 'tenantCounts' | 'retryOf' | 'approval' | 'verification' | 'canary'> {
   const counts = row.summary_counts
   // A run projected before controls existed: its counts come from its summary.
   const targeted = row.targeted ?? counts.tenants ?? 1
@@ -354,6 +359,13 @@ function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancell
     retryOf: row.retry_of ?? null,
     approval: row.approval ?? null,
     verification: row.verification ?? null,
+    canary: row.canary
+      ? {
+          tenantIds: row.canary.tenantIds,
+          autoPromote: row.canary.autoPromote,
+          state: (row.canary_failed ?? 0) > 0 ? 'failed' : (row.canary_pending ?? 0) > 0 ? 'running' : 'passed',
+        }
+      : null,
   }
 }
 

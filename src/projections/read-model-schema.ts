@@ -136,5 +136,16 @@ export const readModelSchema: MigrationSet = {
       // SPEC §11: {remaining, tenantsWithRemaining, verifiedAt} once a completed run was scanned again.
       statements: [`alter table operation_run_controls add column verification jsonb null`],
     },
+    {
+      version: 4,
+      name: 'run canary',
+      // SPEC §11: {tenantIds, autoPromote} of a run with a canary, and how many of them are still pending
+      // and have failed (the resource's `state` follows from those two).
+      statements: [
+        `alter table operation_run_controls add column canary jsonb null`,
+        `alter table operation_run_controls add column canary_pending integer not null default 0`,
+        `alter table operation_run_controls add column canary_failed integer not null default 0`,
+      ],
+    },
   ],
 }

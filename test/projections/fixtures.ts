@@ -113,6 +113,8 @@ export function runRequested(overrides: Partial<EventData<'RunRequested'>> & Pic
       approvalRequired: false,
       parameters: {},
       pinnedPreflightId: null,
+      canary: null,
+      revertOf: null,
       ...overrides,
     },
   }

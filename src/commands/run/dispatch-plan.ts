@@ -1,5 +1,5 @@
 import { APPROVAL_WINDOW_MS } from './run-decider.js'
-import { pendingTenants, type RunState } from './run-state.js'
+import { dispatchWindow, type RunState } from './run-state.js'
 
 export type DispatchPlan =
   /** These tenants should have a job in the queue now (some may have one already). */
@@ -9,15 +9,15 @@ export type DispatchPlan =
   | { action: 'none' }
 
 /**
- * Which of a run's tenants get a job now. A running run gets its first `maxConcurrency` pending tenants
- * (in target order): jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
+ * Which of a run's tenants get a job now: a running run's dispatch window (its first `maxConcurrency`
+ * pending tenants, the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
  * back what was never published. The repair itself enforces the limit (slots); this keeps the queue from
  * holding jobs that would only wait for one.
  */
 export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
   if (run.status !== 'running' || run.cancellation) return { action: 'none' }
   if (halted) return { action: 'halt_run' }
-  return { action: 'dispatch', tenantIds: pendingTenants(run).slice(0, run.limits.maxConcurrency), generation: run.generation }
+  return { action: 'dispatch', tenantIds: dispatchWindow(run), generation: run.generation }
 }
 
 export type ReconcilePlan =
@@ -44,6 +44,6 @@ export function planReconcile(run: RunState, now: Date, staleAfterMs: number): R
   const idleMs = now.getTime() - (run.lastEventAt?.getTime() ?? now.getTime())
   if (run.status === 'paused' || idleMs < staleAfterMs) return { action: 'none' }
   if (run.status === 'queued') return { action: 'start' }
-  const window = pendingTenants(run).slice(0, run.limits.maxConcurrency)
+  const window = dispatchWindow(run)
   return window.length > 0 ? { action: 'redispatch', tenantIds: window } : { action: 'none' }
 }

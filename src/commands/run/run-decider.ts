@@ -2,7 +2,7 @@ import type { DomainEvent, PauseReason, RunLimits, RunReason, TenantResult } fro
 import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
-import { failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
+import { canaryStateOf, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
 import { validateLimits } from './run-limits.js'
 
 /** A tenant's result as the worker stored it beside its repair (see src/workers/tenant-results.ts). */
@@ -137,6 +137,7 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
     started: true,
     cancellation: null,
     retries: [],
+    revertedBy: null,
     approvedAt: null,
     lastEventAt: null,
   }
@@ -171,7 +172,10 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
     if (state.cancellation) return [processed, completion(state, results, command.at, 'cancelled')]
     return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, 'done')]
   }
-  if (command.result.status !== 'failed' || state.cancellation) return [processed]
+  if (state.cancellation) return [processed]
+  const canaryPause = canaryPauseAfter(state, results, command.at)
+  if (canaryPause) return [processed, canaryPause]
+  if (command.result.status !== 'failed') return [processed]
   const failed = state.failedTenants + 1
   const { maxFailures } = state.limits
   // Each failure beyond the budget pauses a running run; a paused run (a repair in flight finishing after
@@ -182,6 +186,25 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
     return [processed, errorBudgetPause(state, failed, command.at)]
   }
   return [processed]
+}
+
+/**
+ * SPEC §11: the result that settles a running run's canary pauses it — `CANARY_FAILED` at the first canary
+ * failure, `CANARY_COMPLETE` when the last canary tenant succeeded and the run does not promote itself.
+ */
+function canaryPauseAfter(state: ActiveRunState, results: ReadonlyMap<number, TenantResult>, at: string): DomainEvent | null {
+  const canary = state.request.canary
+  if (!canary || state.status !== 'running') return null
+  const before = canaryStateOf(state)
+  const after = canaryStateOf({ ...state, results })
+  if (before !== 'running' || after === 'running') return null
+  if (after === 'passed' && canary.autoPromote) return null
+  const count = canary.tenantIds.length
+  const reason: PauseReason =
+    after === 'failed'
+      ? { reasonCode: 'CANARY_FAILED', reasonText: `a canary tenant failed; the run's other tenants wait for an operator` }
+      : { reasonCode: 'CANARY_COMPLETE', reasonText: `the ${count} canary tenant${count === 1 ? '' : 's'} succeeded; resume to repair the rest` }
+  return { type: 'RunPaused', data: { runId: state.request.runId, reason, pausedAt: at } }
 }
 
 function errorBudgetPause(state: ActiveRunState, failed: number, at: string): DomainEvent {

@@ -12,6 +12,7 @@ export type RunEvent = EventOf<
   | 'RunCancelled'
   | 'RunLimitsChanged'
   | 'RunRetried'
+  | 'RunReverted'
   | 'RunApproved'
   | 'RunRejected'
   | 'RunCompleted'
@@ -28,6 +29,7 @@ const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
   'RunCancelled',
   'RunLimitsChanged',
   'RunRetried',
+  'RunReverted',
   'RunApproved',
   'RunRejected',
   'RunCompleted',
@@ -55,6 +57,8 @@ export interface RunFacts {
   cancellation: { reason: RunReason; at: string } | null
   /** Runs requested to retry this one's failed tenants, oldest first. */
   retries: string[]
+  /** SPEC §11: the run requested to revert this one's changes (at most one). */
+  revertedBy: string | null
   /** SPEC §10: set once a second operator approved the run (the approver is the event's initiator). */
   approvedAt: string | null
   /** Time of the last event: the reconciler's measure of progress. */
@@ -91,8 +95,8 @@ function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
 
 /** The facts of a state without its status-specific fields, to build the next status from. */
 function factsOf(state: ExistingRunState): RunFacts {
-  const { request, results, failedTenants, limits, generation, started, cancellation, retries, approvedAt, lastEventAt } = state
-  return { request, results, failedTenants, limits, generation, started, cancellation, retries, approvedAt, lastEventAt }
+  const { request, results, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
+  return { request, results, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
 }
 
 /**
@@ -116,6 +120,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       started: false,
       cancellation: null,
       retries: [],
+      revertedBy: null,
       approvedAt: null,
       lastEventAt,
     }
@@ -145,6 +150,8 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       return { ...current, ...facts, limits: event.data.limits }
     case 'RunRetried':
       return { ...current, ...facts, retries: [...facts.retries, event.data.retryRunId] }
+    case 'RunReverted':
+      return { ...current, ...facts, revertedBy: event.data.revertRunId }
     case 'RunApproved':
       return { status: 'queued', outcome: 'pending', ...facts, approvedAt: event.data.approvedAt }
     case 'RunRejected':
@@ -164,6 +171,36 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
 export function pendingTenants(state: RunState): number[] {
   if (state.status === 'none') return []
   return state.request.tenantIds.filter((id) => !state.results.has(id))
+}
+
+/**
+ * SPEC §11 canary: `running` until every canary tenant is processed, then `passed` when they all
+ * succeeded; `failed` as soon as one failed. Null for a run without a canary.
+ */
+export type CanaryState = 'running' | 'passed' | 'failed'
+
+export function canaryStateOf(state: RunState): CanaryState | null {
+  if (state.status === 'none' || !state.request.canary) return null
+  let pending = false
+  for (const tenantId of state.request.canary.tenantIds) {
+    const result = state.results.get(tenantId)
+    if (result?.status === 'failed') return 'failed'
+    if (!result) pending = true
+  }
+  return pending ? 'running' : 'passed'
+}
+
+/**
+ * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency` pending tenants in
+ * target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
+ * the canary is repaired first and alone).
+ */
+export function dispatchWindow(state: RunState): number[] {
+  if (state.status === 'none') return []
+  const pending = pendingTenants(state)
+  const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
+  const canaryPending = canary ? pending.filter((id) => canary.has(id)) : []
+  return (canaryPending.length > 0 ? canaryPending : pending).slice(0, state.limits.maxConcurrency)
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */

@@ -2,9 +2,18 @@ import type { RunState } from './run-state.js'
 
 export type RepairDecision =
   /** Repair the tenant, with at most `maxConcurrency` of the run's repairs at once. */
-  | { action: 'repair'; maxConcurrency: number; parameters: Readonly<Record<string, unknown>> }
+  | {
+      action: 'repair'
+      maxConcurrency: number
+      parameters: Readonly<Record<string, unknown>>
+      /** A revert run (SPEC §11): the run whose changes to put back, instead of the runbook's repair. */
+      revertOf: string | null
+    }
   /** Nothing to do for this job: ack it. A paused run's pending tenants are dispatched again on resume. */
-  | { action: 'skip'; why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'paused' | 'cancelled' | 'completed' }
+  | {
+      action: 'skip'
+      why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'paused' | 'cancelled' | 'completed' | 'canary first'
+    }
   /** The deployment is halted but this run is not paused yet: pause it (HALTED), then ack. */
   | { action: 'halt_run' }
 
@@ -21,5 +30,8 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (run.status === 'paused') return { action: 'skip', why: 'paused' }
   if (run.status === 'queued' || run.status === 'awaiting_approval') return { action: 'skip', why: 'not started' }
   if (halted) return { action: 'halt_run' }
-  return { action: 'repair', maxConcurrency: run.limits.maxConcurrency, parameters: run.request.parameters }
+  // A tenant outside the canary waits until no canary tenant is pending (its job is published then).
+  const canary = run.request.canary?.tenantIds
+  if (canary && !canary.includes(tenantId) && canary.some((id) => !run.results.has(id))) return { action: 'skip', why: 'canary first' }
+  return { action: 'repair', maxConcurrency: run.limits.maxConcurrency, parameters: run.request.parameters, revertOf: run.request.revertOf }
 }

@@ -143,6 +143,7 @@ export function runbookRoutes(deps: RunCommandDeps) {
       parameters: body.parameters,
       preflightId: body.preflightId,
       maxDriftPercent: body.maxDriftPercent,
+      canary: body.canary,
       runbookKey: c.req.param('key')!,
       scope: body.scope,
       tenantId: body.tenantId ?? null,

@@ -74,6 +74,14 @@ export const runSchema = z
       })
       .nullable()
       .meta({ description: 'SPEC §11: after a succeeded or partially succeeded run, its succeeded tenants scanned again; `remaining` is what would still change (0 on data that did not move). Null until then.' }),
+    canary: z
+      .object({
+        tenantIds: z.array(z.number().int()),
+        autoPromote: z.boolean(),
+        state: z.enum(['running', 'passed', 'failed']),
+      })
+      .nullable()
+      .meta({ description: 'SPEC §11: the tenants repaired first and alone; `passed` once they all succeeded, `failed` at the first failure. Null without a canary.' }),
   })
   .meta({ id: 'Run' })
 

@@ -170,7 +170,7 @@ describe('run decider: retry and halt', () => {
 
 describe('the repair gate and the dispatch plan', () => {
   it('repairs only a pending tenant of a running run that is not being cancelled, while not halted', () => {
-    expect(decideTenantRepair(running(), false, 11)).toEqual({ action: 'repair', maxConcurrency: 4, parameters: {} })
+    expect(decideTenantRepair(running(), false, 11)).toEqual({ action: 'repair', maxConcurrency: 4, parameters: {}, revertOf: null })
     expect(decideTenantRepair(running(), true, 11)).toEqual({ action: 'halt_run' })
     expect(decideTenantRepair(paused(), false, 11)).toEqual({ action: 'skip', why: 'paused' })
     expect(decideTenantRepair(apply(running(), cancel).state, false, 11)).toEqual({ action: 'skip', why: 'cancelled' })

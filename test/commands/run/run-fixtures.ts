@@ -25,6 +25,8 @@ export function runRequest(overrides: Partial<EventData<'RunRequested'>> = {}): 
     limits: { maxConcurrency: 4, maxFailures: null },
     parameters: {},
     pinnedPreflightId: null,
+    canary: null,
+    revertOf: null,
     retryOf: null,
     approvalRequired: false,
     ...overrides,

@@ -1,0 +1,145 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ValidationError } from '../../../src/commands/errors.js'
+import { resolveCanary } from '../../../src/commands/plan/canary.js'
+import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
+import { canaryStateOf, dispatchWindow, type RunState } from '../../../src/commands/run/run-state.js'
+import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
+import type { RunCommand } from '../../../src/commands/run/run-decider.js'
+import { apply, failed, LATER, record, requestRun, run, runRequest, startRun, succeeded, thrown } from './run-fixtures.js'
+
+/** SPEC §11 canary tenants: repaired first and alone, then the run goes on or pauses. */
+
+const resume: RunCommand = { type: 'ResumeRun', reason: null, halted: false, at: LATER }
+const canaryRun = (canary: { tenantIds: number[]; autoPromote: boolean }, tenantIds = [11, 12, 13, 14, 15], maxConcurrency = 4) =>
+  run([requestRun(runRequest({ tenantIds, canary, limits: { maxConcurrency, maxFailures: null } })), startRun]).state
+
+const pauseReasonOf = (state: RunState) => (state.status === 'paused' ? state.pause.reasonCode : null)
+
+describe('a run with a canary', () => {
+  it('dispatches only the canary tenants until they are all processed', () => {
+    const state = canaryRun({ tenantIds: [12, 14], autoPromote: true })
+    expect(dispatchWindow(state)).toEqual([12, 14])
+    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0 })
+    const oneDone = apply(state, record(12, succeeded(3, 1))).state
+    expect(dispatchWindow(oneDone)).toEqual([14])
+    expect(canaryStateOf(oneDone)).toBe('running')
+  })
+
+  it('never repairs a tenant outside the canary while a canary tenant is pending (a stray job is skipped)', () => {
+    const state = canaryRun({ tenantIds: [12], autoPromote: true })
+    expect(decideTenantRepair(state, false, 11)).toEqual({ action: 'skip', why: 'canary first' })
+    expect(decideTenantRepair(state, false, 12)).toMatchObject({ action: 'repair' })
+    const passed = apply(state, record(12, succeeded(3, 1))).state
+    expect(decideTenantRepair(passed, false, 11)).toMatchObject({ action: 'repair' })
+  })
+
+  it('pauses CANARY_COMPLETE when the canary succeeded and the run does not promote itself; resume repairs the rest', () => {
+    const state = canaryRun({ tenantIds: [12, 14], autoPromote: false })
+    const afterFirst = apply(state, record(14, succeeded(2, 2)))
+    expect(afterFirst.events.map((e) => e.type)).toEqual(['TenantProcessed'])
+    const afterCanary = apply(afterFirst.state, record(12, succeeded(5, 1)))
+    expect(afterCanary.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(pauseReasonOf(afterCanary.state)).toBe('CANARY_COMPLETE')
+    expect(canaryStateOf(afterCanary.state)).toBe('passed')
+    expect(planDispatch(afterCanary.state, false)).toEqual({ action: 'none' })
+    const resumed = apply(afterCanary.state, resume).state
+    expect(dispatchWindow(resumed)).toEqual([11, 13, 15])
+  })
+
+  it('goes on with the rest by itself when autoPromote', () => {
+    const state = canaryRun({ tenantIds: [12], autoPromote: true })
+    const { events, state: after } = apply(state, record(12, succeeded(5, 1)))
+    expect(events.map((e) => e.type)).toEqual(['TenantProcessed'])
+    expect(after.status).toBe('running')
+    expect(dispatchWindow(after)).toEqual([11, 13, 14, 15])
+  })
+
+  it('pauses CANARY_FAILED at the first canary failure, even with autoPromote, and only once', () => {
+    const state = canaryRun({ tenantIds: [12, 14], autoPromote: true })
+    const first = apply(state, record(12, failed('INVALID_DATA')))
+    expect(first.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(pauseReasonOf(first.state)).toBe('CANARY_FAILED')
+    expect(canaryStateOf(first.state)).toBe('failed')
+    // The other canary tenant's repair was in flight: it is recorded, the run stays paused as it was.
+    const second = apply(first.state, record(14, failed('INVALID_DATA')))
+    expect(second.events.map((e) => e.type)).toEqual(['TenantProcessed'])
+    // An operator who looked at the results resumes: the rest is repaired, the canary stays failed.
+    const resumed = apply(second.state, resume).state
+    expect(dispatchWindow(resumed)).toEqual([11, 13, 15])
+    expect(canaryStateOf(resumed)).toBe('failed')
+  })
+
+  it('completes without a canary pause when the canary was every target', () => {
+    const state = canaryRun({ tenantIds: [11, 12], autoPromote: false }, [11, 12])
+    apply(state, record(11, succeeded(1, 1)))
+    const { events } = apply(apply(state, record(11, succeeded(1, 1))).state, record(12, succeeded(1, 0)))
+    expect(events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+  })
+
+  it('processes exactly n tenants before the pause, for any canary of n and any order of results (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 12 }).chain((targets) =>
+          fc.record({
+            targets: fc.constant(targets),
+            canary: fc.subarray(Array.from({ length: targets }, (_, i) => 100 + i), { minLength: 1, maxLength: targets - 1 }),
+            maxConcurrency: fc.integer({ min: 1, max: 5 }),
+            seed: fc.integer(),
+          }),
+        ),
+        ({ targets, canary, maxConcurrency, seed }) => {
+          const tenantIds = Array.from({ length: targets }, (_, i) => 100 + i)
+          let state = canaryRun({ tenantIds: canary, autoPromote: false }, tenantIds, maxConcurrency)
+          let processed = 0
+          let pick = Math.abs(seed)
+          // Repair whatever the dispatcher would publish, in a shuffled order, until it publishes nothing.
+          for (;;) {
+            const plan = planDispatch(state, false)
+            if (plan.action !== 'dispatch' || plan.tenantIds.length === 0) break
+            const tenantId = plan.tenantIds[pick++ % plan.tenantIds.length]!
+            expect(canary).toContain(tenantId)
+            state = apply(state, record(tenantId, succeeded(1, 1))).state
+            processed++
+          }
+          expect(processed).toBe(canary.length)
+          expect(pauseReasonOf(state)).toBe('CANARY_COMPLETE')
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+})
+
+describe('resolveCanary', () => {
+  const findings = new Map([[11, 50], [12, 5], [13, 5], [14, 900]])
+  const findingsOf = (id: number) => findings.get(id) ?? 0
+
+  it('takes the n tenants with the fewest findings (ties by id), in target order', () => {
+    expect(resolveCanary({ count: 2 }, [14, 13, 12, 11], findingsOf)).toEqual({ tenantIds: [13, 12], autoPromote: false })
+    expect(resolveCanary({ count: 3, autoPromote: true }, [11, 12, 13, 14], findingsOf)).toEqual({ tenantIds: [11, 12, 13], autoPromote: true })
+  })
+
+  it('keeps named tenants in target order, and no canary asked is none', () => {
+    expect(resolveCanary({ tenantIds: [14, 11] }, [11, 12, 13, 14], findingsOf)).toEqual({ tenantIds: [11, 14], autoPromote: false })
+    expect(resolveCanary(null, [11], findingsOf)).toBeNull()
+    expect(resolveCanary(undefined, [11], findingsOf)).toBeNull()
+  })
+
+  const fieldsOf = (f: () => unknown) => {
+    const error = thrown(f)
+    expect(error).toBeInstanceOf(ValidationError)
+    return (error as ValidationError).fields.map((p) => p.field)
+  }
+
+  it('refuses tenants outside the targets, a count of zero or above the targets, both or neither, repeats', () => {
+    expect(fieldsOf(() => resolveCanary({ tenantIds: [11, 99] }, [11, 12], findingsOf))).toEqual(['canary.tenantIds'])
+    expect(fieldsOf(() => resolveCanary({ count: 0 }, [11, 12], findingsOf))).toEqual(['canary.count'])
+    expect(fieldsOf(() => resolveCanary({ count: 3 }, [11, 12], findingsOf))).toEqual(['canary.count'])
+    expect(fieldsOf(() => resolveCanary({ count: 1.5 }, [11, 12], findingsOf))).toEqual(['canary.count'])
+    expect(fieldsOf(() => resolveCanary({ count: 1, tenantIds: [11] }, [11, 12], findingsOf))).toEqual(['canary'])
+    expect(fieldsOf(() => resolveCanary({ autoPromote: true }, [11, 12], findingsOf))).toEqual(['canary'])
+    expect(fieldsOf(() => resolveCanary({ tenantIds: [] }, [11, 12], findingsOf))).toEqual(['canary.tenantIds'])
+    expect(fieldsOf(() => resolveCanary({ tenantIds: [11, 11] }, [11, 12], findingsOf))).toEqual(['canary.tenantIds'])
+  })
+})
