@@ -28,6 +28,7 @@ import { createDispatcher } from './workers/dispatcher.js'
 import { createVerifier } from './workers/verifier.js'
 import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
+import { BeforeImagePurge } from './workers/before-image-purge.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
 
 export interface Service {
@@ -64,6 +65,8 @@ export interface ComposeOverrides {
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
+/** Before-images are kept for days: an hourly purge keeps them within an hour of their retention. */
+const BEFORE_IMAGE_PURGE_INTERVAL_MS = 3_600_000
 
 export const DEMO_ADMIN_EMAIL = 'admin@demo.local'
 
@@ -170,6 +173,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let verifier: EventSubscription | null = null
   let consumer: JobConsumer | null = null
   let reconciler: Reconciler | null = null
+  let beforeImagePurge: BeforeImagePurge | null = null
   if (roles.has('worker')) {
     const deps = { sql: db.sql, log, queue, logger }
     dispatcher = createDispatcher(deps)
@@ -190,6 +194,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     jobsLost = () => void started.presumeJobsLost()
     if (jobsLostBeforeReconciler) jobsLost()
     reconciler.start()
+    beforeImagePurge = new BeforeImagePurge(deps, { retentionDays: config.OPS_BEFORE_IMAGE_DAYS, intervalMs: BEFORE_IMAGE_PURGE_INTERVAL_MS })
+    beforeImagePurge.start()
   }
 
   // A dependency that is down may not answer at all (a connection attempt waits for its timeout): the
@@ -255,6 +261,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       const httpClosed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
       http?.closeIdleConnections?.()
       await reconciler?.stop()
+      await beforeImagePurge?.stop()
       await consumer?.stop()
       await dispatcher?.stop()
       await verifier?.stop()

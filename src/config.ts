@@ -46,6 +46,8 @@ const configSchema = z.object({
   JOB_ACK_WAIT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
   /** Graceful shutdown's bound: stop taking jobs, finish or hand back those in flight, flush, exit. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** SPEC §11: how long a run's before-images are kept (it can be reverted until then); purged after. */
+  OPS_BEFORE_IMAGE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 })

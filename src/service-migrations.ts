@@ -1,6 +1,7 @@
 import { consoleSessionSchema } from './auth/console-sessions.js'
 import { authSchema } from './auth/operator-store.js'
 import type { Sql } from './db/database.js'
+import { beforeImageSchema } from './db/before-images.js'
 import { applyMigrations, type AppliedMigration, type Migration, type MigrationSet } from './db/migrations.js'
 import { preflightPlanSchema } from './db/preflight-plans.js'
 import { platformSchema } from './db/schema.js'
@@ -36,6 +37,7 @@ export function serviceMigrationSets(options: ServiceMigrationOptions): Migratio
     tenantResultsSchema,
     subscriptionSchema,
     preflightPlanSchema,
+    beforeImageSchema,
     ...options.runbooks
       .filter((runbook) => runbook.migrations && runbook.migrations.length > 0)
       .map((runbook) => ({ owner: runbookMigrationOwner(runbook.key), migrations: runbook.migrations! })),

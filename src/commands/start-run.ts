@@ -18,7 +18,7 @@ import { computePreflight, planTotals, resolveTargetTenants } from './preflight.
 import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { loadRun } from './run-execution.js'
 import { canonicalJson, claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
-import { decideRun } from './run/run-decider.js'
+import { decideRun, type RunCommand } from './run/run-decider.js'
 import { resolveLimits } from './run/run-limits.js'
 import { evolveRun, failedTenantIds, initialRunState } from './run/run-state.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
@@ -225,7 +225,7 @@ export interface RunToRequest {
    * A revert run (SPEC §11): the run it reverts, and its plan counted from that run's before-images
    * (the runbook's own scan does not apply: a revert puts back, it does not repair).
    */
-  revert: { of: string; preflight: PreflightResult } | null
+  revert: { of: string; preflight: PreflightResult; keptDays: number } | null
 }
 
 export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
@@ -291,7 +291,7 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
   }
   const runEvents = decideRun({ type: 'RequestRun', data: requestedData }, initialRunState())
 
-  // The claim and the run's first events go in one append to two streams (three for a retry): with the
+  // The claim and the run's first events go in one append to two streams (three for a retry or a revert): with the
   // PostgreSQL store all or none are written, so a claim never names a run that does not exist. A
   // concurrent start that claimed first makes the claim's expected revision fail: decide again on a fresh read.
   for (let attempt = 1; ; attempt++) {
@@ -300,12 +300,17 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
       { type: 'ClaimRunIdentity', runIdentityHash: identity, runId, at: new Date().toISOString(), claimedRunStatus },
       state,
     )
-    const retried = input.retryOf ? await retriedRunAppend(deps.log, input.retryOf, runId, input.tenantIds, context) : []
+    const at = new Date().toISOString()
+    const linked = input.retryOf
+      ? await linkedRunAppend(deps.log, input.retryOf, { type: 'RecordRetry', retryRunId: runId, tenantIds: input.tenantIds, at }, context)
+      : input.revert
+        ? await linkedRunAppend(deps.log, input.revert.of, { type: 'RecordRevert', revertRunId: runId, keptDays: input.revert.keptDays, at }, context)
+        : []
     try {
       const claimEventId = randomUUID()
       await deps.log.appendMany([
         { streamId: identityStream, events: claim, expectedRevision: revision ?? 'no_stream', context: { ...context, eventIds: [claimEventId] } },
-        ...retried,
+        ...linked,
         { streamId: streams.run(runId), events: runEvents, expectedRevision: 'no_stream', context: { ...context, causationId: claimEventId } },
       ])
       break
@@ -319,16 +324,18 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
   return { runId, status: completed ? 'completed' : approvalRequired ? 'awaiting_approval' : 'queued' }
 }
 
-/** RunRetried on the retried run's stream, decided on its current state, at its current revision. */
-async function retriedRunAppend(
+/**
+ * The event that links a new run to the run it retries or reverts (RunRetried, RunReverted), decided on
+ * that run's current state and appended at its current revision together with the new run.
+ */
+async function linkedRunAppend(
   log: EventLog,
-  retriedRunId: string,
-  retryRunId: string,
-  tenantIds: number[],
+  linkedRunId: string,
+  command: RunCommand,
   context: { correlationId: string; causationId: string | null; initiator: ReturnType<typeof initiatorOf> },
 ) {
-  const { events, revision } = await log.read(streams.run(retriedRunId))
+  const { events, revision } = await log.read(streams.run(linkedRunId))
   const state = events.reduce(evolveRun, initialRunState())
-  const retried = decideRun({ type: 'RecordRetry', retryRunId, tenantIds, at: new Date().toISOString() }, state)
-  return [{ streamId: streams.run(retriedRunId), events: retried, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: retriedRunId } }]
+  const linked = decideRun(command, state)
+  return [{ streamId: streams.run(linkedRunId), events: linked, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: linkedRunId } }]
 }

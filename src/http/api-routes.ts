@@ -28,6 +28,8 @@ export interface ApiDeps {
   tokenTtlSeconds: number
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
   defaultMaxConcurrency: number
+  /** OPS_BEFORE_IMAGE_DAYS: how long a run can be reverted (SPEC §11). */
+  beforeImageDays?: number
   /** Tests: scrypt cost of passwords set through the API. */
   hashParams?: ScryptParams
 }

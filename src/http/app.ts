@@ -20,7 +20,8 @@ export interface AppDeps {
   log: EventLog
   catalog: RunbookCatalog
   logger: Logger
-  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'>
+  config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'> &
+    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS'>>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps) {
   if (!deps.serveApi) return app
 
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
+  const keptDays = deps.config.OPS_BEFORE_IMAGE_DAYS ? { beforeImageDays: deps.config.OPS_BEFORE_IMAGE_DAYS } : {}
   app.route(
     API_BASE_PATH,
     apiRoutes({
@@ -61,6 +63,7 @@ export function createApp(deps: AppDeps) {
       catalog: deps.catalog,
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       defaultMaxConcurrency,
+      ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
     }),
   )
@@ -73,6 +76,7 @@ export function createApp(deps: AppDeps) {
       logger: deps.logger,
       nodeEnv: deps.config.NODE_ENV,
       defaultMaxConcurrency,
+      ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
     }),
   )

@@ -94,6 +94,14 @@ export const retryBodySchema = z
   })
   .meta({ id: 'RetryRunBody' })
 
+export const revertBodySchema = z
+  .object({
+    confirmation: z.string().max(200).meta({ description: 'Exactly `revert <runId>`, typed by the operator.' }),
+    reason: reasonField.nullish().meta({ description: 'Required.' }),
+    source: sourceField,
+  })
+  .meta({ id: 'RevertRunBody' })
+
 export const preflightPlanQuerySchema = z.object({
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -13,6 +13,7 @@ export const auditActions = {
   cancelled: 'platform.ops.runbooks.cancelled',
   limitsChanged: 'platform.ops.runbooks.limits_changed',
   retried: 'platform.ops.runbooks.retried',
+  reverted: 'platform.ops.runbooks.reverted',
   halted: 'platform.ops.halted',
   haltLifted: 'platform.ops.halt_lifted',
   approved: 'platform.ops.runbooks.approved',
@@ -191,6 +192,8 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
         retry_run_id: event.data.retryRunId,
         retried_tenants: event.data.tenantIds.length,
       })
+    case 'RunReverted':
+      return runControlEntry(tx, metadata, event.data.runId, auditActions.reverted, { revert_run_id: event.data.revertRunId })
     case 'RunApproved':
       return runControlEntry(tx, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })
     case 'RunRejected':

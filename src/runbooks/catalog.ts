@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import { z } from 'zod'
 import { allCapabilities } from '../auth/capabilities.js'
+import { isRepairableTableName } from '../db/before-images.js'
 import type { Runbook } from './runbook.js'
 
 /**
@@ -19,6 +20,16 @@ export interface RunbookCatalog {
 const runbookKeySchema = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'dotted lower-case words, e.g. findings.sla.recalculate')
 const capabilitySchema = z.string().regex(/^platform\.runbooks\.[a-z0-9_.]+$/, 'platform.runbooks.<name>')
 
+/**
+ * The platform tables a runbook's repair updates (SPEC §11 before-images are kept of their changed rows):
+ * `findings`, SPEC §1's table, unless the runbook names others.
+ */
+export function repairedTables(runbook: Pick<Runbook, 'repairs'>): readonly string[] {
+  return runbook.repairs ?? DEFAULT_REPAIRED_TABLES
+}
+
+const DEFAULT_REPAIRED_TABLES: readonly string[] = Object.freeze(['findings'])
+
 /** Checks the runbooks' keys and capabilities once, at composition, so a bad module fails the start. */
 export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatalog {
   const byKey = new Map<string, Runbook>()
@@ -27,6 +38,8 @@ export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatal
     if (!key.success) throw new Error(`runbook key "${runbook.key}": ${key.error.issues[0]!.message}`)
     const capability = capabilitySchema.safeParse(runbook.requiredCapability)
     if (!capability.success) throw new Error(`runbook ${runbook.key}: requiredCapability must be ${capability.error.issues[0]!.message}`)
+    const badTable = repairedTables(runbook).find((table) => !isRepairableTableName(table))
+    if (badTable !== undefined) throw new Error(`runbook ${runbook.key}: repairs must name tables in lower case (got "${badTable}")`)
     if (byKey.has(runbook.key)) throw new Error(`runbook ${runbook.key} is in the catalog twice`)
     // Every field with a default: a start that names no parameters must be valid.
     const empty = runbook.parameters.safeParse({})

@@ -32,6 +32,12 @@ export interface RunbookDefinition<Schema extends z.ZodObject> {
    * Throws RunbookDataError (reasonCode 'INVALID_DATA', message naming the record) when unsafe.
    */
   executeTenant(tx: TransactionSql, tenantId: number, parameters: z.output<Schema>): Promise<TenantRepair>
+  /**
+   * The platform tables `executeTenant` updates (default `['findings']`), each with `id` and `tenant_id`.
+   * The worker keeps a before-image of every row of the tenant it changes there (SPEC §11), so a run can
+   * be reverted; a repair updates rows in place (it inserts and deletes none).
+   */
+  repairs?: readonly string[]
   /** The runbook's own tables, as versioned migrations applied on start (owner `runbook:<key>`). */
   migrations?: readonly Migration[]
 }

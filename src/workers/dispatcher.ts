@@ -59,6 +59,7 @@ export class Dispatcher {
         return
       case 'RunPaused':
       case 'RunRetried':
+      case 'RunReverted':
       case 'RunRejected':
       case 'RunVerified':
         return

@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
-import type { RunbookCatalog } from '../runbooks/catalog.js'
+import { keepBeforeImages, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
+import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
 import { RunbookDataError, type Runbook, type RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
 import { EventLog } from '../store/event-log.js'
@@ -153,7 +154,13 @@ export class TenantWorker {
       if (!slot) return { kind: 'no_slot' }
       if (!(await isInUniverse(tx, job.tenantId))) throw new TenantNotAllowedError(job.tenantId)
       const [began] = await tx<Array<{ now: Date }>>`select clock_timestamp() as now`
-      const repaired = await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
+      // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
+      const tables = repairedTables(runbook)
+      await snapshotTenantRows(tx, job.tenantId, tables)
+      const repaired = gate.revertOf
+        ? await revertTenantRows(tx, gate.revertOf, job.tenantId)
+        : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
+      await keepBeforeImages(tx, job.runId, job.tenantId, tables)
       const startedAt = began!.now.toISOString()
       const stored = await insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt })
       return { kind: 'stored', stored }
@@ -167,12 +174,14 @@ export class TenantWorker {
   private async gate(
     tx: TransactionSql,
     job: TenantJob,
-  ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters> }> {
+  ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters>; revertOf: string | null }> {
     await tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`
     const log = this.logIn(tx)
     const [run, halt] = [await loadRunCached(log, job.runId, this.runStates), await loadHalt(log)]
     const decision = decideTenantRepair(run, halt.halted, job.tenantId)
-    if (decision.action === 'repair') return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters }
+    if (decision.action === 'repair') {
+      return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters, revertOf: decision.revertOf }
+    }
     if (decision.action === 'skip' && decision.why !== 'already processed') {
       const stored = await findTenantResult(tx, job.runId, job.tenantId)
       if (stored) return { kind: 'stored', stored }

@@ -39,6 +39,8 @@ export type RunCommand =
    * with their repairs that the stream may not have yet (a worker between its commit and its append).
    */
   | { type: 'CompleteCancelledRun'; stored: TenantOutcome[]; at: string }
+  /** SPEC §11: a revert of this run was requested; `keptDays` is how long its before-images are kept. */
+  | { type: 'RecordRevert'; revertRunId: string; keptDays: number; at: string }
   /** SPEC §11: the re-scan of the succeeded tenants, measured by the handler (tenant → what would still change). */
   | { type: 'RecordVerification'; remaining: Array<{ tenantId: number; remaining: number }>; at: string }
 
@@ -63,6 +65,7 @@ const commandNames: Record<RunCommand['type'], string> = {
   RejectRun: 'reject',
   ExpireApproval: 'expiring an approval',
   RecordVerification: 'recording a verification',
+  RecordRevert: 'revert',
 }
 
 function refuse(command: RunCommand['type'], state: RunState, why?: string): never {
@@ -342,9 +345,37 @@ const recordRetry: Decision<'RecordRetry'> = (command, state) => {
   ]
 }
 
-/** Which completed runs are verified (SPEC §11): those that repaired something as asked. */
+/**
+ * Which completed runs are verified (SPEC §11): those that repaired something as asked. A revert run is
+ * not: it puts findings back as they were, which the runbook's scan would find to repair again.
+ */
 export function needsVerification(state: RunState): boolean {
-  return state.status === 'completed' && (state.outcome === 'succeeded' || state.outcome === 'partially_succeeded') && state.verification === null
+  return (
+    state.status === 'completed' &&
+    (state.outcome === 'succeeded' || state.outcome === 'partially_succeeded') &&
+    state.verification === null &&
+    state.request.revertOf === null
+  )
+}
+
+const DAY_MS = 24 * 3600 * 1000
+
+/**
+ * SPEC §11 revert: once per run, of a completed run that changed something, while its before-images are
+ * kept. They are counted from the run's request, the earliest any of them can have been written: a revert
+ * accepted finds every one of them (the purge drops them by age).
+ */
+const recordRevert: Decision<'RecordRevert'> = (command, state) => {
+  if (state.status !== 'completed') refuse('RecordRevert', state)
+  if (state.revertedBy !== null) refuse('RecordRevert', state, `completed and already reverted by run ${state.revertedBy}`)
+  const changed = [...state.results.values()].reduce((sum, r) => sum + (r.status === 'succeeded' ? r.updated : 0), 0)
+  if (changed === 0) throw new ValidationError([{ field: 'runId', message: 'the run changed nothing: there is nothing to revert' }])
+  if (Date.parse(command.at) - Date.parse(state.request.requestedAt) > command.keptDays * DAY_MS) {
+    throw new ValidationError([
+      { field: 'runId', message: `the run's before-images are kept ${command.keptDays} days after it started and have expired` },
+    ])
+  }
+  return [{ type: 'RunReverted', data: { runId: state.request.runId, revertRunId: command.revertRunId, revertedAt: command.at } }]
 }
 
 /** SPEC §11 verification: once per run, after it completed succeeded or partially succeeded. */
@@ -446,5 +477,7 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
       return expireApproval(command, state)
     case 'RecordVerification':
       return recordVerification(command, state)
+    case 'RecordRevert':
+      return recordRevert(command, state)
   }
 }

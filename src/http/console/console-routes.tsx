@@ -32,6 +32,8 @@ export interface ConsoleDeps {
   streamPollMs?: number
   /** A retried run's `maxConcurrency` when the original names none: the deployment's worker capacity. */
   defaultMaxConcurrency?: number
+  /** OPS_BEFORE_IMAGE_DAYS: how long a run can be reverted (SPEC §11). */
+  beforeImageDays?: number
   /** Tests: scrypt cost of passwords set or upgraded through the console. */
   hashParams?: ScryptParams
 }

@@ -8,7 +8,8 @@ import type { Sql } from '../../db/database.js'
 import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, showsRunState, waitForRun } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, type RunAccessDeps } from '../../commands/run-control.js'
-import { retryRun, type RunCommandDeps } from '../../commands/start-run.js'
+import { retryRun } from '../../commands/start-run.js'
+import { revertRun, type RevertRunDeps } from '../../commands/revert-run.js'
 import { apiRunSource } from './runbook-routes.js'
 import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/approvals.js'
 import type { EventLog } from '../../store/event-log.js'
@@ -26,7 +27,7 @@ import {
 import { runTenantPageSchema, runTenantsQuerySchema } from '../schemas/run-control-schemas.js'
 import { activeRunProblemSchema, haltedProblemSchema, stateConflictProblemSchema } from '../schemas/problem-schemas.js'
 import { startedRunSchema } from '../schemas/runbook-schemas.js'
-import { approveBodySchema, limitsBodySchema, requiredReasonBodySchema, resumeBodySchema, retryBodySchema } from '../request-schemas.js'
+import { approveBodySchema, limitsBodySchema, requiredReasonBodySchema, resumeBodySchema, retryBodySchema, revertBodySchema } from '../request-schemas.js'
 
 /** How long GET /api/runs/{id} waits for a run its client just started to be projected (read-your-writes). */
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
@@ -159,6 +160,30 @@ const retryRunRoute = apiRoute({
   },
 })
 
+const revertRunRoute = apiRoute({
+  method: 'post',
+  path: '/{id}/revert',
+  summary: "Revert a completed run's changes",
+  description:
+    'SPEC §11: a new run (`context.revert_of`) that, tenant by tenant in one transaction each, puts back the before-image of every finding the run changed and nobody changed since; a finding changed since is left alone and counted as `skipped`.',
+  tags: ['run control'],
+  access: controlRuns,
+  params: runIdParamsSchema,
+  body: revertBodySchema,
+  answer: {
+    status: 202,
+    description: 'The revert run, accepted.',
+    schema: startedRunSchema,
+    headers: { Location: { description: 'The revert run.', schema: { type: 'string' } } },
+  },
+  problems: {
+    404: 'No run with this id.',
+    409: { description: 'The run is not completed or was reverted already (`state`), or a run of its identity is active (`runId`).', schema: activeRunProblemSchema.or(stateConflictProblemSchema) },
+    422: 'Wrong confirmation, no reason, a run that changed nothing, or one whose before-images expired (`runId`).',
+    423: halted,
+  },
+})
+
 const approveRoles = { capabilities: [capabilities.runbooksApprove] }
 const fourEyes = 'The operator who started the run (whatever token or session), or one lacking the runbook\'s capability.'
 
@@ -194,7 +219,7 @@ function requireRunId(id: string): string {
   return id
 }
 
-export function runRoutes(deps: RunCommandDeps) {
+export function runRoutes(deps: RevertRunDeps) {
   const app = new OpenAPIHono<AppEnv>()
   // Any path under /runs that a viewer reads, unknown ones included, needs ops.view first (403 before
   // 404); run control needs other capabilities (SPEC §9), checked by its routes. Each route names its
@@ -272,6 +297,18 @@ export function runRoutes(deps: RunCommandDeps) {
       reason: body.reason ?? null,
       source: apiRunSource(body.source),
       limits: body.limits ?? null,
+    })
+    c.header('Location', `/api/runs/${started.runId}`)
+    return c.json(started, 202)
+  })
+  serveRoute(app, revertRunRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    await requireRunControl(deps, c.get('actor'), id)
+    const body = await input.body()
+    const started = await revertRun(deps, c.get('actor'), id, {
+      confirmation: body.confirmation,
+      reason: body.reason ?? null,
+      source: apiRunSource(body.source),
     })
     c.header('Location', `/api/runs/${started.runId}`)
     return c.json(started, 202)

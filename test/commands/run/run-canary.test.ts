@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ValidationError } from '../../../src/commands/errors.js'
+import { InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
 import { resolveCanary } from '../../../src/commands/plan/canary.js'
 import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
 import { canaryStateOf, dispatchWindow, type RunState } from '../../../src/commands/run/run-state.js'
@@ -141,5 +141,32 @@ describe('resolveCanary', () => {
     expect(fieldsOf(() => resolveCanary({ autoPromote: true }, [11, 12], findingsOf))).toEqual(['canary'])
     expect(fieldsOf(() => resolveCanary({ tenantIds: [] }, [11, 12], findingsOf))).toEqual(['canary.tenantIds'])
     expect(fieldsOf(() => resolveCanary({ tenantIds: [11, 11] }, [11, 12], findingsOf))).toEqual(['canary.tenantIds'])
+  })
+})
+
+describe('RecordRevert', () => {
+  const revertAt = (at: string, keptDays = 30): RunCommand => ({ type: 'RecordRevert', revertRunId: 'R9', keptDays, at })
+  const completed = (updated: number) =>
+    run([requestRun(runRequest({ tenantIds: [11, 12] })), startRun, record(11, succeeded(4, updated)), record(12, failed('INVALID_DATA'))]).state
+
+  it('records the revert once, of a completed run that changed something, within the retention', () => {
+    const { events, state } = apply(completed(2), revertAt(LATER))
+    expect(events).toEqual([{ type: 'RunReverted', data: { runId: expect.any(String), revertRunId: 'R9', revertedAt: LATER } }])
+    expect(state.status !== 'none' && state.revertedBy).toBe('R9')
+    expect(thrown(() => apply(state, revertAt(LATER)))).toBeInstanceOf(InvalidTransitionError)
+  })
+
+  it('refuses a run not completed (409), one that changed nothing or past the retention (422 naming runId)', () => {
+    const running = run([requestRun(runRequest({ tenantIds: [11, 12] })), startRun]).state
+    expect(thrown(() => apply(running, revertAt(LATER)))).toBeInstanceOf(InvalidTransitionError)
+    const nothing = thrown(() => apply(completed(0), revertAt(LATER)))
+    expect(nothing).toBeInstanceOf(ValidationError)
+    expect((nothing as ValidationError).fields[0]!.field).toBe('runId')
+    const day = 24 * 3600 * 1000
+    const requestedAt = Date.parse(runRequest().requestedAt)
+    expect(apply(completed(1), revertAt(new Date(requestedAt + 7 * day - 1).toISOString(), 7)).events).toHaveLength(1)
+    const expired = thrown(() => apply(completed(1), revertAt(new Date(requestedAt + 7 * day + 1).toISOString(), 7)))
+    expect(expired).toBeInstanceOf(ValidationError)
+    expect((expired as ValidationError).message).toMatch(/expired/)
   })
 })

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { purgeBeforeImages } from '../../src/db/before-images.js'
+import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { expectProblem } from './problem-assertions.js'
+
+/** SPEC §11 over the API: canary tenants, before-images and revert, on the embedded default and on PostgreSQL + NATS. */
+
+const KEY = 'findings.lifecycle.backfill'
+const REASON = { code: 'DATA_REPAIR', text: 'lifecycle repair after the import' }
+
+describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) => {
+  let api: TestService
+  let admin: string
+  let tenants: Array<{ id: number; name: string }>
+
+  beforeAll(async () => {
+    api = await flavour.start()
+    admin = await api.token()
+    tenants = (await api.request('GET', '/api/tenants?limit=1000', { token: admin })).body.items
+    // The demo's unsafe tenant would fail every all-tenants run: these tests want runs that succeed.
+    const invalid = tenants.find((t) => t.name === DEMO_INVALID_TENANT_NAME)!
+    await api.sql`update findings set severity = 'low' where tenant_id = ${invalid.id} and severity not in ('critical', 'high', 'medium', 'low', 'info')`
+  })
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  const getRun = async (id: string) => (await api.request('GET', `/api/runs/${id}`, { token: admin })).body
+  const waitFor = async (id: string, done: (run: any) => boolean, what: string) => {
+    await waitUntil(async () => done(await getRun(id)), what)
+    return getRun(id)
+  }
+  const start = (json: Record<string, unknown>) =>
+    api.request('POST', `/api/runbooks/${KEY}/runs`, { token: admin, json: { scope: 'all_tenants', confirmation: KEY, reason: REASON, ...json } })
+  const revert = (id: string, json: Record<string, unknown>) => api.request('POST', `/api/runs/${id}/revert`, { token: admin, json })
+  const snapshot = () => api.sql<Array<Record<string, unknown>>>`select * from findings order by id`
+  const withoutUpdatedAt = (rows: Array<Record<string, unknown>>) => rows.map(({ updated_at: _u, ...rest }) => JSON.stringify(rest))
+
+  it('a canary of two pauses CANARY_COMPLETE after exactly those two, then resumes; a revert puts every finding back but one edited in between', async () => {
+    const before = await snapshot()
+    const started = await start({ canary: { count: 2 } })
+    expect(started.status, started.text).toBe(202)
+    const runId = started.body.runId
+    const paused = await waitFor(runId, (r) => r.status === 'paused', 'the canary pause')
+    expect(paused.pause.reasonCode).toBe('CANARY_COMPLETE')
+    expect(paused.canary).toMatchObject({ autoPromote: false, state: 'passed' })
+    expect(paused.canary.tenantIds).toHaveLength(2)
+    expect(paused.tenantCounts.succeeded).toBe(2)
+    const processed = (await api.request('GET', `/api/runs/${runId}/tenants?status=succeeded`, { token: admin })).body.items.map((t: any) => t.tenantId)
+    expect(processed.sort()).toEqual([...paused.canary.tenantIds].sort())
+
+    const resumed = await api.request('POST', `/api/runs/${runId}/resume`, { token: admin, json: {} })
+    expect(resumed.status, resumed.text).toBe(202)
+    const done = await waitFor(runId, runIsSettled, 'the run to complete and verify')
+    expect(done.outcome).toBe('succeeded')
+    expect(done.verification.remaining).toBe(0)
+    const changed = done.summaryCounts.updated
+    expect(changed).toBeGreaterThan(0)
+    const [images] = await api.sql<Array<{ n: number }>>`select count(*)::integer as n from ops_before_images where run_id = ${runId}`
+    expect(images!.n).toBe(changed)
+
+    // Someone edits one repaired finding after the run: the revert must leave it as edited.
+    const [edited] = await api.sql<Array<{ row_id: string }>>`select row_id from ops_before_images where run_id = ${runId} order by row_id limit 1`
+    await api.sql`update findings set status = 'edited_by_hand', updated_at = now() where id = ${edited!.row_id}`
+
+    expectProblem(await revert(runId, { confirmation: 'revert', reason: REASON }), 422, 'confirmation')
+    expectProblem(await revert(runId, { confirmation: `revert ${runId}` }), 422, 'reason')
+    const reverted = await revert(runId, { confirmation: `revert ${runId}`, reason: REASON })
+    expect(reverted.status, reverted.text).toBe(202)
+    const revertRun = await waitFor(reverted.body.runId, (r) => r.status === 'completed', 'the revert to complete')
+    expect(revertRun.context.revert_of).toBe(runId)
+    expect(revertRun.outcome).toBe('succeeded')
+    expect(revertRun.summaryCounts).toMatchObject({ updated: changed - 1, skipped: 1 })
+
+    const after = await snapshot()
+    const editedId = String(edited!.row_id)
+    const keep = (rows: Array<Record<string, unknown>>) => rows.filter((r) => String(r.id) !== editedId)
+    expect(withoutUpdatedAt(keep(after))).toEqual(withoutUpdatedAt(keep(before)))
+    expect(after.find((r) => String(r.id) === editedId)!.status).toBe('edited_by_hand')
+
+    // Once only.
+    expectProblem(await revert(runId, { confirmation: `revert ${runId}`, reason: REASON }), 409)
+  })
+
+  it('refuses a revert of a run that changed nothing, or whose before-images expired, and a canary outside the targets', async () => {
+    // Everything is repaired by now (the revert above put back findings: repair them again first).
+    const again = await start({})
+    expect(again.status, again.text).toBe(202)
+    await waitFor(again.body.runId, runIsSettled, 'the repair to complete')
+    const idle = await start({})
+    expect(idle.status, idle.text).toBe(202)
+    const nothing = await waitFor(idle.body.runId, runIsSettled, 'the idle run to complete')
+    expect(nothing.summaryCounts.updated).toBe(0)
+    const eventsBefore = await api.eventCount()
+    expectProblem(await revert(idle.body.runId, { confirmation: `revert ${idle.body.runId}`, reason: REASON }), 422, 'runId')
+    // Before-images older than the retention are purged (the worker's timer calls the same purge).
+    await api.sql`update ops_before_images set recorded_at = recorded_at - interval '31 days' where run_id = ${again.body.runId}`
+    expect(await purgeBeforeImages(api.sql, 30)).toBeGreaterThan(0)
+    expectProblem(await revert(again.body.runId, { confirmation: `revert ${again.body.runId}`, reason: REASON }), 422, 'runId')
+    expect(await api.eventCount()).toBe(eventsBefore)
+
+    const outside = await start({ canary: { tenantIds: [999_999] } })
+    expectProblem(outside, 422, 'canary.tenantIds')
+    expectProblem(await start({ canary: { count: 0 } }), 422, 'canary.count')
+    expectProblem(await start({ canary: { count: tenants.length + 5 } }), 422, 'canary.count')
+    expect(await api.eventCount()).toBe(eventsBefore)
+  })
+})
