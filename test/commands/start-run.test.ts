@@ -80,6 +80,8 @@ for (const flavour of databaseFlavours()) {
         approvalRequired: false,
         parameters: {},
         pinnedPreflightId: null,
+        canary: null,
+        revertOf: null,
       })
       expect(correlationId).toBe(started.runId)
       expect(initiator).toEqual({ kind: 'operator', platformUserId: actor.operatorId, email: actor.email, name: actor.name, isBreakGlass: false, ip: actor.ip, userAgent: actor.userAgent })

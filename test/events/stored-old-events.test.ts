@@ -43,12 +43,12 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
   })
 
   it('the fixture holds versions older than today’s (else it tests no upcaster)', () => {
-    expect(currentVersion.RunRequested).toBe(3)
-    expect(stored.events.filter((e) => e.type === 'RunRequested').map((e) => e.version)).toEqual([1, 2])
+    expect(currentVersion.RunRequested).toBe(4)
+    expect(stored.events.filter((e) => e.type === 'RunRequested').map((e) => e.version)).toEqual([1, 2, 3])
     expect(currentVersion.PreflightRecorded).toBe(2)
   })
 
-  it('reads RunRequested v1 as v3: no limits beyond the workers, no retry, no approval, no parameters', async () => {
+  it('reads RunRequested v1 as v4: no limits beyond the workers, no retry, no approval, no parameters', async () => {
     const { events } = await log.read(streams.run('01JAAAAAAAAAAAAAAAAAAAAAA1'))
     expect(events.map((e) => e.event.type)).toEqual(['RunRequested', 'TenantProcessed'])
     const [requested, processed] = events.map((e) => e.event)
@@ -63,10 +63,18 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
     expect(processed!.data).toMatchObject({ startedAt: null, completedAt: null, result: { status: 'succeeded', updated: 4 } })
   })
 
-  it('reads RunRequested v2 as v3 with the parameters it ran with (none), keeping everything else', async () => {
+  it('reads RunRequested v2 as v4 with the parameters it ran with (none), keeping everything else', async () => {
     const { events } = await log.read(streams.run('01JBBBBBBBBBBBBBBBBBBBBBB2'))
     const v2 = stored.events.find((e) => e.version === 2 && e.type === 'RunRequested')!.data
-    expect(events[0]!.event.data).toEqual({ ...v2, parameters: {}, pinnedPreflightId: null })
+    expect(events[0]!.event.data).toEqual({ ...v2, parameters: {}, pinnedPreflightId: null, canary: null, revertOf: null })
+  })
+
+  it('reads RunRequested v3 as v4: no canary, not a revert, its parameters as stored', async () => {
+    const { events } = await log.read(streams.run('01JDDDDDDDDDDDDDDDDDDDDDD4'))
+    const v3 = stored.events.find((e) => e.version === 3 && e.type === 'RunRequested')!.data
+    expect(events[0]!.event.data).toEqual({ ...v3, canary: null, revertOf: null })
+    const run = await loadRun(log, '01JDDDDDDDDDDDDDDDDDDDDDD4')
+    expect(run.status === 'queued' && run.request.parameters).toEqual({ slaDays: { critical: 3, high: 14, medium: 30, low: 90 } })
   })
 
   it('the run of an old event is a run like any other: its state carries the upcast parameters and its limits', async () => {

@@ -200,6 +200,7 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
       retryOf: null,
       approval: null,
       verification: null,
+      canary: null,
     })
     const tenants = await listRunTenants(bed.sql, 'run-all', { limit: 2 })
     expect(tenants.items).toEqual([

@@ -14,6 +14,9 @@ export const fieldLabels: Record<string, string> = {
   'limits.maxFailures': 'Max failures',
   preflightId: 'The pinned preview',
   maxDriftPercent: 'Allowed drift',
+  canary: 'Canary',
+  'canary.count': 'Number of canary tenants',
+  'canary.tenantIds': 'Canary tenants',
   email: 'Email',
   name: 'Name',
   password: 'Password',
@@ -47,6 +50,10 @@ export const problemSlots = {
   // SPEC §11: a pinned start's preview and tolerance
   preflightId: ['preflightId'],
   maxDriftPercent: ['maxDriftPercent'],
+  // SPEC §11 canary: the choice itself, and the field of the chosen kind
+  canary: ['canary'],
+  canaryCount: ['canary.count'],
+  canaryTenants: ['canary.tenantIds'],
 } as const
 
 export type ProblemSlot = keyof typeof problemSlots

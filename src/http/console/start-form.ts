@@ -1,5 +1,6 @@
 import type { FieldProblem } from '../../commands/errors.js'
 import { DEFAULT_MAX_DRIFT_PERCENT } from '../../commands/plan/plan-drift.js'
+import type { CanaryRequest } from '../../commands/plan/canary.js'
 import type { StartRunInput } from '../../commands/start-run.js'
 import { runScopeSchema } from '../../events/index.js'
 import { findUnsafeText } from '../../events/safe-text.js'
@@ -19,6 +20,14 @@ export interface StartFormValues {
   preflightId: string
   /** "Allowed drift (%)" as typed; read only for a pinned start ('' takes the command's default). */
   maxDriftPercent: string
+  /** SPEC §11 canary: `none`, `count` ("the N smallest tenants") or `tenants` ("these tenant ids"). */
+  canaryMode: string
+  /** The number of smallest tenants, as typed; read only when `canaryMode` is `count`. */
+  canaryCount: string
+  /** Tenant ids separated by commas, as typed; read only when `canaryMode` is `tenants`. */
+  canaryTenants: string
+  /** "Go on by itself once the canary succeeded": the checkbox's value (`on`), '' when unticked. */
+  canaryAutoPromote: string
 }
 
 /** What "Allowed drift (%)" shows before the operator types anything: the command's default. */
@@ -33,11 +42,27 @@ export const emptyStartForm: StartFormValues = {
   parameters: {},
   preflightId: '',
   maxDriftPercent: DEFAULT_DRIFT_FIELD,
+  canaryMode: 'none',
+  canaryCount: '',
+  canaryTenants: '',
+  canaryAutoPromote: '',
 }
 
 type TextField = Exclude<keyof StartFormValues, 'parameters'>
 
-const LIMITS: Record<TextField, number> = { scope: 50, tenant: 400, confirmation: 200, reasonCode: 50, reasonText: 2000, preflightId: 64, maxDriftPercent: 32 }
+const LIMITS: Record<TextField, number> = {
+  scope: 50,
+  tenant: 400,
+  confirmation: 200,
+  reasonCode: 50,
+  reasonText: 2000,
+  preflightId: 64,
+  maxDriftPercent: 32,
+  canaryMode: 20,
+  canaryCount: 20,
+  canaryTenants: 2000,
+  canaryAutoPromote: 10,
+}
 
 /** A decimal number as a person types it (`10`, `2.5`, `.5`); not `1e2`, `0x10` nor `Infinity`. */
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/
@@ -56,6 +81,47 @@ export function readStartForm(body: Record<string, unknown>): StartFormValues {
     parameters: readParameterFields(body),
     preflightId: text('preflightId'),
     maxDriftPercent: text('maxDriftPercent'),
+    // A form without the fieldset (an older page, a script) asks for no canary.
+    canaryMode: text('canaryMode') || 'none',
+    canaryCount: text('canaryCount'),
+    canaryTenants: text('canaryTenants'),
+    canaryAutoPromote: text('canaryAutoPromote'),
+  }
+}
+
+/** Form fields named as the command names them, for a problem of text the database could not store. */
+const UNSAFE_FIELD_NAMES: Record<string, string> = {
+  tenant: 'tenantId',
+  canaryMode: 'canary',
+  canaryCount: 'canary.count',
+  canaryTenants: 'canary.tenantIds',
+  canaryAutoPromote: 'canary',
+}
+
+const WHOLE_NUMBER = /^\s*-?\d{1,12}\s*$/
+
+/**
+ * The canary fieldset as the command's `canary`: null for none. Only "is it a number / a list of ids" is
+ * the form's to say; at least one, how many at most and whether they are targets are the command's.
+ */
+export function canaryOf(form: StartFormValues): { canary: CanaryRequest | null } | { problems: FieldProblem[] } {
+  const autoPromote = form.canaryAutoPromote !== ''
+  switch (form.canaryMode) {
+    case 'none':
+      return { canary: null }
+    case 'count':
+      if (!WHOLE_NUMBER.test(form.canaryCount)) return { problems: [{ field: 'canary.count', message: 'must be a whole number' }] }
+      return { canary: { count: Number(form.canaryCount), autoPromote } }
+    case 'tenants': {
+      const pieces = form.canaryTenants.split(',').map((piece) => piece.trim()).filter((piece) => piece !== '')
+      const ids = pieces.map(parseTenantReference)
+      if (ids.some((id) => id === 'invalid' || id === null)) {
+        return { problems: [{ field: 'canary.tenantIds', message: 'must be tenant ids separated by commas, e.g. 2, 5' }] }
+      }
+      return { canary: { tenantIds: ids as number[], autoPromote } }
+    }
+    default:
+      return { problems: [{ field: 'canary', message: 'must be none, the smallest tenants or these tenant ids' }] }
   }
 }
 
@@ -72,7 +138,7 @@ export function toStartRunInput(
   parameterFields: readonly ParameterNode[] = [],
 ): { input: StartRunInput } | { problems: FieldProblem[] } {
   const problems: FieldProblem[] = findUnsafeText(form).map((field) => ({
-    field: field === 'tenant' ? 'tenantId' : field,
+    field: UNSAFE_FIELD_NAMES[field] ?? field,
     message: 'contains characters that cannot be stored',
   }))
   const scope = runScopeSchema.safeParse(form.scope)
@@ -85,6 +151,8 @@ export function toStartRunInput(
   }
   const parameters = parametersFromFields(parameterFields, form.parameters)
   problems.push(...parameters.problems)
+  const canary = canaryOf(form)
+  if ('problems' in canary) problems.push(...canary.problems)
   // SPEC §11: pinned only when the form carries a preview id; the tolerance is read for a pinned start
   // only (the field stays in the form, hidden, without one). Its range is the command's to check.
   const preflightId = form.preflightId.trim() === '' ? null : form.preflightId.trim()
@@ -105,6 +173,7 @@ export function toStartRunInput(
     parameters: parameters.parameters,
     source: 'system_ui',
   }
+  if ('canary' in canary && canary.canary !== null) input.canary = canary.canary
   if (preflightId !== null) {
     input.preflightId = preflightId
     if (maxDriftPercent !== undefined) input.maxDriftPercent = maxDriftPercent

@@ -77,6 +77,10 @@ input[type=number] { width: 100%; max-width: 12rem; padding: .5rem; font: inheri
 .filter-tabs a[aria-current] { font-weight: 700; text-decoration-thickness: 3px; }
 .tenant-picker { margin-top: .5rem; }
 form:has(input[name=scope][value=all_tenants]:checked) .tenant-picker { display: none; }
+form:has(input[name=canaryMode][value=count]:not(:checked)) .canary-count { display: none; }
+form:has(input[name=canaryMode][value=tenants]:not(:checked)) .canary-tenants { display: none; }
+form:has(input[name=canaryMode][value=none]:checked) .canary-auto { display: none; }
+fieldset.canary .canary-count label, fieldset.canary .canary-tenants label { display: block; font-weight: 600; margin: .5rem 0 .25rem; }
 .preflight-result:empty { display: none; }
 .parameter-fields { display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 0 1rem; }
 .parameter-fields .parameter label { margin-top: .5rem; }

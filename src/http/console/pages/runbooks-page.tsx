@@ -11,6 +11,7 @@ import { parameterErrorFields, parameterLabels, type ParameterNode } from '../pa
 import { runbooksScript } from '../scripts/runbooks-script.js'
 import { DEFAULT_DRIFT_FIELD, emptyStartForm, type StartFormValues } from '../start-form.js'
 import { formatTenantReference, tenantLabel, type TenantNames } from '../tenant-reference.js'
+import { CanaryFields } from './canary-fields.js'
 import { ParameterFields } from './parameter-fields.js'
 
 /** Rows per page of a preview's per-tenant plan (the "More" button asks for the next). */
@@ -365,6 +366,7 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
                   : `Required for all-tenants runs: a reason code and ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters of reason. Optional for a single tenant.`}
               </p>
               <FieldError id={`${prefix}-reason-text-error`} slot="reasonText" problems={problems} />
+              <CanaryFields prefix={prefix} values={values} problems={problems} />
               <PinFields prefix={prefix} values={values} problems={problems} />
               <div class="actions">
                 <button type="submit">Start run</button>
