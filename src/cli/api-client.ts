@@ -88,7 +88,16 @@ export interface StartRunRequest extends PreflightRequest {
   preflightId?: string
   /** 0 to 100 (the service's default when left out): how far the affected count may have moved since the preview. */
   maxDriftPercent?: number
+  /** SPEC §11: repair these tenants (or the `count` with the fewest findings) first and alone. */
+  canary?: CanaryRequest
   source: 'cli'
+}
+
+/** Either `tenantIds` or `count`; without `autoPromote` the run pauses `CANARY_COMPLETE` once they succeeded. */
+export interface CanaryRequest {
+  tenantIds?: number[]
+  count?: number
+  autoPromote?: boolean
 }
 
 /** The 409 of a start pinned to a preview the data drifted from: the pinned and current plans, the tenants that changed. */
@@ -103,6 +112,13 @@ export interface RetryRunRequest {
   confirmation: string
   reason?: Reason
   limits?: RunLimits
+  source: 'cli'
+}
+
+/** SPEC §11: `confirmation` is exactly `revert <runId>`; the reason is required. */
+export interface RevertRunRequest {
+  confirmation: string
+  reason: Reason
   source: 'cli'
 }
 
@@ -280,6 +296,14 @@ export class ApiClient {
     return this.started(`${runPath(id)}/retry`, request)
   }
 
+  /**
+   * SPEC §11: a new run that puts back the run's before-images; `accepted: false` (409 with `runId`) when a
+   * run of its identity is active. Any other 409 (not completed, already reverted) throws.
+   */
+  revertRun(id: string, request: RevertRunRequest): Promise<StartRunResult> {
+    return this.started(`${runPath(id)}/revert`, request)
+  }
+
   getHalt(): Promise<Halt> {
     return this.request('GET', '/api/halt')
   }
@@ -347,7 +371,7 @@ export class ApiClient {
   }
 
   /** A start or a retry: 202 `{runId, status}`, or 409 naming the active run (`runId`); any other 409 (a drifted plan) throws. */
-  private async started(path: string, body: StartRunRequest | RetryRunRequest): Promise<StartRunResult> {
+  private async started(path: string, body: StartRunRequest | RetryRunRequest | RevertRunRequest): Promise<StartRunResult> {
     try {
       const started = await this.request<{ runId: string; status: string }>('POST', path, { body })
       return { accepted: true, runId: started.runId, status: started.status }

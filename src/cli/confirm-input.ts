@@ -3,7 +3,7 @@ import { UsageError } from './exit-codes.js'
 import type { InputStream, OutputStream } from './io.js'
 
 /**
- * A typed confirmation for what cannot be undone (`rcp cancel`): the operator types the run id again at a
+ * A typed confirmation for what cannot be undone (`rcp cancel`, `rcp revert`): the operator types it at a
  * terminal. Without a terminal there is nobody to ask, so the command needs `--yes` instead.
  */
 
@@ -12,9 +12,17 @@ export async function confirmByTyping(
   stderr: OutputStream,
   options: { expected: string; prompt: string; refused: string; noTerminal: string },
 ): Promise<void> {
+  const typed = await typedAtTerminal(stdin, stderr, options)
+  if (typed !== options.expected) throw new UsageError(options.refused)
+}
+
+/**
+ * What the operator typed at a terminal (trimmed), for a confirmation the service checks itself (`rcp
+ * revert`): the CLI sends it as typed. Without a terminal, a usage error saying to pass `--yes`.
+ */
+export async function typedAtTerminal(stdin: InputStream, stderr: OutputStream, options: { prompt: string; noTerminal: string }): Promise<string> {
   if (!stdin.isTTY) throw new UsageError(options.noTerminal)
-  const typed = await readLine(stdin, stderr, options.prompt)
-  if (typed.trim() !== options.expected) throw new UsageError(options.refused)
+  return (await readLine(stdin, stderr, options.prompt)).trim()
 }
 
 /** One line from a terminal in its usual (echoing) mode; the prompt goes to stderr, so stdout stays clean. */

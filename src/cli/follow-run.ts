@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress'
 import { ApiError, NetworkError, type ApiClient, type RunDetail } from './api-client.js'
-import { awaitingApprovalNote, formatControlEntry, printable, VERIFIED_OUTCOMES } from './format.js'
+import { awaitingApprovalNote, awaitsVerification, formatControlEntry, printable } from './format.js'
 import type { OutputStream } from './io.js'
 
 /**
@@ -128,7 +128,7 @@ export function controlNotes(previous: RunDetail | null, run: RunDetail): string
   const pauseKey = (r: RunDetail | null) => (r?.status === 'paused' && r.pause ? `${r.pause.at}|${r.pause.reasonCode}` : null)
   if (run.status === 'paused' && pauseKey(run) !== pauseKey(previous)) {
     const why = run.pause ? ` ${printable(formatControlEntry(run.pause))}` : ''
-    notes.push(`Run ${id} paused:${why}; it does not complete until resumed (rcp resume ${id}) or cancelled (rcp cancel ${id}).`)
+    notes.push(canaryPauseNote(run) ?? `Run ${id} paused:${why}; it does not complete until resumed (rcp resume ${id}) or cancelled (rcp cancel ${id}).`)
   } else if (previous?.status === 'paused' && run.status !== 'paused' && run.status !== 'completed') {
     notes.push(`Run ${id} resumed: ${printable(run.status)}.`)
   }
@@ -136,6 +136,22 @@ export function controlNotes(previous: RunDetail | null, run: RunDetail): string
     notes.push(`Run ${id} is being cancelled: ${printable(formatControlEntry(run.cancellation))}; repairs in flight finish first.`)
   }
   return notes
+}
+
+/**
+ * SPEC §11: a canary pause is a checkpoint the operator is expected to act on, not an incident, so it says
+ * what to look at and how to go on. Null for any other pause. Following goes on, as for any pause.
+ */
+export function canaryPauseNote(run: Pick<RunDetail, 'id' | 'pause'>): string | null {
+  const id = printable(run.id)
+  switch (run.pause?.reasonCode) {
+    case 'CANARY_COMPLETE':
+      return `Paused: the canary tenants succeeded (CANARY_COMPLETE) — check them (rcp tenants ${id}), then rcp resume ${id}`
+    case 'CANARY_FAILED':
+      return `Paused: a canary tenant failed (CANARY_FAILED) — see rcp tenants ${id} --status failed, then rcp resume ${id} or rcp cancel ${id}`
+    default:
+      return null
+  }
 }
 
 export interface FollowOptions {
@@ -210,10 +226,11 @@ export interface VerificationWaitOptions {
 /**
  * A run completed succeeded or partially succeeded is verified within a second or two (SPEC §11): polls it
  * until its verification is recorded, for at most `timeoutMs`; returns the last run seen (verification still
- * null when it did not come). Other outcomes, and a resource without the field, are returned as they are.
+ * null when it did not come). Other outcomes, revert runs (never verified) and a resource without the field
+ * are returned as they are.
  */
 export async function awaitVerification(client: ApiClient, run: RunDetail, options: VerificationWaitOptions = {}): Promise<RunDetail> {
-  if (run.verification !== null || !VERIFIED_OUTCOMES.has(run.outcome ?? '')) return run
+  if (run.verification !== null || !awaitsVerification(run)) return run
   const timeoutMs = options.timeoutMs ?? VERIFICATION_WAIT_MS
   const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS
   const sleep = options.sleep ?? defaultSleep

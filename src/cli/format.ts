@@ -152,12 +152,29 @@ export function approvalLabel(run: Pick<RunSummary, 'id' | 'status' | 'outcome' 
   return 'required'
 }
 
-/** The SPEC §9 lines of a run: shown only when they say something (a pause, a cancellation, a retry). */
+/** SPEC §11: `running (tenants 11, 12; auto-promote off)`; null for a run without a canary. */
+export function formatCanary(canary: RunSummary['canary'] | undefined): string | null {
+  if (!canary) return null
+  const promote = canary.autoPromote ? 'on' : 'off'
+  return `${canary.state} (tenants ${canary.tenantIds.join(', ')}; auto-promote ${promote})`
+}
+
+/** SPEC §11: the run a revert run puts back (`context.revert_of`), or null for any other run. */
+export function revertOf(run: Pick<RunSummary, 'context'>): string | null {
+  const original = (run.context ?? {}).revert_of
+  return typeof original === 'string' && original !== '' ? original : null
+}
+
+/** The SPEC §9 lines of a run: shown only when they say something (a pause, a cancellation, a retry, a canary, a revert). */
 function controlFields(run: RunSummary): Array<[string, unknown]> {
   const pairs: Array<[string, unknown]> = []
   if (run.pause) pairs.push(['Paused', formatControlEntry(run.pause)])
   if (run.cancellation) pairs.push(['Cancelling', formatControlEntry(run.cancellation)])
   if (run.retryOf) pairs.push(['Retry of', run.retryOf])
+  const original = revertOf(run)
+  if (original) pairs.push(['Revert of', original])
+  const canary = formatCanary(run.canary)
+  if (canary) pairs.push(['Canary', canary])
   const approval = approvalLabel(run)
   if (approval) pairs.push(['Approval', approval])
   pairs.push(['Limits', formatLimits(run.limits)])
@@ -169,18 +186,26 @@ function controlFields(run: RunSummary): Array<[string, unknown]> {
 export const VERIFIED_OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'partially_succeeded'])
 
 /**
+ * Whether the service will verify this completed run (SPEC §11). A revert run never is: it puts back what
+ * was there, which the runbook's preflight would find to change again.
+ */
+export function awaitsVerification(run: Pick<RunSummary, 'status' | 'outcome'> & Partial<Pick<RunSummary, 'context'>>): boolean {
+  return run.status === 'completed' && VERIFIED_OUTCOMES.has(run.outcome ?? '') && revertOf({ context: run.context ?? {} }) === null
+}
+
+/**
  * SPEC §11 verification of a completed run: `Verified: 0 remaining (time)`, or what would still change with
  * the tenants it would change in, or `Verification: pending` while a succeeded/partially succeeded run has
  * none yet; null for other outcomes (and for a resource without the field).
  */
 export function formatVerification(
-  run: Pick<RunSummary, 'status' | 'outcome' | 'verification'>,
+  run: Pick<RunSummary, 'status' | 'outcome' | 'verification'> & Partial<Pick<RunSummary, 'context'>>,
   names: TenantNames,
   unit: string = UNKNOWN_UNIT,
 ): string | null {
   const verification = run.verification
   if (verification === undefined) return null
-  if (verification === null) return run.status === 'completed' && VERIFIED_OUTCOMES.has(run.outcome ?? '') ? 'Verification: pending' : null
+  if (verification === null) return awaitsVerification(run) ? 'Verification: pending' : null
   const at = formatTime(verification.verifiedAt)
   if (verification.remaining === 0) return `Verified: 0 remaining (${at})`
   return [

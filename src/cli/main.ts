@@ -44,6 +44,8 @@ import {
   type RunTenantsOptions,
 } from './commands/run-control-commands.js'
 import { driftPercent } from './commands/pinned-plan.js'
+import { canaryTenantIds } from './commands/canary-options.js'
+import { revertFieldFlags, revertRun, type RevertOptions } from './commands/revert-command.js'
 import { startFieldFlags, startRun, type StartOptions } from './commands/start-command.js'
 import { targetFieldFlags } from './commands/target.js'
 import { exitCodes, UsageError, type ExitCode } from './exit-codes.js'
@@ -86,15 +88,18 @@ Exit codes:
   2  bad arguments or values refused by the service (4xx): invalid values (422),
      no such run, runbook or preview (404), the run's state does not allow it
      (409), an operator email that exists, the last operator manager (409),
-     a start pinned with --preflight whose plan drifted (409 PLAN_DRIFTED)
-  3  start: an identical run is already active; retry: a retry of the run is
-     (the active run's id is printed)
+     a start pinned with --preflight whose plan drifted (409 PLAN_DRIFTED),
+     a revert of a run not completed or already reverted (409), a wrong
+     revert confirmation, or a run with nothing to put back (422: it changed
+     nothing, its before-images expired or were purged)
+  3  start: an identical run is already active; retry: a retry of the run is;
+     revert: a run of the same runbook and target is (its id is printed)
   4  not logged in, token rejected (a disabled operator's included), a missing
      capability, or a rule of who may do it (401/403: approving one's own run,
      changing one's own capabilities, disabling oneself)
   5  service unreachable or failing (network error, 5xx)
   6  refused while the deployment is halted (423; see rcp halt status): starts,
-     resumes, retries, approvals
+     resumes, retries, reverts, approvals
 
 Environment: RCP_URL (service URL), RCP_TOKEN (overrides the stored token),
 RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
@@ -102,7 +107,7 @@ RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
     .description(
-      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs, run control (pause, resume, cancel, limits, retry, halt), approvals, operators, history, audit.',
+      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs (canary tenants first), run control (pause, resume, cancel, limits, retry, revert, halt), approvals, operators, history, audit.',
     )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')
@@ -298,6 +303,13 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .option('--follow', 'poll the run until it completes; exit 0 only if it succeeded')
     .option('--preflight <id>', 'pin the start to this preview (the id rcp preflight printed): refused when the data changed since')
     .option('--max-drift <percent>', 'with --preflight: how far the affected count may have moved, 0-100 (default: the service\'s, 10)', driftPercent)
+    .addOption(
+      new Option('--canary-count <n>', 'canary: repair the N target tenants with the fewest findings first and alone, then pause (CANARY_COMPLETE)')
+        .argParser(positiveInteger('--canary-count'))
+        .conflicts('canaryTenants'),
+    )
+    .addOption(new Option('--canary-tenants <ids>', 'canary: these tenants (comma-separated ids, e.g. 11,12) first and alone, then pause').argParser(canaryTenantIds))
+    .option('--auto-promote', 'with a canary: go on with the other tenants once the canary succeeded instead of pausing')
   limitsOptions(start, ', default: the deployment\'s')
     .action(action((context, key: string, options: StartOptions) => startRun(context, key, options), { fieldFlags: startFieldFlags }))
 
@@ -346,6 +358,19 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   )
     .option('--yes', 'do not ask to type the run id (required without a terminal)')
     .action(action((context, id: string, options: CancelOptions) => cancelRun(context, id, options), onRun(reasonFieldFlags)))
+
+  reasonOptions(
+    program
+      .command('revert')
+      .argument('<run>', 'id of a completed run')
+      .description(
+        'start a run that puts back what RUN changed (its before-images, kept 30 days), tenant by tenant; findings changed since are skipped. Asks to type "revert RUN"; prints the new run\'s id',
+      ),
+    true,
+  )
+    .option('--yes', 'send the confirmation "revert RUN" without asking (required without a terminal)')
+    .option('--follow', 'poll the revert run until it completes; exit 0 only if it succeeded')
+    .action(action((context, id: string, options: RevertOptions) => revertRun(context, id, options), onRun(revertFieldFlags)))
 
   limitsOptions(program.command('limits').argument('<run>', 'run id').description("change an active run's limits (at least one option)"), '')
     .action(action((context, id: string, options: LimitsOptions) => changeLimits(context, id, options), onRun(limitsFieldFlags)))

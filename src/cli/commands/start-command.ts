@@ -1,4 +1,4 @@
-import { ApiError, type StartRunRequest, type StartRunResult } from '../api-client.js'
+import { ApiError, type CanaryRequest, type StartRunRequest, type StartRunResult } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodeForStatus } from '../error-report.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
@@ -6,10 +6,11 @@ import { awaitVerification, followRun, notesOnlyReporter, progressReporterFor, t
 import { awaitingApprovalNote, formatCompletion, printable, verificationHasResidue } from '../format.js'
 import { parameterFieldFlags, parametersOf, type ParameterOptions } from '../params.js'
 import { limitsFieldFlags, limitsOf, reasonFieldFlags, reasonOf, type LimitsOptions, type ReasonOptions } from './control-options.js'
+import { canaryFieldFlags, canaryOf, type CanaryOptions } from './canary-options.js'
 import { formatPlanDrift, isPlanDrifted, pinFieldFlags, pinOf, previewAgainCommand, type PinOptions } from './pinned-plan.js'
 import { targetFieldFlags, targetOf, type TargetOptions } from './target.js'
 
-export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions, ParameterOptions, PinOptions {
+export interface StartOptions extends TargetOptions, ReasonOptions, LimitsOptions, ParameterOptions, PinOptions, CanaryOptions {
   confirm: string
   follow?: boolean
 }
@@ -21,6 +22,7 @@ export const startFieldFlags: Record<string, string> = {
   ...limitsFieldFlags,
   ...parameterFieldFlags,
   ...pinFieldFlags,
+  ...canaryFieldFlags,
 }
 
 /**
@@ -35,6 +37,8 @@ export async function startRun(
 ): Promise<ExitCode> {
   const request: StartRunRequest = { ...targetOf(options), confirmation: options.confirm, source: 'cli' }
   const pin = pinOf(options)
+  const canary = canaryOf(options)
+  if (canary) request.canary = canary
   const parameters = await parametersOf(options, context.io.stdin)
   if (parameters !== undefined) request.parameters = parameters
   const reason = reasonOf(options)
@@ -62,7 +66,16 @@ export async function startRun(
     return exitCodes.activeRun
   }
 
-  return startedRun(context, result, `Run ${result.runId} started (${result.status})`, options.follow === true, follow)
+  return startedRun(context, result, startHeadline(result, canary), options.follow === true, follow)
+}
+
+/** `Run X started (queued)`, and with a canary, what happens once the canary tenants are done. */
+export function startHeadline(started: { runId: string; status: string }, canary: CanaryRequest | undefined): string {
+  const headline = `Run ${started.runId} started (${started.status})`
+  if (!canary) return headline
+  const which = canary.count !== undefined ? `the ${canary.count} with the fewest findings` : `tenants ${canary.tenantIds?.join(', ')}`
+  const then = canary.autoPromote ? 'then the others' : `then it pauses (CANARY_COMPLETE) until rcp resume ${printable(started.runId)}`
+  return `${headline}: canary first (${which}), ${then}`
 }
 
 /**
