@@ -91,26 +91,28 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
             ? [
                 { owner, version: 2, name: 'run context parameters' },
                 { owner, version: 3, name: 'run verification' },
+                { owner, version: 4, name: 'run canary' },
               ]
             : []),
         ]),
         // A module new in this release: its tables, created from nothing.
         { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
+        { owner: 'before-images', version: 1, name: 'before-images of repaired rows' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
-      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'runbook:example.runbook'])
+      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'])
 
       // Every row kept; the run's context gained the parameters it ran with (none), nothing else changed.
       const after = await snapshot(db.sql)
       expect({ ...after, operation_runs: [], operation_run_controls: [] }).toEqual({ ...before, operation_runs: [], operation_run_controls: [] })
       expect(after.operation_runs).toEqual(before.operation_runs!.map((row) => row.replace(',{},', ',"{""parameters"": {}}",')))
-      // The controls gained a `verification` column, empty for the runs of the previous release.
-      expect(after.operation_run_controls).toEqual(before.operation_run_controls!.map((row) => row.replace(/\)$/, ',)')))
+      // The controls gained `verification` and the canary's columns, empty for the runs of the previous release.
+      expect(after.operation_run_controls).toEqual(before.operation_run_controls!.map((row) => row.replace(/\)$/, ',,,0,0)')))
       const recorded = await db.sql<Array<{ owner: string; version: number }>>`select owner, version from schema_migrations order by owner, version`
       expect(recorded).toEqual(
-        [...owners, 'preflight-plans', 'runbook:example.runbook'].sort().flatMap((owner) => [
+        [...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
-          ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }] : []),
+          ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }] : []),
         ]),
       )
       const upgraded = after
@@ -136,6 +138,7 @@ describe('the service migration sets', () => {
       'tenant-job-results',
       'subscription-checkpoints',
       'preflight-plans',
+      'before-images',
     ])
   })
 })

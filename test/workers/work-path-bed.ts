@@ -5,6 +5,7 @@ import { testCatalog } from '../support/catalog.js'
 import type { RunbookCatalog } from '../../src/runbooks/catalog.js'
 import { startRun } from '../../src/commands/start-run.js'
 import type { Database, Sql } from '../../src/db/database.js'
+import { beforeImageSchema } from '../../src/db/before-images.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { platformSchema } from '../../src/db/schema.js'
 import { streams, type EventData } from '../../src/events/index.js'
@@ -63,7 +64,7 @@ export interface WorkBed {
 export async function openWorkBed(open: () => Promise<Database>): Promise<WorkBed> {
   const db = await open()
   try {
-    await applyMigrations(db.sql, [platformSchema, eventStoreSchema, readModelSchema, tenantResultsSchema, subscriptionSchema])
+    await applyMigrations(db.sql, [platformSchema, eventStoreSchema, readModelSchema, tenantResultsSchema, subscriptionSchema, beforeImageSchema])
     await seedTenants(db.sql)
   } catch (error) {
     await db.close()

@@ -1,0 +1,104 @@
+import { createServer, Socket, type Server } from 'node:net'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { connectPostgres, type Database } from '../../src/db/database.js'
+import { TEST_POSTGRES_URL } from '../support/databases.js'
+
+/**
+ * patches/postgres+3.4.9.patch: a transaction whose connection is lost mid-way (`pg_ctl -m immediate`: the
+ * backend sends a WARNING notice and closes, no error) must not leave anything on the driver's connection
+ * object, which the pool reconnects for the next user. Unpatched, the transaction's ROLLBACK was queued on
+ * the dead connection and later taken as the query awaiting the next user's first reply: the next
+ * `sql.begin` on that connection never settled (the fault suite's `restart-postgres-immediate` left a job
+ * unacked, heartbeating forever). The server's drop is played by a TCP proxy of the test's own.
+ */
+describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client after a connection is lost mid-transaction', () => {
+  let proxy: Server
+  let db: Database
+  const pairs = new Set<{ client: Socket; server: Socket }>()
+
+  /** Every proxied connection closed from the server's side, as a crashing backend does. */
+  const dropConnections = () => {
+    for (const { client, server } of pairs) {
+      client.end()
+      server.destroy()
+    }
+    pairs.clear()
+  }
+
+  beforeEach(async () => {
+    const target = new URL(TEST_POSTGRES_URL)
+    proxy = createServer((client) => {
+      const server = new Socket().connect(Number(target.port || 5432), target.hostname)
+      const pair = { client, server }
+      pairs.add(pair)
+      const drop = () => {
+        pairs.delete(pair)
+        client.destroy()
+        server.destroy()
+      }
+      for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
+      client.pipe(server).pipe(client)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const url = new URL(TEST_POSTGRES_URL)
+    url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+    // One connection: whatever the lost transaction leaves behind is met by the next user.
+    db = await connectPostgres(url.toString(), { max: 1 })
+  })
+
+  afterEach(async () => {
+    await db?.close()
+    dropConnections()
+    await new Promise((resolve) => proxy.close(resolve))
+  })
+
+  /** The promise's outcome, or 'pending' when it has not settled within `ms`. */
+  const settled = <T>(promise: Promise<T>, ms = 5_000) =>
+    Promise.race([
+      promise.then(
+        (value) => ({ value }),
+        (error: { code?: string }) => ({ error: error.code ?? String(error) }),
+      ),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
+    ])
+
+  it('the next transaction on the reconnected connection completes', async () => {
+    const lost = db.sql.begin(async (tx) => {
+      await tx`select 1`
+      dropConnections()
+      await tx`select pg_sleep(0.5)`
+    })
+    expect(await settled(lost)).toEqual({ error: 'CONNECTION_CLOSED' })
+
+    const next = db.sql.begin(async (tx) => (await tx<Array<{ answer: number }>>`select 42 as answer`)[0]!.answer)
+    expect(await settled(next)).toEqual({ value: 42 })
+  })
+
+  it("a lost transaction's later queries are refused, never run in the next user's session", async () => {
+    let nextOpen!: () => void
+    const nextIsOpen = new Promise<void>((resolve) => (nextOpen = resolve))
+    let lateDone!: () => void
+    const lateIsDone = new Promise<void>((resolve) => (lateDone = resolve))
+    let late: Promise<unknown> = Promise.resolve()
+    const lost = db.sql.begin(async (tx) => {
+      await tx`select 1`
+      dropConnections()
+      await tx`select pg_sleep(0.5)`.catch(() => {})
+      await nextIsOpen // the pool has reconnected the connection for another transaction meanwhile
+      late = tx`select set_config('rcp.marker', 'lost transaction', false)`
+      await late.catch(() => {})
+      lateDone()
+    })
+    const lostOutcome = settled(lost)
+    const next = db.sql.begin(async (tx) => {
+      await tx`select 1`
+      nextOpen()
+      await lateIsDone
+      const [row] = await tx<Array<{ marker: string | null }>>`select nullif(current_setting('rcp.marker', true), '') as marker`
+      return row!.marker
+    })
+    expect(await lostOutcome).toEqual({ error: 'CONNECTION_CLOSED' })
+    expect(await settled(next)).toEqual({ value: null })
+    expect(await settled(late)).toEqual({ error: 'CONNECTION_CLOSED' })
+  })
+})
