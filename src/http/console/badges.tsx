@@ -16,13 +16,15 @@ export const badgeTones: Record<string, Tone> = {
   blocked: 'danger',
   cancelled: 'warn',
   rejected: 'danger',
+  /** SPEC §11 canary state (`running` and `failed` as above). */
+  passed: 'ok',
 }
 
 export function badgeWord(value: string): string {
   return value.replaceAll('_', ' ')
 }
 
-export const Badge: FC<{ value: string; id?: string; kind: 'status' | 'outcome' | 'tenant' }> = ({ value, id, kind }) => (
+export const Badge: FC<{ value: string; id?: string; kind: 'status' | 'outcome' | 'tenant' | 'canary' }> = ({ value, id, kind }) => (
   <span id={id} class={`badge ${badgeTones[value] ?? 'neutral'}`} data-badge={kind}>
     {badgeWord(value)}
   </span>

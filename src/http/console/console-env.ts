@@ -31,6 +31,8 @@ export const consolePaths = {
   runStream: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/events/stream`,
   /** SPEC §9 run control: one form post each (`pause`, `resume`, `cancel`, `limits`, `retry`). */
   runControl: (id: string, action: RunAction) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/${action}`,
+  /** SPEC §11: revert a completed run (a new run puts back what it changed). */
+  revertRun: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/revert`,
   /** SPEC §10 four eyes: approve or reject a run awaiting approval. */
   approveRun: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/approve`,
   rejectRun: (id: string) => `${CONSOLE_BASE}/ops/runs/${encodeURIComponent(id)}/reject`,

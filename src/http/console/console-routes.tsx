@@ -118,6 +118,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
       catalog: deps.catalog,
       logger: deps.logger,
       ...(deps.streamPollMs ? { streamPollMs: deps.streamPollMs } : {}),
+      ...(deps.beforeImageDays ? { beforeImageDays: deps.beforeImageDays } : {}),
       ...runDefaults,
     }),
   )

@@ -31,6 +31,8 @@ export interface RunProgress {
   /** The controls the run's state admits now (the page shows those the operator may use). */
   actions: RunAction[]
   failures: Array<{ tenantId: number; tenant: string; reasonCode: string; message: string }>
+  /** SPEC §11: the canary's state (its tenants and auto-promote do not change), null for a run without one. */
+  canary: { state: NonNullable<RunDetail['canary']>['state'] } | null
   startedAt: string | null
   completedAt: string | null
 }
@@ -72,6 +74,7 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
       reasonCode: f.reason_code,
       message: f.message,
     })),
+    canary: run.canary ? { state: run.canary.state } : null,
     startedAt: run.startedAt,
     completedAt: run.completedAt,
   }

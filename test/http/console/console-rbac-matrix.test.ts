@@ -19,7 +19,7 @@ import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleRespon
 const runbookKey = 'findings.lifecycle.backfill'
 const runbookCapability = 'platform.runbooks.findings.lifecycle_backfill'
 /** API operations that act on a runbook or a run's controls, and so need the runbook's own capability too (as in the API's matrix). */
-const actsOnRunbook = /\/runbooks\/\{key\}\/|\/runs\/\{id\}\/(pause|resume|cancel|limits|retry|approve|reject)$/
+const actsOnRunbook = /\/runbooks\/\{key\}\/|\/runs\/\{id\}\/(pause|resume|cancel|limits|retry|revert|approve|reject)$/
 const opsView = 'platform.ops.view'
 const runbooksView = 'platform.runbooks.view'
 const runbooksRun = 'platform.runbooks.run'
@@ -88,6 +88,7 @@ const table: Record<string, Entry> = {
     probe: { kind: 'form', url: run('limits'), form: { maxConcurrency: 'not a number', maxFailures: 'not a number' } },
   },
   'POST /ops/runs/:id/retry': { mirrors: 'POST /api/runs/{id}/retry', needs: [runbooksRun, runbookCapability], probe: { kind: 'form', url: run('retry') } },
+  'POST /ops/runs/:id/revert': { mirrors: 'POST /api/runs/{id}/revert', needs: [runbooksRun, runbookCapability], probe: { kind: 'form', url: run('revert') } },
   'POST /ops/runs/:id/approve': { mirrors: 'POST /api/runs/{id}/approve', needs: [runbooksApprove, runbookCapability], probe: { kind: 'form', url: run('approve') } },
   'POST /ops/runs/:id/reject': { mirrors: 'POST /api/runs/{id}/reject', needs: [runbooksApprove, runbookCapability], probe: { kind: 'form', url: run('reject') } },
   'GET /ops/runs': { mirrors: 'GET /api/runs', needs: [opsView], probe: { kind: 'page', url: () => '/system/ops/runs' } },

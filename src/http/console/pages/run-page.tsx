@@ -8,8 +8,11 @@ import type { ControlAttempt } from '../run-controls.js'
 import { describeEta, type ControlNote, type RunProgress } from '../run-progress.js'
 import { runScript } from '../scripts/run-script.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
+import { revertOfContext, type RevertAttempt } from '../run-revert.js'
 import { RunApproval, type RunApprovalProps } from './run-approval.js'
+import { RunCanary } from './run-canary.js'
 import { RunControls } from './run-controls.js'
+import { RunRevert } from './run-revert.js'
 import { RunTenants, type RunTenantsProps } from './run-tenants.js'
 import { RunVerification } from './run-verification.js'
 
@@ -45,6 +48,8 @@ export interface RunPageProps {
   cancelled: ControlNote | null
   /** SPEC §10 four eyes: the notice and forms of a run awaiting approval, or how it was decided. */
   approval: Omit<RunApprovalProps, 'runId' | 'awaiting' | 'csrfToken'>
+  /** SPEC §11 revert: whether the form is offered, a refused attempt, and the run that reverted this one (its RunReverted). */
+  revert: { offered: boolean; attempt: RevertAttempt | null; revertedBy: string | null }
 }
 
 /** The summary keys SPEC §3 allows, in reading order; `total` counts the runbook's unit. */
@@ -105,7 +110,9 @@ const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNot
 )
 
 export const RunPage: FC<RunPageProps> = (props) => {
-  const { nonce, viewer, run, progress, runbookLabel, unit, parameters, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval } = props
+  const { nonce, viewer, run, progress, runbookLabel, unit, parameters, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval, revert } =
+    props
+  const revertOf = revertOfContext(run.context)
   const live = run.status !== 'completed'
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script
@@ -117,7 +124,11 @@ export const RunPage: FC<RunPageProps> = (props) => {
         ...(attempt.message ? [attempt.message] : []),
         ...(rendered.includes(attempt.action) && progress.actions.includes(attempt.action) ? [] : attempt.problems.map(describeProblem)),
       ]
-    : []
+    : // A refused revert is told in its form; here only when the page no longer offers it (e.g. reverted meanwhile).
+      revert.attempt && !revert.offered
+      ? [...(revert.attempt.message ? [revert.attempt.message] : []), ...revert.attempt.problems.map(describeProblem)]
+      : []
+  const activeRunId = attempt?.activeRunId ?? revert.attempt?.activeRunId
   return (
     <Layout title={`Run ${run.id}`} nonce={nonce} viewer={viewer} current="runs" script={live ? runScript : undefined}>
       <p>
@@ -131,9 +142,11 @@ export const RunPage: FC<RunPageProps> = (props) => {
           {refusal.map((message) => (
             <p>{message}</p>
           ))}
-          {attempt?.activeRunId ? (
+          {activeRunId ? (
             <p>
-              <a href={consolePaths.run(attempt.activeRunId)}>Open the active retry {attempt.activeRunId}</a>
+              <a href={consolePaths.run(activeRunId)}>
+                Open the active {attempt ? 'retry' : 'run'} {activeRunId}
+              </a>
             </p>
           ) : null}
         </div>
@@ -205,6 +218,28 @@ export const RunPage: FC<RunPageProps> = (props) => {
               </dd>
             </>
           ) : null}
+          {revertOf ? (
+            <>
+              <dt>Revert of</dt>
+              <dd id="run-revert-of">
+                Revert of run{' '}
+                <a href={consolePaths.run(revertOf)}>
+                  <code>{revertOf}</code>
+                </a>
+              </dd>
+            </>
+          ) : null}
+          {revert.revertedBy ? (
+            <>
+              <dt>Reverted by</dt>
+              <dd id="run-reverted-by">
+                Reverted by run{' '}
+                <a href={consolePaths.run(revert.revertedBy)}>
+                  <code>{revert.revertedBy}</code>
+                </a>
+              </dd>
+            </>
+          ) : null}
           <dt>Started by</dt>
           <dd>{run.initiatorName}</dd>
           <dt>Limits</dt>
@@ -239,6 +274,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
           Live updates stopped. <a href="">Reload the page</a> (you may need to log in again).
         </p>
       </section>
+      <RunCanary run={run} tenantNames={tenantNames} />
       {rendered.length > 0 ? (
         <RunControls
           run={run}
@@ -248,6 +284,16 @@ export const RunPage: FC<RunPageProps> = (props) => {
           attempt={attempt}
           halted={viewer.halt?.halted ?? false}
           isBreakGlass={isBreakGlass}
+        />
+      ) : null}
+      {revert.offered ? (
+        <RunRevert
+          runId={run.id}
+          csrfToken={viewer.csrfToken}
+          updated={run.summaryCounts.updated ?? 0}
+          unit={unit}
+          attempt={revert.attempt}
+          halted={viewer.halt?.halted ?? false}
         />
       ) : null}
       <section class="card" aria-labelledby="counts-title">

@@ -17,6 +17,7 @@ import type { RunState } from '../../../commands/run/run-state.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, runApprovalCapabilities } from '../../../commands/run-control.js'
 import { reasonProblems } from '../../../commands/run/start-run-policy.js'
 import { retryRun } from '../../../commands/start-run.js'
+import { revertRun } from '../../../commands/revert-run.js'
 import type { Sql } from '../../../db/database.js'
 import { runOutcomeSchema, runStatusSchema, streams, currentVersion } from '../../../events/index.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
@@ -56,6 +57,7 @@ import {
   type ControlAttempt,
 } from '../run-controls.js'
 import { runProgress, type ControlNote } from '../run-progress.js'
+import { offersRevert, readRevertForm, revertInputOf, unsafeRevertProblems, type RevertAttempt } from '../run-revert.js'
 import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
 import { parseTenantReference, tenantNamesOf, type TenantNames } from '../tenant-reference.js'
 
@@ -71,6 +73,8 @@ export interface RunRouteDeps {
   defaultMaxConcurrency?: number
   /** Where a live stream that fails is reported. */
   logger?: Logger
+  /** OPS_BEFORE_IMAGE_DAYS: how long a run can be reverted (SPEC §11); the command's default otherwise. */
+  beforeImageDays?: number
 }
 
 const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
@@ -168,6 +172,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       query?: Record<string, string>
       attempt?: ControlAttempt
       approvalAttempt?: ApprovalAttempt
+      revertAttempt?: RevertAttempt
       status?: 200 | 400 | 409 | 422 | 423
     },
   ) => {
@@ -179,13 +184,18 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     // SPEC §10: who approved or rejected the run (the read side keeps the approver's id only).
     let approved: ApprovalNote | null = null
     let rejected: ApprovalNote | null = null
+    // SPEC §11: the run that reverted this one, so the page neither offers a second revert nor hides the first.
+    let revertedBy: string | null = null
     for (const { event, metadata } of events) {
+      if (event.type === 'RunReverted') revertedBy = event.data.revertRunId
       const by = metadata.initiator.kind === 'operator' ? `${metadata.initiator.name} (${metadata.initiator.email})` : 'the service'
       if (event.type === 'RunApproved') approved = { by, at: event.data.approvedAt, text: event.data.comment }
       if (event.type === 'RunRejected') rejected = { by, at: event.data.rejectedAt, text: event.data.reason.reasonText, code: event.data.reason.reasonCode }
       if (event.type !== 'RunCancelled') continue
       cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
     }
+    // Reverting needs what running the runbook needs: the same capabilities as the run controls.
+    const mayControl = mayControlRun(deps.catalog, actor.capabilities, run.type)
     const mayApprove = missingCapabilities(actor.capabilities, runApprovalCapabilities(deps.catalog, run.type)).length === 0
     const approvalRole: ApprovalRole = run.userId === actor.operatorId ? 'starter' : mayApprove ? 'decide' : 'none'
     const tenantErrors: string[] = []
@@ -224,11 +234,12 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           nextCursor: tenantPage.nextCursor,
           errors: tenantErrors,
         }}
-        mayControl={mayControlRun(deps.catalog, actor.capabilities, run.type)}
+        mayControl={mayControl}
         isBreakGlass={actor.isBreakGlass}
         attempt={options.attempt ?? null}
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
         approval={{ role: approvalRole, attempt: options.approvalAttempt ?? null, approved, rejected: run.outcome === 'rejected' ? rejected : null }}
+        revert={{ offered: offersRevert(run, revertedBy, mayControl), attempt: options.revertAttempt ?? null, revertedBy }}
         events={events.map((e) => ({
           type: e.event.type,
           version: currentVersion[e.event.type],
@@ -383,6 +394,54 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     c.header('Cache-Control', 'no-store')
     return c.redirect(consolePaths.run(id), 303)
   }
+  /**
+   * SPEC §11 revert of a completed run: the right to control this run first (404/403, as a retry), then
+   * the form, then revertRun (which checks the confirmation, the reason and the run's state). A refusal shows
+   * the run page again with the form open; a success lands on the new run's page.
+   */
+  const revert = async (c: Context<ConsoleEnv>) => {
+    const id = c.req.param('id') ?? ''
+    const actor = c.get('actor')
+    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
+    const forbidden = (error: ForbiddenError) =>
+      refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
+    if (!RUN_ID.test(id)) return notFound()
+    try {
+      await requireRunControl(deps, actor, id)
+    } catch (error) {
+      if (error instanceof NotFoundError) return notFound()
+      if (error instanceof ForbiddenError) return forbidden(error)
+      throw error
+    }
+    const values = readRevertForm(await readFormBody(c))
+    const refused = async (attempt: Omit<RevertAttempt, 'values'>, status: 409 | 422 | 423) => {
+      const run = await findRun(deps, id)
+      if (!run) return notFound()
+      return runPage(c, run, { revertAttempt: { values, ...attempt }, status })
+    }
+    const unsafe = unsafeRevertProblems(values)
+    if (unsafe.length > 0) return refused({ problems: unsafe }, 422)
+    try {
+      const started = await revertRun(deps, actor, id, revertInputOf(values))
+      c.header('Cache-Control', 'no-store')
+      return c.redirect(consolePaths.run(started.runId), 303)
+    } catch (error) {
+      if (error instanceof ValidationError) return refused({ problems: error.fields }, 422)
+      if (error instanceof InvalidTransitionError) {
+        return refused({ problems: [], message: `The run is ${error.state.replaceAll('_', ' ')}, so it cannot be reverted. Nothing was started.` }, 409)
+      }
+      if (error instanceof ActiveRunExistsError) {
+        return refused({ problems: [], message: 'An identical run is already active. Nothing was started.', activeRunId: error.runId }, 409)
+      }
+      if (error instanceof HaltedError) {
+        return refused({ problems: [], message: `The deployment is halted: you cannot ${error.attempted} until the halt is lifted. Nothing was started.` }, 423)
+      }
+      if (error instanceof ForbiddenError) return forbidden(error)
+      if (error instanceof NotFoundError) return notFound()
+      throw error
+    }
+  }
+
   const decideRoute = (form: 'approve' | 'reject') =>
     [`/runs/:id/${form}`, requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), decide(form)] as const
 
@@ -401,6 +460,13 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     .post(...controlRoute('cancel'))
     .post(...controlRoute('limits'))
     .post(...controlRoute('retry'))
+    .post(
+      '/runs/:id/revert',
+      requireConsoleSession(deps, 'page'),
+      requireConsoleCsrf('page'),
+      requireConsoleCapability('page', capabilities.runbooksRun),
+      revert,
+    )
     .post(...decideRoute('approve'))
     .post(...decideRoute('reject'))
     .get('/runs', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), runsPage)

@@ -1,7 +1,8 @@
 /**
  * Client script of a run page while the run is not completed: follows the run's server-sent events and
- * updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the controls the
- * state admits and the failures in place (textContent only), then stops once the run completes. A paused
+ * updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the canary's state
+ * and notes, the controls the state admits and the failures in place (textContent only), then stops once
+ * the run completes. A paused
  * run keeps streaming: it is not over, and so does one awaiting approval (SPEC §10); `rejected` is a final outcome.
  */
 export const runScript = `
@@ -96,6 +97,13 @@ export const runScript = `
       failuresLimit.textContent = progress.limits.maxFailures === null ? 'no failure limit' : 'pauses after ' + progress.limits.maxFailures + ' failed';
     }
     setNote('run-pause', progress.pause);
+    // SPEC §11: the canary's state, and the note of the service's own canary pause while it lasts.
+    if (progress.canary && document.getElementById('run-canary-state')) setBadge('run-canary-state', progress.canary.state);
+    var pausedFor = progress.pause ? progress.pause.reasonCode : '';
+    var canaryComplete = document.getElementById('run-canary-complete');
+    if (canaryComplete) canaryComplete.hidden = pausedFor !== 'CANARY_COMPLETE';
+    var canaryFailed = document.getElementById('run-canary-failed');
+    if (canaryFailed) canaryFailed.hidden = pausedFor !== 'CANARY_FAILED';
     setNote('run-cancelling', progress.status === 'completed' ? null : progress.cancellation);
     setControls(progress.actions);
     // SPEC §10: a run awaiting approval is live but does not progress; once decided, its approval forms go.
