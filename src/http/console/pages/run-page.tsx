@@ -286,6 +286,12 @@ export const RunPage: FC<RunPageProps> = (props) => {
           isBreakGlass={isBreakGlass}
         />
       ) : null}
+      {live && mayControl ? (
+        // Shown by the live script once the run completes having changed something: the revert form comes with a reload.
+        <p class="alert info" id="run-revert-available" role="status" hidden>
+          This run changed {unit}. <a href="">Reload the page</a> to revert it.
+        </p>
+      ) : null}
       {revert.offered ? (
         <RunRevert
           runId={run.id}

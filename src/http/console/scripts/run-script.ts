@@ -124,6 +124,9 @@ export const runScript = `
       // SPEC §11: a succeeded or partially succeeded run is verified a moment later; a reload shows it.
       var verification = document.getElementById('run-verification-pending');
       if (verification && (progress.outcome === 'succeeded' || progress.outcome === 'partially_succeeded')) verification.hidden = false;
+      // SPEC §11: what it changed can be reverted; the form comes with the completed page.
+      var revertNote = document.getElementById('run-revert-available');
+      if (revertNote && (progress.summaryCounts.updated || 0) > 0) revertNote.hidden = false;
     }
   }
   var source = new EventSource(root.dataset.streamUrl);
