@@ -6,7 +6,8 @@ import { requireNotHalted } from './halt.js'
 import { requireRunbook } from './runbook-parameters.js'
 import { loadRun } from './run-execution.js'
 import { decideRun } from './run/run-decider.js'
-import { RUN_CAPABILITY, reasonProblems } from './run/start-run-policy.js'
+import { reasonProblems } from './run/start-run-policy.js'
+import { runControlCapabilities } from './run-control.js'
 import { requestRun, type RunCommandDeps, type StartedRun } from './start-run.js'
 
 export interface RevertRunInput {
@@ -35,8 +36,8 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
   const original = await loadRun(deps.log, revertedRunId)
   if (original.status === 'none') throw new NotFoundError('run', revertedRunId)
   const runbook = requireRunbook(deps.catalog, original.request.runbookKey)
-  // Putting back what a runbook changed is a repair of its data: the same capabilities as running it.
-  requireCapabilities(actor, [RUN_CAPABILITY, runbook.requiredCapability])
+  // Putting back what a runbook changed is a repair of its data: the capabilities of controlling its runs.
+  requireCapabilities(actor, runControlCapabilities(deps.catalog, runbook.key))
   const problems: FieldProblem[] = []
   if (input.confirmation !== revertConfirmation(revertedRunId)) {
     problems.push({ field: 'confirmation', message: `must be exactly "${revertConfirmation(revertedRunId)}"` })

@@ -11,7 +11,7 @@ import { runbookKey, runsPath } from './problem-assertions.js'
  */
 
 const runbookCapability = 'platform.runbooks.findings.lifecycle_backfill'
-const actsOnRunbook = /\/runbooks\/\{key\}\/|\/runs\/\{id\}\/(pause|resume|cancel|limits|retry|approve|reject)$/
+const actsOnRunbook = /\/runbooks\/\{key\}\/|\/runs\/\{id\}\/(pause|resume|cancel|limits|retry|revert|approve|reject)$/
 
 function subsets<T>(items: T[]): T[][] {
   return items.reduce<T[][]>((all, item) => [...all, ...all.map((subset) => [...subset, item])], [[]])

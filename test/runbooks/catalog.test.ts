@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { describe, expect, it } from 'vitest'
 import { capabilities } from '../../src/auth/capabilities.js'
 import { builtInRunbooks } from '../../src/runbooks/built-in-runbooks.js'
-import { createRunbookCatalog } from '../../src/runbooks/catalog.js'
+import { createRunbookCatalog, repairedTables } from '../../src/runbooks/catalog.js'
 import { defineRunbook, type Runbook } from '../../src/runbooks/runbook.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
 
@@ -52,6 +52,13 @@ describe('runbook catalog', () => {
     expect(only.runbooks).toHaveLength(1)
     expect(only.find('findings.sla.recalculate')).toBeUndefined()
     expect(only.knownCapabilities).not.toContain('platform.runbooks.findings.sla_recalculate')
+  })
+
+  it('keeps before-images of findings unless a runbook names the tables it repairs, which must be plain names', () => {
+    expect(repairedTables(findingsLifecycleBackfill)).toEqual(['findings'])
+    expect(repairedTables(runbook({ repairs: ['findings', 'assets'] }))).toEqual(['findings', 'assets'])
+    expect(() => createRunbookCatalog([runbook({ repairs: ['findings; drop table tenants'] })])).toThrow(/repairs/)
+    expect(() => createRunbookCatalog([runbook({ repairs: ['Findings'] })])).toThrow(/repairs/)
   })
 
   it('refuses, at composition, a runbook twice, a malformed key or capability, or parameters without defaults', () => {
