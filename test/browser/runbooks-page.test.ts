@@ -297,6 +297,9 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     await page.keyboard.press('Tab')
     expect((await focused()).name).toBe('reasonText')
     await page.keyboard.type(validReasonText)
+    // SPEC §11 canary: one stop for its choice, "No canary"; the fields of the other choices are not shown.
+    await page.keyboard.press('Tab')
+    expect(await focused()).toMatchObject({ name: 'canaryMode', value: 'none' })
     // The preflight pinned the start to its preview (SPEC §11): its tolerance is the next stop, at the default.
     await page.keyboard.press('Tab')
     expect((await focused()).name).toBe('maxDriftPercent')
