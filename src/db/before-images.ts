@@ -15,16 +15,17 @@ export const beforeImageSchema: MigrationSet = {
       version: 1,
       name: 'before-images of repaired rows',
       statements: [
+        // One row per run, tenant and table, written by the tenant's repair transaction: `images` is
+        // {"<row id>": {"<column>": [before, after], …}, …} over the rows it changed, `row_count` their number.
+        // One row (not one per finding) keeps the repair's cost to one insert, whatever it changed.
         `create table ops_before_images (
            run_id text not null,
-           table_name text not null,
-           row_id bigint not null,
            tenant_id bigint not null,
-           before jsonb not null,
-           after jsonb not null,
+           table_name text not null,
+           images jsonb not null,
+           row_count integer not null,
            recorded_at timestamptz not null default now(),
-           primary key (run_id, table_name, row_id))`,
-        `create index ops_before_images_tenant_idx on ops_before_images (run_id, tenant_id)`,
+           primary key (run_id, tenant_id, table_name))`,
         // The purge deletes by age.
         `create index ops_before_images_recorded_idx on ops_before_images (recorded_at)`,
       ],
@@ -63,32 +64,43 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
   }
 }
 
+/** jsonb_build_object takes at most 100 arguments: a wide table's columns are built in slices of 40. */
+const COLUMNS_PER_OBJECT = 40
+
 /**
- * After the repair, in the same transaction: one before-image per row whose columns (but `updated_at`)
- * differ from the snapshot, with the old and the new values of just those columns. Returns how many.
+ * After the repair, in the same transaction: the before-images of every row whose columns (but
+ * `updated_at`) differ from the snapshot, each {column: [before, after]} over just the changed columns, in
+ * one row for the tenant. The comparison is column by column in plain SQL; only changed values become JSON.
+ * Returns how many rows changed.
  */
 export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, tables: readonly string[]): Promise<number> {
   let kept = 0
   for (const table of tables) {
+    const attributes = await tx<Array<{ name: string }>>`
+      select attname as name from pg_attribute
+      where attrelid = ${`pg_temp.${snapshotOf(table)}`}::regclass and attnum > 0 and not attisdropped
+      order by attnum`
+    const columns = attributes.map((a) => a.name).filter((name) => name !== MOVED_BY_EVERY_CHANGE)
+    const pairs = columns.map((c) => {
+      const q = quoted(c)
+      return `${literal(c)}, case when s.${q} is distinct from t.${q} then jsonb_build_array(s.${q}, t.${q}) end`
+    })
+    const objects: string[] = []
+    for (let i = 0; i < pairs.length; i += COLUMNS_PER_OBJECT) objects.push(`jsonb_build_object(${pairs.slice(i, i + COLUMNS_PER_OBJECT).join(', ')})`)
     const [row] = await tx.unsafe<Array<{ kept: number }>>(
       `with changed as (
-         select s.id, d.before, d.after
+         select s.id, jsonb_strip_nulls(${objects.join(' || ')}) as image
          from ${snapshotOf(table)} s
-         join ${quoted(table)} t on t.id = s.id
-         cross join lateral (
-           select jsonb_object_agg(o.key, o.value) as before, jsonb_object_agg(o.key, n.value) as after
-           from jsonb_each(to_jsonb(s) - '${MOVED_BY_EVERY_CHANGE}') o
-           join jsonb_each(to_jsonb(t) - '${MOVED_BY_EVERY_CHANGE}') n on n.key = o.key
-           where o.value is distinct from n.value
-         ) d
-         where row(s.*) is distinct from row(t.*) and d.before is not null
+         join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
+         where (${columns.map((c) => `s.${quoted(c)}`).join(', ')}) is distinct from (${columns.map((c) => `t.${quoted(c)}`).join(', ')})
        ), kept as (
-         insert into ops_before_images (run_id, table_name, row_id, tenant_id, before, after)
-         select $1, $2, c.id, $3, c.before, c.after from changed c
-         on conflict (run_id, table_name, row_id) do nothing
-         returning 1
+         insert into ops_before_images (run_id, tenant_id, table_name, images, row_count)
+         select $1, $3, $2, jsonb_object_agg(c.id::text, c.image), count(*)::integer from changed c
+         having count(*) > 0
+         on conflict (run_id, tenant_id, table_name) do nothing
+         returning row_count
        )
-       select count(*)::integer as kept from kept`,
+       select coalesce((select row_count from kept), 0)::integer as kept`,
       [runId, table, tenantId],
     )
     await tx.unsafe(`drop table ${snapshotOf(table)}`)
@@ -97,16 +109,46 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
   return kept
 }
 
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`
+}
+
+/** The before-images of a run (or of one of its tenants), one per changed row, as a reader wants them. */
+export interface BeforeImage {
+  tenantId: number
+  tableName: string
+  rowId: number
+  /** The changed columns' values before the run, and as it wrote them. */
+  before: Record<string, unknown>
+  after: Record<string, unknown>
+}
+
+/** The images of one run, tenant by tenant, table by table, row by row. */
+const IMAGES_OF = `
+  select b.tenant_id, b.table_name, e.key::bigint as row_id,
+    (select jsonb_object_agg(c.key, c.value -> 0) from jsonb_each(e.value) c) as before,
+    (select jsonb_object_agg(c.key, c.value -> 1) from jsonb_each(e.value) c) as after
+  from ops_before_images b cross join lateral jsonb_each(b.images) e`
+
+export async function readBeforeImages(sql: Sql | TransactionSql, runId: string, tenantId?: number): Promise<BeforeImage[]> {
+  const rows = await sql.unsafe<Array<{ tenant_id: string; table_name: string; row_id: string; before: Record<string, unknown>; after: Record<string, unknown> }>>(
+    `${IMAGES_OF} where b.run_id = $1 and ($2::bigint is null or b.tenant_id = $2) order by b.tenant_id, b.table_name, row_id`,
+    [runId, tenantId ?? null],
+  )
+  return rows.map((r) => ({ tenantId: Number(r.tenant_id), tableName: r.table_name, rowId: Number(r.row_id), before: r.before, after: r.after }))
+}
+
 /**
  * SPEC §11 revert of one tenant, in the caller's transaction: every row the reverted run changed whose
  * changed columns still hold what the run wrote gets its before-image back (and `updated_at` moves, as any
  * change's); a row changed since, or gone, is left alone. `total` counts the before-images, `updated` the
- * rows put back (the rest are the run's `skipped`).
+ * rows put back (the rest are the run's `skipped`). What the run wrote is compared after reading it back
+ * into the row's types: the JSON of a timestamptz depends on the session's time zone.
  */
 export async function revertTenantRows(tx: TransactionSql, revertedRunId: string, tenantId: number): Promise<{ total: number; updated: number }> {
   const tables = await tx<Array<{ table_name: string; columns: string[] }>>`
-    select b.table_name, array_agg(distinct k.key order by k.key) as columns
-    from ops_before_images b cross join lateral jsonb_object_keys(b.before) as k(key)
+    select b.table_name, array_agg(distinct c.key order by c.key) as columns
+    from ops_before_images b cross join lateral jsonb_each(b.images) e cross join lateral jsonb_object_keys(e.value) as c(key)
     where b.run_id = ${revertedRunId} and b.tenant_id = ${tenantId}
     group by b.table_name
     order by b.table_name`
@@ -125,13 +167,12 @@ export async function revertTenantRows(tx: TransactionSql, revertedRunId: string
     const touch = known.has(MOVED_BY_EVERY_CHANGE) ? `, ${quoted(MOVED_BY_EVERY_CHANGE)} = now()` : ''
     const [row] = await tx.unsafe<Array<{ total: number; updated: number }>>(
       `with images as (
-         select row_id, before, after from ops_before_images where run_id = $1 and tenant_id = $2 and table_name = $3
+         ${IMAGES_OF} where b.run_id = $1 and b.tenant_id = $2 and b.table_name = $3
        ), restored as (
          update ${quoted(table)} f
          set (${targets}) = (select ${values} from jsonb_populate_record(f, i.before) r)${touch}
          from images i
-         where f.id = i.row_id and f.tenant_id = $2
-           and not exists (select 1 from jsonb_each(i.after) e where to_jsonb(f) -> e.key is distinct from e.value)
+         where f.id = i.row_id and f.tenant_id = $2 and to_jsonb(jsonb_populate_record(f, i.after)) = to_jsonb(f)
          returning f.id
        )
        select (select count(*) from images)::integer as total, (select count(*) from restored)::integer as updated`,
@@ -146,12 +187,13 @@ export async function revertTenantRows(tx: TransactionSql, revertedRunId: string
 /** Before-images of a run per tenant, in tenant order: what a revert of it would go through. */
 export async function beforeImageCounts(sql: Sql, runId: string): Promise<Array<{ tenantId: number; images: number }>> {
   const rows = await sql<Array<{ tenant_id: string; images: number }>>`
-    select tenant_id, count(*)::integer as images from ops_before_images where run_id = ${runId} group by tenant_id order by tenant_id`
+    select tenant_id, sum(row_count)::integer as images from ops_before_images where run_id = ${runId} group by tenant_id order by tenant_id`
   return rows.map((r) => ({ tenantId: Number(r.tenant_id), images: r.images }))
 }
 
-/** Drops the before-images older than the retention; returns how many. */
+/** Drops the before-images older than the retention; returns how many rows (a row holds a tenant's images of one table). */
 export async function purgeBeforeImages(sql: Sql, retentionDays: number): Promise<number> {
-  const purged = await sql`delete from ops_before_images where recorded_at < now() - ${retentionDays} * interval '1 day'`
+  // In seconds, not calendar days: a day of the session's time zone can be 23 or 25 hours long.
+  const purged = await sql`delete from ops_before_images where recorded_at < now() - ${retentionDays * 86_400} * interval '1 second'`
   return purged.count
 }

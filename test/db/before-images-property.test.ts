@@ -4,6 +4,7 @@ import {
   beforeImageSchema,
   keepBeforeImages,
   purgeBeforeImages,
+  readBeforeImages,
   revertTenantRows,
   snapshotTenantRows,
 } from '../../src/db/before-images.js'
@@ -167,17 +168,7 @@ interface Image {
 }
 
 async function imagesOf(sql: Sql, runId: string, tenantId?: number): Promise<Image[]> {
-  const rows = await sql<Array<{ row_id: string; tenant_id: string; table_name: string; before: Record<string, unknown>; after: Record<string, unknown> }>>`
-    select row_id::text, tenant_id::text, table_name, before, after from ops_before_images
-    where run_id = ${runId} and ${tenantId === undefined ? sql`true` : sql`tenant_id = ${tenantId}`}
-    order by ops_before_images.row_id`
-  return rows.map((row) => ({
-    rowId: Number(row.row_id),
-    tenantId: Number(row.tenant_id),
-    tableName: row.table_name,
-    before: row.before,
-    after: row.after,
-  }))
+  return (await readBeforeImages(sql, runId, tenantId)).sort((a, b) => a.rowId - b.rowId)
 }
 
 const withoutUpdatedAt = ({ updatedAt: _, ...rest }: FindingRow) => rest
@@ -404,12 +395,12 @@ describe.each(databaseFlavours())('before-images and revert (SPEC §11) on $name
               const runId = newRunId()
               for (const [index, age] of ages.entries()) {
                 await tx`
-                  insert into ops_before_images (run_id, table_name, row_id, tenant_id, before, after, recorded_at)
-                  values (${runId}, 'findings', ${index + 1}, 1, '{"status": "open"}', '{"status": "new"}',
+                  insert into ops_before_images (run_id, tenant_id, table_name, images, row_count, recorded_at)
+                  values (${runId}, ${index + 1}, 'findings', '{"1": {"status": ["open", "new"]}}', 1,
                           now() - ${age}::bigint * interval '1 millisecond')`
               }
               const purged = await purgeBeforeImages(tx as unknown as Sql, retentionDays)
-              const left = await tx<Array<{ row_id: string }>>`select row_id::text from ops_before_images where run_id = ${runId} order by ops_before_images.row_id`
+              const left = await tx<Array<{ row_id: string }>>`select tenant_id::text as row_id from ops_before_images where run_id = ${runId} order by tenant_id`
               const older = ages.filter((age) => age > retentionDays * DAY).length
               expect(purged).toBe(older)
               expect(left.map((row) => Number(row.row_id))).toEqual(
@@ -430,10 +421,10 @@ describe.each(databaseFlavours())('before-images and revert (SPEC §11) on $name
     const runId = newRunId()
     const before = (await db.sql<Array<{ n: number }>>`select count(*)::integer as n from ops_before_images`)[0]!.n
     await db.sql`
-      insert into ops_before_images (run_id, table_name, row_id, tenant_id, before, after, recorded_at)
-      values (${runId}, 'findings', 1, 1, '{}', '{}', now() - interval '30 days' - interval '1 hour'),
-             (${runId}, 'findings', 2, 1, '{}', '{}', now() - interval '30 days' + interval '1 hour'),
-             (${runId}, 'findings', 3, 1, '{}', '{}', now() - interval '400 days')`
+      insert into ops_before_images (run_id, tenant_id, table_name, images, row_count, recorded_at)
+      values (${runId}, 1, 'findings', '{"1": {"status": ["open", "new"]}}', 1, now() - interval '30 days' - interval '1 hour'),
+             (${runId}, 2, 'findings', '{"2": {"status": ["open", "new"]}}', 1, now() - interval '30 days' + interval '1 hour'),
+             (${runId}, 3, 'findings', '{"3": {"status": ["open", "new"]}}', 1, now() - interval '400 days')`
     expect(await purgeBeforeImages(db.sql, 30)).toBe(2)
     expect((await imagesOf(db.sql, runId)).map((image) => image.rowId)).toEqual([2])
     const after = (await db.sql<Array<{ n: number }>>`select count(*)::integer as n from ops_before_images`)[0]!.n

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { purgeBeforeImages } from '../../src/db/before-images.js'
+import { purgeBeforeImages, readBeforeImages } from '../../src/db/before-images.js'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
 import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem } from './problem-assertions.js'
@@ -57,12 +57,12 @@ describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) =>
     expect(done.verification.remaining).toBe(0)
     const changed = done.summaryCounts.updated
     expect(changed).toBeGreaterThan(0)
-    const [images] = await api.sql<Array<{ n: number }>>`select count(*)::integer as n from ops_before_images where run_id = ${runId}`
-    expect(images!.n).toBe(changed)
+    const images = await readBeforeImages(api.sql, runId)
+    expect(images).toHaveLength(changed)
 
     // Someone edits one repaired finding after the run: the revert must leave it as edited.
-    const [edited] = await api.sql<Array<{ row_id: string }>>`select row_id from ops_before_images where run_id = ${runId} order by row_id limit 1`
-    await api.sql`update findings set status = 'edited_by_hand', updated_at = now() where id = ${edited!.row_id}`
+    const edited = { row_id: images[0]!.rowId }
+    await api.sql`update findings set status = 'edited_by_hand', updated_at = now() where id = ${edited.row_id}`
 
     expectProblem(await revert(runId, { confirmation: 'revert', reason: REASON }), 422, 'confirmation')
     expectProblem(await revert(runId, { confirmation: `revert ${runId}` }), 422, 'reason')
@@ -74,7 +74,7 @@ describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) =>
     expect(revertRun.summaryCounts).toMatchObject({ updated: changed - 1, skipped: 1 })
 
     const after = await snapshot()
-    const editedId = String(edited!.row_id)
+    const editedId = String(edited.row_id)
     const keep = (rows: Array<Record<string, unknown>>) => rows.filter((r) => String(r.id) !== editedId)
     expect(withoutUpdatedAt(keep(after))).toEqual(withoutUpdatedAt(keep(before)))
     expect(after.find((r) => String(r.id) === editedId)!.status).toBe('edited_by_hand')
