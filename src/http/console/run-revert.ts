@@ -52,13 +52,13 @@ export function revertInputOf(values: RevertFormValues) {
 
 /**
  * Whether the page offers the revert: a completed run that updated something and was not reverted yet
- * (`revertedBy`, from its RunReverted), to an operator who may run its runbook. Not a revert run itself: it
- * keeps no before-images to put back. Expired before-images are left to the command's 422: the page does
- * not know the deployment's retention.
+ * (`revertedBy`, from its RunReverted), to an operator who may run its runbook — a revert run too: it kept
+ * before-images of what it put back, so reverting it repairs again. Expired before-images are left to the
+ * command's 422: the page does not know the deployment's retention.
  */
-export function offersRevert(run: Pick<RunDetail, 'status' | 'summaryCounts' | 'context'>, revertedBy: string | null, mayRun: boolean): boolean {
+export function offersRevert(run: Pick<RunDetail, 'status' | 'summaryCounts'>, revertedBy: string | null, mayRun: boolean): boolean {
   return (
-    mayRun && run.status === 'completed' && (run.summaryCounts.updated ?? 0) > 0 && revertedBy === null && revertOfContext(run.context) === null
+    mayRun && run.status === 'completed' && (run.summaryCounts.updated ?? 0) > 0 && revertedBy === null
   )
 }
 
