@@ -103,7 +103,6 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
        select coalesce((select row_count from kept), 0)::integer as kept`,
       [runId, table, tenantId],
     )
-    await tx.unsafe(`drop table ${snapshotOf(table)}`)
     kept += row?.kept ?? 0
   }
   return kept
