@@ -1,5 +1,5 @@
 import { beforeImageCounts, DEFAULT_BEFORE_IMAGE_DAYS } from '../db/before-images.js'
-import type { RunSource } from '../events/index.js'
+import type { RunOutcome, RunSource } from '../events/index.js'
 import { requireCapabilities, type Actor } from './actor.js'
 import { NotFoundError, ValidationError, type FieldProblem } from './errors.js'
 import { requireNotHalted } from './halt.js'
@@ -8,7 +8,7 @@ import { loadRun } from './run-execution.js'
 import { decideRun } from './run/run-decider.js'
 import { reasonProblems } from './run/start-run-policy.js'
 import { runControlCapabilities } from './run-control.js'
-import { requestRun, type RunCommandDeps, type StartedRun } from './start-run.js'
+import { requestRun, revertPreview, type RunCommandDeps, type StartedRun } from './start-run.js'
 
 export interface RevertRunInput {
   /** Exactly `revert <runId>`, typed by the operator. */
@@ -39,21 +39,22 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
   // Putting back what a runbook changed is a repair of its data: the capabilities of controlling its runs.
   requireCapabilities(actor, runControlCapabilities(deps.catalog, runbook.key))
   const problems: FieldProblem[] = []
-  if (input.confirmation !== revertConfirmation(revertedRunId)) {
+  // Surrounding blanks are not a different answer (a console field, a terminal line).
+  if (input.confirmation.trim() !== revertConfirmation(revertedRunId)) {
     problems.push({ field: 'confirmation', message: `must be exactly "${revertConfirmation(revertedRunId)}"` })
   }
   problems.push(...reasonProblems(input.reason, 'a revert'))
   if (problems.length > 0) throw new ValidationError(problems)
   const keptDays = deps.beforeImageDays ?? DEFAULT_BEFORE_IMAGE_DAYS
+  const previousRevert = await previousRevertOf(deps, original.revertedBy)
   // The run's state first (409 unless completed and not reverted; 422 when it changed nothing or expired).
-  decideRun({ type: 'RecordRevert', revertRunId: 'check', keptDays, at: new Date().toISOString() }, original)
+  decideRun({ type: 'RecordRevert', revertRunId: 'check', keptDays, previousRevert, at: new Date().toISOString() }, original)
   await requireNotHalted(deps.log, 'start a run')
-  const images = new Map((await beforeImageCounts(deps.sql, revertedRunId)).map((t) => [t.tenantId, t.images]))
-  if (images.size === 0) {
+  const withImages = new Set((await beforeImageCounts(deps.sql, revertedRunId)).map((t) => t.tenantId))
+  if (withImages.size === 0) {
     throw new ValidationError([{ field: 'runId', message: "the run's before-images are gone (purged): it cannot be reverted" }])
   }
-  const tenantIds = original.request.tenantIds.filter((tenantId) => images.has(tenantId))
-  const count = tenantIds.reduce((sum, tenantId) => sum + images.get(tenantId)!, 0)
+  const tenantIds = original.request.tenantIds.filter((tenantId) => withImages.has(tenantId))
   const { scope, targetTenantId } = original.request
   return requestRun(deps, actor, {
     runbookKey: runbook.key,
@@ -67,10 +68,13 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
     retryOf: null,
     pin: null,
     canary: null,
-    revert: {
-      of: revertedRunId,
-      keptDays,
-      preflight: { affectedCount: count, totalCount: count, estimatedTenants: tenantIds.length },
-    },
+    revert: { of: revertedRunId, preflight: await revertPreview(deps.sql, revertedRunId, tenantIds), link: { keptDays, previousRevert } },
   })
+}
+
+/** How the run's last revert ended, once it has (null when there was none, or while it is active). */
+async function previousRevertOf(deps: RevertRunDeps, revertRunId: string | null): Promise<{ outcome: RunOutcome } | null> {
+  if (revertRunId === null) return null
+  const revert = await loadRun(deps.log, revertRunId)
+  return revert.status === 'completed' ? { outcome: revert.outcome } : null
 }

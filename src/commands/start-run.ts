@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql } from '../db/database.js'
-import { InvalidEventError, streams, type DomainEvent, type PreflightResult, type RunLimits, type RunReason, type RunScope, type RunSource } from '../events/index.js'
+import { InvalidEventError, streams, type DomainEvent, type PreflightResult, type RunLimits, type RunOutcome, type RunReason, type RunScope, type RunSource } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse, platformWorkspaceId, tenantWorkspaceId } from '../runbooks/tenant-universe.js'
@@ -12,6 +12,7 @@ import { ActiveRunExistsError, NotFoundError, PlanDriftedError, ValidationError 
 import { checkCanaryRequest, resolveCanary, type CanaryRequest } from './plan/canary.js'
 import { comparePlans, DEFAULT_MAX_DRIFT_PERCENT, planDrifted, type PlannedTenant } from './plan/plan-drift.js'
 import { findPreflightPlan, planTenantsOf, type TenantPlan } from '../db/preflight-plans.js'
+import { beforeImageCounts } from '../db/before-images.js'
 import { approvalSettings, needsApproval } from './approvals.js'
 import { requireNotHalted } from './halt.js'
 import { computePreflight, planTotals, resolveTargetTenants } from './preflight.js'
@@ -142,10 +143,12 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
   for (const tenantId of failed) if (await isInUniverse(deps.sql, tenantId)) stillAllowed.push(tenantId)
   // Checked here with the tenants it will target; the decider re-checks the run's state on append.
   decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: stillAllowed, at: new Date().toISOString() }, original)
+  // A retry of a revert run puts back, as it did, the before-images of the run it reverts.
+  const revertOf = original.request.revertOf
   return requestRun(deps, actor, {
     runbookKey: runbook.key,
     // The retry repairs as the original did: with its parameters, checked again against today's schema.
-    parameters: validateParameters(runbook, original.request.parameters),
+    parameters: revertOf ? original.request.parameters : validateParameters(runbook, original.request.parameters),
     scope,
     tenantId: targetTenantId,
     reason,
@@ -155,8 +158,15 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
     retryOf: retriedRunId,
     pin: null,
     canary: null,
-    revert: null,
+    revert: revertOf ? { of: revertOf, preflight: await revertPreview(deps.sql, revertOf, stillAllowed), link: null } : null,
   })
+}
+
+/** A revert's preview: the before-images it would put back, over these tenants. */
+export async function revertPreview(sql: Sql, revertedRunId: string, tenantIds: readonly number[]): Promise<PreflightResult> {
+  const images = new Map((await beforeImageCounts(sql, revertedRunId)).map((t) => [t.tenantId, t.images]))
+  const count = tenantIds.reduce((sum, tenantId) => sum + (images.get(tenantId) ?? 0), 0)
+  return { affectedCount: count, totalCount: count, estimatedTenants: tenantIds.length }
 }
 
 interface PinnedPlan {
@@ -225,7 +235,12 @@ export interface RunToRequest {
    * A revert run (SPEC §11): the run it reverts, and its plan counted from that run's before-images
    * (the runbook's own scan does not apply: a revert puts back, it does not repair).
    */
-  revert: { of: string; preflight: PreflightResult; keptDays: number } | null
+  revert: {
+    of: string
+    preflight: PreflightResult
+    /** RunReverted on the reverted run (none for a retry of a revert run's failed tenants). */
+    link: { keptDays: number; previousRevert: { outcome: RunOutcome } | null } | null
+  } | null
 }
 
 export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunToRequest): Promise<StartedRun> {
@@ -303,8 +318,8 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
     const at = new Date().toISOString()
     const linked = input.retryOf
       ? await linkedRunAppend(deps.log, input.retryOf, { type: 'RecordRetry', retryRunId: runId, tenantIds: input.tenantIds, at }, context)
-      : input.revert
-        ? await linkedRunAppend(deps.log, input.revert.of, { type: 'RecordRevert', revertRunId: runId, keptDays: input.revert.keptDays, at }, context)
+      : input.revert?.link
+        ? await linkedRunAppend(deps.log, input.revert.of, { type: 'RecordRevert', revertRunId: runId, ...input.revert.link, at }, context)
         : []
     try {
       const claimEventId = randomUUID()

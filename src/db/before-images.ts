@@ -39,8 +39,11 @@ export const DEFAULT_BEFORE_IMAGE_DAYS = 30
 /** The column every change moves and a revert does not put back (SPEC §11: every column but `updated_at`). */
 const MOVED_BY_EVERY_CHANGE = 'updated_at'
 
-/** A table a runbook repairs: a plain lower-case name (checked by the catalog), quoted all the same. */
-const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+/**
+ * A table a runbook repairs: a plain lower-case name (checked by the catalog), quoted all the same; at most
+ * 50 characters, so that its snapshot's name stays within PostgreSQL's 63.
+ */
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,49}$/
 
 export function isRepairableTableName(name: string): boolean {
   return TABLE_NAME.test(name)
@@ -92,12 +95,14 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
          select s.id, ('{' || concat_ws(',', ${slices.join(', ')}) || '}')::json as image
          from ${snapshotOf(table)} s
          join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
-         where ${columns.map((c) => `s.${quoted(c)} is distinct from t.${quoted(c)}`).join(' or ')}
+         -- Rows this transaction wrote: a row another writer changed meanwhile (this is READ COMMITTED) is
+         -- not the run's change, and must not be put back by a revert.
+         where t.xmin = pg_current_xact_id()::xid
+           and (${columns.map((c) => `s.${quoted(c)} is distinct from t.${quoted(c)}`).join(' or ')})
        ), kept as (
          insert into ops_before_images (run_id, tenant_id, table_name, images, row_count)
          select $1, $3, $2, json_object_agg(c.id, c.image), count(*)::integer from changed c
          having count(*) > 0
-         on conflict (run_id, tenant_id, table_name) do nothing
          returning row_count
        )
        select coalesce((select row_count from kept), 0)::integer as kept`,

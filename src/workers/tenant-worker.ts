@@ -21,6 +21,7 @@ import {
   retryAfterFailure,
   type TenantRetryPolicy,
 } from '../commands/run/tenant-retry-policy.js'
+import { BEFORE_IMAGES_GONE_MESSAGE } from '../commands/run/failure-message.js'
 import { finishCancelledRun } from './cancellation.js'
 import { KeyedSerialQueue } from './keyed-serial-queue.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
@@ -158,7 +159,7 @@ export class TenantWorker {
       const tables = repairedTables(runbook)
       await snapshotTenantRows(tx, job.tenantId, tables)
       const repaired = gate.revertOf
-        ? await revertTenantRows(tx, gate.revertOf, job.tenantId)
+        ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
       await keepBeforeImages(tx, job.runId, job.tenantId, tables)
       const startedAt = began!.now.toISOString()
@@ -225,6 +226,19 @@ export class TenantWorker {
       await finishCancelledRun(this.deps, job.runId)
     }
   }
+}
+
+/**
+ * A revert run's repair of one tenant. Its before-images were there when the revert was accepted; gone now
+ * (the purge of a revert that waited long, for approval say), the tenant fails: nothing was put back, and
+ * the run must not say it was.
+ */
+async function revertTenant(tx: TransactionSql, revertedRunId: string, tenantId: number) {
+  const reverted = await revertTenantRows(tx, revertedRunId, tenantId)
+  if (reverted.total === 0) {
+    throw new RunbookDataError(BEFORE_IMAGES_GONE_MESSAGE)
+  }
+  return reverted
 }
 
 /**

@@ -83,6 +83,42 @@ describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) =>
     expectProblem(await revert(runId, { confirmation: `revert ${runId}`, reason: REASON }), 409)
   })
 
+  it('a revert whose before-images were purged while it awaited approval fails those tenants, and its retry reverts (never repairs)', async () => {
+    const repaired = await start({})
+    expect(repaired.status, repaired.text).toBe(202)
+    const original = await waitFor(repaired.body.runId, runIsSettled, 'a repair to revert')
+    expect(original.summaryCounts.updated).toBeGreaterThan(0)
+    const approver = await api.operatorToken(['platform.ops.view', 'platform.runbooks.view', 'platform.runbooks.approve', 'platform.runbooks.findings.lifecycle_backfill'])
+    expect((await api.request('PUT', '/api/settings/approvals', { token: admin, json: { required: 'all' } })).status).toBe(200)
+    try {
+      const asked = await revert(original.id, { confirmation: ` revert ${original.id} `, reason: REASON })
+      expect(asked.status, asked.text).toBe(202)
+      expect(asked.body.status).toBe('awaiting_approval')
+      const images = await readBeforeImages(api.sql, original.id)
+      const purgedTenant = images[0]!.tenantId
+      await api.sql`delete from ops_before_images where run_id = ${original.id} and tenant_id = ${purgedTenant}`
+      const checksum = await api.findingsChecksum()
+      const approved = await api.request('POST', `/api/runs/${asked.body.runId}/approve`, { token: approver, json: {} })
+      expect(approved.status, approved.text).toBe(202)
+      const revertRun = await waitFor(asked.body.runId, (r) => r.status === 'completed', 'the revert to complete')
+      expect(revertRun.outcome).toBe('partially_succeeded')
+      expect(revertRun.failureSummary).toEqual([expect.objectContaining({ tenant_id: purgedTenant, reason_code: 'INVALID_DATA', message: expect.stringMatching(/gone/) })])
+
+      // The retry of the revert's failed tenant is a revert too: it fails again, and repairs nothing.
+      const before = await api.findingsChecksum()
+      const retried = await api.request('POST', `/api/runs/${asked.body.runId}/retry`, { token: admin, json: { confirmation: KEY, reason: REASON } })
+      expect(retried.status, retried.text).toBe(202)
+      await api.request('POST', `/api/runs/${retried.body.runId}/approve`, { token: approver, json: {} })
+      const retry = await waitFor(retried.body.runId, (r) => r.status === 'completed', 'the retry to complete')
+      expect(retry.context.revert_of).toBe(original.id)
+      expect(retry.outcome).toBe('failed')
+      expect(await api.findingsChecksum()).toBe(before)
+      expect(before).not.toBe(checksum)
+    } finally {
+      await api.request('PUT', '/api/settings/approvals', { token: admin, json: { required: 'none' } })
+    }
+  })
+
   it('refuses a revert of a run that changed nothing, or whose before-images expired, and a canary outside the targets', async () => {
     // Everything is repaired by now (the revert above put back findings: repair them again first).
     const again = await start({})

@@ -142,6 +142,9 @@ export const FALLBACK_MESSAGES: Readonly<Record<FailureReasonCode, string>> = {
   UNKNOWN: 'unexpected error (details withheld)',
 }
 
+/** SPEC §11: a revert's tenant whose before-images were purged before it ran (a fixed sentence: no ids). */
+export const BEFORE_IMAGES_GONE_MESSAGE = "the tenant's before-images are gone (purged after their retention); nothing was put back"
+
 /** What sanitizeFailureMessage returns for text it does not recognise. */
 export const WITHHELD_MESSAGE = 'error (details withheld)'
 const EMPTY_MESSAGE = 'no message'
@@ -189,7 +192,7 @@ export function codeMessage(code: string): string | undefined {
 
 // ---- recognition of the vocabulary (idempotence) ------------------------------------------------------
 
-const FIXED_MESSAGES: ReadonlySet<string> = new Set([...Object.values(FALLBACK_MESSAGES), WITHHELD_MESSAGE, EMPTY_MESSAGE])
+const FIXED_MESSAGES: ReadonlySet<string> = new Set([...Object.values(FALLBACK_MESSAGES), BEFORE_IMAGES_GONE_MESSAGE, WITHHELD_MESSAGE, EMPTY_MESSAGE])
 
 /**
  * The vocabulary sentence `text` is, re-rendered from its parsed parts, or undefined. A template match
@@ -307,6 +310,7 @@ export function describeFailure(error: unknown, reasonCode: FailureReasonCode): 
   }
   const text = typeof fields.message === 'string' ? fields.message : ''
   if (reasonCode === 'INVALID_DATA') {
+    if (text === BEFORE_IMAGES_GONE_MESSAGE) return text
     const findingId = isId(fields.findingId) ? fields.findingId : isId(fields.recordId) ? fields.recordId : undefined
     if (findingId === undefined) return FALLBACK_MESSAGES.INVALID_DATA
     return text === invalidSeverityMessage(findingId) ? text : unsafeFindingMessage(findingId)

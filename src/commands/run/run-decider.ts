@@ -1,4 +1,4 @@
-import type { DomainEvent, PauseReason, RunLimits, RunReason, TenantResult } from '../../events/index.js'
+import type { DomainEvent, PauseReason, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
 import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
@@ -39,8 +39,11 @@ export type RunCommand =
    * with their repairs that the stream may not have yet (a worker between its commit and its append).
    */
   | { type: 'CompleteCancelledRun'; stored: TenantOutcome[]; at: string }
-  /** SPEC §11: a revert of this run was requested; `keptDays` is how long its before-images are kept. */
-  | { type: 'RecordRevert'; revertRunId: string; keptDays: number; at: string }
+  /**
+   * SPEC §11: a revert of this run was requested; `keptDays` is how long its before-images are kept, and
+   * `previousRevert` how the run's last revert ended (loaded by the handler; null while none or active).
+   */
+  | { type: 'RecordRevert'; revertRunId: string; keptDays: number; previousRevert: { outcome: RunOutcome } | null; at: string }
   /** SPEC §11: the re-scan of the succeeded tenants, measured by the handler (tenant → what would still change). */
   | { type: 'RecordVerification'; remaining: Array<{ tenantId: number; remaining: number }>; at: string }
 
@@ -192,12 +195,14 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
 }
 
 /**
- * SPEC §11: the result that settles a running run's canary pauses it — `CANARY_FAILED` at the first canary
- * failure, `CANARY_COMPLETE` when the last canary tenant succeeded and the run does not promote itself.
+ * SPEC §11: the result that settles an active run's canary pauses it — `CANARY_FAILED` at the first canary
+ * failure, `CANARY_COMPLETE` when the last canary tenant succeeded and the run does not promote itself. A
+ * run paused meanwhile (an operator, the halt) takes the canary's reason: its alert and its checkpoint are
+ * not lost to an earlier pause.
  */
 function canaryPauseAfter(state: ActiveRunState, results: ReadonlyMap<number, TenantResult>, at: string): DomainEvent | null {
   const canary = state.request.canary
-  if (!canary || state.status !== 'running') return null
+  if (!canary || (state.status !== 'running' && state.status !== 'paused')) return null
   const before = canaryStateOf(state)
   const after = canaryStateOf({ ...state, results })
   if (before !== 'running' || after === 'running') return null
@@ -367,12 +372,14 @@ const DAY_MS = 24 * 3600 * 1000
  */
 const recordRevert: Decision<'RecordRevert'> = (command, state) => {
   if (state.status !== 'completed') refuse('RecordRevert', state)
-  if (state.revertedBy !== null) refuse('RecordRevert', state, `completed and already reverted by run ${state.revertedBy}`)
+  if (state.revertedBy !== null && !revertMayBeAskedAgain(command.previousRevert)) {
+    refuse('RecordRevert', state, `completed and already reverted by run ${state.revertedBy}`)
+  }
   const changed = [...state.results.values()].reduce((sum, r) => sum + (r.status === 'succeeded' ? r.updated : 0), 0)
   if (changed === 0) throw new ValidationError([{ field: 'runId', message: 'the run changed nothing: there is nothing to revert' }])
   if (Date.parse(command.at) - Date.parse(state.request.requestedAt) > command.keptDays * DAY_MS) {
     throw new ValidationError([
-      { field: 'runId', message: `the run's before-images are kept ${command.keptDays} days after it started and have expired` },
+      { field: 'runId', message: `the run's before-images are kept ${command.keptDays} days after it was requested and have expired` },
     ])
   }
   return [{ type: 'RunReverted', data: { runId: state.request.runId, revertRunId: command.revertRunId, revertedAt: command.at } }]
@@ -403,6 +410,14 @@ const recordVerification: Decision<'RecordVerification'> = (command, state) => {
 export function succeededTenantIds(state: RunState): number[] {
   if (state.status === 'none') return []
   return [...state.results].filter(([, result]) => result.status === 'succeeded').map(([tenantId]) => tenantId).sort((a, b) => a - b)
+}
+
+/**
+ * A revert that was rejected, cancelled or failed did not put the run back (or only part of it): another
+ * may be asked. It puts back only what still holds what the run wrote, so what the first one did is skipped.
+ */
+function revertMayBeAskedAgain(previous: { outcome: RunOutcome } | null): boolean {
+  return previous !== null && ['rejected', 'cancelled', 'failed', 'blocked'].includes(previous.outcome)
 }
 
 /** SPEC §10: how long a run may await approval before it completes `rejected` (APPROVAL_EXPIRED). */

@@ -47,7 +47,7 @@ export function unsafeRevertProblems(values: RevertFormValues): FieldProblem[] {
 /** The form as revertRun's input: no reason when both fields are empty (the command says it is required). */
 export function revertInputOf(values: RevertFormValues) {
   const reason = values.reasonCode === '' && values.reasonText.trim() === '' ? null : { code: values.reasonCode, text: values.reasonText }
-  return { confirmation: values.confirmation.trim(), reason, source: 'system_ui' as const }
+  return { confirmation: values.confirmation, reason, source: 'system_ui' as const }
 }
 
 /**

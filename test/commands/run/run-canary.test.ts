@@ -70,6 +70,21 @@ describe('a run with a canary', () => {
     expect(canaryStateOf(resumed)).toBe('failed')
   })
 
+  it('a canary settled while the run was paused by an operator takes the canary reason (its alert, its checkpoint)', () => {
+    const pause: RunCommand = { type: 'PauseRun', reason: { reasonCode: 'INCIDENT', reasonText: 'looking at the first results' }, at: LATER }
+    const failing = apply(canaryRun({ tenantIds: [12, 14], autoPromote: true }), pause).state
+    const afterFailure = apply(failing, record(12, failed('INVALID_DATA')))
+    expect(afterFailure.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(pauseReasonOf(afterFailure.state)).toBe('CANARY_FAILED')
+    const passing = apply(canaryRun({ tenantIds: [12], autoPromote: false }), pause).state
+    expect(pauseReasonOf(apply(passing, record(12, succeeded(1, 1))).state)).toBe('CANARY_COMPLETE')
+    // Promoting itself, a passed canary leaves the operator's pause as it was.
+    const promoting = apply(canaryRun({ tenantIds: [12], autoPromote: true }), pause).state
+    const promoted = apply(promoting, record(12, succeeded(1, 1)))
+    expect(promoted.events.map((e) => e.type)).toEqual(['TenantProcessed'])
+    expect(pauseReasonOf(promoted.state)).toBe('INCIDENT')
+  })
+
   it('completes without a canary pause when the canary was every target', () => {
     const state = canaryRun({ tenantIds: [11, 12], autoPromote: false }, [11, 12])
     apply(state, record(11, succeeded(1, 1)))
@@ -145,7 +160,7 @@ describe('resolveCanary', () => {
 })
 
 describe('RecordRevert', () => {
-  const revertAt = (at: string, keptDays = 30): RunCommand => ({ type: 'RecordRevert', revertRunId: 'R9', keptDays, at })
+  const revertAt = (at: string, keptDays = 30): RunCommand => ({ type: 'RecordRevert', revertRunId: 'R9', keptDays, previousRevert: null, at })
   const completed = (updated: number) =>
     run([requestRun(runRequest({ tenantIds: [11, 12] })), startRun, record(11, succeeded(4, updated)), record(12, failed('INVALID_DATA'))]).state
 
@@ -154,6 +169,24 @@ describe('RecordRevert', () => {
     expect(events).toEqual([{ type: 'RunReverted', data: { runId: expect.any(String), revertRunId: 'R9', revertedAt: LATER } }])
     expect(state.status !== 'none' && state.revertedBy).toBe('R9')
     expect(thrown(() => apply(state, revertAt(LATER)))).toBeInstanceOf(InvalidTransitionError)
+  })
+
+  it('takes another revert once the last one was rejected, cancelled or failed, not while it succeeded or is active', () => {
+    const reverted = apply(completed(2), revertAt(LATER)).state
+    const again = (outcome: 'rejected' | 'cancelled' | 'failed' | 'succeeded' | 'partially_succeeded' | null): RunCommand => ({
+      type: 'RecordRevert',
+      revertRunId: 'R10',
+      keptDays: 30,
+      previousRevert: outcome === null ? null : { outcome },
+      at: LATER,
+    })
+    for (const outcome of ['rejected', 'cancelled', 'failed'] as const) {
+      const { state } = apply(reverted, again(outcome))
+      expect(state.status !== 'none' && state.revertedBy).toBe('R10')
+    }
+    for (const outcome of ['succeeded', 'partially_succeeded', null] as const) {
+      expect(thrown(() => apply(reverted, again(outcome)))).toBeInstanceOf(InvalidTransitionError)
+    }
   })
 
   it('refuses a run not completed (409), one that changed nothing or past the retention (422 naming runId)', () => {

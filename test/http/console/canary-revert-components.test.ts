@@ -108,9 +108,9 @@ describe('console run page: revert (SPEC §11)', () => {
     expect(offersRevert({ ...completed, status: 'running' }, null, true)).toBe(false)
   })
 
-  it('reads the form as revertRun input: confirmation trimmed, no reason when both fields are empty, source system_ui', () => {
+  it('reads the form as revertRun input: confirmation as typed (revertRun judges it), no reason when both fields are empty, source system_ui', () => {
     expect(revertInputOf(readRevertForm({ confirmation: ' revert X ', reasonCode: '', reasonText: ' ' }))).toEqual({
-      confirmation: 'revert X',
+      confirmation: ' revert X ',
       reason: null,
       source: 'system_ui',
     })
