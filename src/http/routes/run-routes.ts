@@ -8,7 +8,7 @@ import type { Sql } from '../../db/database.js'
 import { currentVersion, streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, showsRunState, waitForRun } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, type RunAccessDeps } from '../../commands/run-control.js'
-import { retryRun } from '../../commands/start-run.js'
+import { retryRun, type StartedRun } from '../../commands/start-run.js'
 import { revertRun, type RevertRunDeps } from '../../commands/revert-run.js'
 import { apiRunSource } from './runbook-routes.js'
 import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/approvals.js'
@@ -288,30 +288,24 @@ export function runRoutes(deps: RevertRunDeps) {
   serveControl(changeLimitsRoute, 200, (actor, id, body) => changeRunLimits(deps, actor, id, body))
   serveControl(approveRunRoute, 202, (actor, id, body) => approveRun(deps, actor, id, body), requireApprovalAccess)
   serveControl(rejectRunRoute, 202, (actor, id, body) => rejectRun(deps, actor, id, { reason: body.reason ?? null }), requireApprovalAccess)
-  serveRoute(app, retryRunRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps, c.get('actor'), id)
-    const body = await input.body()
-    const started = await retryRun(deps, c.get('actor'), id, {
-      confirmation: body.confirmation,
-      reason: body.reason ?? null,
-      source: apiRunSource(body.source),
-      limits: body.limits ?? null,
+  /** A new run from this one (a retry, a revert): access first, then the body; 202 with the new run's place. */
+  function serveRunFromRun<Body extends z.ZodObject>(
+    route: ApiRoute<Body, undefined>,
+    command: (actor: Actor, id: string, body: z.output<Body>) => Promise<StartedRun>,
+  ): void {
+    serveRoute(app, route, async (c, input) => {
+      const id = requireRunId(c.req.param('id')!)
+      await requireRunControl(deps, c.get('actor'), id)
+      const started = await command(c.get('actor'), id, await input.body())
+      c.header('Location', `/api/runs/${started.runId}`)
+      return c.json(started, 202)
     })
-    c.header('Location', `/api/runs/${started.runId}`)
-    return c.json(started, 202)
-  })
-  serveRoute(app, revertRunRoute, async (c, input) => {
-    const id = requireRunId(c.req.param('id')!)
-    await requireRunControl(deps, c.get('actor'), id)
-    const body = await input.body()
-    const started = await revertRun(deps, c.get('actor'), id, {
-      confirmation: body.confirmation,
-      reason: body.reason ?? null,
-      source: apiRunSource(body.source),
-    })
-    c.header('Location', `/api/runs/${started.runId}`)
-    return c.json(started, 202)
-  })
+  }
+  serveRunFromRun(retryRunRoute, (actor, id, body) =>
+    retryRun(deps, actor, id, { confirmation: body.confirmation, reason: body.reason ?? null, source: apiRunSource(body.source), limits: body.limits ?? null }),
+  )
+  serveRunFromRun(revertRunRoute, (actor, id, body) =>
+    revertRun(deps, actor, id, { confirmation: body.confirmation, reason: body.reason ?? null, source: apiRunSource(body.source) }),
+  )
   return app
 }

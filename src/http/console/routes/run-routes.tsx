@@ -254,6 +254,36 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   }
 
   /**
+   * The refusal pages of a post on a run's forms: no such run (404), or not allowed (403: a missing
+   * capability, or a rule such as four eyes, in the command's own words).
+   */
+  const runRefusals = (c: Context<ConsoleEnv>, id: string) => ({
+    notFound: () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`),
+    forbidden: (error: ForbiddenError) =>
+      refuse(
+        c,
+        'page',
+        403,
+        'Not allowed',
+        error.missingCapabilities.length > 0
+          ? `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`
+          : `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}: another operator must.`,
+      ),
+  })
+  /** The operator's right to act on run `id`, checked before its form is read: the refusal page, or null. */
+  const accessRefusal = async (c: Context<ConsoleEnv>, id: string, check: (runId: string) => Promise<void>) => {
+    const { notFound, forbidden } = runRefusals(c, id)
+    if (!RUN_ID.test(id)) return notFound()
+    try {
+      await check(id)
+      return null
+    } catch (error) {
+      if (error instanceof NotFoundError) return notFound()
+      if (error instanceof ForbiddenError) return forbidden(error)
+      throw error
+    }
+  }
+  /**
    * A control form's post (SPEC §9): the operator's right to control this run first (404/403), then the
    * form, then the command. A refusal shows the run page again as it is now, with the reason; a success
    * waits for the read side to show it and sends the browser back to the run page (303).
@@ -261,17 +291,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   const control = (action: RunAction) => async (c: Context<ConsoleEnv>) => {
     const id = c.req.param('id') ?? ''
     const actor = c.get('actor')
-    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
-    const forbidden = (error: ForbiddenError) =>
-      refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
-    if (!RUN_ID.test(id)) return notFound()
-    try {
-      await requireRunControl(deps, actor, id)
-    } catch (error) {
-      if (error instanceof NotFoundError) return notFound()
-      if (error instanceof ForbiddenError) return forbidden(error)
-      throw error
-    }
+    const denied = await accessRefusal(c, id, (runId) => requireRunControl(deps, actor, runId))
+    if (denied) return denied
+    const { notFound, forbidden } = runRefusals(c, id)
     const values = readControlForm(await readFormBody(c))
     const refused = async (attempt: Omit<ControlAttempt, 'action' | 'values'>, status: 409 | 422 | 423) => {
       const run = await findRun(deps, id)
@@ -339,25 +361,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   const decide = (form: 'approve' | 'reject') => async (c: Context<ConsoleEnv>) => {
     const id = c.req.param('id') ?? ''
     const actor = c.get('actor')
-    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
-    if (!RUN_ID.test(id)) return notFound()
-    const forbidden = (error: ForbiddenError) =>
-      refuse(
-        c,
-        'page',
-        403,
-        'Not allowed',
-        error.missingCapabilities.length > 0
-          ? `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`
-          : `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}: another operator must.`,
-      )
-    try {
-      await requireApprovalAccess(deps, actor, id)
-    } catch (error) {
-      if (error instanceof NotFoundError) return notFound()
-      if (error instanceof ForbiddenError) return forbidden(error)
-      throw error
-    }
+    const denied = await accessRefusal(c, id, (runId) => requireApprovalAccess(deps, actor, runId))
+    if (denied) return denied
+    const { notFound, forbidden } = runRefusals(c, id)
     const body = await readFormBody(c)
     const text = (name: string, max: number) => (typeof body[name] === 'string' ? (body[name] as string).slice(0, max) : '')
     const values = { comment: text('comment', 2000), reasonCode: text('reasonCode', 50), reasonText: text('reasonText', 2000) }
@@ -402,17 +408,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   const revert = async (c: Context<ConsoleEnv>) => {
     const id = c.req.param('id') ?? ''
     const actor = c.get('actor')
-    const notFound = () => refuse(c, 'page', 404, 'Run not found', `There is no run ${id.slice(0, 64)}.`)
-    const forbidden = (error: ForbiddenError) =>
-      refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${error.missingCapabilities.join(', ')}.`)
-    if (!RUN_ID.test(id)) return notFound()
-    try {
-      await requireRunControl(deps, actor, id)
-    } catch (error) {
-      if (error instanceof NotFoundError) return notFound()
-      if (error instanceof ForbiddenError) return forbidden(error)
-      throw error
-    }
+    const denied = await accessRefusal(c, id, (runId) => requireRunControl(deps, actor, runId))
+    if (denied) return denied
+    const { notFound, forbidden } = runRefusals(c, id)
     const values = readRevertForm(await readFormBody(c))
     const refused = async (attempt: Omit<RevertAttempt, 'values'>, status: 409 | 422 | 423) => {
       const run = await findRun(deps, id)
