@@ -1,3 +1,4 @@
+import { isVerifiable } from '../commands/run/run-decider.js'
 import type {
   ApprovalSettings,
   AuditEntry,
@@ -182,15 +183,9 @@ function controlFields(run: RunSummary): Array<[string, unknown]> {
   return pairs
 }
 
-/** Outcomes after which the service verifies a run (SPEC §11): the others never get a verification. */
-export const VERIFIED_OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'partially_succeeded'])
-
-/**
- * Whether the service will verify this completed run (SPEC §11). A revert run never is: it puts back what
- * was there, which the runbook's preflight would find to change again.
- */
+/** Whether the service will verify this completed run (SPEC §11): the service's own rule, `isVerifiable`. */
 export function awaitsVerification(run: Pick<RunSummary, 'status' | 'outcome'> & Partial<Pick<RunSummary, 'context'>>): boolean {
-  return run.status === 'completed' && VERIFIED_OUTCOMES.has(run.outcome ?? '') && revertOf({ context: run.context ?? {} }) === null
+  return run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: revertOf({ context: run.context ?? {} }) })
 }
 
 /**

@@ -351,16 +351,16 @@ const recordRetry: Decision<'RecordRetry'> = (command, state) => {
 }
 
 /**
- * Which completed runs are verified (SPEC §11): those that repaired something as asked. A revert run is
- * not: it puts findings back as they were, which the runbook's scan would find to repair again.
+ * Which completed runs the service verifies (SPEC §11): those that repaired something as asked. A revert
+ * run is not: it puts findings back as they were, which the runbook's scan would find to repair again.
  */
+export function isVerifiable(run: { outcome: string; revertOf: string | null }): boolean {
+  return (run.outcome === 'succeeded' || run.outcome === 'partially_succeeded') && run.revertOf === null
+}
+
+/** A completed run the service verifies and has not verified yet. */
 export function needsVerification(state: RunState): boolean {
-  return (
-    state.status === 'completed' &&
-    (state.outcome === 'succeeded' || state.outcome === 'partially_succeeded') &&
-    state.verification === null &&
-    state.request.revertOf === null
-  )
+  return state.status === 'completed' && state.verification === null && isVerifiable({ outcome: state.outcome, revertOf: state.request.revertOf })
 }
 
 const DAY_MS = 24 * 3600 * 1000

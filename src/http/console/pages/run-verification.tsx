@@ -1,13 +1,12 @@
 import type { FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
+import { isVerifiable } from '../../../commands/run/run-decider.js'
 import { Time } from '../layout.js'
+import { revertOfContext } from '../run-revert.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 
-/** Outcomes after which the service verifies a run (SPEC §11 "Verification"); the others never are. */
-const VERIFIED_OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'partially_succeeded'])
-
 export interface RunVerificationProps {
-  run: Pick<RunDetail, 'status' | 'outcome' | 'verification'>
+  run: Pick<RunDetail, 'status' | 'outcome' | 'verification' | 'context'>
   /** What the runbook's counts count, plural. */
   unit: string
   tenantNames: TenantNames
@@ -21,6 +20,9 @@ export interface RunVerificationProps {
  */
 export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNames }) => {
   const verification = run.verification
+  const revertOf = revertOfContext(run.context)
+  // A revert run is never verified (the runbook's scan would find what it put back): nothing to wait for.
+  if (run.status !== 'completed' && revertOf !== null) return null
   if (run.status !== 'completed') {
     return (
       <p class="alert info" id="run-verification-pending" role="status" hidden>
@@ -28,7 +30,7 @@ export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNam
       </p>
     )
   }
-  if (!verification && !VERIFIED_OUTCOMES.has(run.outcome ?? '')) return null
+  if (!verification && !isVerifiable({ outcome: run.outcome ?? '', revertOf })) return null
   return (
     <section class="card" aria-labelledby="verification-title" id="run-verification">
       <h2 id="verification-title">Verification</h2>
