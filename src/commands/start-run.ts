@@ -21,7 +21,7 @@ import { loadRun } from './run-execution.js'
 import { canonicalJson, claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun, type RunCommand } from './run/run-decider.js'
 import { resolveLimits } from './run/run-limits.js'
-import { evolveRun, failedTenantIds, initialRunState } from './run/run-state.js'
+import { failedTenantIds, foldRun, initialRunState } from './run/run-state.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
 
 export interface StartRunInput {
@@ -350,7 +350,7 @@ async function linkedRunAppend(
   context: { correlationId: string; causationId: string | null; initiator: ReturnType<typeof initiatorOf> },
 ) {
   const { events, revision } = await log.read(streams.run(linkedRunId))
-  const state = events.reduce(evolveRun, initialRunState())
+  const state = foldRun(initialRunState(), events)
   const linked = decideRun(command, state)
   return [{ streamId: streams.run(linkedRunId), events: linked, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: linkedRunId } }]
 }

@@ -171,15 +171,17 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
   }
   if (state.status === 'completed' || state.results.has(command.tenantId)) return []
   const processed = processedEvent(state, command, command.at)
-  const results = new Map(state.results)
-  results.set(command.tenantId, storable(command.result))
-  const remaining = state.request.tenantIds.length - results.size
+  const added = { tenantId: command.tenantId, result: storable(command.result) }
+  // Counted, not copied: a run records one result per tenant, and copying every result per result would
+  // make a large run quadratic. Only the completion needs them all (once).
+  const remaining = state.request.tenantIds.length - state.results.size - 1
   if (remaining === 0) {
+    const results = new Map(state.results).set(added.tenantId, added.result)
     if (state.cancellation) return [processed, completion(state, results, command.at, 'cancelled')]
     return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, 'done')]
   }
   if (state.cancellation) return [processed]
-  const canaryPause = canaryPauseAfter(state, results, command.at)
+  const canaryPause = canaryPauseAfter(state, added, command.at)
   if (canaryPause) return [processed, canaryPause]
   if (command.result.status !== 'failed') return [processed]
   const failed = state.failedTenants + 1
@@ -200,11 +202,11 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
  * run paused meanwhile (an operator, the halt) takes the canary's reason: its alert and its checkpoint are
  * not lost to an earlier pause.
  */
-function canaryPauseAfter(state: ActiveRunState, results: ReadonlyMap<number, TenantResult>, at: string): DomainEvent | null {
+function canaryPauseAfter(state: ActiveRunState, added: { tenantId: number; result: TenantResult }, at: string): DomainEvent | null {
   const canary = state.request.canary
   if (!canary || (state.status !== 'running' && state.status !== 'paused')) return null
   const before = canaryStateOf(state)
-  const after = canaryStateOf({ ...state, results })
+  const after = canaryStateOf(state, added)
   if (before !== 'running' || after === 'running') return null
   if (after === 'passed' && canary.autoPromote) return null
   const count = canary.tenantIds.length

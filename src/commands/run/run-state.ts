@@ -104,6 +104,30 @@ function factsOf(state: ExistingRunState): RunFacts {
  * the decider on write; an event no status can hold means a corrupt stream and is refused.
  */
 export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }): RunState {
+  return evolveRunWith(state, logged, null)
+}
+
+/**
+ * Folds events into a state, as `events.reduce(evolveRun, state)` does, but copies the results map once
+ * for the whole batch instead of once per TenantProcessed: the intermediate states never leave this
+ * function, so the map they share can grow in place. A 10,000-tenant stream folds in linear time.
+ */
+export function foldRun(state: RunState, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>): RunState {
+  let current = state
+  let owned: Map<number, TenantResult> | null = null
+  for (const logged of events) {
+    if (logged.event.type === 'TenantProcessed' && current.status !== 'none') {
+      if (owned === null || current.results !== owned) owned = new Map(current.results)
+      current = evolveRunWith(current, logged, owned)
+    } else {
+      current = evolveRunWith(current, logged, null)
+    }
+  }
+  return current
+}
+
+/** `owned`: a results map the caller's fold owns (TenantProcessed adds to it), or null to copy. */
+function evolveRunWith(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }, owned: Map<number, TenantResult> | null): RunState {
   const event = logged.event
   if (!isRunEvent(event)) throw new CorruptRunStreamError(event.type, state.status)
   const lastEventAt = logged.recordedAt ?? state.lastEventAt
@@ -133,7 +157,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
         ? { ...current, ...facts, started: true }
         : { status: 'running', outcome: 'pending', ...facts, started: true }
     case 'TenantProcessed': {
-      const results = new Map(current.results)
+      const results = owned ?? new Map(current.results)
       results.set(event.data.tenantId, event.data.result)
       const failedTenants = facts.failedTenants + (event.data.result.status === 'failed' ? 1 : 0)
       return { ...current, ...facts, results, failedTenants }
@@ -174,16 +198,16 @@ export function pendingTenants(state: RunState): number[] {
 }
 
 /**
- * SPEC §11 canary: `running` until every canary tenant is processed, then `passed` when they all
+ * SPEC §11 canary (`added`: a result being decided, not folded yet): `running` until every canary tenant is processed, then `passed` when they all
  * succeeded; `failed` as soon as one failed. Null for a run without a canary.
  */
 export type CanaryState = 'running' | 'passed' | 'failed'
 
-export function canaryStateOf(state: RunState): CanaryState | null {
+export function canaryStateOf(state: RunState, added?: { tenantId: number; result: TenantResult }): CanaryState | null {
   if (state.status === 'none' || !state.request.canary) return null
   let pending = false
   for (const tenantId of state.request.canary.tenantIds) {
-    const result = state.results.get(tenantId)
+    const result = added?.tenantId === tenantId ? added.result : state.results.get(tenantId)
     if (result?.status === 'failed') return 'failed'
     if (!result) pending = true
   }

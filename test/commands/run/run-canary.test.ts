@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
 import { resolveCanary } from '../../../src/commands/plan/canary.js'
 import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
-import { canaryStateOf, dispatchWindow, type RunState } from '../../../src/commands/run/run-state.js'
+import { canaryStateOf, dispatchWindow, evolveRun, foldRun, initialRunState, type RunState } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
 import type { RunCommand } from '../../../src/commands/run/run-decider.js'
 import { apply, failed, LATER, record, requestRun, run, runRequest, startRun, succeeded, thrown } from './run-fixtures.js'
@@ -201,5 +201,38 @@ describe('RecordRevert', () => {
     const expired = thrown(() => apply(completed(1), revertAt(new Date(requestedAt + 7 * day + 1).toISOString(), 7)))
     expect(expired).toBeInstanceOf(ValidationError)
     expect((expired as ValidationError).message).toMatch(/expired/)
+  })
+})
+
+describe('foldRun', () => {
+  it('folds a run stream as reducing with evolveRun does, without touching the state it started from (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }).chain((targets) =>
+          fc.record({
+            targets: fc.constant(targets),
+            order: fc.shuffledSubarray(Array.from({ length: targets }, (_, i) => 100 + i), { minLength: 0, maxLength: targets }),
+            failures: fc.array(fc.boolean(), { minLength: targets, maxLength: targets }),
+            split: fc.integer({ min: 0, max: targets }),
+          }),
+        ),
+        ({ targets, order, failures, split }) => {
+          const tenantIds = Array.from({ length: targets }, (_, i) => 100 + i)
+          const commands: RunCommand[] = [requestRun(runRequest({ tenantIds, limits: { maxConcurrency: 4, maxFailures: null } })), startRun]
+          order.forEach((tenantId, index) => commands.push(record(tenantId, failures[index] ? failed('INVALID_DATA') : succeeded(2, 1))))
+          const { events } = run(commands)
+          const logged = events.map((event) => ({ event }))
+          const head = logged.slice(0, Math.min(split, logged.length))
+          const start = foldRun(initialRunState(), head)
+          const startResults = start.status === 'none' ? [] : [...start.results]
+          const folded = foldRun(start, logged.slice(head.length))
+          const reduced = logged.reduce(evolveRun, initialRunState())
+          expect(folded).toEqual(reduced)
+          // The state a fold started from is untouched: caches and deciders may still hold it.
+          expect(start.status === 'none' ? [] : [...start.results]).toEqual(startResults)
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })
