@@ -2,6 +2,7 @@ import type { DomainEvent, PauseReason, RunLimits, RunOutcome, RunReason, Tenant
 import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
+import { ResultLog } from './result-log.js'
 import { canaryStateOf, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
 import { validateLimits } from './run-limits.js'
 
@@ -88,7 +89,7 @@ function requireNotCancelling(command: RunCommand['type'], state: ActiveRunState
  * The completion of a run: `done` when its tenants are all processed (the outcome follows from their
  * results), or ended early by a cancel or a rejection; the counts cover the tenants processed.
  */
-function completion(state: ExistingRunState, results: ReadonlyMap<number, TenantResult>, at: string, ending: 'done' | 'cancelled' | 'rejected'): DomainEvent {
+function completion(state: ExistingRunState, results: ResultLog, at: string, ending: 'done' | 'cancelled' | 'rejected'): DomainEvent {
   const { request } = state
   const processed = request.tenantIds.flatMap((id) => {
     const result = results.get(id)
@@ -136,7 +137,7 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
     status: 'queued',
     outcome: 'pending',
     request: command.data,
-    results: new Map(),
+    results: ResultLog.empty(),
     failedTenants: 0,
     limits: command.data.limits,
     generation: 0,
@@ -148,7 +149,7 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
     lastEventAt: null,
   }
   const started: DomainEvent = { type: 'RunStarted', data: { runId: command.data.runId, startedAt: command.data.requestedAt } }
-  return [requested, started, completion(queued, new Map(), command.data.requestedAt, 'done')]
+  return [requested, started, completion(queued, ResultLog.empty(), command.data.requestedAt, 'done')]
 }
 
 /** queued → running; a no-op for a run that is past it (already running, paused after starting, completed). */
@@ -172,11 +173,9 @@ const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
   if (state.status === 'completed' || state.results.has(command.tenantId)) return []
   const processed = processedEvent(state, command, command.at)
   const added = { tenantId: command.tenantId, result: storable(command.result) }
-  // Counted, not copied: a run records one result per tenant, and copying every result per result would
-  // make a large run quadratic. Only the completion needs them all (once).
   const remaining = state.request.tenantIds.length - state.results.size - 1
   if (remaining === 0) {
-    const results = new Map(state.results).set(added.tenantId, added.result)
+    const results = state.results.with(added.tenantId, added.result)
     if (state.cancellation) return [processed, completion(state, results, command.at, 'cancelled')]
     return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, 'done')]
   }
@@ -303,12 +302,12 @@ const cancelRun: Decision<'CancelRun'> = (command, state) => {
 
 const completeCancelledRun: Decision<'CompleteCancelledRun'> = (command, state) => {
   if (state.status === 'none' || state.status === 'completed' || !state.cancellation) return []
-  const results = new Map(state.results)
+  let results = state.results
   const events: DomainEvent[] = []
   for (const stored of command.stored) {
     if (!state.request.tenantIds.includes(stored.tenantId) || results.has(stored.tenantId)) continue
     events.push(processedEvent(state, stored, command.at))
-    results.set(stored.tenantId, storable(stored.result))
+    results = results.with(stored.tenantId, storable(stored.result))
   }
   return [...events, completion(state, results, command.at, 'cancelled')]
 }

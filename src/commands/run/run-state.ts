@@ -1,5 +1,6 @@
 import type { EventData, EventOf, FailureEntry, PauseReason, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
 import type { LoggedEvent } from '../../store/event-log.js'
+import { ResultLog } from './result-log.js'
 
 /** The events a run's stream holds. Anything else there is a corrupt stream, refused when folded. */
 export type RunEvent = EventOf<
@@ -45,8 +46,8 @@ export type RunRequest = EventData<'RunRequested'>
 /** What every run that exists knows, whatever its status. */
 export interface RunFacts {
   request: RunRequest
-  /** Results recorded so far, by tenant id. */
-  results: ReadonlyMap<number, TenantResult>
+  /** Results recorded so far, by tenant id (persistent: recording one is O(1), see result-log.ts). */
+  results: ResultLog
   failedTenants: number
   limits: RunLimits
   /** Dispatch generation: 0 at start, moved on by every resume and re-dispatch (a new dedupe id per job). */
@@ -104,30 +105,6 @@ function factsOf(state: ExistingRunState): RunFacts {
  * the decider on write; an event no status can hold means a corrupt stream and is refused.
  */
 export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }): RunState {
-  return evolveRunWith(state, logged, null)
-}
-
-/**
- * Folds events into a state, as `events.reduce(evolveRun, state)` does, but copies the results map once
- * for the whole batch instead of once per TenantProcessed: the intermediate states never leave this
- * function, so the map they share can grow in place. A 10,000-tenant stream folds in linear time.
- */
-export function foldRun(state: RunState, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>): RunState {
-  let current = state
-  let owned: Map<number, TenantResult> | null = null
-  for (const logged of events) {
-    if (logged.event.type === 'TenantProcessed' && current.status !== 'none') {
-      if (owned === null || current.results !== owned) owned = new Map(current.results)
-      current = evolveRunWith(current, logged, owned)
-    } else {
-      current = evolveRunWith(current, logged, null)
-    }
-  }
-  return current
-}
-
-/** `owned`: a results map the caller's fold owns (TenantProcessed adds to it), or null to copy. */
-function evolveRunWith(state: RunState, logged: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }, owned: Map<number, TenantResult> | null): RunState {
   const event = logged.event
   if (!isRunEvent(event)) throw new CorruptRunStreamError(event.type, state.status)
   const lastEventAt = logged.recordedAt ?? state.lastEventAt
@@ -137,7 +114,7 @@ function evolveRunWith(state: RunState, logged: Pick<LoggedEvent, 'event'> & { r
       status: event.data.approvalRequired ? 'awaiting_approval' : 'queued',
       outcome: 'pending',
       request: event.data,
-      results: new Map(),
+      results: ResultLog.empty(),
       failedTenants: 0,
       limits: event.data.limits,
       generation: 0,
@@ -157,8 +134,7 @@ function evolveRunWith(state: RunState, logged: Pick<LoggedEvent, 'event'> & { r
         ? { ...current, ...facts, started: true }
         : { status: 'running', outcome: 'pending', ...facts, started: true }
     case 'TenantProcessed': {
-      const results = owned ?? new Map(current.results)
-      results.set(event.data.tenantId, event.data.result)
+      const results = current.results.with(event.data.tenantId, event.data.result)
       const failedTenants = facts.failedTenants + (event.data.result.status === 'failed' ? 1 : 0)
       return { ...current, ...facts, results, failedTenants }
     }
@@ -225,6 +201,11 @@ export function dispatchWindow(state: RunState): number[] {
   const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
   const canaryPending = canary ? pending.filter((id) => canary.has(id)) : []
   return (canaryPending.length > 0 ? canaryPending : pending).slice(0, state.limits.maxConcurrency)
+}
+
+/** Folds events into a state (the run decider's `fold`): linear in the events, the results being a ResultLog. */
+export function foldRun(state: RunState, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>): RunState {
+  return events.reduce(evolveRun, state)
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */
