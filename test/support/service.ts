@@ -1,3 +1,4 @@
+import { isVerifiable } from '../../src/commands/run/run-decider.js'
 import { randomUUID } from 'node:crypto'
 import { connect } from 'nats'
 import pino from 'pino'
@@ -224,7 +225,10 @@ export async function waitUntil(condition: () => Promise<boolean>, what: string,
  * A run resource that will change no more: completed and, if the service verifies it (SPEC §11), verified.
  * Tests that check "nothing was appended" wait for this, or a late RunVerified would land in their count.
  */
-export function runIsSettled(run: { status?: string; outcome?: string; verification?: unknown } | undefined): boolean {
+export function runIsSettled(
+  run: { status?: string; outcome?: string; verification?: unknown; context?: Record<string, unknown> } | undefined,
+): boolean {
   if (run?.status !== 'completed') return false
-  return run.verification != null || !['succeeded', 'partially_succeeded'].includes(run.outcome ?? '')
+  const revertOf = typeof run.context?.revert_of === 'string' ? run.context.revert_of : null
+  return run.verification != null || !isVerifiable({ outcome: run.outcome ?? '', revertOf })
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun, type RunDetail } from '../../../src/projections/queries.js'
-import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleSession } from './console-client.js'
 
 /**
@@ -64,7 +64,8 @@ describe.each(serviceFlavours())('console canary and revert (SPEC §11): $name',
     }, `run ${runId} ${what}`)
     return (await getRun(service.sql, runId))!
   }
-  const completed = (runId: string) => runOnceItIs(runId, (run) => run.status === 'completed', 'completed')
+  // Completed and, when the service verifies it, verified: a late RunVerified must not land in a later count.
+  const completed = (runId: string) => runOnceItIs(runId, (run) => runIsSettled(run), 'completed')
   const pausedFor = (runId: string, reasonCode: string) =>
     runOnceItIs(runId, (run) => run.status === 'paused' && run.pause?.reasonCode === reasonCode, `paused ${reasonCode}`)
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getRun } from '../../../src/projections/queries.js'
-import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import { consoleLogin, consoleRequest, createConsoleOperator, csrfFieldOf, parseServerSentEvents, type ConsoleSession } from './console-client.js'
 
 /** SPEC §10 in the console: operator administration, the approval setting, four eyes on the run page, your account. */
@@ -211,7 +211,7 @@ describe.each(serviceFlavours())('console operators, approvals and account (SPEC
 
       const approved = await post(`/system/ops/runs/${runId}/approve`, { comment: 'checked the preflight' }, approver)
       expect(approved.status, approved.text.slice(0, 400)).toBe(303)
-      await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'completed', 'approved run completes')
+      await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), 'approved run completes')
       expect((await getRun(service.sql, runId))!.outcome).toBe('succeeded')
       const done = await get(`/system/ops/runs/${runId}`, approver)
       expect(done.text).toContain('id="run-approved"')

@@ -2,7 +2,7 @@ import { destroyConsoleSession } from '../../../src/auth/console-sessions.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun } from '../../../src/projections/queries.js'
-import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import {
   consoleLogin,
   consoleRequest,
@@ -38,7 +38,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
     postForm(startPath, { _csrf: session.csrf, ...form }, session)
 
   async function completedRun(runId: string) {
-    await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'completed', `run ${runId} completed`)
+    await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), `run ${runId} completed`)
     return (await getRun(service.sql, runId))!
   }
 

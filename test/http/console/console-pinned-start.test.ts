@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun } from '../../../src/projections/queries.js'
-import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleResponse, type ConsoleSession } from './console-client.js'
 
 /**
@@ -110,7 +110,7 @@ describe.each(serviceFlavours())('console pinned start (SPEC §11): $name', (fla
     expect(run.status, run.text).toBe(200)
     expect(run.body.context.preflight).toMatchObject({ preflight_id: preview.preflightId, affected_count: preview.affectedCount })
     // Done before the next test counts events.
-    await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'completed', `run ${runId} completed`)
+    await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), `run ${runId} completed`)
   })
 
   it('answers a pinned start over moved data 409 with the drift report beside the kept form, appending nothing', async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { consoleRoutes } from '../../../src/http/console/console-routes.js'
 import { getRun } from '../../../src/projections/queries.js'
 import { listUniverse } from '../../../src/runbooks/tenant-universe.js'
-import { serviceFlavours, testAdmin, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, testAdmin, waitUntil, type TestService } from '../../support/service.js'
 import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleResponse, type ConsoleSession } from './console-client.js'
 
 /**
@@ -139,7 +139,7 @@ describe.each(serviceFlavours().slice(0, 1))('RBAC matrix of the console: $name'
     expect(started.status, started.text).toBe(202)
     runId = started.body.runId
     // A completed run: its live stream ends at once, and no control post can change it.
-    await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'completed', `run ${runId} completed`)
+    await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), `run ${runId} completed`)
     secrets = [testAdmin.email, runReason, ...(await listUniverse(service.sql, undefined, 5)).map((tenant) => tenant.name)]
   })
 

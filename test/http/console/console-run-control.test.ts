@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../../src/db/demo-seed.js'
 import { getRun } from '../../../src/projections/queries.js'
 import { paceTenantJobs, type PacedTenantJobs } from '../../browser/browser-fixtures.js'
-import { serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../../support/service.js'
 import {
   consoleLogin,
   consoleRequest,
@@ -53,7 +53,8 @@ describe.each(serviceFlavours())('console run control (SPEC §9): $name', (flavo
     post(`/system/ops/runs/${runId}/${action}`, form, session)
 
   async function completedRun(runId: string) {
-    await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'completed', `run ${runId} completed`)
+    // Completed and, when the service verifies it, verified: a late RunVerified must not land in a later count.
+    await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), `run ${runId} completed`)
     return (await getRun(service.sql, runId))!
   }
 
