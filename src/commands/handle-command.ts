@@ -7,12 +7,6 @@ export interface Decider<S, C> {
   /** Folds one event; `recordedAt` is absent for events just decided and not yet read back. */
   evolve: (state: S, event: Pick<LoggedEvent, 'event'> & { recordedAt?: Date }) => S
   decide: (command: C, state: S) => DomainEvent[]
-  /** Folds many events at once, as reducing with `evolve` does (a decider may do it in less than the sum). */
-  fold?: (state: S, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>) => S
-}
-
-function foldWith<S, C>(decider: Decider<S, C>, state: S, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>): S {
-  return decider.fold ? decider.fold(state, events) : events.reduce(decider.evolve, state)
 }
 
 export interface HandledCommand<S> {
@@ -61,7 +55,7 @@ export async function loadState<S, C>(
   const cached = cache?.get(streamId)
   const fromRevision = cached ? cached.revision + 1 : 0
   const { events, revision } = await log.read(streamId, { fromRevision })
-  const state = foldWith(decider, cached ? cached.state : decider.initialState(), events)
+  const state = events.reduce(decider.evolve, cached ? cached.state : decider.initialState())
   if (cache && revision !== null) cache.set(streamId, { state, revision })
   return { state, revision }
 }
@@ -85,7 +79,7 @@ export async function handleCommand<S, C>(
     if (events.length === 0) return { events, state, position: null, eventIds: [] }
     try {
       const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, context)
-      const after = foldWith(decider, state, events.map((event) => ({ event })))
+      const after = events.reduce((s, event) => decider.evolve(s, { event }), state)
       cache?.set(streamId, { state: after, revision: appended.nextExpectedRevision })
       return { events, state: after, position: appended.position, eventIds: appended.eventIds }
     } catch (error) {

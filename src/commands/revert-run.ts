@@ -1,4 +1,4 @@
-import { beforeImageCounts, DEFAULT_BEFORE_IMAGE_DAYS } from '../db/before-images.js'
+import { DEFAULT_BEFORE_IMAGE_DAYS } from '../db/before-images.js'
 import type { RunOutcome, RunSource } from '../events/index.js'
 import { requireCapabilities, type Actor } from './actor.js'
 import { NotFoundError, ValidationError, type FieldProblem } from './errors.js'
@@ -8,7 +8,7 @@ import { loadRun } from './run-execution.js'
 import { decideRun } from './run/run-decider.js'
 import { reasonProblems } from './run/start-run-policy.js'
 import { runControlCapabilities } from './run-control.js'
-import { requestRun, revertPreview, type RunCommandDeps, type StartedRun } from './start-run.js'
+import { requestRun, revertPlan, type RunCommandDeps, type StartedRun } from './start-run.js'
 
 export interface RevertRunInput {
   /** Exactly `revert <runId>`, typed by the operator. */
@@ -50,11 +50,10 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
   // The run's state first (409 unless completed and not reverted; 422 when it changed nothing or expired).
   decideRun({ type: 'RecordRevert', revertRunId: 'check', keptDays, previousRevert, at: new Date().toISOString() }, original)
   await requireNotHalted(deps.log, 'start a run')
-  const withImages = new Set((await beforeImageCounts(deps.sql, revertedRunId)).map((t) => t.tenantId))
-  if (withImages.size === 0) {
+  const plan = await revertPlan(deps.sql, revertedRunId, original.request.tenantIds)
+  if (plan.tenantIds.length === 0) {
     throw new ValidationError([{ field: 'runId', message: "the run's before-images are gone (purged): it cannot be reverted" }])
   }
-  const tenantIds = original.request.tenantIds.filter((tenantId) => withImages.has(tenantId))
   const { scope, targetTenantId } = original.request
   return requestRun(deps, actor, {
     runbookKey: runbook.key,
@@ -63,12 +62,12 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
     tenantId: targetTenantId,
     reason: { code: input.reason!.code, text: input.reason!.text.trim() },
     source: input.source,
-    tenantIds,
+    tenantIds: plan.tenantIds,
     limits: original.limits,
     retryOf: null,
     pin: null,
     canary: null,
-    revert: { of: revertedRunId, preflight: await revertPreview(deps.sql, revertedRunId, tenantIds), link: { keptDays, previousRevert } },
+    revert: { of: revertedRunId, preflight: plan.preflight, link: { keptDays, previousRevert } },
   })
 }
 

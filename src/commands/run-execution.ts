@@ -3,7 +3,7 @@ import type { EventLog } from '../store/event-log.js'
 import { handleCommand, loadState, type StreamStateCache } from './handle-command.js'
 import type { TenantOutcome } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
-import { foldRun, initialRunState, type RunState } from './run/run-state.js'
+import { evolveRun, initialRunState, type RunState } from './run/run-state.js'
 
 /** The commands the work path issues on a run. Each is load → decide → append; none holds a rule itself. */
 
@@ -15,7 +15,7 @@ function systemContext(runId: string, component: Component, causationId: string 
 
 export async function loadRun(log: EventLog, runId: string): Promise<RunState> {
   const { events } = await log.read(streams.run(runId))
-  return foldRun(initialRunState(), events)
+  return events.reduce(evolveRun, initialRunState())
 }
 
 /** The run's request (its first event), or null when the run does not exist: all an access check needs. */

@@ -21,7 +21,7 @@ import { loadRun } from './run-execution.js'
 import { canonicalJson, claimIsActive, decideRunIdentity, evolveRunIdentity, runIdentityHash, type RunIdentityState } from './run-identity/run-identity.js'
 import { decideRun, type RunCommand } from './run/run-decider.js'
 import { resolveLimits } from './run/run-limits.js'
-import { failedTenantIds, foldRun, initialRunState } from './run/run-state.js'
+import { evolveRun, failedTenantIds, initialRunState } from './run/run-state.js'
 import { checkStartRunPolicy } from './run/start-run-policy.js'
 
 export interface StartRunInput {
@@ -158,15 +158,19 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
     retryOf: retriedRunId,
     pin: null,
     canary: null,
-    revert: revertOf ? { of: revertOf, preflight: await revertPreview(deps.sql, revertOf, stillAllowed), link: null } : null,
+    revert: revertOf ? { of: revertOf, preflight: (await revertPlan(deps.sql, revertOf, stillAllowed)).preflight, link: null } : null,
   })
 }
 
-/** A revert's preview: the before-images it would put back, over these tenants. */
-export async function revertPreview(sql: Sql, revertedRunId: string, tenantIds: readonly number[]): Promise<PreflightResult> {
+/**
+ * A revert's plan over these tenants (in their order): those with before-images of the reverted run, and
+ * its preview counting the before-images it would put back.
+ */
+export async function revertPlan(sql: Sql, revertedRunId: string, within: readonly number[]): Promise<{ tenantIds: number[]; preflight: PreflightResult }> {
   const images = new Map((await beforeImageCounts(sql, revertedRunId)).map((t) => [t.tenantId, t.images]))
-  const count = tenantIds.reduce((sum, tenantId) => sum + (images.get(tenantId) ?? 0), 0)
-  return { affectedCount: count, totalCount: count, estimatedTenants: tenantIds.length }
+  const tenantIds = within.filter((tenantId) => images.has(tenantId))
+  const count = tenantIds.reduce((sum, tenantId) => sum + images.get(tenantId)!, 0)
+  return { tenantIds, preflight: { affectedCount: count, totalCount: count, estimatedTenants: tenantIds.length } }
 }
 
 interface PinnedPlan {
@@ -350,7 +354,7 @@ async function linkedRunAppend(
   context: { correlationId: string; causationId: string | null; initiator: ReturnType<typeof initiatorOf> },
 ) {
   const { events, revision } = await log.read(streams.run(linkedRunId))
-  const state = foldRun(initialRunState(), events)
+  const state = events.reduce(evolveRun, initialRunState())
   const linked = decideRun(command, state)
   return [{ streamId: streams.run(linkedRunId), events: linked, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: linkedRunId } }]
 }

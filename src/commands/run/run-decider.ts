@@ -367,17 +367,17 @@ export function needsVerification(state: RunState): boolean {
 const DAY_MS = 24 * 3600 * 1000
 
 /**
- * SPEC §11 revert: once per run, of a completed run that changed something, while its before-images are
- * kept. They are counted from the run's request, the earliest any of them can have been written: a revert
- * accepted finds every one of them (the purge drops them by age).
+ * SPEC §11 revert of a completed run that changed something, while its before-images are kept — counted
+ * from the run's request, the earliest any of them can have been written. Once, unless the last revert
+ * did not happen (`revertMayBeAskedAgain`).
  */
 const recordRevert: Decision<'RecordRevert'> = (command, state) => {
   if (state.status !== 'completed') refuse('RecordRevert', state)
   if (state.revertedBy !== null && !revertMayBeAskedAgain(command.previousRevert)) {
     refuse('RecordRevert', state, `completed and already reverted by run ${state.revertedBy}`)
   }
-  const changed = [...state.results.values()].reduce((sum, r) => sum + (r.status === 'succeeded' ? r.updated : 0), 0)
-  if (changed === 0) throw new ValidationError([{ field: 'runId', message: 'the run changed nothing: there is nothing to revert' }])
+  const { updated } = summaryCountsOf([...state.results.values()], state.request.scope, state.request.tenantIds.length)
+  if (updated === 0) throw new ValidationError([{ field: 'runId', message: 'the run changed nothing: there is nothing to revert' }])
   if (Date.parse(command.at) - Date.parse(state.request.requestedAt) > command.keptDays * DAY_MS) {
     throw new ValidationError([
       { field: 'runId', message: `the run's before-images are kept ${command.keptDays} days after it was requested and have expired` },

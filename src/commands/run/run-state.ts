@@ -174,8 +174,9 @@ export function pendingTenants(state: RunState): number[] {
 }
 
 /**
- * SPEC §11 canary (`added`: a result being decided, not folded yet): `running` until every canary tenant is processed, then `passed` when they all
- * succeeded; `failed` as soon as one failed. Null for a run without a canary.
+ * SPEC §11 canary: `running` until every canary tenant is processed, then `passed` when they all succeeded;
+ * `failed` as soon as one failed. Null for a run without a canary. `added`: a result being decided, not
+ * folded yet.
  */
 export type CanaryState = 'running' | 'passed' | 'failed'
 
@@ -201,11 +202,6 @@ export function dispatchWindow(state: RunState): number[] {
   const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
   const canaryPending = canary ? pending.filter((id) => canary.has(id)) : []
   return (canaryPending.length > 0 ? canaryPending : pending).slice(0, state.limits.maxConcurrency)
-}
-
-/** Folds events into a state (the run decider's `fold`): linear in the events, the results being a ResultLog. */
-export function foldRun(state: RunState, events: ReadonlyArray<Pick<LoggedEvent, 'event'> & { recordedAt?: Date }>): RunState {
-  return events.reduce(evolveRun, state)
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
 import { resolveCanary } from '../../../src/commands/plan/canary.js'
 import { planDispatch } from '../../../src/commands/run/dispatch-plan.js'
-import { canaryStateOf, dispatchWindow, evolveRun, foldRun, initialRunState, type RunState } from '../../../src/commands/run/run-state.js'
+import { canaryStateOf, dispatchWindow, evolveRun, initialRunState, type RunState } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
 import type { RunCommand } from '../../../src/commands/run/run-decider.js'
 import { apply, failed, LATER, record, requestRun, run, runRequest, startRun, succeeded, thrown } from './run-fixtures.js'
@@ -204,8 +204,8 @@ describe('RecordRevert', () => {
   })
 })
 
-describe('foldRun', () => {
-  it('folds a run stream as reducing with evolveRun does, without touching the state it started from (property)', () => {
+describe('folding a run stream from a cached state (the results are shared between states)', () => {
+  it('gives the state of the whole fold, leaves the cached state as it was, and a branch from it sees nothing of the other (property)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 30 }).chain((targets) =>
@@ -223,13 +223,22 @@ describe('foldRun', () => {
           const { events } = run(commands)
           const logged = events.map((event) => ({ event }))
           const head = logged.slice(0, Math.min(split, logged.length))
-          const start = foldRun(initialRunState(), head)
+          const start = head.reduce(evolveRun, initialRunState())
           const startResults = start.status === 'none' ? [] : [...start.results]
-          const folded = foldRun(start, logged.slice(head.length))
-          const reduced = logged.reduce(evolveRun, initialRunState())
-          expect(folded).toEqual(reduced)
+          const folded = logged.slice(head.length).reduce(evolveRun, start)
+          // The whole stream folded from scratch, in a state that shares nothing with the one above.
+          const whole = structuredClone(events).map((event) => ({ event })).reduce(evolveRun, initialRunState())
+          expect([...(folded.status === 'none' ? [] : folded.results)]).toEqual([...(whole.status === 'none' ? [] : whole.results)])
+          expect(folded.status === 'none' ? 0 : folded.failedTenants).toBe(whole.status === 'none' ? 0 : whole.failedTenants)
+          expect(folded.status).toBe(whole.status)
           // The state a fold started from is untouched: caches and deciders may still hold it.
           expect(start.status === 'none' ? [] : [...start.results]).toEqual(startResults)
+          // A second branch from it (a decision whose append will lose the race) sees only its own result.
+          if ((start.status === 'running' || start.status === 'paused') && start.results.size < targets) {
+            const stranger = tenantIds.find((id) => !start.results.has(id))!
+            const branch = apply(start, record(stranger, succeeded(9, 9))).state
+            expect(branch.status !== 'none' && [...branch.results.keys()]).toEqual([...startResults.map(([id]) => id), stranger])
+          }
         },
       ),
       { numRuns: 200 },
