@@ -34,7 +34,7 @@ export function revertPrompt(runId: string): string {
   const id = printable(runId)
   return [
     `Reverting run ${id} puts back, tenant by tenant, what it changed; findings changed since are left alone (skipped).`,
-    `A run can be reverted once. Type "revert ${id}" to confirm: `,
+    `A run is reverted once (again only if that revert was rejected, cancelled or failed). Type "revert ${id}" to confirm: `,
   ].join('\n')
 }
 

@@ -417,7 +417,7 @@ export function succeededTenantIds(state: RunState): number[] {
  * A revert that was rejected, cancelled or failed did not put the run back (or only part of it): another
  * may be asked. It puts back only what still holds what the run wrote, so what the first one did is skipped.
  */
-function revertMayBeAskedAgain(previous: { outcome: RunOutcome } | null): boolean {
+export function revertMayBeAskedAgain(previous: { outcome: string } | null): boolean {
   return previous !== null && ['rejected', 'cancelled', 'failed', 'blocked'].includes(previous.outcome)
 }
 

@@ -1,3 +1,4 @@
+import { revertMayBeAskedAgain } from '../../commands/run/run-decider.js'
 import type { FieldProblem } from '../../commands/errors.js'
 import { findUnsafeText } from '../../events/safe-text.js'
 import type { RunDetail } from '../../projections/queries.js'
@@ -51,15 +52,19 @@ export function revertInputOf(values: RevertFormValues) {
 }
 
 /**
- * Whether the page offers the revert: a completed run that updated something and was not reverted yet
- * (`revertedBy`, from its RunReverted), to an operator who may run its runbook — a revert run too: it kept
- * before-images of what it put back, so reverting it repairs again. Expired before-images are left to the
- * command's 422: the page does not know the deployment's retention.
+ * Whether the page offers the revert: a completed run that updated something, to an operator who may run
+ * its runbook, and not reverted yet — or its last revert did not happen (the command's own rule,
+ * `revertMayBeAskedAgain`; `lastRevert` is that revert's outcome once completed, else null). A revert run
+ * too: it kept before-images of what it put back. Expiry is left to the command's 422 (one rule, there).
  */
-export function offersRevert(run: Pick<RunDetail, 'status' | 'summaryCounts'>, revertedBy: string | null, mayRun: boolean): boolean {
-  return (
-    mayRun && run.status === 'completed' && (run.summaryCounts.updated ?? 0) > 0 && revertedBy === null
-  )
+export function offersRevert(
+  run: Pick<RunDetail, 'status' | 'summaryCounts'>,
+  revertedBy: string | null,
+  lastRevert: { outcome: string } | null,
+  mayRun: boolean,
+): boolean {
+  const revertable = revertedBy === null || revertMayBeAskedAgain(lastRevert)
+  return mayRun && run.status === 'completed' && (run.summaryCounts.updated ?? 0) > 0 && revertable
 }
 
 /** The original run a revert run puts back (its `context.revert_of`), or null for any other run. */

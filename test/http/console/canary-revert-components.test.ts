@@ -100,12 +100,15 @@ describe('console run page: revert (SPEC §11)', () => {
   const completed = { status: 'completed', summaryCounts: { updated: 3 }, context: {} }
 
   it('is offered for a completed run that changed something, not reverted, to an operator who may run it', () => {
-    expect(offersRevert(completed, null, true)).toBe(true)
-    expect(offersRevert(completed, null, false)).toBe(false)
-    expect(offersRevert(completed, '01JREVERTRUNXXXXXXXXXXXXXX', true)).toBe(false)
-    expect(offersRevert({ ...completed, summaryCounts: { updated: 0 } }, null, true)).toBe(false)
-    expect(offersRevert({ ...completed, summaryCounts: {} }, null, true)).toBe(false)
-    expect(offersRevert({ ...completed, status: 'running' }, null, true)).toBe(false)
+    expect(offersRevert(completed, null, null, true)).toBe(true)
+    expect(offersRevert(completed, null, null, false)).toBe(false)
+    expect(offersRevert(completed, '01JREVERTRUNXXXXXXXXXXXXXX', null, true)).toBe(false)
+    expect(offersRevert({ ...completed, summaryCounts: { updated: 0 } }, null, null, true)).toBe(false)
+    expect(offersRevert({ ...completed, summaryCounts: {} }, null, null, true)).toBe(false)
+    expect(offersRevert({ ...completed, status: 'running' }, null, null, true)).toBe(false)
+    // As the command takes one: again after a revert that did not happen, not after one that did.
+    for (const outcome of ['rejected', 'cancelled', 'failed']) expect(offersRevert(completed, '01JREVERTRUNXXXXXXXXXXXXXX', { outcome }, true)).toBe(true)
+    expect(offersRevert(completed, '01JREVERTRUNXXXXXXXXXXXXXX', { outcome: 'succeeded' }, true)).toBe(false)
   })
 
   it('reads the form as revertRun input: confirmation as typed (revertRun judges it), no reason when both fields are empty, source system_ui', () => {

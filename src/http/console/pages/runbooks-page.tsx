@@ -56,8 +56,6 @@ export interface DriftReport {
   tenantNames: TenantNames
 }
 
-/** Rows of the drift report's table at most; the rest are counted. */
-const DRIFT_ROWS = 200
 
 export interface RunbooksPageProps {
   nonce: string
@@ -112,12 +110,11 @@ function percentText(value: number): string {
  * every tenant whose plan changed. Nothing was started; the operator previews again.
  */
 const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }> = ({ report, prefix, unit }) => {
-  const { pinned, current, tenants } = report.comparison
+  const { pinned, current, tenants, tenantsChanged } = report.comparison
   const moved = current.affectedCount - pinned.affectedCount
   const movedText = moved === 0 ? 'unchanged' : `${moved > 0 ? '+' : '−'}${Math.abs(moved)}`
   const share = pinned.affectedCount === 0 ? null : (Math.abs(moved) * 100) / pinned.affectedCount
   const newlyFailing = tenants.filter((t) => t.current?.wouldFail && !t.pinned?.wouldFail)
-  const shown = tenants.slice(0, DRIFT_ROWS)
   const name = (id: number) => tenantLabel(report.tenantNames, id)
   const titleId = `${prefix}-drift-title`
   const cell = (value: number | undefined) => (value === undefined ? '—' : String(value))
@@ -145,8 +142,8 @@ const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }>
       <div class="table-wrap">
         <table class="stack drift-table">
           <caption>
-            Tenants that changed: {tenants.length}
-            {tenants.length > shown.length ? ` (the first ${shown.length} shown)` : ''}
+            Tenants that changed: {tenantsChanged}
+            {tenantsChanged > tenants.length ? ` (the first ${tenants.length} shown)` : ''}
           </caption>
           <thead>
             <tr>
@@ -160,7 +157,7 @@ const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }>
             </tr>
           </thead>
           <tbody>
-            {shown.map((t) => (
+            {tenants.map((t) => (
               <tr class={t.current?.wouldFail && !t.pinned?.wouldFail ? 'fails' : undefined}>
                 <th scope="row">{name(t.tenantId)}</th>
                 <td data-label={`Affected ${unit} in the preview`}>{cell(t.pinned?.affected)}</td>

@@ -194,6 +194,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       if (event.type !== 'RunCancelled') continue
       cancelled = { reasonCode: event.data.reason.reasonCode, reasonText: event.data.reason.reasonText, by, at: event.data.cancelledAt }
     }
+    // How the last revert ended (the page offers another when it did not happen, as the command takes one).
+    const lastRevertRun = revertedBy ? await findRun(deps, revertedBy) : null
+    const lastRevert = lastRevertRun?.status === 'completed' ? { outcome: lastRevertRun.outcome } : null
     // Reverting needs what running the runbook needs: the same capabilities as the run controls.
     const mayControl = mayControlRun(deps.catalog, actor.capabilities, run.type)
     const mayApprove = missingCapabilities(actor.capabilities, runApprovalCapabilities(deps.catalog, run.type)).length === 0
@@ -239,7 +242,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         attempt={options.attempt ?? null}
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
         approval={{ role: approvalRole, attempt: options.approvalAttempt ?? null, approved, rejected: run.outcome === 'rejected' ? rejected : null }}
-        revert={{ offered: offersRevert(run, revertedBy, mayControl), attempt: options.revertAttempt ?? null, revertedBy }}
+        revert={{ offered: offersRevert(run, revertedBy, lastRevert, mayControl), attempt: options.revertAttempt ?? null, revertedBy }}
         events={events.map((e) => ({
           type: e.event.type,
           version: currentVersion[e.event.type],
