@@ -41,22 +41,31 @@ export async function markRunStarted(log: EventLog, runId: string, causationId: 
   return handled.state
 }
 
-/** Records one tenant's result exactly once; the last one may complete the run in the same append. */
-export async function recordTenantResult(
+/**
+ * Records tenants' results, each exactly once, in one append (a result already recorded is a no-op); the
+ * last one may complete the run in the same append.
+ */
+export async function recordTenantResults(
   log: EventLog,
-  input: { runId: string } & TenantOutcome,
+  runId: string,
+  results: TenantOutcome[],
   cache?: StreamStateCache<RunState>,
 ): Promise<RunState> {
-  const { runId, ...outcome } = input
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
-    { type: 'RecordTenantResult', ...outcome, at: new Date().toISOString() },
+    { type: 'RecordTenantResults', results, at: new Date().toISOString() },
     systemContext(runId, 'tenant-worker', null),
     cache,
   )
   return handled.state
+}
+
+/** One tenant's result: a batch of one. */
+export function recordTenantResult(log: EventLog, input: { runId: string } & TenantOutcome, cache?: StreamStateCache<RunState>): Promise<RunState> {
+  const { runId, ...outcome } = input
+  return recordTenantResults(log, runId, [outcome], cache)
 }
 
 /** Completes a cancelled run with the results stored beside repairs that its stream may still lack. */

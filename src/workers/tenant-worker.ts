@@ -12,8 +12,9 @@ import { PostgresEventStore } from '../store/postgres-event-store.js'
 import { StreamStateCache } from '../commands/handle-command.js'
 import { loadHalt } from '../commands/halt.js'
 import { haltActiveRun } from '../commands/run-control.js'
-import { loadRunCached, recordTenantResult } from '../commands/run-execution.js'
+import { loadRunCached, recordTenantResults } from '../commands/run-execution.js'
 import type { RunState } from '../commands/run/run-state.js'
+import type { TenantOutcome } from '../commands/run/run-decider.js'
 import { decideTenantRepair, type RepairDecision } from '../commands/run/tenant-repair-gate.js'
 import {
   defaultTenantRetryPolicy,
@@ -23,7 +24,7 @@ import {
 } from '../commands/run/tenant-retry-policy.js'
 import { BEFORE_IMAGES_GONE_MESSAGE } from '../commands/run/failure-message.js'
 import { finishCancelledRun } from './cancellation.js'
-import { KeyedSerialQueue } from './keyed-serial-queue.js'
+import { KeyedBatcher } from './keyed-batcher.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
 import { countFailedAttempt, findTenantResult, insertRepairResult, storeFailure, type StoredTenantResult } from './tenant-results.js'
 
@@ -72,8 +73,14 @@ type Attempt = { kind: 'stored'; stored: StoredTenantResult } | { kind: 'gate'; 
  */
 export class TenantWorker {
   private readonly options: TenantWorkerOptions
-  private readonly recording = new KeyedSerialQueue()
   private readonly runStates = new StreamStateCache<RunState>()
+  /**
+   * Results of one run recorded by this process go in batches, one append at a time: they all append to
+   * the run's stream, and letting them race only turns into expected-revision conflicts and re-reads.
+   */
+  private readonly recording = new KeyedBatcher<TenantOutcome, RunState>((runId, outcomes) =>
+    recordTenantResults(this.deps.log, runId, outcomes, this.runStates),
+  )
   private readonly logIn: (tx: TransactionSql) => EventLog
 
   constructor(
@@ -213,20 +220,13 @@ export class TenantWorker {
     if (decision.why === 'cancelled') await finishCancelledRun(this.deps, job.runId)
   }
 
-  /**
-   * Results of one run recorded by this process go one at a time: they all append to the run's stream, and
-   * letting them race only turns into expected-revision conflicts and re-reads. A cancelled run is finished
-   * by whichever of its in-flight repairs is recorded last.
-   */
+  /** Records the result (batched with the run's others); a cancelled run is finished by whichever of its in-flight repairs is recorded last. */
   private async record(job: TenantJob, stored: StoredTenantResult): Promise<void> {
-    const state = await this.recording.run(job.runId, () =>
-      recordTenantResult(this.deps.log, { runId: job.runId, tenantId: job.tenantId, ...stored }, this.runStates),
-    )
+    const state = await this.recording.add(job.runId, { tenantId: job.tenantId, ...stored })
     if (state.status !== 'none' && state.status !== 'completed' && state.cancellation) {
       await finishCancelledRun(this.deps, job.runId)
     }
-  }
-}
+  }}
 
 /**
  * A revert run's repair of one tenant. Its before-images were there when the revert was accepted; gone now

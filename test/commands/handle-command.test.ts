@@ -120,7 +120,7 @@ for (const flavour of databaseFlavours()) {
         env.log,
         streams.run(runId),
         runDecider,
-        { type: 'RecordTenantResult', tenantId: 301, attempt: 1, result: { status: 'succeeded', total: 3, updated: 1 }, startedAt: null, completedAt: null, at: new Date().toISOString() },
+        { type: 'RecordTenantResults', results: [{ tenantId: 301, attempt: 1, result: { status: 'succeeded', total: 3, updated: 1 }, startedAt: null, completedAt: null }], at: new Date().toISOString() },
         { correlationId: runId, causationId: null, initiator: { kind: 'system', component: 'tenant-worker' } },
       )
       expect(handled.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])

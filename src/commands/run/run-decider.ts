@@ -3,7 +3,7 @@ import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } 
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
 import { ResultLog } from './result-log.js'
-import { canaryStateOf, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
+import { canaryStateOf, evolveRun, requestFacts, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
 import { validateLimits } from './run-limits.js'
 
 /** A tenant's result as the worker stored it beside its repair (see src/workers/tenant-results.ts). */
@@ -19,7 +19,11 @@ export interface TenantOutcome {
 export type RunCommand =
   | { type: 'RequestRun'; data: RunRequest }
   | { type: 'StartRun'; at: string }
-  | ({ type: 'RecordTenantResult'; at: string } & TenantOutcome)
+  /**
+   * Results of several tenants in the order the worker stored them, decided one after the other on the state
+   * each left (a batch records exactly what recording them one by one would).
+   */
+  | { type: 'RecordTenantResults'; results: TenantOutcome[]; at: string }
   /** Re-dispatch these tenants (those not pending any more are ignored). */
   | { type: 'RedispatchPendingTenants'; tenantIds: number[]; at: string }
   | { type: 'PauseRun'; reason: PauseReason; at: string }
@@ -56,7 +60,7 @@ type Decision<C extends RunCommand['type']> = (command: Extract<RunCommand, { ty
 const commandNames: Record<RunCommand['type'], string> = {
   RequestRun: 'request',
   StartRun: 'start',
-  RecordTenantResult: 'recording a tenant result',
+  RecordTenantResults: 'recording a tenant result',
   RedispatchPendingTenants: 're-dispatch',
   PauseRun: 'pause',
   HaltRun: 'halt',
@@ -136,8 +140,7 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
   const queued: ExistingRunState = {
     status: 'queued',
     outcome: 'pending',
-    request: command.data,
-    results: ResultLog.empty(),
+    ...requestFacts(command.data),
     failedTenants: 0,
     limits: command.data.limits,
     generation: 0,
@@ -165,11 +168,23 @@ const startRun: Decision<'StartRun'> = (command, state) => {
  * the same append — unless the run is paused (a paused run never completes by itself). A failure beyond
  * the error budget pauses the run while tenants remain.
  */
-const recordTenantResult: Decision<'RecordTenantResult'> = (command, state) => {
-  if (state.status === 'none' || state.status === 'queued' || state.status === 'awaiting_approval') refuse('RecordTenantResult', state)
-  if (!state.request.tenantIds.includes(command.tenantId)) {
-    throw new TenantNotTargetedError(`RecordTenantResult(tenant ${command.tenantId})`, 'not targeting it')
+const recordTenantResults: Decision<'RecordTenantResults'> = (command, state) => {
+  const events: DomainEvent[] = []
+  let current = state
+  for (const outcome of command.results) {
+    const decided = recordTenantResult(outcome, command.at, current)
+    events.push(...decided)
+    current = decided.reduce((folded, event) => evolveRun(folded, { event }), current)
   }
+  return events
+}
+
+function recordTenantResult(outcome: TenantOutcome, at: string, state: RunState): DomainEvent[] {
+  if (state.status === 'none' || state.status === 'queued' || state.status === 'awaiting_approval') refuse('RecordTenantResults', state)
+  if (!state.targets.has(outcome.tenantId)) {
+    throw new TenantNotTargetedError(`RecordTenantResults(tenant ${outcome.tenantId})`, 'not targeting it')
+  }
+  const command = { ...outcome, at }
   if (state.status === 'completed' || state.results.has(command.tenantId)) return []
   const processed = processedEvent(state, command, command.at)
   const added = { tenantId: command.tenantId, result: storable(command.result) }
@@ -305,7 +320,7 @@ const completeCancelledRun: Decision<'CompleteCancelledRun'> = (command, state) 
   let results = state.results
   const events: DomainEvent[] = []
   for (const stored of command.stored) {
-    if (!state.request.tenantIds.includes(stored.tenantId) || results.has(stored.tenantId)) continue
+    if (!state.targets.has(stored.tenantId) || results.has(stored.tenantId)) continue
     events.push(processedEvent(state, stored, command.at))
     results = results.with(stored.tenantId, storable(stored.result))
   }
@@ -467,8 +482,8 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
       return requestRun(command, state)
     case 'StartRun':
       return startRun(command, state)
-    case 'RecordTenantResult':
-      return recordTenantResult(command, state)
+    case 'RecordTenantResults':
+      return recordTenantResults(command, state)
     case 'RedispatchPendingTenants':
       return redispatchPendingTenants(command, state)
     case 'PauseRun':

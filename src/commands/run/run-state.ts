@@ -46,8 +46,15 @@ export type RunRequest = EventData<'RunRequested'>
 /** What every run that exists knows, whatever its status. */
 export interface RunFacts {
   request: RunRequest
+  /** The request's `tenantIds` as a set: whether a tenant is targeted is asked per tenant, so in O(1). */
+  targets: ReadonlySet<number>
   /** Results recorded so far, by tenant id (persistent: recording one is O(1), see result-log.ts). */
   results: ResultLog
+  /**
+   * Index into `request.tenantIds` before which every tenant has a result: where the next pending tenants
+   * are looked for, so that finding them costs the dispatch window, not the run's size, per result.
+   */
+  frontier: number
   failedTenants: number
   limits: RunLimits
   /** Dispatch generation: 0 at start, moved on by every resume and re-dispatch (a new dedupe id per job). */
@@ -96,8 +103,8 @@ function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
 
 /** The facts of a state without its status-specific fields, to build the next status from. */
 function factsOf(state: ExistingRunState): RunFacts {
-  const { request, results, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
-  return { request, results, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
+  const { request, targets, results, frontier, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
+  return { request, targets, results, frontier, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
 }
 
 /**
@@ -113,8 +120,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
     return {
       status: event.data.approvalRequired ? 'awaiting_approval' : 'queued',
       outcome: 'pending',
-      request: event.data,
-      results: ResultLog.empty(),
+      ...requestFacts(event.data),
       failedTenants: 0,
       limits: event.data.limits,
       generation: 0,
@@ -136,7 +142,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
     case 'TenantProcessed': {
       const results = current.results.with(event.data.tenantId, event.data.result)
       const failedTenants = facts.failedTenants + (event.data.result.status === 'failed' ? 1 : 0)
-      return { ...current, ...facts, results, failedTenants }
+      return { ...current, ...facts, results, frontier: advanceFrontier(facts.request.tenantIds, results, facts.frontier), failedTenants }
     }
     case 'TenantJobsRedispatched':
       return { ...current, ...facts, generation: event.data.generation }
@@ -167,6 +173,29 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
   }
 }
 
+/** The facts a request sets: its targets, no result yet. */
+export function requestFacts(request: RunRequest): Pick<RunFacts, 'request' | 'targets' | 'results' | 'frontier'> {
+  return { request, targets: new Set(request.tenantIds), results: ResultLog.empty(), frontier: 0 }
+}
+
+/** Amortised O(1) per result: the frontier only moves forward, past tenants that have results. */
+function advanceFrontier(tenantIds: readonly number[], results: ResultLog, frontier: number): number {
+  let next = frontier
+  while (next < tenantIds.length && results.has(tenantIds[next]!)) next++
+  return next
+}
+
+/** Up to `limit` targeted tenants without a result, in target order, from the frontier on. */
+function firstPending(state: ExistingRunState, limit: number, among?: ReadonlySet<number>): number[] {
+  const { tenantIds } = state.request
+  const found: number[] = []
+  for (let index = state.frontier; index < tenantIds.length && found.length < limit; index++) {
+    const tenantId = tenantIds[index]!
+    if (!state.results.has(tenantId) && (!among || among.has(tenantId))) found.push(tenantId)
+  }
+  return found
+}
+
 /** Targeted tenants without a recorded result, in target order. */
 export function pendingTenants(state: RunState): number[] {
   if (state.status === 'none') return []
@@ -192,16 +221,23 @@ export function canaryStateOf(state: RunState, added?: { tenantId: number; resul
 }
 
 /**
- * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency` pending tenants in
- * target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
+ * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency × DISPATCH_AHEAD` pending
+ * tenants in target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
  * the canary is repaired first and alone).
  */
+/**
+ * How many jobs per concurrency slot wait in the queue. More than one, so that a worker finishing a tenant
+ * finds the next job there instead of waiting for the result's round trip through the event store and the
+ * dispatcher; the slots, not the window, hold the run to `maxConcurrency` repairs at once.
+ */
+export const DISPATCH_AHEAD = 3
+
 export function dispatchWindow(state: RunState): number[] {
   if (state.status === 'none') return []
-  const pending = pendingTenants(state)
+  const size = state.limits.maxConcurrency * DISPATCH_AHEAD
   const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
-  const canaryPending = canary ? pending.filter((id) => canary.has(id)) : []
-  return (canaryPending.length > 0 ? canaryPending : pending).slice(0, state.limits.maxConcurrency)
+  const canaryPending = canary ? firstPending(state, size, canary) : []
+  return canaryPending.length > 0 ? canaryPending : firstPending(state, size)
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */

@@ -23,7 +23,7 @@ export type RepairDecision =
  */
 export function decideTenantRepair(run: RunState, halted: boolean, tenantId: number): RepairDecision {
   if (run.status === 'none') return { action: 'skip', why: 'unknown run' }
-  if (!run.request.tenantIds.includes(tenantId)) return { action: 'skip', why: 'not targeted' }
+  if (!run.targets.has(tenantId)) return { action: 'skip', why: 'not targeted' }
   if (run.results.has(tenantId)) return { action: 'skip', why: 'already processed' }
   if (run.status === 'completed') return { action: 'skip', why: 'completed' }
   if (run.cancellation) return { action: 'skip', why: 'cancelled' }

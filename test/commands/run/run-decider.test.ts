@@ -5,6 +5,7 @@ import { sanitizeFailureMessage } from '../../../src/commands/run/failure-messag
 import { decideRun, TenantNotTargetedError } from '../../../src/commands/run/run-decider.js'
 import { initialRunState, pendingTenants } from '../../../src/commands/run/run-state.js'
 import type { TenantResult } from '../../../src/events/index.js'
+import type { RunCommand } from '../../../src/commands/run/run-decider.js'
 import {
   apply,
   eventsOfType,
@@ -261,5 +262,57 @@ describe('run decider: every tenant counted exactly once (property)', () => {
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+describe('run decider: results recorded in batches (property)', () => {
+  it('a batch decides exactly the events its results decide one by one: pauses, canary and completion included', () => {
+    fc.assert(
+      fc.property(
+        recordingScenario,
+        fc.option(fc.nat(3), { nil: null }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 20 }),
+        ({ tenantIds, scope, order }, maxFailures, withCanary, cuts) => {
+          const requestData = runRequest({
+            tenantIds,
+            scope,
+            targetTenantId: scope === 'single_tenant' ? tenantIds[0]! : null,
+            limits: { maxConcurrency: 4, maxFailures },
+            canary: withCanary ? { tenantIds: tenantIds.slice(0, 1), autoPromote: false } : null,
+          })
+          const outcomes = order.map(({ tenantId, result }, index) => ({ tenantId, result, attempt: index + 1, startedAt: null, completedAt: null }))
+          const oneByOne = run([requestRun(requestData), startRun, ...outcomes.map((o) => record(o.tenantId, o.result, o.attempt))])
+          // The same results cut into batches of random sizes.
+          const batches: RunCommand[] = []
+          for (let at = 0, cut = 0; at < outcomes.length; cut++) {
+            const size = cuts[cut % cuts.length]!
+            batches.push({ type: 'RecordTenantResults', results: outcomes.slice(at, at + size), at: LATER })
+            at += size
+          }
+          const batched = run([requestRun(requestData), startRun, ...batches])
+          expect(batched.events).toEqual(oneByOne.events)
+          expect(batched.state.status).toBe(oneByOne.state.status)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('refuses a batch naming a tenant the run does not target, appending none of it', () => {
+    const state = running()
+    expect(() =>
+      decideRun(
+        {
+          type: 'RecordTenantResults',
+          results: [
+            { tenantId: 11, attempt: 1, result: succeeded(1, 1), startedAt: null, completedAt: null },
+            { tenantId: 99, attempt: 1, result: succeeded(1, 1), startedAt: null, completedAt: null },
+          ],
+          at: LATER,
+        },
+        state,
+      ),
+    ).toThrow(TenantNotTargetedError)
   })
 })

@@ -36,12 +36,8 @@ export function runRequest(overrides: Partial<EventData<'RunRequested'>> = {}): 
 export const requestRun = (data: EventData<'RunRequested'>): RunCommand => ({ type: 'RequestRun', data })
 export const startRun: RunCommand = { type: 'StartRun', at: LATER }
 export const record = (tenantId: number, result: TenantResult, attempt = 1): RunCommand => ({
-  type: 'RecordTenantResult',
-  tenantId,
-  attempt,
-  result,
-  startedAt: null,
-  completedAt: null,
+  type: 'RecordTenantResults',
+  results: [{ tenantId, attempt, result, startedAt: null, completedAt: null }],
   at: LATER,
 })
 export const succeeded = (total: number, updated: number): TenantResult => ({ status: 'succeeded', total, updated })
