@@ -1,0 +1,53 @@
+/**
+ * One all-tenants backfill through the service as a child process on PostgreSQL + NATS JetStream: start
+ * the service on `database`, wait for /health, get a token, POST the run (the answer's latency is the
+ * start answer), poll GET /api/runs/{id} every ~100 ms until completed. The service is started before
+ * the clock starts; its stream is deleted and the process stopped after.
+ */
+import { performance } from 'node:perf_hooks'
+import { databaseUrl } from './pg.js'
+import { getToken, natsStream, startAllTenantsRun, startPostgresService, waitForCompletion, type RunView } from './service.js'
+
+export interface EndToEnd {
+  runId: string
+  /** From sending the start request until the run is seen completed. */
+  seconds: number
+  startAnswerMs: number
+  updated: number
+  outcome: string
+  tenants: number
+  peakRssMib: number
+  /** GET /api/runs/{id} latencies of the polls, ms. */
+  pollLatencies: number[]
+  run: RunView
+}
+
+export async function serviceBackfill(database: string, label: string, env: Record<string, string> = {}): Promise<EndToEnd> {
+  const stream = natsStream(label)
+  try {
+    const service = await startPostgresService({ label: `service ${label}`, databaseUrl: databaseUrl(database), stream: stream.name, env })
+    try {
+      const token = await getToken(service.url)
+      const started = performance.now()
+      const { runId, answerMs } = await startAllTenantsRun(service.url, token)
+      const pollLatencies: number[] = []
+      const run = await waitForCompletion(service.url, token, runId, { latencies: pollLatencies, alive: () => service.assertAlive() })
+      const seconds = (performance.now() - started) / 1000
+      return {
+        runId,
+        seconds,
+        startAnswerMs: answerMs,
+        updated: run.summaryCounts.updated ?? 0,
+        outcome: run.outcome,
+        tenants: run.summaryCounts.tenants ?? 0,
+        peakRssMib: service.peakRssMib(),
+        pollLatencies,
+        run,
+      }
+    } finally {
+      await service.stop()
+    }
+  } finally {
+    await stream.remove()
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The floor of a backfill: the runbook's repair SQL alone, one transaction per tenant, `concurrency`
+ * tenants at a time, nothing else (no events, no queue, no projections). With `withBeforeImages`, what
+ * the tenant worker runs in that transaction (SPEC §11): the tenant's rows copied, the repair, the
+ * before-images of the changed rows kept.
+ */
+import { performance } from 'node:perf_hooks'
+import type { Sql } from '../../src/db/database.js'
+import { keepBeforeImages, snapshotTenantRows } from '../../src/db/before-images.js'
+import { builtInRunbooks } from '../../src/runbooks/built-in-runbooks.js'
+import { createRunbookCatalog, repairedTables } from '../../src/runbooks/catalog.js'
+import { universeTenantIds } from '../../src/runbooks/tenant-universe.js'
+import { RUNBOOK } from './env.js'
+
+export const catalog = createRunbookCatalog(builtInRunbooks)
+
+export interface RepairTimes {
+  seconds: number
+  tenants: number
+  updated: number
+  /** Before-images kept (0 for the floor). */
+  images: number
+  /** Time spent in each statement, summed over the tenants (the workers overlap: compare as shares). */
+  phases: { snapshot: number; repair: number; keep: number; transaction: number }
+}
+
+export const BEFORE_IMAGE_RUN = 'bench-before-images'
+
+export async function repairTransactions(sql: Sql, concurrency: number, withBeforeImages = false): Promise<RepairTimes> {
+  const runbook = catalog.find(RUNBOOK)!
+  const tables = repairedTables(runbook)
+  const ids = await universeTenantIds(sql)
+  let next = 0
+  let updated = 0
+  let images = 0
+  const phases = { snapshot: 0, repair: 0, keep: 0, transaction: 0 }
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const tenantId = ids[next++]!
+        const began = performance.now()
+        const result = await sql.begin(async (tx) => {
+          if (!withBeforeImages) return { repair: await runbook.executeTenant(tx, tenantId, {}), kept: 0 }
+          const t0 = performance.now()
+          await snapshotTenantRows(tx, tenantId, tables)
+          const t1 = performance.now()
+          const repair = await runbook.executeTenant(tx, tenantId, {})
+          const t2 = performance.now()
+          const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId, tables)
+          phases.snapshot += t1 - t0
+          phases.repair += t2 - t1
+          phases.keep += performance.now() - t2
+          return { repair, kept }
+        })
+        phases.transaction += performance.now() - began
+        updated += result.repair.updated
+        images += result.kept
+      }
+    }),
+  )
+  return { seconds: (performance.now() - started) / 1000, tenants: ids.length, updated, images, phases }
+}

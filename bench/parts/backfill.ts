@@ -1,0 +1,150 @@
+/**
+ * The all-tenants backfill end to end (the service as a child process on PostgreSQL + NATS, start →
+ * completed seen through the API) against its floor: the same repair SQL alone, same concurrency, one
+ * transaction per tenant. Each variant runs on its own fresh copy (CREATE DATABASE … TEMPLATE) of one
+ * seeded database per shape; floor and end to end take turns going first.
+ */
+import type { Part } from '../lib/part.js'
+import { concurrency, repetitions, scale, scaled } from '../lib/env.js'
+import { connect, createDatabase, dropDatabase, seedTemplate, shapeLabel, type Shape } from '../lib/pg.js'
+import { repairTransactions } from '../lib/floor.js'
+import { serviceBackfill, type EndToEnd } from '../lib/e2e.js'
+import { median } from '../lib/stats.js'
+import { performance } from 'node:perf_hooks'
+
+interface ShapePlan {
+  key: string
+  base: Shape
+  /** Repetitions by default (fewer for the big shapes: the whole bench has 25 minutes). */
+  repetitions: number
+}
+
+const PLANS: ShapePlan[] = [
+  { key: '200x1000', base: { tenants: 200, findings: 1000 }, repetitions: 3 },
+  { key: '1000x1000', base: { tenants: 1000, findings: 1000 }, repetitions: 2 },
+  { key: '2000x20', base: { tenants: 2000, findings: 20 }, repetitions: 2 },
+  { key: '10000x20', base: { tenants: 10000, findings: 20 }, repetitions: 1 },
+]
+
+export interface ShapeFigures {
+  floorSeconds: number
+  e2eSeconds: number
+  ratio: number
+  startAnswerMs: number
+  peakRssMib: number
+  repetitions: number
+}
+
+/** Floor against end to end on one shape, `count` repetitions; `keep` may take the last end-to-end database. */
+export async function measureShape(
+  shape: Shape,
+  count: number,
+  options: { label: string; keep?: (database: string, run: EndToEnd) => boolean; log?: (line: string) => void } = { label: '' },
+): Promise<ShapeFigures | null> {
+  const log = options.log ?? ((line: string) => console.log(line))
+  const seedStarted = performance.now()
+  const template = await seedTemplate(shape)
+  log(`  seeded ${shape.tenants} tenants × ${shape.findings} findings in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`)
+  const floors: number[] = []
+  const e2es: number[] = []
+  const ratios: number[] = []
+  const answers: number[] = []
+  let peak = 0
+  try {
+    for (let repetition = 1; repetition <= count; repetition++) {
+      let floor: Awaited<ReturnType<typeof repairTransactions>> | null = null
+      let e2e: EndToEnd | null = null
+      for (const variant of repetition % 2 === 1 ? ['floor', 'e2e'] : ['e2e', 'floor']) {
+        const copy = await createDatabase(`${variant}_${shapeLabel(shape)}`, template)
+        let kept = false
+        try {
+          if (variant === 'floor') {
+            const sql = connect(copy, concurrency + 4)
+            try {
+              floor = await repairTransactions(sql, concurrency)
+            } finally {
+              await sql.end({ timeout: 5 })
+            }
+          } else {
+            try {
+              e2e = await serviceBackfill(copy, `${options.label}_${repetition}`)
+            } catch (error) {
+              log(`  #${repetition}: end to end FAILED: ${(error as Error).message}`)
+              return null
+            }
+            if (repetition === count && options.keep) kept = options.keep(copy, e2e)
+          }
+        } finally {
+          if (!kept) await dropDatabase(copy)
+        }
+      }
+      if (floor!.updated !== e2e!.updated) log(`  WARNING: updated counts differ (floor ${floor!.updated}, end to end ${e2e!.updated})`)
+      if (e2e!.outcome !== 'succeeded') log(`  WARNING: the run's outcome is ${e2e!.outcome}`)
+      floors.push(floor!.seconds)
+      e2es.push(e2e!.seconds)
+      ratios.push(e2e!.seconds / floor!.seconds)
+      answers.push(e2e!.startAnswerMs)
+      peak = Math.max(peak, e2e!.peakRssMib)
+      log(
+        `  #${repetition}: floor ${floor!.seconds.toFixed(2)} s, end to end ${e2e!.seconds.toFixed(2)} s (${e2e!.outcome}, updated ${e2e!.updated}` +
+          `${floor!.updated === e2e!.updated ? ' = floor' : ` ≠ floor ${floor!.updated}`}), ratio ${(e2e!.seconds / floor!.seconds).toFixed(2)}×, ` +
+          `${(shape.tenants / e2e!.seconds).toFixed(0)} tenants/s, start answered in ${e2e!.startAnswerMs.toFixed(0)} ms, service peak RSS ${e2e!.peakRssMib.toFixed(0)} MiB`,
+      )
+    }
+  } finally {
+    await dropDatabase(template)
+  }
+  return {
+    floorSeconds: median(floors),
+    e2eSeconds: median(e2es),
+    ratio: median(ratios),
+    startAnswerMs: median(answers),
+    peakRssMib: peak,
+    repetitions: count,
+  }
+}
+
+export const backfillPart: Part = {
+  name: 'backfill',
+  summary: 'all-tenants backfill end to end (service child process, PostgreSQL + NATS) vs the repair SQL alone, four shapes',
+  async run(context) {
+    const keys: Record<string, number> = {}
+    const peaks: number[] = []
+    console.log(
+      `concurrency ${concurrency} (WORKER_CONCURRENCY of the service and of the floor); each variant on a fresh copy of the shape's seeded data; ` +
+        `ratio = median over repetitions of end to end / floor${scale !== 1 ? `; BENCH_SCALE=${scale}: tenant counts scaled` : ''}`,
+    )
+    for (const plan of PLANS) {
+      const shape = { tenants: scaled(plan.base.tenants), findings: plan.base.findings }
+      const count = repetitions(plan.repetitions)
+      console.log(
+        `backfill ${shape.tenants} tenants × ${shape.findings} findings: ${count} repetition${count > 1 ? 's' : ''}` +
+          (count < 3 && !process.env.BENCH_REPETITIONS ? ' (fewer than 3 to keep the whole bench within its 25 minutes)' : ''),
+      )
+      const figures = await measureShape(shape, count, {
+        label: plan.key,
+        keep:
+          plan.key === '2000x20'
+            ? (database, run) => context.offerCompletedRun({ name: database, runId: run.runId, tenants: shape.tenants, findings: shape.findings })
+            : undefined,
+      })
+      if (!figures) {
+        console.log(`  backfill_${plan.key}_ratio: not measured (the run failed)`)
+        continue
+      }
+      console.log(
+        `  ${plan.key}: floor ${figures.floorSeconds.toFixed(2)} s, end to end ${figures.e2eSeconds.toFixed(2)} s, ratio ${figures.ratio.toFixed(2)}×, ` +
+          `${(shape.tenants / figures.e2eSeconds).toFixed(0)} tenants/s, start answer ${figures.startAnswerMs.toFixed(0)} ms, ` +
+          `service peak RSS ${figures.peakRssMib.toFixed(0)} MiB (median of ${figures.repetitions})`,
+      )
+      keys[`backfill_${plan.key}_ratio`] = Number(figures.ratio.toFixed(3))
+      if (plan.key === '1000x1000') keys.start_answer_ms_1m = Math.round(figures.startAnswerMs)
+      if (plan.key === '1000x1000' || plan.key === '10000x20') peaks.push(figures.peakRssMib)
+    }
+    if (peaks.length > 0) {
+      keys.peak_rss_mib = Math.round(Math.max(...peaks))
+      console.log(`peak RSS of the service (VmHWM), max over the 1000×1000 and 10000×20 runs: ${keys.peak_rss_mib} MiB`)
+    }
+    return keys
+  },
+}
