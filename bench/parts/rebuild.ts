@@ -1,2 +1,135 @@
-import type { Part } from '../lib/part.js'
-export const rebuildPart: Part = { name: 'rebuild', summary: 'TODO', async run() { return {} } }
+/**
+ * Projection rebuild from zero against a raw ordered read of the same events. The event store is a real
+ * one: the database of a completed all-tenants backfill of ~2,000 tenants through the service, topped up
+ * with more all-tenants runs through the service (the SLA recalculation, the backfill again) until it
+ * holds at least ~10,000 events. Then (a) the service's rebuild — what `npm run rebuild-projections`
+ * (src/rebuild-projections.ts) does: `Projector.rebuild()` over the configured event store — and (b)
+ * `select … from event_store_events order by global_position`, read fully in keyset pages of the
+ * projector's batch size, every column the projector reads (JSON parsed).
+ */
+import { performance } from 'node:perf_hooks'
+import { connectEventStore } from '../../src/composition.js'
+import { loadConfig } from '../../src/config.js'
+import { connectPostgres } from '../../src/db/database.js'
+import { createLogger } from '../../src/logger.js'
+import { Projector } from '../../src/projections/projector.js'
+import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
+import type { Part, RunDatabase } from '../lib/part.js'
+import { scale } from '../lib/env.js'
+import { databaseUrl } from '../lib/pg.js'
+import { getToken, natsStream, startAllTenantsRun, startPostgresService, waitForCompletion } from '../lib/service.js'
+import { median } from '../lib/stats.js'
+
+const PAGE = 500
+const TARGET_EVENTS = Math.round(10_000 * Math.min(1, scale))
+const EXTRA_RUNBOOKS = ['findings.sla.recalculate', 'findings.lifecycle.backfill', 'findings.sla.recalculate', 'findings.lifecycle.backfill']
+
+async function countEvents(url: string): Promise<number> {
+  const db = await connectPostgres(url, { max: 1 })
+  try {
+    const [row] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from event_store_events`
+    return row!.n
+  } finally {
+    await db.close()
+  }
+}
+
+/** More all-tenants runs through the service until the store holds TARGET_EVENTS (at most four). */
+async function topUp(database: RunDatabase): Promise<number> {
+  const url = databaseUrl(database.name)
+  let events = await countEvents(url)
+  if (events >= TARGET_EVENTS) return events
+  const stream = natsStream('rebuild_topup')
+  try {
+    const service = await startPostgresService({ label: 'service rebuild top-up', databaseUrl: url, stream: stream.name })
+    try {
+      const token = await getToken(service.url)
+      for (const runbook of EXTRA_RUNBOOKS) {
+        if (events >= TARGET_EVENTS) break
+        const started = performance.now()
+        const { runId } = await startAllTenantsRun(service.url, token, { runbook, reason: 'benchmark: more events for the rebuild' })
+        const run = await waitForCompletion(service.url, token, runId, { alive: () => service.assertAlive() })
+        events = await countEvents(url)
+        console.log(`  + ${runbook} over ${run.summaryCounts.tenants} tenants (${run.outcome}, ${((performance.now() - started) / 1000).toFixed(1)} s): ${events} events`)
+      }
+    } finally {
+      await service.stop()
+    }
+  } finally {
+    await stream.remove()
+  }
+  return events
+}
+
+/** The raw floor: every event in global order, keyset pages of PAGE, JSON parsed by the driver. */
+async function rawRead(url: string): Promise<{ events: number; seconds: number }> {
+  const db = await connectPostgres(url, { max: 1 })
+  try {
+    const started = performance.now()
+    let after = 0n
+    let events = 0
+    for (;;) {
+      const rows = await db.sql<Array<{ global_position: string }>>`
+        select global_position, transaction_id::text, stream_id, revision, event_id, type, version, data, metadata, recorded_at
+        from event_store_events where global_position > ${after.toString()} order by global_position limit ${PAGE}`
+      if (rows.length === 0) break
+      events += rows.length
+      after = BigInt(rows[rows.length - 1]!.global_position)
+    }
+    return { events, seconds: (performance.now() - started) / 1000 }
+  } finally {
+    await db.close()
+  }
+}
+
+/** What `npm run rebuild-projections` does (src/rebuild-projections.ts), timed around `rebuild()`. */
+async function rebuild(url: string): Promise<{ events: number; seconds: number }> {
+  const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' })
+  const logger = createLogger('warn')
+  const db = await connectPostgres(url)
+  try {
+    const store = await connectEventStore(config, db)
+    try {
+      const projector = new Projector({
+        store,
+        sql: db.sql,
+        name: readModelProjectorName,
+        projections: readModelProjections({ consoleBaseUrl: config.publicUrl }),
+        logger,
+      })
+      const started = performance.now()
+      const events = await projector.rebuild()
+      return { events, seconds: (performance.now() - started) / 1000 }
+    } finally {
+      await store.close()
+    }
+  } finally {
+    await db.close()
+  }
+}
+
+export const rebuildPart: Part = {
+  name: 'rebuild',
+  summary: 'projection rebuild from zero vs a raw ordered read of the same events',
+  async run(context) {
+    const database = await context.completedRun()
+    const url = databaseUrl(database.name)
+    await topUp(database)
+    const events = await countEvents(url)
+    console.log(`event store: ${events} events (a completed backfill of ${database.tenants} tenants × ${database.findings} findings and the runs above)`)
+    const raw: number[] = []
+    for (let index = 0; index < 3; index++) {
+      const read = await rawRead(url)
+      if (read.events !== events) console.log(`  WARNING: the raw read saw ${read.events} events, the store holds ${events}`)
+      raw.push(read.seconds)
+    }
+    const rebuilt = await rebuild(url)
+    const rawRate = events / median(raw)
+    const rebuildRate = rebuilt.events / rebuilt.seconds
+    console.log(`  raw ordered read (pages of ${PAGE}): ${median(raw).toFixed(3)} s, ${Math.round(rawRate)} events/s (median of 3)`)
+    console.log(`  projection rebuild from zero (Projector.rebuild, as npm run rebuild-projections): ${rebuilt.seconds.toFixed(2)} s for ${rebuilt.events} events, ${Math.round(rebuildRate)} events/s`)
+    if (rebuilt.events !== events) console.log(`  WARNING: the rebuild replayed ${rebuilt.events} events, the store holds ${events}`)
+    console.log(`  rebuild / raw read: ${(rebuildRate / rawRate).toFixed(4)}×`)
+    return { rebuild_vs_raw: Number((rebuildRate / rawRate).toFixed(4)) }
+  },
+}
