@@ -22,7 +22,9 @@ import {
  * snapshot-xmin horizon (Emmett's approach) because that horizon is held back by *any* open write
  * transaction on the server — a tenant repair, the platform's own traffic, an idle-in-transaction
  * session — and would stall the dispatcher and the projections for as long; appends here are single
- * short statements, so serialising them costs little (see docs/decisions.md).
+ * short statements, so serialising them costs little (see docs/decisions.md). What it does cost — one
+ * lock, one round trip and one commit per append — is shared by group commit: concurrent appends of one
+ * process go in one transaction (see `append`).
  *
  * Expected revisions are enforced by a compare-and-set on the stream's row in `event_store_streams`,
  * in the same statement that inserts the events, so an append is atomic without an explicit transaction
@@ -98,7 +100,7 @@ const statements = {
    * insert then inserts nothing. Under READ COMMITTED a concurrent writer of the same stream waits on the
    * stream row and re-checks the condition against the committed revision, so exactly one CAS wins.
    */
-  async appendEvents(db: Executor, streamId: string, condition: StreamCondition, events: EventToAppend[]): Promise<AppendedRow | undefined> {
+  appendEvents(db: Executor, streamId: string, condition: StreamCondition, events: EventToAppend[]) {
     const count = events.length
     const stream = (() => {
       switch (condition.kind) {
@@ -120,7 +122,7 @@ const statements = {
                     returning revision`
       }
     })()
-    const rows = await db<AppendedRow[]>`
+    return db<AppendedRow[]>`
       with stream as (${stream}),
       inserted as (
         insert into event_store_events (stream_id, revision, event_id, type, version, data, metadata)
@@ -137,7 +139,6 @@ const statements = {
       )
       select revision::text, transaction_id::text || ':' || global_position::text as position
       from inserted order by inserted.revision desc limit 1`
-    return rows[0]
   },
 
   async streamRevision(db: Executor, streamId: string): Promise<number | 'no_stream'> {
@@ -180,6 +181,18 @@ const statements = {
 
 const GLOBAL_APPEND_LOCK = advisoryLockKeys.eventAppend
 
+/** Appends written in one group commit at most: bounds one transaction's statements and the lock's hold. */
+const MAX_GROUP_APPENDS = 64
+
+interface PendingAppend {
+  streamId: string
+  events: EventToAppend[]
+  expected: ExpectedRevision
+  condition: StreamCondition
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
 const UNIQUE_VIOLATION = '23505'
 const EVENT_ID_CONSTRAINT = 'event_store_events_event_id_key'
 const POSITION_PATTERN = /^(\d+):(\d+)$/
@@ -204,11 +217,66 @@ export class PostgresEventStore implements EventStore {
     return results
   }
 
+  /**
+   * Group commit: appends that arrive while a group is being written wait and go together in the next one,
+   * one transaction under the ordering lock whose statements are pipelined (sent at once, run in order),
+   * so many writers pay one lock, one round trip and one commit between them instead of one each. Each
+   * append keeps its own expected revision: a failed compare-and-set inserts nothing and does not disturb
+   * the group. A statement error (a retried append's event ids) aborts the group's transaction: its
+   * appends are then written one by one, so each learns its own fate.
+   */
   async append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    const result = await this.appendWith(this.sql, streamId, events, options.expectedRevision, (condition) =>
+    validateBatch(streamId, events)
+    const condition = toCondition(options.expectedRevision)
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.waiting.push({ streamId, events, expected: options.expectedRevision, condition, resolve, reject })
+      if (!this.writing) void this.writeGroups()
+    })
+  }
+
+  private readonly waiting: PendingAppend[] = []
+  private writing = false
+
+  private async writeGroups(): Promise<void> {
+    this.writing = true
+    while (this.waiting.length > 0) {
+      const group = this.waiting.splice(0, MAX_GROUP_APPENDS)
+      let written: Array<AppendedRow | undefined> | null = null
+      try {
+        written = (await this.sql.begin(async (tx) => {
+          // Executed first, so the lock is taken before any insert of the group: positions follow commit order.
+          const locked = statements.lockAppends(tx).execute()
+          const appended = group.map((append) => statements.appendEvents(tx, append.streamId, append.condition, append.events).execute())
+          await locked
+          return (await Promise.all(appended)).map((rows) => rows[0])
+        })) as Array<AppendedRow | undefined>
+      } catch {
+        // Told apart below, append by append.
+      }
+      if (written) this.notifyAppended()
+      for (const [index, append] of group.entries()) {
+        try {
+          const row = written?.[index]
+          const result = row
+            ? { nextExpectedRevision: Number(row.revision), position: row.position }
+            : written
+              ? await this.appendWith(this.sql, append.streamId, append.events, append.expected, async () => undefined)
+              : await this.appendAlone(append)
+          append.resolve(result)
+        } catch (error) {
+          append.reject(error)
+        }
+      }
+    }
+    this.writing = false
+  }
+
+  /** One append in its own transaction under the ordering lock. */
+  private async appendAlone(append: PendingAppend): Promise<AppendResult> {
+    const result = await this.appendWith(this.sql, append.streamId, append.events, append.expected, (condition) =>
       this.sql.begin(async (tx) => {
-        await statements.lockAppends(tx)
-        return statements.appendEvents(tx, streamId, condition, events)
+        const [, rows] = await Promise.all([statements.lockAppends(tx).execute(), statements.appendEvents(tx, append.streamId, condition, append.events).execute()])
+        return rows[0]
       }) as Promise<AppendedRow | undefined>,
     )
     this.notifyAppended()
@@ -227,7 +295,7 @@ export class PostgresEventStore implements EventStore {
     // Every other append waits for that commit: keep such transactions short.
     await statements.lockAppends(tx)
     return this.appendWith(tx, streamId, events, options.expectedRevision, (condition) =>
-      tx.savepoint((savepoint) => statements.appendEvents(savepoint, streamId, condition, events)),
+      tx.savepoint(async (savepoint) => (await statements.appendEvents(savepoint, streamId, condition, events))[0]),
     )
   }
 

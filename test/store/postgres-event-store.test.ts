@@ -111,6 +111,49 @@ for (const flavour of databaseFlavours()) {
       expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Kept', 'Next'])
     })
 
+    it('commits appends that arrive together in one transaction, each under its own expectation', async () => {
+      const [a, b, c] = [streamName(), streamName(), streamName()]
+      await store.append(c, [event('C0')], { expectedRevision: 'no_stream' })
+      // The first append starts a group at once; the next ones arrive while it is written and go together.
+      const first = store.append(a, [event('A0')], { expectedRevision: 'no_stream' })
+      const together = [
+        store.append(a, [event('A1')], { expectedRevision: 0 }),
+        store.append(b, [event('B0'), event('B1')], { expectedRevision: 'no_stream' }),
+        store.append(c, [event('C1')], { expectedRevision: 7 }).catch((error: unknown) => error),
+        store.append(a, [event('A2')], { expectedRevision: 1 }),
+      ]
+      await first
+      const [a1, b1, refused, a2] = await Promise.all(together)
+      expect(refused).toBeInstanceOf(WrongExpectedRevisionError)
+      expect([a1, b1, a2].map((r) => (r as { nextExpectedRevision: number }).nextExpectedRevision)).toEqual([1, 1, 2])
+      const transactionOf = (position: string) => position.split(':')[0]
+      const written = [a1, b1, a2].map((r) => transactionOf((r as { position: string }).position))
+      expect(new Set(written).size).toBe(1)
+      expect((await store.readStream(a)).map((e) => e.type)).toEqual(['A0', 'A1', 'A2'])
+      expect((await store.readStream(c)).map((e) => e.type)).toEqual(['C0'])
+    })
+
+    it('writes a group one by one when one of its appends fails, so only that one fails', async () => {
+      const stream = streamName()
+      const stored = event('A')
+      await store.append(stream, [stored], { expectedRevision: 'no_stream' })
+      const other = streamName()
+      const blocker = store.append(streamName(), [event('X')], { expectedRevision: 'no_stream' })
+      const group = [
+        store.append(other, [event('O')], { expectedRevision: 'no_stream' }),
+        // Its event id is stored in another stream: the statement fails and aborts the group's transaction.
+        store.append(streamName(), [stored], { expectedRevision: 'any' }).catch((error: unknown) => error),
+        store.append(stream, [stored], { expectedRevision: 'no_stream' }),
+      ]
+      await blocker
+      const [appended, failed, retried] = await Promise.all(group)
+      expect(appended).toMatchObject({ nextExpectedRevision: 0 })
+      expect(failed).toBeInstanceOf(Error)
+      expect(String(failed)).toMatch(/already stored/)
+      expect(retried).toMatchObject({ nextExpectedRevision: 0 })
+      expect((await store.readStream(other)).map((e) => e.type)).toEqual(['O'])
+    })
+
     it('keeps revisions unique in the table itself', async () => {
       const stream = streamName()
       await store.append(stream, [event('A')], { expectedRevision: 'no_stream' })
