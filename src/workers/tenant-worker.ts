@@ -148,20 +148,22 @@ export class TenantWorker {
     const runbook = this.deps.catalog.find(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     return this.deps.sql.begin(async (tx) => {
-      await tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
-                      set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`
-      await tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`
-      const gate = await this.gate(tx, job)
+      const gate = await this.gate(tx, job, [
+        tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
+                  set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
+        tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`,
+      ])
       if (gate.kind !== 'repair') return gate
-      const already = await findTenantResult(tx, job.runId, job.tenantId)
-      if (already) return { kind: 'stored', stored: already }
-      const [slot] = await tx<Array<{ k: number }>>`
-        select k from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
-        where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
-        limit 1`
+      // Sent together (one round trip): a free slot of the run, the time the repair begins, the universe.
+      const [[slot], allowed] = await Promise.all([
+        tx<Array<{ k: number; now: Date }>>`
+          select k, clock_timestamp() as now from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
+          where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
+          limit 1`.execute(),
+        isInUniverse(tx, job.tenantId),
+      ])
       if (!slot) return { kind: 'no_slot' }
-      if (!(await isInUniverse(tx, job.tenantId))) throw new TenantNotAllowedError(job.tenantId)
-      const [began] = await tx<Array<{ now: Date }>>`select clock_timestamp() as now`
+      if (!allowed) throw new TenantNotAllowedError(job.tenantId)
       // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
       const tables = repairedTables(runbook)
       await snapshotTenantRows(tx, job.tenantId, tables)
@@ -169,31 +171,33 @@ export class TenantWorker {
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
       await keepBeforeImages(tx, job.runId, job.tenantId, tables)
-      const startedAt = began!.now.toISOString()
+      const startedAt = slot.now.toISOString()
       const stored = await insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt })
       return { kind: 'stored', stored }
     }) as Promise<Attempt>
   }
 
   /**
-   * Takes the run's shared lock and asks the decider whether this tenant may be repaired now. A result
-   * already stored (a repair whose recording was interrupted) is returned whatever the run's state.
+   * Takes `locks` (in order), then the run's shared lock, then asks the decider whether this tenant may be
+   * repaired now, on the run's state and the halt as they are once the locks are held — so that a cancel's
+   * completion (which takes the run's lock exclusively) never misses a repair that passed the gate. A result
+   * already stored (a repair whose recording was interrupted) is returned whatever the run's state. The
+   * locks go in one round trip and the reads in another: pipelined, they still run in this order.
    */
   private async gate(
     tx: TransactionSql,
     job: TenantJob,
+    locks: ReadonlyArray<ReturnType<TransactionSql>> = [],
   ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters>; revertOf: string | null }> {
-    await tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`
+    await Promise.all([...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`].map((lock) => lock.execute()))
     const log = this.logIn(tx)
-    const [run, halt] = [await loadRunCached(log, job.runId, this.runStates), await loadHalt(log)]
+    const [run, halt, stored] = await Promise.all([loadRunCached(log, job.runId, this.runStates), loadHalt(log), findTenantResult(tx, job.runId, job.tenantId)])
     const decision = decideTenantRepair(run, halt.halted, job.tenantId)
     if (decision.action === 'repair') {
+      if (stored) return { kind: 'stored', stored }
       return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters, revertOf: decision.revertOf }
     }
-    if (decision.action === 'skip' && decision.why !== 'already processed') {
-      const stored = await findTenantResult(tx, job.runId, job.tenantId)
-      if (stored) return { kind: 'stored', stored }
-    }
+    if (decision.action === 'skip' && decision.why !== 'already processed' && stored) return { kind: 'stored', stored }
     return { kind: 'gate', decision }
   }
 
