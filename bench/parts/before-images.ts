@@ -244,39 +244,39 @@ export const beforeImagesPart: Part = {
         )
         lastImages = imagesRun
       }
-    console.log(`plain SQL (floor):  ${median(floorSeconds).toFixed(2)} s  ${Math.round(total / median(floorSeconds))} findings/s`)
-    console.log(`end to end (service in this process): ${median(e2eSeconds).toFixed(2)} s  ${Math.round(total / median(e2eSeconds))} findings/s`)
+      console.log(`plain SQL (floor):  ${median(floorSeconds).toFixed(2)} s  ${Math.round(total / median(floorSeconds))} findings/s`)
+      console.log(`end to end (service in this process): ${median(e2eSeconds).toFixed(2)} s  ${Math.round(total / median(e2eSeconds))} findings/s`)
 
-    // SPEC §11 before-images. The end-to-end run already keeps them (the tenant worker does); this is their share.
-    const withImages = median(imagesSeconds)
-    const overhead = median(overheadOfE2e)
-    console.log(
-      `end to end without before-images: ${median(e2eWithoutSeconds).toFixed(2)} s; before-images add ` +
-        `${(100 * median(e2eAdded)).toFixed(1)} % of the end-to-end run's time (median of the runs' (with − without) / with; budget: ≤ 15 %)`,
-    )
-    console.log(`floor + before-images (snapshot → repair → keep per tenant): ${withImages.toFixed(2)} s  ${Math.round(total / withImages)} findings/s`)
-    console.log(
-      `before-image overhead (median of the runs' (with − without) / time): ${(100 * overhead).toFixed(1)} % of the end-to-end run, ` +
-        `${(100 * median(overheadOfFloor)).toFixed(1)} % of the floor  (budget: ≤ 15 % of end to end)`,
-    )
-    const { run, bytes } = lastImages!
-    const statements = run.phases.snapshot + run.phases.repair + run.phases.keep
-    const share = (ms: number) => `${((100 * ms) / run.phases.transaction).toFixed(0)} %`
-    console.log(
-      `  where a before-image transaction's time goes (last run): snapshot ${share(run.phases.snapshot)}, repair ${share(run.phases.repair)}, ` +
-        `keep ${share(run.phases.keep)}, begin/commit and the rest ${share(run.phases.transaction - statements)}`,
-    )
-    const perImage = (value: number) => (bytes.images === 0 ? 0 : value / bytes.images)
-    console.log(
-      `before-image bytes per changed finding: ${perImage(bytes.totalBytes).toFixed(0)} B on disk ` +
-        `(pg_total_relation_size ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB / ${bytes.images} images; table ${perImage(bytes.tableBytes).toFixed(0)} B, ` +
-        `indexes ${perImage(bytes.indexBytes).toFixed(0)} B), before + after values ${bytes.payloadBytes.toFixed(0)} B (pg_column_size of a tenant's images, compressed, per image)`,
-    )
-    if (overhead > 0.15 || process.env.BENCH_EXPLAIN === '1') {
-      if (overhead > 0.15) console.log(`BEFORE-IMAGE OVERHEAD ABOVE 15 % OF THE END-TO-END RUN (${(100 * overhead).toFixed(1)} %): one tenant under auto_explain`)
-      else console.log('one tenant under auto_explain (BENCH_EXPLAIN=1):')
-      await explainOneTenant(template)
-    }
+      // SPEC §11 before-images. The end-to-end run already keeps them (the tenant worker does); this is their share.
+      const withImages = median(imagesSeconds)
+      const overhead = median(overheadOfE2e)
+      console.log(
+        `end to end without before-images: ${median(e2eWithoutSeconds).toFixed(2)} s; before-images add ` +
+          `${(100 * median(e2eAdded)).toFixed(1)} % of the end-to-end run's time (median of the runs' (with − without) / with; budget: ≤ 15 %)`,
+      )
+      console.log(`floor + before-images (snapshot → repair → keep per tenant): ${withImages.toFixed(2)} s  ${Math.round(total / withImages)} findings/s`)
+      console.log(
+        `before-image overhead (median of the runs' (with − without) / time): ${(100 * overhead).toFixed(1)} % of the end-to-end run, ` +
+          `${(100 * median(overheadOfFloor)).toFixed(1)} % of the floor  (budget: ≤ 15 % of end to end)`,
+      )
+      const { run, bytes } = lastImages!
+      const statements = run.phases.snapshot + run.phases.repair + run.phases.keep
+      const share = (ms: number) => `${((100 * ms) / run.phases.transaction).toFixed(0)} %`
+      console.log(
+        `  where a before-image transaction's time goes (last run): snapshot ${share(run.phases.snapshot)}, repair ${share(run.phases.repair)}, ` +
+          `keep ${share(run.phases.keep)}, begin/commit and the rest ${share(run.phases.transaction - statements)}`,
+      )
+      const perImage = (value: number) => (bytes.images === 0 ? 0 : value / bytes.images)
+      console.log(
+        `before-image bytes per changed finding: ${perImage(bytes.totalBytes).toFixed(0)} B on disk ` +
+          `(pg_total_relation_size ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB / ${bytes.images} images; table ${perImage(bytes.tableBytes).toFixed(0)} B, ` +
+          `indexes ${perImage(bytes.indexBytes).toFixed(0)} B), before + after values ${bytes.payloadBytes.toFixed(0)} B (pg_column_size of a tenant's images, compressed, per image)`,
+      )
+      if (overhead > 0.15 || process.env.BENCH_EXPLAIN === '1') {
+        if (overhead > 0.15) console.log(`BEFORE-IMAGE OVERHEAD ABOVE 15 % OF THE END-TO-END RUN (${(100 * overhead).toFixed(1)} %): one tenant under auto_explain`)
+        else console.log('one tenant under auto_explain (BENCH_EXPLAIN=1):')
+        await explainOneTenant(template)
+      }
     } finally {
       await dropDatabase(template)
     }
