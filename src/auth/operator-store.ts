@@ -71,6 +71,17 @@ export const authSchema: MigrationSet = {
   migrations: [{ version: 1, name: 'baseline', statements: authBaseline }],
 }
 
+/**
+ * The channel credential changes are announced on, with the operator's id: every write here that can end
+ * or narrow an operator's access NOTIFYs it in its own transaction, so every API process's credential cache
+ * (src/auth/credential-cache.ts) hears of it when, and only if, it commits.
+ */
+export const CREDENTIALS_CHANNEL = 'rcp_credentials'
+
+async function announceCredentialChange(sql: Sql | TransactionSql, operatorId: string): Promise<void> {
+  await sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${operatorId})`
+}
+
 /** Prefix of every API token, so a leaked one is recognisable (secret scanners, logs). */
 export const TOKEN_PREFIX = 'rcp_'
 const TOKEN_RANDOM_BYTES = 32
@@ -171,21 +182,34 @@ export async function issueToken(sql: Sql, operatorId: string, ttlSeconds: numbe
 
 /** The operator a token belongs to, or null when the token is unknown, malformed or expired at `now`. */
 export async function resolveToken(sql: Sql, token: string, now: Date = new Date()): Promise<Operator | null> {
+  const hash = tokenHashOf(token)
+  return hash === null ? null : ((await lookupToken(sql, hash, now))?.operator ?? null)
+}
+
+/** The stored hash of a token, or null for what cannot be one of ours (not worth a lookup). */
+export function tokenHashOf(token: string): string | null {
   if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX) || token.length > MAX_TOKEN_LENGTH) return null
-  const rows = await sql.unsafe<OperatorRow[]>(
-    `select ${operatorColumns.split(', ').map((column) => `o.${column}`).join(', ')}
+  return hashToken(token)
+}
+
+const tokenLookup = `select ${operatorColumns.split(', ').map((column) => `o.${column}`).join(', ')}, t.expires_at
        from api_tokens t join operators o on o.id = t.operator_id
-      where t.token_hash = $1 and t.expires_at > $2 and o.disabled_at is null`,
-    [hashToken(token), now],
-  )
-  return rows[0] ? toOperator(rows[0]) : null
+      where t.token_hash = $1 and t.expires_at > $2 and o.disabled_at is null`
+
+/** The enabled operator behind a token hash, with the token's expiry; null when unknown or expired at `now`. */
+export async function lookupToken(sql: Sql, tokenHash: string, now: Date): Promise<{ operator: Operator; expiresAt: Date } | null> {
+  const rows = await sql.unsafe<(OperatorRow & { expires_at: Date })[]>(tokenLookup, [tokenHash, now], { prepare: true })
+  return rows[0] ? { operator: toOperator(rows[0]), expiresAt: rows[0].expires_at } : null
 }
 
 /** Ends a token before its expiry (logout). Returns whether a token was revoked. */
 export async function revokeToken(sql: Sql, token: string): Promise<boolean> {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return false
-  const rows = await sql`delete from api_tokens where token_hash = ${hashToken(token)} returning 1`
-  return rows.length > 0
+  return sql.begin(async (tx) => {
+    const rows = await tx<Array<{ operator_id: string }>>`delete from api_tokens where token_hash = ${hashToken(token)} returning operator_id`
+    for (const row of rows) await announceCredentialChange(tx, row.operator_id)
+    return rows.length > 0
+  })
 }
 
 /** An operator as administration sees it (SPEC §10 `GET /api/operators`): never a hash or a token. */
@@ -255,16 +279,19 @@ export async function updateOperatorRecord(
     update operators set name = ${fields.name}, capabilities = ${fields.capabilities}::text[], is_break_glass = ${fields.isBreakGlass},
       disabled_at = case when ${fields.disabled} then coalesce(disabled_at, now()) else null end
     where id = ${id}`
+  await announceCredentialChange(tx, id)
 }
 
 export async function setPasswordHash(tx: TransactionSql, id: string, passwordHash: string): Promise<void> {
   await tx`update operators set password_hash = ${passwordHash} where id = ${id}`
+  await announceCredentialChange(tx, id)
 }
 
 /** Ends every API token and console session of the operator (SPEC §10: their next request is 401). */
 export async function revokeCredentials(tx: TransactionSql, operatorId: string): Promise<void> {
   await tx`delete from api_tokens where operator_id = ${operatorId}`
   await tx`delete from console_sessions where operator_id = ${operatorId}`
+  await announceCredentialChange(tx, operatorId)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
+import type { CredentialCache } from '../auth/credential-cache.js'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
@@ -26,6 +27,8 @@ export interface ApiDeps {
   log: EventLog
   catalog: RunbookCatalog
   tokenTtlSeconds: number
+  /** This process's token → operator cache (src/auth/credential-cache.ts). */
+  credentials: CredentialCache
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity. */
   defaultMaxConcurrency: number
   /** OPS_BEFORE_IMAGE_DAYS: how long a run can be reverted (SPEC §11). */
@@ -40,20 +43,20 @@ export interface ApiDeps {
  */
 export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>()
-  api.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HttpProblem(413, `the body exceeds ${MAX_BODY_BYTES} bytes`)
-      },
-    }),
-  )
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HttpProblem(413, `the body exceeds ${MAX_BODY_BYTES} bytes`)
+    },
+  })
+  // GET and HEAD carry no body: the limit would only build the Node adapter's full Request to find none.
+  api.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
   let document: OpenApiDocument | null = null
   // Mounted before the bearer authentication below: the document is public.
   api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))
   api.route('/auth', authRoutes(deps))
   const authenticated = new OpenAPIHono<AppEnv>()
-  authenticated.use(bearerAuthentication(deps.sql))
+  authenticated.use(bearerAuthentication(deps.sql, deps.credentials))
   authenticated.route('/', runbookRoutes(deps))
   authenticated.route('/runs', runRoutes(deps))
   authenticated.route('/audit', auditRoutes(deps))

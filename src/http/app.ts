@@ -2,6 +2,7 @@ import { unavailableCodeOf } from './dependency-unavailable.js'
 import { Hono } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
+import { credentialCacheFor, type CredentialCache } from '../auth/credential-cache.js'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
@@ -27,6 +28,8 @@ export interface AppDeps {
   serveApi: boolean
   /** Tests: scrypt cost of passwords set through the API. */
   hashParams?: ScryptParams
+  /** The token → operator cache; by default one for `sql` (listening on PostgreSQL, in-process on PGlite). */
+  credentials?: CredentialCache
 }
 
 export function createApp(deps: AppDeps) {
@@ -53,6 +56,22 @@ export function createApp(deps: AppDeps) {
   })
   if (!deps.serveApi) return app
 
+  const credentials =
+    deps.credentials ?? credentialCacheFor(deps.sql, { onError: (error) => deps.logger.warn({ code: unavailableCodeOf(error) }, 'credential change listener unavailable; tokens are checked in the database meanwhile') })
+  // A request that may have changed credentials (any but a read) empties this process's cache before it is
+  // answered: whatever it committed is seen by this process's next request (in-process mode has no other
+  // process). Listening, it is answered only once this process's listener has heard a notification sent
+  // after its commits: the other processes' listeners were sent theirs by then (decisions: credential cache).
+  app.use(async (c, next) => {
+    const method = c.req.method
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next()
+    try {
+      await next()
+    } finally {
+      credentials.invalidateAll()
+      await credentials.sync(deps.sql).catch(() => {})
+    }
+  })
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
   const keptDays = deps.config.OPS_BEFORE_IMAGE_DAYS ? { beforeImageDays: deps.config.OPS_BEFORE_IMAGE_DAYS } : {}
   app.route(
@@ -62,6 +81,7 @@ export function createApp(deps: AppDeps) {
       log: deps.log,
       catalog: deps.catalog,
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
+      credentials,
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { Context } from 'hono'
-import { resolveToken, type Operator } from '../auth/operator-store.js'
+import type { CredentialCache } from '../auth/credential-cache.js'
+import type { Operator } from '../auth/operator-store.js'
 import { requireCapabilities, type Actor } from '../commands/actor.js'
 import type { Sql } from '../db/database.js'
 import { clientAddress } from './client-address.js'
@@ -30,12 +31,12 @@ export function bearerTokenOf(c: Context): string | null {
   return match ? match[1]! : null
 }
 
-/** Bearer token → the operator behind it, as the request's actor. */
-export function bearerAuthentication(sql: Sql): MiddlewareHandler<AppEnv> {
+/** Bearer token → the operator behind it (through this process's credential cache), as the request's actor. */
+export function bearerAuthentication(sql: Sql, credentials: CredentialCache): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerTokenOf(c)
     if (!token) throw unauthorized('a bearer token is required (POST /api/auth/tokens)')
-    const operator = await resolveToken(sql, token)
+    const operator = await credentials.resolveToken(sql, token)
     if (!operator) throw unauthorized('the bearer token is unknown or expired')
     c.set('actor', actorFor(operator, c))
     await next()
