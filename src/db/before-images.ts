@@ -30,6 +30,38 @@ export const beforeImageSchema: MigrationSet = {
         `create index ops_before_images_recorded_idx on ops_before_images (recorded_at)`,
       ],
     },
+    {
+      version: 2,
+      name: 'snapshots in a temporary table kept by the session',
+      statements: [
+        // Creating and dropping a temporary table per repair costs more than a small tenant's repair
+        // (catalog rows, a file created and unlinked). The snapshot table is created once per session and
+        // emptied by every commit; made again when the repaired table's columns changed since (a
+        // migration while the session lived), so a snapshot always has the table's columns.
+        `create function ops_snapshot_tenant_rows(p_table text, p_tenant_id bigint) returns void
+         language plpgsql as $$
+         declare
+           snapshot text := 'ops_snapshot_' || p_table;
+           existing regclass := to_regclass(format('pg_temp.%I', snapshot));
+         begin
+           if existing is not null and (
+             select array_agg(attname::text || ':' || atttypid::text order by attnum) from pg_attribute
+             where attrelid = existing and attnum > 0 and not attisdropped
+           ) is distinct from (
+             select array_agg(attname::text || ':' || atttypid::text order by attnum) from pg_attribute
+             where attrelid = format('%I', p_table)::regclass and attnum > 0 and not attisdropped
+           ) then
+             execute format('drop table pg_temp.%I', snapshot);
+             existing := null;
+           end if;
+           if existing is null then
+             execute format('create temporary table %I (like %I) on commit delete rows', snapshot, p_table);
+           end if;
+           execute format('insert into pg_temp.%I select * from %I where tenant_id = $1', snapshot, p_table) using p_tenant_id;
+         end
+         $$`,
+      ],
+    },
   ],
 }
 
@@ -58,12 +90,12 @@ function snapshotOf(table: string): string {
 }
 
 /**
- * Before the repair: the tenant's rows of each table, copied as they are into a temporary table that the
- * transaction's end drops. Tables need `id` and `tenant_id`.
+ * Before the repair: the tenant's rows of each table, copied as they are into the session's temporary
+ * snapshot table (emptied when the transaction ends; see migration v2). Tables need `id` and `tenant_id`.
  */
 export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, tables: readonly string[]): Promise<void> {
   for (const table of tables) {
-    await tx.unsafe(`create temporary table ${snapshotOf(table)} on commit drop as select * from ${quoted(table)} where tenant_id = $1`, [tenantId])
+    await tx`select ops_snapshot_tenant_rows(${table}, ${tenantId})`
   }
 }
 
@@ -93,7 +125,7 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
     const [row] = await tx.unsafe<Array<{ kept: number }>>(
       `with changed as (
          select s.id, ('{' || concat_ws(',', ${slices.join(', ')}) || '}')::json as image
-         from ${snapshotOf(table)} s
+         from pg_temp.${snapshotOf(table)} s
          join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
          -- Rows this transaction wrote: a row another writer changed meanwhile (this is READ COMMITTED) is
          -- not the run's change, and must not be put back by a revert.

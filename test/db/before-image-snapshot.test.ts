@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeImageSchema, keepBeforeImages, readBeforeImages, snapshotTenantRows } from '../../src/db/before-images.js'
+import type { Database } from '../../src/db/database.js'
+import { applyMigrations } from '../../src/db/migrations.js'
+import { databaseFlavours } from '../support/databases.js'
+
+/**
+ * The snapshot a repair's before-images are diffed against lives in a temporary table the session keeps
+ * (migration v2): emptied by every commit, made again when the repaired table's columns changed.
+ */
+describe.each(databaseFlavours())('before-image snapshots of a session on $name', ({ open }) => {
+  let db: Database
+
+  beforeAll(async () => {
+    db = await open()
+    await applyMigrations(db.sql, [beforeImageSchema])
+    await db.sql`create table gadgets (id bigint primary key, tenant_id bigint not null, colour text, updated_at timestamptz)`
+    await db.sql`insert into gadgets values (1, 7, 'red', null), (2, 7, 'blue', null), (3, 8, 'green', null)`
+  })
+  afterAll(async () => {
+    await db?.close()
+  })
+
+  /** One repair transaction on one reserved session: snapshot → change → keep. */
+  async function repair(session: Awaited<ReturnType<Database['sql']['reserve']>>, runId: string, tenantId: number, change: string) {
+    await session`begin`
+    try {
+      await snapshotTenantRows(session as never, tenantId, ['gadgets'])
+      await session.unsafe(change)
+      const kept = await keepBeforeImages(session as never, runId, tenantId, ['gadgets'])
+      const [{ rows }] = await session<Array<{ rows: number }>>`select count(*)::int as rows from pg_temp.ops_snapshot_gadgets`
+      await session`commit`
+      return { kept, rowsInSnapshot: rows }
+    } catch (error) {
+      await session`rollback`
+      throw error
+    }
+  }
+
+  it('reuses one snapshot table per session, holding only the current tenant, and follows a change of columns', async () => {
+    const session = await db.sql.reserve()
+    try {
+      const first = await repair(session, 'run-a', 7, `update gadgets set colour = 'black' where id = 1`)
+      expect(first).toEqual({ kept: 1, rowsInSnapshot: 2 })
+      const [{ oid: before }] = await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`
+      // Emptied by the commit: the next tenant's snapshot holds only its own rows.
+      expect(await session`select * from pg_temp.ops_snapshot_gadgets`).toHaveLength(0)
+      const second = await repair(session, 'run-a', 8, `update gadgets set colour = 'white' where id = 3`)
+      expect(second).toEqual({ kept: 1, rowsInSnapshot: 1 })
+      const [{ oid: reused }] = await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`
+      expect(reused).toBe(before)
+
+      // A migration adds a column while the session lives (through this session: the embedded database has one).
+      await session`alter table gadgets add column size integer`
+      const third = await repair(session, 'run-b', 7, `update gadgets set size = 3 where id = 2`)
+      expect(third).toEqual({ kept: 1, rowsInSnapshot: 2 })
+      expect((await readBeforeImages(session as never, 'run-b')).map((image) => [image.rowId, image.before, image.after])).toEqual([[2, { size: null }, { size: 3 }]])
+    } finally {
+      session.release()
+    }
+  })
+})
