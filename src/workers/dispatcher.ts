@@ -33,37 +33,53 @@ export class Dispatcher {
 
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async handle(logged: LoggedEvent): Promise<void> {
-    const { event } = logged
-    if (!isRunEvent(event)) return
-    const runId = event.data.runId
-    switch (event.type) {
-      case 'RunRequested':
-      case 'RunApproved':
-        // A run awaiting approval is not started: StartRun is a no-op for it until RunApproved.
-        await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
-        return this.dispatch(runId)
-      case 'TenantJobsRedispatched':
-        return this.dispatch(runId, { generation: event.data.generation, lost: event.data.tenantIds })
-      case 'RunStarted':
-      case 'RunResumed':
-      case 'TenantProcessed':
-      case 'RunLimitsChanged':
-        return this.dispatch(runId)
-      case 'RunCancelled':
-        this.published.delete(runId)
-        await finishCancelledRun(this.deps, runId)
-        return
-      case 'RunCompleted':
-        this.published.delete(runId)
-        return
-      case 'RunPaused':
-      case 'RunRetried':
-      case 'RunReverted':
-      case 'RunRejected':
-      case 'RunVerified':
-        return
+  /**
+   * The events of one read, in order; each run whose dispatch may have changed is then planned once, on
+   * its state after the whole batch (a plan reads the run as it is now, so planning it once per result
+   * would only repeat the same reads).
+   */
+  async handleBatch(events: readonly LoggedEvent[]): Promise<void> {
+    const toPlan = new Map<string, { generation: number; lost: number[] } | undefined>()
+    for (const logged of events) {
+      const { event } = logged
+      if (!isRunEvent(event)) continue
+      const runId = event.data.runId
+      switch (event.type) {
+        case 'RunRequested':
+        case 'RunApproved':
+          // A run awaiting approval is not started: StartRun is a no-op for it until RunApproved.
+          await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
+          toPlan.set(runId, toPlan.get(runId))
+          break
+        case 'TenantJobsRedispatched':
+          toPlan.set(runId, { generation: event.data.generation, lost: event.data.tenantIds })
+          break
+        case 'RunStarted':
+        case 'RunResumed':
+        case 'TenantProcessed':
+        case 'RunLimitsChanged':
+          toPlan.set(runId, toPlan.get(runId))
+          break
+        case 'RunCancelled':
+          this.published.delete(runId)
+          toPlan.delete(runId)
+          await finishCancelledRun(this.deps, runId)
+          break
+        case 'RunCompleted':
+          this.published.delete(runId)
+          toPlan.delete(runId)
+          break
+        case 'RunPaused':
+        case 'RunRetried':
+        case 'RunReverted':
+        case 'RunRejected':
+        case 'RunVerified':
+          break
+      }
     }
+    if (toPlan.size === 0) return
+    const { halted } = await loadHalt(this.deps.log)
+    for (const [runId, redispatch] of toPlan) await this.dispatch(runId, halted, redispatch)
   }
 
   /**
@@ -71,9 +87,9 @@ export class Dispatcher {
    * A re-dispatch names the tenants whose jobs were lost: the window's other tenants still have live jobs
    * (their repair is under way), so only the lost ones are published in the new generation.
    */
-  private async dispatch(runId: string, redispatch?: { generation: number; lost: number[] }): Promise<void> {
+  private async dispatch(runId: string, halted: boolean, redispatch?: { generation: number; lost: number[] }): Promise<void> {
     const run = await loadRunCached(this.deps.log, runId, this.runs)
-    const plan = planDispatch(run, (await loadHalt(this.deps.log)).halted)
+    const plan = planDispatch(run, halted)
     if (plan.action === 'halt_run') {
       await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: null })
       return
@@ -98,7 +114,7 @@ export function createDispatcher(deps: DispatcherDeps, options: { pollIntervalMs
     store: deps.log.store,
     sql: deps.sql,
     name: 'dispatcher',
-    handle: (logged) => dispatcher.handle(logged),
+    handle: (events) => dispatcher.handleBatch(events),
     logger: deps.logger,
     ...options,
   })

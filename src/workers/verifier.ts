@@ -50,10 +50,12 @@ export function createVerifier(deps: VerifierDeps, options: { pollIntervalMs?: n
     store: deps.log.store,
     sql: deps.sql,
     name: 'verifier',
-    handle: async ({ event }: LoggedEvent) => {
-      if (event.type !== 'RunCompleted') return
-      if (Date.now() - Date.parse(event.data.completedAt) > VERIFY_WITHIN_MS) return
-      await verifyRun(deps, event.data.runId)
+    handle: async (events: readonly LoggedEvent[]) => {
+      for (const { event } of events) {
+        if (event.type !== 'RunCompleted') continue
+        if (Date.now() - Date.parse(event.data.completedAt) > VERIFY_WITHIN_MS) continue
+        await verifyRun(deps, event.data.runId)
+      }
     },
     logger: deps.logger,
     ...options,

@@ -28,9 +28,9 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
       await snapshotTenantRows(session as never, tenantId, ['gadgets'])
       await session.unsafe(change)
       const kept = await keepBeforeImages(session as never, runId, tenantId, ['gadgets'])
-      const [{ rows }] = await session<Array<{ rows: number }>>`select count(*)::int as rows from pg_temp.ops_snapshot_gadgets`
+      const [counted] = await session<Array<{ rows: number }>>`select count(*)::int as rows from pg_temp.ops_snapshot_gadgets`
       await session`commit`
-      return { kept, rowsInSnapshot: rows }
+      return { kept, rowsInSnapshot: counted!.rows }
     } catch (error) {
       await session`rollback`
       throw error
@@ -42,13 +42,13 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
     try {
       const first = await repair(session, 'run-a', 7, `update gadgets set colour = 'black' where id = 1`)
       expect(first).toEqual({ kept: 1, rowsInSnapshot: 2 })
-      const [{ oid: before }] = await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`
+      const oidOfSnapshot = async () => (await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`)[0]!.oid
+      const before = await oidOfSnapshot()
       // Emptied by the commit: the next tenant's snapshot holds only its own rows.
       expect(await session`select * from pg_temp.ops_snapshot_gadgets`).toHaveLength(0)
       const second = await repair(session, 'run-a', 8, `update gadgets set colour = 'white' where id = 3`)
       expect(second).toEqual({ kept: 1, rowsInSnapshot: 1 })
-      const [{ oid: reused }] = await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`
-      expect(reused).toBe(before)
+      expect(await oidOfSnapshot()).toBe(before)
 
       // A migration adds a column while the session lives (through this session: the embedded database has one).
       await session`alter table gadgets add column size integer`
