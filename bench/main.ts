@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { BenchContext, Part, RunDatabase } from './lib/part.js'
-import { cleanupAll } from './lib/cleanup.js'
+import { cleanupAll, interrupt, isInterrupted } from './lib/cleanup.js'
 import { benchTag, scale, scaled } from './lib/env.js'
 import { createDatabase, dropDatabase, seedTemplate } from './lib/pg.js'
 import { serviceBackfill } from './lib/e2e.js'
@@ -93,6 +93,7 @@ async function main(): Promise<number> {
   )
   try {
     for (const part of parts) {
+      if (isInterrupted()) break
       const partStarted = performance.now()
       console.log(`\n== ${part.name}: ${part.summary}`)
       try {
@@ -113,18 +114,17 @@ async function main(): Promise<number> {
   return failed.length > 0 ? 1 : 0
 }
 
-let interrupted = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (interrupted) process.exit(130)
-    interrupted = true
+    if (isInterrupted()) return
     console.error(`\n${signal}: cleaning up (databases, NATS streams, child processes, temp dirs)…`)
-    cleanupAll().finally(() => process.exit(130))
+    interrupt().finally(() => process.exit(130))
   })
 }
 
 main().then(
-  (code) => process.exit(code),
+  // Interrupted: the signal handler exits once everything is cleaned up.
+  (code) => (isInterrupted() ? interrupt().finally(() => process.exit(130)) : process.exit(code)),
   async (error) => {
     console.error(error)
     await cleanupAll()

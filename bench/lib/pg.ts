@@ -9,7 +9,7 @@ import { beforeImageSchema } from '../../src/db/before-images.js'
 import { seedBenchTenants } from '../../src/db/demo-seed.js'
 import type { Sql } from '../../src/db/database.js'
 import { adminUrl, benchTag } from './env.js'
-import { register, type Registration } from './cleanup.js'
+import { isInterrupted, register, type Registration } from './cleanup.js'
 
 export function databaseUrl(name: string): string {
   const url = new URL(adminUrl)
@@ -37,12 +37,23 @@ export async function createDatabase(suffix: string, template?: string): Promise
   // Registered before it exists: a failure half-way still drops it (only names carrying our tag).
   created.set(name, register(`database ${name}`, () => dropOwn(name)))
   await admin((sql) => sql.unsafe(`create database ${name}${template ? ` template ${template}` : ''}`))
+  // Interrupted while it was being created: its cleanup may have run before it existed.
+  if (isInterrupted()) await dropOwn(name)
   return name
 }
 
 async function dropOwn(name: string): Promise<void> {
   if (!name.startsWith(`${benchTag}_`)) throw new Error(`refusing to drop ${name}: not created by this bench`)
-  await admin((sql) => sql.unsafe(`drop database if exists ${name} with (force)`))
+  // A template being copied cannot be dropped until the copy is made: a few tries.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin((sql) => sql.unsafe(`drop database if exists ${name} with (force)`))
+      return
+    } catch (error) {
+      if (attempt >= 5) throw error
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt))
+    }
+  }
 }
 
 /** Drops a database this bench created (no-op for any other name). */

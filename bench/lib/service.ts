@@ -60,7 +60,7 @@ export class ChildService {
   private readonly exitPromise: Promise<void>
   private peak = 0
   private readonly sampler: NodeJS.Timeout
-  private readonly registration: Registration
+  private readonly registration: Registration | undefined
 
   constructor(readonly options: ChildOptions) {
     const env: Record<string, string> = {}
@@ -129,7 +129,7 @@ export class ChildService {
   /** SIGTERM (graceful shutdown), SIGKILL after 15 s. */
   async stop(): Promise<void> {
     clearInterval(this.sampler)
-    this.registration.release()
+    this.registration?.release()
     if (this.exited) return
     this.samplePeak()
     this.child.kill('SIGTERM')
