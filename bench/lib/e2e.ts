@@ -31,7 +31,12 @@ export async function serviceBackfill(database: string, label: string, env: Reco
       const started = performance.now()
       const { runId, answerMs } = await startAllTenantsRun(service.url, token)
       const pollLatencies: number[] = []
-      const run = await waitForCompletion(service.url, token, runId, { latencies: pollLatencies, alive: () => service.assertAlive() })
+      const run = await waitForCompletion(service.url, token, runId, { latencies: pollLatencies, alive: () => service.assertAlive() }).catch(
+        (error: Error) => {
+          // What the service last wrote (warnings and errors: LOG_LEVEL=warn) says why.
+          throw new Error(`${error.message}\n  the service's last lines:\n${service.output()}`)
+        },
+      )
       const seconds = (performance.now() - started) / 1000
       return {
         runId,
