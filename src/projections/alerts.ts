@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from '../db/database.js'
-import type { RunOutcome } from '../events/index.js'
+import type { DomainEvent, RunOutcome } from '../events/index.js'
 import type { Projection } from './projector.js'
 
 export const runFailedAlertKey = 'operations.run.failed'
@@ -27,26 +27,9 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
   return {
     name: 'alerts',
 
-    async apply(tx, { event }) {
-      if (event.type === 'RunCompleted' && alertingOutcomes.has(event.data.outcome)) {
-        await recordRunFailedAlert(tx, event.data.runId, event.data.completedAt, consoleBaseUrl)
-      }
-      if (event.type === 'RunRequested' && event.data.initiator.isBreakGlass) {
-        await recordAlert(tx, breakGlassAlertKey, 'break-glass', event.data.runId, event.data.requestedAt, consoleBaseUrl, {
-          operator_id: event.data.initiator.platformUserId,
-          operator_email: event.data.initiator.email,
-          reason_code: event.data.reason?.reasonCode ?? null,
-        })
-      }
-      // SPEC §11: a verification that finds work left raises it too.
-      if (event.type === 'RunVerified' && event.data.remaining > 0) {
-        await recordRunFailedAlert(tx, event.data.runId, event.data.verifiedAt, consoleBaseUrl)
-      }
-      // SPEC §9: a run that pauses itself over its error budget raises the same alert, and so does one whose
-      // canary failed (SPEC §11): both wait for an operator who has to be told.
-      if (event.type === 'RunPaused' && alertingPauses.has(event.data.reason.reasonCode)) {
-        await recordRunFailedAlert(tx, event.data.runId, event.data.pausedAt, consoleBaseUrl)
-      }
+    async apply(tx, events) {
+      const raised = events.flatMap(({ event }) => alertsRaisedBy(event))
+      if (raised.length > 0) await recordAlerts(tx, raised, consoleBaseUrl)
     },
 
     // No reset: deliveries are a record of alerts raised (a sender marks them sent), not a view to
@@ -57,6 +40,48 @@ export function alertsProjection(options: AlertsProjectionOptions): Projection {
 
 const alertingPauses: ReadonlySet<string> = new Set(['ERROR_BUDGET_EXCEEDED', 'CANARY_FAILED'])
 
+/** An alert an event raises; `kind` null is the run-failed alert (its delivery ids have no kind, as always). */
+interface RaisedAlert {
+  alertKey: string
+  kind: string | null
+  runId: string
+  at: string
+  extra: Record<string, unknown>
+}
+
+function runFailed(runId: string, at: string): RaisedAlert {
+  return { alertKey: runFailedAlertKey, kind: null, runId, at, extra: {} }
+}
+
+function alertsRaisedBy(event: DomainEvent): RaisedAlert[] {
+  switch (event.type) {
+    case 'RunCompleted':
+      return alertingOutcomes.has(event.data.outcome) ? [runFailed(event.data.runId, event.data.completedAt)] : []
+    case 'RunRequested':
+      if (!event.data.initiator.isBreakGlass) return []
+      return [{
+        alertKey: breakGlassAlertKey,
+        kind: 'break-glass',
+        runId: event.data.runId,
+        at: event.data.requestedAt,
+        extra: {
+          operator_id: event.data.initiator.platformUserId,
+          operator_email: event.data.initiator.email,
+          reason_code: event.data.reason?.reasonCode ?? null,
+        },
+      }]
+    // SPEC §11: a verification that finds work left raises it too.
+    case 'RunVerified':
+      return event.data.remaining > 0 ? [runFailed(event.data.runId, event.data.verifiedAt)] : []
+    // SPEC §9: a run that pauses itself over its error budget raises the same alert, and so does one whose
+    // canary failed (SPEC §11): both wait for an operator who has to be told.
+    case 'RunPaused':
+      return alertingPauses.has(event.data.reason.reasonCode) ? [runFailed(event.data.runId, event.data.pausedAt)] : []
+    default:
+      return []
+  }
+}
+
 interface RunRow {
   id: string
   type: string
@@ -65,46 +90,48 @@ interface RunRow {
 }
 
 /**
- * One `operations.run.failed` delivery per run and destination: a run that paused over its error budget
- * and later completes `partially_succeeded` has already alerted (the unique key keeps the first).
+ * One delivery of each alert per enabled destination of the platform workspace, in one insert for the
+ * batch. Ids are `${runId}:${destinationId}` for the run-failed alert (as always) and
+ * `${runId}:${kind}:${destinationId}` for the others, so that re-applying is a no-op: a run that paused over
+ * its error budget and later completes `partially_succeeded` has already alerted (the first delivery is
+ * kept, also when both are in one batch).
  */
-async function recordRunFailedAlert(tx: TransactionSql, runId: string, at: string, consoleBaseUrl: string): Promise<void> {
-  await recordAlert(tx, runFailedAlertKey, null, runId, at, consoleBaseUrl, {})
-}
-
-/**
- * One delivery of the alert per enabled destination of the platform workspace; ids are
- * `${runId}:${destinationId}` for the run-failed alert (as always) and `${runId}:${kind}:${destinationId}`
- * for the others, so that re-applying is a no-op.
- */
-async function recordAlert(
-  tx: TransactionSql,
-  alertKey: string,
-  kind: string | null,
-  runId: string,
-  at: string,
-  consoleBaseUrl: string,
-  extra: Record<string, unknown>,
-): Promise<void> {
-  const [run] = await tx<RunRow[]>`
-    select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = ${runId}`
-  if (!run) throw new Error(`an alert for run ${runId}, which operation_runs does not know`)
-  const platformWorkspace = run.scope === 'all_tenants' ? run.workspace_id : await platformWorkspaceId(tx)
-  if (platformWorkspace === null) return
-  const payload = {
-    run_id: run.id,
-    run_type: run.type,
-    scope: run.scope,
-    console_url: `${consoleBaseUrl}/system/ops/runs/${encodeURIComponent(run.id)}`,
-    ...extra,
+async function recordAlerts(tx: TransactionSql, raised: RaisedAlert[], consoleBaseUrl: string): Promise<void> {
+  const firsts = new Map<string, RaisedAlert>()
+  for (const alert of raised) {
+    const key = `${alert.alertKey}\u0000${alert.runId}`
+    if (!firsts.has(key)) firsts.set(key, alert)
   }
-  const idPrefix = kind ? `${run.id}:${kind}:` : `${run.id}:`
+  const alerts = [...firsts.values()]
+  const runIds = [...new Set(alerts.map((a) => a.runId))]
+  const runRows = await tx<RunRow[]>`
+    select id, type, context ->> 'scope' as scope, workspace_id::text from operation_runs where id = any(${runIds}::text[])`
+  const runs = new Map(runRows.map((run) => [run.id, run]))
+  const missing = runIds.find((id) => !runs.has(id))
+  if (missing !== undefined) throw new Error(`an alert for run ${missing}, which operation_runs does not know`)
+  const platformWorkspace = [...runs.values()].every((run) => run.scope === 'all_tenants') ? null : await platformWorkspaceId(tx)
+  const rows = alerts.flatMap((alert) => {
+    const run = runs.get(alert.runId)!
+    const workspace = run.scope === 'all_tenants' ? run.workspace_id : platformWorkspace
+    if (workspace === null) return []
+    const payload = {
+      run_id: run.id,
+      run_type: run.type,
+      scope: run.scope,
+      console_url: `${consoleBaseUrl}/system/ops/runs/${encodeURIComponent(run.id)}`,
+      ...alert.extra,
+    }
+    return [{ alert, workspace, payload: JSON.stringify(payload), idPrefix: alert.kind ? `${run.id}:${alert.kind}:` : `${run.id}:` }]
+  })
+  if (rows.length === 0) return
   await tx`
     insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
-    select ${idPrefix} || d.id, ${alertKey}, ${run.id}, d.workspace_id, d.id,
-           ${JSON.stringify(payload)}::text::jsonb, 'recorded', ${at}::timestamptz
-    from alert_destinations d
-    where d.workspace_id = ${platformWorkspace}::bigint and d.enabled
+    select a.id_prefix || d.id, a.alert_key, a.run_id, d.workspace_id, d.id, a.payload::jsonb, 'recorded', a.at
+    from unnest(${rows.map((r) => r.idPrefix)}::text[], ${rows.map((r) => r.alert.alertKey)}::text[], ${rows.map((r) => r.alert.runId)}::text[],
+                ${rows.map((r) => r.workspace)}::bigint[], ${rows.map((r) => r.payload)}::text[], ${rows.map((r) => r.alert.at)}::timestamptz[])
+           with ordinality as a(id_prefix, alert_key, run_id, workspace_id, payload, at, n)
+    join alert_destinations d on d.workspace_id = a.workspace_id and d.enabled
+    order by a.n, d.id
     on conflict do nothing`
 }
 

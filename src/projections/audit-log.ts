@@ -67,18 +67,30 @@ const emptyContext: AuditContext = {
 /**
  * One `audit_log` row per auditable event, keyed by the event id (so re-applying is a no-op), stamped
  * with the event's `occurredAt`. Must run after `operationRunsProjection`: a completion is attributed to
- * the operator who started the run, read from `operation_runs` in the same transaction.
+ * the operator who started the run, read from `operation_runs` in the same transaction (what it reads is
+ * fixed when the run is requested, so reading it once per batch gives what each event would have read).
+ * A batch's rows go in with one insert, in the events' global order.
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
 
-  async apply(tx, e) {
-    const entry = await entryFor(tx, e)
-    if (!entry) return
+  async apply(tx, events) {
+    const runs = await runInitiators(tx, events)
+    const rows = events.flatMap((e) => {
+      const entry = entryFor(runs, e)
+      return entry ? [{ e, entry }] : []
+    })
+    if (rows.length === 0) return
+    const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick)
     await tx`
       insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context)
-      values (${e.metadata.eventId}, ${entry.action}, ${e.metadata.occurredAt}::timestamptz, ${entry.actorUserId}::text,
-        ${entry.actorEmail}::text, ${entry.context.operation_run_id}::text, ${JSON.stringify(entry.context)}::text::jsonb)
+      select id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context::jsonb
+      from unnest(${column((r) => r.e.metadata.eventId)}::text[], ${column((r) => r.entry.action)}::text[],
+        ${column((r) => r.e.metadata.occurredAt)}::timestamptz[], ${column((r) => r.entry.actorUserId)}::text[],
+        ${column((r) => r.entry.actorEmail)}::text[], ${column((r) => r.entry.context.operation_run_id)}::text[],
+        ${column((r) => JSON.stringify(r.entry.context))}::text[])
+        with ordinality as e(id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context, n)
+      order by n
       on conflict (id) do nothing`
   },
 
@@ -99,7 +111,7 @@ function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent
   return { ip: initiator.ip, user_agent: initiator.userAgent }
 }
 
-async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent): Promise<AuditEntry | null> {
+function entryFor(runs: RunInitiators, { event, metadata }: ProjectedEvent): AuditEntry | null {
   switch (event.type) {
     case 'PreflightRecorded': {
       const operator = metadata.initiator.kind === 'operator' ? metadata.initiator : null
@@ -145,7 +157,7 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
     }
     case 'RunCompleted': {
       const d = event.data
-      const run = await runInitiator(tx, d.runId)
+      const run = runs.get(d.runId)
       const failed = d.outcome === 'failed' || d.outcome === 'blocked'
       return {
         action: failed ? auditActions.failed : auditActions.completed,
@@ -168,36 +180,36 @@ async function entryFor(tx: TransactionSql, { event, metadata }: ProjectedEvent)
       }
     }
     case 'RunPaused':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.paused, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.paused, {
         reason_code: event.data.reason.reasonCode,
         reason_text: event.data.reason.reasonText,
       })
     case 'RunResumed':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.resumed, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.resumed, {
         reason_code: event.data.reason?.reasonCode ?? null,
         reason_text: event.data.reason?.reasonText ?? null,
       })
     case 'RunCancelled':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.cancelled, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.cancelled, {
         reason_code: event.data.reason.reasonCode,
         reason_text: event.data.reason.reasonText,
       })
     case 'RunLimitsChanged':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.limitsChanged, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.limitsChanged, {
         limits: event.data.limits,
         previous_limits: event.data.previous,
       })
     case 'RunRetried':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.retried, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.retried, {
         retry_run_id: event.data.retryRunId,
         retried_tenants: event.data.tenantIds.length,
       })
     case 'RunReverted':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.reverted, { revert_run_id: event.data.revertRunId })
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.reverted, { revert_run_id: event.data.revertRunId })
     case 'RunApproved':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })
     case 'RunRejected':
-      return runControlEntry(tx, metadata, event.data.runId, auditActions.rejected, {
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.rejected, {
         reason_code: event.data.reason.reasonCode,
         reason_text: event.data.reason.reasonText,
       })
@@ -279,14 +291,14 @@ function actorOf(metadata: EventMetadata) {
 }
 
 /** A control of a run (SPEC §9): attributed to its actor, described with the run it acted on. */
-async function runControlEntry(
-  tx: TransactionSql,
+function runControlEntry(
+  runs: RunInitiators,
   metadata: EventMetadata,
   runId: string,
   action: AuditAction,
   extra: Record<string, unknown>,
-): Promise<AuditEntry> {
-  const run = await runInitiator(tx, runId)
+): AuditEntry {
+  const run = runs.get(runId)
   const actor = actorOf(metadata)
   return {
     action,
@@ -344,11 +356,29 @@ interface RunInitiatorRow {
   affected_count: number | null
 }
 
-async function runInitiator(tx: TransactionSql, runId: string): Promise<RunInitiatorRow | undefined> {
-  const rows = await tx<RunInitiatorRow[]>`
-    select user_id, context #>> '{platform_initiator,email}' as email, type, context ->> 'scope' as scope,
+type RunInitiators = Map<string, RunInitiatorRow>
+
+/** The events whose entry describes their run with what `operation_runs` holds (see `entryFor`). */
+const describedByRun = new Set<ProjectedEvent['event']['type']>([
+  'RunCompleted',
+  'RunPaused',
+  'RunResumed',
+  'RunCancelled',
+  'RunLimitsChanged',
+  'RunRetried',
+  'RunReverted',
+  'RunApproved',
+  'RunRejected',
+])
+
+/** The runs the batch's entries describe, in one query (none for a batch of tenant results alone). */
+async function runInitiators(tx: TransactionSql, events: readonly ProjectedEvent[]): Promise<RunInitiators> {
+  const ids = [...new Set(events.flatMap(({ event }) => (describedByRun.has(event.type) && 'runId' in event.data ? [event.data.runId] : [])))]
+  if (ids.length === 0) return new Map()
+  const rows = await tx<Array<RunInitiatorRow & { id: string }>>`
+    select id, user_id, context #>> '{platform_initiator,email}' as email, type, context ->> 'scope' as scope,
            context -> 'target_tenant_id' as target_tenant_id,
            context #> '{preflight,affected_count}' as affected_count
-    from operation_runs where id = ${runId}`
-  return rows[0]
+    from operation_runs where id = any(${ids}::text[])`
+  return new Map(rows.map(({ id, ...run }) => [id, run]))
 }

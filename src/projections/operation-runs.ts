@@ -1,5 +1,5 @@
 import type { TransactionSql } from '../db/database.js'
-import type { EventMetadata, EventOf, FailureEntry } from '../events/index.js'
+import type { DomainEvent, EventMetadata, EventOf, FailureEntry } from '../events/index.js'
 import type { Projection } from './projector.js'
 
 /**
@@ -9,37 +9,47 @@ import type { Projection } from './projector.js'
  * the tenant's row actually moved from pending, so that a re-applied event changes nothing; a run never
  * leaves `completed`.
  *
+ * TenantProcessed is nearly every event of a store (one per targeted tenant), so the results that follow
+ * one another in a batch are applied together (`recordTenantResults`: three statements for all of them);
+ * every other event is a handful per run and is applied on its own, in order between those groups, so that
+ * the group sees each run as one-by-one application would have left it.
+ *
  * JSON goes in as `${JSON.stringify(x)}::text::jsonb`: with a bare `::jsonb` the driver learns the
  * parameter is jsonb and stringifies the (already stringified) text a second time.
  */
 export const operationRunsProjection: Projection = {
   name: 'operation-runs',
 
-  async apply(tx, { event, metadata }) {
-    switch (event.type) {
-      case 'RunRequested':
-        return insertRun(tx, event)
-      case 'RunStarted':
-        return markStarted(tx, event)
-      case 'TenantProcessed':
-        return recordTenantResult(tx, event)
-      case 'RunPaused':
-        return markPaused(tx, event, metadata)
-      case 'RunResumed':
-        return markResumed(tx, event)
-      case 'RunCancelled':
-        return markCancelling(tx, event, metadata)
-      case 'RunLimitsChanged':
-        return changeLimits(tx, event)
-      case 'RunApproved':
-        return markApproved(tx, event, metadata)
-      case 'RunCompleted':
-        return completeRun(tx, event)
-      case 'RunVerified':
-        return recordVerification(tx, event)
-      default:
-        return
+  async apply(tx, events) {
+    let results: Array<EventOf<'TenantProcessed'>> = []
+    // The pending rows of the runs requested in the batch are written when something reads them (a
+    // completion cancels the pending ones) or at the end: a tenant whose result is in the same batch (in a
+    // replay, nearly all) is then written once, with its result, instead of pending first and then again.
+    let requested: Array<EventOf<'RunRequested'>['data']> = []
+    const flushResults = async () => {
+      if (results.length > 0) await recordTenantResults(tx, results)
+      results = []
     }
+    const flushRequested = async () => {
+      if (requested.length > 0) await insertPendingTenants(tx, requested)
+      requested = []
+    }
+    for (const { event, metadata } of events) {
+      if (event.type === 'TenantProcessed') {
+        results.push(event)
+        continue
+      }
+      if (!changesRuns(event.type)) continue
+      await flushResults()
+      if (event.type === 'RunRequested') {
+        if (await insertRun(tx, event)) requested.push(event.data)
+        continue
+      }
+      if (event.type === 'RunCompleted') await flushRequested()
+      await applyRunEvent(tx, event, metadata)
+    }
+    await flushResults()
+    await flushRequested()
   },
 
   async reset(tx) {
@@ -47,6 +57,46 @@ export const operationRunsProjection: Projection = {
     await tx`delete from operation_run_tenants`
     await tx`delete from operation_runs`
   },
+}
+
+const runEventTypes = new Set<DomainEvent['type']>([
+  'RunRequested',
+  'RunStarted',
+  'RunPaused',
+  'RunResumed',
+  'RunCancelled',
+  'RunLimitsChanged',
+  'RunApproved',
+  'RunCompleted',
+  'RunVerified',
+])
+
+/** Whether `applyRunEvent` writes anything for this type (the others leave a group of results whole). */
+function changesRuns(type: DomainEvent['type']): boolean {
+  return runEventTypes.has(type)
+}
+
+function applyRunEvent(tx: TransactionSql, event: DomainEvent, metadata: EventMetadata): Promise<void> {
+  switch (event.type) {
+    case 'RunStarted':
+      return markStarted(tx, event)
+    case 'RunPaused':
+      return markPaused(tx, event, metadata)
+    case 'RunResumed':
+      return markResumed(tx, event)
+    case 'RunCancelled':
+      return markCancelling(tx, event, metadata)
+    case 'RunLimitsChanged':
+      return changeLimits(tx, event)
+    case 'RunApproved':
+      return markApproved(tx, event, metadata)
+    case 'RunCompleted':
+      return completeRun(tx, event)
+    case 'RunVerified':
+      return recordVerification(tx, event)
+    default:
+      return Promise.resolve()
+  }
 }
 
 /** The `context` JSON of SPEC §3, snake_case as the spec writes it. */
@@ -88,7 +138,8 @@ function actorOf(metadata: EventMetadata) {
     : { by: 'system', byEmail: null, byName: null }
 }
 
-async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>): Promise<void> {
+/** The run's row and controls; whether they were new (then its tenants' rows are due, see `insertPendingTenants`). */
+async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>): Promise<boolean> {
   const allTenants = data.scope === 'all_tenants'
   const summaryCounts = {
     total: 0,
@@ -107,16 +158,26 @@ async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>):
       null, null, ${data.requestedAt}::timestamptz)
     on conflict (id) do nothing
     returning id`
-  if (!inserted) return
+  if (!inserted) return false
   await tx`
     insert into operation_run_controls (run_id, max_concurrency, max_failures, retry_of, targeted, approval, canary, canary_pending)
     values (${data.runId}, ${data.limits.maxConcurrency}, ${data.limits.maxFailures}, ${data.retryOf}, ${data.tenantIds.length},
       ${data.approvalRequired ? JSON.stringify({ required: true, approvedBy: null, approvedAt: null, comment: null }) : null}::text::jsonb,
       ${data.canary ? JSON.stringify(data.canary) : null}::text::jsonb, ${data.canary?.tenantIds.length ?? 0})
     on conflict (run_id) do nothing`
+  return true
+}
+
+
+/**
+ * One row per targeted tenant, pending until processed, for runs `insertRun` inserted. A result applied
+ * meanwhile already wrote its tenant's row (as it would have moved it from pending): that row is kept.
+ */
+async function insertPendingTenants(tx: TransactionSql, runs: Array<EventOf<'RunRequested'>['data']>): Promise<void> {
   await tx`
     insert into operation_run_tenants (run_id, tenant_id, status)
-    select ${data.runId}, t.id, 'pending' from unnest(${data.tenantIds}::bigint[]) as t(id)
+    select t.run_id, t.tenant_id, 'pending'
+    from unnest(${runs.flatMap((r) => r.tenantIds.map(() => r.runId))}::text[], ${runs.flatMap((r) => r.tenantIds)}::bigint[]) as t(run_id, tenant_id)
     on conflict (run_id, tenant_id) do nothing`
 }
 
@@ -128,51 +189,88 @@ async function markStarted(tx: TransactionSql, { data }: EventOf<'RunStarted'>):
     where id = ${data.runId}`
 }
 
-async function recordTenantResult(tx: TransactionSql, { data }: EventOf<'TenantProcessed'>): Promise<void> {
-  const r = data.result
-  const succeeded = r.status === 'succeeded'
-  const moved = await tx`
+/**
+ * Consecutive TenantProcessed events, with the rows one-by-one application would leave. A tenant's row moves
+ * only from pending, so of several results for one tenant (redelivery, a retried job) only the first can
+ * move it; the runs' counts grow by what the moved rows carry, and the failures are appended in event order.
+ * Nothing else about a run changes between consecutive results (the caller ends a group at any other event
+ * of a run), so one upsert and one update per table give the same rows.
+ */
+async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'TenantProcessed'>>): Promise<void> {
+  const firsts = new Map<string, EventOf<'TenantProcessed'>['data']>()
+  for (const { data } of events) {
+    const key = `${data.tenantId}:${data.runId}`
+    if (!firsts.has(key)) firsts.set(key, data)
+  }
+  const results = [...firsts.values()]
+  const column = <T>(pick: (d: EventOf<'TenantProcessed'>['data']) => T) => results.map(pick)
+  const succeeded = (d: EventOf<'TenantProcessed'>['data']) => d.result.status === 'succeeded'
+  const moved = await tx<Array<{ run_id: string; tenant_id: string }>>`
     insert into operation_run_tenants as t (run_id, tenant_id, status, total, updated, reason_code, message, attempt,
       processed_at, started_at, completed_at)
-    values (${data.runId}, ${data.tenantId}, ${r.status},
-      ${succeeded ? r.total : null}::integer, ${succeeded ? r.updated : null}::integer,
-      ${succeeded ? null : r.reasonCode}::text, ${succeeded ? null : r.message}::text,
-      ${data.attempt}, ${data.processedAt}::timestamptz, ${data.startedAt}::timestamptz, ${data.completedAt}::timestamptz)
+    select * from unnest(
+      ${column((d) => d.runId)}::text[], ${column((d) => d.tenantId)}::bigint[], ${column((d) => d.result.status)}::text[],
+      ${column((d) => (d.result.status === 'succeeded' ? d.result.total : null))}::integer[],
+      ${column((d) => (d.result.status === 'succeeded' ? d.result.updated : null))}::integer[],
+      ${column((d) => (d.result.status === 'failed' ? d.result.reasonCode : null))}::text[],
+      ${column((d) => (d.result.status === 'failed' ? d.result.message : null))}::text[],
+      ${column((d) => d.attempt)}::integer[], ${column((d) => d.processedAt)}::timestamptz[],
+      ${column((d) => d.startedAt)}::timestamptz[], ${column((d) => d.completedAt)}::timestamptz[])
     on conflict (run_id, tenant_id) do update
     set status = excluded.status, total = excluded.total, updated = excluded.updated,
         reason_code = excluded.reason_code, message = excluded.message, attempt = excluded.attempt,
         processed_at = excluded.processed_at, started_at = excluded.started_at, completed_at = excluded.completed_at
     where t.status = 'pending'
-    returning t.tenant_id`
+    returning t.run_id, t.tenant_id`
   if (moved.length === 0) return
+  const movedKeys = new Set(moved.map((m) => `${m.tenant_id}:${m.run_id}`))
+  const applied = results.filter((d) => movedKeys.has(`${d.tenantId}:${d.runId}`))
 
   // Running counts while the run is in progress; RunCompleted replaces them with the final figures.
-  const total = succeeded ? r.total : 0
-  const updated = succeeded ? r.updated : 0
-  const failed = succeeded ? 0 : 1
+  const runs = new Map<string, { total: number; updated: number; failed: number; failures: FailureEntry[] }>()
+  for (const d of applied) {
+    const run = runs.get(d.runId) ?? { total: 0, updated: 0, failed: 0, failures: [] }
+    runs.set(d.runId, run)
+    if (d.result.status === 'succeeded') {
+      run.total += d.result.total
+      run.updated += d.result.updated
+    } else {
+      run.failed += 1
+      run.failures.push({ tenantId: d.tenantId, reasonCode: d.result.reasonCode, message: d.result.message })
+    }
+  }
+  const ids = [...runs.keys()]
+  const deltas = [...runs.values()]
   await tx`
     update operation_runs r
     set summary_counts = r.summary_counts || jsonb_build_object(
-          'total', (r.summary_counts ->> 'total')::bigint + ${total}::bigint,
-          'processed', (r.summary_counts ->> 'processed')::bigint + ${total}::bigint,
-          'updated', (r.summary_counts ->> 'updated')::bigint + ${updated}::bigint,
-          'skipped', (r.summary_counts ->> 'skipped')::bigint + ${total - updated}::bigint,
-          'failed', (r.summary_counts ->> 'failed')::bigint + ${failed}::bigint)
-    where r.id = ${data.runId} and r.status <> 'completed'`
+          'total', (r.summary_counts ->> 'total')::bigint + d.total,
+          'processed', (r.summary_counts ->> 'processed')::bigint + d.total,
+          'updated', (r.summary_counts ->> 'updated')::bigint + d.updated,
+          'skipped', (r.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
+          'failed', (r.summary_counts ->> 'failed')::bigint + d.failed),
+        failure_summary = r.failure_summary || d.failures::jsonb
+    from unnest(${ids}::text[], ${deltas.map((x) => x.total)}::bigint[], ${deltas.map((x) => x.updated)}::bigint[],
+      ${deltas.map((x) => x.failed)}::bigint[], ${deltas.map((x) => JSON.stringify(failureSummaryJson(x.failures)))}::text[])
+      as d(id, total, updated, failed, failures)
+    where r.id = d.id and r.status <> 'completed'`
+  // Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
   await tx`
-    update operation_run_controls
-    set succeeded = succeeded + ${1 - failed}::integer, failed = failed + ${failed}::integer
-    where run_id = ${data.runId}`
-  await tx`
-    update operation_run_controls
-    set canary_pending = canary_pending - 1, canary_failed = canary_failed + ${failed}::integer
-    where run_id = ${data.runId} and canary -> 'tenantIds' @> jsonb_build_array(${data.tenantId}::bigint)`
-  if (!succeeded) {
-    await tx`
-      update operation_runs r
-      set failure_summary = r.failure_summary || ${JSON.stringify(failureSummaryJson([{ tenantId: data.tenantId, reasonCode: r.reasonCode, message: r.message }]))}::text::jsonb
-      where r.id = ${data.runId} and r.status <> 'completed'`
-  }
+    update operation_run_controls c
+    -- failed is 0 or 1 (the driver would send an array of booleans as one boolean)
+    set succeeded = c.succeeded + d.succeeded, failed = c.failed + d.failed,
+        canary_pending = c.canary_pending - d.canary_settled, canary_failed = c.canary_failed + d.canary_failed
+    from (
+      select m.run_id,
+             count(*)::integer - sum(m.failed)::integer as succeeded,
+             sum(m.failed)::integer as failed,
+             count(*) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id))::integer as canary_settled,
+             coalesce(sum(m.failed) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)), 0)::integer as canary_failed
+      from unnest(${applied.map((d) => d.runId)}::text[], ${applied.map((d) => d.tenantId)}::bigint[],
+                  ${applied.map((d) => (succeeded(d) ? 0 : 1))}::integer[]) as m(run_id, tenant_id, failed)
+      join operation_run_controls k on k.run_id = m.run_id
+      group by m.run_id) d
+    where c.run_id = d.run_id`
 }
 
 async function markPaused(tx: TransactionSql, { data }: EventOf<'RunPaused'>, metadata: EventMetadata): Promise<void> {

@@ -6,12 +6,15 @@ import type { EventStore, StoredEvent } from '../store/event-store.js'
 export type ProjectedEvent = LoggedEvent
 
 /**
- * A read model builder. `apply` runs inside the batch's transaction and must be idempotent and take every
- * value from the event (never `now()`), so that re-applying or rebuilding gives the same rows.
+ * A read model builder. `apply` gets a batch of consecutive events in global order and runs inside the
+ * batch's transaction. It applies them with a few set-based statements per batch rather than statements
+ * per event (a rebuild replays every event of the store), and the rows it leaves must be exactly those that
+ * applying the events one at a time would leave, whatever the batch boundaries. It must be idempotent and
+ * take every value from the events (never `now()`), so that re-applying or rebuilding gives the same rows.
  */
 export interface Projection {
   name: string
-  apply(tx: TransactionSql, e: ProjectedEvent): Promise<void>
+  apply(tx: TransactionSql, events: readonly ProjectedEvent[]): Promise<void>
   /** Empties the tables this projection owns (used by `Projector.rebuild`). */
   reset?(tx: TransactionSql): Promise<void>
 }
@@ -19,6 +22,13 @@ export interface Projection {
 interface DecodedEvent {
   stored: StoredEvent
   projected: ProjectedEvent
+}
+
+/** A batch as read: the events that decode up to the first that does not, and its failure. */
+interface Decoded {
+  stored: StoredEvent[]
+  events: DecodedEvent[]
+  failure: ProjectionFailedError | null
 }
 
 /** Structurally compatible with pino. */
@@ -32,7 +42,10 @@ export interface ProjectorOptions {
   sql: Sql
   /** Checkpoint name; processes sharing it share one checkpoint and take turns (compare-and-set). */
   name: string
-  /** Applied in this order for each event: a later projection may read what an earlier one wrote. */
+  /**
+   * Applied in this order to each batch: a later projection reads what an earlier one wrote for the whole
+   * batch, so it may read only what an event fixes for good when first projected (a run's requested row).
+   */
   projections: Projection[]
   batchSize?: number
   pollIntervalMs?: number
@@ -58,6 +71,16 @@ export class ProjectionFailedError extends Error {
       { cause },
     )
     this.name = 'ProjectionFailedError'
+  }
+}
+
+/** A projection failed on a batch (rolled back); which event it failed on is found by applying them one by one. */
+class BatchFailedError extends Error {
+  constructor(
+    readonly projection: string,
+    cause: unknown,
+  ) {
+    super(`projection ${projection} failed: ${errorMessage(cause)}`, { cause })
   }
 }
 
@@ -104,7 +127,7 @@ export class Projector {
     this.sql = options.sql
     this.name = options.name
     this.projections = options.projections
-    this.batchSize = options.batchSize ?? 500
+    this.batchSize = options.batchSize ?? 2_000
     this.pollIntervalMs = options.pollIntervalMs ?? 500
     this.coalesceMs = options.coalesceMs ?? 20
     this.retryDelayMs = options.retryDelayMs ?? { initial: 250, max: 30_000 }
@@ -176,20 +199,44 @@ export class Projector {
 
   private async drain(): Promise<number> {
     let applied = 0
+    let checkpoint: string | null = null
+    let checkpointKnown = false
+    // After a batch fails, its events are applied again one per transaction (each a batch of one): the
+    // checkpoint then stops right before the event that fails, and the error names that event.
+    let oneByOne = 0
+    // The batch after the one being applied, read and decoded meanwhile (on PostgreSQL the read runs on
+    // another connection of the pool and decoding runs while the database applies): a replay then costs
+    // about the larger of reading and applying, not their sum. Used only if the checkpoint is where it expected.
+    let prefetched: { after: string; read: Promise<Decoded> } | null = null
     for (;;) {
       await this.ensureCheckpointRow()
-      const checkpoint = await this.position()
-      const stored = await this.store.readAll({ after: checkpoint, maxCount: this.batchSize })
+      if (!checkpointKnown) checkpoint = await this.position()
+      const maxCount = oneByOne > 0 ? 1 : this.batchSize
+      const { stored, events, failure }: Decoded =
+        prefetched && checkpointKnown && prefetched.after === checkpoint && oneByOne === 0
+          ? await prefetched.read
+          : await this.readDecoded(checkpoint, maxCount)
+      prefetched = null
       if (stored.length === 0) return applied
-      // Apply what decodes up to a bad event, so the checkpoint stops right before it.
-      const { events, failure } = this.decodePrefix(stored)
       if (events.length > 0) {
+        const next: string = events[events.length - 1]!.stored.position
+        if (!failure && oneByOne === 0 && stored.length === maxCount) {
+          const read = this.readDecoded(next, maxCount)
+          read.catch(() => {}) // a failed read ahead is read again, and reported, by the next iteration
+          prefetched = { after: next, read }
+        }
         try {
-          await this.applyBatch(checkpoint, events)
+          checkpoint = await this.applyBatch(checkpoint, events)
+          checkpointKnown = true
           applied += events.length
+          oneByOne = Math.max(0, oneByOne - events.length)
         } catch (error) {
-          if (!(error instanceof CheckpointMovedError)) throw error
+          checkpointKnown = false
           // Another process applied this batch; continue from where it got.
+          if (error instanceof CheckpointMovedError) continue
+          if (!(error instanceof BatchFailedError)) throw error
+          if (events.length === 1) throw new ProjectionFailedError(this.name, events[0]!.stored, error.projection, error.cause)
+          oneByOne = events.length
           continue
         }
       }
@@ -198,7 +245,14 @@ export class Projector {
     }
   }
 
-  private async applyBatch(checkpoint: string | null, events: DecodedEvent[]): Promise<void> {
+  /** Apply what decodes up to a bad event, so the checkpoint stops right before it. */
+  private async readDecoded(after: string | null, maxCount: number): Promise<Decoded> {
+    const stored = await this.store.readAll({ after, maxCount })
+    return { stored, ...this.decodePrefix(stored) }
+  }
+
+  /** Applies the events and moves the checkpoint to the last of them, in one transaction; returns it. */
+  private async applyBatch(checkpoint: string | null, events: DecodedEvent[]): Promise<string> {
     const next = events[events.length - 1]!.stored.position
     await this.sql.begin(async (tx) => {
       // The CAS goes first: it takes the checkpoint row lock, so a competing process waits here and
@@ -213,16 +267,16 @@ export class Projector {
         if (!row) this.checkpointRowEnsured = false
         throw new CheckpointMovedError()
       }
-      for (const { stored, projected } of events) {
-        for (const projection of this.projections) {
-          try {
-            await projection.apply(tx, projected)
-          } catch (error) {
-            throw new ProjectionFailedError(this.name, stored, projection.name, error)
-          }
+      const projected = events.map((e) => e.projected)
+      for (const projection of this.projections) {
+        try {
+          await projection.apply(tx, projected)
+        } catch (error) {
+          throw new BatchFailedError(projection.name, error)
         }
       }
     })
+    return next
   }
 
   private decodePrefix(batch: StoredEvent[]): { events: DecodedEvent[]; failure: ProjectionFailedError | null } {

@@ -71,30 +71,38 @@ describe.each(databaseFlavours())('Projector on $name', ({ name, open }) => {
     await bed.db.close()
   })
 
-  it('commits a batch and its checkpoint together: a projection throwing mid-batch moves neither', async () => {
+  it('commits a batch and its checkpoint together: a projection throwing mid-batch moves neither, and the event it fails on is named', async () => {
     await appendCompletedRun(bed, 'run-1', 1)
-    let seen = 0
-    const throwsOnThirdEvent: Projection = {
-      name: 'throws-on-third-event',
-      async apply() {
-        seen += 1
-        if (seen === 3) throw new Error('boom')
+    const batches: number[] = []
+    let failing = true
+    const throwsOnTenantResult: Projection = {
+      name: 'throws-on-tenant-result',
+      async apply(_tx, events) {
+        batches.push(events.length)
+        if (failing && events.some((e) => e.event.type === 'TenantProcessed')) throw new Error('boom')
       },
     }
-    const p = projector({ projections: [operationRunsProjection, throwsOnThirdEvent], batchSize: 10 })
+    const p = projector({ projections: [operationRunsProjection, throwsOnTenantResult], batchSize: 10 })
     await bed.settle()
+    const all = await bed.store.readAll({ maxCount: 10 })
 
     const failure = await p.runOnce().catch((error: unknown) => error)
+    // The batch of four failed and was rolled back whole; applied again one event per transaction, the
+    // two events before the tenant result were committed and the result's own rows were rolled back with it.
+    expect(batches).toEqual([4, 1, 1, 1])
     expect(failure).toBeInstanceOf(ProjectionFailedError)
-    expect((failure as ProjectionFailedError).projection).toBe('throws-on-third-event')
+    expect((failure as ProjectionFailedError).projection).toBe('throws-on-tenant-result')
     expect((failure as Error).message).toMatch(/TenantProcessed v2 .* \(run-run-1@2, position \d+:\d+\): boom/)
-    expect(await p.position()).toBeNull()
-    expect(await runCount(bed)).toBe(0)
+    expect(await p.position()).toBe(all[1]!.position)
+    expect(await bed.sql`select status from operation_run_tenants`).toEqual([{ status: 'pending' }])
+    expect(await bed.sql`select summary_counts ->> 'total' as total from operation_runs`).toEqual([{ total: '0' }])
 
     // The same projector then succeeds from the same place: nothing was half-applied.
-    expect(await p.runOnce()).toBe(4)
-    expect(await p.position()).toBe((await bed.store.readAll({ maxCount: 10 })).at(-1)!.position)
+    failing = false
+    expect(await p.runOnce()).toBe(2)
+    expect(await p.position()).toBe(all.at(-1)!.position)
     expect(await bed.sql`select status, outcome from operation_runs`).toEqual([{ status: 'completed', outcome: 'succeeded' }])
+    expect(await bed.sql`select status from operation_run_tenants`).toEqual([{ status: 'succeeded' }])
   })
 
   it('stops at an event that fails to decode and never skips it', async () => {
@@ -134,11 +142,12 @@ describe.each(databaseFlavours())('Projector on $name', ({ name, open }) => {
 
   it('retries a failing projection with backoff and resumes without losing the event', async () => {
     await appendCompletedRun(bed, 'run-1', 1)
-    let failuresLeft = 2
+    // The batch of four fails, then the completion alone (reported), then the completion alone again (reported).
+    let failuresLeft = 3
     const flaky: Projection = {
       name: 'flaky',
-      async apply(_tx, e) {
-        if (e.event.type === 'RunCompleted' && failuresLeft > 0) {
+      async apply(_tx, events) {
+        if (events.some((e) => e.event.type === 'RunCompleted') && failuresLeft > 0) {
           failuresLeft -= 1
           throw new Error('database hiccup')
         }
@@ -186,7 +195,7 @@ describe.each(databaseFlavours())('Projector on $name', ({ name, open }) => {
     }
     const countingProjections = () => {
       const applied: string[] = []
-      const counter: Projection = { name: 'counter', apply: async (_tx, e) => void applied.push(e.metadata.eventId) }
+      const counter: Projection = { name: 'counter', apply: async (_tx, events) => void applied.push(...events.map((e) => e.metadata.eventId)) }
       return { applied, projections: [...readModelProjections({ consoleBaseUrl }), counter] }
     }
     const a = countingProjections()
