@@ -221,20 +221,13 @@ export function canaryStateOf(state: RunState, added?: { tenantId: number; resul
 }
 
 /**
- * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency × DISPATCH_AHEAD` pending
- * tenants in target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
+ * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency` pending tenants in
+ * target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
  * the canary is repaired first and alone).
  */
-/**
- * How many jobs per concurrency slot wait in the queue. More than one, so that a worker finishing a tenant
- * finds the next job there instead of waiting for the result's round trip through the event store and the
- * dispatcher; the slots, not the window, hold the run to `maxConcurrency` repairs at once.
- */
-export const DISPATCH_AHEAD = 3
-
 export function dispatchWindow(state: RunState): number[] {
   if (state.status === 'none') return []
-  const size = state.limits.maxConcurrency * DISPATCH_AHEAD
+  const size = state.limits.maxConcurrency
   const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
   const canaryPending = canary ? firstPending(state, size, canary) : []
   return canaryPending.length > 0 ? canaryPending : firstPending(state, size)

@@ -3,7 +3,7 @@ import { HaltedError, InvalidTransitionError, ValidationError } from '../../../s
 import { allowedControls, RUN_CONTROLS, type RunControl } from '../../../src/commands/run/allowed-controls.js'
 import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
-import { cancelledTenants, DISPATCH_AHEAD, pendingTenants } from '../../../src/commands/run/run-state.js'
+import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
 import { defaultTenantRetryPolicy, failureKindOf, retryAfterFailure } from '../../../src/commands/run/tenant-retry-policy.js'
 import type { RunReason } from '../../../src/events/index.js'
@@ -179,14 +179,14 @@ describe('the repair gate and the dispatch plan', () => {
     expect(decideTenantRepair(apply(running(), record(11, succeeded(1, 1))).state, false, 11)).toEqual({ action: 'skip', why: 'already processed' })
   })
 
-  it('dispatches the first maxConcurrency × DISPATCH_AHEAD pending tenants of a running run, nothing otherwise', () => {
-    const tenantIds = Array.from({ length: 2 * DISPATCH_AHEAD + 2 }, (_, i) => 11 + i)
+  it('dispatches the first maxConcurrency pending tenants of a running run, nothing otherwise', () => {
+    const tenantIds = [11, 12, 13, 14]
     const twoAtATime = run([requestRun(runRequest({ tenantIds, limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
-    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2 * DISPATCH_AHEAD), generation: 0 })
-    expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: tenantIds.slice(1, 2 * DISPATCH_AHEAD + 1) })
-    // A tenant past the frontier finished first: the window skips it and still holds as many.
+    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0 })
+    expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [12, 13] })
+    // A tenant past the frontier finished first: the window skips it.
     expect(planDispatch(apply(twoAtATime, record(13, succeeded(1, 1))).state, false)).toMatchObject({
-      tenantIds: tenantIds.filter((id) => id !== 13).slice(0, 2 * DISPATCH_AHEAD),
+      tenantIds: [11, 12],
     })
     expect(planDispatch(twoAtATime, true)).toEqual({ action: 'halt_run' })
     expect(planDispatch(paused(), false)).toEqual({ action: 'none' })
