@@ -160,20 +160,13 @@ export function formatCanary(canary: RunSummary['canary'] | undefined): string |
   return `${canary.state} (tenants ${canary.tenantIds.join(', ')}; auto-promote ${promote})`
 }
 
-/** SPEC §11: the run a revert run puts back (`context.revert_of`), or null for any other run. */
-export function revertOf(run: Pick<RunSummary, 'context'>): string | null {
-  const original = (run.context ?? {}).revert_of
-  return typeof original === 'string' && original !== '' ? original : null
-}
-
 /** The SPEC §9 lines of a run: shown only when they say something (a pause, a cancellation, a retry, a canary, a revert). */
 function controlFields(run: RunSummary): Array<[string, unknown]> {
   const pairs: Array<[string, unknown]> = []
   if (run.pause) pairs.push(['Paused', formatControlEntry(run.pause)])
   if (run.cancellation) pairs.push(['Cancelling', formatControlEntry(run.cancellation)])
   if (run.retryOf) pairs.push(['Retry of', run.retryOf])
-  const original = revertOf(run)
-  if (original) pairs.push(['Revert of', original])
+  if (run.revertOf) pairs.push(['Revert of', run.revertOf])
   const canary = formatCanary(run.canary)
   if (canary) pairs.push(['Canary', canary])
   const approval = approvalLabel(run)
@@ -184,8 +177,8 @@ function controlFields(run: RunSummary): Array<[string, unknown]> {
 }
 
 /** Whether the service will verify this completed run (SPEC §11): the service's own rule, `isVerifiable`. */
-export function awaitsVerification(run: Pick<RunSummary, 'status' | 'outcome'> & Partial<Pick<RunSummary, 'context'>>): boolean {
-  return run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: revertOf({ context: run.context ?? {} }) })
+export function awaitsVerification(run: Pick<RunSummary, 'status' | 'outcome'> & Partial<Pick<RunSummary, 'revertOf'>>): boolean {
+  return run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf ?? null })
 }
 
 /**

@@ -45,6 +45,8 @@ export interface RunSummary {
   cancellation: RunControlEntry | null
   tenantCounts: { targeted: number; pending: number; succeeded: number; failed: number; cancelled: number }
   retryOf: string | null
+  /** SPEC §11: the run a revert run puts back; null for any other run. */
+  revertOf: string | null
   /** SPEC §10: null for a run that needed no approval. */
   approval: { required: boolean; approvedBy: string | null; approvedAt: string | null; comment: string | null } | null
   /** SPEC §11: what a re-scan of the succeeded tenants after completion found still to change; null before. */
@@ -337,7 +339,7 @@ function toRunSummary(row: RunRow): RunSummary {
   }
 }
 
-function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancellation' | 'tenantCounts' | 'retryOf' | 'approval' | 'verification' | 'canary'> {
+function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancellation' | 'tenantCounts' | 'retryOf' | 'revertOf' | 'approval' | 'verification' | 'canary'> {
   const counts = row.summary_counts
   // A run projected before controls existed: its counts come from its summary.
   const targeted = row.targeted ?? counts.tenants ?? 1
@@ -357,6 +359,7 @@ function controlsOf(row: RunRow): Pick<RunSummary, 'limits' | 'pause' | 'cancell
       cancelled,
     },
     retryOf: row.retry_of ?? null,
+    revertOf: revertOfContext(row.context),
     approval: row.approval ?? null,
     verification: row.verification ?? null,
     canary: row.canary
@@ -434,4 +437,10 @@ function isRealInstant(at: string): boolean {
   if (Number.isNaN(date.getTime())) return false
   const year = date.getUTCFullYear()
   return year >= 1 && year <= 9999 && date.toISOString().slice(0, 19) === at.slice(0, 19)
+}
+
+/** The run a revert run puts back, as its context records it (`revert_of`, SPEC §11). */
+function revertOfContext(context: Record<string, unknown>): string | null {
+  const original = context.revert_of
+  return typeof original === 'string' && original !== '' ? original : null
 }

@@ -5,7 +5,7 @@ import { revertConfirmationOf, revertPrompt } from '../../src/cli/commands/rever
 import { startHeadline } from '../../src/cli/commands/start-command.js'
 import { UsageError } from '../../src/cli/exit-codes.js'
 import { awaitVerification, canaryPauseNote, controlNotes } from '../../src/cli/follow-run.js'
-import { awaitsVerification, formatCanary, formatCompletion, formatRunDetail, formatVerification, revertOf } from '../../src/cli/format.js'
+import { awaitsVerification, formatCanary, formatCompletion, formatRunDetail, formatVerification } from '../../src/cli/format.js'
 
 /** SPEC §11 canary tenants and revert in the CLI: option parsing and text output, without a service. */
 
@@ -34,6 +34,7 @@ function run(extra: Partial<RunDetail> = {}): RunDetail {
     cancellation: null,
     tenantCounts: { targeted: 24, pending: 22, succeeded: 2, failed: 0, cancelled: 0 },
     retryOf: null,
+    revertOf: null,
     approval: null,
     verification: null,
     canary: null,
@@ -105,7 +106,7 @@ describe('canary in the run view and while following', () => {
 
 describe('revert in the run view', () => {
   const revertRun = (extra: Partial<RunDetail> = {}) =>
-    run({ context: { scope: 'all_tenants', source: 'cli', revert_of: originalId }, ...extra })
+    run({ context: { scope: 'all_tenants', source: 'cli', revert_of: originalId }, revertOf: originalId, ...extra })
 
   it('the confirmation is "revert RUN"; the prompt says what a revert does and what to type', () => {
     expect(revertConfirmationOf(originalId)).toBe(`revert ${originalId}`)
@@ -114,8 +115,6 @@ describe('revert in the run view', () => {
   })
 
   it('rcp run of a revert run shows "Revert of", its counts with updated and skipped', () => {
-    expect(revertOf(revertRun())).toBe(originalId)
-    expect(revertOf(run())).toBeNull()
     const shown = formatRunDetail(revertRun({ status: 'completed', outcome: 'succeeded', completedAt: '2026-01-01T09:01:00.000Z' }), new Map())
     expect(shown).toMatch(new RegExp(`^Revert of\\s+${originalId}$`, 'm'))
     expect(shown).toMatch(/^Counts\s+total 10, processed 10, updated 4, skipped 6, failed 0, tenants 24$/m)

@@ -198,6 +198,7 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
       cancellation: null,
       tenantCounts: { targeted: 3, pending: 0, succeeded: 2, failed: 1, cancelled: 0 },
       retryOf: null,
+      revertOf: null,
       approval: null,
       verification: null,
       canary: null,

@@ -226,9 +226,8 @@ export async function waitUntil(condition: () => Promise<boolean>, what: string,
  * Tests that check "nothing was appended" wait for this, or a late RunVerified would land in their count.
  */
 export function runIsSettled(
-  run: { status?: string; outcome?: string; verification?: unknown; context?: Record<string, unknown> } | undefined,
+  run: { status?: string; outcome?: string; verification?: unknown; revertOf?: string | null } | undefined,
 ): boolean {
   if (run?.status !== 'completed') return false
-  const revertOf = typeof run.context?.revert_of === 'string' ? run.context.revert_of : null
-  return run.verification != null || !isVerifiable({ outcome: run.outcome ?? '', revertOf })
+  return run.verification != null || !isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf ?? null })
 }

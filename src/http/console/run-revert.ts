@@ -67,8 +67,3 @@ export function offersRevert(
   return mayRun && run.status === 'completed' && (run.summaryCounts.updated ?? 0) > 0 && revertable
 }
 
-/** The original run a revert run puts back (its `context.revert_of`), or null for any other run. */
-export function revertOfContext(context: Record<string, unknown>): string | null {
-  const original = context.revert_of
-  return typeof original === 'string' && original !== '' ? original : null
-}

@@ -62,6 +62,7 @@ export const runSchema = z
       cancelled: z.number().int(),
     }),
     retryOf: z.string().nullable().meta({ description: 'The run this one retries.' }),
+    revertOf: z.string().nullable().meta({ description: 'The run whose changes this revert run puts back (SPEC §11); null for any other run.' }),
     approval: z
       .object({ required: z.boolean(), approvedBy: z.string().nullable(), approvedAt: instant.nullable(), comment: z.string().nullable() })
       .nullable()

@@ -8,8 +8,8 @@ const names = new Map([
 ])
 const verifiedAt = '2025-06-02T09:00:05.123Z'
 
-async function render(run: Omit<RunVerificationProps['run'], 'context'> & { context?: Record<string, unknown> }, unit = 'findings'): Promise<string> {
-  return String(await jsx(RunVerification, { run: { context: {}, ...run }, unit, tenantNames: names }).toString())
+async function render(run: Omit<RunVerificationProps['run'], 'revertOf'> & { revertOf?: string | null }, unit = 'findings'): Promise<string> {
+  return String(await jsx(RunVerification, { run: { revertOf: null, ...run }, unit, tenantNames: names }).toString())
 }
 
 describe('console run page: verification (SPEC §11)', () => {
@@ -71,8 +71,8 @@ describe('console run page: verification (SPEC §11)', () => {
   })
 
   it('shows nothing for a revert run, completed or not: the service never verifies one', async () => {
-    const revertOf = { revert_of: '01JORIGINALXXXXXXXXXXXXXXX' }
-    expect(await render({ status: 'completed', outcome: 'succeeded', verification: null, context: revertOf })).toBe('')
-    expect(await render({ status: 'running', outcome: 'pending', verification: null, context: revertOf })).toBe('')
+    const revertOf = '01JORIGINALXXXXXXXXXXXXXXX'
+    expect(await render({ status: 'completed', outcome: 'succeeded', verification: null, revertOf })).toBe('')
+    expect(await render({ status: 'running', outcome: 'pending', verification: null, revertOf })).toBe('')
   })
 })

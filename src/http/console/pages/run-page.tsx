@@ -8,7 +8,7 @@ import type { ControlAttempt } from '../run-controls.js'
 import { describeEta, type ControlNote, type RunProgress } from '../run-progress.js'
 import { runScript } from '../scripts/run-script.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
-import { revertOfContext, type RevertAttempt } from '../run-revert.js'
+import type { RevertAttempt } from '../run-revert.js'
 import { RunApproval, type RunApprovalProps } from './run-approval.js'
 import { RunCanary } from './run-canary.js'
 import { RunControls } from './run-controls.js'
@@ -112,7 +112,7 @@ const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNot
 export const RunPage: FC<RunPageProps> = (props) => {
   const { nonce, viewer, run, progress, runbookLabel, unit, parameters, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval, revert } =
     props
-  const revertOf = revertOfContext(run.context)
+  const revertOf = run.revertOf
   const live = run.status !== 'completed'
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script

@@ -2,11 +2,10 @@ import type { FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
 import { isVerifiable } from '../../../commands/run/run-decider.js'
 import { Time } from '../layout.js'
-import { revertOfContext } from '../run-revert.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 
 export interface RunVerificationProps {
-  run: Pick<RunDetail, 'status' | 'outcome' | 'verification' | 'context'>
+  run: Pick<RunDetail, 'status' | 'outcome' | 'verification' | 'revertOf'>
   /** What the runbook's counts count, plural. */
   unit: string
   tenantNames: TenantNames
@@ -20,7 +19,7 @@ export interface RunVerificationProps {
  */
 export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNames }) => {
   const verification = run.verification
-  const revertOf = revertOfContext(run.context)
+  const revertOf = run.revertOf
   // A revert run is never verified (the runbook's scan would find what it put back): nothing to wait for.
   if (run.status !== 'completed' && revertOf !== null) return null
   if (run.status !== 'completed') {
