@@ -11,8 +11,8 @@ import { connectPostgres, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
 import { createApp } from './http/app.js'
 import { ensureConsoleAlertDestination } from './projections/alerts.js'
-import { Projector } from './projections/projector.js'
-import { readModelProjections, readModelProjectorName } from './projections/read-model-projections.js'
+import type { Projector } from './projections/projector.js'
+import { readModelProjector } from './projections/read-model-projections.js'
 import { InProcessJobQueue } from './queue/in-process-job-queue.js'
 import type { JobConsumer, JobQueue, TenantJob } from './queue/job-queue.js'
 import { NatsJobQueue } from './queue/nats-job-queue.js'
@@ -159,13 +159,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
 
   let projector: Projector | null = null
   if (roles.has('projector')) {
-    projector = new Projector({
-      store,
-      sql: db.sql,
-      name: readModelProjectorName,
-      projections: readModelProjections({ consoleBaseUrl: config.publicUrl }),
-      logger,
-    })
+    projector = readModelProjector({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
     projector.start()
   }
 

@@ -3,8 +3,7 @@ import { connectEventStore, openDatabase } from './composition.js'
 import { ConfigError, loadConfig } from './config.js'
 import type { Sql } from './db/database.js'
 import { createLogger } from './logger.js'
-import { Projector } from './projections/projector.js'
-import { readModelProjections, readModelProjectorName, rebuiltReadModelTables } from './projections/read-model-projections.js'
+import { readModelProjector, rebuiltReadModelTables } from './projections/read-model-projections.js'
 
 /**
  * `npm run rebuild-projections` (in the image: `node dist/rebuild-projections.js`): empties the read models
@@ -24,13 +23,7 @@ async function rebuildProjections(): Promise<void> {
     const store = await connectEventStore(config, db)
     try {
       const before = await checksums(db.sql)
-      const projector = new Projector({
-        store,
-        sql: db.sql,
-        name: readModelProjectorName,
-        projections: readModelProjections({ consoleBaseUrl: config.publicUrl }),
-        logger,
-      })
+      const projector = readModelProjector({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
       const started = Date.now()
       const replayed = await projector.rebuild()
       const after = await checksums(db.sql)

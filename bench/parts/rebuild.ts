@@ -12,8 +12,7 @@ import { connectEventStore } from '../../src/composition.js'
 import { loadConfig } from '../../src/config.js'
 import { connectPostgres } from '../../src/db/database.js'
 import { createLogger } from '../../src/logger.js'
-import { Projector } from '../../src/projections/projector.js'
-import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
+import { readModelProjector } from '../../src/projections/read-model-projections.js'
 import type { Part, RunDatabase } from '../lib/part.js'
 import { scale } from '../lib/env.js'
 import { databaseUrl } from '../lib/pg.js'
@@ -90,13 +89,7 @@ async function rebuild(url: string): Promise<{ events: number; seconds: number }
   try {
     const store = await connectEventStore(config, db)
     try {
-      const projector = new Projector({
-        store,
-        sql: db.sql,
-        name: readModelProjectorName,
-        projections: readModelProjections({ consoleBaseUrl: config.publicUrl }),
-        logger,
-      })
+      const projector = readModelProjector({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
       const started = performance.now()
       const events = await projector.rebuild()
       return { events, seconds: (performance.now() - started) / 1000 }

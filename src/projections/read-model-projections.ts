@@ -1,7 +1,7 @@
 import { alertsProjection } from './alerts.js'
 import { auditLogProjection } from './audit-log.js'
 import { operationRunsProjection } from './operation-runs.js'
-import type { Projection } from './projector.js'
+import { Projector, type ProjectorOptions, type Projection } from './projector.js'
 
 /** The checkpoint name of the service's read-model projector. */
 export const readModelProjectorName = 'read-models'
@@ -12,6 +12,14 @@ export const readModelProjectorName = 'read-models'
  */
 export function readModelProjections(options: { consoleBaseUrl: string }): Projection[] {
   return [operationRunsProjection, auditLogProjection, alertsProjection(options)]
+}
+
+/** The service's read-model projector: these projections under this checkpoint (the service, a rebuild, the bench). */
+export function readModelProjector(
+  options: Omit<ProjectorOptions, 'name' | 'projections'> & { consoleBaseUrl: string },
+): Projector {
+  const { consoleBaseUrl, ...rest } = options
+  return new Projector({ ...rest, name: readModelProjectorName, projections: readModelProjections({ consoleBaseUrl }) })
 }
 
 /**
