@@ -362,6 +362,10 @@ class DeferredSource implements InvalidationSource {
     this.inner = inner
     inner.start(this.handlers)
   }
+  /** The sync of the source it became (none while the kind of database is not known yet). */
+  async sync(sql: Sql, timeoutMs: number): Promise<void> {
+    await this.inner?.sync?.(sql, timeoutMs)
+  }
   async close(): Promise<void> {
     this.closed = true
     await this.inner?.close()

@@ -1,7 +1,7 @@
 import pino from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { capabilities } from '../../src/auth/capabilities.js'
-import { CredentialCache, PostgresInvalidationSource, type InvalidationSource } from '../../src/auth/credential-cache.js'
+import { CredentialCache, credentialCacheFor, PostgresInvalidationSource, type InvalidationSource } from '../../src/auth/credential-cache.js'
 import { createOperator, issueToken, type Operator } from '../../src/auth/operator-store.js'
 import { cheapScryptParamsForTests } from '../../src/auth/password-hash.js'
 import { connectPostgres, type Database, type Sql } from '../../src/db/database.js'
@@ -169,7 +169,8 @@ describe.skipIf(!TEST_POSTGRES_URL)('credential cache across API processes (Post
     for (const item of opened.splice(0).reverse()) await item.close()
   })
 
-  async function setUp(options: { reconnectDelayMs?: number } = {}) {
+  /** `asTheServiceMakesIt`: each process's cache made by `credentialCacheFor`, as `createApp` makes it. */
+  async function setUp(options: { reconnectDelayMs?: number; asTheServiceMakesIt?: boolean } = {}) {
     const db = await freshPostgresDatabase()
     opened.push(db)
     await migrateService(db.sql, { postgresEventStore: true, runbooks: catalog.runbooks })
@@ -177,8 +178,8 @@ describe.skipIf(!TEST_POSTGRES_URL)('credential cache across API processes (Post
     const instances: Instance[] = []
     for (let i = 0; i < 2; i++) {
       const pool: Database = await connectPostgres(db.url)
-      const source = new PostgresInvalidationSource(pool.sql, { reconnectDelayMs: options.reconnectDelayMs ?? 50 })
-      const cache = new CredentialCache({ mode: 'listen', source })
+      const source = options.asTheServiceMakesIt ? null : new PostgresInvalidationSource(pool.sql, { reconnectDelayMs: options.reconnectDelayMs ?? 50 })
+      const cache = source ? new CredentialCache({ mode: 'listen', source }) : credentialCacheFor(pool.sql)
       opened.push({ close: async () => (await cache.close(), await pool.close()) })
       await cache.until((c) => c.isTrusted)
       instances.push(apiInstance(pool.sql, cache, source))
@@ -209,6 +210,20 @@ describe.skipIf(!TEST_POSTGRES_URL)('credential cache across API processes (Post
     const revoked = await a.send('DELETE', '/api/auth/tokens/current', viewerToken, {})
     expect(revoked).toBeLessThan(300)
     expect(await b.get('/api/runs', viewerToken)).toBe(401)
+  })
+
+  it('with the caches the service makes, a token revoked through one process is refused by the other, every time', async () => {
+    const { db, a, b, viewer } = await setUp({ asTheServiceMakesIt: true })
+    // The answer waits for every process's acknowledgement: the service's cache syncs through its listener.
+    const synced = vi.spyOn(PostgresInvalidationSource.prototype, 'sync')
+    for (let round = 0; round < 5; round++) {
+      const token = await issueToken(db.sql, viewer.id, 3600)
+      expect(await b.get('/api/runs', token)).toBe(200)
+      expect(await a.send('DELETE', '/api/auth/tokens/current', token, {})).toBeLessThan(300)
+      expect(await b.get('/api/runs', token)).toBe(401)
+    }
+    expect(synced).toHaveBeenCalledTimes(5)
+    synced.mockRestore()
   })
 
   it('a password set through one process ends the operator’s tokens in the other', async () => {
