@@ -37,25 +37,28 @@ export const beforeImageSchema: MigrationSet = {
         // Creating and dropping a temporary table per repair costs more than a small tenant's repair
         // (catalog rows, a file created and unlinked). The snapshot table is created once per session and
         // emptied by every commit; made again when the repaired table's columns changed since (a
-        // migration while the session lived), so a snapshot always has the table's columns.
+        // migration while the session lived), so a snapshot always has the table's columns and types.
         `create function ops_snapshot_tenant_rows(p_table text, p_tenant_id bigint) returns void
          language plpgsql as $$
          declare
            snapshot text := 'ops_snapshot_' || p_table;
            existing regclass := to_regclass(format('pg_temp.%I', snapshot));
          begin
+           -- Names and full types (a varchar's length, a numeric's scale): a snapshot column narrower than
+           -- the table's would refuse or round what it copies.
            if existing is not null and (
-             select array_agg(attname::text || ':' || atttypid::text order by attnum) from pg_attribute
+             select array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) order by attnum) from pg_attribute
              where attrelid = existing and attnum > 0 and not attisdropped
            ) is distinct from (
-             select array_agg(attname::text || ':' || atttypid::text order by attnum) from pg_attribute
+             select array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) order by attnum) from pg_attribute
              where attrelid = format('%I', p_table)::regclass and attnum > 0 and not attisdropped
            ) then
              execute format('drop table pg_temp.%I', snapshot);
              existing := null;
            end if;
            if existing is null then
-             execute format('create temporary table %I (like %I) on commit delete rows', snapshot, p_table);
+             -- The table's columns and types only, no constraint: a copy holds what the table holds.
+             execute format('create temporary table %I on commit delete rows as select * from %I with no data', snapshot, p_table);
            end if;
            execute format('insert into pg_temp.%I select * from %I where tenant_id = $1', snapshot, p_table) using p_tenant_id;
          end

@@ -55,6 +55,17 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
       const third = await repair(session, 'run-b', 7, `update gadgets set size = 3 where id = 2`)
       expect(third).toEqual({ kept: 1, rowsInSnapshot: 2 })
       expect((await readBeforeImages(session as never, 'run-b')).map((image) => [image.rowId, image.before, image.after])).toEqual([[2, { size: null }, { size: 3 }]])
+
+      // Types that change without a column's name or base type changing: a length, a scale, a NOT NULL.
+      await session`alter table gadgets alter column colour type varchar(5), add column price numeric(8,2) not null default 1.25`
+      expect(await repair(session, 'run-c', 7, `update gadgets set price = 2.5 where id = 1`)).toEqual({ kept: 1, rowsInSnapshot: 2 })
+      await session`alter table gadgets alter column colour type varchar(20), alter column price type numeric(8,4), alter column price drop not null`
+      await session`update gadgets set colour = 'ultramarine', price = 1.2345 where id = 2`
+      await session`update gadgets set price = null where id = 1`
+      expect(await repair(session, 'run-d', 7, `update gadgets set price = 9.8765 where id = 2`)).toEqual({ kept: 1, rowsInSnapshot: 2 })
+      expect((await readBeforeImages(session as never, 'run-d')).map((image) => [image.rowId, image.before, image.after])).toEqual([
+        [2, { price: 1.2345 }, { price: 9.8765 }],
+      ])
     } finally {
       session.release()
     }
