@@ -242,6 +242,7 @@ export class PostgresEventStore implements EventStore {
     while (this.waiting.length > 0) {
       const group = this.waiting.splice(0, MAX_GROUP_APPENDS)
       let written: Array<AppendedRow | undefined> | null = null
+      let unreachable: unknown = null
       try {
         written = (await this.sql.begin(async (tx) => {
           // Executed first, so the lock is taken before any insert of the group: positions follow commit order.
@@ -250,11 +251,17 @@ export class PostgresEventStore implements EventStore {
           await locked
           return (await Promise.all(appended)).map((rows) => rows[0])
         })) as Array<AppendedRow | undefined>
-      } catch {
-        // Told apart below, append by append.
+      } catch (error) {
+        // A statement's error is told apart below, append by append; a database out of reach fails the group
+        // at once (one by one, each would wait out the connection timeout while the rest queue behind it).
+        if (!isStatementError(error)) unreachable = error
       }
       if (written) this.notifyAppended()
       for (const [index, append] of group.entries()) {
+        if (unreachable) {
+          append.reject(unreachable)
+          continue
+        }
         try {
           const row = written?.[index]
           const result = row
@@ -421,6 +428,18 @@ function validateBatch(streamId: string, events: EventToAppend[]): void {
 /** `undefined` (a JSON.stringify blind spot) is stored as JSON null, so every row holds valid JSON. */
 function toJsonText(value: unknown): string {
   return JSON.stringify(value) ?? 'null'
+}
+
+/**
+ * An error a statement raised in a transaction that ran (a constraint, a bad value), as opposed to the
+ * connection's: lost, closed, or the server going away (class 08, 57P0x). Only the former is worth trying
+ * the group's appends one by one for.
+ */
+function isStatementError(error: unknown): boolean {
+  const candidate = error as { name?: unknown; code?: unknown } | null
+  // The server's errors are PostgresError with a SQLSTATE; the driver's own (a closed socket, a timeout) are not.
+  if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
+  return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
 }
 
 function isEventIdViolation(error: unknown): boolean {
