@@ -62,12 +62,6 @@ export async function recordTenantResults(
   return handled.state
 }
 
-/** One tenant's result: a batch of one. */
-export function recordTenantResult(log: EventLog, input: { runId: string } & TenantOutcome, cache?: StreamStateCache<RunState>): Promise<RunState> {
-  const { runId, ...outcome } = input
-  return recordTenantResults(log, runId, [outcome], cache)
-}
-
 /** Completes a cancelled run with the results stored beside repairs that its stream may still lack. */
 export async function completeCancelledRun(log: EventLog, runId: string, stored: TenantOutcome[]): Promise<RunState> {
   const handled = await handleCommand(

@@ -224,13 +224,17 @@ export class TenantWorker {
     if (decision.why === 'cancelled') await finishCancelledRun(this.deps, job.runId)
   }
 
-  /** Records the result (batched with the run's others); a cancelled run is finished by whichever of its in-flight repairs is recorded last. */
+  /**
+   * Records the result (batched with the run's others); a cancelled run is finished by whichever of its
+   * in-flight repairs is recorded last.
+   */
   private async record(job: TenantJob, stored: StoredTenantResult): Promise<void> {
     const state = await this.recording.add(job.runId, { tenantId: job.tenantId, ...stored })
     if (state.status !== 'none' && state.status !== 'completed' && state.cancellation) {
       await finishCancelledRun(this.deps, job.runId)
     }
-  }}
+  }
+}
 
 /**
  * A revert run's repair of one tenant. Its before-images were there when the revert was accepted; gone now

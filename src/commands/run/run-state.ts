@@ -228,9 +228,10 @@ export function canaryStateOf(state: RunState, added?: { tenantId: number; resul
 export function dispatchWindow(state: RunState): number[] {
   if (state.status === 'none') return []
   const size = state.limits.maxConcurrency
-  const canary = state.request.canary ? new Set(state.request.canary.tenantIds) : null
-  const canaryPending = canary ? firstPending(state, size, canary) : []
-  return canaryPending.length > 0 ? canaryPending : firstPending(state, size)
+  // Asked of the canary's own (few) tenants: once they are all processed, no scan for them of the whole run.
+  const canary = state.request.canary?.tenantIds ?? []
+  const canaryPending = canary.some((tenantId) => !state.results.has(tenantId))
+  return canaryPending ? firstPending(state, size, new Set(canary)) : firstPending(state, size)
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */
