@@ -60,8 +60,9 @@ export function createApp(deps: AppDeps) {
     deps.credentials ?? credentialCacheFor(deps.sql, { onError: (error) => deps.logger.warn({ code: unavailableCodeOf(error) }, 'credential change listener unavailable; tokens are checked in the database meanwhile') })
   // A request that may have changed credentials (any but a read) empties this process's cache before it is
   // answered: whatever it committed is seen by this process's next request (in-process mode has no other
-  // process). Listening, it is answered only once this process's listener has heard a notification sent
-  // after its commits: the other processes' listeners were sent theirs by then (decisions: credential cache).
+  // process). Listening, it is answered only once every API process's listener has acknowledged a sync sent
+  // after its commits, so each has dropped what they changed (decisions: credential cache). Every write pays
+  // that round (a few milliseconds), not only the operator routes: no list of routes to keep in step.
   app.use(async (c, next) => {
     const method = c.req.method
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next()
