@@ -116,6 +116,9 @@ export function createDispatcher(deps: DispatcherDeps, options: { pollIntervalMs
     name: 'dispatcher',
     handle: (events) => dispatcher.handleBatch(events),
     logger: deps.logger,
+    // No pause to gather a burst: a run's next jobs wait for this read (its window is `maxConcurrency` jobs),
+    // so a pause here is paid per tenant; small tenants ran at ~100/s with 20 ms, ~150/s without.
+    coalesceMs: 0,
     ...options,
   })
 }

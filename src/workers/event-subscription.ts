@@ -79,7 +79,8 @@ export class EventSubscription {
           backoff = 100
           await this.sleep(this.options.pollIntervalMs ?? 250)
           // Woken by an append: let the burst gather so one read serves many events.
-          await new Promise((resolve) => setTimeout(resolve, this.options.coalesceMs ?? 20))
+          const coalesceMs = this.options.coalesceMs ?? 20
+          if (coalesceMs > 0) await new Promise((resolve) => setTimeout(resolve, coalesceMs))
         } catch (error) {
           this.options.logger.error({ err: error, subscription: this.options.name }, 'subscription failed; retrying')
           await this.sleep(backoff)
