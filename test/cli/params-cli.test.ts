@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { runCli } from './run-cli.js'
 
 /** SPEC §13: runbook parameters from the command line (`--param`, `--params-file`), against a real service. */
@@ -84,7 +84,8 @@ describe('rcp --param and --params-file against a real service (embedded)', () =
     expect(runId, result.stdout).toBeDefined()
 
     const get = async () => (await api.request('GET', `/api/runs/${runId}`, { token: env.RCP_TOKEN })).body
-    await waitUntil(async () => (await get()).status === 'completed', `run ${runId} to complete`)
+    // Settled, not only completed: its verification is appended after, and the next test counts events.
+    await waitUntil(async () => runIsSettled(await get()), `run ${runId} to complete and be verified`)
     const run = await get()
     expect(run.type).toBe(slaKey)
     expect(run.outcome).toBe('succeeded')

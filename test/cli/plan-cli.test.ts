@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { runCli } from './run-cli.js'
 
 /** SPEC §11 "Per-tenant plan" from the command line: `rcp preflight` names the tenants that would fail, `rcp plan` lists the plan. */
@@ -167,7 +167,7 @@ describe('rcp preflight and rcp plan against a real service (embedded)', () => {
     const runId = accepted.stdout.match(/^Run (\S+) started/)![1]!
     const run = (await api.request('GET', `/api/runs/${runId}`, { token: runner })).body
     expect(run.context.preflight.preflight_id).toBe(id)
-    await waitUntil(async () => (await api.request('GET', `/api/runs/${runId}`, { token: runner })).body.status === 'completed', 'the pinned run completes')
+    await waitUntil(async () => runIsSettled((await api.request('GET', `/api/runs/${runId}`, { token: runner })).body), 'the pinned run completes and is verified')
   })
 })
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem } from './problem-assertions.js'
 
 /** SPEC §13 over the HTTP API: the second runbook, its parameters end to end, its capability granted by an admin. */
@@ -40,8 +40,9 @@ describe.each(serviceFlavours())('runbook parameters over the API: $name', (flav
     let run: any
     await waitUntil(async () => {
       run = (await api.request('GET', `/api/runs/${runId}`, { token: admin })).body
-      return run.status === 'completed'
-    }, `run ${runId} to complete`)
+      // Settled, not only completed: a verification appended later would land in another test's event count.
+      return runIsSettled(run)
+    }, `run ${runId} to complete and be verified`)
     return run
   }
 
