@@ -39,7 +39,7 @@ export const operationRunsProjection: Projection = {
         results.push(event)
         continue
       }
-      if (!changesRuns(event.type)) continue
+      if (!changesRuns.has(event.type)) continue
       await flushResults()
       if (event.type === 'RunRequested') {
         if (await insertRun(tx, event)) requested.push(event.data)
@@ -59,7 +59,8 @@ export const operationRunsProjection: Projection = {
   },
 }
 
-const runEventTypes = new Set<DomainEvent['type']>([
+/** The events `insertRun` and `applyRunEvent` write for (any other leaves a group of results whole). */
+const changesRuns = new Set<DomainEvent['type']>([
   'RunRequested',
   'RunStarted',
   'RunPaused',
@@ -70,11 +71,6 @@ const runEventTypes = new Set<DomainEvent['type']>([
   'RunCompleted',
   'RunVerified',
 ])
-
-/** Whether `applyRunEvent` writes anything for this type (the others leave a group of results whole). */
-function changesRuns(type: DomainEvent['type']): boolean {
-  return runEventTypes.has(type)
-}
 
 function applyRunEvent(tx: TransactionSql, event: DomainEvent, metadata: EventMetadata): Promise<void> {
   switch (event.type) {
@@ -167,7 +163,6 @@ async function insertRun(tx: TransactionSql, { data }: EventOf<'RunRequested'>):
     on conflict (run_id) do nothing`
   return true
 }
-
 
 /**
  * One row per targeted tenant, pending until processed, for runs `insertRun` inserted. A result applied
