@@ -26,6 +26,7 @@ import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
 import { PostgresEventStore } from './store/postgres-event-store.js'
 import { createDispatcher } from './workers/dispatcher.js'
 import { createVerifier } from './workers/verifier.js'
+import { createPlanner } from './workers/planner.js'
 import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
 import { BeforeImagePurge } from './workers/before-image-purge.js'
@@ -165,6 +166,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
 
   let dispatcher: EventSubscription | null = null
   let verifier: EventSubscription | null = null
+  let planner: EventSubscription | null = null
   let consumer: JobConsumer | null = null
   let reconciler: Reconciler | null = null
   let beforeImagePurge: BeforeImagePurge | null = null
@@ -174,6 +176,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     dispatcher.start()
     verifier = createVerifier({ ...deps, catalog })
     verifier.start()
+    planner = createPlanner({ ...deps, catalog })
+    planner.start()
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
@@ -259,6 +263,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       await consumer?.stop()
       await dispatcher?.stop()
       await verifier?.stop()
+      await planner?.stop()
       await projector?.stop()
       // What is still open now are live streams (run pages, `--follow`): their clients reconnect elsewhere.
       http?.closeAllConnections?.()

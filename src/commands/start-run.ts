@@ -54,7 +54,18 @@ export interface RunCommandDeps {
   catalog: RunbookCatalog
   /** A run's `maxConcurrency` when its start names none: the deployment's worker capacity (SPEC §9). */
   defaultMaxConcurrency?: number
+  /** Starts targeting more tenants than this are planned in the background (default PLAN_IN_BACKGROUND_ABOVE). */
+  planInBackgroundAbove?: number
 }
+
+/**
+ * A start over more tenants than this answers before its plan: the runbook's scan of every target (seconds
+ * over a million findings) runs in the background (src/workers/planner.ts) and its counts arrive in
+ * RunPlanned before any tenant is dispatched. Smaller starts answer with the plan in the run's request, as
+ * a start pinned to a preview (the drift check needs the scan before answering), a canary chosen by count
+ * (the smallest tenants need their counts) and a revert (planned from before-images) always do.
+ */
+export const PLAN_IN_BACKGROUND_ABOVE = 100
 
 /** WORKER_CONCURRENCY's default, for callers that do not pass the deployment's capacity. */
 const FALLBACK_MAX_CONCURRENCY = 4
@@ -269,20 +280,27 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
     throw new ActiveRunExistsError(early.state.lastClaim.runId)
   }
 
+  const planLater =
+    input.revert === null &&
+    input.pin === null &&
+    (input.canary?.count ?? null) === null &&
+    input.tenantIds.length > (deps.planInBackgroundAbove ?? PLAN_IN_BACKGROUND_ABOVE)
   const scanned = input.revert
     ? { result: input.revert.preflight, tenants: [] }
-    : await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
+    : planLater
+      ? { result: null, tenants: [] }
+      : await computePreflight(deps.sql, runbook, input.parameters, input.scope, input.tenantIds)
   const preflight = scanned.result
   const findings = new Map(scanned.tenants.map((t) => [t.tenantId, t.total]))
   const canary = resolveCanary(input.canary, input.tenantIds, (tenantId) => findings.get(tenantId) ?? 0)
-  if (input.pin) {
+  if (input.pin && preflight) {
     const current = scanned.tenants.map(plannedTenant)
     if (planDrifted(input.pin.tenants, current, input.pin.maxDriftPercent)) {
       throw new PlanDriftedError(comparePlans(input.pin, { result: preflight, tenants: current }))
     }
   }
   const approvalRequired = needsApproval((await approvalSettings(deps.log)).required, input.scope)
-  if (input.retryOf) preflight.estimatedTenants = input.tenantIds.length
+  if (input.retryOf && preflight) preflight.estimatedTenants = input.tenantIds.length
   const runId = ulid()
   const initiator = initiatorOf(actor)
   const context = { correlationId: runId, causationId: null, initiator }

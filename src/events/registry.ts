@@ -15,6 +15,8 @@ import {
   runRequestedV2,
   runRequestedV3,
   runRequestedV4,
+  runRequestedV5,
+  runPlannedV1,
   runRevertedV1,
   runResumedV1,
   runRetriedV1,
@@ -42,7 +44,8 @@ import { loginFailedV1, loginRateLimitedV1, loginSucceededV1, preflightRecordedV
  * stored events are immutable.
  */
 export const eventSchemas = {
-  RunRequested: { 1: runRequestedV1, 2: runRequestedV2, 3: runRequestedV3, 4: runRequestedV4 },
+  RunRequested: { 1: runRequestedV1, 2: runRequestedV2, 3: runRequestedV3, 4: runRequestedV4, 5: runRequestedV5 },
+  RunPlanned: { 1: runPlannedV1 },
   RunStarted: { 1: runStartedV1 },
   TenantProcessed: { 1: tenantProcessedV1, 2: tenantProcessedV2 },
   TenantJobsRedispatched: { 1: tenantJobsRedispatchedV1 },
@@ -76,8 +79,8 @@ export const eventSchemas = {
 type Schemas = typeof eventSchemas
 export type EventType = keyof Schemas
 type Versions<T extends EventType> = keyof Schemas[T] & number
-/** The highest of a type's versions (types have at most four versions here; extend when one gets a fifth). */
-type LatestVersion<T extends EventType> = 4 extends Versions<T> ? 4 : 3 extends Versions<T> ? 3 : 2 extends Versions<T> ? 2 : 1
+/** The highest of a type's versions (types have at most five versions here; extend when one gets a sixth). */
+type LatestVersion<T extends EventType> = 5 extends Versions<T> ? 5 : 4 extends Versions<T> ? 4 : 3 extends Versions<T> ? 3 : 2 extends Versions<T> ? 2 : 1
 
 /** The current shape of each event type, as application code sees it. */
 export type EventData<T extends EventType> = z.infer<Schemas[T][LatestVersion<T> & keyof Schemas[T]] & z.ZodType>
@@ -95,6 +98,8 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     2: (data) => ({ ...data, parameters: {}, pinnedPreflightId: null }),
     // Canaries and reverts came with version 4: an earlier run had neither.
     3: (data) => ({ ...data, canary: null, revertOf: null }),
+    // Version 5 only lets the preflight wait for a background plan: an earlier run always had it.
+    4: (data) => data,
   },
   PreflightRecorded: {
     // Likewise: a preview recorded before parameters existed counted with none; it did not look for

@@ -133,6 +133,19 @@ export const runRequestedV4 = runRequestedV3.extend({
   revertOf: z.string().min(1).nullable(),
 })
 
+/**
+ * v5 lets `preflight` wait (null) for a run planned after its start answered: a run over many tenants is
+ * planned in the background and its counts arrive in RunPlanned, before any of its tenants is dispatched.
+ */
+export const runRequestedV5 = runRequestedV4.extend({
+  preflight: preflightResultSchema.nullable(),
+})
+
+/** The plan of a run requested without one (RunRequested v5 `preflight: null`): its scan's counts. */
+export const runPlannedV1 = z
+  .object({ runId: z.string().min(1), preflight: preflightResultSchema, plannedAt: z.iso.datetime({ offset: true }) })
+  .strict()
+
 export const runStartedV1 = z
   .object({ runId: z.string().min(1), startedAt: z.iso.datetime({ offset: true }) })
   .strict()

@@ -144,7 +144,8 @@ function entryFor(runs: RunInitiators, { event, metadata }: ProjectedEvent): Aud
           runbook_key: d.runbookKey,
           scope: d.scope,
           target_tenant_id: d.targetTenantId,
-          affected_count: d.preflight.affectedCount,
+          // null for a start planned in the background (its counts are in the run's context once planned)
+          affected_count: d.preflight?.affectedCount ?? null,
           ...parametersOf(d),
           operation_run_id: d.runId,
           platform_user_id: d.initiator.platformUserId,

@@ -1,5 +1,5 @@
 import type { TransactionSql } from '../db/database.js'
-import type { DomainEvent, EventMetadata, EventOf, FailureEntry } from '../events/index.js'
+import type { DomainEvent, EventMetadata, EventOf, FailureEntry, PreflightResult } from '../events/index.js'
 import type { Projection } from './projector.js'
 
 /**
@@ -62,6 +62,7 @@ export const operationRunsProjection: Projection = {
 /** The events `insertRun` and `applyRunEvent` write for (any other leaves a group of results whole). */
 const changesRuns = new Set<DomainEvent['type']>([
   'RunRequested',
+  'RunPlanned',
   'RunStarted',
   'RunPaused',
   'RunResumed',
@@ -74,6 +75,8 @@ const changesRuns = new Set<DomainEvent['type']>([
 
 function applyRunEvent(tx: TransactionSql, event: DomainEvent, metadata: EventMetadata): Promise<void> {
   switch (event.type) {
+    case 'RunPlanned':
+      return recordPlan(tx, event)
     case 'RunStarted':
       return markStarted(tx, event)
     case 'RunPaused':
@@ -104,12 +107,8 @@ export function runContext(data: EventOf<'RunRequested'>['data']) {
     scope: data.scope,
     target_tenant_id: data.targetTenantId,
     source: data.source,
-    preflight: {
-      affected_count: data.preflight.affectedCount,
-      total_count: data.preflight.totalCount,
-      estimated_tenants: data.preflight.estimatedTenants,
-      ...(data.pinnedPreflightId ? { preflight_id: data.pinnedPreflightId } : {}),
-    },
+    // null while a run started over many tenants waits for its plan (RunPlanned fills it in)
+    preflight: data.preflight === null ? null : preflightJson(data.preflight, data.pinnedPreflightId),
     reason: data.reason ? { reason_code: data.reason.reasonCode, reason_text: data.reason.reasonText } : null,
     platform_initiator: {
       platform_user_id: data.initiator.platformUserId,
@@ -120,6 +119,21 @@ export function runContext(data: EventOf<'RunRequested'>['data']) {
     ...(data.retryOf ? { retry_of: data.retryOf } : {}),
     ...(data.revertOf ? { revert_of: data.revertOf } : {}),
   }
+}
+
+function preflightJson(preflight: PreflightResult, pinnedPreflightId: string | null) {
+  return {
+    affected_count: preflight.affectedCount,
+    total_count: preflight.totalCount,
+    estimated_tenants: preflight.estimatedTenants,
+    ...(pinnedPreflightId ? { preflight_id: pinnedPreflightId } : {}),
+  }
+}
+
+async function recordPlan(tx: TransactionSql, { data }: EventOf<'RunPlanned'>): Promise<void> {
+  await tx`
+    update operation_runs set context = jsonb_set(context, '{preflight}', ${JSON.stringify(preflightJson(data.preflight, null))}::text::jsonb)
+    where id = ${data.runId}`
 }
 
 export function failureSummaryJson(entries: FailureEntry[]) {

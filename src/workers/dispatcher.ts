@@ -20,11 +20,12 @@ export interface DispatcherDeps {
 }
 
 /**
- * The one place tenant jobs are published. It follows the event store: a requested run is started, and
- * whenever a run's dispatch may change (it started, resumed, was re-dispatched, a tenant finished, its
- * limits changed) the jobs its plan wants and this process has not published yet are published. A cancel
- * is finished here when no repair is in flight. At-least-once: after a restart, a plan's jobs are
- * published again under the same dedupe ids, and a repeated job is a no-op for the worker.
+ * The one place tenant jobs are published. It follows the event store: a requested run is started (once
+ * approved and planned, when it waits for either), and whenever a run's dispatch may change (it started,
+ * resumed, was re-dispatched, a tenant finished, its limits changed) the jobs its plan wants and this
+ * process has not published yet are published. A cancel is finished here when no repair is in flight.
+ * At-least-once: after a restart, a plan's jobs are published again under the same dedupe ids, and a
+ * repeated job is a no-op for the worker.
  */
 export class Dispatcher {
   private readonly runs = new StreamStateCache<RunState>()
@@ -46,8 +47,9 @@ export class Dispatcher {
       const runId = event.data.runId
       switch (event.type) {
         case 'RunRequested':
+        case 'RunPlanned':
         case 'RunApproved':
-          // A run awaiting approval is not started: StartRun is a no-op for it until RunApproved.
+          // StartRun is a no-op for a run awaiting approval (until RunApproved) or its plan (until RunPlanned).
           await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
           toPlan.set(runId, toPlan.get(runId))
           break

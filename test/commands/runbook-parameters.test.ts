@@ -114,7 +114,7 @@ for (const flavour of databaseFlavours()) {
       expect(parameters).toEqual({ slaDays: { ...DEFAULT_DAYS, critical: 1 } })
       const { events } = await env.log.read(streams.run(started.runId))
       const request = events[0]!.event
-      expect(request.type === 'RunRequested' && request.data.preflight.affectedCount).toBe(preview.affectedCount)
+      expect(request.type === 'RunRequested' && request.data.preflight?.affectedCount).toBe(preview.affectedCount)
     })
 
     it('makes parameters part of the identity: the same values are 409, other values another run', async () => {

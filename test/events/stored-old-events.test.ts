@@ -43,8 +43,8 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
   })
 
   it('the fixture holds versions older than today’s (else it tests no upcaster)', () => {
-    expect(currentVersion.RunRequested).toBe(4)
-    expect(stored.events.filter((e) => e.type === 'RunRequested').map((e) => e.version)).toEqual([1, 2, 3])
+    expect(currentVersion.RunRequested).toBe(5)
+    expect(stored.events.filter((e) => e.type === 'RunRequested').map((e) => e.version)).toEqual([1, 2, 3, 4])
     expect(currentVersion.PreflightRecorded).toBe(2)
   })
 
@@ -75,6 +75,15 @@ describe.each(databaseFlavours())('events stored by earlier releases, read on $n
     expect(events[0]!.event.data).toEqual({ ...v3, canary: null, revertOf: null })
     const run = await loadRun(log, '01JDDDDDDDDDDDDDDDDDDDDDD4')
     expect(run.status === 'queued' && run.request.parameters).toEqual({ slaDays: { critical: 3, high: 14, medium: 30, low: 90 } })
+  })
+
+  it('reads RunRequested v4 as v5 as stored: the run has its plan from its request', async () => {
+    const { events } = await log.read(streams.run('01JEEEEEEEEEEEEEEEEEEEEEE5'))
+    const v4 = stored.events.find((e) => e.version === 4 && e.type === 'RunRequested')!.data
+    expect(events[0]!.event.data).toEqual(v4)
+    const run = await loadRun(log, '01JEEEEEEEEEEEEEEEEEEEEEE5')
+    expect(run.status === 'queued' && run.preflight).toEqual(v4.preflight)
+    expect(run.status === 'queued' && run.request.canary).toEqual({ tenantIds: [101], autoPromote: false })
   })
 
   it('the run of an old event is a run like any other: its state carries the upcast parameters and its limits', async () => {

@@ -12,10 +12,11 @@ export type DispatchPlan =
  * Which of a run's tenants get a job now: a running run's dispatch window (its first `maxConcurrency`
  * pending tenants, the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
  * back what was never published. The repair itself enforces the limit (slots); this keeps the queue from
- * holding jobs that would only wait for one.
+ * holding jobs that would only wait for one. A run still waiting for its plan (resumed before it) gets none:
+ * its preflight must count the data before any of its repairs.
  */
 export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
-  if (run.status !== 'running' || run.cancellation) return { action: 'none' }
+  if (run.status !== 'running' || run.cancellation || run.preflight === null) return { action: 'none' }
   if (halted) return { action: 'halt_run' }
   return { action: 'dispatch', tenantIds: dispatchWindow(run), generation: run.generation }
 }
@@ -42,7 +43,8 @@ export function planReconcile(run: RunState, now: Date, staleAfterMs: number): R
     return now.getTime() - Date.parse(run.request.requestedAt) >= APPROVAL_WINDOW_MS ? { action: 'expire_approval' } : { action: 'none' }
   }
   const idleMs = now.getTime() - (run.lastEventAt?.getTime() ?? now.getTime())
-  if (run.status === 'paused' || idleMs < staleAfterMs) return { action: 'none' }
+  // A run waiting for its plan is the planner's, which takes as long as the scan takes: no job is lost yet.
+  if (run.status === 'paused' || run.preflight === null || idleMs < staleAfterMs) return { action: 'none' }
   if (run.status === 'queued') return { action: 'start' }
   const window = dispatchWindow(run)
   return window.length > 0 ? { action: 'redispatch', tenantIds: window } : { action: 'none' }

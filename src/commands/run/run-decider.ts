@@ -1,4 +1,4 @@
-import type { DomainEvent, PauseReason, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
+import type { DomainEvent, PauseReason, PreflightResult, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
 import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } from '../errors.js'
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
@@ -18,6 +18,8 @@ export interface TenantOutcome {
 
 export type RunCommand =
   | { type: 'RequestRun'; data: RunRequest }
+  /** The plan of a run requested without one, counted by the handler (the runbook's preflight over its targets). */
+  | { type: 'RecordPlan'; preflight: PreflightResult; at: string }
   | { type: 'StartRun'; at: string }
   /**
    * Results of several tenants in the order the worker stored them, decided one after the other on the state
@@ -59,6 +61,7 @@ type Decision<C extends RunCommand['type']> = (command: Extract<RunCommand, { ty
 /** What each command does, as an operator reads it in a refusal ("pause is not allowed when the run is paused"). */
 const commandNames: Record<RunCommand['type'], string> = {
   RequestRun: 'request',
+  RecordPlan: 'recording a plan',
   StartRun: 'start',
   RecordTenantResults: 'recording a tenant result',
   RedispatchPendingTenants: 're-dispatch',
@@ -155,10 +158,23 @@ const requestRun: Decision<'RequestRun'> = (command, state) => {
   return [requested, started, completion(queued, ResultLog.empty(), command.data.requestedAt, 'done')]
 }
 
-/** queued → running; a no-op for a run that is past it (already running, paused after starting, completed). */
+/**
+ * Once per run requested without a plan, whatever its status: a run ended before its plan (cancelled,
+ * rejected) needs none, and a second plan (two planners, a replay) is a no-op.
+ */
+const recordPlan: Decision<'RecordPlan'> = (command, state) => {
+  if (state.status === 'none') refuse('RecordPlan', state)
+  if (state.status === 'completed' || state.preflight !== null) return []
+  return [{ type: 'RunPlanned', data: { runId: state.request.runId, preflight: command.preflight, plannedAt: command.at } }]
+}
+
+/**
+ * queued → running once the run has its plan; a no-op before it (the plan's event starts it) and for a
+ * run that is past it (already running, paused after starting, completed).
+ */
 const startRun: Decision<'StartRun'> = (command, state) => {
   if (state.status === 'none') refuse('StartRun', state)
-  if (state.status !== 'queued') return []
+  if (state.status !== 'queued' || state.preflight === null) return []
   return [{ type: 'RunStarted', data: { runId: state.request.runId, startedAt: command.at } }]
 }
 
@@ -480,6 +496,8 @@ export function decideRun(command: RunCommand, state: RunState): DomainEvent[] {
   switch (command.type) {
     case 'RequestRun':
       return requestRun(command, state)
+    case 'RecordPlan':
+      return recordPlan(command, state)
     case 'StartRun':
       return startRun(command, state)
     case 'RecordTenantResults':

@@ -1,10 +1,11 @@
-import type { EventData, EventOf, FailureEntry, PauseReason, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
+import type { EventData, EventOf, FailureEntry, PauseReason, PreflightResult, RunLimits, RunOutcome, RunReason, TenantResult } from '../../events/index.js'
 import type { LoggedEvent } from '../../store/event-log.js'
 import { ResultLog } from './result-log.js'
 
 /** The events a run's stream holds. Anything else there is a corrupt stream, refused when folded. */
 export type RunEvent = EventOf<
   | 'RunRequested'
+  | 'RunPlanned'
   | 'RunStarted'
   | 'TenantProcessed'
   | 'TenantJobsRedispatched'
@@ -22,6 +23,7 @@ export type RunEvent = EventOf<
 
 const runEventTypes: ReadonlySet<string> = new Set<RunEvent['type']>([
   'RunRequested',
+  'RunPlanned',
   'RunStarted',
   'TenantProcessed',
   'TenantJobsRedispatched',
@@ -55,6 +57,11 @@ export interface RunFacts {
    * are looked for, so that finding them costs the dispatch window, not the run's size, per result.
    */
   frontier: number
+  /**
+   * The run's plan: the request's preflight, or RunPlanned's for a run planned after its start answered;
+   * null until then, and nothing of the run is dispatched while it is.
+   */
+  preflight: PreflightResult | null
   failedTenants: number
   limits: RunLimits
   /** Dispatch generation: 0 at start, moved on by every resume and re-dispatch (a new dedupe id per job). */
@@ -103,8 +110,8 @@ function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
 
 /** The facts of a state without its status-specific fields, to build the next status from. */
 function factsOf(state: ExistingRunState): RunFacts {
-  const { request, targets, results, frontier, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
-  return { request, targets, results, frontier, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
+  const { request, targets, results, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
+  return { request, targets, results, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
 }
 
 /**
@@ -135,6 +142,8 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
   const current = requireExisting(state, event)
   const facts: RunFacts = { ...factsOf(current), lastEventAt }
   switch (event.type) {
+    case 'RunPlanned':
+      return { ...current, ...facts, preflight: event.data.preflight }
     case 'RunStarted':
       return current.status === 'paused'
         ? { ...current, ...facts, started: true }
@@ -173,9 +182,9 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
   }
 }
 
-/** The facts a request sets: its targets, no result yet. */
-export function requestFacts(request: RunRequest): Pick<RunFacts, 'request' | 'targets' | 'results' | 'frontier'> {
-  return { request, targets: new Set(request.tenantIds), results: ResultLog.empty(), frontier: 0 }
+/** The facts a request sets: its targets and its plan if it has one, no result yet. */
+export function requestFacts(request: RunRequest): Pick<RunFacts, 'request' | 'targets' | 'results' | 'frontier' | 'preflight'> {
+  return { request, targets: new Set(request.tenantIds), results: ResultLog.empty(), frontier: 0, preflight: request.preflight }
 }
 
 /** Amortised O(1) per result: the frontier only moves forward, past tenants that have results. */
