@@ -93,6 +93,13 @@ interface ExistingEventRow {
 /** How the stream row must look before an append; `exact` carries the expected last revision. */
 type StreamCondition = { kind: 'any' | 'no_stream' | 'stream_exists' } | { kind: 'exact'; revision: number }
 
+/** The conditions' codes in `appendGroup`'s statement. */
+const CONDITION_KINDS = { any: 0, no_stream: 1, stream_exists: 2, exact: 3 } as const
+
+interface GroupRow extends AppendedRow {
+  stream_id: string
+}
+
 const statements = {
   /**
    * Claims revisions for `count` new events and inserts them, in one statement (hence one transaction).
@@ -141,6 +148,85 @@ const statements = {
       from inserted order by inserted.revision desc limit 1`
   },
 
+  /**
+   * A group commit's appends in one statement: every append's compare-and-set on its stream row and every
+   * event of the appends whose compare-and-set held, inserted in the group's order. The streams of one group
+   * are distinct (see `takeGroup`), so each stream row is claimed at most once. Returns one row per append
+   * that was written (its stream, new last revision and last position); an append whose expectation failed
+   * has none, and inserted nothing. Runs after `lockAppends` in the same transaction: its snapshot is taken
+   * after the lock, so it sees every append committed before.
+   */
+  appendGroup(db: Executor, group: readonly PendingAppend[]) {
+    const streams: string[] = []
+    const kinds: number[] = []
+    const expected: Array<string | null> = []
+    const counts: number[] = []
+    const owners: number[] = []
+    const offsets: number[] = []
+    const eventIds: string[] = []
+    const types: string[] = []
+    const versions: number[] = []
+    const data: string[] = []
+    const metadata: string[] = []
+    for (const [index, append] of group.entries()) {
+      streams.push(append.streamId)
+      kinds.push(CONDITION_KINDS[append.condition.kind])
+      expected.push(append.condition.kind === 'exact' ? String(append.condition.revision) : null)
+      counts.push(append.events.length)
+      for (const [offset, event] of append.events.entries()) {
+        owners.push(index + 1)
+        offsets.push(offset + 1)
+        eventIds.push(event.eventId)
+        types.push(event.type)
+        versions.push(event.version)
+        data.push(toJsonText(event.data))
+        metadata.push(toJsonText(event.metadata))
+      }
+    }
+    return db<GroupRow[]>`
+      with a as (
+        select * from unnest(${streams}::text[], ${kinds}::int[], ${expected}::bigint[], ${counts}::int[])
+          with ordinality as a(stream_id, kind, expected, n, i)
+      ),
+      appended_any as (
+        insert into event_store_streams as s (stream_id, revision)
+        select stream_id, n - 1 from a where kind = ${CONDITION_KINDS.any}
+        on conflict (stream_id) do update set revision = s.revision + excluded.revision + 1
+        returning s.stream_id, s.revision
+      ),
+      created as (
+        insert into event_store_streams (stream_id, revision)
+        select stream_id, n - 1 from a where kind = ${CONDITION_KINDS.no_stream}
+        on conflict (stream_id) do nothing
+        returning stream_id, revision
+      ),
+      moved as (
+        update event_store_streams as s set revision = s.revision + a.n
+        from a
+        where s.stream_id = a.stream_id
+          and (a.kind = ${CONDITION_KINDS.stream_exists} or (a.kind = ${CONDITION_KINDS.exact} and s.revision = a.expected))
+        returning s.stream_id, s.revision
+      ),
+      claimed as (
+        select stream_id, revision from appended_any
+        union all select stream_id, revision from created
+        union all select stream_id, revision from moved
+      ),
+      inserted as (
+        insert into event_store_events (stream_id, revision, event_id, type, version, data, metadata)
+        select a.stream_id, c.revision - a.n + e.k, e.event_id, e.type, e.version, e.data::json, e.metadata::json
+        from unnest(${owners}::int[], ${offsets}::int[], ${eventIds}::text[], ${types}::text[], ${versions}::int[],
+                    ${data}::text[], ${metadata}::text[])
+               with ordinality as e(owner, k, event_id, type, version, data, metadata, ordinality)
+          join a on a.i = e.owner
+          join claimed c on c.stream_id = a.stream_id
+        order by e.ordinality
+        returning stream_id, revision, transaction_id, global_position
+      )
+      select distinct on (stream_id) stream_id, revision::text, transaction_id::text || ':' || global_position::text as position
+      from inserted order by inserted.stream_id, inserted.revision desc -- qualified: not the text output column`
+  },
+
   async streamRevision(db: Executor, streamId: string): Promise<number | 'no_stream'> {
     const rows = await db<Array<{ revision: string }>>`select revision::text from event_store_streams where stream_id = ${streamId}`
     return rows[0] ? Number(rows[0].revision) : 'no_stream'
@@ -183,6 +269,12 @@ const GLOBAL_APPEND_LOCK = advisoryLockKeys.eventAppend
 
 /** Appends written in one group commit at most: bounds one transaction's statements and the lock's hold. */
 const MAX_GROUP_APPENDS = 64
+
+/**
+ * Groups written at once at most. The next group is sent while one is in flight: on the server it waits for
+ * the ordering lock and runs as soon as the one before commits, instead of after that one's answer came back.
+ */
+const MAX_GROUPS_IN_FLIGHT = 2
 
 interface PendingAppend {
   streamId: string
@@ -230,52 +322,101 @@ export class PostgresEventStore implements EventStore {
     const condition = toCondition(options.expectedRevision)
     return new Promise<AppendResult>((resolve, reject) => {
       this.waiting.push({ streamId, events, expected: options.expectedRevision, condition, resolve, reject })
-      if (!this.writing) void this.writeGroups()
+      this.startGroups()
     })
   }
 
   private readonly waiting: PendingAppend[] = []
-  private writing = false
+  /** The streams of the groups being written: their next appends wait for them (a stream's appends keep their order). */
+  private readonly streamsInFlight = new Set<string>()
+  private groupsInFlight = 0
+  private startScheduled = false
 
-  private async writeGroups(): Promise<void> {
-    this.writing = true
-    while (this.waiting.length > 0) {
-      const group = this.waiting.splice(0, MAX_GROUP_APPENDS)
-      let written: Array<AppendedRow | undefined> | null = null
-      let unreachable: unknown = null
-      try {
-        written = (await this.sql.begin(async (tx) => {
-          // Executed first, so the lock is taken before any insert of the group: positions follow commit order.
-          const locked = statements.lockAppends(tx).execute()
-          const appended = group.map((append) => statements.appendEvents(tx, append.streamId, append.condition, append.events).execute())
-          await locked
-          return (await Promise.all(appended)).map((rows) => rows[0])
-        })) as Array<AppendedRow | undefined>
-      } catch (error) {
-        // A statement's error is told apart below, append by append; a database out of reach fails the group
-        // at once (one by one, each would wait out the connection timeout while the rest queue behind it).
-        if (!isStatementError(error)) unreachable = error
+  /**
+   * Starts groups while there is room. With no group in flight one starts at once (a lone append waits for
+   * nothing); beside one in flight, the next starts on the next turn of the event loop, so that the appends
+   * its writers send on hearing back go together.
+   */
+  private startGroups(): void {
+    while (this.groupsInFlight === 0 && this.waiting.length > 0) {
+      if (!this.startGroup()) return
+    }
+    if (this.groupsInFlight > 0 && this.groupsInFlight < MAX_GROUPS_IN_FLIGHT && this.waiting.length > 0 && !this.startScheduled) {
+      this.startScheduled = true
+      setImmediate(() => {
+        this.startScheduled = false
+        while (this.groupsInFlight < MAX_GROUPS_IN_FLIGHT && this.waiting.length > 0) {
+          if (!this.startGroup()) return
+        }
+      })
+    }
+  }
+
+  /** Starts the next group, if a waiting append's stream is not in flight; false when none could start. */
+  private startGroup(): boolean {
+    const group = takeGroup(this.waiting, this.streamsInFlight)
+    if (group.length === 0) return false
+    this.groupsInFlight++
+    for (const append of group) this.streamsInFlight.add(append.streamId)
+    void this.settleGroup(group).finally(() => {
+      this.groupsInFlight--
+      for (const append of group) this.streamsInFlight.delete(append.streamId)
+      this.startGroups()
+    })
+    return true
+  }
+
+  /** Writes a group and tells each of its appends its outcome. */
+  private async settleGroup(group: readonly PendingAppend[]): Promise<void> {
+    let written: Map<string, AppendedRow> | null = null
+    let unreachable: unknown = null
+    try {
+      written = await this.writeGroup(group)
+    } catch (error) {
+      // A statement's error is told apart below, append by append; a database out of reach fails the group
+      // at once (one by one, each would wait out the connection timeout while the rest queue behind it).
+      if (!isStatementError(error)) unreachable = error
+    }
+    if (written) this.notifyAppended()
+    for (const append of group) {
+      if (unreachable) {
+        append.reject(unreachable)
+        continue
       }
-      if (written) this.notifyAppended()
-      for (const [index, append] of group.entries()) {
-        if (unreachable) {
-          append.reject(unreachable)
-          continue
-        }
-        try {
-          const row = written?.[index]
-          const result = row
-            ? { nextExpectedRevision: Number(row.revision), position: row.position }
-            : written
-              ? await this.appendWith(this.sql, append.streamId, append.events, append.expected, async () => undefined)
-              : await this.appendAlone(append)
-          append.resolve(result)
-        } catch (error) {
-          append.reject(error)
-        }
+      try {
+        const row = written?.get(append.streamId)
+        const result = row
+          ? { nextExpectedRevision: Number(row.revision), position: row.position }
+          : written
+            ? await this.appendWith(this.sql, append.streamId, append.events, append.expected, async () => undefined)
+            : await this.appendAlone(append)
+        append.resolve(result)
+      } catch (error) {
+        append.reject(error)
       }
     }
-    this.writing = false
+  }
+
+  /**
+   * One transaction — begin, the ordering lock, the whole group in one statement, commit — sent at once on a
+   * reserved connection: one round trip. The server runs them in order (the lock before any insert, so
+   * positions follow commit order); a failed statement aborts the transaction and its commit rolls back.
+   * Returns the written appends' rows by stream.
+   */
+  private async writeGroup(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
+    const db = await this.sql.reserve()
+    const sent = [db`begin`.execute(), statements.lockAppends(db).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
+    const settled = await Promise.allSettled(sent)
+    // Back to the pool only if it still talks to the server: the commit's answer (a result or the server's
+    // error) came on it. A connection that died is the pool's already (closed, to be opened again).
+    const commit = settled[3]!
+    if (commit.status === 'fulfilled' || isServerError(commit.reason)) db.release()
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')
+    if (failed) throw failed.reason
+    // A commit of a transaction that failed answers ROLLBACK without an error; a statement above said why.
+    if ((commit as PromiseFulfilledResult<{ command: string }>).value.command !== 'COMMIT') throw new Error('group commit rolled back')
+    const rows = (settled[2] as PromiseFulfilledResult<GroupRow[]>).value
+    return new Map(rows.map((row) => [row.stream_id, row]))
   }
 
   /** One append in its own transaction under the ordering lock. */
@@ -408,6 +549,24 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+/**
+ * Takes the next group out of the waiting appends: in arrival order, at most MAX_GROUP_APPENDS, one append
+ * per stream, none to a stream of a group in flight. An append left for later keeps every later append to
+ * its stream with it: it must see the earlier one's outcome, and a stream's appends keep their order.
+ */
+function takeGroup(waiting: PendingAppend[], inFlight: ReadonlySet<string>): PendingAppend[] {
+  const streams = new Set<string>(inFlight)
+  const group: PendingAppend[] = []
+  const left: PendingAppend[] = []
+  for (const append of waiting) {
+    if (group.length < MAX_GROUP_APPENDS && !streams.has(append.streamId)) group.push(append)
+    else left.push(append)
+    streams.add(append.streamId)
+  }
+  waiting.splice(0, waiting.length, ...left)
+  return group
+}
+
 function toCondition(expected: ExpectedRevision): StreamCondition {
   if (typeof expected === 'number') {
     if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError(`expected revision must be a non-negative integer, got ${expected}`)
@@ -440,6 +599,11 @@ function isStatementError(error: unknown): boolean {
   // The server's errors are PostgresError with a SQLSTATE; the driver's own (a closed socket, a timeout) are not.
   if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
   return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
+}
+
+/** An error the server sent (the connection it came on is alive), as opposed to the driver's own. */
+function isServerError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'PostgresError'
 }
 
 function isEventIdViolation(error: unknown): boolean {

@@ -112,25 +112,44 @@ for (const flavour of databaseFlavours()) {
     })
 
     it('commits appends that arrive together in one transaction, each under its own expectation', async () => {
-      const [a, b, c] = [streamName(), streamName(), streamName()]
+      const [a, b, c, d, e, f, g] = Array.from({ length: 7 }, () => streamName())
       await store.append(c, [event('C0')], { expectedRevision: 'no_stream' })
+      await store.append(d, [event('D0')], { expectedRevision: 'no_stream' })
+      await store.append(f, [event('F0'), event('F1')], { expectedRevision: 'no_stream' })
       // The first append starts a group at once; the next ones arrive while it is written and go together.
-      const first = store.append(a, [event('A0')], { expectedRevision: 'no_stream' })
+      const first = store.append(g, [event('G0')], { expectedRevision: 'no_stream' })
       const together = [
-        store.append(a, [event('A1')], { expectedRevision: 0 }),
+        store.append(a, [event('A0')], { expectedRevision: 'no_stream' }),
         store.append(b, [event('B0'), event('B1')], { expectedRevision: 'no_stream' }),
         store.append(c, [event('C1')], { expectedRevision: 7 }).catch((error: unknown) => error),
-        store.append(a, [event('A2')], { expectedRevision: 1 }),
+        store.append(d, [event('D1')], { expectedRevision: 'no_stream' }).catch((error: unknown) => error),
+        store.append(e, [event('E0')], { expectedRevision: 'stream_exists' }).catch((error: unknown) => error),
+        store.append(f, [event('F2')], { expectedRevision: 'any' }),
+        // A second append to a stream of the group goes in a later group and sees the first one's outcome.
+        store.append(a, [event('A1')], { expectedRevision: 0 }),
+        store.append(d, [event('D1')], { expectedRevision: 'stream_exists' }),
+        store.append(c, [event('C1')], { expectedRevision: 0 }),
       ]
-      await first
-      const [a1, b1, refused, a2] = await Promise.all(together)
-      expect(refused).toBeInstanceOf(WrongExpectedRevisionError)
-      expect([a1, b1, a2].map((r) => (r as { nextExpectedRevision: number }).nextExpectedRevision)).toEqual([1, 1, 2])
-      const transactionOf = (position: string) => position.split(':')[0]
-      const written = [a1, b1, a2].map((r) => transactionOf((r as { position: string }).position))
-      expect(new Set(written).size).toBe(1)
-      expect((await store.readStream(a)).map((e) => e.type)).toEqual(['A0', 'A1', 'A2'])
-      expect((await store.readStream(c)).map((e) => e.type)).toEqual(['C0'])
+      const g0 = await first
+      const [a0, b1, wrongExact, wrongNoStream, wrongExists, f2, a1, d1, c1] = await Promise.all(together)
+      for (const refused of [wrongExact, wrongNoStream, wrongExists]) expect(refused).toBeInstanceOf(WrongExpectedRevisionError)
+      expect(wrongExact).toMatchObject({ actual: 0 })
+      expect(wrongNoStream).toMatchObject({ actual: 0 })
+      expect(wrongExists).toMatchObject({ actual: 'no_stream' })
+      const written = [g0, a0, b1, f2, a1, d1, c1] as Array<{ nextExpectedRevision: number; position: string }>
+      expect(written.map((r) => r.nextExpectedRevision)).toEqual([0, 0, 1, 2, 1, 1, 1])
+      const [inFirst, inGroup, inLater] = [[g0], [a0, b1, f2], [a1, d1, c1]].map(
+        (results) => new Set(results.map((r) => (r as { position: string }).position.split(':')[0])),
+      )
+      expect([inFirst!.size, inGroup!.size, inLater!.size]).toEqual([1, 1, 1])
+      expect(new Set([...inFirst!, ...inGroup!, ...inLater!]).size).toBe(3)
+      expect(sequenceOf(a1!.position)).toBeGreaterThan(sequenceOf(f2!.position))
+      expect((await store.readStream(a)).map((e) => e.type)).toEqual(['A0', 'A1'])
+      expect((await store.readStream(b)).map((e) => e.type)).toEqual(['B0', 'B1'])
+      expect((await store.readStream(c)).map((e) => e.type)).toEqual(['C0', 'C1'])
+      expect((await store.readStream(d)).map((e) => e.type)).toEqual(['D0', 'D1'])
+      expect(await store.readStream(e)).toEqual([])
+      expect((await store.readStream(f)).map((e) => [e.type, e.revision])).toEqual([['F0', 0], ['F1', 1], ['F2', 2]])
     })
 
     it('writes a group one by one when one of its appends fails, so only that one fails', async () => {
