@@ -176,7 +176,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     dispatcher.start()
     verifier = createVerifier({ ...deps, catalog })
     verifier.start()
-    planner = createPlanner({ ...deps, catalog })
+    planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
     planner.start()
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })

@@ -1,3 +1,4 @@
+import { runPlanLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import { streams } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
@@ -11,6 +12,12 @@ export interface RunPlanDeps {
   sql: Sql
   log: EventLog
   catalog: Pick<RunbookCatalog, 'find'>
+  /**
+   * Whether planners take the run's plan lock: on PostgreSQL every worker process plans, and the lock makes
+   * the others wait for the first and find the run planned instead of scanning it again. The embedded
+   * database has one process and one connection, which the lock's transaction would hold from the scan.
+   */
+  planLock?: boolean
 }
 
 export type PlanOutcome =
@@ -26,6 +33,16 @@ export type PlanOutcome =
  * tenants are dispatched only after it, so the counts are of the data before any of the run's repairs.
  */
 export async function planRequestedRun(deps: RunPlanDeps, runId: string, now: () => Date = () => new Date()): Promise<PlanOutcome> {
+  if (!deps.planLock) return planUnlocked(deps, runId, now)
+  // Held by a transaction of its own while the scan runs on the pool's other connections; a planner that
+  // dies lets go of it with its connection.
+  return deps.sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended(${runPlanLockName(runId)}, 0))`
+    return planUnlocked(deps, runId, now)
+  })
+}
+
+async function planUnlocked(deps: RunPlanDeps, runId: string, now: () => Date): Promise<PlanOutcome> {
   const run = await loadRun(deps.log, runId)
   if (run.status === 'none' || run.status === 'completed' || run.preflight !== null) return { planned: false, why: 'not_waiting' }
   const runbook = deps.catalog.find(run.request.runbookKey)

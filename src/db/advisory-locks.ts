@@ -26,6 +26,11 @@ export function runRepairsLockName(runId: string): string {
   return `run-repairs:${runId}`
 }
 
+/** Held while a run's plan is counted: of the planners of several worker processes, one scans a run at a time. */
+export function runPlanLockName(runId: string): string {
+  return `run-plan:${runId}`
+}
+
 /** Slot `k` of a run's `maxConcurrency` slots: a repair holds one for its transaction (SPEC §9 limits). */
 export function runSlotLockPrefix(runId: string): string {
   return `run-slot:${runId}:`

@@ -4,13 +4,14 @@ import { loadRun } from '../../src/commands/run-execution.js'
 import { planRequestedRun } from '../../src/commands/run-plan.js'
 import { PLAN_IN_BACKGROUND_ABOVE } from '../../src/commands/start-run.js'
 import { streams } from '../../src/events/index.js'
+import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
 import { readModelProjector } from '../../src/projections/read-model-projections.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { createPlanner } from '../../src/workers/planner.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
-import { databaseFlavours } from '../support/databases.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
   actor,
   LosingJobQueue,
@@ -163,5 +164,33 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
     expect(await planRequestedRun({ ...bed, catalog: { find: () => undefined } }, runId)).toEqual({ planned: false, why: 'runbook_unknown' })
     const run = await loadRun(bed.log, runId)
     expect(run.status !== 'none' && run.preflight).toBeNull()
+  })
+})
+
+/** The plan lock exists on PostgreSQL only: the embedded database is one process with one connection (see RunPlanDeps). */
+describe.runIf(TEST_POSTGRES_URL)('the plan lock on PostgreSQL', () => {
+  let bed: WorkBed
+  beforeEach(async () => {
+    bed = await openWorkBed(freshPostgresDatabase)
+  })
+  afterEach(async () => {
+    await bed.close()
+  })
+
+  it('scans a run once when planners of several processes plan it at once', async () => {
+    const scanned: number[] = []
+    const counting = {
+      ...findingsLifecycleBackfill,
+      preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) => {
+        scanned.push(args[1])
+        return findingsLifecycleBackfill.preflightTenant(...args)
+      },
+    }
+    const catalog = { find: (key: string) => (key === counting.key ? counting : undefined) }
+    const runId = await startAllTenantsRun({ ...bed, planInBackgroundAbove: 0 } as WorkBed)
+    const outcomes = await Promise.all([1, 2, 3].map(() => planRequestedRun({ ...bed, catalog, planLock: true }, runId)))
+    expect(outcomes.filter((o) => o.planned)).toHaveLength(1)
+    expect(scanned.sort((a, b) => a - b)).toEqual(universe)
+    expect((await runEvents(bed.log, runId)).filter((e) => e.event.type === 'RunPlanned')).toHaveLength(1)
   })
 })
