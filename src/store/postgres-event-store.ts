@@ -310,12 +310,14 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * Group commit: appends that arrive while a group is being written wait and go together in the next one,
-   * one transaction under the ordering lock whose statements are pipelined (sent at once, run in order),
-   * so many writers pay one lock, one round trip and one commit between them instead of one each. Each
-   * append keeps its own expected revision: a failed compare-and-set inserts nothing and does not disturb
-   * the group. A statement error (a retried append's event ids) aborts the group's transaction: its
-   * appends are then written one by one, so each learns its own fate.
+   * Group commit: appends that arrive while a group is being written wait and go together in the next one:
+   * one transaction under the ordering lock and one statement for all of them, sent in one round trip (see
+   * `writeGroup`), so many writers pay one lock, one round trip and one commit between them instead of one
+   * each. Each append keeps its own expected revision: a failed compare-and-set inserts nothing and does not
+   * disturb the group. A statement error (a retried append's event ids) aborts the group's transaction: its
+   * appends are then written one by one, so each learns its own fate. A database out of reach fails the
+   * group's appends at once. As with any commit whose answer is lost, an append that failed on a lost
+   * connection may have committed: appending the same events again is then a no-op with the same result.
    */
   async append(streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     validateBatch(streamId, events)
