@@ -16,7 +16,10 @@ export interface EndToEnd {
   updated: number
   outcome: string
   tenants: number
+  /** Peak RSS from the start request to completion (`restartPeak`). */
   peakRssMib: number
+  /** Peak RSS before the run: start-up and the login's scrypt. */
+  setupPeakRssMib: number
   /** GET /api/runs/{id} latencies of the polls, ms. */
   pollLatencies: number[]
   run: RunView
@@ -28,6 +31,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
     const service = await startPostgresService({ label: `service ${label}`, databaseUrl: databaseUrl(database), stream: stream.name, env })
     try {
       const token = await getToken(service.url)
+      const setupPeakRssMib = service.restartPeak()
       const started = performance.now()
       const { runId, answerMs } = await startAllTenantsRun(service.url, token)
       const pollLatencies: number[] = []
@@ -46,6 +50,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
         outcome: run.outcome,
         tenants: run.summaryCounts.tenants ?? 0,
         peakRssMib: service.peakRssMib(),
+        setupPeakRssMib,
         pollLatencies,
         run,
       }

@@ -88,7 +88,8 @@ export async function measureShape(
       log(
         `  #${repetition}: floor ${floor!.seconds.toFixed(2)} s, end to end ${e2e!.seconds.toFixed(2)} s (${e2e!.outcome}, updated ${e2e!.updated}` +
           `${floor!.updated === e2e!.updated ? ' = floor' : ` ≠ floor ${floor!.updated}`}), ratio ${(e2e!.seconds / floor!.seconds).toFixed(2)}×, ` +
-          `${(shape.tenants / e2e!.seconds).toFixed(0)} tenants/s, start answered in ${e2e!.startAnswerMs.toFixed(0)} ms, service peak RSS ${e2e!.peakRssMib.toFixed(0)} MiB`,
+          `${(shape.tenants / e2e!.seconds).toFixed(0)} tenants/s, start answered in ${e2e!.startAnswerMs.toFixed(0)} ms, service peak RSS during the run ${e2e!.peakRssMib.toFixed(0)} MiB ` +
+          `(before it, with the login's scrypt: ${e2e!.setupPeakRssMib.toFixed(0)} MiB)`,
       )
     }
   } finally {
@@ -143,7 +144,7 @@ export const backfillPart: Part = {
     }
     if (peaks.length > 0) {
       keys.peak_rss_mib = Math.round(Math.max(...peaks))
-      console.log(`peak RSS of the service (VmHWM), max over the 1000×1000 and 10000×20 runs: ${keys.peak_rss_mib} MiB`)
+      console.log(`peak RSS of the service during the run (VmHWM reset after the login), max over the 1000×1000 and 10000×20 runs: ${keys.peak_rss_mib} MiB`)
     }
     return keys
   },

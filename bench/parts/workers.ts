@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import type { Part } from '../lib/part.js'
 import { concurrency, scaled } from '../lib/env.js'
 import { createDatabase, databaseUrl, dropDatabase, seedTemplate } from '../lib/pg.js'
-import { ChildService, freePort, getToken, natsStream, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
+import { ChildService, compiledService, freePort, getToken, natsStream, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
 import { natsUrl } from '../lib/env.js'
 
 const WORKER_COUNTS = [1, 2, 3]
@@ -27,12 +27,12 @@ async function deployment(database: string, workers: number): Promise<{ seconds:
       WORKER_CAPACITY: String(concurrency * workers),
     })
   try {
-    const api = new ChildService({ label: 'api', entry: 'src/main.ts', port: await freePort(), env: env('api') })
+    const api = new ChildService({ label: 'api', entry: await compiledService(), port: await freePort(), env: env('api') })
     processes.push(api)
     await api.waitHealthy()
-    const others = [new ChildService({ label: 'projector', entry: 'src/main.ts', port: await freePort(), env: env('projector') })]
+    const others = [new ChildService({ label: 'projector', entry: await compiledService(), port: await freePort(), env: env('projector') })]
     for (let index = 1; index <= workers; index++) {
-      others.push(new ChildService({ label: `worker ${index}`, entry: 'src/main.ts', port: await freePort(), env: env('worker') }))
+      others.push(new ChildService({ label: `worker ${index}`, entry: await compiledService(), port: await freePort(), env: env('worker') }))
     }
     processes.push(...others)
     await Promise.all(others.map((child) => child.waitHealthy()))
