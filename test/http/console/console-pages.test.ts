@@ -263,6 +263,8 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).toContain('partially succeeded')
       expect(page.text).toMatch(/<dd data-count="updated">\d+<\/dd>/)
       expect(page.text).toContain(`<dd data-count="tenants">${tenants.length}</dd>`)
+      const preflight = run.context['preflight'] as { affected_count: number; total_count: number }
+      expect(page.text).toContain(`<dd id="run-plan">${preflight.affected_count} to update of ${preflight.total_count} scanned (preflight)</dd>`)
       const failure = run.failureSummary[0]!
       expect(page.text).toContain(`<td data-label="Tenant">${DEMO_INVALID_TENANT_NAME} (#${failure.tenant_id})</td>`)
       expect(page.text).toContain('<code>INVALID_DATA</code>')
