@@ -1,6 +1,6 @@
 import { unavailableCodeOf } from './dependency-unavailable.js'
-import { Hono } from 'hono'
-import { secureHeaders } from 'hono/secure-headers'
+import { Hono, type MiddlewareHandler } from 'hono'
+import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { credentialCacheFor, type CredentialCache } from '../auth/credential-cache.js'
 import type { ScryptParams } from '../auth/password-hash.js'
@@ -32,15 +32,52 @@ export interface AppDeps {
   credentials?: CredentialCache
 }
 
+/**
+ * The security headers of every answer: those of hono's `secureHeaders({ referrerPolicy: 'same-origin',
+ * xFrameOptions: 'DENY' })`. same-origin rather than the default no-referrer: with no-referrer, browsers send
+ * `Origin: null` on the console's own form posts, which then look like cross-site requests.
+ */
+export const SECURITY_HEADERS: ReadonlyArray<readonly [name: string, value: string]> = Object.freeze([
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Origin-Agent-Cluster', '?1'],
+  ['Referrer-Policy', 'same-origin'],
+  ['Strict-Transport-Security', 'max-age=15552000; includeSubDomains'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-DNS-Prefetch-Control', 'off'],
+  ['X-Download-Options', 'noopen'],
+  ['X-Frame-Options', 'DENY'],
+  ['X-Permitted-Cross-Domain-Policies', 'none'],
+  ['X-XSS-Protection', '0'],
+] as const)
+
+/**
+ * Sets `SECURITY_HEADERS` on every answer, each one unless the answer sets it itself (the console's pages
+ * set the same values, and their own CSP). Served by @hono/node-server, they go on the Node response before
+ * the request is handled, which writes them with the answer's own headers: an answer made with plain
+ * headers (the API's JSON) is then written without ever building a fetch `Headers` (issue 11: setting them
+ * on the answer's `Headers` cost about a tenth of a `GET /api/runs/{id}`). Elsewhere (`app.request` in
+ * tests) they are set on the answer's headers after it is made. (hono's middleware also deleted an
+ * `X-Powered-By` header: neither Hono, Node nor this service sets one.)
+ */
+export const securityHeaders: MiddlewareHandler = async (c, next) => {
+  const outgoing = (c.env as { outgoing?: Pick<ServerResponse, 'setHeader' | 'headersSent'> } | undefined)?.outgoing
+  if (outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent) {
+    for (const [name, value] of SECURITY_HEADERS) outgoing.setHeader(name, value)
+    return next()
+  }
+  await next()
+  const headers = c.res.headers
+  for (const [name, value] of SECURITY_HEADERS) if (!headers.has(name)) headers.set(name, value)
+}
+
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
   // First: it replaces the request (so that a truncated body is a 400), and later middleware keys on it.
   app.use(clientErrorOnTruncatedBody)
   app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
   app.use(requestLog(deps.logger))
-  // same-origin rather than the default no-referrer: with no-referrer, browsers send `Origin: null` on
-  // the console's own form posts, which then look like cross-site requests.
-  app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }))
+  app.use(securityHeaders)
   app.onError((error, c) => {
     const unavailable = unavailableCodeOf(error)
     if (unavailable) {

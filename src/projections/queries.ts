@@ -172,6 +172,121 @@ export async function getRun(sql: Sql, id: string): Promise<RunDetail | null> {
   return row ? toRunSummary(row) : null
 }
 
+/**
+ * GET /api/runs/{id}'s read: the run's JSON text (`JSON.stringify(getRun(...))`), or null. Concurrent reads of
+ * one run share one statement, and that statement is answered with the run's content hash alone when the
+ * run is the one this process last made the text of (kept per run, at most `maxRuns`), so an unchanged run
+ * is neither parsed nor serialised again.
+ *
+ * Read-your-writes holds as for `getRun`: a read never joins a statement already sent — it waits for the next
+ * one, sent once that one is answered — so whatever committed before a read began is in the snapshot that
+ * answers it, and the text it gets is that snapshot's (the hash is of both rows the resource is made of,
+ * read in the same statement). A statement that fails fails every read it answers.
+ */
+export class RunReader {
+  private readonly coalesce: Coalescer<string, string | null>
+  private readonly made = new Map<string, { hash: string; json: string }>()
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly maxRuns = 1_000,
+  ) {
+    this.coalesce = new Coalescer((id) => this.readNow(id))
+  }
+
+  readJson(id: string): Promise<string | null> {
+    return this.coalesce.load(id)
+  }
+
+  /** Runs whose text this process keeps (tests). */
+  get size(): number {
+    return this.made.size
+  }
+
+  private async readNow(id: string): Promise<string | null> {
+    const known = this.made.get(id)
+    const [row] = await this.sql<Array<RunRow & { content_hash: string }>>`
+      select v.content_hash, x.*
+      from (select r.id, ${this.sql.unsafe(CONTENT_HASH)} as content_hash from ${this.sql.unsafe(RUNS_WITH_CONTROLS)} where r.id = ${id}) v
+      left join lateral (
+        select r.*, c.*, '' as sort_key from ${this.sql.unsafe(RUNS_WITH_CONTROLS)}
+        where r.id = v.id and v.content_hash is distinct from ${known?.hash ?? null}::text) x on true`
+    if (!row) {
+      this.made.delete(id)
+      return null
+    }
+    // Only the hash: the run is as this process last made it.
+    if (known && row.id === null) return known.json
+    const json = JSON.stringify(toRunSummary(row))
+    this.made.delete(id)
+    if (this.made.size >= this.maxRuns) this.made.delete(this.made.keys().next().value!)
+    this.made.set(id, { hash: row.content_hash, json })
+    return json
+  }
+}
+
+/**
+ * What a run resource is made of — its `operation_runs` row and its `operation_run_controls` row — hashed:
+ * equal hashes, equal rows (each row's text form quotes its fields, so the two cannot run into each other).
+ */
+const CONTENT_HASH = `encode(sha256(convert_to(r::text || coalesce(c::text, ''), 'UTF8')), 'base64')`
+
+/**
+ * Per key: at most one load in flight, and the calls made meanwhile gathered into the next one, started once
+ * it settles. A call is answered by a load that started after the call was made, never by one under way.
+ */
+export class Coalescer<K, V> {
+  private readonly keys = new Map<K, { next: Deferred<V> | null }>()
+
+  constructor(private readonly loadNow: (key: K) => Promise<V>) {}
+
+  load(key: K): Promise<V> {
+    const state = this.keys.get(key)
+    if (!state) {
+      const started = { next: null as Deferred<V> | null }
+      this.keys.set(key, started)
+      return this.run(key, started)
+    }
+    state.next ??= deferred<V>()
+    return state.next.promise
+  }
+
+  /** How many keys have a load in flight (tests). */
+  get inFlight(): number {
+    return this.keys.size
+  }
+
+  private async run(key: K, state: { next: Deferred<V> | null }): Promise<V> {
+    try {
+      return await this.loadNow(key)
+    } finally {
+      const waiting = state.next
+      if (waiting) {
+        state.next = null
+        this.run(key, state).then(waiting.resolve, waiting.reject)
+      } else {
+        this.keys.delete(key)
+      }
+    }
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve(value: T): void
+  reject(error: unknown): void
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes
+    reject = no
+  })
+  return { promise, resolve, reject }
+}
+
 export const RUN_TENANT_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as const
 
 /** A run's tenants by tenant id, keyset-paginated (the cursor is the last tenant id, opaque to clients). */

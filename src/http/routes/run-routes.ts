@@ -6,7 +6,7 @@ import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
 import { currentVersion, streams } from '../../events/index.js'
-import { getRun, listRuns, listRunTenants, showsRunState, waitForRun } from '../../projections/queries.js'
+import { getRun, listRuns, listRunTenants, RunReader, showsRunState, waitForRun } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, type RunAccessDeps } from '../../commands/run-control.js'
 import { retryRun, type StartedRun } from '../../commands/start-run.js'
 import { revertRun, type RevertRunDeps } from '../../commands/revert-run.js'
@@ -213,6 +213,9 @@ const rejectRunRoute = apiRoute({
   problems: { 403: fourEyes, 404: 'No run with this id.', 409: stateConflict },
 })
 
+/** What `c.json` answers with: a run's JSON text made once is answered as it would. */
+const JSON_CONTENT = { 'Content-Type': 'application/json' }
+
 // Validated with the id schema the document shows; an id that is not a ULID names no run (404).
 function requireRunId(id: string): string {
   if (!runIdSchema.safeParse(id).success) throw new NotFoundError('run', id.slice(0, 64))
@@ -225,16 +228,17 @@ export function runRoutes(deps: RevertRunDeps) {
   // 404); run control needs other capabilities (SPEC §9), checked by its routes. Each route names its
   // capabilities as well, so that the document shows them.
   const viewersOnly = requireCapability(...viewRuns.capabilities)
+  // GET /api/runs/{id}: concurrent reads of a run share one statement, each answered by one sent after it came.
+  const runs = new RunReader(deps.sql)
   app.use((c, next) => (c.req.method === 'GET' ? viewersOnly(c, next) : next()))
   serveRoute(app, listRunsRoute, async (c, input) => c.json(await listRuns(deps.sql, input.query())))
   serveRoute(app, getRunRoute, async (c) => {
     const id = requireRunId(c.req.param('id')!)
-    let run = await getRun(deps.sql, id)
-    if (!run) {
-      // The run may be in the event store but not yet projected: wait only if it exists there.
-      const { revision } = await deps.log.read(streams.run(id))
-      if (revision !== null) run = await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })
-    }
+    const json = await runs.readJson(id)
+    if (json !== null) return c.body(json, 200, JSON_CONTENT)
+    // The run may be in the event store but not yet projected: wait only if it exists there.
+    const { revision } = await deps.log.read(streams.run(id))
+    const run = revision === null ? null : await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })
     if (!run) throw new NotFoundError('run', id)
     return c.json(run)
   })
