@@ -154,25 +154,29 @@ export class TenantWorker {
         tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`,
       ])
       if (gate.kind !== 'repair') return gate
-      // Sent together (one round trip): a free slot of the run, the time the repair begins, the universe.
+      // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
+      const tables = repairedTables(runbook)
+      // Sent together (one round trip): a free slot of the run, the time the repair begins, the universe,
+      // the snapshot (wasted only when there is no slot or the tenant left the universe: nothing is repaired).
       const [[slot], allowed] = await Promise.all([
         tx<Array<{ k: number; now: Date }>>`
           select k, clock_timestamp() as now from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
           where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
           limit 1`.execute(),
         isInUniverse(tx, job.tenantId),
+        snapshotTenantRows(tx, job.tenantId, tables),
       ])
       if (!slot) return { kind: 'no_slot' }
       if (!allowed) throw new TenantNotAllowedError(job.tenantId)
-      // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
-      const tables = repairedTables(runbook)
-      await snapshotTenantRows(tx, job.tenantId, tables)
       const repaired = gate.revertOf
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
-      await keepBeforeImages(tx, job.runId, job.tenantId, tables)
       const startedAt = slot.now.toISOString()
-      const stored = await insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt })
+      // Together: the before-images and the result row (a failure of either rolls back the repair).
+      const [, stored] = await Promise.all([
+        keepBeforeImages(tx, job.runId, job.tenantId, tables),
+        insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt }),
+      ])
       return { kind: 'stored', stored }
     }) as Promise<Attempt>
   }
@@ -181,17 +185,25 @@ export class TenantWorker {
    * Takes `locks` (in order), then the run's shared lock, then asks the decider whether this tenant may be
    * repaired now, on the run's state and the halt as they are once the locks are held — so that a cancel's
    * completion (which takes the run's lock exclusively) never misses a repair that passed the gate. A result
-   * already stored (a repair whose recording was interrupted) is returned whatever the run's state. The
-   * locks go in one round trip and the reads in another: pipelined, they still run in this order.
+   * already stored (a repair whose recording was interrupted) is returned whatever the run's state. Locks
+   * and reads go in one round trip: a transaction's statements run in the order they were sent, so the
+   * reads run once the locks are held.
    */
   private async gate(
     tx: TransactionSql,
     job: TenantJob,
     locks: ReadonlyArray<ReturnType<TransactionSql>> = [],
   ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters>; revertOf: string | null }> {
-    await Promise.all([...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`].map((lock) => lock.execute()))
+    const locked = Promise.all(
+      [...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`].map((lock) => lock.execute()),
+    )
     const log = this.logIn(tx)
-    const [run, halt, stored] = await Promise.all([loadRunCached(log, job.runId, this.runStates), loadHalt(log), findTenantResult(tx, job.runId, job.tenantId)])
+    const [, run, halt, stored] = await Promise.all([
+      locked,
+      loadRunCached(log, job.runId, this.runStates),
+      loadHalt(log),
+      findTenantResult(tx, job.runId, job.tenantId),
+    ])
     const decision = decideTenantRepair(run, halt.halted, job.tenantId)
     if (decision.action === 'repair') {
       if (stored) return { kind: 'stored', stored }

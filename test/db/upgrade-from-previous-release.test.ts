@@ -99,6 +99,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
         { owner: 'before-images', version: 1, name: 'before-images of repaired rows' },
         { owner: 'before-images', version: 2, name: 'snapshots in a temporary table kept by the session' },
+        { owner: 'before-images', version: 3, name: 'before-images kept by one statement' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
       expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'])
@@ -114,7 +115,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         [...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
           ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }] : []),
-          ...(owner === 'before-images' ? [{ owner, version: 2 }] : []),
+          ...(owner === 'before-images' ? [{ owner, version: 2 }, { owner, version: 3 }] : []),
         ]),
       )
       const upgraded = after
