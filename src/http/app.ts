@@ -60,22 +60,31 @@ export const SECURITY_HEADERS: ReadonlyArray<readonly [name: string, value: stri
  * tests) they are set on the answer's headers after it is made. (hono's middleware also deleted an
  * `X-Powered-By` header: neither Hono, Node nor this service sets one.)
  */
-export const securityHeaders: MiddlewareHandler = async (c, next) => {
+export const securityHeaders: MiddlewareHandler = (c, next) => {
   const outgoing = (c.env as { outgoing?: Pick<ServerResponse, 'setHeader' | 'headersSent'> } | undefined)?.outgoing
   if (outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent) {
     for (const [name, value] of SECURITY_HEADERS) outgoing.setHeader(name, value)
     return next()
   }
-  await next()
-  const headers = c.res.headers
-  for (const [name, value] of SECURITY_HEADERS) if (!headers.has(name)) headers.set(name, value)
+  return next().then(() => {
+    const headers = c.res.headers
+    for (const [name, value] of SECURITY_HEADERS) if (!headers.has(name)) headers.set(name, value)
+  })
 }
+
+/** The methods whose requests may carry a body (not GET, HEAD). */
+const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+/** The methods whose requests may change credentials (not GET, HEAD, OPTIONS). */
+const CREDENTIAL_CHANGING_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
+  // Middleware that has nothing to do for a read is registered for the other methods only: a read (most of
+  // the API's traffic, issue 11) does not pass through it. No route of another method than these exists.
   // First: it replaces the request (so that a truncated body is a 400), and later middleware keys on it.
-  app.use(clientErrorOnTruncatedBody)
-  app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
+  app.on(WRITE_METHODS, '*', clientErrorOnTruncatedBody)
+  // With no trusted proxy the socket's address is the client's: nothing to resolve.
+  if (deps.config.TRUST_PROXY_HOPS > 0) app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
   app.use(requestLog(deps.logger))
   app.use(securityHeaders)
   app.onError((error, c) => {
@@ -100,9 +109,7 @@ export function createApp(deps: AppDeps) {
   // process). Listening, it is answered only once every API process's listener has acknowledged a sync sent
   // after its commits, so each has dropped what they changed (decisions: credential cache). Every write pays
   // that round (a few milliseconds), not only the operator routes: no list of routes to keep in step.
-  app.use(async (c, next) => {
-    const method = c.req.method
-    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next()
+  app.on(CREDENTIAL_CHANGING_METHODS, '*', async (c, next) => {
     try {
       await next()
     } finally {

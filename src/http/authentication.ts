@@ -45,8 +45,9 @@ export function bearerAuthentication(sql: Sql, credentials: CredentialCache): Mi
 
 /** Server-side capability check for a route (SPEC §6): 403 and nothing changes. */
 export function requireCapability(...needed: string[]): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  // Not async: a refusal is thrown before `next`, and Hono answers it through the error handler alike.
+  return (c, next) => {
     requireCapabilities(c.get('actor'), needed)
-    await next()
+    return next()
   }
 }

@@ -75,7 +75,8 @@ async function readBodyText(c: Context): Promise<string> {
  * which the error handlers would log as an unhandled error and answer 500.
  */
 export const clientErrorOnTruncatedBody: MiddlewareHandler = async (c, next) => {
-  // GET and HEAD carry no body (and asking the Node adapter's request for one builds a whole Request).
+  // GET and HEAD carry no body (and asking the Node adapter's request for one builds a whole Request). The
+  // app registers this for the other methods only; this check keeps it right wherever it is used.
   if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
   const source = c.req.raw.body
   if (source) {
