@@ -46,6 +46,9 @@ export class EventSubscription {
   private running = false
   private loop: Promise<void> | null = null
   private wake: (() => void) | null = null
+  private interrupt: (() => void) | null = null
+  /** An append was announced while this subscription was reading: the next sleep ends at once. */
+  private woken = false
   private unsubscribe: (() => void) | null = null
 
   constructor(private readonly options: EventSubscriptionOptions) {}
@@ -55,8 +58,9 @@ export class EventSubscription {
     const [row] = await sql<Array<{ position: string }>>`select position from subscription_checkpoints where name = ${name}`
     let after = row?.position ?? null
     let handled = 0
+    const batchSize = this.options.batchSize ?? 200
     for (;;) {
-      const batch = await store.readAll({ after, maxCount: this.options.batchSize ?? 200 })
+      const batch = await store.readAll({ after, maxCount: batchSize })
       if (batch.length === 0) return handled
       await handle(batch.map(toLoggedEvent))
       handled += batch.length
@@ -64,13 +68,19 @@ export class EventSubscription {
       await sql`
         insert into subscription_checkpoints (name, position) values (${name}, ${after})
         on conflict (name) do update set position = excluded.position, updated_at = now()`
+      // A short batch was the end of the log when read: what was appended since woke this subscription
+      // (see `woken`), so reading again now would only find nothing, one statement per wake-up.
+      if (batch.length < batchSize) return handled
     }
   }
 
   start(): void {
     if (this.running) return
     this.running = true
-    this.unsubscribe = this.options.store.onAppended(() => this.wake?.())
+    this.unsubscribe = this.options.store.onAppended(() => {
+      if (this.wake) this.wake()
+      else this.woken = true
+    })
     this.loop = (async () => {
       let backoff = 100
       while (this.running) {
@@ -83,7 +93,7 @@ export class EventSubscription {
           if (coalesceMs > 0) await new Promise((resolve) => setTimeout(resolve, coalesceMs))
         } catch (error) {
           this.options.logger.error({ err: error, subscription: this.options.name }, 'subscription failed; retrying')
-          await this.sleep(backoff)
+          await this.sleep(backoff, false)
           backoff = Math.min(backoff * 2, 10_000)
         }
       }
@@ -93,21 +103,29 @@ export class EventSubscription {
   async stop(): Promise<void> {
     this.running = false
     this.unsubscribe?.()
-    this.wake?.()
+    this.interrupt?.()
     await this.loop
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * Waits `ms`, or less: `stop` ends any wait, and an append (announced now or while reading) ends one
+   * that `wakeOnAppend` — never an error's backoff, which an append must not cut short.
+   */
+  private sleep(ms: number, wakeOnAppend = true): Promise<void> {
+    if (wakeOnAppend && this.woken) {
+      this.woken = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null
-        resolve()
-      }, ms)
-      this.wake = () => {
+      const done = () => {
         clearTimeout(timer)
         this.wake = null
+        this.interrupt = null
         resolve()
       }
+      const timer = setTimeout(done, ms)
+      this.interrupt = done
+      if (wakeOnAppend) this.wake = done
     })
   }
 }

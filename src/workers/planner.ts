@@ -27,8 +27,8 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
       }
     },
     logger: deps.logger,
-    // A plan is what a waiting run needs next: read at once when woken.
-    coalesceMs: 0,
+    // Appends come in bursts (every tenant result); a plan waited for is waited for in seconds.
+    coalesceMs: 100,
     ...options,
   })
 }

@@ -58,6 +58,9 @@ export function createVerifier(deps: VerifierDeps, options: { pollIntervalMs?: n
       }
     },
     logger: deps.logger,
+    // Appends come in bursts (every tenant result) and a verification is read by people: one read per
+    // 100 ms of a burst, not one per append.
+    coalesceMs: 100,
     ...options,
   })
 }
