@@ -31,6 +31,12 @@ interface Decoded {
   failure: ProjectionFailedError | null
 }
 
+/** A batch read (and decoded) ahead, valid if the checkpoint is still `after` when its turn comes. */
+interface Prefetched {
+  after: string | null
+  read: Promise<Decoded>
+}
+
 /** Structurally compatible with pino. */
 export interface ProjectorLogger {
   info(obj: Record<string, unknown>, msg: string): void
@@ -181,13 +187,17 @@ export class Projector {
   rebuild(): Promise<number> {
     return this.serialised(async () => {
       await this.ensureCheckpointRow()
+      // The first events are read and decoded while the read models are emptied (the store is not touched by
+      // the reset); the drain takes them if the checkpoint is still where the reset left it.
+      const first = this.readDecoded(null, this.batchSize)
+      first.catch(() => {}) // a failed read is read again by the drain
       await this.sql.begin(async (tx) => {
         await tx`select 1 from projection_checkpoints where name = ${this.name} for update`
         for (const projection of this.projections) await projection.reset?.(tx)
         await tx`update projection_checkpoints set position = null where name = ${this.name}`
       })
       this.logger.info({ projector: this.name }, 'read models reset, replaying from the beginning')
-      return this.drain()
+      return this.drain({ after: null, read: first })
     })
   }
 
@@ -197,7 +207,7 @@ export class Projector {
     return run
   }
 
-  private async drain(): Promise<number> {
+  private async drain(firstRead: Prefetched | null = null): Promise<number> {
     let applied = 0
     let checkpoint: string | null = null
     let checkpointKnown = false
@@ -207,14 +217,17 @@ export class Projector {
     // The batch after the one being applied, read and decoded meanwhile (on PostgreSQL the read runs on
     // another connection of the pool and decoding runs while the database applies): a replay then costs
     // about the larger of reading and applying, not their sum. Used only if the checkpoint is where it expected.
-    let prefetched: { after: string; read: Promise<Decoded> } | null = null
+    let prefetched: Prefetched | null = firstRead
     for (;;) {
       await this.ensureCheckpointRow()
       if (!checkpointKnown) checkpoint = await this.position()
       const maxCount = oneByOne > 0 ? 1 : this.batchSize
+      // A batch read ahead holds the events right after its `after`, whenever it was read: it serves if the
+      // checkpoint (known, or just read) is there.
+      // A read ahead that failed is read again here (and its error, if it fails again, reported).
       const { stored, events, failure }: Decoded =
-        prefetched && checkpointKnown && prefetched.after === checkpoint && oneByOne === 0
-          ? await prefetched.read
+        prefetched && prefetched.after === checkpoint && oneByOne === 0
+          ? await prefetched.read.catch(() => this.readDecoded(checkpoint, maxCount))
           : await this.readDecoded(checkpoint, maxCount)
       prefetched = null
       if (stored.length === 0) return applied
@@ -222,7 +235,7 @@ export class Projector {
         const next: string = events[events.length - 1]!.stored.position
         if (!failure && oneByOne === 0 && stored.length === maxCount) {
           const read = this.readDecoded(next, maxCount)
-          read.catch(() => {}) // a failed read ahead is read again, and reported, by the next iteration
+          read.catch(() => {}) // a failed read ahead is read again by the next iteration
           prefetched = { after: next, read }
         }
         try {

@@ -71,6 +71,11 @@ interface AppendedRow {
   position: string
 }
 
+/**
+ * `recorded_at_ms`: `recorded_at` as milliseconds since the epoch (float8, a number to the driver), since a
+ * `Date` made from a number costs a fraction of one parsed from PostgreSQL's text (a replay makes one per
+ * event); truncated to the millisecond, as parsing the text did.
+ */
 interface StoredEventRow {
   stream_id: string
   event_id: string
@@ -80,7 +85,7 @@ interface StoredEventRow {
   metadata: unknown
   revision: string
   position: string
-  recorded_at: Date
+  recorded_at_ms: number
 }
 
 interface ExistingEventRow {
@@ -241,7 +246,7 @@ const statements = {
   readStream(db: Executor, streamId: string, fromRevision: number, maxCount: number | null): Promise<StoredEventRow[]> {
     return db<StoredEventRow[]>`
       select stream_id, event_id, type, version, data, metadata, revision::text,
-             transaction_id::text || ':' || global_position::text as position, recorded_at
+             transaction_id::text || ':' || global_position::text as position, floor(extract(epoch from recorded_at) * 1000)::float8 as recorded_at_ms
       from event_store_events
       where stream_id = ${streamId} and revision >= ${fromRevision}
       order by event_store_events.revision -- qualified: the bare name would sort the text output column
@@ -252,7 +257,7 @@ const statements = {
   readAll(db: Executor, after: { transactionId: string; globalPosition: string }, maxCount: number): Promise<StoredEventRow[]> {
     return db<StoredEventRow[]>`
       select stream_id, event_id, type, version, data, metadata, revision::text,
-             transaction_id::text || ':' || global_position::text as position, recorded_at
+             transaction_id::text || ':' || global_position::text as position, floor(extract(epoch from recorded_at) * 1000)::float8 as recorded_at_ms
       from event_store_events
       where global_position > ${after.globalPosition}::bigint
       order by global_position
@@ -630,6 +635,6 @@ function toStoredEvent(row: StoredEventRow): StoredEvent {
     metadata: row.metadata,
     revision: Number(row.revision),
     position: row.position,
-    recordedAt: row.recorded_at,
+    recordedAt: new Date(row.recorded_at_ms),
   }
 }

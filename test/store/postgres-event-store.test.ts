@@ -173,6 +173,22 @@ for (const flavour of databaseFlavours()) {
       expect((await store.readStream(other)).map((e) => e.type)).toEqual(['O'])
     })
 
+    it('reads the recording time as the database has it, to the millisecond', async () => {
+      const stream = streamName()
+      await store.append(stream, [event('A'), event('B')], { expectedRevision: 'no_stream' })
+      const rows = await db.sql<Array<{ event_id: string; recorded_at: Date; ms: string }>>`
+        select event_id, recorded_at, to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ms
+        from event_store_events where stream_id = ${stream} order by revision`
+      const read = [...(await store.readStream(stream)), ...(await store.readAll({ after: null, maxCount: 100_000 })).filter((e) => e.streamId === stream)]
+      expect(read).toHaveLength(4)
+      for (const stored of read) {
+        const row = rows.find((r) => r.event_id === stored.eventId)!
+        expect(stored.recordedAt).toBeInstanceOf(Date)
+        expect(stored.recordedAt.toISOString()).toBe(row.ms)
+        expect(stored.recordedAt.getTime()).toBe(row.recorded_at.getTime())
+      }
+    })
+
     it('keeps revisions unique in the table itself', async () => {
       const stream = streamName()
       await store.append(stream, [event('A')], { expectedRevision: 'no_stream' })
