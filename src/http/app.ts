@@ -1,5 +1,9 @@
 import { unavailableCodeOf } from './dependency-unavailable.js'
 import { Hono, type MiddlewareHandler } from 'hono'
+import type { Result, Router } from 'hono/router'
+import { RegExpRouter } from 'hono/router/reg-exp-router'
+import { SmartRouter } from 'hono/router/smart-router'
+import { TrieRouter } from 'hono/router/trie-router'
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { credentialCacheFor, type CredentialCache } from '../auth/credential-cache.js'
@@ -38,17 +42,18 @@ export interface AppDeps {
  * `Origin: null` on the console's own form posts, which then look like cross-site requests.
  */
 export const SECURITY_HEADERS: ReadonlyArray<readonly [name: string, value: string]> = Object.freeze([
-  ['Cross-Origin-Resource-Policy', 'same-origin'],
-  ['Cross-Origin-Opener-Policy', 'same-origin'],
-  ['Origin-Agent-Cluster', '?1'],
-  ['Referrer-Policy', 'same-origin'],
-  ['Strict-Transport-Security', 'max-age=15552000; includeSubDomains'],
-  ['X-Content-Type-Options', 'nosniff'],
-  ['X-DNS-Prefetch-Control', 'off'],
-  ['X-Download-Options', 'noopen'],
-  ['X-Frame-Options', 'DENY'],
-  ['X-Permitted-Cross-Domain-Policies', 'none'],
-  ['X-XSS-Protection', '0'],
+  // Lower case, as fetch `Headers` wrote them before: Node keeps a name as given (no lower-cased copy per answer).
+  ['cross-origin-resource-policy', 'same-origin'],
+  ['cross-origin-opener-policy', 'same-origin'],
+  ['origin-agent-cluster', '?1'],
+  ['referrer-policy', 'same-origin'],
+  ['strict-transport-security', 'max-age=15552000; includeSubDomains'],
+  ['x-content-type-options', 'nosniff'],
+  ['x-dns-prefetch-control', 'off'],
+  ['x-download-options', 'noopen'],
+  ['x-frame-options', 'DENY'],
+  ['x-permitted-cross-domain-policies', 'none'],
+  ['x-xss-protection', '0'],
 ] as const)
 
 /**
@@ -72,13 +77,55 @@ export const securityHeaders: MiddlewareHandler = (c, next) => {
   })
 }
 
+/**
+ * Hono's default router (`SmartRouter` of `RegExpRouter` then `TrieRouter`) with the last `maxPaths` matches
+ * kept by method and path. This app's routes make `RegExpRouter` give up (a console path), and `TrieRouter`
+ * builds and sorts its answer on every request (issue 11: an eighth of what a `GET /api/runs/{id}`
+ * allocated); a path asked again — a run polled, a page reloaded — is matched once. Hono only reads a match.
+ * Adding a route forgets every match.
+ */
+export class KeptMatchesRouter<T> implements Router<T> {
+  readonly name: string
+  private readonly matches = new Map<string, Result<T>>()
+
+  constructor(
+    private readonly inner: Router<T> = new SmartRouter<T>({ routers: [new RegExpRouter<T>(), new TrieRouter<T>()] }),
+    private readonly maxPaths = 512,
+    private readonly maxPathLength = 256,
+  ) {
+    this.name = `${inner.name} (matches kept)`
+  }
+
+  add(method: string, path: string, handler: T): void {
+    this.matches.clear()
+    this.inner.add(method, path, handler)
+  }
+
+  match(method: string, path: string): Result<T> {
+    if (path.length > this.maxPathLength) return this.inner.match(method, path)
+    const key = `${method} ${path}`
+    let result = this.matches.get(key)
+    if (result === undefined) {
+      result = this.inner.match(method, path)
+      if (this.matches.size >= this.maxPaths) this.matches.delete(this.matches.keys().next().value!)
+      this.matches.set(key, result)
+    }
+    return result
+  }
+
+  /** Paths whose match is kept (tests). */
+  get size(): number {
+    return this.matches.size
+  }
+}
+
 /** The methods whose requests may carry a body (not GET, HEAD). */
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 /** The methods whose requests may change credentials (not GET, HEAD, OPTIONS). */
 const CREDENTIAL_CHANGING_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
 
 export function createApp(deps: AppDeps) {
-  const app = new Hono<AppEnv>()
+  const app = new Hono<AppEnv>({ router: new KeptMatchesRouter() })
   // Middleware that has nothing to do for a read is registered for the other methods only: a read (most of
   // the API's traffic, issue 11) does not pass through it. No route of another method than these exists.
   // First: it replaces the request (so that a truncated body is a 400), and later middleware keys on it.

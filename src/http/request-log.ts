@@ -3,15 +3,18 @@ import type { Logger } from 'pino'
 
 /**
  * One structured line per request: method, path, status, duration. Never headers, bodies or query
- * strings — they can carry credentials and tokens.
+ * strings — they can carry credentials and tokens. A line the logger's level drops is not made.
  */
 export function requestLog(logger: Logger): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now()
     await next()
     const status = c.res.status
-    const line = { method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) }
-    if (status >= 500) logger.error(line, 'request')
-    else logger.info(line, 'request')
+    if (status >= 500) logger.error(lineOf(c.req.method, c.req.path, status, started), 'request')
+    else if (logger.isLevelEnabled('info')) logger.info(lineOf(c.req.method, c.req.path, status, started), 'request')
   }
+}
+
+function lineOf(method: string, path: string, status: number, started: number) {
+  return { method, path, status, ms: Math.round(performance.now() - started) }
 }
