@@ -43,11 +43,11 @@ export async function repairTransactions(sql: Sql, concurrency: number, withBefo
         const result = await sql.begin(async (tx) => {
           if (!withBeforeImages) return { repair: await runbook.executeTenant(tx, tenantId, {}), kept: 0 }
           const t0 = performance.now()
-          await snapshotTenantRows(tx, tenantId, tables)
+          const snapshots = await snapshotTenantRows(tx, tenantId, tables)
           const t1 = performance.now()
           const repair = await runbook.executeTenant(tx, tenantId, {})
           const t2 = performance.now()
-          const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId, tables)
+          const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId, snapshots)
           phases.snapshot += t1 - t0
           phases.repair += t2 - t1
           phases.keep += performance.now() - t2

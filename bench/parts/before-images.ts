@@ -83,9 +83,9 @@ async function explainOneTenant(template: string): Promise<void> {
           await tx`select set_config(${setting!}, ${value!}, true)`
         }
         notices.length = 0
-        await snapshotTenantRows(tx, tenantId!, tables)
+        const snapshots = await snapshotTenantRows(tx, tenantId!, tables)
         const repair = await runbook.executeTenant(tx, tenantId!, {})
-        const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId!, tables)
+        const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId!, snapshots)
         console.log(`  one tenant (${tenantId}): ${repair.total} findings, ${repair.updated} updated, ${kept} before-images`)
         throw rollback
       })

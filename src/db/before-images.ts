@@ -67,46 +67,37 @@ export const beforeImageSchema: MigrationSet = {
     },
     {
       version: 3,
-      name: 'before-images kept by one statement',
+      name: 'snapshot statements prepared once per session',
       statements: [
-        // The comparison of the snapshot with the table, column by column, built where the columns are
-        // known: asking for them first cost a round trip and a statement per repair. Each changed column
-        // becomes `"name":[before,after]`, joined by concat_ws (which skips the unchanged ones' nulls) in
-        // slices of 90 (it takes at most 100 arguments): JSON text written, never parsed again. Only rows
-        // this transaction wrote count: a row another writer changed meanwhile (READ COMMITTED) is not the
-        // run's change, and must not be put back by a revert. `updated_at` is left out: every change moves it.
-        `create function ops_keep_before_images(p_run_id text, p_tenant_id bigint, p_table text) returns integer
+        // v2 copied the rows with a statement made (and planned) anew in every repair. Now this function
+        // only makes sure the session's snapshot table matches the repaired table and answers its columns;
+        // the copy and the comparison are fixed statements per table and column list, prepared once per
+        // connection (src/db/before-images.ts).
+        `drop function ops_snapshot_tenant_rows(text, bigint)`,
+        `create function ops_snapshot_table(p_table text) returns text[]
          language plpgsql as $$
          declare
            snapshot text := 'ops_snapshot_' || p_table;
-           columns text[];
-           slices text[] := '{}';
-           kept integer;
+           existing regclass := to_regclass(format('pg_temp.%I', snapshot));
+           wanted text[];
          begin
-           select array_agg(attname::text order by attnum) into columns from pg_attribute
-           where attrelid = format('pg_temp.%I', snapshot)::regclass and attnum > 0 and not attisdropped and attname <> 'updated_at';
-           for i in 1 .. coalesce(array_length(columns, 1), 0) by 90 loop
-             slices := slices || format('nullif(concat_ws(%L, %s), %L)', ',', (
-               select string_agg(format('case when s.%1$I is distinct from t.%1$I then %2$L || json_build_array(s.%1$I, t.%1$I)::text end',
-                                        c, to_json(c)::text || ':'), ', ' order by n)
-               from unnest(columns[i:i + 89]) with ordinality as u(c, n)), '');
-           end loop;
-           execute format(
-             'with changed as (
-                select s.id, (%L || concat_ws(%L, %s) || %L)::json as image
-                from pg_temp.%I s join %I t on t.id = s.id and t.tenant_id = $2
-                where t.xmin = pg_current_xact_id()::xid and (%s)
-              ), kept as (
-                insert into ops_before_images (run_id, tenant_id, table_name, images, row_count)
-                select $1, $2, $3, json_object_agg(c.id, c.image), count(*)::integer from changed c
-                having count(*) > 0
-                returning row_count
-              )
-              select coalesce((select row_count from kept), 0)::integer',
-             '{', ',', array_to_string(slices, ', '), '}', snapshot, p_table,
-             (select string_agg(format('s.%1$I is distinct from t.%1$I', c), ' or ') from unnest(columns) c))
-           into kept using p_run_id, p_tenant_id, p_table;
-           return kept;
+           -- Names and full types (a varchar's length, a numeric's scale): a snapshot column narrower than
+           -- the table's would refuse or round what it copies.
+           select array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) order by attnum) into wanted
+           from pg_attribute where attrelid = format('%I', p_table)::regclass and attnum > 0 and not attisdropped;
+           if existing is not null and (
+             select array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) order by attnum) from pg_attribute
+             where attrelid = existing and attnum > 0 and not attisdropped
+           ) is distinct from wanted then
+             execute format('drop table pg_temp.%I', snapshot);
+             existing := null;
+           end if;
+           if existing is null then
+             -- The table's columns and types only, no constraint: a copy holds what the table holds.
+             execute format('create temporary table %I on commit delete rows as select * from %I with no data', snapshot, p_table);
+           end if;
+           return (select array_agg(attname::text order by attnum) from pg_attribute
+                   where attrelid = format('%I', p_table)::regclass and attnum > 0 and not attisdropped);
          end
          $$`,
       ],
@@ -134,26 +125,92 @@ function quoted(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`
 }
 
+function snapshotOf(table: string): string {
+  return quoted(`ops_snapshot_${table}`)
+}
+
+/** A table's snapshot in the repair's transaction: its columns as copied, which `keepBeforeImages` compares. */
+export interface TableSnapshot {
+  table: string
+  columns: readonly string[]
+}
+
 /**
  * Before the repair: the tenant's rows of each table, copied as they are into the session's temporary
- * snapshot table (emptied when the transaction ends; see migration v2). Tables need `id` and `tenant_id`.
+ * snapshot table (emptied when the transaction ends; made by migration v3's function when missing or out
+ * of date). Tables need `id` and `tenant_id`. Everything is sent at once: a transaction's statements run
+ * in the order they were sent, so the copy runs after the table is made sure of.
  */
-export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, tables: readonly string[]): Promise<void> {
-  // Sent together: a transaction's statements run in the order they were sent.
-  await Promise.all(tables.map((table) => tx`select ops_snapshot_tenant_rows(${table}, ${tenantId})`.execute()))
+export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, tables: readonly string[]): Promise<TableSnapshot[]> {
+  const sent = tables.map((table) => ({
+    table,
+    columns: tx<Array<{ columns: string[] }>>`select ops_snapshot_table(${table}) as columns`.execute(),
+    copied: tx.unsafe(`insert into pg_temp.${snapshotOf(table)} select * from ${quoted(table)} where tenant_id = $1`, [tenantId], { prepare: true }).execute(),
+  }))
+  return Promise.all(
+    sent.map(async ({ table, columns, copied }) => {
+      const [[row]] = await Promise.all([columns, copied])
+      return { table, columns: row!.columns }
+    }),
+  )
 }
 
 /**
  * After the repair, in the same transaction: the before-images of every row whose columns (but
  * `updated_at`) differ from the snapshot, each {column: [before, after]} over just the changed columns, in
- * one row for the tenant and table (migration v3's function: one statement per table). Returns how many
- * rows changed.
+ * one row for the tenant and table. Returns how many rows changed.
  */
-export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, tables: readonly string[]): Promise<number> {
+export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, snapshots: readonly TableSnapshot[]): Promise<number> {
   const kept = await Promise.all(
-    tables.map(async (table) => (await tx<Array<{ kept: number }>>`select ops_keep_before_images(${runId}, ${tenantId}, ${table}) as kept`)[0]!.kept),
+    snapshots.map(async ({ table, columns }) => {
+      const [row] = await tx.unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId], { prepare: true })
+      return row?.kept ?? 0
+    }),
   )
   return kept.reduce((sum, n) => sum + n, 0)
+}
+
+/** The keep statement of a table and column list: one text per pair, so that each connection prepares it once. */
+const keepStatements = new Map<string, string>()
+
+function keepStatement(table: string, allColumns: readonly string[]): string {
+  const key = `${table}\u0000${allColumns.join('\u0000')}`
+  const known = keepStatements.get(key)
+  if (known) return known
+  const columns = allColumns.filter((name) => name !== MOVED_BY_EVERY_CHANGE)
+  // Each changed column as `"name":[before,after]`, joined by concat_ws (which skips the unchanged ones'
+  // nulls): JSON text is written, never parsed again, which keeps the image a few microseconds per row.
+  const entries = columns.map((c) => {
+    const q = quoted(c)
+    return `case when s.${q} is distinct from t.${q} then ${literal(`${JSON.stringify(c)}:`)} || json_build_array(s.${q}, t.${q})::text end`
+  })
+  // concat_ws takes at most 100 arguments: a wide table's columns are joined in slices, then the slices.
+  const slices: string[] = []
+  for (let i = 0; i < entries.length; i += CONCAT_SLICE) slices.push(`nullif(concat_ws(',', ${entries.slice(i, i + CONCAT_SLICE).join(', ')}), '')`)
+  const statement = `
+    with changed as (
+      select s.id, ('{' || concat_ws(',', ${slices.join(', ')}) || '}')::json as image
+      from pg_temp.${snapshotOf(table)} s
+      join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
+      -- Rows this transaction wrote: a row another writer changed meanwhile (this is READ COMMITTED) is
+      -- not the run's change, and must not be put back by a revert.
+      where t.xmin = pg_current_xact_id()::xid
+        and (${columns.map((c) => `s.${quoted(c)} is distinct from t.${quoted(c)}`).join(' or ')})
+    ), kept as (
+      insert into ops_before_images (run_id, tenant_id, table_name, images, row_count)
+      select $1, $3, $2, json_object_agg(c.id, c.image), count(*)::integer from changed c
+      having count(*) > 0
+      returning row_count
+    )
+    select coalesce((select row_count from kept), 0)::integer as kept`
+  keepStatements.set(key, statement)
+  return statement
+}
+
+const CONCAT_SLICE = 90
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`
 }
 
 /** The before-images of a run (or of one of its tenants), one per changed row, as a reader wants them. */

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
 import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
-import { defineRunbook, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
+import { defineRunbook, PREPARED, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
  * SPEC §2 `findings.lifecycle.backfill`: repairs the lifecycle fields of every finding of one tenant.
@@ -137,7 +137,7 @@ export const findingsLifecycleBackfill = defineRunbook({
   parameters: z.strictObject({}),
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, [tenantId])
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, [tenantId], PREPARED)
     return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
   },
 
@@ -145,6 +145,7 @@ export const findingsLifecycleBackfill = defineRunbook({
     const [row] = await tx.unsafe<Array<{ unsafe_finding_id: string | null; updated: number; total: number }>>(
       EXECUTE,
       [tenantId],
+      PREPARED,
     )
     if (!row) throw new Error('the repair statement returned no row')
     if (row.unsafe_finding_id !== null) {

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
 import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
-import { defineRunbook, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
+import { defineRunbook, PREPARED, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
  * SPEC §13 `findings.sla.recalculate`: sets the SLA due date of every open finding of one tenant from
@@ -84,7 +84,7 @@ export const findingsSlaRecalculate = defineRunbook({
   parameters: slaRecalculateParameters,
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number, parameters): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, bound(tenantId, parameters))
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, bound(tenantId, parameters), PREPARED)
     return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
   },
 
@@ -92,6 +92,7 @@ export const findingsSlaRecalculate = defineRunbook({
     const [row] = await tx.unsafe<Array<{ unsafe_finding_id: string | null; updated: number; total: number }>>(
       EXECUTE,
       bound(tenantId, parameters),
+      PREPARED,
     )
     if (!row) throw new Error('the recalculation statement returned no row')
     if (row.unsafe_finding_id !== null) {

@@ -89,3 +89,10 @@ export class RunbookDataError extends Error {
     this.name = 'RunbookDataError'
   }
 }
+
+/**
+ * For a runbook's fixed statements (`sql.unsafe(TEXT, params, PREPARED)`): each connection parses and
+ * plans a statement once instead of per tenant — on small tenants planning the repair's CTEs cost more
+ * than running them.
+ */
+export const PREPARED = { prepare: true } as const

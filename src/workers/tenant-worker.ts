@@ -158,7 +158,7 @@ export class TenantWorker {
       const tables = repairedTables(runbook)
       // Sent together (one round trip): a free slot of the run, the time the repair begins, the universe,
       // the snapshot (wasted only when there is no slot or the tenant left the universe: nothing is repaired).
-      const [[slot], allowed] = await Promise.all([
+      const [[slot], allowed, snapshots] = await Promise.all([
         tx<Array<{ k: number; now: Date }>>`
           select k, clock_timestamp() as now from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
           where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
@@ -174,7 +174,7 @@ export class TenantWorker {
       const startedAt = slot.now.toISOString()
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
-        keepBeforeImages(tx, job.runId, job.tenantId, tables),
+        keepBeforeImages(tx, job.runId, job.tenantId, snapshots),
         insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt }),
       ])
       return { kind: 'stored', stored }

@@ -25,9 +25,9 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
   async function repair(session: Awaited<ReturnType<Database['sql']['reserve']>>, runId: string, tenantId: number, change: string) {
     await session`begin`
     try {
-      await snapshotTenantRows(session as never, tenantId, ['gadgets'])
+      const snapshots = await snapshotTenantRows(session as never, tenantId, ['gadgets'])
       await session.unsafe(change)
-      const kept = await keepBeforeImages(session as never, runId, tenantId, ['gadgets'])
+      const kept = await keepBeforeImages(session as never, runId, tenantId, snapshots)
       const [counted] = await session<Array<{ rows: number }>>`select count(*)::int as rows from pg_temp.ops_snapshot_gadgets`
       await session`commit`
       return { kept, rowsInSnapshot: counted!.rows }

@@ -103,9 +103,9 @@ async function workerStep(
   return sql
     .begin(async (tx) => {
       if (timeZone !== undefined) await tx`select set_config('TimeZone', ${timeZone}, true)`
-      await snapshotTenantRows(tx, tenantId, TABLES)
+      const snapshots = await snapshotTenantRows(tx, tenantId, TABLES)
       const repair = await step(tx)
-      const kept = await keepBeforeImages(tx, runId, tenantId, TABLES)
+      const kept = await keepBeforeImages(tx, runId, tenantId, snapshots)
       return { repair, kept }
     })
     .then(

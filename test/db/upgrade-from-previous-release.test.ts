@@ -99,7 +99,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
         { owner: 'before-images', version: 1, name: 'before-images of repaired rows' },
         { owner: 'before-images', version: 2, name: 'snapshots in a temporary table kept by the session' },
-        { owner: 'before-images', version: 3, name: 'before-images kept by one statement' },
+        { owner: 'before-images', version: 3, name: 'snapshot statements prepared once per session' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
       expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'])
