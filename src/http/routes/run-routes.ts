@@ -214,7 +214,7 @@ const rejectRunRoute = apiRoute({
 })
 
 /** What `c.json` answers with: a run's JSON text made once is answered as it would. */
-const JSON_CONTENT = { 'Content-Type': 'application/json' }
+const JSON_CONTENT = Object.freeze({ 'Content-Type': 'application/json' })
 
 // Validated with the id schema the document shows; an id that is not a ULID names no run (404).
 function requireRunId(id: string): string {
