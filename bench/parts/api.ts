@@ -2,10 +2,14 @@
  * GET /api/runs/{id} of a completed all-tenants run of ~2,000 tenants, served by the service as a child
  * process on PostgreSQL, under autocannon (32 connections, loopback, a short warm-up then ~10 s), against
  * a Hono hello world served the same way (@hono/node-server in its own child process: bench/hello-world.ts).
+ * Also printed, steadier than req/s on a shared machine: each server's CPU per request (/proc, user +
+ * system) and the run's database's transactions per request (pg_stat_database; a read is one).
  */
+import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import type { Part } from '../lib/part.js'
-import { databaseUrl } from '../lib/pg.js'
+import { connect, databaseUrl } from '../lib/pg.js'
+import { sleep } from '../lib/stats.js'
 import { ChildService, freePort, getRun, getToken, natsStream, serviceEnv, startPostgresService } from '../lib/service.js'
 
 const CONNECTIONS = 32
@@ -33,12 +37,52 @@ async function load(url: string, headers: Record<string, string>, seconds: numbe
   }
 }
 
-async function measure(label: string, url: string, headers: Record<string, string> = {}): Promise<Load> {
+/** CPU time (user + system) a live process has used, ms; null once it is gone. */
+function cpuMs(pid: number): number | null {
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name; in clock ticks (100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return null
+  }
+}
+
+/** Transactions (committed or not) of one database so far, as pg_stat_database shows them. */
+async function transactions(database: string): Promise<number> {
+  const sql = connect('postgres', 1)
+  try {
+    const [row] = await sql<Array<{ count: string }>>`
+      select xact_commit + xact_rollback as count from pg_stat_database where datname = ${database}`
+    return Number(row?.count ?? 0)
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+async function measure(
+  label: string,
+  url: string,
+  headers: Record<string, string> = {},
+  watch: { pid: number; database?: string },
+): Promise<Load> {
   await load(url, headers, WARM_UP_SECONDS)
+  const cpuBefore = cpuMs(watch.pid)
+  const xactsBefore = watch.database ? await transactions(watch.database) : null
   const figures = await load(url, headers, SECONDS)
+  const cpuAfter = cpuMs(watch.pid)
+  // A backend reports its counts about once a second while busy: the last ones are in once it has idled.
+  if (watch.database) await sleep(1_500)
+  const xactsAfter = watch.database ? await transactions(watch.database) : null
+  const perRequest = (before: number | null, after: number | null, scale: number) =>
+    before !== null && after !== null && figures.requests > 0 ? ((after - before) * scale) / figures.requests : null
+  const cpu = perRequest(cpuBefore, cpuAfter, 1000)
+  const xacts = perRequest(xactsBefore, xactsAfter, 1)
   console.log(
     `  ${label}: ${Math.round(figures.requestsPerSecond)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms ` +
-      `(${figures.requests} requests, ${figures.non2xx} non-2xx, ${figures.errors} errors)`,
+      `(${figures.requests} requests, ${figures.non2xx} non-2xx, ${figures.errors} errors)` +
+      (cpu !== null ? `; server CPU ${cpu.toFixed(0)} µs/request` : '') +
+      (xacts !== null ? `, ${xacts.toFixed(2)} database transactions/request` : ''),
   )
   if (figures.non2xx > 0 || figures.errors > 0) console.log(`  WARNING: ${label} answered ${figures.non2xx} non-2xx and ${figures.errors} errors`)
   return figures
@@ -60,9 +104,12 @@ export const apiPart: Part = {
         const token = await getToken(service.url)
         const view = await getRun(service.url, token, database.runId)
         console.log(`  run ${database.runId}: ${view.status}, ${view.summaryCounts.tenants} tenants, answer ${JSON.stringify(view).length} bytes`)
-        run = await measure(`GET /api/runs/{id} (service, peak RSS so far ${service.peakRssMib().toFixed(0)} MiB)`, `${service.url}/api/runs/${database.runId}`, {
-          authorization: `Bearer ${token}`,
-        })
+        run = await measure(
+          `GET /api/runs/{id} (service, peak RSS so far ${service.peakRssMib().toFixed(0)} MiB)`,
+          `${service.url}/api/runs/${database.runId}`,
+          { authorization: `Bearer ${token}` },
+          { pid: service.pid, database: database.name },
+        )
       } finally {
         await service.stop()
       }
@@ -73,7 +120,7 @@ export const apiPart: Part = {
     let helloLoad: Load
     try {
       await hello.waitHealthy(60_000)
-      helloLoad = await measure('Hono hello world (@hono/node-server)', `${hello.url}/`)
+      helloLoad = await measure('Hono hello world (@hono/node-server)', `${hello.url}/`, {}, { pid: hello.pid })
     } finally {
       await hello.stop()
     }

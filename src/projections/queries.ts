@@ -186,10 +186,13 @@ export async function getRun(sql: Sql, id: string): Promise<RunDetail | null> {
 export class RunReader {
   private readonly coalesce: Coalescer<string, string | null>
   private readonly made = new Map<string, { hash: string; json: string }>()
+  private madeChars = 0
 
+  /** Keeps the text of at most `maxRuns` runs and `maxChars` characters in all (the oldest made go first). */
   constructor(
     private readonly sql: Sql,
     private readonly maxRuns = 1_000,
+    private readonly maxChars = 8 * 1024 * 1024,
   ) {
     this.coalesce = new Coalescer((id) => this.readNow(id))
   }
@@ -203,6 +206,11 @@ export class RunReader {
     return this.made.size
   }
 
+  /** Characters of text this process keeps (tests). */
+  get chars(): number {
+    return this.madeChars
+  }
+
   private async readNow(id: string): Promise<string | null> {
     const known = this.made.get(id)
     const [row] = await this.sql<Array<RunRow & { content_hash: string }>>`
@@ -212,16 +220,28 @@ export class RunReader {
         select r.*, c.*, '' as sort_key from ${this.sql.unsafe(RUNS_WITH_CONTROLS)}
         where r.id = v.id and v.content_hash is distinct from ${known?.hash ?? null}::text) x on true`
     if (!row) {
-      this.made.delete(id)
+      this.forget(id)
       return null
     }
     // Only the hash: the run is as this process last made it.
     if (known && row.id === null) return known.json
     const json = JSON.stringify(toRunSummary(row))
-    this.made.delete(id)
-    if (this.made.size >= this.maxRuns) this.made.delete(this.made.keys().next().value!)
-    this.made.set(id, { hash: row.content_hash, json })
+    this.forget(id)
+    if (json.length <= this.maxChars / 4) {
+      while (this.made.size > 0 && (this.made.size >= this.maxRuns || this.madeChars + json.length > this.maxChars)) {
+        this.forget(this.made.keys().next().value!)
+      }
+      this.made.set(id, { hash: row.content_hash, json })
+      this.madeChars += json.length
+    }
     return json
+  }
+
+  private forget(id: string): void {
+    const kept = this.made.get(id)
+    if (!kept) return
+    this.made.delete(id)
+    this.madeChars -= kept.json.length
   }
 }
 

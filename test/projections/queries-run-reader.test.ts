@@ -189,7 +189,7 @@ describe.each(databaseFlavours())('RunReader: GET /api/runs/{id} reads ($name)',
     expect(JSON.parse((await late)!).status).toBe('paused')
   })
 
-  it('keeps the text of at most maxRuns runs', async () => {
+  it('keeps the text of at most maxRuns runs and maxChars characters', async () => {
     await bed.sql`
       insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome, run_identity_hash,
                                   summary_counts, failure_summary, context, started_at, completed_at, created_at)
@@ -202,5 +202,16 @@ describe.each(databaseFlavours())('RunReader: GET /api/runs/{id} reads ($name)',
     expect(JSON.parse((await reader.readJson(otherRunId))!).id).toBe(otherRunId)
     expect(reader.size).toBe(1)
     expect(await reader.readJson(runId)).toBe(await expected())
+    // And at most maxChars characters: a text above a quarter of them is answered, not kept.
+    const one = (await expected()).length
+    const other = JSON.stringify(await getRun(bed.sql, otherRunId)).length
+    const both = new RunReader(bed.sql, 10, 4 * Math.max(one, other))
+    await both.readJson(runId)
+    await both.readJson(otherRunId)
+    expect([both.size, both.chars]).toEqual([2, one + other])
+    const tiny = new RunReader(bed.sql, 10, 4 * Math.min(one, other) - 1)
+    expect(await tiny.readJson(runId)).toBe(await expected())
+    expect(await tiny.readJson(otherRunId)).toBe(JSON.stringify(await getRun(bed.sql, otherRunId)))
+    expect([tiny.size, tiny.chars]).toEqual([0, 0])
   })
 })
