@@ -1,5 +1,6 @@
 import type { TransactionSql } from '../db/database.js'
 import type { EventMetadata, RunScope } from '../events/index.js'
+import { auditEntryHash, canonicalTime, GENESIS_HASH } from './audit-chain.js'
 import type { ProjectedEvent, Projection } from './projector.js'
 
 /** Stable audit action ids (SPEC §5). Other systems filter on them: never rename one. */
@@ -70,33 +71,84 @@ const emptyContext: AuditContext = {
  * the operator who started the run, read from `operation_runs` in the same transaction (what it reads is
  * fixed when the run is requested, so reading it once per batch gives what each event would have read).
  * A batch's rows go in with one insert, in the events' global order.
+ *
+ * Each new entry takes the next `sequence` after the chain's head and is hashed onto it (SPEC §12, see
+ * audit-chain.ts); the head moves to the batch's last entry in the same transaction. Entries already in
+ * the table (an event applied again) are left out before sequences are handed out, so an entry never gets
+ * two sequences, and the chain is the same whatever the batch boundaries: a rebuild gives the same hashes.
  */
 export const auditLogProjection: Projection = {
   name: 'audit-log',
 
   async apply(tx, events) {
     const runs = await runInitiators(tx, events)
-    const rows = events.flatMap((e) => {
+    const candidates = events.flatMap((e) => {
       const entry = entryFor(runs, e)
       return entry ? [{ e, entry }] : []
     })
-    if (rows.length === 0) return
+    if (candidates.length === 0) return
+    const present = await tx<Array<{ id: string }>>`
+      select id from audit_log where id = any(${candidates.map((r) => r.e.metadata.eventId)}::text[])`
+    const seen = new Set(present.map((r) => r.id))
+    const fresh = candidates.filter((r) => {
+      if (seen.has(r.e.metadata.eventId)) return false
+      seen.add(r.e.metadata.eventId)
+      return true
+    })
+    if (fresh.length === 0) return
+
+    let head = await chainHead(tx)
+    const rows = fresh.map(({ e, entry }) => {
+      // What is stored is what is hashed: the time at the precision the hash takes, the context as JSON gives it back.
+      const fields = {
+        sequence: head.sequence + 1,
+        id: e.metadata.eventId,
+        action: entry.action,
+        occurredAt: canonicalTime(e.metadata.occurredAt),
+        actorUserId: entry.actorUserId,
+        actorEmail: entry.actorEmail,
+        operationRunId: entry.context.operation_run_id,
+        context: JSON.parse(JSON.stringify(entry.context)) as unknown,
+      }
+      const hash = auditEntryHash(head.hash, fields)
+      const row = { ...fields, hash, previousHash: head.hash }
+      head = { sequence: fields.sequence, hash }
+      return row
+    })
     const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick)
     await tx`
-      insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context)
-      select id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context::jsonb
-      from unnest(${column((r) => r.e.metadata.eventId)}::text[], ${column((r) => r.entry.action)}::text[],
-        ${column((r) => r.e.metadata.occurredAt)}::timestamptz[], ${column((r) => r.entry.actorUserId)}::text[],
-        ${column((r) => r.entry.actorEmail)}::text[], ${column((r) => r.entry.context.operation_run_id)}::text[],
-        ${column((r) => JSON.stringify(r.entry.context))}::text[])
-        with ordinality as e(id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context, n)
-      order by n
-      on conflict (id) do nothing`
+      insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context, sequence, hash, previous_hash)
+      select id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context::jsonb, sequence, hash, previous_hash
+      from unnest(${column((r) => r.id)}::text[], ${column((r) => r.action)}::text[],
+        ${column((r) => r.occurredAt)}::timestamptz[], ${column((r) => r.actorUserId)}::text[],
+        ${column((r) => r.actorEmail)}::text[], ${column((r) => r.operationRunId)}::text[],
+        ${column((r) => JSON.stringify(r.context))}::text[], ${column((r) => String(r.sequence))}::bigint[],
+        ${column((r) => r.hash)}::text[], ${column((r) => r.previousHash)}::text[])
+        with ordinality as e(id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context, sequence, hash, previous_hash, n)
+      order by n`
+    await tx`
+      insert into audit_chain_head (id, sequence, hash) values (true, ${String(head.sequence)}::bigint, ${head.hash})
+      on conflict (id) do update set sequence = excluded.sequence, hash = excluded.hash`
   },
 
   async reset(tx) {
     await tx`delete from audit_log`
+    await tx`
+      insert into audit_chain_head (id, sequence, hash) values (true, 0, ${GENESIS_HASH})
+      on conflict (id) do update set sequence = excluded.sequence, hash = excluded.hash`
   },
+}
+
+/**
+ * Where the chain ends. The head row is taken for update (the projector's checkpoint lock already
+ * serialises writers; this keeps the head right for any other). Without one (deleted by hand), the chain
+ * goes on from its last entry, so the projector is never stuck on a sequence already taken.
+ */
+async function chainHead(tx: TransactionSql): Promise<{ sequence: number; hash: string }> {
+  const [head] = await tx<Array<{ sequence: string; hash: string }>>`select sequence, hash from audit_chain_head for update`
+  if (head) return { sequence: Number(head.sequence), hash: head.hash }
+  const [last] = await tx<Array<{ sequence: string; hash: string }>>`select sequence, hash from audit_log order by sequence desc limit 1`
+  return last ? { sequence: Number(last.sequence), hash: last.hash } : { sequence: 0, hash: GENESIS_HASH }
 }
 
 /** The runbook parameters a preview or a start used, for runbooks that have any (SPEC §13). */

@@ -147,5 +147,34 @@ export const readModelSchema: MigrationSet = {
         `alter table operation_run_controls add column canary_failed integer not null default 0`,
       ],
     },
+    {
+      version: 5,
+      name: 'audit hash chain',
+      // SPEC §12: each entry's place in the chain (`sequence`, 1, 2, …), its `hash` and the `previous_hash` it
+      // chains from (see audit-chain.ts), and the chain's head (one row: the last sequence and hash), which
+      // makes deleting the newest entries detectable. The chain is a function of the event store, so entries
+      // projected before it are not chained here: the read models are rebuilt from the event store exactly as
+      // `Projector.rebuild` does (each projection's reset, then the checkpoint back to the beginning) and the
+      // projector replays them on start. Alert deliveries are kept (a rebuild never raises an alert twice).
+      statements: [
+        `alter table audit_log add column sequence bigint null, add column hash text null, add column previous_hash text null`,
+        `do $$ begin
+           if exists (select 1 from audit_log) then
+             delete from operation_run_controls;
+             delete from operation_run_tenants;
+             delete from operation_runs;
+             delete from audit_log;
+             update projection_checkpoints set position = null where name = 'read-models';
+           end if;
+         end $$`,
+        `alter table audit_log alter column sequence set not null, alter column hash set not null,
+           alter column previous_hash set not null, add constraint audit_log_sequence_key unique (sequence)`,
+        `create table audit_chain_head (
+           id boolean primary key default true check (id),
+           sequence bigint not null,
+           hash text not null)`,
+        `insert into audit_chain_head (id, sequence, hash) values (true, 0, repeat('0', 64))`,
+      ],
+    },
   ],
 }

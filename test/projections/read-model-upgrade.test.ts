@@ -26,6 +26,7 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
         { owner: 'read-models', version: 2, name: 'run context parameters' },
         { owner: 'read-models', version: 3, name: 'run verification' },
         { owner: 'read-models', version: 4, name: 'run canary' },
+        { owner: 'read-models', version: 5, name: 'audit hash chain' },
       ])
       const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
         select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,

@@ -135,7 +135,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
     await bed.settle()
     await projector.waitUntilCaughtUp()
 
-    const entries = await bed.sql`select * from audit_log order by occurred_at, action`
+    const entries = await bed.sql`select id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context from audit_log order by occurred_at, action`
     const nullContext = {
       runbook_key: null,
       scope: null,
