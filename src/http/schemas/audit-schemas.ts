@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { AuditChainVerification } from '../../projections/audit-chain.js'
 import type { AuditEntry } from '../../projections/queries.js'
 import type { SameKeys } from './read-side-shape.js'
 
@@ -29,3 +30,23 @@ export const auditPageSchema = z
 
 // Compile-time: the audit entry documented is the one the read side returns (see read-side-shape.ts).
 true satisfies SameKeys<z.output<typeof auditPageSchema>['items'][number], AuditEntry>
+
+/** Answer of GET /api/audit/verify (SPEC §12). */
+export const auditVerificationSchema = z
+  .object({
+    ok: z.boolean().meta({ description: 'True when every entry recomputes and chains onto the one before, and the head is the last entry.' }),
+    entries: z.number().int().min(0).meta({ description: 'How many entries the audit log holds.' }),
+    headHash: z
+      .string()
+      .nullable()
+      .meta({ description: 'The hash the next entry chains from (64 zeros for an empty log); null when the head row is gone.' }),
+    firstBrokenSequence: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'The sequence of the first entry altered, deleted or inserted by hand; null when `ok`.' }),
+    problem: z.string().nullable().meta({ description: 'What is wrong with that entry, in words; null when `ok`.' }),
+  })
+  .meta({ id: 'AuditVerification', description: "The audit log's hash chain, recomputed from its rows." })
+
+true satisfies SameKeys<z.output<typeof auditVerificationSchema>, AuditChainVerification>

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { expectProblem } from './problem-assertions.js'
+
+/** SPEC §12: GET /api/audit/verify recomputes the audit log's hash chain (platform.ops.view). */
+describe.each(serviceFlavours())('GET /api/audit/verify: $name', (flavour) => {
+  let api: TestService
+  let token: string
+
+  beforeAll(async () => {
+    api = await flavour.start()
+    token = await api.token() // a login: an audit entry
+    await waitUntil(async () => (await api.sql`select count(*)::int as n from audit_log`)[0]!.n > 0, 'the login audited')
+  })
+
+  afterAll(async () => {
+    await api?.close()
+  })
+
+  it('answers 200 with the chain verified, and names the first entry edited by hand', async () => {
+    const intact = await api.request('GET', '/api/audit/verify', { token })
+    expect(intact.status).toBe(200)
+    expect(intact.body).toEqual({ ok: true, entries: expect.any(Number), headHash: expect.stringMatching(/^[0-9a-f]{64}$/), firstBrokenSequence: null, problem: null })
+    expect(intact.body.entries).toBeGreaterThan(0)
+    const [head] = await api.sql`select hash from audit_chain_head`
+    expect(intact.body.headHash).toBe(head!.hash)
+
+    await api.sql`update audit_log set actor_email = 'mallory@evil.example' where sequence = 1`
+    const broken = await api.request('GET', '/api/audit/verify', { token })
+    expect(broken.status).toBe(200)
+    expect(broken.body).toMatchObject({ ok: false, firstBrokenSequence: 1, problem: expect.stringMatching(/entry 1\b/) })
+  })
+
+  it('answers 403 without platform.ops.view', async () => {
+    const operator = await api.operatorToken(['platform.runbooks.view'])
+    const response = await api.request('GET', '/api/audit/verify', { token: operator })
+    expectProblem(response, 403)
+    expect(response.body.missingCapabilities).toContain('platform.ops.view')
+    expectProblem(await api.request('GET', '/api/audit/verify'), 401)
+  })
+})
