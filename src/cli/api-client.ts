@@ -8,6 +8,7 @@ import type { FieldProblem } from '../commands/errors.js'
 import type { PreflightResult } from '../events/index.js'
 import type { planDriftedProblemSchema } from '../http/schemas/problem-schemas.js'
 import type { catalogSchema, planTenantPageSchema } from '../http/schemas/runbook-schemas.js'
+import type { AuditChainVerification } from '../projections/audit-chain.js'
 import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
@@ -45,7 +46,7 @@ export class NetworkError extends Error {
 }
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
-export type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Tenant }
+export type { AuditChainVerification, AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Tenant }
 /**
  * `POST /api/runbooks/{key}/preflight`: the counts, the recorded preview's id and the tenants whose repair
  * would fail (SPEC §11). The last two are optional here: a service of an earlier release leaves them out.
@@ -319,6 +320,11 @@ export class ApiClient {
 
   listAudit(filter: { action?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
     return this.request('GET', '/api/audit', { query: filter })
+  }
+
+  /** SPEC §12: the audit log's hash chain, recomputed by the service. */
+  verifyAudit(): Promise<AuditChainVerification> {
+    return this.request('GET', '/api/audit/verify')
   }
 
   listOperators(): Promise<Page<Operator>> {

@@ -17,6 +17,8 @@ export const exitCodes = {
   unavailable: 5,
   /** Refused while the deployment is halted (HTTP 423 `HALTED`): starts, resumes, retries, approvals. */
   halted: 6,
+  /** `audit verify`: the audit log's hash chain is broken (an entry altered, deleted or inserted by hand). */
+  auditBroken: 7,
   /** Interrupted at a prompt or while following (Ctrl-C), as shells report SIGINT. */
   interrupted: 130,
 } as const

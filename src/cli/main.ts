@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { execute, type ExecuteOptions, type GlobalOptions } from './command-context.js'
 import type { CommandContext } from './command-context.js'
+import { verifyAudit } from './commands/audit-commands.js'
 import { login, logout } from './commands/auth-commands.js'
 import { listRunbooks, listTenants, preflight, showPlan, type PlanOptions, type PreflightOptions } from './commands/catalog-commands.js'
 import {
@@ -100,6 +101,8 @@ Exit codes:
   5  service unreachable or failing (network error, 5xx)
   6  refused while the deployment is halted (423; see rcp halt status): starts,
      resumes, retries, reverts, approvals
+  7  audit verify: the audit log's hash chain is broken (the first broken entry
+     is named)
 
 Environment: RCP_URL (service URL), RCP_TOKEN (overrides the stored token),
 RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
@@ -439,13 +442,17 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .description('set which starts need approval (platform.operators.manage)')
     .action(action((context, required: string) => setApprovalSettings(context, required), { fieldFlags: { required: 'none|all_tenants|all' } }))
 
-  program
+  const audit = program
     .command('audit')
     .description('audit log, newest first')
     .option('--action <action>', 'e.g. platform.ops.runbooks.start')
     .option('--limit <n>', 'page size', positiveInteger('--limit'))
     .option('--cursor <cursor>', 'the next page, as printed under the previous one')
     .action(action((context, options: AuditOptions) => listAudit(context, options), { fieldFlags: auditFieldFlags }))
+  audit
+    .command('verify')
+    .description("recompute the audit log's hash chain; exit 7 naming the first broken entry when an entry was altered, deleted or inserted")
+    .action(action((context) => verifyAudit(context)))
 
   return program
 }

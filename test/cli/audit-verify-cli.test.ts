@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { exitCodes } from '../../src/cli/exit-codes.js'
+import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
+import { runCli } from './run-cli.js'
+
+/** SPEC §12 through `rcp audit verify` against a real service (embedded): 0 on an intact chain, 7 naming the entry on a broken one. */
+describe('rcp audit verify against a real service (embedded)', () => {
+  let api: TestService
+  let folder: string
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    api = await serviceFlavours()[0]!.start()
+    folder = await mkdtemp(join(tmpdir(), 'rcp-audit-test-'))
+    env = { RCP_URL: api.baseUrl, RCP_CONFIG: join(folder, 'admin.json'), RCP_TOKEN: await api.token() }
+    await waitUntil(async () => (await api.sql`select count(*)::int as n from audit_log`)[0]!.n > 0, 'the login audited')
+  })
+
+  afterAll(async () => {
+    await api?.close()
+    if (folder) await rm(folder, { recursive: true, force: true })
+  })
+
+  it('exits 0 on an intact chain, then 7 naming the entry edited by hand; --json prints the object', async () => {
+    const intact = await runCli(['audit', 'verify'], { env })
+    expect(intact.code, intact.stderr).toBe(exitCodes.ok)
+    expect(intact.stdout).toMatch(/^Audit log intact: \d+ (entry|entries) verified\.$/m)
+    const [head] = await api.sql`select hash from audit_chain_head`
+    expect(intact.stdout).toContain(`Head hash ${head!.hash}`)
+
+    await api.sql`update audit_log set context = jsonb_set(context, '{ip}', '"10.6.6.6"') where sequence = 1`
+    const broken = await runCli(['audit', 'verify'], { env })
+    expect(broken.code).toBe(exitCodes.auditBroken)
+    expect(exitCodes.auditBroken).not.toBe(exitCodes.ok)
+    expect(broken.stdout).toMatch(/^Audit log BROKEN at entry 1: entry 1 was altered/m)
+
+    const json = await runCli(['--json', 'audit', 'verify'], { env })
+    expect(json.code).toBe(exitCodes.auditBroken)
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, firstBrokenSequence: 1, headHash: head!.hash })
+  })
+
+  it('exits 4 without platform.ops.view', async () => {
+    const token = await api.operatorToken(['platform.runbooks.view'])
+    const result = await runCli(['audit', 'verify'], { env: { ...env, RCP_TOKEN: token } })
+    expect(result.code).toBe(exitCodes.access)
+  })
+
+  it('lists the audit log as before (`rcp audit` keeps its own options)', async () => {
+    const listed = await runCli(['audit', '--limit', '1'], { env })
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stdout).toContain('platform.ops.login.succeeded')
+  })
+})
