@@ -88,6 +88,10 @@ export interface AuditEntry {
   actorEmail: string | null
   operationRunId: string | null
   context: Record<string, unknown>
+  /** SPEC §12: the entry's place in the hash chain, its hash and the hash it chains from. */
+  sequence: number
+  hash: string
+  previousHash: string
 }
 
 export interface AlertDelivery {
@@ -380,6 +384,9 @@ interface AuditRow {
   actor_email: string | null
   operation_run_id: string | null
   context: Record<string, unknown>
+  sequence: string
+  hash: string
+  previous_hash: string
   sort_key: string
 }
 
@@ -402,6 +409,9 @@ export async function listAudit(sql: Sql, filter: { action?: string; cursor?: st
     actorEmail: row.actor_email,
     operationRunId: row.operation_run_id,
     context: row.context,
+    sequence: Number(row.sequence),
+    hash: row.hash,
+    previousHash: row.previous_hash,
   }))
 }
 

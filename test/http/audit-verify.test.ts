@@ -17,6 +17,24 @@ describe.each(serviceFlavours())('GET /api/audit/verify: $name', (flavour) => {
     await api?.close()
   })
 
+  it('lists the entries with their sequence, hash and the hash they chain from (GET /api/audit)', async () => {
+    await api.operatorToken(['platform.runbooks.view']) // an operator made and logged in: more entries
+    await waitUntil(async () => (await api.sql`select count(*)::int as n from audit_log`)[0]!.n > 1, 'the new operator audited')
+    const listed = await api.request('GET', '/api/audit', { token })
+    expect(listed.status).toBe(200)
+    const items = listed.body.items as Array<{ sequence: number; hash: string; previousHash: string }>
+    const rows = await api.sql<Array<{ sequence: string; hash: string; previous_hash: string }>>`
+      select sequence::text, hash, previous_hash from audit_log order by sequence`
+    expect([...items].sort((a, b) => a.sequence - b.sequence)).toEqual(
+      rows.slice(-items.length).map((r) => expect.objectContaining({ sequence: Number(r.sequence), hash: r.hash, previousHash: r.previous_hash })),
+    )
+    const bySequence = new Map(items.map((item) => [item.sequence, item]))
+    for (const item of items) {
+      const before = bySequence.get(item.sequence - 1)
+      expect(item.previousHash).toBe(before ? before.hash : item.sequence === 1 ? '0'.repeat(64) : item.previousHash)
+    }
+  })
+
   it('answers 200 with the chain verified, and names the first entry edited by hand', async () => {
     const intact = await api.request('GET', '/api/audit/verify', { token })
     expect(intact.status).toBe(200)

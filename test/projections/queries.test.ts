@@ -269,6 +269,9 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
       actorEmail: 'alice@ops.example',
       operationRunId: 'run-fail',
       context: expect.objectContaining({ outcome: 'failed', runbook_key: runbookKey, scope: 'single_tenant' }),
+      sequence: expect.any(Number),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      previousHash: expect.stringMatching(/^[0-9a-f]{64}$/),
     })
   })
 
