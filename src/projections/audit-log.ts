@@ -81,9 +81,21 @@ export const auditLogProjection: Projection = {
   name: 'audit-log',
 
   async apply(tx, events) {
-    const runs = await runInitiators(tx, events)
-    const candidates = events.flatMap((e) => {
-      const entry = entryFor(runs, e)
+    const rows = await runInitiators(tx, events)
+    // The run rows were read after `operation-runs` applied the whole batch: a run planned in the background
+    // has its plan's count there even for its events before RunPlanned. An entry must describe its run as it
+    // stood at its event, whatever the batches (its hash depends on it, and a rebuild batches differently).
+    const plannedAt = new Map<string, number>()
+    events.forEach(({ event }, index) => {
+      if (event.type === 'RunPlanned') plannedAt.set(event.data.runId, index)
+    })
+    const candidates = events.flatMap((e, index) => {
+      const runAt: RunLookup = (runId) => {
+        const run = rows.get(runId)
+        const planned = plannedAt.get(runId)
+        return run && planned !== undefined && index < planned ? { ...run, affected_count: null } : run
+      }
+      const entry = entryFor(runAt, e)
       return entry ? [{ e, entry }] : []
     })
     if (candidates.length === 0) return
@@ -98,7 +110,7 @@ export const auditLogProjection: Projection = {
     if (fresh.length === 0) return
 
     let head = await chainHead(tx)
-    const rows = fresh.map(({ e, entry }) => {
+    const chained = fresh.map(({ e, entry }) => {
       // What is stored is what is hashed: the time at the precision the hash takes, the context as JSON gives it back.
       const fields = {
         sequence: head.sequence + 1,
@@ -115,7 +127,7 @@ export const auditLogProjection: Projection = {
       head = { sequence: fields.sequence, hash }
       return row
     })
-    const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick)
+    const column = <T>(pick: (row: (typeof chained)[number]) => T) => chained.map(pick)
     await tx`
       insert into audit_log (id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context, sequence, hash, previous_hash)
       select id, action, occurred_at, actor_user_id, actor_email, operation_run_id, context::jsonb, sequence, hash, previous_hash
@@ -163,7 +175,7 @@ function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent
   return { ip: initiator.ip, user_agent: initiator.userAgent }
 }
 
-function entryFor(runs: RunInitiators, { event, metadata }: ProjectedEvent): AuditEntry | null {
+function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEntry | null {
   switch (event.type) {
     case 'PreflightRecorded': {
       const operator = metadata.initiator.kind === 'operator' ? metadata.initiator : null
@@ -196,7 +208,7 @@ function entryFor(runs: RunInitiators, { event, metadata }: ProjectedEvent): Aud
           runbook_key: d.runbookKey,
           scope: d.scope,
           target_tenant_id: d.targetTenantId,
-          // null for a start planned in the background (its counts are in the run's context once planned)
+          // null for a start planned in the background: its plan is audited when recorded (RunPlanned)
           affected_count: d.preflight?.affectedCount ?? null,
           ...parametersOf(d),
           operation_run_id: d.runId,
@@ -208,9 +220,15 @@ function entryFor(runs: RunInitiators, { event, metadata }: ProjectedEvent): Aud
         },
       }
     }
+    case 'RunPlanned':
+      // The preflight of a run started over many tenants, made by the service after the start answered.
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.preflight, {
+        affected_count: event.data.preflight.affectedCount,
+        total_count: event.data.preflight.totalCount,
+      })
     case 'RunCompleted': {
       const d = event.data
-      const run = runs.get(d.runId)
+      const run = runs(d.runId)
       const failed = d.outcome === 'failed' || d.outcome === 'blocked'
       return {
         action: failed ? auditActions.failed : auditActions.completed,
@@ -345,13 +363,13 @@ function actorOf(metadata: EventMetadata) {
 
 /** A control of a run (SPEC §9): attributed to its actor, described with the run it acted on. */
 function runControlEntry(
-  runs: RunInitiators,
+  runs: RunLookup,
   metadata: EventMetadata,
   runId: string,
   action: AuditAction,
   extra: Record<string, unknown>,
 ): AuditEntry {
-  const run = runs.get(runId)
+  const run = runs(runId)
   const actor = actorOf(metadata)
   return {
     action,
@@ -410,9 +428,12 @@ interface RunInitiatorRow {
 }
 
 type RunInitiators = Map<string, RunInitiatorRow>
+/** A run of the batch as it stood at the event being described. */
+type RunLookup = (runId: string) => RunInitiatorRow | undefined
 
 /** The events whose entry describes their run with what `operation_runs` holds (see `entryFor`). */
 const describedByRun = new Set<ProjectedEvent['event']['type']>([
+  'RunPlanned',
   'RunCompleted',
   'RunPaused',
   'RunResumed',

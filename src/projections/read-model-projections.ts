@@ -26,4 +26,4 @@ export function readModelProjector(
  * The tables a rebuild empties and fills again (the projections' `reset`); alert deliveries are a record of
  * alerts raised, kept by a rebuild, and alert destinations are configuration.
  */
-export const rebuiltReadModelTables = ['operation_runs', 'operation_run_tenants', 'operation_run_controls', 'audit_log'] as const
+export const rebuiltReadModelTables = ['operation_runs', 'operation_run_tenants', 'operation_run_controls', 'audit_log', 'audit_chain_head'] as const

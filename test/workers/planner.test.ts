@@ -7,7 +7,8 @@ import { streams } from '../../src/events/index.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
-import { readModelProjector } from '../../src/projections/read-model-projections.js'
+import { Projector } from '../../src/projections/projector.js'
+import { readModelProjections, readModelProjector, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { createPlanner } from '../../src/workers/planner.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
@@ -157,6 +158,34 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
     } finally {
       await projector.stop()
     }
+  })
+
+  it('audits the plan, and an entry describes its run as it stood at its event whatever the batches (same hashes rebuilt)', async () => {
+    const projectorOf = (batchSize: number) =>
+      new Projector({ store: bed.store, sql: bed.sql, name: readModelProjectorName, projections: readModelProjections({ consoleBaseUrl: 'http://console.test' }), batchSize })
+    const live = projectorOf(1)
+    live.start()
+    const entries = () =>
+      bed.sql<Array<{ action: string; affected: string | null; hash: string }>>`
+        select action, context ->> 'affected_count' as affected, hash from audit_log order by sequence`
+    let projected: Awaited<ReturnType<typeof entries>>
+    try {
+      const runId = await startUnplanned()
+      // Paused before its plan: the pause's entry has no affected count yet.
+      await pauseRun({ log: bed.log, catalog: bed.catalog }, actor, runId, { reason })
+      await live.waitUntilCaughtUp()
+      await planRequestedRun(bed, runId)
+      await live.waitUntilCaughtUp()
+      projected = await entries()
+    } finally {
+      await live.stop()
+    }
+    const plan = projected.find((e) => e.action === 'platform.ops.runbooks.preflight')
+    expect(plan?.affected).toEqual(expect.stringMatching(/^\d+$/))
+    expect(projected.find((e) => e.action === 'platform.ops.runbooks.paused')?.affected).toBeNull()
+    // One batch holds the pause and the plan now: the pause still says what it said.
+    await projectorOf(1000).rebuild()
+    expect(await entries()).toEqual(projected)
   })
 
   it('records nothing for a run whose runbook this process does not know', async () => {
