@@ -181,7 +181,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
-    reconciler = new Reconciler({ ...deps, queueAvailable: () => queue.healthy() }, {
+    reconciler = new Reconciler({ ...deps, catalog, planLock: db.kind === 'postgres', queueAvailable: () => queue.healthy() }, {
       staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
       intervalMs: config.RECONCILER_INTERVAL_MS,
       // Jobs delivered but not yet under way when the queue lost its stream show up as a quiet run: a few

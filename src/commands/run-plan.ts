@@ -44,7 +44,8 @@ export async function planRequestedRun(deps: RunPlanDeps, runId: string, now: ()
 
 async function planUnlocked(deps: RunPlanDeps, runId: string, now: () => Date): Promise<PlanOutcome> {
   const run = await loadRun(deps.log, runId)
-  if (run.status === 'none' || run.status === 'completed' || run.preflight !== null) return { planned: false, why: 'not_waiting' }
+  // A run being cancelled completes without its plan (nothing of it was dispatched).
+  if (run.status === 'none' || run.status === 'completed' || run.preflight !== null || run.cancellation) return { planned: false, why: 'not_waiting' }
   const runbook = deps.catalog.find(run.request.runbookKey)
   const parameters = runbook?.parameters.safeParse(run.request.parameters)
   if (!runbook || !parameters?.success) return { planned: false, why: 'runbook_unknown' }

@@ -60,6 +60,8 @@ export class EventSubscription {
     let handled = 0
     const batchSize = this.options.batchSize ?? 200
     for (;;) {
+      // What was announced so far is in this read (the store announces an append once committed).
+      this.woken = false
       const batch = await store.readAll({ after, maxCount: batchSize })
       if (batch.length === 0) return handled
       await handle(batch.map(toLoggedEvent))
@@ -87,12 +89,14 @@ export class EventSubscription {
         try {
           await this.runOnce()
           backoff = 100
+          if (!this.running) break
           await this.sleep(this.options.pollIntervalMs ?? 250)
           // Woken by an append: let the burst gather so one read serves many events.
           const coalesceMs = this.options.coalesceMs ?? 20
           if (coalesceMs > 0) await new Promise((resolve) => setTimeout(resolve, coalesceMs))
         } catch (error) {
           this.options.logger.error({ err: error, subscription: this.options.name }, 'subscription failed; retrying')
+          if (!this.running) break
           await this.sleep(backoff, false)
           backoff = Math.min(backoff * 2, 10_000)
         }

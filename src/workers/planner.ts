@@ -9,8 +9,8 @@ export interface PlannerDeps extends RunPlanDeps {
 
 /**
  * Plans the runs whose start answered before their plan (RunRequested with `preflight: null`), one after
- * the other in the order they were requested. A scan that fails (the database went away) fails the batch,
- * which the subscription reads again; a run planned meanwhile by another process is a no-op.
+ * the other in the order they were requested. The database away fails the batch, which the subscription
+ * reads again; a run planned meanwhile by another process is a no-op.
  */
 export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: number } = {}): EventSubscription {
   return new EventSubscription({
@@ -20,9 +20,18 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
     handle: async (events: readonly LoggedEvent[]) => {
       for (const { event } of events) {
         if (event.type !== 'RunRequested' || event.data.preflight !== null) continue
-        const outcome = await planRequestedRun(deps, event.data.runId)
-        if (!outcome.planned && outcome.why === 'runbook_unknown') {
-          deps.logger.error({ runId: event.data.runId, runbook: event.data.runbookKey }, 'run not planned: its runbook or parameters are not known to this process')
+        const runId = event.data.runId
+        try {
+          const outcome = await planRequestedRun(deps, runId)
+          if (!outcome.planned && outcome.why === 'runbook_unknown') {
+            deps.logger.error({ runId, runbook: event.data.runbookKey }, 'run not planned: its runbook or parameters are not known to this process')
+          }
+        } catch (error) {
+          // The database away: every plan would fail, read the batch again. A statement of this run's scan
+          // failing (a timeout on a huge tenant) must not hold up the plans of the runs after it: the
+          // reconciler plans it again once it has waited long enough.
+          if (!isServerError(error)) throw error
+          deps.logger.error({ err: error, runId }, 'planning a run failed; the reconciler tries again')
         }
       }
     },
@@ -31,4 +40,11 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
     coalesceMs: 100,
     ...options,
   })
+}
+
+/** An error PostgreSQL answered a statement with (its connection alive), as opposed to a connection's. */
+function isServerError(error: unknown): boolean {
+  const candidate = error as { name?: unknown; code?: unknown } | null
+  if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
+  return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
 }

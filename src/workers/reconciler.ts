@@ -5,6 +5,7 @@ import type { EventLog } from '../store/event-log.js'
 import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
 import { planReconcile } from '../commands/run/dispatch-plan.js'
 import { expireApproval } from '../commands/approvals.js'
+import { planRequestedRun, type RunPlanDeps } from '../commands/run-plan.js'
 import { finishCancelledRun } from './cancellation.js'
 
 export interface ReconcilerOptions {
@@ -27,7 +28,7 @@ export const defaultReconcilerOptions: ReconcilerOptions = {
   lossWatchMs: 120_000,
 }
 
-export interface ReconcilerDeps {
+export interface ReconcilerDeps extends RunPlanDeps {
   sql: Sql
   log: EventLog
   logger: Logger
@@ -42,7 +43,7 @@ export interface ReconcilerDeps {
  * DESIGN invariant 7: the queue may lose a job, the event store may not. Every running run that made no
  * progress for a while gets its pending tenants that nobody is repairing marked for another dispatch (a
  * new generation, so the queue's dedupe window does not swallow it), which the dispatcher publishes; a
- * run left queued by a dispatcher that died is started here; a cancelled run whose completion was missed
+ * run left queued by a dispatcher that died is started here, one left without its plan is planned here; a cancelled run whose completion was missed
  * is completed. Paused runs are left alone: only an operator resumes them.
  */
 export class Reconciler {
@@ -107,6 +108,11 @@ export class Reconciler {
         return true
       case 'expire_approval':
         return expireApproval(this.deps.log, id, now)
+      case 'plan': {
+        const outcome = await planRequestedRun(this.deps, id)
+        if (outcome.planned) this.deps.logger.warn({ runId: id }, 'run waited for its plan; planned by the reconciler')
+        return outcome.planned
+      }
       case 'redispatch': {
         if (this.deps.queueAvailable && !(await this.deps.queueAvailable())) {
           this.deps.logger.warn({ runId: id }, 'run stalled while the job queue is unavailable; re-dispatch waits for it')

@@ -11,6 +11,7 @@ import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjector, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { createPlanner } from '../../src/workers/planner.js'
+import { Reconciler } from '../../src/workers/reconciler.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
@@ -20,6 +21,7 @@ import {
   preflightOf,
   runEvents,
   startAllTenantsRun,
+  startSingleTenantRun,
   tenants,
   universe,
   waitForRunCompleted,
@@ -186,6 +188,35 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
     // One batch holds the pause and the plan now: the pause still says what it said.
     await projectorOf(1000).rebuild()
     expect(await entries()).toEqual(projected)
+  })
+
+  it('goes on with the next runs when one scan fails, and the reconciler plans that run later', async () => {
+    const failing = {
+      ...findingsLifecycleBackfill,
+      preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) =>
+        args[1] === tenants.clean
+          ? (args[0].unsafe('select 1 / 0') as unknown as ReturnType<typeof findingsLifecycleBackfill.preflightTenant>)
+          : findingsLifecycleBackfill.preflightTenant(...args),
+    }
+    const catalog = { find: (key: string) => (key === failing.key ? failing : undefined) }
+    const all = await startUnplanned()
+    const single = await startSingleTenantRun({ ...bed, planInBackgroundAbove: 0 } as WorkBed, tenants.mixed)
+    await createPlanner({ ...bed, catalog }).runOnce()
+    const preflightOf = async (runId: string) => {
+      const run = await loadRun(bed.log, runId)
+      return run.status !== 'none' ? run.preflight : null
+    }
+    expect(await preflightOf(all)).toBeNull()
+    expect(await preflightOf(single)).toMatchObject({ estimatedTenants: 1 })
+
+    // The reconciler goes through the active runs of the read model.
+    const projector = readModelProjector({ store: bed.store, sql: bed.sql, consoleBaseUrl: 'http://console.test', logger: bed.logger })
+    projector.start()
+    await projector.waitUntilCaughtUp()
+    await projector.stop()
+    const reconciler = new Reconciler({ sql: bed.sql, log: bed.log, logger: bed.logger, catalog: bed.catalog }, { staleAfterMs: 0 })
+    expect(await reconciler.reconcileOnce(new Date(Date.now() + 1_000))).toContain(all)
+    expect(await preflightOf(all)).toMatchObject({ estimatedTenants: universe.length })
   })
 
   it('records nothing for a run whose runbook this process does not know', async () => {

@@ -48,7 +48,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     await bed.close()
   })
 
-  const deps = () => ({ sql: bed.sql, log: bed.log, queue, logger: bed.logger })
+  const deps = () => ({ sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: bed.catalog })
 
   /** Projects until the run's row has the status (the store's read horizon may lag on a shared server). */
   async function projectUntil(runId: string, status: string): Promise<void> {
@@ -154,7 +154,7 @@ describe.runIf(TEST_POSTGRES_URL)('the reconciler and tenants being repaired (Po
     const bed = await openWorkBed(freshPostgresDatabase)
     const queue = new InProcessJobQueue<TenantJob>()
     try {
-      const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger }
+      const deps = { sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: bed.catalog }
       const runId = await startAllTenantsRun(bed)
       await dispatchRuns(createDispatcher({ ...deps, queue: new LosingJobQueue() }), bed.log, [runId])
       const projector = new Projector({

@@ -31,6 +31,8 @@ export type ReconcilePlan =
   | { action: 'expire_approval' }
   /** No event for a while: these tenants had jobs (the dispatch window); those nobody is repairing are lost. */
   | { action: 'redispatch'; tenantIds: number[] }
+  /** Waiting for its plan for longer than a scan takes: the planner failed on it (or died); plan it here. */
+  | { action: 'plan' }
 
 /**
  * What the reconciler does for one active run (DESIGN invariant 7). A paused run is left alone: only an
@@ -43,8 +45,10 @@ export function planReconcile(run: RunState, now: Date, staleAfterMs: number): R
     return now.getTime() - Date.parse(run.request.requestedAt) >= APPROVAL_WINDOW_MS ? { action: 'expire_approval' } : { action: 'none' }
   }
   const idleMs = now.getTime() - (run.lastEventAt?.getTime() ?? now.getTime())
-  // A run waiting for its plan is the planner's, which takes as long as the scan takes: no job is lost yet.
-  if (run.status === 'paused' || run.preflight === null || idleMs < staleAfterMs) return { action: 'none' }
+  if (idleMs < staleAfterMs) return { action: 'none' }
+  // Whatever its status (a paused run is resumed only once planned): no job of it exists before the plan.
+  if (run.preflight === null) return { action: 'plan' }
+  if (run.status === 'paused') return { action: 'none' }
   if (run.status === 'queued') return { action: 'start' }
   const window = dispatchWindow(run)
   return window.length > 0 ? { action: 'redispatch', tenantIds: window } : { action: 'none' }

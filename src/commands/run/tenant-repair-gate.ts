@@ -12,7 +12,7 @@ export type RepairDecision =
   /** Nothing to do for this job: ack it. A paused run's pending tenants are dispatched again on resume. */
   | {
       action: 'skip'
-      why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'paused' | 'cancelled' | 'completed' | 'canary first'
+      why: 'unknown run' | 'not targeted' | 'already processed' | 'not started' | 'not planned' | 'paused' | 'cancelled' | 'completed' | 'canary first'
     }
   /** The deployment is halted but this run is not paused yet: pause it (HALTED), then ack. */
   | { action: 'halt_run' }
@@ -29,6 +29,8 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (run.cancellation) return { action: 'skip', why: 'cancelled' }
   if (run.status === 'paused') return { action: 'skip', why: 'paused' }
   if (run.status === 'queued' || run.status === 'awaiting_approval') return { action: 'skip', why: 'not started' }
+  // No job is published before the plan; one that strays here anyway must not repair before the scan.
+  if (run.preflight === null) return { action: 'skip', why: 'not planned' }
   if (halted) return { action: 'halt_run' }
   // A tenant outside the canary waits until no canary tenant is pending (its job is published then).
   const canary = run.request.canary?.tenantIds

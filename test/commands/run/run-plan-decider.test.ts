@@ -43,10 +43,12 @@ describe('run decider: nothing of a run starts before its plan', () => {
   it('plans no dispatch, and no re-dispatch, for a run resumed before its plan', () => {
     const pause: RunCommand = { type: 'PauseRun', reason: { reasonCode: 'INCIDENT', reasonText: 'hold it for a moment' }, at: LATER }
     const resume: RunCommand = { type: 'ResumeRun', reason: null, halted: false, at: LATER }
-    const resumed = run([requestRun(unplanned), pause, resume]).state
+    const resumed = { ...run([requestRun(unplanned), pause, resume]).state, lastEventAt: new Date(LATER) }
     expect(resumed.status).toBe('running')
     expect(planDispatch(resumed, false)).toEqual({ action: 'none' })
-    expect(planReconcile(resumed, new Date(Date.parse(LATER) + 3_600_000), 1_000)).toEqual({ action: 'none' })
+    // Quiet for long: its planner failed on it; the reconciler plans it (and never re-dispatches before).
+    expect(planReconcile(resumed, new Date(Date.parse(LATER) + 3_600_000), 1_000)).toEqual({ action: 'plan' })
+    expect(planReconcile(resumed, new Date(Date.parse(LATER) + 500), 1_000)).toEqual({ action: 'none' })
     const planned = run([requestRun(unplanned), pause, resume, recordPlan]).state
     expect(planDispatch(planned, false)).toMatchObject({ action: 'dispatch', tenantIds: unplanned.tenantIds })
   })
