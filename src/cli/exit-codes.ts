@@ -1,7 +1,10 @@
 /** The CLI's exit codes: scripts branch on them, so they are part of its contract. */
 export const exitCodes = {
   ok: 0,
-  /** A followed run completed with an outcome other than `succeeded` (`cancelled` included). */
+  /**
+   * A followed run completed with an outcome other than `succeeded` (`cancelled` included), or succeeded
+   * and its verification found findings still to change (SPEC §11).
+   */
   runNotSucceeded: 1,
   /**
    * Bad arguments, or the API refused the request (4xx other than 401/403/423): invalid values (422), an

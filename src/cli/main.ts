@@ -303,7 +303,7 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .requiredOption('--confirm <key>', 'type the runbook key again to confirm')
     .option('--reason-code <code>', 'DATA_REPAIR | INCIDENT | SUPPORT | SECURITY (required for all tenants)')
     .option('--reason <text>', 'why, 10 to 500 characters (required for all tenants)')
-    .option('--follow', 'poll the run until it completes; exit 0 only if it succeeded')
+    .option('--follow', 'poll the run until it completes; exit 0 only if it succeeded and its verification found nothing left')
     .option('--preflight <id>', 'pin the start to this preview (the id rcp preflight printed): refused when the data changed since')
     .option('--max-drift <percent>', 'with --preflight: how far the affected count may have moved, 0-100 (default: the service\'s, 10)', driftPercent)
     .addOption(
@@ -385,7 +385,7 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
       .description('start a new run over the failed tenants of a completed run; prints its id')
       .requiredOption('--confirm <key>', "type the run's runbook key to confirm"),
     'required when the run was for all tenants',
-  ).option('--follow', 'poll the new run until it completes; exit 0 only if it succeeded')
+  ).option('--follow', 'poll the new run until it completes; exit 0 only if it succeeded and its verification found nothing left')
   limitsOptions(retry, ", default: the retried run's")
     .action(action((context, id: string, options: RetryOptions) => retryRun(context, id, options), onRun(retryFieldFlags)))
 

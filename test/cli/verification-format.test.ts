@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ApiClient, RunDetail } from '../../src/cli/api-client.js'
+import { followedRunExitCode } from '../../src/cli/commands/start-command.js'
+import { exitCodes } from '../../src/cli/exit-codes.js'
 import { awaitVerification } from '../../src/cli/follow-run.js'
 import { formatCompletion, formatRunDetail, formatVerification } from '../../src/cli/format.js'
 
@@ -112,5 +114,24 @@ describe('awaitVerification', () => {
     await awaitVerification(client, run({ outcome: 'cancelled' }), { sleep: noSleep })
     await awaitVerification(client, run({ verification: clean }), { sleep: noSleep })
     expect(calls()).toBe(0)
+  })
+})
+
+describe('the exit code of a followed run (SPEC §11 verification)', () => {
+  const verification = (remaining: number) => ({
+    remaining,
+    tenantsWithRemaining: remaining > 0 ? [{ tenantId: 2, remaining }] : [],
+    verifiedAt,
+  })
+
+  it('is 0 only for a run that succeeded with nothing left to change (or not verified yet)', () => {
+    expect(followedRunExitCode({ outcome: 'succeeded', verification: verification(0) })).toBe(exitCodes.ok)
+    expect(followedRunExitCode({ outcome: 'succeeded', verification: null })).toBe(exitCodes.ok)
+  })
+
+  it('is 1 for a succeeded run whose verification found findings still to change, as for any other outcome', () => {
+    expect(followedRunExitCode({ outcome: 'succeeded', verification: verification(3) })).toBe(exitCodes.runNotSucceeded)
+    expect(followedRunExitCode({ outcome: 'partially_succeeded', verification: verification(0) })).toBe(exitCodes.runNotSucceeded)
+    expect(followedRunExitCode({ outcome: 'cancelled', verification: null })).toBe(exitCodes.runNotSucceeded)
   })
 })

@@ -1,4 +1,4 @@
-import { ApiError, type CanaryRequest, type StartRunRequest, type StartRunResult } from '../api-client.js'
+import { ApiError, type CanaryRequest, type RunDetail, type StartRunRequest, type StartRunResult } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodeForStatus } from '../error-report.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
@@ -102,7 +102,7 @@ async function planDrifted(context: CommandContext, runbookKey: string, options:
 
 /**
  * A run the service accepted (a start, a retry): its id, or with `follow`, the run polled to completion —
- * exit 0 only when it succeeded.
+ * exit 0 only when it succeeded and its verification found nothing left.
  */
 export async function startedRun(
   context: CommandContext,
@@ -132,10 +132,19 @@ export async function startedRun(
   const run = await awaitVerification(context.client, completed, { intervalMs: followOptions.intervalMs, sleep: followOptions.sleep })
   if (context.json) {
     context.printJson(run)
-    return run.outcome === 'succeeded' ? exitCodes.ok : exitCodes.runNotSucceeded
+    return followedRunExitCode(run)
   }
   const residue = verificationHasResidue(run)
   const names = run.failureSummary.length > 0 || residue ? await context.tenantNames() : new Map()
   context.print(formatCompletion(run, names, residue ? await context.runbookUnit(run.type) : undefined))
-  return run.outcome === 'succeeded' ? exitCodes.ok : exitCodes.runNotSucceeded
+  return followedRunExitCode(run)
+}
+
+/**
+ * 0 only for a run that succeeded and whose verification found nothing left to change (SPEC §11): a
+ * residue means the data still needs the repair, which a script must not take for done. A verification
+ * still pending counts as none found.
+ */
+export function followedRunExitCode(run: Pick<RunDetail, 'outcome' | 'verification'>): ExitCode {
+  return run.outcome === 'succeeded' && !verificationHasResidue(run) ? exitCodes.ok : exitCodes.runNotSucceeded
 }
