@@ -80,7 +80,9 @@ describe.each(serviceFlavours())('rcp canary and revert against a real service: 
     // A wrong typed confirmation: the service refuses it (422 naming it), nothing is started or recorded.
     const events = await api.eventCount()
     const runs = (await apiGet('/api/runs?limit=200')).items.length
-    const wrong = await runCli(['revert', runId, ...reasonArgs], { env: asAdmin, stdinIsTTY: true, stdin: `revert ${runId.slice(0, -1)}X\n` })
+    // The id with its last character changed (a ULID may end in X: then it is changed to Y).
+    const mistyped = `${runId.slice(0, -1)}${runId.endsWith('X') ? 'Y' : 'X'}`
+    const wrong = await runCli(['revert', runId, ...reasonArgs], { env: asAdmin, stdinIsTTY: true, stdin: `revert ${mistyped}\n` })
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toContain(`Type "revert ${runId}" to confirm: `)
     expect(wrong.stderr).toMatch(new RegExp(`^ {2}confirmation \\(the typed confirmation\\): .*revert ${runId}`, 'm'))
