@@ -32,11 +32,14 @@ class CuttableProxy {
         upstream.destroy()
       }
       client.on('data', (chunk) => {
-        // Armed: the next thing the client sends never reaches the database, and the connection dies.
+        // Armed: the next thing any client sends never reaches the database, and the database goes out of
+        // reach for every connection at once (all of them die, new ones are refused), as in an outage: a
+        // group sent on another connection at the same moment fails too, whatever the timing.
         if (this.armed) {
           this.armed = false
           this.stopListening()
-          drop()
+          for (const socket of this.sockets) socket.destroy()
+          this.sockets.clear()
           return
         }
         upstream.write(chunk)
@@ -50,7 +53,7 @@ class CuttableProxy {
     this.port = (server.address() as net.AddressInfo).port
   }
 
-  /** The next bytes any client sends are dropped with its connection; new connections are refused. */
+  /** The next bytes any client sends are dropped with every connection; new connections are refused. */
   cutOnNextSend(): void {
     this.armed = true
   }
