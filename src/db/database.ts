@@ -67,3 +67,15 @@ export function ensurePrivateDirectory(dir: string): void {
   const mode = statSync(dir).mode & 0o777
   if ((mode & 0o077) !== 0) chmodSync(dir, mode & 0o700)
 }
+
+/**
+ * An error a statement raised on a connection that is alive (a constraint, a bad value, a timeout), as
+ * opposed to the connection's own: lost, closed, or the server going away (class 08, 57P0x). Worth going on
+ * with other work; the connection's errors mean every statement would fail now.
+ */
+export function isStatementError(error: unknown): boolean {
+  const candidate = error as { name?: unknown; code?: unknown } | null
+  // The server's errors are PostgresError with a SQLSTATE; the driver's own (a closed socket, a timeout) are not.
+  if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
+  return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
+}

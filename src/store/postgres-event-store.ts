@@ -1,5 +1,5 @@
 import { advisoryLockKeys } from '../db/advisory-locks.js'
-import type { Sql, TransactionSql } from '../db/database.js'
+import { isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
 import {
   WrongExpectedRevisionError,
@@ -594,18 +594,6 @@ function validateBatch(streamId: string, events: EventToAppend[]): void {
 /** `undefined` (a JSON.stringify blind spot) is stored as JSON null, so every row holds valid JSON. */
 function toJsonText(value: unknown): string {
   return JSON.stringify(value) ?? 'null'
-}
-
-/**
- * An error a statement raised in a transaction that ran (a constraint, a bad value), as opposed to the
- * connection's: lost, closed, or the server going away (class 08, 57P0x). Only the former is worth trying
- * the group's appends one by one for.
- */
-function isStatementError(error: unknown): boolean {
-  const candidate = error as { name?: unknown; code?: unknown } | null
-  // The server's errors are PostgresError with a SQLSTATE; the driver's own (a closed socket, a timeout) are not.
-  if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
-  return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
 }
 
 /** An error the server sent (the connection it came on is alive), as opposed to the driver's own. */

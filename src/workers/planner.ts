@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { isStatementError } from '../db/database.js'
 import { planRequestedRun, type RunPlanDeps } from '../commands/run-plan.js'
 import type { LoggedEvent } from '../store/event-log.js'
 import { EventSubscription } from './event-subscription.js'
@@ -30,7 +31,7 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
           // The database away: every plan would fail, read the batch again. A statement of this run's scan
           // failing (a timeout on a huge tenant) must not hold up the plans of the runs after it: the
           // reconciler plans it again once it has waited long enough.
-          if (!isServerError(error)) throw error
+          if (!isStatementError(error)) throw error
           deps.logger.error({ err: error, runId }, 'planning a run failed; the reconciler tries again')
         }
       }
@@ -42,9 +43,3 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
   })
 }
 
-/** An error PostgreSQL answered a statement with (its connection alive), as opposed to a connection's. */
-function isServerError(error: unknown): boolean {
-  const candidate = error as { name?: unknown; code?: unknown } | null
-  if (candidate?.name !== 'PostgresError' || typeof candidate.code !== 'string') return false
-  return !candidate.code.startsWith('08') && !candidate.code.startsWith('57P0')
-}
