@@ -1,0 +1,134 @@
+import { createServer, Socket, type Server } from 'node:net'
+import postgres from 'postgres'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Sql } from '../../src/db/database.js'
+import { TEST_POSTGRES_URL } from '../support/databases.js'
+
+/**
+ * patches/postgres+3.4.9.patch, reserved connections across a server restart (`pg_ctl restart -m fast`: the
+ * backends are terminated, then every new connection is refused at startup with FATAL 57P03 "the database
+ * system is shutting down" until the server is back). The event store's group commit reserves a connection
+ * per group. Unpatched, a reserve refused at startup stayed in the pool's queue and later took a connection
+ * to its already rejected promise, and a reserve taken as a reconnect's first query was dropped once
+ * connected: either way the pool lost a connection for good, and with every connection lost the worker's
+ * jobs hung, heartbeating, never acked (the fault suite's restart-postgres-fast). The restart is played by a
+ * TCP proxy of the test's own.
+ */
+describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections across a restart', () => {
+  let proxy: Server
+  let sql: Sql
+  let shuttingDown = false
+  let refusals = 0
+  const refusalWaiters = new Set<() => void>()
+  /** Resolves once the proxy has refused `count` more startups. */
+  const refusedStartups = (count: number) =>
+    new Promise<void>((resolve) => {
+      const target = refusals + count
+      const waiter = () => {
+        if (refusals < target) return
+        refusalWaiters.delete(waiter)
+        resolve()
+      }
+      refusalWaiters.add(waiter)
+    })
+  const proxied = new Set<{ client: Socket; server: Socket }>()
+
+  beforeEach(async () => {
+    const target = new URL(TEST_POSTGRES_URL)
+    shuttingDown = false
+    proxy = createServer((client) => {
+      client.on('error', () => {})
+      if (shuttingDown) {
+        // Answers the startup message as a server that is shutting down does.
+        client.once('data', () => {
+          client.end(fatalShuttingDown())
+          refusals++
+          for (const waiter of refusalWaiters) waiter()
+        })
+        return
+      }
+      const server = new Socket().connect(Number(target.port || 5432), target.hostname)
+      const pair = { client, server }
+      proxied.add(pair)
+      const drop = () => {
+        proxied.delete(pair)
+        client.destroy()
+        server.destroy()
+      }
+      for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
+      client.pipe(server).pipe(client)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const url = new URL(TEST_POSTGRES_URL)
+    url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+    // The driver's own pool (the service's is the same but for the reconnect delay): a short reconnect delay
+    // keeps the test from waiting out the driver's growing backoff between refused attempts.
+    sql = postgres(url.toString(), { max: 2, backoff: () => 0.01, onnotice: () => {} })
+  })
+
+  afterEach(async () => {
+    shuttingDown = false
+    await sql?.end({ timeout: 1 })
+    for (const { client, server } of proxied) {
+      client.destroy()
+      server.destroy()
+    }
+    proxied.clear()
+    await new Promise((resolve) => proxy.close(resolve))
+  })
+
+  /** The promise's outcome, or 'pending' when it has not settled within `ms` (a hang, not an ordering). */
+  const settled = <T>(promise: Promise<T>, ms = 5_000) =>
+    Promise.race([
+      promise.then(
+        (value) => {
+          // A reserve that waited out the outage is given back.
+          if (typeof value === 'function' && 'release' in value) (value as unknown as { release(): void }).release()
+          return 'settled' as const
+        },
+        (error: { code?: string }) => ({ error: error.code ?? String(error) }),
+      ),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
+    ])
+
+  const bothConnectionsReserved = async () => {
+    const [first, second] = await Promise.all([sql.reserve(), sql.reserve()])
+    await Promise.all([first`select 1`, second`select 1`])
+    first.release()
+    second.release()
+  }
+
+  it('every connection can be reserved again once the server is back', async () => {
+    // Both connections open, and their backends' pids.
+    const [first, second] = await Promise.all([sql.reserve(), sql.reserve()])
+    const pids = await Promise.all([first, second].map(async (connection) => (await connection<Array<{ pid: number }>>`select pg_backend_pid() as pid`)[0]!.pid))
+    first.release()
+    second.release()
+    shuttingDown = true
+    const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })
+    try {
+      await admin`select pg_terminate_backend(pid) from unnest(${pids}::int[]) as pid`
+    } finally {
+      await admin.end()
+    }
+    // Whatever they meet, two queries tell the pool that both of its connections are gone.
+    const lost = await Promise.all([settled(sql`select 1`), settled(sql`select 1`)])
+    expect(lost).toEqual([{ error: expect.any(String) }, { error: expect.any(String) }])
+    // Asked for while the server refuses every startup: refused, or kept waiting until it is back.
+    const asked: Array<Promise<unknown>> = [sql`select 1`, sql`select 1`, sql.reserve()]
+    const duringOutage = Promise.all(asked.map((promise) => settled(promise, 10_000)))
+    await Promise.race([refusedStartups(12), duringOutage])
+
+    shuttingDown = false
+    expect(await duringOutage).not.toContain('pending')
+    for (let round = 0; round < 3; round++) expect(await settled(bothConnectionsReserved())).toBe('settled')
+  })
+})
+
+function fatalShuttingDown(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C57P03\0Mthe database system is shutting down\0\0')
+  const header = Buffer.alloc(5)
+  header.write('E', 0)
+  header.writeInt32BE(fields.length + 4, 1)
+  return Buffer.concat([header, fields])
+}
