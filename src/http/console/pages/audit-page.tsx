@@ -48,7 +48,7 @@ const ChainState: FC<{ chain: AuditChainVerification }> = ({ chain }) =>
         <strong id="audit-chain-title">Chain BROKEN at entry #{chain.firstBrokenSequence}</strong>
       </p>
       <p>
-        {chain.problem} The audit log was changed outside the service: entries from #{chain.firstBrokenSequence} on cannot be trusted. ({chain.entries}{' '}
+        {chain.problem ? `${chain.problem.replace(/\.$/, '')}. ` : ''}The audit log was changed outside the service: entries from #{chain.firstBrokenSequence} on cannot be trusted. ({chain.entries}{' '}
         entries, head <Hash hash={chain.headHash} />)
       </p>
     </section>
