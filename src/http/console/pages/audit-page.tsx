@@ -54,6 +54,21 @@ const ChainState: FC<{ chain: AuditChainVerification }> = ({ chain }) =>
     </section>
   )
 
+/** An action id that may wrap at its dots on a narrow screen (no CSS needed: `<wbr>` before each dot). */
+const ActionId: FC<{ action: string }> = ({ action }) => (
+  <code>
+    {action.split('.').map((part, index) =>
+      index === 0 ? (
+        part
+      ) : (
+        <>
+          <wbr />.{part}
+        </>
+      ),
+    )}
+  </code>
+)
+
 function actorText(entry: AuditEntry): string {
   if (entry.actorEmail) return entry.actorEmail
   return entry.actorUserId ?? 'the service'
@@ -119,7 +134,7 @@ export const AuditPage: FC<AuditPageProps> = (props) => {
                     <Time at={entry.occurredAt} />
                   </td>
                   <td data-label="Action">
-                    <code>{entry.action}</code>
+                    <ActionId action={entry.action} />
                   </td>
                   <td data-label="Actor">{actorText(entry)}</td>
                   <td data-label="Run">{entry.operationRunId ? <a href={consolePaths.run(entry.operationRunId)}>{entry.operationRunId}</a> : '—'}</td>
