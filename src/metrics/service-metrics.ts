@@ -9,6 +9,20 @@ import { ScrapedHistogram } from './scraped-histogram.js'
 /** Every family this service serves starts with it (the Grafana dashboard and the README list them). */
 export const METRIC_PREFIX = 'ops_'
 
+/**
+ * Node's own figures (CPU, memory, event loop lag, GC) belong to the process, not to a service: one registry
+ * per process, made once, so that a process composing several services (tests) starts one event-loop monitor
+ * and one GC observer, not one per service that nobody stops.
+ */
+let processRegistry: Registry | null = null
+function processFigures(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry, prefix: METRIC_PREFIX })
+  }
+  return processRegistry
+}
+
 /** Request durations: an API read takes milliseconds, a live stream minutes. */
 const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
@@ -42,11 +56,11 @@ export interface ServiceMetrics {
 /**
  * One registry per service (not prom-client's global one: tests run several services in one process).
  * Business families are gauges/counters whose `collect()` sets them from a scrape's reads, made once per
- * scrape for all of them; process-local families (HTTP, appends, Node's own) count in this process.
+ * scrape for all of them; process-local families (HTTP, appends) count in this service, Node's own figures
+ * come from the process's registry (`processFigures`).
  */
 export function createServiceMetrics(sources: MetricSources): ServiceMetrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX })
 
   let scrape: Promise<Scrape> = Promise.resolve({ readModels: null, lag: null, queue: null })
   const current = () => scrape
@@ -205,8 +219,9 @@ export function createServiceMetrics(sources: MetricSources): ServiceMetrics {
     registers: [registry],
   })
 
+  const served = Registry.merge([processFigures(), registry])
   return {
-    contentType: registry.contentType,
+    contentType: served.contentType,
     requestAnswered({ method, route, status, seconds }) {
       const labels = { method, route, status: String(status) }
       httpRequests.inc(labels)
@@ -219,7 +234,7 @@ export function createServiceMetrics(sources: MetricSources): ServiceMetrics {
     async render() {
       scrape = readScrape()
       await scrape
-      return registry.metrics()
+      return served.metrics()
     },
   }
 }
