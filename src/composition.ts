@@ -20,6 +20,7 @@ import { builtInRunbooks } from './runbooks/built-in-runbooks.js'
 import { createRunbookCatalog, type RunbookCatalog } from './runbooks/catalog.js'
 import type { Runbook } from './runbooks/runbook.js'
 import { migrateService } from './service-migrations.js'
+import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { EventLog } from './store/event-log.js'
 import type { EventStore } from './store/event-store.js'
 import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
@@ -114,7 +115,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   const db = overrides.db ?? (await openDatabase(config))
   await applyServiceSchema(config, db, catalog)
   const store = await connectEventStore(config, db)
-  const log = new EventLog(store)
+  // Bound once the queue exists (nothing is appended before): the metrics read its depth.
+  let metrics: ServiceMetrics | null = null
+  const log = new EventLog(store, (appended) => metrics?.eventsAppended(appended))
   // The queue is made before the reconciler that answers its news of lost jobs: bound late, and news that
   // comes before there is a reconciler (the stream made again at connect) is kept for it. Only a process
   // with the worker role has a reconciler; the others' queues never publish, so they lose nothing to tell.
@@ -123,6 +126,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     jobsLostBeforeReconciler = true
   }
   const queue = overrides.queue ?? (await openQueue(config, logger, () => jobsLost()))
+  metrics = createServiceMetrics({ sql: db.sql, store, storeInDatabase: log.appendsInTransactions, queue })
 
   const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
   let demoSeeded = false
@@ -227,6 +231,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       config,
       healthy,
       serveApi: roles.has('api'),
+      metrics,
       ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
     })
     const started = await new Promise<{ server: ServerType; port: number }>((resolve) => {

@@ -48,6 +48,8 @@ const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** SPEC §11: how long a run's before-images are kept (it can be reverted until then); purged after. */
   OPS_BEFORE_IMAGE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** SPEC §12: when set, GET /metrics needs it as a bearer token (from anywhere); unset, loopback clients only. */
+  METRICS_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 })

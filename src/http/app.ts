@@ -18,6 +18,9 @@ import { consoleRoutes } from './console/console-routes.js'
 import { problemJson, problemResponse } from './problem.js'
 import { trustedProxyAddresses } from './client-address.js'
 import { requestLog } from './request-log.js'
+import { serveMetrics } from './metrics-route.js'
+import { requestMetrics } from '../metrics/request-metrics.js'
+import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import { clientErrorOnTruncatedBody } from './request-body.js'
 
 export interface AppDeps {
@@ -26,7 +29,7 @@ export interface AppDeps {
   catalog: RunbookCatalog
   logger: Logger
   config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'> &
-    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS'>>
+    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'METRICS_TOKEN'>>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -34,6 +37,8 @@ export interface AppDeps {
   hashParams?: ScryptParams
   /** The token → operator cache; by default one for `sql` (listening on PostgreSQL, in-process on PGlite). */
   credentials?: CredentialCache
+  /** SPEC §12 metrics: GET /metrics and the HTTP request counters (every role); none without. */
+  metrics?: ServiceMetrics
 }
 
 /**
@@ -132,6 +137,7 @@ export function createApp(deps: AppDeps) {
   app.on(WRITE_METHODS, '*', clientErrorOnTruncatedBody)
   // With no trusted proxy the socket's address is the client's: nothing to resolve.
   if (deps.config.TRUST_PROXY_HOPS > 0) app.use(trustedProxyAddresses(deps.config.TRUST_PROXY_HOPS))
+  if (deps.metrics) app.use(requestMetrics(deps.metrics))
   app.use(requestLog(deps.logger))
   app.use(securityHeaders)
   app.onError((error, c) => {
@@ -147,6 +153,7 @@ export function createApp(deps: AppDeps) {
     const ok = await deps.healthy()
     return c.json({ status: ok ? 'ok' : 'unavailable' }, ok ? 200 : 503)
   })
+  if (deps.metrics) serveMetrics(app, { metrics: deps.metrics, metricsToken: deps.config.METRICS_TOKEN })
   if (!deps.serveApi) return app
 
   const credentials =

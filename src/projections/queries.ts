@@ -390,7 +390,11 @@ interface AuditRow {
   sort_key: string
 }
 
-export async function listAudit(sql: Sql, filter: { action?: string; cursor?: string | null; limit: number }): Promise<Page<AuditEntry>> {
+/** `operator`: the actor's id or email (emails compared without case); `runId`: the entry's run. */
+export async function listAudit(
+  sql: Sql,
+  filter: { action?: string; operator?: string; runId?: string; cursor?: string | null; limit: number },
+): Promise<Page<AuditEntry>> {
   const limit = pageSize(filter.limit)
   const after = filter.cursor ? decodeCursor(filter.cursor) : null
   const rows = await sql<AuditRow[]>`
@@ -398,6 +402,8 @@ export async function listAudit(sql: Sql, filter: { action?: string; cursor?: st
     from audit_log
     where true
       ${filter.action !== undefined ? sql`and action = ${filter.action}` : sql``}
+      ${filter.operator !== undefined ? sql`and (actor_user_id = ${filter.operator} or lower(actor_email) = lower(${filter.operator}))` : sql``}
+      ${filter.runId !== undefined ? sql`and operation_run_id = ${filter.runId}` : sql``}
       ${after ? sql`and (occurred_at, id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
     order by occurred_at desc, id desc
     limit ${limit + 1}`

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, TenantJob } from './job-queue.js'
+import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, QueueDepth, TenantJob } from './job-queue.js'
 
 export interface InProcessJobQueueOptions {
   /** A delivery neither acked nor retried within this time is delivered again. Default 30 s. */
@@ -96,6 +96,13 @@ export class InProcessJobQueue<J = TenantJob> implements JobQueue<J> {
 
   async healthy(): Promise<boolean> {
     return !this.closed
+  }
+
+  /** Delayed jobs (retried later) count as waiting: they are still to be done. */
+  async depth(): Promise<QueueDepth> {
+    let inFlight = 0
+    for (const stored of this.jobs.values()) if (stored.state === 'in-flight') inFlight += 1
+    return { waiting: this.jobs.size - inFlight, inFlight }
   }
 
   async close(): Promise<void> {

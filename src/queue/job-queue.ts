@@ -46,5 +46,13 @@ export interface JobQueue<J = TenantJob> {
   consume(handler: (delivery: JobDelivery<J>) => Promise<void>, options: ConsumeOptions): Promise<JobConsumer>
   /** True when the queue's server (if any) is reachable. */
   healthy(): Promise<boolean>
+  /** Jobs waiting for a worker and jobs handed out but not yet acked, queue-wide (metrics; optional: a
+   * test double need not count). */
+  depth?(): Promise<QueueDepth>
   close(): Promise<void>
+}
+
+export interface QueueDepth {
+  waiting: number
+  inFlight: number
 }

@@ -15,7 +15,7 @@ import {
   type NatsConnection,
 } from 'nats'
 import type { Logger } from 'pino'
-import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, TenantJob } from './job-queue.js'
+import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, QueueDepth, TenantJob } from './job-queue.js'
 
 export interface NatsJobQueueOptions {
   /** nats://host:port; may carry credentials, so it is never logged. */
@@ -199,6 +199,12 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     } catch {
       return false
     }
+  }
+
+  /** From the durable consumer's state on the server: the same whichever process asks. */
+  async depth(): Promise<QueueDepth> {
+    const info = await withTimeout(this.jsm.consumers.info(this.topology.stream, this.topology.durable), HEALTH_TIMEOUT_MS)
+    return { waiting: info.num_pending, inFlight: info.num_ack_pending }
   }
 
   /** Stops every consumer (waiting for their handlers), then drains the connection. */

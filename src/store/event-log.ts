@@ -60,7 +60,11 @@ function encodeAll(events: DomainEvent[], context: AppendContext) {
  * when read, and gets its metadata (event id, correlation, causation, initiator, time) here, in one place.
  */
 export class EventLog {
-  constructor(readonly store: EventStore) {}
+  /** `onAppended`: told of each append this log made (metrics: `ops_event_store_appends_total`). */
+  constructor(
+    readonly store: EventStore,
+    private readonly onAppended: (appended: { streams: number; events: number }) => void = () => {},
+  ) {}
 
   /**
    * The stream's events from `fromRevision` (default 0), at most `maxCount`; `revision` is that of the last
@@ -85,6 +89,7 @@ export class EventLog {
   ): Promise<{ position: string; nextExpectedRevision: number; eventIds: string[] }> {
     const encoded = encodeAll(events, context)
     const result = await this.store.append(streamId, encoded, { expectedRevision })
+    this.onAppended({ streams: 1, events: encoded.length })
     return { ...result, eventIds: encoded.map((e) => e.eventId) }
   }
 
@@ -108,6 +113,8 @@ export class EventLog {
     if (!store.appendInTransaction) throw new Error('this event store cannot append inside a database transaction')
     const encoded = encodeAll(events, context)
     const result = await store.appendInTransaction(tx, streamId, encoded, { expectedRevision })
+    // Counted when written into the caller's transaction: one that rolls back later was counted anyway.
+    this.onAppended({ streams: 1, events: encoded.length })
     return { ...result, eventIds: encoded.map((e) => e.eventId) }
   }
 
@@ -124,6 +131,7 @@ export class EventLog {
       events: encodeAll(events, context),
     }))
     const results = await this.store.appendMany(encoded)
+    this.onAppended({ streams: encoded.length, events: encoded.reduce((sum, append) => sum + append.events.length, 0) })
     return results.map((result, index) => ({ ...result, eventIds: encoded[index]!.events.map((e) => e.eventId) }))
   }
 }

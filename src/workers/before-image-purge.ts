@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { purgeBeforeImages } from '../db/before-images.js'
 import type { Sql } from '../db/database.js'
+import { passLogger } from './work-log.js'
 
 export interface BeforeImagePurgeOptions {
   /** OPS_BEFORE_IMAGE_DAYS. */
@@ -32,9 +33,9 @@ export class BeforeImagePurge {
     this.pass = this.pass.then(async () => {
       try {
         const purged = await purgeBeforeImages(this.deps.sql, this.options.retentionDays)
-        if (purged > 0) this.deps.logger.info({ purged, retentionDays: this.options.retentionDays }, 'expired before-images purged')
+        if (purged > 0) passLogger(this.deps.logger).info({ purged, retentionDays: this.options.retentionDays }, 'expired before-images purged')
       } catch (error) {
-        this.deps.logger.warn({ err: error }, 'before-image purge failed; will try again')
+        passLogger(this.deps.logger).warn({ err: error }, 'before-image purge failed; will try again')
       }
     })
     return this.pass

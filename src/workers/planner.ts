@@ -3,6 +3,7 @@ import { isStatementError } from '../db/database.js'
 import { planRequestedRun, type RunPlanDeps } from '../commands/run-plan.js'
 import type { LoggedEvent } from '../store/event-log.js'
 import { EventSubscription } from './event-subscription.js'
+import { runLogger } from './work-log.js'
 
 export interface PlannerDeps extends RunPlanDeps {
   logger: Logger
@@ -22,17 +23,18 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
       for (const { event } of events) {
         if (event.type !== 'RunRequested' || event.data.preflight !== null) continue
         const runId = event.data.runId
+        const log = runLogger(deps.logger, runId, event.data.targetTenantId)
         try {
           const outcome = await planRequestedRun(deps, runId)
           if (!outcome.planned && outcome.why === 'runbook_unknown') {
-            deps.logger.error({ runId, runbook: event.data.runbookKey }, 'run not planned: its runbook or parameters are not known to this process')
+            log.error({ runbook: event.data.runbookKey }, 'run not planned: its runbook or parameters are not known to this process')
           }
         } catch (error) {
           // The database away: every plan would fail, read the batch again. A statement of this run's scan
           // failing (a timeout on a huge tenant) must not hold up the plans of the runs after it: the
           // reconciler plans it again once it has waited long enough.
           if (!isStatementError(error)) throw error
-          deps.logger.error({ err: error, runId }, 'planning a run failed; the reconciler tries again')
+          log.error({ err: error }, 'planning a run failed; the reconciler tries again')
         }
       }
     },

@@ -7,6 +7,7 @@ import { planReconcile } from '../commands/run/dispatch-plan.js'
 import { expireApproval } from '../commands/approvals.js'
 import { planRequestedRun, type RunPlanDeps } from '../commands/run-plan.js'
 import { finishCancelledRun } from './cancellation.js'
+import { LOGGED_TENANT_IDS, passLogger, runLogger } from './work-log.js'
 
 export interface ReconcilerOptions {
   /** A run with no new event for this long while tenants are pending is presumed to have lost jobs. */
@@ -74,29 +75,30 @@ export class Reconciler {
   private enqueuePass(options: { staleAfterMs?: number } = {}): Promise<unknown> {
     this.pass = this.pass
       .then(() => (this.stopped ? [] : this.reconcileOnce(new Date(), options)))
-      .catch((error) => this.deps.logger.error({ err: error }, 'reconciler pass failed'))
+      .catch((error) => passLogger(this.deps.logger).error({ err: error }, 'reconciler pass failed'))
     return this.pass
   }
 
   /** One pass over the active runs; returns the ids of the runs it acted on. */
   async reconcileOnce(now: Date = new Date(), options: { staleAfterMs?: number } = {}): Promise<string[]> {
     const staleAfterMs = options.staleAfterMs ?? this.options.staleAfterMs
-    const rows = await this.deps.sql<Array<{ id: string }>>`
-      select id from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
+    const rows = await this.deps.sql<Array<{ id: string; tenant_id: string | null }>>`
+      select id, tenant_id from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
     const touched: string[] = []
-    for (const { id } of rows) {
+    for (const { id, tenant_id } of rows) {
+      const log = runLogger(this.deps.logger, id, tenant_id === null ? null : Number(tenant_id))
       try {
-        if (await this.reconcileRun(id, now, staleAfterMs)) touched.push(id)
+        if (await this.reconcileRun(id, now, staleAfterMs, log)) touched.push(id)
       } catch (error) {
         // A run that changed under this pass (paused, completed) is looked at again next pass; the others go on.
-        this.deps.logger.warn({ err: error, runId: id }, 'reconciling a run failed; next pass retries')
+        log.warn({ err: error }, 'reconciling a run failed; next pass retries')
       }
     }
     return touched
   }
 
   /** True when this pass acted on the run. */
-  private async reconcileRun(id: string, now: Date, staleAfterMs: number): Promise<boolean> {
+  private async reconcileRun(id: string, now: Date, staleAfterMs: number, log: Logger): Promise<boolean> {
     const plan = planReconcile(await loadRun(this.deps.log, id), now, staleAfterMs)
     switch (plan.action) {
       case 'none':
@@ -110,19 +112,22 @@ export class Reconciler {
         return expireApproval(this.deps.log, id, now)
       case 'plan': {
         const outcome = await planRequestedRun(this.deps, id)
-        if (outcome.planned) this.deps.logger.warn({ runId: id }, 'run waited for its plan; planned by the reconciler')
+        if (outcome.planned) log.warn('run waited for its plan; planned by the reconciler')
         return outcome.planned
       }
       case 'redispatch': {
         if (this.deps.queueAvailable && !(await this.deps.queueAvailable())) {
-          this.deps.logger.warn({ runId: id }, 'run stalled while the job queue is unavailable; re-dispatch waits for it')
+          log.warn('run stalled while the job queue is unavailable; re-dispatch waits for it')
           return false
         }
         const lost = await this.notBeingRepaired(plan.tenantIds)
         if (lost.length === 0) return false
         const redispatch = await redispatchPendingTenants(this.deps.log, id, lost)
         if (!redispatch) return false
-        this.deps.logger.warn({ runId: id, tenants: redispatch.tenantIds.length }, 'run stalled; tenant jobs re-dispatched')
+        log.warn(
+          { tenants: redispatch.tenantIds.length, tenantIds: redispatch.tenantIds.slice(0, LOGGED_TENANT_IDS) },
+          'run stalled; tenant jobs re-dispatched',
+        )
         return true
       }
     }

@@ -9,6 +9,7 @@ import { streams } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
 import type { EventLog, LoggedEvent } from '../store/event-log.js'
 import { EventSubscription } from './event-subscription.js'
+import { runLogger } from './work-log.js'
 
 export interface VerifierDeps {
   sql: Sql
@@ -35,7 +36,7 @@ export async function verifyRun(deps: VerifierDeps, runId: string, now: Date = n
   const runbook = deps.catalog.find(run.request.runbookKey)
   const parameters = runbook?.parameters.safeParse(run.request.parameters)
   if (!runbook || !parameters?.success) {
-    deps.logger.warn({ runId, runbook: run.request.runbookKey }, 'run not verified: its runbook or parameters are not known to this process')
+    runLogger(deps.logger, runId, run.request.targetTenantId).warn({ runbook: run.request.runbookKey }, 'run not verified: its runbook or parameters are not known to this process')
     return false
   }
   const { tenants } = await computePreflight(deps.sql, runbook, parameters.data, run.request.scope, succeededTenantIds(run))

@@ -159,6 +159,18 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
     }
   })
 
+  it('audit log', async () => {
+    const console = await signedInPage()
+    try {
+      const page = await opened(console, '/system/ops/audit')
+      expect(await page.locator('#audit-entries tbody tr').count()).toBeGreaterThanOrEqual(2)
+      expect(await page.locator('#audit-chain').textContent()).toContain('Chain verified')
+      await everyLook('audit', console)
+    } finally {
+      await console.context.close()
+    }
+  })
+
   it('run detail, completed, with its failure and both sections open', async () => {
     const console = await signedInPage()
     try {

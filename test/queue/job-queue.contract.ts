@@ -256,6 +256,32 @@ export function describeJobQueueContract(
       expect(byConsumer[1]!.length).toBeGreaterThan(0)
     })
 
+    it('tells its depth: jobs waiting, then in flight while a handler holds them, none once acked', async () => {
+      const queue = await openQueue()
+      expect(queue.depth, 'a real adapter reports its depth (metrics)').toBeDefined()
+      for (const tenantId of [1, 2, 3]) await queue.publish(job(tenantId), `run-a:${tenantId}:0`)
+      await waitFor(async () => (await queue.depth!()).waiting === 3)
+      expect(await queue.depth!()).toEqual({ waiting: 3, inFlight: 0 })
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      const handled: number[] = []
+      await consume(queue, async (delivery) => {
+        await held
+        handled.push(delivery.job.tenantId)
+        await delivery.ack()
+      })
+      await waitFor(async () => {
+        const depth = await queue.depth!()
+        return depth.inFlight === 1 && depth.waiting === 2
+      })
+      release()
+      await waitFor(() => handled.length === 3)
+      await waitFor(async () => {
+        const depth = await queue.depth!()
+        return depth.inFlight === 0 && depth.waiting === 0
+      })
+    })
+
     it('reports itself healthy while open and unhealthy once closed', async () => {
       const opened = await open({ ackWaitMs })
       cleanups.push(() => opened.close())

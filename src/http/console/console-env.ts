@@ -45,6 +45,8 @@ export const consolePaths = {
   account: `${CONSOLE_BASE}/ops/me`,
   accountPassword: `${CONSOLE_BASE}/ops/me/password`,
   halt: `${CONSOLE_BASE}/ops/halt`,
+  /** SPEC §12: the audit log and its hash chain's state (`platform.ops.view`). */
+  audit: `${CONSOLE_BASE}/ops/audit`,
   liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
   /** SPEC §11: a preview's per-tenant plan (JSON, for the runbooks page's script); `{preflightId}` is filled in by the script. */

@@ -14,6 +14,7 @@ import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
 import { consoleAccountRoutes } from './routes/account-routes.js'
+import { consoleAuditRoutes } from './routes/audit-routes.js'
 import { consoleHaltRoutes } from './routes/halt-routes.js'
 import { loginRoutes } from './routes/login-routes.js'
 import { consoleOperatorRoutes } from './routes/operator-routes.js'
@@ -123,6 +124,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
     }),
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
+  app.route('/ops', consoleAuditRoutes(guardDeps))
   app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, ...hashing }))
   app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, nodeEnv: deps.nodeEnv, ...hashing }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>

@@ -7,6 +7,13 @@ import type { SameKeys } from './read-side-shape.js'
 
 export const auditQuerySchema = z.object({
   action: z.string().max(200).optional().meta({ description: 'Only entries of this action, e.g. `platform.ops.login.failed`.' }),
+  operator: z
+    .string()
+    .min(1)
+    .max(320)
+    .optional()
+    .meta({ description: "Only entries whose actor is this operator: their id, or their email (any case)." }),
+  runId: z.string().min(1).max(64).optional().meta({ description: 'Only entries about this run (`operationRunId`).' }),
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 })

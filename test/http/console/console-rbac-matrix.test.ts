@@ -98,6 +98,7 @@ const table: Record<string, Entry> = {
   'GET /ops/halt': { mirrors: 'POST /api/halt', needs: [opsHalt], probe: { kind: 'page', url: () => '/system/ops/halt' } },
   'POST /ops/halt': { mirrors: 'POST /api/halt', needs: [opsHalt], probe: { kind: 'form', url: () => '/system/ops/halt' } },
   'POST /ops/halt/lift': { mirrors: 'DELETE /api/halt', needs: [opsHalt], probe: { kind: 'form', url: () => '/system/ops/halt/lift' } },
+  'GET /ops/audit': { mirrors: 'GET /api/audit', needs: [opsView], probe: { kind: 'page', url: () => '/system/ops/audit' } },
   'GET /ops/operators': { mirrors: 'GET /api/operators', needs: [operatorsManage], probe: { kind: 'page', url: () => '/system/ops/operators' } },
   'POST /ops/operators/approvals': {
     mirrors: 'PUT /api/settings/approvals',
