@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from '../db/database.js'
 import { toLoggedEvent, type LoggedEvent } from '../store/event-log.js'
 import type { EventStore, StoredEvent } from '../store/event-store.js'
+import { CatchUpLoop } from '../workers/catch-up-loop.js'
 
 /** An event as a projection sees it: validated and upcast, with where it sits in the store. */
 export type ProjectedEvent = LoggedEvent
@@ -122,11 +123,7 @@ export class Projector {
   /** Serialises batch work inside this instance (the loop, runOnce, waitUntilCaughtUp, rebuild). */
   private queue: Promise<unknown> = Promise.resolve()
   private checkpointRowEnsured = false
-  private loop: Promise<void> | null = null
-  private stopping = false
-  private wake: (() => void) | null = null
-  private wokenEarly = false
-  private unsubscribe: (() => void) | null = null
+  private loop: CatchUpLoop | null = null
 
   constructor(options: ProjectorOptions) {
     this.store = options.store
@@ -144,28 +141,38 @@ export class Projector {
   /** Starts the background loop: applies what is there, then waits for an append in this process or the next poll. */
   start(): void {
     if (this.loop) return
-    this.stopping = false
-    this.unsubscribe = this.store.onAppended(() => this.wakeUp())
-    this.loop = this.runLoop()
+    this.loop = new CatchUpLoop({
+      store: this.store,
+      pass: () => this.runOnce(),
+      pollIntervalMs: this.pollIntervalMs,
+      coalesceMs: this.coalesceMs,
+      retryDelayMs: this.retryDelayMs,
+      onError: (error, failures, retryInMs) =>
+        this.logger.error(
+          { projector: this.name, err: error, failures, retryInMs },
+          `projector ${this.name} is stuck and will retry: ${errorMessage(error)}`,
+        ),
+      onRecovered: () => this.logger.info({ projector: this.name }, 'projector recovered'),
+    })
+    this.loop.start()
   }
 
   /** Stops the loop after the batch in flight. */
   async stop(): Promise<void> {
-    this.stopping = true
-    this.wakeUp()
-    this.unsubscribe?.()
-    this.unsubscribe = null
     const loop = this.loop
-    this.loop = null
-    await loop
+    await loop?.stop()
+    if (this.loop === loop) this.loop = null
   }
 
-  /** Applies everything available now, batch by batch; returns how many events this call applied. */
+  /**
+   * Applies everything available now, batch by batch, up to the end of the log as read (a short batch);
+   * returns how many events this call applied.
+   */
   runOnce(): Promise<number> {
     return this.serialised(() => this.drain())
   }
 
-  /** Resolves once everything in the store when called (and anything appended meanwhile) is applied. */
+  /** Resolves once everything in the store when called (and anything appended meanwhile) is applied (ends on an empty read). */
   async waitUntilCaughtUp(options: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
     while ((await this.runOnce()) > 0) {
@@ -254,12 +261,16 @@ export class Projector {
         }
       }
       if (failure) throw failure
-      if (this.loop && this.stopping) return applied
+      // A short batch was the end of the log when read: whatever was appended since woke the loop.
+      if (stored.length < maxCount) return applied
+      if (this.loop?.stopping) return applied
     }
   }
 
   /** Apply what decodes up to a bad event, so the checkpoint stops right before it. */
   private async readDecoded(after: string | null, maxCount: number): Promise<Decoded> {
+    // What was announced before this read is in it (see CatchUpLoop).
+    this.loop?.reading()
     const stored = await this.store.readAll({ after, maxCount })
     return { stored, ...this.decodePrefix(stored) }
   }
@@ -320,56 +331,6 @@ export class Projector {
     })
     if (created) this.logger.info({ projector: this.name }, 'no checkpoint: read models emptied, replaying from the beginning')
     this.checkpointRowEnsured = true
-  }
-
-  private async runLoop(): Promise<void> {
-    let failures = 0
-    while (!this.stopping) {
-      let applied = 0
-      try {
-        applied = await this.runOnce()
-        if (failures > 0) this.logger.info({ projector: this.name }, 'projector recovered')
-        failures = 0
-      } catch (error) {
-        failures += 1
-        const delay = Math.min(this.retryDelayMs.initial * 2 ** (failures - 1), this.retryDelayMs.max)
-        this.logger.error(
-          { projector: this.name, err: error, failures, retryInMs: delay },
-          `projector ${this.name} is stuck and will retry: ${errorMessage(error)}`,
-        )
-        await this.sleep(delay, { wakeOnAppend: false })
-        continue
-      }
-      if (applied === 0) await this.sleep(this.pollIntervalMs, { wakeOnAppend: true })
-      // Let a burst of appends gather so that one transaction applies many events instead of one each.
-      if (applied < this.batchSize && !this.stopping) await new Promise((resolve) => setTimeout(resolve, this.coalesceMs))
-    }
-  }
-
-  private sleep(ms: number, options: { wakeOnAppend: boolean }): Promise<void> {
-    if (options.wakeOnAppend && this.wokenEarly) {
-      this.wokenEarly = false
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      const wakeOnAppend = options.wakeOnAppend
-      const self = this
-      function done() {
-        clearTimeout(timer)
-        self.wake = null
-        resolve()
-      }
-      // During a failure backoff an append must not cut the delay short; only stop() may.
-      this.wake = () => {
-        if (wakeOnAppend || this.stopping) done()
-      }
-    })
-  }
-
-  private wakeUp(): void {
-    if (this.wake) this.wake()
-    else this.wokenEarly = true
   }
 }
 
