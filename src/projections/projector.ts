@@ -61,6 +61,12 @@ export interface ProjectorOptions {
   /** Backoff after a failure, doubling from `initial` up to `max`. */
   retryDelayMs?: { initial: number; max: number }
   logger?: ProjectorLogger
+  /**
+   * The `search_path` of the projector's transactions (its checkpoint and the projections' tables), e.g.
+   * `rebuild_x, public` to build read models in another schema with the same SQL (see read-model-rebuild.ts).
+   * Default: the connection's.
+   */
+  searchPath?: string
 }
 
 /** An event could not be decoded or applied. The projector stops at it and retries; it never skips it. */
@@ -119,6 +125,7 @@ export class Projector {
   private readonly coalesceMs: number
   private readonly retryDelayMs: { initial: number; max: number }
   private readonly logger: ProjectorLogger
+  private readonly searchPath: string | null
 
   /** Serialises batch work inside this instance (the loop, runOnce, waitUntilCaughtUp, rebuild). */
   private queue: Promise<unknown> = Promise.resolve()
@@ -135,6 +142,7 @@ export class Projector {
     this.coalesceMs = options.coalesceMs ?? 20
     this.retryDelayMs = options.retryDelayMs ?? { initial: 250, max: 30_000 }
     this.logger = options.logger ?? consoleLogger
+    this.searchPath = options.searchPath ?? null
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer')
   }
 
@@ -182,8 +190,10 @@ export class Projector {
 
   /** The stored checkpoint: the position of the last applied event, null before the first. */
   async position(): Promise<string | null> {
-    const rows = await this.sql<Array<{ position: string | null }>>`
-      select position from projection_checkpoints where name = ${this.name}`
+    const rows =
+      this.searchPath === null
+        ? await this.sql<Array<{ position: string | null }>>`select position from projection_checkpoints where name = ${this.name}`
+        : await this.begin((tx) => tx<Array<{ position: string | null }>>`select position from projection_checkpoints where name = ${this.name}`)
     return rows[0]?.position ?? null
   }
 
@@ -198,7 +208,7 @@ export class Projector {
       // the reset); the drain takes them if the checkpoint is still where the reset left it.
       const first = this.readDecoded(null, this.batchSize)
       first.catch(() => {}) // a failed read is read again by the drain
-      await this.sql.begin(async (tx) => {
+      await this.begin(async (tx) => {
         await tx`select 1 from projection_checkpoints where name = ${this.name} for update`
         for (const projection of this.projections) await projection.reset?.(tx)
         await tx`update projection_checkpoints set position = null where name = ${this.name}`
@@ -206,6 +216,14 @@ export class Projector {
       this.logger.info({ projector: this.name }, 'read models reset, replaying from the beginning')
       return this.drain({ after: null, read: first })
     })
+  }
+
+  /** A transaction on the projector's `search_path`. */
+  private begin<T>(work: (tx: TransactionSql) => Promise<T>): Promise<T> {
+    return this.sql.begin(async (tx) => {
+      if (this.searchPath !== null) await tx`select set_config('search_path', ${this.searchPath}, true)`
+      return work(tx)
+    }) as Promise<T>
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {
@@ -278,7 +296,7 @@ export class Projector {
   /** Applies the events and moves the checkpoint to the last of them, in one transaction; returns it. */
   private async applyBatch(checkpoint: string | null, events: DecodedEvent[]): Promise<string> {
     const next = events[events.length - 1]!.stored.position
-    await this.sql.begin(async (tx) => {
+    await this.begin(async (tx) => {
       // The CAS goes first: it takes the checkpoint row lock, so a competing process waits here and
       // then finds the checkpoint moved, before it has written anything.
       const moved = await tx`
@@ -322,7 +340,7 @@ export class Projector {
    */
   private async ensureCheckpointRow(): Promise<void> {
     if (this.checkpointRowEnsured) return
-    const created = await this.sql.begin(async (tx) => {
+    const created = await this.begin(async (tx) => {
       const inserted = await tx`
         insert into projection_checkpoints (name, position) values (${this.name}, null) on conflict (name) do nothing returning 1`
       if (inserted.length === 0) return false
