@@ -10,6 +10,9 @@ import {
   rebuiltReadModelTables,
 } from './read-model-projections.js'
 import { readModelSchema } from './read-model-schema.js'
+import type { RebuildReport, RebuiltTable, TableChecksum } from './rebuild-report.js'
+
+export { formatRebuildReport, type RebuildReport, type RebuiltTable, type TableChecksum } from './rebuild-report.js'
 
 /**
  * The projection rebuild of SPEC §12: every read model rebuilt from position zero into new tables, switched
@@ -39,31 +42,6 @@ import { readModelSchema } from './read-model-schema.js'
  * waits on a lock, and readers are answered between the rebuild's transactions (each a batch).
  */
 
-export interface TableChecksum {
-  rows: number
-  checksum: string
-}
-
-export interface RebuiltTable {
-  table: string
-  /** The live table, caught up to `position`, right before the switch. */
-  before: TableChecksum
-  /** The rebuilt table at the same position, switched in. */
-  after: TableChecksum
-  same: boolean
-}
-
-export interface RebuildReport {
-  /** Events the rebuilt tables were built from (the whole store at the switch). */
-  events: number
-  /** Where the live checkpoint stands after the switch (the last event applied to both sides). */
-  position: string | null
-  tables: RebuiltTable[]
-  /** Every table's rows equal before and after. */
-  same: boolean
-  durationMs: number
-}
-
 export interface RebuildOptions {
   sql: Sql
   store: EventStore
@@ -81,6 +59,17 @@ const SWITCH_ATTEMPTS = 50
 const PENDING_LIMIT = 20_000
 /** Schemas a crashed rebuild left behind are dropped by the next one after this long. */
 const STALE_AFTER_MS = 24 * 60 * 60 * 1000
+
+/** The live projector kept out of reach (stuck far behind, or ahead at every try): nothing was switched. */
+export class RebuildNotSwitchedError extends Error {
+  constructor(attempts: number) {
+    super(
+      `the rebuilt read models were not switched in: the live and the rebuilt ones could not be brought to one position ` +
+        `in ${attempts} attempts (is the live projector stuck far behind?); the live read models are unchanged`,
+    )
+    this.name = 'RebuildNotSwitchedError'
+  }
+}
 
 const silentLogger: ProjectorLogger = { info: () => {}, error: () => {} }
 
@@ -124,9 +113,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
           return report
         }
       }
-      if (attempt >= SWITCH_ATTEMPTS) {
-        throw new Error(`could not bring the live and the rebuilt read models to one position in ${attempt} attempts (is the live projector stuck far behind?)`)
-      }
+      if (attempt >= SWITCH_ATTEMPTS) throw new RebuildNotSwitchedError(attempt)
       await new Promise((resolve) => setTimeout(resolve, Math.min(20 * attempt, 500)))
     }
   } finally {
@@ -303,22 +290,6 @@ async function lockLiveTables(tx: TransactionSql, schema: string): Promise<void>
       await new Promise((resolve) => setTimeout(resolve, 10 + Math.floor(Math.random() * 40)))
     }
   }
-}
-
-/** The report as the command prints it: per table, rows and checksum before → after, and the verdict. */
-export function formatRebuildReport(report: RebuildReport): string {
-  const width = Math.max(...report.tables.map((t) => t.table.length))
-  const lines = [
-    `read models rebuilt from position zero into new tables and switched: ${report.events} events in ${report.durationMs} ms`,
-    ...report.tables.map(
-      (t) =>
-        `  ${t.table.padEnd(width)}  before ${t.before.rows} rows ${t.before.checksum}  after ${t.after.rows} rows ${t.after.checksum}  ${t.same ? 'same' : 'CHANGED'}`,
-    ),
-    report.same
-      ? 'checksums match: the rebuilt rows equal the old ones'
-      : `checksums DIFFER for ${report.tables.filter((t) => !t.same).map((t) => t.table).join(', ')}: the old rows were not what the event store gives (now replaced)`,
-  ]
-  return lines.join('\n')
 }
 
 function quoteIdent(name: string): string {
