@@ -24,6 +24,19 @@ async function appendCompletedRun(bed: TestBed, runId: string, minute: number): 
   })
 }
 
+/** The live tables' columns, indexes and constraints: what the new tables must have too. */
+const tableShapes = async (bed: TestBed) => ({
+  columns: await bed.sql`
+    select table_name, column_name, ordinal_position, data_type, is_nullable, column_default from information_schema.columns
+    where table_schema = current_schema() and table_name = any(${[...rebuiltReadModelTables]}::text[]) order by table_name, ordinal_position`,
+  indexes: await bed.sql`
+    select tablename, indexname, indexdef from pg_indexes
+    where schemaname = current_schema() and tablename = any(${[...rebuiltReadModelTables]}::text[]) order by indexname`,
+  constraints: await bed.sql`
+    select conname, pg_get_constraintdef(c.oid) as definition from pg_constraint c
+    where connamespace = current_schema()::regnamespace and conrelid::regclass::text = any(${[...rebuiltReadModelTables]}::text[]) order by conname`,
+})
+
 const leftoverSchemas = async (bed: TestBed) =>
   (await bed.sql<Array<{ name: string }>>`select nspname as name from pg_namespace where nspname like 'rebuild\\_%' or nspname like 'retired\\_%'`).map((r) => r.name)
 
@@ -53,6 +66,8 @@ describe.each(databaseFlavours())('rebuildReadModels on $name', ({ open }) => {
     const chainBefore = await verifyAuditChain(bed.sql)
     expect(chainBefore.ok).toBe(true)
     const checksumsBefore = await readModelChecksums(bed.sql)
+    const shapeBefore = await tableShapes(bed)
+    expect(shapeBefore.indexes.length).toBeGreaterThan(10)
     const eventCount = (await bed.store.readAll({ maxCount: 10_000 })).length
 
     const report = await rebuildReadModels({ sql: bed.sql, store: bed.store, consoleBaseUrl, batchSize: 5 })
@@ -68,6 +83,7 @@ describe.each(databaseFlavours())('rebuildReadModels on $name', ({ open }) => {
     expect(await dumpReadModels(bed.sql)).toEqual(before)
     expect(await verifyAuditChain(bed.sql)).toEqual(chainBefore)
     expect(await leftoverSchemas(bed)).toEqual([])
+    expect(await tableShapes(bed)).toEqual(shapeBefore)
     const printed = formatRebuildReport(report)
     expect(printed).toContain('checksums match')
     expect(printed).toContain(`operation_runs`)
