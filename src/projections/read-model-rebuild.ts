@@ -269,8 +269,14 @@ async function switchTables(sql: Sql, plan: SwitchPlan): Promise<{ position: str
     await tx.unsafe(`create schema ${retired}`)
     for (const table of rebuiltReadModelTables) await tx.unsafe(`alter table ${liveSchema}.${quoteIdent(table)} set schema ${retired}`)
     for (const table of rebuiltReadModelTables) await tx.unsafe(`alter table ${newSchema}.${quoteIdent(table)} set schema ${liveSchema}`)
-    await tx.unsafe(`drop schema ${retired} cascade`)
-    await tx.unsafe(`drop schema ${newSchema} cascade`)
+    // Without cascade: an object that depends on an old table (a view, say) or that the migrations made in the
+    // new schema (a function a moved table's trigger would call) fails the switch, rolled back, rather than
+    // being dropped with it unseen.
+    await tx.unsafe(`drop table ${rebuiltReadModelTables.map((table) => `${retired}.${quoteIdent(table)}`).join(', ')}`)
+    await tx.unsafe(`drop schema ${retired}`)
+    const leftovers = await tx<Array<{ name: string }>>`select tablename as name from pg_tables where schemaname = ${plan.schema}`
+    if (leftovers.length > 0) await tx.unsafe(`drop table ${leftovers.map((t) => `${newSchema}.${quoteIdent(t.name)}`).join(', ')}`)
+    await tx.unsafe(`drop schema ${newSchema}`)
     const tables = rebuiltReadModelTables.map((table) => {
       const [was, is] = [before.get(table)!, after.get(table)!]
       return { table, before: was, after: is, same: was.rows === is.rows && was.checksum === is.checksum }

@@ -109,6 +109,18 @@ describe.each(databaseFlavours())('rebuildReadModels on $name', ({ open }) => {
     expect((await verifyAuditChain(bed.sql)).ok).toBe(true)
   })
 
+  it('fails, changing nothing, rather than drop what depends on a live table (a view over operation_runs)', async () => {
+    await appendScenario(bed)
+    await bed.settle()
+    await live.waitUntilCaughtUp()
+    await bed.sql`create view run_ids as select id from operation_runs`
+    const before = await dumpReadModels(bed.sql)
+    await expect(rebuildReadModels({ sql: bed.sql, store: bed.store, consoleBaseUrl })).rejects.toThrow(/depend/)
+    expect(await dumpReadModels(bed.sql)).toEqual(before)
+    expect((await bed.sql`select id from run_ids`).length).toBe(before.operation_runs!.length)
+    expect(await leftoverSchemas(bed)).toEqual([])
+  })
+
   it('catches a live checkpoint that is behind up in the switch, and leaves it at the same position as the new tables', async () => {
     await appendScenario(bed)
     await bed.settle()
