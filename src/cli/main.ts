@@ -111,7 +111,7 @@ RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
     .description(
-      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs (canary tenants first), run control (pause, resume, cancel, limits, retry, revert, halt), approvals, operators, history, audit.',
+      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs (canary tenants first), run control (pause, resume, cancel, limits, retry, revert, halt), approvals, operators, history, audit, admin rebuild.',
     )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')

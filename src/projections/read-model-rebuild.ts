@@ -94,7 +94,8 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
       name: readModelProjectorName,
       projections: rebuiltReadModelProjections(),
       searchPath: `${quoteIdent(schema)}, ${path}`,
-      logger,
+      // Its own news ("no checkpoint: read models emptied") would read as the live tables'; the steps are logged here.
+      logger: { info: () => {}, error: (obj, msg) => logger.error(obj, msg) },
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     })
     const liveSide = { schema: live, path, projections: readModelProjections({ consoleBaseUrl: options.consoleBaseUrl }) }
