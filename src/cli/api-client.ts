@@ -9,6 +9,7 @@ import type { PreflightResult } from '../events/index.js'
 import type { planDriftedProblemSchema } from '../http/schemas/problem-schemas.js'
 import type { catalogSchema, planTenantPageSchema } from '../http/schemas/runbook-schemas.js'
 import type { AuditChainVerification } from '../projections/audit-chain.js'
+import type { RebuildReport as ProjectionRebuild } from '../projections/rebuild-report.js'
 import type { AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant } from '../projections/queries.js'
 import type { RunbookParameters } from '../runbooks/runbook.js'
 import type { UniverseTenant as Tenant } from '../runbooks/tenant-universe.js'
@@ -46,7 +47,7 @@ export class NetworkError extends Error {
 }
 
 // The API's answers are the read side's own types: one definition of each shape for server and client.
-export type { AuditChainVerification, AuditEntry, Page, RunControlEntry, RunDetail, RunSummary, RunTenant, Tenant }
+export type { AuditChainVerification, AuditEntry, Page, ProjectionRebuild, RunControlEntry, RunDetail, RunSummary, RunTenant, Tenant }
 /**
  * `POST /api/runbooks/{key}/preflight`: the counts, the recorded preview's id and the tenants whose repair
  * would fail (SPEC §11). The last two are optional here: a service of an earlier release leaves them out.
@@ -215,6 +216,8 @@ export interface ApiClientOptions {
 type Query = Record<string, string | number | undefined>
 
 const DEFAULT_TIMEOUT_MS = 30_000
+/** A rebuild replays the whole store before it answers. */
+const REBUILD_TIMEOUT_MS = 60 * 60 * 1000
 
 export class ApiClient {
   readonly baseUrl: string
@@ -327,6 +330,11 @@ export class ApiClient {
     return this.request('GET', '/api/audit/verify')
   }
 
+  /** SPEC §12: the read models rebuilt from the event store into new tables and switched to; answers once switched. */
+  rebuildProjections(): Promise<ProjectionRebuild> {
+    return this.request('POST', '/api/admin/rebuild-projections', { timeoutMs: Math.max(this.timeoutMs, REBUILD_TIMEOUT_MS) })
+  }
+
   listOperators(): Promise<Page<Operator>> {
     return this.request('GET', '/api/operators')
   }
@@ -392,8 +400,9 @@ export class ApiClient {
   private async request<T>(
     method: string,
     path: string,
-    options: { query?: Query; body?: unknown; authenticated?: boolean } = {},
+    options: { query?: Query; body?: unknown; authenticated?: boolean; timeoutMs?: number } = {},
   ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs
     const url = new URL(this.baseUrl + path)
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined && value !== '') url.searchParams.set(name, String(value))
@@ -409,10 +418,10 @@ export class ApiClient {
     let response: Response
     let text: string
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) })
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) })
       text = await response.text()
     } catch (error) {
-      throw new NetworkError(this.baseUrl, networkReason(error, this.timeoutMs))
+      throw new NetworkError(this.baseUrl, networkReason(error, timeoutMs))
     }
 
     const parsed = parseJson(text)

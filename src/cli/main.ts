@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { execute, type ExecuteOptions, type GlobalOptions } from './command-context.js'
 import type { CommandContext } from './command-context.js'
+import { rebuildProjections } from './commands/admin-commands.js'
 import { verifyAudit } from './commands/audit-commands.js'
 import { login, logout } from './commands/auth-commands.js'
 import { listRunbooks, listTenants, preflight, showPlan, type PlanOptions, type PreflightOptions } from './commands/catalog-commands.js'
@@ -110,7 +111,7 @@ RCP_CONFIG (credentials file, default ~/.config/rcp/credentials.json).`
 function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
   const program = new Command('rcp')
     .description(
-      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs (canary tenants first), run control (pause, resume, cancel, limits, retry, revert, halt), approvals, operators, history, audit.',
+      'Operator CLI of the runbook control plane: catalog, preflight and its plan, start and follow runs (canary tenants first), run control (pause, resume, cancel, limits, retry, revert, halt), approvals, operators, history, audit, admin rebuild.',
     )
     .option('--url <url>', 'service URL (default: $RCP_URL, else the URL you logged in to, else http://localhost:8080)')
     .option('--json', 'print the raw JSON of the API instead of text')
@@ -453,6 +454,14 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .command('verify')
     .description("recompute the audit log's hash chain; exit 7 naming the first broken entry when an entry was altered, deleted or inserted")
     .action(action((context) => verifyAudit(context)))
+
+  const admin = program.command('admin').description('administration of the deployment')
+  admin
+    .command('rebuild')
+    .description(
+      'rebuild every read model from the event store into new tables and switch to them while the service answers; prints each table\'s checksum before and after (platform.operators.manage)',
+    )
+    .action(action((context) => rebuildProjections(context)))
 
   return program
 }

@@ -10,6 +10,7 @@ import { docsRoutes } from './openapi/docs-routes.js'
 import { openApiDocument, type OpenApiDocument } from './openapi/openapi-document.js'
 import { HttpProblem } from './problem.js'
 import { MAX_BODY_BYTES } from './request-body.js'
+import { adminRoutes } from './routes/admin-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
@@ -35,6 +36,8 @@ export interface ApiDeps {
   beforeImageDays?: number
   /** Tests: scrypt cost of passwords set through the API. */
   hashParams?: ScryptParams
+  /** The console's public URL (alert payloads link to it): the projection rebuild projects alerts. */
+  consoleBaseUrl?: string
 }
 
 /**
@@ -62,6 +65,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/audit', auditRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
+  authenticated.route('/admin', adminRoutes({ sql: deps.sql, log: deps.log, consoleBaseUrl: deps.consoleBaseUrl ?? '' }))
   authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: deps.catalog.knownCapabilities }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.

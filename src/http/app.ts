@@ -29,7 +29,7 @@ export interface AppDeps {
   catalog: RunbookCatalog
   logger: Logger
   config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'> &
-    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'METRICS_TOKEN'>>
+    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'METRICS_TOKEN' | 'publicUrl'>>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -180,6 +180,7 @@ export function createApp(deps: AppDeps) {
       log: deps.log,
       catalog: deps.catalog,
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
+      ...(deps.config.publicUrl ? { consoleBaseUrl: deps.config.publicUrl } : {}),
       credentials,
       defaultMaxConcurrency,
       ...keptDays,

@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from '../db/database.js'
 import { toLoggedEvent, type LoggedEvent } from '../store/event-log.js'
 import type { EventStore, StoredEvent } from '../store/event-store.js'
+import { CatchUpLoop } from '../workers/catch-up-loop.js'
 
 /** An event as a projection sees it: validated and upcast, with where it sits in the store. */
 export type ProjectedEvent = LoggedEvent
@@ -60,6 +61,12 @@ export interface ProjectorOptions {
   /** Backoff after a failure, doubling from `initial` up to `max`. */
   retryDelayMs?: { initial: number; max: number }
   logger?: ProjectorLogger
+  /**
+   * The `search_path` of the projector's transactions (its checkpoint and the projections' tables), e.g.
+   * `rebuild_x, public` to build read models in another schema with the same SQL (see read-model-rebuild.ts).
+   * Default: the connection's.
+   */
+  searchPath?: string
 }
 
 /** An event could not be decoded or applied. The projector stops at it and retries; it never skips it. */
@@ -118,15 +125,12 @@ export class Projector {
   private readonly coalesceMs: number
   private readonly retryDelayMs: { initial: number; max: number }
   private readonly logger: ProjectorLogger
+  private readonly searchPath: string | null
 
   /** Serialises batch work inside this instance (the loop, runOnce, waitUntilCaughtUp, rebuild). */
   private queue: Promise<unknown> = Promise.resolve()
   private checkpointRowEnsured = false
-  private loop: Promise<void> | null = null
-  private stopping = false
-  private wake: (() => void) | null = null
-  private wokenEarly = false
-  private unsubscribe: (() => void) | null = null
+  private loop: CatchUpLoop | null = null
 
   constructor(options: ProjectorOptions) {
     this.store = options.store
@@ -138,34 +142,45 @@ export class Projector {
     this.coalesceMs = options.coalesceMs ?? 20
     this.retryDelayMs = options.retryDelayMs ?? { initial: 250, max: 30_000 }
     this.logger = options.logger ?? consoleLogger
+    this.searchPath = options.searchPath ?? null
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer')
   }
 
   /** Starts the background loop: applies what is there, then waits for an append in this process or the next poll. */
   start(): void {
     if (this.loop) return
-    this.stopping = false
-    this.unsubscribe = this.store.onAppended(() => this.wakeUp())
-    this.loop = this.runLoop()
+    this.loop = new CatchUpLoop({
+      store: this.store,
+      pass: () => this.runOnce(),
+      pollIntervalMs: this.pollIntervalMs,
+      coalesceMs: this.coalesceMs,
+      retryDelayMs: this.retryDelayMs,
+      onError: (error, failures, retryInMs) =>
+        this.logger.error(
+          { projector: this.name, err: error, failures, retryInMs },
+          `projector ${this.name} is stuck and will retry: ${errorMessage(error)}`,
+        ),
+      onRecovered: () => this.logger.info({ projector: this.name }, 'projector recovered'),
+    })
+    this.loop.start()
   }
 
   /** Stops the loop after the batch in flight. */
   async stop(): Promise<void> {
-    this.stopping = true
-    this.wakeUp()
-    this.unsubscribe?.()
-    this.unsubscribe = null
     const loop = this.loop
-    this.loop = null
-    await loop
+    await loop?.stop()
+    if (this.loop === loop) this.loop = null
   }
 
-  /** Applies everything available now, batch by batch; returns how many events this call applied. */
+  /**
+   * Applies everything available now, batch by batch, up to the end of the log as read (a short batch);
+   * returns how many events this call applied.
+   */
   runOnce(): Promise<number> {
     return this.serialised(() => this.drain())
   }
 
-  /** Resolves once everything in the store when called (and anything appended meanwhile) is applied. */
+  /** Resolves once everything in the store when called (and anything appended meanwhile) is applied (ends on an empty read). */
   async waitUntilCaughtUp(options: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
     while ((await this.runOnce()) > 0) {
@@ -175,8 +190,10 @@ export class Projector {
 
   /** The stored checkpoint: the position of the last applied event, null before the first. */
   async position(): Promise<string | null> {
-    const rows = await this.sql<Array<{ position: string | null }>>`
-      select position from projection_checkpoints where name = ${this.name}`
+    const rows =
+      this.searchPath === null
+        ? await this.sql<Array<{ position: string | null }>>`select position from projection_checkpoints where name = ${this.name}`
+        : await this.begin((tx) => tx<Array<{ position: string | null }>>`select position from projection_checkpoints where name = ${this.name}`)
     return rows[0]?.position ?? null
   }
 
@@ -191,7 +208,7 @@ export class Projector {
       // the reset); the drain takes them if the checkpoint is still where the reset left it.
       const first = this.readDecoded(null, this.batchSize)
       first.catch(() => {}) // a failed read is read again by the drain
-      await this.sql.begin(async (tx) => {
+      await this.begin(async (tx) => {
         await tx`select 1 from projection_checkpoints where name = ${this.name} for update`
         for (const projection of this.projections) await projection.reset?.(tx)
         await tx`update projection_checkpoints set position = null where name = ${this.name}`
@@ -199,6 +216,14 @@ export class Projector {
       this.logger.info({ projector: this.name }, 'read models reset, replaying from the beginning')
       return this.drain({ after: null, read: first })
     })
+  }
+
+  /** A transaction on the projector's `search_path`. */
+  private begin<T>(work: (tx: TransactionSql) => Promise<T>): Promise<T> {
+    return this.sql.begin(async (tx) => {
+      if (this.searchPath !== null) await tx`select set_config('search_path', ${this.searchPath}, true)`
+      return work(tx)
+    }) as Promise<T>
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {
@@ -254,12 +279,16 @@ export class Projector {
         }
       }
       if (failure) throw failure
-      if (this.loop && this.stopping) return applied
+      // A short batch was the end of the log when read: whatever was appended since woke the loop.
+      if (stored.length < maxCount) return applied
+      if (this.loop?.stopping) return applied
     }
   }
 
   /** Apply what decodes up to a bad event, so the checkpoint stops right before it. */
   private async readDecoded(after: string | null, maxCount: number): Promise<Decoded> {
+    // What was announced before this read is in it (see CatchUpLoop).
+    this.loop?.reading()
     const stored = await this.store.readAll({ after, maxCount })
     return { stored, ...this.decodePrefix(stored) }
   }
@@ -267,7 +296,7 @@ export class Projector {
   /** Applies the events and moves the checkpoint to the last of them, in one transaction; returns it. */
   private async applyBatch(checkpoint: string | null, events: DecodedEvent[]): Promise<string> {
     const next = events[events.length - 1]!.stored.position
-    await this.sql.begin(async (tx) => {
+    await this.begin(async (tx) => {
       // The CAS goes first: it takes the checkpoint row lock, so a competing process waits here and
       // then finds the checkpoint moved, before it has written anything.
       const moved = await tx`
@@ -311,7 +340,7 @@ export class Projector {
    */
   private async ensureCheckpointRow(): Promise<void> {
     if (this.checkpointRowEnsured) return
-    const created = await this.sql.begin(async (tx) => {
+    const created = await this.begin(async (tx) => {
       const inserted = await tx`
         insert into projection_checkpoints (name, position) values (${this.name}, null) on conflict (name) do nothing returning 1`
       if (inserted.length === 0) return false
@@ -320,56 +349,6 @@ export class Projector {
     })
     if (created) this.logger.info({ projector: this.name }, 'no checkpoint: read models emptied, replaying from the beginning')
     this.checkpointRowEnsured = true
-  }
-
-  private async runLoop(): Promise<void> {
-    let failures = 0
-    while (!this.stopping) {
-      let applied = 0
-      try {
-        applied = await this.runOnce()
-        if (failures > 0) this.logger.info({ projector: this.name }, 'projector recovered')
-        failures = 0
-      } catch (error) {
-        failures += 1
-        const delay = Math.min(this.retryDelayMs.initial * 2 ** (failures - 1), this.retryDelayMs.max)
-        this.logger.error(
-          { projector: this.name, err: error, failures, retryInMs: delay },
-          `projector ${this.name} is stuck and will retry: ${errorMessage(error)}`,
-        )
-        await this.sleep(delay, { wakeOnAppend: false })
-        continue
-      }
-      if (applied === 0) await this.sleep(this.pollIntervalMs, { wakeOnAppend: true })
-      // Let a burst of appends gather so that one transaction applies many events instead of one each.
-      if (applied < this.batchSize && !this.stopping) await new Promise((resolve) => setTimeout(resolve, this.coalesceMs))
-    }
-  }
-
-  private sleep(ms: number, options: { wakeOnAppend: boolean }): Promise<void> {
-    if (options.wakeOnAppend && this.wokenEarly) {
-      this.wokenEarly = false
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      const wakeOnAppend = options.wakeOnAppend
-      const self = this
-      function done() {
-        clearTimeout(timer)
-        self.wake = null
-        resolve()
-      }
-      // During a failure backoff an append must not cut the delay short; only stop() may.
-      this.wake = () => {
-        if (wakeOnAppend || this.stopping) done()
-      }
-    })
-  }
-
-  private wakeUp(): void {
-    if (this.wake) this.wake()
-    else this.wokenEarly = true
   }
 }
 
