@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
 import type { CredentialCache } from '../auth/credential-cache.js'
 import type { ScryptParams } from '../auth/password-hash.js'
+import type { WebhookHostPolicy } from '../commands/alert-destinations-hosts.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
@@ -10,6 +11,7 @@ import { docsRoutes } from './openapi/docs-routes.js'
 import { openApiDocument, type OpenApiDocument } from './openapi/openapi-document.js'
 import { HttpProblem } from './problem.js'
 import { MAX_BODY_BYTES } from './request-body.js'
+import { alertInboxRoutes, alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
@@ -35,6 +37,8 @@ export interface ApiDeps {
   beforeImageDays?: number
   /** Tests: scrypt cost of passwords set through the API. */
   hashParams?: ScryptParams
+  /** OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12); null or absent: any host. */
+  webhookHostPolicy?: WebhookHostPolicy | null
 }
 
 /**
@@ -55,6 +59,8 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // Mounted before the bearer authentication below: the document is public.
   api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))
   api.route('/auth', authRoutes(deps))
+  // Signed by a console alert destination's secret instead of a bearer token.
+  api.route('/', alertInboxRoutes(deps))
   const authenticated = new OpenAPIHono<AppEnv>()
   authenticated.use(bearerAuthentication(deps.sql, deps.credentials))
   authenticated.route('/', runbookRoutes(deps))
@@ -63,6 +69,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
   authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: deps.catalog.knownCapabilities }))
+  authenticated.route('/', alertRoutes({ ...deps, hostPolicy: deps.webhookHostPolicy ?? null }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -26,7 +26,7 @@ export interface AppDeps {
   catalog: RunbookCatalog
   logger: Logger
   config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'> &
-    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS'>>
+    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'webhookHostPolicy'>>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -174,6 +174,7 @@ export function createApp(deps: AppDeps) {
       catalog: deps.catalog,
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       credentials,
+      webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
