@@ -31,7 +31,7 @@ export async function signingConsoleDestination(sql: Sql, body: Uint8Array, sign
 export async function storeReceivedAlert(sql: Sql, destinationId: string, alert: ReceivedAlert, at: Date): Promise<InboxOutcome> {
   const rows = await sql`
     insert into alert_inbox (delivery_id, destination_id, alert_key, run_id, payload, received_at)
-    values (${alert.deliveryId}, ${destinationId}, ${alert.alertKey}, ${alert.runId}, ${JSON.stringify(alert.payload)}::jsonb, ${at.toISOString()})
+    values (${alert.deliveryId}, ${destinationId}, ${alert.alertKey}, ${alert.runId}, ${JSON.stringify(alert.payload)}::text::jsonb, ${at.toISOString()})
     on conflict (delivery_id) do nothing
     returning delivery_id`
   return rows.length > 0 ? 'stored' : 'duplicate'
