@@ -188,6 +188,7 @@ export function createApp(deps: AppDeps) {
       catalog: deps.catalog,
       logger: deps.logger,
       nodeEnv: deps.config.NODE_ENV,
+      webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),

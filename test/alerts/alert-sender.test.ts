@@ -206,7 +206,8 @@ describe.runIf(TEST_POSTGRES_URL)('alert sender: two senders with their own conn
   beforeAll(async () => {
     db = await freshPostgresDatabase()
     await migrateService(db.sql, { postgresEventStore: true, runbooks: [] })
-    const [{ name }] = await db.sql<Array<{ name: string }>>`select current_database() as name`
+    const [row] = await db.sql<Array<{ name: string }>>`select current_database() as name`
+    const name = row!.name
     const url = new URL(TEST_POSTGRES_URL)
     url.pathname = `/${name}`
     other = await connectPostgres(url.toString())

@@ -45,6 +45,10 @@ export const consolePaths = {
   account: `${CONSOLE_BASE}/ops/me`,
   accountPassword: `${CONSOLE_BASE}/ops/me/password`,
   halt: `${CONSOLE_BASE}/ops/halt`,
+  /** SPEC §5/§12: alerts raised, their deliveries, the console's inbox and the destinations. */
+  alerts: `${CONSOLE_BASE}/ops/alerts`,
+  alertDestinations: `${CONSOLE_BASE}/ops/alerts/destinations`,
+  alertDestinationRemove: (id: string) => `${CONSOLE_BASE}/ops/alerts/destinations/${encodeURIComponent(id)}/remove`,
   liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
   /** SPEC §11: a preview's per-tenant plan (JSON, for the runbooks page's script); `{preflightId}` is filled in by the script. */
