@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AlertSender } from '../../src/alerts/alert-sender.js'
@@ -248,4 +249,33 @@ describe.runIf(TEST_POSTGRES_URL)('alert sender: two senders with their own conn
     // What the senders claimed adds up to the deliveries: none was claimed twice.
     expect([...claimedBy.values()].reduce((a, b) => a + b, 0)).toBe(60)
   })
+
+  it('delivers each delivery exactly once with two sender processes', async () => {
+    await db.sql`delete from alert_deliveries`
+    receiver.posts.length = 0
+    const ids: string[] = []
+    for (let i = 0; i < 40; i++) ids.push(await recordDelivery(db.sql, `PROC${String(i).padStart(3, '0')}`, 'hook', new Date()))
+    const [row] = await db.sql<Array<{ name: string }>>`select current_database() as name`
+    const url = new URL(TEST_POSTGRES_URL)
+    url.pathname = `/${row!.name}`
+    const runSender = () =>
+      new Promise<number>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'test/alerts/sender-process.ts'], {
+          env: { ...process.env, DATABASE_URL: url.toString() },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let out = ''
+        let err = ''
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+        child.on('error', reject)
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim()).claimed as number) : reject(new Error(`sender process exited ${code}: ${err}`))))
+      })
+    const claimed = await Promise.all([runSender(), runSender()])
+    expect(claimed[0]! + claimed[1]!).toBe(40)
+    const received = receiver.posts.map((post) => post.headers['x-delivery-id'])
+    expect(received.sort()).toEqual([...ids].sort())
+    const rows = await db.sql<Array<{ status: string; attempts: number }>>`select status, attempts from alert_deliveries`
+    expect(rows.every((r) => r.status === 'delivered' && r.attempts === 1)).toBe(true)
+  }, 60_000)
 })
