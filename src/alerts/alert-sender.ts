@@ -132,7 +132,15 @@ export class AlertSender {
   /** One pass: claims the due deliveries (at most a batch), sends them, records each outcome. */
   async runOnce(): Promise<number> {
     const claimed = await this.claim()
-    await Promise.all(claimed.map((row) => this.deliver(row)))
+    await Promise.all(
+      claimed.map((row) =>
+        // One delivery's trouble (the database gone while recording it) leaves the others of the batch alone;
+        // its claim runs out and it is tried again.
+        this.deliver(row).catch((error: unknown) =>
+          this.logger.warn({ err: error, deliveryId: row.id, destinationId: row.destination_id }, 'alert sender: could not record a delivery attempt; will try again'),
+        ),
+      ),
+    )
     return claimed.length
   }
 
@@ -162,6 +170,7 @@ export class AlertSender {
     const target = this.targetOf(row)
     if (target === 'removed') update = decideUndeliverable(progress, 'DESTINATION_REMOVED')
     else if (target === 'not_allowed') update = decideUndeliverable(progress, 'HOST_NOT_ALLOWED')
+    else if (target === 'unsupported') update = decideUndeliverable(progress, 'UNSUPPORTED_DESTINATION')
     else {
       const result = target === null ? ({ kind: 'error', errorClass: 'NO_SERVICE_URL' } as const) : await this.post(row, target)
       update = decideDeliveryAttempt(progress, result, { at: this.now(), policy: this.policy, random: this.random() })
@@ -175,13 +184,22 @@ export class AlertSender {
   }
 
   /** Where to POST, with the credentials of the URL apart; null when the service's own URL is not known. */
-  private targetOf(row: ClaimedRow): { url: URL; secret: string } | 'removed' | 'not_allowed' | null {
-    if (row.removed || row.secret === null || row.target === null) return 'removed'
+  private targetOf(row: ClaimedRow): { url: URL; secret: string } | 'removed' | 'not_allowed' | 'unsupported' | null {
+    if (row.removed || row.target === null) return 'removed'
+    if (row.kind !== 'console' && row.kind !== 'webhook') return 'unsupported'
+    // Unsigned it cannot go (a console row of an earlier release, before the start that gives it a secret).
+    if (row.secret === null) return 'unsupported'
     if (row.kind === 'console') {
       const base = this.options.serviceBaseUrl()
       return base === null ? null : { url: new URL(row.target, base), secret: row.secret }
     }
-    const url = new URL(row.target)
+    let url: URL
+    try {
+      url = new URL(row.target)
+    } catch {
+      return 'unsupported'
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'unsupported'
     if (!hostAllowed(this.options.hostPolicy, url.hostname)) return 'not_allowed'
     return { url, secret: row.secret }
   }

@@ -24,8 +24,11 @@ export const defaultDeliveryRetryPolicy: DeliveryRetryPolicy = {
 /** What the attempt met: the receiver's HTTP status, or the class of error that stopped it. */
 export type AttemptResult = { kind: 'answered'; status: number } | { kind: 'error'; errorClass: string }
 
-/** A delivery that cannot be attempted: its destination was removed, or its host is no longer allowed. */
-export type Undeliverable = 'DESTINATION_REMOVED' | 'HOST_NOT_ALLOWED'
+/**
+ * A delivery that cannot be attempted: its destination was removed, its host is no longer allowed, or the
+ * destination is of a kind or has a URL no sender can post to (a row of an earlier release, or by hand).
+ */
+export type Undeliverable = 'DESTINATION_REMOVED' | 'HOST_NOT_ALLOWED' | 'UNSUPPORTED_DESTINATION'
 
 export interface DeliveryProgress {
   attempts: number

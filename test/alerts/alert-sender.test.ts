@@ -189,6 +189,19 @@ describe.each(databaseFlavours())('alert sender: $name', (flavour) => {
     expect(receiver.posts).toHaveLength(1)
   })
 
+  it('fails, without sending, the deliveries of a destination no sender can post to, and carries on with the others', async () => {
+    await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled) values ('legacy-email', 1, 'email', 'ops@example.com', true)`
+    await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled, secret) values ('bad-url', 1, 'webhook', 'not a url', true, ${secret})`
+    await addWebhook(db.sql, 'hook', receiver.url)
+    const email = await recordDelivery(db.sql, 'RUN8', 'legacy-email')
+    const bad = await recordDelivery(db.sql, 'RUN8', 'bad-url')
+    const good = await recordDelivery(db.sql, 'RUN8', 'hook')
+    expect(await sender(testClock('2026-01-01T00:00:00Z')).runOnce()).toBe(3)
+    expect(await delivery(db.sql, email)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'UNSUPPORTED_DESTINATION' })
+    expect(await delivery(db.sql, bad)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'UNSUPPORTED_DESTINATION' })
+    expect(await delivery(db.sql, good)).toMatchObject({ status: 'delivered', attempts: 1 })
+  })
+
   it('fails the deliveries of a destination that was removed, without sending', async () => {
     await addWebhook(db.sql, 'hook', receiver.url)
     const id = await recordDelivery(db.sql, 'RUN7', 'hook')
