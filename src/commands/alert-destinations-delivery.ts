@@ -16,7 +16,7 @@ export interface DeliveryRetryPolicy {
 }
 
 export const defaultDeliveryRetryPolicy: DeliveryRetryPolicy = {
-  baseDelayMs: 5_000,
+  baseDelayMs: 2_000,
   maxDelayMs: 60 * 60_000,
   giveUpAfterMs: 24 * 60 * 60_000,
 }

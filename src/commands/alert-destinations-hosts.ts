@@ -5,7 +5,8 @@ import { BlockList, isIP } from 'node:net'
  * receiver works). Set from OPS_WEBHOOK_ALLOWED_HOSTS: host names (exact, case-insensitive; `*.example.com`
  * for its subdomains) and CIDR ranges or single addresses. A range matches a URL whose host IS an address
  * in it: names are not resolved (a name's addresses can change between the check and the send, so a
- * deployment that wants to allow a network lists its names, or posts to addresses).
+ * deployment that wants to allow a network lists its names, or posts to addresses) — except `localhost`,
+ * which is loopback by definition (RFC 6761): a range holding 127.0.0.1 or ::1 admits it.
  */
 export interface WebhookHostPolicy {
   names: ReadonlySet<string>
@@ -50,7 +51,8 @@ export function hostAllowed(policy: WebhookHostPolicy | null, hostname: string):
   const host = unbracketed(hostname).toLowerCase().replace(/\.$/, '')
   const family = isIP(host)
   if (family !== 0) return policy.addresses.check(host, family === 4 ? 'ipv4' : 'ipv6')
-  return policy.names.has(host) || policy.suffixes.some((suffix) => host.endsWith(suffix))
+  if (policy.names.has(host) || policy.suffixes.some((suffix) => host.endsWith(suffix))) return true
+  return (host === 'localhost' || host.endsWith('.localhost')) && (policy.addresses.check('127.0.0.1', 'ipv4') || policy.addresses.check('::1', 'ipv6'))
 }
 
 function unbracketed(host: string): string {

@@ -37,8 +37,11 @@ describe('OPS_WEBHOOK_ALLOWED_HOSTS', () => {
     expect(hostAllowed(policy, '[::1]')).toBe(true)
     expect(hostAllowed(policy, '[fd12::5]')).toBe(true)
     expect(hostAllowed(policy, '[fe80::1]')).toBe(false)
-    // Names are not resolved: a range never admits a name.
-    expect(hostAllowed(parseAllowedHosts('127.0.0.0/8'), 'localhost')).toBe(false)
+    // Names are not resolved: a range admits no name but localhost, which is loopback by definition.
+    expect(hostAllowed(parseAllowedHosts('10.0.0.0/8'), 'ten.internal')).toBe(false)
+    expect(hostAllowed(parseAllowedHosts('127.0.0.0/8'), 'localhost')).toBe(true)
+    expect(hostAllowed(parseAllowedHosts('::1'), 'LOCALHOST')).toBe(true)
+    expect(hostAllowed(parseAllowedHosts('10.0.0.0/8'), 'localhost')).toBe(false)
     expect(hostAllowed(null, 'anything.at.all')).toBe(true)
   })
 
