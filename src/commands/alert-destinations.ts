@@ -17,7 +17,7 @@ import {
   type AlertDestinationState,
 } from './alert-destinations-decider.js'
 import type { WebhookHostPolicy } from './alert-destinations-hosts.js'
-import { ConflictError } from './errors.js'
+import { ConflictError, NotFoundError } from './errors.js'
 
 /**
  * SPEC §12 "Alert delivery": alert destinations of the platform workspace. Load the destination's stream,
@@ -85,18 +85,19 @@ export async function addWebhookDestination(
 export async function removeAlertDestination(deps: AlertDestinationDeps, actor: Actor, id: string): Promise<AlertDestinationView> {
   requireCapabilities(actor, [capabilities.operatorsManage])
   const before = await findDestination(deps.sql, id)
+  if (!before) throw new NotFoundError('alert destination', id)
   const command: AlertDestinationCommand = { type: 'RemoveAlertDestination', id, at: new Date().toISOString() }
   // A destination of a release before these events (or written by hand) has a row and no stream: it is there.
   const [row] = await deps.sql<Array<{ workspace_id: string }>>`
     select workspace_id::text from alert_destinations where id = ${id} and enabled and removed_at is null`
-  const legacy = before && row ? { status: 'active' as const, id, kind: before.kind, url: before.url, workspaceId: Number(row.workspace_id) } : null
+  const legacy = row ? { status: 'active' as const, id, kind: before.kind, url: before.url, workspaceId: Number(row.workspace_id) } : null
   await decideAndRecord(deps, initiatorOf(actor), command, legacy, async (tx) => {
     await tx`update alert_destinations set enabled = false, removed_at = ${command.at}, secret = null where id = ${id}`
     await tx`
       update alert_deliveries set status = 'failed', last_error = 'DESTINATION_REMOVED', next_attempt_at = null, claimed_by = null, claimed_until = null
       where destination_id = ${id} and status = 'recorded'`
   })
-  return { ...before!, secretSet: false }
+  return { ...before, secretSet: false }
 }
 
 /**
