@@ -31,6 +31,7 @@ import { createPlanner } from './workers/planner.js'
 import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
 import { BeforeImagePurge } from './workers/before-image-purge.js'
+import { AlertSender } from './alerts/alert-sender.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
 
 export interface Service {
@@ -109,6 +110,12 @@ async function openQueue(config: Config, logger: Logger, onStreamRecreated: () =
   })
 }
 
+/** This process's own address, as a client on this host reaches it. */
+function ownBaseUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host
+  return `http://${reachable}:${port}`
+}
+
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */
 export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
   const catalog = createRunbookCatalog(overrides.runbooks ?? builtInRunbooks)
@@ -135,7 +142,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   if (roles.has('api')) {
     if (config.demoSeed) {
       demoSeeded = await seedDemo(db.sql)
-      await ensureConsoleAlertDestination(db.sql)
+      await ensureConsoleAlertDestination({ sql: db.sql, log })
     }
     let admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
       ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
@@ -174,6 +181,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let consumer: JobConsumer | null = null
   let reconciler: Reconciler | null = null
   let beforeImagePurge: BeforeImagePurge | null = null
+  let alertSender: AlertSender | null = null
+  let port: number | null = null
   if (roles.has('worker')) {
     const deps = { sql: db.sql, log, queue, logger }
     dispatcher = createDispatcher(deps)
@@ -198,6 +207,14 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     reconciler.start()
     beforeImagePurge = new BeforeImagePurge(deps, { retentionDays: config.OPS_BEFORE_IMAGE_DAYS, intervalMs: BEFORE_IMAGE_PURGE_INTERVAL_MS })
     beforeImagePurge.start()
+    // The console's inbox is this service: posted to directly when this process serves the API, else at PUBLIC_URL.
+    alertSender = new AlertSender({
+      sql: db.sql,
+      logger,
+      hostPolicy: config.webhookHostPolicy,
+      serviceBaseUrl: () => (roles.has('api') ? (port === null ? null : ownBaseUrl(config.HOST, port)) : config.publicUrl),
+    })
+    alertSender.start()
   }
 
   // A dependency that is down may not answer at all (a connection attempt waits for its timeout): the
@@ -221,7 +238,6 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   }
 
   let server: ServerType | null = null
-  let port: number | null = null
   if (overrides.listen !== false) {
     const app = createApp({
       sql: db.sql,
@@ -265,6 +281,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       http?.closeIdleConnections?.()
       await reconciler?.stop()
       await beforeImagePurge?.stop()
+      await alertSender?.stop()
       await consumer?.stop()
       await dispatcher?.stop()
       await verifier?.stop()

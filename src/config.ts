@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { InvalidAllowedHostError, parseAllowedHosts, type WebhookHostPolicy } from './commands/alert-destinations-hosts.js'
 
 const booleanFlag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
@@ -50,6 +51,18 @@ const configSchema = z.object({
   OPS_BEFORE_IMAGE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** SPEC §12: when set, GET /metrics needs it as a bearer token (from anywhere); unset, loopback clients only. */
   METRICS_TOKEN: z.string().min(1).optional(),
+  /** SPEC §12: host names and CIDR ranges webhooks may point at (comma-separated); unset: any host. */
+  OPS_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .superRefine((value, ctx) => {
+      try {
+        parseAllowedHosts(value)
+      } catch (error) {
+        if (!(error instanceof InvalidAllowedHostError)) throw error
+        ctx.addIssue({ code: 'custom', message: error.message })
+      }
+    })
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 })
@@ -58,6 +71,8 @@ export type Config = z.infer<typeof configSchema> & {
   /** Seed the demo data: on by default only for the embedded database (SPEC §8). */
   demoSeed: boolean
   publicUrl: string
+  /** OPS_WEBHOOK_ALLOWED_HOSTS parsed; null: any host. */
+  webhookHostPolicy: WebhookHostPolicy | null
 }
 
 export class ConfigError extends Error {}
@@ -86,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...config,
     demoSeed: config.OPS_DEMO_SEED ?? !config.DATABASE_URL,
     publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.PORT}`,
+    webhookHostPolicy: config.OPS_WEBHOOK_ALLOWED_HOSTS ? parseAllowedHosts(config.OPS_WEBHOOK_ALLOWED_HOSTS) : null,
   }
 }

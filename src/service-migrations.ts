@@ -1,3 +1,4 @@
+import { alertSchema } from './alerts/alert-schema.js'
 import { consoleSessionSchema } from './auth/console-sessions.js'
 import { authSchema } from './auth/operator-store.js'
 import type { Sql } from './db/database.js'
@@ -32,6 +33,8 @@ export function serviceMigrationSets(options: ServiceMigrationOptions): Migratio
     platformSchema,
     ...(options.postgresEventStore ? [eventStoreSchema] : []),
     readModelSchema,
+    // After the read models: the alert tables are created by the read-model baseline and evolve here.
+    alertSchema,
     authSchema,
     consoleSessionSchema,
     tenantResultsSchema,

@@ -150,4 +150,20 @@ describe('loadConfig', () => {
       expect(config.OPS_BOOTSTRAP_ADMIN_PASSWORD).toBe('a long enough password')
     })
   })
+
+  describe('OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12)', () => {
+    it('is unset by default: any host', () => {
+      expect(loadConfig({}).webhookHostPolicy).toBeNull()
+    })
+
+    it('parses host names and CIDR ranges', () => {
+      const policy = loadConfig({ OPS_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com, 10.0.0.0/8' }).webhookHostPolicy
+      expect(policy?.entries).toEqual(['hooks.example.com', '10.0.0.0/8'])
+    })
+
+    it('refuses an entry that is neither, naming the variable', () => {
+      expect(configError({ OPS_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com,10.0.0.0/40' }).message).toContain('OPS_WEBHOOK_ALLOWED_HOSTS')
+      expect(configError({ OPS_WEBHOOK_ALLOWED_HOSTS: 'not a host' }).message).toContain('OPS_WEBHOOK_ALLOWED_HOSTS')
+    })
+  })
 })

@@ -38,7 +38,7 @@ export class ConflictError extends DomainError {}
 
 export class NotFoundError extends DomainError {
   constructor(
-    readonly resource: 'runbook' | 'run' | 'tenant' | 'operator' | 'preflight',
+    readonly resource: 'runbook' | 'run' | 'tenant' | 'operator' | 'preflight' | 'alert destination',
     readonly id: string,
   ) {
     super(`unknown ${resource}: ${id}`)

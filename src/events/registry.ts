@@ -27,6 +27,7 @@ import {
   tenantProcessedV2,
 } from './run-events.js'
 import { haltEngagedV1, haltLiftedV1 } from './halt-events.js'
+import { alertDestinationAddedV1, alertDestinationRemovedV1 } from './alert-destination-events.js'
 import {
   capabilitiesIntroducedV1,
   operatorCapabilitiesChangedV1,
@@ -62,6 +63,8 @@ export const eventSchemas = {
   RunVerified: { 1: runVerifiedV1 },
   HaltEngaged: { 1: haltEngagedV1 },
   HaltLifted: { 1: haltLiftedV1 },
+  AlertDestinationAdded: { 1: alertDestinationAddedV1 },
+  AlertDestinationRemoved: { 1: alertDestinationRemovedV1 },
   OperatorCreated: { 1: operatorCreatedV1 },
   OperatorUpdated: { 1: operatorUpdatedV1 },
   OperatorCapabilitiesChanged: { 1: operatorCapabilitiesChangedV1 },

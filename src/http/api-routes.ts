@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
 import type { CredentialCache } from '../auth/credential-cache.js'
 import type { ScryptParams } from '../auth/password-hash.js'
+import type { WebhookHostPolicy } from '../commands/alert-destinations-hosts.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
@@ -11,6 +12,7 @@ import { openApiDocument, type OpenApiDocument } from './openapi/openapi-documen
 import { HttpProblem } from './problem.js'
 import { MAX_BODY_BYTES } from './request-body.js'
 import { adminRoutes } from './routes/admin-routes.js'
+import { alertInboxRoutes, alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
@@ -38,6 +40,8 @@ export interface ApiDeps {
   hashParams?: ScryptParams
   /** The console's public URL (alert payloads link to it): the projection rebuild projects alerts. */
   consoleBaseUrl?: string
+  /** OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12); null or absent: any host. */
+  webhookHostPolicy?: WebhookHostPolicy | null
 }
 
 /**
@@ -58,6 +62,8 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // Mounted before the bearer authentication below: the document is public.
   api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))
   api.route('/auth', authRoutes(deps))
+  // Signed by a console alert destination's secret instead of a bearer token.
+  api.route('/', alertInboxRoutes(deps))
   const authenticated = new OpenAPIHono<AppEnv>()
   authenticated.use(bearerAuthentication(deps.sql, deps.credentials))
   authenticated.route('/', runbookRoutes(deps))
@@ -67,6 +73,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/settings', settingsRoutes(deps))
   authenticated.route('/admin', adminRoutes({ sql: deps.sql, log: deps.log, consoleBaseUrl: deps.consoleBaseUrl ?? '' }))
   authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: deps.catalog.knownCapabilities }))
+  authenticated.route('/', alertRoutes({ ...deps, hostPolicy: deps.webhookHostPolicy ?? null }))
   api.route('/', authenticated)
   // Built once every route is registered; a schema the generator cannot describe fails the start, not a request.
   document = openApiDocument(api, API_BASE_PATH)

@@ -29,7 +29,7 @@ export interface AppDeps {
   catalog: RunbookCatalog
   logger: Logger
   config: Pick<Config, 'TOKEN_TTL_SECONDS' | 'NODE_ENV' | 'TRUST_PROXY_HOPS' | 'WORKER_CONCURRENCY' | 'WORKER_CAPACITY'> &
-    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'METRICS_TOKEN' | 'publicUrl'>>
+    Partial<Pick<Config, 'OPS_BEFORE_IMAGE_DAYS' | 'METRICS_TOKEN' | 'publicUrl' | 'webhookHostPolicy'>>
   healthy: () => Promise<boolean>
   /** False for worker/projector processes: they answer /health only. */
   serveApi: boolean
@@ -182,6 +182,7 @@ export function createApp(deps: AppDeps) {
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       ...(deps.config.publicUrl ? { consoleBaseUrl: deps.config.publicUrl } : {}),
       credentials,
+      webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
@@ -195,6 +196,7 @@ export function createApp(deps: AppDeps) {
       catalog: deps.catalog,
       logger: deps.logger,
       nodeEnv: deps.config.NODE_ENV,
+      webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),

@@ -1,4 +1,4 @@
-import type { Sql, TransactionSql } from '../db/database.js'
+import type { TransactionSql } from '../db/database.js'
 import type { DomainEvent, RunOutcome } from '../events/index.js'
 import type { Projection } from './projector.js'
 
@@ -143,13 +143,8 @@ async function platformWorkspaceId(tx: TransactionSql): Promise<string | null> {
 }
 
 /**
- * The destination every platform workspace has out of the box: the console's own alert list. Idempotent;
- * called at start for the demo so that a failed demo run shows a recorded delivery.
+ * The destination every platform workspace has out of the box: the console's own inbox, a signed webhook
+ * to the service (src/commands/alert-destinations.ts). Called at start, once the demo's platform tenant
+ * exists, so that a failed demo run's alert is delivered to, and shown by, the console.
  */
-export async function ensureConsoleAlertDestination(sql: Sql): Promise<void> {
-  await sql`
-    insert into alert_destinations (id, workspace_id, kind, target, enabled)
-    select 'platform-console', t.workspace_id, 'console', '/system/ops/runs', true
-    from tenants t where t.is_platform order by t.id limit 1
-    on conflict (id) do nothing`
-}
+export { ensureConsoleAlertDestination } from '../commands/alert-destinations.js'

@@ -17,6 +17,8 @@ export const auditActions = {
   reverted: 'platform.ops.runbooks.reverted',
   halted: 'platform.ops.halted',
   haltLifted: 'platform.ops.halt_lifted',
+  alertDestinationAdded: 'platform.ops.alerts.destination_added',
+  alertDestinationRemoved: 'platform.ops.alerts.destination_removed',
   approved: 'platform.ops.runbooks.approved',
   rejected: 'platform.ops.runbooks.rejected',
   approvalsChanged: 'platform.operators.approvals_changed',
@@ -297,6 +299,14 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
       return deploymentEntry(metadata, auditActions.halted, event.data.reason)
     case 'HaltLifted':
       return deploymentEntry(metadata, auditActions.haltLifted, event.data.reason)
+    // SPEC §12: which destination, of what kind, where to (never its secret: the event has none).
+    case 'AlertDestinationAdded':
+      return alertDestinationEntry(metadata, auditActions.alertDestinationAdded, event.data.destinationId, {
+        destination_kind: event.data.kind,
+        destination_url: event.data.url,
+      })
+    case 'AlertDestinationRemoved':
+      return alertDestinationEntry(metadata, auditActions.alertDestinationRemoved, event.data.destinationId, {})
     case 'OperatorCreated':
       return operatorEntry(metadata, auditActions.operatorCreated, event.data.operatorId, {
         subject_email: event.data.email,
@@ -415,6 +425,16 @@ function operatorEntry(metadata: EventMetadata, action: AuditAction, subjectId: 
     actorUserId: actor.id,
     actorEmail: actor.email,
     context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), subject_operator_id: subjectId, ...extra },
+  }
+}
+
+function alertDestinationEntry(metadata: EventMetadata, action: AuditAction, destinationId: string, extra: Record<string, unknown>): AuditEntry {
+  const actor = actorOf(metadata)
+  return {
+    action,
+    actorUserId: actor.id,
+    actorEmail: actor.email,
+    context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), destination_id: destinationId, ...extra },
   }
 }
 

@@ -320,7 +320,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     const eventsBefore = await service.eventCount()
 
     expect((await page.goto('/system/ops/runs'))?.status()).toBe(200)
-    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Runs', 'Audit'])
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Runs', 'Audit', 'Alerts'])
     expect(await page.locator('form.runbook').count()).toBe(0)
     expect(await page.getByRole('button', { name: 'Preflight' }).count()).toBe(0)
     expect(await page.getByRole('button', { name: 'Start run' }).count()).toBe(0)

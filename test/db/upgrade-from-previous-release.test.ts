@@ -95,6 +95,8 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
                 { owner, version: 5, name: 'audit hash chain' },
               ]
             : []),
+          // The alert tables evolve in their own set, right after the read models that created them.
+          ...(owner === 'read-models' ? [{ owner: 'alerts', version: 1, name: 'webhook delivery' }] : []),
         ]),
         // A module new in this release: its tables, created from nothing.
         { owner: 'preflight-plans', version: 1, name: 'per-tenant preflight plans' },
@@ -103,18 +105,23 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         { owner: 'before-images', version: 3, name: 'snapshot statements prepared once per session' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
-      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual([...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'])
+      const sets = [...owners.slice(0, 3), 'alerts', ...owners.slice(3), 'preflight-plans', 'before-images', 'runbook:example.runbook']
+      expect(serviceMigrationSets(options).map((set) => set.owner)).toEqual(sets)
 
       // Every row kept but the read models: read-models v5 (audit hash chain) has them rebuilt from the event
       // store (emptied, the checkpoint back to the beginning), as a rebuild does; the chain is a function of the events.
       const after = await snapshot(db.sql)
-      const rebuilt = { operation_runs: [], operation_run_controls: [], operation_run_tenants: [], audit_log: [], projection_checkpoints: [] }
+      // The alert destination gains the columns of webhook delivery (no secret yet), and the console's becomes its inbox.
+      const rebuilt = { operation_runs: [], operation_run_controls: [], operation_run_tenants: [], audit_log: [], projection_checkpoints: [], alert_destinations: [] }
       expect({ ...after, ...rebuilt }).toEqual({ ...before, ...rebuilt })
+      expect(await db.sql`select id, workspace_id::int, kind, target, enabled, secret, removed_at from alert_destinations`).toEqual([
+        { id: 'd-1', workspace_id: 2, kind: 'console', target: '/api/alert-inbox', enabled: true, secret: null, removed_at: null },
+      ])
       for (const table of ['operation_runs', 'operation_run_controls', 'operation_run_tenants', 'audit_log']) expect(after[table], table).toEqual([])
       expect(after.projection_checkpoints).toEqual(['(read-models,)'])
       const recorded = await db.sql<Array<{ owner: string; version: number }>>`select owner, version from schema_migrations order by owner, version`
       expect(recorded).toEqual(
-        [...owners, 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
+        [...owners, 'alerts', 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
           ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }, { owner, version: 5 }] : []),
           ...(owner === 'before-images' ? [{ owner, version: 2 }, { owner, version: 3 }] : []),
@@ -138,6 +145,7 @@ describe('the service migration sets', () => {
     expect(sets.map((set) => set.owner)).toEqual([
       'platform',
       'read-models',
+      'alerts',
       'auth',
       'console-sessions',
       'tenant-job-results',

@@ -259,7 +259,7 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
     await bed.settle()
     await projector.waitUntilCaughtUp()
 
-    const deliveries = await bed.sql`select * from alert_deliveries order by id`
+    const deliveries = await bed.sql`select id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at from alert_deliveries order by id`
     const delivery = (runId: string, destinationId: string, scope: string, createdAt: string) => ({
       id: `${runId}:${destinationId}`,
       alert_key: 'operations.run.failed',

@@ -56,7 +56,14 @@ export interface TestService {
 
 export interface ServiceFlavour {
   name: string
-  start(): Promise<TestService>
+  start(options?: TestServiceOptions): Promise<TestService>
+}
+
+export interface TestServiceOptions {
+  /** More configuration (e.g. OPS_WEBHOOK_ALLOWED_HOSTS), over the test defaults. */
+  env?: Record<string, string>
+  /** The service's logger (default: silent), e.g. one that captures every line. */
+  logger?: import('pino').Logger
 }
 
 /** Embedded PGlite + in-process queue always; PostgreSQL + NATS JetStream when both servers are configured. */
@@ -64,13 +71,13 @@ export function serviceFlavours(): ServiceFlavour[] {
   const flavours: ServiceFlavour[] = [
     {
       name: 'embedded (PGlite, in-process queue)',
-      start: () => startTestService('embedded', freshEmbeddedDatabase, async () => new InProcessJobQueue<TenantJob>()),
+      start: (options) => startTestService('embedded', freshEmbeddedDatabase, async () => new InProcessJobQueue<TenantJob>(), options),
     },
   ]
   if (TEST_POSTGRES_URL && TEST_NATS_URL) {
     flavours.push({
       name: 'PostgreSQL + NATS JetStream',
-      start: () => startTestService('postgres+nats', freshPostgresDatabase, openTestNatsQueue),
+      start: (options) => startTestService('postgres+nats', freshPostgresDatabase, openTestNatsQueue, options),
     })
   }
   return flavours
@@ -114,6 +121,7 @@ async function startTestService(
   flavour: string,
   openDatabase: () => Promise<Database>,
   openQueue: () => Promise<OpenedQueue | JobQueue<TenantJob>>,
+  options: TestServiceOptions = {},
 ): Promise<TestService> {
   const db = await openDatabase()
   let opened: OpenedQueue | null = null
@@ -130,8 +138,9 @@ async function startTestService(
       RECONCILER_STALE_AFTER_MS: '5000',
       RECONCILER_INTERVAL_MS: '1000',
       LOG_LEVEL: 'silent',
+      ...options.env,
     })
-    service = await composeService(config, pino({ level: 'silent' }), {
+    service = await composeService(config, options.logger ?? pino({ level: 'silent' }), {
       db,
       queue: opened.queue,
       hashParams: { ...cheapScryptParamsForTests },

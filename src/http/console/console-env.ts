@@ -47,6 +47,10 @@ export const consolePaths = {
   halt: `${CONSOLE_BASE}/ops/halt`,
   /** SPEC §12: the audit log and its hash chain's state (`platform.ops.view`). */
   audit: `${CONSOLE_BASE}/ops/audit`,
+  /** SPEC §5/§12: alerts raised, their deliveries, the console's inbox and the destinations. */
+  alerts: `${CONSOLE_BASE}/ops/alerts`,
+  alertDestinations: `${CONSOLE_BASE}/ops/alerts/destinations`,
+  alertDestinationRemove: (id: string) => `${CONSOLE_BASE}/ops/alerts/destinations/${encodeURIComponent(id)}/remove`,
   liftHalt: `${CONSOLE_BASE}/ops/halt/lift`,
   preflight: (key: string) => `${CONSOLE_BASE}/ops/runbooks/${encodeURIComponent(key)}/preflight`,
   /** SPEC §11: a preview's per-tenant plan (JSON, for the runbooks page's script); `{preflightId}` is filled in by the script. */

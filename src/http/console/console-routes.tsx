@@ -6,6 +6,7 @@ import { NONCE, secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
 import { haltView } from '../../commands/halt.js'
+import type { WebhookHostPolicy } from '../../commands/alert-destinations-hosts.js'
 import type { Sql } from '../../db/database.js'
 import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import type { EventLog } from '../../store/event-log.js'
@@ -15,6 +16,7 @@ import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
 import { consoleAccountRoutes } from './routes/account-routes.js'
 import { consoleAuditRoutes } from './routes/audit-routes.js'
+import { consoleAlertRoutes } from './routes/alert-routes.js'
 import { consoleHaltRoutes } from './routes/halt-routes.js'
 import { loginRoutes } from './routes/login-routes.js'
 import { consoleOperatorRoutes } from './routes/operator-routes.js'
@@ -37,6 +39,8 @@ export interface ConsoleDeps {
   beforeImageDays?: number
   /** Tests: scrypt cost of passwords set or upgraded through the console. */
   hashParams?: ScryptParams
+  /** OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12); null or absent: any host. */
+  webhookHostPolicy?: WebhookHostPolicy | null
 }
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -125,6 +129,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
   )
   app.route('/ops', consoleHaltRoutes({ ...guardDeps, log: deps.log }))
   app.route('/ops', consoleAuditRoutes(guardDeps))
+  app.route('/ops', consoleAlertRoutes({ ...guardDeps, log: deps.log, hostPolicy: deps.webhookHostPolicy ?? null }))
   app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, ...hashing }))
   app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, nodeEnv: deps.nodeEnv, ...hashing }))
   app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>

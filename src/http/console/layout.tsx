@@ -19,7 +19,7 @@ export interface LayoutProps {
   title: string
   nonce: string
   viewer: Viewer | null
-  current?: 'runbooks' | 'runs' | 'halt' | 'operators' | 'account' | 'audit'
+  current?: 'runbooks' | 'runs' | 'audit' | 'alerts' | 'halt' | 'operators' | 'account'
   /** A page's own client script — static code only; data reaches it through escaped data-* attributes. */
   script?: string
   children?: Child
@@ -75,6 +75,13 @@ const Navigation: FC<{ viewer: Viewer; current: LayoutProps['current'] }> = ({ v
           <li>
             <a href={consolePaths.audit} aria-current={current === 'audit' ? 'page' : undefined}>
               Audit
+            </a>
+          </li>
+        ) : null}
+        {viewer.capabilities.includes(capabilities.opsView) ? (
+          <li>
+            <a href={consolePaths.alerts} aria-current={current === 'alerts' ? 'page' : undefined}>
+              Alerts
             </a>
           </li>
         ) : null}

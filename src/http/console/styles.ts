@@ -93,6 +93,9 @@ section.would-fail { margin-top: .75rem; padding: .5rem 1rem; border: 2px solid 
 section.would-fail h3 { margin: .25rem 0; color: var(--danger); font-size: 1.05rem; }
 ul.would-fail-list { margin: .25rem 0; padding-left: 1.25rem; }
 ul.would-fail-list li { margin: .25rem 0; overflow-wrap: anywhere; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
+ul.plain li { margin: .25rem 0; overflow-wrap: anywhere; }
+form.inline { display: inline; margin-left: .5rem; }
 .no-failures { margin: .5rem 0 0; }
 details.plan { margin: .75rem 0 0; }
 table.plan-table th[scope=row] { color: var(--text); font-size: inherit; font-weight: 600; }

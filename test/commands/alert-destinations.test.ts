@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest'
+import {
+  decideAlertDestination,
+  evolveAlertDestination,
+  initialAlertDestinationState,
+  withoutCredentials,
+  type AlertDestinationCommand,
+} from '../../src/commands/alert-destinations-decider.js'
+import { decideDeliveryAttempt, decideUndeliverable, retryDelayMs } from '../../src/commands/alert-destinations-delivery.js'
+import { hostAllowed, InvalidAllowedHostError, parseAllowedHosts } from '../../src/commands/alert-destinations-hosts.js'
+import { ConflictError, NotFoundError, ValidationError } from '../../src/commands/errors.js'
+
+const at = '2026-01-01T00:00:00.000Z'
+const add = (url: string, hosts: string | null = null): AlertDestinationCommand => ({
+  type: 'AddAlertDestination',
+  id: 'D1',
+  kind: 'webhook',
+  url,
+  workspaceId: 1,
+  hostPolicy: hosts === null ? null : parseAllowedHosts(hosts),
+  at,
+})
+
+describe('OPS_WEBHOOK_ALLOWED_HOSTS', () => {
+  it('matches host names exactly (case-insensitive), *.suffix for subdomains, and addresses against CIDR ranges', () => {
+    const policy = parseAllowedHosts(' Hooks.Example.com , *.corp.test,10.0.0.0/8, 192.168.1.7, ::1, fd00::/8 ')
+    expect(hostAllowed(policy, 'hooks.example.com')).toBe(true)
+    expect(hostAllowed(policy, 'HOOKS.example.com.')).toBe(true)
+    expect(hostAllowed(policy, 'evil-hooks.example.com')).toBe(false)
+    expect(hostAllowed(policy, 'hooks.example.com.evil.test')).toBe(false)
+    expect(hostAllowed(policy, 'a.corp.test')).toBe(true)
+    expect(hostAllowed(policy, 'corp.test')).toBe(false)
+    expect(hostAllowed(policy, '10.200.3.4')).toBe(true)
+    expect(hostAllowed(policy, '11.0.0.1')).toBe(false)
+    expect(hostAllowed(policy, '192.168.1.7')).toBe(true)
+    expect(hostAllowed(policy, '192.168.1.8')).toBe(false)
+    expect(hostAllowed(policy, '[::1]')).toBe(true)
+    expect(hostAllowed(policy, '[fd12::5]')).toBe(true)
+    expect(hostAllowed(policy, '[fe80::1]')).toBe(false)
+    // Names are not resolved: a range admits no name but localhost, which is loopback by definition.
+    expect(hostAllowed(parseAllowedHosts('10.0.0.0/8'), 'ten.internal')).toBe(false)
+    expect(hostAllowed(parseAllowedHosts('127.0.0.0/8'), 'localhost')).toBe(true)
+    expect(hostAllowed(parseAllowedHosts('::1'), 'LOCALHOST')).toBe(true)
+    expect(hostAllowed(parseAllowedHosts('10.0.0.0/8'), 'localhost')).toBe(false)
+    expect(hostAllowed(null, 'anything.at.all')).toBe(true)
+  })
+
+  it('refuses entries it cannot read', () => {
+    for (const bad of ['', ' , ', '10.0.0.0/33', '10.0.0.0/8/1', 'exa mple.com', 'http://x.test', '::1/129']) {
+      expect(() => parseAllowedHosts(bad), bad).toThrow(InvalidAllowedHostError)
+    }
+  })
+})
+
+describe('alert destination decider', () => {
+  it('adds a webhook with an http(s) URL, recording the URL without its credentials', () => {
+    const events = decideAlertDestination(add('https://bob:pw@hooks.example.com/x?y=1'), initialAlertDestinationState())
+    expect(events).toEqual([
+      { type: 'AlertDestinationAdded', data: { destinationId: 'D1', workspaceId: 1, kind: 'webhook', url: 'https://hooks.example.com/x?y=1', addedAt: at } },
+    ])
+    expect(JSON.stringify(events)).not.toContain('pw')
+  })
+
+  it('refuses other schemes, non-URLs and hosts the policy does not allow (422 naming url)', () => {
+    for (const [url, hosts] of [
+      ['ftp://hooks.example.com/', null],
+      ['javascript:alert(1)', null],
+      ['hooks.example.com/x', null],
+      ['http://10.0.0.1/', 'hooks.example.com'],
+      ['http://hooks.example.com/', '10.0.0.0/8'],
+    ] as const) {
+      try {
+        decideAlertDestination(add(url, hosts), initialAlertDestinationState())
+        expect.unreachable(url)
+      } catch (error) {
+        expect(error, url).toBeInstanceOf(ValidationError)
+        expect((error as ValidationError).fields.map((f) => f.field)).toEqual(['url'])
+      }
+    }
+  })
+
+  it('removes an active destination once; a removed or unknown one is not found; an id is added once', () => {
+    const added = decideAlertDestination(add('http://127.0.0.1:9/x'), initialAlertDestinationState())
+    const active = added.reduce((state, event) => evolveAlertDestination(state, { event }), initialAlertDestinationState())
+    expect(active).toMatchObject({ status: 'active', kind: 'webhook' })
+    expect(() => decideAlertDestination(add('http://127.0.0.1:9/x'), active)).toThrow(ConflictError)
+    const removed = decideAlertDestination({ type: 'RemoveAlertDestination', id: 'D1', at }, active)
+    expect(removed).toEqual([{ type: 'AlertDestinationRemoved', data: { destinationId: 'D1', removedAt: at } }])
+    const gone = removed.reduce((state, event) => evolveAlertDestination(state, { event }), active)
+    expect(() => decideAlertDestination({ type: 'RemoveAlertDestination', id: 'D1', at }, gone)).toThrow(NotFoundError)
+    expect(() => decideAlertDestination({ type: 'RemoveAlertDestination', id: 'D1', at }, initialAlertDestinationState())).toThrow(NotFoundError)
+  })
+
+  it('shows URLs without user info', () => {
+    expect(withoutCredentials('https://u:p@h.test/a')).toBe('https://h.test/a')
+    expect(withoutCredentials('/api/alert-inbox')).toBe('/api/alert-inbox')
+  })
+})
+
+describe('delivery attempts', () => {
+  const policy = { baseDelayMs: 1_000, maxDelayMs: 60_000, giveUpAfterMs: 24 * 3_600_000 }
+  const t0 = new Date('2026-01-01T00:00:00Z')
+
+  it('a 2xx delivers; anything else is retried after a jittered, doubling, capped wait', () => {
+    expect(decideDeliveryAttempt({ attempts: 0, firstAttemptAt: null }, { kind: 'answered', status: 204 }, { at: t0, policy, random: 0 })).toEqual({
+      status: 'delivered',
+      attempts: 1,
+      firstAttemptAt: t0.toISOString(),
+      lastAttemptAt: t0.toISOString(),
+      nextAttemptAt: null,
+      deliveredAt: t0.toISOString(),
+      lastError: null,
+    })
+    const redirected = decideDeliveryAttempt({ attempts: 0, firstAttemptAt: null }, { kind: 'answered', status: 302 }, { at: t0, policy, random: 1 })
+    expect(redirected).toMatchObject({ status: 'recorded', attempts: 1, lastError: 'HTTP 302', nextAttemptAt: '2026-01-01T00:00:01.000Z' })
+    const timedOut = decideDeliveryAttempt({ attempts: 3, firstAttemptAt: t0.toISOString() }, { kind: 'error', errorClass: 'TIMEOUT' }, { at: t0, policy, random: 0 })
+    expect(timedOut).toMatchObject({ status: 'recorded', attempts: 4, lastError: 'TIMEOUT', nextAttemptAt: '2026-01-01T00:00:04.000Z' })
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => retryDelayMs(n, policy, 1))).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000])
+    expect(retryDelayMs(7, policy, 0)).toBe(30_000)
+  })
+
+  it('the last retry is at the 24 h mark at the latest; a failure then fails the delivery', () => {
+    const first = t0.toISOString()
+    const late = new Date(t0.getTime() + 24 * 3_600_000 - 10_000)
+    const last = decideDeliveryAttempt({ attempts: 40, firstAttemptAt: first }, { kind: 'answered', status: 500 }, { at: late, policy, random: 1 })
+    expect(last).toMatchObject({ status: 'recorded', nextAttemptAt: '2026-01-02T00:00:00.000Z' })
+    const cutoff = decideDeliveryAttempt({ attempts: 41, firstAttemptAt: first }, { kind: 'answered', status: 500 }, { at: new Date('2026-01-02T00:00:00Z'), policy, random: 1 })
+    expect(cutoff).toMatchObject({ status: 'failed', attempts: 42, nextAttemptAt: null, lastError: 'HTTP 500' })
+    expect(decideUndeliverable({ attempts: 2, firstAttemptAt: first }, 'DESTINATION_REMOVED')).toMatchObject({ status: 'failed', attempts: 2, lastError: 'DESTINATION_REMOVED' })
+  })
+})
