@@ -12,6 +12,7 @@ import { HttpProblem } from './problem.js'
 import { MAX_BODY_BYTES } from './request-body.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
+import { eventRoutes } from './routes/event-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
 import { operatorRoutes } from './routes/operator-routes.js'
 import { settingsRoutes } from './routes/settings-routes.js'
@@ -60,6 +61,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/', runbookRoutes(deps))
   authenticated.route('/runs', runRoutes(deps))
   authenticated.route('/audit', auditRoutes(deps))
+  authenticated.route('/events', eventRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
   authenticated.route('/', operatorRoutes({ ...deps, knownCapabilities: deps.catalog.knownCapabilities }))
