@@ -28,11 +28,17 @@ export const storedEventItemSchema = eventItemSchema
  * A place in the store's global order: the `nextCursor` of the previous page, or any event's `position`
  * (the page then starts after that event). Both event stores write it as two decimal integers.
  */
+const MAX_BIGINT = 9_223_372_036_854_775_807n
+
+/** Two decimal integers that fit PostgreSQL's bigint (EventStoreDB's commit and prepare positions do too). */
+function isPosition(cursor: string): boolean {
+  return /^\d{1,19}:\d{1,19}$/.test(cursor) && cursor.split(':').every((part) => BigInt(part) <= MAX_BIGINT)
+}
+
 export const eventCursorSchema = z
   .string()
   .max(41)
-  .regex(/^\d{1,19}:\d{1,19}$/, 'not a cursor this API issued')
-  .refine((cursor) => cursor.split(':').every((part) => BigInt(part) <= 9_223_372_036_854_775_807n), 'not a cursor this API issued')
+  .refine(isPosition, 'not a cursor this API issued')
   .meta({ description: 'Start after this place: the previous page\'s `nextCursor`, or an event\'s `position`. Left out: from the first event.' })
 
 export const EVENTS_PAGE_DEFAULT = 50
