@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventLineSchema, eventPageSchema } from '../../src/http/schemas/event-schemas.js'
+import { runSchema } from '../../src/http/schemas/run-schemas.js'
 import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, runsPath, runbookKey, validReason } from './problem-assertions.js'
 
@@ -162,5 +164,10 @@ describe.each(serviceFlavours())('replaying streams: $name', (flavour) => {
     const state = document.paths['/api/runs/{id}/state'].get
     expect(state.parameters.map((p: any) => p.name).sort()).toEqual(['id', 'revision'])
     expect(Object.keys(state.responses).sort()).toEqual(['200', '400', '401', '403', '404'])
+    // The documented schemas are those of the real answers.
+    expect(eventPageSchema.safeParse((await get('/api/events?limit=200')).body).error).toBeUndefined()
+    const lines = (await get('/api/events', { accept: 'application/x-ndjson' })).text.trimEnd().split('\n')
+    for (const line of lines) expect(eventLineSchema.safeParse(JSON.parse(line)).error).toBeUndefined()
+    expect(runSchema.safeParse((await get(`/api/runs/${runId}/state?revision=2`)).body).error).toBeUndefined()
   })
 })
