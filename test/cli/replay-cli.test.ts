@@ -79,7 +79,7 @@ describe('rcp events export and rcp run --at against a real service (embedded)',
     expect(first.code, first.stderr).toBe(exitCodes.ok)
     const state = (await api.request('GET', `/api/runs/${runId}/state?revision=1`, { token: env.RCP_TOKEN })).body
     expect(state.status).toBe('queued')
-    const names = new Map((await api.request('GET', '/api/tenants?limit=1000', { token: env.RCP_TOKEN })).body.items.map((t: any) => [t.id, t.name]))
+    const names = new Map<number, string>((await api.request('GET', '/api/tenants?limit=1000', { token: env.RCP_TOKEN })).body.items.map((t: any) => [t.id, t.name]))
     expect(first.stdout).toBe(`${formatRunDetail(state, names)}\n`)
     const now = await runCli(['run', runId], { env })
     expect(now.stdout).not.toBe(first.stdout)
