@@ -126,6 +126,33 @@ function describe(event: DomainEvent, names: TenantNames, unit: string): Pick<Ti
   }
 }
 
+/**
+ * When the event says it happened (the time the run's notices show: `pausedAt`, `completedAt`, …); the time it
+ * was recorded for any other.
+ */
+function whenOf(event: DomainEvent, metadata: EventMetadata): string {
+  const data = event.data as Record<string, unknown>
+  const own = {
+    RunRequested: 'requestedAt',
+    RunPlanned: 'plannedAt',
+    RunStarted: 'startedAt',
+    TenantProcessed: 'processedAt',
+    TenantJobsRedispatched: 'redispatchedAt',
+    RunPaused: 'pausedAt',
+    RunResumed: 'resumedAt',
+    RunCancelled: 'cancelledAt',
+    RunLimitsChanged: 'changedAt',
+    RunRetried: 'retriedAt',
+    RunReverted: 'revertedAt',
+    RunApproved: 'approvedAt',
+    RunRejected: 'rejectedAt',
+    RunCompleted: 'completedAt',
+    RunVerified: 'verifiedAt',
+  }[event.type as string]
+  const at = own ? data[own] : undefined
+  return typeof at === 'string' ? new Date(at).toISOString() : metadata.occurredAt
+}
+
 /** Tenant results of one append (same time, same worker): one line when there are several. */
 function sameBatch(a: LoggedEvent, b: LoggedEvent): boolean {
   return (
@@ -165,7 +192,7 @@ export function timelineOf(events: LoggedEvent[], names: TenantNames, unit: stri
     entries.push({
       revision: first.revision,
       lastRevision: group.at(-1)!.revision,
-      at: first.metadata.occurredAt,
+      at: whenOf(first.event, first.metadata),
       who: describeInitiator(first.metadata.initiator),
       ...words,
       events: group.map(eventItemOf),
