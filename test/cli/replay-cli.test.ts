@@ -101,3 +101,30 @@ describe('rcp events export and rcp run --at against a real service (embedded)',
     expect(result.stdout).toBe('')
   })
 })
+
+describe('rcp events export: writing', () => {
+  it('waits for a full stdout to drain rather than buffering the export', async () => {
+    const { PassThrough } = await import('node:stream')
+    const { exportEvents } = await import('../../src/cli/commands/event-commands.js')
+    const chunk = new Uint8Array(64 * 1024).fill(0x61)
+    let pulled = 0
+    const body = (async function* () {
+      for (let i = 0; i < 20; i++) {
+        pulled++
+        yield chunk
+      }
+    })()
+    const stdout = new PassThrough({ highWaterMark: 64 * 1024 })
+    const context = { client: { baseUrl: 'http://x', exportEvents: async () => body }, io: { stdout } } as any
+    const exporting = exportEvents(context, {})
+    await new Promise((resolve) => setImmediate(resolve))
+    // Nobody reads stdout: the export stops pulling once stdout is full.
+    expect(pulled).toBeLessThan(4)
+    let read = 0
+    stdout.on('data', (data: Buffer) => (read += data.length))
+    expect(await exporting).toBe(exitCodes.ok)
+    expect(pulled).toBe(20)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(read).toBe(20 * chunk.length)
+  })
+})
