@@ -50,6 +50,7 @@ describe.runIf(CHROMIUM_PATH)('browser: the run timeline', () => {
       expect(await pauseEntry.locator('.timeline-when time').getAttribute('datetime')).toBe(paused.body.pause.at)
       // Its JSON is one click away.
       expect(await pauseEntry.locator('details pre').isVisible()).toBe(false)
+      expect(await pauseEntry.locator('details summary').textContent()).toMatch(/^RunPaused, revision \d+ \(JSON\)$/)
       await pauseEntry.locator('details summary').click()
       expect(JSON.parse((await pauseEntry.locator('details pre').textContent())!)).toMatchObject({
         type: 'RunPaused',
@@ -64,6 +65,7 @@ describe.runIf(CHROMIUM_PATH)('browser: the run timeline', () => {
       const resumeEntry = entries.filter({ has: page.locator('.timeline-what', { hasText: /^resumed the run$/ }) })
       await resumeEntry.waitFor({ timeout: 15_000 })
       expect(await resumeEntry.locator('.timeline-who').textContent()).toContain(pauser.email)
+      expect(await resumeEntry.locator('details summary').textContent()).toMatch(/^RunResumed, revision \d+ \(JSON\)$/)
       // The tenants' results and the completion follow, live, after what the page showed.
       pacing.release()
       await entries.filter({ has: page.locator('.timeline-what', { hasText: /^completed: / }) }).waitFor({ timeout: 60_000 })

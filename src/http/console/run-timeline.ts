@@ -17,6 +17,8 @@ export interface TimelineEntry {
   what: string
   /** The reason code and text an operator or the service gave, when the event carries one. */
   why: { code: string | null; text: string } | null
+  /** What the disclosure of the events is called: "RunPaused, revision 5", "3 × TenantProcessed, revisions 4–6". */
+  label: string
   /** The events as `GET /api/runs/{id}/events` shows them. */
   events: EventItem[]
 }
@@ -195,6 +197,10 @@ export function timelineOf(events: LoggedEvent[], names: TenantNames, unit: stri
       at: whenOf(first.event, first.metadata),
       who: describeInitiator(first.metadata.initiator),
       ...words,
+      label:
+        group.length === 1
+          ? `${first.event.type}, revision ${first.revision}`
+          : `${group.length} × ${first.event.type}, revisions ${first.revision}–${group.at(-1)!.revision}`,
       events: group.map(eventItemOf),
     })
     i = j

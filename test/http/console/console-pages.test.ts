@@ -275,7 +275,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).toMatch(/Every event of the run \(\d+\)\./)
       expect(page.text).toMatch(/<span class="timeline-what">requested the run over all tenants \(\d+ tenants\) \(system_ui\)<\/span>/)
       expect(page.text).toMatch(/<span class="timeline-what">completed: partially succeeded — \d+ of \d+ findings updated, 1 tenant failed<\/span>/)
-      expect(page.text).toContain('<summary>Event 0 as JSON</summary>')
+      expect(page.text).toContain('<summary>RunRequested, revision 0 (JSON)</summary>')
       expect(page.text).toContain('&quot;type&quot;: &quot;RunRequested&quot;')
       expect(page.text).toMatch(/data-follow="false"/) // a completed run's timeline does not follow
       expect(page.text).toMatch(/<section[^>]*id="run-progress-section" hidden=""/) // no progress bar once completed

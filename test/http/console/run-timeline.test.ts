@@ -61,7 +61,8 @@ describe('the run timeline in words (SPEC §12)', () => {
       why: { code: 'INVALID_DATA', text: 'finding 9 is odd' },
     })
     expect(grouped!.events.map((e) => e.revision)).toEqual([4, 5, 6])
-    expect(alone).toMatchObject({ revision: 7, lastRevision: 7, what: 'tenant #14 succeeded: 1 of 1 finding updated', why: null })
+    expect(grouped!.label).toBe('3 × TenantProcessed, revisions 4–6')
+    expect(alone).toMatchObject({ revision: 7, lastRevision: 7, what: 'tenant #14 succeeded: 1 of 1 finding updated', why: null, label: 'TenantProcessed, revision 7' })
   })
 
   it('shows the latest events of a long run, earlier ones a page away', () => {

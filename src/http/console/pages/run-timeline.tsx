@@ -26,9 +26,7 @@ export const TimelineItem: FC<{ entry: TimelineEntry }> = ({ entry }) => (
       </p>
     ) : null}
     <details>
-      <summary>
-        {entry.events.length === 1 ? `Event ${entry.revision}` : `Events ${entry.revision}–${entry.lastRevision}`} as JSON
-      </summary>
+      <summary>{entry.label} (JSON)</summary>
       <pre>{JSON.stringify(entry.events.length === 1 ? entry.events[0] : entry.events, null, 2)}</pre>
     </details>
   </li>

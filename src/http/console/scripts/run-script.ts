@@ -160,7 +160,7 @@ export const runScript = `
     }
     var details = document.createElement('details');
     var summary = document.createElement('summary');
-    summary.textContent = (entry.events.length === 1 ? 'Event ' + entry.revision : 'Events ' + entry.revision + '–' + entry.lastRevision) + ' as JSON';
+    summary.textContent = entry.label + ' (JSON)';
     var json = document.createElement('pre');
     json.textContent = JSON.stringify(entry.events.length === 1 ? entry.events[0] : entry.events, null, 2);
     details.append(summary, json);
