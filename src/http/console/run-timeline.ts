@@ -48,6 +48,9 @@ export function describeInitiator(initiator: EventMetadata['initiator']): string
   }
 }
 
+/** SPEC §3 `source`, as a sentence says it. */
+const sources: Record<string, string> = { system_ui: 'from the console', cli: 'from the CLI', api: 'through the API', deploy_hook: 'from a deploy hook' }
+
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 
 type Tenant = EventOf<'TenantProcessed'>['data']
@@ -74,7 +77,7 @@ function describe(event: DomainEvent, names: TenantNames, unit: string): Pick<Ti
         d.initiator.isBreakGlass ? 'as break-glass operator' : null,
       ].filter((x) => x !== null)
       return {
-        what: `requested the run over ${target} (${d.source})${extras.length ? `, ${extras.join(', ')}` : ''}`,
+        what: `requested the run over ${target} ${sources[d.source]}${extras.length ? `, ${extras.join(', ')}` : ''}`,
         why: d.reason ? { code: d.reason.reasonCode, text: d.reason.reasonText } : null,
       }
     }

@@ -273,7 +273,7 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       // SPEC §12: the events as a timeline, each one's JSON behind a disclosure.
       expect(page.text).toMatch(/<section class="card" aria-labelledby="timeline-title" id="run-timeline">/)
       expect(page.text).toMatch(/Every event of the run \(\d+\)\./)
-      expect(page.text).toMatch(/<span class="timeline-what">requested the run over all tenants \(\d+ tenants\) \(system_ui\)<\/span>/)
+      expect(page.text).toMatch(/<span class="timeline-what">requested the run over all tenants \(\d+ tenants\) from the console<\/span>/)
       expect(page.text).toMatch(/<span class="timeline-what">completed: partially succeeded — \d+ of \d+ findings updated, 1 tenant failed<\/span>/)
       expect(page.text).toContain('<summary>RunRequested, revision 0 (JSON)</summary>')
       expect(page.text).toContain('&quot;type&quot;: &quot;RunRequested&quot;')
