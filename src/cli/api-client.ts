@@ -271,6 +271,38 @@ export class ApiClient {
     return this.request('GET', `${runPath(id)}/events`)
   }
 
+  /** SPEC §12: the run as it stood right after its `revision`-th event (404 beyond its last, with `revisions`). */
+  runStateAt(id: string, revision: number): Promise<RunDetail> {
+    return this.request('GET', `${runPath(id)}/state`, { query: { revision } })
+  }
+
+  /**
+   * SPEC §12: every event of the store after `after` (from the first when left out), as the service streams
+   * it: NDJSON chunks, read as the caller consumes them. The timeout covers the answer's start only: an
+   * export of a large store takes as long as it takes.
+   */
+  async exportEvents(after?: string): Promise<AsyncIterable<Uint8Array>> {
+    const url = new URL(`${this.baseUrl}/api/events`)
+    if (after !== undefined && after !== '') url.searchParams.set('after', after)
+    const headers: Record<string, string> = { accept: 'application/x-ndjson, application/problem+json' }
+    if (this.token !== null) headers.authorization = `Bearer ${this.token}`
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), this.timeoutMs)
+    let response: Response
+    try {
+      response = await fetch(url, { headers, signal: abort.signal })
+    } catch (error) {
+      throw new NetworkError(this.baseUrl, networkReason(error, this.timeoutMs))
+    } finally {
+      clearTimeout(timer)
+    }
+    if (!response.ok || response.body === null) {
+      const text = await response.text().catch(() => '')
+      throw new ApiError(response.status, problemOf(response.status, parseJson(text)))
+    }
+    return response.body
+  }
+
   listRunTenants(id: string, filter: RunTenantFilter = {}): Promise<Page<RunTenant>> {
     return this.request('GET', `${runPath(id)}/tenants`, { query: { ...filter } })
   }

@@ -5,6 +5,7 @@ import { execute, type ExecuteOptions, type GlobalOptions } from './command-cont
 import type { CommandContext } from './command-context.js'
 import { rebuildProjections } from './commands/admin-commands.js'
 import { verifyAudit } from './commands/audit-commands.js'
+import { exportEvents, exportFieldFlags, type ExportOptions } from './commands/event-commands.js'
 import { login, logout } from './commands/auth-commands.js'
 import { listRunbooks, listTenants, preflight, showPlan, type PlanOptions, type PreflightOptions } from './commands/catalog-commands.js'
 import {
@@ -332,13 +333,19 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .command('run')
     .argument('<id>', 'run id')
     .description('one run: status, pause, limits, tenant counts, outcome, counts, failures')
-    .action(action((context, id: string) => showRun(context, id), onRun()))
+    .option('--at <n>', "the run as it stood right after its n-th event (1: after RunRequested; rcp events RUN lists them, revision n-1)", positiveInteger('--at'))
+    .action(action((context, id: string, options: { at?: number }) => showRun(context, id, options), onRun({ at: '--at', revision: '--at' })))
 
-  program
+  const events = program
     .command('events')
     .argument('<id>', 'run id')
-    .description("the run's event stream, in order")
+    .description("the run's event stream, in order (rcp events export: every event of the store)")
     .action(action((context, id: string) => showEvents(context, id), onRun()))
+  events
+    .command('export')
+    .description('every event of the event store, in global order, as NDJSON on stdout (one JSON object per line), streamed')
+    .option('--after <position>', "start after this event (its position, e.g. the last exported line's)")
+    .action(action((context, options: ExportOptions) => exportEvents(context, options), { fieldFlags: exportFieldFlags }))
 
   reasonOptions(
     program

@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin-routes.js'
 import { alertInboxRoutes, alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { authRoutes } from './routes/auth-routes.js'
+import { eventRoutes } from './routes/event-routes.js'
 import { haltRoutes } from './routes/halt-routes.js'
 import { operatorRoutes } from './routes/operator-routes.js'
 import { settingsRoutes } from './routes/settings-routes.js'
@@ -69,6 +70,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   authenticated.route('/', runbookRoutes(deps))
   authenticated.route('/runs', runRoutes(deps))
   authenticated.route('/audit', auditRoutes(deps))
+  authenticated.route('/events', eventRoutes(deps))
   authenticated.route('/halt', haltRoutes(deps))
   authenticated.route('/settings', settingsRoutes(deps))
   authenticated.route('/admin', adminRoutes({ sql: deps.sql, log: deps.log, consoleBaseUrl: deps.consoleBaseUrl ?? '' }))

@@ -81,6 +81,15 @@ export class EventLog {
     return { events, revision: last ? last.revision : before >= 0 ? before : null }
   }
 
+  /**
+   * Every stream in the store's global order, strictly after `after` (from the first event when null), at
+   * most `maxCount` events, each validated and upcast as `read` does.
+   */
+  async readAll(options: { after?: string | null; maxCount: number }): Promise<LoggedEvent[]> {
+    const stored = await this.store.readAll(options)
+    return stored.map(toLoggedEvent)
+  }
+
   async append(
     streamId: string,
     events: DomainEvent[],

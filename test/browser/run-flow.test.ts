@@ -124,11 +124,13 @@ describe.runIf(CHROMIUM_PATH)('browser: start → live progress → completed, w
       expect(contextJson.source).toBe('system_ui')
       expect(contextJson.reason.reason_code).toBe('DATA_REPAIR')
 
-      const eventsSection = page.locator('details', { has: page.locator('summary', { hasText: /Raw events/ }) })
-      expect(await eventsSection.locator('ol').isVisible()).toBe(false)
-      await eventsSection.locator('summary').click()
-      expect(await eventsSection.locator('ol').isVisible()).toBe(true)
-      expect(await eventsSection.locator('ol > li strong').first().textContent()).toBe('RunRequested')
+      // SPEC §12: the timeline reads in words; each event's JSON is one click away.
+      const firstEntry = page.locator('#run-timeline-entries > li').first()
+      expect(await firstEntry.locator('.timeline-what').textContent()).toMatch(/^requested the run over /)
+      expect(await firstEntry.locator('details pre').isVisible()).toBe(false)
+      await firstEntry.locator('details summary').click()
+      expect(await firstEntry.locator('details pre').isVisible()).toBe(true)
+      expect(JSON.parse((await firstEntry.locator('details pre').textContent())!)).toMatchObject({ type: 'RunRequested', revision: 0 })
 
       expect(await hasMarker(page), 'the run page was reloaded').toBe(true)
       expect(unexpectedProblems(problems)).toEqual([])

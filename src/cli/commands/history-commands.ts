@@ -1,4 +1,4 @@
-import type { RunListFilter } from '../api-client.js'
+import { ApiError, type RunListFilter } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { formatAudit, formatEvents, formatRunDetail, formatRunsTable, nextPageHint, verificationHasResidue } from '../format.js'
@@ -27,8 +27,19 @@ export async function listRuns(context: CommandContext, options: RunsOptions): P
   return exitCodes.ok
 }
 
-export async function showRun(context: CommandContext, id: string): Promise<ExitCode> {
-  const run = await context.client.getRun(id)
+export async function showRun(context: CommandContext, id: string, options: { at?: number } = {}): Promise<ExitCode> {
+  let run
+  try {
+    // SPEC §12: --at N is the run as it stood right after its N-th event, shown as the run is.
+    run = options.at === undefined ? await context.client.getRun(id) : await context.client.runStateAt(id, options.at)
+  } catch (error) {
+    // Beyond its last event: the run exists, so say how far it goes rather than "no run".
+    if (error instanceof ApiError && error.status === 404 && typeof error.problem.revisions === 'number') {
+      context.note(`error: run ${id} has ${error.problem.revisions} events; --at takes 1 to ${error.problem.revisions}`)
+      return exitCodes.usage
+    }
+    throw error
+  }
   if (context.json) context.printJson(run)
   else context.print(formatRunDetail(run, await context.tenantNames(), verificationHasResidue(run) ? await context.runbookUnit(run.type) : undefined))
   return exitCodes.ok

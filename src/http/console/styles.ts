@@ -132,6 +132,13 @@ details > summary { cursor: pointer; font-weight: 700; padding: .25rem 0; }
 .filters label { margin-top: .5rem; }
 .pagination { display: flex; gap: 1rem; margin-top: 1rem; flex-wrap: wrap; }
 .login { max-width: 26rem; margin: 3rem auto; }
+ol.timeline { list-style: none; padding: 0; margin: 0; }
+.timeline-entry { border-bottom: 1px solid var(--border); padding: .4rem 0; overflow-wrap: anywhere; }
+.timeline-entry p { margin: .15rem 0; }
+.timeline-when { color: var(--muted); font-size: .9rem; }
+.timeline-why { padding-left: 1rem; }
+.timeline-entry details { margin: .15rem 0 0; }
+.timeline-entry details > summary { font-weight: 400; font-size: .9rem; color: var(--muted); }
 @media (max-width: 600px) {
   main { padding: .75rem; }
   .card { padding: .75rem; }

@@ -43,6 +43,8 @@ export interface ApiRouteDefinition<Body extends z.ZodObject | undefined, Query 
     schema: z.ZodType
     /** Default `application/json`. */
     mediaType?: string
+    /** Other representations of the same answer, chosen by the request's `Accept` (media type → schema). */
+    alternatives?: Record<string, z.ZodType>
     headers?: ResponseHeaders
   }
   /**
@@ -123,7 +125,10 @@ export function apiRoute<Body extends z.ZodObject | undefined = undefined, Query
       [answer.status]: {
         description: answer.description,
         ...(answer.headers ? { headers: answer.headers } : {}),
-        content: { [answer.mediaType ?? 'application/json']: { schema: answer.schema } },
+        content: {
+          [answer.mediaType ?? 'application/json']: { schema: answer.schema },
+          ...Object.fromEntries(Object.entries(answer.alternatives ?? {}).map(([mediaType, schema]) => [mediaType, { schema }])),
+        },
       },
       ...Object.fromEntries(
         (Object.entries(problems) as Array<[`${ProblemStatus}`, string | ProblemAnswer]>).map(([status, problem]) => {

@@ -5,7 +5,7 @@ import type { RunState } from '../../commands/run/run-state.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { NotFoundError } from '../../commands/errors.js'
 import type { Sql } from '../../db/database.js'
-import { currentVersion, streams } from '../../events/index.js'
+import { streams } from '../../events/index.js'
 import { getRun, listRuns, listRunTenants, RunReader, showsRunState, waitForRun } from '../../projections/queries.js'
 import { cancelRun, changeRunLimits, pauseRun, requireRunControl, resumeRun, type RunAccessDeps } from '../../commands/run-control.js'
 import { retryRun, type StartedRun } from '../../commands/start-run.js'
@@ -15,6 +15,9 @@ import { approveRun, rejectRun, requireApprovalAccess } from '../../commands/app
 import type { EventLog } from '../../store/event-log.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
 import { apiRoute, type ApiRoute } from '../openapi/api-route.js'
+import { eventItemOf } from './event-item.js'
+import { runResourceAt } from '../../projections/replayed-run.js'
+import { HttpProblem } from '../problem.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import {
   listRunsQuerySchema,
@@ -23,6 +26,7 @@ import {
   runIdSchema,
   runPageSchema,
   runSchema,
+  runStateQuerySchema,
 } from '../schemas/run-schemas.js'
 import { runTenantPageSchema, runTenantsQuerySchema } from '../schemas/run-control-schemas.js'
 import { activeRunProblemSchema, haltedProblemSchema, stateConflictProblemSchema } from '../schemas/problem-schemas.js'
@@ -65,6 +69,22 @@ const runEventsRoute = apiRoute({
   params: runIdParamsSchema,
   answer: { status: 200, description: "The run's stream.", schema: runEventsSchema },
   problems: { 404: 'No run with this id.' },
+})
+
+const runStateRoute = apiRoute({
+  method: 'get',
+  path: '/{id}/state',
+  summary: 'The run as it stood after its N-th event',
+  description:
+    'SPEC §12: the run resource folded from the run\'s stream by the command side\'s own `evolve`, as it stood right after its ' +
+    '`revision`-th event (`revision=1`: after `RunRequested`; the event listed by `/events` with `revision: r` is the (r+1)-th). ' +
+    'Without `revision`, after every event: equal to `GET /api/runs/{id}` once the projection caught up.',
+  tags: ['runs'],
+  access: viewRuns,
+  params: runIdParamsSchema,
+  query: runStateQuerySchema,
+  answer: { status: 200, description: 'The run at that revision.', schema: runSchema },
+  problems: { 404: 'No run with this id, or `revision` is beyond its last event (`revisions` says how many it has).' },
 })
 
 const runTenantsRoute = apiRoute({
@@ -246,18 +266,19 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const { events } = await deps.log.read(streams.run(id))
     if (events.length === 0) throw new NotFoundError('run', id)
-    return c.json({
-      items: events.map((e) => ({
-        type: e.event.type,
-        // The data is shown upcast to the current version of its type (the version it is stored with may be older).
-        version: currentVersion[e.event.type],
-        data: e.event.data,
-        metadata: e.metadata,
-        revision: e.revision,
-        position: e.position,
-        recordedAt: e.recordedAt.toISOString(),
-      })),
-    })
+    return c.json({ items: events.map(eventItemOf) })
+  })
+  serveRoute(app, runStateRoute, async (c, input) => {
+    const id = requireRunId(c.req.param('id')!)
+    const { revision } = input.query()
+    const { events } = await deps.log.read(streams.run(id), revision === undefined ? {} : { maxCount: revision })
+    if (events.length === 0) throw new NotFoundError('run', id)
+    if (revision !== undefined && events.length < revision) {
+      throw new HttpProblem(404, `run ${id} has ${events.length} event${events.length === 1 ? '' : 's'}: there is no state after event ${revision}`, {
+        revisions: events.length,
+      })
+    }
+    return c.json(runResourceAt(events))
   })
   serveRoute(app, runTenantsRoute, async (c, input) => {
     const id = requireRunId(c.req.param('id')!)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { eventMetadataSchema, runOutcomeSchema, runStatusSchema } from '../../events/index.js'
+import { runOutcomeSchema, runStatusSchema } from '../../events/index.js'
+import { eventItemSchema } from './event-schemas.js'
 import type { RunDetail, RunSummary } from '../../projections/queries.js'
 import type { SameKeys } from './read-side-shape.js'
 
@@ -12,6 +13,22 @@ export const runIdSchema = z
   .meta({ description: 'A run id (ULID); anything else is 404.' })
 
 export const runIdParamsSchema = z.object({ id: runIdSchema })
+
+/** SPEC §12: `revision=N` counts the run's events; the event listed with `revision: r` is the (r+1)-th. */
+export const runStateQuerySchema = z.object({
+  revision: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .meta({
+      description:
+        'How many of the run\'s events to fold: `1` is the run right after its first event (`RunRequested`), `N` right after its N-th, ' +
+        'i.e. after the event `GET /api/runs/{id}/events` lists with `revision: N-1`. Left out: every event (the run as it is now). ' +
+        'Beyond the last event: 404.',
+    }),
+})
 
 export const listRunsQuerySchema = z.object({
   status: runStatusSchema.optional(),
@@ -91,19 +108,7 @@ export const runPageSchema = z
   .meta({ id: 'RunPage', description: 'Newest first; `nextCursor` is null on the last page.' })
 
 export const runEventsSchema = z
-  .object({
-    items: z.array(
-      z.object({
-        type: z.string(),
-        version: z.number().int().meta({ description: 'The schema version the event was written with.' }),
-        data: z.record(z.string(), z.unknown()),
-        metadata: eventMetadataSchema,
-        revision: z.number().int().meta({ description: 'Position in the run stream, from 0.' }),
-        position: z.string().meta({ description: 'Position in the event store, as text.' }),
-        recordedAt: instant,
-      }),
-    ),
-  })
+  .object({ items: z.array(eventItemSchema) })
   .meta({ id: 'RunEvents', description: "The run's stream in order." })
 
 // Compile-time: the run resource documented is the one the read side returns (see read-side-shape.ts).

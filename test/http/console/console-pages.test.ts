@@ -270,9 +270,14 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).toContain('<code>INVALID_DATA</code>')
       expect(page.text).toMatch(/<details class="card"><summary>Context<\/summary>/)
       expect(page.text).toContain('&quot;source&quot;: &quot;system_ui&quot;')
-      expect(page.text).toMatch(/<summary>Raw events \(\d+\)<\/summary>/)
-      expect(page.text).toContain('<strong>RunRequested</strong>')
-      expect(page.text).toContain('<strong>RunCompleted</strong>')
+      // SPEC §12: the events as a timeline, each one's JSON behind a disclosure.
+      expect(page.text).toMatch(/<section class="card" aria-labelledby="timeline-title" id="run-timeline">/)
+      expect(page.text).toMatch(/Every event of the run \(\d+\)\./)
+      expect(page.text).toMatch(/<span class="timeline-what">requested the run over all tenants \(\d+ tenants\) from the console<\/span>/)
+      expect(page.text).toMatch(/<span class="timeline-what">completed: partially succeeded — \d+ of \d+ findings updated, 1 tenant failed<\/span>/)
+      expect(page.text).toContain('<summary>RunRequested, revision 0 (JSON)</summary>')
+      expect(page.text).toContain('&quot;type&quot;: &quot;RunRequested&quot;')
+      expect(page.text).toMatch(/data-follow="false"/) // a completed run's timeline does not follow
       expect(page.text).toMatch(/<section[^>]*id="run-progress-section" hidden=""/) // no progress bar once completed
       expect(page.text).not.toContain('new EventSource') // and no live script
     })

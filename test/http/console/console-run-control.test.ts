@@ -334,7 +334,10 @@ describe.each(serviceFlavours())('console run control (SPEC §9): $name', (flavo
       expect(isShown(page.text, 'resume')).toBe(true)
       expect(controlTag(page.text, 'pause')).toContain('hidden=""')
       expect(page.text).toContain('new EventSource') // still live
-      expect(page.text).toContain('<strong>RunPaused</strong>')
+      // The timeline (SPEC §12) tells the pause with who and why; the RunPaused event is behind its disclosure.
+      expect(page.text).toContain('<span class="timeline-what">paused the run</span>')
+      expect(page.text).toContain(`<p class="timeline-why"><code>INCIDENT</code> <span>${validReason.reasonText}</span></p>`)
+      expect(page.text).toContain('&quot;type&quot;: &quot;RunPaused&quot;')
 
       const [first] = await firstStreamEvents(runId, 1)
       expect(first!.event).toBe('progress')

@@ -14,16 +14,9 @@ import { RunCanary } from './run-canary.js'
 import { RunControls } from './run-controls.js'
 import { RunRevert } from './run-revert.js'
 import { RunTenants, type RunTenantsProps } from './run-tenants.js'
+import { RunTimeline } from './run-timeline.js'
+import type { TimelineWindow } from '../run-timeline.js'
 import { RunVerification } from './run-verification.js'
-
-export interface RawEvent {
-  type: string
-  version: number
-  revision: number
-  recordedAt: string
-  data: unknown
-  metadata: unknown
-}
 
 export interface RunPageProps {
   nonce: string
@@ -35,7 +28,8 @@ export interface RunPageProps {
   unit: string
   /** The parameters the run was started with (its `context.parameters`), labelled; null when not recorded. */
   parameters: Array<{ label: string; value: string }> | null
-  events: RawEvent[]
+  /** SPEC §12: the run's events as a timeline (the latest window follows the run live). */
+  timeline: TimelineWindow
   tenantNames: TenantNames
   /** The tenant table: filter, page and any error about its query. */
   tenants: Omit<RunTenantsProps, 'run'>
@@ -110,7 +104,7 @@ const ControlNotice: FC<{ id: string; kind: 'pause' | 'cancel'; note: ControlNot
 )
 
 export const RunPage: FC<RunPageProps> = (props) => {
-  const { nonce, viewer, run, progress, runbookLabel, unit, parameters, events, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval, revert } =
+  const { nonce, viewer, run, progress, runbookLabel, unit, parameters, timeline, tenantNames, tenants, mayControl, isBreakGlass, attempt, cancelled, approval, revert } =
     props
   const revertOf = run.revertOf
   const live = run.status !== 'completed'
@@ -350,20 +344,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
         <summary>Context</summary>
         <pre>{JSON.stringify(run.context, null, 2)}</pre>
       </details>
-      <details class="card">
-        <summary>Raw events ({events.length})</summary>
-        {live ? <p class="hint">As of page load; reload to see events recorded since.</p> : null}
-        <ol>
-          {events.map((event) => (
-            <li>
-              <p>
-                <strong>{event.type}</strong> v{event.version} · revision {event.revision} · <Time at={event.recordedAt} />
-              </p>
-              <pre>{JSON.stringify({ data: event.data, metadata: event.metadata }, null, 2)}</pre>
-            </li>
-          ))}
-        </ol>
-      </details>
+      <RunTimeline runId={run.id} window={timeline} live={live} />
     </Layout>
   )
 }

@@ -19,7 +19,7 @@ import { reasonProblems } from '../../../commands/run/start-run-policy.js'
 import { retryRun } from '../../../commands/start-run.js'
 import { revertRun } from '../../../commands/revert-run.js'
 import type { Sql } from '../../../db/database.js'
-import { runOutcomeSchema, runStatusSchema, streams, currentVersion } from '../../../events/index.js'
+import { runOutcomeSchema, runStatusSchema, streams } from '../../../events/index.js'
 import { findUnsafeText } from '../../../events/safe-text.js'
 import {
   getRun,
@@ -57,6 +57,7 @@ import {
   type ControlAttempt,
 } from '../run-controls.js'
 import { runProgress, type ControlNote } from '../run-progress.js'
+import { eventsBeforeOf, timelineFollowFrom, timelineOf, timelineWindow } from '../run-timeline.js'
 import { offersRevert, readRevertForm, revertInputOf, unsafeRevertProblems, type RevertAttempt } from '../run-revert.js'
 import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
 import { parseTenantReference, tenantNamesOf, type TenantNames } from '../tenant-reference.js'
@@ -243,14 +244,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         cancelled={run.outcome === 'cancelled' ? cancelled : null}
         approval={{ role: approvalRole, attempt: options.approvalAttempt ?? null, approved, rejected: run.outcome === 'rejected' ? rejected : null }}
         revert={{ offered: offersRevert(run, revertedBy, lastRevert, mayControl), attempt: options.revertAttempt ?? null, revertedBy }}
-        events={events.map((e) => ({
-          type: e.event.type,
-          version: currentVersion[e.event.type],
-          revision: e.revision,
-          recordedAt: e.recordedAt.toISOString(),
-          data: e.event.data,
-          metadata: e.metadata,
-        }))}
+        timeline={timelineWindow(events, tenantNames, deps.catalog.find(run.type)?.unit ?? 'rows', eventsBeforeOf(raw))}
       />,
       options.status ?? (tenantErrors.length > 0 ? 400 : 200),
     )
@@ -489,6 +483,16 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         // Every change of the counts is sent as `progress` (without the failure list), a grown failure list as
         // `failures`, the completed state in full as `completed`; then the stream ends.
         const tenantNames = tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS))
+        // SPEC §12: the page's timeline grows with the run's new events (`timeline`, its id the last revision sent).
+        let timelineAfter = timelineFollowFrom(c.req.query('after'), c.req.header('Last-Event-ID'))
+        const unit = deps.catalog.find(first.type)?.unit ?? 'rows'
+        const sendTimeline = async (stream: SSEStreamingApi) => {
+          if (timelineAfter === null) return
+          const { events } = await deps.log.read(streams.run(id), { fromRevision: timelineAfter + 1 })
+          if (events.length === 0) return
+          timelineAfter = events.at(-1)!.revision
+          await stream.writeSSE({ event: 'timeline', id: String(timelineAfter), data: JSON.stringify(timelineOf(events, tenantNames, unit)) })
+        }
         return streamSSE(c, async (stream) => {
           try {
             await followRun(stream, first, tenantNames)
@@ -508,6 +512,8 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           let failuresSent = 0
           let polls = 0
           while (!stream.aborted && !stream.closed) {
+            // Read after the run: the stream has at least every event the projected run shows.
+            if (run) await sendTimeline(stream)
             if (run) {
               const progress = runProgress(run, tenantNames)
               if (progress.status === 'completed') {

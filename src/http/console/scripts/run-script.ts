@@ -1,6 +1,6 @@
 /**
- * Client script of a run page while the run is not completed: follows the run's server-sent events and
- * updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the canary's state
+ * Client script of a run page while the run is not completed: follows the run's server-sent events, appends
+ * the run's new events to the timeline (SPEC §12; the structure of pages/run-timeline.tsx), and updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the canary's state
  * and notes, the controls the state admits and the failures in place (textContent only), then stops once
  * the run completes. A paused
  * run keeps streaming: it is not over, and so does one awaiting approval (SPEC §10); `rejected` is a final outcome.
@@ -129,7 +129,76 @@ export const runScript = `
       if (revertNote && (progress.summaryCounts.updated || 0) > 0) revertNote.hidden = false;
     }
   }
-  var source = new EventSource(root.dataset.streamUrl);
+  // SPEC §12: the timeline's latest window grows with the run; the stream sends what follows its last revision.
+  var timeline = document.getElementById('run-timeline-entries');
+  var following = Boolean(timeline) && timeline.dataset.follow === 'true';
+  function timelineItem(entry) {
+    var li = document.createElement('li');
+    li.className = 'timeline-entry';
+    li.dataset.revision = String(entry.revision);
+    li.dataset.lastRevision = String(entry.lastRevision);
+    var line = document.createElement('p');
+    var when = document.createElement('span');
+    when.className = 'timeline-when';
+    when.append(timeOf(entry.at));
+    var who = document.createElement('strong');
+    who.className = 'timeline-who';
+    who.textContent = entry.who;
+    var what = document.createElement('span');
+    what.className = 'timeline-what';
+    what.textContent = entry.what;
+    line.append(when, ' ', who, ' ', what);
+    li.append(line);
+    if (entry.why) {
+      var why = document.createElement('p');
+      why.className = 'timeline-why';
+      if (entry.why.code) { var code = document.createElement('code'); code.textContent = entry.why.code; why.append(code, ' '); }
+      var text = document.createElement('span');
+      text.textContent = entry.why.text;
+      why.append(text);
+      li.append(why);
+    }
+    var details = document.createElement('details');
+    var summary = document.createElement('summary');
+    summary.textContent = entry.label + ' (JSON)';
+    var json = document.createElement('pre');
+    json.textContent = JSON.stringify(entry.events.length === 1 ? entry.events[0] : entry.events, null, 2);
+    details.append(summary, json);
+    li.append(details);
+    return li;
+  }
+  function appendTimeline(entries) {
+    var last = Number(timeline.dataset.lastRevision);
+    entries.forEach(function (entry) {
+      if (entry.lastRevision <= last) return; // already shown (a reconnect resends nothing older, but be sure)
+      timeline.append(timelineItem(entry));
+      last = entry.lastRevision;
+    });
+    timeline.dataset.lastRevision = String(last);
+    // A long run keeps its latest entries; the earlier ones are a page away.
+    var max = Number(timeline.dataset.window) || 200;
+    while (timeline.children.length > max) timeline.firstElementChild.remove();
+    var first = timeline.firstElementChild ? Number(timeline.firstElementChild.dataset.revision) : 0;
+    var range = document.getElementById('run-timeline-range');
+    if (range) {
+      range.textContent = (first === 0 ? 'Every event of the run (' + (last + 1) + ').' : 'Events ' + (first + 1) + ' to ' + (last + 1) + ' of ' + (last + 1) + '.') + ' New events appear as they happen.';
+    }
+    if (first > 0) {
+      var earlier = document.getElementById('run-timeline-earlier');
+      if (!earlier) {
+        var holder = document.createElement('p');
+        earlier = document.createElement('a');
+        earlier.id = 'run-timeline-earlier';
+        earlier.textContent = 'Earlier events';
+        holder.append(earlier);
+        timeline.before(holder);
+      }
+      earlier.href = location.pathname + '?eventsBefore=' + first + '#run-timeline';
+    }
+  }
+  var streamUrl = root.dataset.streamUrl + (following ? '?after=' + encodeURIComponent(timeline.dataset.lastRevision) : '');
+  var source = new EventSource(streamUrl);
+  if (following) source.addEventListener('timeline', function (event) { appendTimeline(JSON.parse(event.data)); });
   source.addEventListener('progress', function (event) { apply(JSON.parse(event.data)); });
   source.addEventListener('failures', function (event) { applyFailures(JSON.parse(event.data)); });
   source.addEventListener('completed', function (event) {
