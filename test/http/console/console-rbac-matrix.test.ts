@@ -99,6 +99,17 @@ const table: Record<string, Entry> = {
   'POST /ops/halt': { mirrors: 'POST /api/halt', needs: [opsHalt], probe: { kind: 'form', url: () => '/system/ops/halt' } },
   'POST /ops/halt/lift': { mirrors: 'DELETE /api/halt', needs: [opsHalt], probe: { kind: 'form', url: () => '/system/ops/halt/lift' } },
   'GET /ops/audit': { mirrors: 'GET /api/audit', needs: [opsView], probe: { kind: 'page', url: () => '/system/ops/audit' } },
+  'GET /ops/alerts': { mirrors: 'GET /api/alert-deliveries', needs: [opsView], probe: { kind: 'page', url: () => '/system/ops/alerts' } },
+  'POST /ops/alerts/destinations': {
+    mirrors: 'POST /api/alert-destinations',
+    needs: [operatorsManage],
+    probe: { kind: 'form', url: () => '/system/ops/alerts/destinations' },
+  },
+  'POST /ops/alerts/destinations/:id/remove': {
+    mirrors: 'DELETE /api/alert-destinations/{id}',
+    needs: [operatorsManage],
+    probe: { kind: 'form', url: () => `/system/ops/alerts/destinations/${unknownOperatorId}/remove` },
+  },
   'GET /ops/operators': { mirrors: 'GET /api/operators', needs: [operatorsManage], probe: { kind: 'page', url: () => '/system/ops/operators' } },
   'POST /ops/operators/approvals': {
     mirrors: 'PUT /api/settings/approvals',
