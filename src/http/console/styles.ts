@@ -43,7 +43,7 @@ label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 fieldset { border: 1px solid var(--border); border-radius: 6px; margin: .75rem 0; padding: .5rem 1rem 1rem; }
 legend { font-weight: 700; padding: 0 .25rem; }
 fieldset.choices label { display: inline-flex; gap: .4rem; align-items: center; font-weight: 400; margin: .25rem 1.5rem .25rem 0; }
-input[type=text], input[type=email], input[type=password], input[type=search], select, textarea {
+input[type=text], input[type=email], input[type=url], input[type=password], input[type=search], select, textarea {
   width: 100%; max-width: 36rem; padding: .5rem; font: inherit; color: var(--text); background: var(--bg);
   border: 1px solid var(--border); border-radius: 6px;
 }
