@@ -88,10 +88,13 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
       select type, data from event_store_events where stream_id = ${`alertDestination-${byName.body.id}`} order by revision`
     expect(events.map((e) => e.type)).toEqual(['AlertDestinationAdded', 'AlertDestinationRemoved'])
     expect(events[0]!.data).toMatchObject({ destinationId: byName.body.id, kind: 'webhook', url: 'https://hooks.example.com/ops' })
+    // The last change first: once it is in the audit log, the earlier ones are too (projected in order).
     await waitUntil(async () => {
-      const audit = await call('GET', '/api/audit?action=platform.ops.alerts.destination_removed')
-      return audit.body.items.some((e: any) => e.context.destination_id === byName.body.id)
-    }, 'the removal in the audit log')
+      const audit = await call('GET', '/api/audit?action=platform.ops.alerts.destination_added')
+      return audit.body.items.some((e: any) => e.context.destination_id === added.body.id)
+    }, 'the last addition in the audit log')
+    const removals = await call('GET', '/api/audit?action=platform.ops.alerts.destination_removed')
+    expect(removals.body.items.some((e: any) => e.context.destination_id === byName.body.id)).toBe(true)
     const audit = await call('GET', '/api/audit?action=platform.ops.alerts.destination_added')
     const entry = audit.body.items.find((e: any) => e.context.destination_id === added.body.id)
     expect(entry).toMatchObject({ actorEmail: 'admin@ops.test', context: { destination_kind: 'webhook', destination_url: receiver.url } })
