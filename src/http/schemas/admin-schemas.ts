@@ -7,7 +7,7 @@ import type { SameKeys } from './read-side-shape.js'
 
 const tableChecksumSchema = z.object({
   rows: z.number().int().min(0),
-  checksum: z.string().meta({ description: "MD5 digest of the table's rows (order-independent; see docs/decisions.md, "Projection rebuild")." }),
+  checksum: z.string().meta({ description: "MD5 digest of the table's rows (order-independent; see docs/decisions.md, Projection rebuild)." }),
 })
 
 export const rebuildReportSchema = z
