@@ -353,7 +353,7 @@ export class ApiClient {
     return this.request('DELETE', '/api/halt', { body: { reason } })
   }
 
-  listAudit(filter: { action?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
+  listAudit(filter: { action?: string; operator?: string; runId?: string; limit?: number; cursor?: string } = {}): Promise<Page<AuditEntry>> {
     return this.request('GET', '/api/audit', { query: filter })
   }
 

@@ -454,6 +454,8 @@ function buildProgram(io: CliIo, finish: (code: ExitCode) => void): Command {
     .command('audit')
     .description('audit log, newest first')
     .option('--action <action>', 'e.g. platform.ops.runbooks.start')
+    .option('--operator <operator>', "only this operator's entries: their id or email")
+    .option('--run <run>', 'only the entries about this run')
     .option('--limit <n>', 'page size', positiveInteger('--limit'))
     .option('--cursor <cursor>', 'the next page, as printed under the previous one')
     .action(action((context, options: AuditOptions) => listAudit(context, options), { fieldFlags: auditFieldFlags }))

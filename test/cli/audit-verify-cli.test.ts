@@ -16,7 +16,11 @@ describe('rcp audit verify against a real service (embedded)', () => {
     api = await serviceFlavours()[0]!.start()
     folder = await mkdtemp(join(tmpdir(), 'rcp-audit-test-'))
     env = { RCP_URL: api.baseUrl, RCP_CONFIG: join(folder, 'admin.json'), RCP_TOKEN: await api.token() }
-    await waitUntil(async () => (await api.sql`select count(*)::int as n from audit_log`)[0]!.n > 0, 'the login audited')
+    // The login is the last change of the setup (after the start's own, e.g. the console's alert destination).
+    await waitUntil(
+      async () => (await api.sql`select count(*)::int as n from audit_log where action = 'platform.ops.login.succeeded'`)[0]!.n > 0,
+      'the login audited',
+    )
   })
 
   afterAll(async () => {
@@ -52,5 +56,22 @@ describe('rcp audit verify against a real service (embedded)', () => {
     const listed = await runCli(['audit', '--limit', '1'], { env })
     expect(listed.code, listed.stderr).toBe(0)
     expect(listed.stdout).toContain('platform.ops.login.succeeded')
+  })
+
+  it("filters by operator (id or email) and by run, as the console's audit page does", async () => {
+    const [admin] = await api.sql<Array<{ id: string; email: string }>>`
+      select actor_user_id as id, actor_email as email from audit_log where actor_email is not null order by sequence limit 1`
+    for (const operator of [admin!.id, admin!.email.toUpperCase()]) {
+      const mine = await runCli(['--json', 'audit', '--operator', operator], { env })
+      expect(mine.code, mine.stderr).toBe(0)
+      const items = JSON.parse(mine.stdout).items as Array<{ actorEmail: string }>
+      expect(items.length).toBeGreaterThan(0)
+      expect(items.every((item) => item.actorEmail === admin!.email)).toBe(true)
+    }
+    const nobody = await runCli(['--json', 'audit', '--operator', 'nobody@example.com'], { env })
+    expect(JSON.parse(nobody.stdout).items).toEqual([])
+    const noRun = await runCli(['--json', 'audit', '--run', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], { env })
+    expect(noRun.code, noRun.stderr).toBe(0)
+    expect(JSON.parse(noRun.stdout).items).toEqual([])
   })
 })

@@ -58,14 +58,23 @@ export async function showEvents(context: CommandContext, id: string): Promise<E
 
 export interface AuditOptions {
   action?: string
+  operator?: string
+  run?: string
   limit?: number
   cursor?: string
 }
 
-export const auditFieldFlags: Record<string, string> = { action: '--action', limit: '--limit', cursor: '--cursor' }
+export const auditFieldFlags: Record<string, string> = {
+  action: '--action',
+  operator: '--operator',
+  runId: '--run',
+  limit: '--limit',
+  cursor: '--cursor',
+}
 
 export async function listAudit(context: CommandContext, options: AuditOptions): Promise<ExitCode> {
-  const page = await context.client.listAudit(options)
+  const { run, ...filter } = options
+  const page = await context.client.listAudit({ ...filter, ...(run !== undefined ? { runId: run } : {}) })
   if (context.json) context.printJson(page)
   else {
     context.print(formatAudit(page.items))
