@@ -2,7 +2,9 @@ import { describeFailure } from './commands/run/failure-message.js'
 import { connectEventStore, openDatabase } from './composition.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
-import { formatRebuildReport, rebuildReadModels } from './projections/read-model-rebuild.js'
+import { formatRebuildReport } from './projections/read-model-rebuild.js'
+import { rebuildReadModelsAs } from './commands/rebuild-read-models.js'
+import { EventLog } from './store/event-log.js'
 
 /**
  * `npm run rebuild-projections` (in the image: `node dist/rebuild-projections.js`), and `rcp admin rebuild`
@@ -20,7 +22,7 @@ async function rebuildProjections(): Promise<void> {
   try {
     const store = await connectEventStore(config, db)
     try {
-      const report = await rebuildReadModels({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
+      const report = await rebuildReadModelsAs({ sql: db.sql, log: new EventLog(store), consoleBaseUrl: config.publicUrl, logger }, 'deployment')
       console.log(formatRebuildReport(report))
     } finally {
       await store.close()

@@ -12,7 +12,7 @@ export const operatorInitiatorSchema = z.object({
 })
 export const systemInitiatorSchema = z.object({
   kind: z.literal('system'),
-  component: z.enum(['dispatcher', 'tenant-worker', 'reconciler', 'auth', 'api', 'verifier', 'planner']),
+  component: z.enum(['dispatcher', 'tenant-worker', 'reconciler', 'auth', 'api', 'verifier', 'planner', 'rebuild-projections']),
 })
 /** A login attempt has no authenticated operator yet: it names the email that was tried. */
 export const anonymousInitiatorSchema = z.object({

@@ -28,6 +28,7 @@ import {
 } from './run-events.js'
 import { haltEngagedV1, haltLiftedV1 } from './halt-events.js'
 import { alertDestinationAddedV1, alertDestinationRemovedV1 } from './alert-destination-events.js'
+import { readModelsRebuiltV1 } from './read-model-events.js'
 import {
   capabilitiesIntroducedV1,
   operatorCapabilitiesChangedV1,
@@ -65,6 +66,7 @@ export const eventSchemas = {
   HaltLifted: { 1: haltLiftedV1 },
   AlertDestinationAdded: { 1: alertDestinationAddedV1 },
   AlertDestinationRemoved: { 1: alertDestinationRemovedV1 },
+  ReadModelsRebuilt: { 1: readModelsRebuiltV1 },
   OperatorCreated: { 1: operatorCreatedV1 },
   OperatorUpdated: { 1: operatorUpdatedV1 },
   OperatorCapabilitiesChanged: { 1: operatorCapabilitiesChangedV1 },

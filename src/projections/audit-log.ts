@@ -19,6 +19,7 @@ export const auditActions = {
   haltLifted: 'platform.ops.halt_lifted',
   alertDestinationAdded: 'platform.ops.alerts.destination_added',
   alertDestinationRemoved: 'platform.ops.alerts.destination_removed',
+  readModelsRebuilt: 'platform.ops.read_models.rebuilt',
   approved: 'platform.ops.runbooks.approved',
   rejected: 'platform.ops.runbooks.rejected',
   approvalsChanged: 'platform.operators.approvals_changed',
@@ -307,6 +308,24 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
       })
     case 'AlertDestinationRemoved':
       return alertDestinationEntry(metadata, auditActions.alertDestinationRemoved, event.data.destinationId, {})
+    // SPEC §12: who rebuilt the read models, and which tables held rows the event store does not give.
+    case 'ReadModelsRebuilt': {
+      const actor = actorOf(metadata)
+      return {
+        action: auditActions.readModelsRebuilt,
+        actorUserId: actor.id,
+        actorEmail: actor.email,
+        context: {
+          ...emptyContext,
+          platform_user_id: actor.id,
+          email: actor.email,
+          ...requestOrigin(metadata),
+          events: event.data.events,
+          same: event.data.same,
+          changed_tables: event.data.changedTables,
+        },
+      }
+    }
     case 'OperatorCreated':
       return operatorEntry(metadata, auditActions.operatorCreated, event.data.operatorId, {
         subject_email: event.data.email,

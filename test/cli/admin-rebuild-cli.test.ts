@@ -44,6 +44,20 @@ describe('rcp admin rebuild against a real service (embedded)', () => {
     expect((await api.request('GET', '/api/audit/verify', { token: env.RCP_TOKEN! })).body.ok).toBe(true)
   })
 
+  it('is audited: who rebuilt, and which tables held rows the event store does not give', async () => {
+    const audited = async () =>
+      (await api.request('GET', '/api/audit?action=platform.ops.read_models.rebuilt', { token: env.RCP_TOKEN! })).body.items as Array<{
+        actorEmail: string | null
+        context: { changed_tables: string[]; same: boolean; events: number }
+      }>
+    await waitUntil(async () => (await audited()).length === 2, 'both rebuilds audited')
+    const [repairing, first] = await audited() // newest first
+    expect(first).toMatchObject({ actorEmail: 'admin@ops.test', context: { same: true, changed_tables: [] } })
+    expect(repairing).toMatchObject({ actorEmail: 'admin@ops.test', context: { same: false, changed_tables: ['audit_log'] } })
+    expect(repairing!.context.events).toBeGreaterThan(first!.context.events)
+    expect((await api.request('GET', '/api/audit/verify', { token: env.RCP_TOKEN! })).body.ok).toBe(true)
+  })
+
   it('exits 4 without platform.operators.manage', async () => {
     const token = await api.operatorToken(['platform.ops.view'])
     const result = await runCli(['admin', 'rebuild'], { env: { ...env, RCP_TOKEN: token } })

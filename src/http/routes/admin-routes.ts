@@ -2,7 +2,8 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { capabilities } from '../../auth/capabilities.js'
 import type { Sql } from '../../db/database.js'
 import type { ProjectorLogger } from '../../projections/projector.js'
-import { rebuildReadModels, RebuildNotSwitchedError } from '../../projections/read-model-rebuild.js'
+import { rebuildReadModelsAs } from '../../commands/rebuild-read-models.js'
+import { RebuildNotSwitchedError } from '../../projections/read-model-rebuild.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
@@ -47,12 +48,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
     if (underWay) throw new HttpProblem(409, 'this service is already rebuilding the read models', { code: 'REBUILD_UNDER_WAY' })
     underWay = true
     try {
-      const report = await rebuildReadModels({
-        sql: deps.sql,
-        store: deps.log.store,
-        consoleBaseUrl: deps.consoleBaseUrl,
-        ...(deps.logger ? { logger: deps.logger } : {}),
-      })
+      const report = await rebuildReadModelsAs(deps, c.get('actor'))
       return c.json(report)
     } catch (error) {
       if (error instanceof RebuildNotSwitchedError) throw new HttpProblem(409, error.message, { code: 'REBUILD_NOT_SWITCHED' })
