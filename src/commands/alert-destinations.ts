@@ -135,8 +135,9 @@ export async function ensureConsoleAlertDestination(deps: Pick<AlertDestinationD
       )
       return true
     } catch (error) {
-      // Processes starting together: one adds it, the others find it added.
-      if (!(error instanceof WrongExpectedRevisionError) || attempt >= 3) throw error
+      // Processes starting together: one adds it, the others find it added (decideAndRecord decided again
+      // after losing the race, and the decider refused to add it twice); the next pass sees it active.
+      if (!(error instanceof ConflictError) || attempt >= 3) throw error
     }
   }
 }
@@ -146,9 +147,14 @@ async function loadDestination(log: EventLog, id: string): Promise<{ state: Aler
   return { state: events.reduce(evolveAlertDestination, initialAlertDestinationState()), revision }
 }
 
+/** Attempts of one load-decide-append before a stream that keeps changing under it is given up on. */
+const MAX_ATTEMPTS = 5
+
 /**
  * Load, decide, then the table write and the event together: in one transaction when the events live in
- * this database; otherwise the table first, then the event (as operator administration does).
+ * this database; otherwise the table first, then the event (as operator administration does). A writer
+ * that lost the race for the stream (WrongExpectedRevisionError) loads and decides again, as
+ * handle-command.ts does: the second of two removals then finds the destination removed (404), not a 500.
  */
 async function decideAndRecord(
   deps: Pick<AlertDestinationDeps, 'sql' | 'log'>,
@@ -159,23 +165,29 @@ async function decideAndRecord(
   write: (tx: TransactionSql) => Promise<unknown>,
 ): Promise<DomainEvent[]> {
   const streamId = alertDestinationStream(command.id)
-  const loaded = await loadDestination(deps.log, command.id)
-  const { revision } = loaded
-  const state = revision === null && withoutStream ? withoutStream : loaded.state
-  const events = decideAlertDestination(command, state)
-  const expected = revision ?? ('no_stream' as const)
-  const context = { correlationId: streamId, causationId: null, initiator }
-  if (deps.log.appendsInTransactions) {
-    await deps.sql.begin(async (tx) => {
-      await write(tx)
-      await deps.log.appendInTransaction(tx, streamId, events, expected, context)
-    })
-    ;(deps.log.store as { notifyAppended?: () => void }).notifyAppended?.()
-  } else {
-    await deps.sql.begin(write)
-    await deps.log.append(streamId, events, expected, context)
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await loadDestination(deps.log, command.id)
+    const { revision } = loaded
+    const state = revision === null && withoutStream ? withoutStream : loaded.state
+    const events = decideAlertDestination(command, state)
+    const expected = revision ?? ('no_stream' as const)
+    const context = { correlationId: streamId, causationId: null, initiator }
+    try {
+      if (deps.log.appendsInTransactions) {
+        await deps.sql.begin(async (tx) => {
+          await write(tx)
+          await deps.log.appendInTransaction(tx, streamId, events, expected, context)
+        })
+        ;(deps.log.store as { notifyAppended?: () => void }).notifyAppended?.()
+      } else {
+        await deps.sql.begin(write)
+        await deps.log.append(streamId, events, expected, context)
+      }
+      return events
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error
+    }
   }
-  return events
 }
 
 async function insertDestination(

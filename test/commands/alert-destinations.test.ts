@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { addWebhookDestination, removeAlertDestination } from '../../src/commands/alert-destinations.js'
 import {
   decideAlertDestination,
   evolveAlertDestination,
@@ -9,6 +10,13 @@ import {
 import { decideDeliveryAttempt, decideUndeliverable, retryDelayMs } from '../../src/commands/alert-destinations-delivery.js'
 import { hostAllowed, InvalidAllowedHostError, parseAllowedHosts } from '../../src/commands/alert-destinations-hosts.js'
 import { ConflictError, NotFoundError, ValidationError } from '../../src/commands/errors.js'
+import type { Database } from '../../src/db/database.js'
+import { migrateService } from '../../src/service-migrations.js'
+import { EventLog } from '../../src/store/event-log.js'
+import { PostgresEventStore } from '../../src/store/postgres-event-store.js'
+import { databaseFlavours } from '../support/databases.js'
+import { insertTenant } from '../runbooks/findings-fixture.js'
+import { operator } from './command-database.js'
 
 const at = '2026-01-01T00:00:00.000Z'
 const add = (url: string, hosts: string | null = null): AlertDestinationCommand => ({
@@ -127,5 +135,53 @@ describe('delivery attempts', () => {
     const cutoff = decideDeliveryAttempt({ attempts: 41, firstAttemptAt: first }, { kind: 'answered', status: 500 }, { at: new Date('2026-01-02T00:00:00Z'), policy, random: 1 })
     expect(cutoff).toMatchObject({ status: 'failed', attempts: 42, nextAttemptAt: null, lastError: 'HTTP 500' })
     expect(decideUndeliverable({ attempts: 2, firstAttemptAt: first }, 'DESTINATION_REMOVED')).toMatchObject({ status: 'failed', attempts: 2, lastError: 'DESTINATION_REMOVED' })
+  })
+})
+
+describe.each(databaseFlavours())('alert destination commands on $name', ({ open }) => {
+  let db: Database
+  const manager = operator({ capabilities: ['platform.operators.manage'] })
+
+  beforeAll(async () => {
+    db = await open()
+    await migrateService(db.sql, { postgresEventStore: true, runbooks: [] })
+    await insertTenant(db.sql, { id: 1, workspaceId: 1, name: 'Platform', isPlatform: true })
+  })
+  afterAll(async () => {
+    await db?.close()
+  })
+
+  /** An event log whose first `readers` stream reads wait for each other: they all load the same state. */
+  function gatedLog(readers: number): EventLog {
+    let waiting = 0
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    return new (class extends EventLog {
+      override async read(...args: Parameters<EventLog['read']>) {
+        const loaded = await super.read(...args)
+        if (waiting < readers) {
+          waiting += 1
+          if (waiting === readers) release()
+          await gate
+        }
+        return loaded
+      }
+    })(new PostgresEventStore(db.sql))
+  }
+
+  it('two removals of one destination at once: one removes it, the other finds it removed (not found), one event', async () => {
+    const added = await addWebhookDestination({ sql: db.sql, log: new EventLog(new PostgresEventStore(db.sql)), hostPolicy: null }, manager, {
+      url: 'http://127.0.0.1:9/race',
+      secret: 's',
+    })
+    // Both load the destination active before either appends: the loser's append is refused, and it decides again.
+    const deps = { sql: db.sql, log: gatedLog(2), hostPolicy: null }
+    const outcomes = await Promise.allSettled([removeAlertDestination(deps, manager, added.id), removeAlertDestination(deps, manager, added.id)])
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1)
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult
+    expect(refused.reason).toBeInstanceOf(NotFoundError)
+    const events = await db.sql<Array<{ type: string }>>`
+      select type from event_store_events where stream_id = ${`alertDestination-${added.id}`} order by revision`
+    expect(events.map((e) => e.type)).toEqual(['AlertDestinationAdded', 'AlertDestinationRemoved'])
   })
 })
