@@ -131,8 +131,11 @@ function deliveryView(row: DeliveryRow): AlertDeliveryView {
   }
 }
 
-// Opaque to clients, versioned for us; the time at the microseconds the column keeps.
-const cursorSchema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().min(1).max(300) }).strict()
+// Opaque to clients, versioned for us; the time at the microseconds the column keeps. The id is a delivery
+// id, `${runId}:${destinationId}` or `${runId}:${kind}:${destinationId}` (ULIDs, kinds and destination ids):
+// nothing else can be a cursor's id, so a crafted one (a NUL, which PostgreSQL refuses) is a 400, not a 500.
+// Not the codec of src/projections/queries.ts: its ids (ULIDs, UUIDs) have no `:`.
+const cursorSchema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/) }).strict()
 
 function encodeCursor(key: { at: string; id: string }): string {
   return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')

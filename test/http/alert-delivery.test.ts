@@ -157,6 +157,18 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
     expectProblem(await call('GET', '/api/alert-deliveries?cursor=garbage!'), 400, 'cursor')
   })
 
+  it('refuses a crafted cursor (an id PostgreSQL cannot hold, an impossible time) with 400 naming the cursor', async () => {
+    const crafted = (key: object) => Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')
+    for (const cursor of [
+      crafted({ at: '2026-01-01T00:00:00.000000Z', id: 'run\u0000x' }),
+      crafted({ at: '2026-01-01T00:00:00.000000Z', id: "x' or 1=1" }),
+      crafted({ at: '2026-02-30T00:00:00.000000Z', id: 'RUN:hook' }),
+    ]) {
+      expectProblem(await call('GET', `/api/alert-deliveries?cursor=${cursor}`), 400, 'cursor')
+    }
+    expect((await call('GET', `/api/alert-deliveries?cursor=${crafted({ at: '2026-01-01T00:00:00.000000Z', id: '01KBRUN:break-glass:platform-console' })}`)).status).toBe(200)
+  })
+
   it("the console's inbox takes only bodies signed with a console destination's secret", async () => {
     const body = JSON.stringify({ alert_key: 'operations.run.failed', delivery_id: 'forged', raised_at: new Date().toISOString(), run_id: 'X' })
     const unsigned = await api.request('POST', '/api/alert-inbox', { body })
