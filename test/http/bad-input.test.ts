@@ -224,6 +224,18 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       expect(await counts()).toEqual(before)
     })
 
+    it('ids PostgreSQL could not even compare (a NUL) are 404 on every route with an id, never 5xx', async () => {
+      for (const id of ['%00', 'a%00b']) {
+        await expectRefused(() => send('GET', `/api/runs/${id}`), 404)
+        await expectRefused(() => send('GET', `/api/runs/${id}/tenants`), 404)
+        await expectRefused(() => send('PATCH', `/api/operators/${id}`, { json: { name: 'Someone' } }), 404)
+        await expectRefused(() => send('POST', `/api/operators/${id}/disable`, { json: {} }), 404)
+        await expectRefused(() => send('DELETE', `/api/alert-destinations/${id}`), 404)
+        await expectRefused(() => send('GET', `/api/preflights/${id}/tenants`), 404)
+        await expectRefused(() => send('POST', `/api/runbooks/${id}/preflight`, { json: { scope: 'all_tenants' } }), 404)
+      }
+    })
+
     it("a tenant filter that looks like SQL matches nothing it should not", async () => {
       for (const q of ["%' or 1=1 --", "%' or '1'='1", '%', '_', '\\']) {
         const response = await send('GET', `/api/tenants?q=${encodeURIComponent(q)}`)

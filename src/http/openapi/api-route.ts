@@ -64,6 +64,8 @@ export interface ApiRoute<Body extends Schema = Schema, Query extends Schema = S
   capabilities: readonly string[]
   body: Body
   query: Query
+  /** The path's parameters; a path they refuse names nothing (404). */
+  params: Schema
 }
 
 // What the error answers every route of a kind has mean on this API (SPEC §7).
@@ -144,5 +146,5 @@ export function apiRoute<Body extends z.ZodObject | undefined = undefined, Query
       ),
     },
   })
-  return { config, routingPath: config.getRoutingPath(), capabilities, body: body as Body, query: query as Query }
+  return { config, routingPath: config.getRoutingPath(), capabilities, body: body as Body, query: query as Query, params }
 }

@@ -1,7 +1,9 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
 import type { z } from 'zod'
+import { isUnsafeText } from '../../events/safe-text.js'
 import { requireCapability, type AppEnv } from '../authentication.js'
+import { HttpProblem } from '../problem.js'
 import { readJsonBody, readQuery } from '../request-body.js'
 import type { ApiRoute } from './api-route.js'
 
@@ -35,6 +37,7 @@ export function serveRoute<Body extends z.ZodObject | undefined, Query extends z
   app.openAPIRegistry.registerPath(route.config)
   // Before anything of the request is read: an operator lacking a capability gets 403 whatever they send.
   const guards: MiddlewareHandler<AppEnv>[] = route.capabilities.length > 0 ? [requireCapability(...route.capabilities)] : []
+  if (route.params) guards.push(pathNamesSomething(route.params))
   const serve = (c: Context<AppEnv>) => handler(c, routeInput(c, route))
   app.on([route.config.method.toUpperCase()], [route.routingPath], ...guards, serve)
 }
@@ -52,4 +55,18 @@ function routeInput<Body extends z.ZodObject | undefined, Query extends z.ZodObj
 function declared<S extends z.ZodType>(schema: S | undefined, part: string, route: ApiRoute): S {
   if (!schema) throw new Error(`${route.config.method.toUpperCase()} ${route.config.path} reads a ${part} it does not declare`)
   return schema
+}
+
+/**
+ * A path whose parameters the route's schema refuses, or that PostgreSQL could not even compare (a NUL,
+ * say), names nothing: 404 before the handler looks anything up (never a database error answered 500).
+ */
+function pathNamesSomething(schema: z.ZodObject): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const params = c.req.param() as Record<string, string>
+    if (Object.values(params).some(isUnsafeText) || !schema.safeParse(params).success) {
+      throw new HttpProblem(404, 'nothing is at this path')
+    }
+    await next()
+  }
 }
