@@ -1,4 +1,5 @@
 import type { AlertDestinationKind, DomainEvent } from '../events/index.js'
+import { isUnsafeText } from '../events/safe-text.js'
 import type { LoggedEvent } from '../store/event-log.js'
 import { hostAllowed, type WebhookHostPolicy } from './alert-destinations-hosts.js'
 import { NotFoundError, ValidationError, ConflictError, type FieldProblem } from './errors.js'
@@ -16,6 +17,8 @@ export type AlertDestinationCommand =
       kind: AlertDestinationKind
       /** As given: a webhook's absolute URL (user info allowed), the console inbox's own path. */
       url: string
+      /** As given; checked (never recorded in an event): 1–1024 characters, text PostgreSQL can store. */
+      secret: string
       workspaceId: number
       hostPolicy: WebhookHostPolicy | null
       at: string
@@ -37,12 +40,16 @@ export function evolveAlertDestination(state: AlertDestinationState, logged: Pic
 }
 
 const MAX_URL_LENGTH = 2048
+export const MAX_SECRET_LENGTH = 1024
+const UNSTORABLE = 'contains characters that cannot be stored (a NUL or a lone surrogate)'
 
 export function decideAlertDestination(command: AlertDestinationCommand, state: AlertDestinationState): DomainEvent[] {
   switch (command.type) {
     case 'AddAlertDestination': {
       if (state.status !== 'absent') throw new ConflictError(`alert destination ${command.id} exists already`)
-      const url = command.kind === 'webhook' ? checkedWebhookUrl(command.url, command.hostPolicy) : command.url
+      const url = command.kind === 'webhook' ? checkedWebhookDestination(command, command.hostPolicy).shownUrl : command.url
+      const secretProblems = command.kind === 'webhook' ? [] : checkedSecret(command.secret)
+      if (secretProblems.length > 0) throw new ValidationError(secretProblems)
       return [{ type: 'AlertDestinationAdded', data: { destinationId: command.id, workspaceId: command.workspaceId, kind: command.kind, url, addedAt: command.at } }]
     }
     case 'RemoveAlertDestination':
@@ -52,26 +59,53 @@ export function decideAlertDestination(command: AlertDestinationCommand, state: 
 }
 
 /**
- * SPEC §12: `http` or `https`, to an allowed host (every host when OPS_WEBHOOK_ALLOWED_HOSTS is unset).
- * Returns the URL as it may be shown (events, answers, audit): without user info, which is a credential.
+ * SPEC §12, the rules of a webhook destination, the same for the API and the console: the URL is `http` or
+ * `https`, at most 2048 characters, to an allowed host (every host when OPS_WEBHOOK_ALLOWED_HOSTS is unset);
+ * the secret is 1–1024 characters; neither holds text PostgreSQL cannot store. Throws a ValidationError
+ * naming every field that breaks one. `target`: what is stored and posted to (the parsed, normalised URL,
+ * user info kept: the sender sends it as Basic authentication); `shownUrl`: what may be shown of it.
  */
-export function checkedWebhookUrl(raw: string, hostPolicy: WebhookHostPolicy | null): string {
+export function checkedWebhookDestination(
+  input: { url: string; secret: string },
+  hostPolicy: WebhookHostPolicy | null,
+): { target: string; shownUrl: string } {
   const problems: FieldProblem[] = []
-  let url: URL | null = null
-  if (raw.length > MAX_URL_LENGTH) problems.push({ field: 'url', message: `must be at most ${MAX_URL_LENGTH} characters` })
-  else {
-    try {
-      url = new URL(raw)
-    } catch {
-      problems.push({ field: 'url', message: 'must be an absolute http or https URL' })
-    }
+  const checked = webhookTarget(input.url, hostPolicy)
+  if (!checked.ok) problems.push({ field: 'url', message: checked.message })
+  problems.push(...checkedSecret(input.secret))
+  if (problems.length > 0 || !checked.ok) throw new ValidationError(problems)
+  return { target: checked.url.href, shownUrl: withoutCredentials(checked.url) }
+}
+
+function checkedSecret(secret: string): FieldProblem[] {
+  if (secret.length === 0) return [{ field: 'secret', message: 'is required' }]
+  if (secret.length > MAX_SECRET_LENGTH) return [{ field: 'secret', message: `must be at most ${MAX_SECRET_LENGTH} characters` }]
+  if (isUnsafeText(secret)) return [{ field: 'secret', message: UNSTORABLE }]
+  return []
+}
+
+/**
+ * Whether a webhook URL can be posted to, and why not. `scheme` and `host` are the only refusals a stored
+ * URL can meet later (a deployment narrows OPS_WEBHOOK_ALLOWED_HOSTS; a row of an earlier release).
+ */
+export type WebhookTarget =
+  | { ok: true; url: URL }
+  | { ok: false; reason: 'too_long' | 'unstorable' | 'not_a_url' | 'scheme' | 'host'; message: string }
+
+export function webhookTarget(raw: string, hostPolicy: WebhookHostPolicy | null): WebhookTarget {
+  if (raw.length > MAX_URL_LENGTH) return { ok: false, reason: 'too_long', message: `must be at most ${MAX_URL_LENGTH} characters` }
+  if (isUnsafeText(raw)) return { ok: false, reason: 'unstorable', message: UNSTORABLE }
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return { ok: false, reason: 'not_a_url', message: 'must be an absolute http or https URL' }
   }
-  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') problems.push({ field: 'url', message: 'must be an http or https URL' })
-  else if (url && !hostAllowed(hostPolicy, url.hostname)) {
-    problems.push({ field: 'url', message: `host ${url.hostname} is not allowed (OPS_WEBHOOK_ALLOWED_HOSTS: ${hostPolicy!.entries.join(', ')})` })
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'scheme', message: 'must be an http or https URL' }
+  if (!hostAllowed(hostPolicy, url.hostname)) {
+    return { ok: false, reason: 'host', message: `host ${url.hostname} is not allowed (OPS_WEBHOOK_ALLOWED_HOSTS: ${hostPolicy!.entries.join(', ')})` }
   }
-  if (problems.length > 0 || !url) throw new ValidationError(problems)
-  return withoutCredentials(url)
+  return { ok: true, url }
 }
 
 /** The URL without its user info: what may be shown of a destination. */

@@ -9,6 +9,7 @@ import { WrongExpectedRevisionError } from '../store/event-store.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import {
+  checkedWebhookDestination,
   decideAlertDestination,
   evolveAlertDestination,
   initialAlertDestinationState,
@@ -64,17 +65,21 @@ export async function addWebhookDestination(
   requireCapabilities(actor, [capabilities.operatorsManage])
   const workspaceId = await platformWorkspaceId(deps.sql)
   if (workspaceId === null) throw new ConflictError('the platform has no platform tenant, so no platform workspace to send alerts for')
+  // The rules (the decider's, the same for the API and the console) first: what is stored is the URL as
+  // parsed and normalised, never the raw input.
+  const { target } = checkedWebhookDestination(input, deps.hostPolicy)
   const id = ulid()
   const command: AlertDestinationCommand = {
     type: 'AddAlertDestination',
     id,
     kind: 'webhook',
     url: input.url,
+    secret: input.secret,
     workspaceId,
     hostPolicy: deps.hostPolicy,
     at: new Date().toISOString(),
   }
-  await decideAndRecord(deps, initiatorOf(actor), command, null, (tx) => insertDestination(tx, { id, workspaceId, kind: 'webhook', target: input.url, secret: input.secret, at: command.at }))
+  await decideAndRecord(deps, initiatorOf(actor), command, null, (tx) => insertDestination(tx, { id, workspaceId, kind: 'webhook', target, secret: input.secret, at: command.at }))
   return (await findDestination(deps.sql, id))!
 }
 
@@ -125,6 +130,7 @@ export async function ensureConsoleAlertDestination(deps: Pick<AlertDestinationD
       id: CONSOLE_DESTINATION_ID,
       kind: 'console',
       url: CONSOLE_INBOX_PATH,
+      secret,
       workspaceId,
       hostPolicy: null,
       at,

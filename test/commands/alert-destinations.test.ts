@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addWebhookDestination, removeAlertDestination } from '../../src/commands/alert-destinations.js'
 import {
+  checkedWebhookDestination,
   decideAlertDestination,
   evolveAlertDestination,
   initialAlertDestinationState,
@@ -19,11 +20,12 @@ import { insertTenant } from '../runbooks/findings-fixture.js'
 import { operator } from './command-database.js'
 
 const at = '2026-01-01T00:00:00.000Z'
-const add = (url: string, hosts: string | null = null): AlertDestinationCommand => ({
+const add = (url: string, hosts: string | null = null): Extract<AlertDestinationCommand, { type: 'AddAlertDestination' }> => ({
   type: 'AddAlertDestination',
   id: 'D1',
   kind: 'webhook',
   url,
+  secret: 'a secret',
   workspaceId: 1,
   hostPolicy: hosts === null ? null : parseAllowedHosts(hosts),
   at,
@@ -85,6 +87,27 @@ describe('alert destination decider', () => {
         expect((error as ValidationError).fields.map((f) => f.field)).toEqual(['url'])
       }
     }
+  })
+
+  it('refuses a secret that is empty, longer than 1024 characters or unstorable, and unstorable URLs (422 naming the field)', () => {
+    const fieldsOf = (command: ReturnType<typeof add>) => {
+      try {
+        decideAlertDestination(command, initialAlertDestinationState())
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError)
+        return (error as ValidationError).fields
+      }
+      return expect.unreachable(command.url)
+    }
+    expect(fieldsOf({ ...add('http://127.0.0.1:9/x'), secret: '' })).toEqual([{ field: 'secret', message: 'is required' }])
+    expect(fieldsOf({ ...add('http://127.0.0.1:9/x'), secret: 'x'.repeat(1025) })).toEqual([{ field: 'secret', message: 'must be at most 1024 characters' }])
+    expect(fieldsOf({ ...add('http://127.0.0.1:9/x'), secret: 'a\u0000b' }).map((f) => f.field)).toEqual(['secret'])
+    expect(fieldsOf({ ...add('http://127.0.0.1:9/x\u0000'), secret: '\uD800' }).map((f) => f.field)).toEqual(['url', 'secret'])
+    expect(decideAlertDestination({ ...add('http://127.0.0.1:9/x'), secret: 'x'.repeat(1024) }, initialAlertDestinationState())).toHaveLength(1)
+  })
+
+  it('stores the URL as parsed and normalised (user info kept for the sender), never the raw input', () => {
+    expect(checkedWebhookDestination({ url: 'HTTP://bob:pw@Hooks.Example.com:80/a/./b c', secret: 's' }, null).target).toBe('http://bob:pw@hooks.example.com/a/b%20c')
   })
 
   it('removes an active destination once; a removed or unknown one is not found; an id is added once', () => {

@@ -22,16 +22,14 @@ export const alertDestinationListSchema = z.object({ items: z.array(alertDestina
 export const createAlertDestinationBodySchema = z
   .object({
     kind: z.literal('webhook'),
-    url: z
-      .string()
-      .min(1)
-      .max(2048)
-      .meta({ description: 'An absolute `http` or `https` URL; its host must be allowed by OPS_WEBHOOK_ALLOWED_HOSTS when that is set.' }),
-    secret: z
-      .string()
-      .min(1)
-      .max(1024)
-      .meta({ description: 'Signs each body: `X-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`. Never shown again.' }),
+    // The values' rules (lengths, scheme, allowed hosts) are the command's (src/commands/alert-destinations-decider.ts),
+    // shared with the console's form: only the types are checked here.
+    url: z.string().meta({
+      description: 'An absolute `http` or `https` URL of at most 2048 characters; its host must be allowed by OPS_WEBHOOK_ALLOWED_HOSTS when that is set.',
+    }),
+    secret: z.string().meta({
+      description: 'Signs each body: `X-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`. 1–1024 characters. Never shown again.',
+    }),
   })
   .meta({ id: 'CreateAlertDestinationBody' })
 

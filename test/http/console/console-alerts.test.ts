@@ -64,4 +64,32 @@ describe.each(embedded)('console alerts page: $name', (flavour) => {
     expect((await consoleRequest(service, 'GET', '/system/ops/alerts', { cookies: manager.cookies })).text).not.toContain(`data-destination="${id}"`)
     expect((await post(manager, `/system/ops/alerts/destinations/${id}/remove`, {})).status).toBe(404)
   })
+
+  it('refuses text PostgreSQL cannot store in the URL or the secret (422 in place, as the API), and stores the URL as parsed', async () => {
+    const before = await service.eventCount()
+    for (const form of [
+      { url: `${receiver.url}\u0000x`, secret },
+      { url: receiver.url, secret: 'a\u0000b' },
+      { url: receiver.url, secret: 'x'.repeat(1025) },
+      { url: receiver.url, secret: '' },
+    ]) {
+      const refused = await post(manager, '/system/ops/alerts/destinations', form)
+      expect(refused.status, refused.text.slice(0, 300)).toBe(422)
+      const field = form.secret === secret ? 'url' : 'secret'
+      expect(refused.text).toMatch(new RegExp(`id="destination-${field}-error"[^>]*>[^<]+<`))
+    }
+    expect(await service.eventCount()).toBe(before)
+    // The API answers the same for the same secret.
+    const token = await service.token()
+    const api = await service.request('POST', '/api/alert-destinations', { token, json: { kind: 'webhook', url: receiver.url, secret: 'x'.repeat(1025) } })
+    expect(api.status).toBe(422)
+    expect(api.body.errors).toEqual([{ field: 'secret', message: 'must be at most 1024 characters' }])
+    const page = await post(manager, '/system/ops/alerts/destinations', { url: receiver.url, secret: 'x'.repeat(1025) })
+    expect(page.text).toContain('must be at most 1024 characters')
+
+    const added = await post(manager, '/system/ops/alerts/destinations', { url: receiver.url.replace('http://', 'HTTP://').replace('/hooks/alerts', '/hooks/./alerts'), secret })
+    expect(added.status, added.text.slice(0, 500)).toBe(303)
+    const [newest] = await service.sql<Array<{ target: string }>>`select target from alert_destinations order by created_at desc, id desc limit 1`
+    expect(newest!.target).toBe(receiver.url)
+  })
 })

@@ -75,11 +75,9 @@ export function consoleAlertRoutes(deps: AlertRouteDeps) {
       ...guard,
       handle(
         () => 'add',
-        (c, values) => {
-          // The form has no kind: it adds webhooks. An empty secret is the command's 422, like the API's.
-          if (values.secret === '') throw new ValidationError([{ field: 'secret', message: 'is required' }])
-          return addWebhookDestination(commandDeps, c.get('actor'), values)
-        },
+        // The form has no kind: it adds webhooks. The URL's and the secret's rules (an empty or unstorable
+        // secret, a NUL in the URL, …) are the command's, as for the API: the same 422.
+        (c, values) => addWebhookDestination(commandDeps, c.get('actor'), values),
       ),
     )
     .post(
