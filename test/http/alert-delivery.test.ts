@@ -100,6 +100,14 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
     expect(entry).toMatchObject({ actorEmail: 'admin@ops.test', context: { destination_kind: 'webhook', destination_url: receiver.url } })
   })
 
+  it('takes {url, secret} without a kind as a webhook (SPEC §12); another kind stays 422', async () => {
+    const added = await call('POST', '/api/alert-destinations', { url: 'https://hooks.example.com/no-kind', secret })
+    expect(added.status, added.text).toBe(201)
+    expect(added.body).toMatchObject({ kind: 'webhook', secretSet: true })
+    expect((await call('DELETE', `/api/alert-destinations/${added.body.id}`)).status).toBe(200)
+    expectProblem(await call('POST', '/api/alert-destinations', { kind: 'console', url: 'https://hooks.example.com/x', secret }), 422, 'kind')
+  })
+
   it("delivers a failed run's alert, signed, to the webhook and to the console's inbox; lists the deliveries", async () => {
     const tenants = (await call('GET', '/api/tenants?limit=1000')).body.items as Array<{ id: number; name: string }>
     const invalid = tenants.find((t) => t.name === DEMO_INVALID_TENANT_NAME)!

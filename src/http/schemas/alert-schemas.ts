@@ -21,7 +21,7 @@ export const alertDestinationListSchema = z.object({ items: z.array(alertDestina
 
 export const createAlertDestinationBodySchema = z
   .object({
-    kind: z.literal('webhook'),
+    kind: z.literal('webhook').optional().meta({ description: 'The only kind an operator adds (SPEC §12: `{url, secret}`); the default.' }),
     // The values' rules (lengths, scheme, allowed hosts) are the command's (src/commands/alert-destinations-decider.ts),
     // shared with the console's form: only the types are checked here.
     url: z.string().meta({
