@@ -49,6 +49,8 @@ export interface RebuildOptions {
   consoleBaseUrl: string
   logger?: ProjectorLogger
   batchSize?: number
+  /** How many times the switch is tried, and the live tables' locks within one try (tests shorten them). */
+  patience?: { switchAttempts: number; lockAttempts: number }
 }
 
 /** The switch gives way to readers after this long and tries again (below `deadlock_timeout`, 1 s by default). */
@@ -76,6 +78,7 @@ const silentLogger: ProjectorLogger = { info: () => {}, error: () => {} }
 export async function rebuildReadModels(options: RebuildOptions): Promise<RebuildReport> {
   const { sql, store } = options
   const logger = options.logger ?? silentLogger
+  const patience = options.patience ?? { switchAttempts: SWITCH_ATTEMPTS, lockAttempts: LOCK_ATTEMPTS }
   const started = Date.now()
   const id = ulid().toLowerCase()
   const schema = `rebuild_${id}`
@@ -109,7 +112,15 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
       const built = await rebuilder.position()
       const pending = await pendingEvents(sql, store, built)
       if (pending) {
-        const switched = await switchTables(sql, { schema, id, built, pending, live: liveSide, rebuilt: rebuiltReadModelProjections() })
+        const switched = await switchTables(sql, {
+          schema,
+          id,
+          built,
+          pending,
+          live: liveSide,
+          rebuilt: rebuiltReadModelProjections(),
+          lockAttempts: patience.lockAttempts,
+        })
         if (switched) {
           const events = replayed + pending.events.length - positionsOf(pending).indexOf(built)
           const report = { events, position: switched.position, tables: switched.tables, same: switched.tables.every((t) => t.same), durationMs: Date.now() - started }
@@ -117,7 +128,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
           return report
         }
       }
-      if (attempt >= SWITCH_ATTEMPTS) throw new RebuildNotSwitchedError(attempt)
+      if (attempt >= patience.switchAttempts) throw new RebuildNotSwitchedError(attempt)
       await new Promise((resolve) => setTimeout(resolve, Math.min(20 * attempt, 500)))
     }
   } finally {
@@ -234,6 +245,7 @@ interface SwitchPlan {
   pending: Pending
   live: { schema: string; path: string; projections: Projection[] }
   rebuilt: Projection[]
+  lockAttempts: number
 }
 
 /**
@@ -246,7 +258,7 @@ async function switchTables(sql: Sql, plan: SwitchPlan): Promise<{ position: str
   const position = positions.at(-1)!
   const newSchema = quoteIdent(plan.schema)
   const liveSchema = quoteIdent(live.schema)
-  return (await sql.begin(async (tx) => {
+  const switched = sql.begin(async (tx) => {
     // The live projector's next batch starts with a compare-and-set on this row: it waits from here on.
     const [row] = await tx<Array<{ position: string | null }>>`
       select position from projection_checkpoints where name = ${readModelProjectorName} for update`
@@ -265,7 +277,7 @@ async function switchTables(sql: Sql, plan: SwitchPlan): Promise<{ position: str
 
     const before = await readModelChecksums(tx, live.schema)
     const after = await readModelChecksums(tx, plan.schema)
-    await lockLiveTables(tx, live.schema)
+    await lockLiveTables(tx, live.schema, plan.lockAttempts)
     const retired = quoteIdent(`retired_${plan.id}`)
     await tx.unsafe(`create schema ${retired}`)
     for (const table of rebuiltReadModelTables) await tx.unsafe(`alter table ${liveSchema}.${quoteIdent(table)} set schema ${retired}`)
@@ -283,7 +295,13 @@ async function switchTables(sql: Sql, plan: SwitchPlan): Promise<{ position: str
       return { table, before: was, after: is, same: was.rows === is.rows && was.checksum === is.checksum }
     })
     return { position, tables }
-  })) as { position: string | null; tables: RebuiltTable[] } | null
+  }) as Promise<{ position: string | null; tables: RebuiltTable[] } | null>
+  try {
+    return await switched
+  } catch (error) {
+    if (error instanceof LiveTablesBusyError) return null
+    throw error
+  }
 }
 
 /** Decoded and applied in batches, as the projector would (each projection over the batch, in order). */
@@ -299,7 +317,7 @@ async function applyEvents(tx: TransactionSql, projections: Projection[], events
  * one of them while waiting behind this lock for another would otherwise deadlock with the switch, and
  * PostgreSQL would abort one of the two (possibly the reader). Giving way first means readers never fail.
  */
-async function lockLiveTables(tx: TransactionSql, schema: string): Promise<void> {
+async function lockLiveTables(tx: TransactionSql, schema: string, attempts: number): Promise<void> {
   const tables = rebuiltReadModelTables.map((table) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')
   for (let attempt = 1; ; attempt++) {
     try {
@@ -309,9 +327,20 @@ async function lockLiveTables(tx: TransactionSql, schema: string): Promise<void>
       })
       return
     } catch (error) {
-      if ((error as { code?: unknown }).code !== '55P03' || attempt >= LOCK_ATTEMPTS) throw error
+      if ((error as { code?: unknown }).code !== '55P03') throw error
+      // Readers (or an autovacuum, which a lock_timeout below deadlock_timeout never cancels) held on: the
+      // switch is rolled back, nothing changed, and the caller tries it again from the start.
+      if (attempt >= attempts) throw new LiveTablesBusyError()
       await new Promise((resolve) => setTimeout(resolve, 10 + Math.floor(Math.random() * 40)))
     }
+  }
+}
+
+/** The live tables could not be locked for the switch within its tries (see lockLiveTables). */
+class LiveTablesBusyError extends Error {
+  constructor() {
+    super('the live read-model tables stayed locked by others')
+    this.name = 'LiveTablesBusyError'
   }
 }
 

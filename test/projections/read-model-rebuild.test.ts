@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { verifyAuditChain } from '../../src/projections/audit-chain.js'
 import { Projector } from '../../src/projections/projector.js'
-import { formatRebuildReport, readModelChecksums, rebuildReadModels } from '../../src/projections/read-model-rebuild.js'
+import { formatRebuildReport, readModelChecksums, rebuildReadModels, RebuildNotSwitchedError } from '../../src/projections/read-model-rebuild.js'
 import { readModelProjections, readModelProjector, readModelProjectorName, rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
-import { databaseFlavours } from '../support/databases.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import { appendControlledRun, appendRun, dumpReadModels, openTestBed, type TestBed } from './fixtures.js'
 import { appendScenario } from './scenario.js'
 
@@ -173,5 +173,35 @@ describe.each(databaseFlavours())('rebuildReadModels on $name', ({ open }) => {
     await fresh.waitUntilCaughtUp()
     expect(await readModelChecksums(bed.sql)).toEqual(checksums)
     expect(await bed.sql`select name from projection_checkpoints where name = ${readModelProjectorName}`).toHaveLength(1)
+  })
+})
+
+describe.skipIf(!TEST_POSTGRES_URL)('rebuildReadModels when the live tables stay locked (PostgreSQL)', () => {
+  it('gives up with RebuildNotSwitchedError (409 for the API), the live tables and checkpoint as they were, no schema left', async () => {
+    const bed = await openTestBed(freshPostgresDatabase)
+    const live = readModelProjector({ store: bed.store, sql: bed.sql, consoleBaseUrl })
+    const holder = await bed.sql.reserve()
+    try {
+      await appendCompletedRun(bed, 'run-locked', 1)
+      await bed.settle()
+      await live.waitUntilCaughtUp()
+      await live.stop()
+      const before = await readModelChecksums(bed.sql)
+      const [checkpoint] = await bed.sql`select position from projection_checkpoints where name = ${readModelProjectorName}`
+      // A reader (or an autovacuum) that holds a live table for longer than the switch waits.
+      await holder`begin`
+      await holder`select count(*) from operation_runs`
+      await expect(
+        rebuildReadModels({ sql: bed.sql, store: bed.store, consoleBaseUrl, patience: { switchAttempts: 2, lockAttempts: 2 } }),
+      ).rejects.toBeInstanceOf(RebuildNotSwitchedError)
+      await holder`rollback`
+      expect(await readModelChecksums(bed.sql)).toEqual(before)
+      expect(await bed.sql`select position from projection_checkpoints where name = ${readModelProjectorName}`).toEqual([checkpoint])
+      expect(await leftoverSchemas(bed)).toEqual([])
+    } finally {
+      holder.release()
+      await live.stop()
+      await bed.db.close()
+    }
   })
 })
