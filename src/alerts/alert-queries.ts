@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { withoutCredentials } from '../commands/alert-destinations-decider.js'
+import { redactedWebhookUrl } from '../commands/alert-destinations-decider.js'
 import type { DeliveryStatus } from '../commands/alert-destinations-delivery.js'
 import type { Sql } from '../db/database.js'
 import { InvalidCursorError } from '../projections/queries.js'
@@ -115,12 +115,18 @@ export async function listReceivedAlerts(sql: Sql, limit: number): Promise<Recei
   return rows.map((row) => ({ deliveryId: row.delivery_id, alertKey: row.alert_key, runId: row.run_id, payload: row.payload, receivedAt: row.received_at.toISOString() }))
 }
 
+function shownTarget(row: DeliveryRow): string | null {
+  if (row.target === null) return null
+  return row.kind === 'console' ? row.target : redactedWebhookUrl(row.target)
+}
+
 function deliveryView(row: DeliveryRow): AlertDeliveryView {
   return {
     id: row.id,
     alertKey: row.alert_key,
     runId: row.run_id,
-    destination: { id: row.destination_id, kind: row.kind ?? 'unknown', url: row.target === null ? null : withoutCredentials(row.target) },
+    // Shown to every platform.ops.view holder: the console inbox's own path, or a webhook's scheme and host only.
+    destination: { id: row.destination_id, kind: row.kind ?? 'unknown', url: shownTarget(row) },
     status: row.status,
     attempts: row.attempts,
     lastAttemptAt: row.last_attempt_at?.toISOString() ?? null,

@@ -63,7 +63,8 @@ export function decideAlertDestination(command: AlertDestinationCommand, state: 
  * `https`, at most 2048 characters, to an allowed host (every host when OPS_WEBHOOK_ALLOWED_HOSTS is unset);
  * the secret is 1–1024 characters; neither holds text PostgreSQL cannot store. Throws a ValidationError
  * naming every field that breaks one. `target`: what is stored and posted to (the parsed, normalised URL,
- * user info kept: the sender sends it as Basic authentication); `shownUrl`: what may be shown of it.
+ * user info kept: the sender sends it as Basic authentication); `shownUrl`: what events, audit entries and
+ * deliveries show of it (redactedWebhookUrl).
  */
 export function checkedWebhookDestination(
   input: { url: string; secret: string },
@@ -74,7 +75,7 @@ export function checkedWebhookDestination(
   if (!checked.ok) problems.push({ field: 'url', message: checked.message })
   problems.push(...checkedSecret(input.secret))
   if (problems.length > 0 || !checked.ok) throw new ValidationError(problems)
-  return { target: checked.url.href, shownUrl: withoutCredentials(checked.url) }
+  return { target: checked.url.href, shownUrl: redactedWebhookUrl(checked.url)! }
 }
 
 function checkedSecret(secret: string): FieldProblem[] {
@@ -108,7 +109,26 @@ export function webhookTarget(raw: string, hostPolicy: WebhookHostPolicy | null)
   return { ok: true, url }
 }
 
-/** The URL without its user info: what may be shown of a destination. */
+/**
+ * What may be shown of a webhook URL anywhere but the destinations list (`platform.operators.manage`):
+ * `scheme://host[:port]`, with `/…` when it has a path, query or fragment — a Slack- or Teams-style URL's
+ * path or query IS its credential — and never its user info. The one redaction of a webhook URL: the
+ * AlertDestinationAdded event (so its audit entry), GET /api/alert-deliveries and the console's deliveries.
+ * null: not an http(s) URL (a row of an earlier release, or written by hand).
+ */
+export function redactedWebhookUrl(raw: URL | string): string | null {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return null
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
+  const elided = url.pathname !== '/' || url.search !== '' || url.hash !== ''
+  return `${url.protocol}//${url.host}/${elided ? '…' : ''}`
+}
+
+/** The URL without its user info: what the destinations list (`platform.operators.manage`) shows. */
 export function withoutCredentials(url: URL | string): string {
   let parsed: URL
   try {

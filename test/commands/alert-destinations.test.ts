@@ -5,6 +5,7 @@ import {
   decideAlertDestination,
   evolveAlertDestination,
   initialAlertDestinationState,
+  redactedWebhookUrl,
   withoutCredentials,
   type AlertDestinationCommand,
 } from '../../src/commands/alert-destinations-decider.js'
@@ -63,12 +64,22 @@ describe('OPS_WEBHOOK_ALLOWED_HOSTS', () => {
 })
 
 describe('alert destination decider', () => {
-  it('adds a webhook with an http(s) URL, recording the URL without its credentials', () => {
-    const events = decideAlertDestination(add('https://bob:pw@hooks.example.com/x?y=1'), initialAlertDestinationState())
+  it('adds a webhook with an http(s) URL, recording only its scheme and host (its path, query and user info are credentials)', () => {
+    const events = decideAlertDestination(add('https://bob:pw@hooks.example.com/services/T0/B0/XYZ?y=1'), initialAlertDestinationState())
     expect(events).toEqual([
-      { type: 'AlertDestinationAdded', data: { destinationId: 'D1', workspaceId: 1, kind: 'webhook', url: 'https://hooks.example.com/x?y=1', addedAt: at } },
+      { type: 'AlertDestinationAdded', data: { destinationId: 'D1', workspaceId: 1, kind: 'webhook', url: 'https://hooks.example.com/…', addedAt: at } },
     ])
     expect(JSON.stringify(events)).not.toContain('pw')
+    expect(JSON.stringify(events)).not.toContain('XYZ')
+  })
+
+  it('redacts a webhook URL to scheme://host[:port], eliding any path, query or fragment', () => {
+    expect(redactedWebhookUrl('https://u:p@hooks.slack.com/services/T/B/secret')).toBe('https://hooks.slack.com/…')
+    expect(redactedWebhookUrl('http://127.0.0.1:8080/?token=x')).toBe('http://127.0.0.1:8080/…')
+    expect(redactedWebhookUrl('http://[::1]:9/#frag')).toBe('http://[::1]:9/…')
+    expect(redactedWebhookUrl('https://hooks.example.com')).toBe('https://hooks.example.com/')
+    expect(redactedWebhookUrl('not a url')).toBeNull()
+    expect(redactedWebhookUrl('mailto:ops@example.com')).toBeNull()
   })
 
   it('refuses other schemes, non-URLs and hosts the policy does not allow (422 naming url)', () => {

@@ -87,7 +87,8 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
     const events = await api.sql<Array<{ type: string; data: any }>>`
       select type, data from event_store_events where stream_id = ${`alertDestination-${byName.body.id}`} order by revision`
     expect(events.map((e) => e.type)).toEqual(['AlertDestinationAdded', 'AlertDestinationRemoved'])
-    expect(events[0]!.data).toMatchObject({ destinationId: byName.body.id, kind: 'webhook', url: 'https://hooks.example.com/ops' })
+    // The event and its audit entry show the scheme and host only: a webhook's path is often its credential.
+    expect(events[0]!.data).toMatchObject({ destinationId: byName.body.id, kind: 'webhook', url: 'https://hooks.example.com/…' })
     // The last change first: once it is in the audit log, the earlier ones are too (projected in order).
     await waitUntil(async () => {
       const audit = await call('GET', '/api/audit?action=platform.ops.alerts.destination_added')
@@ -97,7 +98,8 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
     expect(removals.body.items.some((e: any) => e.context.destination_id === byName.body.id)).toBe(true)
     const audit = await call('GET', '/api/audit?action=platform.ops.alerts.destination_added')
     const entry = audit.body.items.find((e: any) => e.context.destination_id === added.body.id)
-    expect(entry).toMatchObject({ actorEmail: 'admin@ops.test', context: { destination_kind: 'webhook', destination_url: receiver.url } })
+    expect(entry).toMatchObject({ actorEmail: 'admin@ops.test', context: { destination_kind: 'webhook', destination_url: `http://127.0.0.1:${receiver.port}/…` } })
+    expect(JSON.stringify(audit.body)).not.toContain('/hooks/alerts')
   })
 
   it('takes {url, secret} without a kind as a webhook (SPEC §12); another kind stays 422', async () => {
@@ -137,6 +139,9 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
       })
     }
     expect(items.map((d) => d.destination.kind).sort()).toEqual(['console', 'webhook'])
+    // Deliveries are for platform.ops.view holders: a webhook's scheme and host only, never its path.
+    expect(items.find((d) => d.destination.kind === 'webhook').destination.url).toBe(`http://127.0.0.1:${receiver.port}/…`)
+    expect(items.find((d) => d.destination.kind === 'console').destination.url).toBe('/api/alert-inbox')
 
     const posts = receiver.posts.filter((post) => post.json?.run_id === runId)
     expect(posts).toHaveLength(1)

@@ -49,7 +49,13 @@ export const alertDeliverySchema = z
     id: z.string().meta({ description: 'The delivery id, sent as `X-Delivery-Id` on every attempt (receivers dedupe on it).' }),
     alertKey: z.string().meta({ description: 'E.g. `operations.run.failed`.' }),
     runId: z.string(),
-    destination: z.object({ id: z.string(), kind: z.string(), url: z.string().nullable() }),
+    destination: z.object({
+      id: z.string(),
+      kind: z.string(),
+      url: z.string().nullable().meta({
+        description: "A webhook's `scheme://host[:port]` only (`/…` when it has a path: that is often its credential); the inbox path for `console`. The full URL is in GET /api/alert-destinations.",
+      }),
+    }),
     status: deliveryStatus,
     attempts: z.number().int().min(0),
     lastAttemptAt: z.iso.datetime().nullable(),

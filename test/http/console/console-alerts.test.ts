@@ -92,4 +92,22 @@ describe.each(embedded)('console alerts page: $name', (flavour) => {
     const [newest] = await service.sql<Array<{ target: string }>>`select target from alert_destinations order by created_at desc, id desc limit 1`
     expect(newest!.target).toBe(receiver.url)
   })
+
+  it("shows a webhook's full URL only in the destinations list; a delivery shows its scheme and host", async () => {
+    const url = `${receiver.url}?token=T0PS3CRET`
+    expect((await post(manager, '/system/ops/alerts/destinations', { url, secret })).status).toBe(303)
+    const [destination] = await service.sql<Array<{ id: string }>>`select id from alert_destinations where target = ${url}`
+    const runId = `RUN-REDACT-${destination!.id}`
+    await service.sql`
+      insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, last_error, created_at)
+      select ${`${runId}:${destination!.id}`}, 'operations.run.failed', ${runId}, workspace_id, id, '{}'::jsonb, 'failed', 'HTTP 500', now()
+      from alert_destinations where id = ${destination!.id}`
+    const viewed = await consoleRequest(service, 'GET', '/system/ops/alerts', { cookies: viewer.cookies })
+    const row = viewed.text.slice(viewed.text.indexOf(`data-run="${runId}"`))
+    expect(row.slice(0, row.indexOf('</tr>'))).toContain(`http://127.0.0.1:${receiver.port}/…`)
+    expect(viewed.text).not.toContain('T0PS3CRET')
+    expect(viewed.text).not.toContain('/hooks/alerts')
+    const managed = await consoleRequest(service, 'GET', '/system/ops/alerts', { cookies: manager.cookies })
+    expect(managed.text).toContain(`<code>${url.replace('&', '&amp;')}</code>`)
+  })
 })

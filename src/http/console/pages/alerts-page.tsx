@@ -33,8 +33,12 @@ const DeliveryStatus: FC<{ delivery: AlertDeliveryView }> = ({ delivery }) => (
   </span>
 )
 
-function destinationLabel(destination: AlertDeliveryView['destination']): string {
-  return destination.kind === 'console' ? 'console inbox' : (destination.url ?? destination.id)
+/**
+ * A delivery's destination: its full URL only for who sees the destinations list (`fullUrls`, the holders
+ * of platform.operators.manage); otherwise the redacted one the delivery carries (scheme and host).
+ */
+function destinationLabel(destination: AlertDeliveryView['destination'], fullUrls: ReadonlyMap<string, string>): string {
+  return destination.kind === 'console' ? 'console inbox' : (fullUrls.get(destination.id) ?? destination.url ?? destination.id)
 }
 
 /**
@@ -44,6 +48,7 @@ function destinationLabel(destination: AlertDeliveryView['destination']): string
  */
 export const AlertsPage: FC<AlertsPageProps> = ({ nonce, viewer, alerts, received, destinations, attempt }) => {
   const addProblems = attempt?.form === 'add' ? attempt.problems : []
+  const fullUrls = new Map((destinations ?? []).map((destination) => [destination.id, destination.url]))
   return (
     <Layout title="Alerts" nonce={nonce} viewer={viewer} current="alerts">
       <h1>Alerts</h1>
@@ -78,7 +83,7 @@ export const AlertsPage: FC<AlertsPageProps> = ({ nonce, viewer, alerts, receive
                       <ul class="plain">
                         {alert.deliveries.map((delivery) => (
                           <li data-delivery={delivery.id} data-destination-kind={delivery.destination.kind}>
-                            <DeliveryStatus delivery={delivery} /> {destinationLabel(delivery.destination)} · {delivery.attempts}{' '}
+                            <DeliveryStatus delivery={delivery} /> {destinationLabel(delivery.destination, fullUrls)} · {delivery.attempts}{' '}
                             {delivery.attempts === 1 ? 'attempt' : 'attempts'}
                             {delivery.lastError ? <> · last error <code>{delivery.lastError}</code></> : null}
                             {delivery.status === 'recorded' && delivery.nextAttemptAt ? (
