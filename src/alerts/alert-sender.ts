@@ -8,7 +8,8 @@ import {
   type DeliveryRetryPolicy,
   type DeliveryUpdate,
 } from '../commands/alert-destinations-delivery.js'
-import { hostAllowed, type WebhookHostPolicy } from '../commands/alert-destinations-hosts.js'
+import { webhookTarget } from '../commands/alert-destinations-decider.js'
+import type { WebhookHostPolicy } from '../commands/alert-destinations-hosts.js'
 import type { Sql } from '../db/database.js'
 import { ALERT_KEY_HEADER, alertBody, alertSignature, DELIVERY_ID_HEADER, SIGNATURE_HEADER } from './webhook-request.js'
 
@@ -193,15 +194,11 @@ export class AlertSender {
       const base = this.options.serviceBaseUrl()
       return base === null ? null : { url: new URL(row.target, base), secret: row.secret }
     }
-    let url: URL
-    try {
-      url = new URL(row.target)
-    } catch {
-      return 'unsupported'
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'unsupported'
-    if (!hostAllowed(this.options.hostPolicy, url.hostname)) return 'not_allowed'
-    return { url, secret: row.secret }
+    // The rules an operator's URL met when it was added (the decider's), checked again: the allowed hosts may
+    // have narrowed since, and a row of an earlier release (or by hand) may break any of them.
+    const checked = webhookTarget(row.target, this.options.hostPolicy)
+    if (!checked.ok) return checked.reason === 'host' ? 'not_allowed' : 'unsupported'
+    return { url: checked.url, secret: row.secret }
   }
 
   private async post(row: ClaimedRow, target: { url: URL; secret: string }): Promise<AttemptResult> {

@@ -192,14 +192,19 @@ describe.each(databaseFlavours())('alert sender: $name', (flavour) => {
   it('fails, without sending, the deliveries of a destination no sender can post to, and carries on with the others', async () => {
     await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled) values ('legacy-email', 1, 'email', 'ops@example.com', true)`
     await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled, secret) values ('bad-url', 1, 'webhook', 'not a url', true, ${secret})`
+    // Longer than a destination may be added with (the decider's rule, which the sender applies too).
+    await addWebhook(db.sql, 'too-long', `${receiver.url}?${'x'.repeat(2100)}`)
     await addWebhook(db.sql, 'hook', receiver.url)
     const email = await recordDelivery(db.sql, 'RUN8', 'legacy-email')
     const bad = await recordDelivery(db.sql, 'RUN8', 'bad-url')
+    const long = await recordDelivery(db.sql, 'RUN8', 'too-long')
     const good = await recordDelivery(db.sql, 'RUN8', 'hook')
-    expect(await sender(testClock('2026-01-01T00:00:00Z')).runOnce()).toBe(3)
+    expect(await sender(testClock('2026-01-01T00:00:00Z')).runOnce()).toBe(4)
     expect(await delivery(db.sql, email)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'UNSUPPORTED_DESTINATION' })
     expect(await delivery(db.sql, bad)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'UNSUPPORTED_DESTINATION' })
+    expect(await delivery(db.sql, long)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'UNSUPPORTED_DESTINATION' })
     expect(await delivery(db.sql, good)).toMatchObject({ status: 'delivered', attempts: 1 })
+    expect(receiver.posts).toHaveLength(1)
   })
 
   it('fails the deliveries of a destination that was removed, without sending', async () => {

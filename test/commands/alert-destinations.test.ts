@@ -6,6 +6,7 @@ import {
   evolveAlertDestination,
   initialAlertDestinationState,
   redactedWebhookUrl,
+  webhookTarget,
   withoutCredentials,
   type AlertDestinationCommand,
 } from '../../src/commands/alert-destinations-decider.js'
@@ -115,6 +116,20 @@ describe('alert destination decider', () => {
     expect(fieldsOf({ ...add('http://127.0.0.1:9/x'), secret: 'a\u0000b' }).map((f) => f.field)).toEqual(['secret'])
     expect(fieldsOf({ ...add('http://127.0.0.1:9/x\u0000'), secret: '\uD800' }).map((f) => f.field)).toEqual(['url', 'secret'])
     expect(decideAlertDestination({ ...add('http://127.0.0.1:9/x'), secret: 'x'.repeat(1024) }, initialAlertDestinationState())).toHaveLength(1)
+  })
+
+  it('one check of a webhook URL for the decider and the sender, saying why it cannot be posted to', () => {
+    const policy = parseAllowedHosts('hooks.example.com')
+    const reason = (url: string) => {
+      const checked = webhookTarget(url, policy)
+      return checked.ok ? checked.url.href : checked.reason
+    }
+    expect(reason('https://hooks.example.com/x')).toBe('https://hooks.example.com/x')
+    expect(reason('ftp://hooks.example.com/x')).toBe('scheme')
+    expect(reason('https://evil.test/x')).toBe('host')
+    expect(reason('not a url')).toBe('not_a_url')
+    expect(reason('https://hooks.example.com/\u0000')).toBe('unstorable')
+    expect(reason(`https://hooks.example.com/${'x'.repeat(2048)}`)).toBe('too_long')
   })
 
   it('stores the URL as parsed and normalised (user info kept for the sender), never the raw input', () => {
