@@ -17,7 +17,10 @@ describe('rcp admin rebuild against a real service (embedded)', () => {
     api = await serviceFlavours()[0]!.start()
     folder = await mkdtemp(join(tmpdir(), 'rcp-admin-test-'))
     env = { RCP_URL: api.baseUrl, RCP_CONFIG: join(folder, 'admin.json'), RCP_TOKEN: await api.token() }
-    await waitUntil(async () => (await api.sql`select count(*)::int as n from audit_log`)[0]!.n > 0, 'the login audited')
+    await waitUntil(
+      async () => (await api.sql`select count(*)::int as n from audit_log where action = 'platform.ops.login.succeeded'`)[0]!.n > 0,
+      'the login audited',
+    )
   })
 
   afterAll(async () => {
