@@ -287,15 +287,8 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
         reason_code: event.data.reason.reasonCode,
         reason_text: event.data.reason.reasonText,
       })
-    case 'ApprovalPolicySet': {
-      const actor = actorOf(metadata)
-      return {
-        action: auditActions.approvalsChanged,
-        actorUserId: actor.id,
-        actorEmail: actor.email,
-        context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), required: event.data.required, previous: event.data.previous },
-      }
-    }
+    case 'ApprovalPolicySet':
+      return actorEntry(metadata, auditActions.approvalsChanged, { required: event.data.required, previous: event.data.previous })
     case 'HaltEngaged':
       return deploymentEntry(metadata, auditActions.halted, event.data.reason)
     case 'HaltLifted':
@@ -309,23 +302,12 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
     case 'AlertDestinationRemoved':
       return alertDestinationEntry(metadata, auditActions.alertDestinationRemoved, event.data.destinationId, {})
     // SPEC §12: who rebuilt the read models, and which tables held rows the event store does not give.
-    case 'ReadModelsRebuilt': {
-      const actor = actorOf(metadata)
-      return {
-        action: auditActions.readModelsRebuilt,
-        actorUserId: actor.id,
-        actorEmail: actor.email,
-        context: {
-          ...emptyContext,
-          platform_user_id: actor.id,
-          email: actor.email,
-          ...requestOrigin(metadata),
-          events: event.data.events,
-          same: event.data.same,
-          changed_tables: event.data.changedTables,
-        },
-      }
-    }
+    case 'ReadModelsRebuilt':
+      return actorEntry(metadata, auditActions.readModelsRebuilt, {
+        events: event.data.events,
+        same: event.data.same,
+        changed_tables: event.data.changedTables,
+      })
     case 'OperatorCreated':
       return operatorEntry(metadata, auditActions.operatorCreated, event.data.operatorId, {
         subject_email: event.data.email,
@@ -419,42 +401,28 @@ function runControlEntry(
   }
 }
 
-function deploymentEntry(metadata: EventMetadata, action: AuditAction, reason: { reasonCode: string; reasonText: string }): AuditEntry {
+/** An entry of a change made by whoever the event's initiator is, with what the change was (`extra`). */
+function actorEntry(metadata: EventMetadata, action: AuditAction, extra: Record<string, unknown>): AuditEntry {
   const actor = actorOf(metadata)
   return {
     action,
     actorUserId: actor.id,
     actorEmail: actor.email,
-    context: {
-      ...emptyContext,
-      platform_user_id: actor.id,
-      email: actor.email,
-      ...requestOrigin(metadata),
-      reason_code: reason.reasonCode,
-      reason_text: reason.reasonText,
-    },
+    context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), ...extra },
   }
+}
+
+function deploymentEntry(metadata: EventMetadata, action: AuditAction, reason: { reasonCode: string; reasonText: string }): AuditEntry {
+  return actorEntry(metadata, action, { reason_code: reason.reasonCode, reason_text: reason.reasonText })
 }
 
 /** A change to an operator (SPEC §10): the actor who made it and the operator it was made to. */
 function operatorEntry(metadata: EventMetadata, action: AuditAction, subjectId: string, extra: Record<string, unknown>): AuditEntry {
-  const actor = actorOf(metadata)
-  return {
-    action,
-    actorUserId: actor.id,
-    actorEmail: actor.email,
-    context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), subject_operator_id: subjectId, ...extra },
-  }
+  return actorEntry(metadata, action, { subject_operator_id: subjectId, ...extra })
 }
 
 function alertDestinationEntry(metadata: EventMetadata, action: AuditAction, destinationId: string, extra: Record<string, unknown>): AuditEntry {
-  const actor = actorOf(metadata)
-  return {
-    action,
-    actorUserId: actor.id,
-    actorEmail: actor.email,
-    context: { ...emptyContext, platform_user_id: actor.id, email: actor.email, ...requestOrigin(metadata), destination_id: destinationId, ...extra },
-  }
+  return actorEntry(metadata, action, { destination_id: destinationId, ...extra })
 }
 
 interface RunInitiatorRow {
