@@ -1,7 +1,7 @@
-import { createServer, Socket, type Server } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connectPostgres, type Database } from '../../src/db/database.js'
 import { TEST_POSTGRES_URL } from '../support/databases.js'
+import { startPostgresProxy, type PostgresProxy } from '../support/postgres-proxy.js'
 
 /**
  * patches/postgres+3.4.9.patch: a transaction whose connection is lost mid-way (`pg_ctl -m immediate`: the
@@ -12,44 +12,20 @@ import { TEST_POSTGRES_URL } from '../support/databases.js'
  * unacked, heartbeating forever). The server's drop is played by a TCP proxy of the test's own.
  */
 describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client after a connection is lost mid-transaction', () => {
-  let proxy: Server
+  let proxy: PostgresProxy
   let db: Database
-  const pairs = new Set<{ client: Socket; server: Socket }>()
-
   /** Every proxied connection closed from the server's side, as a crashing backend does. */
-  const dropConnections = () => {
-    for (const { client, server } of pairs) {
-      client.end()
-      server.destroy()
-    }
-    pairs.clear()
-  }
+  const dropConnections = () => proxy.dropConnections()
 
   beforeEach(async () => {
-    const target = new URL(TEST_POSTGRES_URL)
-    proxy = createServer((client) => {
-      const server = new Socket().connect(Number(target.port || 5432), target.hostname)
-      const pair = { client, server }
-      pairs.add(pair)
-      const drop = () => {
-        pairs.delete(pair)
-        client.destroy()
-        server.destroy()
-      }
-      for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
-      client.pipe(server).pipe(client)
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const url = new URL(TEST_POSTGRES_URL)
-    url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+    proxy = await startPostgresProxy(TEST_POSTGRES_URL)
     // One connection: whatever the lost transaction leaves behind is met by the next user.
-    db = await connectPostgres(url.toString(), { max: 1 })
+    db = await connectPostgres(proxy.url, { max: 1 })
   })
 
   afterEach(async () => {
     await db?.close()
-    dropConnections()
-    await new Promise((resolve) => proxy.close(resolve))
+    await proxy?.close()
   })
 
   /** The promise's outcome, or 'pending' when it has not settled within `ms`. */

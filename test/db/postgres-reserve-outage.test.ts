@@ -1,8 +1,8 @@
-import { createServer, Socket, type Server } from 'node:net'
 import postgres from 'postgres'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Sql } from '../../src/db/database.js'
 import { TEST_POSTGRES_URL } from '../support/databases.js'
+import { fatalShuttingDown, startPostgresProxy, type PostgresProxy } from '../support/postgres-proxy.js'
 
 /**
  * patches/postgres+3.4.9.patch, reserved connections across a server restart (`pg_ctl restart -m fast`: the
@@ -15,66 +15,19 @@ import { TEST_POSTGRES_URL } from '../support/databases.js'
  * TCP proxy of the test's own.
  */
 describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections across a restart', () => {
-  let proxy: Server
+  let proxy: PostgresProxy
   let sql: Sql
-  let shuttingDown = false
-  let refusals = 0
-  const refusalWaiters = new Set<() => void>()
-  /** Resolves once the proxy has refused `count` more startups. */
-  const refusedStartups = (count: number) =>
-    new Promise<void>((resolve) => {
-      const target = refusals + count
-      const waiter = () => {
-        if (refusals < target) return
-        refusalWaiters.delete(waiter)
-        resolve()
-      }
-      refusalWaiters.add(waiter)
-    })
-  const proxied = new Set<{ client: Socket; server: Socket }>()
 
   beforeEach(async () => {
-    const target = new URL(TEST_POSTGRES_URL)
-    shuttingDown = false
-    proxy = createServer((client) => {
-      client.on('error', () => {})
-      if (shuttingDown) {
-        // Answers the startup message as a server that is shutting down does.
-        client.once('data', () => {
-          client.end(fatalShuttingDown())
-          refusals++
-          for (const waiter of refusalWaiters) waiter()
-        })
-        return
-      }
-      const server = new Socket().connect(Number(target.port || 5432), target.hostname)
-      const pair = { client, server }
-      proxied.add(pair)
-      const drop = () => {
-        proxied.delete(pair)
-        client.destroy()
-        server.destroy()
-      }
-      for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
-      client.pipe(server).pipe(client)
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const url = new URL(TEST_POSTGRES_URL)
-    url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+    proxy = await startPostgresProxy(TEST_POSTGRES_URL)
     // The driver's own pool (the service's is the same but for the reconnect delay): a short reconnect delay
     // keeps the test from waiting out the driver's growing backoff between refused attempts.
-    sql = postgres(url.toString(), { max: 2, backoff: () => 0.01, onnotice: () => {} })
+    sql = postgres(proxy.url, { max: 2, backoff: () => 0.01, onnotice: () => {} })
   })
 
   afterEach(async () => {
-    shuttingDown = false
     await sql?.end({ timeout: 1 })
-    for (const { client, server } of proxied) {
-      client.destroy()
-      server.destroy()
-    }
-    proxied.clear()
-    await new Promise((resolve) => proxy.close(resolve))
+    await proxy?.close()
   })
 
   /** The promise's outcome, or 'pending' when it has not settled within `ms` (a hang, not an ordering). */
@@ -104,7 +57,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections acr
     const pids = await Promise.all([first, second].map(async (connection) => (await connection<Array<{ pid: number }>>`select pg_backend_pid() as pid`)[0]!.pid))
     first.release()
     second.release()
-    shuttingDown = true
+    proxy.refuseWith(fatalShuttingDown())
     const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })
     try {
       await admin`select pg_terminate_backend(pid) from unnest(${pids}::int[]) as pid`
@@ -117,18 +70,10 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections acr
     // Asked for while the server refuses every startup: refused, or kept waiting until it is back.
     const asked: Array<Promise<unknown>> = [sql`select 1`, sql`select 1`, sql.reserve()]
     const duringOutage = Promise.all(asked.map((promise) => settled(promise, 10_000)))
-    await Promise.race([refusedStartups(12), duringOutage])
+    await Promise.race([proxy.refused(12), duringOutage])
 
-    shuttingDown = false
+    proxy.refuseWith(null)
     expect(await duringOutage).not.toContain('pending')
     for (let round = 0; round < 3; round++) expect(await settled(bothConnectionsReserved())).toBe('settled')
   })
 })
-
-function fatalShuttingDown(): Buffer {
-  const fields = Buffer.from('SFATAL\0VFATAL\0C57P03\0Mthe database system is shutting down\0\0')
-  const header = Buffer.alloc(5)
-  header.write('E', 0)
-  header.writeInt32BE(fields.length + 4, 1)
-  return Buffer.concat([header, fields])
-}

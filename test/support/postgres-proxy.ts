@@ -1,0 +1,89 @@
+import { createServer, Socket, type Server } from 'node:net'
+
+/**
+ * A TCP proxy in front of PostgreSQL, for tests that play the server's side of a fault: connections closed
+ * as a crashing backend closes them, or new ones answered as a server that is shutting down answers them.
+ */
+export interface PostgresProxy {
+  /** The target URL, with the proxy's address. */
+  url: string
+  /** Closes every proxied connection from the server's side. */
+  dropConnections(): void
+  /** While set, each new connection gets `answer` for its startup message, then is closed. */
+  refuseWith(answer: Buffer | null): void
+  /** Resolves once `count` more startups have been refused. */
+  refused(count: number): Promise<void>
+  close(): Promise<void>
+}
+
+export async function startPostgresProxy(targetUrl: string): Promise<PostgresProxy> {
+  const target = new URL(targetUrl)
+  const pairs = new Set<{ client: Socket; server: Socket }>()
+  const waiters = new Set<() => void>()
+  let refusal: Buffer | null = null
+  let refusals = 0
+  const proxy: Server = createServer((client) => {
+    client.on('error', () => {})
+    if (refusal) {
+      const answer = refusal
+      client.once('data', () => {
+        client.end(answer)
+        refusals++
+        for (const waiter of waiters) waiter()
+      })
+      return
+    }
+    const server = new Socket().connect(Number(target.port || 5432), target.hostname)
+    const pair = { client, server }
+    pairs.add(pair)
+    const drop = () => {
+      pairs.delete(pair)
+      client.destroy()
+      server.destroy()
+    }
+    for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
+    client.pipe(server).pipe(client)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const url = new URL(targetUrl)
+  url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+  const dropConnections = () => {
+    for (const { client, server } of pairs) {
+      client.end()
+      server.destroy()
+    }
+    pairs.clear()
+  }
+  return {
+    url: url.toString(),
+    dropConnections,
+    refuseWith(answer) {
+      refusal = answer
+    },
+    refused(count) {
+      const target = refusals + count
+      return new Promise<void>((resolve) => {
+        const waiter = () => {
+          if (refusals < target) return
+          waiters.delete(waiter)
+          resolve()
+        }
+        waiters.add(waiter)
+      })
+    },
+    async close() {
+      refusal = null
+      dropConnections()
+      await new Promise((resolve) => proxy.close(resolve))
+    },
+  }
+}
+
+/** The ErrorResponse a server that is shutting down answers a startup with (FATAL 57P03). */
+export function fatalShuttingDown(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C57P03\0Mthe database system is shutting down\0\0')
+  const header = Buffer.alloc(5)
+  header.write('E', 0)
+  header.writeInt32BE(fields.length + 4, 1)
+  return Buffer.concat([header, fields])
+}
