@@ -35,7 +35,7 @@ export interface AlertSenderOptions {
   leaseMs?: number
   batchSize?: number
   retryPolicy?: DeliveryRetryPolicy
-  /** Tests: the clock and the jitter's draw. */
+  /** Tests: the clock of the backoff schedule (not of the lease, which is the database's) and the jitter's draw. */
   now?: () => Date
   random?: () => number
   senderId?: string
@@ -145,20 +145,26 @@ export class AlertSender {
     return claimed.length
   }
 
+  /**
+   * Two clocks: the lease (`claimed_until`) is set and compared with the DATABASE's clock, the one clock
+   * every sender shares, so that senders whose own clocks are skewed by more than the lease never both
+   * hold a delivery; the backoff schedule (`next_attempt_at`, `first_attempt_at`, the 24 hours) is the
+   * sender's clock (`now`, which tests move), where a skew only makes a retry early or late.
+   */
   private async claim(): Promise<ClaimedRow[]> {
     const now = this.now()
-    const leaseEnd = new Date(now.getTime() + this.leaseMs)
     return this.sql<ClaimedRow[]>`
       with due as (
         select id from alert_deliveries
         where status = 'recorded'
           and (next_attempt_at is null or next_attempt_at <= ${now.toISOString()})
-          and (claimed_until is null or claimed_until <= ${now.toISOString()})
+          and (claimed_until is null or claimed_until <= clock_timestamp())
         order by coalesce(next_attempt_at, created_at), id
         limit ${this.batchSize}
         for update skip locked),
       claimed as (
-        update alert_deliveries d set claimed_by = ${this.senderId}, claimed_until = ${leaseEnd.toISOString()}
+        update alert_deliveries d
+        set claimed_by = ${this.senderId}, claimed_until = clock_timestamp() + make_interval(secs => ${this.leaseMs / 1000}::double precision)
         from due where d.id = due.id
         returning d.id, d.alert_key, d.run_id, d.destination_id, d.payload, d.created_at, d.attempts, d.first_attempt_at)
       select c.*, t.kind, t.target, t.secret, (t.id is null or t.removed_at is not null or not t.enabled) as removed

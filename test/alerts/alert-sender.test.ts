@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AlertSender } from '../../src/alerts/alert-sender.js'
@@ -175,18 +177,52 @@ describe.each(databaseFlavours())('alert sender: $name', (flavour) => {
     expect(receiver.posts).toHaveLength(1)
   })
 
-  it('takes over a delivery whose sender died mid-send once its claim runs out', async () => {
+  it('takes over a delivery whose sender died mid-send once its claim runs out (by the database clock)', async () => {
     await addWebhook(db.sql, 'hook', receiver.url)
     const id = await recordDelivery(db.sql, 'RUN6', 'hook')
-    const clock = testClock('2026-01-01T00:00:00Z')
-    // A sender claimed it and died: its lease runs to 00:00:30.
-    await db.sql`update alert_deliveries set claimed_by = 'dead-sender', claimed_until = '2026-01-01T00:00:30Z' where id = ${id}`
-    const alerts = sender(clock, { leaseMs: 30_000 })
+    // A sender claimed it and died: its lease runs for another 30 seconds of the database's clock. A sender
+    // whose own clock is a year ahead does not take it over: the lease is not its clock's.
+    await db.sql`update alert_deliveries set claimed_by = 'dead-sender', claimed_until = clock_timestamp() + interval '30 seconds' where id = ${id}`
+    const alerts = sender(testClock('2030-01-01T00:00:00Z'), { leaseMs: 30_000 })
     expect(await alerts.runOnce()).toBe(0)
-    clock.set(new Date('2026-01-01T00:00:30Z'))
+    await db.sql`update alert_deliveries set claimed_until = clock_timestamp() - interval '1 millisecond' where id = ${id}`
     expect(await alerts.runOnce()).toBe(1)
     expect(await delivery(db.sql, id)).toMatchObject({ status: 'delivered', attempts: 1 })
     expect(receiver.posts).toHaveLength(1)
+  })
+
+  it('leases by the database clock: a sender whose clock is behind keeps its claim from one whose clock is ahead', async () => {
+    // A receiver that holds its first answer until the test lets it go (the others are answered at once).
+    let arrived!: () => void
+    let release!: () => void
+    const first = new Promise<void>((resolve) => (arrived = resolve))
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let posts = 0
+    const slow = createServer((request, response) => {
+      posts += 1
+      request.resume()
+      if (posts === 1) {
+        arrived()
+        void held.then(() => response.end('ok'))
+      } else response.end('ok')
+    })
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+    try {
+      await addWebhook(db.sql, 'slow', `http://127.0.0.1:${(slow.address() as AddressInfo).port}/x`)
+      const id = await recordDelivery(db.sql, 'RUN9', 'slow')
+      const sending = sender(testClock('2020-01-01T00:00:00Z'), { leaseMs: 60_000 }).runOnce()
+      await first
+      // Mid-send: the claim is live by the database's clock, whatever the other sender's clock says.
+      expect(await sender(testClock('2030-01-01T00:00:00Z'), { leaseMs: 60_000 }).runOnce()).toBe(0)
+      release()
+      expect(await sending).toBe(1)
+      expect(posts).toBe(1)
+      expect(await delivery(db.sql, id)).toMatchObject({ status: 'delivered', attempts: 1 })
+    } finally {
+      release()
+      slow.closeAllConnections()
+      await new Promise<void>((resolve) => slow.close(() => resolve()))
+    }
   })
 
   it('fails, without sending, the deliveries of a destination no sender can post to, and carries on with the others', async () => {
