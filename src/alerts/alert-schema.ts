@@ -1,6 +1,6 @@
 import type { MigrationSet } from '../db/migrations.js'
 
-/** Where the console's own alert destination delivers: the service's inbox endpoint (alert-inbox-routes.ts). */
+/** Where the console's own alert destination delivers: the service's inbox endpoint (`alertInboxRoutes` in src/http/routes/alert-routes.ts). */
 export const CONSOLE_INBOX_PATH = '/api/alert-inbox'
 
 /**

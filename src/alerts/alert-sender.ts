@@ -96,11 +96,6 @@ export class AlertSender {
     this.loop = this.run()
   }
 
-  /** Looks for due deliveries now rather than at the next poll. */
-  wake(): void {
-    this.wakeUp?.()
-  }
-
   /** Stops taking deliveries; the batch under way finishes (each POST is bounded by its timeout). */
   async stop(): Promise<void> {
     this.running = false
@@ -184,8 +179,13 @@ export class AlertSender {
     }
     const recorded = await this.record(row.id, update)
     const fields = { deliveryId: row.id, destinationId: row.destination_id, alertKey: row.alert_key, runId: row.run_id, attempts: update.attempts }
-    if (!recorded) this.logger.warn(fields, 'alert sender: the claim on a delivery ran out before its outcome was recorded; another sender took it over')
-    else if (update.status === 'delivered') this.logger.info(fields, 'alert delivered')
+    if (recorded === 'destination_removed') {
+      this.logger.info(fields, "alert sender: the delivery's destination was removed while it was being sent; the removal failed it, this attempt's outcome is not recorded")
+    } else if (recorded === 'taken_over') {
+      this.logger.warn(fields, 'alert sender: the claim on a delivery ran out before its outcome was recorded; another sender took it over')
+    } else if (recorded === 'settled') {
+      this.logger.warn(fields, "alert sender: the delivery was settled by something else while it was being sent; this attempt's outcome is not recorded")
+    } else if (update.status === 'delivered') this.logger.info(fields, 'alert delivered')
     else if (update.status === 'failed') this.logger.warn({ ...fields, lastError: update.lastError }, 'alert delivery failed for good')
     else this.logger.info({ ...fields, lastError: update.lastError, nextAttemptAt: update.nextAttemptAt }, 'alert delivery attempt failed; will retry')
   }
@@ -239,8 +239,11 @@ export class AlertSender {
     }
   }
 
-  /** Only while the claim is this sender's: a sender whose lease ran out records nothing over its successor. */
-  private async record(id: string, update: DeliveryUpdate): Promise<boolean> {
+  /**
+   * Only while the claim is this sender's: a sender whose lease ran out records nothing over its successor,
+   * nor over a removal of the destination (which failed the delivery and dropped the claim). Says which.
+   */
+  private async record(id: string, update: DeliveryUpdate): Promise<'recorded' | 'destination_removed' | 'taken_over' | 'settled'> {
     const rows = await this.sql`
       update alert_deliveries set
         status = ${update.status},
@@ -254,7 +257,10 @@ export class AlertSender {
         claimed_until = null
       where id = ${id} and claimed_by = ${this.senderId} and status = 'recorded'
       returning id`
-    return rows.length > 0
+    if (rows.length > 0) return 'recorded'
+    const [now] = await this.sql<Array<{ status: string; last_error: string | null }>>`select status, last_error from alert_deliveries where id = ${id}`
+    if (now?.status === 'failed' && now.last_error === 'DESTINATION_REMOVED') return 'destination_removed'
+    return now?.status === 'recorded' ? 'taken_over' : 'settled'
   }
 }
 

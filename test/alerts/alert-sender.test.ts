@@ -225,6 +225,42 @@ describe.each(databaseFlavours())('alert sender: $name', (flavour) => {
     }
   })
 
+  it('says so when the destination was removed while a delivery was being sent (not that another sender took it over)', async () => {
+    let arrived!: () => void
+    let release!: () => void
+    const first = new Promise<void>((resolve) => (arrived = resolve))
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const slow = createServer((request, response) => {
+      request.resume()
+      arrived()
+      void held.then(() => response.end('ok'))
+    })
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+    const lines: string[] = []
+    const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) })
+    try {
+      await addWebhook(db.sql, 'slow', `http://127.0.0.1:${(slow.address() as AddressInfo).port}/x`)
+      const id = await recordDelivery(db.sql, 'RUN10', 'slow')
+      const sending = sender(testClock('2026-01-01T00:00:00Z'), { logger }).runOnce()
+      await first
+      // What removeAlertDestination writes (src/commands/alert-destinations.ts), mid-send.
+      await db.sql`update alert_destinations set enabled = false, removed_at = now(), secret = null where id = 'slow'`
+      await db.sql`
+        update alert_deliveries set status = 'failed', last_error = 'DESTINATION_REMOVED', next_attempt_at = null, claimed_by = null, claimed_until = null
+        where destination_id = 'slow' and status = 'recorded'`
+      release()
+      await sending
+      expect(await delivery(db.sql, id)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'DESTINATION_REMOVED' })
+      const log = lines.join('\n')
+      expect(log).toContain('destination was removed while it was being sent')
+      expect(log).not.toContain('another sender took it over')
+    } finally {
+      release()
+      slow.closeAllConnections()
+      await new Promise<void>((resolve) => slow.close(() => resolve()))
+    }
+  })
+
   it('fails, without sending, the deliveries of a destination no sender can post to, and carries on with the others', async () => {
     await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled) values ('legacy-email', 1, 'email', 'ops@example.com', true)`
     await db.sql`insert into alert_destinations (id, workspace_id, kind, target, enabled, secret) values ('bad-url', 1, 'webhook', 'not a url', true, ${secret})`
