@@ -19,7 +19,6 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
   let admin: string
   let receiver: TestReceiver
   const logLines: string[] = []
-  const answers: ApiResponse[] = []
 
   beforeAll(async () => {
     receiver = await startReceiver(secret)
@@ -33,9 +32,7 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
   })
 
   const call = async (method: string, path: string, json?: unknown, token = admin) => {
-    const answer = await api.request(method, path, json === undefined ? { token } : { token, json })
-    answers.push(answer)
-    return answer
+    return api.request(method, path, json === undefined ? { token } : { token, json })
   }
 
   it('refuses without platform.operators.manage (403) before reading the body', async () => {
@@ -193,14 +190,46 @@ describe.each(serviceFlavours())('alert delivery over HTTP: $name', (flavour) =>
   })
 
   it('shows the secret in no answer, event, audit entry or log line', async () => {
-    expect(answers.length).toBeGreaterThan(10)
-    for (const answer of answers) expect(answer.text).not.toContain(secret)
-    const events = await api.sql<Array<{ row: string }>>`select e::text as row from event_store_events e`
-    expect(events.some((e) => e.row.includes('AlertDestinationAdded'))).toBe(true)
-    expect(events.filter((e) => e.row.includes(secret))).toEqual([])
-    const audit = await api.sql<Array<{ row: string }>>`select a::text as row from audit_log a`
-    expect(audit.filter((a) => a.row.includes(secret))).toEqual([])
-    expect(logLines.some((line) => line.includes('alert delivered'))).toBe(true)
-    expect(logLines.filter((line) => line.includes(secret))).toEqual([])
+    // Its own destination, secret, delivery and answers: nothing left by the tests before it.
+    const ownSecret = `whsec-own-${Date.now().toString(36)}-never-shown`
+    const own = await startReceiver(ownSecret)
+    const seen: ApiResponse[] = []
+    const mine = async (method: string, path: string, json?: unknown) => {
+      const answer = await call(method, path, json)
+      seen.push(answer)
+      return answer
+    }
+    try {
+      const added = await mine('POST', '/api/alert-destinations', { kind: 'webhook', url: own.url, secret: ownSecret })
+      expect(added.status, added.text).toBe(201)
+      const id = added.body.id as string
+      await mine('GET', '/api/alert-destinations')
+      // A delivery of an alert to it, recorded as the alerts projection would: the service's sender posts it.
+      const runId = `SECRET-CHECK-${id}`
+      await api.sql`
+        insert into alert_deliveries (id, alert_key, run_id, workspace_id, destination_id, payload, status, created_at)
+        select ${`${runId}:${id}`}, 'operations.run.failed', ${runId}, workspace_id, id, '{}'::jsonb, 'recorded', now()
+        from alert_destinations where id = ${id}`
+      await waitUntil(async () => (await mine('GET', `/api/alert-deliveries?runId=${runId}`)).body.items[0]?.status === 'delivered', 'the delivery delivered')
+      expect(own.posts).toHaveLength(1)
+      expect(own.posts[0]!.signatureValid).toBe(true)
+      await waitUntil(async () => {
+        const audit = await mine('GET', '/api/audit?action=platform.ops.alerts.destination_added')
+        return audit.body.items.some((e: any) => e.context.destination_id === id)
+      }, 'the addition in the audit log')
+      expect((await mine('DELETE', `/api/alert-destinations/${id}`)).status).toBe(200)
+      await mine('GET', `/api/alert-deliveries?runId=${runId}`)
+
+      expect(seen.length).toBeGreaterThanOrEqual(6)
+      for (const answer of seen) expect(answer.text).not.toContain(ownSecret)
+      const events = await api.sql<Array<{ row: string }>>`select e::text as row from event_store_events e where stream_id = ${`alertDestination-${id}`}`
+      expect(events.map((e) => e.row).join('\n')).toContain('AlertDestinationAdded')
+      expect((await api.sql<Array<{ row: string }>>`select e::text as row from event_store_events e`).filter((e) => e.row.includes(ownSecret))).toEqual([])
+      expect((await api.sql<Array<{ row: string }>>`select a::text as row from audit_log a`).filter((a) => a.row.includes(ownSecret))).toEqual([])
+      expect(logLines.some((line) => line.includes('alert delivered') && line.includes(runId))).toBe(true)
+      expect(logLines.filter((line) => line.includes(ownSecret))).toEqual([])
+    } finally {
+      await own.close()
+    }
   })
 })
