@@ -1,5 +1,6 @@
 import type { TransactionSql } from '../db/database.js'
 import type { EventMetadata, RunScope } from '../events/index.js'
+import { redactedWebhookUrl } from '../commands/alert-destinations-decider.js'
 import { auditEntryHash, canonicalTime, GENESIS_HASH } from './audit-chain.js'
 import type { ProjectedEvent, Projection } from './projector.js'
 
@@ -297,7 +298,8 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
     case 'AlertDestinationAdded':
       return alertDestinationEntry(metadata, auditActions.alertDestinationAdded, event.data.destinationId, {
         destination_kind: event.data.kind,
-        destination_url: event.data.url,
+        // Events written before URLs were redacted hold the whole URL (its path may be the credential).
+        destination_url: event.data.kind === 'webhook' ? (redactedWebhookUrl(event.data.url) ?? event.data.url) : event.data.url,
       })
     case 'AlertDestinationRemoved':
       return alertDestinationEntry(metadata, auditActions.alertDestinationRemoved, event.data.destinationId, {})

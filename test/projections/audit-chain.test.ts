@@ -80,6 +80,29 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
     expect(await verifyAuditChain(bed.sql)).toEqual({ ok: true, entries: 10, headHash: rows[9]!.hash, firstBrokenSequence: null, problem: null })
   })
 
+  it("shows a webhook destination's URL as scheme://host only, also from an event written before URLs were redacted", async () => {
+    await bed.append(
+      'alertDestination-old-hook',
+      {
+        type: 'AlertDestinationAdded',
+        data: {
+          destinationId: 'old-hook',
+          workspaceId: 100,
+          kind: 'webhook',
+          url: 'https://hooks.slack.example/services/T000/B000/secret-path?token=abc',
+          addedAt: '2025-05-01T10:00:00.000Z',
+        },
+      },
+      alice,
+      '2025-05-01T10:00:00.000Z',
+    )
+    await bed.settle()
+    await projector.waitUntilCaughtUp()
+    const [entry] = await bed.sql<Array<{ url: string }>>`
+      select context ->> 'destination_url' as url from audit_log where action = 'platform.ops.alerts.destination_added'`
+    expect(entry!.url).toBe('https://hooks.slack.example/…')
+  })
+
   it('gives the same hashes when rebuilt from the event store, and with other batch boundaries', async () => {
     const before = [...(await chain())]
     await projector.rebuild()
