@@ -1,8 +1,7 @@
-import { z } from 'zod'
 import { redactedWebhookUrl } from '../commands/alert-destinations-decider.js'
 import type { DeliveryStatus } from '../commands/alert-destinations-delivery.js'
 import type { Sql } from '../db/database.js'
-import { InvalidCursorError } from '../projections/queries.js'
+import { keysetCursor } from '../projections/queries.js'
 
 /** One alert delivery as GET /api/alert-deliveries and the Alerts page show it (SPEC §12). */
 export interface AlertDeliveryView {
@@ -137,28 +136,6 @@ function deliveryView(row: DeliveryRow): AlertDeliveryView {
   }
 }
 
-// Opaque to clients, versioned for us; the time at the microseconds the column keeps. The id is a delivery
-// id, `${runId}:${destinationId}` or `${runId}:${kind}:${destinationId}` (ULIDs, kinds and destination ids):
-// nothing else can be a cursor's id, so a crafted one (a NUL, which PostgreSQL refuses) is a 400, not a 500.
-// Not the codec of src/projections/queries.ts: its ids (ULIDs, UUIDs) have no `:`.
-const cursorSchema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/) }).strict()
-
-function encodeCursor(key: { at: string; id: string }): string {
-  return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')
-}
-
-function decodeCursor(cursor: string): { at: string; id: string } {
-  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(cursor)) throw new InvalidCursorError(cursor)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw new InvalidCursorError(cursor)
-  }
-  const result = cursorSchema.safeParse(parsed)
-  const year = result.success ? new Date(result.data.at).getUTCFullYear() : NaN
-  if (!result.success || !(year >= 1 && year <= 9999) || new Date(result.data.at).toISOString().slice(0, 19) !== result.data.at.slice(0, 19)) {
-    throw new InvalidCursorError(cursor)
-  }
-  return result.data
-}
+// The id is a delivery id, `${runId}:${destinationId}` or `${runId}:${kind}:${destinationId}` (ULIDs, kinds
+// and destination ids): the run list's codec with ids that may hold `:`.
+const { encode: encodeCursor, decode: decodeCursor } = keysetCursor(/^[A-Za-z0-9_.:-]{1,200}$/)

@@ -557,27 +557,32 @@ function toPage<R extends { id: string; sort_key: string }, T>(rows: R[], limit:
  * Cursor = base64url JSON of the last item's sort key: opaque to clients, versioned for us. The time is
  * the microsecond text the database produced (a JS Date would drop the microseconds the column keeps).
  */
-// Ids of the listed rows are ULIDs (runs) or UUIDs (audit entries): nothing else can be a cursor's id.
-const cursorSchema = z
-  .object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().regex(/^[0-9A-Za-z-]{1,64}$/) })
-  .strict()
-
-function encodeCursor(key: { at: string; id: string }): string {
-  return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')
-}
-
-function decodeCursor(cursor: string): { at: string; id: string } {
-  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(cursor)) throw new InvalidCursorError(cursor)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw new InvalidCursorError(cursor)
+/** A keyset cursor codec whose ids match `idPattern` (nothing else can be a cursor's id: a crafted one is a 400). */
+export function keysetCursor(idPattern: RegExp) {
+  const schema = z.object({ v: z.literal(1), at: z.iso.datetime({ precision: 6 }), id: z.string().regex(idPattern) }).strict()
+  return {
+    encode(key: { at: string; id: string }): string {
+      return Buffer.from(JSON.stringify({ v: 1, ...key }), 'utf8').toString('base64url')
+    },
+    decode(cursor: string): { at: string; id: string } {
+      if (!/^[A-Za-z0-9_-]{1,1000}$/.test(cursor)) throw new InvalidCursorError(cursor)
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+      } catch {
+        throw new InvalidCursorError(cursor)
+      }
+      const result = schema.safeParse(parsed)
+      if (!result.success || !isRealInstant(result.data.at)) throw new InvalidCursorError(cursor)
+      return { at: result.data.at, id: result.data.id }
+    },
   }
-  const result = cursorSchema.safeParse(parsed)
-  if (!result.success || !isRealInstant(result.data.at)) throw new InvalidCursorError(cursor)
-  return result.data
 }
+
+// Ids of the listed rows are ULIDs (runs) or UUIDs (audit entries).
+const listCursor = keysetCursor(/^[0-9A-Za-z-]{1,64}$/)
+const encodeCursor = listCursor.encode
+const decodeCursor = listCursor.decode
 
 /**
  * Rejects well-formed but impossible dates (2024-02-30) and years PostgreSQL's timestamptz does not take
