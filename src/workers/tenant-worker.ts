@@ -37,6 +37,8 @@ export interface TenantWorkerOptions extends TenantRetryPolicy {
   heartbeatMs: number
   /** Pause before a job whose run has all its concurrency slots taken is published again. */
   slotWaitMs: number
+  /** A job still under way after this long is logged (with the step it is at), and again each time as long after. */
+  slowJobLogMs: number
 }
 
 export const defaultTenantWorkerOptions: TenantWorkerOptions = {
@@ -45,6 +47,7 @@ export const defaultTenantWorkerOptions: TenantWorkerOptions = {
   statementTimeoutMs: 300_000,
   heartbeatMs: 10_000,
   slotWaitMs: 500,
+  slowJobLogMs: 30_000,
 }
 
 export interface TenantWorkerDeps {
@@ -99,17 +102,30 @@ export class TenantWorker {
   async handle(delivery: JobDelivery<TenantJob>): Promise<void> {
     const { job } = delivery
     const log = this.deps.logger.child({ runId: job.runId, tenantId: job.tenantId, delivery: delivery.deliveryCount })
-    const heartbeat = setInterval(() => void delivery.working().catch(() => {}), this.options.heartbeatMs)
+    // The heartbeat keeps the job ours for as long as it runs: a job that never ends would never be
+    // delivered again, so one running long says where it is.
+    const began = Date.now()
+    let step = 'repair'
+    let nextSlowLog = began + this.options.slowJobLogMs
+    const heartbeat = setInterval(() => {
+      void delivery.working().catch(() => {})
+      if (Date.now() < nextSlowLog) return
+      nextSlowLog += this.options.slowJobLogMs
+      log.warn({ step, runningMs: Date.now() - began }, 'tenant job still under way')
+    }, this.options.heartbeatMs)
     try {
       const attempt = await this.attempt(job, delivery.deliveryCount)
+      step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
       if (attempt.kind === 'no_slot') return await this.offerAgain(delivery)
       if (attempt.kind === 'stored') await this.record(job, attempt.stored)
       else await this.obey(job, attempt.decision, log)
+      step = 'ack'
       await delivery.ack()
     } catch (error) {
       const failure = classifyFailure(error)
       const kind = failureKindOf(failure)
       if (kind) {
+        step = 'count failed attempt'
         const failedSoFar = await countFailedAttempt(this.deps.sql, job.runId, job.tenantId, kind)
         const next = retryAfterFailure(kind, failedSoFar, this.options)
         if (next.retry) {
@@ -119,9 +135,12 @@ export class TenantWorker {
       }
       log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
       const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
+      step = 'store final failure'
       const attempt = await this.storeFinalFailure(job, { result, attempt: delivery.deliveryCount })
+      step = attempt.kind === 'stored' ? 'record final failure' : 'obey'
       if (attempt.kind === 'stored') await this.record(job, attempt.stored)
       else if (attempt.kind === 'gate') await this.obey(job, attempt.decision, log)
+      step = 'ack'
       await delivery.ack()
     } finally {
       clearInterval(heartbeat)
