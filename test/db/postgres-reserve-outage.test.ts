@@ -12,7 +12,9 @@ import { fatalShuttingDown, startPostgresProxy, type PostgresProxy } from '../su
  * to its already rejected promise, and a reserve taken as a reconnect's first query was dropped once
  * connected: either way the pool lost a connection for good, and with every connection lost the worker's
  * jobs hung, heartbeating, never acked (the fault suite's restart-postgres-fast). The restart is played by a
- * TCP proxy of the test's own.
+ * TCP proxy of the test's own. A reserved connection terminated while a query waited in the reservation's own
+ * queue (a group commit's COMMIT behind its first, described, append) left that query unsettled for good:
+ * the group, and every append behind it, hung.
  */
 describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections across a restart', () => {
   let proxy: PostgresProxy
@@ -74,6 +76,28 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections acr
 
     proxy.refuseWith(null)
     expect(await duringOutage).not.toContain('pending')
+    for (let round = 0; round < 3; round++) expect(await settled(bothConnectionsReserved())).toBe('settled')
+  })
+
+  it('queries waiting on a reserved connection that closes are rejected, and none sent after reaches its successor', async () => {
+    // The group commit's shape: begin, a statement the server describes first (its parameters' types are
+    // not known on this connection yet), commit. The commit waits in the reservation's own queue until the
+    // described statement answers; the backend is terminated meanwhile.
+    const db = await sql.reserve()
+    const [{ pid }] = await db<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+    const sent = [db`begin`.execute(), db`select pg_sleep(0.5), ${`described ${Math.random()}`}::text`.execute(), db`commit`.execute()]
+    const outcomes = sent.map((promise) => settled(promise))
+    const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })
+    try {
+      await admin`select pg_sleep(0.1), pg_terminate_backend(${pid})`
+    } finally {
+      await admin.end()
+    }
+    expect(await Promise.all(outcomes)).toEqual(['settled', { error: 'CONNECTION_CLOSED' }, { error: 'CONNECTION_CLOSED' }])
+    // The reservation is over: what is sent on it is refused, and giving it back does not hand the pool a
+    // connection twice.
+    expect(await settled(db`select 1`.execute())).toEqual({ error: 'CONNECTION_CLOSED' })
+    db.release()
     for (let round = 0; round < 3; round++) expect(await settled(bothConnectionsReserved())).toBe('settled')
   })
 })
