@@ -132,16 +132,22 @@ export async function insertRepairResult(
   }
 }
 
-/** Stores a final failure unless a result is already stored, and returns the stored one (first writer wins). */
+/**
+ * Stores a final failure unless a result is already stored, and returns the stored one (first writer wins).
+ * A failed tenant is processed too (SPEC §9: times are null only until then): `startedAt` is when its last
+ * repair transaction began (null when the attempt failed before one began: then the time it is stored), and
+ * `completedAt` when the failure is stored, its repair having rolled back.
+ */
 export async function storeFailure(
   sql: Sql | TransactionSql,
   runId: string,
   tenantId: number,
-  failure: { result: Extract<TenantResult, { status: 'failed' }>; attempt: number },
+  failure: { result: Extract<TenantResult, { status: 'failed' }>; attempt: number; startedAt: string | null },
 ): Promise<StoredTenantResult> {
   await sql`
-    insert into tenant_job_results (run_id, tenant_id, status, reason_code, message, attempt)
-    values (${runId}, ${tenantId}, 'failed', ${failure.result.reasonCode}, ${failure.result.message}, ${failure.attempt})
+    insert into tenant_job_results (run_id, tenant_id, status, reason_code, message, attempt, started_at, completed_at)
+    values (${runId}, ${tenantId}, 'failed', ${failure.result.reasonCode}, ${failure.result.message}, ${failure.attempt},
+            coalesce(${failure.startedAt}::timestamptz, clock_timestamp()), clock_timestamp())
     on conflict (run_id, tenant_id) do nothing`
   return (await findTenantResult(sql, runId, tenantId))!
 }

@@ -113,8 +113,10 @@ export class TenantWorker {
       nextSlowLog += this.options.slowJobLogMs
       log.warn({ step, runningMs: Date.now() - began }, 'tenant job still under way')
     }, this.options.heartbeatMs)
+    // When this delivery's repair transaction took its slot: a final failure is processed too, and carries it.
+    const repair: { startedAt: string | null } = { startedAt: null }
     try {
-      const attempt = await this.attempt(job, delivery.deliveryCount)
+      const attempt = await this.attempt(job, delivery.deliveryCount, repair)
       step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
       if (attempt.kind === 'no_slot') return await this.offerAgain(delivery)
       if (attempt.kind === 'stored') await this.record(job, attempt.stored)
@@ -136,7 +138,7 @@ export class TenantWorker {
       log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
       const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
       step = 'store final failure'
-      const attempt = await this.storeFinalFailure(job, { result, attempt: delivery.deliveryCount })
+      const attempt = await this.storeFinalFailure(job, { result, attempt: delivery.deliveryCount, startedAt: repair.startedAt })
       step = attempt.kind === 'stored' ? 'record final failure' : 'obey'
       if (attempt.kind === 'stored') await this.record(job, attempt.stored)
       else if (attempt.kind === 'gate') await this.obey(job, attempt.decision, log)
@@ -163,7 +165,7 @@ export class TenantWorker {
    * the repair and its result. The run's state is read after its shared lock is taken, so that a cancel's
    * completion (which takes that lock exclusively) never misses a repair that passed the gate.
    */
-  private attempt(job: TenantJob, attempt: number): Promise<Attempt> {
+  private attempt(job: TenantJob, attempt: number, repair: { startedAt: string | null }): Promise<Attempt> {
     const runbook = this.deps.catalog.find(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     return this.deps.sql.begin(async (tx) => {
@@ -191,6 +193,7 @@ export class TenantWorker {
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
       const startedAt = slot.now.toISOString()
+      repair.startedAt = startedAt
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
         keepBeforeImages(tx, job.runId, job.tenantId, snapshots),

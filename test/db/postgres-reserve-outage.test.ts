@@ -84,7 +84,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client reserving connections acr
     // not known on this connection yet), commit. The commit waits in the reservation's own queue until the
     // described statement answers; the backend is terminated meanwhile.
     const db = await sql.reserve()
-    const [{ pid }] = await db<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+    const pid = (await db<Array<{ pid: number }>>`select pg_backend_pid() as pid`)[0]!.pid
     const sent = [db`begin`.execute(), db`select pg_sleep(0.5), ${`described ${Math.random()}`}::text`.execute(), db`commit`.execute()]
     const outcomes = sent.map((promise) => settled(promise))
     const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} })

@@ -128,6 +128,8 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect(tenants.map((t) => t.tenantId)).toEqual([...tenants.map((t) => t.tenantId)].sort((a, b) => a - b))
     const failed = tenants.filter((t) => t.status === 'failed')
     expect(failed).toEqual([expect.objectContaining({ tenantId: invalidTenantId, reasonCode: 'INVALID_DATA', counts: null })])
+    // Processed, so timed (SPEC §9): its repair began, then rolled back and the failure was stored.
+    expect(Date.parse(failed[0]!.startedAt)).toBeLessThanOrEqual(Date.parse(failed[0]!.completedAt))
     for (const tenant of tenants.filter((t) => t.status === 'succeeded')) {
       expect(tenant.counts.skipped).toBe(tenant.counts.total - tenant.counts.updated)
       expect(tenant.attempts).toBeGreaterThanOrEqual(1)
@@ -135,7 +137,7 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     }
     // maxConcurrency 1: no two repair transactions of the run overlapped.
     const intervals = tenants
-      .filter((t) => t.startedAt)
+      .filter((t) => t.status === 'succeeded')
       .map((t) => [Date.parse(t.startedAt), Date.parse(t.completedAt)] as const)
       .sort((a, b) => a[0] - b[0])
     for (let i = 1; i < intervals.length; i++) expect(intervals[i]![0]).toBeGreaterThanOrEqual(intervals[i - 1]![1])
