@@ -159,6 +159,18 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(await service.eventCount()).toBe(before)
     })
 
+    it('re-renders a refused start for an operator who may start but not view runbooks without the tenants or the rest of the catalog', async () => {
+      const runner = await consoleLogin(service, await createConsoleOperator(service, ['platform.ops.view', 'platform.runbooks.run', runbookCapability]))
+      expect((await get('/system/ops/runbooks', runner)).status).toBe(403)
+      const before = await service.eventCount()
+      const refused = await start({ scope: 'single_tenant', tenant: '', confirmation: 'x' }, runner)
+      expect(refused.status).toBe(422)
+      expect(refused.text).toContain('id="rb0-confirmation-error"') // the form sent, explained in place
+      for (const tenant of tenants) expect(refused.text).not.toContain(tenant.name)
+      expect(refused.text).not.toContain('findings.sla.recalculate')
+      expect(await service.eventCount()).toBe(before)
+    })
+
     it('starts a single-tenant run from the form and redirects to its page; identical concurrent starts link to the active run (409)', async () => {
       const tenant = tenants.find((t) => t.name === 'Globex Retail')!
       const responses = await Promise.all(

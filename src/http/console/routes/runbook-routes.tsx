@@ -41,6 +41,8 @@ const NAMED_TENANTS = 1000
 /** Preview ids are ULIDs: anything else names no preview (and never reaches the database), as in the API. */
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
+const mayViewCatalog = (operatorCapabilities: readonly string[]) => operatorCapabilities.includes(capabilities.runbooksView)
+
 function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly string[]): CatalogEntry[] {
   const has = (capability: string) => operatorCapabilities.includes(capability)
   return catalog.runbooks.map((runbook) => ({
@@ -63,16 +65,23 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
   const logError = (c: Context) => (error: unknown) =>
     deps.logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled console error')
 
+  /**
+   * The catalog, or a refused start's form again. An operator who may start a runbook but not view the
+   * catalog (no `platform.runbooks.view`) gets back only the form they sent: neither the other runbooks nor
+   * the tenant universe, which the catalog page and the picker's search refuse them.
+   */
   const catalogPage = async (c: Context<ConsoleEnv>, attempt: StartAttempt | null, status: 200 | 409 | 422 | 423 = 200) => {
     const actor = c.get('actor')
+    const mayView = mayViewCatalog(actor.capabilities)
+    const runbooks = catalogFor(deps.catalog, actor.capabilities).filter((runbook) => mayView || runbook.key === attempt?.runbookKey)
     return htmlPage(
       c,
       <RunbooksPage
         nonce={nonceOf(c)}
         viewer={viewerOf(c)!}
         isBreakGlass={actor.isBreakGlass}
-        runbooks={catalogFor(deps.catalog, actor.capabilities)}
-        tenants={await listUniverse(deps.sql, undefined, INITIAL_PICKER_TENANTS)}
+        runbooks={runbooks}
+        tenants={mayView ? await listUniverse(deps.sql, undefined, INITIAL_PICKER_TENANTS) : []}
         attempt={attempt}
       />,
       status,
@@ -163,7 +172,8 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
               preflightId: parsed.input.preflightId ?? '',
               maxDriftPercent: parsed.input.maxDriftPercent ?? DEFAULT_MAX_DRIFT_PERCENT,
               comparison: error.comparison,
-              tenantNames: tenantNamesOf(await listUniverse(deps.sql, undefined, NAMED_TENANTS)),
+              // Names only for who may see the universe; anyone else reads the tenants' ids.
+              tenantNames: tenantNamesOf(mayViewCatalog(c.get('actor').capabilities) ? await listUniverse(deps.sql, undefined, NAMED_TENANTS) : []),
             }
             return catalogPage(c, { runbookKey: key, values, problems: [], drift }, 409)
           }
