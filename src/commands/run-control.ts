@@ -10,6 +10,7 @@ import { loadRunRequest } from './run-execution.js'
 import type { RunCommand } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
 import type { RunState } from './run/run-state.js'
+import { limitProblems } from './run/run-limits.js'
 import { checkedReason } from './run/start-run-policy.js'
 
 /**
@@ -93,6 +94,9 @@ export async function changeRunLimits(
   if (input.maxConcurrency === undefined && input.maxFailures === undefined) {
     throw new ValidationError([{ field: 'limits', message: 'give maxConcurrency, maxFailures or both' }])
   }
+  // Named as the request sends them (top-level fields), before the run is loaded.
+  const problems = limitProblems(input, null)
+  if (problems.length > 0) throw new ValidationError(problems)
   const limits = {
     ...(input.maxConcurrency !== undefined ? { maxConcurrency: input.maxConcurrency } : {}),
     ...(input.maxFailures !== undefined ? { maxFailures: input.maxFailures } : {}),

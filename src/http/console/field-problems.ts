@@ -12,6 +12,8 @@ export const fieldLabels: Record<string, string> = {
   reasonText: 'Reason text',
   'limits.maxConcurrency': 'Max concurrency',
   'limits.maxFailures': 'Max failures',
+  maxConcurrency: 'Max concurrency',
+  maxFailures: 'Max failures',
   preflightId: 'The pinned preview',
   maxDriftPercent: 'Allowed drift',
   canary: 'Canary',

@@ -15,8 +15,8 @@ const slots = {
   reasonCode: ['reason.code'],
   reasonText: ['reason', 'reason.text'],
   confirmation: ['confirmation'],
-  maxConcurrency: ['limits.maxConcurrency', 'limits'],
-  maxFailures: ['limits.maxFailures'],
+  maxConcurrency: ['limits.maxConcurrency', 'maxConcurrency', 'limits'],
+  maxFailures: ['limits.maxFailures', 'maxFailures'],
 } as const
 type Slot = keyof typeof slots
 const placed: string[] = Object.values(slots).flat()
