@@ -147,7 +147,8 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
     operatorCapabilities: actor.capabilities,
     operatorIsBreakGlass: actor.isBreakGlass,
   })
-  const limits = resolveLimits(input.limits ?? original.limits, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
+  // A limit the retry does not name is the retried run's (a retry asking only a lower concurrency keeps its failure limit).
+  const limits = resolveLimits({ ...original.limits, ...definedLimits(input.limits) }, deps.defaultMaxConcurrency ?? FALLBACK_MAX_CONCURRENCY)
   await requireNotHalted(deps.log, 'start a run')
   const failed = failedTenantIds(original)
   const stillAllowed: number[] = []
@@ -375,4 +376,12 @@ async function linkedRunAppend(
   const state = events.reduce(evolveRun, initialRunState())
   const linked = decideRun(command, state)
   return [{ streamId: streams.run(linkedRunId), events: linked, expectedRevision: revision ?? ('no_stream' as const), context: { ...context, correlationId: linkedRunId } }]
+}
+
+/** The limits a request names; an absent field (undefined) names none, `maxFailures: null` names "no limit". */
+function definedLimits(limits: { maxConcurrency?: number | undefined; maxFailures?: number | null | undefined } | null | undefined) {
+  return {
+    ...(limits?.maxConcurrency !== undefined ? { maxConcurrency: limits.maxConcurrency } : {}),
+    ...(limits?.maxFailures !== undefined ? { maxFailures: limits.maxFailures } : {}),
+  }
 }

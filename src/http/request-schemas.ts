@@ -90,7 +90,7 @@ export const retryBodySchema = z
     confirmation: z.string().max(200).meta({ description: 'Exactly the runbook key of the retried run.' }),
     reason: reasonField.nullish().meta({ description: 'As for a start of the original scope.' }),
     source: sourceField,
-    limits: limitsField.nullish().meta({ description: "Default: the retried run's limits." }),
+    limits: limitsField.nullish().meta({ description: "Each limit not given is the retried run's." }),
   })
   .meta({ id: 'RetryRunBody' })
 

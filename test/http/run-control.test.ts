@@ -213,16 +213,18 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
   })
 
   it('retries the failed tenants of a completed run once the data is fixed; refuses runs without failures', async () => {
-    const runId = await startAllTenants()
+    const runId = await startAllTenants({ limits: { maxConcurrency: 3, maxFailures: 5 } })
     const original = await completed(runId)
     expect(original.tenantCounts.failed).toBe(1)
     expectProblem(await send('POST', `/api/runs/${runId}/retry`, { confirmation: 'wrong' }), 422, 'confirmation')
     expectProblem(await send('POST', `/api/runs/${runId}/retry`, { confirmation: runbookKey }), 422, 'reason')
 
     await api.sql`update findings set severity = 'high' where tenant_id = ${invalidTenantId} and severity not in ('critical', 'high', 'medium', 'low', 'info')`
-    const retried = await send('POST', `/api/runs/${runId}/retry`, { confirmation: runbookKey, reason })
+    // A limit the retry names replaces the original's; the other is the original's.
+    const retried = await send('POST', `/api/runs/${runId}/retry`, { confirmation: runbookKey, reason, limits: { maxConcurrency: 1 } })
     expect(retried.status, retried.text).toBe(202)
     const retry = await completed(retried.body.runId)
+    expect(retry.limits).toEqual({ maxConcurrency: 1, maxFailures: 5 })
     expect(retry).toMatchObject({ retryOf: runId, outcome: 'succeeded', context: expect.objectContaining({ retry_of: runId }) })
     expect(retry.tenantCounts).toEqual({ targeted: 1, pending: 0, succeeded: 1, failed: 0, cancelled: 0 })
     expect((await events(retry.id))[0].data.tenantIds).toEqual([invalidTenantId])
