@@ -3,8 +3,11 @@ import { ConfigError, loadConfig } from './config.js'
 import { existsSync } from 'node:fs'
 import { composeService, demoCredentialsFile } from './composition.js'
 import { createLogger } from './logger.js'
+import { keepCreatedFilesPrivate } from './private-files.js'
 
 async function main(): Promise<void> {
+  // First: everything this process writes (the embedded database, the demo credentials) is its user's only.
+  keepCreatedFilesPrivate()
   let config
   try {
     config = loadConfig()

@@ -5,6 +5,7 @@ import { createLogger } from './logger.js'
 import { formatRebuildReport } from './projections/read-model-rebuild.js'
 import { rebuildReadModelsAs } from './commands/rebuild-read-models.js'
 import { EventLog } from './store/event-log.js'
+import { keepCreatedFilesPrivate } from './private-files.js'
 
 /**
  * `npm run rebuild-projections` (in the image: `node dist/rebuild-projections.js`), and `rcp admin rebuild`
@@ -16,6 +17,7 @@ import { EventLog } from './store/event-log.js'
  * use `rcp admin rebuild`, which the running service performs.
  */
 async function rebuildProjections(): Promise<void> {
+  keepCreatedFilesPrivate()
   const config = loadConfig()
   const logger = createLogger(config.LOG_LEVEL)
   const db = await openDatabase(config)

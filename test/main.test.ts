@@ -1,8 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writableByOthers } from './support/file-modes.js'
 
 /**
  * `npm start` as a new user runs it: no configuration at all, a fresh data folder. The process must seed
@@ -22,7 +23,13 @@ describe('npm start on a fresh machine (embedded default)', () => {
     for (const name of ['DATABASE_URL', 'NATS_URL', 'EVENTSTORE_URL', 'OPS_BOOTSTRAP_ADMIN_EMAIL', 'OPS_BOOTSTRAP_ADMIN_PASSWORD', 'OPS_DEMO_SEED']) {
       delete env[name]
     }
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
+    // Started as a careless unit or a bare container might: umask 000, inherited by the child (issue 7).
+    const umask = process.umask(0)
+    try {
+      child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
+    } finally {
+      process.umask(umask)
+    }
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
     const deadline = Date.now() + 90_000
@@ -48,6 +55,12 @@ describe('npm start on a fresh machine (embedded default)', () => {
     const saved = readFileSync(join(dataDir, 'demo-operator.txt'), 'utf8')
     expect(saved).toContain(email)
     expect(saved).toContain(password)
+  })
+
+  it('keeps every file of the data folder its user\'s only, started with umask 000 (issue 7)', () => {
+    expect(writableByOthers(dataDir)).toEqual([])
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+    expect(statSync(join(dataDir, 'demo-operator.txt')).mode & 0o777).toBe(0o600)
   })
 
   it('serves the API with the printed credentials: universe, preflight, and a run that completes', async () => {

@@ -44,6 +44,8 @@ export interface NewConsoleSession {
 }
 
 export interface ConsoleSession {
+  /** The stored hash of the cookie value: names the session in this process (e.g. its live streams) without the secret. */
+  idHash: string
   operator: Operator
   csrfToken: string
   expiresAt: Date
@@ -95,7 +97,7 @@ export async function resolveConsoleSession(
   if (now.getTime() - row.last_seen_at.getTime() >= TOUCH_EVERY_MS) {
     await sql`update console_sessions set last_seen_at = ${now} where id_hash = ${idHash}`
   }
-  return { operator, csrfToken: row.csrf_token, expiresAt: row.expires_at }
+  return { idHash, operator, csrfToken: row.csrf_token, expiresAt: row.expires_at }
 }
 
 /** Ends a session (logout). Returns whether there was one. */

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, statSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import postgres from 'postgres'
 
 /** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
@@ -39,6 +40,10 @@ export async function startEmbedded(dataDir: string | null): Promise<Database> {
   // read again through the file system's cache.
   const options = { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] }
   const pglite = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options)
+  // A new data directory's ~970 files are written by PGlite's own file layer, which sets each one to 0666
+  // with an explicit chmod (the umask cannot help); the files PostgreSQL creates afterwards get its own
+  // modes (0600). Tightened on every start, so a data directory made by an earlier release is too (issue 7).
+  if (dataDir) keepTreePrivate(dataDir)
   const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' })
   await server.start()
   const address = (server as unknown as { server: { address(): { port: number } } }).server.address()
@@ -66,6 +71,20 @@ export function ensurePrivateDirectory(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const mode = statSync(dir).mode & 0o777
   if ((mode & 0o077) !== 0) chmodSync(dir, mode & 0o700)
+}
+
+/**
+ * Takes group and other users' permissions off every file and directory under `root` (itself included)
+ * that has any. Symbolic links are neither followed nor changed.
+ */
+export function keepTreePrivate(root: string): void {
+  const visit = (path: string) => {
+    const stat = lstatSync(path)
+    if (stat.isSymbolicLink()) return
+    if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700)
+    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
+  }
+  visit(root)
 }
 
 /**

@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ensurePrivateDirectory } from '../../src/db/database.js'
+import { ensurePrivateDirectory, startEmbedded } from '../../src/db/database.js'
+import { writableByOthers } from '../support/file-modes.js'
 
 const modeOf = (path: string) => statSync(path).mode & 0o777
 
@@ -31,5 +32,36 @@ describe.skipIf(process.platform === 'win32')('DATA_DIR permissions', () => {
     ensurePrivateDirectory(strict)
     expect(modeOf(strict)).toBe(0o500)
     chmodSync(strict, 0o700)
+  })
+
+  it('opens a fresh embedded database whose every file is its user\'s only, and tightens one an earlier release left open', async () => {
+    const dir = join(root, 'embedded')
+    // Under umask 000 (a bare container, a careless unit) PGlite's files were 0666 and its directories 0777.
+    // vitest's worker runs other test files: its umask is put back.
+    const started = process.umask(0)
+    const work = async () => {
+      const db = await startEmbedded(dir)
+      try {
+        await db.sql`create table if not exists private_check (id int)`
+        await db.sql`insert into private_check values (1)`
+        await db.sql`checkpoint`
+      } finally {
+        await db.close()
+      }
+    }
+    try {
+      await work()
+      expect(readdirSync(dir).length).toBeGreaterThan(0)
+      expect(writableByOthers(dir)).toEqual([])
+
+      // A data directory an earlier release made: opening it tightens it.
+      chmodSync(join(dir, 'PG_VERSION'), 0o666)
+      chmodSync(join(dir, 'global'), 0o777)
+      await work()
+      expect(writableByOthers(dir)).toEqual([])
+      expect(modeOf(join(dir, 'PG_VERSION'))).toBe(0o600)
+    } finally {
+      process.umask(started)
+    }
   })
 })

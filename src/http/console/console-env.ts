@@ -12,6 +12,8 @@ export type ConsoleEnv = {
     secureHeadersNonce?: string
     /** The deployment's halt, read once per page request (see console-routes.tsx); unset for script endpoints. */
     halt?: HaltView
+    /** Set by `holdLiveStreamSlot` (live-stream-slots.ts): gives the session's live stream slot back; idempotent. */
+    releaseStreamSlot: () => void
   }
 }
 

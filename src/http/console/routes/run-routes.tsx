@@ -39,6 +39,7 @@ import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { problemJson } from '../../problem.js'
 import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
+import { holdLiveStreamSlot, LiveStreamSlots } from '../live-stream-slots.js'
 import { readFormBody } from '../csrf.js'
 import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
 import { runParameters } from '../parameter-form.js'
@@ -76,6 +77,8 @@ export interface RunRouteDeps {
   logger?: Logger
   /** OPS_BEFORE_IMAGE_DAYS: how long a run can be reverted (SPEC §11); the command's default otherwise. */
   beforeImageDays?: number
+  /** The live streams each console session may hold in this process (default: LIVE_STREAMS_PER_SESSION each). */
+  streamSlots?: LiveStreamSlots
 }
 
 const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
@@ -119,6 +122,7 @@ const SESSION_RECHECK_POLLS = 6
 export function consoleRunRoutes(deps: RunRouteDeps) {
   const pollMs = deps.streamPollMs ?? 500
   const maxMs = deps.streamMaxMs ?? 10 * 60_000
+  const streamSlots = deps.streamSlots ?? new LiveStreamSlots()
 
   const runsPage = async (c: Context<ConsoleEnv>) => {
     const raw = c.req.query()
@@ -475,6 +479,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
       '/runs/:id/events/stream',
       requireConsoleSession(deps, 'data'),
       requireConsoleCapability('data', capabilities.opsView),
+      holdLiveStreamSlot(streamSlots),
       async (c) => {
         const id = c.req.param('id')
         const first = await findRun(deps, id)
@@ -494,6 +499,10 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           await stream.writeSSE({ event: 'timeline', id: String(timelineAfter), data: JSON.stringify(timelineOf(events, tenantNames, unit)) })
         }
         return streamSSE(c, async (stream) => {
+          // The session's slot is given back when the stream ends, whyever it does; a client that went away
+          // gives it back at once, not at the loop's next turn.
+          const releaseSlot = c.get('releaseStreamSlot')
+          stream.onAbort(releaseSlot)
           try {
             await followRun(stream, first, tenantNames)
           } catch (error) {
@@ -501,6 +510,8 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
             if (stream.aborted || stream.closed) return
             deps.logger?.error({ err: error, path: c.req.path }, 'live run stream failed')
             await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason: 'error' }) }).catch(() => {})
+          } finally {
+            releaseSlot()
           }
         })
 
