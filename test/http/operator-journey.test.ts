@@ -325,8 +325,12 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
         async () => (await get('/api/runs?limit=100')).body.items.every((run: { status: string }) => run.status === 'completed'),
         'every earlier run completed',
       )
+      // The run waits for an approval until all sixteen are answered: a run that completed meanwhile would
+      // rightly let a later start through (one ACTIVE run per identity), which a loaded machine allows.
+      const put = (required: string) => api.request('PUT', '/api/settings/approvals', { token, json: { required } })
+      expect((await put('all')).status).toBe(200)
       const body = { scope: 'single_tenant', tenantId: globex.id, confirmation: runbookKey }
-      const responses = await Promise.all(Array.from({ length: 16 }, () => post(runsPath, body)))
+      const responses = await Promise.all(Array.from({ length: 16 }, () => post(runsPath, body))).finally(() => put('none'))
       const accepted = responses.filter((r) => r.status === 202)
       const conflicts = responses.filter((r) => r.status === 409)
       expect(
@@ -338,6 +342,9 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
         expectProblem(conflict, 409)
         expect(conflict.body.runId).toBe(runId)
       }
+      expect(accepted[0]!.body.status).toBe('awaiting_approval')
+      const cancelled = await api.request('POST', `/api/runs/${runId}/cancel`, { token, json: { reason: { code: 'SUPPORT', text: 'only the concurrency mattered' } } })
+      expect(cancelled.status, cancelled.text).toBe(202)
       const run = await runWhenCompleted(runId)
       const [stored] = await api.sql<{ count: number }[]>`
         select count(*)::int as count from event_store_events
