@@ -7,6 +7,7 @@ import { TrieRouter } from 'hono/router/trie-router'
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { credentialCacheFor, type CredentialCache } from '../auth/credential-cache.js'
+import { LoginRefusalMemory } from '../auth/login-refusal-memory.js'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
@@ -172,6 +173,9 @@ export function createApp(deps: AppDeps) {
     }
   })
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
+  // One memory of login refusals for both login routes: an address the budget refused on one is refused at
+  // once on the other too (src/auth/login-refusal-memory.ts).
+  const loginRefusals = new LoginRefusalMemory()
   const keptDays = deps.config.OPS_BEFORE_IMAGE_DAYS ? { beforeImageDays: deps.config.OPS_BEFORE_IMAGE_DAYS } : {}
   app.route(
     API_BASE_PATH,
@@ -182,6 +186,7 @@ export function createApp(deps: AppDeps) {
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       ...(deps.config.publicUrl ? { consoleBaseUrl: deps.config.publicUrl } : {}),
       credentials,
+      loginRefusals,
       webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
@@ -200,6 +205,7 @@ export function createApp(deps: AppDeps) {
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
+      loginRefusals,
     }),
   )
   return app

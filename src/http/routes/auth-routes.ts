@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { issueToken } from '../../auth/operator-store.js'
+import type { LoginRefusalMemory } from '../../auth/login-refusal-memory.js'
 import { passwordLogin } from '../../auth/password-login.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
 import type { Sql } from '../../db/database.js'
@@ -27,7 +28,14 @@ const issueTokenRoute = apiRoute({
 })
 
 /** POST /api/auth/tokens: the shared password login (`passwordLogin`, SPEC §6), every outcome audited. */
-export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number; hashParams?: ScryptParams }) {
+export function authRoutes(deps: {
+  sql: Sql
+  log: EventLog
+  tokenTtlSeconds: number
+  hashParams?: ScryptParams
+  /** Shared with the console login (one per app): see `passwordLogin`. */
+  loginRefusals: LoginRefusalMemory
+}) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, issueTokenRoute, async (c, input) => {
     // Every answer of this route, the token above all, must not be kept by a cache (RFC 9111 no-store).

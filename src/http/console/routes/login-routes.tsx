@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { createConsoleSession, destroyConsoleSession, type ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
+import type { LoginRefusalMemory } from '../../../auth/login-refusal-memory.js'
 import { passwordLogin } from '../../../auth/password-login.js'
 import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
@@ -28,6 +29,8 @@ export interface LoginRouteDeps {
   nodeEnv: string | undefined
   sessionLifetime: ConsoleSessionLifetime
   hashParams?: ScryptParams
+  /** Shared with POST /api/auth/tokens (one per app): see `passwordLogin`. */
+  loginRefusals: LoginRefusalMemory
 }
 
 const MAX_EMAIL_LENGTH = 320
