@@ -23,6 +23,7 @@ import { serveMetrics } from './metrics-route.js'
 import { requestMetrics } from '../metrics/request-metrics.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import { clientErrorOnTruncatedBody } from './request-body.js'
+import { credentialsUnchanged } from './credentials-unchanged.js'
 
 export interface AppDeps {
   sql: Sql
@@ -164,12 +165,15 @@ export function createApp(deps: AppDeps) {
   // process). Listening, it is answered only once every API process's listener has acknowledged a sync sent
   // after its commits, so each has dropped what they changed (decisions: credential cache). Every write pays
   // that round (a few milliseconds), not only the operator routes: no list of routes to keep in step.
+  // A request whose handler says it changed none (a refused login: markCredentialsUnchanged) skips both.
   app.on(CREDENTIAL_CHANGING_METHODS, '*', async (c, next) => {
     try {
       await next()
     } finally {
-      credentials.invalidateAll()
-      await credentials.sync(deps.sql).catch(() => {})
+      if (!credentialsUnchanged(c)) {
+        credentials.invalidateAll()
+        await credentials.sync(deps.sql).catch(() => {})
+      }
     }
   })
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY

@@ -7,6 +7,7 @@ import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
 import { clientAddress, rateLimitAddress } from '../client-address.js'
+import { markCredentialsUnchanged } from '../credentials-unchanged.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import { HttpProblem } from '../problem.js'
@@ -51,6 +52,8 @@ export function authRoutes(deps: {
       channel: 'api',
       signal: c.req.raw.signal,
     })
+    // A refusal changes no credential: the app does not empty or sync the token cache for it.
+    if (result.kind !== 'authenticated') markCredentialsUnchanged(c)
     switch (result.kind) {
       case 'rate_limited':
         throw new HttpProblem(

@@ -6,6 +6,7 @@ import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { clientAddress, rateLimitAddress } from '../../client-address.js'
+import { markCredentialsUnchanged } from '../../credentials-unchanged.js'
 import { consolePaths, landingPathFor, type ConsoleEnv } from '../console-env.js'
 import {
   clearLoginCsrfCookie,
@@ -94,6 +95,8 @@ export function loginRoutes(deps: LoginRouteDeps) {
         channel: 'console',
         signal: c.req.raw.signal,
       })
+      // A refusal changes no credential: the app does not empty or sync the token cache for it.
+      if (result.kind !== 'authenticated') markCredentialsUnchanged(c)
       if (result.kind === 'rate_limited') {
         c.header('Retry-After', String(result.retryAfterSeconds))
         const retryAt = new Date(Date.now() + result.retryAfterSeconds * 1000)
