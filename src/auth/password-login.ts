@@ -50,8 +50,9 @@ export type PasswordLoginResult =
  *    once with 429 and the remaining Retry-After: no gate slot, no database round trip, nothing stored
  *    (its episode's first refusal was recorded) — so a flooding address cannot hold the in-flight slots
  *    that logins from other addresses need;
- * 2. a saturated hashing gate, or too many logins in flight in this process, refuses at once (503; no
- *    budget spent, nothing stored);
+ * 2. an address with its share of logins already in flight is refused at once (429), and a saturated
+ *    hashing gate or too many logins in flight in this process is refused at once (503) — no budget
+ *    spent, nothing stored;
  * 3. the rate limits (per IP + email, per IP) refuse with 429; only the first refusal of an episode is
  *    recorded (LoginRateLimited), later ones in the same window store nothing;
  * 4. the password is checked under the hashing gate (bounded concurrency, bounded queue, abort-aware);
@@ -63,11 +64,13 @@ export async function passwordLogin(deps: PasswordLoginDeps, attempt: PasswordLo
   if (attempt.signal?.aborted) return { kind: 'aborted' }
   const refused = deps.loginRefusals.refusalOf({ ip: attempt.rateLimitIp, email: attempt.email })
   if (refused) return { kind: 'rate_limited', retryAfterSeconds: refused.retryAfterSeconds }
-  if (!gate.tryEnter()) return { kind: 'busy', retryAfterSeconds: gate.options.retryAfterSeconds }
+  const entry = gate.tryEnter(attempt.rateLimitIp)
+  if (entry === 'address_busy') return { kind: 'rate_limited', retryAfterSeconds: gate.options.retryAfterSeconds }
+  if (entry === 'busy') return { kind: 'busy', retryAfterSeconds: gate.options.retryAfterSeconds }
   try {
     return await admittedLogin(deps, gate, attempt)
   } finally {
-    gate.leave()
+    gate.leave(attempt.rateLimitIp)
   }
 }
 

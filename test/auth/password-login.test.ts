@@ -113,4 +113,17 @@ describe('passwordLogin (issue 7: one address over its budget does not lock out 
     expect(await passwordLogin(deps, attempt(flooding, 'other@ops.test'))).toEqual({ kind: 'failed' })
     expect(budget).toHaveBeenCalledTimes(2)
   })
+
+  it('refuses a second login in flight from one address at once (429), while another address is admitted', async () => {
+    let answerFirst!: (decision: LoginAttemptDecision) => void
+    budget.mockImplementationOnce(() => new Promise((resolve) => (answerFirst = resolve)))
+    const first = passwordLogin(deps, attempt(flooding, 'flood-1@nobody.test'))
+    expect(await passwordLogin(deps, attempt(flooding, 'flood-2@nobody.test'))).toEqual({ kind: 'rate_limited', retryAfterSeconds: 2 })
+    expect(budget).toHaveBeenCalledTimes(1)
+    budget.mockResolvedValueOnce({ allowed: true })
+    expect(await passwordLogin(deps, attempt(elsewhere, 'real@ops.test'))).toEqual({ kind: 'failed' })
+    answerFirst({ allowed: true })
+    expect(await first).toEqual({ kind: 'failed' })
+    expect(gate.stats).toMatchObject({ inFlight: 0, addresses: 0 })
+  })
 })
