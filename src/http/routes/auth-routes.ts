@@ -19,8 +19,9 @@ const issueTokenRoute = apiRoute({
   summary: 'Exchange an email and password for a bearer token',
   description:
     'Rate-limited like the console login (10 attempts a minute per address and email, 30 per address); a refusal ' +
-    'episode is audited once per window. Answers carry `Cache-Control: no-store`. When too many logins are being ' +
-    'checked at once the answer is 503 with `Retry-After`.',
+    'episode is audited once per window. Answers carry `Cache-Control: no-store`. A login from an address that ' +
+    'already has its share of logins in flight is 429 at once; when too many logins are being checked at once ' +
+    'the answer is 503 with `Retry-After`.',
   tags: ['authentication'],
   access: 'public',
   body: credentialsSchema,
