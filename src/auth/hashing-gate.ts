@@ -33,7 +33,17 @@ export interface HashingGateOptions {
    * `maxConcurrent + maxQueued`.
    */
   maxInFlight?: number
+  /**
+   * Logins in flight from one address (the rate-limit address) beyond which another from it is refused at
+   * once (429): without it one address looping fast kept every in-flight slot and the hashing queue full
+   * with its own attempts, and logins from every other address were answered 503. Default: half of
+   * `maxConcurrent`, at least 1 — one address never holds all the hashing slots.
+   */
+  maxInFlightPerAddress?: number
 }
+
+/** What `tryEnter` decided: admitted, or refused because the process (503) or this address (429) is full. */
+export type GateEntry = 'admitted' | 'busy' | 'address_busy'
 
 interface Waiter {
   grant: () => void
@@ -50,6 +60,8 @@ interface Waiter {
 export class HashingGate {
   private running = 0
   private inFlight = 0
+  /** Logins in flight per address; an address leaves the map with its last one (at most maxInFlight keys). */
+  private readonly inFlightByAddress = new Map<string, number>()
   private readonly queue: Waiter[] = []
 
   constructor(readonly options: HashingGateOptions) {}
@@ -59,24 +71,32 @@ export class HashingGate {
     return this.running >= this.options.maxConcurrent && this.queue.length >= this.options.maxQueued
   }
 
-  get stats(): { running: number; queued: number } {
-    return { running: this.running, queued: this.queue.length }
+  get stats(): { running: number; queued: number; inFlight: number; addresses: number } {
+    return { running: this.running, queued: this.queue.length, inFlight: this.inFlight, addresses: this.inFlightByAddress.size }
   }
 
   /**
-   * Admits one login into the process (before its rate-limit check), or answers false when `maxInFlight`
-   * are already in flight or the hashing queue is full: the caller then answers 503 at once. Every true
-   * must be followed by one `leave()`.
+   * Admits one login from `address` into the process (before its rate-limit check), or refuses it at once:
+   * `busy` when `maxInFlight` are already in flight or the hashing queue is full (the caller answers 503),
+   * `address_busy` when this address already has `maxInFlightPerAddress` in flight (429). Every `admitted`
+   * must be followed by one `leave(address)`.
    */
-  tryEnter(): boolean {
+  tryEnter(address: string): GateEntry {
     const limit = this.options.maxInFlight ?? 2 * (this.options.maxConcurrent + this.options.maxQueued)
-    if (this.saturated || this.inFlight >= limit) return false
+    const perAddress = this.options.maxInFlightPerAddress ?? Math.max(1, Math.floor(this.options.maxConcurrent / 2))
+    const mine = this.inFlightByAddress.get(address) ?? 0
+    if (mine >= perAddress) return 'address_busy'
+    if (this.saturated || this.inFlight >= limit) return 'busy'
     this.inFlight++
-    return true
+    this.inFlightByAddress.set(address, mine + 1)
+    return 'admitted'
   }
 
-  leave(): void {
+  leave(address: string): void {
     if (this.inFlight > 0) this.inFlight--
+    const mine = this.inFlightByAddress.get(address) ?? 0
+    if (mine > 1) this.inFlightByAddress.set(address, mine - 1)
+    else this.inFlightByAddress.delete(address)
   }
 
   /**

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
 import type { CredentialCache } from '../auth/credential-cache.js'
+import { LoginRefusalMemory } from '../auth/login-refusal-memory.js'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { WebhookHostPolicy } from '../commands/alert-destinations-hosts.js'
 import type { Sql } from '../db/database.js'
@@ -39,6 +40,8 @@ export interface ApiDeps {
   beforeImageDays?: number
   /** Tests: scrypt cost of passwords set through the API. */
   hashParams?: ScryptParams
+  /** The login refusals in force, shared with the console login (`createApp` gives one to both); else its own. */
+  loginRefusals?: LoginRefusalMemory
   /** The console's public URL (alert payloads link to it): the projection rebuild projects alerts. */
   consoleBaseUrl?: string
   /** OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12); null or absent: any host. */
@@ -62,7 +65,7 @@ export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   let document: OpenApiDocument | null = null
   // Mounted before the bearer authentication below: the document is public.
   api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))
-  api.route('/auth', authRoutes(deps))
+  api.route('/auth', authRoutes({ ...deps, loginRefusals: deps.loginRefusals ?? new LoginRefusalMemory() }))
   // Signed by a console alert destination's secret instead of a bearer token.
   api.route('/', alertInboxRoutes(deps))
   const authenticated = new OpenAPIHono<AppEnv>()

@@ -7,6 +7,7 @@ import { TrieRouter } from 'hono/router/trie-router'
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { credentialCacheFor, type CredentialCache } from '../auth/credential-cache.js'
+import { LoginRefusalMemory } from '../auth/login-refusal-memory.js'
 import type { ScryptParams } from '../auth/password-hash.js'
 import type { Config } from '../config.js'
 import type { Sql } from '../db/database.js'
@@ -22,6 +23,7 @@ import { serveMetrics } from './metrics-route.js'
 import { requestMetrics } from '../metrics/request-metrics.js'
 import type { ServiceMetrics } from '../metrics/service-metrics.js'
 import { clientErrorOnTruncatedBody } from './request-body.js'
+import { credentialsUnchanged } from './credentials-unchanged.js'
 
 export interface AppDeps {
   sql: Sql
@@ -163,15 +165,21 @@ export function createApp(deps: AppDeps) {
   // process). Listening, it is answered only once every API process's listener has acknowledged a sync sent
   // after its commits, so each has dropped what they changed (decisions: credential cache). Every write pays
   // that round (a few milliseconds), not only the operator routes: no list of routes to keep in step.
+  // A request whose handler says it changed none (a refused login: markCredentialsUnchanged) skips both.
   app.on(CREDENTIAL_CHANGING_METHODS, '*', async (c, next) => {
     try {
       await next()
     } finally {
-      credentials.invalidateAll()
-      await credentials.sync(deps.sql).catch(() => {})
+      if (!credentialsUnchanged(c)) {
+        credentials.invalidateAll()
+        await credentials.sync(deps.sql).catch(() => {})
+      }
     }
   })
   const defaultMaxConcurrency = deps.config.WORKER_CAPACITY ?? deps.config.WORKER_CONCURRENCY
+  // One memory of login refusals for both login routes: an address the budget refused on one is refused at
+  // once on the other too (src/auth/login-refusal-memory.ts).
+  const loginRefusals = new LoginRefusalMemory()
   const keptDays = deps.config.OPS_BEFORE_IMAGE_DAYS ? { beforeImageDays: deps.config.OPS_BEFORE_IMAGE_DAYS } : {}
   app.route(
     API_BASE_PATH,
@@ -182,6 +190,7 @@ export function createApp(deps: AppDeps) {
       tokenTtlSeconds: deps.config.TOKEN_TTL_SECONDS,
       ...(deps.config.publicUrl ? { consoleBaseUrl: deps.config.publicUrl } : {}),
       credentials,
+      loginRefusals,
       webhookHostPolicy: deps.config.webhookHostPolicy ?? null,
       defaultMaxConcurrency,
       ...keptDays,
@@ -200,6 +209,7 @@ export function createApp(deps: AppDeps) {
       defaultMaxConcurrency,
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
+      loginRefusals,
     }),
   )
   return app

@@ -2,8 +2,12 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context, MiddlewareHandler } from 'hono'
 import { isIP } from 'node:net'
 
-/** Addresses resolved by `trustedProxyAddresses`, per request (requests are the keys, so nothing leaks). */
-const resolved = new WeakMap<Request, string>()
+/**
+ * Addresses resolved by `trustedProxyAddresses`, per request. Keyed by the request's Context (one per
+ * request, also in mounted sub-apps; nothing leaks), not by `c.req.raw`: middleware may replace the raw
+ * request — hono's bodyLimit does for a body of unknown length (chunked) — and the address was lost then.
+ */
+const resolved = new WeakMap<Context, string>()
 
 function socketAddress(c: Context): string | null {
   try {
@@ -29,7 +33,7 @@ export function trustedProxyAddresses(hops: number): MiddlewareHandler {
     if (hops > 0) {
       const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((entry) => entry.trim()).filter(Boolean)
       const candidate = chain[chain.length - hops]
-      if (candidate && isIP(normalise(candidate))) resolved.set(c.req.raw, normalise(candidate))
+      if (candidate && isIP(normalise(candidate))) resolved.set(c, normalise(candidate))
     }
     await next()
   }
@@ -38,7 +42,7 @@ export function trustedProxyAddresses(hops: number): MiddlewareHandler {
 /** Where a request came from, for the audit log and the login rate limit. */
 export function clientAddress(c: Context): { ip: string | null; userAgent: string | null } {
   const socket = socketAddress(c)
-  const ip = resolved.get(c.req.raw) ?? (socket ? normalise(socket) : null)
+  const ip = resolved.get(c) ?? (socket ? normalise(socket) : null)
   const userAgent = c.req.header('user-agent')?.slice(0, 512) ?? null
   return { ip, userAgent }
 }

@@ -25,6 +25,18 @@ describe('the client address', () => {
     expect(await ipSeenBy(1, 'not-an-address')).toBeNull()
     expect(await ipSeenBy(3, '203.0.113.7')).toBeNull()
   })
+
+  it('keeps the forwarded address when later middleware replaces the request (bodyLimit does, for a body of unknown length)', async () => {
+    const app = new Hono()
+      .use(trustedProxyAddresses(1))
+      .use(async (c, next) => {
+        c.req.raw = new Request(c.req.raw, { body: 'replaced', method: 'POST' })
+        await next()
+      })
+      .post('/', (c) => c.json(clientAddress(c)))
+    const response = await app.request('http://svc/', { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.7' }, body: '{}' })
+    expect(((await response.json()) as { ip: string | null }).ip).toBe('203.0.113.7')
+  })
 })
 
 describe('the rate-limit address', () => {

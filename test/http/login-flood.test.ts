@@ -34,16 +34,18 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
 
   const countEvents = async (type: string) =>
     (await service.sql<{ n: number }[]>`select count(*)::int as n from event_store_events where type = ${type}`)[0]!.n
-  const postToken = (email: string, password: string, init: { signal?: AbortSignal } = {}) =>
+  const postToken = (email: string, password: string, init: { signal?: AbortSignal; from?: string } = {}) =>
     fetch(`${service.baseUrl}/api/auth/tokens`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(init.from ? { 'x-forwarded-for': init.from } : {}) },
       body: JSON.stringify({ email, password }),
-      ...init,
+      ...(init.signal ? { signal: init.signal } : {}),
     })
 
   beforeAll(async () => {
-    service = await flavour.start()
+    // One trusted proxy: a test gives a request its own client address through X-Forwarded-For (a request
+    // without the header is the socket's address, 127.0.0.1, as before).
+    service = await flavour.start({ env: { TRUST_PROXY_HOPS: '1' } })
   })
   afterEach(async () => {
     await hold?.release()
@@ -106,7 +108,7 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
     expect(row!.n).toBe(0)
   })
 
-  it('stops a flood of 200 concurrent (then 100 more) distinct unknown emails from one address: bounded hashes, quick answers, one episode', async () => {
+  it('stops a flood of 200 concurrent (then one at a time) distinct unknown emails from one address: bounded hashes, quick answers, one episode', async () => {
     const failedBefore = await countEvents('LoginFailed')
     const limitedBefore = await countEvents('LoginRateLimited')
     const startedAt = Date.now()
@@ -115,23 +117,110 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
       await response.text()
       return { status: response.status, retryAfter: response.headers.get('retry-after'), at: Date.now() - startedAt }
     }
-    // 200 at once: beyond what the process admits, answered 503 at once.
+    // 200 at once: one address has only its share of the in-flight logins; the rest is refused at once.
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => send(i)))
-    const quick = answers.filter((a) => a.status === 503)
-    expect(quick.length).toBeGreaterThan(0)
-    // Then the same client keeps going, 20 at a time: the per-IP budget runs out, answered 429.
-    for (let wave = 0; wave < 5; wave++) answers.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => send(1000 + wave * 20 + i)))))
+    const refusedAtOnce = answers.filter((a) => a.status === 429 || a.status === 503)
+    expect(refusedAtOnce.length).toBeGreaterThan(100)
+    // Then the same client keeps going one at a time: the per-IP budget runs out, answered 429.
+    for (let i = 0; i <= LOGIN_ATTEMPTS_PER_IP_PER_WINDOW; i++) {
+      const answer = await send(1000 + i)
+      answers.push(answer)
+      if (answer.status === 429) break
+    }
+    expect(answers.at(-1)!.status).toBe(429)
     const elapsed = Date.now() - startedAt
     const byStatus = (status: number) => answers.filter((a) => a.status === status)
     expect(answers.every((a) => [401, 429, 503].includes(a.status)), JSON.stringify(answers.map((a) => a.status))).toBe(true)
+    // The earlier tests of this file spent a few of this address's budget.
     expect(byStatus(401).length).toBeLessThanOrEqual(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW)
-    expect(byStatus(429).length).toBeGreaterThan(0)
     for (const refused of [...byStatus(429), ...byStatus(503)]) expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
     // At most the per-IP budget was hashed (each ~0.4 s at the default cost, 2-4 at once): not 200 hashes.
     expect(elapsed).toBeLessThan(60_000)
     await waitUntil(async () => (await countEvents('LoginRateLimited')) > limitedBefore, 'the rate-limit episode recorded', 10_000)
     expect((await countEvents('LoginFailed')) - failedBefore).toBe(byStatus(401).length)
     expect((await countEvents('LoginRateLimited')) - limitedBefore).toBe(1)
-    console.info(`flood of 200 + 100 from one address: ${elapsed} ms; 401×${byStatus(401).length} 429×${byStatus(429).length} 503×${byStatus(503).length}`)
+    console.info(`flood of 200 + ${answers.length - 200} from one address: ${elapsed} ms; 401×${byStatus(401).length} 429×${byStatus(429).length} 503×${byStatus(503).length}`)
+  }, 120_000)
+
+  it('lets a real user on another address log in at once while one address over its budget keeps flooding', async () => {
+    // The verification's flood: 200 clients looping from one address. Before, each request from an address
+    // already over its budget still took one of the process's in-flight login slots for its budget
+    // transaction, and logins from every other address were answered 503 for as long as the flood went on.
+    const floodFrom = '198.51.100.66'
+    let sent = 0
+    const floodOnce = async () => {
+      const response = await postToken(`looping-${sent++}@nobody.test`, 'wrong password', { from: floodFrom })
+      await response.text()
+      return response.status
+    }
+    // The address spends its per-IP budget first (each attempt alone, so none is refused 503 meanwhile).
+    const spent: number[] = []
+    while (!spent.includes(429)) spent.push(await floodOnce())
+    expect(spent.length).toBe(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW + 1)
+
+    const statuses = new Map<number | string, number>()
+    let flooding = true
+    const loop = async () => {
+      while (flooding) {
+        const status = await floodOnce().catch((error: unknown) => String(error))
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+    }
+    const clients = Array.from({ length: 200 }, loop)
+    const tries: Array<{ status: number; ms: number }> = []
+    try {
+      await waitUntil(async () => sent > LOGIN_ATTEMPTS_PER_IP_PER_WINDOW + 1000, 'the flood under way', 60_000)
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const startedAt = Date.now()
+        const answer = await postToken(testAdmin.email, testAdmin.password, { from: '203.0.113.9' })
+        await answer.text()
+        tries.push({ status: answer.status, ms: Date.now() - startedAt })
+        if (answer.status === 201) break
+      }
+    } finally {
+      flooding = false
+      await Promise.all(clients)
+    }
+    console.info(`real login during a flood of 200 looping clients from one address over its budget: ${JSON.stringify(tries)}; flood ${JSON.stringify([...statuses])}`)
+    expect(tries.map((t) => t.status)).toEqual([201])
+    // Every request of the flood was refused 429 by its budget, none took an in-flight slot (503).
+    expect([...statuses.keys()]).toEqual([429])
+  }, 120_000)
+
+  it('lets a real user on another address log in at once while one address floods before its budget is spent', async () => {
+    // Before its budget is spent the flooding address's attempts are admitted: without a share per address
+    // they filled every in-flight slot and the hashing queue, and logins from elsewhere were answered 503.
+    const floodFrom = '198.51.100.88'
+    const statuses = new Map<string, number>()
+    let flooding = true
+    let sent = 0
+    const loop = async () => {
+      while (flooding) {
+        const key = await postToken(`early-${sent++}@nobody.test`, 'wrong password', { from: floodFrom }).then(
+          async (response) => (await response.text(), `${response.status}/${Number(response.headers.get('retry-after')) > loginHashingGate.options.retryAfterSeconds ? 'budget' : 'now'}`),
+          (error: unknown) => String(error),
+        )
+        statuses.set(key, (statuses.get(key) ?? 0) + 1)
+      }
+    }
+    const clients = Array.from({ length: 200 }, loop)
+    const tries: Array<{ status: number; ms: number; floodSoFar: string }> = []
+    try {
+      await waitUntil(async () => sent > 400, 'the flood under way', 60_000)
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const floodSoFar = JSON.stringify([...statuses])
+        const startedAt = Date.now()
+        const answer = await postToken(testAdmin.email, testAdmin.password, { from: '203.0.113.10' })
+        await answer.text()
+        tries.push({ status: answer.status, ms: Date.now() - startedAt, floodSoFar })
+        if (answer.status === 201) break
+      }
+    } finally {
+      flooding = false
+      await Promise.all(clients)
+    }
+    console.info(`real login during a flood of 200 looping clients from one fresh address: ${JSON.stringify(tries)}; flood ${JSON.stringify([...statuses])}`)
+    expect(tries.map((t) => t.status), JSON.stringify(tries)).toEqual([201])
+    expect(statuses.get('401/now') ?? 0).toBeLessThanOrEqual(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW)
   }, 120_000)
 })

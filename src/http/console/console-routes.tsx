@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
+import { LoginRefusalMemory } from '../../auth/login-refusal-memory.js'
 import { haltView } from '../../commands/halt.js'
 import type { WebhookHostPolicy } from '../../commands/alert-destinations-hosts.js'
 import type { Sql } from '../../db/database.js'
@@ -41,6 +42,8 @@ export interface ConsoleDeps {
   hashParams?: ScryptParams
   /** OPS_WEBHOOK_ALLOWED_HOSTS (SPEC §12); null or absent: any host. */
   webhookHostPolicy?: WebhookHostPolicy | null
+  /** The login refusals in force, shared with POST /api/auth/tokens (`createApp` gives one to both); else its own. */
+  loginRefusals?: LoginRefusalMemory
 }
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -112,7 +115,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
 
   const hashing = deps.hashParams ? { hashParams: deps.hashParams } : {}
   app.get('/', (c) => c.redirect(consolePaths.runbooks, 303))
-  app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime, ...hashing }))
+  const loginRefusals = deps.loginRefusals ?? new LoginRefusalMemory()
+  app.route('/', loginRoutes({ sql: deps.sql, log: deps.log, nodeEnv: deps.nodeEnv, sessionLifetime, loginRefusals, ...hashing }))
   const runDefaults = deps.defaultMaxConcurrency ? { defaultMaxConcurrency: deps.defaultMaxConcurrency } : {}
   app.route('/ops', consoleRunbookRoutes({ ...guardDeps, log: deps.log, catalog: deps.catalog, logger: deps.logger, ...runDefaults }))
   app.route(

@@ -1,11 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { issueToken } from '../../auth/operator-store.js'
+import type { LoginRefusalMemory } from '../../auth/login-refusal-memory.js'
 import { passwordLogin } from '../../auth/password-login.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
 import type { Sql } from '../../db/database.js'
 import type { EventLog } from '../../store/event-log.js'
 import type { AppEnv } from '../authentication.js'
 import { clientAddress, rateLimitAddress } from '../client-address.js'
+import { markCredentialsUnchanged } from '../credentials-unchanged.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import { HttpProblem } from '../problem.js'
@@ -17,8 +19,9 @@ const issueTokenRoute = apiRoute({
   summary: 'Exchange an email and password for a bearer token',
   description:
     'Rate-limited like the console login (10 attempts a minute per address and email, 30 per address); a refusal ' +
-    'episode is audited once per window. Answers carry `Cache-Control: no-store`. When too many logins are being ' +
-    'checked at once the answer is 503 with `Retry-After`.',
+    'episode is audited once per window. Answers carry `Cache-Control: no-store`. A login from an address that ' +
+    'already has its share of logins in flight is 429 at once; when too many logins are being checked at once ' +
+    'the answer is 503 with `Retry-After`.',
   tags: ['authentication'],
   access: 'public',
   body: credentialsSchema,
@@ -27,7 +30,14 @@ const issueTokenRoute = apiRoute({
 })
 
 /** POST /api/auth/tokens: the shared password login (`passwordLogin`, SPEC §6), every outcome audited. */
-export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: number; hashParams?: ScryptParams }) {
+export function authRoutes(deps: {
+  sql: Sql
+  log: EventLog
+  tokenTtlSeconds: number
+  hashParams?: ScryptParams
+  /** Shared with the console login (one per app): see `passwordLogin`. */
+  loginRefusals: LoginRefusalMemory
+}) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, issueTokenRoute, async (c, input) => {
     // Every answer of this route, the token above all, must not be kept by a cache (RFC 9111 no-store).
@@ -43,6 +53,8 @@ export function authRoutes(deps: { sql: Sql; log: EventLog; tokenTtlSeconds: num
       channel: 'api',
       signal: c.req.raw.signal,
     })
+    // A refusal changes no credential: the app does not empty or sync the token cache for it.
+    if (result.kind !== 'authenticated') markCredentialsUnchanged(c)
     switch (result.kind) {
       case 'rate_limited':
         throw new HttpProblem(

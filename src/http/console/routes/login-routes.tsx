@@ -1,10 +1,12 @@
 import { Hono, type Context } from 'hono'
 import { createConsoleSession, destroyConsoleSession, type ConsoleSessionLifetime } from '../../../auth/console-sessions.js'
+import type { LoginRefusalMemory } from '../../../auth/login-refusal-memory.js'
 import { passwordLogin } from '../../../auth/password-login.js'
 import type { Sql } from '../../../db/database.js'
 import { isUnsafeText } from '../../../events/safe-text.js'
 import type { EventLog } from '../../../store/event-log.js'
 import { clientAddress, rateLimitAddress } from '../../client-address.js'
+import { markCredentialsUnchanged } from '../../credentials-unchanged.js'
 import { consolePaths, landingPathFor, type ConsoleEnv } from '../console-env.js'
 import {
   clearLoginCsrfCookie,
@@ -28,6 +30,8 @@ export interface LoginRouteDeps {
   nodeEnv: string | undefined
   sessionLifetime: ConsoleSessionLifetime
   hashParams?: ScryptParams
+  /** Shared with POST /api/auth/tokens (one per app): see `passwordLogin`. */
+  loginRefusals: LoginRefusalMemory
 }
 
 const MAX_EMAIL_LENGTH = 320
@@ -91,6 +95,8 @@ export function loginRoutes(deps: LoginRouteDeps) {
         channel: 'console',
         signal: c.req.raw.signal,
       })
+      // A refusal changes no credential: the app does not empty or sync the token cache for it.
+      if (result.kind !== 'authenticated') markCredentialsUnchanged(c)
       if (result.kind === 'rate_limited') {
         c.header('Retry-After', String(result.retryAfterSeconds))
         const retryAt = new Date(Date.now() + result.retryAfterSeconds * 1000)

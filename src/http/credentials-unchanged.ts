@@ -1,0 +1,18 @@
+import type { Context } from 'hono'
+
+/** Requests whose handler said they changed no credential (the request objects are the keys: nothing leaks). */
+const unchanged = new WeakSet<Request>()
+
+/**
+ * Says that this write request changed no credential — a refused login (failed, rate-limited, busy, client
+ * gone) — so the app's write middleware neither empties the token cache nor waits for the other API
+ * processes to sync (two queries and a NOTIFY on PostgreSQL). Without it every one of a flood's refusals
+ * paid that, which undid the point of refusing it without a database round trip.
+ */
+export function markCredentialsUnchanged(c: Context): void {
+  unchanged.add(c.req.raw)
+}
+
+export function credentialsUnchanged(c: Context): boolean {
+  return unchanged.has(c.req.raw)
+}
