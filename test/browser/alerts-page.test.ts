@@ -1,10 +1,8 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { createConsoleOperator } from '../http/console/console-client.js'
-import { CHROMIUM_PATH, describePage, launchChromium, openConsolePage, saveScreenshot, signInWithSessionCookie, unexpectedProblems } from '../support/browser.js'
-import { waitUntil, type TestService } from '../support/service.js'
-import { embeddedService, runbookKey } from './browser-fixtures.js'
+import { CHROMIUM_PATH, describePage, saveScreenshot, unexpectedProblems } from '../support/browser.js'
+import { waitUntil } from '../support/service.js'
+import { runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /**
  * SPEC §5/§12 in a real browser, as a new user of the demo meets it: a run with a failed tenant raises
@@ -12,37 +10,25 @@ import { embeddedService, runbookKey } from './browser-fixtures.js'
  * the Alerts page shows the alert, its delivery and what the inbox received, with a link to the run.
  */
 describe.runIf(CHROMIUM_PATH)('browser: the Alerts page after a run with a failed tenant', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   it("shows the demo run's alert, delivered to the console's inbox, with its run link", async () => {
-    const token = await service.token()
-    const tenants = (await service.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number; name: string }>
+    const token = await suite.service.token()
+    const tenants = (await suite.service.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number; name: string }>
     const invalid = tenants.find((tenant) => tenant.name === DEMO_INVALID_TENANT_NAME)!
-    const started = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+    const started = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
       token,
       json: { scope: 'single_tenant', tenantId: invalid.id, confirmation: runbookKey },
     })
     expect(started.status, started.text).toBe(202)
     const runId = started.body.runId as string
     await waitUntil(async () => {
-      const deliveries = await service.request('GET', `/api/alert-deliveries?runId=${runId}`, { token })
+      const deliveries = await suite.service.request('GET', `/api/alert-deliveries?runId=${runId}`, { token })
       return deliveries.body.items.some((d: any) => d.destination.kind === 'console' && d.status === 'delivered')
     }, "the alert delivered to the console's inbox")
 
-    const operator = await createConsoleOperator(service, ['platform.ops.view'])
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const { context, page, problems } = await suite.signedInPage(['platform.ops.view'])
     try {
-      await signInWithSessionCookie(context, service, operator)
       expect((await page.goto('/system/ops/runs'))?.status()).toBe(200)
       await page.getByRole('link', { name: 'Alerts' }).click()
       await page.waitForURL('**/system/ops/alerts')

@@ -1,37 +1,28 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createConsoleOperator } from '../http/console/console-client.js'
-import { CHROMIUM_PATH, describePage, launchChromium, loginThroughForm, openConsolePage, saveScreenshot, unexpectedProblems } from '../support/browser.js'
-import { runIsSettled, waitUntil, type TestService } from '../support/service.js'
+import { CHROMIUM_PATH, describePage, loginThroughForm, openConsolePage, saveScreenshot, unexpectedProblems } from '../support/browser.js'
+import { runIsSettled, waitUntil } from '../support/service.js'
 import { getRun } from '../../src/projections/queries.js'
-import { embeddedService, runbookKey } from './browser-fixtures.js'
+import { runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /** Issue 12: the audit page in a browser — navigation, filters, and a chain broken by hand. */
 describe.runIf(CHROMIUM_PATH)('browser: console audit page', () => {
-  let service: TestService
-  let browser: Browser
+  const suite = useBrowserSuite()
   let runId: string
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-    const started = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
-      token: await service.token(),
+    const started = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+      token: await suite.service.token(),
       json: { scope: 'all_tenants', confirmation: runbookKey, reason: { code: 'DATA_REPAIR', text: 'a run for the audit page' } },
     })
     expect(started.status, started.text).toBe(202)
     runId = started.body.runId
-    await waitUntil(async () => runIsSettled((await getRun(service.sql, runId)) ?? undefined), `run ${runId} settled`)
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
+    await waitUntil(async () => runIsSettled((await getRun(suite.service.sql, runId)) ?? undefined), `run ${runId} settled`)
   })
 
   it('opens from the navigation, filters by action and by run, and shows the chain broken after a row is edited by hand', async () => {
-    const operator = await createConsoleOperator(service, ['platform.ops.view'])
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const operator = await createConsoleOperator(suite.service, ['platform.ops.view'])
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await loginThroughForm(page, operator)
       await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Audit' }).click()
@@ -59,13 +50,13 @@ describe.runIf(CHROMIUM_PATH)('browser: console audit page', () => {
       await page.getByLabel('Run').fill(runId)
       await page.getByRole('button', { name: 'Filter' }).click()
       await page.waitForURL(new RegExp(`runId=${runId}`))
-      const aboutRun = await service.sql<Array<{ n: number }>>`select count(*)::int as n from audit_log where operation_run_id = ${runId}`
+      const aboutRun = await suite.service.sql<Array<{ n: number }>>`select count(*)::int as n from audit_log where operation_run_id = ${runId}`
       expect(await rows.count()).toBe(aboutRun[0]!.n)
       expect(await page.getByLabel('Run').inputValue()).toBe(runId)
 
       // Someone edits an audit row by hand: the page says the chain is broken, and where.
-      const [target] = await service.sql<Array<{ sequence: string }>>`select min(sequence)::text as sequence from audit_log where operation_run_id = ${runId}`
-      await service.sql`update audit_log set actor_email = 'mallory@evil.example' where sequence = ${target!.sequence}`
+      const [target] = await suite.service.sql<Array<{ sequence: string }>>`select min(sequence)::text as sequence from audit_log where operation_run_id = ${runId}`
+      await suite.service.sql`update audit_log set actor_email = 'mallory@evil.example' where sequence = ${target!.sequence}`
       await page.getByRole('link', { name: 'Clear filters' }).click()
       await page.waitForURL('**/system/ops/audit')
       const broken = page.getByRole('alert').filter({ hasText: 'Chain BROKEN' })

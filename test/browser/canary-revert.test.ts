@@ -1,9 +1,6 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createConsoleOperator } from '../http/console/console-client.js'
-import { CHROMIUM_PATH, describePage, launchChromium, openConsolePage, signInWithSessionCookie, submitForm, unexpectedProblems } from '../support/browser.js'
-import type { TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, runbookKey } from './browser-fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { CHROMIUM_PATH, describePage, submitForm, unexpectedProblems } from '../support/browser.js'
+import { everyConsoleCapability, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 const RUN_PATH = /^\/system\/ops\/runs\/([0-9A-Z]{26})$/
 
@@ -13,24 +10,11 @@ const RUN_PATH = /^\/system\/ops\/runs\/([0-9A-Z]{26})$/
  * confirmation, landing on the revert run's page.
  */
 describe.runIf(CHROMIUM_PATH)('browser: canary start → resume → revert', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   it('starts with a canary of 2, resumes it once the canary succeeded, and reverts the completed run', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const { context, page, problems } = await suite.signedInPage(everyConsoleCapability)
     try {
-      await signInWithSessionCookie(context, service, operator)
       expect((await page.goto('/system/ops/runbooks'))?.status()).toBe(200)
       const form = page.locator('form.runbook').first()
       await form.getByLabel('All tenants').check()

@@ -1,27 +1,14 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CHROMIUM_PATH, describePage, launchChromium, loginThroughForm, openConsolePage, submitForm, unexpectedProblems } from '../support/browser.js'
-import { embeddedService, everyConsoleCapability } from './browser-fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { CHROMIUM_PATH, describePage, loginThroughForm, openConsolePage, submitForm, unexpectedProblems } from '../support/browser.js'
+import { everyConsoleCapability, useBrowserSuite } from './browser-fixtures.js'
 import { createConsoleOperator } from '../http/console/console-client.js'
-import type { TestService } from '../support/service.js'
 
 describe.runIf(CHROMIUM_PATH)('browser: console login', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   it('logs in and lands on the runbooks page', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const operator = await createConsoleOperator(suite.service, everyConsoleCapability)
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await loginThroughForm(page, operator)
       expect(new URL(page.url()).pathname).toBe('/system/ops/runbooks')
@@ -34,8 +21,8 @@ describe.runIf(CHROMIUM_PATH)('browser: console login', () => {
   })
 
   it('shows a wrong password as an error in the form, keeping the typed email', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const operator = await createConsoleOperator(suite.service, everyConsoleCapability)
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await page.goto('/system/login')
       await page.getByLabel('Email').fill(operator.email)
@@ -54,8 +41,8 @@ describe.runIf(CHROMIUM_PATH)('browser: console login', () => {
   })
 
   it('answers the 11th quick attempt with the 429 page that says when to retry', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const operator = await createConsoleOperator(suite.service, everyConsoleCapability)
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await page.goto('/system/login')
       const statuses: number[] = []

@@ -1,46 +1,35 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createConsoleOperator } from '../http/console/console-client.js'
 import {
   CHROMIUM_PATH,
   describePage,
-  launchChromium,
   loginThroughForm,
   openConsolePage,
   saveScreenshot,
   submitForm,
   unexpectedProblems,
 } from '../support/browser.js'
-import type { TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, runbookKey } from './browser-fixtures.js'
+import { everyConsoleCapability, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /** SPEC §10 in a real browser: an administrator creates a colleague from the operators page; four eyes on a run. */
 describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
-  let service: TestService
-  let browser: Browser
+  const suite = useBrowserSuite()
   let admin: { email: string; password: string }
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-    admin = await createConsoleOperator(service, [...everyConsoleCapability, 'platform.operators.manage', 'platform.runbooks.approve'])
+    admin = await createConsoleOperator(suite.service, [...everyConsoleCapability, 'platform.operators.manage', 'platform.runbooks.approve'])
     // A run to see, started over the API by the bootstrap administrator.
-    const started = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
-      token: await service.token(),
+    const started = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+      token: await suite.service.token(),
       json: { scope: 'all_tenants', confirmation: runbookKey, reason: { code: 'DATA_REPAIR', text: 'a run for the colleague to see' } },
     })
     expect(started.status, started.text).toBe(202)
   })
 
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
-
   it('an administrator creates a view-only colleague, who logs in and sees runs but no start controls', async () => {
     const email = `viewer-${Date.now()}@ops.test`
     const password = 'the colleague password'
-    const adminSide = await openConsolePage(browser, service.baseUrl)
+    const adminSide = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await loginThroughForm(adminSide.page, admin)
       await adminSide.page.getByRole('link', { name: 'Operators' }).click()
@@ -62,7 +51,7 @@ describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
       await adminSide.context.close()
     }
 
-    const colleague = await openConsolePage(browser, service.baseUrl)
+    const colleague = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await loginThroughForm(colleague.page, { email, password })
       await colleague.page.goto('/system/ops/runs')
@@ -79,7 +68,7 @@ describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
   })
 
   it('an approval round: the setting is switched on from the operators page, a second operator approves and the run completes live', async () => {
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await loginThroughForm(page, admin)
       await page.goto('/system/ops/operators')
@@ -89,9 +78,9 @@ describe.runIf(CHROMIUM_PATH)('browser: operators and approvals', () => {
       expect(await page.locator('input[name="required"][value="all"]').isChecked()).toBe(true)
 
       // Another operator (the bootstrap administrator, over the API) starts a run: it waits for approval.
-      const tenants = (await service.request('GET', '/api/tenants', { token: await service.token() })).body.items as Array<{ id: number }>
-      const started = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
-        token: await service.token(),
+      const tenants = (await suite.service.request('GET', '/api/tenants', { token: await suite.service.token() })).body.items as Array<{ id: number }>
+      const started = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+        token: await suite.service.token(),
         json: { scope: 'single_tenant', tenantId: tenants[0]!.id, confirmation: runbookKey },
       })
       expect(started.status, started.text).toBe(202)

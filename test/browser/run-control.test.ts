@@ -1,48 +1,26 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createConsoleOperator } from '../http/console/console-client.js'
-import {
-  CHROMIUM_PATH,
-  describePage,
-  hasMarker,
-  launchChromium,
-  markPage,
-  openConsolePage,
-  signInWithSessionCookie,
-  submitForm,
-  unexpectedProblems,
-} from '../support/browser.js'
-import { waitUntil, type TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, paceTenantJobs, runbookKey } from './browser-fixtures.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { CHROMIUM_PATH, describePage, hasMarker, markPage, submitForm, unexpectedProblems } from '../support/browser.js'
+import { waitUntil } from '../support/service.js'
+import { everyConsoleCapability, paceTenantJobs, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /**
  * SPEC §9 in the browser: the run page's controls and the halt, clicked and typed as an operator would,
  * with the page following the run live in between.
  */
 describe.runIf(CHROMIUM_PATH)('browser: run control from the run page, and the halt', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   async function startRun(json: object): Promise<string> {
-    const response = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
-      token: await service.token(),
+    const response = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+      token: await suite.service.token(),
       json: { confirmation: runbookKey, ...json },
     })
     if (response.status !== 202) throw new Error(`start answered ${response.status}: ${response.text}`)
     return response.body.runId as string
   }
 
-  const runStatus = async (id: string) => (await service.request('GET', `/api/runs/${id}`, { token: await service.token() })).body.status
+  const runStatus = async (id: string) => (await suite.service.request('GET', `/api/runs/${id}`, { token: await suite.service.token() })).body.status
 
   /** Opens a control's disclosure on the run page and fills its reason. */
   async function fillControl(page: Page, action: string, reason: { code: string; text: string } | null) {
@@ -56,12 +34,10 @@ describe.runIf(CHROMIUM_PATH)('browser: run control from the run page, and the h
   }
 
   it('pauses a running run from its page, shows it paused (not completed) while it stays paused, resumes it and sees it complete live', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const { operator, context, page, problems } = await suite.signedInPage(everyConsoleCapability)
     // Its tenant jobs are held until released, so the run is still running when the operator pauses it.
-    const pacing = paceTenantJobs(service, 60)
+    const pacing = paceTenantJobs(suite.service, 60)
     try {
-      await signInWithSessionCookie(context, service, operator)
       const runId = await startRun({ scope: 'all_tenants', reason: { code: 'DATA_REPAIR', text: 'normalise legacy finding lifecycles' } })
       await waitUntil(async () => (await runStatus(runId)) === 'running', `run ${runId} running`)
       expect((await page.goto(`/system/ops/runs/${runId}`))?.status()).toBe(200)
@@ -116,11 +92,9 @@ describe.runIf(CHROMIUM_PATH)('browser: run control from the run page, and the h
   })
 
   it('halts from the halt page: the banner is on every page and the active run is paused HALTED; lifting removes the banner', async () => {
-    const operator = await createConsoleOperator(service, [...everyConsoleCapability, 'platform.ops.halt'])
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
-    const pacing = paceTenantJobs(service, 0)
+    const { operator, context, page, problems } = await suite.signedInPage([...everyConsoleCapability, 'platform.ops.halt'])
+    const pacing = paceTenantJobs(suite.service, 0)
     try {
-      await signInWithSessionCookie(context, service, operator)
       const runId = await startRun({ scope: 'single_tenant', tenantId: 3 })
       await waitUntil(async () => (await runStatus(runId)) === 'running', `run ${runId} running`)
 

@@ -1,20 +1,7 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
-import { createConsoleOperator } from '../http/console/console-client.js'
-import {
-  CHROMIUM_PATH,
-  describePage,
-  hasMarker,
-  launchChromium,
-  markPage,
-  openConsolePage,
-  signInWithSessionCookie,
-  submitForm,
-  unexpectedProblems,
-} from '../support/browser.js'
-import type { TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, paceTenantJobs, runbookKey } from './browser-fixtures.js'
+import { CHROMIUM_PATH, describePage, hasMarker, markPage, submitForm, unexpectedProblems } from '../support/browser.js'
+import { everyConsoleCapability, paceTenantJobs, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 interface ProgressRecord {
   /** `[data-progress=done]` as it was at DOMContentLoaded and after every change. */
@@ -24,25 +11,12 @@ interface ProgressRecord {
 }
 
 describe.runIf(CHROMIUM_PATH)('browser: start → live progress → completed, without a reload', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   it('starts an all-tenants run with confirmation and reason, follows it live over SSE and shows the failed demo tenant', async () => {
-    const operator = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
-    const pacing = paceTenantJobs(service, 150)
+    const { context, page, problems } = await suite.signedInPage(everyConsoleCapability)
+    const pacing = paceTenantJobs(suite.service, 150)
     try {
-      await signInWithSessionCookie(context, service, operator)
       // Records what the run page's script writes, from the moment the page exists (before any event).
       await page.addInitScript(() => {
         document.addEventListener('DOMContentLoaded', () => {
@@ -110,7 +84,7 @@ describe.runIf(CHROMIUM_PATH)('browser: start → live progress → completed, w
       expect(await page.locator('#run-failures').isVisible()).toBe(true)
 
       // The run page agrees with the API.
-      const api = await service.request('GET', `/api/runs/${runId}`, { token: await service.token() })
+      const api = await suite.service.request('GET', `/api/runs/${runId}`, { token: await suite.service.token() })
       expect(api.body.outcome).toBe('partially_succeeded')
       expect(await page.locator('[data-count=updated]').textContent()).toBe(String(api.body.summaryCounts.updated))
 

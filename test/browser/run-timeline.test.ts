@@ -1,43 +1,29 @@
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createConsoleOperator } from '../http/console/console-client.js'
-import { CHROMIUM_PATH, hasMarker, launchChromium, markPage, openConsolePage, signInWithSessionCookie, unexpectedProblems } from '../support/browser.js'
-import { waitUntil, type TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, paceTenantJobs, runbookKey } from './browser-fixtures.js'
+import { CHROMIUM_PATH, hasMarker, markPage, unexpectedProblems } from '../support/browser.js'
+import { waitUntil } from '../support/service.js'
+import { everyConsoleCapability, paceTenantJobs, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /** SPEC §12 in the browser: the run page's timeline reads as an auditor needs, and follows the run live. */
 describe.runIf(CHROMIUM_PATH)('browser: the run timeline', () => {
-  let service: TestService
-  let browser: Browser
-
-  beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await service?.close()
-  })
+  const suite = useBrowserSuite()
 
   it('shows a pause with its reason and actor, and appends new events without a reload', async () => {
-    const viewer = await createConsoleOperator(service, everyConsoleCapability)
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const { context, page, problems } = await suite.signedInPage(everyConsoleCapability)
     // The run's tenant jobs are held, so it is still running when it is paused.
-    const pacing = paceTenantJobs(service, 20)
+    const pacing = paceTenantJobs(suite.service, 20)
     try {
-      await signInWithSessionCookie(context, service, viewer)
-      const pauser = await createConsoleOperator(service, everyConsoleCapability)
-      const token = await service.token(pauser)
-      const started = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
+      const pauser = await createConsoleOperator(suite.service, everyConsoleCapability)
+      const token = await suite.service.token(pauser)
+      const started = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, {
         token,
         json: { scope: 'all_tenants', confirmation: runbookKey, reason: { code: 'DATA_REPAIR', text: 'normalise legacy finding lifecycles' } },
       })
       expect(started.status, started.text).toBe(202)
       const runId = started.body.runId as string
-      const status = async () => (await service.request('GET', `/api/runs/${runId}`, { token })).body.status
+      const status = async () => (await suite.service.request('GET', `/api/runs/${runId}`, { token })).body.status
       await waitUntil(async () => (await status()) === 'running', 'the run running')
-      const paused = await service.request('POST', `/api/runs/${runId}/pause`, { token, json: { reason: { code: 'INCIDENT', text: 'the importer writes bad lifecycles again' } } })
+      const paused = await suite.service.request('POST', `/api/runs/${runId}/pause`, { token, json: { reason: { code: 'INCIDENT', text: 'the importer writes bad lifecycles again' } } })
       expect(paused.status, paused.text).toBe(202)
 
       expect((await page.goto(`/system/ops/runs/${runId}`))?.status()).toBe(200)
@@ -60,7 +46,7 @@ describe.runIf(CHROMIUM_PATH)('browser: the run timeline', () => {
       const shownAtLoad = await entries.count()
 
       await markPage(page)
-      const resumed = await service.request('POST', `/api/runs/${runId}/resume`, { token, json: {} })
+      const resumed = await suite.service.request('POST', `/api/runs/${runId}/resume`, { token, json: {} })
       expect(resumed.status, resumed.text).toBe(202)
       const resumeEntry = entries.filter({ has: page.locator('.timeline-what', { hasText: /^resumed the run$/ }) })
       await resumeEntry.waitFor({ timeout: 15_000 })
@@ -78,7 +64,7 @@ describe.runIf(CHROMIUM_PATH)('browser: the run timeline', () => {
         expect(first).toBe(index === 0 ? 0 : revisions[index - 1]![1]! + 1)
         expect(last).toBeGreaterThanOrEqual(first!)
       })
-      const events = (await service.request('GET', `/api/runs/${runId}/events`, { token })).body.items as unknown[]
+      const events = (await suite.service.request('GET', `/api/runs/${runId}/events`, { token })).body.items as unknown[]
       expect(revisions.at(-1)![1]).toBeGreaterThanOrEqual(events.length - 2) // RunVerified may come after the page stopped following
       expect(await hasMarker(page), 'the run page was reloaded').toBe(true)
       expect(unexpectedProblems(problems)).toEqual([])

@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_INVALID_TENANT_NAME } from '../../src/db/demo-seed.js'
 import { createConsoleOperator } from '../http/console/console-client.js'
@@ -6,7 +6,6 @@ import {
   CHROMIUM_PATH,
   describePage,
   hasMarker,
-  launchChromium,
   markPage,
   openConsolePage,
   phoneViewport,
@@ -16,35 +15,29 @@ import {
   unexpectedProblems,
   type ConsoleBrowserPage,
 } from '../support/browser.js'
-import type { TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, runbookKey } from './browser-fixtures.js'
+import { everyConsoleCapability, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 const validReasonText = 'normalise legacy finding lifecycles'
 const slaKey = 'findings.sla.recalculate'
 const slaCapability = 'platform.runbooks.findings.sla_recalculate'
 
 describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
-  let service: TestService
-  let browser: Browser
+  const suite = useBrowserSuite()
   let operator: { email: string; password: string }
   const opened: ConsoleBrowserPage[] = []
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-    operator = await createConsoleOperator(service, everyConsoleCapability)
+    operator = await createConsoleOperator(suite.service, everyConsoleCapability)
   })
 
   afterAll(async () => {
     for (const { context } of opened) await context.close().catch(() => {})
-    await browser?.close()
-    await service?.close()
   })
 
   async function runbooksPage(credentials = operator): Promise<ConsoleBrowserPage> {
-    const console = await openConsolePage(browser, service.baseUrl)
+    const console = await openConsolePage(suite.browser, suite.service.baseUrl)
     opened.push(console)
-    await signInWithSessionCookie(console.context, service, credentials)
+    await signInWithSessionCookie(console.context, suite.service, credentials)
     const response = await console.page.goto('/system/ops/runbooks')
     expect(response?.status(), await describePage(console.page)).toBe(200)
     return console
@@ -58,12 +51,12 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
       return Array.from(document.getElementById(input.getAttribute('list')!)!.querySelectorAll('option'), (option) => option.value)
     })
   const universeNames = async (q: string): Promise<string[]> => {
-    const response = await service.request('GET', `/api/tenants?q=${encodeURIComponent(q)}`, { token: await service.token() })
+    const response = await suite.service.request('GET', `/api/tenants?q=${encodeURIComponent(q)}`, { token: await suite.service.token() })
     expect(response.status).toBe(200)
     return (response.body.items as Array<{ id: number; name: string }>).map((tenant) => `${tenant.name} (#${tenant.id})`)
   }
   const runCount = async () => {
-    const [row] = await service.sql<{ count: number }[]>`select count(*)::int as count from operation_runs`
+    const [row] = await suite.service.sql<{ count: number }[]>`select count(*)::int as count from operation_runs`
     return row!.count
   }
 
@@ -100,9 +93,9 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
 
   it('shows the preflight numbers the API computes, for all tenants and for one tenant', async () => {
     const { page, problems } = await runbooksPage()
-    const token = await service.token()
+    const token = await suite.service.token()
     const apiPreflight = async (json: object) => {
-      const response = await service.request('POST', `/api/runbooks/${runbookKey}/preflight`, { token, json })
+      const response = await suite.service.request('POST', `/api/runbooks/${runbookKey}/preflight`, { token, json })
       expect(response.status, response.text).toBe(200)
       // The counts the page shows (each preview also gets its own id: see the per-tenant plan's test).
       const { affectedCount, totalCount, estimatedTenants } = response.body as { affectedCount: number; totalCount: number; estimatedTenants: number }
@@ -137,9 +130,9 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
 
   it('shows the preview id and the tenant that would fail before anything runs, and pages the per-tenant plan (SPEC §11)', async () => {
     const { page, problems } = await runbooksPage()
-    const token = await service.token()
+    const token = await suite.service.token()
     const runsBefore = await runCount()
-    const eventsBefore = await service.eventCount()
+    const eventsBefore = await suite.service.eventCount()
     const output = form(page).locator('[data-preflight-result]')
     const answered = page.waitForResponse((response) => response.url().endsWith(`/runbooks/${runbookKey}/preflight`))
     await form(page).getByRole('button', { name: 'Preflight' }).click()
@@ -152,7 +145,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     // Inside the live result: a region named for what it is, the tenant, its reason code and message.
     const wouldFail = output.getByRole('region', { name: 'Would fail: 1 tenant' })
     await wouldFail.getByRole('listitem').filter({ hasText: 'INVALID_DATA' }).waitFor({ timeout: 10_000 })
-    const apiPlan = await service.request('GET', `/api/preflights/${preview.preflightId}/tenants?limit=200`, { token })
+    const apiPlan = await suite.service.request('GET', `/api/preflights/${preview.preflightId}/tenants?limit=200`, { token })
     expect(apiPlan.status, apiPlan.text).toBe(200)
     const planItems = apiPlan.body.items as Array<{ tenantId: number; tenantName: string; wouldFail: string | null; message: string | null }>
     expect(planItems[0]).toMatchObject({ tenantName: DEMO_INVALID_TENANT_NAME, wouldFail: 'INVALID_DATA' })
@@ -160,7 +153,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     expect(await wouldFail.locator('.badge').textContent()).toBe('INVALID_DATA')
     // Nothing ran: the preview is recorded (one event), no run started.
     expect(await runCount()).toBe(runsBefore)
-    expect(await service.eventCount()).toBe(eventsBefore + 1)
+    expect(await suite.service.eventCount()).toBe(eventsBefore + 1)
 
     // The plan, ten rows a page here (the page's own size is 50, more than the demo's 24 tenants), with "More".
     await form(page).evaluate((element: HTMLFormElement) => {
@@ -313,11 +306,11 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
   })
 
   it('shows a view-only operator no start form and no preflight, and refuses its forged POSTs with 403', async () => {
-    const viewer = await createConsoleOperator(service, ['platform.ops.view'])
-    const { context, page, problems } = await openConsolePage(browser, service.baseUrl)
+    const viewer = await createConsoleOperator(suite.service, ['platform.ops.view'])
+    const { context, page, problems } = await openConsolePage(suite.browser, suite.service.baseUrl)
     opened.push({ context, page, problems })
-    await signInWithSessionCookie(context, service, viewer)
-    const eventsBefore = await service.eventCount()
+    await signInWithSessionCookie(context, suite.service, viewer)
+    const eventsBefore = await suite.service.eventCount()
 
     expect((await page.goto('/system/ops/runs'))?.status()).toBe(200)
     expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Runs', 'Audit', 'Alerts'])
@@ -354,14 +347,14 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     expect(forged.start.text).toContain('You lack the capability needed here: platform.runbooks.run')
     expect(forged.preflight.status).toBe(403)
     expect(JSON.parse(forged.preflight.text).missingCapabilities).toEqual(['platform.runbooks.view'])
-    expect(await service.eventCount()).toBe(eventsBefore)
+    expect(await suite.service.eventCount()).toBe(eventsBefore)
     expect(unexpectedProblems(problems, [403])).toEqual([])
   })
   it('pins the start to the preview: moved data shows the drift report and starts nothing, a wider tolerance starts the pinned run (SPEC §11)', async () => {
     const { page, problems } = await runbooksPage()
-    const token = await service.token()
+    const token = await suite.service.token()
     // A tenant no other test here starts a run for.
-    const tenants = (await service.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number; name: string }>
+    const tenants = (await suite.service.request('GET', '/api/tenants?limit=1000', { token })).body.items as Array<{ id: number; name: string }>
     const tenant = tenants.find((candidate) => candidate.id !== 2 && candidate.id !== 18 && !/Acme/.test(candidate.name))!
     const reference = `${tenant.name} (#${tenant.id})`
     const pin = form(page).locator('[data-pin]')
@@ -414,10 +407,10 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     page.off('request', countPosts)
 
     // The data moves: one more legacy finding in the tenant since the preview.
-    await service.sql`
+    await suite.service.sql`
       insert into findings (id, tenant_id, fingerprint, severity, status, created_at, updated_at)
       select max(id) + 1000, ${tenant.id}, 'drift-probe', 'low', 'open', now(), now() from findings`
-    const eventsBefore = await service.eventCount()
+    const eventsBefore = await suite.service.eventCount()
     const runsBefore = await runCount()
     await drift.fill('0')
     const refused = await submitForm(page, () => form(page).getByRole('button', { name: 'Start run' }).click())
@@ -448,7 +441,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     await report.scrollIntoViewIfNeeded()
     await saveScreenshot(page, 'runbooks-plan-drift-phone')
     await page.setViewportSize(desktop)
-    expect(await service.eventCount()).toBe(eventsBefore)
+    expect(await suite.service.eventCount()).toBe(eventsBefore)
     expect(await runCount()).toBe(runsBefore)
     // The form kept what was sent, still pinned to the same preview.
     expect(await form(page).getByLabel('Single tenant').isChecked()).toBe(true)
@@ -466,7 +459,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     expect(await page.locator('#run').textContent()).toContain(`Single tenant ${reference}`)
     await page.getByText('Context', { exact: true }).click()
     expect(await page.locator('details', { hasText: 'Context' }).locator('pre').textContent()).toContain(`"preflight_id": "${preview.preflightId}"`)
-    const run = await service.request('GET', `/api/runs/${path.split('/').at(-1)}`, { token })
+    const run = await suite.service.request('GET', `/api/runs/${path.split('/').at(-1)}`, { token })
     expect(run.status, run.text).toBe(200)
     expect(run.body.context.preflight).toMatchObject({ preflight_id: preview.preflightId, affected_count: preview.affectedCount + 1 })
     expect(unexpectedProblems(problems, [409])).toEqual([])
@@ -476,7 +469,7 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     let slaOperator: { email: string; password: string }
     beforeAll(async () => {
       // Both runbooks' capabilities, so the page carries both forms.
-      slaOperator = await createConsoleOperator(service, [...everyConsoleCapability, slaCapability])
+      slaOperator = await createConsoleOperator(suite.service, [...everyConsoleCapability, slaCapability])
     })
     const slaForm = (page: Page) =>
       page.locator('section.card', { has: page.getByRole('heading', { name: 'Findings SLA recalculation' }) }).locator('form.runbook')
@@ -549,8 +542,8 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
       expect(await explanation(page, 'Critical')).toBe('')
       expect(await output.locator('dt').allTextContents()).toEqual(['Affected findings', 'Findings scanned', 'Estimated tenants'])
       const shown = (await output.locator('dd').allTextContents()).map(Number)
-      const api = await service.request('POST', `/api/runbooks/${slaKey}/preflight`, {
-        token: await service.token(),
+      const api = await suite.service.request('POST', `/api/runbooks/${slaKey}/preflight`, {
+        token: await suite.service.token(),
         json: { scope: 'all_tenants', parameters: { slaDays: { critical: 1 } } },
       })
       expect(api.status, api.text).toBe(200)

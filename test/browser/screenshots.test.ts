@@ -1,11 +1,10 @@
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createConsoleOperator } from '../http/console/console-client.js'
 import {
   CHROMIUM_PATH,
   describePage,
   desktopViewport,
-  launchChromium,
   openConsolePage,
   phoneViewport,
   saveScreenshot,
@@ -14,8 +13,8 @@ import {
   unexpectedProblems,
   type ConsoleBrowserPage,
 } from '../support/browser.js'
-import { waitUntil, type TestService } from '../support/service.js'
-import { embeddedService, everyConsoleCapability, paceTenantJobs, runbookKey, type PacedTenantJobs } from './browser-fixtures.js'
+import { waitUntil } from '../support/service.js'
+import { everyConsoleCapability, paceTenantJobs, runbookKey, useBrowserSuite, type PacedTenantJobs } from './browser-fixtures.js'
 
 interface Look {
   viewport: { width: number; height: number }
@@ -32,8 +31,7 @@ const looks: Look[] = [desktopViewport, phoneViewport].flatMap((viewport) =>
  * re-laid out in each look (no reload, so the 429 page needs no fresh attempts).
  */
 describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light and dark, desktop and phone', () => {
-  let service: TestService
-  let browser: Browser
+  const suite = useBrowserSuite()
   let operator: { email: string; password: string }
   let completedRunId: string
   let liveRunId: string
@@ -41,20 +39,18 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   let pacing: PacedTenantJobs | null = null
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    service = await embeddedService()
-    operator = await createConsoleOperator(service, [...everyConsoleCapability, 'platform.ops.halt'])
-    const token = await service.token()
+    operator = await createConsoleOperator(suite.service, [...everyConsoleCapability, 'platform.ops.halt'])
+    const token = await suite.service.token()
     const start = async (json: object) => {
-      const response = await service.request('POST', `/api/runbooks/${runbookKey}/runs`, { token, json: { confirmation: runbookKey, ...json } })
+      const response = await suite.service.request('POST', `/api/runbooks/${runbookKey}/runs`, { token, json: { confirmation: runbookKey, ...json } })
       if (response.status !== 202) throw new Error(`start answered ${response.status}: ${response.text}`)
       return response.body.runId as string
     }
-    const runStatus = async (id: string) => (await service.request('GET', `/api/runs/${id}`, { token })).body.status
+    const runStatus = async (id: string) => (await suite.service.request('GET', `/api/runs/${id}`, { token })).body.status
     completedRunId = await start({ scope: 'all_tenants', reason: { code: 'DATA_REPAIR', text: 'normalise legacy finding lifecycles' } })
     await waitUntil(async () => (await runStatus(completedRunId)) === 'completed', `run ${completedRunId} completed`)
     // A run held at 0 of 1 while the screenshots are taken, to show the progress bar and its ETA.
-    pacing = paceTenantJobs(service, 0)
+    pacing = paceTenantJobs(suite.service, 0)
     liveRunId = await start({ scope: 'single_tenant', tenantId: 3 })
     await waitUntil(async () => (await runStatus(liveRunId)) === 'running', `run ${liveRunId} running`)
     // Another held run, to be paused from its page for the run-control screenshots.
@@ -65,8 +61,6 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   afterAll(async () => {
     pacing?.release()
     pacing?.restore()
-    await browser?.close()
-    await service?.close()
   })
 
   async function everyLook(name: string, console: ConsoleBrowserPage, expectedStatuses: number[] = []) {
@@ -99,8 +93,8 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   }
 
   async function signedInPage(): Promise<ConsoleBrowserPage> {
-    const console = await openConsolePage(browser, service.baseUrl)
-    await signInWithSessionCookie(console.context, service, operator)
+    const console = await openConsolePage(suite.browser, suite.service.baseUrl)
+    await signInWithSessionCookie(console.context, suite.service, operator)
     return console
   }
 
@@ -111,7 +105,7 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   }
 
   it('login page', async () => {
-    const console = await openConsolePage(browser, service.baseUrl)
+    const console = await openConsolePage(suite.browser, suite.service.baseUrl)
     try {
       await opened(console, '/system/login')
       await everyLook('login', console)
@@ -230,8 +224,8 @@ describe.runIf(CHROMIUM_PATH)('browser: screenshots of every console page, light
   })
 
   it('429 page', async () => {
-    const console = await openConsolePage(browser, service.baseUrl)
-    const victim = await createConsoleOperator(service, ['platform.ops.view'])
+    const console = await openConsolePage(suite.browser, suite.service.baseUrl)
+    const victim = await createConsoleOperator(suite.service, ['platform.ops.view'])
     try {
       const page = await opened(console, '/system/login')
       let status = 0

@@ -1,35 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { RunDetail } from '../../src/cli/api-client.js'
 import { approvalLabel, formatCompletion, formatOperator, formatRunDetail } from '../../src/cli/format.js'
+import { awaitingApproval, fixtureRunId, runDetail } from './run-detail-fixture.js'
 
-const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const id = fixtureRunId
 
 function run(extra: Partial<RunDetail> = {}): RunDetail {
-  return {
-    id,
-    workspaceId: 1,
-    tenantId: null,
-    userId: 'u1',
-    initiatorName: 'Ops',
-    type: 'findings.lifecycle.backfill',
-    status: 'awaiting_approval',
-    outcome: 'pending',
-    runIdentityHash: 'h',
-    summaryCounts: {},
-    failureSummary: [],
-    context: { scope: 'all_tenants', source: 'cli' },
-    startedAt: null,
-    completedAt: null,
-    createdAt: '2026-01-01T08:58:00.000Z',
-    limits: { maxConcurrency: 4, maxFailures: null },
-    pause: null,
-    cancellation: null,
-    tenantCounts: { targeted: 0, pending: 0, succeeded: 0, failed: 0, cancelled: 0 },
-    retryOf: null,
-    approval: { required: true, approvedBy: null, approvedAt: null, comment: null },
-    verification: null,
-    ...extra,
-  } as RunDetail
+  return runDetail({ ...awaitingApproval, tenantCounts: { targeted: 0, pending: 0, succeeded: 0, failed: 0, cancelled: 0 }, ...extra })
 }
 
 describe('approvals in text', () => {

@@ -6,41 +6,14 @@ import { startHeadline } from '../../src/cli/commands/start-command.js'
 import { UsageError } from '../../src/cli/exit-codes.js'
 import { awaitVerification, canaryPauseNote, controlNotes } from '../../src/cli/follow-run.js'
 import { awaitsVerification, formatCanary, formatCompletion, formatRunDetail, formatVerification } from '../../src/cli/format.js'
+import { fixtureRunId, runDetail } from './run-detail-fixture.js'
 
 /** SPEC §11 canary tenants and revert in the CLI: option parsing and text output, without a service. */
 
-const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const id = fixtureRunId
 const originalId = '01ARZ3NDEKTSV4RRFFQ69G5FAR'
 
-function run(extra: Partial<RunDetail> = {}): RunDetail {
-  return {
-    id,
-    workspaceId: 1,
-    tenantId: null,
-    userId: 'u1',
-    initiatorName: 'Ops',
-    type: 'findings.lifecycle.backfill',
-    status: 'running',
-    outcome: 'pending',
-    runIdentityHash: 'h',
-    summaryCounts: { total: 10, processed: 10, updated: 4, skipped: 6, failed: 0, tenants: 24 },
-    failureSummary: [],
-    context: { scope: 'all_tenants', source: 'cli' },
-    startedAt: '2026-01-01T08:59:00.000Z',
-    completedAt: null,
-    createdAt: '2026-01-01T08:58:00.000Z',
-    limits: { maxConcurrency: 4, maxFailures: null },
-    pause: null,
-    cancellation: null,
-    tenantCounts: { targeted: 24, pending: 22, succeeded: 2, failed: 0, cancelled: 0 },
-    retryOf: null,
-    revertOf: null,
-    approval: null,
-    verification: null,
-    canary: null,
-    ...extra,
-  }
-}
+const run = runDetail
 
 const systemPause = (reasonCode: string) => ({ reasonCode, reasonText: '', by: 'system', byEmail: null, byName: null, at: '2026-01-01T09:00:00.000Z' })
 

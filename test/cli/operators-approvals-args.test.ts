@@ -1,11 +1,12 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { followRun, type ProgressReporter } from '../../src/cli/follow-run.js'
-import { ApiClient } from '../../src/cli/api-client.js'
+import { ApiClient, type RunDetail } from '../../src/cli/api-client.js'
+import { awaitingApproval, fixtureRunId } from './run-detail-fixture.js'
 import { runCli } from './run-cli.js'
+import { nextAnswer, problem, standInRun, startStandInService, type Answer, type ReceivedRequest, type StandInService } from './stand-in-service.js'
 
 /**
  * SPEC §10 commands against a stand-in service that records each request: operators, me, password,
@@ -13,21 +14,11 @@ import { runCli } from './run-cli.js'
  * no password is ever printed.
  */
 
-const runId = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const runId = fixtureRunId
 const secret = 'a long enough secret password'
 const newSecret = 'another long secret password'
 
-interface Recorded {
-  method: string
-  path: string
-  authorization: string | undefined
-  body: unknown
-}
-
-interface Answer {
-  status: number
-  body: unknown
-}
+type Recorded = Pick<ReceivedRequest, 'method' | 'path' | 'authorization' | 'body'>
 
 const operator = (extra: Record<string, unknown> = {}) => ({
   id: 'op_2',
@@ -41,39 +32,10 @@ const operator = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 })
 
-const run = (extra: Record<string, unknown> = {}) => ({
-  id: runId,
-  workspaceId: 1,
-  tenantId: null,
-  userId: 'u1',
-  initiatorName: 'Ops',
-  type: 'findings.lifecycle.backfill',
-  status: 'awaiting_approval',
-  outcome: 'pending',
-  runIdentityHash: 'h',
-  summaryCounts: {},
-  failureSummary: [],
-  context: { scope: 'all_tenants' },
-  startedAt: null,
-  completedAt: null,
-  createdAt: '2026-01-01T09:00:00.000Z',
-  limits: { maxConcurrency: 4, maxFailures: null },
-  pause: null,
-  cancellation: null,
-  tenantCounts: { targeted: 3, pending: 3, succeeded: 0, failed: 0, cancelled: 0 },
-  retryOf: null,
-  approval: { required: true, approvedBy: null, approvedAt: null, comment: null },
-  verification: null,
-  ...extra,
-})
-
-const problem = (status: number, detail: string, extra: Record<string, unknown> = {}): Answer => ({
-  status,
-  body: { type: 'about:blank', title: 'x', status, detail, ...extra },
-})
+const run = (extra: Partial<RunDetail> = {}) => standInRun({ ...awaitingApproval, ...extra })
 
 describe('operators, approvals and logout against a stand-in service', () => {
-  let server: Server
+  let service: StandInService
   let baseUrl: string
   let env: Record<string, string>
   let requests: Recorded[]
@@ -81,27 +43,16 @@ describe('operators, approvals and logout against a stand-in service', () => {
   let folder: string
 
   beforeAll(async () => {
-    server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      const chunks: Buffer[] = []
-      request.on('data', (chunk: Buffer) => chunks.push(chunk))
-      request.on('end', () => {
-        const url = new URL(request.url ?? '/', 'http://x')
-        const text = Buffer.concat(chunks).toString('utf8')
-        requests.push({ method: request.method ?? '', path: url.pathname, authorization: request.headers.authorization, body: text === '' ? undefined : JSON.parse(text) })
-        const answer = answers.length > 1 ? answers.shift()! : answers[0]!
-        response.writeHead(answer.status, { 'content-type': answer.status >= 400 ? 'application/problem+json' : 'application/json' })
-        response.end(JSON.stringify(answer.body))
-      })
+    service = await startStandInService(({ method, path, authorization, body }) => {
+      requests.push({ method, path, authorization, body })
+      return nextAnswer(answers)
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as { port: number }
-    baseUrl = `http://127.0.0.1:${port}`
-    env = { RCP_URL: baseUrl, RCP_TOKEN: 'rcp_test', RCP_CONFIG: '/nonexistent/rcp/credentials.json' }
+    ;({ baseUrl, env } = service)
     folder = await mkdtemp(join(tmpdir(), 'rcp-ops-args-'))
   })
 
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve))
+    await service.close()
     await rm(folder, { recursive: true, force: true })
   })
 

@@ -1,6 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { RunDetail } from '../../src/cli/api-client.js'
 import { runCli } from './run-cli.js'
+import { fixtureRunId } from './run-detail-fixture.js'
+import { nextAnswer, problem, standInRun, startStandInService, type Answer, type ReceivedRequest, type StandInService } from './stand-in-service.js'
 
 /**
  * The run-control commands' arguments and answers, against a stand-in service that records each request and
@@ -8,87 +10,32 @@ import { runCli } from './run-cli.js'
  * and how each answer maps to output and exit code.
  */
 
-const runId = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const runId = fixtureRunId
 const retryId = '01ARZ3NDEKTSV4RRFFQ69G5FAR'
 const reasonArgs = ['--reason-code', 'INCIDENT', '--reason', 'the repair looks wrong']
 const reason = { code: 'INCIDENT', text: 'the repair looks wrong' }
 
-interface Recorded {
-  method: string
-  path: string
-  query: Record<string, string>
-  body: unknown
-}
+type Recorded = Pick<ReceivedRequest, 'method' | 'path' | 'query' | 'body'>
 
-interface Answer {
-  status: number
-  body: unknown
-}
-
-const run = (extra: Record<string, unknown> = {}) => ({
-  id: runId,
-  workspaceId: 1,
-  tenantId: null,
-  userId: 'u1',
-  initiatorName: 'Ops',
-  type: 'findings.lifecycle.backfill',
-  status: 'running',
-  outcome: 'pending',
-  runIdentityHash: 'h',
-  summaryCounts: {},
-  failureSummary: [],
-  context: { scope: 'all_tenants' },
-  startedAt: null,
-  completedAt: null,
-  createdAt: '2026-01-01T09:00:00.000Z',
-  limits: { maxConcurrency: 1000, maxFailures: null },
-  pause: null,
-  cancellation: null,
-  tenantCounts: { targeted: 3, pending: 3, succeeded: 0, failed: 0, cancelled: 0 },
-  retryOf: null,
-  approval: null,
-  verification: null,
-  ...extra,
-})
-
-const problem = (status: number, detail: string, extra: Record<string, unknown> = {}): Answer => ({
-  status,
-  body: { type: 'about:blank', title: 'x', status, detail, ...extra },
-})
+const run = (extra: Partial<RunDetail> = {}) => standInRun({ limits: { maxConcurrency: 1000, maxFailures: null }, ...extra })
 
 describe('run control commands against a stand-in service', () => {
-  let server: Server
+  let service: StandInService
   let env: Record<string, string>
   let requests: Recorded[]
   /** The answer to the next requests, in order; the last one repeats. */
   let answers: Answer[]
 
   beforeAll(async () => {
-    server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      const chunks: Buffer[] = []
-      request.on('data', (chunk: Buffer) => chunks.push(chunk))
-      request.on('end', () => {
-        const url = new URL(request.url ?? '/', 'http://x')
-        const text = Buffer.concat(chunks).toString('utf8')
-        requests.push({
-          method: request.method ?? '',
-          path: url.pathname,
-          query: Object.fromEntries(url.searchParams),
-          body: text === '' ? undefined : JSON.parse(text),
-        })
-        const answer = answers.length > 1 ? answers.shift()! : answers[0]!
-        const type = answer.status >= 400 ? 'application/problem+json' : 'application/json'
-        response.writeHead(answer.status, { 'content-type': type })
-        response.end(JSON.stringify(answer.body))
-      })
+    service = await startStandInService(({ method, path, query, body }) => {
+      requests.push({ method, path, query, body })
+      return nextAnswer(answers)
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as { port: number }
-    env = { RCP_URL: `http://127.0.0.1:${port}`, RCP_TOKEN: 'rcp_test', RCP_CONFIG: '/nonexistent/rcp/credentials.json' }
+    env = service.env
   })
 
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve))
+    await service.close()
   })
 
   beforeEach(() => {

@@ -10,35 +10,17 @@ import {
   formatRunDetail,
   formatRunTenants,
 } from '../../src/cli/format.js'
+import { fixtureRunId, runDetail } from './run-detail-fixture.js'
 
-const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
+const id = fixtureRunId
 
+/** Running, 1 of its tenants failed. */
 function run(extra: Partial<RunDetail> = {}): RunDetail {
-  return {
-    id,
-    workspaceId: 1,
-    tenantId: null,
-    userId: 'u1',
-    initiatorName: 'Ops',
-    type: 'findings.lifecycle.backfill',
-    status: 'running',
-    outcome: 'pending',
-    runIdentityHash: 'h',
+  return runDetail({
     summaryCounts: { total: 10, processed: 10, updated: 4, skipped: 6, failed: 1, tenants: 24 },
-    failureSummary: [],
-    context: { scope: 'all_tenants', source: 'cli' },
-    startedAt: '2026-01-01T08:59:00.000Z',
-    completedAt: null,
-    createdAt: '2026-01-01T08:58:00.000Z',
-    limits: { maxConcurrency: 4, maxFailures: null },
-    pause: null,
-    cancellation: null,
     tenantCounts: { targeted: 24, pending: 20, succeeded: 3, failed: 1, cancelled: 0 },
-    retryOf: null,
-    approval: null,
-    verification: null,
     ...extra,
-  } as RunDetail
+  })
 }
 
 const pause = {

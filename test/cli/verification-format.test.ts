@@ -4,40 +4,24 @@ import { followedRunExitCode } from '../../src/cli/commands/start-command.js'
 import { exitCodes } from '../../src/cli/exit-codes.js'
 import { awaitVerification } from '../../src/cli/follow-run.js'
 import { formatCompletion, formatRunDetail, formatVerification } from '../../src/cli/format.js'
+import { runDetail } from './run-detail-fixture.js'
 
-const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
 const names = new Map([
   [2, 'Acme Logistics'],
   [3, 'Globex'],
 ])
 const verifiedAt = '2026-01-01T09:01:02.345Z'
 
+/** Completed and succeeded, on 2 tenants. */
 function run(extra: Partial<RunDetail> = {}): RunDetail {
-  return {
-    id,
-    workspaceId: 1,
-    tenantId: null,
-    userId: 'u1',
-    initiatorName: 'Ops',
-    type: 'findings.lifecycle.backfill',
+  return runDetail({
     status: 'completed',
     outcome: 'succeeded',
-    runIdentityHash: 'h',
     summaryCounts: { total: 10, processed: 10, updated: 4, skipped: 6, failed: 0, tenants: 2 },
-    failureSummary: [],
-    context: { scope: 'all_tenants', source: 'cli' },
-    startedAt: '2026-01-01T08:59:00.000Z',
     completedAt: '2026-01-01T09:01:00.000Z',
-    createdAt: '2026-01-01T08:58:00.000Z',
-    limits: { maxConcurrency: 4, maxFailures: null },
-    pause: null,
-    cancellation: null,
     tenantCounts: { targeted: 2, pending: 0, succeeded: 2, failed: 0, cancelled: 0 },
-    retryOf: null,
-    approval: null,
-    verification: null,
     ...extra,
-  } as RunDetail
+  })
 }
 
 const clean = { remaining: 0, tenantsWithRemaining: [], verifiedAt }
