@@ -188,12 +188,13 @@ export class TenantWorker {
         snapshotTenantRows(tx, job.tenantId, tables),
       ])
       if (!slot) return { kind: 'no_slot' }
+      // The repair begins now: a failure from here on carries this time.
+      const startedAt = slot.now.toISOString()
+      repair.startedAt = startedAt
       if (!allowed) throw new TenantNotAllowedError(job.tenantId)
       const repaired = gate.revertOf
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
-      const startedAt = slot.now.toISOString()
-      repair.startedAt = startedAt
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
         keepBeforeImages(tx, job.runId, job.tenantId, snapshots),

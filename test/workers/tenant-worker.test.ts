@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InProcessJobQueue } from '../../src/queue/in-process-job-queue.js'
 import type { JobConsumer, TenantJob } from '../../src/queue/job-queue.js'
 import { findingsLifecycleBackfill } from '../../src/runbooks/findings-lifecycle-backfill.js'
-import type { Runbook } from '../../src/runbooks/runbook.js'
+import { RunbookDataError, type Runbook } from '../../src/runbooks/runbook.js'
 import { countFailedAttempt } from '../../src/workers/tenant-results.js'
 import { EventLog } from '../../src/store/event-log.js'
 import type { EventStore } from '../../src/store/event-store.js'
@@ -105,6 +105,24 @@ describe.each(databaseFlavours())('the tenant worker on $name', ({ open }) => {
     const [processed] = await tenantProcessedEvents(bed.log, runId)
     expect(processed!.result).toMatchObject({ status: 'failed', reasonCode: 'INVALID_DATA' })
     expect(await readFindings(bed.sql, tenants.mixed)).toEqual(before)
+  })
+
+  it('a tenant that fails for good is timed from its repair transaction to the stored failure', async () => {
+    const runId = await runningSingleTenantRun(tenants.mixed)
+    // The repair takes 50 ms before the data refuses it: its start is when it took its slot, not when the failure was stored.
+    const slowToFail: Runbook = {
+      ...findingsLifecycleBackfill,
+      executeTenant: async (tx) => {
+        await tx`select pg_sleep(0.05)`
+        throw new RunbookDataError('finding 1 cannot be repaired')
+      },
+    }
+    const delivery = fakeDelivery(jobFor(runId, tenants.mixed), 1)
+    await workerWith(slowToFail).handle(delivery.delivery)
+    expect(delivery.settled).toEqual([{ kind: 'ack' }])
+    const [processed] = await tenantProcessedEvents(bed.log, runId)
+    expect(processed!.result).toMatchObject({ status: 'failed', reasonCode: 'INVALID_DATA' })
+    expect(Date.parse(processed!.completedAt!) - Date.parse(processed!.startedAt!)).toBeGreaterThanOrEqual(50)
   })
 
   it('a job delivered twice at once counts the tenant once and repairs it once', async () => {
