@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writableByOthers } from './support/file-modes.js'
+import { openToOthers } from './support/file-modes.js'
 
 /**
  * `npm start` as a new user runs it: no configuration at all, a fresh data folder. The process must seed
@@ -58,7 +58,7 @@ describe('npm start on a fresh machine (embedded default)', () => {
   })
 
   it('keeps every file of the data folder its user\'s only, started with umask 000 (issue 7)', () => {
-    expect(writableByOthers(dataDir)).toEqual([])
+    expect(openToOthers(dataDir)).toEqual([])
     expect(statSync(dataDir).mode & 0o777).toBe(0o700)
     expect(statSync(join(dataDir, 'demo-operator.txt')).mode & 0o777).toBe(0o600)
   })

@@ -78,14 +78,18 @@ export class HashingGate {
   /**
    * Admits one login from `address` into the process (before its rate-limit check), or refuses it at once:
    * `busy` when `maxInFlight` are already in flight or the hashing queue is full (the caller answers 503),
-   * `address_busy` when this address already has `maxInFlightPerAddress` in flight (429). Every `admitted`
+   * `address_busy` when this address already has `maxInFlightPerAddress` in flight while the process is under
+   * pressure (429). Every `admitted`
    * must be followed by one `leave(address)`.
    */
   tryEnter(address: string): GateEntry {
     const limit = this.options.maxInFlight ?? 2 * (this.options.maxConcurrent + this.options.maxQueued)
     const perAddress = this.options.maxInFlightPerAddress ?? Math.max(1, Math.floor(this.options.maxConcurrent / 2))
     const mine = this.inFlightByAddress.get(address) ?? 0
-    if (mine >= perAddress) return 'address_busy'
+    // Only under pressure (every hashing slot's worth in flight, or a queue): an idle service lets two logins
+    // of one address (an office behind one NAT, the CLI and the console at once) overlap.
+    const underPressure = this.inFlight >= this.options.maxConcurrent || this.queue.length > 0
+    if (mine >= perAddress && underPressure) return 'address_busy'
     if (this.saturated || this.inFlight >= limit) return 'busy'
     this.inFlight++
     this.inFlightByAddress.set(address, mine + 1)

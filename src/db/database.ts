@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 
@@ -43,7 +43,11 @@ export async function startEmbedded(dataDir: string | null): Promise<Database> {
   // A new data directory's ~970 files are written by PGlite's own file layer, which sets each one to 0666
   // with an explicit chmod (the umask cannot help); the files PostgreSQL creates afterwards get its own
   // modes (0600). Tightened on every start, so a data directory made by an earlier release is too (issue 7).
-  if (dataDir) keepTreePrivate(dataDir)
+  if (dataDir) {
+    keepTreePrivate(dataDir, (path, error) =>
+      process.emitWarning(`could not make ${path} private to the service's user (${(error as { code?: string }).code ?? 'error'})`),
+    )
+  }
   const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1' })
   await server.start()
   const address = (server as unknown as { server: { address(): { port: number } } }).server.address()
@@ -74,17 +78,24 @@ export function ensurePrivateDirectory(dir: string): void {
 }
 
 /**
- * Takes group and other users' permissions off every file and directory under `root` (itself included)
- * that has any. Symbolic links are neither followed nor changed.
+ * Takes group and other users' permissions off every file and directory under `root` (itself included, a
+ * symbolic link to it followed) that has any. Links below are neither followed nor changed; what belongs to
+ * another user (a volume's lost+found, say) is left alone, and an entry that cannot be read or changed is
+ * reported to `onSkipped` rather than stopping the service from starting.
  */
-export function keepTreePrivate(root: string): void {
+export function keepTreePrivate(root: string, onSkipped: (path: string, error: unknown) => void = () => {}): void {
+  const uid = process.getuid?.()
   const visit = (path: string) => {
-    const stat = lstatSync(path)
-    if (stat.isSymbolicLink()) return
-    if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700)
-    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
+    try {
+      const stat = lstatSync(path)
+      if (stat.isSymbolicLink() || (uid !== undefined && stat.uid !== uid)) return
+      if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700)
+      if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
+    } catch (error) {
+      onSkipped(path, error)
+    }
   }
-  visit(root)
+  visit(realpathSync(root))
 }
 
 /**

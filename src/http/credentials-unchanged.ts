@@ -1,7 +1,10 @@
 import type { Context } from 'hono'
 
-/** Requests whose handler said they changed no credential (the request objects are the keys: nothing leaks). */
-const unchanged = new WeakSet<Request>()
+/**
+ * Requests whose handler said they changed no credential, by their Context (the raw Request may be replaced
+ * on the way, as the body limit does for a body of unknown length; weak keys: nothing leaks).
+ */
+const unchanged = new WeakSet<Context>()
 
 /**
  * Says that this write request changed no credential — a refused login (failed, rate-limited, busy, client
@@ -10,9 +13,9 @@ const unchanged = new WeakSet<Request>()
  * paid that, which undid the point of refusing it without a database round trip.
  */
 export function markCredentialsUnchanged(c: Context): void {
-  unchanged.add(c.req.raw)
+  unchanged.add(c)
 }
 
 export function credentialsUnchanged(c: Context): boolean {
-  return unchanged.has(c.req.raw)
+  return unchanged.has(c)
 }

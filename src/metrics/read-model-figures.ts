@@ -71,14 +71,16 @@ export async function readModelFigures(sql: Sql): Promise<ReadModelFigures> {
   }
 }
 
-/** One pass over the tenants that ran (both times known): a count per bucket, the sum and the count. */
+/** One pass over the tenants repaired (both times known): a count per bucket, the sum and the count. */
 async function repairDurations(sql: Sql): Promise<RepairDurations> {
   // The bounds are this module's constants, never input: written into the statement as numbers.
   const perBucket = REPAIR_DURATION_BUCKETS.map((bound, index) => `count(*) filter (where d <= ${Number(bound)}) as b${index}`).join(', ')
   const [row] = await sql.unsafe<Array<Record<string, string | null>>>(`
     select ${perBucket}, count(*) as n, coalesce(sum(d), 0)::text as s
     from (select extract(epoch from completed_at - started_at)::float8 as d
-          from operation_run_tenants where started_at is not null and completed_at is not null) t`)
+          from operation_run_tenants
+          -- Repairs that committed: a failed tenant is timed too, but its repair rolled back.
+          where status = 'succeeded' and started_at is not null and completed_at is not null) t`)
   return {
     counts: REPAIR_DURATION_BUCKETS.map((_, index) => Number(row?.[`b${index}`] ?? 0)),
     count: Number(row?.n ?? 0),

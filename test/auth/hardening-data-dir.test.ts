@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ensurePrivateDirectory, startEmbedded } from '../../src/db/database.js'
-import { writableByOthers } from '../support/file-modes.js'
+import { ensurePrivateDirectory, keepTreePrivate, startEmbedded } from '../../src/db/database.js'
+import { openToOthers } from '../support/file-modes.js'
 
 const modeOf = (path: string) => statSync(path).mode & 0o777
 
@@ -34,6 +34,23 @@ describe.skipIf(process.platform === 'win32')('DATA_DIR permissions', () => {
     chmodSync(strict, 0o700)
   })
 
+  it('tightens the tree behind a DATA_DIR that is a symbolic link, and reports what it cannot change instead of throwing', () => {
+    const real = join(root, 'real-data')
+    mkdirSync(join(real, 'base'), { recursive: true })
+    writeFileSync(join(real, 'base', 'table'), 'x')
+    chmodSync(join(real, 'base', 'table'), 0o666)
+    chmodSync(join(real, 'base'), 0o777)
+    const link = join(root, 'linked-data')
+    symlinkSync(real, link)
+    keepTreePrivate(link)
+    expect(openToOthers(real)).toEqual([])
+
+    const skipped: string[] = []
+    keepTreePrivate(real, (path) => skipped.push(path))
+    expect(skipped).toEqual([])
+    expect(() => keepTreePrivate(join(root, 'nowhere'), (path) => skipped.push(path))).toThrow()
+  })
+
   it('opens a fresh embedded database whose every file is its user\'s only, and tightens one an earlier release left open', async () => {
     const dir = join(root, 'embedded')
     // Under umask 000 (a bare container, a careless unit) PGlite's files were 0666 and its directories 0777.
@@ -52,13 +69,13 @@ describe.skipIf(process.platform === 'win32')('DATA_DIR permissions', () => {
     try {
       await work()
       expect(readdirSync(dir).length).toBeGreaterThan(0)
-      expect(writableByOthers(dir)).toEqual([])
+      expect(openToOthers(dir)).toEqual([])
 
       // A data directory an earlier release made: opening it tightens it.
       chmodSync(join(dir, 'PG_VERSION'), 0o666)
       chmodSync(join(dir, 'global'), 0o777)
       await work()
-      expect(writableByOthers(dir)).toEqual([])
+      expect(openToOthers(dir)).toEqual([])
       expect(modeOf(join(dir, 'PG_VERSION'))).toBe(0o600)
     } finally {
       process.umask(started)

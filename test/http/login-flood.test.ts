@@ -183,8 +183,10 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
     }
     console.info(`real login during a flood of 200 looping clients from one address over its budget: ${JSON.stringify(tries)}; flood ${JSON.stringify([...statuses])}`)
     expect(tries.map((t) => t.status)).toEqual([201])
-    // Every request of the flood was refused 429 by its budget, none took an in-flight slot (503).
-    expect([...statuses.keys()]).toEqual([429])
+    // The flood was refused 429 by its budget, none answered 503 (every in-flight slot taken). On a machine slow
+    // enough for the budget's window to end mid-flood, the attempts it frees are checked (401).
+    expect([...statuses.keys()].filter((status) => status !== 401).sort()).toEqual([429])
+    expect(statuses.get(401) ?? 0).toBeLessThanOrEqual(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW)
   }, 120_000)
 
   it('lets a real user on another address log in at once while one address floods before its budget is spent', async () => {

@@ -56,11 +56,13 @@ describe.each(serviceFlavours())('GET /metrics after a run: $name', (flavour) =>
     expect(families.get('ops_runs')?.type).toBe('GAUGE')
   })
 
-  it("has one repair duration per tenant that ran, as the run's tenants list them", async () => {
+  it("has one repair duration per tenant repaired (a failed one's repair rolled back), as the run's tenants list them", async () => {
     const tenants = await api.request('GET', `/api/runs/${runId}/tenants?limit=200`, { token })
     expect(tenants.status).toBe(200)
     expect(tenants.body.nextCursor).toBeNull()
-    const ran = (tenants.body.items as Array<{ startedAt: string | null; completedAt: string | null }>).filter((t) => t.startedAt && t.completedAt)
+    const items = tenants.body.items as Array<{ status: string; startedAt: string | null; completedAt: string | null }>
+    expect(items.some((t) => t.status === 'failed' && t.startedAt)).toBe(true)
+    const ran = items.filter((t) => t.status === 'succeeded' && t.startedAt && t.completedAt)
     expect(ran.length).toBeGreaterThan(0)
     const histogram = histogramOf(await scrape(), 'ops_tenant_repair_duration_seconds')
     expect(histogram).toBeDefined()

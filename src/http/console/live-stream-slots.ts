@@ -58,6 +58,12 @@ export class LiveStreamSlots {
  */
 export function holdLiveStreamSlot(slots: LiveStreamSlots): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
+    // HEAD runs the GET handler and drops the body unread: the stream would block on its first write for
+    // good, its slot with it. A HEAD learns the headers, no stream.
+    if (c.req.method === 'HEAD') {
+      c.header('Cache-Control', 'no-store')
+      return c.body(null, 200, { 'Content-Type': 'text/event-stream' })
+    }
     const release = slots.tryAcquire(c.get('session').idHash)
     if (!release) {
       c.header('Retry-After', String(LIVE_STREAM_RETRY_AFTER_SECONDS))

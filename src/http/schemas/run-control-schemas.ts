@@ -26,7 +26,9 @@ const runTenantSchema = z.object({
   reasonCode: z.string().nullable(),
   message: z.string().nullable(),
   startedAt: instant.nullable().meta({ description: 'When its repair transaction began (null until processed).' }),
-  completedAt: instant.nullable().meta({ description: 'When its repair transaction committed.' }),
+  completedAt: instant.nullable().meta({
+    description: 'When its repair transaction committed; for a failed tenant, when its failure was recorded (its repair rolled back).',
+  }),
 })
 
 export const runTenantPageSchema = z

@@ -76,6 +76,19 @@ describe.each(serviceFlavours())('console live stream bound per session: $name',
     expect((await openStream(otherSession)).status).toBe(200)
   })
 
+  it('answers HEAD without a stream, holding no slot (a HEAD\'s body is never read, so its stream would never end)', async () => {
+    const session = await consoleLogin(service, await createConsoleOperator(service, ['platform.ops.view']))
+    for (let i = 0; i <= LIVE_STREAMS_PER_SESSION; i++) {
+      const head = await fetch(`${service.baseUrl}/system/ops/runs/${runId}/events/stream`, {
+        method: 'HEAD',
+        headers: { accept: 'text/event-stream', cookie: `rcp_session=${session.cookies.rcp_session}` },
+      })
+      expect(head.status).toBe(200)
+    }
+    for (let i = 0; i < LIVE_STREAMS_PER_SESSION; i++) expect((await openStream(session)).status).toBe(200)
+    expect((await openStream(session)).status).toBe(429)
+  })
+
   it('lets a new stream in once one of the session closes (the client went away)', async () => {
     expect((await openStream(viewer)).status).toBe(429)
     const [closed, ...others] = viewerStreams
