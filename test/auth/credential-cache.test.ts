@@ -5,12 +5,10 @@ import { CredentialCache, credentialCacheFor, PostgresInvalidationSource, type I
 import { createOperator, issueToken, type Operator } from '../../src/auth/operator-store.js'
 import { cheapScryptParamsForTests } from '../../src/auth/password-hash.js'
 import { connectPostgres, type Database, type Sql } from '../../src/db/database.js'
-import { createApp } from '../../src/http/app.js'
-import { builtInRunbooks } from '../../src/runbooks/built-in-runbooks.js'
-import { createRunbookCatalog } from '../../src/runbooks/catalog.js'
 import { migrateService } from '../../src/service-migrations.js'
 import { EventLog } from '../../src/store/event-log.js'
 import { PostgresEventStore } from '../../src/store/postgres-event-store.js'
+import { apiAppFor, testCatalogOfBuiltIns } from '../support/api-app.js'
 import { freshEmbeddedDatabase, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
 /** A source the test drives by hand. */
@@ -122,22 +120,11 @@ interface Instance {
   send(method: string, path: string, bearer: string, json: unknown): Promise<number>
 }
 
-const catalog = createRunbookCatalog(builtInRunbooks)
-const config = { TOKEN_TTL_SECONDS: 3600, NODE_ENV: 'test', TRUST_PROXY_HOPS: 0, WORKER_CONCURRENCY: 4, WORKER_CAPACITY: undefined } as const
+const catalog = testCatalogOfBuiltIns
 
 /** An API "process": its own pool, its own cache (and listener), its own app. */
 function apiInstance(sql: Sql, cache: CredentialCache, source: PostgresInvalidationSource | null): Instance {
-  const app = createApp({
-    sql,
-    log: new EventLog(new PostgresEventStore(sql)),
-    catalog,
-    logger: pino({ level: 'silent' }),
-    config: config as never,
-    healthy: async () => true,
-    serveApi: true,
-    hashParams: { ...cheapScryptParamsForTests },
-    credentials: cache,
-  })
+  const app = apiAppFor(sql, cache)
   return {
     sql,
     cache,

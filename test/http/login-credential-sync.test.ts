@@ -1,4 +1,3 @@
-import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { capabilities } from '../../src/auth/capabilities.js'
 import { CredentialCache } from '../../src/auth/credential-cache.js'
@@ -6,12 +5,8 @@ import { LOGIN_ATTEMPTS_PER_IP_PER_WINDOW } from '../../src/auth/login-rate-limi
 import { createOperator } from '../../src/auth/operator-store.js'
 import { cheapScryptParamsForTests } from '../../src/auth/password-hash.js'
 import type { Database, Sql } from '../../src/db/database.js'
-import { createApp } from '../../src/http/app.js'
-import { builtInRunbooks } from '../../src/runbooks/built-in-runbooks.js'
-import { createRunbookCatalog } from '../../src/runbooks/catalog.js'
 import { migrateService } from '../../src/service-migrations.js'
-import { EventLog } from '../../src/store/event-log.js'
-import { PostgresEventStore } from '../../src/store/postgres-event-store.js'
+import { apiAppFor, testCatalogOfBuiltIns } from '../support/api-app.js'
 import { freshEmbeddedDatabase } from '../support/databases.js'
 
 /** Counts what the app's write middleware asks of the cache: on PostgreSQL a sync is two queries and a NOTIFY. */
@@ -28,8 +23,7 @@ class CountingCache extends CredentialCache {
   }
 }
 
-const catalog = createRunbookCatalog(builtInRunbooks)
-const config = { TOKEN_TTL_SECONDS: 3600, NODE_ENV: 'test', TRUST_PROXY_HOPS: 1, WORKER_CONCURRENCY: 1, WORKER_CAPACITY: undefined } as const
+const catalog = testCatalogOfBuiltIns
 const admin = { email: 'admin@ops.test', password: 'admin-password-1' }
 
 /**
@@ -40,7 +34,7 @@ const admin = { email: 'admin@ops.test', password: 'admin-password-1' }
 describe('refused logins and the credential cache', () => {
   let db: Database
   let cache: CountingCache
-  let app: ReturnType<typeof createApp>
+  let app: ReturnType<typeof apiAppFor>
 
   const login = async (from: string, email: string, password: string) =>
     (
@@ -56,17 +50,7 @@ describe('refused logins and the credential cache', () => {
     await migrateService(db.sql, { postgresEventStore: true, runbooks: catalog.runbooks })
     await createOperator(db.sql, { ...admin, name: 'Admin', capabilities: [capabilities.opsView], isBreakGlass: false }, { hashParams: { ...cheapScryptParamsForTests } })
     cache = new CountingCache({ mode: 'in-process' })
-    app = createApp({
-      sql: db.sql,
-      log: new EventLog(new PostgresEventStore(db.sql)),
-      catalog,
-      logger: pino({ level: 'silent' }),
-      config: config as never,
-      healthy: async () => true,
-      serveApi: true,
-      hashParams: { ...cheapScryptParamsForTests },
-      credentials: cache,
-    })
+    app = apiAppFor(db.sql, cache, { trustProxyHops: 1 })
   })
   afterAll(async () => {
     await db?.close()
