@@ -14,7 +14,8 @@ export const NOT_FOR_OTHERS = 0o077
  * function. Returns the umask it replaced.
  */
 export function keepCreatedFilesPrivate(): number {
+  // umask() sets as it reads: set once to learn the old mask, then to the old mask widened.
   const previous = process.umask(NOT_FOR_OTHERS)
-  if ((previous | NOT_FOR_OTHERS) !== NOT_FOR_OTHERS) process.umask(previous | NOT_FOR_OTHERS)
+  process.umask(previous | NOT_FOR_OTHERS)
   return previous
 }

@@ -1,6 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
+import { NOT_FOR_OTHERS } from '../private-files.js'
 
 /** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
 export type Sql = postgres.Sql
@@ -74,7 +75,7 @@ export async function startEmbedded(dataDir: string | null): Promise<Database> {
 export function ensurePrivateDirectory(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const mode = statSync(dir).mode & 0o777
-  if ((mode & 0o077) !== 0) chmodSync(dir, mode & 0o700)
+  if ((mode & NOT_FOR_OTHERS) !== 0) chmodSync(dir, mode & ~NOT_FOR_OTHERS)
 }
 
 /**
@@ -89,7 +90,7 @@ export function keepTreePrivate(root: string, onSkipped: (path: string, error: u
     try {
       const stat = lstatSync(path)
       if (stat.isSymbolicLink() || (uid !== undefined && stat.uid !== uid)) return
-      if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700)
+      if ((stat.mode & NOT_FOR_OTHERS) !== 0) chmodSync(path, stat.mode & 0o777 & ~NOT_FOR_OTHERS)
       if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
     } catch (error) {
       onSkipped(path, error)
