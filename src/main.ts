@@ -83,5 +83,11 @@ main().catch((error) => {
   // codes, never their text); a configuration error names the variable and is safe to print as it is.
   const message = error instanceof ConfigError ? error.message : describeFailure(error, 'UNKNOWN')
   console.error('failed to start:', message)
+  // Where it failed, without what it said: the error's class and its stack frames (file positions only;
+  // the stack's first line repeats the message, so it is left out).
+  if (!(error instanceof ConfigError) && error instanceof Error) {
+    const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8)
+    console.error(`  ${error.constructor.name}${frames.length > 0 ? `\n${frames.join('\n')}` : ''}`)
+  }
   process.exit(1)
 })

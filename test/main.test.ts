@@ -116,4 +116,17 @@ describe('npm start on a fresh machine (embedded default)', () => {
     expect(output).not.toContain('demo data seeded')
     expect(output).toContain('demo-operator.txt')
   })
+
+  it('says where a start-up failure happened (its class and stack frames), never what it quoted', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://u:s3cret-start-pw@127.0.0.1:1/x', PORT: '0', HOST: '127.0.0.1' }
+    const failing = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
+    let said = ''
+    failing.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
+    failing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve))
+    expect(code).toBe(1)
+    expect(said).toContain('failed to start:')
+    expect(said).toMatch(/\n\s+at .*database\.ts/)
+    expect(said).not.toContain('s3cret-start-pw')
+  }, 60_000)
 })
