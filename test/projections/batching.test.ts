@@ -129,7 +129,10 @@ function eventsOf(runs: RunSpec[], picks: number[], again: number[]): ProjectedE
   const withAgain = [...projected]
   for (const a of again) {
     const from = a % projected.length
-    withAgain.splice(Math.min(withAgain.length, from + 1 + (a % 5)), 0, projected[from]!)
+    // After the original wherever earlier copies moved it: a copy before it would be an event of a run
+    // delivered before the run's RunRequested, which no store can do.
+    const original = withAgain.indexOf(projected[from]!)
+    withAgain.splice(Math.min(withAgain.length, original + 1 + (a % 5)), 0, projected[from]!)
   }
   return withAgain
 }
