@@ -181,7 +181,7 @@ export const beforeImagesPart: Part = {
     const tenants = scaled(200)
     const findingsPerTenant = 1000
     const total = tenants * findingsPerTenant
-    const count = repetitions(3)
+    const count = repetitions(5)
     console.log(
       `before-images: all-tenants backfill, ${tenants} tenants × ${findingsPerTenant} findings = ${total} findings, ` +
         `concurrency ${concurrency}, median of ${count} (a fresh copy of one seeded database for each variant; the service in this process)`,

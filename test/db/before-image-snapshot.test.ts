@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { beforeImageSchema, keepBeforeImages, readBeforeImages, snapshotTenantRows } from '../../src/db/before-images.js'
+import { beforeImageSchema, keepBeforeImages, readBeforeImages, revertTenantRows, snapshotTenantRows } from '../../src/db/before-images.js'
 import type { Database } from '../../src/db/database.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { databaseFlavours } from '../support/databases.js'
 
 /**
- * The snapshot a repair's before-images are diffed against lives in a temporary table the session keeps
- * (migration v2): emptied by every commit, made again when the repaired table's columns changed.
+ * The snapshot a repair's before-images are diffed against is a cursor declared before the repair
+ * (migration v4): it gives the tenant's rows as they were then, with the table's columns and types as they
+ * are now, on a session that lives through migrations of the table.
  */
 describe.each(databaseFlavours())('before-image snapshots of a session on $name', ({ open }) => {
   let db: Database
@@ -28,46 +29,116 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
       const snapshots = await snapshotTenantRows(session as never, tenantId, ['gadgets'])
       await session.unsafe(change)
       const kept = await keepBeforeImages(session as never, runId, tenantId, snapshots)
-      const [counted] = await session<Array<{ rows: number }>>`select count(*)::int as rows from pg_temp.ops_snapshot_gadgets`
       await session`commit`
-      return { kept, rowsInSnapshot: counted!.rows }
+      return { kept }
     } catch (error) {
       await session`rollback`
       throw error
     }
   }
 
-  it('reuses one snapshot table per session, holding only the current tenant, and follows a change of columns', async () => {
+  it("images only the tenant's changed rows, one transaction after another on one session, and follows a change of columns", async () => {
     const session = await db.sql.reserve()
     try {
-      const first = await repair(session, 'run-a', 7, `update gadgets set colour = 'black' where id = 1`)
-      expect(first).toEqual({ kept: 1, rowsInSnapshot: 2 })
-      const oidOfSnapshot = async () => (await session<Array<{ oid: number }>>`select 'pg_temp.ops_snapshot_gadgets'::regclass::oid::int as oid`)[0]!.oid
-      const before = await oidOfSnapshot()
-      // Emptied by the commit: the next tenant's snapshot holds only its own rows.
-      expect(await session`select * from pg_temp.ops_snapshot_gadgets`).toHaveLength(0)
+      // Tenant 8's row changes in the same statement: it is not tenant 7's change.
+      const first = await repair(session, 'run-a', 7, `update gadgets set colour = 'black' where id in (1, 3)`)
+      expect(first).toEqual({ kept: 1 })
+      expect((await readBeforeImages(session as never, 'run-a')).map((image) => [image.tenantId, image.rowId, image.before])).toEqual([[7, 1, { colour: 'red' }]])
+      // The next transaction declares its cursor again (the last one ended with its transaction).
       const second = await repair(session, 'run-a', 8, `update gadgets set colour = 'white' where id = 3`)
-      expect(second).toEqual({ kept: 1, rowsInSnapshot: 1 })
-      expect(await oidOfSnapshot()).toBe(before)
+      expect(second).toEqual({ kept: 1 })
+      expect((await readBeforeImages(session as never, 'run-a', 8)).map((image) => [image.rowId, image.before])).toEqual([[3, { colour: 'black' }]])
 
       // A migration adds a column while the session lives (through this session: the embedded database has one).
       await session`alter table gadgets add column size integer`
       const third = await repair(session, 'run-b', 7, `update gadgets set size = 3 where id = 2`)
-      expect(third).toEqual({ kept: 1, rowsInSnapshot: 2 })
-      expect((await readBeforeImages(session as never, 'run-b')).map((image) => [image.rowId, image.before, image.after])).toEqual([[2, { size: null }, { size: 3 }]])
+      expect(third).toEqual({ kept: 1 })
+      expect((await readBeforeImages(session as never, 'run-b')).map((image) => [image.rowId, image.before])).toEqual([[2, { size: null }]])
 
       // Types that change without a column's name or base type changing: a length, a scale, a NOT NULL.
       await session`alter table gadgets alter column colour type varchar(5), add column price numeric(8,2) not null default 1.25`
-      expect(await repair(session, 'run-c', 7, `update gadgets set price = 2.5 where id = 1`)).toEqual({ kept: 1, rowsInSnapshot: 2 })
+      expect(await repair(session, 'run-c', 7, `update gadgets set price = 2.5 where id = 1`)).toEqual({ kept: 1 })
       await session`alter table gadgets alter column colour type varchar(20), alter column price type numeric(8,4), alter column price drop not null`
       await session`update gadgets set colour = 'ultramarine', price = 1.2345 where id = 2`
       await session`update gadgets set price = null where id = 1`
-      expect(await repair(session, 'run-d', 7, `update gadgets set price = 9.8765 where id = 2`)).toEqual({ kept: 1, rowsInSnapshot: 2 })
-      expect((await readBeforeImages(session as never, 'run-d')).map((image) => [image.rowId, image.before, image.after])).toEqual([
-        [2, { price: 1.2345 }, { price: 9.8765 }],
-      ])
+      expect(await repair(session, 'run-d', 7, `update gadgets set price = 9.8765 where id = 2`)).toEqual({ kept: 1 })
+      expect((await readBeforeImages(session as never, 'run-d')).map((image) => [image.rowId, image.before])).toEqual([[2, { price: 1.2345 }]])
     } finally {
       session.release()
     }
+  })
+
+  /** A revert of `runId`'s images of `tenantId`, in one transaction. */
+  const revert = (runId: string, tenantId: number) => db.sql.begin((tx) => revertTenantRows(tx, runId, tenantId))
+
+  it('a revert compares what the run wrote by hash: an edit of a column the run wrote blocks it, an edit of another does not', async () => {
+    await db.sql`create table widgets (id bigint primary key, tenant_id bigint not null, colour text, size integer, note text, updated_at timestamptz)`
+    await db.sql`insert into widgets values (1, 5, 'red', 1, 'a', null), (2, 5, 'blue', null, 'b', null), (3, 5, 'green', 3, 'c', null)`
+    const session = await db.sql.reserve()
+    try {
+      await session`begin`
+      const snapshots = await snapshotTenantRows(session as never, 5, ['widgets'])
+      await session`update widgets set colour = 'black', size = null where id = 1`
+      await session`update widgets set size = 2 where id = 2`
+      await session`update widgets set colour = 'white' where id = 3`
+      expect(await keepBeforeImages(session as never, 'run-h', 5, snapshots)).toBe(3)
+      await session`commit`
+    } finally {
+      session.release()
+    }
+    // Row 1: a column the run wrote changed since (null → 0). Row 2: a column the run did not write.
+    await db.sql`update widgets set size = 0 where id = 1`
+    await db.sql`update widgets set note = 'edited' where id = 2`
+    expect(await revert('run-h', 5)).toEqual({ total: 3, updated: 2 })
+    expect(await db.sql`select id, colour, size, note from widgets order by id`).toEqual([
+      { id: '1', colour: 'black', size: 0, note: 'a' },
+      { id: '2', colour: 'blue', size: null, note: 'edited' },
+      { id: '3', colour: 'green', size: 3, note: 'c' },
+    ])
+  })
+
+  it('reverts images written before migration v4 ({column: [before, after]}) and leaves alone the rows changed since', async () => {
+    await db.sql`create table sprockets (id bigint primary key, tenant_id bigint not null, colour text, teeth integer, updated_at timestamptz)`
+    await db.sql`insert into sprockets values (1, 4, 'black', 12, null), (2, 4, 'white', 20, null), (3, 4, 'grey', 8, null)`
+    await db.sql`
+      insert into ops_before_images (run_id, tenant_id, table_name, images, row_count)
+      values ('run-old', 4, 'sprockets', ${JSON.stringify({
+        1: { colour: ['red', 'black'], teeth: [10, 12] },
+        2: { colour: ['blue', 'white'] },
+        3: { teeth: [6, 7] },
+      })}, 3)`
+    // Row 3 no longer holds what the old run wrote (7): left alone.
+    expect(await revert('run-old', 4)).toEqual({ total: 3, updated: 2 })
+    expect(await db.sql`select id, colour, teeth from sprockets order by id`).toEqual([
+      { id: '1', colour: 'red', teeth: 10 },
+      { id: '2', colour: 'blue', teeth: 20 },
+      { id: '3', colour: 'grey', teeth: 8 },
+    ])
+    expect((await readBeforeImages(db.sql, 'run-old')).map((image) => [image.rowId, image.before])).toEqual([
+      [1, { colour: 'red', teeth: 10 }],
+      [2, { colour: 'blue' }],
+      [3, { teeth: 6 }],
+    ])
+  })
+
+  it('counts as changed since, and leaves alone, the rows whose hashed columns were dropped since the run', async () => {
+    await db.sql`create table cogs (id bigint primary key, tenant_id bigint not null, colour text, spare text, updated_at timestamptz)`
+    await db.sql`insert into cogs values (1, 6, 'red', 'x', null), (2, 6, 'blue', 'y', null)`
+    const session = await db.sql.reserve()
+    try {
+      await session`begin`
+      const snapshots = await snapshotTenantRows(session as never, 6, ['cogs'])
+      await session`update cogs set colour = 'black'`
+      expect(await keepBeforeImages(session as never, 'run-dropped', 6, snapshots)).toBe(2)
+      await session`commit`
+    } finally {
+      session.release()
+    }
+    await db.sql`alter table cogs drop column spare`
+    expect(await revert('run-dropped', 6)).toEqual({ total: 2, updated: 0 })
+    expect(await db.sql`select id, colour from cogs order by id`).toEqual([
+      { id: '1', colour: 'black' },
+      { id: '2', colour: 'black' },
+    ])
   })
 })

@@ -103,6 +103,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         { owner: 'before-images', version: 1, name: 'before-images of repaired rows' },
         { owner: 'before-images', version: 2, name: 'snapshots in a temporary table kept by the session' },
         { owner: 'before-images', version: 3, name: 'snapshot statements prepared once per session' },
+        { owner: 'before-images', version: 4, name: 'snapshots read through a cursor declared before the repair' },
         { owner: 'runbook:example.runbook', version: 1, name: 'create example table' },
       ])
       const sets = [...owners.slice(0, 3), 'alerts', ...owners.slice(3), 'preflight-plans', 'before-images', 'runbook:example.runbook']
@@ -124,7 +125,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
         [...owners, 'alerts', 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
           ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }, { owner, version: 5 }] : []),
-          ...(owner === 'before-images' ? [{ owner, version: 2 }, { owner, version: 3 }] : []),
+          ...(owner === 'before-images' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }] : []),
         ]),
       )
       const upgraded = after
