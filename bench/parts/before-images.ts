@@ -48,7 +48,7 @@ async function beforeImageBytes(db: Database): Promise<{ images: number; totalBy
       pg_total_relation_size('ops_before_images')::text as total,
       pg_table_size('ops_before_images')::text as heap,
       pg_indexes_size('ops_before_images')::text as indexes,
-      (select sum(pg_column_size(images))::float8 / nullif(sum(row_count), 0) from ops_before_images)::text as payload`
+      (select sum(pg_column_size(images) + coalesce(pg_column_size(row_ids), 0) + coalesce(pg_column_size(written), 0))::float8 / nullif(sum(row_count), 0) from ops_before_images)::text as payload`
   return {
     images: row!.images,
     totalBytes: Number(row!.total),
@@ -270,7 +270,7 @@ export const beforeImagesPart: Part = {
       console.log(
         `before-image bytes per changed finding: ${perImage(bytes.totalBytes).toFixed(0)} B on disk ` +
           `(pg_total_relation_size ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB / ${bytes.images} images; table ${perImage(bytes.tableBytes).toFixed(0)} B, ` +
-          `indexes ${perImage(bytes.indexBytes).toFixed(0)} B), before + after values ${bytes.payloadBytes.toFixed(0)} B (pg_column_size of a tenant's images, compressed, per image)`,
+          `indexes ${perImage(bytes.indexBytes).toFixed(0)} B), the values before, row ids and hashes of what the run wrote ${bytes.payloadBytes.toFixed(0)} B (pg_column_size of a tenant's images, compressed, per image)`,
       )
       if (overhead > 0.15 || process.env.BENCH_EXPLAIN === '1') {
         if (overhead > 0.15) console.log(`BEFORE-IMAGE OVERHEAD ABOVE 15 % OF THE END-TO-END RUN (${(100 * overhead).toFixed(1)} %): one tenant under auto_explain`)

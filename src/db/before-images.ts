@@ -124,15 +124,17 @@ export const beforeImageSchema: MigrationSet = {
         // read as jsonb: checking them as json on the way in parsed every image once more, in the repair.
         `alter table ops_before_images alter column images type text`,
         // What the run wrote is kept as a hash, not as JSON (formatting every changed value twice cost more
-        // than the rest of an image): `images` becomes {"<row id>": [<hash>, {"<column>": before, …}], …},
-        // the hash over the row's `hashed_columns` in that order, the changed ones' new values and null for
-        // the others. Rows written before this version keep {"<row id>": {"<column>": [before, after]}} and
-        // `hashed_columns` null; a revert reads both.
-        `alter table ops_before_images add column hashed_columns text[]`,
+        // than the rest of an image), and the rows' ids and hashes as arrays, not as text: `images` becomes
+        // the JSON array [{"<column>": before, …}, …], row by row as `row_ids` and `written` (the hash over
+        // the row's `hashed_columns` in that order: the changed ones' new values, null for the others).
+        // Rows written before this version keep {"<row id>": {"<column>": [before, after]}} in `images` and
+        // the three columns null; a revert reads both.
+        `alter table ops_before_images add column hashed_columns text[], add column row_ids bigint[], add column written bigint[]`,
         // lz4 compresses a tenant's images several times faster than the default pglz, in the repair's
         // transaction; a server built without lz4 keeps pglz.
         `do $$ begin
-           alter table ops_before_images alter column images set compression lz4;
+           alter table ops_before_images alter column images set compression lz4,
+             alter column row_ids set compression lz4, alter column written set compression lz4;
          exception when feature_not_supported then null;
          end $$`,
       ],
@@ -237,8 +239,8 @@ function keepStatement(table: string, columns: readonly string[]): string {
       -- not the run's change, and must not be put back by a revert.
       where t.xmin = pg_current_xact_id()::xid
     ), kept as (
-      insert into ops_before_images (run_id, tenant_id, table_name, images, hashed_columns, row_count)
-      select $1, $3, $2, '{' || string_agg(to_json(c.id::text)::text || ':[' || c.written || ',{' || c.image || '}]', ',') || '}', $4::text[], count(*)::integer
+      insert into ops_before_images (run_id, tenant_id, table_name, images, row_ids, written, hashed_columns, row_count)
+      select $1, $3, $2, '[{' || string_agg(c.image, '},{') || '}]', array_agg(c.id), array_agg(c.written), $4::text[], count(*)::integer
       from changed c
       where c.image <> ''
       having count(*) > 0
@@ -265,16 +267,26 @@ export interface BeforeImage {
 }
 
 /**
- * The images of one run, row by row, in both formats (migration v4): `before` the changed columns' values
- * before the run; what the run wrote as `written` (a hash over `hashed_columns`) or, in images written
- * before v4, as `after` (the changed columns' values).
+ * The images of the `ops_before_images` row `b`, one row each, in both formats (migration v4): `before` the
+ * changed columns' values before the run; what the run wrote as `written` (a hash over `hashed_columns`)
+ * or, in images written before v4, as `after` (the changed columns' values). Each function is handed an
+ * empty value in the other format's rows, so that neither sees what it cannot read.
  */
+const IMAGES_OF_ROW = `
+  select e.key::bigint as row_id,
+    (select jsonb_object_agg(c.key, c.value -> 0) from jsonb_each(e.value) c) as before,
+    (select jsonb_object_agg(c.key, c.value -> 1) from jsonb_each(e.value) c) as after,
+    null::bigint as written
+  from jsonb_each(case when b.hashed_columns is null then b.images::jsonb else '{}' end) e
+  union all
+  select r.row_id, r.before, null, r.written
+  from rows from (unnest(b.row_ids), unnest(b.written), jsonb_array_elements(case when b.hashed_columns is null then '[]' else b.images::jsonb end))
+    as r(row_id, written, before)`
+
+/** The images of one run, tenant by tenant, table by table, row by row. */
 const IMAGES_OF = `
-  select b.tenant_id, b.table_name, e.key::bigint as row_id,
-    case when b.hashed_columns is null then (select jsonb_object_agg(c.key, c.value -> 0) from jsonb_each(e.value) c) else e.value -> 1 end as before,
-    case when b.hashed_columns is null then (select jsonb_object_agg(c.key, c.value -> 1) from jsonb_each(e.value) c) end as after,
-    case when b.hashed_columns is not null then (e.value ->> 0)::bigint end as written
-  from ops_before_images b cross join lateral jsonb_each(b.images::jsonb) e`
+  select b.tenant_id, b.table_name, b.hashed_columns, i.row_id, i.before, i.after, i.written
+  from ops_before_images b cross join lateral (${IMAGES_OF_ROW}) i`
 
 export async function readBeforeImages(sql: Sql | TransactionSql, runId: string, tenantId?: number): Promise<BeforeImage[]> {
   const rows = await sql.unsafe<Array<{ tenant_id: string; table_name: string; row_id: string; before: Record<string, unknown> }>>(
@@ -296,8 +308,7 @@ export async function readBeforeImages(sql: Sql | TransactionSql, runId: string,
 export async function revertTenantRows(tx: TransactionSql, revertedRunId: string, tenantId: number): Promise<{ total: number; updated: number }> {
   const groups = await tx<Array<{ table_name: string; hashed_columns: string[] | null; columns: string[] }>>`
     select b.table_name, b.hashed_columns, array_agg(distinct c.key order by c.key) as columns
-    from ops_before_images b cross join lateral jsonb_each(b.images::jsonb) e
-      cross join lateral jsonb_object_keys(case when b.hashed_columns is null then e.value else e.value -> 1 end) as c(key)
+    from ops_before_images b cross join lateral (${tx.unsafe(IMAGES_OF_ROW)}) i cross join lateral jsonb_object_keys(i.before) as c(key)
     where b.run_id = ${revertedRunId} and b.tenant_id = ${tenantId}
     group by b.table_name, b.hashed_columns
     order by b.table_name, b.hashed_columns`
