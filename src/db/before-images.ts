@@ -230,18 +230,21 @@ function keepStatement(table: string, columns: readonly string[]): string {
   // of `columns` (kept as hashed_columns); a revert hashes the row's values the same way to know whether
   // anybody changed them since.
   const written = `hash_record_extended(row(${columns.map((c) => `case when ${changed(c)} then t.${quoted(c)} end`).join(', ')}), 0)`
+  // The rows' images go straight into the aggregate (`offset 0` keeps each row's image computed once for
+  // the filter and the aggregate, and nothing is materialised in between).
   const statement = `
-    with changed as (
-      select s.id, concat_ws(',', ${slices.join(', ')}) as image, ${written} as written
-      from ops_snapshot_rows(${literal(snapshotCursorOf(table))}, null::${quoted(table)}) s
-      join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
-      -- Rows this transaction wrote: a row another writer changed meanwhile (this is READ COMMITTED) is
-      -- not the run's change, and must not be put back by a revert.
-      where t.xmin = pg_current_xact_id()::xid
-    ), kept as (
+    with kept as (
       insert into ops_before_images (run_id, tenant_id, table_name, images, row_ids, written, hashed_columns, row_count)
       select $1, $3, $2, '[{' || string_agg(c.image, '},{') || '}]', array_agg(c.id), array_agg(c.written), $4::text[], count(*)::integer
-      from changed c
+      from (
+        select s.id, concat_ws(',', ${slices.join(', ')}) as image, ${written} as written
+        from ops_snapshot_rows(${literal(snapshotCursorOf(table))}, null::${quoted(table)}) s
+        join ${quoted(table)} t on t.id = s.id and t.tenant_id = $3
+        -- Rows this transaction wrote: a row another writer changed meanwhile (this is READ COMMITTED) is
+        -- not the run's change, and must not be put back by a revert.
+        where t.xmin = pg_current_xact_id()::xid
+        offset 0
+      ) c
       where c.image <> ''
       having count(*) > 0
       returning row_count
