@@ -15,7 +15,6 @@ import type { Projector } from './projections/projector.js'
 import { readModelProjector } from './projections/read-model-projections.js'
 import { InProcessJobQueue } from './queue/in-process-job-queue.js'
 import type { JobConsumer, JobQueue, TenantJob } from './queue/job-queue.js'
-import { NatsJobQueue } from './queue/nats-job-queue.js'
 import { builtInRunbooks } from './runbooks/built-in-runbooks.js'
 import { createRunbookCatalog, type RunbookCatalog } from './runbooks/catalog.js'
 import type { Runbook } from './runbooks/runbook.js'
@@ -23,7 +22,6 @@ import { migrateService } from './service-migrations.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics/service-metrics.js'
 import { EventLog } from './store/event-log.js'
 import type { EventStore } from './store/event-store.js'
-import { EventStoreDbEventStore } from './store/eventstoredb-event-store.js'
 import { PostgresEventStore } from './store/postgres-event-store.js'
 import { createDispatcher } from './workers/dispatcher.js'
 import { createVerifier } from './workers/verifier.js'
@@ -88,11 +86,15 @@ async function applyServiceSchema(config: Pick<Config, 'EVENTSTORE_URL'>, db: Da
 
 /** The event store: EventStoreDB when configured, the database's own tables otherwise. */
 export async function connectEventStore(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<EventStore> {
-  return config.EVENTSTORE_URL ? EventStoreDbEventStore.connect(config.EVENTSTORE_URL) : new PostgresEventStore(db.sql)
+  if (!config.EVENTSTORE_URL) return new PostgresEventStore(db.sql)
+  // Loaded only when configured, as the NATS queue below: the clients are tens of MiB the embedded default does not need.
+  const { EventStoreDbEventStore } = await import('./store/eventstoredb-event-store.js')
+  return EventStoreDbEventStore.connect(config.EVENTSTORE_URL)
 }
 
 async function openQueue(config: Config, logger: Logger, onStreamRecreated: () => void): Promise<JobQueue<TenantJob>> {
   if (!config.NATS_URL) return new InProcessJobQueue<TenantJob>({ logger, ackWaitMs: config.JOB_ACK_WAIT_MS })
+  const { NatsJobQueue } = await import('./queue/nats-job-queue.js')
   // max_deliver must exceed the worker's own attempt limits (TENANT_LOCKED waits up to ~900 s), so the
   // worker always records the final failure itself and no job is left stranded at the server's limit.
   return NatsJobQueue.connect<TenantJob>({

@@ -1,6 +1,5 @@
-import { DeadlineExceededError, UnavailableError } from '@eventstore/db-client'
-import { NatsError } from 'nats'
 import { CONNECTION_ERROR_CODES, failureCodeOf } from '../commands/run/failure-message.js'
+import { adapterOutageCodeOf } from '../dependency-outages.js'
 
 /** Seconds a client is asked to wait while a dependency is down: about what a restart of one takes. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
@@ -8,8 +7,6 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 // SQLSTATEs of a server that is not there for now: connection exceptions (class 08), admin/crash
 // shutdown and "cannot connect now" (57P01–57P03), too many connections (53300).
 const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/
-// NATS client errors of a connection that is gone or not answering (the client reconnects by itself).
-const UNAVAILABLE_NATS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAINING', 'DISCONNECT', 'TIMEOUT', 'CONNECTION_REFUSED', '503'])
 
 /**
  * True when `error` says a dependency (PostgreSQL, NATS, EventStoreDB) cannot be reached right now rather
@@ -26,9 +23,9 @@ export function isDependencyUnavailable(error: unknown): boolean {
  */
 export function unavailableCodeOf(error: unknown): string | null {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-    if (current instanceof NatsError && UNAVAILABLE_NATS_CODES.has(current.code)) return `NATS ${current.code}`
-    // @eventstore/db-client: no node of the cluster answers, or none in time (its errors keep name 'Error').
-    if (current instanceof UnavailableError || current instanceof DeadlineExceededError) return 'EventStoreDB unavailable'
+    // NATS and EventStoreDB: what their adapters recognise (src/queue/nats-job-queue.ts, src/store/eventstoredb-event-store.ts).
+    const adapterCode = adapterOutageCodeOf(current)
+    if (adapterCode !== null) return adapterCode
     const code = failureCodeOf(current)
     if (code !== undefined && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return code
     current = (current as { cause?: unknown }).cause

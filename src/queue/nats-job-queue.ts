@@ -15,7 +15,13 @@ import {
   type NatsConnection,
 } from 'nats'
 import type { Logger } from 'pino'
+import { recogniseOutages } from '../dependency-outages.js'
 import type { ConsumeOptions, JobConsumer, JobDelivery, JobQueue, QueueDepth, TenantJob } from './job-queue.js'
+
+// NATS client errors of a connection that is gone or not answering (the client reconnects by itself): the
+// API answers 503 with Retry-After while NATS is down (src/http/dependency-unavailable.ts).
+const UNAVAILABLE_NATS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DRAINING', 'DISCONNECT', 'TIMEOUT', 'CONNECTION_REFUSED', '503'])
+recogniseOutages((error) => (error instanceof NatsError && UNAVAILABLE_NATS_CODES.has(error.code) ? `NATS ${error.code}` : null))
 
 export interface NatsJobQueueOptions {
   /** nats://host:port; may carry credentials, so it is never logged. */

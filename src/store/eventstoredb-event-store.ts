@@ -20,7 +20,10 @@ import {
   type JSONType,
   type Position,
   type RecordedEvent,
+  DeadlineExceededError,
+  UnavailableError,
 } from '@eventstore/db-client'
+import { recogniseOutages } from '../dependency-outages.js'
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -31,6 +34,10 @@ import {
   type StoredEvent,
   type StreamAppend,
 } from './event-store.js'
+
+// No node of the cluster answers, or none in time (the client's errors keep name 'Error'): the API answers
+// 503 with Retry-After while EventStoreDB is down (src/http/dependency-unavailable.ts).
+recogniseOutages((error) => (error instanceof UnavailableError || error instanceof DeadlineExceededError ? 'EventStoreDB unavailable' : null))
 
 // ---------------------------------------------------------------------------------------------------------
 // Pure mappings between the port and the client (exported for unit tests; no I/O).

@@ -1,6 +1,8 @@
 import { Hono } from 'hono'
 import { connect } from 'nats'
 import { EventStoreDbEventStore } from '../../src/store/eventstoredb-event-store.js'
+// Loaded as the service loads it when NATS_URL is set: the adapter is what recognises its client's errors.
+import '../../src/queue/nats-job-queue.js'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { isDependencyUnavailable } from '../../src/http/dependency-unavailable.js'
