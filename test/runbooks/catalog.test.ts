@@ -59,6 +59,7 @@ describe('runbook catalog', () => {
     expect(repairedTables(runbook({ repairs: ['findings', 'assets'] }))).toEqual(['findings', 'assets'])
     expect(() => createRunbookCatalog([runbook({ repairs: ['findings; drop table tenants'] })])).toThrow(/repairs/)
     expect(() => createRunbookCatalog([runbook({ repairs: ['Findings'] })])).toThrow(/repairs/)
+    expect(() => createRunbookCatalog([runbook({ repairs: ['findings', 'assets', 'findings'] })])).toThrow(/repairs names "findings" twice/)
   })
 
   it('refuses, at composition, a runbook twice, a malformed key or capability, or parameters without defaults', () => {
