@@ -111,7 +111,8 @@ export const beforeImageSchema: MigrationSet = {
         // they were when it was declared (every cursor is insensitive: it keeps the snapshot of its DECLARE,
         // the transaction's later changes included), so nothing is copied until the comparison reads it, and
         // the rows come with the table's own types, whatever a migration changed while the session lived.
-        `drop function ops_snapshot_table(text)`,
+        // v3's ops_snapshot_table stays: a worker of the previous release, still running during a rolling
+        // upgrade, calls it (and writes images in the v1 format, which a revert still reads).
         // A cursor cannot be read in a FROM clause; this function returns its rows as a set, typed as the
         // table's rows (`ops_snapshot_rows('<cursor>', null::<table>)`).
         `create function ops_snapshot_rows(p_cursor refcursor, p_row_type anyelement) returns setof anyelement
