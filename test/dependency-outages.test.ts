@@ -9,13 +9,21 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) return sourceFiles(path)
-    return /\.tsx?$/.test(entry.name) ? [path] : []
+    return /\.(?:[cm]?[jt]s|tsx)$/.test(entry.name) ? [path] : []
   })
 }
 
 /** Static imports (`import … from '…'` and `export … from '…'`, types excluded) of a module's text. */
 function staticImports(text: string): string[] {
-  return [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^'";]*?from\s+'([^']+)'/gm), ...text.matchAll(/^import\s+'([^']+)'/gm)].map((m) => m[1]!)
+  return [
+    ...text.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^'";]*?from\s+['"]([^'"]+)['"]/gm),
+    ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+  ].map((m) => m[1]!)
+}
+
+/** Every `import('…')` and `require('…')` of a module's text, wherever it is. */
+function loadedLater(text: string): string[] {
+  return [...text.matchAll(/\b(?:import|require)\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!)
 }
 
 describe('the dependency clients are loaded only by their adapters', () => {
@@ -27,28 +35,35 @@ describe('the dependency clients are loaded only by their adapters', () => {
     '@eventstore/db-client': 'store/eventstoredb-event-store.ts',
   }
 
-  it('no other module of src imports a client or an adapter statically', () => {
+  it('no other module of src imports a client at all, or an adapter statically', () => {
     const offenders: string[] = []
     for (const file of sourceFiles(SRC)) {
       const path = relative(SRC, file)
-      for (const specifier of staticImports(readFileSync(file, 'utf8'))) {
-        for (const [client, adapter] of Object.entries(adapters)) {
-          const adapterModule = adapter.replace(/\.ts$/, '.js')
-          const importsClient = specifier === client
-          const importsAdapter = specifier.endsWith(adapterModule.split('/').pop()!) && specifier.includes(adapterModule.split('/')[0]!)
-          if ((importsClient || importsAdapter) && path !== adapter) offenders.push(`${path} imports ${specifier}`)
-        }
+      const text = readFileSync(file, 'utf8')
+      for (const [client, adapter] of Object.entries(adapters)) {
+        if (path === adapter) continue
+        const isClient = (specifier: string) => specifier === client || specifier.startsWith(`${client}/`)
+        const adapterModule = adapter.replace(/\.ts$/, '.js')
+        const isAdapter = (specifier: string) => specifier.endsWith(`/${adapterModule}`) || specifier.endsWith(`/${adapterModule.split('/').pop()!}`)
+        for (const specifier of staticImports(text)) if (isClient(specifier) || isAdapter(specifier)) offenders.push(`${path} imports ${specifier}`)
+        for (const specifier of loadedLater(text)) if (isClient(specifier)) offenders.push(`${path} loads ${specifier}`)
       }
     }
     expect(offenders).toEqual([])
   })
 
-  it('finds the static imports it looks for (the scan itself)', () => {
-    expect(staticImports(`import { connect } from 'nats'\nimport type { X } from '@eventstore/db-client'\nexport { a } from './b.js'\nimport './side.js'`)).toEqual([
-      'nats',
-      './b.js',
-      './side.js',
-    ])
+  it('finds the imports it looks for (the scan itself)', () => {
+    const text = [
+      `import { connect } from 'nats'`,
+      `import type { X } from '@eventstore/db-client'`,
+      `export { a } from "./b.js"`,
+      `  import { c } from './indented.js'`,
+      `import './side.js'`,
+      `const late = await import("nats/lib/x")`,
+      `const required = require('@eventstore/db-client')`,
+    ].join('\n')
+    expect(staticImports(text)).toEqual(['nats', './b.js', './indented.js', './side.js'])
+    expect(loadedLater(text)).toEqual(['nats/lib/x', '@eventstore/db-client'])
   })
 
   it('asks every recogniser an adapter registered, and answers null when none knows the error', () => {

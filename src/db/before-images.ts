@@ -3,10 +3,11 @@ import type { MigrationSet } from './migrations.js'
 
 /**
  * SPEC §11 before-images (DESIGN invariant 9): for every row a run changes, the values of the columns it
- * changed as they were before, and as the run wrote them, kept in the repair's own transaction. Generic over
- * runbooks: the tenant worker copies the tenant's rows of the tables the runbook repairs before the repair
- * and compares after it, so no runbook writes code for it, and a change without its before-image (or the
- * reverse) cannot commit. `updated_at` is the one column left out: every change moves it, a revert too.
+ * changed as they were before, and a hash of what it wrote, kept in the repair's own transaction. Generic
+ * over runbooks: the tenant worker declares a cursor over the tenant's rows of the tables the runbook repairs
+ * before the repair and compares after it, so no runbook writes code for it, and a change without its
+ * before-image (or the reverse) cannot commit. `updated_at` is the one column left out: every change moves
+ * it, a revert too. Needs PostgreSQL 14 or later (`hash_record_extended`, column compression).
  */
 export const beforeImageSchema: MigrationSet = {
   owner: 'before-images',
@@ -121,20 +122,20 @@ export const beforeImageSchema: MigrationSet = {
            return query execute format('fetch all from %I', p_cursor);
          end
          $$`,
-        // The images are written as JSON text by one statement that builds them (src/db/before-images.ts) and
-        // read as jsonb: checking them as json on the way in parsed every image once more, in the repair.
-        `alter table ops_before_images alter column images type text`,
         // What the run wrote is kept as a hash, not as JSON (formatting every changed value twice cost more
-        // than the rest of an image), and the rows' ids and hashes as arrays, not as text: `images` becomes
-        // the JSON array [{"<column>": before, …}, …], row by row as `row_ids` and `written` (the hash over
-        // the row's `hashed_columns` in that order: the changed ones' new values, null for the others).
-        // Rows written before this version keep {"<row id>": {"<column>": [before, after]}} in `images` and
-        // the three columns null; a revert reads both.
-        `alter table ops_before_images add column hashed_columns text[], add column row_ids bigint[], add column written bigint[]`,
+        // than the rest of an image), the rows' ids and hashes as arrays, and the values before as JSON text
+        // (written by the statement that builds it, never parsed on the way in): `befores` is the JSON array
+        // [{"<column>": before, …}, …], row by row as `row_ids` and `written` (the hash over the row's
+        // `hashed_columns` in that order: the changed ones' new values, null for the others). Rows written
+        // before this version keep {"<row id>": {"<column>": [before, after]}} in `images`, the new columns
+        // null; a revert reads both. New columns, not a new type for `images`: altering its type would
+        // rewrite up to OPS_BEFORE_IMAGE_DAYS of images under a lock that holds every repair meanwhile.
+        `alter table ops_before_images alter column images drop not null,
+           add column hashed_columns text[], add column row_ids bigint[], add column written bigint[], add column befores text`,
         // lz4 compresses a tenant's images several times faster than the default pglz, in the repair's
         // transaction; a server built without lz4 keeps pglz.
         `do $$ begin
-           alter table ops_before_images alter column images set compression lz4,
+           alter table ops_before_images alter column befores set compression lz4,
              alter column row_ids set compression lz4, alter column written set compression lz4;
          exception when feature_not_supported then null;
          end $$`,
@@ -168,10 +169,56 @@ function snapshotCursorOf(table: string): string {
   return `ops_snapshot_${table}`
 }
 
+/**
+ * The transaction a runbook repairs in: the worker's, with savepoints refused. A row written inside a
+ * savepoint carries the subtransaction's id, not the transaction's, and `keepBeforeImages` takes only the
+ * rows the transaction itself wrote (another writer's rows must not be imaged as the run's): a change made in
+ * a savepoint would commit without its before-image. A runbook's repair is one transaction (README).
+ */
+export function repairTransaction(tx: TransactionSql): TransactionSql {
+  return new Proxy(tx, {
+    get(target, property, receiver) {
+      if (property === 'savepoint') return () => Promise.reject(new Error('a runbook repairs in one transaction: savepoints would lose before-images'))
+      return Reflect.get(target, property, receiver) as unknown
+    },
+  })
+}
+
+/** A column of a repaired table, and whether its type hashes in binary (else it is compared and hashed as text). */
+export interface SnapshotColumn {
+  name: string
+  hashable: boolean
+}
+
 /** A table's snapshot in the repair's transaction: its columns, which `keepBeforeImages` compares. */
 export interface TableSnapshot {
   table: string
-  columns: readonly string[]
+  columns: readonly SnapshotColumn[]
+}
+
+/**
+ * The columns of table `$1` in order, each with whether its type has a hash function `hash_record_extended`
+ * can use (a default hash operator class of the type, of a domain's base type, of any enum, or of an array's
+ * element type). The others (`json`, `tsvector`, `money`, …) are compared and hashed by their text, so that
+ * any table the platform has can be repaired; what is hashable is decided the same way at the revert.
+ */
+const COLUMNS_OF = `
+  select a.attname::text as name, exists (
+      select 1 from pg_opclass c join pg_am m on m.oid = c.opcmethod
+      where m.amname = 'hash' and c.opcdefault and c.opcintype in (
+        a.atttypid,
+        case when t.typtype = 'd' then t.typbasetype end,
+        case when t.typtype = 'e' then 'anyenum'::regtype::oid end,
+        case when t.typcategory = 'A' and exists (
+          select 1 from pg_opclass ec join pg_am em on em.oid = ec.opcmethod
+          where em.amname = 'hash' and ec.opcdefault and ec.opcintype = t.typelem) then 'anyarray'::regtype::oid end)
+    ) as hashable
+  from pg_attribute a join pg_type t on t.oid = a.atttypid
+  where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
+  order by a.attnum`
+
+function columnsOf(sql: Sql | TransactionSql, table: string) {
+  return sql.unsafe<SnapshotColumn[]>(COLUMNS_OF, [quoted(table)], { prepare: true })
 }
 
 /**
@@ -185,14 +232,12 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
   const sent = tables.map((table) => ({
     table,
     declared: tx.unsafe(`declare ${quoted(snapshotCursorOf(table))} no scroll cursor for select * from ${quoted(table)} where tenant_id = $1`, [tenantId]).execute(),
-    columns: tx<Array<{ columns: string[] }>>`
-      select array_agg(attname::text order by attnum) as columns from pg_attribute
-      where attrelid = ${quoted(table)}::regclass and attnum > 0 and not attisdropped`.execute(),
+    columns: columnsOf(tx, table).execute(),
   }))
   return Promise.all(
     sent.map(async ({ table, declared, columns }) => {
-      const [, [row]] = await Promise.all([declared, columns])
-      return { table, columns: row!.columns }
+      const [, rows] = await Promise.all([declared, columns])
+      return { table, columns: rows.map(({ name, hashable }) => ({ name, hashable })) }
     }),
   )
 }
@@ -205,37 +250,44 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
 export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, snapshots: readonly TableSnapshot[]): Promise<number> {
   const kept = await Promise.all(
     snapshots.map(async ({ table, columns: all }) => {
-      const columns = all.filter((name) => name !== MOVED_BY_EVERY_CHANGE)
-      const [row] = await tx.unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns], { prepare: true })
+      const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE)
+      const [row] = await tx.unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], {
+        prepare: true,
+      })
       return row?.kept ?? 0
     }),
   )
   return kept.reduce((sum, n) => sum + n, 0)
 }
 
+/** A column's value in `alias`'s row as it is compared and hashed: itself, or its text when its type does not hash. */
+function comparable(alias: string, { name, hashable }: SnapshotColumn): string {
+  return hashable ? `${alias}.${quoted(name)}` : `${alias}.${quoted(name)}::text`
+}
+
 /** The keep statement of a table and column list: one text per pair, so that each connection prepares it once. */
 const keepStatements = new Map<string, string>()
 
-function keepStatement(table: string, columns: readonly string[]): string {
-  const key = `${table}\u0000${columns.join('\u0000')}`
+function keepStatement(table: string, columns: readonly SnapshotColumn[]): string {
+  const key = `${table}\u0000${columns.map(({ name, hashable }) => `${name}:${hashable}`).join('\u0000')}`
   const known = keepStatements.get(key)
   if (known) return known
-  const changed = (c: string) => `s.${quoted(c)} is distinct from t.${quoted(c)}`
+  const changed = (c: SnapshotColumn) => `${comparable('s', c)} is distinct from ${comparable('t', c)}`
   // Each changed column as `"name":before`, joined by concat_ws (which skips the unchanged ones' nulls), the
-  // rows' images joined as text too: JSON text is written and never parsed (migration v4 made `images` text).
-  const entries = columns.map((c) => `case when ${changed(c)} then ${literal(`${JSON.stringify(c)}:`)} || coalesce(to_json(s.${quoted(c)})::text, 'null') end`)
+  // rows' images joined as text too: JSON text is written and never parsed on the way in.
+  const entries = columns.map((c) => `case when ${changed(c)} then ${literal(`${JSON.stringify(c.name)}:`)} || coalesce(to_json(s.${quoted(c.name)})::text, 'null') end`)
   // concat_ws takes at most 100 arguments: a wide table's columns are joined in slices, then the slices.
   const slices: string[] = []
   for (let i = 0; i < entries.length; i += CONCAT_SLICE) slices.push(`nullif(concat_ws(',', ${entries.slice(i, i + CONCAT_SLICE).join(', ')}), '')`)
   // What the run wrote: the changed columns' new values, null in place of the others, hashed in the order
   // of `columns` (kept as hashed_columns); a revert hashes the row's values the same way to know whether
   // anybody changed them since.
-  const written = `hash_record_extended(row(${columns.map((c) => `case when ${changed(c)} then t.${quoted(c)} end`).join(', ')}), 0)`
+  const written = `hash_record_extended(row(${columns.map((c) => `case when ${changed(c)} then ${comparable('t', c)} end`).join(', ')}), 0)`
   // The rows' images go straight into the aggregate (`offset 0` keeps each row's image computed once for
   // the filter and the aggregate, and nothing is materialised in between).
   const statement = `
     with kept as (
-      insert into ops_before_images (run_id, tenant_id, table_name, images, row_ids, written, hashed_columns, row_count)
+      insert into ops_before_images (run_id, tenant_id, table_name, befores, row_ids, written, hashed_columns, row_count)
       select $1, $3, $2, '[{' || string_agg(c.image, '},{') || '}]', array_agg(c.id), array_agg(c.written), $4::text[], count(*)::integer
       from (
         select s.id, concat_ws(',', ${slices.join(', ')}) as image, ${written} as written
@@ -284,7 +336,7 @@ const IMAGES_OF_ROW = `
   from jsonb_each(case when b.hashed_columns is null then b.images::jsonb else '{}' end) e
   union all
   select r.row_id, r.before, null, r.written
-  from rows from (unnest(b.row_ids), unnest(b.written), jsonb_array_elements(case when b.hashed_columns is null then '[]' else b.images::jsonb end))
+  from rows from (unnest(b.row_ids), unnest(b.written), jsonb_array_elements(case when b.hashed_columns is null then '[]' else b.befores::jsonb end))
     as r(row_id, written, before)`
 
 /** The images of one run, tenant by tenant, table by table, row by row. */
@@ -321,27 +373,30 @@ export async function revertTenantRows(tx: TransactionSql, revertedRunId: string
   for (const { table_name: table, hashed_columns: hashed, columns: imaged } of groups) {
     if (!isRepairableTableName(table)) throw new Error(`a before-image names a table that cannot be repaired: ${table}`)
     // Only names that are columns of the table reach the statement (the keys came from its rows anyway).
-    const existing = await tx<Array<{ column_name: string }>>`
-      select column_name from information_schema.columns where table_schema = current_schema() and table_name = ${table}`
-    const known = new Set(existing.map((c) => c.column_name))
-    const columns = imaged.filter((c) => known.has(c) && c !== MOVED_BY_EVERY_CHANGE)
-    // A column dropped since: what the run wrote can no longer be compared, so every row counts as changed.
-    const comparable = columns.length > 0 && (hashed ?? []).every((c) => known.has(c))
-    const unchangedSince = !comparable
-      ? 'false'
-      : hashed
-        ? `hash_record_extended(row(${hashed.map((c) => `case when i.before ? ${literal(c)} then f.${quoted(c)} end`).join(', ')}), 0) = i.written`
-        : 'to_jsonb(jsonb_populate_record(f, i.after)) = to_jsonb(f)'
+    const present = new Map((await columnsOf(tx, table)).map((column) => [column.name, column]))
+    const columns = imaged.filter((c) => present.has(c) && c !== MOVED_BY_EVERY_CHANGE)
+    // A hashed column dropped since that the run did not write stood as null in the hash, and still does; a
+    // row in which the run wrote a column dropped since cannot be compared, and counts as changed since.
+    const element = (name: string) => {
+      const column = present.get(name)
+      return column ? `case when i.before ? ${literal(name)} then ${comparable('f', column)} end` : 'null::text'
+    }
+    const dropped = imaged.filter((c) => !present.has(c))
+    const unchangedSince = [
+      hashed ? `hash_record_extended(row(${hashed.map(element).join(', ')}), 0) = i.written` : 'to_jsonb(jsonb_populate_record(f, i.after)) = to_jsonb(f)',
+      ...(dropped.length > 0 ? [`not (i.before ?| array[${dropped.map(literal).join(', ')}])`] : []),
+    ].join(' and ')
     const targets = columns.map(quoted).join(', ')
     const values = columns.map((c) => `r.${quoted(c)}`).join(', ')
-    const touch = known.has(MOVED_BY_EVERY_CHANGE) ? `, ${quoted(MOVED_BY_EVERY_CHANGE)} = now()` : ''
-    const restore = comparable
-      ? `update ${quoted(table)} f
+    const touch = present.has(MOVED_BY_EVERY_CHANGE) ? `, ${quoted(MOVED_BY_EVERY_CHANGE)} = now()` : ''
+    const restore =
+      columns.length > 0
+        ? `update ${quoted(table)} f
          set (${targets}) = (select ${values} from jsonb_populate_record(f, i.before) r)${touch}
          from images i
          where f.id = i.row_id and f.tenant_id = $2 and ${unchangedSince}
          returning f.id`
-      : `select null::bigint as id where false`
+        : `select null::bigint as id where false`
     const [row] = await tx.unsafe<Array<{ total: number; updated: number }>>(
       `with images as (
          ${IMAGES_OF} where b.run_id = $1 and b.tenant_id = $2 and b.table_name = $3 and b.hashed_columns is not distinct from $4::text[]

@@ -33,8 +33,7 @@ export interface RunbookDefinition<Schema extends z.ZodObject> {
    */
   executeTenant(tx: TransactionSql, tenantId: number, parameters: z.output<Schema>): Promise<TenantRepair>
   /**
-   * The platform tables `executeTenant` updates (default `['findings']`), each with `id` and `tenant_id`, every
-   * column of a type with equality and hashing (`jsonb`, not `json`: before-images compare and hash them).
+   * The platform tables `executeTenant` updates (default `['findings']`), each with `id` and `tenant_id`.
    * The worker keeps a before-image of every row of the tenant it changes there (SPEC §11), so a run can
    * be reverted; a repair updates rows in place (it inserts and deletes none).
    */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
-import { keepBeforeImages, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
+import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
 import { RunbookDataError, type Runbook, type RunbookParameters } from '../runbooks/runbook.js'
 import { isInUniverse } from '../runbooks/tenant-universe.js'
@@ -194,7 +194,7 @@ export class TenantWorker {
       if (!allowed) throw new TenantNotAllowedError(job.tenantId)
       const repaired = gate.revertOf
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
-        : await runbook.executeTenant(tx, job.tenantId, runParameters(runbook, gate.parameters))
+        : await runbook.executeTenant(repairTransaction(tx), job.tenantId, runParameters(runbook, gate.parameters))
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
         keepBeforeImages(tx, job.runId, job.tenantId, snapshots),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { beforeImageSchema, keepBeforeImages, readBeforeImages, revertTenantRows, snapshotTenantRows } from '../../src/db/before-images.js'
+import { beforeImageSchema, keepBeforeImages, readBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../../src/db/before-images.js'
 import type { Database } from '../../src/db/database.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { databaseFlavours } from '../support/databases.js'
@@ -106,7 +106,7 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
         1: { colour: ['red', 'black'], teeth: [10, 12] },
         2: { colour: ['blue', 'white'] },
         3: { teeth: [6, 7] },
-      })}, 3)`
+      })}::text::json, 3)`
     // Row 3 no longer holds what the old run wrote (7): left alone.
     expect(await revert('run-old', 4)).toEqual({ total: 3, updated: 2 })
     expect(await db.sql`select id, colour, teeth from sprockets order by id`).toEqual([
@@ -121,24 +121,70 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
     ])
   })
 
-  it('counts as changed since, and leaves alone, the rows whose hashed columns were dropped since the run', async () => {
-    await db.sql`create table cogs (id bigint primary key, tenant_id bigint not null, colour text, spare text, updated_at timestamptz)`
-    await db.sql`insert into cogs values (1, 6, 'red', 'x', null), (2, 6, 'blue', 'y', null)`
+  it('after a column is dropped, puts back the rows in which the run did not write it and leaves alone those in which it did', async () => {
+    await db.sql`create table cogs (id bigint primary key, tenant_id bigint not null, colour text, spare text, size integer, updated_at timestamptz)`
+    await db.sql`insert into cogs values (1, 6, 'red', 'x', 1, null), (2, 6, 'blue', 'y', 2, null), (3, 6, 'green', 'z', 3, null)`
     const session = await db.sql.reserve()
     try {
       await session`begin`
       const snapshots = await snapshotTenantRows(session as never, 6, ['cogs'])
-      await session`update cogs set colour = 'black'`
-      expect(await keepBeforeImages(session as never, 'run-dropped', 6, snapshots)).toBe(2)
+      await session`update cogs set colour = 'black' where id in (1, 2)`
+      await session`update cogs set spare = 'w', size = 30 where id = 3`
+      expect(await keepBeforeImages(session as never, 'run-dropped', 6, snapshots)).toBe(3)
       await session`commit`
     } finally {
       session.release()
     }
     await db.sql`alter table cogs drop column spare`
-    expect(await revert('run-dropped', 6)).toEqual({ total: 2, updated: 0 })
-    expect(await db.sql`select id, colour from cogs order by id`).toEqual([
-      { id: '1', colour: 'black' },
-      { id: '2', colour: 'black' },
+    expect(await revert('run-dropped', 6)).toEqual({ total: 3, updated: 2 })
+    expect(await db.sql`select id, colour, size from cogs order by id`).toEqual([
+      { id: '1', colour: 'red', size: 1 },
+      { id: '2', colour: 'blue', size: 2 },
+      { id: '3', colour: 'green', size: 30 },
     ])
+  })
+
+  it('compares and hashes by their text the columns whose type has no hash function (json, tsvector)', async () => {
+    await db.sql`create table notes (id bigint primary key, tenant_id bigint not null, body json, search tsvector, tags text[], updated_at timestamptz)`
+    await db.sql`
+      insert into notes values
+        (1, 3, '{"a": 1}', to_tsvector('simple', 'red fox'), '{x}', null),
+        (2, 3, '{"a": 2}', to_tsvector('simple', 'blue fox'), '{y}', null),
+        (3, 3, '{"a": 3}', to_tsvector('simple', 'grey fox'), '{z}', null)`
+    const before = await db.sql`select id, body::text, search::text, tags from notes order by id`
+    const session = await db.sql.reserve()
+    try {
+      await session`begin`
+      const snapshots = await snapshotTenantRows(session as never, 3, ['notes'])
+      await session`update notes set body = '{"a": 10}', search = to_tsvector('simple', 'black cat'), tags = '{w}'`
+      expect(await keepBeforeImages(session as never, 'run-text', 3, snapshots)).toBe(3)
+      await session`commit`
+    } finally {
+      session.release()
+    }
+    // Changed since in a column the run wrote, of each kind: rows 2 (json) and 3 (tsvector) are left alone.
+    await db.sql`update notes set body = '{"a": 20}' where id = 2`
+    await db.sql`update notes set search = to_tsvector('simple', 'white cat') where id = 3`
+    expect(await revert('run-text', 3)).toEqual({ total: 3, updated: 1 })
+    const after = await db.sql`select id, body::text, search::text, tags from notes order by id`
+    expect(after[0]).toEqual(before[0])
+    expect(after.slice(1)).toEqual([
+      { id: '2', body: '{"a": 20}', search: "'black':1 'cat':2", tags: ['w'] },
+      { id: '3', body: '{"a": 10}', search: "'cat':2 'white':1", tags: ['w'] },
+    ])
+  })
+
+  it('a repair transaction runs statements as the transaction does and refuses savepoints (their rows would escape the before-images)', async () => {
+    const seen = await db.sql.begin(async (tx) => {
+      const repair = repairTransaction(tx)
+      const [row] = await repair<Array<{ n: number }>>`select 41 + 1 as n`
+      const [unsafe] = await repair.unsafe<Array<{ n: number }>>('select $1::int as n', [7])
+      const refused = await repair.savepoint(async (sp) => sp`select 1`).then(
+        () => 'allowed',
+        (error: Error) => error.message,
+      )
+      return { tagged: row!.n, unsafe: unsafe!.n, refused }
+    })
+    expect(seen).toEqual({ tagged: 42, unsafe: 7, refused: 'a runbook repairs in one transaction: savepoints would lose before-images' })
   })
 })
