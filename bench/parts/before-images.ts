@@ -48,7 +48,7 @@ async function beforeImageBytes(db: Database): Promise<{ images: number; totalBy
       pg_total_relation_size('ops_before_images')::text as total,
       pg_table_size('ops_before_images')::text as heap,
       pg_indexes_size('ops_before_images')::text as indexes,
-      (select sum(pg_column_size(images) + coalesce(pg_column_size(row_ids), 0) + coalesce(pg_column_size(written), 0))::float8 / nullif(sum(row_count), 0) from ops_before_images)::text as payload`
+      (select sum(coalesce(pg_column_size(images), 0) + coalesce(pg_column_size(befores), 0) + coalesce(pg_column_size(row_ids), 0) + coalesce(pg_column_size(written), 0))::float8 / nullif(sum(row_count), 0) from ops_before_images)::text as payload`
   return {
     images: row!.images,
     totalBytes: Number(row!.total),
