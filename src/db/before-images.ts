@@ -196,29 +196,43 @@ export interface TableSnapshot {
   columns: readonly SnapshotColumn[]
 }
 
-/**
- * The columns of table `$1` in order, each with whether its type has a hash function `hash_record_extended`
- * can use (a default hash operator class of the type, of a domain's base type, of any enum, or of an array's
- * element type). The others (`json`, `tsvector`, `money`, …) are compared and hashed by their text, so that
- * any table the platform has can be repaired; what is hashable is decided the same way at the revert.
- */
+/** The columns of table `$1` in order, with their types. */
 const COLUMNS_OF = `
-  select a.attname::text as name, exists (
+  select attname::text as name, atttypid::int as type from pg_attribute
+  where attrelid = $1::regclass and attnum > 0 and not attisdropped
+  order by attnum`
+
+/**
+ * Whether each type of `$1` has a hash function `hash_record_extended` can use: a default hash operator
+ * class of the type, of a domain's base type, of any enum, or of an array's element type. The others
+ * (`json`, `tsvector`, `money`, …) are compared and hashed by their text, so that any table the platform has
+ * can be repaired; keep and revert decide it the same way.
+ */
+const HASHABLE_TYPES = `
+  select t.oid::int as type, exists (
       select 1 from pg_opclass c join pg_am m on m.oid = c.opcmethod
       where m.amname = 'hash' and c.opcdefault and c.opcintype in (
-        a.atttypid,
+        t.oid,
         case when t.typtype = 'd' then t.typbasetype end,
         case when t.typtype = 'e' then 'anyenum'::regtype::oid end,
         case when t.typcategory = 'A' and exists (
           select 1 from pg_opclass ec join pg_am em on em.oid = ec.opcmethod
           where em.amname = 'hash' and ec.opcdefault and ec.opcintype = t.typelem) then 'anyarray'::regtype::oid end)
     ) as hashable
-  from pg_attribute a join pg_type t on t.oid = a.atttypid
-  where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
-  order by a.attnum`
+  from pg_type t where t.oid = any($1::oid[])`
 
-function columnsOf(sql: Sql | TransactionSql, table: string) {
-  return sql.unsafe<SnapshotColumn[]>(COLUMNS_OF, [quoted(table)], { prepare: true })
+/** What HASHABLE_TYPES answered, per type, in this process: asked once per type (a repair pays it once). */
+const hashableTypes = new Map<number, boolean>()
+
+async function columnsOf(sql: Sql | TransactionSql, table: string): Promise<SnapshotColumn[]> {
+  const columns = await sql.unsafe<Array<{ name: string; type: number }>>(COLUMNS_OF, [quoted(table)], { prepare: true })
+  const unknown = [...new Set(columns.map(({ type }) => type).filter((type) => !hashableTypes.has(type)))]
+  if (unknown.length > 0) {
+    const answers = await sql.unsafe<Array<{ type: number; hashable: boolean }>>(HASHABLE_TYPES, [unknown], { prepare: true })
+    for (const { type, hashable } of answers) hashableTypes.set(type, hashable)
+  }
+  // A type dropped meanwhile has no answer: by its text, like any type that does not hash.
+  return columns.map(({ name, type }) => ({ name, hashable: hashableTypes.get(type) ?? false }))
 }
 
 /**
@@ -232,12 +246,12 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
   const sent = tables.map((table) => ({
     table,
     declared: tx.unsafe(`declare ${quoted(snapshotCursorOf(table))} no scroll cursor for select * from ${quoted(table)} where tenant_id = $1`, [tenantId]).execute(),
-    columns: columnsOf(tx, table).execute(),
+    columns: columnsOf(tx, table),
   }))
   return Promise.all(
     sent.map(async ({ table, declared, columns }) => {
-      const [, rows] = await Promise.all([declared, columns])
-      return { table, columns: rows.map(({ name, hashable }) => ({ name, hashable })) }
+      const [, read] = await Promise.all([declared, columns])
+      return { table, columns: read }
     }),
   )
 }
