@@ -184,10 +184,11 @@ export function repairTransaction(tx: TransactionSql): TransactionSql {
   })
 }
 
-/** A column of a repaired table, and whether its type hashes in binary (else it is compared and hashed as text). */
+/** A column of a repaired table, and how its values are compared and hashed (see COLUMNS_OF). */
 export interface SnapshotColumn {
   name: string
-  hashable: boolean
+  /** '' the value itself; 'text' its text; else the name of the type's send function. */
+  compareBy: string
 }
 
 /** A table's snapshot in the repair's transaction: its columns, which `keepBeforeImages` compares. */
@@ -196,43 +197,29 @@ export interface TableSnapshot {
   columns: readonly SnapshotColumn[]
 }
 
-/** The columns of table `$1` in order, with their types. */
-const COLUMNS_OF = `
-  select attname::text as name, atttypid::int as type from pg_attribute
-  where attrelid = $1::regclass and attnum > 0 and not attisdropped
-  order by attnum`
-
 /**
- * Whether each type of `$1` has a hash function `hash_record_extended` can use: a default hash operator
- * class of the type, of a domain's base type, of any enum, or of an array's element type. The others
- * (`json`, `tsvector`, `money`, …) are compared and hashed by their text, so that any table the platform has
- * can be repaired; keep and revert decide it the same way.
+ * The columns of table `$1` in order (none when it is gone), each with how its values are compared and
+ * hashed: as they are (`''`) when the type's equality is identity — the built-in integers, booleans, text
+ * under a deterministic collation, dates and timestamps, uuid, bytea — and otherwise by the type's binary
+ * send function (exact and session-independent: `numeric` keeps its scale, `citext` its case, `interval`
+ * its fields, `json` its text, and ranges, composites, `tsvector`, … are compared at all), or by `::text`
+ * for a type without one. Keep and revert read it the same way; a type changed in between compares unequal,
+ * so the row is skipped, never put back wrongly.
  */
-const HASHABLE_TYPES = `
-  select t.oid::int as type, exists (
-      select 1 from pg_opclass c join pg_am m on m.oid = c.opcmethod
-      where m.amname = 'hash' and c.opcdefault and c.opcintype in (
-        t.oid,
-        case when t.typtype = 'd' then t.typbasetype end,
-        case when t.typtype = 'e' then 'anyenum'::regtype::oid end,
-        case when t.typcategory = 'A' and exists (
-          select 1 from pg_opclass ec join pg_am em on em.oid = ec.opcmethod
-          where em.amname = 'hash' and ec.opcdefault and ec.opcintype = t.typelem) then 'anyarray'::regtype::oid end)
-    ) as hashable
-  from pg_type t where t.oid = any($1::oid[])`
+const COLUMNS_OF = `
+  select a.attname::text as name,
+    case
+      when a.atttypid in (16, 17, 18, 19, 20, 21, 23, 25, 26, 1042, 1043, 1082, 1083, 1114, 1184, 2950)
+        and coalesce((select c.collisdeterministic from pg_collation c where c.oid = a.attcollation), true) then ''
+      when t.typsend <> 0 then t.typsend::regproc::text
+      else 'text'
+    end as compare_by
+  from pg_attribute a join pg_type t on t.oid = a.atttypid
+  where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped
+  order by a.attnum`
 
-/** What HASHABLE_TYPES answered, per type, in this process: asked once per type (a repair pays it once). */
-const hashableTypes = new Map<number, boolean>()
-
-async function columnsOf(sql: Sql | TransactionSql, table: string): Promise<SnapshotColumn[]> {
-  const columns = await sql.unsafe<Array<{ name: string; type: number }>>(COLUMNS_OF, [quoted(table)], { prepare: true })
-  const unknown = [...new Set(columns.map(({ type }) => type).filter((type) => !hashableTypes.has(type)))]
-  if (unknown.length > 0) {
-    const answers = await sql.unsafe<Array<{ type: number; hashable: boolean }>>(HASHABLE_TYPES, [unknown], { prepare: true })
-    for (const { type, hashable } of answers) hashableTypes.set(type, hashable)
-  }
-  // A type dropped meanwhile has no answer: by its text, like any type that does not hash.
-  return columns.map(({ name, type }) => ({ name, hashable: hashableTypes.get(type) ?? false }))
+function columnsOf(sql: Sql | TransactionSql, table: string) {
+  return sql.unsafe<Array<{ name: string; compare_by: string }>>(COLUMNS_OF, [quoted(table)], { prepare: true })
 }
 
 /**
@@ -246,12 +233,12 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
   const sent = tables.map((table) => ({
     table,
     declared: tx.unsafe(`declare ${quoted(snapshotCursorOf(table))} no scroll cursor for select * from ${quoted(table)} where tenant_id = $1`, [tenantId]).execute(),
-    columns: columnsOf(tx, table),
+    columns: columnsOf(tx, table).execute(),
   }))
   return Promise.all(
     sent.map(async ({ table, declared, columns }) => {
       const [, read] = await Promise.all([declared, columns])
-      return { table, columns: read }
+      return { table, columns: read.map(({ name, compare_by }) => ({ name, compareBy: compare_by })) }
     }),
   )
 }
@@ -262,6 +249,7 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
  * wrote, in one row for the tenant and table. Returns how many rows changed.
  */
 export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, snapshots: readonly TableSnapshot[]): Promise<number> {
+  const settled = fixedOutputSettings(tx).execute()
   const kept = await Promise.all(
     snapshots.map(async ({ table, columns: all }) => {
       const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE)
@@ -271,19 +259,34 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
       return row?.kept ?? 0
     }),
   )
+  await settled
   return kept.reduce((sum, n) => sum + n, 0)
 }
 
-/** A column's value in `alias`'s row as it is compared and hashed: itself, or its text when its type does not hash. */
-function comparable(alias: string, { name, hashable }: SnapshotColumn): string {
-  return hashable ? `${alias}.${quoted(name)}` : `${alias}.${quoted(name)}::text`
+/**
+ * The settings a value's text depends on, fixed for the rest of the transaction (after the repair): the
+ * values before are kept as JSON, and the JSON of a range, a composite, an interval or money is the type's
+ * text, which DateStyle, IntervalStyle, TimeZone, extra_float_digits and lc_monetary change. Kept and put
+ * back under the same settings, a value reads back as itself whatever the sessions' own.
+ */
+function fixedOutputSettings(tx: TransactionSql) {
+  return tx`
+    select set_config('DateStyle', 'ISO, MDY', true), set_config('IntervalStyle', 'postgres', true), set_config('TimeZone', 'UTC', true),
+           set_config('extra_float_digits', '3', true), set_config('lc_monetary', 'C', true)`
+}
+
+/** A column's value in `alias`'s row as it is compared and hashed (see COLUMNS_OF). */
+function comparable(alias: string, { name, compareBy }: SnapshotColumn): string {
+  const value = `${alias}.${quoted(name)}`
+  if (compareBy === '') return value
+  return compareBy === 'text' ? `${value}::text` : `${compareBy}(${value})`
 }
 
 /** The keep statement of a table and column list: one text per pair, so that each connection prepares it once. */
 const keepStatements = new Map<string, string>()
 
 function keepStatement(table: string, columns: readonly SnapshotColumn[]): string {
-  const key = `${table}\u0000${columns.map(({ name, hashable }) => `${name}:${hashable}`).join('\u0000')}`
+  const key = `${table}\u0000${columns.map(({ name, compareBy }) => `${name}:${compareBy}`).join('\u0000')}`
   const known = keepStatements.get(key)
   if (known) return known
   const changed = (c: SnapshotColumn) => `${comparable('s', c)} is distinct from ${comparable('t', c)}`
@@ -376,6 +379,7 @@ export async function readBeforeImages(sql: Sql | TransactionSql, runId: string,
  * the JSON it kept back into the row's types (the JSON of a timestamptz depends on the session's time zone).
  */
 export async function revertTenantRows(tx: TransactionSql, revertedRunId: string, tenantId: number): Promise<{ total: number; updated: number }> {
+  await fixedOutputSettings(tx)
   const groups = await tx<Array<{ table_name: string; hashed_columns: string[] | null; columns: string[] }>>`
     select b.table_name, b.hashed_columns, array_agg(distinct c.key order by c.key) as columns
     from ops_before_images b cross join lateral (${tx.unsafe(IMAGES_OF_ROW)}) i cross join lateral jsonb_object_keys(i.before) as c(key)
@@ -387,7 +391,7 @@ export async function revertTenantRows(tx: TransactionSql, revertedRunId: string
   for (const { table_name: table, hashed_columns: hashed, columns: imaged } of groups) {
     if (!isRepairableTableName(table)) throw new Error(`a before-image names a table that cannot be repaired: ${table}`)
     // Only names that are columns of the table reach the statement (the keys came from its rows anyway).
-    const present = new Map((await columnsOf(tx, table)).map((column) => [column.name, column]))
+    const present = new Map((await columnsOf(tx, table)).map(({ name, compare_by }) => [name, { name, compareBy: compare_by }]))
     const columns = imaged.filter((c) => present.has(c) && c !== MOVED_BY_EVERY_CHANGE)
     // A hashed column dropped since that the run did not write stood as null in the hash, and still does; a
     // row in which the run wrote a column dropped since cannot be compared, and counts as changed since.

@@ -144,33 +144,43 @@ describe.each(databaseFlavours())('before-image snapshots of a session on $name'
     ])
   })
 
-  it('compares and hashes by their text the columns whose type has no hash function (json, tsvector)', async () => {
-    await db.sql`create table notes (id bigint primary key, tenant_id bigint not null, body json, search tsvector, tags text[], updated_at timestamptz)`
+  it('compares and hashes exactly, whatever the session, columns whose equality is not identity or that have no hash (numeric scale, json, tsvector, ranges)', async () => {
+    await db.sql`
+      create table notes (id bigint primary key, tenant_id bigint not null, body json, search tsvector, tags text[],
+        amount numeric, span daterange, updated_at timestamptz)`
     await db.sql`
       insert into notes values
-        (1, 3, '{"a": 1}', to_tsvector('simple', 'red fox'), '{x}', null),
-        (2, 3, '{"a": 2}', to_tsvector('simple', 'blue fox'), '{y}', null),
-        (3, 3, '{"a": 3}', to_tsvector('simple', 'grey fox'), '{z}', null)`
-    const before = await db.sql`select id, body::text, search::text, tags from notes order by id`
+        (1, 3, '{"a": 1}', to_tsvector('simple', 'red fox'), '{x}', 1.0, '[2020-01-02,2020-05-02)', null),
+        (2, 3, '{"a": 2}', to_tsvector('simple', 'blue fox'), '{y}', 2.0, '[2020-02-01,2020-02-05)', null),
+        (3, 3, '{"a": 3}', to_tsvector('simple', 'grey fox'), '{z}', 3.0, '[2020-03-01,2020-03-05)', null),
+        (4, 3, '{"a": 4}', to_tsvector('simple', 'pink fox'), '{v}', 4.0, '[2020-04-01,2020-04-05)', null)`
+    const read = () => db.sql`select id, body::text, search::text, tags, amount::text, span::text from notes order by id`
+    const before = await read()
     const session = await db.sql.reserve()
     try {
       await session`begin`
+      // Settings that change how values print: the revert runs with the defaults.
+      await session`select set_config('DateStyle', 'SQL, DMY', true), set_config('extra_float_digits', '0', true), set_config('TimeZone', 'Asia/Kolkata', true)`
       const snapshots = await snapshotTenantRows(session as never, 3, ['notes'])
-      await session`update notes set body = '{"a": 10}', search = to_tsvector('simple', 'black cat'), tags = '{w}'`
-      expect(await keepBeforeImages(session as never, 'run-text', 3, snapshots)).toBe(3)
+      await session`update notes set body = '{"a": 10}', search = to_tsvector('simple', 'black cat'), tags = '{w}', span = '[2021-01-01,2021-01-02)' where id < 4`
+      // Equal as numeric, not the same value: a change the run made, with its before-image.
+      await session`update notes set amount = 4.00 where id = 4`
+      expect(await keepBeforeImages(session as never, 'run-exact', 3, snapshots)).toBe(4)
       await session`commit`
     } finally {
       session.release()
     }
-    // Changed since in a column the run wrote, of each kind: rows 2 (json) and 3 (tsvector) are left alone.
+    // Changed since in a column the run wrote: row 2 (json), row 3 (tsvector); row 4 only in its scale.
     await db.sql`update notes set body = '{"a": 20}' where id = 2`
     await db.sql`update notes set search = to_tsvector('simple', 'white cat') where id = 3`
-    expect(await revert('run-text', 3)).toEqual({ total: 3, updated: 1 })
-    const after = await db.sql`select id, body::text, search::text, tags from notes order by id`
+    await db.sql`update notes set amount = 4.000 where id = 4`
+    expect(await revert('run-exact', 3)).toEqual({ total: 4, updated: 1 })
+    const after = await read()
     expect(after[0]).toEqual(before[0])
     expect(after.slice(1)).toEqual([
-      { id: '2', body: '{"a": 20}', search: "'black':1 'cat':2", tags: ['w'] },
-      { id: '3', body: '{"a": 10}', search: "'cat':2 'white':1", tags: ['w'] },
+      { id: '2', body: '{"a": 20}', search: "'black':1 'cat':2", tags: ['w'], amount: '2.0', span: '[2021-01-01,2021-01-02)' },
+      { id: '3', body: '{"a": 10}', search: "'cat':2 'white':1", tags: ['w'], amount: '3.0', span: '[2021-01-01,2021-01-02)' },
+      { id: '4', body: '{"a": 4}', search: "'fox':2 'pink':1", tags: ['v'], amount: '4.000', span: '[2020-04-01,2020-04-05)' },
     ])
   })
 
