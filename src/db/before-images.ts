@@ -218,8 +218,10 @@ const COLUMNS_OF = `
   where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped
   order by a.attnum`
 
-function columnsOf(sql: Sql | TransactionSql, table: string) {
-  return sql.unsafe<Array<{ name: string; compare_by: string }>>(COLUMNS_OF, [quoted(table)], { prepare: true })
+/** COLUMNS_OF of `table`, sent at once (a transaction's statements run in the order they were sent). */
+async function columnsOf(sql: Sql | TransactionSql, table: string): Promise<SnapshotColumn[]> {
+  const rows = await sql.unsafe<Array<{ name: string; compare_by: string }>>(COLUMNS_OF, [quoted(table)], { prepare: true }).execute()
+  return rows.map(({ name, compare_by }) => ({ name, compareBy: compare_by }))
 }
 
 /**
@@ -233,12 +235,12 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
   const sent = tables.map((table) => ({
     table,
     declared: tx.unsafe(`declare ${quoted(snapshotCursorOf(table))} no scroll cursor for select * from ${quoted(table)} where tenant_id = $1`, [tenantId]).execute(),
-    columns: columnsOf(tx, table).execute(),
+    columns: columnsOf(tx, table),
   }))
   return Promise.all(
     sent.map(async ({ table, declared, columns }) => {
       const [, read] = await Promise.all([declared, columns])
-      return { table, columns: read.map(({ name, compare_by }) => ({ name, compareBy: compare_by })) }
+      return { table, columns: read }
     }),
   )
 }
@@ -391,7 +393,7 @@ export async function revertTenantRows(tx: TransactionSql, revertedRunId: string
   for (const { table_name: table, hashed_columns: hashed, columns: imaged } of groups) {
     if (!isRepairableTableName(table)) throw new Error(`a before-image names a table that cannot be repaired: ${table}`)
     // Only names that are columns of the table reach the statement (the keys came from its rows anyway).
-    const present = new Map((await columnsOf(tx, table)).map(({ name, compare_by }) => [name, { name, compareBy: compare_by }]))
+    const present = new Map((await columnsOf(tx, table)).map((column) => [column.name, column]))
     const columns = imaged.filter((c) => present.has(c) && c !== MOVED_BY_EVERY_CHANGE)
     // A hashed column dropped since that the run did not write stood as null in the hash, and still does; a
     // row in which the run wrote a column dropped since cannot be compared, and counts as changed since.

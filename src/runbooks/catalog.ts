@@ -38,10 +38,10 @@ export function createRunbookCatalog(runbooks: readonly Runbook[]): RunbookCatal
     if (!key.success) throw new Error(`runbook key "${runbook.key}": ${key.error.issues[0]!.message}`)
     const capability = capabilitySchema.safeParse(runbook.requiredCapability)
     if (!capability.success) throw new Error(`runbook ${runbook.key}: requiredCapability must be ${capability.error.issues[0]!.message}`)
-    const badTable = repairedTables(runbook).find((table) => !isRepairableTableName(table))
+    const tables = repairedTables(runbook)
+    const badTable = tables.find((table) => !isRepairableTableName(table))
     if (badTable !== undefined) throw new Error(`runbook ${runbook.key}: repairs must name tables in lower case (got "${badTable}")`)
     // One snapshot cursor per table and repair (src/db/before-images.ts): a table named twice would be declared twice.
-    const tables = repairedTables(runbook)
     const twice = tables.find((table, index) => tables.indexOf(table) !== index)
     if (twice !== undefined) throw new Error(`runbook ${runbook.key}: repairs names "${twice}" twice`)
     if (byKey.has(runbook.key)) throw new Error(`runbook ${runbook.key} is in the catalog twice`)
