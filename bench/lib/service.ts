@@ -89,7 +89,10 @@ export class ChildService {
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !SERVICE_VARIABLES.includes(key)) env[key] = value
     Object.assign(env, options.env, { PORT: String(options.port), HOST: '127.0.0.1' })
     this.url = `http://127.0.0.1:${options.port}`
-    const args = options.entry.endsWith('.js') ? [options.entry] : ['--import', 'tsx', options.entry]
+    // BENCH_SERVICE_NODE_ARGS: node flags for the service (`--cpu-prof --cpu-prof-dir=…` to profile it;
+    // node refuses them in NODE_OPTIONS).
+    const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const args = [...nodeArgs, ...(options.entry.endsWith('.js') ? [options.entry] : ['--import', 'tsx', options.entry])]
     this.child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) if (line.trim()) this.tail.push(line)

@@ -45,4 +45,19 @@ describe('ResultLog', () => {
     expect([...two.keys()]).toEqual([11, 12])
     expect(ResultLog.of([[5, result(0)], [6, result(1)]]).size).toBe(2)
   })
+
+  it('shares the entry when the same result is folded again on the same version, and copies when it differs', () => {
+    const backingOf = (log: ResultLog) => (log as unknown as { backing: Map<number, unknown> }).backing
+    const base = ResultLog.of([[1, result(1)], [2, result(2)]])
+    const first = base.with(3, result(3))
+    const again = base.with(3, result(3))
+    expect(backingOf(again)).toBe(backingOf(first))
+    expect([...again]).toEqual([...first])
+    const differs = base.with(3, { status: 'failed', reasonCode: 'UNKNOWN', message: 'x' })
+    expect(backingOf(differs)).not.toBe(backingOf(first))
+    expect(differs.get(3)).toEqual({ status: 'failed', reasonCode: 'UNKNOWN', message: 'x' })
+    expect(first.get(3)).toEqual(result(3))
+    // The shared version is the newest too: extending it stays in place.
+    expect(backingOf(again.with(4, result(4)))).toBe(backingOf(first))
+  })
 })
