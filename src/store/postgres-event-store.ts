@@ -1,5 +1,5 @@
 import { advisoryLockKeys } from '../db/advisory-locks.js'
-import { isStatementError, type Sql, type TransactionSql } from '../db/database.js'
+import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
 import {
   WrongExpectedRevisionError,
@@ -597,10 +597,6 @@ function toJsonText(value: unknown): string {
 }
 
 /** An error the server sent (the connection it came on is alive), as opposed to the driver's own. */
-function isServerError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'PostgresError'
-}
-
 function isEventIdViolation(error: unknown): boolean {
   const candidate = error as { code?: string; constraint_name?: string } | null
   return candidate?.code === UNIQUE_VIOLATION && candidate.constraint_name === EVENT_ID_CONSTRAINT

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
+import { pipelinedTransaction } from '../db/pipelined-transaction.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
 import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
@@ -168,7 +169,7 @@ export class TenantWorker {
   private attempt(job: TenantJob, attempt: number, repair: { startedAt: string | null }): Promise<Attempt> {
     const runbook = this.deps.catalog.find(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
-    return this.deps.sql.begin(async (tx) => {
+    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt> => {
       const gate = await this.gate(tx, job, [
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
@@ -201,7 +202,7 @@ export class TenantWorker {
         insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt }),
       ])
       return { kind: 'stored', stored }
-    }) as Promise<Attempt>
+    })
   }
 
   /**
@@ -238,11 +239,11 @@ export class TenantWorker {
 
   /** A final failure is stored only while the run still wants the tenant: under the same gate as a repair. */
   private storeFinalFailure(job: TenantJob, failure: Parameters<typeof storeFailure>[3]): Promise<Attempt> {
-    return this.deps.sql.begin(async (tx) => {
+    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt> => {
       const gate = await this.gate(tx, job)
       if (gate.kind !== 'repair') return gate
       return { kind: 'stored', stored: await storeFailure(tx, job.runId, job.tenantId, failure) }
-    }) as Promise<Attempt>
+    })
   }
 
   /** The job is not to be repaired now: pause a run the halt has not reached yet, finish a cancelled one. */

@@ -15,7 +15,7 @@ describe('a tenant job that does not end', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
     // Units only: a database whose transaction never answers (what a driver that lost a reply looks like).
     const deps = {
-      sql: { begin: () => new Promise(() => {}) },
+      sql: { reserve: () => new Promise(() => {}) },
       log: { store: {} },
       queue: {},
       catalog: { find: () => ({ key: 'stalled.runbook' }) },

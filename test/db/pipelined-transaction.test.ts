@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../../src/db/database.js'
+import { pipelinedTransaction } from '../../src/db/pipelined-transaction.js'
+import { databaseFlavours } from '../support/databases.js'
+
+/**
+ * The repair's transaction sends BEGIN with its first statements: they must run inside it, a failure must
+ * roll everything back, and the connection must go back to the pool either way (the embedded database has
+ * only one).
+ */
+describe.each(databaseFlavours())('pipelinedTransaction on $name', ({ open }) => {
+  let db: Database
+
+  beforeAll(async () => {
+    db = await open()
+    await db.sql`create table ledger (id integer primary key, note text)`
+  })
+  afterAll(async () => {
+    await db?.close()
+  })
+
+  it('runs the first statements, sent before BEGIN is answered, inside the transaction, and commits', async () => {
+    const seen = await pipelinedTransaction(db.sql, async (tx) => {
+      // A transaction-local setting, set by the very first statement, is still there for the later ones
+      // only if that first statement ran inside the transaction.
+      const [[first], [inserted]] = await Promise.all([
+        tx`select set_config('rcp.test_marker', 'inside', true) as marker, now() as began`,
+        tx`insert into ledger values (1, 'committed') returning now() as at`,
+      ])
+      const [[later]] = await Promise.all([tx`select current_setting('rcp.test_marker', true) as marker, now() as at`])
+      return { marker: later!.marker, sameTransaction: first!.began.getTime() === inserted!.at.getTime() && inserted!.at.getTime() === later!.at.getTime() }
+    })
+    expect(seen).toEqual({ marker: 'inside', sameTransaction: true })
+    expect(await db.sql`select note from ledger where id = 1`).toEqual([{ note: 'committed' }])
+    expect(await db.sql`select current_setting('rcp.test_marker', true) as marker`).toEqual([{ marker: '' }])
+  })
+
+  it('rolls back when the body throws, and the connection serves the next transaction', async () => {
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx`insert into ledger values (2, 'rolled back')`
+        throw new Error('the body gave up')
+      }),
+    ).rejects.toThrow('the body gave up')
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx`insert into ledger values (3, 'first')`
+        await tx`insert into ledger values (3, 'duplicate')`
+      }),
+    ).rejects.toMatchObject({ code: '23505' })
+    expect(await pipelinedTransaction(db.sql, async (tx) => tx`select id from ledger order by id`)).toEqual([{ id: 1 }])
+  })
+
+  it('refuses to report success when a statement failed and the body went on: its commit answered ROLLBACK', async () => {
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx`insert into ledger values (4, 'lost')`
+        await tx`insert into ledger values (1, 'clash')`.catch(() => 'ignored')
+        return 'done'
+      }),
+    ).rejects.toThrow('rolled back at its commit')
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+})
