@@ -11,6 +11,7 @@ import { isInUniverse } from '../runbooks/tenant-universe.js'
 import { EventLog } from '../store/event-log.js'
 import { PostgresEventStore } from '../store/postgres-event-store.js'
 import { StreamStateCache } from '../commands/handle-command.js'
+import { streams } from '../events/streams.js'
 import { loadHalt } from '../commands/halt.js'
 import { haltActiveRun } from '../commands/run-control.js'
 import { loadRunCached, recordTenantResults } from '../commands/run-execution.js'
@@ -169,25 +170,32 @@ export class TenantWorker {
   private attempt(job: TenantJob, attempt: number, repair: { startedAt: string | null }): Promise<Attempt> {
     const runbook = this.deps.catalog.find(job.runbookKey)
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
+    // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
+    const tables = repairedTables(runbook)
     return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt> => {
-      const gate = await this.gate(tx, job, [
+      const gating = this.gate(tx, job, [
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
         tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`,
       ])
-      if (gate.kind !== 'repair') return gate
-      // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
-      const tables = repairedTables(runbook)
-      // Sent together (one round trip): a free slot of the run, the time the repair begins, the universe,
-      // the snapshot (wasted only when there is no slot or the tenant left the universe: nothing is repaired).
-      const [[slot], allowed, snapshots] = await Promise.all([
-        tx<Array<{ k: number; now: Date }>>`
-          select k, clock_timestamp() as now from generate_series(0, ${gate.maxConcurrency - 1}::int) as k
-          where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(job.runId)} || k::text, 0))
-          limit 1`.execute(),
-        isInUniverse(tx, job.tenantId),
-        snapshotTenantRows(tx, job.tenantId, tables),
-      ])
+      // Sent behind the gate's locks, in the same round trip (the gate sends its locks before it returns, and
+      // a transaction's statements run in the order they were sent): a free slot by the run's limit as this
+      // process last knew it, the time the repair begins, the universe, the snapshot. Wasted only when the
+      // gate refuses or there is no slot: nothing is repaired then.
+      const knownLimit = maxConcurrencyOf(this.runStates.get(streams.run(job.runId))?.state)
+      const ahead = knownLimit === null ? null : this.prepareRepair(tx, job.runId, job.tenantId, tables, knownLimit)
+      const gate = await gating.catch(async (error: unknown) => {
+        await ahead?.catch(() => {})
+        throw error
+      })
+      if (gate.kind !== 'repair') {
+        await ahead?.catch(() => {})
+        return gate
+      }
+      let { slot, allowed, snapshots } = await (ahead ?? this.prepareRepair(tx, job.runId, job.tenantId, tables, gate.maxConcurrency))
+      // The limit changed since this process last read the run: a slot is taken again by the limit now (one
+      // taken by the old limit stays held to the commit: at worst one repair of the run fewer meanwhile).
+      if (knownLimit !== null && knownLimit !== gate.maxConcurrency) slot = await takeSlot(tx, job.runId, gate.maxConcurrency)
       if (!slot) return { kind: 'no_slot' }
       // The repair begins now: a failure from here on carries this time.
       const startedAt = slot.now.toISOString()
@@ -203,6 +211,12 @@ export class TenantWorker {
       ])
       return { kind: 'stored', stored }
     })
+  }
+
+  /** A slot of the run, the universe and the snapshot, sent together (one round trip). */
+  private async prepareRepair(tx: TransactionSql, runId: string, tenantId: number, tables: readonly string[], maxConcurrency: number) {
+    const [slot, allowed, snapshots] = await Promise.all([takeSlot(tx, runId, maxConcurrency), isInUniverse(tx, tenantId), snapshotTenantRows(tx, tenantId, tables)])
+    return { slot, allowed, snapshots }
   }
 
   /**
@@ -295,4 +309,18 @@ function runParameters(runbook: Runbook, stored: Readonly<RunbookParameters>): R
   // the tenant fails for good (retrying would fail the same way), nothing changed.
   if (!parsed.success) throw new RunbookDataError(`the run's parameters no longer fit ${runbook.key}; the tenant was not repaired`)
   return parsed.data
+}
+
+/** One of the run's `maxConcurrency` slots not held by another repair, and the time it was taken; none free: undefined. */
+async function takeSlot(tx: TransactionSql, runId: string, maxConcurrency: number): Promise<{ k: number; now: Date } | undefined> {
+  const [slot] = await tx<Array<{ k: number; now: Date }>>`
+    select k, clock_timestamp() as now from generate_series(0, ${maxConcurrency - 1}::int) as k
+    where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(runId)} || k::text, 0))
+    limit 1`.execute()
+  return slot
+}
+
+/** The run's limit of concurrent repairs in a state this process has folded; null when it has none. */
+function maxConcurrencyOf(state: RunState | undefined): number | null {
+  return state && state.status !== 'none' ? state.limits.maxConcurrency : null
 }

@@ -226,4 +226,36 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     expect(again.settled).toEqual([{ kind: 'ack' }])
     expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed, tenants.clean])
   })
+  it('a worker that last knew a higher limit takes its slot by the lowered one: no repair beyond the new limit', async () => {
+    const runId = await runningRun(bed)
+    await changeRunLimits(bed, actor, runId, { maxConcurrency: 3 })
+    const base = countingRunbook()
+    const offeredAgain = new LosingJobQueue()
+    // This worker repairs one tenant first, so it knows the run (limit 3) when its next job comes.
+    const knowing = workerOf(bed, base, offeredAgain)
+    await knowing.handle(fakeDelivery(jobFor(runId, tenants.mixed), 1).delivery)
+    let releaseFirst!: () => void
+    const firstMayFinish = new Promise<void>((resolve) => (releaseFirst = resolve))
+    let firstStarted!: () => void
+    const firstIsRepairing = new Promise<void>((resolve) => (firstStarted = resolve))
+    const slow: Runbook = {
+      ...base,
+      async executeTenant(tx, tenantId) {
+        firstStarted()
+        await firstMayFinish
+        return base.executeTenant(tx, tenantId, {})
+      },
+    }
+    const firstDone = workerOf(bed, slow).handle(fakeDelivery(jobFor(runId, tenants.clean), 1).delivery)
+    await firstIsRepairing
+    await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })
+    const late = fakeDelivery(jobFor(runId, tenants.invalid), 1)
+    await knowing.handle(late.delivery)
+    expect(late.settled).toEqual([{ kind: 'ack' }])
+    expect(offeredAgain.lost.map((l) => l.job)).toEqual([jobFor(runId, tenants.invalid)])
+    expect(base.executions).toEqual([tenants.mixed])
+    releaseFirst()
+    await firstDone
+    expect(base.executions).toEqual([tenants.mixed, tenants.clean])
+  })
 })
