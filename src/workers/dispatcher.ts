@@ -80,8 +80,13 @@ export class Dispatcher {
       }
     }
     if (toPlan.size === 0) return
-    const { halted } = await loadHalt(this.deps.log)
-    for (const [runId, redispatch] of toPlan) await this.dispatch(runId, halted, redispatch)
+    // The halt and every run to plan, read together (one round trip).
+    const [{ halted }, ...runs] = await Promise.all([
+      loadHalt(this.deps.log),
+      ...[...toPlan.keys()].map((runId) => loadRunCached(this.deps.log, runId, this.runs)),
+    ])
+    let index = 0
+    for (const [runId, redispatch] of toPlan) await this.dispatch(runId, runs[index++]!, halted, redispatch)
   }
 
   /**
@@ -89,8 +94,7 @@ export class Dispatcher {
    * A re-dispatch names the tenants whose jobs were lost: the window's other tenants still have live jobs
    * (their repair is under way), so only the lost ones are published in the new generation.
    */
-  private async dispatch(runId: string, halted: boolean, redispatch?: { generation: number; lost: number[] }): Promise<void> {
-    const run = await loadRunCached(this.deps.log, runId, this.runs)
+  private async dispatch(runId: string, run: RunState, halted: boolean, redispatch?: { generation: number; lost: number[] }): Promise<void> {
     const plan = planDispatch(run, halted)
     if (plan.action === 'halt_run') {
       await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: null })
