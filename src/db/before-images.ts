@@ -229,7 +229,8 @@ async function columnsOf(sql: Sql | TransactionSql, table: string): Promise<Snap
  * `keepBeforeImages` after the repair, when it still gives the rows as they were at its DECLARE (migration
  * v4). Tables need `id` and `tenant_id`. The columns are read after the cursor is declared (a transaction's
  * statements run in the order they were sent): the cursor's lock on the table keeps them as they are until
- * the transaction ends.
+ * the transaction ends. The DECLAREs are sent before this returns, so the repair's statements, sent after
+ * the call, run after them (the repair need not wait for this round trip).
  */
 export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, tables: readonly string[]): Promise<TableSnapshot[]> {
   const sent = tables.map((table) => ({
@@ -255,17 +256,16 @@ export async function snapshotTenantRows(tx: TransactionSql, tenantId: number, t
  * wrote, in one row for the tenant and table. Returns how many rows changed.
  */
 export async function keepBeforeImages(tx: TransactionSql, runId: string, tenantId: number, snapshots: readonly TableSnapshot[]): Promise<number> {
-  const settled = fixedOutputSettings(tx).execute()
-  const kept = await Promise.all(
-    snapshots.map(async ({ table, columns: all }) => {
+  const [, ...kept] = await Promise.all([
+    fixedOutputSettings(tx).execute(),
+    ...snapshots.map(async ({ table, columns: all }) => {
       const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE)
       const [row] = await tx.unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], {
         prepare: true,
       })
       return row?.kept ?? 0
     }),
-  )
-  await settled
+  ])
   return kept.reduce((sum, n) => sum + n, 0)
 }
 

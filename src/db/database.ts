@@ -99,16 +99,16 @@ export function keepTreePrivate(root: string, onSkipped: (path: string, error: u
   visit(realpathSync(root))
 }
 
-/**
- * An error a statement raised on a connection that is alive (a constraint, a bad value, a timeout), as
- * opposed to the connection's own: lost, closed, or the server going away (class 08, 57P0x). Worth going on
- * with other work; the connection's errors mean every statement would fail now.
- */
 /** The server answered (a PostgresError), as opposed to the driver failing on its own (a closed socket). */
 export function isServerError(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === 'PostgresError'
 }
 
+/**
+ * An error a statement raised on a connection that is alive (a constraint, a bad value, a timeout), as
+ * opposed to the connection's own: lost, closed, or the server going away (class 08, 57P0x). Worth going on
+ * with other work; the connection's errors mean every statement would fail now.
+ */
 export function isStatementError(error: unknown): boolean {
   const candidate = error as { name?: unknown; code?: unknown } | null
   // The server's errors are PostgresError with a SQLSTATE; the driver's own (a closed socket, a timeout) are not.

@@ -1,40 +1,83 @@
 import { isServerError, type Sql, type TransactionSql } from './database.js'
 
+/** What a body returns when its transaction wrote nothing to keep: it ends with ROLLBACK and `value` is returned. */
+export class WroteNothing<T> {
+  constructor(readonly value: T) {}
+}
+
+/** SQLSTATE of a statement sent after an earlier one failed: the earlier failure is the cause. */
+const IN_FAILED_TRANSACTION = '25P02'
+
 /**
  * A transaction whose BEGIN goes in the same write as its first statements: on a reserved connection the
  * statements run in the order they were sent, so `body`'s first statements, sent before BEGIN's answer is
  * back, run inside the transaction. `sql.begin` waits for BEGIN's answer first, one round trip more per
  * transaction, which a small tenant's repair pays on every job.
  *
- * `body` resolves → COMMIT; it throws → ROLLBACK and its error. A COMMIT answered ROLLBACK (a statement of
- * `body` failed and `body` went on regardless) throws. `body` gets the connection as a transaction: it must
- * not use savepoints (it has none) nor send BEGIN, COMMIT or ROLLBACK itself.
+ * As in `sql.begin`: a statement of the transaction that fails is never an unhandled rejection (a runbook
+ * may leave one un-awaited), and the error thrown is the first statement's failure, not the "transaction
+ * is aborted" of the statements after it. `body` resolves → COMMIT (a COMMIT answered ROLLBACK throws that
+ * first failure); resolves to `WroteNothing` → ROLLBACK; throws → ROLLBACK and its error. `body` gets the
+ * connection as a transaction: it must not use savepoints (it has none) nor send BEGIN, COMMIT or ROLLBACK.
  */
-export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T>): Promise<T> {
+export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T | WroteNothing<T>>): Promise<T> {
   const db = await sql.reserve()
-  const begun = db`begin`.execute()
-  let result: T
+  let firstFailure: unknown = undefined
+  const noteFailure = (error: unknown) => {
+    if (firstFailure === undefined) firstFailure = error
+  }
+  const tx = tracked(db as unknown as TransactionSql, noteFailure)
+  const begun = tx`begin`.execute()
+  let result: T | WroteNothing<T>
   try {
-    result = await body(db as unknown as TransactionSql)
+    result = await body(tx)
     await begun
   } catch (error) {
-    await begun.catch(() => {})
-    const rolledBack = await db`rollback`.then(
-      () => true,
-      (rollbackError: unknown) => isServerError(rollbackError),
-    )
-    // Back to the pool only if it still talks to the server; a connection that closed is the pool's already.
-    if (rolledBack) db.release()
-    throw error
+    await end(db, 'rollback').catch(() => {})
+    throw isInFailedTransaction(error) && firstFailure !== undefined ? firstFailure : error
   }
-  let committed: { command: string }
+  if (result instanceof WroteNothing) {
+    await end(db, 'rollback')
+    return result.value
+  }
+  const committed = await end(db, 'commit')
+  if (committed.command !== 'COMMIT') throw firstFailure ?? new Error('the transaction was rolled back at its commit: one of its statements failed')
+  return result
+}
+
+/** Sends COMMIT or ROLLBACK, then gives the connection back to the pool only if it still talks to the server. */
+async function end(db: Awaited<ReturnType<Sql['reserve']>>, statement: 'commit' | 'rollback'): Promise<{ command: string }> {
   try {
-    committed = await db`commit`
+    const answer = await (statement === 'commit' ? db`commit` : db`rollback`)
+    db.release()
+    return answer
   } catch (error) {
+    // A connection that closed is the pool's already (it opens it again); one that answered an error is idle.
     if (isServerError(error)) db.release()
     throw error
   }
-  db.release()
-  if (committed.command !== 'COMMIT') throw new Error('the transaction was rolled back at its commit: one of its statements failed')
-  return result
+}
+
+/**
+ * The connection with a rejection handler on every statement made through it, attached without running the
+ * statement (postgres.js runs a statement when it is awaited or executed, and `Promise.prototype.then`
+ * bypasses that: its species is Promise).
+ */
+function tracked(db: TransactionSql, noteFailure: (error: unknown) => void): TransactionSql {
+  const watch = <Q>(made: Q): Q => {
+    if (made instanceof Promise) Promise.prototype.then.call(made, undefined, noteFailure)
+    return made
+  }
+  return new Proxy(db, {
+    apply: (target, thisArg, args) => watch(Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args)),
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown
+      if (property !== 'unsafe' && property !== 'file') return value
+      return (...args: unknown[]) => watch((value as (...a: unknown[]) => unknown).apply(target, args))
+    },
+  })
+}
+
+function isInFailedTransaction(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === IN_FAILED_TRANSACTION
 }

@@ -596,7 +596,7 @@ function toJsonText(value: unknown): string {
   return JSON.stringify(value) ?? 'null'
 }
 
-/** An error the server sent (the connection it came on is alive), as opposed to the driver's own. */
+/** A retried append: its event ids are in the store already. */
 function isEventIdViolation(error: unknown): boolean {
   const candidate = error as { code?: string; constraint_name?: string } | null
   return candidate?.code === UNIQUE_VIOLATION && candidate.constraint_name === EVENT_ID_CONSTRAINT

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { pipelinedTransaction } from '../db/pipelined-transaction.js'
+import { pipelinedTransaction, WroteNothing } from '../db/pipelined-transaction.js'
 import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
 import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
@@ -172,7 +172,7 @@ export class TenantWorker {
     if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
     // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
     const tables = repairedTables(runbook)
-    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt> => {
+    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
       const gating = this.gate(tx, job, [
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
@@ -180,30 +180,38 @@ export class TenantWorker {
       ])
       // Sent behind the gate's locks, in the same round trip (the gate sends its locks before it returns, and
       // a transaction's statements run in the order they were sent): a free slot by the run's limit as this
-      // process last knew it, the time the repair begins, the universe, the snapshot. Wasted only when the
-      // gate refuses or there is no slot: nothing is repaired then.
+      // process last knew it, the time the repair begins, the universe. Neither can fail on its own (a failed
+      // statement would abort the transaction under the gate's reads); both are wasted when the gate refuses.
       const knownLimit = maxConcurrencyOf(this.runStates.get(streams.run(job.runId))?.state)
-      const ahead = knownLimit === null ? null : this.prepareRepair(tx, job.runId, job.tenantId, tables, knownLimit)
+      const ahead = knownLimit === null ? null : slotAndUniverse(tx, job.runId, job.tenantId, knownLimit)
+      // Met below on every path; this only keeps its failure from counting as unhandled meanwhile.
+      ahead?.catch(() => {})
       const gate = await gating.catch(async (error: unknown) => {
         await ahead?.catch(() => {})
         throw error
       })
+      // Nothing is repaired: the transaction wrote nothing and ends with a rollback.
       if (gate.kind !== 'repair') {
         await ahead?.catch(() => {})
-        return gate
+        return new WroteNothing(gate)
       }
-      let { slot, allowed, snapshots } = await (ahead ?? this.prepareRepair(tx, job.runId, job.tenantId, tables, gate.maxConcurrency))
+      let { slot, allowed } = await (ahead ?? slotAndUniverse(tx, job.runId, job.tenantId, gate.maxConcurrency))
       // The limit changed since this process last read the run: a slot is taken again by the limit now (one
       // taken by the old limit stays held to the commit: at worst one repair of the run fewer meanwhile).
       if (knownLimit !== null && knownLimit !== gate.maxConcurrency) slot = await takeSlot(tx, job.runId, gate.maxConcurrency)
-      if (!slot) return { kind: 'no_slot' }
+      if (!slot) return new WroteNothing<Attempt>({ kind: 'no_slot' })
       // The repair begins now: a failure from here on carries this time.
       const startedAt = slot.now.toISOString()
       repair.startedAt = startedAt
       if (!allowed) throw new TenantNotAllowedError(job.tenantId)
+      // The snapshot's cursors are declared before anything the repair sends (they are sent before it starts),
+      // in the same round trip as the repair's first statement: they read the rows as they were before it.
+      const snapshotting = snapshotTenantRows(tx, job.tenantId, tables)
+      snapshotting.catch(() => {})
       const repaired = gate.revertOf
         ? await revertTenant(tx, gate.revertOf, job.tenantId)
         : await runbook.executeTenant(repairTransaction(tx), job.tenantId, runParameters(runbook, gate.parameters))
+      const snapshots = await snapshotting
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
         keepBeforeImages(tx, job.runId, job.tenantId, snapshots),
@@ -211,12 +219,6 @@ export class TenantWorker {
       ])
       return { kind: 'stored', stored }
     })
-  }
-
-  /** A slot of the run, the universe and the snapshot, sent together (one round trip). */
-  private async prepareRepair(tx: TransactionSql, runId: string, tenantId: number, tables: readonly string[], maxConcurrency: number) {
-    const [slot, allowed, snapshots] = await Promise.all([takeSlot(tx, runId, maxConcurrency), isInUniverse(tx, tenantId), snapshotTenantRows(tx, tenantId, tables)])
-    return { slot, allowed, snapshots }
   }
 
   /**
@@ -253,9 +255,9 @@ export class TenantWorker {
 
   /** A final failure is stored only while the run still wants the tenant: under the same gate as a repair. */
   private storeFinalFailure(job: TenantJob, failure: Parameters<typeof storeFailure>[3]): Promise<Attempt> {
-    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt> => {
+    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
       const gate = await this.gate(tx, job)
-      if (gate.kind !== 'repair') return gate
+      if (gate.kind !== 'repair') return new WroteNothing<Attempt>(gate)
       return { kind: 'stored', stored: await storeFailure(tx, job.runId, job.tenantId, failure) }
     })
   }
@@ -309,6 +311,12 @@ function runParameters(runbook: Runbook, stored: Readonly<RunbookParameters>): R
   // the tenant fails for good (retrying would fail the same way), nothing changed.
   if (!parsed.success) throw new RunbookDataError(`the run's parameters no longer fit ${runbook.key}; the tenant was not repaired`)
   return parsed.data
+}
+
+/** A slot of the run and whether the tenant is in the universe, asked together (one round trip). */
+async function slotAndUniverse(tx: TransactionSql, runId: string, tenantId: number, maxConcurrency: number) {
+  const [slot, allowed] = await Promise.all([takeSlot(tx, runId, maxConcurrency), isInUniverse(tx, tenantId)])
+  return { slot, allowed }
 }
 
 /** One of the run's `maxConcurrency` slots not held by another repair, and the time it was taken; none free: undefined. */

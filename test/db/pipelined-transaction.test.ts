@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../src/db/database.js'
-import { pipelinedTransaction } from '../../src/db/pipelined-transaction.js'
-import { databaseFlavours } from '../support/databases.js'
+import { pipelinedTransaction, WroteNothing } from '../../src/db/pipelined-transaction.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
 /**
  * The repair's transaction sends BEGIN with its first statements: they must run inside it, a failure must
@@ -51,14 +51,67 @@ describe.each(databaseFlavours())('pipelinedTransaction on $name', ({ open }) =>
     expect(await pipelinedTransaction(db.sql, async (tx) => tx`select id from ledger order by id`)).toEqual([{ id: 1 }])
   })
 
-  it('refuses to report success when a statement failed and the body went on: its commit answered ROLLBACK', async () => {
+  it('refuses to report success when a statement failed and the body went on: its commit answered ROLLBACK, the failure is thrown', async () => {
     await expect(
       pipelinedTransaction(db.sql, async (tx) => {
         await tx`insert into ledger values (4, 'lost')`
         await tx`insert into ledger values (1, 'clash')`.catch(() => 'ignored')
         return 'done'
       }),
-    ).rejects.toThrow('rolled back at its commit')
+    ).rejects.toMatchObject({ code: '23505' })
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+
+  it('throws the first failure, not the aborted transaction after it, and a statement left un-awaited is no unhandled rejection', async () => {
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        // Never awaited (a runbook's slip): it fails, and the statement after it finds the transaction aborted.
+        void tx`select 1 / 0`.execute()
+        await tx`insert into ledger values (5, 'after the failure')`
+      }),
+    ).rejects.toMatchObject({ code: '22012' })
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx.unsafe('select 1 / 0').catch(() => 'swallowed')
+        return 'done'
+      }),
+    ).rejects.toMatchObject({ code: '22012' })
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+
+  it('a body that wrote nothing to keep ends with a rollback and returns its value, whatever failed before', async () => {
+    const value = await pipelinedTransaction(db.sql, async (tx) => {
+      await tx`insert into ledger values (6, 'not kept')`
+      await tx`select 1 / 0`.catch(() => 'a speculative statement failed')
+      return new WroteNothing('refused')
+    })
+    expect(value).toBe('refused')
     expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
   })
 })
+
+if (TEST_POSTGRES_URL) {
+  describe('pipelinedTransaction when its connection is lost', () => {
+    let db: Database
+
+    beforeAll(async () => {
+      db = await freshPostgresDatabase()
+      await db.sql`create table ledger (id integer primary key)`
+    })
+    afterAll(async () => {
+      await db?.close()
+    })
+
+    it('fails without hanging, keeps nothing, and the pool serves the next transaction', async () => {
+      await expect(
+        pipelinedTransaction(db.sql, async (tx) => {
+          const [row] = await tx<Array<{ pid: number }>>`insert into ledger values (1) returning pg_backend_pid() as pid`
+          // Another connection ends this one's backend while the transaction is open.
+          await db.sql`select pg_terminate_backend(${row!.pid})`
+          await tx`insert into ledger values (2)`
+        }),
+      ).rejects.toBeDefined()
+      expect(await pipelinedTransaction(db.sql, async (tx) => tx`select count(*)::int as n from ledger`)).toEqual([{ n: 0 }])
+    })
+  })
+}

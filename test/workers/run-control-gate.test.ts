@@ -258,4 +258,19 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     await firstDone
     expect(base.executions).toEqual([tenants.mixed, tenants.clean])
   })
+  it('a job the gate refuses is acked without touching the repaired tables (one gone cannot fail it)', async () => {
+    const runId = await runningRun(bed)
+    const runbook: Runbook & { executions: number[]; repairs?: readonly string[] } = countingRunbook()
+    const worker = workerOf(bed, runbook)
+    // The worker knows the run (its limit): its next job sends the slot and the universe ahead of the gate.
+    await worker.handle(fakeDelivery(jobFor(runId, tenants.mixed), 1).delivery)
+    await pauseRun(bed, actor, runId, { reason })
+    // A repaired table that does not exist (gone in a migration, say): a snapshot of it would fail.
+    runbook.repairs = ['no_such_table']
+    const whilePaused = fakeDelivery(jobFor(runId, tenants.clean), 1)
+    await worker.handle(whilePaused.delivery)
+    expect(whilePaused.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual([tenants.mixed])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+  })
 })
