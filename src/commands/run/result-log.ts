@@ -76,6 +76,7 @@ export class ResultLog implements ReadonlyMap<number, TenantResult> {
   }
 }
 
+/** Every field of a result (both schemas are strict): a field added to TenantResult must be compared here. */
 function sameResult(a: TenantResult, b: TenantResult): boolean {
   if (a.status === 'succeeded') return b.status === 'succeeded' && a.total === b.total && a.updated === b.updated
   return b.status === 'failed' && a.reasonCode === b.reasonCode && a.message === b.message

@@ -53,6 +53,7 @@ describe('ResultLog', () => {
     const again = base.with(3, result(3))
     expect(backingOf(again)).toBe(backingOf(first))
     expect([...again]).toEqual([...first])
+    expect([...base.keys()]).toEqual([1, 2])
     const differs = base.with(3, { status: 'failed', reasonCode: 'UNKNOWN', message: 'x' })
     expect(backingOf(differs)).not.toBe(backingOf(first))
     expect(differs.get(3)).toEqual({ status: 'failed', reasonCode: 'UNKNOWN', message: 'x' })
