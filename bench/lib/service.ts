@@ -72,6 +72,19 @@ export interface ChildOptions {
   entry: string
   env: Record<string, string>
   port: number
+  /** Node flags of this service (before BENCH_SERVICE_NODE_ARGS). */
+  nodeArgs?: readonly string[]
+}
+
+/**
+ * The node flags `npm start` runs the service with (package.json's `start` script, the flags before
+ * `--import`): the embedded default is measured as it is started, without tsx.
+ */
+export function npmStartNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  const flags = /\bnode ((?:--[\w-]+(?:=\S+)? )*)--import tsx\b/.exec(start)
+  if (!flags) throw new Error(`package.json's start script is not "node [flags] --import tsx …": ${start}`)
+  return flags[1]!.split(' ').filter(Boolean)
 }
 
 export class ChildService {
@@ -91,7 +104,7 @@ export class ChildService {
     this.url = `http://127.0.0.1:${options.port}`
     // BENCH_SERVICE_NODE_ARGS: node flags for the service (`--cpu-prof --cpu-prof-dir=…` to profile it;
     // node refuses them in NODE_OPTIONS).
-    const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const nodeArgs = [...(options.nodeArgs ?? []), ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
     const args = [...nodeArgs, ...(options.entry.endsWith('.js') ? [options.entry] : ['--import', 'tsx', options.entry])]
     this.child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const keep = (chunk: Buffer) => {

@@ -15,7 +15,7 @@ import { repoRoot, scaled } from '../lib/env.js'
 import { register } from '../lib/cleanup.js'
 import { createDatabase, dropDatabase, seedTemplate } from '../lib/pg.js'
 import { serviceBackfill } from '../lib/e2e.js'
-import { ChildService, compiledService, freePort, getToken, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
+import { ChildService, compiledService, freePort, getToken, npmStartNodeFlags, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
 import { percentile } from '../lib/stats.js'
 
 const FINDINGS = 200
@@ -52,7 +52,13 @@ export const embeddedPart: Part = {
       const seedStarted = performance.now()
       await seedDataDir(dataDir, shape.tenants)
       console.log(`  embedded data folder seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`)
-      const service = new ChildService({ label: 'embedded service', entry: await compiledService(), port: await freePort(), env: serviceEnv({ DATA_DIR: dataDir }) })
+      const service = new ChildService({
+        label: 'embedded service',
+        entry: await compiledService(),
+        port: await freePort(),
+        env: serviceEnv({ DATA_DIR: dataDir }),
+        nodeArgs: npmStartNodeFlags(),
+      })
       try {
         await service.waitHealthy()
         const token = await getToken(service.url)
