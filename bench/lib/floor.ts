@@ -61,3 +61,26 @@ export async function repairTransactions(sql: Sql, concurrency: number, withBefo
   )
   return { seconds: (performance.now() - started) / 1000, tenants: ids.length, updated, images, phases }
 }
+
+/**
+ * The scan every run makes before its first repair (SPEC: the run's context carries its own preflight
+ * counts): the runbook's preflight statement alone, one per tenant, `concurrency` at a time. Not part of
+ * the floor: it says how much of the end-to-end time the start's required scan accounts for.
+ */
+export async function preflightScans(sql: Sql, concurrency: number): Promise<{ seconds: number; affected: number }> {
+  const runbook = catalog.find(RUNBOOK)!
+  const ids = await universeTenantIds(sql)
+  let next = 0
+  let affected = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const plan = await runbook.preflightTenant(sql, ids[next++]!, {})
+        affected += plan.affected
+      }
+    }),
+  )
+  return { seconds: (performance.now() - started) / 1000, affected }
+}
+

@@ -7,7 +7,7 @@
 import type { Part } from '../lib/part.js'
 import { concurrency, repetitions, scale, scaled } from '../lib/env.js'
 import { connect, createDatabase, dropDatabase, seedTemplate, shapeLabel, type Shape } from '../lib/pg.js'
-import { repairTransactions } from '../lib/floor.js'
+import { preflightScans, repairTransactions } from '../lib/floor.js'
 import { serviceBackfill, type EndToEnd } from '../lib/e2e.js'
 import { median } from '../lib/stats.js'
 import { performance } from 'node:perf_hooks'
@@ -28,6 +28,8 @@ const PLANS: ShapePlan[] = [
 
 export interface ShapeFigures {
   floorSeconds: number
+  /** The start's required scan alone (`preflightScans`), on the floor's copy after its repair. */
+  scanSeconds: number
   e2eSeconds: number
   ratio: number
   startAnswerMs: number
@@ -46,6 +48,7 @@ export async function measureShape(
   const template = await seedTemplate(shape)
   log(`  seeded ${shape.tenants} tenants × ${shape.findings} findings in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`)
   const floors: number[] = []
+  const scans: number[] = []
   const e2es: number[] = []
   const ratios: number[] = []
   const answers: number[] = []
@@ -53,6 +56,7 @@ export async function measureShape(
   try {
     for (let repetition = 1; repetition <= count; repetition++) {
       let floor: Awaited<ReturnType<typeof repairTransactions>> | null = null
+      let scan: Awaited<ReturnType<typeof preflightScans>> | null = null
       let e2e: EndToEnd | null = null
       for (const variant of repetition % 2 === 1 ? ['floor', 'e2e'] : ['e2e', 'floor']) {
         const copy = await createDatabase(`${variant}_${shapeLabel(shape)}`, template)
@@ -62,6 +66,8 @@ export async function measureShape(
             const sql = connect(copy, concurrency + 4)
             try {
               floor = await repairTransactions(sql, concurrency)
+              // After the floor (which stays as it was measured before): it reads the same rows, repaired now.
+              scan = await preflightScans(sql, concurrency)
             } finally {
               await sql.end({ timeout: 5 })
             }
@@ -81,12 +87,13 @@ export async function measureShape(
       if (floor!.updated !== e2e!.updated) log(`  WARNING: updated counts differ (floor ${floor!.updated}, end to end ${e2e!.updated})`)
       if (e2e!.outcome !== 'succeeded') log(`  WARNING: the run's outcome is ${e2e!.outcome}`)
       floors.push(floor!.seconds)
+      scans.push(scan!.seconds)
       e2es.push(e2e!.seconds)
       ratios.push(e2e!.seconds / floor!.seconds)
       answers.push(e2e!.startAnswerMs)
       peak = Math.max(peak, e2e!.peakRssMib)
       log(
-        `  #${repetition}: floor ${floor!.seconds.toFixed(2)} s, end to end ${e2e!.seconds.toFixed(2)} s (${e2e!.outcome}, updated ${e2e!.updated}` +
+        `  #${repetition}: floor ${floor!.seconds.toFixed(2)} s (the start's scan alone ${scan!.seconds.toFixed(2)} s), end to end ${e2e!.seconds.toFixed(2)} s (${e2e!.outcome}, updated ${e2e!.updated}` +
           `${floor!.updated === e2e!.updated ? ' = floor' : ` ≠ floor ${floor!.updated}`}), ratio ${(e2e!.seconds / floor!.seconds).toFixed(2)}×, ` +
           `${(shape.tenants / e2e!.seconds).toFixed(0)} tenants/s, start answered in ${e2e!.startAnswerMs.toFixed(0)} ms, service peak RSS during the run ${e2e!.peakRssMib.toFixed(0)} MiB ` +
           `(before it, with the login's scrypt: ${e2e!.setupPeakRssMib.toFixed(0)} MiB)`,
@@ -97,6 +104,7 @@ export async function measureShape(
   }
   return {
     floorSeconds: median(floors),
+    scanSeconds: median(scans),
     e2eSeconds: median(e2es),
     ratio: median(ratios),
     startAnswerMs: median(answers),
@@ -135,6 +143,7 @@ export const backfillPart: Part = {
       }
       console.log(
         `  ${plan.key}: floor ${figures.floorSeconds.toFixed(2)} s, end to end ${figures.e2eSeconds.toFixed(2)} s, ratio ${figures.ratio.toFixed(2)}×, ` +
+          `${(figures.e2eSeconds / (figures.floorSeconds + figures.scanSeconds)).toFixed(2)}× the floor plus the start's scan (${figures.scanSeconds.toFixed(2)} s), ` +
           `${(shape.tenants / figures.e2eSeconds).toFixed(0)} tenants/s, start answer ${figures.startAnswerMs.toFixed(0)} ms, ` +
           `service peak RSS ${figures.peakRssMib.toFixed(0)} MiB (median of ${figures.repetitions})`,
       )
