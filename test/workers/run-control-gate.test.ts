@@ -144,13 +144,12 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     expect(completed.type === 'RunCompleted' && completed.data.summaryCounts).toMatchObject({ total: 0, failed: 0 })
   })
 
-  /** A runbook whose repair of the first tenant waits, inside its transaction, until released. */
-  function repairThatWaits() {
+  /** A runbook whose repair waits, inside its transaction, until released; `base` counts what it repairs. */
+  function repairThatWaits(base = countingRunbook()) {
     let release!: () => void
     const mayFinish = new Promise<void>((resolve) => (release = resolve))
     let started!: () => void
     const isRepairing = new Promise<void>((resolve) => (started = resolve))
-    const base = countingRunbook()
     const runbook: Runbook = {
       ...base,
       async executeTenant(tx, tenantId) {
@@ -195,22 +194,11 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
   it('maxConcurrency 1 across two workers: the second repair waits for the first to commit', async () => {
     const runId = await runningRun(bed)
     await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })
-    let releaseFirst!: () => void
-    const firstMayFinish = new Promise<void>((resolve) => (releaseFirst = resolve))
-    let firstStarted!: () => void
-    const firstIsRepairing = new Promise<void>((resolve) => (firstStarted = resolve))
     const base = countingRunbook()
-    const slow: Runbook = {
-      ...base,
-      async executeTenant(tx, tenantId) {
-        firstStarted()
-        await firstMayFinish
-        return base.executeTenant(tx, tenantId, {})
-      },
-    }
+    const slow = repairThatWaits(base)
     const first = fakeDelivery(jobFor(runId, tenants.mixed), 1)
-    const firstDone = workerOf(bed, slow).handle(first.delivery)
-    await firstIsRepairing
+    const firstDone = workerOf(bed, slow.runbook).handle(first.delivery)
+    await slow.isRepairing
     const second = fakeDelivery(jobFor(runId, tenants.clean), 1)
     const offeredAgain = new LosingJobQueue()
     await workerOf(bed, base, offeredAgain).handle(second.delivery)
@@ -218,7 +206,7 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     expect(second.settled).toEqual([{ kind: 'ack' }])
     expect(offeredAgain.lost.map((l) => l.job)).toEqual([jobFor(runId, tenants.clean)])
     expect(base.executions).toEqual([])
-    releaseFirst()
+    slow.release()
     await firstDone
     expect(first.settled).toEqual([{ kind: 'ack' }])
     const again = fakeDelivery(jobFor(runId, tenants.clean), 2)
@@ -234,27 +222,16 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     // This worker repairs one tenant first, so it knows the run (limit 3) when its next job comes.
     const knowing = workerOf(bed, base, offeredAgain)
     await knowing.handle(fakeDelivery(jobFor(runId, tenants.mixed), 1).delivery)
-    let releaseFirst!: () => void
-    const firstMayFinish = new Promise<void>((resolve) => (releaseFirst = resolve))
-    let firstStarted!: () => void
-    const firstIsRepairing = new Promise<void>((resolve) => (firstStarted = resolve))
-    const slow: Runbook = {
-      ...base,
-      async executeTenant(tx, tenantId) {
-        firstStarted()
-        await firstMayFinish
-        return base.executeTenant(tx, tenantId, {})
-      },
-    }
-    const firstDone = workerOf(bed, slow).handle(fakeDelivery(jobFor(runId, tenants.clean), 1).delivery)
-    await firstIsRepairing
+    const slow = repairThatWaits(base)
+    const firstDone = workerOf(bed, slow.runbook).handle(fakeDelivery(jobFor(runId, tenants.clean), 1).delivery)
+    await slow.isRepairing
     await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })
     const late = fakeDelivery(jobFor(runId, tenants.invalid), 1)
     await knowing.handle(late.delivery)
     expect(late.settled).toEqual([{ kind: 'ack' }])
     expect(offeredAgain.lost.map((l) => l.job)).toEqual([jobFor(runId, tenants.invalid)])
     expect(base.executions).toEqual([tenants.mixed])
-    releaseFirst()
+    slow.release()
     await firstDone
     expect(base.executions).toEqual([tenants.mixed, tenants.clean])
   })
