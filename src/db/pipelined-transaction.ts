@@ -1,4 +1,4 @@
-import { isServerError, type Sql, type TransactionSql } from './database.js'
+import { isStatementError, type Sql, type TransactionSql } from './database.js'
 
 /** What a body returns when its transaction wrote nothing to keep: it ends with ROLLBACK and `value` is returned. */
 export class WroteNothing<T> {
@@ -18,7 +18,10 @@ const IN_FAILED_TRANSACTION = '25P02'
  * may leave one un-awaited), and the error thrown is the first statement's failure, not the "transaction
  * is aborted" of the statements after it. `body` resolves → COMMIT (a COMMIT answered ROLLBACK throws that
  * first failure); resolves to `WroteNothing` → ROLLBACK; throws → ROLLBACK and its error. `body` gets the
- * connection as a transaction: it must not use savepoints (it has none) nor send BEGIN, COMMIT or ROLLBACK.
+ * connection as a transaction: it must not use savepoints (refused) nor send BEGIN, COMMIT or ROLLBACK. A
+ * statement made or run through it once the transaction has ended is refused: on a connection back in the
+ * pool it would run outside the transaction, or in another's. (`tx.file` reads its file before it sends, and a
+ * cursor's failure reaches only its reader: neither is used by a repair.)
  */
 export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T | WroteNothing<T>>): Promise<T> {
   const db = await sql.reserve()
@@ -26,34 +29,44 @@ export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSq
   const noteFailure = (error: unknown) => {
     if (firstFailure === undefined) firstFailure = error
   }
-  const tx = tracked(db as unknown as TransactionSql, noteFailure)
+  const transaction = { ended: false }
+  const tx = tracked(db as unknown as TransactionSql, noteFailure, transaction)
   const begun = tx`begin`.execute()
   let result: T | WroteNothing<T>
   try {
     result = await body(tx)
     await begun
   } catch (error) {
-    await end(db, 'rollback').catch(() => {})
+    await end(db, 'rollback', transaction).catch(() => {})
     throw isInFailedTransaction(error) && firstFailure !== undefined ? firstFailure : error
   }
   if (result instanceof WroteNothing) {
-    await end(db, 'rollback')
+    await end(db, 'rollback', transaction)
     return result.value
   }
-  const committed = await end(db, 'commit')
+  const committed = await end(db, 'commit', transaction)
   if (committed.command !== 'COMMIT') throw firstFailure ?? new Error('the transaction was rolled back at its commit: one of its statements failed')
   return result
 }
 
-/** Sends COMMIT or ROLLBACK, then gives the connection back to the pool only if it still talks to the server. */
-async function end(db: Awaited<ReturnType<Sql['reserve']>>, statement: 'commit' | 'rollback'): Promise<{ command: string }> {
+/**
+ * Sends COMMIT or ROLLBACK (nothing the body sends after it is let through), then gives the connection back to
+ * the pool only if it is still usable.
+ */
+async function end(
+  db: Awaited<ReturnType<Sql['reserve']>>,
+  statement: 'commit' | 'rollback',
+  transaction: { ended: boolean },
+): Promise<{ command: string }> {
+  transaction.ended = true
   try {
     const answer = await (statement === 'commit' ? db`commit` : db`rollback`)
     db.release()
     return answer
   } catch (error) {
-    // A connection that closed is the pool's already (it opens it again); one that answered an error is idle.
-    if (isServerError(error)) db.release()
+    // A statement's error leaves the connection idle; a connection that closed, or whose server is going away
+    // (08, 57P0x: its socket may not have closed yet), is not handed to anyone (the pool opens it again).
+    if (isStatementError(error)) db.release()
     throw error
   }
 }
@@ -63,14 +76,24 @@ async function end(db: Awaited<ReturnType<Sql['reserve']>>, statement: 'commit' 
  * statement (postgres.js runs a statement when it is awaited or executed, and `Promise.prototype.then`
  * bypasses that: its species is Promise).
  */
-function tracked(db: TransactionSql, noteFailure: (error: unknown) => void): TransactionSql {
+function tracked(db: TransactionSql, noteFailure: (error: unknown) => void, transaction: { ended: boolean }): TransactionSql {
   const watch = <Q>(made: Q): Q => {
-    if (made instanceof Promise) Promise.prototype.then.call(made, undefined, noteFailure)
+    if (!(made instanceof Promise)) return made
+    Promise.prototype.then.call(made, undefined, noteFailure)
+    // postgres.js hands a query to its connection through `handler` when it runs (awaited or executed): one
+    // run after the transaction ended is refused, even if it was made before.
+    const query = made as unknown as { handler: ((q: unknown) => unknown) & { debug?: unknown }; reject: (error: Error) => void }
+    const handler = query.handler
+    query.handler = Object.assign(
+      (q: unknown) => (transaction.ended ? query.reject(new Error('a statement of a transaction that has ended was refused')) : handler(q)),
+      { debug: handler.debug },
+    )
     return made
   }
   return new Proxy(db, {
     apply: (target, thisArg, args) => watch(Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args)),
     get(target, property, receiver) {
+      if (property === 'savepoint') return () => Promise.reject(new Error('a pipelined transaction has no savepoints'))
       const value = Reflect.get(target, property, receiver) as unknown
       if (property !== 'unsafe' && property !== 'file') return value
       return (...args: unknown[]) => watch((value as (...a: unknown[]) => unknown).apply(target, args))

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Database } from '../../src/db/database.js'
+import type { Database, TransactionSql } from '../../src/db/database.js'
 import { pipelinedTransaction, WroteNothing } from '../../src/db/pipelined-transaction.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
@@ -76,6 +76,21 @@ describe.each(databaseFlavours())('pipelinedTransaction on $name', ({ open }) =>
         return 'done'
       }),
     ).rejects.toMatchObject({ code: '22012' })
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+
+  it('refuses a statement made or run through the transaction after it ended (it would run outside it, or in another)', async () => {
+    let late!: TransactionSql
+    let madeBefore!: Promise<unknown>
+    await pipelinedTransaction(db.sql, async (tx) => {
+      late = tx
+      madeBefore = tx`insert into ledger values (7, 'made inside, run after')`
+      return 'done'
+    })
+    await expect(madeBefore).rejects.toThrow('a statement of a transaction that has ended was refused')
+    await expect(late`insert into ledger values (8, 'made after')`).rejects.toThrow('a statement of a transaction that has ended was refused')
+    await expect(late.unsafe(`insert into ledger values (9, 'made after')`)).rejects.toThrow('has ended')
+    await expect(late.savepoint(async () => {})).rejects.toThrow('no savepoints')
     expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
   })
 
