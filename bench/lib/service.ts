@@ -78,7 +78,8 @@ export interface ChildOptions {
 
 /**
  * The node flags `npm start` runs the service with (package.json's `start` script, the flags before
- * `--import`): the embedded default is measured as it is started, without tsx.
+ * `--import`): the embedded part runs the compiled service with them, so it measures npm start's node
+ * settings without tsx's loader thread (which adds ~30–45 MiB; the README gives both figures).
  */
 export function npmStartNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
