@@ -77,14 +77,14 @@ export interface ChildOptions {
 }
 
 /**
- * The node flags `npm start` runs the service with (package.json's `start` script, the flags before
- * `--import`): the embedded part runs the compiled service with them, so it measures npm start's node
- * settings without tsx's loader thread (which adds ~30–45 MiB; the README gives both figures).
+ * The node flags `npm start` runs the compiled service with (package.json's `start` script: `… && exec node
+ * [flags] dist/main.js`): the embedded part runs the bench's own build of the same sources with them, i.e.
+ * what `npm start` runs.
  */
 export function npmStartNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-  const flags = /\bnode ((?:--[\w-]+(?:=\S+)? )*)--import tsx\b/.exec(start)
-  if (!flags) throw new Error(`package.json's start script is not "node [flags] --import tsx …": ${start}`)
+  const flags = /\bexec node ((?:--[\w-]+(?:=\S+)? )*)dist\/main\.js$/.exec(start)
+  if (!flags) throw new Error(`package.json's start script does not end "exec node [flags] dist/main.js": ${start}`)
   return flags[1]!.split(' ').filter(Boolean)
 }
 
