@@ -29,37 +29,29 @@ export const BEFORE_IMAGE_RUN = 'bench-before-images'
 export async function repairTransactions(sql: Sql, concurrency: number, withBeforeImages = false): Promise<RepairTimes> {
   const runbook = catalog.find(RUNBOOK)!
   const tables = repairedTables(runbook)
-  const ids = await universeTenantIds(sql)
-  let next = 0
   let updated = 0
   let images = 0
   const phases = { snapshot: 0, repair: 0, keep: 0, transaction: 0 }
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < ids.length) {
-        const tenantId = ids[next++]!
-        const began = performance.now()
-        const result = await sql.begin(async (tx) => {
-          if (!withBeforeImages) return { repair: await runbook.executeTenant(tx, tenantId, {}), kept: 0 }
-          const t0 = performance.now()
-          const snapshots = await snapshotTenantRows(tx, tenantId, tables)
-          const t1 = performance.now()
-          const repair = await runbook.executeTenant(tx, tenantId, {})
-          const t2 = performance.now()
-          const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId, snapshots)
-          phases.snapshot += t1 - t0
-          phases.repair += t2 - t1
-          phases.keep += performance.now() - t2
-          return { repair, kept }
-        })
-        phases.transaction += performance.now() - began
-        updated += result.repair.updated
-        images += result.kept
-      }
-    }),
-  )
-  return { seconds: (performance.now() - started) / 1000, tenants: ids.length, updated, images, phases }
+  const { seconds, tenants } = await eachTenant(sql, concurrency, async (tenantId) => {
+    const began = performance.now()
+    const result = await sql.begin(async (tx) => {
+      if (!withBeforeImages) return { repair: await runbook.executeTenant(tx, tenantId, {}), kept: 0 }
+      const t0 = performance.now()
+      const snapshots = await snapshotTenantRows(tx, tenantId, tables)
+      const t1 = performance.now()
+      const repair = await runbook.executeTenant(tx, tenantId, {})
+      const t2 = performance.now()
+      const kept = await keepBeforeImages(tx, BEFORE_IMAGE_RUN, tenantId, snapshots)
+      phases.snapshot += t1 - t0
+      phases.repair += t2 - t1
+      phases.keep += performance.now() - t2
+      return { repair, kept }
+    })
+    phases.transaction += performance.now() - began
+    updated += result.repair.updated
+    images += result.kept
+  })
+  return { seconds, tenants, updated, images, phases }
 }
 
 /**
@@ -67,20 +59,20 @@ export async function repairTransactions(sql: Sql, concurrency: number, withBefo
  * counts): the runbook's preflight statement alone, one per tenant, `concurrency` at a time. Not part of
  * the floor: it says how much of the end-to-end time the start's required scan accounts for.
  */
-export async function preflightScans(sql: Sql, concurrency: number): Promise<{ seconds: number; affected: number }> {
+export async function preflightScans(sql: Sql, concurrency: number): Promise<{ seconds: number }> {
   const runbook = catalog.find(RUNBOOK)!
+  return eachTenant(sql, concurrency, async (tenantId) => void (await runbook.preflightTenant(sql, tenantId, {})))
+}
+
+/** `work` for every tenant of the universe, `concurrency` at a time; how long it took in all. */
+async function eachTenant(sql: Sql, concurrency: number, work: (tenantId: number) => Promise<void>): Promise<{ seconds: number; tenants: number }> {
   const ids = await universeTenantIds(sql)
   let next = 0
-  let affected = 0
   const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < ids.length) {
-        const plan = await runbook.preflightTenant(sql, ids[next++]!, {})
-        affected += plan.affected
-      }
+      while (next < ids.length) await work(ids[next++]!)
     }),
   )
-  return { seconds: (performance.now() - started) / 1000, affected }
+  return { seconds: (performance.now() - started) / 1000, tenants: ids.length }
 }
-

@@ -81,12 +81,12 @@ export class Dispatcher {
     }
     if (toPlan.size === 0) return
     // The halt and every run to plan, read together (one round trip).
+    const planned = [...toPlan]
     const [{ halted }, ...runs] = await Promise.all([
       loadHalt(this.deps.log),
-      ...[...toPlan.keys()].map((runId) => loadRunCached(this.deps.log, runId, this.runs)),
+      ...planned.map(([runId]) => loadRunCached(this.deps.log, runId, this.runs)),
     ])
-    let index = 0
-    for (const [runId, redispatch] of toPlan) await this.dispatch(runId, runs[index++]!, halted, redispatch)
+    for (const [index, [runId, redispatch]] of planned.entries()) await this.dispatch(runId, runs[index]!, halted, redispatch)
   }
 
   /**

@@ -184,15 +184,15 @@ export class TenantWorker {
       // statement would abort the transaction under the gate's reads); both are wasted when the gate refuses.
       const knownLimit = maxConcurrencyOf(this.runStates.get(streams.run(job.runId))?.state)
       const ahead = knownLimit === null ? null : slotAndUniverse(tx, job.runId, job.tenantId, knownLimit)
-      // Met below on every path; this only keeps its failure from counting as unhandled meanwhile.
-      ahead?.catch(() => {})
+      // Awaited before the transaction ends on every path; its failure, if any, is the transaction's.
+      const aheadSettled = ahead?.catch(() => {})
       const gate = await gating.catch(async (error: unknown) => {
-        await ahead?.catch(() => {})
+        await aheadSettled
         throw error
       })
       // Nothing is repaired: the transaction wrote nothing and ends with a rollback.
       if (gate.kind !== 'repair') {
-        await ahead?.catch(() => {})
+        await aheadSettled
         return new WroteNothing(gate)
       }
       let { slot, allowed } = await (ahead ?? slotAndUniverse(tx, job.runId, job.tenantId, gate.maxConcurrency))
