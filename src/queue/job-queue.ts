@@ -1,15 +1,26 @@
 /**
- * The job queue port: distributes one job per targeted tenant. It may lose or repeat a message
- * (DESIGN invariant 7); the event store stays the source of truth and the reconciler re-dispatches.
- * Adapters (NATS JetStream, in-process) must pass `test/queue/job-queue.contract.ts`.
+ * The job queue port: distributes the jobs of targeted tenants (one tenant per job, or a few small ones).
+ * It may lose or repeat a message (DESIGN invariant 7); the event store stays the source of truth and the
+ * reconciler re-dispatches. Adapters (NATS JetStream, in-process) must pass `test/queue/job-queue.contract.ts`.
  */
 
 export interface TenantJob {
   runId: string
   runbookKey: string
-  tenantId: number
-  /** 0 for the first dispatch; the reconciler's n-th re-dispatch uses n, so its dedupe id differs. */
+  /** Repaired one after the other, each in its own transaction; their results are recorded together. */
+  tenantIds: number[]
+  /** 0 for the first dispatch; moved on by every resume and re-dispatch, so its dedupe id differs. */
   generation: number
+  /** Attempts the first tenant already had in a shared job it was split from (shown in its `attempts`). */
+  priorAttempts?: number
+}
+
+/**
+ * The job's tenants. A message published by a release before shared jobs names one `tenantId`: it is still
+ * served during a rolling upgrade.
+ */
+export function tenantsOfJob(job: TenantJob | { tenantId: number }): number[] {
+  return 'tenantIds' in job && Array.isArray(job.tenantIds) ? job.tenantIds : [(job as { tenantId: number }).tenantId]
 }
 
 export interface JobDelivery<J = TenantJob> {

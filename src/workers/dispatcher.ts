@@ -109,7 +109,7 @@ export class Dispatcher {
     }
     const fresh = plan.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId))
     if (fresh.length === 0) return
-    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation)
+    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation, plan.tenantsPerJob)
     for (const tenantId of fresh) sent.tenantIds.add(tenantId)
   }
 }

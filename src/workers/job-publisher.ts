@@ -1,24 +1,34 @@
+import { createHash } from 'node:crypto'
 import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 
 const PUBLISH_CHUNK = 100
 
 /**
- * Publishes one job per tenant. The dedupe id names the run, the tenant and the dispatch generation, so
- * the dispatcher and the reconciler publishing the same generation collapse into one message, while a
- * later generation (a re-dispatch of a job presumed lost) is a new message.
+ * Publishes the tenants' jobs, `tenantsPerJob` consecutive tenants in each. The dedupe id names the run,
+ * the job's tenants and the dispatch generation, so publishing the same job again in a generation (a
+ * dispatcher restarted) collapses into one message, while a later generation (a resume, a re-dispatch of a
+ * job presumed lost) is a new message.
  */
 export async function publishTenantJobs(
   queue: JobQueue<TenantJob>,
   run: { runId: string; runbookKey: string },
   tenantIds: number[],
   generation: number,
+  tenantsPerJob = 1,
 ): Promise<void> {
-  // Published in chunks whose acknowledgements are awaited together, not one round trip per tenant.
-  for (let start = 0; start < tenantIds.length; start += PUBLISH_CHUNK) {
-    await Promise.all(
-      tenantIds.slice(start, start + PUBLISH_CHUNK).map((tenantId) =>
-        queue.publish({ runId: run.runId, runbookKey: run.runbookKey, tenantId, generation }, `${run.runId}:${tenantId}:${generation}`),
-      ),
-    )
+  const jobs: TenantJob[] = []
+  for (let start = 0; start < tenantIds.length; start += tenantsPerJob) {
+    jobs.push({ runId: run.runId, runbookKey: run.runbookKey, tenantIds: tenantIds.slice(start, start + tenantsPerJob), generation })
   }
+  // Published in chunks whose acknowledgements are awaited together, not one round trip per job.
+  for (let start = 0; start < jobs.length; start += PUBLISH_CHUNK) {
+    await Promise.all(jobs.slice(start, start + PUBLISH_CHUNK).map((job) => queue.publish(job, jobDedupeId(job))))
+  }
+}
+
+/** `run:tenant:generation` for a one-tenant job; a shared job's tenants are named by a digest of their ids. */
+export function jobDedupeId(job: Pick<TenantJob, 'runId' | 'tenantIds' | 'generation'>): string {
+  const tenants =
+    job.tenantIds.length === 1 ? String(job.tenantIds[0]) : `${job.tenantIds.length}t-${createHash('sha256').update(job.tenantIds.join(',')).digest('base64url').slice(0, 22)}`
+  return `${job.runId}:${tenants}:${job.generation}`
 }

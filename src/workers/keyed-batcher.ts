@@ -15,15 +15,23 @@ export class KeyedBatcher<T, R> {
   ) {}
 
   add(key: string, item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      let entry = this.keys.get(key)
-      if (!entry) {
-        entry = { waiting: [], flushing: false }
-        this.keys.set(key, entry)
-      }
-      entry.waiting.push({ item, resolve, reject })
-      if (!entry.flushing) void this.drain(key, entry)
-    })
+    return this.addAll(key, [item])
+  }
+
+  /**
+   * Items that go in the same batch (up to `maxBatch`); resolves with the result of the batch that flushed the
+   * last of them. Rejects when one of them failed.
+   */
+  async addAll(key: string, items: readonly T[]): Promise<R> {
+    let entry = this.keys.get(key)
+    if (!entry) {
+      entry = { waiting: [], flushing: false }
+      this.keys.set(key, entry)
+    }
+    const waiting = entry.waiting
+    const results = items.map((item) => new Promise<R>((resolve, reject) => waiting.push({ item, resolve, reject })))
+    if (!entry.flushing) void this.drain(key, entry)
+    return (await Promise.all(results)).at(-1)!
   }
 
   private async drain(key: string, entry: { waiting: Array<Waiting<T, R>>; flushing: boolean }): Promise<void> {

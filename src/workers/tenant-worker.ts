@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import { pipelinedTransaction, WroteNothing } from '../db/pipelined-transaction.js'
-import type { JobConsumer, JobDelivery, JobQueue, TenantJob } from '../queue/job-queue.js'
+import { tenantsOfJob, type JobConsumer, type JobDelivery, type JobQueue, type TenantJob } from '../queue/job-queue.js'
 import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
 import { RunbookDataError, type Runbook, type RunbookParameters } from '../runbooks/runbook.js'
@@ -17,7 +17,7 @@ import { haltActiveRun } from '../commands/run-control.js'
 import { loadRunCached, recordTenantResults } from '../commands/run-execution.js'
 import type { RunState } from '../commands/run/run-state.js'
 import type { TenantOutcome } from '../commands/run/run-decider.js'
-import { decideTenantRepair, type RepairDecision } from '../commands/run/tenant-repair-gate.js'
+import { decideTenantRepair, refusesTheRun, type RepairDecision } from '../commands/run/tenant-repair-gate.js'
 import {
   defaultTenantRetryPolicy,
   failureKindOf,
@@ -26,6 +26,7 @@ import {
 } from '../commands/run/tenant-retry-policy.js'
 import { BEFORE_IMAGES_GONE_MESSAGE } from '../commands/run/failure-message.js'
 import { finishCancelledRun } from './cancellation.js'
+import { jobDedupeId } from './job-publisher.js'
 import { KeyedBatcher } from './keyed-batcher.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
 import { countFailedAttempt, findTenantResult, insertRepairResult, storeFailure, type StoredTenantResult } from './tenant-results.js'
@@ -66,7 +67,17 @@ export interface TenantWorkerDeps {
   logger: Logger
 }
 
-/** What one attempt at a job came to. */
+/** One tenant of a job: what each of its repair's steps works on. */
+type TenantTask = { runId: string; runbookKey: string; tenantId: number; generation: number }
+
+function taskOf(job: TenantJob, tenantId: number): TenantTask {
+  return { runId: job.runId, runbookKey: job.runbookKey, tenantId, generation: job.generation }
+}
+
+/** Where a job is, for the log of a job running long. */
+type JobProgress = { step: string; tenantId: number }
+
+/** What one attempt at a tenant came to. */
 type Attempt = { kind: 'stored'; stored: StoredTenantResult } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
 
 /**
@@ -103,34 +114,50 @@ export class TenantWorker {
 
   async handle(delivery: JobDelivery<TenantJob>): Promise<void> {
     const { job } = delivery
-    const log = this.deps.logger.child({ runId: job.runId, tenantId: job.tenantId, delivery: delivery.deliveryCount })
+    const tenantIds = tenantsOfJob(job)
     // The heartbeat keeps the job ours for as long as it runs: a job that never ends would never be
     // delivered again, so one running long says where it is.
     const began = Date.now()
-    let step = 'repair'
+    const at: JobProgress = { step: 'repair', tenantId: tenantIds[0]! }
     let nextSlowLog = began + this.options.slowJobLogMs
     const heartbeat = setInterval(() => {
       void delivery.working().catch(() => {})
       if (Date.now() < nextSlowLog) return
       nextSlowLog += this.options.slowJobLogMs
-      log.warn({ step, runningMs: Date.now() - began }, 'tenant job still under way')
+      this.jobLogger(job, at.tenantId, delivery).warn({ step: at.step, runningMs: Date.now() - began }, 'tenant job still under way')
     }, this.options.heartbeatMs)
+    try {
+      if (tenantIds.length === 1) await this.handleTenant(delivery, taskOf(job, tenantIds[0]!), at)
+      else await this.handleShared(delivery, tenantIds, at)
+    } finally {
+      clearInterval(heartbeat)
+    }
+  }
+
+  private jobLogger(job: TenantJob, tenantId: number, delivery: JobDelivery<TenantJob>): Logger {
+    return this.deps.logger.child({ runId: job.runId, tenantId, delivery: delivery.deliveryCount })
+  }
+
+  /** A job of one tenant: its repair, or its failure retried by the policy, then stored for good. */
+  private async handleTenant(delivery: JobDelivery<TenantJob>, task: TenantTask, at: JobProgress): Promise<void> {
+    const log = this.jobLogger(delivery.job, task.tenantId, delivery)
+    const attemptNumber = delivery.deliveryCount + (delivery.job.priorAttempts ?? 0)
     // When this delivery's repair transaction took its slot: a final failure is processed too, and carries it.
     const repair: { startedAt: string | null } = { startedAt: null }
     try {
-      const attempt = await this.attempt(job, delivery.deliveryCount, repair)
-      step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
-      if (attempt.kind === 'no_slot') return await this.offerAgain(delivery)
-      if (attempt.kind === 'stored') await this.record(job, attempt.stored)
-      else await this.obey(job, attempt.decision, log)
-      step = 'ack'
+      const attempt = await this.attempt(task, attemptNumber, repair)
+      at.step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
+      if (attempt.kind === 'no_slot') return await this.offerAgain(delivery, delivery.job)
+      if (attempt.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...attempt.stored }])
+      else await this.obey(task, attempt.decision, log)
+      at.step = 'ack'
       await delivery.ack()
     } catch (error) {
       const failure = classifyFailure(error)
       const kind = failureKindOf(failure)
       if (kind) {
-        step = 'count failed attempt'
-        const failedSoFar = await countFailedAttempt(this.deps.sql, job.runId, job.tenantId, kind)
+        at.step = 'count failed attempt'
+        const failedSoFar = await countFailedAttempt(this.deps.sql, task.runId, task.tenantId, kind)
         const next = retryAfterFailure(kind, failedSoFar, this.options)
         if (next.retry) {
           log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
@@ -139,26 +166,87 @@ export class TenantWorker {
       }
       log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
       const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
-      step = 'store final failure'
-      const attempt = await this.storeFinalFailure(job, { result, attempt: delivery.deliveryCount, startedAt: repair.startedAt })
-      step = attempt.kind === 'stored' ? 'record final failure' : 'obey'
-      if (attempt.kind === 'stored') await this.record(job, attempt.stored)
-      else if (attempt.kind === 'gate') await this.obey(job, attempt.decision, log)
-      step = 'ack'
+      at.step = 'store final failure'
+      const attempt = await this.storeFinalFailure(task, { result, attempt: attemptNumber, startedAt: repair.startedAt })
+      at.step = attempt.kind === 'stored' ? 'record final failure' : 'obey'
+      if (attempt.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...attempt.stored }])
+      else if (attempt.kind === 'gate') await this.obey(task, attempt.decision, log)
+      at.step = 'ack'
       await delivery.ack()
-    } finally {
-      clearInterval(heartbeat)
     }
   }
 
   /**
-   * Every slot of the run is taken (a limit was lowered, or a job was repeated): the job is published
-   * again after a pause and this delivery acked, so waiting for a slot never uses up the queue's deliveries.
+   * A job of several small tenants, repaired one after the other, each as in a job of its own (its own
+   * transaction, locks, gate, slot, before-images and result row); their results are recorded in one append
+   * when the job ends. What ends it early records what it repaired first (so a cancel counts them): a refusal
+   * of the run (pause, cancel, halt), no free slot (the rest is offered again), or a tenant's failure — that
+   * tenant and the rest then go on in jobs of their own, where failures are retried and stored as ever.
    */
-  private async offerAgain(delivery: JobDelivery<TenantJob>): Promise<void> {
+  private async handleShared(delivery: JobDelivery<TenantJob>, tenantIds: number[], at: JobProgress): Promise<void> {
     const { job } = delivery
+    const repaired: TenantOutcome[] = []
+    for (const [index, tenantId] of tenantIds.entries()) {
+      const task = taskOf(job, tenantId)
+      at.tenantId = tenantId
+      at.step = 'repair'
+      let attempt: Attempt
+      try {
+        attempt = await this.attempt(task, delivery.deliveryCount + (index === 0 ? (job.priorAttempts ?? 0) : 0), { startedAt: null })
+      } catch (error) {
+        this.jobLogger(job, tenantId, delivery).warn(
+          { reasonCode: classifyFailure(error).reasonCode, tenants: tenantIds.length - index },
+          'tenant attempt failed in a shared job; it and the tenants after it go on in jobs of their own',
+        )
+        at.step = 'record'
+        await this.record(job.runId, repaired)
+        at.step = 'split'
+        await this.publishAlone(job, tenantIds.slice(index), delivery.deliveryCount + (index === 0 ? (job.priorAttempts ?? 0) : 0))
+        at.step = 'ack'
+        return await delivery.ack()
+      }
+      if (attempt.kind === 'stored') repaired.push({ tenantId, ...attempt.stored })
+      if (attempt.kind === 'stored' || (attempt.kind === 'gate' && !refusesTheRun(attempt.decision))) continue
+      at.step = 'record'
+      await this.record(job.runId, repaired)
+      if (attempt.kind === 'no_slot') {
+        at.step = 'offer again'
+        return await this.offerAgain(delivery, { ...job, tenantIds: tenantIds.slice(index), priorAttempts: index === 0 ? job.priorAttempts : undefined })
+      }
+      at.step = 'obey'
+      await this.obey(task, attempt.decision, this.jobLogger(job, tenantId, delivery))
+      at.step = 'ack'
+      return await delivery.ack()
+    }
+    at.step = 'record'
+    await this.record(job.runId, repaired)
+    at.step = 'ack'
+    await delivery.ack()
+  }
+
+  /**
+   * The tenants of a shared job from the one that failed on: each in a job of its own, the failed one
+   * carrying the attempts it had. Named by the shared job's generation, so a redelivery of the shared job
+   * publishes the same messages.
+   */
+  private async publishAlone(job: TenantJob, tenantIds: number[], failedAttempts: number): Promise<void> {
+    await Promise.all(
+      tenantIds.map((tenantId, index) => {
+        const alone: TenantJob = { runId: job.runId, runbookKey: job.runbookKey, tenantIds: [tenantId], generation: job.generation }
+        if (index === 0) alone.priorAttempts = failedAttempts
+        return this.deps.queue.publish(alone, `${jobDedupeId(alone)}:alone`)
+      }),
+    )
+  }
+
+  /**
+   * Every slot of the run is taken (a limit was lowered, or a job was repeated): the job (what is left of it)
+   * is published again after a pause and this delivery acked, so waiting for a slot never uses up the
+   * queue's deliveries.
+   */
+  private async offerAgain(delivery: JobDelivery<TenantJob>, rest: TenantJob): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.options.slotWaitMs))
-    await this.deps.queue.publish(job, `${job.runId}:${job.tenantId}:${job.generation}:slot-wait:${randomUUID()}`)
+    await this.deps.queue.publish(rest, `${jobDedupeId(rest)}:slot-wait:${randomUUID()}`)
     await delivery.ack()
   }
 
@@ -167,23 +255,23 @@ export class TenantWorker {
    * the repair and its result. The run's state is read after its shared lock is taken, so that a cancel's
    * completion (which takes that lock exclusively) never misses a repair that passed the gate.
    */
-  private attempt(job: TenantJob, attempt: number, repair: { startedAt: string | null }): Promise<Attempt> {
-    const runbook = this.deps.catalog.find(job.runbookKey)
-    if (!runbook) throw new Error(`runbook ${job.runbookKey} is not in this worker's catalog`)
+  private attempt(task: TenantTask, attempt: number, repair: { startedAt: string | null }): Promise<Attempt> {
+    const runbook = this.deps.catalog.find(task.runbookKey)
+    if (!runbook) throw new Error(`runbook ${task.runbookKey} is not in this worker's catalog`)
     // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
     const tables = repairedTables(runbook)
     return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
-      const gating = this.gate(tx, job, [
+      const gating = this.gate(tx, task, [
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
-        tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(job.tenantId)}, 0))`,
+        tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(task.tenantId)}, 0))`,
       ])
       // Sent behind the gate's locks, in the same round trip (the gate sends its locks before it returns, and
       // a transaction's statements run in the order they were sent): a free slot by the run's limit as this
       // process last knew it, the time the repair begins, the universe. Neither can fail on its own (a failed
       // statement would abort the transaction under the gate's reads); both are wasted when the gate refuses.
-      const knownLimit = maxConcurrencyOf(this.runStates.get(streams.run(job.runId))?.state)
-      const ahead = knownLimit === null ? null : slotAndUniverse(tx, job.runId, job.tenantId, knownLimit)
+      const knownLimit = maxConcurrencyOf(this.runStates.get(streams.run(task.runId))?.state)
+      const ahead = knownLimit === null ? null : slotAndUniverse(tx, task.runId, task.tenantId, knownLimit)
       // Awaited before the transaction ends on every path; its failure, if any, is the transaction's.
       const aheadSettled = ahead?.catch(() => {})
       const gate = await gating.catch(async (error: unknown) => {
@@ -195,27 +283,27 @@ export class TenantWorker {
         await aheadSettled
         return new WroteNothing(gate)
       }
-      let { slot, allowed } = await (ahead ?? slotAndUniverse(tx, job.runId, job.tenantId, gate.maxConcurrency))
+      let { slot, allowed } = await (ahead ?? slotAndUniverse(tx, task.runId, task.tenantId, gate.maxConcurrency))
       // The limit changed since this process last read the run: a slot is taken again by the limit now (one
       // taken by the old limit stays held to the commit: at worst one repair of the run fewer meanwhile).
-      if (knownLimit !== null && knownLimit !== gate.maxConcurrency) slot = await takeSlot(tx, job.runId, gate.maxConcurrency)
+      if (knownLimit !== null && knownLimit !== gate.maxConcurrency) slot = await takeSlot(tx, task.runId, gate.maxConcurrency)
       if (!slot) return new WroteNothing<Attempt>({ kind: 'no_slot' })
       // The repair begins now: a failure from here on carries this time.
       const startedAt = slot.now.toISOString()
       repair.startedAt = startedAt
-      if (!allowed) throw new TenantNotAllowedError(job.tenantId)
+      if (!allowed) throw new TenantNotAllowedError(task.tenantId)
       // The snapshot's cursors are declared before anything the repair sends (they are sent before it starts),
       // in the same round trip as the repair's first statement: they read the rows as they were before it.
-      const snapshotting = snapshotTenantRows(tx, job.tenantId, tables)
+      const snapshotting = snapshotTenantRows(tx, task.tenantId, tables)
       snapshotting.catch(() => {})
       const repaired = gate.revertOf
-        ? await revertTenant(tx, gate.revertOf, job.tenantId)
-        : await runbook.executeTenant(repairTransaction(tx), job.tenantId, runParameters(runbook, gate.parameters))
+        ? await revertTenant(tx, gate.revertOf, task.tenantId)
+        : await runbook.executeTenant(repairTransaction(tx), task.tenantId, runParameters(runbook, gate.parameters))
       const snapshots = await snapshotting
       // Together: the before-images and the result row (a failure of either rolls back the repair).
       const [, stored] = await Promise.all([
-        keepBeforeImages(tx, job.runId, job.tenantId, snapshots),
-        insertRepairResult(tx, job.runId, job.tenantId, { ...repaired, attempt, startedAt }),
+        keepBeforeImages(tx, task.runId, task.tenantId, snapshots),
+        insertRepairResult(tx, task.runId, task.tenantId, { ...repaired, attempt, startedAt }),
       ])
       return { kind: 'stored', stored }
     })
@@ -231,20 +319,20 @@ export class TenantWorker {
    */
   private async gate(
     tx: TransactionSql,
-    job: TenantJob,
+    task: TenantTask,
     locks: ReadonlyArray<ReturnType<TransactionSql>> = [],
   ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters>; revertOf: string | null }> {
     const locked = Promise.all(
-      [...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(job.runId)}, 0))`].map((lock) => lock.execute()),
+      [...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(task.runId)}, 0))`].map((lock) => lock.execute()),
     )
     const log = this.logIn(tx)
     const [, run, halt, stored] = await Promise.all([
       locked,
-      loadRunCached(log, job.runId, this.runStates),
+      loadRunCached(log, task.runId, this.runStates),
       loadHalt(log),
-      findTenantResult(tx, job.runId, job.tenantId),
+      findTenantResult(tx, task.runId, task.tenantId),
     ])
-    const decision = decideTenantRepair(run, halt.halted, job.tenantId)
+    const decision = decideTenantRepair(run, halt.halted, task.tenantId)
     if (decision.action === 'repair') {
       if (stored) return { kind: 'stored', stored }
       return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters, revertOf: decision.revertOf }
@@ -254,18 +342,18 @@ export class TenantWorker {
   }
 
   /** A final failure is stored only while the run still wants the tenant: under the same gate as a repair. */
-  private storeFinalFailure(job: TenantJob, failure: Parameters<typeof storeFailure>[3]): Promise<Attempt> {
+  private storeFinalFailure(task: TenantTask, failure: Parameters<typeof storeFailure>[3]): Promise<Attempt> {
     return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
-      const gate = await this.gate(tx, job)
+      const gate = await this.gate(tx, task)
       if (gate.kind !== 'repair') return new WroteNothing<Attempt>(gate)
-      return { kind: 'stored', stored: await storeFailure(tx, job.runId, job.tenantId, failure) }
+      return { kind: 'stored', stored: await storeFailure(tx, task.runId, task.tenantId, failure) }
     })
   }
 
   /** The job is not to be repaired now: pause a run the halt has not reached yet, finish a cancelled one. */
-  private async obey(job: TenantJob, decision: Exclude<RepairDecision, { action: 'repair' }>, log: Logger): Promise<void> {
+  private async obey(task: TenantTask, decision: Exclude<RepairDecision, { action: 'repair' }>, log: Logger): Promise<void> {
     if (decision.action === 'halt_run') {
-      await haltActiveRun(this.deps.log, job.runId, {
+      await haltActiveRun(this.deps.log, task.runId, {
         component: 'tenant-worker',
         reasonText: 'the deployment is halted',
         causationId: null,
@@ -273,17 +361,18 @@ export class TenantWorker {
       return
     }
     log.debug({ why: decision.why }, 'tenant job not repaired')
-    if (decision.why === 'cancelled') await finishCancelledRun(this.deps, job.runId)
+    if (decision.why === 'cancelled') await finishCancelledRun(this.deps, task.runId)
   }
 
   /**
-   * Records the result (batched with the run's others); a cancelled run is finished by whichever of its
+   * Records the results (batched with the run's others); a cancelled run is finished by whichever of its
    * in-flight repairs is recorded last.
    */
-  private async record(job: TenantJob, stored: StoredTenantResult): Promise<void> {
-    const state = await this.recording.add(job.runId, { tenantId: job.tenantId, ...stored })
+  private async record(runId: string, outcomes: TenantOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return
+    const state = await this.recording.addAll(runId, outcomes)
     if (state.status !== 'none' && state.status !== 'completed' && state.cancellation) {
-      await finishCancelledRun(this.deps, job.runId)
+      await finishCancelledRun(this.deps, runId)
     }
   }
 }

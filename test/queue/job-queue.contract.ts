@@ -183,7 +183,7 @@ export function describeJobQueueContract(
           maxInFlight = Math.max(maxInFlight, inFlight)
           await sleep(150)
           inFlight -= 1
-          done.add(delivery.job.tenantId)
+          done.add(delivery.job.tenantIds[0]!)
           await delivery.ack()
         },
         3,
@@ -199,7 +199,7 @@ export function describeJobQueueContract(
       let finished = false
       const seen: number[] = []
       const consumer = await consume(queue, async (delivery) => {
-        seen.push(delivery.job.tenantId)
+        seen.push(delivery.job.tenantIds[0]!)
         started = true
         await sleep(500)
         await delivery.ack()
@@ -222,7 +222,7 @@ export function describeJobQueueContract(
       await sleep(300)
       const seen: number[] = []
       await consume(queue, async (delivery) => {
-        seen.push(delivery.job.tenantId)
+        seen.push(delivery.job.tenantIds[0]!)
         await delivery.ack()
       })
 
@@ -237,7 +237,7 @@ export function describeJobQueueContract(
         await consume(
           queue,
           async (delivery) => {
-            seen.push(delivery.job.tenantId)
+            seen.push(delivery.job.tenantIds[0]!)
             await sleep(100)
             await delivery.ack()
           },
@@ -267,7 +267,7 @@ export function describeJobQueueContract(
       const handled: number[] = []
       await consume(queue, async (delivery) => {
         await held
-        handled.push(delivery.job.tenantId)
+        handled.push(delivery.job.tenantIds[0]!)
         await delivery.ack()
       })
       await waitFor(async () => {
@@ -293,7 +293,7 @@ export function describeJobQueueContract(
 }
 
 export function job(tenantId: number): TenantJob {
-  return { runId: '01JRUNAAAAAAAAAAAAAAAAAAAA', runbookKey: 'findings.lifecycle.backfill', tenantId, generation: 0 }
+  return { runId: '01JRUNAAAAAAAAAAAAAAAAAAAA', runbookKey: 'findings.lifecycle.backfill', tenantIds: [tenantId], generation: 0 }
 }
 
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -110,7 +110,7 @@ describe.runIf(natsUrl)('NatsJobQueue', () => {
 
       const seen: number[] = []
       const consumer = await queue.consume(async (delivery) => {
-        seen.push(delivery.job.tenantId)
+        seen.push(delivery.job.tenantIds[0]!)
         await delivery.ack()
       }, { concurrency: 1 })
       await waitFor(() => seen.length === 1)
@@ -128,7 +128,7 @@ describe.runIf(natsUrl)('NatsJobQueue', () => {
     try {
       const seen: number[] = []
       const consumer = await queue.consume(async (delivery) => {
-        seen.push(delivery.job.tenantId)
+        seen.push(delivery.job.tenantIds[0]!)
         await delivery.ack()
       }, { concurrency: 2 })
       const jsm = await admin.jetstreamManager()
@@ -155,7 +155,7 @@ describe.runIf(natsUrl)('NatsJobQueue', () => {
       await jsm.consumers.delete(config.stream, config.durable)
       const seen: number[] = []
       const consumer = await queue.consume(async (delivery) => {
-        seen.push(delivery.job.tenantId)
+        seen.push(delivery.job.tenantIds[0]!)
         await delivery.ack()
       }, { concurrency: 1 })
       await waitFor(() => seen.length === 1, 15_000)

@@ -80,7 +80,7 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
 
     await dispatcher.runOnce()
     expect((await loadRun(bed.log, runId)).status).toBe('running')
-    expect(queue.lost.map((j) => j.job.tenantId).sort((a, b) => a - b)).toEqual(universe)
+    expect(queue.lost.map((j) => j.job.tenantIds).flat().sort((a, b) => a - b)).toEqual(universe)
 
     // A second planner (another process, a replayed RunRequested) records nothing more.
     expect(await planRequestedRun(bed, runId)).toEqual({ planned: false, why: 'not_waiting' })
@@ -135,7 +135,7 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
     expect(queue.lost).toEqual([])
     expect(await planRequestedRun(bed, resumed)).toEqual({ planned: true })
     await dispatcher.runOnce()
-    expect(queue.lost.map((j) => j.job.tenantId).sort((a, b) => a - b)).toEqual(universe)
+    expect(queue.lost.map((j) => j.job.tenantIds).flat().sort((a, b) => a - b)).toEqual(universe)
   })
 
   it("shows the run's context without a preflight until its plan, then the plan's counts", async () => {

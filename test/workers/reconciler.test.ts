@@ -67,7 +67,7 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     const runId = await startAllTenantsRun(bed)
     const losing = new LosingJobQueue()
     await dispatchRuns(createDispatcher({ ...deps(), queue: losing }), bed.log, [runId])
-    expect(losing.lost.map((l) => l.job.tenantId)).toEqual(universe)
+    expect(losing.lost.map((l) => l.job.tenantIds).flat()).toEqual(universe)
     await projectUntil(runId, 'running')
     consumer = await new TenantWorker({ ...deps(), catalog: testCatalog }, { retryDelayMs: 5 }).start(2)
 

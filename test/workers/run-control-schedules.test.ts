@@ -141,7 +141,7 @@ describe.each(flavours)('run control under random schedules on $name', ({ open, 
                 maxConcurrencySeen = Math.max(maxConcurrencySeen, step.maxConcurrency)
               } else if (step.kind === 'redeliver') {
                 const tenantId = targets[step.tenant]!
-                await queue.publish({ runId, runbookKey: runbook.key, tenantId, generation: 0 }, `again-${runId}-${tenantId}-${Math.random()}`)
+                await queue.publish({ runId, runbookKey: runbook.key, tenantIds: [tenantId], generation: 0 }, `again-${runId}-${tenantId}-${Math.random()}`)
               } else if (step.kind === 'crash') crashes.add(targets[step.tenant]!)
               else {
                 // Let the run move on a little: until one more tenant is recorded or it cannot move.

@@ -26,7 +26,7 @@ describe('a tenant job that does not end', () => {
 
   function delivery(heartbeats: { count: number }): JobDelivery<TenantJob> {
     return {
-      job: { runId: 'run-1', runbookKey: 'stalled.runbook', tenantId: 7, generation: 1 },
+      job: { runId: 'run-1', runbookKey: 'stalled.runbook', tenantIds: [7], generation: 1 },
       deliveryCount: 1,
       ack: async () => {},
       retryLater: async () => {},

@@ -228,7 +228,7 @@ export function fakeDelivery(job: TenantJob, deliveryCount: number) {
 }
 
 export function jobFor(runId: string, tenantId: number, generation = 0): TenantJob {
-  return { runId, runbookKey, tenantId, generation }
+  return { runId, runbookKey, tenantIds: [tenantId], generation }
 }
 
 /** A queue that loses every job it is given (DESIGN invariant 7: NATS may lose a message), keeping a note of them. */

@@ -1,16 +1,19 @@
 import { APPROVAL_WINDOW_MS } from './run-decider.js'
-import { dispatchWindow, type RunState } from './run-state.js'
+import { dispatchWindow, tenantsPerJob, type RunState } from './run-state.js'
 
 export type DispatchPlan =
-  /** These tenants should have a job in the queue now (some may have one already). */
-  | { action: 'dispatch'; tenantIds: number[]; generation: number }
+  /**
+   * These tenants should have a job in the queue now (some may have one already); those without one go in
+   * jobs of up to `tenantsPerJob` tenants.
+   */
+  | { action: 'dispatch'; tenantIds: number[]; generation: number; tenantsPerJob: number }
   /** The deployment is halted and this run is not paused yet: pause it (HALTED). */
   | { action: 'halt_run' }
   | { action: 'none' }
 
 /**
- * Which of a run's tenants get a job now: a running run's dispatch window (its first `maxConcurrency`
- * pending tenants, the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
+ * Which of a run's tenants get a job now: a running run's dispatch window (the first pending tenants that
+ * `maxConcurrency` jobs carry, the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
  * back what was never published. The repair itself enforces the limit (slots); this keeps the queue from
  * holding jobs that would only wait for one. A run still waiting for its plan (resumed before it) gets none:
  * its preflight must count the data before any of its repairs.
@@ -18,7 +21,7 @@ export type DispatchPlan =
 export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
   if (run.status !== 'running' || run.cancellation || run.preflight === null) return { action: 'none' }
   if (halted) return { action: 'halt_run' }
-  return { action: 'dispatch', tenantIds: dispatchWindow(run), generation: run.generation }
+  return { action: 'dispatch', tenantIds: dispatchWindow(run), generation: run.generation, tenantsPerJob: tenantsPerJob(run) }
 }
 
 export type ReconcilePlan =

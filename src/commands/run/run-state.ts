@@ -230,17 +230,45 @@ export function canaryStateOf(state: RunState, added?: { tenantId: number; resul
 }
 
 /**
- * The tenants whose jobs the run wants in the queue now: its first `maxConcurrency` pending tenants in
- * target order — the canary's first, and the others only once no canary tenant is pending (SPEC §11:
- * the canary is repaired first and alone).
+ * The tenants whose jobs the run wants in the queue now: its first pending tenants in target order, as many
+ * as `maxConcurrency` jobs carry (`tenantsPerJob` each) — the canary's first, and the others only once no
+ * canary tenant is pending (SPEC §11: the canary is repaired first and alone).
  */
 export function dispatchWindow(state: RunState): number[] {
   if (state.status === 'none') return []
-  const size = state.limits.maxConcurrency
-  // Asked of the canary's own (few) tenants: once they are all processed, no scan for them of the whole run.
+  const jobs = state.limits.maxConcurrency
+  const canary = pendingCanary(state)
+  return canary ? firstPending(state, jobs, new Set(canary)) : firstPending(state, jobs * tenantsPerJob(state))
+}
+
+/**
+ * The canary's tenants while one of them is pending; null for a run without a canary or once it is done.
+ * Asked of the canary's own (few) tenants: once they are all processed, no scan for them of the whole run.
+ */
+function pendingCanary(state: ExistingRunState): readonly number[] | null {
   const canary = state.request.canary?.tenantIds ?? []
-  const canaryPending = canary.some((tenantId) => !state.results.has(tenantId))
-  return canaryPending ? firstPending(state, size, new Set(canary)) : firstPending(state, size)
+  return canary.some((tenantId) => !state.results.has(tenantId)) ? canary : null
+}
+
+/**
+ * Findings one job is sized for when the run's tenants are small: a job then carries about this many findings
+ * over several tenants (each still repaired in its own transaction, one at a time), so the costs paid per job
+ * (the queue's message and acks, one append of the results, one pass of the dispatcher) are shared by them.
+ */
+export const FINDINGS_PER_SHARED_JOB = 400
+/** At most this many tenants in one job: their results are recorded together, when the job ends. */
+export const MAX_TENANTS_PER_JOB = 16
+
+/**
+ * How many tenants one job of the run carries: one while the canary is pending (SPEC §11: repaired first and
+ * alone, each seen as it ends) and for tenants of ordinary size; for a run whose plan says its tenants hold
+ * few findings on average, as many as make `FINDINGS_PER_SHARED_JOB` (at most `MAX_TENANTS_PER_JOB`).
+ */
+export function tenantsPerJob(state: RunState): number {
+  if (state.status === 'none' || state.preflight === null || pendingCanary(state)) return 1
+  const targeted = state.request.tenantIds.length
+  const findingsPerTenant = targeted === 0 ? 0 : state.preflight.totalCount / targeted
+  return Math.max(1, Math.min(MAX_TENANTS_PER_JOB, Math.floor(FINDINGS_PER_SHARED_JOB / Math.max(findingsPerTenant, 1))))
 }
 
 /** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */

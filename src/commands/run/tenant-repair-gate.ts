@@ -37,3 +37,12 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (canary && !canary.includes(tenantId) && canary.some((id) => !run.results.has(id))) return { action: 'skip', why: 'canary first' }
   return { action: 'repair', maxConcurrency: run.limits.maxConcurrency, parameters: run.request.parameters, revertOf: run.request.revertOf }
 }
+
+/**
+ * Whether a refusal concerns the run (paused, cancelled, halted, over...), and so every tenant after this one
+ * in the same job, rather than this tenant alone (processed already, not targeted, waiting for the canary).
+ */
+export function refusesTheRun(decision: Exclude<RepairDecision, { action: 'repair' }>): boolean {
+  if (decision.action === 'halt_run') return true
+  return decision.why !== 'already processed' && decision.why !== 'not targeted' && decision.why !== 'canary first'
+}

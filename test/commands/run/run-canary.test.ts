@@ -20,7 +20,8 @@ describe('a run with a canary', () => {
   it('dispatches only the canary tenants until they are all processed', () => {
     const state = canaryRun({ tenantIds: [12, 14], autoPromote: true })
     expect(dispatchWindow(state)).toEqual([12, 14])
-    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0 })
+    // One tenant a job while the canary is pending, however small the run's tenants (these have 3 findings).
+    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0, tenantsPerJob: 1 })
     const oneDone = apply(state, record(12, succeeded(3, 1))).state
     expect(dispatchWindow(oneDone)).toEqual([14])
     expect(canaryStateOf(oneDone)).toBe('running')
@@ -247,19 +248,26 @@ describe('folding a run stream from a cached state (the results are shared betwe
 })
 
 describe('the dispatch window', () => {
-  it('is always the first maxConcurrency pending tenants in target order, whatever order results come in (property)', () => {
+  it('is always the first pending tenants in target order that maxConcurrency jobs carry, whatever order results come in (property)', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 40 }).chain((tenantIds) =>
-          fc.record({ tenantIds: fc.constant(tenantIds), order: fc.shuffledSubarray(tenantIds), maxConcurrency: fc.integer({ min: 1, max: 4 }) }),
+          fc.record({
+            tenantIds: fc.constant(tenantIds),
+            order: fc.shuffledSubarray(tenantIds),
+            maxConcurrency: fc.integer({ min: 1, max: 4 }),
+            findingsPerTenant: fc.integer({ min: 0, max: 1000 }),
+          }),
         ),
-        ({ tenantIds, order, maxConcurrency }) => {
-          let state = run([requestRun(runRequest({ tenantIds, limits: { maxConcurrency, maxFailures: null } })), startRun]).state
+        ({ tenantIds, order, maxConcurrency, findingsPerTenant }) => {
+          const preflight = { affectedCount: 0, totalCount: findingsPerTenant * tenantIds.length, estimatedTenants: tenantIds.length }
+          let state = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency, maxFailures: null } })), startRun]).state
+          const perJob = Math.min(16, Math.max(1, Math.floor(400 / Math.max(findingsPerTenant, 1))))
           const done = new Set<number>()
           for (const tenantId of order) {
             state = apply(state, record(tenantId, succeeded(1, 1))).state
             done.add(tenantId)
-            const naive = tenantIds.filter((id) => !done.has(id)).slice(0, maxConcurrency)
+            const naive = tenantIds.filter((id) => !done.has(id)).slice(0, maxConcurrency * perJob)
             expect(dispatchWindow(state)).toEqual(naive)
           }
         },

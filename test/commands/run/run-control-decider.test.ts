@@ -179,10 +179,12 @@ describe('the repair gate and the dispatch plan', () => {
     expect(decideTenantRepair(apply(running(), record(11, succeeded(1, 1))).state, false, 11)).toEqual({ action: 'skip', why: 'already processed' })
   })
 
-  it('dispatches the first maxConcurrency pending tenants of a running run, nothing otherwise', () => {
+  it('dispatches the first maxConcurrency pending tenants of a running run of ordinary tenants, nothing otherwise', () => {
     const tenantIds = [11, 12, 13, 14]
-    const twoAtATime = run([requestRun(runRequest({ tenantIds, limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
-    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0 })
+    // 1,000 findings a tenant: one tenant per job.
+    const preflight = { affectedCount: 4000, totalCount: 4000, estimatedTenants: 4 }
+    const twoAtATime = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
+    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0, tenantsPerJob: 1 })
     expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [12, 13] })
     // A tenant past the frontier finished first: the window skips it.
     expect(planDispatch(apply(twoAtATime, record(13, succeeded(1, 1))).state, false)).toMatchObject({
@@ -191,6 +193,28 @@ describe('the repair gate and the dispatch plan', () => {
     expect(planDispatch(twoAtATime, true)).toEqual({ action: 'halt_run' })
     expect(planDispatch(paused(), false)).toEqual({ action: 'none' })
     expect(planDispatch(apply(running(), cancel).state, false)).toEqual({ action: 'none' })
+  })
+
+  it('puts small tenants several to a job, by the findings the plan counted, and the window holds maxConcurrency such jobs', () => {
+    const tenantIds = Array.from({ length: 100 }, (_, index) => index + 1)
+    const sized = (findingsPerTenant: number) =>
+      run([
+        requestRun(
+          runRequest({
+            tenantIds,
+            preflight: { affectedCount: 0, totalCount: findingsPerTenant * tenantIds.length, estimatedTenants: tenantIds.length },
+            limits: { maxConcurrency: 2, maxFailures: null },
+          }),
+        ),
+        startRun,
+      ]).state
+    // 400 findings a job: 20 findings a tenant → 20 tenants, capped at 16; 100 → 4; 400 and more → 1.
+    expect(planDispatch(sized(20), false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 32), generation: 0, tenantsPerJob: 16 })
+    expect(planDispatch(sized(100), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 8), tenantsPerJob: 4 })
+    expect(planDispatch(sized(399), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
+    expect(planDispatch(sized(5000), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
+    // Tenants with no finding at all are the smallest there are.
+    expect(planDispatch(sized(0), false)).toMatchObject({ tenantsPerJob: 16 })
   })
 })
 
