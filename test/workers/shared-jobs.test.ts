@@ -1,0 +1,286 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { cancelRun, changeRunLimits, pauseRun } from '../../src/commands/run-control.js'
+import { loadRun } from '../../src/commands/run-execution.js'
+import { runSlotLockPrefix } from '../../src/db/advisory-locks.js'
+import type { TenantJob } from '../../src/queue/job-queue.js'
+import type { Runbook } from '../../src/runbooks/runbook.js'
+import { EventLog } from '../../src/store/event-log.js'
+import type { EventStore } from '../../src/store/event-store.js'
+import { createDispatcher } from '../../src/workers/dispatcher.js'
+import { jobDedupeId } from '../../src/workers/job-publisher.js'
+import { TenantWorker } from '../../src/workers/tenant-worker.js'
+import { databaseFlavours, TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/databases.js'
+import { holdAdvisoryLock } from '../support/held-lock.js'
+import {
+  actor,
+  countingRunbook,
+  dispatchRuns,
+  fakeDelivery,
+  LosingJobQueue,
+  openWorkBed,
+  runbookKey,
+  startAllTenantsRun,
+  tenantJobResults,
+  tenantProcessedEvents,
+  tenants,
+  waitFor,
+  type WorkBed,
+} from './work-path-bed.js'
+
+/**
+ * Shared jobs: a run of small tenants puts several in one job. Each tenant is still repaired as in a job of
+ * its own (its transaction, locks, gate, slot, before-images, result row); the job's results are recorded in
+ * one append. What ends a shared job early records what it repaired first.
+ */
+
+const reason = { code: 'INCIDENT', text: 'stop the repair, it looks wrong' }
+/** The bed's tenants in target order: mixed (repairs), clean (nothing to change), invalid (fails INVALID_DATA). */
+const all = [tenants.mixed, tenants.clean, tenants.invalid]
+
+const sharedJob = (runId: string, tenantIds: number[] = all, generation = 0): TenantJob => ({ runId, runbookKey, tenantIds, generation })
+
+/** The store, counting the appends that carried events. */
+function countingAppends(store: EventStore): EventStore & { appends: number } {
+  const counted = {
+    appends: 0,
+    append: (streamId, events, options) => {
+      counted.appends++
+      return store.append(streamId, events, options)
+    },
+    appendMany: (appends) => {
+      counted.appends += appends.length
+      return store.appendMany(appends)
+    },
+    atomicMultiStreamAppend: store.atomicMultiStreamAppend,
+    readStream: (streamId, options) => store.readStream(streamId, options),
+    readAll: (options) => store.readAll(options),
+    onAppended: (listener) => store.onAppended(listener),
+    close: () => store.close(),
+  } satisfies EventStore & { appends: number }
+  return counted
+}
+
+/** A runbook whose repair of `tenantId` waits, inside its transaction, until released. */
+function repairOfOneThatWaits(tenantId: number, base = countingRunbook()) {
+  let release!: () => void
+  const mayFinish = new Promise<void>((resolve) => (release = resolve))
+  let started!: () => void
+  const isRepairing = new Promise<void>((resolve) => (started = resolve))
+  const runbook: Runbook & { executions: number[] } = {
+    ...base,
+    executions: base.executions,
+    async executeTenant(tx, id, parameters) {
+      if (id === tenantId) {
+        started()
+        await mayFinish
+      }
+      return base.executeTenant(tx, id, parameters)
+    },
+  }
+  return { runbook, isRepairing, release }
+}
+
+describe.each(databaseFlavours())('shared jobs on $name', ({ open }) => {
+  let bed: WorkBed
+
+  beforeEach(async () => {
+    bed = await openWorkBed(open)
+  })
+
+  afterEach(async () => {
+    await bed.close()
+  })
+
+  /** The bed's all-tenants run, started; the job its dispatcher published is returned (the queue lost it). */
+  async function runningRun(): Promise<{ runId: string; published: LosingJobQueue['lost'] }> {
+    const runId = await startAllTenantsRun(bed)
+    const queue = new LosingJobQueue()
+    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue, logger: bed.logger }), bed.log, [runId])
+    return { runId, published: queue.lost }
+  }
+
+  function workerOf(runbook: Runbook, queue = new LosingJobQueue(), log: EventLog = bed.log): TenantWorker {
+    return new TenantWorker(
+      {
+        sql: bed.sql,
+        log,
+        logIn: (tx) => new EventLog(bed.store.readingIn(tx)),
+        queue,
+        logger: bed.logger,
+        catalog: { find: () => runbook },
+      },
+      { retryDelayMs: 5, slotWaitMs: 7 },
+    )
+  }
+
+  it('the dispatcher puts a run of small tenants (a few findings each) in one job, named by its tenants and generation', async () => {
+    const { runId, published } = await runningRun()
+    expect(published).toEqual([{ job: sharedJob(runId), dedupeId: jobDedupeId(sharedJob(runId)) }])
+    expect(jobDedupeId(sharedJob(runId))).toMatch(new RegExp(`^${runId}:3t-[A-Za-z0-9_-]{22}:0$`))
+    // Another set of tenants or another generation is another message; one tenant keeps the plain name.
+    expect(jobDedupeId(sharedJob(runId, [tenants.mixed, tenants.clean]))).not.toBe(jobDedupeId(sharedJob(runId)))
+    expect(jobDedupeId(sharedJob(runId, all, 1))).not.toBe(jobDedupeId(sharedJob(runId)))
+    expect(jobDedupeId(sharedJob(runId, [tenants.mixed]))).toBe(`${runId}:${tenants.mixed}:0`)
+  })
+
+  it('repairs each tenant in its own transaction and records their results in one append; a tenant that fails goes on alone, its attempt carried', async () => {
+    const { runId } = await runningRun()
+    const counting = countingAppends(bed.store)
+    const runbook = countingRunbook()
+    const alone = new LosingJobQueue()
+    const worker = workerOf(runbook, alone, new EventLog(counting))
+
+    const job = fakeDelivery(sharedJob(runId), 1)
+    await worker.handle(job.delivery)
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual(all)
+    // The two repaired tenants, in one append; the one that failed is not recorded here.
+    expect(counting.appends).toBe(1)
+    const processed = await tenantProcessedEvents(bed.log, runId)
+    expect(processed.map((p) => [p.tenantId, p.result.status])).toEqual([
+      [tenants.mixed, 'succeeded'],
+      [tenants.clean, 'succeeded'],
+    ])
+    // Each in its own transaction: its own times, the second begun after the first committed.
+    expect(Date.parse(processed[1]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(processed[0]!.completedAt!))
+    expect(alone.lost).toEqual([
+      { job: { ...sharedJob(runId, [tenants.invalid]), priorAttempts: 1 }, dedupeId: `${runId}:${tenants.invalid}:0:alone` },
+    ])
+
+    // Alone, it fails as any job of one tenant does (INVALID_DATA is for good), as its second attempt.
+    const second = fakeDelivery(alone.lost[0]!.job, 1)
+    await worker.handle(second.delivery)
+    expect(second.settled).toEqual([{ kind: 'ack' }])
+    const results = await tenantJobResults(bed.sql, runId)
+    expect(results.map((r) => [Number(r.tenant_id), r.status, r.attempt])).toEqual([
+      [tenants.mixed, 'succeeded', 1],
+      [tenants.clean, 'succeeded', 1],
+      [tenants.invalid, 'failed', 2],
+    ])
+    const state = await loadRun(bed.log, runId)
+    expect(state.status === 'completed' && state.outcome).toBe('partially_succeeded')
+  })
+
+  it('a shared job delivered again after its worker died before recording repairs nothing twice and counts each tenant once', async () => {
+    const { runId } = await runningRun()
+    const runbook = countingRunbook()
+    // Every append of this worker fails, as if its process died once the repairs committed.
+    const dying: EventStore = {
+      ...countingAppends(bed.store),
+      append: () => Promise.reject(new Error('the worker died before recording')),
+    }
+    const first = fakeDelivery(sharedJob(runId, [tenants.mixed, tenants.clean]), 1)
+    await expect(workerOf(runbook, new LosingJobQueue(), new EventLog(dying)).handle(first.delivery)).rejects.toThrow('died before recording')
+    expect(first.settled).toEqual([])
+    expect(await tenantProcessedEvents(bed.log, runId)).toEqual([])
+
+    const again = fakeDelivery(sharedJob(runId, [tenants.mixed, tenants.clean]), 2)
+    await workerOf(runbook).handle(again.delivery)
+    expect(again.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual([tenants.mixed, tenants.clean])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => [p.tenantId, p.attempt])).toEqual([
+      [tenants.mixed, 1],
+      [tenants.clean, 1],
+    ])
+  })
+
+  it('a tenant already processed (a job repeated) is passed over; the job goes on with the next', async () => {
+    const { runId } = await runningRun()
+    const runbook = countingRunbook()
+    await workerOf(runbook).handle(fakeDelivery(sharedJob(runId, [tenants.clean]), 1).delivery)
+    const job = fakeDelivery(sharedJob(runId, [tenants.clean, tenants.mixed]), 1)
+    await workerOf(runbook).handle(job.delivery)
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual([tenants.clean, tenants.mixed])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.clean, tenants.mixed])
+  })
+
+  it('a job published by a release before shared jobs (one `tenantId`) is still served', async () => {
+    const { runId } = await runningRun()
+    const runbook = countingRunbook()
+    const legacy = { runId, runbookKey, tenantId: tenants.mixed, generation: 0 } as unknown as TenantJob
+    const job = fakeDelivery(legacy, 1)
+    await workerOf(runbook).handle(job.delivery)
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual([tenants.mixed])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+  })
+})
+
+describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQL: a second connection acts meanwhile)', () => {
+  let bed: WorkBed
+
+  beforeEach(async () => {
+    bed = await openWorkBed(freshPostgresDatabase)
+  })
+
+  afterEach(async () => {
+    await bed.close()
+  })
+
+  async function runningRun(): Promise<{ runId: string }> {
+    const runId = await startAllTenantsRun(bed)
+    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
+    return { runId }
+  }
+
+  function workerOf(runbook: Runbook, queue = new LosingJobQueue()): TenantWorker {
+    return new TenantWorker({ sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: () => runbook } }, { retryDelayMs: 5, slotWaitMs: 7 })
+  }
+
+  it('a pause recorded during a shared job lets the repair under way finish and be counted; the tenants after it are not started', async () => {
+    const { runId } = await runningRun()
+    const slow = repairOfOneThatWaits(tenants.mixed)
+    const job = fakeDelivery(sharedJob(runId), 1)
+    const handled = workerOf(slow.runbook).handle(job.delivery)
+    await slow.isRepairing
+    await pauseRun(bed, actor, runId, { reason })
+    slow.release()
+    await handled
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(slow.runbook.executions).toEqual([tenants.mixed])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+    expect((await loadRun(bed.log, runId)).status).toBe('paused')
+  })
+
+  it('a cancel recorded during a shared job: the run completes cancelled, counting exactly the repair that was under way', async () => {
+    const { runId } = await runningRun()
+    const slow = repairOfOneThatWaits(tenants.mixed)
+    const job = fakeDelivery(sharedJob(runId), 1)
+    const handled = workerOf(slow.runbook).handle(job.delivery)
+    await slow.isRepairing
+    await cancelRun(bed, actor, runId, { reason })
+    slow.release()
+    await handled
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(slow.runbook.executions).toEqual([tenants.mixed])
+    const state = await loadRun(bed.log, runId)
+    expect(state.status === 'completed' && state.outcome).toBe('cancelled')
+    expect(state.status === 'completed' && [...state.results.keys()]).toEqual([tenants.mixed])
+  })
+
+  it('a shared job without a free slot offers again what is left of it, after recording what it repaired', async () => {
+    const { runId } = await runningRun()
+    await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })
+    const slow = repairOfOneThatWaits(tenants.mixed)
+    const offeredAgain = new LosingJobQueue()
+    const worker = workerOf(slow.runbook, offeredAgain)
+    const job = fakeDelivery(sharedJob(runId), 1)
+    const handled = worker.handle(job.delivery)
+    await slow.isRepairing
+    // Another repair of the run waits for the only slot; it takes it as soon as the first tenant commits.
+    const otherRepair = holdAdvisoryLock(bed.sql, `${runSlotLockPrefix(runId)}0`)
+    await waitFor(async () => {
+      const [row] = await bed.sql<Array<{ waiting: number }>>`select count(*)::int as waiting from pg_locks where locktype = 'advisory' and not granted`
+      return row!.waiting > 0
+    })
+    slow.release()
+    await handled
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(slow.runbook.executions).toEqual([tenants.mixed])
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+    expect(offeredAgain.lost.map((l) => l.job)).toEqual([sharedJob(runId, [tenants.clean, tenants.invalid])])
+    expect(offeredAgain.lost[0]!.dedupeId).toMatch(/:slot-wait:/)
+    await (await otherRepair).release()
+  })
+})
