@@ -11,8 +11,6 @@ export interface TenantJob {
   tenantIds: number[]
   /** 0 for the first dispatch; moved on by every resume and re-dispatch, so its dedupe id differs. */
   generation: number
-  /** Attempts the first tenant already had in a shared job it was split from (shown in its `attempts`). */
-  priorAttempts?: number
 }
 
 /**

@@ -6,7 +6,7 @@ import { StreamStateCache } from '../commands/handle-command.js'
 import { loadHalt } from '../commands/halt.js'
 import { haltActiveRun } from '../commands/run-control.js'
 import { loadRunCached, markRunStarted } from '../commands/run-execution.js'
-import { planDispatch } from '../commands/run/dispatch-plan.js'
+import { jobsToPublish, planDispatch } from '../commands/run/dispatch-plan.js'
 import { isRunEvent, type RunState } from '../commands/run/run-state.js'
 import { finishCancelledRun } from './cancellation.js'
 import { EventSubscription } from './event-subscription.js'
@@ -102,15 +102,16 @@ export class Dispatcher {
     }
     if (plan.action === 'none' || run.status === 'none') return
     let sent = this.published.get(runId)
+    const lost = redispatch?.generation === plan.generation ? new Set(redispatch.lost) : null
     if (!sent || sent.generation !== plan.generation) {
-      const lost = redispatch?.generation === plan.generation ? new Set(redispatch.lost) : null
       sent = { generation: plan.generation, tenantIds: new Set(lost ? plan.tenantIds.filter((id) => !lost.has(id)) : []) }
       this.published.set(runId, sent)
     }
     const fresh = plan.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId))
-    if (fresh.length === 0) return
-    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation, plan.tenantsPerJob)
-    for (const tenantId of fresh) sent.tenantIds.add(tenantId)
+    const jobs = jobsToPublish(fresh, plan, lost !== null)
+    if (jobs.length === 0) return
+    await publishTenantJobs(this.deps.queue, run.request, jobs, plan.generation)
+    for (const tenantId of jobs.flat()) sent.tenantIds.add(tenantId)
   }
 }
 

@@ -4,22 +4,17 @@ import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 const PUBLISH_CHUNK = 100
 
 /**
- * Publishes the tenants' jobs, `tenantsPerJob` consecutive tenants in each. The dedupe id names the run,
- * the job's tenants and the dispatch generation, so publishing the same job again in a generation (a
- * dispatcher restarted) collapses into one message, while a later generation (a resume, a re-dispatch of a
- * job presumed lost) is a new message.
+ * Publishes jobs, each carrying its tenants. The dedupe id names the run, the job's tenants and the dispatch
+ * generation, so publishing the same job again in a generation (a dispatcher restarted) collapses into one
+ * message, while a later generation (a resume, a re-dispatch of a job presumed lost) is a new message.
  */
 export async function publishTenantJobs(
   queue: JobQueue<TenantJob>,
   run: { runId: string; runbookKey: string },
-  tenantIds: number[],
+  jobTenants: readonly number[][],
   generation: number,
-  tenantsPerJob = 1,
 ): Promise<void> {
-  const jobs: TenantJob[] = []
-  for (let start = 0; start < tenantIds.length; start += tenantsPerJob) {
-    jobs.push({ runId: run.runId, runbookKey: run.runbookKey, tenantIds: tenantIds.slice(start, start + tenantsPerJob), generation })
-  }
+  const jobs = jobTenants.map((tenantIds): TenantJob => ({ runId: run.runId, runbookKey: run.runbookKey, tenantIds, generation }))
   // Published in chunks whose acknowledgements are awaited together, not one round trip per job.
   for (let start = 0; start < jobs.length; start += PUBLISH_CHUNK) {
     await Promise.all(jobs.slice(start, start + PUBLISH_CHUNK).map((job) => queue.publish(job, jobDedupeId(job))))

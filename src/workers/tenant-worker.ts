@@ -42,6 +42,8 @@ export interface TenantWorkerOptions extends TenantRetryPolicy {
   slotWaitMs: number
   /** A job still under way after this long is logged (with the step it is at), and again each time as long after. */
   slowJobLogMs: number
+  /** A shared job held up records the results it has so far this often (else once, when it ends). */
+  sharedJobProgressMs: number
 }
 
 export const defaultTenantWorkerOptions: TenantWorkerOptions = {
@@ -51,6 +53,7 @@ export const defaultTenantWorkerOptions: TenantWorkerOptions = {
   heartbeatMs: 10_000,
   slotWaitMs: 500,
   slowJobLogMs: 30_000,
+  sharedJobProgressMs: 1_000,
 }
 
 export interface TenantWorkerDeps {
@@ -138,14 +141,13 @@ export class TenantWorker {
     return this.deps.logger.child({ runId: job.runId, tenantId, delivery: delivery.deliveryCount })
   }
 
-  /** A job of one tenant: its repair, or its failure retried by the policy, then stored for good. */
+  /** A job of one tenant: its repair, or its failure retried by the policy (through the queue), then stored for good. */
   private async handleTenant(delivery: JobDelivery<TenantJob>, task: TenantTask, at: JobProgress): Promise<void> {
     const log = this.jobLogger(delivery.job, task.tenantId, delivery)
-    const attemptNumber = delivery.deliveryCount + (delivery.job.priorAttempts ?? 0)
     // When this delivery's repair transaction took its slot: a final failure is processed too, and carries it.
     const repair: { startedAt: string | null } = { startedAt: null }
     try {
-      const attempt = await this.attempt(task, attemptNumber, repair)
+      const attempt = await this.attempt(task, delivery.deliveryCount, repair)
       at.step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
       if (attempt.kind === 'no_slot') return await this.offerAgain(delivery, delivery.job)
       if (attempt.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...attempt.stored }])
@@ -153,24 +155,11 @@ export class TenantWorker {
       at.step = 'ack'
       await delivery.ack()
     } catch (error) {
-      const failure = classifyFailure(error)
-      const kind = failureKindOf(failure)
-      if (kind) {
-        at.step = 'count failed attempt'
-        const failedSoFar = await countFailedAttempt(this.deps.sql, task.runId, task.tenantId, kind)
-        const next = retryAfterFailure(kind, failedSoFar, this.options)
-        if (next.retry) {
-          log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
-          return await delivery.retryLater(next.delayMs)
-        }
-      }
-      log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
-      const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
-      at.step = 'store final failure'
-      const attempt = await this.storeFinalFailure(task, { result, attempt: attemptNumber, startedAt: repair.startedAt })
-      at.step = attempt.kind === 'stored' ? 'record final failure' : 'obey'
-      if (attempt.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...attempt.stored }])
-      else if (attempt.kind === 'gate') await this.obey(task, attempt.decision, log)
+      const after = await this.afterFailure(task, error, { attempt: delivery.deliveryCount, startedAt: repair.startedAt }, log, at)
+      if ('retryAfterMs' in after) return await delivery.retryLater(after.retryAfterMs)
+      at.step = after.kind === 'stored' ? 'record final failure' : 'obey'
+      if (after.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...after.stored }])
+      else if (after.kind === 'gate') await this.obey(task, after.decision, log)
       at.step = 'ack'
       await delivery.ack()
     }
@@ -178,65 +167,94 @@ export class TenantWorker {
 
   /**
    * A job of several small tenants, repaired one after the other, each as in a job of its own (its own
-   * transaction, locks, gate, slot, before-images and result row); their results are recorded in one append
-   * when the job ends. What ends it early records what it repaired first (so a cancel counts them): a refusal
-   * of the run (pause, cancel, halt), no free slot (the rest is offered again), or a tenant's failure — that
-   * tenant and the rest then go on in jobs of their own, where failures are retried and stored as ever.
+   * transaction, locks, gate, slot, before-images and result row, its failures retried by the same policy,
+   * here in the job itself); their results are recorded in one append when the job ends, or what it has so
+   * far every `sharedJobProgressMs` while it is held up (another run's lock on a tenant, a long repair), so a
+   * run's progress never hides behind one slow tenant. A final failure is recorded at once (the run's error
+   * budget is then obeyed by the next tenant's gate). What ends a job early records what it repaired first
+   * (so a cancel counts them): a refusal of the run (pause, cancel, halt), or no free slot (the rest of the
+   * job is offered again).
    */
   private async handleShared(delivery: JobDelivery<TenantJob>, tenantIds: number[], at: JobProgress): Promise<void> {
     const { job } = delivery
-    const repaired: TenantOutcome[] = []
-    for (const [index, tenantId] of tenantIds.entries()) {
-      const task = taskOf(job, tenantId)
-      at.tenantId = tenantId
-      at.step = 'repair'
-      let attempt: Attempt
-      try {
-        attempt = await this.attempt(task, delivery.deliveryCount + (index === 0 ? (job.priorAttempts ?? 0) : 0), { startedAt: null })
-      } catch (error) {
-        this.jobLogger(job, tenantId, delivery).warn(
-          { reasonCode: classifyFailure(error).reasonCode, tenants: tenantIds.length - index },
-          'tenant attempt failed in a shared job; it and the tenants after it go on in jobs of their own',
-        )
+    const results = new SharedJobResults((outcomes) => this.record(job.runId, outcomes), this.options.sharedJobProgressMs)
+    try {
+      for (const [index, tenantId] of tenantIds.entries()) {
+        const task = taskOf(job, tenantId)
+        at.tenantId = tenantId
+        const attempt = await this.attemptRetrying(task, delivery, results, at)
+        if (attempt.kind === 'stored') {
+          results.add({ tenantId, ...attempt.stored })
+          if (attempt.stored.result.status === 'failed') await results.recordAll()
+        }
+        if (attempt.kind === 'stored' || (attempt.kind === 'gate' && !refusesTheRun(attempt.decision))) continue
         at.step = 'record'
-        await this.record(job.runId, repaired)
-        at.step = 'split'
-        await this.publishAlone(job, tenantIds.slice(index), delivery.deliveryCount + (index === 0 ? (job.priorAttempts ?? 0) : 0))
+        await results.recordAll()
+        if (attempt.kind === 'no_slot') {
+          at.step = 'offer again'
+          return await this.offerAgain(delivery, { ...job, tenantIds: tenantIds.slice(index) })
+        }
+        at.step = 'obey'
+        await this.obey(task, attempt.decision, this.jobLogger(job, tenantId, delivery))
         at.step = 'ack'
         return await delivery.ack()
       }
-      if (attempt.kind === 'stored') repaired.push({ tenantId, ...attempt.stored })
-      if (attempt.kind === 'stored' || (attempt.kind === 'gate' && !refusesTheRun(attempt.decision))) continue
       at.step = 'record'
-      await this.record(job.runId, repaired)
-      if (attempt.kind === 'no_slot') {
-        at.step = 'offer again'
-        return await this.offerAgain(delivery, { ...job, tenantIds: tenantIds.slice(index), priorAttempts: index === 0 ? job.priorAttempts : undefined })
-      }
-      at.step = 'obey'
-      await this.obey(task, attempt.decision, this.jobLogger(job, tenantId, delivery))
+      await results.recordAll()
       at.step = 'ack'
-      return await delivery.ack()
+      await delivery.ack()
+    } finally {
+      results.stop()
     }
-    at.step = 'record'
-    await this.record(job.runId, repaired)
-    at.step = 'ack'
-    await delivery.ack()
   }
 
   /**
-   * The tenants of a shared job from the one that failed on: each in a job of its own, the failed one
-   * carrying the attempts it had. Named by the shared job's generation, so a redelivery of the shared job
-   * publishes the same messages.
+   * A tenant of a shared job: attempts until one is stored, refused or finds no slot, its failed attempts
+   * retried in place after the policy's pause (what the job repaired so far is recorded meanwhile).
    */
-  private async publishAlone(job: TenantJob, tenantIds: number[], failedAttempts: number): Promise<void> {
-    await Promise.all(
-      tenantIds.map((tenantId, index) => {
-        const alone: TenantJob = { runId: job.runId, runbookKey: job.runbookKey, tenantIds: [tenantId], generation: job.generation }
-        if (index === 0) alone.priorAttempts = failedAttempts
-        return this.deps.queue.publish(alone, `${jobDedupeId(alone)}:alone`)
-      }),
-    )
+  private async attemptRetrying(task: TenantTask, delivery: JobDelivery<TenantJob>, results: SharedJobResults, at: JobProgress): Promise<Attempt> {
+    const log = this.jobLogger(delivery.job, task.tenantId, delivery)
+    for (let attempt = delivery.deliveryCount; ; attempt++) {
+      const repair: { startedAt: string | null } = { startedAt: null }
+      try {
+        at.step = 'repair'
+        return await this.attempt(task, attempt, repair)
+      } catch (error) {
+        const after = await this.afterFailure(task, error, { attempt, startedAt: repair.startedAt }, log, at)
+        if (!('retryAfterMs' in after)) return after
+        at.step = 'wait to retry'
+        await results.recordAll()
+        await new Promise((resolve) => setTimeout(resolve, after.retryAfterMs))
+      }
+    }
+  }
+
+  /**
+   * A failed attempt: to be retried after a pause while the retry policy allows it, else stored for good
+   * (under the gate, as a repair is).
+   */
+  private async afterFailure(
+    task: TenantTask,
+    error: unknown,
+    attempt: { attempt: number; startedAt: string | null },
+    log: Logger,
+    at: JobProgress,
+  ): Promise<{ retryAfterMs: number } | Attempt> {
+    const failure = classifyFailure(error)
+    const kind = failureKindOf(failure)
+    if (kind) {
+      at.step = 'count failed attempt'
+      const failedSoFar = await countFailedAttempt(this.deps.sql, task.runId, task.tenantId, kind)
+      const next = retryAfterFailure(kind, failedSoFar, this.options)
+      if (next.retry) {
+        log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
+        return { retryAfterMs: next.delayMs }
+      }
+    }
+    log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
+    const result = { status: 'failed' as const, reasonCode: failure.reasonCode, message: failure.message }
+    at.step = 'store final failure'
+    return this.storeFinalFailure(task, { result, ...attempt })
   }
 
   /**
@@ -420,4 +438,39 @@ async function takeSlot(tx: TransactionSql, runId: string, maxConcurrency: numbe
 /** The run's limit of concurrent repairs in a state this process has folded; null when it has none. */
 function maxConcurrencyOf(state: RunState | undefined): number | null {
   return state && state.status !== 'none' ? state.limits.maxConcurrency : null
+}
+
+/**
+ * The results of a shared job not recorded yet: recorded all at once by `recordAll`, and meanwhile every
+ * `progressMs` if any are waiting. Recordings run one after the other, in order; one that failed fails
+ * `recordAll` (the job is then delivered again, and its stored results recorded then).
+ */
+class SharedJobResults {
+  private waiting: TenantOutcome[] = []
+  private recorded: Promise<void> = Promise.resolve()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(
+    private readonly record: (outcomes: TenantOutcome[]) => Promise<void>,
+    progressMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      if (this.waiting.length > 0) this.recordAll().catch(() => {})
+    }, progressMs)
+  }
+
+  add(outcome: TenantOutcome): void {
+    this.waiting.push(outcome)
+  }
+
+  recordAll(): Promise<void> {
+    const outcomes = this.waiting
+    this.waiting = []
+    this.recorded = this.recorded.then(() => this.record(outcomes))
+    return this.recorded
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
 }

@@ -8,7 +8,7 @@ import { EventLog } from '../../src/store/event-log.js'
 import type { EventStore } from '../../src/store/event-store.js'
 import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { jobDedupeId } from '../../src/workers/job-publisher.js'
-import { TenantWorker } from '../../src/workers/tenant-worker.js'
+import { TenantWorker, type TenantWorkerOptions } from '../../src/workers/tenant-worker.js'
 import { databaseFlavours, TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/databases.js'
 import { holdAdvisoryLock } from '../support/held-lock.js'
 import {
@@ -123,42 +123,69 @@ describe.each(databaseFlavours())('shared jobs on $name', ({ open }) => {
     expect(jobDedupeId(sharedJob(runId, [tenants.mixed]))).toBe(`${runId}:${tenants.mixed}:0`)
   })
 
-  it('repairs each tenant in its own transaction and records their results in one append; a tenant that fails goes on alone, its attempt carried', async () => {
+  it('repairs each tenant in its own transaction and records their results in one append, a final failure among them', async () => {
     const { runId } = await runningRun()
     const counting = countingAppends(bed.store)
     const runbook = countingRunbook()
-    const alone = new LosingJobQueue()
-    const worker = workerOf(runbook, alone, new EventLog(counting))
+    const worker = workerOf(runbook, new LosingJobQueue(), new EventLog(counting))
 
     const job = fakeDelivery(sharedJob(runId), 1)
     await worker.handle(job.delivery)
     expect(job.settled).toEqual([{ kind: 'ack' }])
     expect(runbook.executions).toEqual(all)
-    // The two repaired tenants, in one append; the one that failed is not recorded here.
-    expect(counting.appends).toBe(1)
+    // One append for the job's three results (and one for the run's completion that the last result brought).
     const processed = await tenantProcessedEvents(bed.log, runId)
     expect(processed.map((p) => [p.tenantId, p.result.status])).toEqual([
       [tenants.mixed, 'succeeded'],
       [tenants.clean, 'succeeded'],
+      [tenants.invalid, 'failed'],
     ])
+    expect(counting.appends).toBe(1)
     // Each in its own transaction: its own times, the second begun after the first committed.
     expect(Date.parse(processed[1]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(processed[0]!.completedAt!))
-    expect(alone.lost).toEqual([
-      { job: { ...sharedJob(runId, [tenants.invalid]), priorAttempts: 1 }, dedupeId: `${runId}:${tenants.invalid}:0:alone` },
-    ])
-
-    // Alone, it fails as any job of one tenant does (INVALID_DATA is for good), as its second attempt.
-    const second = fakeDelivery(alone.lost[0]!.job, 1)
-    await worker.handle(second.delivery)
-    expect(second.settled).toEqual([{ kind: 'ack' }])
     const results = await tenantJobResults(bed.sql, runId)
     expect(results.map((r) => [Number(r.tenant_id), r.status, r.attempt])).toEqual([
       [tenants.mixed, 'succeeded', 1],
       [tenants.clean, 'succeeded', 1],
-      [tenants.invalid, 'failed', 2],
+      [tenants.invalid, 'failed', 1],
     ])
     const state = await loadRun(bed.log, runId)
     expect(state.status === 'completed' && state.outcome).toBe('partially_succeeded')
+  })
+
+  it('retries a tenant\'s transient failure in the job itself, by the retry policy, then goes on with the next', async () => {
+    const { runId } = await runningRun()
+    const base = countingRunbook()
+    let failures = 0
+    const flaky: Runbook = {
+      ...base,
+      async executeTenant(tx, tenantId, parameters) {
+        if (tenantId === tenants.mixed && failures++ < 2) throw Object.assign(new Error('connection reset'), { code: '08006' })
+        return base.executeTenant(tx, tenantId, parameters)
+      },
+    }
+    const job = fakeDelivery(sharedJob(runId, [tenants.mixed, tenants.clean]), 1)
+    await workerOf(flaky).handle(job.delivery)
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(base.executions).toEqual([tenants.mixed, tenants.clean])
+    const results = await tenantJobResults(bed.sql, runId)
+    expect(results.map((r) => [Number(r.tenant_id), r.status, r.attempt])).toEqual([
+      [tenants.mixed, 'succeeded', 3],
+      [tenants.clean, 'succeeded', 1],
+    ])
+  })
+
+  it('a final failure over the error budget is recorded at once: the run pauses and the job repairs no tenant after it', async () => {
+    const runId = await startAllTenantsRun(bed, { maxConcurrency: 1, maxFailures: 0 })
+    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
+    const runbook = countingRunbook()
+    const job = fakeDelivery(sharedJob(runId, [tenants.invalid, tenants.mixed, tenants.clean]), 1)
+    await workerOf(runbook).handle(job.delivery)
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    expect(runbook.executions).toEqual([tenants.invalid])
+    const state = await loadRun(bed.log, runId)
+    expect(state.status === 'paused' && state.pause.reasonCode).toBe('ERROR_BUDGET_EXCEEDED')
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.invalid])
   })
 
   it('a shared job delivered again after its worker died before recording repairs nothing twice and counts each tenant once', async () => {
@@ -224,9 +251,28 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
     return { runId }
   }
 
-  function workerOf(runbook: Runbook, queue = new LosingJobQueue()): TenantWorker {
-    return new TenantWorker({ sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: () => runbook } }, { retryDelayMs: 5, slotWaitMs: 7 })
+  function workerOf(runbook: Runbook, queue = new LosingJobQueue(), options: Partial<TenantWorkerOptions> = {}): TenantWorker {
+    return new TenantWorker(
+      { sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: { find: () => runbook } },
+      { retryDelayMs: 5, slotWaitMs: 7, ...options },
+    )
   }
+
+  it('a shared job held up by one tenant records what it repaired so far, so the run shows its progress meanwhile', async () => {
+    const { runId } = await runningRun()
+    const slow = repairOfOneThatWaits(tenants.clean)
+    const job = fakeDelivery(sharedJob(runId), 1)
+    const handled = workerOf(slow.runbook, new LosingJobQueue(), { sharedJobProgressMs: 10 }).handle(job.delivery)
+    await slow.isRepairing
+    await waitFor(async () => (await tenantProcessedEvents(bed.log, runId)).length > 0, 20_000, 'the first tenant to be recorded')
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.mixed])
+    expect(job.settled).toEqual([])
+    slow.release()
+    await handled
+    expect(job.settled).toEqual([{ kind: 'ack' }])
+    // The first tenant once, then the others when the job went on (the third's failure for good among them).
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual(all)
+  })
 
   it('a pause recorded during a shared job lets the repair under way finish and be counted; the tenants after it are not started', async () => {
     const { runId } = await runningRun()

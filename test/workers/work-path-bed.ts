@@ -93,7 +93,10 @@ async function seedTenants(sql: Sql): Promise<void> {
   ])
 }
 
-export async function startAllTenantsRun(bed: Pick<WorkBed, 'sql' | 'log' | 'catalog'>): Promise<string> {
+export async function startAllTenantsRun(
+  bed: Pick<WorkBed, 'sql' | 'log' | 'catalog'>,
+  limits?: { maxConcurrency?: number; maxFailures?: number | null },
+): Promise<string> {
   const { runId } = await startRun(bed, actor, {
     runbookKey,
     scope: 'all_tenants',
@@ -101,6 +104,7 @@ export async function startAllTenantsRun(bed: Pick<WorkBed, 'sql' | 'log' | 'cat
     confirmation: runbookKey,
     reason: { code: 'DATA_REPAIR', text: 'normalise legacy finding lifecycles' },
     source: 'cli',
+    ...(limits ? { limits } : {}),
   })
   return runId
 }

@@ -6,7 +6,7 @@ export type DispatchPlan =
    * These tenants should have a job in the queue now (some may have one already); those without one go in
    * jobs of up to `tenantsPerJob` tenants.
    */
-  | { action: 'dispatch'; tenantIds: number[]; generation: number; tenantsPerJob: number }
+  | { action: 'dispatch'; tenantIds: number[]; generation: number; tenantsPerJob: number; windowFull: boolean }
   /** The deployment is halted and this run is not paused yet: pause it (HALTED). */
   | { action: 'halt_run' }
   | { action: 'none' }
@@ -21,7 +21,25 @@ export type DispatchPlan =
 export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
   if (run.status !== 'running' || run.cancellation || run.preflight === null) return { action: 'none' }
   if (halted) return { action: 'halt_run' }
-  return { action: 'dispatch', tenantIds: dispatchWindow(run), generation: run.generation, tenantsPerJob: tenantsPerJob(run) }
+  const tenantIds = dispatchWindow(run)
+  const perJob = tenantsPerJob(run)
+  return { action: 'dispatch', tenantIds, generation: run.generation, tenantsPerJob: perJob, windowFull: tenantIds.length >= run.limits.maxConcurrency * perJob }
+}
+
+/**
+ * The jobs that carry the window's tenants that have none yet (`fresh`, in window order): `tenantsPerJob`
+ * consecutive tenants each. A last, partial job is held back while the window is full (more tenants are
+ * pending than it holds): the window only moves by recorded results, and the results a job records early
+ * (while it is held up) would otherwise cut the window into ever smaller jobs, and more of them than
+ * `maxConcurrency`. The tenants recorded next make it whole. Tenants re-dispatched as lost all go at once:
+ * nothing else would bring them back.
+ */
+export function jobsToPublish(fresh: readonly number[], plan: { tenantsPerJob: number; windowFull: boolean }, lost: boolean): number[][] {
+  const jobs: number[][] = []
+  for (let start = 0; start < fresh.length; start += plan.tenantsPerJob) jobs.push(fresh.slice(start, start + plan.tenantsPerJob))
+  const last = jobs.at(-1)
+  if (last && last.length < plan.tenantsPerJob && plan.windowFull && !lost) jobs.pop()
+  return jobs
 }
 
 export type ReconcilePlan =

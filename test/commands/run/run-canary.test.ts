@@ -21,7 +21,7 @@ describe('a run with a canary', () => {
     const state = canaryRun({ tenantIds: [12, 14], autoPromote: true })
     expect(dispatchWindow(state)).toEqual([12, 14])
     // One tenant a job while the canary is pending, however small the run's tenants (these have 3 findings).
-    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0, tenantsPerJob: 1 })
+    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0, tenantsPerJob: 1, windowFull: false })
     const oneDone = apply(state, record(12, succeeded(3, 1))).state
     expect(dispatchWindow(oneDone)).toEqual([14])
     expect(canaryStateOf(oneDone)).toBe('running')

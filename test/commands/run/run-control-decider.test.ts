@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HaltedError, InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
 import { allowedControls, RUN_CONTROLS, type RunControl } from '../../../src/commands/run/allowed-controls.js'
-import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
+import { jobsToPublish, planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
 import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
@@ -184,7 +184,7 @@ describe('the repair gate and the dispatch plan', () => {
     // 1,000 findings a tenant: one tenant per job.
     const preflight = { affectedCount: 4000, totalCount: 4000, estimatedTenants: 4 }
     const twoAtATime = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
-    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0, tenantsPerJob: 1 })
+    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0, tenantsPerJob: 1, windowFull: true })
     expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [12, 13] })
     // A tenant past the frontier finished first: the window skips it.
     expect(planDispatch(apply(twoAtATime, record(13, succeeded(1, 1))).state, false)).toMatchObject({
@@ -209,12 +209,38 @@ describe('the repair gate and the dispatch plan', () => {
         startRun,
       ]).state
     // 400 findings a job: 20 findings a tenant → 20 tenants, capped at 16; 100 → 4; 400 and more → 1.
-    expect(planDispatch(sized(20), false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 32), generation: 0, tenantsPerJob: 16 })
+    expect(planDispatch(sized(20), false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 32), generation: 0, tenantsPerJob: 16, windowFull: true })
     expect(planDispatch(sized(100), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 8), tenantsPerJob: 4 })
     expect(planDispatch(sized(399), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
     expect(planDispatch(sized(5000), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
     // Tenants with no finding at all are the smallest there are.
     expect(planDispatch(sized(0), false)).toMatchObject({ tenantsPerJob: 16 })
+  })
+
+  it('publishes whole jobs of the window\'s tenants without one; a partial job waits while the window is full, not at its end nor when lost', () => {
+    const full = { tenantsPerJob: 3, windowFull: true }
+    expect(jobsToPublish([1, 2, 3, 4, 5, 6], full, false)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ])
+    // Two recorded early by a job held up: they wait for a third, so that jobs stay whole.
+    expect(jobsToPublish([7, 8], full, false)).toEqual([])
+    expect(jobsToPublish([7, 8, 9, 10], full, false)).toEqual([[7, 8, 9]])
+    // The window is the run's last tenants: nothing more would come to make the job whole.
+    expect(jobsToPublish([7, 8], { tenantsPerJob: 3, windowFull: false }, false)).toEqual([[7, 8]])
+    // Re-dispatched as lost: all of them, at once.
+    expect(jobsToPublish([7, 8, 9, 10], full, true)).toEqual([[7, 8, 9], [10]])
+    expect(jobsToPublish([], full, false)).toEqual([])
+    // The window's end, by the plan: fewer pending tenants than its jobs carry.
+    const tenantIds = [1, 2, 3, 4, 5]
+    const preflight = { affectedCount: 0, totalCount: 5 * 100, estimatedTenants: 5 }
+    const state = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency: 1, maxFailures: null } })), startRun]).state
+    expect(planDispatch(state, false)).toMatchObject({ tenantIds: [1, 2, 3, 4], tenantsPerJob: 4, windowFull: true })
+    expect(planDispatch(apply(state, record(1, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [2, 3, 4, 5], windowFull: true })
+    expect(planDispatch(apply(apply(state, record(1, succeeded(1, 1))).state, record(2, succeeded(1, 1))).state, false)).toMatchObject({
+      tenantIds: [3, 4, 5],
+      windowFull: false,
+    })
   })
 })
 
