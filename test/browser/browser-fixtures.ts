@@ -77,7 +77,7 @@ export interface PacedTenantJobs {
 
 /**
  * Holds the tenant jobs of the service's (real, in-process) queue until `release()`, then lets them in one
- * at a time. The demo run finishes in well under a second on the embedded service — sooner than a run page
+ * at a time (a job of small tenants carries several). The demo run finishes in well under a second on the embedded service — sooner than a run page
  * loads — so without pacing there is no live progress to watch. Nothing else changes: the same dispatcher
  * publishes, the same workers consume, every job still goes through the queue.
  */

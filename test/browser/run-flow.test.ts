@@ -15,7 +15,9 @@ describe.runIf(CHROMIUM_PATH)('browser: start → live progress → completed, w
 
   it('starts an all-tenants run with confirmation and reason, follows it live over SSE and shows the failed demo tenant', async () => {
     const { context, page, problems } = await suite.signedInPage(everyConsoleCapability)
-    const pacing = paceTenantJobs(suite.service, 150)
+    // The demo's small tenants go ten to a job (three jobs): paced further apart than the live stream's 500 ms
+    // polls, so the page sees the run part done.
+    const pacing = paceTenantJobs(suite.service, 700)
     try {
       // Records what the run page's script writes, from the moment the page exists (before any event).
       await page.addInitScript(() => {
