@@ -260,9 +260,10 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
     fixedOutputSettings(tx).execute(),
     ...snapshots.map(async ({ table, columns: all }) => {
       const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE)
-      const [row] = await tx.unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], {
-        prepare: true,
-      })
+      // Sent now (not when awaited): a transaction may commit right behind it (`CommitBehind`).
+      const [row] = await tx
+        .unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], { prepare: true })
+        .execute()
       return row?.kept ?? 0
     }),
   ])

@@ -5,6 +5,18 @@ export class WroteNothing<T> {
   constructor(readonly value: T) {}
 }
 
+/**
+ * What a body returns when its last statements are sent and the transaction is to commit behind them, in the
+ * same write, without waiting for their answers: `value` settles with them. When one of them fails, the
+ * server answers the COMMIT with ROLLBACK (nothing is kept) and that failure is thrown. The last statements
+ * must be run with `.execute()` before the body returns (awaiting one runs it a microtask later): one run but
+ * not yet handed to the connection then is a programming error, and the transaction rolls back. A statement
+ * run only later (after an answer) is refused, and the commit has happened without it.
+ */
+export class CommitBehind<T> {
+  constructor(readonly value: Promise<T>) {}
+}
+
 /** SQLSTATE of a statement sent after an earlier one failed: the earlier failure is the cause. */
 const IN_FAILED_TRANSACTION = '25P02'
 
@@ -23,19 +35,26 @@ const IN_FAILED_TRANSACTION = '25P02'
  * pool it would run outside the transaction, or in another's. (`tx.file` reads its file before it sends, and a
  * cursor's failure reaches only its reader: neither is used by a repair.)
  */
-export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T | WroteNothing<T>>): Promise<T> {
+export async function pipelinedTransaction<T>(
+  sql: Sql,
+  body: (tx: TransactionSql) => Promise<T | WroteNothing<T> | CommitBehind<T>>,
+): Promise<T> {
   const db = await sql.reserve()
   let firstFailure: unknown = undefined
   const noteFailure = (error: unknown) => {
     if (firstFailure === undefined) firstFailure = error
   }
-  const transaction = { ended: false }
+  const transaction = { ended: false, unsent: 0 }
   const tx = tracked(db as unknown as TransactionSql, noteFailure, transaction)
   const begun = tx`begin`.execute()
-  let result: T | WroteNothing<T>
+  let result: T | WroteNothing<T> | CommitBehind<T>
   try {
     result = await body(tx)
-    await begun
+    if (result instanceof CommitBehind && transaction.unsent > 0) {
+      result.value.catch(() => {})
+      throw new Error('a statement of the transaction was not sent before its commit (run it with execute()): nothing was kept')
+    }
+    if (!(result instanceof CommitBehind)) await begun
   } catch (error) {
     await end(db, 'rollback', transaction).catch(() => {})
     throw isInFailedTransaction(error) && firstFailure !== undefined ? firstFailure : error
@@ -44,8 +63,16 @@ export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSq
     await end(db, 'rollback', transaction)
     return result.value
   }
+  const rolledBack = () => firstFailure ?? new Error('the transaction was rolled back at its commit: one of its statements failed')
+  if (result instanceof CommitBehind) {
+    const [value, committed] = await Promise.allSettled([result.value, end(db, 'commit', transaction)])
+    if (committed.status === 'rejected') throw isInFailedTransaction(committed.reason) ? rolledBack() : committed.reason
+    if (committed.value.command !== 'COMMIT') throw rolledBack()
+    if (value.status === 'rejected') throw value.reason
+    return value.value
+  }
   const committed = await end(db, 'commit', transaction)
-  if (committed.command !== 'COMMIT') throw firstFailure ?? new Error('the transaction was rolled back at its commit: one of its statements failed')
+  if (committed.command !== 'COMMIT') throw rolledBack()
   return result
 }
 
@@ -56,7 +83,7 @@ export async function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSq
 async function end(
   db: Awaited<ReturnType<Sql['reserve']>>,
   statement: 'commit' | 'rollback',
-  transaction: { ended: boolean },
+  transaction: { ended: boolean; unsent: number },
 ): Promise<{ command: string }> {
   transaction.ended = true
   try {
@@ -76,16 +103,37 @@ async function end(
  * statement (postgres.js runs a statement when it is awaited or executed, and `Promise.prototype.then`
  * bypasses that: its species is Promise).
  */
-function tracked(db: TransactionSql, noteFailure: (error: unknown) => void, transaction: { ended: boolean }): TransactionSql {
+function tracked(db: TransactionSql, noteFailure: (error: unknown) => void, transaction: { ended: boolean; unsent: number }): TransactionSql {
   const watch = <Q>(made: Q): Q => {
     if (!(made instanceof Promise)) return made
     Promise.prototype.then.call(made, undefined, noteFailure)
     // postgres.js hands a query to its connection through `handler` when it runs (awaited or executed): one
     // run after the transaction ended is refused, even if it was made before.
-    const query = made as unknown as { handler: ((q: unknown) => unknown) & { debug?: unknown }; reject: (error: Error) => void }
+    const query = made as unknown as {
+      handler: ((q: unknown) => unknown) & { debug?: unknown }
+      reject: (error: Error) => void
+      handle: () => Promise<void>
+      executed?: boolean
+    }
     const handler = query.handler
+    // Between being run (awaited or executed) and being handed to the connection, a statement waits a
+    // microtask: counted meanwhile, so that a commit sent behind it never overtakes it (see CommitBehind). A
+    // fragment (`sql.unsafe` inside another statement) is never run itself, and never counted.
+    const handle = query.handle
+    let waiting = false
+    query.handle = () => {
+      if (!query.executed && !waiting) {
+        waiting = true
+        transaction.unsent++
+      }
+      return handle.call(query)
+    }
     query.handler = Object.assign(
-      (q: unknown) => (transaction.ended ? query.reject(new Error('a statement of a transaction that has ended was refused')) : handler(q)),
+      (q: unknown) => {
+        if (waiting) transaction.unsent--
+        waiting = false
+        return transaction.ended ? query.reject(new Error('a statement of a transaction that has ended was refused')) : handler(q)
+      },
       { debug: handler.debug },
     )
     return made

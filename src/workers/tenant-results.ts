@@ -123,7 +123,7 @@ export async function insertRepairResult(
     insert into tenant_job_results (run_id, tenant_id, status, total, updated, attempt, started_at, completed_at)
     values (${runId}, ${tenantId}, 'succeeded', ${repair.total}, ${repair.updated}, ${repair.attempt},
             ${repair.startedAt}::timestamptz, clock_timestamp())
-    returning completed_at`
+    returning completed_at`.execute() // sent now: the transaction may commit right behind it (`CommitBehind`)
   return {
     result: { status: 'succeeded', total: repair.total, updated: repair.updated },
     attempt: repair.attempt,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { runRepairsLockName, runSlotLockPrefix, tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { pipelinedTransaction, WroteNothing } from '../db/pipelined-transaction.js'
+import { CommitBehind, pipelinedTransaction, WroteNothing } from '../db/pipelined-transaction.js'
 import { tenantsOfJob, type JobConsumer, type JobDelivery, type JobQueue, type TenantJob } from '../queue/job-queue.js'
 import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
@@ -278,7 +278,7 @@ export class TenantWorker {
     if (!runbook) throw new Error(`runbook ${task.runbookKey} is not in this worker's catalog`)
     // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
     const tables = repairedTables(runbook)
-    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
+    return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt> | CommitBehind<Attempt>> => {
       const gating = this.gate(tx, task, [
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
@@ -318,12 +318,13 @@ export class TenantWorker {
         ? await revertTenant(tx, gate.revertOf, task.tenantId)
         : await runbook.executeTenant(repairTransaction(tx), task.tenantId, runParameters(runbook, gate.parameters))
       const snapshots = await snapshotting
-      // Together: the before-images and the result row (a failure of either rolls back the repair).
-      const [, stored] = await Promise.all([
+      // Together, with the COMMIT behind them in the same write: the before-images and the result row (a
+      // failure of either makes the server roll the repair back at the commit).
+      const kept = Promise.all([
         keepBeforeImages(tx, task.runId, task.tenantId, snapshots),
         insertRepairResult(tx, task.runId, task.tenantId, { ...repaired, attempt, startedAt }),
       ])
-      return { kind: 'stored', stored }
+      return new CommitBehind(kept.then(([, stored]): Attempt => ({ kind: 'stored', stored })))
     })
   }
 

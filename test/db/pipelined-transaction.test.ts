@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database, TransactionSql } from '../../src/db/database.js'
-import { pipelinedTransaction, WroteNothing } from '../../src/db/pipelined-transaction.js'
+import { CommitBehind, pipelinedTransaction, WroteNothing } from '../../src/db/pipelined-transaction.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
 /**
@@ -101,6 +101,41 @@ describe.each(databaseFlavours())('pipelinedTransaction on $name', ({ open }) =>
       return new WroteNothing('refused')
     })
     expect(value).toBe('refused')
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+
+  it('commits behind the last statements, in the same write: their value is returned, and a failure among them keeps nothing', async () => {
+    const behind = await pipelinedTransaction(db.sql, async (tx) => {
+      await tx`insert into ledger values (10, 'repaired')`
+      const last = Promise.all([tx`insert into ledger values (11, 'result row')`.execute(), tx`select count(*)::int as n from ledger`.execute()])
+      return new CommitBehind(last.then(([, [row]]) => row!.n))
+    })
+    expect(behind).toBe(3)
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }, { id: 10 }, { id: 11 }])
+    await db.sql`delete from ledger where id in (10, 11)`
+
+    // The result row clashes: the server answers the COMMIT with ROLLBACK, and the repair before it is gone too.
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx`insert into ledger values (12, 'repaired')`
+        return new CommitBehind(tx`insert into ledger values (1, 'clash')`.execute().then(() => 'kept?'))
+      }),
+    ).rejects.toMatchObject({ code: '23505' })
+    expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
+  })
+
+  it('refuses to commit behind a statement run but not sent yet (awaited, not executed): nothing is kept', async () => {
+    await expect(
+      pipelinedTransaction(db.sql, async (tx) => {
+        await tx`insert into ledger values (13, 'repaired')`
+        // Awaited, not executed: postgres.js runs it when its `then` is called (a microtask later), and hands it to
+        // the connection a microtask after that — after the COMMIT would go.
+        const resultRow = (async () => tx`insert into ledger values (14, 'result row') returning id`)()
+        // A fragment inside a statement is never sent itself, and holds nothing back.
+        const fragment = tx`select ${tx.unsafe('1')} as one`.execute()
+        return new CommitBehind(Promise.all([resultRow, fragment]).then(() => 'kept?'))
+      }),
+    ).rejects.toThrow('was not sent before its commit')
     expect(await db.sql`select id from ledger order by id`).toEqual([{ id: 1 }])
   })
 })
