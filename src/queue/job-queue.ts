@@ -7,7 +7,10 @@
 export interface TenantJob {
   runId: string
   runbookKey: string
-  /** Repaired one after the other, each in its own transaction; their results are recorded together. */
+  /**
+   * Repaired one after the other, each in its own transaction (each tenant's job, with its own attempts and
+   * result, SPEC §3); one message carries several small tenants' jobs. Their results go in few appends.
+   */
   tenantIds: number[]
   /** 0 for the first dispatch; moved on by every resume and re-dispatch, so its dedupe id differs. */
   generation: number

@@ -6,7 +6,7 @@ import { StreamStateCache } from '../commands/handle-command.js'
 import { loadHalt } from '../commands/halt.js'
 import { haltActiveRun } from '../commands/run-control.js'
 import { loadRunCached, markRunStarted } from '../commands/run-execution.js'
-import { jobsToPublish, planDispatch } from '../commands/run/dispatch-plan.js'
+import { planDispatch } from '../commands/run/dispatch-plan.js'
 import { isRunEvent, type RunState } from '../commands/run/run-state.js'
 import { finishCancelledRun } from './cancellation.js'
 import { EventSubscription } from './event-subscription.js'
@@ -24,8 +24,9 @@ export interface DispatcherDeps {
  * approved and planned, when it waits for either), and whenever a run's dispatch may change (it started,
  * resumed, was re-dispatched, a tenant finished, its limits changed) the jobs its plan wants and this
  * process has not published yet are published. A cancel is finished here when no repair is in flight.
- * At-least-once: after a restart, a plan's jobs are published again under the same dedupe ids, and a
- * repeated job is a no-op for the worker.
+ * At-least-once: after a restart, or from another worker process, a plan's jobs are published again under
+ * the same dedupe ids (a job's key is fixed by its tenants' places in the targets), and a repeated job is a
+ * no-op for the worker.
  */
 export class Dispatcher {
   private readonly runs = new StreamStateCache<RunState>()
@@ -90,9 +91,11 @@ export class Dispatcher {
   }
 
   /**
-   * Publishes the jobs the run's plan wants that this process has not published in the plan's generation.
-   * A re-dispatch names the tenants whose jobs were lost: the window's other tenants still have live jobs
-   * (their repair is under way), so only the lost ones are published in the new generation.
+   * Publishes the jobs the run's plan wants whose tenants this process has not published in the plan's
+   * generation. A re-dispatch names the tenants whose jobs were lost: the window's other tenants this process
+   * published still have live jobs (their repair is under way), so only the rest is published in the new
+   * generation (a tenant it never published, e.g. after a restart, is published again: a repeated job is a
+   * no-op for the worker).
    */
   private async dispatch(runId: string, run: RunState, halted: boolean, redispatch?: { generation: number; lost: number[] }): Promise<void> {
     const plan = planDispatch(run, halted)
@@ -102,16 +105,18 @@ export class Dispatcher {
     }
     if (plan.action === 'none' || run.status === 'none') return
     let sent = this.published.get(runId)
-    const lost = redispatch?.generation === plan.generation ? new Set(redispatch.lost) : null
     if (!sent || sent.generation !== plan.generation) {
-      sent = { generation: plan.generation, tenantIds: new Set(lost ? plan.tenantIds.filter((id) => !lost.has(id)) : []) }
+      const lost = redispatch?.generation === plan.generation ? new Set(redispatch.lost) : null
+      const live = lost && sent ? [...sent.tenantIds].filter((tenantId) => !lost.has(tenantId)) : []
+      sent = { generation: plan.generation, tenantIds: new Set(live) }
       this.published.set(runId, sent)
     }
-    const fresh = plan.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId))
-    const jobs = jobsToPublish(fresh, plan, lost !== null)
-    if (jobs.length === 0) return
-    await publishTenantJobs(this.deps.queue, run.request, jobs, plan.generation)
-    for (const tenantId of jobs.flat()) sent.tenantIds.add(tenantId)
+    const fresh = plan.jobs
+      .map((job) => ({ key: job.key, tenantIds: job.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId)) }))
+      .filter((job) => job.tenantIds.length > 0)
+    if (fresh.length === 0) return
+    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation)
+    for (const job of fresh) for (const tenantId of job.tenantIds) sent.tenantIds.add(tenantId)
   }
 }
 

@@ -1,29 +1,32 @@
-import { createHash } from 'node:crypto'
 import type { JobQueue, TenantJob } from '../queue/job-queue.js'
 
 const PUBLISH_CHUNK = 100
 
 /**
- * Publishes jobs, each carrying its tenants. The dedupe id names the run, the job's tenants and the dispatch
- * generation, so publishing the same job again in a generation (a dispatcher restarted) collapses into one
- * message, while a later generation (a resume, a re-dispatch of a job presumed lost) is a new message.
+ * Publishes jobs, each carrying its tenants. The dedupe id names the run, the job's key (its tenant, or its
+ * group of targets: see `dispatchJobs`) and the dispatch generation, so the same job published again in a
+ * generation (by another dispatcher, or one restarted) collapses into one message — the copy kept carries
+ * every tenant still pending, since a job's pending tenants only ever shrink — while a later generation (a
+ * resume, a re-dispatch of a job presumed lost) is a new message.
  */
 export async function publishTenantJobs(
   queue: JobQueue<TenantJob>,
   run: { runId: string; runbookKey: string },
-  jobTenants: readonly number[][],
+  jobs: ReadonlyArray<{ key: string; tenantIds: number[] }>,
   generation: number,
 ): Promise<void> {
-  const jobs = jobTenants.map((tenantIds): TenantJob => ({ runId: run.runId, runbookKey: run.runbookKey, tenantIds, generation }))
   // Published in chunks whose acknowledgements are awaited together, not one round trip per job.
   for (let start = 0; start < jobs.length; start += PUBLISH_CHUNK) {
-    await Promise.all(jobs.slice(start, start + PUBLISH_CHUNK).map((job) => queue.publish(job, jobDedupeId(job))))
+    await Promise.all(
+      jobs
+        .slice(start, start + PUBLISH_CHUNK)
+        .map(({ key, tenantIds }) => queue.publish({ runId: run.runId, runbookKey: run.runbookKey, tenantIds, generation }, `${run.runId}:${key}:${generation}`)),
+    )
   }
 }
 
-/** `run:tenant:generation` for a one-tenant job; a shared job's tenants are named by a digest of their ids. */
-export function jobDedupeId(job: Pick<TenantJob, 'runId' | 'tenantIds' | 'generation'>): string {
-  const tenants =
-    job.tenantIds.length === 1 ? String(job.tenantIds[0]) : `${job.tenantIds.length}t-${createHash('sha256').update(job.tenantIds.join(',')).digest('base64url').slice(0, 22)}`
-  return `${job.runId}:${tenants}:${job.generation}`
+/** A name for a job republished by a worker (what is left of it, offered again), unique with `suffix`. */
+export function jobDedupeId(job: Pick<TenantJob, 'runId' | 'tenantIds' | 'generation'>, suffix: string): string {
+  const tenants = job.tenantIds.length === 1 ? String(job.tenantIds[0]) : `${job.tenantIds[0]}+${job.tenantIds.length - 1}`
+  return `${job.runId}:${tenants}:${job.generation}:${suffix}`
 }

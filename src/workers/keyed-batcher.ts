@@ -19,10 +19,11 @@ export class KeyedBatcher<T, R> {
   }
 
   /**
-   * Items that go in the same batch (up to `maxBatch`); resolves with the result of the batch that flushed the
-   * last of them. Rejects when one of them failed.
+   * Items that go in one batch when they fit with those already waiting (`maxBatch`); resolves with the result
+   * of the batch that flushed the last of them. Rejects when one of them failed.
    */
   async addAll(key: string, items: readonly T[]): Promise<R> {
+    if (items.length === 0) throw new Error('addAll needs at least one item')
     let entry = this.keys.get(key)
     if (!entry) {
       entry = { waiting: [], flushing: false }

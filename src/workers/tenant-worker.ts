@@ -115,9 +115,11 @@ export class TenantWorker {
     return this.deps.queue.consume((delivery) => this.handle(delivery), { concurrency })
   }
 
-  async handle(delivery: JobDelivery<TenantJob>): Promise<void> {
+  async handle(received: JobDelivery<TenantJob>): Promise<void> {
+    // A job of the older shape (one `tenantId`) in the shape of today's, for every step after this one.
+    const tenantIds = tenantsOfJob(received.job)
+    const delivery: JobDelivery<TenantJob> = tenantIds === received.job.tenantIds ? received : { ...received, job: { ...received.job, tenantIds } }
     const { job } = delivery
-    const tenantIds = tenantsOfJob(job)
     // The heartbeat keeps the job ours for as long as it runs: a job that never ends would never be
     // delivered again, so one running long says where it is.
     const began = Date.now()
@@ -180,6 +182,7 @@ export class TenantWorker {
     const results = new SharedJobResults((outcomes) => this.record(job.runId, outcomes), this.options.sharedJobProgressMs)
     try {
       for (const [index, tenantId] of tenantIds.entries()) {
+        if (results.failed) break
         const task = taskOf(job, tenantId)
         at.tenantId = tenantId
         const attempt = await this.attemptRetrying(task, delivery, results, at)
@@ -264,7 +267,7 @@ export class TenantWorker {
    */
   private async offerAgain(delivery: JobDelivery<TenantJob>, rest: TenantJob): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.options.slotWaitMs))
-    await this.deps.queue.publish(rest, `${jobDedupeId(rest)}:slot-wait:${randomUUID()}`)
+    await this.deps.queue.publish(rest, jobDedupeId(rest, `slot-wait:${randomUUID()}`))
     await delivery.ack()
   }
 
@@ -450,13 +453,15 @@ class SharedJobResults {
   private waiting: TenantOutcome[] = []
   private recorded: Promise<void> = Promise.resolve()
   private readonly timer: NodeJS.Timeout
+  /** A recording failed: the job stops before its next tenant (delivered again, it records what is stored). */
+  failed = false
 
   constructor(
     private readonly record: (outcomes: TenantOutcome[]) => Promise<void>,
     progressMs: number,
   ) {
     this.timer = setInterval(() => {
-      if (this.waiting.length > 0) this.recordAll().catch(() => {})
+      if (this.waiting.length > 0 && !this.failed) this.recordAll().catch(() => {})
     }, progressMs)
   }
 
@@ -468,6 +473,9 @@ class SharedJobResults {
     const outcomes = this.waiting
     this.waiting = []
     this.recorded = this.recorded.then(() => this.record(outcomes))
+    this.recorded.catch(() => {
+      this.failed = true
+    })
     return this.recorded
   }
 

@@ -1,19 +1,19 @@
 import { APPROVAL_WINDOW_MS } from './run-decider.js'
-import { dispatchWindow, tenantsPerJob, type RunState } from './run-state.js'
+import { dispatchJobs, dispatchWindow, type RunState } from './run-state.js'
 
 export type DispatchPlan =
   /**
-   * These tenants should have a job in the queue now (some may have one already); those without one go in
-   * jobs of up to `tenantsPerJob` tenants.
+   * These jobs should be in the queue now (some may be already): the pending tenants of each, and the key
+   * that names it in its run (see `dispatchJobs`).
    */
-  | { action: 'dispatch'; tenantIds: number[]; generation: number; tenantsPerJob: number; windowFull: boolean }
+  | { action: 'dispatch'; jobs: Array<{ key: string; tenantIds: number[] }>; generation: number }
   /** The deployment is halted and this run is not paused yet: pause it (HALTED). */
   | { action: 'halt_run' }
   | { action: 'none' }
 
 /**
- * Which of a run's tenants get a job now: a running run's dispatch window (the first pending tenants that
- * `maxConcurrency` jobs carry, the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
+ * Which of a run's tenants get a job now: a running run's dispatch window (its first `maxConcurrency` jobs,
+ * the canary's first). Jobs are published as slots free up, so a pause, a cancel or a lowered limit holds
  * back what was never published. The repair itself enforces the limit (slots); this keeps the queue from
  * holding jobs that would only wait for one. A run still waiting for its plan (resumed before it) gets none:
  * its preflight must count the data before any of its repairs.
@@ -21,25 +21,7 @@ export type DispatchPlan =
 export function planDispatch(run: RunState, halted: boolean): DispatchPlan {
   if (run.status !== 'running' || run.cancellation || run.preflight === null) return { action: 'none' }
   if (halted) return { action: 'halt_run' }
-  const tenantIds = dispatchWindow(run)
-  const perJob = tenantsPerJob(run)
-  return { action: 'dispatch', tenantIds, generation: run.generation, tenantsPerJob: perJob, windowFull: tenantIds.length >= run.limits.maxConcurrency * perJob }
-}
-
-/**
- * The jobs that carry the window's tenants that have none yet (`fresh`, in window order): `tenantsPerJob`
- * consecutive tenants each. A last, partial job is held back while the window is full (more tenants are
- * pending than it holds): the window only moves by recorded results, and the results a job records early
- * (while it is held up) would otherwise cut the window into ever smaller jobs, and more of them than
- * `maxConcurrency`. The tenants recorded next make it whole. Tenants re-dispatched as lost all go at once:
- * nothing else would bring them back.
- */
-export function jobsToPublish(fresh: readonly number[], plan: { tenantsPerJob: number; windowFull: boolean }, lost: boolean): number[][] {
-  const jobs: number[][] = []
-  for (let start = 0; start < fresh.length; start += plan.tenantsPerJob) jobs.push(fresh.slice(start, start + plan.tenantsPerJob))
-  const last = jobs.at(-1)
-  if (last && last.length < plan.tenantsPerJob && plan.windowFull && !lost) jobs.pop()
-  return jobs
+  return { action: 'dispatch', jobs: dispatchJobs(run), generation: run.generation }
 }
 
 export type ReconcilePlan =

@@ -194,17 +194,6 @@ function advanceFrontier(tenantIds: readonly number[], results: ResultLog, front
   return next
 }
 
-/** Up to `limit` targeted tenants without a result, in target order, from the frontier on. */
-function firstPending(state: ExistingRunState, limit: number, among?: ReadonlySet<number>): number[] {
-  const { tenantIds } = state.request
-  const found: number[] = []
-  for (let index = state.frontier; index < tenantIds.length && found.length < limit; index++) {
-    const tenantId = tenantIds[index]!
-    if (!state.results.has(tenantId) && (!among || among.has(tenantId))) found.push(tenantId)
-  }
-  return found
-}
-
 /** Targeted tenants without a recorded result, in target order. */
 export function pendingTenants(state: RunState): number[] {
   if (state.status === 'none') return []
@@ -230,15 +219,41 @@ export function canaryStateOf(state: RunState, added?: { tenantId: number; resul
 }
 
 /**
- * The tenants whose jobs the run wants in the queue now: its first pending tenants in target order, as many
- * as `maxConcurrency` jobs carry (`tenantsPerJob` each) — the canary's first, and the others only once no
- * canary tenant is pending (SPEC §11: the canary is repaired first and alone).
+ * The tenants whose jobs the run wants in the queue now: its pending tenants, in target order, of its first
+ * `maxConcurrency` jobs — the canary's first, and the others only once no canary tenant is pending (SPEC
+ * §11: the canary is repaired first and alone).
  */
 export function dispatchWindow(state: RunState): number[] {
+  return dispatchJobs(state).flatMap((job) => job.tenantIds)
+}
+
+/**
+ * The run's first `maxConcurrency` jobs with a tenant pending, each the pending tenants of one group of
+ * `tenantsPerJob` consecutive targets (the group a tenant falls in is fixed by its place in the targets, so
+ * every dispatcher, and one restarted, makes the same jobs); `key` names the group. A job whose tenants are
+ * partly recorded (a job held up records early) stays in the window until its last tenant is: the window
+ * moves by whole jobs.
+ */
+export function dispatchJobs(state: RunState): Array<{ key: string; tenantIds: number[] }> {
   if (state.status === 'none') return []
-  const jobs = state.limits.maxConcurrency
   const canary = pendingCanary(state)
-  return canary ? firstPending(state, jobs, new Set(canary)) : firstPending(state, jobs * tenantsPerJob(state))
+  const perJob = canary ? 1 : tenantsPerJob(state)
+  const among = canary ? new Set(canary) : undefined
+  const { tenantIds } = state.request
+  const jobs: Array<{ key: string; tenantIds: number[] }> = []
+  let group = -1
+  for (let index = state.frontier; index < tenantIds.length; index++) {
+    const tenantId = tenantIds[index]!
+    if (state.results.has(tenantId) || (among && !among.has(tenantId))) continue
+    const tenantGroup = Math.floor(index / perJob)
+    if (tenantGroup !== group) {
+      if (jobs.length === state.limits.maxConcurrency) break
+      group = tenantGroup
+      jobs.push({ key: perJob === 1 ? String(tenantId) : `g${group}x${perJob}`, tenantIds: [] })
+    }
+    jobs.at(-1)!.tenantIds.push(tenantId)
+  }
+  return jobs
 }
 
 /**
@@ -256,7 +271,7 @@ function pendingCanary(state: ExistingRunState): readonly number[] | null {
  * (the queue's message and acks, one append of the results, one pass of the dispatcher) are shared by them.
  */
 export const FINDINGS_PER_SHARED_JOB = 400
-/** At most this many tenants in one job: their results are recorded together, when the job ends. */
+/** At most this many tenants in one job. */
 export const MAX_TENANTS_PER_JOB = 16
 
 /**

@@ -21,7 +21,14 @@ describe('a run with a canary', () => {
     const state = canaryRun({ tenantIds: [12, 14], autoPromote: true })
     expect(dispatchWindow(state)).toEqual([12, 14])
     // One tenant a job while the canary is pending, however small the run's tenants (these have 3 findings).
-    expect(planDispatch(state, false)).toEqual({ action: 'dispatch', tenantIds: [12, 14], generation: 0, tenantsPerJob: 1, windowFull: false })
+    expect(planDispatch(state, false)).toEqual({
+      action: 'dispatch',
+      jobs: [
+        { key: '12', tenantIds: [12] },
+        { key: '14', tenantIds: [14] },
+      ],
+      generation: 0,
+    })
     const oneDone = apply(state, record(12, succeeded(3, 1))).state
     expect(dispatchWindow(oneDone)).toEqual([14])
     expect(canaryStateOf(oneDone)).toBe('running')
@@ -112,8 +119,9 @@ describe('a run with a canary', () => {
           // Repair whatever the dispatcher would publish, in a shuffled order, until it publishes nothing.
           for (;;) {
             const plan = planDispatch(state, false)
-            if (plan.action !== 'dispatch' || plan.tenantIds.length === 0) break
-            const tenantId = plan.tenantIds[pick++ % plan.tenantIds.length]!
+            const window = plan.action === 'dispatch' ? plan.jobs.flatMap((job) => job.tenantIds) : []
+            if (window.length === 0) break
+            const tenantId = window[pick++ % window.length]!
             expect(canary).toContain(tenantId)
             state = apply(state, record(tenantId, succeeded(1, 1))).state
             processed++
@@ -248,7 +256,7 @@ describe('folding a run stream from a cached state (the results are shared betwe
 })
 
 describe('the dispatch window', () => {
-  it('is always the first pending tenants in target order that maxConcurrency jobs carry, whatever order results come in (property)', () => {
+  it('is always the pending tenants of the first maxConcurrency groups of targets with one pending, whatever order results come in (property)', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 40 }).chain((tenantIds) =>
@@ -267,7 +275,14 @@ describe('the dispatch window', () => {
           for (const tenantId of order) {
             state = apply(state, record(tenantId, succeeded(1, 1))).state
             done.add(tenantId)
-            const naive = tenantIds.filter((id) => !done.has(id)).slice(0, maxConcurrency * perJob)
+            // Groups of perJob consecutive targets; the first maxConcurrency groups with a tenant pending.
+            const groups = new Map<number, number[]>()
+            tenantIds.forEach((id, index) => {
+              if (done.has(id)) return
+              const group = Math.floor(index / perJob)
+              if (groups.has(group) || groups.size < maxConcurrency) groups.set(group, [...(groups.get(group) ?? []), id])
+            })
+            const naive = [...groups.values()].flat()
             expect(dispatchWindow(state)).toEqual(naive)
           }
         },

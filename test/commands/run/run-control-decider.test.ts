@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { HaltedError, InvalidTransitionError, ValidationError } from '../../../src/commands/errors.js'
 import { allowedControls, RUN_CONTROLS, type RunControl } from '../../../src/commands/run/allowed-controls.js'
-import { jobsToPublish, planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
+import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
-import { cancelledTenants, pendingTenants } from '../../../src/commands/run/run-state.js'
+import { cancelledTenants, dispatchWindow, pendingTenants, type RunState } from '../../../src/commands/run/run-state.js'
 import { decideTenantRepair } from '../../../src/commands/run/tenant-repair-gate.js'
 import { defaultTenantRetryPolicy, failureKindOf, retryAfterFailure } from '../../../src/commands/run/tenant-retry-policy.js'
 import type { RunReason } from '../../../src/events/index.js'
@@ -181,21 +181,26 @@ describe('the repair gate and the dispatch plan', () => {
 
   it('dispatches the first maxConcurrency pending tenants of a running run of ordinary tenants, nothing otherwise', () => {
     const tenantIds = [11, 12, 13, 14]
-    // 1,000 findings a tenant: one tenant per job.
+    // 1,000 findings a tenant: one tenant per job, named by it.
     const preflight = { affectedCount: 4000, totalCount: 4000, estimatedTenants: 4 }
     const twoAtATime = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency: 2, maxFailures: null } })), startRun]).state
-    expect(planDispatch(twoAtATime, false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 2), generation: 0, tenantsPerJob: 1, windowFull: true })
-    expect(planDispatch(apply(twoAtATime, record(11, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [12, 13] })
-    // A tenant past the frontier finished first: the window skips it.
-    expect(planDispatch(apply(twoAtATime, record(13, succeeded(1, 1))).state, false)).toMatchObject({
-      tenantIds: [11, 12],
+    expect(planDispatch(twoAtATime, false)).toEqual({
+      action: 'dispatch',
+      jobs: [
+        { key: '11', tenantIds: [11] },
+        { key: '12', tenantIds: [12] },
+      ],
+      generation: 0,
     })
+    expect(dispatchWindow(apply(twoAtATime, record(11, succeeded(1, 1))).state)).toEqual([12, 13])
+    // A tenant past the frontier finished first: the window skips it.
+    expect(dispatchWindow(apply(twoAtATime, record(13, succeeded(1, 1))).state)).toEqual([11, 12])
     expect(planDispatch(twoAtATime, true)).toEqual({ action: 'halt_run' })
     expect(planDispatch(paused(), false)).toEqual({ action: 'none' })
     expect(planDispatch(apply(running(), cancel).state, false)).toEqual({ action: 'none' })
   })
 
-  it('puts small tenants several to a job, by the findings the plan counted, and the window holds maxConcurrency such jobs', () => {
+  it('puts small tenants several to a job, by the findings the plan counted, in groups fixed by their place in the targets', () => {
     const tenantIds = Array.from({ length: 100 }, (_, index) => index + 1)
     const sized = (findingsPerTenant: number) =>
       run([
@@ -208,39 +213,34 @@ describe('the repair gate and the dispatch plan', () => {
         ),
         startRun,
       ]).state
+    const jobsOf = (state: RunState) => (planDispatch(state, false) as { jobs: Array<{ key: string; tenantIds: number[] }> }).jobs
     // 400 findings a job: 20 findings a tenant → 20 tenants, capped at 16; 100 → 4; 400 and more → 1.
-    expect(planDispatch(sized(20), false)).toEqual({ action: 'dispatch', tenantIds: tenantIds.slice(0, 32), generation: 0, tenantsPerJob: 16, windowFull: true })
-    expect(planDispatch(sized(100), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 8), tenantsPerJob: 4 })
-    expect(planDispatch(sized(399), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
-    expect(planDispatch(sized(5000), false)).toMatchObject({ tenantIds: tenantIds.slice(0, 2), tenantsPerJob: 1 })
-    // Tenants with no finding at all are the smallest there are.
-    expect(planDispatch(sized(0), false)).toMatchObject({ tenantsPerJob: 16 })
-  })
-
-  it('publishes whole jobs of the window\'s tenants without one; a partial job waits while the window is full, not at its end nor when lost', () => {
-    const full = { tenantsPerJob: 3, windowFull: true }
-    expect(jobsToPublish([1, 2, 3, 4, 5, 6], full, false)).toEqual([
-      [1, 2, 3],
-      [4, 5, 6],
+    expect(jobsOf(sized(20))).toEqual([
+      { key: 'g0x16', tenantIds: tenantIds.slice(0, 16) },
+      { key: 'g1x16', tenantIds: tenantIds.slice(16, 32) },
     ])
-    // Two recorded early by a job held up: they wait for a third, so that jobs stay whole.
-    expect(jobsToPublish([7, 8], full, false)).toEqual([])
-    expect(jobsToPublish([7, 8, 9, 10], full, false)).toEqual([[7, 8, 9]])
-    // The window is the run's last tenants: nothing more would come to make the job whole.
-    expect(jobsToPublish([7, 8], { tenantsPerJob: 3, windowFull: false }, false)).toEqual([[7, 8]])
-    // Re-dispatched as lost: all of them, at once.
-    expect(jobsToPublish([7, 8, 9, 10], full, true)).toEqual([[7, 8, 9], [10]])
-    expect(jobsToPublish([], full, false)).toEqual([])
-    // The window's end, by the plan: fewer pending tenants than its jobs carry.
-    const tenantIds = [1, 2, 3, 4, 5]
-    const preflight = { affectedCount: 0, totalCount: 5 * 100, estimatedTenants: 5 }
-    const state = run([requestRun(runRequest({ tenantIds, preflight, limits: { maxConcurrency: 1, maxFailures: null } })), startRun]).state
-    expect(planDispatch(state, false)).toMatchObject({ tenantIds: [1, 2, 3, 4], tenantsPerJob: 4, windowFull: true })
-    expect(planDispatch(apply(state, record(1, succeeded(1, 1))).state, false)).toMatchObject({ tenantIds: [2, 3, 4, 5], windowFull: true })
-    expect(planDispatch(apply(apply(state, record(1, succeeded(1, 1))).state, record(2, succeeded(1, 1))).state, false)).toMatchObject({
-      tenantIds: [3, 4, 5],
-      windowFull: false,
-    })
+    expect(jobsOf(sized(100)).map((job) => job.tenantIds)).toEqual([tenantIds.slice(0, 4), tenantIds.slice(4, 8)])
+    expect(jobsOf(sized(399)).map((job) => job.key)).toEqual(['1', '2'])
+    expect(jobsOf(sized(5000)).map((job) => job.key)).toEqual(['1', '2'])
+    // Tenants with no finding at all are the smallest there are.
+    expect(jobsOf(sized(0))[0]!.tenantIds).toHaveLength(16)
+
+    // A job held up records its first tenants early: it stays in the window, with what is left of it, and no
+    // third job comes — the window moves by whole jobs, and a job keeps its key.
+    let state = sized(100)
+    for (const tenantId of [1, 2, 5]) state = apply(state, record(tenantId, succeeded(1, 1))).state
+    expect(jobsOf(state)).toEqual([
+      { key: 'g0x4', tenantIds: [3, 4] },
+      { key: 'g1x4', tenantIds: [6, 7, 8] },
+    ])
+    for (const tenantId of [3, 4]) state = apply(state, record(tenantId, succeeded(1, 1))).state
+    expect(jobsOf(state)).toEqual([
+      { key: 'g1x4', tenantIds: [6, 7, 8] },
+      { key: 'g2x4', tenantIds: [9, 10, 11, 12] },
+    ])
+    // The run's last tenants: a job of fewer.
+    for (const tenantId of tenantIds.slice(5, 98)) state = apply(state, record(tenantId, succeeded(1, 1))).state
+    expect(jobsOf(state)).toEqual([{ key: 'g24x4', tenantIds: [99, 100] }])
   })
 })
 

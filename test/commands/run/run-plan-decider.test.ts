@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidTransitionError } from '../../../src/commands/errors.js'
 import { planDispatch, planReconcile } from '../../../src/commands/run/dispatch-plan.js'
+import { dispatchWindow } from '../../../src/commands/run/run-state.js'
 import { decideRun, type RunCommand } from '../../../src/commands/run/run-decider.js'
 import { initialRunState } from '../../../src/commands/run/run-state.js'
 import { eventsOfType, LATER, run, requestRun, runRequest, startRun, thrown } from './run-fixtures.js'
@@ -50,6 +51,7 @@ describe('run decider: nothing of a run starts before its plan', () => {
     expect(planReconcile(resumed, new Date(Date.parse(LATER) + 3_600_000), 1_000)).toEqual({ action: 'plan' })
     expect(planReconcile(resumed, new Date(Date.parse(LATER) + 500), 1_000)).toEqual({ action: 'none' })
     const planned = run([requestRun(unplanned), pause, resume, recordPlan]).state
-    expect(planDispatch(planned, false)).toMatchObject({ action: 'dispatch', tenantIds: unplanned.tenantIds })
+    expect(planDispatch(planned, false)).toMatchObject({ action: 'dispatch' })
+    expect(dispatchWindow(planned)).toEqual(unplanned.tenantIds)
   })
 })
