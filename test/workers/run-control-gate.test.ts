@@ -19,6 +19,7 @@ import {
   jobFor,
   LosingJobQueue,
   openWorkBed,
+  repairThatWaits,
   runEvents,
   startAllTenantsRun,
   tenantProcessedEvents,
@@ -143,23 +144,6 @@ describe.runIf(TEST_POSTGRES_URL)('repairs in flight (PostgreSQL: a second conne
     const completed = (await runEvents(bed.log, runId)).at(-1)!.event
     expect(completed.type === 'RunCompleted' && completed.data.summaryCounts).toMatchObject({ total: 0, failed: 0 })
   })
-
-  /** A runbook whose repair waits, inside its transaction, until released; `base` counts what it repairs. */
-  function repairThatWaits(base = countingRunbook()) {
-    let release!: () => void
-    const mayFinish = new Promise<void>((resolve) => (release = resolve))
-    let started!: () => void
-    const isRepairing = new Promise<void>((resolve) => (started = resolve))
-    const runbook: Runbook = {
-      ...base,
-      async executeTenant(tx, tenantId) {
-        started()
-        await mayFinish
-        return base.executeTenant(tx, tenantId, {})
-      },
-    }
-    return { runbook, isRepairing, release }
-  }
 
   it('a pause recorded while a repair is under way lets it finish and be counted; the run stays paused', async () => {
     const runId = await runningRun(bed)

@@ -17,6 +17,7 @@ import {
   fakeDelivery,
   LosingJobQueue,
   openWorkBed,
+  repairThatWaits,
   runbookKey,
   startAllTenantsRun,
   tenantJobResults,
@@ -57,26 +58,6 @@ function countingAppends(store: EventStore): EventStore & { appends: number } {
     close: () => store.close(),
   } satisfies EventStore & { appends: number }
   return counted
-}
-
-/** A runbook whose repair of `tenantId` waits, inside its transaction, until released. */
-function repairOfOneThatWaits(tenantId: number, base = countingRunbook()) {
-  let release!: () => void
-  const mayFinish = new Promise<void>((resolve) => (release = resolve))
-  let started!: () => void
-  const isRepairing = new Promise<void>((resolve) => (started = resolve))
-  const runbook: Runbook & { executions: number[] } = {
-    ...base,
-    executions: base.executions,
-    async executeTenant(tx, id, parameters) {
-      if (id === tenantId) {
-        started()
-        await mayFinish
-      }
-      return base.executeTenant(tx, id, parameters)
-    },
-  }
-  return { runbook, isRepairing, release }
 }
 
 describe.each(databaseFlavours())('shared jobs on $name', ({ open }) => {
@@ -255,7 +236,7 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
 
   it('a shared job held up by one tenant records what it repaired so far, so the run shows its progress meanwhile', async () => {
     const { runId } = await runningRun()
-    const slow = repairOfOneThatWaits(tenants.clean)
+    const slow = repairThatWaits(countingRunbook(), tenants.clean)
     const job = fakeDelivery(sharedJob(runId), 1)
     const handled = workerOf(slow.runbook, new LosingJobQueue(), { sharedJobProgressMs: 10 }).handle(job.delivery)
     await slow.isRepairing
@@ -271,7 +252,7 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
 
   it('a pause recorded during a shared job lets the repair under way finish and be counted; the tenants after it are not started', async () => {
     const { runId } = await runningRun()
-    const slow = repairOfOneThatWaits(tenants.mixed)
+    const slow = repairThatWaits(countingRunbook(), tenants.mixed)
     const job = fakeDelivery(sharedJob(runId), 1)
     const handled = workerOf(slow.runbook).handle(job.delivery)
     await slow.isRepairing
@@ -286,7 +267,7 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
 
   it('a cancel recorded during a shared job: the run completes cancelled, counting exactly the repair that was under way', async () => {
     const { runId } = await runningRun()
-    const slow = repairOfOneThatWaits(tenants.mixed)
+    const slow = repairThatWaits(countingRunbook(), tenants.mixed)
     const job = fakeDelivery(sharedJob(runId), 1)
     const handled = workerOf(slow.runbook).handle(job.delivery)
     await slow.isRepairing
@@ -303,7 +284,7 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
   it('a shared job without a free slot offers again what is left of it, after recording what it repaired', async () => {
     const { runId } = await runningRun()
     await changeRunLimits(bed, actor, runId, { maxConcurrency: 1 })
-    const slow = repairOfOneThatWaits(tenants.mixed)
+    const slow = repairThatWaits(countingRunbook(), tenants.mixed)
     const offeredAgain = new LosingJobQueue()
     const worker = workerOf(slow.runbook, offeredAgain)
     const job = fakeDelivery(sharedJob(runId), 1)

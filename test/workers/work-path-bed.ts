@@ -212,6 +212,29 @@ export function countingRunbook(base: Runbook = findingsLifecycleBackfill): Runb
 }
 
 /**
+ * A runbook whose repair waits, inside its transaction, until released (only `tenantId`'s, when given);
+ * `base` counts what it repairs.
+ */
+export function repairThatWaits(base = countingRunbook(), tenantId?: number) {
+  let release!: () => void
+  const mayFinish = new Promise<void>((resolve) => (release = resolve))
+  let started!: () => void
+  const isRepairing = new Promise<void>((resolve) => (started = resolve))
+  const runbook: Runbook & { executions: number[] } = {
+    ...base,
+    executions: base.executions,
+    async executeTenant(tx, id, parameters) {
+      if (tenantId === undefined || id === tenantId) {
+        started()
+        await mayFinish
+      }
+      return base.executeTenant(tx, id, parameters)
+    },
+  }
+  return { runbook, isRepairing, release }
+}
+
+/**
  * A hand-made delivery: the worker's logic is under test, not the queue. Records what the worker did
  * with it.
  */
