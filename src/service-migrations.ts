@@ -9,7 +9,7 @@ import { platformSchema } from './db/schema.js'
 import { readModelSchema } from './projections/read-model-schema.js'
 import { eventStoreSchema } from './store/postgres-event-store.js'
 import { subscriptionSchema } from './workers/event-subscription.js'
-import { tenantResultsSchema } from './workers/tenant-results.js'
+import { tenantResultsSchema } from './db/tenant-results.js'
 
 export interface ServiceMigrationOptions {
   /** The event store lives in the database (no EVENTSTORE_URL): its tables are the service's too. */

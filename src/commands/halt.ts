@@ -8,6 +8,7 @@ import { haltDecider, type HaltState } from './halt/halt-decider.js'
 import { handleCommand } from './handle-command.js'
 import { haltActiveRun } from './run-control.js'
 import { loadRun } from './run-execution.js'
+import { findRunResults } from '../db/tenant-results.js'
 import { checkedReason } from './run/start-run-policy.js'
 
 /** The halt as the API shows it (SPEC §9 `GET /api/halt`). */
@@ -70,7 +71,9 @@ export async function haltDeployment(
     select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
   const pausedRuns: string[] = []
   for (const { id } of rows) {
-    const pausedNow = await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null })
+    // Each run records the results stored beside its committed repairs before it pauses (as a pause does).
+    const stored = await findRunResults(deps.sql, id)
+    const pausedNow = await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null }, stored)
     // A worker that met the halt first may have paused the run itself (HALTED) a moment before: this halt
     // paused it all the same, and the operator is told so.
     if (pausedNow || (await pausedByHaltSince(deps.log, id, at))) pausedRuns.push(id)

@@ -7,7 +7,9 @@ import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
 import { loadRunRequest } from './run-execution.js'
-import type { RunCommand } from './run/run-decider.js'
+import type { RunCommand, TenantOutcome } from './run/run-decider.js'
+import type { Sql } from '../db/database.js'
+import { findRunResults } from '../db/tenant-results.js'
 import { runDecider } from './run/run-decider-definition.js'
 import type { RunState } from './run/run-state.js'
 import { limitProblems } from './run/run-limits.js'
@@ -24,6 +26,11 @@ type ReasonInput = { code: string; text: string } | null
 export interface RunAccessDeps {
   log: EventLog
   catalog: RunbookCatalog
+  /**
+   * Where the results stored beside a run's committed repairs are read: a pause records those its stream
+   * still lacks first (a message of small tenants records its results when it ends). Without it, none.
+   */
+  sql?: Sql
 }
 
 /** The capabilities controlling a run needs (SPEC §9): `platform.runbooks.run` and the runbook's own. */
@@ -68,7 +75,8 @@ async function controlRun(log: EventLog, actor: Actor, runId: string, command: R
 export async function pauseRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
   await requireRunControl(deps, actor, runId)
   const reason = checkedReason(input.reason, 'a pause') as RunReason
-  return controlRun(deps.log, actor, runId, { type: 'PauseRun', reason, at: new Date().toISOString() })
+  const stored = deps.sql ? await findRunResults(deps.sql, runId) : undefined
+  return controlRun(deps.log, actor, runId, { type: 'PauseRun', reason, at: new Date().toISOString(), ...(stored ? { stored } : {}) })
 }
 
 export async function resumeRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { reason: ReasonInput }): Promise<RunState> {
@@ -112,13 +120,14 @@ export async function haltActiveRun(
   log: EventLog,
   runId: string,
   by: { actor: Actor; reasonText: string; causationId: string | null } | { component: 'dispatcher' | 'tenant-worker'; reasonText: string; causationId: string | null },
+  stored?: TenantOutcome[],
 ): Promise<boolean> {
   const initiator: Initiator = 'actor' in by ? initiatorOf(by.actor) : { kind: 'system', component: by.component }
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
-    { type: 'HaltRun', reasonText: by.reasonText, at: new Date().toISOString() },
+    { type: 'HaltRun', reasonText: by.reasonText, at: new Date().toISOString(), ...(stored ? { stored } : {}) },
     { correlationId: runId, causationId: by.causationId, initiator },
   )
   return handled.events.length > 0

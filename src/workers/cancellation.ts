@@ -2,7 +2,7 @@ import { runRepairsLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { completeCancelledRun } from '../commands/run-execution.js'
-import { findRunResults } from './tenant-results.js'
+import { findRunResults } from '../db/tenant-results.js'
 
 /**
  * Completes a cancelled run once none of its repairs is in flight (SPEC §9: "tenants being repaired finish

@@ -29,7 +29,7 @@ import { finishCancelledRun } from './cancellation.js'
 import { jobDedupeId } from './job-publisher.js'
 import { KeyedBatcher } from './keyed-batcher.js'
 import { classifyFailure, TenantNotAllowedError } from './failure-classification.js'
-import { countFailedAttempt, findTenantResult, insertRepairResult, storeFailure, type StoredTenantResult } from './tenant-results.js'
+import { countFailedAttempt, findTenantResult, insertRepairResult, storeFailure, type StoredTenantResult } from '../db/tenant-results.js'
 
 export interface TenantWorkerOptions extends TenantRetryPolicy {
   /** How long one attempt waits for another run's lock on the same tenant. */

@@ -16,7 +16,7 @@ import type { Runbook } from '../../src/runbooks/runbook.js'
 import { EventLog, type LoggedEvent } from '../../src/store/event-log.js'
 import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
 import { subscriptionSchema, type EventSubscription } from '../../src/workers/event-subscription.js'
-import { tenantResultsSchema } from '../../src/workers/tenant-results.js'
+import { tenantResultsSchema } from '../../src/db/tenant-results.js'
 import { DAY, finding, insertFindings, insertTenant, T0 } from '../runbooks/findings-fixture.js'
 
 export const runbookKey = findingsLifecycleBackfill.key

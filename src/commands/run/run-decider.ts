@@ -28,9 +28,14 @@ export type RunCommand =
   | { type: 'RecordTenantResults'; results: TenantOutcome[]; at: string }
   /** Re-dispatch these tenants (those not pending any more are ignored). */
   | { type: 'RedispatchPendingTenants'; tenantIds: number[]; at: string }
-  | { type: 'PauseRun'; reason: PauseReason; at: string }
-  /** The halt's own pause: a no-op for a run that is not queued or running. */
-  | { type: 'HaltRun'; reasonText: string; at: string }
+  /**
+   * `stored`: the results stored beside repairs that committed before the pause, which the run's stream may
+   * still lack (a message of small tenants records its results when it ends): recorded before the pause, so
+   * that only repairs in flight are recorded after it.
+   */
+  | { type: 'PauseRun'; reason: PauseReason; at: string; stored?: TenantOutcome[] }
+  /** The halt's own pause: a no-op for a run that is not queued or running. `stored`: as PauseRun's. */
+  | { type: 'HaltRun'; reasonText: string; at: string; stored?: TenantOutcome[] }
   /** `halted`: whether the deployment is halted, loaded by the handler. */
   | { type: 'ResumeRun'; reason: RunReason | null; halted: boolean; at: string }
   | { type: 'CancelRun'; reason: RunReason; at: string }
@@ -281,18 +286,36 @@ const pauseRun: Decision<'PauseRun'> = (command, state) => {
   // A run awaiting approval has nothing to pause; a pause there would let a resume start it unapproved.
   if (active.status === 'paused' || active.status === 'awaiting_approval') refuse('PauseRun', state)
   requireNotCancelling('PauseRun', active)
-  return [{ type: 'RunPaused', data: { runId: active.request.runId, reason: command.reason, pausedAt: command.at } }]
+  const { recorded, after } = recordStoredBefore(command.stored, command.at, active)
+  // The results recorded completed the run, or paused it themselves (its error budget, its canary): no pause more.
+  if (after.status !== 'running' && after.status !== 'queued') return recorded
+  return [...recorded, { type: 'RunPaused', data: { runId: active.request.runId, reason: command.reason, pausedAt: command.at } }]
 }
 
 const haltRun: Decision<'HaltRun'> = (command, state) => {
   if (state.status !== 'queued' && state.status !== 'running') return []
   if (state.cancellation) return []
+  const { recorded, after } = recordStoredBefore(command.stored, command.at, state)
+  if (after.status !== 'running' && after.status !== 'queued') return recorded
   return [
+    ...recorded,
     {
       type: 'RunPaused',
       data: { runId: state.request.runId, reason: { reasonCode: 'HALTED', reasonText: command.reasonText }, pausedAt: command.at },
     },
   ]
+}
+
+/**
+ * The stored results a running run's stream lacks, recorded as their workers would (before a pause: so that
+ * after it only the repairs in flight then are recorded), and the state they leave.
+ */
+function recordStoredBefore(stored: TenantOutcome[] | undefined, at: string, state: RunState): { recorded: DomainEvent[]; after: RunState } {
+  if (!stored || state.status !== 'running') return { recorded: [], after: state }
+  const missing = stored.filter((outcome) => state.targets.has(outcome.tenantId) && !state.results.has(outcome.tenantId))
+  if (missing.length === 0) return { recorded: [], after: state }
+  const recorded = recordTenantResults({ type: 'RecordTenantResults', results: missing, at }, state)
+  return { recorded, after: recorded.reduce<RunState>((folded, event) => evolveRun(folded, { event }), state) }
 }
 
 /**

@@ -179,6 +179,22 @@ describe('the repair gate and the dispatch plan', () => {
     expect(decideTenantRepair(apply(running(), record(11, succeeded(1, 1))).state, false, 11)).toEqual({ action: 'skip', why: 'already processed' })
   })
 
+  it('a pause records first the stored results the stream lacks, so that only repairs in flight are recorded after it', () => {
+    const tenantIds = [11, 12, 13, 14]
+    const state = run([requestRun(runRequest({ tenantIds })), startRun]).state
+    const withOne = apply(state, record(11, succeeded(1, 1))).state
+    const stored = [11, 12].map((tenantId) => ({ tenantId, attempt: 1, result: succeeded(2, 1), startedAt: null, completedAt: null }))
+    const pause: RunCommand = { type: 'PauseRun', reason: { reasonCode: 'INCIDENT', reasonText: 'stop it, it looks wrong' }, at: LATER, stored }
+    const events = decideRun(pause, withOne)
+    expect(events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(events[0]!.type === 'TenantProcessed' && events[0]!.data.tenantId).toBe(12)
+    // The halt's pause does the same; the stored results that complete the run leave nothing to pause.
+    const halt: RunCommand = { type: 'HaltRun', reasonText: 'halted', at: LATER, stored }
+    expect(decideRun(halt, withOne).map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    const all = tenantIds.map((tenantId) => ({ tenantId, attempt: 1, result: succeeded(2, 1), startedAt: null, completedAt: null }))
+    expect(decideRun({ ...pause, stored: all }, withOne).map((e) => e.type)).toEqual(['TenantProcessed', 'TenantProcessed', 'TenantProcessed', 'RunCompleted'])
+  })
+
   it('dispatches the first maxConcurrency pending tenants of a running run of ordinary tenants, nothing otherwise', () => {
     const tenantIds = [11, 12, 13, 14]
     // 1,000 findings a tenant: one tenant per job, named by it.

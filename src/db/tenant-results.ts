@@ -1,5 +1,5 @@
-import type { MigrationSet } from '../db/migrations.js'
-import type { Sql, TransactionSql } from '../db/database.js'
+import type { MigrationSet } from './migrations.js'
+import type { Sql, TransactionSql } from './database.js'
 import type { TenantResult } from '../events/index.js'
 import type { TenantOutcome } from '../commands/run/run-decider.js'
 
