@@ -67,12 +67,13 @@ export async function haltDeployment(
   const at = new Date().toISOString()
   const context = { correlationId: streams.halt(), causationId: null, initiator: initiatorOf(actor) }
   const handled = await handleCommand(deps.log, streams.halt(), haltDecider, { type: 'EngageHalt', reason, at }, context)
-  const rows = await deps.sql<Array<{ id: string }>>`
-    select id from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
+  const rows = await deps.sql<Array<{ id: string; status: string }>>`
+    select id, status from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
   const pausedRuns: string[] = []
-  for (const { id } of rows) {
-    // Each run records the results stored beside its committed repairs before it pauses (as a pause does).
-    const stored = await findRunResults(deps.sql, id)
+  for (const { id, status } of rows) {
+    // A running run records the results stored beside its committed repairs before it pauses (as a pause
+    // does); a queued or paused one has none to record (the read model may lag: the decider checks again).
+    const stored = status === 'running' ? await findRunResults(deps.sql, id) : undefined
     const pausedNow = await haltActiveRun(deps.log, id, { actor, reasonText: reason.reasonText, causationId: handled.eventIds[0] ?? null }, stored)
     // A worker that met the halt first may have paused the run itself (HALTED) a moment before: this halt
     // paused it all the same, and the operator is told so.

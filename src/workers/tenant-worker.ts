@@ -71,10 +71,10 @@ export interface TenantWorkerDeps {
 }
 
 /** One tenant of a job: what each of its repair's steps works on. */
-type TenantTask = { runId: string; runbookKey: string; tenantId: number; generation: number }
+type TenantTask = { runId: string; runbookKey: string; tenantId: number }
 
 function taskOf(job: TenantJob, tenantId: number): TenantTask {
-  return { runId: job.runId, runbookKey: job.runbookKey, tenantId, generation: job.generation }
+  return { runId: job.runId, runbookKey: job.runbookKey, tenantId }
 }
 
 /** Where a job is, for the log of a job running long. */
