@@ -5,6 +5,7 @@
  * the clock starts; its stream is deleted and the process stopped after.
  */
 import { performance } from 'node:perf_hooks'
+import { cpuBetween, sampleCpu, type CpuSpent } from './cpu.js'
 import { databaseUrl } from './pg.js'
 import { getToken, natsStream, startAllTenantsRun, startPostgresService, waitForCompletion, type RunView } from './service.js'
 
@@ -22,6 +23,8 @@ export interface EndToEnd {
   setupPeakRssMib: number
   /** GET /api/runs/{id} latencies of the polls, ms. */
   pollLatencies: number[]
+  /** CPU spent from the start request to completion: the service, PostgreSQL, NATS, the bench. */
+  cpu: CpuSpent
   run: RunView
 }
 
@@ -32,6 +35,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
     try {
       const token = await getToken(service.url)
       const setupPeakRssMib = service.restartPeak()
+      const cpuBefore = sampleCpu({ service: service.pid })
       const started = performance.now()
       const { runId, answerMs } = await startAllTenantsRun(service.url, token)
       const pollLatencies: number[] = []
@@ -42,6 +46,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
         },
       )
       const seconds = (performance.now() - started) / 1000
+      const cpu = cpuBetween(cpuBefore, sampleCpu({ service: service.pid }))
       return {
         runId,
         seconds,
@@ -52,6 +57,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
         peakRssMib: service.peakRssMib(),
         setupPeakRssMib,
         pollLatencies,
+        cpu,
         run,
       }
     } finally {

@@ -8,6 +8,7 @@
  *   BENCH_REPETITIONS    overrides every part's repetitions (default: per part, see its output)
  *   BENCH_RUN_TIMEOUT_S  a run that has not completed by then is reported failed (default 600)
  *   WORKER_CONCURRENCY   the service's and the floor's concurrency (default 4)
+ *   BENCH_SHAPES         the backfill shapes to run, e.g. `2000x20,10000x20` (default: all four)
  */
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
@@ -19,6 +20,8 @@ export const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
 export const scale = Number(process.env.BENCH_SCALE ?? 1)
 export const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 4)
 export const runTimeoutMs = Number(process.env.BENCH_RUN_TIMEOUT_S ?? 600) * 1000
+/** The backfill shapes selected by BENCH_SHAPES (null: all). */
+export const selectedShapes: ReadonlySet<string> | null = process.env.BENCH_SHAPES ? new Set(process.env.BENCH_SHAPES.split(',').map((s) => s.trim())) : null
 export const RUNBOOK = 'findings.lifecycle.backfill'
 
 /** A tag unique to this bench process: every database and NATS stream it creates carries it. */

@@ -205,16 +205,18 @@ export interface TableSnapshot {
  * its fields, `json` its text, and ranges, composites, `tsvector`, … are compared at all), or by `::text`
  * for a type without one. Keep and revert read it the same way; a type changed in between compares unequal,
  * so the row is skipped, never put back wrongly.
+ *
+ * Asked once per repair: the type of each column is looked up by its index (a join with `pg_type` is
+ * planned, as a prepared statement, as a hash of the whole catalog table: 9× the time, ~0.17 ms a repair).
  */
 const COLUMNS_OF = `
   select a.attname::text as name,
     case
       when a.atttypid in (16, 17, 18, 19, 20, 21, 23, 25, 26, 1042, 1043, 1082, 1083, 1114, 1184, 2950)
         and coalesce((select c.collisdeterministic from pg_collation c where c.oid = a.attcollation), true) then ''
-      when t.typsend <> 0 then t.typsend::regproc::text
-      else 'text'
+      else coalesce((select t.typsend::regproc::text from pg_type t where t.oid = a.atttypid and t.typsend <> 0), 'text')
     end as compare_by
-  from pg_attribute a join pg_type t on t.oid = a.atttypid
+  from pg_attribute a
   where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped
   order by a.attnum`
 
