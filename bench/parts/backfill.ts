@@ -32,6 +32,11 @@ export interface ShapeFigures {
   floorSeconds: number
   /** The start's required scan alone (`preflightScans`), once, on a fresh copy of the shape's data. */
   scanSeconds: number
+  /**
+   * The floor with the before-images SPEC §11 requires in each repair's transaction (the rows' snapshot before
+   * the repair, the images kept after it), once, on a fresh copy: what any implementation of the spec pays.
+   */
+  imagedFloorSeconds: number
   e2eSeconds: number
   ratio: number
   startAnswerMs: number
@@ -57,6 +62,7 @@ export async function measureShape(
   const answers: number[] = []
   let peak = 0
   let scanSeconds = 0
+  let imagedFloorSeconds = 0
   const cpuSpent: Array<{ floor: CpuSpent; e2e: CpuSpent }> = []
   try {
     // The start's scan alone, once per shape, on a fresh copy of its own: the rows as the run's scan reads them.
@@ -72,6 +78,18 @@ export async function measureShape(
       await dropDatabase(scanCopy)
     }
     log(`  the start's scan alone (the runbook's preflight over the same tenants, concurrency ${concurrency}): ${scanSeconds.toFixed(2)} s`)
+    const imagedCopy = await createDatabase(`imaged_${shapeLabel(shape)}`, template)
+    try {
+      const sql = connect(imagedCopy, concurrency + 4)
+      try {
+        imagedFloorSeconds = (await repairTransactions(sql, concurrency, true)).seconds
+      } finally {
+        await sql.end({ timeout: 5 })
+      }
+    } finally {
+      await dropDatabase(imagedCopy)
+    }
+    log(`  the floor with before-images (SPEC §11: the rows' snapshot and the images kept in each repair's transaction): ${imagedFloorSeconds.toFixed(2)} s`)
     for (let repetition = 1; repetition <= count; repetition++) {
       let floor: Awaited<ReturnType<typeof repairTransactions>> | null = null
       let floorCpu: CpuSpent | null = null
@@ -125,6 +143,7 @@ export async function measureShape(
   return {
     floorSeconds: median(floors),
     scanSeconds,
+    imagedFloorSeconds,
     e2eSeconds: median(e2es),
     ratio: median(ratios),
     startAnswerMs: median(answers),
@@ -179,6 +198,7 @@ export const backfillPart: Part = {
       console.log(
         `  ${plan.key}: floor ${figures.floorSeconds.toFixed(2)} s, end to end ${figures.e2eSeconds.toFixed(2)} s, ratio ${figures.ratio.toFixed(2)}×, ` +
           `${(figures.e2eSeconds / (figures.floorSeconds + figures.scanSeconds)).toFixed(2)}× the floor plus the start's scan (${figures.scanSeconds.toFixed(2)} s), ` +
+          `${(figures.e2eSeconds / (figures.imagedFloorSeconds + figures.scanSeconds)).toFixed(2)}× the floor with before-images (${figures.imagedFloorSeconds.toFixed(2)} s) plus the scan, ` +
           `${(shape.tenants / figures.e2eSeconds).toFixed(0)} tenants/s, start answer ${figures.startAnswerMs.toFixed(0)} ms, ` +
           `service peak RSS ${figures.peakRssMib.toFixed(0)} MiB (median of ${figures.repetitions})`,
       )
