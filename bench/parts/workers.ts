@@ -11,10 +11,12 @@ import { concurrency, scaled } from '../lib/env.js'
 import { createDatabase, databaseUrl, dropDatabase, seedTemplate } from '../lib/pg.js'
 import { ChildService, compiledService, freePort, getToken, natsStream, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
 import { natsUrl } from '../lib/env.js'
+import { cpuBetween, formatCpu, sampleCpu, type CpuSpent } from '../lib/cpu.js'
+import { cpus } from 'node:os'
 
 const WORKER_COUNTS = [1, 2, 3]
 
-async function deployment(database: string, workers: number): Promise<{ seconds: number; outcome: string; updated: number; rss: number[] }> {
+async function deployment(database: string, workers: number): Promise<{ seconds: number; outcome: string; updated: number; rss: number[]; cpu: CpuSpent }> {
   const stream = natsStream(`workers_${workers}`)
   const processes: ChildService[] = []
   const env = (role: string) =>
@@ -37,11 +39,14 @@ async function deployment(database: string, workers: number): Promise<{ seconds:
     processes.push(...others)
     await Promise.all(others.map((child) => child.waitHealthy()))
     const token = await getToken(api.url)
+    const pids = () => Object.fromEntries(processes.map((child, index) => [index === 0 ? 'api' : index === 1 ? 'projector' : `worker${index - 1}`, child.pid]))
+    const cpuBefore = sampleCpu(pids())
     const started = performance.now()
     const { runId } = await startAllTenantsRun(api.url, token)
     const run = await waitForCompletion(api.url, token, runId, { alive: () => processes.forEach((child) => child.assertAlive()) })
     const seconds = (performance.now() - started) / 1000
-    return { seconds, outcome: run.outcome, updated: run.summaryCounts.updated ?? 0, rss: processes.map((child) => child.peakRssMib()) }
+    const cpu = cpuBetween(cpuBefore, sampleCpu(pids()))
+    return { seconds, outcome: run.outcome, updated: run.summaryCounts.updated ?? 0, rss: processes.map((child) => child.peakRssMib()), cpu }
   } finally {
     await Promise.all(processes.map((child) => child.stop()))
     await stream.remove()
@@ -72,6 +77,7 @@ export const workersPart: Part = {
               (previous ? `, ×${(previous / result.seconds).toFixed(2)} for the worker added, ×${(times.get(1)! / result.seconds).toFixed(2)} over 1 worker` : '') +
               `; peak RSS api/projector/workers ${result.rss.map((mib) => mib.toFixed(0)).join('/')} MiB`,
           )
+          console.log(`      CPU: ${formatCpu(result.cpu, cpus().length)}`)
         } catch (error) {
           console.log(`  ${workers} workers: FAILED: ${(error as Error).message}`)
         } finally {
