@@ -46,11 +46,13 @@ export async function universeTenantIds(sql: SqlClient): Promise<number[]> {
 }
 
 export async function isInUniverse(sql: SqlClient, tenantId: number): Promise<boolean> {
-  const [row] = await sql<Array<{ allowed: boolean }>>`
-    select exists (
-      select 1 from tenants where id = ${tenantId} and is_platform = false and archived_at is null
-    ) as allowed`
+  const [row] = await sql<Array<{ allowed: boolean }>>`select ${universeMembership(sql, tenantId)} as allowed`
   return row?.allowed ?? false
+}
+
+/** Whether the tenant is in the universe, as an expression of a statement (a repair asks it with its slot). */
+export function universeMembership(sql: SqlClient, tenantId: number) {
+  return sql`exists (select 1 from tenants where id = ${tenantId} and is_platform = false and archived_at is null)`
 }
 
 /** The workspace of the (single) platform tenant, or null when the platform has none. */

@@ -7,7 +7,7 @@ import { tenantsOfJob, type JobConsumer, type JobDelivery, type JobQueue, type T
 import { keepBeforeImages, repairTransaction, revertTenantRows, snapshotTenantRows } from '../db/before-images.js'
 import { repairedTables, type RunbookCatalog } from '../runbooks/catalog.js'
 import { RunbookDataError, type Runbook, type RunbookParameters } from '../runbooks/runbook.js'
-import { isInUniverse } from '../runbooks/tenant-universe.js'
+import { universeMembership } from '../runbooks/tenant-universe.js'
 import { EventLog } from '../store/event-log.js'
 import { PostgresEventStore } from '../store/postgres-event-store.js'
 import { StreamStateCache } from '../commands/handle-command.js'
@@ -282,11 +282,16 @@ export class TenantWorker {
     // SPEC §11: the rows' before-images are kept in the repair's own transaction, whatever the runbook.
     const tables = repairedTables(runbook)
     return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt> | CommitBehind<Attempt>> => {
-      const gating = this.gate(tx, task, [
+      // One statement, its expressions evaluated in order: the waits' bounds (lock_timeout bounds the two
+      // waits that follow in it), the tenant's lock, the run's shared lock.
+      const gating = this.gate(
+        tx,
+        task,
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
-                  set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true)`,
-        tx`select pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(task.tenantId)}, 0))`,
-      ])
+                  set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true),
+                  pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(task.tenantId)}, 0)),
+                  ${runRepairsLock(tx, task.runId)}`,
+      )
       // Sent behind the gate's locks, in the same round trip (the gate sends its locks before it returns, and
       // a transaction's statements run in the order they were sent): a free slot by the run's limit as this
       // process last knew it, the time the repair begins, the universe. Neither can fail on its own (a failed
@@ -332,21 +337,20 @@ export class TenantWorker {
   }
 
   /**
-   * Takes `locks` (in order), then the run's shared lock, then asks the decider whether this tenant may be
-   * repaired now, on the run's state and the halt as they are once the locks are held — so that a cancel's
-   * completion (which takes the run's lock exclusively) never misses a repair that passed the gate. A result
-   * already stored (a repair whose recording was interrupted) is returned whatever the run's state. Locks
-   * and reads go in one round trip: a transaction's statements run in the order they were sent, so the
-   * reads run once the locks are held.
+   * Takes `locks` (one statement: the run's shared lock alone by default, and whatever it holds else, that
+   * lock last), then asks the decider whether this tenant may be repaired now, on the run's state and the
+   * halt as they are once the locks are held — so that a cancel's completion (which takes the run's lock
+   * exclusively) never misses a repair that passed the gate. A result already stored (a repair whose
+   * recording was interrupted) is returned whatever the run's state. Locks and reads go in one round trip:
+   * a transaction's statements run in the order they were sent, and each read takes its snapshot when it
+   * starts, so the reads run, and see, once the locks are held.
    */
   private async gate(
     tx: TransactionSql,
     task: TenantTask,
-    locks: ReadonlyArray<ReturnType<TransactionSql>> = [],
+    locks: ReturnType<TransactionSql> = tx`select ${runRepairsLock(tx, task.runId)}`,
   ): Promise<Attempt | { kind: 'repair'; maxConcurrency: number; parameters: Readonly<RunbookParameters>; revertOf: string | null }> {
-    const locked = Promise.all(
-      [...locks, tx`select pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(task.runId)}, 0))`].map((lock) => lock.execute()),
-    )
+    const locked = locks.execute()
     const log = this.logIn(tx)
     const [, run, halt, stored] = await Promise.all([
       locked,
@@ -424,18 +428,36 @@ function runParameters(runbook: Runbook, stored: Readonly<RunbookParameters>): R
   return parsed.data
 }
 
-/** A slot of the run and whether the tenant is in the universe, asked together (one round trip). */
-async function slotAndUniverse(tx: TransactionSql, runId: string, tenantId: number, maxConcurrency: number) {
-  const [slot, allowed] = await Promise.all([takeSlot(tx, runId, maxConcurrency), isInUniverse(tx, tenantId)])
-  return { slot, allowed }
+/** The run's shared lock, as an expression of a statement (a repair holds it to its commit). */
+function runRepairsLock(tx: TransactionSql, runId: string) {
+  return tx`pg_advisory_xact_lock_shared(hashtextextended(${runRepairsLockName(runId)}, 0))`
+}
+
+/**
+ * One of the run's `maxConcurrency` slots not held by another repair, and the time it was taken (a subquery:
+ * no row when none is free). The series stops at the first slot taken (`limit 1`: a subquery with a limit
+ * is run as written, never merged into the statement around it).
+ */
+function freeSlot(tx: TransactionSql, runId: string, maxConcurrency: number) {
+  return tx`
+    select k, clock_timestamp() as now from generate_series(0, ${maxConcurrency - 1}::int) as k
+    where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(runId)} || k::text, 0))
+    limit 1`
+}
+
+type Slot = { k: number; now: Date }
+
+/** A slot of the run and whether the tenant is in the universe, in one statement. */
+async function slotAndUniverse(tx: TransactionSql, runId: string, tenantId: number, maxConcurrency: number): Promise<{ slot: Slot | undefined; allowed: boolean }> {
+  const [row] = await tx<Array<{ k: number | null; now: Date | null; allowed: boolean }>>`
+    select s.k, s.now, ${universeMembership(tx, tenantId)} as allowed
+    from (select) one left join lateral (${freeSlot(tx, runId, maxConcurrency)}) s on true`.execute()
+  return { slot: row!.k === null ? undefined : { k: row!.k, now: row!.now! }, allowed: row!.allowed }
 }
 
 /** One of the run's `maxConcurrency` slots not held by another repair, and the time it was taken; none free: undefined. */
-async function takeSlot(tx: TransactionSql, runId: string, maxConcurrency: number): Promise<{ k: number; now: Date } | undefined> {
-  const [slot] = await tx<Array<{ k: number; now: Date }>>`
-    select k, clock_timestamp() as now from generate_series(0, ${maxConcurrency - 1}::int) as k
-    where pg_try_advisory_xact_lock(hashtextextended(${runSlotLockPrefix(runId)} || k::text, 0))
-    limit 1`.execute()
+async function takeSlot(tx: TransactionSql, runId: string, maxConcurrency: number): Promise<Slot | undefined> {
+  const [slot] = await tx<Slot[]>`${freeSlot(tx, runId, maxConcurrency)}`.execute()
   return slot
 }
 
