@@ -3,11 +3,16 @@
  * the bench itself). On 2 cores a run that keeps both busy is bound by the sum, whichever process spends
  * it; comparing the sums of the end to end and of its floor says what the service adds per tenant.
  *
- * PostgreSQL is every process named `postgres`, each with its reaped children's time: the postmaster's
- * children's time holds the backends that exited meanwhile, so a backend that lives through part of the
- * interval is counted once, live or reaped. Only Linux; elsewhere every figure is null.
+ * PostgreSQL is the bench's server alone: its postmaster (the parent of a backend of the bench's connection)
+ * and the postmaster's children, each with its reaped children's time. The postmaster's reaped children's
+ * time holds the backends that exited meanwhile, so a backend that lives through part of the interval is
+ * counted once, live or reaped (one that exits between the reads of one sample shows in the next). Another
+ * cluster on the machine is not counted. Only Linux, and only a server on this machine; else no
+ * `postgresql` figure.
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import postgres from 'postgres'
+import { adminUrl } from './env.js'
 
 /** Clock ticks per second of /proc's times (`getconf CLK_TCK`: 100 on Linux). */
 const TICKS_PER_SECOND = 100
@@ -18,18 +23,27 @@ export interface CpuSample {
   at: number
 }
 
-/** utime + stime + cutime + cstime of `pid`, in seconds; null once it is gone. */
-function processSeconds(pid: number): number | null {
+/** The fields of /proc/<pid>/stat after the command name (field n of proc(5) is index n − 3); null once it is gone. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name is in parentheses and may hold spaces: the fields start after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // Fields 14–17 of proc(5) (utime, stime, cutime, cstime), here offset by the two before the name's end.
-    const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0)
-    return ticks / TICKS_PER_SECOND
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
     return null
   }
+}
+
+/** utime + stime + cutime + cstime of `pid` (fields 14–17), in seconds; null once it is gone. */
+function processSeconds(pid: number): number | null {
+  const fields = statFields(pid)
+  if (!fields) return null
+  return [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0) / TICKS_PER_SECOND
+}
+
+function parentOf(pid: number): number | null {
+  const fields = statFields(pid)
+  return fields ? Number(fields[1]) : null
 }
 
 function commandOf(pid: number): string | null {
@@ -40,25 +54,48 @@ function commandOf(pid: number): string | null {
   }
 }
 
-/** The CPU seconds of each group: `postgres` and `nats-server` by command name, and the pids named in `own`. */
-export function sampleCpu(own: Record<string, number | undefined> = {}): CpuSample {
-  const seconds: Record<string, number> = { postgresql: 0, nats: 0 }
+let postmaster: Promise<number | null> | null = null
+
+/** The pid of the bench's PostgreSQL postmaster, when it runs on this machine (else null). */
+export function benchPostmaster(): Promise<number | null> {
+  postmaster ??= (async () => {
+    const sql = postgres(adminUrl, { max: 1, onnotice: () => {} })
+    try {
+      const [row] = await sql<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+      const parent = parentOf(row!.pid)
+      return parent !== null && commandOf(parent) === 'postgres' ? parent : null
+    } catch {
+      return null
+    } finally {
+      await sql.end({ timeout: 5 })
+    }
+  })()
+  return postmaster
+}
+
+/**
+ * The CPU seconds of each group: `postgresql` (the postmaster `postmasterPid` and its children, when given),
+ * `nats` (every `nats-server`), the pids named in `own`, and `bench` (this process).
+ */
+export function sampleCpu(postmasterPid: number | null, own: Record<string, number | undefined> = {}): CpuSample {
+  const seconds: Record<string, number> = { nats: 0 }
   let pids: number[] = []
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)
   } catch {
     return { seconds: {}, at: performance.now() }
   }
+  if (postmasterPid !== null) seconds.postgresql = processSeconds(postmasterPid) ?? 0
   for (const pid of pids) {
     const command = commandOf(pid)
-    const group = command === 'postgres' ? 'postgresql' : command === 'nats-server' ? 'nats' : null
-    if (!group) continue
-    seconds[group]! += processSeconds(pid) ?? 0
+    if (command === 'nats-server') seconds.nats! += processSeconds(pid) ?? 0
+    else if (postmasterPid !== null && command === 'postgres' && parentOf(pid) === postmasterPid) seconds.postgresql! += processSeconds(pid) ?? 0
   }
   for (const [name, pid] of Object.entries(own)) {
     if (pid !== undefined) seconds[name] = processSeconds(pid) ?? 0
   }
-  seconds.bench = (process.cpuUsage().user + process.cpuUsage().system) / 1e6
+  const usage = process.cpuUsage()
+  seconds.bench = (usage.user + usage.system) / 1e6
   return { seconds, at: performance.now() }
 }
 

@@ -5,7 +5,7 @@
  * the clock starts; its stream is deleted and the process stopped after.
  */
 import { performance } from 'node:perf_hooks'
-import { cpuBetween, sampleCpu, type CpuSpent } from './cpu.js'
+import { benchPostmaster, cpuBetween, sampleCpu, type CpuSpent } from './cpu.js'
 import { databaseUrl } from './pg.js'
 import { getToken, natsStream, startAllTenantsRun, startPostgresService, waitForCompletion, type RunView } from './service.js'
 
@@ -35,7 +35,8 @@ export async function serviceBackfill(database: string, label: string, env: Reco
     try {
       const token = await getToken(service.url)
       const setupPeakRssMib = service.restartPeak()
-      const cpuBefore = sampleCpu({ service: service.pid })
+      const postmaster = await benchPostmaster()
+      const cpuBefore = sampleCpu(postmaster, { service: service.pid })
       const started = performance.now()
       const { runId, answerMs } = await startAllTenantsRun(service.url, token)
       const pollLatencies: number[] = []
@@ -46,7 +47,7 @@ export async function serviceBackfill(database: string, label: string, env: Reco
         },
       )
       const seconds = (performance.now() - started) / 1000
-      const cpu = cpuBetween(cpuBefore, sampleCpu({ service: service.pid }))
+      const cpu = cpuBetween(cpuBefore, sampleCpu(postmaster, { service: service.pid }))
       return {
         runId,
         seconds,

@@ -11,7 +11,7 @@ import { concurrency, scaled } from '../lib/env.js'
 import { createDatabase, databaseUrl, dropDatabase, seedTemplate } from '../lib/pg.js'
 import { ChildService, compiledService, freePort, getToken, natsStream, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
 import { natsUrl } from '../lib/env.js'
-import { cpuBetween, formatCpu, sampleCpu, type CpuSpent } from '../lib/cpu.js'
+import { benchPostmaster, cpuBetween, formatCpu, sampleCpu, type CpuSpent } from '../lib/cpu.js'
 import { cpus } from 'node:os'
 
 const WORKER_COUNTS = [1, 2, 3]
@@ -40,12 +40,13 @@ async function deployment(database: string, workers: number): Promise<{ seconds:
     await Promise.all(others.map((child) => child.waitHealthy()))
     const token = await getToken(api.url)
     const pids = () => Object.fromEntries(processes.map((child, index) => [index === 0 ? 'api' : index === 1 ? 'projector' : `worker${index - 1}`, child.pid]))
-    const cpuBefore = sampleCpu(pids())
+    const postmaster = await benchPostmaster()
+    const cpuBefore = sampleCpu(postmaster, pids())
     const started = performance.now()
     const { runId } = await startAllTenantsRun(api.url, token)
     const run = await waitForCompletion(api.url, token, runId, { alive: () => processes.forEach((child) => child.assertAlive()) })
     const seconds = (performance.now() - started) / 1000
-    const cpu = cpuBetween(cpuBefore, sampleCpu(pids()))
+    const cpu = cpuBetween(cpuBefore, sampleCpu(postmaster, pids()))
     return { seconds, outcome: run.outcome, updated: run.summaryCounts.updated ?? 0, rss: processes.map((child) => child.peakRssMib()), cpu }
   } finally {
     await Promise.all(processes.map((child) => child.stop()))
