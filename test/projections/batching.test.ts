@@ -189,6 +189,16 @@ describe.each(databaseFlavours())('batched projection on $name', ({ open }) => {
     )
   }, 300_000)
 
+  it("adds a batch's failures to the run's failure summary in the order of its events", async () => {
+    const failed = (tenant: number) => ({ kind: 'result' as const, tenant, attempt: 1, failed: true, total: 0 })
+    const events = eventsOf([{ allTenants: true, canary: false, approval: false, breakGlass: false, steps: [{ kind: 'started' }, failed(13), failed(11), failed(12)] }], [], [])
+    const oneByOne = await project(bed, events.map((e) => [e]), projections)
+    const together = await project(bed, [events], projections)
+    expect(together).toEqual(oneByOne)
+    const [run] = together.operation_runs as Array<{ failure_summary: Array<{ tenant_id: number }> }>
+    expect(run!.failure_summary.map((f) => f.tenant_id)).toEqual([13, 11, 12])
+  })
+
   it('writes the audit rows of a batch in the order of its events', async () => {
     const events = eventsOf(
       [{ allTenants: true, canary: false, approval: true, breakGlass: false, steps: [{ kind: 'approved' }, { kind: 'started' }, { kind: 'paused', code: 'INCIDENT' }, { kind: 'resumed' }, { kind: 'cancelled' }, { kind: 'completed', outcome: 'cancelled' }] }],
