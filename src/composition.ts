@@ -189,7 +189,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     const deps = { sql: db.sql, log, queue, logger }
     dispatcher = createDispatcher(deps)
     dispatcher.start()
-    verifier = createVerifier({ ...deps, catalog })
+    verifier = createVerifier({ ...deps, catalog, verifyLock: db.kind === 'postgres' })
     verifier.start()
     planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
     planner.start()

@@ -31,6 +31,11 @@ export function runPlanLockName(runId: string): string {
   return `run-plan:${runId}`
 }
 
+/** Held while a completed run is verified: of the verifiers of several worker processes, one scans it. */
+export function runVerifyLockName(runId: string): string {
+  return `run-verify:${runId}`
+}
+
 /** Slot `k` of a run's `maxConcurrency` slots: a repair holds one for its transaction (SPEC §9 limits). */
 export function runSlotLockPrefix(runId: string): string {
   return `run-slot:${runId}:`

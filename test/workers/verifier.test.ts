@@ -7,7 +7,7 @@ import { createDispatcher } from '../../src/workers/dispatcher.js'
 import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { verifyRun } from '../../src/workers/verifier.js'
 import { streams } from '../../src/events/index.js'
-import { databaseFlavours } from '../support/databases.js'
+import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import { dispatchRuns, fakeDelivery, jobFor, LosingJobQueue, openWorkBed, startSingleTenantRun, tenants, type WorkBed } from './work-path-bed.js'
 
 /** SPEC §11 verification: a completed run's succeeded tenants scanned again with the runbook's own preflight. */
@@ -61,5 +61,36 @@ describe.each(databaseFlavours())('run verification on $name', ({ open }) => {
     expect(failed.status === 'completed' && failed.outcome).toBe('failed')
     expect(await verifyRun({ ...bed, catalog: { find: () => findingsLifecycleBackfill } }, failedRunId)).toBe(false)
     expect((await bed.log.read(streams.run(failedRunId))).events.map((e) => e.event.type)).not.toContain('RunVerified')
+  })
+})
+
+/** The verify lock exists on PostgreSQL only: the embedded database is one process with one connection (see VerifierDeps). */
+describe.runIf(TEST_POSTGRES_URL)('the verify lock on PostgreSQL', () => {
+  let bed: WorkBed
+  beforeEach(async () => {
+    bed = await openWorkBed(freshPostgresDatabase)
+  })
+  afterEach(async () => {
+    await bed.close()
+  })
+
+  it('scans a completed run once when the verifiers of several processes verify it at once', async () => {
+    const runId = await startSingleTenantRun(bed, tenants.mixed)
+    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
+    const worker = new TenantWorker({ sql: bed.sql, log: bed.log, queue: new InProcessJobQueue<TenantJob>(), logger: bed.logger, catalog: bed.catalog }, { retryDelayMs: 5 })
+    await worker.handle(fakeDelivery(jobFor(runId, tenants.mixed), 1).delivery)
+    const scanned: number[] = []
+    const counting = {
+      ...findingsLifecycleBackfill,
+      preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) => {
+        scanned.push(args[1])
+        return findingsLifecycleBackfill.preflightTenant(...args)
+      },
+    }
+    const catalog = { find: (key: string) => (key === counting.key ? counting : undefined) }
+    const outcomes = await Promise.all([1, 2, 3].map(() => verifyRun({ ...bed, catalog, verifyLock: true }, runId)))
+    expect(outcomes.filter(Boolean)).toHaveLength(1)
+    expect(scanned).toEqual([tenants.mixed])
+    expect((await bed.log.read(streams.run(runId))).events.filter((e) => e.event.type === 'RunVerified')).toHaveLength(1)
   })
 })
