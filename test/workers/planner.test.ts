@@ -16,6 +16,7 @@ import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import {
   actor,
+  countingPreflightScans,
   LosingJobQueue,
   openWorkBed,
   preflightOf,
@@ -238,15 +239,7 @@ describe.runIf(TEST_POSTGRES_URL)('the plan lock on PostgreSQL', () => {
   })
 
   it('scans a run once when planners of several processes plan it at once', async () => {
-    const scanned: number[] = []
-    const counting = {
-      ...findingsLifecycleBackfill,
-      preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) => {
-        scanned.push(args[1])
-        return findingsLifecycleBackfill.preflightTenant(...args)
-      },
-    }
-    const catalog = { find: (key: string) => (key === counting.key ? counting : undefined) }
+    const { scanned, catalog } = countingPreflightScans()
     const runId = await startAllTenantsRun({ ...bed, planInBackgroundAbove: 0 } as WorkBed)
     const outcomes = await Promise.all([1, 2, 3].map(() => planRequestedRun({ ...bed, catalog, planLock: true }, runId)))
     expect(outcomes.filter((o) => o.planned)).toHaveLength(1)

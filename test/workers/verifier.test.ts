@@ -8,12 +8,21 @@ import { TenantWorker } from '../../src/workers/tenant-worker.js'
 import { verifyRun } from '../../src/workers/verifier.js'
 import { streams } from '../../src/events/index.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
-import { dispatchRuns, fakeDelivery, jobFor, LosingJobQueue, openWorkBed, startSingleTenantRun, tenants, type WorkBed } from './work-path-bed.js'
+import { countingPreflightScans, dispatchRuns, fakeDelivery, jobFor, LosingJobQueue, openWorkBed, startSingleTenantRun, tenants, type WorkBed } from './work-path-bed.js'
+
+/** A run of one tenant, dispatched and repaired: completed. */
+async function completedSingleTenantRun(bed: WorkBed, tenantId: number): Promise<string> {
+  const runId = await startSingleTenantRun(bed, tenantId)
+  await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
+  const worker = new TenantWorker({ sql: bed.sql, log: bed.log, queue: new InProcessJobQueue<TenantJob>(), logger: bed.logger, catalog: bed.catalog }, { retryDelayMs: 5 })
+  await worker.handle(fakeDelivery(jobFor(runId, tenantId), 1).delivery)
+  expect((await loadRun(bed.log, runId)).status).toBe('completed')
+  return runId
+}
 
 /** SPEC §11 verification: a completed run's succeeded tenants scanned again with the runbook's own preflight. */
 describe.each(databaseFlavours())('run verification on $name', ({ open }) => {
   let bed: WorkBed
-  const queue = new InProcessJobQueue<TenantJob>()
 
   beforeEach(async () => {
     bed = await openWorkBed(open)
@@ -22,17 +31,9 @@ describe.each(databaseFlavours())('run verification on $name', ({ open }) => {
     await bed.close()
   })
 
-  async function completedSingleTenantRun(tenantId: number): Promise<string> {
-    const runId = await startSingleTenantRun(bed, tenantId)
-    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
-    const worker = new TenantWorker({ sql: bed.sql, log: bed.log, queue, logger: bed.logger, catalog: bed.catalog }, { retryDelayMs: 5 })
-    await worker.handle(fakeDelivery(jobFor(runId, tenantId), 1).delivery)
-    expect((await loadRun(bed.log, runId)).status).toBe('completed')
-    return runId
-  }
 
   it('records 0 remaining on data that did not change, once, by the service', async () => {
-    const runId = await completedSingleTenantRun(tenants.mixed)
+    const runId = await completedSingleTenantRun(bed, tenants.mixed)
     expect(await verifyRun(bed, runId)).toBe(true)
     const run = await loadRun(bed.log, runId)
     expect(run.status === 'completed' && run.verification).toEqual({ remaining: 0, tenantsWithRemaining: [], verifiedAt: expect.any(String) })
@@ -45,7 +46,7 @@ describe.each(databaseFlavours())('run verification on $name', ({ open }) => {
   })
 
   it('records what would still change, per tenant, when the data moved after the repair', async () => {
-    const runId = await completedSingleTenantRun(tenants.mixed)
+    const runId = await completedSingleTenantRun(bed, tenants.mixed)
     // After the repair and before the verification, the platform writes a legacy status again.
     await bed.sql`update findings set status = 'open' where id = (select min(id) from findings where tenant_id = ${tenants.mixed})`
     expect(await verifyRun(bed, runId)).toBe(true)
@@ -54,9 +55,9 @@ describe.each(databaseFlavours())('run verification on $name', ({ open }) => {
   })
 
   it('does not verify a run whose runbook this process does not know, nor a failed one', async () => {
-    const runId = await completedSingleTenantRun(tenants.mixed)
+    const runId = await completedSingleTenantRun(bed, tenants.mixed)
     expect(await verifyRun({ ...bed, catalog: { find: () => undefined } }, runId)).toBe(false)
-    const failedRunId = await completedSingleTenantRun(tenants.invalid)
+    const failedRunId = await completedSingleTenantRun(bed, tenants.invalid)
     const failed = await loadRun(bed.log, failedRunId)
     expect(failed.status === 'completed' && failed.outcome).toBe('failed')
     expect(await verifyRun({ ...bed, catalog: { find: () => findingsLifecycleBackfill } }, failedRunId)).toBe(false)
@@ -75,19 +76,8 @@ describe.runIf(TEST_POSTGRES_URL)('the verify lock on PostgreSQL', () => {
   })
 
   it('scans a completed run once when the verifiers of several processes verify it at once', async () => {
-    const runId = await startSingleTenantRun(bed, tenants.mixed)
-    await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, [runId])
-    const worker = new TenantWorker({ sql: bed.sql, log: bed.log, queue: new InProcessJobQueue<TenantJob>(), logger: bed.logger, catalog: bed.catalog }, { retryDelayMs: 5 })
-    await worker.handle(fakeDelivery(jobFor(runId, tenants.mixed), 1).delivery)
-    const scanned: number[] = []
-    const counting = {
-      ...findingsLifecycleBackfill,
-      preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) => {
-        scanned.push(args[1])
-        return findingsLifecycleBackfill.preflightTenant(...args)
-      },
-    }
-    const catalog = { find: (key: string) => (key === counting.key ? counting : undefined) }
+    const runId = await completedSingleTenantRun(bed, tenants.mixed)
+    const { scanned, catalog } = countingPreflightScans()
     const outcomes = await Promise.all([1, 2, 3].map(() => verifyRun({ ...bed, catalog, verifyLock: true }, runId)))
     expect(outcomes.filter(Boolean)).toHaveLength(1)
     expect(scanned).toEqual([tenants.mixed])

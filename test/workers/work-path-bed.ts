@@ -121,6 +121,19 @@ export async function startSingleTenantRun(bed: Pick<WorkBed, 'sql' | 'log' | 'c
   return runId
 }
 
+/** The lifecycle runbook with each tenant its preflight scans recorded in `scanned`, and a catalog of it alone. */
+export function countingPreflightScans(): { scanned: number[]; catalog: Pick<RunbookCatalog, 'find'> } {
+  const scanned: number[] = []
+  const counting: Runbook = {
+    ...findingsLifecycleBackfill,
+    preflightTenant: (...args: Parameters<typeof findingsLifecycleBackfill.preflightTenant>) => {
+      scanned.push(args[1])
+      return findingsLifecycleBackfill.preflightTenant(...args)
+    },
+  }
+  return { scanned, catalog: { find: (key: string) => (key === counting.key ? counting : undefined) } }
+}
+
 export async function runEvents(log: EventLog, runId: string): Promise<LoggedEvent[]> {
   return (await log.read(streams.run(runId))).events
 }
