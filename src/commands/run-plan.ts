@@ -1,4 +1,4 @@
-import { runPlanLockName } from '../db/advisory-locks.js'
+import { runPlanLockName, whileHolding } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import { streams } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
@@ -33,13 +33,7 @@ export type PlanOutcome =
  * tenants are dispatched only after it, so the counts are of the data before any of the run's repairs.
  */
 export async function planRequestedRun(deps: RunPlanDeps, runId: string, now: () => Date = () => new Date()): Promise<PlanOutcome> {
-  if (!deps.planLock) return planUnlocked(deps, runId, now)
-  // Held by a transaction of its own while the scan runs on the pool's other connections; a planner that
-  // dies lets go of it with its connection.
-  return deps.sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtextextended(${runPlanLockName(runId)}, 0))`
-    return planUnlocked(deps, runId, now)
-  })
+  return whileHolding(deps.sql, runPlanLockName(runId), deps.planLock ?? false, () => planUnlocked(deps, runId, now))
 }
 
 async function planUnlocked(deps: RunPlanDeps, runId: string, now: () => Date): Promise<PlanOutcome> {

@@ -1,3 +1,5 @@
+import type { Sql } from './database.js'
+
 /**
  * Every fixed advisory lock key of the service, in one place so that no two purposes share a key.
  * (Per-tenant and per-login locks hash a prefixed name with `hashtextextended` into the 64-bit space.)
@@ -39,4 +41,18 @@ export function runVerifyLockName(runId: string): string {
 /** Slot `k` of a run's `maxConcurrency` slots: a repair holds one for its transaction (SPEC §9 limits). */
 export function runSlotLockPrefix(runId: string): string {
   return `run-slot:${runId}:`
+}
+
+/**
+ * `work` while this process holds the named lock (waiting for whoever holds it first), or without it when
+ * `locked` is false. The lock is held by a transaction of its own while `work` runs on the pool's other
+ * connections; a process that dies lets go of it with its connection. The embedded database (one
+ * connection) takes none: its single connection would be held from the work.
+ */
+export function whileHolding<T>(sql: Sql, lockName: string, locked: boolean, work: () => Promise<T>): Promise<T> {
+  if (!locked) return work()
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended(${lockName}, 0))`
+    return work()
+  }) as Promise<T>
 }

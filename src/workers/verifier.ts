@@ -4,7 +4,7 @@ import { computePreflight } from '../commands/preflight.js'
 import { loadRun } from '../commands/run-execution.js'
 import { needsVerification, succeededTenantIds } from '../commands/run/run-decider.js'
 import { runDecider } from '../commands/run/run-decider-definition.js'
-import { runVerifyLockName } from '../db/advisory-locks.js'
+import { runVerifyLockName, whileHolding } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import { streams } from '../events/index.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
@@ -39,13 +39,7 @@ export const VERIFY_WITHIN_MS = 60 * 60 * 1000
  * run: the decider ignores a second one, so a replayed RunCompleted changes nothing).
  */
 export async function verifyRun(deps: VerifierDeps, runId: string, now: Date = new Date()): Promise<boolean> {
-  if (!deps.verifyLock) return verifyUnlocked(deps, runId, now)
-  // Held by a transaction of its own while the scan runs on the pool's other connections; a verifier that
-  // dies lets go of it with its connection.
-  return deps.sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtextextended(${runVerifyLockName(runId)}, 0))`
-    return verifyUnlocked(deps, runId, now)
-  }) as Promise<boolean>
+  return whileHolding(deps.sql, runVerifyLockName(runId), deps.verifyLock ?? false, () => verifyUnlocked(deps, runId, now))
 }
 
 async function verifyUnlocked(deps: VerifierDeps, runId: string, now: Date): Promise<boolean> {
