@@ -108,6 +108,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
       if (attempt === 1) {
         logger.info({ schema, events: replayed, ms: Date.now() - started }, 'read models replayed into new tables; indexing')
         for (const definition of deferredIndexes) await sql.unsafe(definition)
+        logger.info({ schema, indexes: deferredIndexes.length, ms: Date.now() - started }, 'secondary indexes built; switching')
       }
       const built = await rebuilder.position()
       const pending = await pendingEvents(sql, store, built)
@@ -154,9 +155,10 @@ export async function readModelChecksums(sql: Sql | TransactionSql, schema?: str
  * tables with the same rows, whatever their physical order, give the same digest.
  */
 function checksumQuery(table: string): string {
+  // sum(bigint) is numeric already, summed in 128-bit integers (a cast to numeric first would sum numerics, slower)
   return `select count(*)::int as rows,
-      md5(count(*)::text || ':' || coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint::numeric), 0)::text
-          || ':' || coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint::numeric), 0)::text) as checksum
+      md5(count(*)::text || ':' || coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0)::text
+          || ':' || coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0)::text) as checksum
     from (select md5(t::text) as h from ${table} t) rows_of_table`
 }
 
