@@ -81,7 +81,8 @@ function taskOf(job: TenantJob, tenantId: number): TenantTask {
 type JobProgress = { step: string; tenantId: number }
 
 /** What one attempt at a tenant came to. */
-type Attempt = { kind: 'stored'; stored: StoredTenantResult } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
+/** `earlier`: the result was stored before this attempt (by an earlier delivery of the job). */
+type Attempt = { kind: 'stored'; stored: StoredTenantResult; earlier: boolean } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
 
 /**
  * job → runbook → TenantProcessed. Under the tenant's lock and the run's shared lock, the repair asks the
@@ -180,12 +181,16 @@ export class TenantWorker {
   private async handleShared(delivery: JobDelivery<TenantJob>, tenantIds: number[], at: JobProgress): Promise<void> {
     const { job } = delivery
     const results = new SharedJobResults((outcomes) => this.record(job.runId, outcomes), this.options.sharedJobProgressMs)
+    // A job delivered again: its earlier delivery ended at the first tenant without a stored result, which it
+    // may have been repairing; the tenants after that one it never reached (their first attempt is now).
+    let firstAttempt = delivery.deliveryCount
     try {
       for (const [index, tenantId] of tenantIds.entries()) {
         if (results.failed) break
         const task = taskOf(job, tenantId)
         at.tenantId = tenantId
-        const attempt = await this.attemptRetrying(task, delivery, results, at)
+        const attempt = await this.attemptRetrying(task, firstAttempt, delivery, results, at)
+        if (attempt.kind === 'stored' && !attempt.earlier) firstAttempt = 1
         if (attempt.kind === 'stored') {
           results.add({ tenantId, ...attempt.stored })
           if (attempt.stored.result.status === 'failed') await results.recordAll()
@@ -215,9 +220,15 @@ export class TenantWorker {
    * A tenant of a shared job: attempts until one is stored, refused or finds no slot, its failed attempts
    * retried in place after the policy's pause (what the job repaired so far is recorded meanwhile).
    */
-  private async attemptRetrying(task: TenantTask, delivery: JobDelivery<TenantJob>, results: SharedJobResults, at: JobProgress): Promise<Attempt> {
+  private async attemptRetrying(
+    task: TenantTask,
+    firstAttempt: number,
+    delivery: JobDelivery<TenantJob>,
+    results: SharedJobResults,
+    at: JobProgress,
+  ): Promise<Attempt> {
     const log = this.jobLogger(delivery.job, task.tenantId, delivery)
-    for (let attempt = delivery.deliveryCount; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       const repair: { startedAt: string | null } = { startedAt: null }
       try {
         at.step = 'repair'
@@ -332,7 +343,7 @@ export class TenantWorker {
         keepBeforeImages(tx, task.runId, task.tenantId, snapshots),
         insertRepairResult(tx, task.runId, task.tenantId, { ...repaired, attempt, startedAt }),
       ])
-      return new CommitBehind(kept.then(([, stored]): Attempt => ({ kind: 'stored', stored })))
+      return new CommitBehind(kept.then(([, stored]): Attempt => ({ kind: 'stored', stored, earlier: false })))
     })
   }
 
@@ -360,10 +371,10 @@ export class TenantWorker {
     ])
     const decision = decideTenantRepair(run, halt.halted, task.tenantId)
     if (decision.action === 'repair') {
-      if (stored) return { kind: 'stored', stored }
+      if (stored) return { kind: 'stored', stored, earlier: true }
       return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters, revertOf: decision.revertOf }
     }
-    if (decision.action === 'skip' && decision.why !== 'already processed' && stored) return { kind: 'stored', stored }
+    if (decision.action === 'skip' && decision.why !== 'already processed' && stored) return { kind: 'stored', stored, earlier: true }
     return { kind: 'gate', decision }
   }
 
@@ -372,7 +383,7 @@ export class TenantWorker {
     return pipelinedTransaction(this.deps.sql, async (tx): Promise<Attempt | WroteNothing<Attempt>> => {
       const gate = await this.gate(tx, task)
       if (gate.kind !== 'repair') return new WroteNothing<Attempt>(gate)
-      return { kind: 'stored', stored: await storeFailure(tx, task.runId, task.tenantId, failure) }
+      return { kind: 'stored', stored: await storeFailure(tx, task.runId, task.tenantId, failure), earlier: false }
     })
   }
 

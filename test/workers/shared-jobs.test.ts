@@ -187,6 +187,29 @@ describe.each(databaseFlavours())('shared jobs on $name', ({ open }) => {
     ])
   })
 
+  it('a shared job delivered again counts a further attempt only for the tenant its earlier delivery ended at', async () => {
+    const { runId } = await runningRun()
+    const runbook = countingRunbook()
+    // The first delivery committed `mixed`, then died while repairing `clean` (nothing of it committed) before
+    // recording anything: here, a delivery of `mixed` alone whose append fails.
+    const dying: EventStore = { ...countingAppends(bed.store), append: () => Promise.reject(new Error('the worker died before recording')) }
+    await workerOf(runbook, new LosingJobQueue(), new EventLog(dying))
+      .handle(fakeDelivery(sharedJob(runId, [tenants.mixed]), 1).delivery)
+      .catch(() => {})
+    expect((await tenantJobResults(bed.sql, runId)).map((r) => Number(r.tenant_id))).toEqual([tenants.mixed])
+    expect(await tenantProcessedEvents(bed.log, runId)).toEqual([])
+
+    const again = fakeDelivery(sharedJob(runId, [tenants.mixed, tenants.clean, tenants.invalid]), 2)
+    await workerOf(runbook).handle(again.delivery)
+    expect(again.settled).toEqual([{ kind: 'ack' }])
+    // `mixed` keeps its stored first attempt; `clean` may have been under way (its second); `invalid` was never reached.
+    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => [p.tenantId, p.attempt])).toEqual([
+      [tenants.mixed, 1],
+      [tenants.clean, 2],
+      [tenants.invalid, 1],
+    ])
+  })
+
   it('a tenant already processed (a job repeated) is passed over; the job goes on with the next', async () => {
     const { runId } = await runningRun()
     const runbook = countingRunbook()
