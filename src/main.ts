@@ -1,5 +1,6 @@
 import { describeFailure } from './commands/run/failure-message.js'
 import { ConfigError, loadConfig } from './config.js'
+import { DataDirInUseError } from './db/data-dir-lock.js'
 import { existsSync } from 'node:fs'
 import { composeService, demoCredentialsFile } from './composition.js'
 import { createLogger } from './logger.js'
@@ -81,11 +82,11 @@ async function main(): Promise<void> {
 main().catch((error) => {
   // Start-up errors often quote a connection string: print them by the failure messages' allow-list (their
   // codes, never their text); a configuration error names the variable and is safe to print as it is.
-  const message = error instanceof ConfigError ? error.message : describeFailure(error, 'UNKNOWN')
+  const message = error instanceof ConfigError || error instanceof DataDirInUseError ? error.message : describeFailure(error, 'UNKNOWN')
   console.error('failed to start:', message)
   // Where it failed, without what it said: the error's class and its stack frames (file positions only;
   // the stack's first line repeats the message, so it is left out).
-  if (!(error instanceof ConfigError) && error instanceof Error) {
+  if (!(error instanceof ConfigError) && !(error instanceof DataDirInUseError) && error instanceof Error) {
     const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8)
     console.error(`  ${error.constructor.name}${frames.length > 0 ? `\n${frames.join('\n')}` : ''}`)
   }

@@ -1,6 +1,7 @@
 import { describeFailure } from './commands/run/failure-message.js'
 import { connectEventStore, openDatabase } from './composition.js'
 import { ConfigError, loadConfig } from './config.js'
+import { DataDirInUseError } from './db/data-dir-lock.js'
 import { createLogger } from './logger.js'
 import { formatRebuildReport } from './projections/read-model-rebuild.js'
 import { rebuildReadModelsAs } from './commands/rebuild-read-models.js'
@@ -13,8 +14,8 @@ import { keepCreatedFilesPrivate } from './private-files.js'
  * one transaction (read-model-rebuild.ts), beside a running service. The event store is only read. It
  * prints each table's row count and checksum before (the live table) and after (the rebuilt one, at the
  * same position): equal checksums say the read models were right; a table edited or damaged by hand shows
- * CHANGED and is repaired. The embedded database serves one process: with it, stop the service first, or
- * use `rcp admin rebuild`, which the running service performs.
+ * CHANGED and is repaired. The embedded database serves one process (a second is refused: data-dir-lock.ts):
+ * with it, stop the service first, or use `rcp admin rebuild`, which the running service performs.
  */
 async function rebuildProjections(): Promise<void> {
   keepCreatedFilesPrivate()
@@ -36,7 +37,7 @@ async function rebuildProjections(): Promise<void> {
 
 rebuildProjections().catch((error) => {
   const reason =
-    error instanceof ConfigError
+    error instanceof ConfigError || error instanceof DataDirInUseError
       ? error.message
       : (error as { code?: unknown }).code === '42P01'
         ? "the service's tables are not in this database (start the service once against it)"

@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } 
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { NOT_FOR_OTHERS } from '../private-files.js'
+import { lockDataDir } from './data-dir-lock.js'
 
 /** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
 export type Sql = postgres.Sql
@@ -33,9 +34,20 @@ export const EMBEDDED_SHARED_BUFFERS = '32MB'
  * `dataDir` null keeps everything in memory (tests).
  */
 export async function startEmbedded(dataDir: string | null): Promise<Database> {
+  if (dataDir) ensurePrivateDirectory(dataDir)
+  // One process at a time in a data directory (data-dir-lock.ts), taken before PGlite touches a file.
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {}
+  try {
+    return await openEmbedded(dataDir, unlock)
+  } catch (error) {
+    unlock()
+    throw error
+  }
+}
+
+async function openEmbedded(dataDir: string | null, unlock: () => void): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-  if (dataDir) ensurePrivateDirectory(dataDir)
   // PostgreSQL's 128 MB of shared buffers are touched at start inside the WebAssembly heap, i.e. resident
   // whatever the data: 32 MB keeps the embedded service small (~150 MiB less RSS); what does not fit is
   // read again through the file system's cache.
@@ -63,6 +75,7 @@ export async function startEmbedded(dataDir: string | null): Promise<Database> {
       await sql.end({ timeout: 5 })
       await server.stop()
       await pglite.close()
+      unlock()
     },
   }
 }
