@@ -14,6 +14,7 @@ import {
 } from '../auth/operator-store.js'
 import { defaultScryptParams, hashPassword, type ScryptParams } from '../auth/password-hash.js'
 import type { Sql, TransactionSql } from '../db/database.js'
+import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { streams, type DomainEvent, type Initiator } from '../events/index.js'
 import { WrongExpectedRevisionError, type ExpectedRevision } from '../store/event-store.js'
 import type { EventLog } from '../store/event-log.js'
@@ -91,16 +92,17 @@ export async function createOperator(
 export async function updateOperator(deps: OperatorCommandDeps, actor: Actor, id: string, changes: OperatorChanges): Promise<OperatorRecord> {
   requireCapabilities(actor, [capabilities.operatorsManage])
   const state = await loadOperator(deps.sql, id)
-  const events = decideUpdateOperator(state, {
-    changes,
-    actorId: actor.operatorId,
-    knownCapabilities: deps.knownCapabilities,
-    otherEnabledManagers: await countEnabledHolders(deps.sql, capabilities.operatorsManage, id),
-    at: new Date().toISOString(),
-  })
+  const at = new Date().toISOString()
+  const decide = (otherEnabledManagers: number) =>
+    decideUpdateOperator(state, { changes, actorId: actor.operatorId, knownCapabilities: deps.knownCapabilities, otherEnabledManagers, at })
+  const events = decide(await countEnabledHolders(deps.sql, capabilities.operatorsManage, id))
   if (events.length > 0) {
     const next = events.reduce(evolveOperator, state)
     await writeAndRecord(deps, initiatorOf(actor), id, events, async (tx) => {
+      // Two administrators taking the capability from each other at once would each have counted the other:
+      // decided again on a count taken under a lock that lets one change of operators through at a time.
+      await tx`select pg_advisory_xact_lock(${advisoryLockKeys.operatorChanges})`
+      decide(await countEnabledHolders(tx, capabilities.operatorsManage, id))
       await updateOperatorRecord(tx, id, { name: next.name, capabilities: [...next.capabilities], isBreakGlass: next.isBreakGlass, disabled: next.disabled })
       if (next.disabled && !state.disabled) await revokeCredentials(tx, id)
     })

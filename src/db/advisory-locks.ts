@@ -13,6 +13,8 @@ export const advisoryLockKeys = {
   bootstrapAdmin: 7_412_003,
   /** Demo and benchmark seeding. */
   demoSeed: 7_412_004,
+  /** Changes to operators, one at a time: who still holds `platform.operators.manage` is counted under it. */
+  operatorChanges: 7_412_005,
 } as const
 
 /** Held by the transaction that repairs a tenant: two runs never repair one tenant at once (SPEC §3). */
