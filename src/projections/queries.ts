@@ -396,7 +396,10 @@ export async function listAudit(
   filter: { action?: string; operator?: string; runId?: string; cursor?: string | null; limit: number },
 ): Promise<Page<AuditEntry>> {
   const limit = pageSize(filter.limit)
-  const after = filter.cursor ? decodeCursor(filter.cursor) : null
+  const after = filter.cursor ? auditCursor.decode(filter.cursor) : null
+  // Newest first in the chain's own order (SPEC §12): each item's `previousHash` is the next item's `hash`.
+  // The entries' times can tie (one event's entries) or step back (appends of several processes commit in
+  // another order than their clocks read), so the time does not order them.
   const rows = await sql<AuditRow[]>`
     select *, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as sort_key
     from audit_log
@@ -404,10 +407,13 @@ export async function listAudit(
       ${filter.action !== undefined ? sql`and action = ${filter.action}` : sql``}
       ${filter.operator !== undefined ? sql`and (actor_user_id = ${filter.operator} or lower(actor_email) = lower(${filter.operator}))` : sql``}
       ${filter.runId !== undefined ? sql`and operation_run_id = ${filter.runId}` : sql``}
-      ${after ? sql`and (occurred_at, id) < (${after.at}::timestamptz, ${after.id}::text)` : sql``}
-    order by occurred_at desc, id desc
+      ${after ? sql`and sequence < ${after.id}::bigint` : sql``}
+    order by sequence desc
     limit ${limit + 1}`
-  return toPage(rows, limit, (row) => ({
+  const listed = rows.slice(0, limit)
+  const last = listed.at(-1)
+  const nextCursor = rows.length > limit && last ? auditCursor.encode({ at: last.sort_key, id: last.sequence }) : null
+  const items = listed.map((row): AuditEntry => ({
     id: row.id,
     action: row.action,
     occurredAt: row.occurred_at.toISOString(),
@@ -419,6 +425,7 @@ export async function listAudit(
     hash: row.hash,
     previousHash: row.previous_hash,
   }))
+  return { items, nextCursor }
 }
 
 interface AlertDeliveryRow {
@@ -579,8 +586,9 @@ export function keysetCursor(idPattern: RegExp) {
   }
 }
 
-// Ids of the listed rows are ULIDs (runs) or UUIDs (audit entries).
+// Ids of the listed rows are ULIDs (runs); an audit cursor's id is the last entry's sequence.
 const listCursor = keysetCursor(/^[0-9A-Za-z-]{1,64}$/)
+const auditCursor = keysetCursor(/^[0-9]{1,18}$/)
 const encodeCursor = listCursor.encode
 const decodeCursor = listCursor.decode
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { auditEntryHash, canonicalAuditEntry, canonicalJson, GENESIS_HASH, verifyAuditChain } from '../../src/projections/audit-chain.js'
 import { auditLogProjection } from '../../src/projections/audit-log.js'
+import { InvalidCursorError, listAudit } from '../../src/projections/queries.js'
 import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { toLoggedEvent } from '../../src/store/event-log.js'
@@ -101,6 +102,29 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
     const [entry] = await bed.sql<Array<{ url: string }>>`
       select context ->> 'destination_url' as url from audit_log where action = 'platform.ops.alerts.destination_added'`
     expect(entry!.url).toBe('https://hooks.slack.example/…')
+  })
+
+  it('lists the entries newest first in the chain\'s order, page by page, also where their times tie or step back', async () => {
+    // Appended in this order, their times stepping back then tying (clocks of several processes).
+    for (const [id, at] of [['hook-a', '2025-05-01T10:00:00.000Z'], ['hook-b', '2025-05-01T09:00:00.000Z'], ['hook-c', '2025-05-01T09:00:00.000Z']] as const) {
+      const event = { type: 'AlertDestinationAdded' as const, data: { destinationId: id, workspaceId: 100, kind: 'webhook' as const, url: 'https://hooks.example/x', addedAt: at } }
+      await bed.append(`alertDestination-${id}`, event, alice, at)
+    }
+    await bed.settle()
+    await projector.waitUntilCaughtUp()
+    const listed: Array<{ sequence: number; hash: string; previousHash: string }> = []
+    let cursor: string | null = null
+    do {
+      const page: Awaited<ReturnType<typeof listAudit>> = await listAudit(bed.sql, { limit: 3, cursor })
+      listed.push(...page.items)
+      cursor = page.nextCursor
+    } while (cursor)
+    const rows = await chain()
+    expect(listed.map((e) => e.sequence)).toEqual(rows.map((r) => Number(r.sequence)).reverse())
+    for (let i = 1; i < listed.length; i += 1) expect(listed[i - 1]!.previousHash).toBe(listed[i]!.hash)
+    // A cursor of the release that ordered by time (its id an entry's uuid) is refused, not an error.
+    const oldCursor = Buffer.from(JSON.stringify({ v: 1, at: '2025-05-01T09:00:00.000000Z', id: '0b7e7d1c-3f4a-4d2e-9c1b-2a3b4c5d6e7f' })).toString('base64url')
+    await expect(listAudit(bed.sql, { limit: 3, cursor: oldCursor })).rejects.toBeInstanceOf(InvalidCursorError)
   })
 
   it('gives the same hashes when rebuilt from the event store, and with other batch boundaries', async () => {
