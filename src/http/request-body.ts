@@ -9,7 +9,7 @@ export const MAX_BODY_BYTES = 64 * 1024
 /**
  * Reads and validates a JSON body. A body that is not JSON, not an object, or whose fields have the
  * wrong JSON types is malformed (400); well-typed values that break a rule are invalid (422). Both name
- * the offending fields.
+ * the offending fields. No body is `{}` where the schema takes `{}`.
  */
 export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   // Lenient on purpose: a client that sends JSON without a content type (fetch's default is text/plain)
@@ -20,6 +20,9 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
     throw new HttpProblem(415, 'the body must be JSON (content-type: application/json)')
   }
   const text = await readBodyText(c)
+  // No body at all where every field is optional (a resume's `{reason?}`, an approval's `{comment?}`) is `{}`:
+  // a client that has nothing to say need not send an empty object. Where a field is required, it is malformed.
+  if (text.trim() === '' && schema.safeParse({}).success) return schema.parse({}) as z.infer<S>
   let raw: unknown
   try {
     raw = JSON.parse(text)

@@ -288,6 +288,22 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       expect(response.status, response.text).toBe(200)
       expect(response.body).toMatchObject({ totalCount: expect.any(Number) })
     })
+
+    it('no body is `{}` where the body schema takes `{}`, and then the command\'s own rules answer', async () => {
+      const started = await send('POST', runsPath, { json: validStart })
+      expect(started.status, started.text).toBe(202)
+      const { runId } = started.body as { runId: string }
+      await runCompleted(runId)
+      const bare = (method: string, path: string) =>
+        fetch(api.baseUrl + path, { method, headers: { authorization: `Bearer ${token}` } }).then(async (r) => {
+          const text = await r.text()
+          return { status: r.status, headers: r.headers, text, body: JSON.parse(text) as unknown }
+        })
+      // `{reason?}`: read as {}, the run's state answers (a completed run is not resumed).
+      expectProblem(await bare('POST', `/api/runs/${runId}/resume`), 409)
+      // A pause needs its reason: named, as for `{}` (a start's required fields make no body malformed: 400 above).
+      await expectRefused(() => bare('POST', `/api/runs/${runId}/pause`), 422, 'reason')
+    })
   })
 
   describe('deeply nested bodies', () => {

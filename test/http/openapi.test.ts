@@ -108,6 +108,9 @@ describe(`OpenAPI document: ${service.name}`, () => {
     expect(startBody.properties.confirmation).toMatchObject({ type: 'string' })
     expect(startBody.properties.scope.enum).toEqual(['single_tenant', 'all_tenants'])
     expect(startBody.required).toEqual(expect.arrayContaining(['scope', 'confirmation']))
+    // A body is optional where every field is (no body reads as `{}`), required elsewhere.
+    expect(start.requestBody.required).toBe(true)
+    expect(operation('post', '/api/runs/{id}/resume').requestBody.required).toBe(false)
 
     const preflightBody = resolve(operation('post', '/api/runbooks/{key}/preflight').requestBody.content['application/json'].schema)
     expect(Object.keys(preflightBody.properties)).toEqual(['scope', 'tenantId', 'parameters'])

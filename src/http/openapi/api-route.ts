@@ -121,7 +121,8 @@ export function apiRoute<Body extends z.ZodObject | undefined = undefined, Query
     request: {
       ...(params ? { params } : {}),
       ...(query ? { query } : {}),
-      ...(body ? { body: { required: true, description: JSON_BODY_NOTE, content: { 'application/json': { schema: body } } } } : {}),
+      // Optional where the schema takes `{}`: readJsonBody reads no body as `{}` there.
+      ...(body ? { body: { required: !body.safeParse({}).success, description: JSON_BODY_NOTE, content: { 'application/json': { schema: body } } } } : {}),
     },
     responses: {
       [answer.status]: {
