@@ -1,4 +1,5 @@
 import type { TransactionSql } from '../db/database.js'
+import { outcomesCancellingUnstarted } from '../commands/run/run-state.js'
 import type { DomainEvent, EventMetadata, EventOf, FailureEntry, PreflightResult } from '../events/index.js'
 import type { Projection } from './projector.js'
 
@@ -325,7 +326,7 @@ async function completeRun(tx: TransactionSql, { data }: EventOf<'RunCompleted'>
         completed_at = ${data.completedAt}::timestamptz
     where id = ${data.runId}`
   await tx`update operation_run_controls set pause = null where run_id = ${data.runId}`
-  if (data.outcome !== 'cancelled') return
+  if (!outcomesCancellingUnstarted.has(data.outcome)) return
   const cancelled = await tx`
     update operation_run_tenants set status = 'cancelled'
     where run_id = ${data.runId} and status = 'pending'

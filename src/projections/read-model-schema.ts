@@ -176,5 +176,21 @@ export const readModelSchema: MigrationSet = {
         `insert into audit_chain_head (id, sequence, hash) values (true, 0, repeat('0', 64))`,
       ],
     },
+    {
+      version: 6,
+      name: 'rejected runs end with their tenants cancelled',
+      // The projection now moves a rejected run's pending tenants to cancelled, as a cancelled run's; the
+      // rows projected before are moved here (a rebuild gives the same).
+      statements: [
+        `with moved as (
+           update operation_run_tenants t set status = 'cancelled'
+           from operation_runs r
+           where r.id = t.run_id and r.status = 'completed' and r.outcome = 'rejected' and t.status = 'pending'
+           returning t.run_id)
+         update operation_run_controls c set cancelled = c.cancelled + m.n
+         from (select run_id, count(*)::integer as n from moved group by run_id) m
+         where c.run_id = m.run_id`,
+      ],
+    },
   ],
 }

@@ -72,6 +72,11 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
     const done = await completed(first.runId)
     expect(done.outcome).toBe('rejected')
     expect(done.tenantCounts.succeeded + done.tenantCounts.failed).toBe(0)
+    // None of its tenants was started: they are cancelled, none left pending on a completed run.
+    expect(done.tenantCounts).toMatchObject({ pending: 0, cancelled: done.tenantCounts.targeted })
+    const listed = (await api.request('GET', `/api/runs/${first.runId}/tenants?limit=100`, { token: admin })).body.items.map((t: any) => t.status)
+    expect(listed.length).toBe(done.tenantCounts.targeted)
+    expect(new Set(listed)).toEqual(new Set(['cancelled']))
     expect(await api.findingsChecksum()).toBe(before)
 
     const second = await startAll()

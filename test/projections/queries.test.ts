@@ -237,8 +237,8 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
     expect(await waiting).toMatchObject({ id: 'run-late', status: 'queued' })
   })
 
-  it('lists audit entries newest first, by action, across pages', async () => {
-    const entries: Array<{ id: string; occurredAt: string; action: string; operationRunId: string | null }> = []
+  it('lists audit entries newest first in the chain\'s order, by action, across pages', async () => {
+    const entries: Array<{ id: string; occurredAt: string; action: string; operationRunId: string | null; sequence: number; hash: string; previousHash: string }> = []
     let cursor: string | null = null
     do {
       const page: Awaited<ReturnType<typeof listAudit>> = await listAudit(bed.sql, { limit: 4, cursor })
@@ -249,12 +249,15 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
     const lateRunEntries = entries.filter((e) => e.operationRunId === 'run-late').length // from the waitForRun test
     expect(entries).toHaveLength(10 + planned.length + completedPlanned + lateRunEntries)
     expect(new Set(entries.map((e) => e.id)).size).toBe(entries.length)
-    const times = entries.map((e) => e.occurredAt)
-    expect(times).toEqual([...times].sort().reverse())
-    // run-28 completes (failed) two seconds after the two newest runs start.
-    expect(entries.slice(0, 3)).toMatchObject([
-      { occurredAt: '2025-03-02T00:00:02.000Z', action: 'platform.ops.runbooks.failed', operationRunId: 'run-28' },
+    const sequences = entries.map((e) => e.sequence)
+    expect(sequences).toEqual([...sequences].sort((a, b) => b - a))
+    for (let i = 1; i < entries.length; i += 1) expect(entries[i - 1]!.previousHash).toBe(entries[i]!.hash)
+    // The fixture records run by run: run-28's completion (failed, two seconds after both start) was recorded
+    // before run-29's start, and the chain's order is the order of recording, not of the entries' times.
+    const newestRuns = entries.filter((e) => e.operationRunId === 'run-28' || e.operationRunId === 'run-29')
+    expect(newestRuns.slice(0, 3)).toMatchObject([
       { occurredAt: '2025-03-02T00:00:00.000Z', action: 'platform.ops.runbooks.start', operationRunId: 'run-29' },
+      { occurredAt: '2025-03-02T00:00:02.000Z', action: 'platform.ops.runbooks.failed', operationRunId: 'run-28' },
       { occurredAt: '2025-03-02T00:00:00.000Z', action: 'platform.ops.runbooks.start', operationRunId: 'run-28' },
     ])
     expect(entries.map((e) => e.action)).toContain('platform.ops.login.rate_limited')

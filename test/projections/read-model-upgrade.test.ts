@@ -27,6 +27,7 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
         { owner: 'read-models', version: 3, name: 'run verification' },
         { owner: 'read-models', version: 4, name: 'run canary' },
         { owner: 'read-models', version: 5, name: 'audit hash chain' },
+        { owner: 'read-models', version: 6, name: 'rejected runs end with their tenants cancelled' },
       ])
       const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
         select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,
@@ -43,6 +44,36 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
       await db.sql`insert into operation_run_controls (run_id, max_concurrency, targeted) values ('run-new', 4, 2)`
       expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([])
       expect((await db.sql`select id from operation_runs`).map((r) => r.id)).toEqual(['run-new'])
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+describe.each(databaseFlavours())('read models of rejected runs, upgraded, on $name', ({ open }) => {
+  it('move the pending tenants of a rejected run to cancelled, counted; other runs keep theirs', async () => {
+    const db = await open()
+    try {
+      const before = { ...readModelSchema, migrations: readModelSchema.migrations.filter((m) => m.version <= 5) }
+      await applyMigrations(db.sql, [before])
+      for (const [id, status, outcome] of [['run-rejected', 'completed', 'rejected'], ['run-waiting', 'awaiting_approval', 'pending']] as const) {
+        await db.sql`
+          insert into operation_runs (id, workspace_id, tenant_id, user_id, initiator_name, type, status, outcome,
+            run_identity_hash, summary_counts, failure_summary, context, created_at)
+          values (${id}, 1, null, 'op', 'Op', 'findings.lifecycle.backfill', ${status}, ${outcome}, 'h', '{}', '[]', '{}', now())`
+        await db.sql`insert into operation_run_controls (run_id, max_concurrency, targeted) values (${id}, 4, 2)`
+        await db.sql`insert into operation_run_tenants (run_id, tenant_id, status) values (${id}, 11, 'pending'), (${id}, 12, 'pending')`
+      }
+      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([{ owner: 'read-models', version: 6, name: 'rejected runs end with their tenants cancelled' }])
+      const rows = await db.sql<Array<{ run_id: string; status: string }>>`select run_id, status from operation_run_tenants order by run_id, tenant_id`
+      expect(rows.map((r) => [r.run_id, r.status])).toEqual([
+        ['run-rejected', 'cancelled'],
+        ['run-rejected', 'cancelled'],
+        ['run-waiting', 'pending'],
+        ['run-waiting', 'pending'],
+      ])
+      const controls = await db.sql<Array<{ run_id: string; cancelled: number }>>`select run_id, cancelled from operation_run_controls order by run_id`
+      expect(controls.map((c) => [c.run_id, c.cancelled])).toEqual([['run-rejected', 2], ['run-waiting', 0]])
     } finally {
       await db.close()
     }

@@ -286,9 +286,15 @@ export function tenantsPerJob(state: RunState): number {
   return Math.max(1, Math.min(MAX_TENANTS_PER_JOB, Math.floor(FINDINGS_PER_SHARED_JOB / Math.max(findingsPerTenant, 1))))
 }
 
-/** Tenants of a run that was cancelled before they were processed (empty unless it completed `cancelled`). */
+/**
+ * The outcomes a run completes with while some of its tenants were never started (SPEC §9 cancel, SPEC §10
+ * reject): those tenants end `cancelled`.
+ */
+export const outcomesCancellingUnstarted: ReadonlySet<RunOutcome> = new Set(['cancelled', 'rejected'])
+
+/** Tenants of a run that completed before they were processed (empty unless it was cancelled or rejected). */
 export function cancelledTenants(state: RunState): number[] {
-  return state.status === 'completed' && state.outcome === 'cancelled' ? pendingTenants(state) : []
+  return state.status === 'completed' && outcomesCancellingUnstarted.has(state.outcome) ? pendingTenants(state) : []
 }
 
 export function failedTenantIds(state: RunState): number[] {
