@@ -7,7 +7,7 @@ import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { toLoggedEvent } from '../../src/store/event-log.js'
 import { databaseFlavours } from '../support/databases.js'
-import { alice, openTestBed, type TestBed } from './fixtures.js'
+import { alice, listWholeAudit, openTestBed, type TestBed } from './fixtures.js'
 import { appendScenario } from './scenario.js'
 
 const consoleBaseUrl = 'https://ops.example.com/'
@@ -112,13 +112,7 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
     }
     await bed.settle()
     await projector.waitUntilCaughtUp()
-    const listed: Array<{ sequence: number; hash: string; previousHash: string }> = []
-    let cursor: string | null = null
-    do {
-      const page: Awaited<ReturnType<typeof listAudit>> = await listAudit(bed.sql, { limit: 3, cursor })
-      listed.push(...page.items)
-      cursor = page.nextCursor
-    } while (cursor)
+    const listed = await listWholeAudit(bed.sql, 3)
     const rows = await chain()
     expect(listed.map((e) => e.sequence)).toEqual(rows.map((r) => Number(r.sequence)).reverse())
     for (let i = 1; i < listed.length; i += 1) expect(listed[i - 1]!.previousHash).toBe(listed[i]!.hash)

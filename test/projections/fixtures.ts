@@ -9,6 +9,7 @@ import {
   type EventMetadata,
   type Initiator,
 } from '../../src/events/index.js'
+import { listAudit, type AuditEntry, type Page } from '../../src/projections/queries.js'
 import { readModelSchema } from '../../src/projections/read-model-schema.js'
 import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
 
@@ -195,4 +196,16 @@ export async function appendControlledRun(bed: TestBed): Promise<void> {
     failureSummary: [{ tenantId: 12, reasonCode: 'INVALID_DATA', message: 'finding 1203 is odd' }],
     completedAt: at(7),
   })
+}
+
+/** Every audit entry `listAudit` lists, page after page of `limit`. */
+export async function listWholeAudit(sql: Sql, limit: number): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = []
+  let cursor: string | null = null
+  do {
+    const page: Page<AuditEntry> = await listAudit(sql, { limit, cursor })
+    entries.push(...page.items)
+    cursor = page.nextCursor
+  } while (cursor)
+  return entries
 }

@@ -13,7 +13,7 @@ import {
 } from '../../src/projections/queries.js'
 import { readModelProjections } from '../../src/projections/read-model-projections.js'
 import { databaseFlavours } from '../support/databases.js'
-import { appendRun, hashOf, openTestBed, platformWorkspaceId, runbookKey, type TestBed } from './fixtures.js'
+import { appendRun, hashOf, listWholeAudit, openTestBed, platformWorkspaceId, runbookKey, type TestBed } from './fixtures.js'
 import { appendScenario, invalidSeverityMessage } from './scenario.js'
 
 const otherRunbook = 'tenants.cache.rebuild'
@@ -238,13 +238,7 @@ describe.each(databaseFlavours())('queries on $name', ({ open }) => {
   })
 
   it('lists audit entries newest first in the chain\'s order, by action, across pages', async () => {
-    const entries: Array<{ id: string; occurredAt: string; action: string; operationRunId: string | null; sequence: number; hash: string; previousHash: string }> = []
-    let cursor: string | null = null
-    do {
-      const page: Awaited<ReturnType<typeof listAudit>> = await listAudit(bed.sql, { limit: 4, cursor })
-      entries.push(...page.items)
-      cursor = page.nextCursor
-    } while (cursor)
+    const entries = await listWholeAudit(bed.sql, 4)
     const completedPlanned = planned.filter((r) => r.status === 'completed').length
     const lateRunEntries = entries.filter((e) => e.operationRunId === 'run-late').length // from the waitForRun test
     expect(entries).toHaveLength(10 + planned.length + completedPlanned + lateRunEntries)
