@@ -22,7 +22,8 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S): 
   const text = await readBodyText(c)
   // No body at all where every field is optional (a resume's `{reason?}`, an approval's `{comment?}`) is `{}`:
   // a client that has nothing to say need not send an empty object. Where a field is required, it is malformed.
-  if (text.trim() === '' && schema.safeParse({}).success) return schema.parse({}) as z.infer<S>
+  const asEmpty = text.trim() === '' ? schema.safeParse({}) : null
+  if (asEmpty?.success) return asEmpty.data as z.infer<S>
   let raw: unknown
   try {
     raw = JSON.parse(text)

@@ -80,8 +80,7 @@ function taskOf(job: TenantJob, tenantId: number): TenantTask {
 /** Where a job is, for the log of a job running long. */
 type JobProgress = { step: string; tenantId: number }
 
-/** What one attempt at a tenant came to. */
-/** `earlier`: the result was stored before this attempt (by an earlier delivery of the job). */
+/** What one attempt at a tenant came to; a result `earlier` was stored before it (by an earlier delivery of the job). */
 type Attempt = { kind: 'stored'; stored: StoredTenantResult; earlier: boolean } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
 
 /**
