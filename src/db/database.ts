@@ -72,10 +72,13 @@ async function openEmbedded(dataDir: string | null, unlock: () => void): Promise
     kind: 'embedded',
     url,
     async close() {
-      await sql.end({ timeout: 5 })
-      await server.stop()
-      await pglite.close()
-      unlock()
+      try {
+        await sql.end({ timeout: 5 })
+        await server.stop()
+        await pglite.close()
+      } finally {
+        unlock()
+      }
     },
   }
 }

@@ -397,7 +397,7 @@ export async function listAudit(
 ): Promise<Page<AuditEntry>> {
   const limit = pageSize(filter.limit)
   const after = filter.cursor ? auditCursor.decode(filter.cursor) : null
-  // Newest first in the chain's own order (SPEC §12): each item's `previousHash` is the next item's `hash`.
+  // Newest first in the chain's own order (SPEC §12): unfiltered, each item's `previousHash` is the next item's `hash`.
   // The entries' times can tie (one event's entries) or step back (appends of several processes commit in
   // another order than their clocks read), so the time does not order them.
   const rows = await sql<AuditRow[]>`

@@ -192,5 +192,16 @@ export const readModelSchema: MigrationSet = {
          where c.run_id = m.run_id`,
       ],
     },
+    {
+      version: 7,
+      name: 'audit entries listed in the chain order',
+      // `GET /api/audit` lists by sequence (newest first), filtered by action or not: the time-ordered indexes
+      // served the earlier order and serve nothing now.
+      statements: [
+        `create index if not exists audit_log_action_sequence_idx on audit_log (action, sequence desc)`,
+        `drop index if exists audit_log_occurred_idx`,
+        `drop index if exists audit_log_action_occurred_idx`,
+      ],
+    },
   ],
 }

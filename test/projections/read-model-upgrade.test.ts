@@ -28,6 +28,7 @@ describe.each(databaseFlavours())('read models upgraded from a release before ru
         { owner: 'read-models', version: 4, name: 'run canary' },
         { owner: 'read-models', version: 5, name: 'audit hash chain' },
         { owner: 'read-models', version: 6, name: 'rejected runs end with their tenants cancelled' },
+        { owner: 'read-models', version: 7, name: 'audit entries listed in the chain order' },
       ])
       const counts = await db.sql<Array<{ runs: number; tenants: number; audit: number }>>`
         select (select count(*)::int from operation_runs) as runs, (select count(*)::int from operation_run_tenants) as tenants,
@@ -64,7 +65,10 @@ describe.each(databaseFlavours())('read models of rejected runs, upgraded, on $n
         await db.sql`insert into operation_run_controls (run_id, max_concurrency, targeted) values (${id}, 4, 2)`
         await db.sql`insert into operation_run_tenants (run_id, tenant_id, status) values (${id}, 11, 'pending'), (${id}, 12, 'pending')`
       }
-      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([{ owner: 'read-models', version: 6, name: 'rejected runs end with their tenants cancelled' }])
+      expect(await applyMigrations(db.sql, [readModelSchema])).toEqual([
+        { owner: 'read-models', version: 6, name: 'rejected runs end with their tenants cancelled' },
+        { owner: 'read-models', version: 7, name: 'audit entries listed in the chain order' },
+      ])
       const rows = await db.sql<Array<{ run_id: string; status: string }>>`select run_id, status from operation_run_tenants order by run_id, tenant_id`
       expect(rows.map((r) => [r.run_id, r.status])).toEqual([
         ['run-rejected', 'cancelled'],
