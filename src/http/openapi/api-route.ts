@@ -1,6 +1,6 @@
 import { createRoute, type RouteConfig } from '@hono/zod-openapi'
 import type { z } from 'zod'
-import { MAX_BODY_BYTES } from '../request-body.js'
+import { MAX_BODY_BYTES, takesNoBody } from '../request-body.js'
 import { forbiddenProblemSchema, problemSchema, rateLimitedProblemSchema } from '../schemas/problem-schemas.js'
 
 /**
@@ -121,8 +121,7 @@ export function apiRoute<Body extends z.ZodObject | undefined = undefined, Query
     request: {
       ...(params ? { params } : {}),
       ...(query ? { query } : {}),
-      // Optional where the schema takes `{}`: readJsonBody reads no body as `{}` there.
-      ...(body ? { body: { required: !body.safeParse({}).success, description: JSON_BODY_NOTE, content: { 'application/json': { schema: body } } } } : {}),
+      ...(body ? { body: { required: !takesNoBody(body), description: JSON_BODY_NOTE, content: { 'application/json': { schema: body } } } } : {}),
     },
     responses: {
       [answer.status]: {
