@@ -28,6 +28,8 @@ import { createVerifier } from './workers/verifier.js'
 import { createPlanner } from './workers/planner.js'
 import type { EventSubscription } from './workers/event-subscription.js'
 import { Reconciler } from './workers/reconciler.js'
+import { LeaderLease } from './workers/leader-lease.js'
+import { advisoryLockKeys } from './db/advisory-locks.js'
 import { BeforeImagePurge } from './workers/before-image-purge.js'
 import { AlertSender } from './alerts/alert-sender.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
@@ -66,6 +68,8 @@ export interface ComposeOverrides {
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
+/** A worker process that leads died: another leads within this long of its connection ending. */
+const LEADER_CHECK_MS = 1_000
 /** Before-images are kept for days: an hourly purge keeps them within an hour of their retention. */
 const BEFORE_IMAGE_PURGE_INTERVAL_MS = 3_600_000
 
@@ -177,6 +181,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     projector.start()
   }
 
+  let leaderLease: LeaderLease | null = null
   let dispatcher: EventSubscription | null = null
   let verifier: EventSubscription | null = null
   let planner: EventSubscription | null = null
@@ -187,12 +192,25 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let port: number | null = null
   if (roles.has('worker')) {
     const deps = { sql: db.sql, log, queue, logger }
-    dispatcher = createDispatcher(deps)
-    dispatcher.start()
-    verifier = createVerifier({ ...deps, catalog, verifyLock: db.kind === 'postgres' })
-    verifier.start()
-    planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
-    planner.start()
+    const lead = () => {
+      dispatcher = createDispatcher(deps)
+      dispatcher.start()
+      verifier = createVerifier({ ...deps, catalog, verifyLock: db.kind === 'postgres' })
+      verifier.start()
+      planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
+      planner.start()
+    }
+    const stepDown = async () => {
+      const running = [dispatcher, verifier, planner]
+      dispatcher = verifier = planner = null
+      await Promise.all(running.map((follower) => follower?.stop()))
+    }
+    // The embedded database belongs to one process (data-dir-lock.ts): it leads, with no lease to hold.
+    if (db.kind === 'embedded') lead()
+    else {
+      leaderLease = new LeaderLease({ url: db.url, lockKey: advisoryLockKeys.followersLeader, checkEveryMs: LEADER_CHECK_MS, lead, stepDown, logger })
+      await leaderLease.start()
+    }
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
     consumer = await worker.start(config.WORKER_CONCURRENCY)
@@ -285,9 +303,8 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       await beforeImagePurge?.stop()
       await alertSender?.stop()
       await consumer?.stop()
-      await dispatcher?.stop()
-      await verifier?.stop()
-      await planner?.stop()
+      if (leaderLease) await leaderLease.stop()
+      else await Promise.all([dispatcher?.stop(), verifier?.stop(), planner?.stop()])
       await projector?.stop()
       // What is still open now are live streams (run pages, `--follow`): their clients reconnect elsewhere.
       http?.closeAllConnections?.()

@@ -15,6 +15,8 @@ export const advisoryLockKeys = {
   demoSeed: 7_412_004,
   /** Changes to operators, one at a time: who still holds `platform.operators.manage` is counted under it. */
   operatorChanges: 7_412_005,
+  /** Held, on a connection of its own, by the worker process that runs the dispatcher, planner and verifier. */
+  followersLeader: 7_412_006,
 } as const
 
 /** Held by the transaction that repairs a tenant: two runs never repair one tenant at once (SPEC §3). */

@@ -45,13 +45,23 @@ export interface EventSubscriptionOptions {
  */
 export class EventSubscription {
   private loop: CatchUpLoop | null = null
+  /**
+   * Where this subscription is, once read from its checkpoint: read once per start, then kept here. One
+   * worker process at a time runs the subscriptions (leader-lease.ts); one that starts leading reads where
+   * the last leader got to. Two at once (a lease changing hands) each go on from their own position, so
+   * neither skips an event it has not seen handled.
+   */
+  private position: { after: string | null } | null = null
 
   constructor(private readonly options: EventSubscriptionOptions) {}
 
   async runOnce(): Promise<number> {
     const { store, sql, name, handle } = this.options
-    const [row] = await sql<Array<{ position: string }>>`select position from subscription_checkpoints where name = ${name}`
-    let after = row?.position ?? null
+    if (!this.position) {
+      const [row] = await sql<Array<{ position: string }>>`select position from subscription_checkpoints where name = ${name}`
+      this.position = { after: row?.position ?? null }
+    }
+    let after = this.position.after
     let handled = 0
     const batchSize = this.options.batchSize ?? 200
     for (;;) {
@@ -64,6 +74,7 @@ export class EventSubscription {
       await sql`
         insert into subscription_checkpoints (name, position) values (${name}, ${after})
         on conflict (name) do update set position = excluded.position, updated_at = now()`
+      this.position = { after }
       // A short batch was the end of the log when read: what was appended since woke the loop, so reading
       // again now would only find nothing, one statement per wake-up.
       if (batch.length < batchSize) return handled
@@ -89,5 +100,6 @@ export class EventSubscription {
     const loop = this.loop
     this.loop = null
     await loop?.stop()
+    this.position = null
   }
 }

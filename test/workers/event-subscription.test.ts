@@ -54,13 +54,19 @@ class MemoryLog {
   }
 }
 
-/** `select position …` answers the last `insert … position` written. */
-function checkpointSql(): Sql {
+/** `select position …` answers the last `insert … position` written (or `set`); `selects` counts the reads. */
+function checkpointSql(): Sql & { selects: number; set: (position: string) => void } {
   let position: string | null = null
-  return (async (strings: TemplateStringsArray, ...values: unknown[]) => {
+  const sql = (async (strings: TemplateStringsArray, ...values: unknown[]) => {
     if (strings[0]!.includes('insert into subscription_checkpoints')) position = values[1] as string
+    else sql.selects++
     return position === null ? [] : [{ position }]
-  }) as unknown as Sql
+  }) as unknown as Sql & { selects: number; set: (position: string) => void }
+  sql.selects = 0
+  sql.set = (value) => {
+    position = value
+  }
+  return sql
 }
 
 describe('EventSubscription', () => {
@@ -78,10 +84,10 @@ describe('EventSubscription', () => {
     vi.useRealTimers()
   })
 
-  const subscribe = (handle: (events: readonly LoggedEvent[]) => Promise<void>, batchSize = 3) =>
+  const subscribe = (handle: (events: readonly LoggedEvent[]) => Promise<void>, batchSize = 3, sql = checkpointSql()) =>
     new EventSubscription({
       store: log.store(),
-      sql: checkpointSql(),
+      sql,
       name: 'test',
       handle,
       logger: pino({ level: 'silent' }),
@@ -102,6 +108,28 @@ describe('EventSubscription', () => {
       { after: null, returned: 3 },
       { after: '3', returned: 1 },
     ])
+  })
+
+  it('reads its checkpoint once per start, and again when started anew (a worker process that leads again)', async () => {
+    const sql = checkpointSql()
+    for (let i = 0; i < 2; i++) log.append()
+    subscription = subscribe(async (events) => {
+      handled.push(...events.map((e) => e.position))
+    }, 3, sql)
+    expect(await subscription.runOnce()).toBe(2)
+    log.append()
+    expect(await subscription.runOnce()).toBe(1)
+    expect(await subscription.runOnce()).toBe(0)
+    expect(sql.selects).toBe(1)
+    expect(handled).toEqual(['1', '2', '3'])
+
+    // Another process, leading meanwhile, handled two more: started anew, this one goes on from there.
+    await subscription.stop()
+    for (let i = 0; i < 3; i++) log.append()
+    sql.set('5')
+    expect(await subscription.runOnce()).toBe(1)
+    expect(sql.selects).toBe(2)
+    expect(handled).toEqual(['1', '2', '3', '6'])
   })
 
   it('does not lose an append announced while it was reading: the next wait ends at once', async () => {
