@@ -56,11 +56,23 @@ async function dropOwn(name: string): Promise<void> {
   }
 }
 
-/** Drops a database this bench created (no-op for any other name). */
+/**
+ * Drops a database this bench created (no-op for any other name), once its clients have gone (at most a few
+ * seconds): the drop ends any left by force, and a client library whose closing connection is ended under it
+ * may throw from an event nobody listens to (pg's, in Emmett's store, crashed the bench so).
+ */
 export async function dropDatabase(name: string): Promise<void> {
   const registration = created.get(name)
   if (!registration) return
   created.delete(name)
+  await admin(async (sql) => {
+    for (let waited = 0; waited < 5_000; waited += 50) {
+      const [row] = await sql<Array<{ clients: number }>>`
+        select count(*)::int as clients from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`
+      if (row!.clients === 0) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  })
   await registration.run()
 }
 

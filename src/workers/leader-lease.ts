@@ -8,6 +8,8 @@ export interface LeaderLeaseOptions {
   lockKey: number
   /** How often a standby tries to take the lease, and the leader checks it still holds it. */
   checkEveryMs: number
+  /** The server ends a lease's session idle this long (default: ten checks, at least 5 s; see `holdsLock`). */
+  idleSessionTimeoutMs?: number
   /** Starts what only the leader runs. */
   lead: () => void
   /** Stops it (resolves once stopped). */
@@ -31,6 +33,9 @@ export interface LeaderLeaseOptions {
  * idempotent, jobs go out under dedupe ids), which happens for at most a check's interval when a leader's
  * connection is cut. A leader that died is replaced within `checkEveryMs` of its connection ending.
  */
+/** How the lease's connections are named to the server (`pg_stat_activity.application_name`). */
+export const LEASE_APPLICATION_NAME = 'runbook-control-plane leader lease'
+
 export class LeaderLease {
   private readonly sql: postgres.Sql
   private timer: NodeJS.Timeout | null = null
@@ -38,12 +43,17 @@ export class LeaderLease {
   private stopped = false
   private failedChecks = 0
   leading = false
+  private readonly idleSessionTimeoutMs: number
 
   constructor(private readonly options: LeaderLeaseOptions) {
+    this.idleSessionTimeoutMs = options.idleSessionTimeoutMs ?? Math.max(5_000, 10 * options.checkEveryMs)
     this.sql = postgres(options.url, {
       max: 1,
+      // The connection is the lease: the driver must not end it on its own (by default it ends every
+      // connection after 30–60 minutes, which would hand the lease around for nothing).
+      max_lifetime: null,
       onnotice: () => {},
-      connection: { application_name: 'runbook-control-plane leader lease' },
+      connection: { application_name: LEASE_APPLICATION_NAME },
     })
   }
 
@@ -53,23 +63,28 @@ export class LeaderLease {
     this.schedule()
   }
 
-  /** Tries to take, or confirms, the lease now; leads or steps down accordingly. One check at a time. */
+  /** Tries to take, or confirms, the lease now; leads or steps down accordingly. One check at a time; never fails. */
   check(): Promise<void> {
-    this.checking = this.checking.then(() => this.checkOnce())
+    this.checking = this.checking.then(() =>
+      this.checkOnce().catch((error: unknown) => this.options.logger.warn({ err: error }, 'leader lease: a check failed')),
+    )
     return this.checking
   }
 
-  /** Steps down (if leading), then ends the connection, which lets go of the lock. */
+  /**
+   * Steps down (if leading), then ends the connection, which lets go of the lock. A check hung on a
+   * connection that stopped answering holds the stop for a second at most: the connection is then destroyed.
+   */
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    await this.checking
     if (this.leading) {
       this.leading = false
-      await this.options.stepDown()
+      await this.options.stepDown().catch((error: unknown) => this.options.logger.warn({ err: error }, 'leader lease: stepping down failed'))
     }
-    await this.sql.end({ timeout: 5 })
+    await this.sql.end({ timeout: 1 }).catch(() => {})
+    await this.checking
   }
 
   private schedule(): void {
@@ -110,9 +125,17 @@ export class LeaderLease {
    * Whether this connection holds the lock once the statement ran: taken now if free, or held already (a
    * session advisory lock is taken again by the session that holds it; it is never let go but with the
    * connection, so how many times does not matter).
+   *
+   * The same statement has the server end this session when it stays idle for IDLE_SESSION_TIMEOUT_MS
+   * (PostgreSQL 14 and later): a live process checks every `checkEveryMs`, so only one that stopped
+   * (frozen, its host gone, the network cut) is cut off, and its lock freed, in seconds rather than when TCP
+   * gives up, hours later.
    */
   private async holdsLock(): Promise<boolean> {
-    const [row] = await this.sql<Array<{ held: boolean }>>`select pg_try_advisory_lock(${this.options.lockKey}::bigint) as held`
+    const [row] = await this.sql<Array<{ held: boolean }>>`
+      select pg_try_advisory_lock(${this.options.lockKey}::bigint) as held,
+             case when current_setting('server_version_num')::int >= 140000
+                  then set_config('idle_session_timeout', ${String(this.idleSessionTimeoutMs)}, false) end`
     return row!.held
   }
 }

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createConnection, createServer, type Socket } from 'node:net'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Database } from '../../src/db/database.js'
-import { LeaderLease } from '../../src/workers/leader-lease.js'
+import { LEASE_APPLICATION_NAME, LeaderLease } from '../../src/workers/leader-lease.js'
 import { freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
 const LOCK_KEY = 7_412_006
@@ -21,12 +22,13 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
     await db?.close()
   })
 
-  function lease(url = db.url) {
+  function lease(url = db.url, options: { idleSessionTimeoutMs?: number } = {}) {
     const record = { led: 0, steppedDown: 0, warnings: [] as string[] }
     const made = new LeaderLease({
       url,
       lockKey: LOCK_KEY,
       checkEveryMs: 3_600_000,
+      ...options,
       lead: () => void record.led++,
       stepDown: async () => void record.steppedDown++,
       logger: { info: () => {}, warn: (_obj: unknown, message?: string) => void record.warnings.push(message ?? '') },
@@ -39,8 +41,15 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
   async function cutLeaseConnections(): Promise<number> {
     const cut = await db.sql`
       select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and application_name = 'runbook-control-plane leader lease'`
+      where datname = current_database() and application_name = ${LEASE_APPLICATION_NAME}`
     return cut.length
+  }
+
+  /** The lease sessions the server has now. */
+  async function leaseSessions(): Promise<number> {
+    const [row] = await db.sql<Array<{ n: number }>>`
+      select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = ${LEASE_APPLICATION_NAME}`
+    return row!.n
   }
 
   it('leads in the first process to start, and not in a second one', async () => {
@@ -104,6 +113,44 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
     expect(other.lease.leading).toBe(false)
   })
 
+  it('a leader that stopped checking (frozen, its host gone) is cut off by the server, and another process leads', async () => {
+    const frozen = lease(db.url, { idleSessionTimeoutMs: 200 })
+    await frozen.lease.start()
+    expect(frozen.lease.leading).toBe(true)
+    const standby = lease()
+    await standby.lease.start()
+    expect(standby.lease.leading).toBe(false)
+    // No check of the frozen one runs (its next is an hour away): the server ends its idle session.
+    await vi.waitFor(async () => expect(await leaseSessions()).toBe(1), { timeout: 10_000, interval: 50 })
+    await standby.lease.check()
+    expect(standby.lease.leading).toBe(true)
+    // Thawed, its next check finds its connection gone: it steps down, and stays down.
+    for (let check = 0; check < 3; check++) await frozen.lease.check()
+    expect(frozen.lease.leading).toBe(false)
+    expect(frozen.steppedDown).toBe(1)
+  })
+
+  it('a stop with a check under way on a connection that stopped answering still ends', { timeout: 15_000 }, async () => {
+    const proxy = await freezableProxy(new URL(db.url))
+    try {
+      const url = new URL(db.url)
+      url.port = String(proxy.port)
+      const only = lease(url.toString())
+      await only.lease.start()
+      expect(only.lease.leading).toBe(true)
+      proxy.freeze()
+      const hung = only.lease.check()
+      // The check's statement has gone out, and no answer comes back; the stop ends all the same.
+      await proxy.heldBack
+      await only.lease.stop()
+      await hung
+      expect(only.lease.leading).toBe(false)
+      expect(only.steppedDown).toBe(1)
+    } finally {
+      proxy.close()
+    }
+  })
+
   it('does not lead while the database does not answer, and says so once', async () => {
     const url = new URL(db.url)
     url.port = '1'
@@ -116,3 +163,41 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
     expect(away.warnings[0]).toMatch(/did not answer/)
   })
 })
+
+/** A TCP proxy to `target` that can stop forwarding (both ways) while keeping its connections open: a network cut. */
+async function freezableProxy(target: URL): Promise<{ port: number; freeze: () => void; heldBack: Promise<void>; close: () => void }> {
+  const sockets: Socket[] = []
+  let frozen = false
+  let holdBack = () => {}
+  const heldBack = new Promise<void>((resolve) => {
+    holdBack = resolve
+  })
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) })
+    sockets.push(client, upstream)
+    client.on('data', (chunk) => {
+      if (frozen) holdBack()
+      else upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => void (frozen || client.write(chunk)))
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (!address || typeof address === 'string') throw new Error('the proxy has no port')
+  return {
+    port: address.port,
+    heldBack,
+    freeze: () => {
+      frozen = true
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    },
+  }
+}
+
