@@ -19,9 +19,10 @@ export interface HaltView {
   at: string | null
 }
 
-export async function loadHalt(log: EventLog): Promise<HaltState> {
+/** The halt, and the id of its stream's last event (what a pause for the halt was caused by). */
+export async function loadHalt(log: EventLog): Promise<HaltState & { eventId: string | null }> {
   const { events } = await log.read(streams.halt())
-  return events.reduce(haltDecider.evolve, haltDecider.initialState())
+  return { ...events.reduce(haltDecider.evolve, haltDecider.initialState()), eventId: events.at(-1)?.metadata.eventId ?? null }
 }
 
 /** Refuses (423) what a halt forbids: starts, resumes, approvals. */

@@ -63,14 +63,15 @@ export async function loadState<S, C>(
 /**
  * Load, decide, append — nothing else. The append carries the revision the decision was made on; when a
  * concurrent writer got there first the command is decided again on a fresh read (DESIGN invariant 1), so
- * no event is lost and none is applied twice.
+ * no event is lost and none is applied twice. `context` may depend on the events decided (each event's own
+ * causation).
  */
 export async function handleCommand<S, C>(
   log: EventLog,
   streamId: string,
   decider: Decider<S, C>,
   command: C,
-  context: AppendContext,
+  context: AppendContext | ((events: readonly DomainEvent[]) => AppendContext),
   cache?: StreamStateCache<S>,
 ): Promise<HandledCommand<S>> {
   for (let attempt = 1; ; attempt++) {
@@ -78,7 +79,7 @@ export async function handleCommand<S, C>(
     const events = decider.decide(command, state)
     if (events.length === 0) return { events, state, position: null, eventIds: [] }
     try {
-      const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, context)
+      const appended = await log.append(streamId, events, revision === null ? 'no_stream' : revision, typeof context === 'function' ? context(events) : context)
       const after = events.reduce((s, event) => decider.evolve(s, { event }), state)
       cache?.set(streamId, { state: after, revision: appended.nextExpectedRevision })
       return { events, state: after, position: appended.position, eventIds: appended.eventIds }

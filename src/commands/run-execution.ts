@@ -1,5 +1,6 @@
-import { streams, type Initiator } from '../events/index.js'
-import type { EventLog } from '../store/event-log.js'
+import { randomUUID } from 'node:crypto'
+import { streams, type DomainEvent, type Initiator } from '../events/index.js'
+import type { AppendContext, EventLog } from '../store/event-log.js'
 import { handleCommand, loadState, type StreamStateCache } from './handle-command.js'
 import type { TenantOutcome } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
@@ -56,20 +57,37 @@ export async function recordTenantResults(
     streams.run(runId),
     runDecider,
     { type: 'RecordTenantResults', results, at: new Date().toISOString() },
-    systemContext(runId, 'tenant-worker', null),
+    (events) => resultsContext(runId, results, events),
     cache,
   )
   return handled.state
 }
 
+/**
+ * Each event's cause in an append of results: a TenantProcessed names the event that dispatched its tenant's
+ * job; what the results brought about in the same append (the run's completion, a pause over its error budget
+ * or for its canary) names the last TenantProcessed before it.
+ */
+export function resultsContext(runId: string, results: readonly TenantOutcome[], events: readonly DomainEvent[]): AppendContext {
+  const dispatchedBy = new Map(results.map((outcome) => [outcome.tenantId, outcome.causationId ?? null]))
+  const eventIds = events.map(() => randomUUID())
+  let lastResult: string | null = null
+  const causationIds = events.map((event, index) => {
+    if (event.type !== 'TenantProcessed') return lastResult
+    lastResult = eventIds[index]!
+    return dispatchedBy.get(event.data.tenantId) ?? null
+  })
+  return { ...systemContext(runId, 'tenant-worker', null), eventIds, causationIds }
+}
+
 /** Completes a cancelled run with the results stored beside repairs that its stream may still lack. */
-export async function completeCancelledRun(log: EventLog, runId: string, stored: TenantOutcome[]): Promise<RunState> {
+export async function completeCancelledRun(log: EventLog, runId: string, stored: TenantOutcome[], causationId: string | null = null): Promise<RunState> {
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
     { type: 'CompleteCancelledRun', stored, at: new Date().toISOString() },
-    systemContext(runId, 'tenant-worker', null),
+    systemContext(runId, 'tenant-worker', causationId),
   )
   return handled.state
 }

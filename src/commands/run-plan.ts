@@ -32,11 +32,17 @@ export type PlanOutcome =
  * PLAN_IN_BACKGROUND_ABOVE): the runbook's preflight over the run's targets, recorded as RunPlanned. Its
  * tenants are dispatched only after it, so the counts are of the data before any of the run's repairs.
  */
-export async function planRequestedRun(deps: RunPlanDeps, runId: string, now: () => Date = () => new Date()): Promise<PlanOutcome> {
-  return whileHolding(deps.sql, runPlanLockName(runId), deps.planLock ?? false, () => planUnlocked(deps, runId, now))
+export async function planRequestedRun(
+  deps: RunPlanDeps,
+  runId: string,
+  /** The event being handled (the run's RunRequested); null when the plan is retried on a timer. */
+  causationId: string | null = null,
+  now: () => Date = () => new Date(),
+): Promise<PlanOutcome> {
+  return whileHolding(deps.sql, runPlanLockName(runId), deps.planLock ?? false, () => planUnlocked(deps, runId, causationId, now))
 }
 
-async function planUnlocked(deps: RunPlanDeps, runId: string, now: () => Date): Promise<PlanOutcome> {
+async function planUnlocked(deps: RunPlanDeps, runId: string, causationId: string | null, now: () => Date): Promise<PlanOutcome> {
   const run = await loadRun(deps.log, runId)
   // A run being cancelled completes without its plan (nothing of it was dispatched).
   if (run.status === 'none' || run.status === 'completed' || run.preflight !== null || run.cancellation) return { planned: false, why: 'not_waiting' }
@@ -44,7 +50,7 @@ async function planUnlocked(deps: RunPlanDeps, runId: string, now: () => Date): 
   const parameters = runbook?.parameters.safeParse(run.request.parameters)
   if (!runbook || !parameters?.success) return { planned: false, why: 'runbook_unknown' }
   const { result } = await computePreflight(deps.sql, runbook, parameters.data, run.request.scope, run.request.tenantIds)
-  const context = { correlationId: runId, causationId: null, initiator: { kind: 'system' as const, component: 'planner' as const } }
+  const context = { correlationId: runId, causationId, initiator: { kind: 'system' as const, component: 'planner' as const } }
   const handled = await handleCommand(deps.log, streams.run(runId), runDecider, { type: 'RecordPlan', preflight: result, at: now().toISOString() }, context)
   return handled.events.length > 0 ? { planned: true } : { planned: false, why: 'not_waiting' }
 }

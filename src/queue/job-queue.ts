@@ -14,6 +14,8 @@ export interface TenantJob {
   tenantIds: number[]
   /** 0 for the first dispatch; moved on by every resume and re-dispatch, so its dedupe id differs. */
   generation: number
+  /** The event whose handling dispatched the job (the results' TenantProcessed name it); absent in older jobs. */
+  causationId?: string | null
 }
 
 /**

@@ -26,6 +26,8 @@ export interface AppendContext {
   occurredAt?: string
   /** Ids for the events, in order, when the caller must know them before the append (causation chains). */
   eventIds?: string[]
+  /** Each event's own causation, in order, where the events of one append have different causes (else `causationId`). */
+  causationIds?: Array<string | null>
 }
 
 export function toLoggedEvent(stored: StoredEvent): LoggedEvent {
@@ -47,7 +49,7 @@ function encodeAll(events: DomainEvent[], context: AppendContext) {
     const metadata: EventMetadata = {
       eventId: context.eventIds?.[index] ?? randomUUID(),
       correlationId: context.correlationId,
-      causationId: context.causationId,
+      causationId: context.causationIds?.[index] ?? context.causationId,
       initiator: context.initiator,
       occurredAt,
     }

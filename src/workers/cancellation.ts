@@ -12,13 +12,18 @@ import { findRunResults } from '../db/tenant-results.js'
  * has not appended them yet — are recorded with the completion. Returns false while repairs are in flight:
  * each of them calls this again when it ends, and the reconciler retries too.
  */
-export async function finishCancelledRun(deps: { sql: Sql; log: EventLog }, runId: string): Promise<boolean> {
+export async function finishCancelledRun(
+  deps: { sql: Sql; log: EventLog },
+  runId: string,
+  /** The run's RunCancelled when the completion answers it (the dispatcher); null from a job's end or a timer. */
+  causationId: string | null = null,
+): Promise<boolean> {
   const stored = await deps.sql.begin(async (tx) => {
     const [lock] = await tx<Array<{ free: boolean }>>`
       select pg_try_advisory_xact_lock(hashtextextended(${runRepairsLockName(runId)}, 0)) as free`
     return lock?.free ? findRunResults(tx, runId) : null
   })
   if (!stored) return false
-  await completeCancelledRun(deps.log, runId, stored)
+  await completeCancelledRun(deps.log, runId, stored, causationId)
   return true
 }

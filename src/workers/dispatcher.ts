@@ -42,10 +42,13 @@ export class Dispatcher {
    */
   async handleBatch(events: readonly LoggedEvent[]): Promise<void> {
     const toPlan = new Map<string, { generation: number; lost: number[] } | undefined>()
+    // Per run, the last of its events in the batch: what the jobs published for it were dispatched by.
+    const causes = new Map<string, string>()
     for (const logged of events) {
       const { event } = logged
       if (!isRunEvent(event)) continue
       const runId = event.data.runId
+      causes.set(runId, logged.metadata.eventId)
       switch (event.type) {
         case 'RunRequested':
         case 'RunPlanned':
@@ -66,7 +69,7 @@ export class Dispatcher {
         case 'RunCancelled':
           this.published.delete(runId)
           toPlan.delete(runId)
-          await finishCancelledRun(this.deps, runId)
+          await finishCancelledRun(this.deps, runId, logged.metadata.eventId)
           break
         case 'RunCompleted':
           this.published.delete(runId)
@@ -83,11 +86,13 @@ export class Dispatcher {
     if (toPlan.size === 0) return
     // The halt and every run to plan, read together (one round trip).
     const planned = [...toPlan]
-    const [{ halted }, ...runs] = await Promise.all([
+    const [halt, ...runs] = await Promise.all([
       loadHalt(this.deps.log),
       ...planned.map(([runId]) => loadRunCached(this.deps.log, runId, this.runs)),
     ])
-    for (const [index, [runId, redispatch]] of planned.entries()) await this.dispatch(runId, runs[index]!, halted, redispatch)
+    for (const [index, [runId, redispatch]] of planned.entries()) {
+      await this.dispatch(runId, runs[index]!, halt, causes.get(runId) ?? null, redispatch)
+    }
   }
 
   /**
@@ -97,10 +102,16 @@ export class Dispatcher {
    * generation (a tenant it never published, e.g. after a restart, is published again: a repeated job is a
    * no-op for the worker).
    */
-  private async dispatch(runId: string, run: RunState, halted: boolean, redispatch?: { generation: number; lost: number[] }): Promise<void> {
-    const plan = planDispatch(run, halted)
+  private async dispatch(
+    runId: string,
+    run: RunState,
+    halt: { halted: boolean; eventId: string | null },
+    cause: string | null,
+    redispatch?: { generation: number; lost: number[] },
+  ): Promise<void> {
+    const plan = planDispatch(run, halt.halted)
     if (plan.action === 'halt_run') {
-      await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: null })
+      await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: halt.eventId })
       return
     }
     if (plan.action === 'none' || run.status === 'none') return
@@ -115,7 +126,7 @@ export class Dispatcher {
       .map((job) => ({ key: job.key, tenantIds: job.tenantIds.filter((tenantId) => !sent.tenantIds.has(tenantId)) }))
       .filter((job) => job.tenantIds.length > 0)
     if (fresh.length === 0) return
-    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation)
+    await publishTenantJobs(this.deps.queue, run.request, fresh, plan.generation, cause)
     for (const job of fresh) for (const tenantId of job.tenantIds) sent.tenantIds.add(tenantId)
   }
 }

@@ -14,13 +14,14 @@ export async function publishTenantJobs(
   run: { runId: string; runbookKey: string },
   jobs: ReadonlyArray<{ key: string; tenantIds: number[] }>,
   generation: number,
+  causationId: string | null,
 ): Promise<void> {
   // Published in chunks whose acknowledgements are awaited together, not one round trip per job.
   for (let start = 0; start < jobs.length; start += PUBLISH_CHUNK) {
     await Promise.all(
       jobs
         .slice(start, start + PUBLISH_CHUNK)
-        .map(({ key, tenantIds }) => queue.publish({ runId: run.runId, runbookKey: run.runbookKey, tenantIds, generation }, `${run.runId}:${key}:${generation}`)),
+        .map(({ key, tenantIds }) => queue.publish({ runId: run.runId, runbookKey: run.runbookKey, tenantIds, generation, causationId }, `${run.runId}:${key}:${generation}`)),
     )
   }
 }

@@ -20,12 +20,12 @@ export function createPlanner(deps: PlannerDeps, options: { pollIntervalMs?: num
     sql: deps.sql,
     name: 'planner',
     handle: async (events: readonly LoggedEvent[]) => {
-      for (const { event } of events) {
+      for (const { event, metadata } of events) {
         if (event.type !== 'RunRequested' || event.data.preflight !== null) continue
         const runId = event.data.runId
         const log = runLogger(deps.logger, runId, event.data.targetTenantId)
         try {
-          const outcome = await planRequestedRun(deps, runId)
+          const outcome = await planRequestedRun(deps, runId, metadata.eventId)
           if (!outcome.planned && outcome.why === 'runbook_unknown') {
             log.error({ runbook: event.data.runbookKey }, 'run not planned: its runbook or parameters are not known to this process')
           }

@@ -80,8 +80,14 @@ function taskOf(job: TenantJob, tenantId: number): TenantTask {
 /** Where a job is, for the log of a job running long. */
 type JobProgress = { step: string; tenantId: number }
 
-/** What one attempt at a tenant came to; a result `earlier` was stored before it (by an earlier delivery of the job). */
-type Attempt = { kind: 'stored'; stored: StoredTenantResult; earlier: boolean } | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }> } | { kind: 'no_slot' }
+/**
+ * What one attempt at a tenant came to; a result `earlier` was stored before it (by an earlier delivery of the
+ * job). A refusal names the halt's event when the halt is why (what the run's pause for it was caused by).
+ */
+type Attempt =
+  | { kind: 'stored'; stored: StoredTenantResult; earlier: boolean }
+  | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }>; haltEventId: string | null }
+  | { kind: 'no_slot' }
 
 /**
  * job → runbook → TenantProcessed. Under the tenant's lock and the run's shared lock, the repair asks the
@@ -152,16 +158,16 @@ export class TenantWorker {
       const attempt = await this.attempt(task, delivery.deliveryCount, repair)
       at.step = attempt.kind === 'no_slot' ? 'offer again' : attempt.kind === 'stored' ? 'record' : 'obey'
       if (attempt.kind === 'no_slot') return await this.offerAgain(delivery, delivery.job)
-      if (attempt.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...attempt.stored }])
-      else await this.obey(task, attempt.decision, log)
+      if (attempt.kind === 'stored') await this.record(task.runId, [outcomeOf(delivery.job, task.tenantId, attempt.stored)])
+      else await this.obey(task, attempt, log)
       at.step = 'ack'
       await delivery.ack()
     } catch (error) {
       const after = await this.afterFailure(task, error, { attempt: delivery.deliveryCount, startedAt: repair.startedAt }, log, at)
       if ('retryAfterMs' in after) return await delivery.retryLater(after.retryAfterMs)
       at.step = after.kind === 'stored' ? 'record final failure' : 'obey'
-      if (after.kind === 'stored') await this.record(task.runId, [{ tenantId: task.tenantId, ...after.stored }])
-      else if (after.kind === 'gate') await this.obey(task, after.decision, log)
+      if (after.kind === 'stored') await this.record(task.runId, [outcomeOf(delivery.job, task.tenantId, after.stored)])
+      else if (after.kind === 'gate') await this.obey(task, after, log)
       at.step = 'ack'
       await delivery.ack()
     }
@@ -191,7 +197,7 @@ export class TenantWorker {
         const attempt = await this.attemptRetrying(task, firstAttempt, delivery, results, at)
         if (attempt.kind === 'stored' && !attempt.earlier) firstAttempt = 1
         if (attempt.kind === 'stored') {
-          results.add({ tenantId, ...attempt.stored })
+          results.add(outcomeOf(job, tenantId, attempt.stored))
           if (attempt.stored.result.status === 'failed') await results.recordAll()
         }
         if (attempt.kind === 'stored' || (attempt.kind === 'gate' && !refusesTheRun(attempt.decision))) continue
@@ -202,7 +208,7 @@ export class TenantWorker {
           return await this.offerAgain(delivery, { ...job, tenantIds: tenantIds.slice(index) })
         }
         at.step = 'obey'
-        await this.obey(task, attempt.decision, this.jobLogger(job, tenantId, delivery))
+        await this.obey(task, attempt, this.jobLogger(job, tenantId, delivery))
         at.step = 'ack'
         return await delivery.ack()
       }
@@ -374,7 +380,7 @@ export class TenantWorker {
       return { kind: 'repair', maxConcurrency: decision.maxConcurrency, parameters: decision.parameters, revertOf: decision.revertOf }
     }
     if (decision.action === 'skip' && decision.why !== 'already processed' && stored) return { kind: 'stored', stored, earlier: true }
-    return { kind: 'gate', decision }
+    return { kind: 'gate', decision, haltEventId: halt.eventId }
   }
 
   /** A final failure is stored only while the run still wants the tenant: under the same gate as a repair. */
@@ -387,12 +393,12 @@ export class TenantWorker {
   }
 
   /** The job is not to be repaired now: pause a run the halt has not reached yet, finish a cancelled one. */
-  private async obey(task: TenantTask, decision: Exclude<RepairDecision, { action: 'repair' }>, log: Logger): Promise<void> {
+  private async obey(task: TenantTask, { decision, haltEventId }: Extract<Attempt, { kind: 'gate' }>, log: Logger): Promise<void> {
     if (decision.action === 'halt_run') {
       await haltActiveRun(this.deps.log, task.runId, {
         component: 'tenant-worker',
         reasonText: 'the deployment is halted',
-        causationId: null,
+        causationId: haltEventId,
       })
       return
     }
@@ -411,6 +417,11 @@ export class TenantWorker {
       await finishCancelledRun(this.deps, runId)
     }
   }
+}
+
+/** A tenant's stored result as the run records it, naming the event that dispatched its job. */
+function outcomeOf(job: TenantJob, tenantId: number, stored: StoredTenantResult): TenantOutcome {
+  return { tenantId, ...stored, causationId: job.causationId ?? null }
 }
 
 /**

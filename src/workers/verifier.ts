@@ -38,11 +38,17 @@ export const VERIFY_WITHIN_MS = 60 * 60 * 1000
  * are scanned again with the runbook's own preflight and the result recorded as RunVerified (once per
  * run: the decider ignores a second one, so a replayed RunCompleted changes nothing).
  */
-export async function verifyRun(deps: VerifierDeps, runId: string, now: Date = new Date()): Promise<boolean> {
-  return whileHolding(deps.sql, runVerifyLockName(runId), deps.verifyLock ?? false, () => verifyUnlocked(deps, runId, now))
+export async function verifyRun(
+  deps: VerifierDeps,
+  runId: string,
+  /** The run's RunCompleted, which the verification answers. */
+  causationId: string | null = null,
+  now: Date = new Date(),
+): Promise<boolean> {
+  return whileHolding(deps.sql, runVerifyLockName(runId), deps.verifyLock ?? false, () => verifyUnlocked(deps, runId, causationId, now))
 }
 
-async function verifyUnlocked(deps: VerifierDeps, runId: string, now: Date): Promise<boolean> {
+async function verifyUnlocked(deps: VerifierDeps, runId: string, causationId: string | null, now: Date): Promise<boolean> {
   const run = await loadRun(deps.log, runId)
   if (!needsVerification(run) || run.status !== 'completed') return false
   const runbook = deps.catalog.find(run.request.runbookKey)
@@ -53,7 +59,7 @@ async function verifyUnlocked(deps: VerifierDeps, runId: string, now: Date): Pro
   }
   const { tenants } = await computePreflight(deps.sql, runbook, parameters.data, run.request.scope, succeededTenantIds(run))
   const remaining = tenants.map((t) => ({ tenantId: t.tenantId, remaining: t.affected }))
-  const context = { correlationId: runId, causationId: null, initiator: { kind: 'system' as const, component: 'verifier' as const } }
+  const context = { correlationId: runId, causationId, initiator: { kind: 'system' as const, component: 'verifier' as const } }
   const handled = await handleCommand(deps.log, streams.run(runId), runDecider, { type: 'RecordVerification', remaining, at: now.toISOString() }, context)
   return handled.events.length > 0
 }
@@ -64,10 +70,10 @@ export function createVerifier(deps: VerifierDeps, options: { pollIntervalMs?: n
     sql: deps.sql,
     name: 'verifier',
     handle: async (events: readonly LoggedEvent[]) => {
-      for (const { event } of events) {
+      for (const { event, metadata } of events) {
         if (event.type !== 'RunCompleted') continue
         if (Date.now() - Date.parse(event.data.completedAt) > VERIFY_WITHIN_MS) continue
-        await verifyRun(deps, event.data.runId)
+        await verifyRun(deps, event.data.runId, metadata.eventId)
       }
     },
     logger: deps.logger,

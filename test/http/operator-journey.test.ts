@@ -221,6 +221,26 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
       expect(new Set(items.map((e) => e.metadata.eventId)).size).toBe(items.length)
     })
 
+    it("names each event the service appended on its own by the event it answered, earlier in the run's stream", async () => {
+      const items = (await get(`/api/runs/${firstRunId}/events`)).body.items as Array<any>
+      const earlier = (index: number) => new Set(items.slice(0, index).map((e) => e.metadata.eventId))
+      const byType = (type: string) => items.filter((e) => e.type === type)
+      // RunStarted answers the request; every TenantProcessed the event that dispatched its tenant's job.
+      expect(byType('RunStarted')[0].metadata.causationId).toBe(items[0].metadata.eventId)
+      for (const [index, event] of items.entries()) {
+        if (event.type !== 'TenantProcessed') continue
+        expect(earlier(index).has(event.metadata.causationId), `TenantProcessed of tenant ${event.data.tenantId}`).toBe(true)
+      }
+      // The completion names the result that completed the run: the last one before it.
+      const completed = items.findIndex((e) => e.type === 'RunCompleted')
+      const lastResult = items.slice(0, completed).filter((e) => e.type === 'TenantProcessed').at(-1)
+      expect(items[completed].metadata.causationId).toBe(lastResult.metadata.eventId)
+      // The verification answers the completion (SPEC §11), once the verifier has seen it.
+      await waitUntil(async () => (await get(`/api/runs/${firstRunId}`)).body.verification !== null, 'the run verified')
+      const verified = ((await get(`/api/runs/${firstRunId}/events`)).body.items as Array<any>).find((e) => e.type === 'RunVerified')
+      expect(verified.metadata.causationId).toBe(items[completed].metadata.eventId)
+    })
+
     it('a second identical run updates nothing (idempotent backfill)', async () => {
       const started = await post(runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason: validReason })
       expect(started.status, started.text).toBe(202)

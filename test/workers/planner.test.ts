@@ -78,10 +78,15 @@ describe.each(databaseFlavours())('runs planned in the background on $name', ({ 
     const planned = (await runEvents(bed.log, runId)).filter((e) => e.event.type === 'RunPlanned')
     expect(planned).toHaveLength(1)
     expect(planned[0]!.metadata.initiator).toEqual({ kind: 'system', component: 'planner' })
+    // The plan answers the run's request: its cause.
+    const [requested] = await runEvents(bed.log, runId)
+    expect(planned[0]!.metadata.causationId).toBe(requested!.metadata.eventId)
 
     await dispatcher.runOnce()
     expect((await loadRun(bed.log, runId)).status).toBe('running')
     expect(queue.lost.map((j) => j.job.tenantIds).flat().sort((a, b) => a - b)).toEqual(universe)
+    // Its jobs name the event the dispatcher answered: the plan (RunStarted is appended by that same pass).
+    expect(new Set(queue.lost.map((j) => j.job.causationId))).toEqual(new Set([planned[0]!.metadata.eventId]))
 
     // A second planner (another process, a replayed RunRequested) records nothing more.
     expect(await planRequestedRun(bed, runId)).toEqual({ planned: false, why: 'not_waiting' })

@@ -1,3 +1,4 @@
+import { streams } from '../../src/events/streams.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { cancelRun, changeRunLimits, pauseRun } from '../../src/commands/run-control.js'
 import { loadRun } from '../../src/commands/run-execution.js'
@@ -95,8 +96,10 @@ describe.each(databaseFlavours())('shared jobs on $name', ({ open }) => {
 
   it('the dispatcher puts a run of small tenants (a few findings each) in one job, named by its group of targets and generation', async () => {
     const { runId, published } = await runningRun()
-    // Any dispatcher, or one restarted, names the same job the same: the queue keeps one of the copies.
-    expect(published).toEqual([{ job: sharedJob(runId), dedupeId: `${runId}:g0x16:0` }])
+    // Any dispatcher, or one restarted, names the same job the same: the queue keeps one of the copies. The
+    // job names the event the dispatcher answered (the run's request) as what dispatched it.
+    const [requested] = (await bed.log.read(streams.run(runId))).events
+    expect(published).toEqual([{ job: { ...sharedJob(runId), causationId: requested!.metadata.eventId }, dedupeId: `${runId}:g0x16:0` }])
   })
 
   it('repairs each tenant in its own transaction and records their results in one append, a final failure among them', async () => {

@@ -14,6 +14,8 @@ export interface TenantOutcome {
   /** When the repair transaction began and committed; null when no repair ran (a failure before it). */
   startedAt: string | null
   completedAt: string | null
+  /** The event that dispatched the tenant's job: the cause its TenantProcessed names (metadata, never its data). */
+  causationId?: string | null
 }
 
 export type RunCommand =
