@@ -6,7 +6,7 @@ import { NotFoundError, ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
-import { loadRunRequest } from './run-execution.js'
+import { loadRunRequest, storedResultsCauses } from './run-execution.js'
 import type { RunCommand, TenantOutcome } from './run/run-decider.js'
 import type { Sql } from '../db/database.js'
 import { findRunResults } from '../db/tenant-results.js'
@@ -128,7 +128,7 @@ export async function haltActiveRun(
     streams.run(runId),
     runDecider,
     { type: 'HaltRun', reasonText: by.reasonText, at: new Date().toISOString(), ...(stored ? { stored } : {}) },
-    { correlationId: runId, causationId: by.causationId, initiator },
+    (events) => ({ correlationId: runId, causationId: by.causationId, initiator, causationIds: storedResultsCauses(by.causationId, events) }),
   )
   return handled.events.length > 0
 }

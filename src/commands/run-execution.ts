@@ -69,7 +69,9 @@ export async function recordTenantResults(
  * or for its canary) names the last TenantProcessed before it.
  */
 export function resultsContext(runId: string, results: readonly TenantOutcome[], events: readonly DomainEvent[]): AppendContext {
-  const dispatchedBy = new Map(results.map((outcome) => [outcome.tenantId, outcome.causationId ?? null]))
+  // A tenant's first outcome is the one the decider records (a later one, from a job delivered again, is a no-op).
+  const dispatchedBy = new Map<number, string | null>()
+  for (const outcome of results) if (!dispatchedBy.has(outcome.tenantId)) dispatchedBy.set(outcome.tenantId, outcome.causationId ?? null)
   const eventIds = events.map(() => randomUUID())
   let lastResult: string | null = null
   const causationIds = events.map((event, index) => {
@@ -80,6 +82,14 @@ export function resultsContext(runId: string, results: readonly TenantOutcome[],
   return { ...systemContext(runId, 'tenant-worker', null), eventIds, causationIds }
 }
 
+/**
+ * Each event's cause in an append that answers `cause` (a halt, a cancel) and records, before its own events,
+ * results stored beside repairs: those name none (what dispatched their jobs is not stored with them).
+ */
+export function storedResultsCauses(cause: string | null, events: readonly DomainEvent[]): Array<string | null> {
+  return events.map((event) => (event.type === 'TenantProcessed' ? null : cause))
+}
+
 /** Completes a cancelled run with the results stored beside repairs that its stream may still lack. */
 export async function completeCancelledRun(log: EventLog, runId: string, stored: TenantOutcome[], causationId: string | null = null): Promise<RunState> {
   const handled = await handleCommand(
@@ -87,7 +97,7 @@ export async function completeCancelledRun(log: EventLog, runId: string, stored:
     streams.run(runId),
     runDecider,
     { type: 'CompleteCancelledRun', stored, at: new Date().toISOString() },
-    systemContext(runId, 'tenant-worker', causationId),
+    (events) => ({ ...systemContext(runId, 'tenant-worker', causationId), causationIds: storedResultsCauses(causationId, events) }),
   )
   return handled.state
 }

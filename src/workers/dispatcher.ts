@@ -42,13 +42,17 @@ export class Dispatcher {
    */
   async handleBatch(events: readonly LoggedEvent[]): Promise<void> {
     const toPlan = new Map<string, { generation: number; lost: number[] } | undefined>()
-    // Per run, the last of its events in the batch: what the jobs published for it were dispatched by.
-    const causes = new Map<string, string>()
+    // Per run, what the jobs published for it were dispatched by: the last event of the batch that changed its
+    // dispatch, a control event (request, plan, approval, start, resume, re-dispatch, limits) before any result.
+    const causes = new Map<string, { eventId: string; control: boolean }>()
+    const changedDispatch = (runId: string, logged: LoggedEvent) => {
+      const control = logged.event.type !== 'TenantProcessed'
+      if (control || !causes.get(runId)?.control) causes.set(runId, { eventId: logged.metadata.eventId, control })
+    }
     for (const logged of events) {
       const { event } = logged
       if (!isRunEvent(event)) continue
       const runId = event.data.runId
-      causes.set(runId, logged.metadata.eventId)
       switch (event.type) {
         case 'RunRequested':
         case 'RunPlanned':
@@ -56,15 +60,18 @@ export class Dispatcher {
           // StartRun is a no-op for a run awaiting approval (until RunApproved) or its plan (until RunPlanned).
           await markRunStarted(this.deps.log, runId, logged.metadata.eventId)
           toPlan.set(runId, toPlan.get(runId))
+          changedDispatch(runId, logged)
           break
         case 'TenantJobsRedispatched':
           toPlan.set(runId, { generation: event.data.generation, lost: event.data.tenantIds })
+          changedDispatch(runId, logged)
           break
         case 'RunStarted':
         case 'RunResumed':
         case 'TenantProcessed':
         case 'RunLimitsChanged':
           toPlan.set(runId, toPlan.get(runId))
+          changedDispatch(runId, logged)
           break
         case 'RunCancelled':
           this.published.delete(runId)
@@ -91,7 +98,7 @@ export class Dispatcher {
       ...planned.map(([runId]) => loadRunCached(this.deps.log, runId, this.runs)),
     ])
     for (const [index, [runId, redispatch]] of planned.entries()) {
-      await this.dispatch(runId, runs[index]!, halt, causes.get(runId) ?? null, redispatch)
+      await this.dispatch(runId, runs[index]!, halt, causes.get(runId)?.eventId ?? null, redispatch)
     }
   }
 

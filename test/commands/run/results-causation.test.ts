@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { resultsContext } from '../../../src/commands/run-execution.js'
+import { resultsContext, storedResultsCauses } from '../../../src/commands/run-execution.js'
 import type { TenantOutcome } from '../../../src/commands/run/run-decider.js'
 import type { DomainEvent } from '../../../src/events/index.js'
 
@@ -42,5 +42,16 @@ describe('the causes of an append of results', () => {
     const events = [processed(5), { type: 'RunCompleted', data: { runId } } as unknown as DomainEvent]
     const context = resultsContext(runId, [outcome(5, undefined)], events)
     expect(context.causationIds).toEqual([null, context.eventIds![0]])
+  })
+
+  it("names a tenant's first outcome's cause when the batch holds two (the decider records the first)", () => {
+    const context = resultsContext(runId, [outcome(4, 'first-dispatch'), outcome(4, 'redispatch')], [processed(4)])
+    expect(context.causationIds).toEqual(['first-dispatch'])
+  })
+
+  it('gives the results a halt or a cancel records with its own events no cause, and its own events its cause', () => {
+    const completed = { type: 'RunCompleted', data: { runId } } as unknown as DomainEvent
+    expect(storedResultsCauses('cancelled-event', [processed(1), processed(2), completed])).toEqual([null, null, 'cancelled-event'])
+    expect(storedResultsCauses(null, [processed(1), completed])).toEqual([null, null])
   })
 })
