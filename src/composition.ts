@@ -70,6 +70,8 @@ export interface ComposeOverrides {
 const HEALTH_TIMEOUT_MS = 2_000
 /** A worker process that leads died: another leads within this long of its connection ending. */
 const LEADER_CHECK_MS = 1_000
+/** A repair transaction left idle this long by a worker that stopped (frozen, gone) is ended by PostgreSQL. */
+const REPAIR_IDLE_IN_TRANSACTION_MS = 60_000
 /** Before-images are kept for days: an hourly purge keeps them within an hour of their retention. */
 const BEFORE_IMAGE_PURGE_INTERVAL_MS = 3_600_000
 
@@ -212,7 +214,10 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       await leaderLease.start()
     }
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
-    const worker = new TenantWorker({ ...deps, catalog }, { heartbeatMs, ...overrides.tenantWorker })
+    const worker = new TenantWorker(
+      { ...deps, catalog },
+      { heartbeatMs, idleInTransactionMs: db.kind === 'postgres' ? REPAIR_IDLE_IN_TRANSACTION_MS : 0, ...overrides.tenantWorker },
+    )
     consumer = await worker.start(config.WORKER_CONCURRENCY)
     reconciler = new Reconciler({ ...deps, catalog, planLock: db.kind === 'postgres', queueAvailable: () => queue.healthy() }, {
       staleAfterMs: config.RECONCILER_STALE_AFTER_MS,

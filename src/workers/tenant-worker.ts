@@ -36,6 +36,13 @@ export interface TenantWorkerOptions extends TenantRetryPolicy {
   lockWaitMs: number
   /** Upper bound of one repair's statements. */
   statementTimeoutMs: number
+  /**
+   * A repair transaction its worker leaves idle this long (the process frozen, its host gone, the network cut)
+   * is ended by the server, which frees the tenant's lock and the run's slot for the job delivered again
+   * elsewhere; nothing of it commits. A live worker never leaves one idle for more than a moment (its
+   * statements go out pipelined). 0: never (the embedded database's one connection is the whole service's).
+   */
+  idleInTransactionMs: number
   /** How often a long job tells the queue it is still alive. */
   heartbeatMs: number
   /** Pause before a job whose run has all its concurrency slots taken is published again. */
@@ -50,6 +57,7 @@ export const defaultTenantWorkerOptions: TenantWorkerOptions = {
   ...defaultTenantRetryPolicy,
   lockWaitMs: 10_000,
   statementTimeoutMs: 300_000,
+  idleInTransactionMs: 0,
   heartbeatMs: 10_000,
   slotWaitMs: 500,
   slowJobLogMs: 30_000,
@@ -305,6 +313,7 @@ export class TenantWorker {
         task,
         tx`select set_config('lock_timeout', ${String(Math.trunc(this.options.lockWaitMs))}, true),
                   set_config('statement_timeout', ${String(Math.trunc(this.options.statementTimeoutMs))}, true),
+                  set_config('idle_in_transaction_session_timeout', ${String(Math.trunc(this.options.idleInTransactionMs))}, true),
                   pg_advisory_xact_lock(hashtextextended(${tenantRepairLockName(task.tenantId)}, 0)),
                   ${runRepairsLock(tx, task.runId)}`,
       )

@@ -104,6 +104,30 @@ describe.runIf(TEST_POSTGRES_URL)('per-tenant exclusion on PostgreSQL', () => {
     await dispatchRuns(createDispatcher({ sql: bed.sql, log: bed.log, queue: new LosingJobQueue(), logger: bed.logger }), bed.log, runIds)
   }
 
+  it("a repair its worker stopped serving (frozen, its host gone) is ended by the server: the tenant's lock is free, nothing of it commits", async () => {
+    const runId = await startSingleTenantRun(bed, tenants.mixed)
+    await dispatched([runId])
+    const before = await readFindings(bed.sql)
+    const held = runbookHeldOpenOnce()
+    const stalled = fakeDelivery(jobFor(runId, tenants.mixed), 1)
+    const stalledDone = workerWith(held.runbook, { idleInTransactionMs: 300 }).handle(stalled.delivery)
+    await held.inside
+    // Its transaction sits idle, holding the tenant's lock, as a frozen process would leave it.
+    const lockFree = async () =>
+      bed.sql.begin(async (tx) => {
+        const [row] = await tx<Array<{ free: boolean }>>`select pg_try_advisory_xact_lock(hashtextextended(${`tenant-repair:${tenants.mixed}`}, 0)) as free`
+        return row!.free
+      }) as Promise<boolean>
+    expect(await lockFree()).toBe(false)
+    await waitFor(lockFree, 10_000, "the server to end the idle repair and free the tenant's lock")
+    // Thawed, the worker finds its transaction gone: the attempt fails and is retried; nothing was repaired.
+    held.release()
+    await stalledDone
+    expect(stalled.settled).toEqual([{ kind: 'retryLater', delayMs: expect.any(Number) }])
+    expect(await readFindings(bed.sql)).toEqual(before)
+    expect(await tenantProcessedEvents(bed.log, runId)).toEqual([])
+  })
+
   it('two runs on the same tenant at once: the later waits for the lock, both complete, the later updates nothing', async () => {
     const singleRunId = await startSingleTenantRun(bed, tenants.mixed)
     const allRunId = await startAllTenantsRun(bed)
