@@ -146,6 +146,13 @@ export class ServiceProcesses {
     if (!exited) throw new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)
   }
 
+  /** Freezes the process (SIGSTOP: alive, its sockets open, answering nothing) or thaws it (SIGCONT). */
+  freeze(name: string, frozen: boolean): void {
+    const managed = this.get(name)
+    if (!managed.child) throw new Error(`${name} is not running`)
+    managed.child.kill(frozen ? 'SIGSTOP' : 'SIGCONT')
+  }
+
   /** Starts the process again with the same role, port and log file (SIGKILL first if it still runs). */
   async restart(name: string): Promise<void> {
     const managed = this.get(name)
