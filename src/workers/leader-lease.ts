@@ -17,6 +17,9 @@ export interface LeaderLeaseOptions {
   logger: Pick<Logger, 'info' | 'warn'>
 }
 
+/** How the lease's connections are named to the server (`pg_stat_activity.application_name`). */
+export const LEASE_APPLICATION_NAME = 'runbook-control-plane leader lease'
+
 /**
  * Of the worker processes of one deployment, the one that runs the event store's followers whose work a
  * second copy only repeats (the dispatcher, the planner, the verifier): each of them, in every process,
@@ -26,16 +29,13 @@ export interface LeaderLeaseOptions {
  * The leader holds a session advisory lock on a connection of its own; it lets go when that connection
  * ends, with the process or the network. Every `checkEveryMs`, a standby tries to take the lock and the
  * leader checks it still holds it on that connection (the driver reconnects on its own, and a new
- * connection holds nothing): a leader whose connection was replaced takes the lock again if it is free,
- * and steps down if another process took it.
+ * connection holds nothing): a leader whose connection ended steps down at the check that finds it so, and
+ * leads again at a later one if no other process took the lock meanwhile.
  *
  * Not what keeps the followers safe: each stays correct run by several processes at once (handlers are
  * idempotent, jobs go out under dedupe ids), which happens for at most a check's interval when a leader's
  * connection is cut. A leader that died is replaced within `checkEveryMs` of its connection ending.
  */
-/** How the lease's connections are named to the server (`pg_stat_activity.application_name`). */
-export const LEASE_APPLICATION_NAME = 'runbook-control-plane leader lease'
-
 export class LeaderLease {
   private readonly sql: postgres.Sql
   private timer: NodeJS.Timeout | null = null
