@@ -175,9 +175,8 @@ async function createTables(sql: Sql, schema: string): Promise<string[]> {
   return (await sql.begin(async (tx) => {
     await tx.unsafe(`create schema ${quoteIdent(schema)}`)
     await tx`select set_config('search_path', ${quoteIdent(schema)}, true)`
-    for (const migration of readModelSchema.migrations) {
-      for (const statement of migration.statements) await tx.unsafe(statement)
-    }
+    // One simple query, one round trip, for the lot (each statement alone would be a parse, bind and execute).
+    await tx.unsafe(readModelSchema.migrations.flatMap((migration) => migration.statements).join(';\n')).simple()
     const secondary = await tx<Array<{ name: string; definition: string }>>`
       select i.indexname as name, i.indexdef as definition from pg_indexes i
       where i.schemaname = ${schema}
