@@ -5,14 +5,15 @@
  * holds at least ~10,000 events. Then (a) the service's rebuild — what `npm run rebuild-projections`
  * (src/rebuild-projections.ts) does: `rebuildReadModels` over the configured event store — and (b)
  * `select … from event_store_events order by global_position`, read fully in keyset pages of the
- * projector's batch size, every column the projector reads (JSON parsed).
+ * projector's batch size, every column the projector reads (JSON parsed). Beside them, what writing the
+ * rebuilt rows costs at the least: the same rows as plain inserts into empty tables (see `bareWrite`).
  */
 import { performance } from 'node:perf_hooks'
 import { connectEventStore } from '../../src/composition.js'
 import { loadConfig } from '../../src/config.js'
 import { connectPostgres } from '../../src/db/database.js'
 import { Projector, type Projection } from '../../src/projections/projector.js'
-import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
+import { readModelProjections, readModelProjectorName, rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
 import { rebuildReadModels } from '../../src/projections/read-model-rebuild.js'
 import type { EventStore } from '../../src/store/event-store.js'
 import type { Part, RunDatabase } from '../lib/part.js'
@@ -22,6 +23,8 @@ import { getToken, natsStream, startAllTenantsRun, startPostgresService, waitFor
 import { median } from '../lib/stats.js'
 
 const PAGE = 500
+/** Rows a bare write's insert carries: the projector's batch size. */
+const PAGE_OF_ROWS = 2_000
 const TARGET_EVENTS = Math.round(10_000 * Math.min(1, scale))
 const EXTRA_RUNBOOKS = ['findings.sla.recalculate', 'findings.lifecycle.backfill', 'findings.sla.recalculate', 'findings.lifecycle.backfill']
 
@@ -79,6 +82,43 @@ async function rawRead(url: string): Promise<{ events: number; seconds: number }
     }
     return { events, seconds: (performance.now() - started) / 1000 }
   } finally {
+    await db.close()
+  }
+}
+
+/**
+ * The writing floor of a rebuild: every row of the rebuilt tables, read first (not timed), then written
+ * again into empty copies of the tables (their keys and constraints, no secondary index: the rebuild makes
+ * those after its replay) as plain multi-row inserts of PAGE_OF_ROWS rows, each its own transaction, the
+ * rows sent as JSON. No upsert, no decoding of events, no checksums: what any rebuild must at least spend
+ * to put the rows back.
+ */
+async function bareWrite(url: string): Promise<{ rows: number; seconds: number }> {
+  const db = await connectPostgres(url, { max: 1 })
+  const schema = 'bench_write_floor'
+  try {
+    await db.sql.unsafe(`drop schema if exists ${schema} cascade`)
+    await db.sql.unsafe(`create schema ${schema}`)
+    const tables: Array<{ table: string; rows: unknown[] }> = []
+    for (const table of rebuiltReadModelTables) {
+      await db.sql.unsafe(`create table ${schema}.${table} (like public.${table} including all)`)
+      const secondary = await db.sql<Array<{ name: string }>>`
+        select i.indexname as name from pg_indexes i
+        where i.schemaname = ${schema} and i.tablename = ${table}
+          and not exists (select 1 from pg_constraint c where c.conname = i.indexname and c.connamespace = ${schema}::regnamespace)`
+      for (const { name } of secondary) await db.sql.unsafe(`drop index ${schema}.${name}`)
+      tables.push({ table, rows: await db.sql.unsafe(`select * from public.${table}`) })
+    }
+    const started = performance.now()
+    for (const { table, rows } of tables) {
+      for (let index = 0; index < rows.length; index += PAGE_OF_ROWS) {
+        const page = JSON.stringify(rows.slice(index, index + PAGE_OF_ROWS))
+        await db.sql.begin((tx) => tx.unsafe(`insert into ${schema}.${table} select * from json_populate_recordset(null::${schema}.${table}, $1::text::json)`, [page]))
+      }
+    }
+    return { rows: tables.reduce((sum, t) => sum + t.rows.length, 0), seconds: (performance.now() - started) / 1000 }
+  } finally {
+    await db.sql.unsafe(`drop schema if exists ${schema} cascade`).catch(() => {})
     await db.close()
   }
 }
@@ -192,6 +232,13 @@ export const rebuildPart: Part = {
     )
     if (rebuilt.events !== events) console.log(`  WARNING: the rebuild replayed ${rebuilt.events} events, the store holds ${events}`)
     console.log(`  rebuild / raw read: ${(rebuildRate / rawRate).toFixed(4)}×`)
+    const writes: Array<{ rows: number; seconds: number }> = []
+    for (let index = 0; index < 3; index++) writes.push(await bareWrite(url))
+    const write = median(writes.map((w) => w.seconds))
+    console.log(
+      `  the floor of writing: the ${writes[0]!.rows} rebuilt rows as plain inserts into empty tables ${write.toFixed(3)} s (median of 3); ` +
+        `the raw read and it one after the other ${(median(raw) + write).toFixed(3)} s, ${(median(raw) / (median(raw) + write)).toFixed(3)}× the raw read's rate`,
+    )
     const split = await rebuildSplit(url)
     console.log(
       `  where a rebuild's time goes (an in-place replay, timed inside: ${split.seconds.toFixed(2)} s): the store's reads ${split.reading.toFixed(2)} s (ahead of the applying, beside it), ` +
