@@ -204,7 +204,8 @@ async function markStarted(tx: TransactionSql, { data }: EventOf<'RunStarted'>):
  * only from pending, so of several results for one tenant (redelivery, a retried job) only the first can
  * move it; the runs' counts grow by what the moved rows carry, and the failures are appended in event order.
  * Nothing else about a run changes between consecutive results (the caller ends a group at any other event
- * of a run), so one upsert and one update per table give the same rows.
+ * of a run), so one upsert and one update per table give the same rows. All three go in one statement: the
+ * updates read the moved rows from the upsert's `returning`, without sending them to the client and back.
  */
 async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'TenantProcessed'>>): Promise<void> {
   const firsts = new Map<string, EventOf<'TenantProcessed'>['data']>()
@@ -214,72 +215,62 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
   }
   const results = [...firsts.values()]
   const column = <T>(pick: (d: EventOf<'TenantProcessed'>['data']) => T) => results.map(pick)
-  const succeeded = (d: EventOf<'TenantProcessed'>['data']) => d.result.status === 'succeeded'
-  const moved = await tx<Array<{ run_id: string; tenant_id: string }>>`
-    insert into operation_run_tenants as t (run_id, tenant_id, status, total, updated, reason_code, message, attempt,
-      processed_at, started_at, completed_at)
-    select * from unnest(
-      ${column((d) => d.runId)}::text[], ${column((d) => d.tenantId)}::bigint[], ${column((d) => d.result.status)}::text[],
-      ${column((d) => (d.result.status === 'succeeded' ? d.result.total : null))}::integer[],
-      ${column((d) => (d.result.status === 'succeeded' ? d.result.updated : null))}::integer[],
-      ${column((d) => (d.result.status === 'failed' ? d.result.reasonCode : null))}::text[],
-      ${column((d) => (d.result.status === 'failed' ? d.result.message : null))}::text[],
-      ${column((d) => d.attempt)}::integer[], ${column((d) => d.processedAt)}::timestamptz[],
-      ${column((d) => d.startedAt)}::timestamptz[], ${column((d) => d.completedAt)}::timestamptz[])
-    on conflict (run_id, tenant_id) do update
-    set status = excluded.status, total = excluded.total, updated = excluded.updated,
-        reason_code = excluded.reason_code, message = excluded.message, attempt = excluded.attempt,
-        processed_at = excluded.processed_at, started_at = excluded.started_at, completed_at = excluded.completed_at
-    where t.status = 'pending'
-    returning t.run_id, t.tenant_id`
-  if (moved.length === 0) return
-  const movedKeys = new Set(moved.map((m) => `${m.tenant_id}:${m.run_id}`))
-  const applied = results.filter((d) => movedKeys.has(`${d.tenantId}:${d.runId}`))
-
-  // Running counts while the run is in progress; RunCompleted replaces them with the final figures.
-  const runs = new Map<string, { total: number; updated: number; failed: number; failures: FailureEntry[] }>()
-  for (const d of applied) {
-    const run = runs.get(d.runId) ?? { total: 0, updated: 0, failed: 0, failures: [] }
-    runs.set(d.runId, run)
-    if (d.result.status === 'succeeded') {
-      run.total += d.result.total
-      run.updated += d.result.updated
-    } else {
-      run.failed += 1
-      run.failures.push({ tenantId: d.tenantId, reasonCode: d.result.reasonCode, message: d.result.message })
-    }
-  }
-  const ids = [...runs.keys()]
-  const deltas = [...runs.values()]
   await tx`
-    update operation_runs r
-    set summary_counts = r.summary_counts || jsonb_build_object(
-          'total', (r.summary_counts ->> 'total')::bigint + d.total,
-          'processed', (r.summary_counts ->> 'processed')::bigint + d.total,
-          'updated', (r.summary_counts ->> 'updated')::bigint + d.updated,
-          'skipped', (r.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
-          'failed', (r.summary_counts ->> 'failed')::bigint + d.failed),
-        failure_summary = r.failure_summary || d.failures::jsonb
-    from unnest(${ids}::text[], ${deltas.map((x) => x.total)}::bigint[], ${deltas.map((x) => x.updated)}::bigint[],
-      ${deltas.map((x) => x.failed)}::bigint[], ${deltas.map((x) => JSON.stringify(failureSummaryJson(x.failures)))}::text[])
-      as d(id, total, updated, failed, failures)
-    where r.id = d.id and r.status <> 'completed'`
-  // Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
-  await tx`
-    update operation_run_controls c
-    -- failed is 0 or 1 (the driver would send an array of booleans as one boolean)
-    set succeeded = c.succeeded + d.succeeded, failed = c.failed + d.failed,
-        canary_pending = c.canary_pending - d.canary_settled, canary_failed = c.canary_failed + d.canary_failed
-    from (
+    with result as (
+      select * from unnest(
+        ${column((d) => d.runId)}::text[], ${column((d) => d.tenantId)}::bigint[], ${column((d) => d.result.status)}::text[],
+        ${column((d) => (d.result.status === 'succeeded' ? d.result.total : null))}::integer[],
+        ${column((d) => (d.result.status === 'succeeded' ? d.result.updated : null))}::integer[],
+        ${column((d) => (d.result.status === 'failed' ? d.result.reasonCode : null))}::text[],
+        ${column((d) => (d.result.status === 'failed' ? d.result.message : null))}::text[],
+        ${column((d) => d.attempt)}::integer[], ${column((d) => d.processedAt)}::timestamptz[],
+        ${column((d) => d.startedAt)}::timestamptz[], ${column((d) => d.completedAt)}::timestamptz[])
+      with ordinality as r(run_id, tenant_id, status, total, updated, reason_code, message, attempt, processed_at, started_at, completed_at, ordinal)
+    ),
+    moved as (
+      insert into operation_run_tenants as t (run_id, tenant_id, status, total, updated, reason_code, message, attempt,
+        processed_at, started_at, completed_at)
+      select run_id, tenant_id, status, total, updated, reason_code, message, attempt, processed_at, started_at, completed_at from result
+      on conflict (run_id, tenant_id) do update
+      set status = excluded.status, total = excluded.total, updated = excluded.updated,
+          reason_code = excluded.reason_code, message = excluded.message, attempt = excluded.attempt,
+          processed_at = excluded.processed_at, started_at = excluded.started_at, completed_at = excluded.completed_at
+      where t.status = 'pending'
+      returning t.run_id, t.tenant_id, t.status, t.total, t.updated, t.reason_code, t.message
+    ),
+    per_run as (
       select m.run_id,
-             count(*)::integer - sum(m.failed)::integer as succeeded,
-             sum(m.failed)::integer as failed,
-             count(*) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id))::integer as canary_settled,
-             coalesce(sum(m.failed) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)), 0)::integer as canary_failed
-      from unnest(${applied.map((d) => d.runId)}::text[], ${applied.map((d) => d.tenantId)}::bigint[],
-                  ${applied.map((d) => (succeeded(d) ? 0 : 1))}::integer[]) as m(run_id, tenant_id, failed)
+             count(*) as moved,
+             coalesce(sum(m.total), 0) as total,
+             coalesce(sum(m.updated), 0) as updated,
+             count(*) filter (where m.status = 'failed') as failed,
+             coalesce(jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id, 'reason_code', m.reason_code, 'message', m.message)
+                                order by r.ordinal) filter (where m.status = 'failed'), '[]'::jsonb) as failures,
+             count(*) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_settled,
+             count(*) filter (where m.status = 'failed' and k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_failed
+      from moved m
+      join result r on r.run_id = m.run_id and r.tenant_id = m.tenant_id
       join operation_run_controls k on k.run_id = m.run_id
-      group by m.run_id) d
+      group by m.run_id
+    ),
+    -- Running counts while the run is in progress; RunCompleted replaces them with the final figures.
+    counted as (
+      update operation_runs o
+      set summary_counts = o.summary_counts || jsonb_build_object(
+            'total', (o.summary_counts ->> 'total')::bigint + d.total,
+            'processed', (o.summary_counts ->> 'processed')::bigint + d.total,
+            'updated', (o.summary_counts ->> 'updated')::bigint + d.updated,
+            'skipped', (o.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
+            'failed', (o.summary_counts ->> 'failed')::bigint + d.failed),
+          failure_summary = o.failure_summary || d.failures
+      from per_run d
+      where o.id = d.run_id and o.status <> 'completed'
+    )
+    -- Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
+    update operation_run_controls c
+    set succeeded = c.succeeded + (d.moved - d.failed)::integer, failed = c.failed + d.failed::integer,
+        canary_pending = c.canary_pending - d.canary_settled::integer, canary_failed = c.canary_failed + d.canary_failed::integer
+    from per_run d
     where c.run_id = d.run_id`
 }
 
