@@ -244,6 +244,10 @@ export const rebuildPart: Part = {
       `  where a rebuild's time goes (an in-place replay, timed inside: ${split.seconds.toFixed(2)} s): the store's reads ${split.reading.toFixed(2)} s (ahead of the applying, beside it), ` +
         `applying ${Object.entries(split.applying).map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`).join(', ')}`,
     )
-    return { rebuild_vs_raw: Number((rebuildRate / rawRate).toFixed(4)) }
+    return {
+      rebuild_vs_raw: Number((rebuildRate / rawRate).toFixed(4)),
+      // The raw read and the floor of writing one after the other, as a ratio to the raw read.
+      rebuild_floor_vs_raw: Number((median(raw) / (median(raw) + write)).toFixed(4)),
+    }
   },
 }

@@ -65,12 +65,14 @@ export const workersPart: Part = {
     )
     const template = await seedTemplate(shape, 'tpl_workers')
     const times = new Map<number, number>()
+    const coresBusy = new Map<number, number>()
     try {
       for (const workers of WORKER_COUNTS) {
         const copy = await createDatabase(`workers_${workers}`, template)
         try {
           const result = await deployment(copy, workers)
           times.set(workers, result.seconds)
+          coresBusy.set(workers, result.cpu.total / result.cpu.wallSeconds)
           const previous = times.get(workers - 1)
           console.log(
             `  ${workers} worker${workers > 1 ? 's' : ''}: ${result.seconds.toFixed(2)} s (${result.outcome}, updated ${result.updated}), ` +
@@ -92,6 +94,9 @@ export const workersPart: Part = {
     for (const workers of [2, 3]) {
       if (times.has(1) && times.has(workers)) keys[`workers_${workers}_speedup`] = Number((times.get(1)! / times.get(workers)!).toFixed(3))
     }
+    // How much of the machine one worker already keeps busy (all processes, PostgreSQL and NATS included): the
+    // most any number of workers could speed the run up is the cores over this.
+    if (coresBusy.has(1)) keys.workers_1_cores_busy = Number(coresBusy.get(1)!.toFixed(2))
     return keys
   },
 }
