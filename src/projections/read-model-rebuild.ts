@@ -149,19 +149,21 @@ export async function readModelChecksums(sql: Sql | TransactionSql, schema?: str
 }
 
 /**
- * The rows' digest: MD5 over the row count and the sums of two 64-bit hashes of each row
- * (`hash_record_extended` with two seeds: every column hashed by its type's own hash function, so two equal
- * rows hash alike whatever their text form). Order-independent, so no sort and no table-sized string (a
- * `string_agg` of the rows in order would fail past PostgreSQL's 1 GB value limit on a large store); two
- * tables with the same rows, whatever their physical order, give the same digest. A column type without an
- * extended hash function (`json`, `point`) would fail it: the read models use none.
+ * The rows' digest: MD5 over the row count and the sums of two 64-bit hashes of each row. Each is
+ * `hash_record_extended` (every column hashed by its type's own hash function, so equal values hash alike
+ * whatever their text) with its own seed, mixed once more through `hashtextextended`: the record's hash is
+ * linear in its columns' hashes, so summed as it is, values swapped between two rows would cancel out.
+ * Order-independent, so no sort and no table-sized string (a `string_agg` of the rows in order would fail
+ * past PostgreSQL's 1 GB value limit on a large store); two tables with the same rows, whatever their
+ * physical order, give the same digest. A column type without an extended hash function (`json`, `point`)
+ * would fail it: the read models use none.
  */
 function checksumQuery(table: string): string {
   // sum(bigint) is numeric already, summed in 128-bit integers. Hashing the record skips writing each row as
-  // text, which cost eight times as much (docs/decisions.md, "Session 19").
+  // text, which cost about eight times as much (docs/decisions.md, "Session 19").
   return `select count(*)::int as rows,
-      md5(count(*)::text || ':' || coalesce(sum(hash_record_extended(t, 0)), 0)::text
-          || ':' || coalesce(sum(hash_record_extended(t, 1)), 0)::text) as checksum
+      md5(count(*)::text || ':' || coalesce(sum(hashtextextended(hash_record_extended(t, 0)::text, 0)), 0)::text
+          || ':' || coalesce(sum(hashtextextended(hash_record_extended(t, 1)::text, 1)), 0)::text) as checksum
     from ${table} t`
 }
 

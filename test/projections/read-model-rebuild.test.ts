@@ -109,6 +109,29 @@ describe.each(databaseFlavours())('rebuildReadModels on $name', ({ open }) => {
     expect((await verifyAuditChain(bed.sql)).ok).toBe(true)
   })
 
+  it("tells rows apart, not only each column's values: values swapped between two rows change a table's checksum", async () => {
+    const tenants = Array.from({ length: 13 }, (_, index) => index + 1)
+    await bed.sql`
+      insert into operation_run_tenants (run_id, tenant_id, status, total, updated, attempt)
+      select 'run-swapped', t, 'succeeded', t * 7, t * 3, 1 from unnest(${tenants}::bigint[]) as t`
+    const checksum = async () => (await readModelChecksums(bed.sql)).get('operation_run_tenants')!
+    const original = await checksum()
+    // Tenant `a` gets the total `ofA` and the tenant after it `ofNext`.
+    const setTotals = (a: number, ofA: number, ofNext: number) => bed.sql`
+      update operation_run_tenants set total = case tenant_id when ${a} then ${ofA}::int else ${ofNext}::int end
+      where run_id = 'run-swapped' and tenant_id in (${a}, ${a + 1})`
+    const undetected: number[] = []
+    for (const tenant of tenants.slice(0, -1)) {
+      await setTotals(tenant, (tenant + 1) * 7, tenant * 7)
+      const swapped = await checksum()
+      expect(swapped.rows).toBe(original.rows)
+      if (swapped.checksum === original.checksum) undetected.push(tenant)
+      await setTotals(tenant, tenant * 7, (tenant + 1) * 7)
+    }
+    expect(undetected).toEqual([])
+    expect(await checksum()).toEqual(original)
+  })
+
   it('fails, changing nothing, rather than drop what depends on a live table (a view over operation_runs)', async () => {
     await appendScenario(bed)
     await bed.settle()
