@@ -11,7 +11,7 @@ import type { Projection } from './projector.js'
  * leaves `completed`.
  *
  * TenantProcessed is nearly every event of a store (one per targeted tenant), so the results that follow
- * one another in a batch are applied together (`recordTenantResults`: three statements for all of them);
+ * one another in a batch are applied together (`recordTenantResults`: one statement for all of them);
  * every other event is a handful per run and is applied on its own, in order between those groups, so that
  * the group sees each run as one-by-one application would have left it.
  *
@@ -244,13 +244,19 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
              coalesce(sum(m.total), 0) as total,
              coalesce(sum(m.updated), 0) as updated,
              count(*) filter (where m.status = 'failed') as failed,
-             coalesce(jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id, 'reason_code', m.reason_code, 'message', m.message)
-                                order by r.ordinal) filter (where m.status = 'failed'), '[]'::jsonb) as failures,
              count(*) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_settled,
              count(*) filter (where m.status = 'failed' and k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_failed
       from moved m
+      left join operation_run_controls k on k.run_id = m.run_id
+      group by m.run_id
+    ),
+    -- In event order: the input's order, which only the input holds (joined back for the failures alone, few).
+    failures as (
+      select m.run_id,
+             jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id, 'reason_code', m.reason_code, 'message', m.message) order by r.ordinal) as failures
+      from moved m
       join result r on r.run_id = m.run_id and r.tenant_id = m.tenant_id
-      join operation_run_controls k on k.run_id = m.run_id
+      where m.status = 'failed'
       group by m.run_id
     ),
     -- Running counts while the run is in progress; RunCompleted replaces them with the final figures.
@@ -262,8 +268,9 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
             'updated', (o.summary_counts ->> 'updated')::bigint + d.updated,
             'skipped', (o.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
             'failed', (o.summary_counts ->> 'failed')::bigint + d.failed),
-          failure_summary = o.failure_summary || d.failures
+          failure_summary = o.failure_summary || coalesce(f.failures, '[]'::jsonb)
       from per_run d
+      left join failures f on f.run_id = d.run_id
       where o.id = d.run_id and o.status <> 'completed'
     )
     -- Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
