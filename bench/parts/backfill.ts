@@ -225,8 +225,9 @@ export const backfillPart: Part = {
       )
       console.log(`    ${cpuPerTenant(figures, shape.tenants)}`)
       keys[`backfill_${plan.key}_ratio`] = Number(figures.ratio.toFixed(3))
-      // What the work the spec requires scores on its own (the repair with SPEC §11's before-images, and the
-      // start's scan), and how far the end to end is above it: no run of the spec can score below the first.
+      // What the work the spec requires, done this service's way, scores on its own (the repair with SPEC §11's
+      // before-images, and the start's scan), and how far the end to end is above it: nothing done above that
+      // work can score below the first.
       const specFloor = figures.imagedFloorSeconds + figures.scanSeconds
       keys[`backfill_${plan.key}_spec_floor`] = Number((specFloor / figures.floorSeconds).toFixed(3))
       keys[`backfill_${plan.key}_vs_spec_floor`] = Number((figures.e2eSeconds / specFloor).toFixed(3))

@@ -90,8 +90,8 @@ async function rawRead(url: string): Promise<{ events: number; seconds: number }
  * The writing floor of a rebuild: every row of the rebuilt tables, read first (not timed), then written
  * again into empty copies of the tables (their keys and constraints, no secondary index: the rebuild makes
  * those after its replay) as plain multi-row inserts of PAGE_OF_ROWS rows, each its own transaction, the
- * rows sent as JSON. No upsert, no decoding of events, no checksums: what any rebuild must at least spend
- * to put the rows back.
+ * rows sent as JSON. No upsert, no decoding of events, no checksums: a plain-insert reference for what
+ * writing the rows back costs (not a proven minimum: `COPY` might do better).
  */
 async function bareWrite(url: string): Promise<{ rows: number; seconds: number }> {
   const db = await connectPostgres(url, { max: 1 })
@@ -246,7 +246,8 @@ export const rebuildPart: Part = {
     )
     return {
       rebuild_vs_raw: Number((rebuildRate / rawRate).toFixed(4)),
-      // The raw read and the floor of writing one after the other, as a ratio to the raw read.
+      // raw read / (raw read + the floor of writing): the rate, over the raw read's, of a rebuild that read and
+      // wrote one after the other and did nothing else.
       rebuild_floor_vs_raw: Number((median(raw) / (median(raw) + write)).toFixed(4)),
     }
   },
