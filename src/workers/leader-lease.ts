@@ -17,7 +17,10 @@ export interface LeaderLeaseOptions {
   logger: Pick<Logger, 'info' | 'warn'>
 }
 
-/** How the lease's connections are named to the server (`pg_stat_activity.application_name`). */
+/**
+ * How the lease's connections are named to the server (`pg_stat_activity.application_name`), followed by the
+ * process's pid: which process leads shows in `pg_stat_activity` beside the lock in `pg_locks`.
+ */
 export const LEASE_APPLICATION_NAME = 'runbook-control-plane leader lease'
 
 /**
@@ -53,7 +56,7 @@ export class LeaderLease {
       // connection after 30–60 minutes, which would hand the lease around for nothing).
       max_lifetime: null,
       onnotice: () => {},
-      connection: { application_name: LEASE_APPLICATION_NAME },
+      connection: { application_name: `${LEASE_APPLICATION_NAME} (pid ${process.pid})` },
     })
   }
 

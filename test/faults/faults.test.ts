@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { advisoryLockKeys } from '../../src/db/advisory-locks.js'
 import { rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
 import { FaultScenario, faultLine, recordFinding, type FaultResult, type ScenarioOptions } from './support/fault-scenario.js'
 import { delay, waitFor } from './support/ports.js'
@@ -136,6 +137,18 @@ async function scenario(name: string, options: ScenarioOptions, inject: (s: Faul
   expect(failures).toEqual([])
 }
 
+/** Which of the scenario's processes holds the workers' leader lease (its session names the process's pid), or null. */
+async function leaseHolder(s: FaultScenario): Promise<string | null> {
+  const rows = await s.withSql((sql) =>
+    sql<Array<{ name: string }>>`
+      select a.application_name as name from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.classid = 0 and l.objid = ${advisoryLockKeys.followersLeader} and l.objsubid = 1
+        and l.database = (select oid from pg_database where datname = current_database())`,
+  )
+  const pid = Number(/\(pid (\d+)\)$/.exec(rows[0]?.name ?? '')?.[1])
+  return s.services.names().find((name) => s.services.pid(name) === pid) ?? (rows[0] ? `an unknown process (${rows[0].name})` : null)
+}
+
 /** An all-tenants run, then `fault` once the first tenant of it is processed. */
 async function midRun(s: FaultScenario, fault: () => Promise<void>): Promise<string> {
   const runId = await s.startRun()
@@ -148,13 +161,21 @@ describe('fault suite: the service survives each fault without a person', () => 
   it('kill-one-worker: kill -9 one of two workers mid-run', async () => {
     // 30 s: the killed worker's in-flight tenants are retried after a short ack wait (JOB_ACK_WAIT_MS=3000), not a minute.
     await scenario('kill-one-worker', { completeWithinMs: 30_000 }, async (s) => {
+      let leaderBefore: string | null = null
       const runId = await midRun(s, async () => {
+        leaderBefore = await leaseHolder(s)
         s.markFault()
         await s.services.kill('worker-1', 'SIGKILL')
       })
       return {
         runIds: [runId],
         leftDown: ['worker-1'],
+        // The lease of the dispatcher, planner and verifier (leader-lease.ts) is held by the worker left.
+        after: async () => {
+          const leaderAfter = await leaseHolder(s)
+          s.note(`lease: ${leaderBefore ?? 'nobody'} → ${leaderAfter ?? 'nobody'}`)
+          return leaderAfter === 'worker-2' ? [] : [`the lease is held by ${leaderAfter ?? 'nobody'} after worker-1 was killed, not by worker-2`]
+        },
         // Recovery here: from the kill to the result of the last of the dead worker's in-flight tenants (their
         // jobs delivered again: attempt > 1); the other worker's progress alone would say nothing.
         recoveryMs: async () => {

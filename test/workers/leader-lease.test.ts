@@ -37,18 +37,21 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
     return Object.assign(record, { lease: made })
   }
 
+  /** The lease's connections are named after this process (tests run their leases in one). */
+  const leaseName = `${LEASE_APPLICATION_NAME} (pid ${process.pid})`
+
   /** Ends the lease's own connection from the server's side (the network cut, or the server restarted it). */
   async function cutLeaseConnections(): Promise<number> {
     const cut = await db.sql`
       select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and application_name = ${LEASE_APPLICATION_NAME}`
+      where datname = current_database() and application_name = ${leaseName}`
     return cut.length
   }
 
   /** The lease sessions the server has now. */
   async function leaseSessions(): Promise<number> {
     const [row] = await db.sql<Array<{ n: number }>>`
-      select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = ${LEASE_APPLICATION_NAME}`
+      select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = ${leaseName}`
     return row!.n
   }
 
