@@ -158,23 +158,25 @@ async function midRun(s: FaultScenario, fault: () => Promise<void>): Promise<str
 }
 
 describe('fault suite: the service survives each fault without a person', () => {
-  it('kill-one-worker: kill -9 one of two workers mid-run', async () => {
+  it('kill-one-worker: kill -9 the worker that leads (of two) mid-run', async () => {
     // 30 s: the killed worker's in-flight tenants are retried after a short ack wait (JOB_ACK_WAIT_MS=3000), not a minute.
     await scenario('kill-one-worker', { completeWithinMs: 30_000 }, async (s) => {
-      let leaderBefore: string | null = null
+      // The leader of the dispatcher, planner and verifier (leader-lease.ts) is killed: the other must take over.
+      let killed = 'worker-1'
       const runId = await midRun(s, async () => {
-        leaderBefore = await leaseHolder(s)
+        const leader = await leaseHolder(s)
+        if (leader === 'worker-2') killed = 'worker-2'
         s.markFault()
-        await s.services.kill('worker-1', 'SIGKILL')
+        await s.services.kill(killed, 'SIGKILL')
       })
+      const survivor = killed === 'worker-1' ? 'worker-2' : 'worker-1'
       return {
         runIds: [runId],
-        leftDown: ['worker-1'],
-        // The lease of the dispatcher, planner and verifier (leader-lease.ts) is held by the worker left.
+        leftDown: [killed],
         after: async () => {
           const leaderAfter = await leaseHolder(s)
-          s.note(`lease: ${leaderBefore ?? 'nobody'} → ${leaderAfter ?? 'nobody'}`)
-          return leaderAfter === 'worker-2' ? [] : [`the lease is held by ${leaderAfter ?? 'nobody'} after worker-1 was killed, not by worker-2`]
+          s.note(`lease: ${killed} (killed) → ${leaderAfter ?? 'nobody'}`)
+          return leaderAfter === survivor ? [] : [`the lease is held by ${leaderAfter ?? 'nobody'} after ${killed} was killed, not by ${survivor}`]
         },
         // Recovery here: from the kill to the result of the last of the dead worker's in-flight tenants (their
         // jobs delivered again: attempt > 1); the other worker's progress alone would say nothing.
