@@ -215,6 +215,11 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
   }
   const results = [...firsts.values()]
   const column = <T>(pick: (d: EventOf<'TenantProcessed'>['data']) => T) => results.map(pick)
+  // A failed tenant's entry of the run's failure summary, as RunCompleted's are written (`failureSummaryJson`).
+  const failureEntry = (d: EventOf<'TenantProcessed'>['data']) =>
+    d.result.status === 'failed'
+      ? JSON.stringify(failureSummaryJson([{ tenantId: d.tenantId, reasonCode: d.result.reasonCode, message: d.result.message }])[0])
+      : null
   await tx`
     with result as (
       select * from unnest(
@@ -224,8 +229,9 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
         ${column((d) => (d.result.status === 'failed' ? d.result.reasonCode : null))}::text[],
         ${column((d) => (d.result.status === 'failed' ? d.result.message : null))}::text[],
         ${column((d) => d.attempt)}::integer[], ${column((d) => d.processedAt)}::timestamptz[],
-        ${column((d) => d.startedAt)}::timestamptz[], ${column((d) => d.completedAt)}::timestamptz[])
-      with ordinality as r(run_id, tenant_id, status, total, updated, reason_code, message, attempt, processed_at, started_at, completed_at, ordinal)
+        ${column((d) => d.startedAt)}::timestamptz[], ${column((d) => d.completedAt)}::timestamptz[], ${column(failureEntry)}::text[])
+      with ordinality as r(run_id, tenant_id, status, total, updated, reason_code, message, attempt, processed_at, started_at, completed_at,
+        failure_entry, ordinal)
     ),
     moved as (
       insert into operation_run_tenants as t (run_id, tenant_id, status, total, updated, reason_code, message, attempt,
@@ -236,24 +242,26 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
           reason_code = excluded.reason_code, message = excluded.message, attempt = excluded.attempt,
           processed_at = excluded.processed_at, started_at = excluded.started_at, completed_at = excluded.completed_at
       where t.status = 'pending'
-      returning t.run_id, t.tenant_id, t.status, t.total, t.updated, t.reason_code, t.message
+      returning t.run_id, t.tenant_id, t.status, t.total, t.updated
     ),
     per_run as (
-      select m.run_id,
+      select run_id,
              count(*) as moved,
-             coalesce(sum(m.total), 0) as total,
-             coalesce(sum(m.updated), 0) as updated,
-             count(*) filter (where m.status = 'failed') as failed,
-             count(*) filter (where k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_settled,
-             count(*) filter (where m.status = 'failed' and k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id)) as canary_failed
-      from moved m
-      left join operation_run_controls k on k.run_id = m.run_id
-      group by m.run_id
+             coalesce(sum(total), 0) as total,
+             coalesce(sum(updated), 0) as updated,
+             count(*) filter (where failed) as failed,
+             count(*) filter (where canary) as canary_settled,
+             count(*) filter (where failed and canary) as canary_failed
+      from (
+        select m.run_id, m.total, m.updated, m.status = 'failed' as failed,
+               coalesce(k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id), false) as canary
+        from moved m
+        left join operation_run_controls k on k.run_id = m.run_id) m
+      group by run_id
     ),
     -- In event order: the input's order, which only the input holds (joined back for the failures alone, few).
     failures as (
-      select m.run_id,
-             jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id, 'reason_code', m.reason_code, 'message', m.message) order by r.ordinal) as failures
+      select m.run_id, jsonb_agg(r.failure_entry::jsonb order by r.ordinal) as failures
       from moved m
       join result r on r.run_id = m.run_id and r.tenant_id = m.tenant_id
       where m.status = 'failed'
