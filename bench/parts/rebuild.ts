@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.js'
 import { connectPostgres } from '../../src/db/database.js'
 import { Projector, type Projection } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName, rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
-import { rebuildReadModels } from '../../src/projections/read-model-rebuild.js'
+import { dropSecondaryIndexes, rebuildReadModels } from '../../src/projections/read-model-rebuild.js'
 import type { EventStore } from '../../src/store/event-store.js'
 import type { Part, RunDatabase } from '../lib/part.js'
 import { scale } from '../lib/env.js'
@@ -101,14 +101,11 @@ async function bareWrite(url: string): Promise<{ rows: number; seconds: number }
     await db.sql.unsafe(`create schema ${schema}`)
     const tables: Array<{ table: string; rows: unknown[] }> = []
     for (const table of rebuiltReadModelTables) {
-      await db.sql.unsafe(`create table ${schema}.${table} (like public.${table} including all)`)
-      const secondary = await db.sql<Array<{ name: string }>>`
-        select i.indexname as name from pg_indexes i
-        where i.schemaname = ${schema} and i.tablename = ${table}
-          and not exists (select 1 from pg_constraint c where c.conname = i.indexname and c.connamespace = ${schema}::regnamespace)`
-      for (const { name } of secondary) await db.sql.unsafe(`drop index ${schema}.${name}`)
-      tables.push({ table, rows: await db.sql.unsafe(`select * from public.${table}`) })
+      // Unqualified, the live table (the new schema is not on the search_path).
+      await db.sql.unsafe(`create table ${schema}.${table} (like ${table} including all)`)
+      tables.push({ table, rows: await db.sql.unsafe(`select * from ${table}`) })
     }
+    await dropSecondaryIndexes(db.sql, schema)
     const started = performance.now()
     for (const { table, rows } of tables) {
       for (let index = 0; index < rows.length; index += PAGE_OF_ROWS) {

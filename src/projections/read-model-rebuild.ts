@@ -179,15 +179,23 @@ async function createTables(sql: Sql, schema: string): Promise<string[]> {
     await tx`select set_config('search_path', ${quoteIdent(schema)}, true)`
     // One simple query, one round trip, for the lot (each statement alone would be a parse, bind and execute).
     await tx.unsafe(readModelSchema.migrations.flatMap((migration) => migration.statements).join(';\n')).simple()
-    const secondary = await tx<Array<{ name: string; definition: string }>>`
-      select i.indexname as name, i.indexdef as definition from pg_indexes i
-      where i.schemaname = ${schema}
-        and i.tablename = any(${[...rebuiltReadModelTables]}::text[])
-        and not exists (select 1 from pg_constraint c where c.conname = i.indexname and c.connamespace = ${schema}::regnamespace)
-      order by i.indexname`
-    for (const index of secondary) await tx.unsafe(`drop index ${quoteIdent(schema)}.${quoteIdent(index.name)}`)
-    return secondary.map((index) => index.definition)
+    return dropSecondaryIndexes(tx, schema)
   })) as string[]
+}
+
+/**
+ * Drops the indexes of the rebuilt tables in `schema` that no constraint needs (the projections' upserts need
+ * the primary and unique keys), and returns their definitions, to be made again once the rows are in.
+ */
+export async function dropSecondaryIndexes(sql: Sql | TransactionSql, schema: string): Promise<string[]> {
+  const secondary = await sql<Array<{ name: string; definition: string }>>`
+    select i.indexname as name, i.indexdef as definition from pg_indexes i
+    where i.schemaname = ${schema}
+      and i.tablename = any(${[...rebuiltReadModelTables]}::text[])
+      and not exists (select 1 from pg_constraint c where c.conname = i.indexname and c.connamespace = ${schema}::regnamespace)
+    order by i.indexname`
+  for (const index of secondary) await sql.unsafe(`drop index ${quoteIdent(schema)}.${quoteIdent(index.name)}`)
+  return secondary.map((index) => index.definition)
 }
 
 /** Schemas left by rebuilds that crashed a day ago or more (a rebuild under way is younger). */
