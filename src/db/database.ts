@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { NOT_FOR_OTHERS } from '../private-files.js'
 import { lockDataDir } from './data-dir-lock.js'
+import { transactionsTakingTurns } from './transaction-turns.js'
 
 /** The one SQL client type of the service: `postgres` talks to PostgreSQL and to the embedded PGlite alike. */
 export type Sql = postgres.Sql
@@ -30,7 +31,8 @@ export const EMBEDDED_SHARED_BUFFERS = '32MB'
 /**
  * An embedded PostgreSQL (PGlite, WebAssembly) served on a loopback socket so that the same `postgres`
  * client and the same SQL serve both deployments. PGlite runs one connection at a time, hence `max: 1`
- * (DESIGN "Known traps"); a transaction holds the connection and other queries queue behind it.
+ * (DESIGN "Known traps"); a transaction holds the connection and other queries queue behind it, so
+ * transactions take turns in the process (transaction-turns.ts) and a single statement waits for one at most.
  * `dataDir` null keeps everything in memory (tests).
  */
 export async function startEmbedded(dataDir: string | null): Promise<Database> {
@@ -65,7 +67,7 @@ async function openEmbedded(dataDir: string | null, unlock: () => void): Promise
   await server.start()
   const address = (server as unknown as { server: { address(): { port: number } } }).server.address()
   const url = `postgres://postgres@127.0.0.1:${address.port}/postgres`
-  const sql = postgres(url, { max: 1, ...quiet })
+  const sql = transactionsTakingTurns(postgres(url, { max: 1, ...quiet }))
   await sql`select 1`
   return {
     sql,

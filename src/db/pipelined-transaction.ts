@@ -1,4 +1,5 @@
 import { isStatementError, type Sql, type TransactionSql } from './database.js'
+import { inTurn } from './transaction-turns.js'
 
 /** What a body returns when its transaction wrote nothing to keep: it ends with ROLLBACK and `value` is returned. */
 export class WroteNothing<T> {
@@ -35,10 +36,11 @@ const IN_FAILED_TRANSACTION = '25P02'
  * pool it would run outside the transaction, or in another's. (`tx.file` reads its file before it sends, and a
  * cursor's failure reaches only its reader: neither is used by a repair.)
  */
-export async function pipelinedTransaction<T>(
-  sql: Sql,
-  body: (tx: TransactionSql) => Promise<T | WroteNothing<T> | CommitBehind<T>>,
-): Promise<T> {
+export function pipelinedTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T | WroteNothing<T> | CommitBehind<T>>): Promise<T> {
+  return inTurn(sql, () => pipelined(sql, body))
+}
+
+async function pipelined<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T | WroteNothing<T> | CommitBehind<T>>): Promise<T> {
   const db = await sql.reserve()
   let firstFailure: unknown = undefined
   const noteFailure = (error: unknown) => {

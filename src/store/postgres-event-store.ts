@@ -1,6 +1,7 @@
 import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
+import { inTurn } from '../db/transaction-turns.js'
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -410,7 +411,11 @@ export class PostgresEventStore implements EventStore {
    * positions follow commit order); a failed statement aborts the transaction and its commit rolls back.
    * Returns the written appends' rows by stream.
    */
-  private async writeGroup(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
+  private writeGroup(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
+    return inTurn(this.sql, () => this.writeGroupNow(group))
+  }
+
+  private async writeGroupNow(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
     const db = await this.sql.reserve()
     const sent = [db`begin`.execute(), statements.lockAppends(db).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
     const settled = await Promise.allSettled(sent)
