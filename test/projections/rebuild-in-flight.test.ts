@@ -26,6 +26,8 @@ describe.each(serviceFlavours())('projection rebuild during a run on $name', ({ 
 
   const tenantResults = async () =>
     (await api.sql<Array<{ n: number }>>`select count(*)::int as n from event_store_events where type = 'TenantProcessed'`)[0]!.n
+  const lastPosition = async () =>
+    BigInt((await api.sql<Array<{ p: string }>>`select coalesce(max(global_position), 0)::text as p from event_store_events`)[0]!.p)
 
   it('switches to rebuilt tables while the run goes on; readers only see 200s; the result equals a from-zero projection', async () => {
     const started = await api.request('POST', runsPath, {
@@ -36,24 +38,34 @@ describe.each(serviceFlavours())('projection rebuild during a run on $name', ({ 
     const runId = started.body.runId as string
     await waitUntil(async () => (await tenantResults()) >= 10, 'the run under way')
 
-    // A reader hitting the run resource throughout the rebuild.
+    // A reader hitting the run resource throughout the rebuild, and an operator changing the run's limits
+    // throughout it: events keep coming while it rebuilds, whether or not a tenant's result lands meanwhile (a
+    // job of 16 small tenants records them when it ends, and the rebuild may be the quicker).
     const statuses: number[] = []
-    let reading = true
+    const limitChanges: number[] = []
+    let busy = true
     const reader = (async () => {
-      while (reading) statuses.push((await api.request('GET', `/api/runs/${runId}`, { token })).status)
+      while (busy) statuses.push((await api.request('GET', `/api/runs/${runId}`, { token })).status)
+    })()
+    const limitsChanger = (async () => {
+      for (let maxConcurrency = 3; busy; maxConcurrency = 5 - maxConcurrency) {
+        limitChanges.push((await api.request('PATCH', `/api/runs/${runId}/limits`, { token, json: { maxConcurrency } })).status)
+      }
     })()
     let rebuilt: Awaited<ReturnType<TestService['request']>>
-    const resultsBefore = await tenantResults()
+    const positionBefore = await lastPosition()
     try {
       rebuilt = await api.request('POST', '/api/admin/rebuild-projections', { token })
     } finally {
-      reading = false
-      await reader
+      busy = false
+      await Promise.all([reader, limitsChanger])
     }
-    const resultsAfter = await tenantResults()
+    const positionAfter = await lastPosition()
     expect(rebuilt.status, rebuilt.text).toBe(200)
-    // Tenants were recorded while it rebuilt: the live projector and the rebuild both had to follow them.
-    expect(resultsAfter).toBeGreaterThan(resultsBefore)
+    // Events were appended while it rebuilt: the live projector and the rebuild both had to follow them.
+    expect(positionAfter).toBeGreaterThan(positionBefore)
+    expect(limitChanges.length).toBeGreaterThan(0)
+    expect(limitChanges.filter((s) => s !== 200)).toEqual([])
     expect(rebuilt.body.same).toBe(true)
     expect(rebuilt.body.tables.map((t: { table: string }) => t.table)).toEqual([...rebuiltReadModelTables])
     for (const table of rebuilt.body.tables) expect(table.after).toEqual(table.before)
