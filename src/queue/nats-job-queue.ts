@@ -346,7 +346,7 @@ class NatsJobConsumer<J> {
 }
 
 /** Creates the stream when missing (true); with `bringBackSettings`, updates one whose settings differ. */
-async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
+export async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
   // No age, count or size limit: a limit would delete jobs nobody has processed yet.
   const settings = {
     subjects: [spec.subject],
@@ -362,14 +362,12 @@ async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options:
     current = await jsm.streams.info(spec.stream)
   } catch (error) {
     if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error
-    await jsm.streams.add({
-      name: spec.stream,
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: 1,
-      ...settings,
-    })
-    return true
+    const made = await makeUnlessMadeMeanwhile(
+      () => jsm.streams.add({ name: spec.stream, retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1, ...settings }),
+      () => jsm.streams.info(spec.stream),
+    )
+    if (made === MADE) return true
+    current = made
   }
   const config = current.config
   const drifted =
@@ -385,26 +383,50 @@ async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options:
 }
 
 /** Creates the durable consumer when missing (true); with `bringBackSettings`, updates one whose settings differ. */
-async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
+export async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
   const settings = { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver }
   let current
   try {
     current = await jsm.consumers.info(spec.stream, spec.durable)
   } catch (error) {
     if (apiErrorCode(error) !== CONSUMER_NOT_FOUND) throw error
-    await jsm.consumers.add(spec.stream, {
-      durable_name: spec.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: spec.subject,
-      ...settings,
-    })
-    return true
+    const made = await makeUnlessMadeMeanwhile(
+      () =>
+        jsm.consumers.add(spec.stream, {
+          durable_name: spec.durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          filter_subject: spec.subject,
+          ...settings,
+        }),
+      () => jsm.consumers.info(spec.stream, spec.durable),
+    )
+    if (made === MADE) return true
+    current = made
   }
   if (options.bringBackSettings && (current.config.ack_wait !== settings.ack_wait || current.config.max_deliver !== settings.max_deliver)) {
     await jsm.consumers.update(spec.stream, spec.durable, settings)
   }
   return false
+}
+
+const MADE = Symbol('made')
+
+/**
+ * Makes what was found missing (`make`: MADE) where another process may be making it at the same moment
+ * (processes started together): JetStream refusing the make is no failure when `find` finds it made
+ * meanwhile (what it found); else the refusal is thrown.
+ */
+async function makeUnlessMadeMeanwhile<T>(make: () => Promise<unknown>, find: () => Promise<T>): Promise<T | typeof MADE> {
+  try {
+    await make()
+    return MADE
+  } catch (error) {
+    if (apiErrorCode(error) === undefined) throw error
+    return find().catch(() => {
+      throw error
+    })
+  }
 }
 
 function apiErrorCode(error: unknown): number | undefined {

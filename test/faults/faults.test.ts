@@ -200,14 +200,17 @@ describe('fault suite: the service survives each fault without a person', () => 
     // frozen worker's jobs are delivered again to the other one after the ack wait.
     // Big tenants (500 findings each): a worker spends most of its time inside repairs, so a freeze catches one.
     await scenario('freeze-worker', { completeWithinMs: 120_000, findingsPerTenant: 500 }, async (s) => {
-      // Its transactions the freeze left open: begun before it and idle for a while since (a live worker
-      // never leaves one idle for 100 ms). Not caught inside a repair, it is thawed and frozen again.
-      const heldOpenSince = (before: Date) =>
+      // Its transactions the freeze left open: idle inside a transaction for longer than a live worker ever
+      // leaves one (it sends the next statement as soon as an answer comes). Told by how long they have been
+      // idle, not by when they began: what the worker sent just before the freeze (a repair's BEGIN and first
+      // statements go in one write) may begin on the server after it, when the backend gets to read it.
+      // Not caught inside a repair, the worker is thawed and frozen again.
+      const heldOpen = () =>
         s.withSql(async (sql) => {
           const [row] = await sql<Array<{ n: number }>>`
             select count(*)::int as n from pg_stat_activity
-            where datname = current_database() and state = 'idle in transaction' and xact_start < ${before}
-              and state_change < clock_timestamp() - interval '100 milliseconds'`
+            where datname = current_database() and state = 'idle in transaction'
+              and state_change < clock_timestamp() - interval '250 milliseconds'`
           return row!.n
         })
       let held = 0
@@ -215,10 +218,9 @@ describe('fault suite: the service survives each fault without a person', () => 
       const runId = await midRun(s, async () => {
         s.markFault()
         for (tries = 1; ; tries++) {
-          const [row] = await s.withSql((sql) => sql<Array<{ now: Date }>>`select clock_timestamp() as now`)
           s.services.freeze('worker-1', true)
-          await delay(300)
-          held = await heldOpenSince(row!.now)
+          await delay(500)
+          held = await heldOpen()
           if (held > 0 || tries >= 20) break
           s.services.freeze('worker-1', false)
           await delay(20)
