@@ -31,6 +31,8 @@ export interface RunProgress {
   /** The controls the run's state admits now (the page shows those the operator may use). */
   actions: RunAction[]
   failures: Array<{ tenantId: number; tenant: string; reasonCode: string; message: string }>
+  /** The run's plan as the page says it (it comes once the start's scan has counted the run). */
+  plan: string
   /** SPEC §11: the canary's state (its tenants and auto-promote do not change), null for a run without one. */
   canary: { state: NonNullable<RunDetail['canary']>['state'] } | null
   startedAt: string | null
@@ -74,10 +76,21 @@ export function runProgress(run: RunDetail, names: TenantNames, now: Date = new 
       reasonCode: f.reason_code,
       message: f.message,
     })),
+    plan: planLabel(run.context['preflight']),
     canary: run.canary ? { state: run.canary.state } : null,
     startedAt: run.startedAt,
     completedAt: run.completedAt,
   }
+}
+
+/**
+ * The run's plan (its `context.preflight`): null while a run started over many tenants is being planned
+ * in the background, before any of its tenants is dispatched.
+ */
+export function planLabel(preflight: unknown): string {
+  if (preflight === null || typeof preflight !== 'object') return 'being counted: no tenant starts before the plan'
+  const { affected_count: affected, total_count: total } = preflight as { affected_count?: unknown; total_count?: unknown }
+  return `${String(affected)} to update of ${String(total)} scanned (preflight)`
 }
 
 /** The progress line's tail: the ETA while running, "paused" while paused. */

@@ -347,6 +347,8 @@ describe.each(serviceFlavours())('console run control (SPEC §9): $name', (flavo
         etaSeconds: null,
         pause: { reasonCode: 'INCIDENT', reasonText: validReason.reasonText, by: expect.stringContaining(adminName) },
         actions: ['resume', 'cancel', 'limits'],
+        // The plan goes live too: a run planned in the background gets it after its page was made.
+        plan: expect.stringMatching(/^\d+ to update of \d+ scanned \(preflight\)$/),
         tenantCounts: { targeted: 1, pending: 1 },
       })
     })

@@ -235,7 +235,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
             </>
           ) : null}
           <dt>Plan</dt>
-          <dd id="run-plan">{planLabel(run.context['preflight'])}</dd>
+          <dd id="run-plan">{progress.plan}</dd>
           <dt>Started by</dt>
           <dd>{run.initiatorName}</dd>
           <dt>Limits</dt>
@@ -347,14 +347,4 @@ export const RunPage: FC<RunPageProps> = (props) => {
       <RunTimeline runId={run.id} window={timeline} live={live} />
     </Layout>
   )
-}
-
-/**
- * The run's plan (its `context.preflight`): null while a run started over many tenants is being planned
- * in the background, before any of its tenants is dispatched.
- */
-function planLabel(preflight: unknown): string {
-  if (preflight === null || typeof preflight !== 'object') return 'being counted: no tenant starts before the plan'
-  const { affected_count: affected, total_count: total } = preflight as { affected_count?: unknown; total_count?: unknown }
-  return `${String(affected)} to update of ${String(total)} scanned (preflight)`
 }

@@ -82,6 +82,7 @@ export const runScript = `
     document.querySelector('[data-progress=done]').textContent = String(progress.done);
     document.querySelector('[data-progress=targeted]').textContent = String(progress.targeted);
     document.querySelector('[data-progress=eta]').textContent = describeEta(progress.etaSeconds, progress.status);
+    document.getElementById('run-plan').textContent = progress.plan;
     document.querySelectorAll('[data-count]').forEach(function (dd) {
       var value = progress.summaryCounts[dd.dataset.count];
       dd.textContent = String(value === undefined ? 0 : value);
