@@ -415,7 +415,9 @@ const MADE = Symbol('made')
 /**
  * Makes what was found missing (`make`: MADE) where another process may be making it at the same moment
  * (processes started together): JetStream refusing the make is no failure when `find` finds it made
- * meanwhile (what it found); else the refusal is thrown.
+ * meanwhile (what it found: its settings are then compared and brought back as when found at once); else the
+ * refusal is thrown. A make identical to what exists is answered as done; JetStream refuses one that differs
+ * (a process of another release) or while it is briefly unavailable.
  */
 async function makeUnlessMadeMeanwhile<T>(make: () => Promise<unknown>, find: () => Promise<T>): Promise<T | typeof MADE> {
   try {

@@ -265,13 +265,25 @@ const statements = {
       limit ${maxCount}`
   },
 
-  /** Held until the appending transaction ends: appends commit one at a time, in position order. */
+  /**
+   * Held until the appending transaction ends: appends commit one at a time, in position order. Every append
+   * of the deployment waits while one holds it, so the transaction may not sit idle for longer than
+   * APPENDS_LOCK_IDLE_MS from here on (a shorter bound the transaction set is kept): a process frozen or cut
+   * off between two of its round trips would otherwise stop every append until its connection dies.
+   */
   lockAppends(db: Executor) {
-    return db`select pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK})`
+    return db`
+      select set_config('idle_in_transaction_session_timeout',
+               (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
+             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK})
+      from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
   },
 }
 
 const GLOBAL_APPEND_LOCK = advisoryLockKeys.eventAppend
+
+/** How long a transaction holding the appends' ordering lock may sit idle before PostgreSQL ends it. */
+export const APPENDS_LOCK_IDLE_MS = 10_000
 
 /** Appends written in one group commit at most: bounds one transaction's statements and the lock's hold. */
 const MAX_GROUP_APPENDS = 64

@@ -17,7 +17,7 @@ import { advisoryLockKeys } from '../../src/db/advisory-locks.js'
 import { rebuiltReadModelTables } from '../../src/projections/read-model-projections.js'
 import { FaultScenario, faultLine, recordFinding, type FaultResult, type ScenarioOptions } from './support/fault-scenario.js'
 import { delay, waitFor } from './support/ports.js'
-import { alive, commandLine, descendants, killPid, listensOn, REPO_ROOT } from './support/service-processes.js'
+import { alive, commandLine, descendants, killPid, listensOn, localPortsOf, REPO_ROOT } from './support/service-processes.js'
 import { writeReliabilityTable } from './support/reliability-report.js'
 import { ThrowawayNats } from './support/throwaway-nats.js'
 import { ThrowawayPostgres } from './support/throwaway-postgres.js'
@@ -200,16 +200,18 @@ describe('fault suite: the service survives each fault without a person', () => 
     // frozen worker's jobs are delivered again to the other one after the ack wait.
     // Big tenants (500 findings each): a worker spends most of its time inside repairs, so a freeze catches one.
     await scenario('freeze-worker', { completeWithinMs: 120_000, findingsPerTenant: 500 }, async (s) => {
-      // Its transactions the freeze left open: idle inside a transaction for longer than a live worker ever
-      // leaves one (it sends the next statement as soon as an answer comes). Told by how long they have been
-      // idle, not by when they began: what the worker sent just before the freeze (a repair's BEGIN and first
-      // statements go in one write) may begin on the server after it, when the backend gets to read it.
-      // Not caught inside a repair, the worker is thawed and frozen again.
+      // Its transactions the freeze left open: the frozen worker's connections (told by their client ports)
+      // idle inside a transaction for longer than a live worker ever leaves one (it sends the next statement
+      // as soon as an answer comes). Told by how long they have been idle, not by when they began: what the
+      // worker sent just before the freeze (a repair's BEGIN and first statements go in one write) may begin on
+      // the server after it, when the backend gets to read it. Not caught inside a repair, the worker is
+      // thawed and frozen again.
       const heldOpen = () =>
         s.withSql(async (sql) => {
+          const ports = localPortsOf(s.services.pid('worker-1')!)
           const [row] = await sql<Array<{ n: number }>>`
             select count(*)::int as n from pg_stat_activity
-            where datname = current_database() and state = 'idle in transaction'
+            where datname = current_database() and state = 'idle in transaction' and client_port = any(${ports}::int[])
               and state_change < clock_timestamp() - interval '250 milliseconds'`
           return row!.n
         })

@@ -4,7 +4,9 @@ import { ensureConsumer, ensureStream } from '../../src/queue/nats-job-queue.js'
 
 /**
  * Processes started together (a deployment's workers) each find the job stream and its consumer missing and
- * each make them: JetStream may refuse all but the first (unit: the JetStream manager is a stand-in).
+ * each make them. JetStream answers a make identical to what exists as done; it refuses one that differs (a
+ * process of another release, say) or while it is briefly unavailable. Whatever the refusal, what is then
+ * found is used, its settings brought back as at any start (unit: the JetStream manager is a stand-in).
  */
 const spec = { stream: 'JOBS', subject: 'jobs', durable: 'workers', ackWaitMs: 10_000, maxDeliver: 20, duplicateWindowMs: 120_000 }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Database } from '../../src/db/database.js'
+import type { Database, TransactionSql } from '../../src/db/database.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { WrongExpectedRevisionError, type EventToAppend, type StoredEvent } from '../../src/store/event-store.js'
-import { eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
+import { APPENDS_LOCK_IDLE_MS, eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
 import { databaseFlavours, freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 import { describeEventStoreContract } from './event-store.contract.js'
 import { seededRandom } from '../../src/db/seeded-random.js'
@@ -40,6 +40,27 @@ for (const flavour of databaseFlavours()) {
     afterAll(async () => {
       await store?.close()
       await db?.close()
+    })
+
+    it('bounds how long a transaction holding the ordering lock may sit idle, keeping a shorter bound of its own', async () => {
+      const idleBound = (tx: TransactionSql) =>
+        tx<Array<{ ms: number }>>`select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout'`.then((rows) => rows[0]!.ms)
+      // A frozen or cut-off appender would otherwise stop every append of the deployment until its connection died.
+      const unbounded = await db.sql.begin(async (tx) => {
+        const before = await idleBound(tx)
+        await store.appendInTransaction(tx, streamName(), [event('Bounded')], { expectedRevision: 'no_stream' })
+        return { before, after: await idleBound(tx) }
+      })
+      expect(unbounded).toEqual({ before: 0, after: APPENDS_LOCK_IDLE_MS })
+      const shorter = await db.sql.begin(async (tx) => {
+        await tx`select set_config('idle_in_transaction_session_timeout', '2000', true)`
+        await store.appendInTransaction(tx, streamName(), [event('AlreadyBounded')], { expectedRevision: 'no_stream' })
+        return idleBound(tx)
+      })
+      expect(shorter).toBe(2000)
+      // Local to the transaction: the connection's own setting is as it was.
+      const [after] = await db.sql<Array<{ ms: number }>>`select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout'`
+      expect(after!.ms).toBe(0)
     })
 
     it("makes a retried 'any' append a no-op", async () => {

@@ -268,7 +268,22 @@ export function killPid(pid: number): void {
  * and each pid's file descriptors): tells the process that serves a port from an orphan still holding it.
  */
 export function listensOn(pids: number[], port: number): boolean {
-  const inodes = new Set<string>()
+  const listening = new Set(tcpSockets().filter((socket) => socket.localPort === port && socket.state === LISTEN).map((socket) => socket.inode))
+  return pids.some((pid) => [...socketInodesOf(pid)].some((inode) => listening.has(inode)))
+}
+
+/** The local ports of a process's TCP sockets: the client ports of its connections (PostgreSQL's `client_port`). */
+export function localPortsOf(pid: number): number[] {
+  const inodes = socketInodesOf(pid)
+  return tcpSockets().filter((socket) => inodes.has(socket.inode)).map((socket) => socket.localPort)
+}
+
+/** /proc/net/tcp's state of a listening socket. */
+const LISTEN = '0A'
+
+/** Every TCP socket of the machine (IPv4 and IPv6): its local port, state and inode. */
+function tcpSockets(): Array<{ localPort: number; state: string; inode: string }> {
+  const sockets: Array<{ localPort: number; state: string; inode: string }> = []
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = ''
     try {
@@ -279,20 +294,22 @@ export function listensOn(pids: number[], port: number): boolean {
     for (const line of text.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/)
       if (fields.length < 10) continue
-      const localPort = parseInt(fields[1]!.split(':')[1]!, 16)
-      if (localPort === port && fields[3] === '0A') inodes.add(fields[9]!)
+      sockets.push({ localPort: parseInt(fields[1]!.split(':')[1]!, 16), state: fields[3]!, inode: fields[9]! })
     }
   }
-  for (const pid of pids) {
-    for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
-      try {
-        const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
-        const match = /^socket:\[(\d+)\]$/.exec(target)
-        if (match && inodes.has(match[1]!)) return true
-      } catch {
-        // closed meanwhile
-      }
+  return sockets
+}
+
+/** The inodes of the sockets a process has open. */
+function socketInodesOf(pid: number): Set<string> {
+  const inodes = new Set<string>()
+  for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (match) inodes.add(match[1]!)
+    } catch {
+      // closed meanwhile
     }
   }
-  return false
+  return inodes
 }
