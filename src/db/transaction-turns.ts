@@ -7,8 +7,9 @@ import type { Sql } from './database.js'
  * statement asked meanwhile, such as an API read, would wait for all of them. Here transactions wait for
  * their turn in the process instead, one at a time on the connection, so a single statement waits at most
  * for the transaction under way (issue 11: the embedded API's latency during a run). The order of the
- * transactions among themselves is unchanged (first come, first served); nothing depends on this for
- * correctness.
+ * transactions among themselves is unchanged (first come, first served); a statement asked after a
+ * transaction that is still waiting for its turn runs before it, even with nothing else waiting (what needs
+ * the transaction's writes awaits it first, as it must on PostgreSQL's pool anyway).
  */
 export class TransactionTurns {
   private last: Promise<unknown> = Promise.resolve()
