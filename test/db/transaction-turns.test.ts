@@ -61,7 +61,8 @@ describe('the embedded database under waiting transactions', () => {
     })
     await begun.promise
     const waiting = [
-      sql.begin(async (tx) => {
+      // With its options, as the audit chain's read-only verification begins.
+      sql.begin('isolation level read committed', async (tx) => {
         await tx`insert into turn_log (who) values ('second')`
       }),
       pipelinedTransaction(sql, async (tx) => {
