@@ -357,18 +357,12 @@ export async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, o
     max_msgs_per_subject: -1,
     discard: DiscardPolicy.Old,
   }
-  let current
-  try {
-    current = await jsm.streams.info(spec.stream)
-  } catch (error) {
-    if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error
-    const made = await makeUnlessMadeMeanwhile(
-      () => jsm.streams.add({ name: spec.stream, retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1, ...settings }),
-      () => jsm.streams.info(spec.stream),
-    )
-    if (made === MADE) return true
-    current = made
-  }
+  const current = await findOrMake(
+    () => jsm.streams.info(spec.stream),
+    STREAM_NOT_FOUND,
+    () => jsm.streams.add({ name: spec.stream, retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1, ...settings }),
+  )
+  if (current === MADE) return true
   const config = current.config
   const drifted =
     config.subjects.join() !== settings.subjects.join() ||
@@ -385,25 +379,19 @@ export async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, o
 /** Creates the durable consumer when missing (true); with `bringBackSettings`, updates one whose settings differ. */
 export async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
   const settings = { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver }
-  let current
-  try {
-    current = await jsm.consumers.info(spec.stream, spec.durable)
-  } catch (error) {
-    if (apiErrorCode(error) !== CONSUMER_NOT_FOUND) throw error
-    const made = await makeUnlessMadeMeanwhile(
-      () =>
-        jsm.consumers.add(spec.stream, {
-          durable_name: spec.durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          filter_subject: spec.subject,
-          ...settings,
-        }),
-      () => jsm.consumers.info(spec.stream, spec.durable),
-    )
-    if (made === MADE) return true
-    current = made
-  }
+  const current = await findOrMake(
+    () => jsm.consumers.info(spec.stream, spec.durable),
+    CONSUMER_NOT_FOUND,
+    () =>
+      jsm.consumers.add(spec.stream, {
+        durable_name: spec.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: spec.subject,
+        ...settings,
+      }),
+  )
+  if (current === MADE) return true
   if (options.bringBackSettings && (current.config.ack_wait !== settings.ack_wait || current.config.max_deliver !== settings.max_deliver)) {
     await jsm.consumers.update(spec.stream, spec.durable, settings)
   }
@@ -413,13 +401,18 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: QueueTopology,
 const MADE = Symbol('made')
 
 /**
- * Makes what was found missing (`make`: MADE) where another process may be making it at the same moment
- * (processes started together): JetStream refusing the make is no failure when `find` finds it made
- * meanwhile (what it found: its settings are then compared and brought back as when found at once); else the
- * refusal is thrown. A make identical to what exists is answered as done; JetStream refuses one that differs
- * (a process of another release) or while it is briefly unavailable.
+ * What `find` finds; when JetStream says it is missing (`notFound`), `make` makes it (MADE). Another process
+ * may be making it at the same moment (processes started together): JetStream refusing the make is no
+ * failure when `find` then finds it (its settings are compared and brought back as when found at once); else
+ * the refusal is thrown. A make identical to what exists is answered as done; JetStream refuses one that
+ * differs (a process of another release) or while it is briefly unavailable.
  */
-async function makeUnlessMadeMeanwhile<T>(make: () => Promise<unknown>, find: () => Promise<T>): Promise<T | typeof MADE> {
+async function findOrMake<T>(find: () => Promise<T>, notFound: number, make: () => Promise<unknown>): Promise<T | typeof MADE> {
+  try {
+    return await find()
+  } catch (error) {
+    if (apiErrorCode(error) !== notFound) throw error
+  }
   try {
     await make()
     return MADE
