@@ -20,7 +20,19 @@ const TICKS_PER_SECOND = 100
 export interface CpuSample {
   /** CPU seconds so far, by group. */
   seconds: Record<string, number>
+  /** The machine's context switches so far (/proc/stat `ctxt`, every process); null where unreadable. */
+  contextSwitches: number | null
   at: number
+}
+
+/** The machine's context switches since boot (/proc/stat `ctxt`), or null. */
+function machineContextSwitches(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((entry) => entry.startsWith('ctxt '))
+    return line ? Number(line.slice(5)) : null
+  } catch {
+    return null
+  }
 }
 
 /** The fields of /proc/<pid>/stat after the command name (field n of proc(5) is index n − 3); null once it is gone. */
@@ -83,7 +95,7 @@ export function sampleCpu(postmasterPid: number | null, own: Record<string, numb
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)
   } catch {
-    return { seconds: {}, at: performance.now() }
+    return { seconds: {}, contextSwitches: null, at: performance.now() }
   }
   if (postmasterPid !== null) seconds.postgresql = processSeconds(postmasterPid) ?? 0
   for (const pid of pids) {
@@ -96,7 +108,7 @@ export function sampleCpu(postmasterPid: number | null, own: Record<string, numb
   }
   const usage = process.cpuUsage()
   seconds.bench = (usage.user + usage.system) / 1e6
-  return { seconds, at: performance.now() }
+  return { seconds, contextSwitches: machineContextSwitches(), at: performance.now() }
 }
 
 export interface CpuSpent {
@@ -104,6 +116,8 @@ export interface CpuSpent {
   seconds: Record<string, number>
   wallSeconds: number
   total: number
+  /** Context switches of the whole machine between the two samples (null where unreadable). */
+  contextSwitches: number | null
 }
 
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuSpent {
@@ -112,7 +126,8 @@ export function cpuBetween(before: CpuSample, after: CpuSample): CpuSpent {
     if (name in before.seconds) seconds[name] = Math.max(0, value - before.seconds[name]!)
   }
   const total = Object.values(seconds).reduce((sum, value) => sum + value, 0)
-  return { seconds, wallSeconds: (after.at - before.at) / 1000, total }
+  const contextSwitches = before.contextSwitches !== null && after.contextSwitches !== null ? after.contextSwitches - before.contextSwitches : null
+  return { seconds, wallSeconds: (after.at - before.at) / 1000, total, contextSwitches }
 }
 
 /** "service 3.1 s, postgresql 4.0 s, nats 0.3 s, bench 0.1 s = 7.5 CPU-s in 4.2 s (1.8 of 2 cores)" */

@@ -3,11 +3,14 @@
  * ROLE): one ROLE=api, one ROLE=projector and 1, 2, then 3 ROLE=worker processes, all on PostgreSQL + NATS
  * (one stream per deployment), each deployment on a fresh copy of the same seeded data. Every process has
  * WORKER_CONCURRENCY=4 and the deployment's WORKER_CAPACITY is 4 × the workers (a run's default
- * maxConcurrency, SPEC §9), so a worker added is capacity added.
+ * maxConcurrency, SPEC §9), so a worker added is capacity added. One run of each count of workers makes a
+ * round; a speed-up is a ratio of two runs of the same round, and the figures are the medians over the rounds
+ * (a single run's time moved by ±10 % on this shared machine, enough to turn a speed-up of ×1.05 into ×0.9).
  */
 import { performance } from 'node:perf_hooks'
 import type { Part } from '../lib/part.js'
-import { concurrency, scaled } from '../lib/env.js'
+import { concurrency, repetitions, scaled } from '../lib/env.js'
+import { median } from '../lib/stats.js'
 import { createDatabase, databaseUrl, dropDatabase, seedTemplate } from '../lib/pg.js'
 import { ChildService, compiledService, freePort, getToken, natsStream, serviceEnv, startAllTenantsRun, waitForCompletion } from '../lib/service.js'
 import { natsUrl } from '../lib/env.js'
@@ -54,49 +57,82 @@ async function deployment(database: string, workers: number): Promise<{ seconds:
   }
 }
 
+/**
+ * The order of the deployments in each round: rotated from round to round, so that a machine growing busier or
+ * quieter during the part does not favour one count of workers.
+ */
+function roundOrder(round: number): number[] {
+  const shift = round % WORKER_COUNTS.length
+  return [...WORKER_COUNTS.slice(shift), ...WORKER_COUNTS.slice(0, shift)]
+}
+
 export const workersPart: Part = {
   name: 'workers',
   summary: 'scale-out: the 2000×20 backfill with ROLE=api, ROLE=projector and 1, 2, 3 ROLE=worker processes',
   async run() {
     const shape = { tenants: scaled(2000), findings: 20 }
+    const rounds = repetitions(3)
     console.log(
       `all-tenants backfill of ${shape.tenants} tenants × ${shape.findings} findings; processes: api, projector, N workers ` +
-        `(WORKER_CONCURRENCY ${concurrency} each, WORKER_CAPACITY ${concurrency} × N); one run per N on a fresh copy`,
+        `(WORKER_CONCURRENCY ${concurrency} each, WORKER_CAPACITY ${concurrency} × N); ${rounds} round${rounds > 1 ? 's' : ''} of one run per N ` +
+        `(in rotated order), each on a fresh copy; a speed-up is paired within its round, and the median over the rounds is reported`,
     )
     const template = await seedTemplate(shape, 'tpl_workers')
-    const times = new Map<number, number>()
-    let oneWorkerCoresBusy: number | null = null
+    // Per round, the seconds of each count of workers; per round, the one-worker run's busy cores.
+    const times: Array<Map<number, number>> = []
+    const oneWorkerCoresBusy: number[] = []
     try {
-      for (const workers of WORKER_COUNTS) {
-        const copy = await createDatabase(`workers_${workers}`, template)
-        try {
-          const result = await deployment(copy, workers)
-          times.set(workers, result.seconds)
-          if (workers === 1) oneWorkerCoresBusy = result.cpu.total / result.cpu.wallSeconds
-          const previous = times.get(workers - 1)
-          console.log(
-            `  ${workers} worker${workers > 1 ? 's' : ''}: ${result.seconds.toFixed(2)} s (${result.outcome}, updated ${result.updated}), ` +
-              `${(shape.tenants / result.seconds).toFixed(0)} tenants/s` +
-              (previous ? `, ×${(previous / result.seconds).toFixed(2)} for the worker added, ×${(times.get(1)! / result.seconds).toFixed(2)} over 1 worker` : '') +
-              `; peak RSS api/projector/workers ${result.rss.map((mib) => mib.toFixed(0)).join('/')} MiB`,
-          )
-          console.log(`      CPU: ${formatCpu(result.cpu, cpus().length)}`)
-        } catch (error) {
-          console.log(`  ${workers} workers: FAILED: ${(error as Error).message}`)
-        } finally {
-          await dropDatabase(copy)
+      for (let round = 0; round < rounds; round++) {
+        const roundTimes = new Map<number, number>()
+        times.push(roundTimes)
+        for (const workers of roundOrder(round)) {
+          const copy = await createDatabase(`workers_${workers}_${round}`, template)
+          try {
+            const result = await deployment(copy, workers)
+            roundTimes.set(workers, result.seconds)
+            if (workers === 1) oneWorkerCoresBusy.push(result.cpu.total / result.cpu.wallSeconds)
+            console.log(
+              `  round ${round + 1}, ${workers} worker${workers > 1 ? 's' : ''}: ${result.seconds.toFixed(2)} s (${result.outcome}, updated ${result.updated}), ` +
+                `${(shape.tenants / result.seconds).toFixed(0)} tenants/s; peak RSS api/projector/workers ${result.rss.map((mib) => mib.toFixed(0)).join('/')} MiB`,
+            )
+            const switches = result.cpu.contextSwitches
+            console.log(
+              `      CPU: ${formatCpu(result.cpu, cpus().length)}` +
+                (switches === null ? '' : `; ${(result.cpu.total * 1000 / shape.tenants).toFixed(2)} CPU-ms and ${(switches / shape.tenants).toFixed(1)} context switches (machine-wide) a tenant`),
+            )
+          } catch (error) {
+            console.log(`  round ${round + 1}, ${workers} workers: FAILED: ${(error as Error).message}`)
+          } finally {
+            await dropDatabase(copy)
+          }
         }
       }
     } finally {
       await dropDatabase(template)
     }
     const keys: Record<string, number> = {}
-    for (const workers of [2, 3]) {
-      if (times.has(1) && times.has(workers)) keys[`workers_${workers}_speedup`] = Number((times.get(1)! / times.get(workers)!).toFixed(3))
+    const speedups = new Map<number, number[]>()
+    for (const roundTimes of times) {
+      const one = roundTimes.get(1)
+      for (const workers of WORKER_COUNTS.filter((count) => count > 1)) {
+        const these = roundTimes.get(workers)
+        if (one !== undefined && these !== undefined) speedups.set(workers, [...(speedups.get(workers) ?? []), one / these])
+      }
+    }
+    const secondsOf = (workers: number) => times.map((roundTimes) => roundTimes.get(workers)).filter((value): value is number => value !== undefined)
+    for (const workers of WORKER_COUNTS) {
+      const seconds = secondsOf(workers)
+      if (seconds.length === 0) continue
+      const paired = speedups.get(workers)
+      console.log(
+        `  ${workers} worker${workers > 1 ? 's' : ''}: median ${median(seconds).toFixed(2)} s (${seconds.map((value) => value.toFixed(2)).join(', ')})` +
+          (paired ? `; over 1 worker in the same round ×${paired.map((value) => value.toFixed(2)).join(', ×')}: median ×${median(paired).toFixed(2)}` : ''),
+      )
+      if (paired) keys[`workers_${workers}_speedup`] = Number(median(paired).toFixed(3))
     }
     // How much of the machine one worker already keeps busy (all processes, PostgreSQL and NATS included): the
     // most any number of workers could speed the run up is the cores over this.
-    if (oneWorkerCoresBusy !== null) keys.workers_1_cores_busy = Number(oneWorkerCoresBusy.toFixed(2))
+    if (oneWorkerCoresBusy.length > 0) keys.workers_1_cores_busy = Number(median(oneWorkerCoresBusy).toFixed(2))
     return keys
   },
 }
