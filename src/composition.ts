@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
 import { introduceCapabilities } from './commands/operators.js'
 import type { Config } from './config.js'
-import { connectPostgres, startEmbedded, type Database } from './db/database.js'
+import { connectPostgres, IDLE_IN_TRANSACTION_MS, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
 import { createApp } from './http/app.js'
 import { ensureConsoleAlertDestination } from './projections/alerts.js'
@@ -70,8 +70,6 @@ export interface ComposeOverrides {
 const HEALTH_TIMEOUT_MS = 2_000
 /** A worker process that leads died: another leads within this long of its connection ending. */
 const LEADER_CHECK_MS = 1_000
-/** A repair transaction left idle this long by a worker that stopped (frozen, gone) is ended by PostgreSQL. */
-const REPAIR_IDLE_IN_TRANSACTION_MS = 60_000
 /** Before-images are kept for days: an hourly purge keeps them within an hour of their retention. */
 const BEFORE_IMAGE_PURGE_INTERVAL_MS = 3_600_000
 
@@ -216,7 +214,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
     const worker = new TenantWorker(
       { ...deps, catalog },
-      { heartbeatMs, idleInTransactionMs: db.kind === 'postgres' ? REPAIR_IDLE_IN_TRANSACTION_MS : 0, ...overrides.tenantWorker },
+      { heartbeatMs, idleInTransactionMs: db.kind === 'postgres' ? IDLE_IN_TRANSACTION_MS : 0, ...overrides.tenantWorker },
     )
     consumer = await worker.start(config.WORKER_CONCURRENCY)
     reconciler = new Reconciler({ ...deps, catalog, planLock: db.kind === 'postgres', queueAvailable: () => queue.healthy() }, {

@@ -19,8 +19,26 @@ export interface Database {
 
 const quiet = { onnotice: () => {} }
 
-export async function connectPostgres(url: string, options: { max?: number } = {}): Promise<Database> {
-  const sql = postgres(url, { max: options.max ?? 10, ...quiet, connection: { application_name: 'runbook-control-plane' } })
+/**
+ * How long a transaction of the service may sit idle (waiting for the service's next statement) before
+ * PostgreSQL ends its connection. A live process sends its next statement at once (its transactions run no
+ * one's code but its own between statements, and a repair pipelines its statements); one frozen, cut off or
+ * gone between two round trips would otherwise keep its transaction's locks (a stream's row, a run's lock
+ * that every repair of the run waits for) until the server noticed the connection gone, which may be never.
+ * Transactions that hold what everyone waits for bound themselves more tightly (the appends' ordering lock:
+ * APPENDS_LOCK_IDLE_MS). Not on the embedded database: its one connection is the whole service's.
+ */
+export const IDLE_IN_TRANSACTION_MS = 60_000
+
+export async function connectPostgres(url: string, options: { max?: number; idleInTransactionMs?: number } = {}): Promise<Database> {
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    ...quiet,
+    connection: {
+      application_name: 'runbook-control-plane',
+      idle_in_transaction_session_timeout: options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS,
+    },
+  })
   await sql`select 1`
   return { sql, kind: 'postgres', url, close: () => sql.end({ timeout: 5 }) }
 }

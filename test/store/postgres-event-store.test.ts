@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Database, TransactionSql } from '../../src/db/database.js'
+import { IDLE_IN_TRANSACTION_MS, type Database, type TransactionSql } from '../../src/db/database.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { WrongExpectedRevisionError, type EventToAppend, type StoredEvent } from '../../src/store/event-store.js'
 import { APPENDS_LOCK_IDLE_MS, eventStoreSchema, PostgresEventStore } from '../../src/store/postgres-event-store.js'
@@ -46,12 +46,15 @@ for (const flavour of databaseFlavours()) {
       const idleBound = (tx: TransactionSql) =>
         tx<Array<{ ms: number }>>`select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout'`.then((rows) => rows[0]!.ms)
       // A frozen or cut-off appender would otherwise stop every append of the deployment until its connection died.
-      const unbounded = await db.sql.begin(async (tx) => {
+      // The connection's own bound: IDLE_IN_TRANSACTION_MS on PostgreSQL, none on the embedded database.
+      const [own] = await db.sql<Array<{ ms: number }>>`select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout'`
+      expect(own!.ms).toBe(db.kind === 'postgres' ? IDLE_IN_TRANSACTION_MS : 0)
+      const looser = await db.sql.begin(async (tx) => {
         const before = await idleBound(tx)
         await store.appendInTransaction(tx, streamName(), [event('Bounded')], { expectedRevision: 'no_stream' })
         return { before, after: await idleBound(tx) }
       })
-      expect(unbounded).toEqual({ before: 0, after: APPENDS_LOCK_IDLE_MS })
+      expect(looser).toEqual({ before: own!.ms, after: APPENDS_LOCK_IDLE_MS })
       const shorter = await db.sql.begin(async (tx) => {
         await tx`select set_config('idle_in_transaction_session_timeout', '2000', true)`
         await store.appendInTransaction(tx, streamName(), [event('AlreadyBounded')], { expectedRevision: 'no_stream' })
@@ -60,7 +63,7 @@ for (const flavour of databaseFlavours()) {
       expect(shorter).toBe(2000)
       // Local to the transaction: the connection's own setting is as it was.
       const [after] = await db.sql<Array<{ ms: number }>>`select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout'`
-      expect(after!.ms).toBe(0)
+      expect(after!.ms).toBe(own!.ms)
     })
 
     it("makes a retried 'any' append a no-op", async () => {
