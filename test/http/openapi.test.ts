@@ -129,7 +129,8 @@ describe(`OpenAPI document: ${service.name}`, () => {
       'GET /api/runbooks': ['401', '403'],
       'GET /api/tenants': ['400', '401', '403'],
       'POST /api/runbooks/{key}/preflight': ['400', '401', '403', '404', '413', '415', '422'],
-      'POST /api/runbooks/{key}/runs': ['400', '401', '403', '404', '409', '413', '415', '422'],
+      // SPEC §9: a start while halted is 423.
+      'POST /api/runbooks/{key}/runs': ['400', '401', '403', '404', '409', '413', '415', '422', '423'],
       'GET /api/runs': ['400', '401', '403'],
       'GET /api/runs/{id}': ['401', '403', '404'],
       'GET /api/runs/{id}/events': ['401', '403', '404'],

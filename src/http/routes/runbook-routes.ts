@@ -13,7 +13,7 @@ import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import { preflightBodySchema, preflightPlanQuerySchema, startRunBodySchema, tenantQuerySchema } from '../request-schemas.js'
-import { startConflictProblemSchema } from '../schemas/problem-schemas.js'
+import { haltedProblemSchema, startConflictProblemSchema } from '../schemas/problem-schemas.js'
 import {
   catalogSchema,
   planTenantPageSchema,
@@ -97,6 +97,7 @@ const startRunRoute = apiRoute({
       description: 'An identical run is active (`runId` names it), or the start is pinned to a preview the data drifted from (`code: PLAN_DRIFTED`, with `pinned`, `current` and the `tenants` that changed).',
       schema: startConflictProblemSchema,
     },
+    423: { description: 'The deployment is halted: no run starts until the halt is lifted (SPEC §9).', schema: haltedProblemSchema },
   },
 })
 
