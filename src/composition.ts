@@ -90,7 +90,8 @@ async function applyServiceSchema(config: Pick<Config, 'EVENTSTORE_URL'>, db: Da
 
 /** The event store: EventStoreDB when configured, the database's own tables otherwise. */
 export async function connectEventStore(config: Pick<Config, 'EVENTSTORE_URL'>, db: Database): Promise<EventStore> {
-  if (!config.EVENTSTORE_URL) return new PostgresEventStore(db.sql)
+  // On PostgreSQL the roles may be processes of their own: each append wakes every process's followers.
+  if (!config.EVENTSTORE_URL) return new PostgresEventStore(db.sql, { acrossProcesses: db.kind === 'postgres' })
   // Loaded only when configured, as the NATS queue below: the clients are tens of MiB the embedded default does not need.
   const { EventStoreDbEventStore } = await import('./store/eventstoredb-event-store.js')
   return EventStoreDbEventStore.connect(config.EVENTSTORE_URL)

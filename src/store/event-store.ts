@@ -69,7 +69,10 @@ export interface EventStore {
    * position of the last event it saw never skips an event committed later at an earlier place.
    */
   readAll(options: ReadAllOptions): Promise<StoredEvent[]>
-  /** Wakes subscribers early when this process appended something (they still poll for other writers). */
+  /**
+   * Wakes subscribers early when this process appended something, and where the store can tell (PostgreSQL
+   * shared by the roles as processes) when any process did; they still poll, for what no wake-up announced.
+   */
   onAppended(listener: () => void): () => void
   close(): Promise<void>
 }

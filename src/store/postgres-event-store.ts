@@ -2,6 +2,7 @@ import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
 import { inTurn } from '../db/transaction-turns.js'
+import { AppendWakeups, APPENDS_CHANNEL } from './append-wakeups.js'
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -271,8 +272,16 @@ const statements = {
    * APPENDS_LOCK_IDLE_MS from here on (a shorter bound the transaction set is kept): a process frozen or cut
    * off between two of its round trips would otherwise stop every append until its connection dies.
    */
-  lockAppends(db: Executor) {
-    return db`
+  lockAppends(db: Executor, notify: boolean) {
+    // `notify`: other processes follow the store too (see AppendWakeups); the notification is sent at the commit,
+    // once, however many appends the transaction made.
+    return notify
+      ? db`
+      select set_config('idle_in_transaction_session_timeout',
+               (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
+             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}), pg_notify(${APPENDS_CHANNEL}, '')
+      from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
+      : db`
       select set_config('idle_in_transaction_session_timeout',
                (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
              pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK})
@@ -307,13 +316,30 @@ const UNIQUE_VIOLATION = '23505'
 const EVENT_ID_CONSTRAINT = 'event_store_events_event_id_key'
 const POSITION_PATTERN = /^(\d+):(\d+)$/
 
+export interface PostgresEventStoreOptions {
+  /**
+   * Other processes append to this store and follow it (PostgreSQL, the roles as processes): every append
+   * NOTIFYs at its commit, and `onAppended` listeners hear of every process's appends (AppendWakeups), not
+   * of this process's alone. Not on the embedded database: one process owns it.
+   */
+  acrossProcesses?: boolean
+}
+
 export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
+  private readonly acrossProcesses: boolean
+  /** Listening for other processes' appends: from the first `onAppended` listener on. */
+  private wakeups: AppendWakeups | null = null
 
   readonly atomicMultiStreamAppend = true
 
   /** The connection belongs to the caller; `close()` does not end it. */
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    options: PostgresEventStoreOptions = {},
+  ) {
+    this.acrossProcesses = options.acrossProcesses ?? false
+  }
 
   async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
     const results = (await this.sql.begin(async (tx) => {
@@ -429,7 +455,7 @@ export class PostgresEventStore implements EventStore {
 
   private async writeGroupNow(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
     const db = await this.sql.reserve()
-    const sent = [db`begin`.execute(), statements.lockAppends(db).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
+    const sent = [db`begin`.execute(), statements.lockAppends(db, this.acrossProcesses).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
     const settled = await Promise.allSettled(sent)
     // Back to the pool only if it still talks to the server: the commit's answer (a result or the server's
     // error) came on it. A connection that died is the pool's already (closed, to be opened again).
@@ -447,7 +473,7 @@ export class PostgresEventStore implements EventStore {
   private async appendAlone(append: PendingAppend): Promise<AppendResult> {
     const result = await this.appendWith(this.sql, append.streamId, append.events, append.expected, (condition) =>
       this.sql.begin(async (tx) => {
-        const [, rows] = await Promise.all([statements.lockAppends(tx).execute(), statements.appendEvents(tx, append.streamId, condition, append.events).execute()])
+        const [, rows] = await Promise.all([statements.lockAppends(tx, this.acrossProcesses).execute(), statements.appendEvents(tx, append.streamId, condition, append.events).execute()])
         return rows[0]
       }) as Promise<AppendedRow | undefined>,
     )
@@ -458,14 +484,15 @@ export class PostgresEventStore implements EventStore {
   /**
    * Appends inside a transaction the caller holds (e.g. to make an append and another write atomic, or
    * to keep a transaction open in tests). Same semantics as `append`, except that `onAppended` listeners
-   * are not told — the caller knows when it commits and may call `notifyAppended()` then; subscribers
-   * find the events on their next poll anyway. The append runs in a savepoint so that a retried batch
+   * are not told by this call — the caller knows when it commits and may call `notifyAppended()` then;
+   * across processes the commit's notification tells them, and otherwise they find the events on their
+   * next poll anyway. The append runs in a savepoint so that a retried batch
    * (an event id violation) does not abort the caller's transaction.
    */
   async appendInTransaction(tx: TransactionSql, streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     // The lock is taken outside the savepoint so that it is held to the caller's commit, whatever the retry does.
     // Every other append waits for that commit: keep such transactions short.
-    await statements.lockAppends(tx)
+    await statements.lockAppends(tx, this.acrossProcesses)
     return this.appendWith(tx, streamId, events, options.expectedRevision, (condition) =>
       tx.savepoint(async (savepoint) => (await statements.appendEvents(savepoint, streamId, condition, events))[0]),
     )
@@ -508,6 +535,10 @@ export class PostgresEventStore implements EventStore {
 
   onAppended(listener: () => void): () => void {
     this.listeners.add(listener)
+    if (this.acrossProcesses && !this.wakeups) {
+      this.wakeups = new AppendWakeups(this.sql, () => this.notifyAppended())
+      this.wakeups.start()
+    }
     return () => this.listeners.delete(listener)
   }
 
@@ -524,6 +555,14 @@ export class PostgresEventStore implements EventStore {
 
   async close(): Promise<void> {
     this.listeners.clear()
+    const wakeups = this.wakeups
+    this.wakeups = null
+    await wakeups?.close()
+  }
+
+  /** The backend pid of the connection listening for other processes' appends, while it listens (tests). */
+  get wakeupsPid(): number | null {
+    return this.wakeups?.pid ?? null
   }
 
   /** `insert` runs the append statement; `db` answers the follow-up questions when it inserted nothing. */

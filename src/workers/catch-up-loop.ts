@@ -1,14 +1,17 @@
 import type { EventStore } from '../store/event-store.js'
 
 export interface CatchUpLoopOptions {
-  /** Announces appends committed in this process (other processes' appends are found by the poll). */
+  /**
+   * Announces appends committed in this process, and on PostgreSQL in the deployment's other processes
+   * (AppendWakeups); what no announcement reaches is found by the poll.
+   */
   store: Pick<EventStore, 'onAppended'>
   /**
    * Reads and handles what the store holds, to its end: a short batch is the end of the log when read, so
    * a pass returns after one without reading again. Calls `reading()` right before each read it issues.
    */
   pass: () => Promise<unknown>
-  /** The wait when nothing was announced: appends of other processes show up at the latest after it. */
+  /** The wait when nothing was announced: an append no announcement reached shows up at the latest after it. */
   pollIntervalMs: number
   /** A pause after a wake-up, before the next pass, so that a burst of appends is read together. */
   coalesceMs: number

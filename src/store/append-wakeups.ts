@@ -1,0 +1,98 @@
+import postgres from 'postgres'
+import type { Sql } from '../db/database.js'
+
+/**
+ * The channel an append NOTIFYs at its commit when the store's processes share a PostgreSQL database
+ * (PostgresEventStore's `acrossProcesses`).
+ */
+export const APPENDS_CHANNEL = 'rcp_events_appended'
+
+/** How the listening connection is named in `pg_stat_activity`. */
+export const APPEND_WAKEUPS_APPLICATION_NAME = 'runbook-control-plane append wake-ups'
+
+/**
+ * Tells this process of appends other processes committed, as they commit: a LISTEN on APPENDS_CHANNEL, on a
+ * connection of its own (a pooled one may be lent to a transaction). The followers of the store (the
+ * dispatcher, the projector, the planner, the verifier) otherwise learned of another process's append only
+ * at their next poll, and a run's next jobs waited for the dispatcher to read its last results: with two
+ * worker processes, half the results took up to a poll interval to be seen.
+ *
+ * Only a latency: a notification lost (the connection down, the server restarting) is an append found at the
+ * next poll. The connection lost, it listens again after `reconnectDelayMs`, and wakes the followers once it
+ * listens, for what was appended while it did not.
+ */
+export class AppendWakeups {
+  private client: postgres.Sql | null = null
+  private retry: NodeJS.Timeout | null = null
+  private closed = false
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly wake: () => void,
+    private readonly options: { reconnectDelayMs?: number } = {},
+  ) {}
+
+  /** The backend pid of the listening connection while it listens (tests end it). */
+  pid: number | null = null
+
+  start(): void {
+    void this.listen()
+  }
+
+  private async listen(): Promise<void> {
+    if (this.closed) return
+    const options = this.sql.options as unknown as Record<string, unknown>
+    const client: postgres.Sql = postgres({
+      ...(options as object),
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      connection: { ...(options.connection as object), application_name: APPEND_WAKEUPS_APPLICATION_NAME },
+      onnotify: (channel: string) => {
+        if (channel === APPENDS_CHANNEL) this.wake()
+      },
+      onclose: () => {
+        if (client !== this.client) return
+        this.client = null
+        this.pid = null
+        void client.end({ timeout: 0 }).catch(() => {})
+        this.listenLater()
+      },
+    } as unknown as postgres.Options<{}>)
+    try {
+      await client.unsafe(`listen ${APPENDS_CHANNEL}`)
+      const [row] = await client<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+      if (this.closed) {
+        await client.end({ timeout: 0 })
+        return
+      }
+      this.client = client
+      this.pid = row!.pid
+      // What other processes appended while nothing listened is read now, not at the next poll.
+      this.wake()
+    } catch {
+      await client.end({ timeout: 0 }).catch(() => {})
+      this.listenLater()
+    }
+  }
+
+  private listenLater(): void {
+    if (this.closed || this.retry) return
+    this.retry = setTimeout(() => {
+      this.retry = null
+      void this.listen()
+    }, this.options.reconnectDelayMs ?? 1_000)
+    this.retry.unref()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.retry) clearTimeout(this.retry)
+    this.retry = null
+    const client = this.client
+    this.client = null
+    this.pid = null
+    await client?.end({ timeout: 1 })
+  }
+}
