@@ -26,8 +26,13 @@ export class AppendWakeups {
   private retry: NodeJS.Timeout | null = null
   private closed = false
 
+  /**
+   * `ownPayload`: what this process's own appends notify with. Their commits told its followers already, so
+   * their notifications are ignored (each would only make every follower read again, for nothing).
+   */
   constructor(
     private readonly sql: Sql,
+    private readonly ownPayload: string,
     private readonly wake: () => void,
     private readonly options: { reconnectDelayMs?: number } = {},
   ) {}
@@ -49,8 +54,8 @@ export class AppendWakeups {
       max_lifetime: null,
       fetch_types: false,
       connection: { ...(options.connection as object), application_name: APPEND_WAKEUPS_APPLICATION_NAME },
-      onnotify: (channel: string) => {
-        if (channel === APPENDS_CHANNEL) this.wake()
+      onnotify: (channel: string, payload: string) => {
+        if (channel === APPENDS_CHANNEL && payload !== this.ownPayload) this.wake()
       },
       onclose: () => {
         if (client !== this.client) return

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
@@ -272,14 +273,14 @@ const statements = {
    * APPENDS_LOCK_IDLE_MS from here on (a shorter bound the transaction set is kept): a process frozen or cut
    * off between two of its round trips would otherwise stop every append until its connection dies.
    */
-  lockAppends(db: Executor, notify: boolean) {
-    // `notify`: other processes follow the store too (see AppendWakeups); the notification is sent at the commit,
-    // once, however many appends the transaction made.
-    return notify
+  lockAppends(db: Executor, notifyAs: string | null) {
+    // `notifyAs`: other processes follow the store too (see AppendWakeups), and this process's appends notify
+    // with it; the notification is sent at the commit, once, however many appends the transaction made.
+    return notifyAs !== null
       ? db`
       select set_config('idle_in_transaction_session_timeout',
                (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
-             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}), pg_notify(${APPENDS_CHANNEL}, '')
+             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}), pg_notify(${APPENDS_CHANNEL}, ${notifyAs})
       from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
       : db`
       select set_config('idle_in_transaction_session_timeout',
@@ -327,7 +328,8 @@ export interface PostgresEventStoreOptions {
 
 export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
-  private readonly acrossProcesses: boolean
+  /** What this process's appends NOTIFY with when other processes follow the store too (else null): see AppendWakeups. */
+  private readonly notifyAs: string | null
   /** Listening for other processes' appends: from the first `onAppended` listener on. */
   private wakeups: AppendWakeups | null = null
 
@@ -338,7 +340,7 @@ export class PostgresEventStore implements EventStore {
     private readonly sql: Sql,
     options: PostgresEventStoreOptions = {},
   ) {
-    this.acrossProcesses = options.acrossProcesses ?? false
+    this.notifyAs = options.acrossProcesses ? `process ${randomUUID()}` : null
   }
 
   async appendMany(appends: StreamAppend[]): Promise<AppendResult[]> {
@@ -455,7 +457,7 @@ export class PostgresEventStore implements EventStore {
 
   private async writeGroupNow(group: readonly PendingAppend[]): Promise<Map<string, AppendedRow>> {
     const db = await this.sql.reserve()
-    const sent = [db`begin`.execute(), statements.lockAppends(db, this.acrossProcesses).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
+    const sent = [db`begin`.execute(), statements.lockAppends(db, this.notifyAs).execute(), statements.appendGroup(db, group).execute(), db`commit`.execute()]
     const settled = await Promise.allSettled(sent)
     // Back to the pool only if it still talks to the server: the commit's answer (a result or the server's
     // error) came on it. A connection that died is the pool's already (closed, to be opened again).
@@ -473,7 +475,7 @@ export class PostgresEventStore implements EventStore {
   private async appendAlone(append: PendingAppend): Promise<AppendResult> {
     const result = await this.appendWith(this.sql, append.streamId, append.events, append.expected, (condition) =>
       this.sql.begin(async (tx) => {
-        const [, rows] = await Promise.all([statements.lockAppends(tx, this.acrossProcesses).execute(), statements.appendEvents(tx, append.streamId, condition, append.events).execute()])
+        const [, rows] = await Promise.all([statements.lockAppends(tx, this.notifyAs).execute(), statements.appendEvents(tx, append.streamId, condition, append.events).execute()])
         return rows[0]
       }) as Promise<AppendedRow | undefined>,
     )
@@ -484,15 +486,15 @@ export class PostgresEventStore implements EventStore {
   /**
    * Appends inside a transaction the caller holds (e.g. to make an append and another write atomic, or
    * to keep a transaction open in tests). Same semantics as `append`, except that `onAppended` listeners
-   * are not told by this call — the caller knows when it commits and may call `notifyAppended()` then;
-   * across processes the commit's notification tells them, and otherwise they find the events on their
-   * next poll anyway. The append runs in a savepoint so that a retried batch
-   * (an event id violation) does not abort the caller's transaction.
+   * are not told — the caller knows when it commits and may call `notifyAppended()` then (other processes'
+   * followers are told by the commit's notification); subscribers find the events on their next poll
+   * anyway. The append runs in a savepoint so that a retried batch (an event id violation) does not abort
+   * the caller's transaction.
    */
   async appendInTransaction(tx: TransactionSql, streamId: string, events: EventToAppend[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     // The lock is taken outside the savepoint so that it is held to the caller's commit, whatever the retry does.
     // Every other append waits for that commit: keep such transactions short.
-    await statements.lockAppends(tx, this.acrossProcesses)
+    await statements.lockAppends(tx, this.notifyAs)
     return this.appendWith(tx, streamId, events, options.expectedRevision, (condition) =>
       tx.savepoint(async (savepoint) => (await statements.appendEvents(savepoint, streamId, condition, events))[0]),
     )
@@ -535,8 +537,8 @@ export class PostgresEventStore implements EventStore {
 
   onAppended(listener: () => void): () => void {
     this.listeners.add(listener)
-    if (this.acrossProcesses && !this.wakeups) {
-      this.wakeups = new AppendWakeups(this.sql, () => this.notifyAppended())
+    if (this.notifyAs !== null && !this.wakeups) {
+      this.wakeups = new AppendWakeups(this.sql, this.notifyAs, () => this.notifyAppended())
       this.wakeups.start()
     }
     return () => this.listeners.delete(listener)

@@ -50,6 +50,20 @@ describe.skipIf(!TEST_POSTGRES_URL)('wake-ups across processes (PostgreSQL)', ()
     expect(followerWakes.count).toBe(3)
   })
 
+  it("wakes its own followers once for its own append: at the commit, not again at the append's notification", async () => {
+    const { appender, follower, followerWakes } = await twoProcesses()
+    // The follower's own append: its followers are told at the commit (synchronously, by the store itself).
+    await follower.append(streamName(), [event('Own')], { expectedRevision: 'no_stream' })
+    expect(followerWakes.count).toBe(2)
+    // Another process's append after it: notifications come in commit order on the one listening connection,
+    // so the own append's notification, were it heeded, would have woken the followers before this one.
+    const woken = followerWakes.next()
+    await appender.append(streamName(), [event('Other')], { expectedRevision: 'no_stream' })
+    await woken
+    // Listening, the own append's commit, the other's notification.
+    expect(followerWakes.count).toBe(3)
+  })
+
   it('listens again after its connection was lost, and wakes its followers for what was appended meanwhile', async () => {
     const { db, appender, follower, followerWakes } = await twoProcesses()
     const lostPid = follower.wakeupsPid!
