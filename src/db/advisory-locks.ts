@@ -52,11 +52,24 @@ export function runSlotLockPrefix(runId: string): string {
  * `locked` is false. The lock is held by a transaction of its own while `work` runs on the pool's other
  * connections; a process that dies lets go of it with its connection. The embedded database (one
  * connection) takes none: its single connection would be held from the work.
+ *
+ * The holding transaction sends nothing while `work` runs (a plan's or a verification's scan of every
+ * tenant: minutes for a large run), so it tells the server it is alive every third of the connection's idle
+ * bound (`idle_in_transaction_session_timeout`, see IDLE_IN_TRANSACTION_MS): the bound then ends it only
+ * when this process stops (frozen, cut off), and frees the lock for another.
  */
 export function whileHolding<T>(sql: Sql, lockName: string, locked: boolean, work: () => Promise<T>): Promise<T> {
   if (!locked) return work()
   return sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtextextended(${lockName}, 0))`
-    return work()
+    const [held] = await tx<Array<{ idle_bound_ms: number }>>`
+      select pg_advisory_xact_lock(hashtextextended(${lockName}, 0)),
+             (select setting::int from pg_settings where name = 'idle_in_transaction_session_timeout') as idle_bound_ms`
+    const boundMs = held!.idle_bound_ms
+    const alive = boundMs > 0 ? setInterval(() => void tx`select 1`.catch(() => {}), Math.max(1, Math.floor(boundMs / 3))) : null
+    try {
+      return await work()
+    } finally {
+      if (alive) clearInterval(alive)
+    }
   }) as Promise<T>
 }

@@ -91,6 +91,15 @@ export class AppendWakeups {
     this.retry.unref()
   }
 
+  /**
+   * Resolves once every notification committed before the call has been handled (while listening): a round
+   * trip on the listening connection, whose server sends the notifications pending for it before it answers.
+   */
+  async delivered(): Promise<void> {
+    const client = this.client
+    if (client) await client`select 1`
+  }
+
   async close(): Promise<void> {
     this.closed = true
     if (this.retry) clearTimeout(this.retry)

@@ -567,6 +567,11 @@ export class PostgresEventStore implements EventStore {
     return this.wakeups?.pid ?? null
   }
 
+  /** Resolves once the notifications of appends committed so far were handled (tests: see AppendWakeups). */
+  async wakeupsDelivered(): Promise<void> {
+    await this.wakeups?.delivered()
+  }
+
   /** `insert` runs the append statement; `db` answers the follow-up questions when it inserted nothing. */
   private async appendWith(
     db: Executor,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import postgres from 'postgres'
+import { whileHolding } from '../../src/db/advisory-locks.js'
 import { connectPostgres, IDLE_IN_TRANSACTION_MS, type Database } from '../../src/db/database.js'
 import { freshPostgresDatabase, TEST_POSTGRES_URL } from '../support/databases.js'
 
@@ -48,5 +49,31 @@ describe.skipIf(!TEST_POSTGRES_URL)('idle transactions of the service on Postgre
     expect(otherGotTheLock).toBe(true)
     const [row] = await pool.sql<Array<{ one: number }>>`select 1 as one`
     expect(row!.one).toBe(1)
+  })
+
+  it('leave a lock held for work on other connections (a plan, a verification) to its end, however long', async () => {
+    db = await freshPostgresDatabase()
+    pool = await connectPostgres(db.url, { idleInTransactionMs: 300 })
+    other = postgres(db.url, { max: 1, onnotice: () => {} })
+    const lockName = 'run-plan:idle-bound-test'
+    const tryLock = async () => {
+      const [row] = await other!<Array<{ taken: boolean }>>`
+        select pg_try_advisory_lock(hashtextextended(${lockName}, 0)) as taken`
+      if (row!.taken) await other!`select pg_advisory_unlock(hashtextextended(${lockName}, 0))`
+      return row!.taken
+    }
+    const seen: boolean[] = []
+    const result = await whileHolding(pool.sql, lockName, true, async () => {
+      // The work of a long scan, on the pool's other connections, well past the holder's idle bound.
+      for (let i = 0; i < 4; i++) {
+        await pool!.sql`select pg_sleep(0.3)`
+        seen.push(await tryLock())
+      }
+      return 'planned'
+    })
+    expect(result).toBe('planned')
+    // Held throughout: nobody else could take it.
+    expect(seen).toEqual([false, false, false, false])
+    expect(await tryLock()).toBe(true)
   })
 })
