@@ -89,8 +89,10 @@ export const workersPart: Part = {
           const copy = await createDatabase(`workers_${workers}_${round}`, template)
           try {
             const result = await deployment(copy, workers)
-            roundTimes.set(workers, result.seconds)
-            if (workers === 1) oneWorkerCoresBusy.push(result.cpu.total / result.cpu.wallSeconds)
+            // A run that did not succeed is no time of the work: reported, never in a median.
+            const whole = result.outcome === 'succeeded'
+            if (whole) roundTimes.set(workers, result.seconds)
+            if (whole && workers === 1) oneWorkerCoresBusy.push(result.cpu.total / result.cpu.wallSeconds)
             console.log(
               `  round ${round + 1}, ${workers} worker${workers > 1 ? 's' : ''}: ${result.seconds.toFixed(2)} s (${result.outcome}, updated ${result.updated}), ` +
                 `${(shape.tenants / result.seconds).toFixed(0)} tenants/s; peak RSS api/projector/workers ${result.rss.map((mib) => mib.toFixed(0)).join('/')} MiB`,

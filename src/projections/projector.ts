@@ -146,7 +146,7 @@ export class Projector {
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer')
   }
 
-  /** Starts the background loop: applies what is there, then waits for an append in this process or the next poll. */
+  /** Starts the background loop: applies what is there, then waits for an append the store announces (see CatchUpLoop) or the next poll. */
   start(): void {
     if (this.loop) return
     this.loop = new CatchUpLoop({

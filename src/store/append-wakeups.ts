@@ -21,8 +21,19 @@ export const APPEND_WAKEUPS_APPLICATION_NAME = 'runbook-control-plane append wak
  * next poll. The connection lost, it listens again after `reconnectDelayMs`, and wakes the followers once it
  * listens, for what was appended while it did not.
  */
+/**
+ * How often a listening connection says it is alive, and how long the server lets it be silent. A process
+ * that stops (frozen, its host gone) stops reading its notifications; PostgreSQL keeps the notification
+ * queue for the slowest listener, and a queue full (8 GB) refuses every NOTIFY, i.e. every append. Silent
+ * for LISTENER_SILENCE_MS, its session is ended (PostgreSQL 14 and later: `idle_session_timeout`), as the
+ * leader lease's is; a heartbeat that fails tells a live process its connection is gone.
+ */
+const LISTENER_HEARTBEAT_MS = 10_000
+const LISTENER_SILENCE_MS = 60_000
+
 export class AppendWakeups {
   private client: postgres.Sql | null = null
+  private heartbeat: NodeJS.Timeout | null = null
   private retry: NodeJS.Timeout | null = null
   private closed = false
 
@@ -61,19 +72,25 @@ export class AppendWakeups {
         if (client !== this.client) return
         this.client = null
         this.pid = null
+        this.stopHeartbeat()
         void client.end({ timeout: 0 }).catch(() => {})
         this.listenLater()
       },
     } as unknown as postgres.Options<{}>)
     try {
       await client.unsafe(`listen ${APPENDS_CHANNEL}`)
-      const [row] = await client<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+      const [row] = await client<Array<{ pid: number }>>`
+        select pg_backend_pid() as pid,
+               case when current_setting('server_version_num')::int >= 140000
+                    then set_config('idle_session_timeout', ${String(LISTENER_SILENCE_MS)}, false) end`
       if (this.closed) {
         await client.end({ timeout: 0 })
         return
       }
       this.client = client
       this.pid = row!.pid
+      this.heartbeat = setInterval(() => void client`select 1`.catch(() => {}), LISTENER_HEARTBEAT_MS)
+      this.heartbeat.unref()
       // What other processes appended while nothing listened is read now, not at the next poll.
       this.wake()
     } catch {
@@ -100,8 +117,14 @@ export class AppendWakeups {
     if (client) await client`select 1`
   }
 
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    this.heartbeat = null
+  }
+
   async close(): Promise<void> {
     this.closed = true
+    this.stopHeartbeat()
     if (this.retry) clearTimeout(this.retry)
     this.retry = null
     const client = this.client

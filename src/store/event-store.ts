@@ -70,8 +70,9 @@ export interface EventStore {
    */
   readAll(options: ReadAllOptions): Promise<StoredEvent[]>
   /**
-   * Wakes subscribers early when this process appended something, and where the store can tell (PostgreSQL
-   * shared by the roles as processes) when any process did; they still poll, for what no wake-up announced.
+   * Wakes subscribers early when this process appended something, and where the store can tell (the
+   * PostgreSQL event store, shared by the roles as processes) when any process did; they still poll, for what
+   * no wake-up announced.
    */
   onAppended(listener: () => void): () => void
   close(): Promise<void>

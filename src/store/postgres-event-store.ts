@@ -330,8 +330,9 @@ export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
   /** What this process's appends NOTIFY with when other processes follow the store too (else null): see AppendWakeups. */
   private readonly notifyAs: string | null
-  /** Listening for other processes' appends: from the first `onAppended` listener on. */
+  /** Listening for other processes' appends: from the first `onAppended` listener on, until `close()`. */
   private wakeups: AppendWakeups | null = null
+  private closed = false
 
   readonly atomicMultiStreamAppend = true
 
@@ -537,7 +538,7 @@ export class PostgresEventStore implements EventStore {
 
   onAppended(listener: () => void): () => void {
     this.listeners.add(listener)
-    if (this.notifyAs !== null && !this.wakeups) {
+    if (this.notifyAs !== null && !this.wakeups && !this.closed) {
       this.wakeups = new AppendWakeups(this.sql, this.notifyAs, () => this.notifyAppended())
       this.wakeups.start()
     }
@@ -556,6 +557,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     this.listeners.clear()
     const wakeups = this.wakeups
     this.wakeups = null
