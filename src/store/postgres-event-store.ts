@@ -274,18 +274,14 @@ const statements = {
    * off between two of its round trips would otherwise stop every append until its connection dies.
    */
   lockAppends(db: Executor, notifyAs: string | null) {
-    // `notifyAs`: other processes follow the store too (see AppendWakeups), and this process's appends notify
-    // with it; the notification is sent at the commit, once, however many appends the transaction made.
-    return notifyAs !== null
-      ? db`
+    // `notifyAs` (null: none): other processes follow the store too (see AppendWakeups), and this process's
+    // appends notify with it; the notification is sent at the commit, once, however many appends the
+    // transaction made.
+    return db`
       select set_config('idle_in_transaction_session_timeout',
                (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
-             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}), pg_notify(${APPENDS_CHANNEL}, ${notifyAs})
-      from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
-      : db`
-      select set_config('idle_in_transaction_session_timeout',
-               (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
-             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK})
+             pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}),
+             case when ${notifyAs}::text is not null then pg_notify(${APPENDS_CHANNEL}, ${notifyAs}::text) end
       from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
   },
 }
