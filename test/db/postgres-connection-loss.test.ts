@@ -1,3 +1,4 @@
+import postgres from 'postgres'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connectPostgres, type Database } from '../../src/db/database.js'
 import { TEST_POSTGRES_URL } from '../support/databases.js'
@@ -76,5 +77,36 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client after a connection is los
     expect(await lostOutcome).toEqual({ error: 'CONNECTION_CLOSED' })
     expect(await settled(next)).toEqual({ value: null })
     expect(await settled(late)).toEqual({ error: 'CONNECTION_CLOSED' })
+  })
+
+  it('a connection lost while the driver reads the array types, and reset when opened again, leaves nothing unhandled', async () => {
+    // postgres.js reads the array types on a new connection before its first statement (fetch_types). Lost
+    // then, the connection is opened again with that read still pending; when the new one fails (reset by a
+    // server going down) the read fails with it, and nothing handled its failure: Node ends a process on
+    // an unhandled rejection, and a worker died so in the fault suite's `restart-postgres-fast`
+    // (porsager/postgres#1192, #1223).
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    const fresh = postgres(proxy.url, { max: 1, onnotice: () => {} })
+    try {
+      proxy.dropWhenClientSends('typarray', () => proxy.refuseWith('reset'))
+      const refused = proxy.refused(1)
+      // The driver's own pool with its defaults, not yet connected (connectPostgres's has read the types).
+      const first = fresh<Array<{ answer: number }>>`select 42 as answer`
+      const outcome = settled(first.then((rows) => rows[0]!.answer))
+      await refused
+      proxy.refuseWith(null)
+      // Settled either way: failed by the refusal, or answered on a connection opened after it.
+      expect(await outcome).not.toBe('pending')
+      // Node reports an unhandled rejection once the microtasks have run: give it a turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+      const next = fresh<Array<{ answer: number }>>`select 43 as answer`
+      expect(await settled(next.then((rows) => rows[0]!.answer))).toEqual({ value: 43 })
+    } finally {
+      process.off('unhandledRejection', record)
+      await fresh.end({ timeout: 1 })
+    }
   })
 })

@@ -9,8 +9,16 @@ export interface PostgresProxy {
   url: string
   /** Closes every proxied connection from the server's side. */
   dropConnections(): void
-  /** While set, each new connection gets `answer` for its startup message, then is closed. */
-  refuseWith(answer: Buffer | null): void
+  /**
+   * While set, each new connection gets `answer` for its startup message, then is closed; with 'reset', it is
+   * reset (TCP RST) instead, as the socket of a server going down can be.
+   */
+  refuseWith(answer: Buffer | 'reset' | null): void
+  /**
+   * The next connection whose client sends `text` (in one chunk) is closed from the server's side right after
+   * that chunk is passed on: the statement is then lost in flight. `then` runs as it is dropped.
+   */
+  dropWhenClientSends(text: string, then?: () => void): void
   /** Resolves once `count` more startups have been refused. */
   refused(count: number): Promise<void>
   close(): Promise<void>
@@ -20,14 +28,16 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   const target = new URL(targetUrl)
   const pairs = new Set<{ client: Socket; server: Socket }>()
   const waiters = new Set<() => void>()
-  let refusal: Buffer | null = null
+  let refusal: Buffer | 'reset' | null = null
   let refusals = 0
+  let dropOn: { text: string; then: () => void } | null = null
   const proxy: Server = createServer((client) => {
     client.on('error', () => {})
     if (refusal) {
       const answer = refusal
       client.once('data', () => {
-        client.end(answer)
+        if (answer === 'reset') client.resetAndDestroy()
+        else client.end(answer)
         refusals++
         for (const waiter of waiters) waiter()
       })
@@ -43,6 +53,16 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
     }
     for (const socket of [client, server]) socket.on('error', drop).on('close', drop)
     client.pipe(server).pipe(client)
+    // After pipe's own listener: the chunk has been passed on when the connection is dropped.
+    client.on('data', (chunk: Buffer) => {
+      if (dropOn === null || !chunk.includes(dropOn.text)) return
+      const { then } = dropOn
+      dropOn = null
+      pairs.delete(pair)
+      client.end()
+      server.destroy()
+      then()
+    })
   })
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   const url = new URL(targetUrl)
@@ -57,6 +77,9 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   return {
     url: url.toString(),
     dropConnections,
+    dropWhenClientSends(text, then = () => {}) {
+      dropOn = { text, then }
+    },
     refuseWith(answer) {
       refusal = answer
     },

@@ -50,6 +50,9 @@ export class ServiceProcesses {
   environment(role: Role, port: number): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env }
     for (const name of SERVICE_VARIABLES) delete env[name]
+    // The runner's NODE_OPTIONS are not the services'; FAULT_SERVICE_NODE_OPTIONS are (e.g. a --require that
+    // reports where an unhandled rejection's promise was made).
+    if (process.env.FAULT_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.FAULT_SERVICE_NODE_OPTIONS
     return {
       ...env,
       ROLE: role,
