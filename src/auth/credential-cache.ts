@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import type { Sql } from '../db/database.js'
+import { ListeningConnection } from '../db/listening-connection.js'
 import { CREDENTIALS_CHANNEL, lookupToken, tokenHashOf, type Operator } from './operator-store.js'
 
 export { CREDENTIALS_CHANNEL }
@@ -159,17 +160,15 @@ export class CredentialCache {
 }
 
 /**
- * LISTEN on a connection of its own (not the pool's: a pooled connection is shared and may be replaced at
- * any time). Down as soon as that connection closes or stops answering a heartbeat; then a new connection
- * and LISTEN again, after `reconnectDelayMs`.
+ * LISTEN on a connection of its own (see ListeningConnection: down as soon as that connection closes or stops
+ * answering a heartbeat, then listening again after `reconnectDelayMs`), and the sync protocol: each listener
+ * acks a sync from its listening session, so that a revoking process knows every listener has heard what it
+ * committed.
  */
 export class PostgresInvalidationSource implements InvalidationSource {
-  private closed = false
-  private client: postgres.Sql | null = null
-  private heartbeat: NodeJS.Timeout | null = null
-  private retry: NodeJS.Timeout | null = null
+  private listener: ListeningConnection | null = null
   private handlers: Parameters<InvalidationSource['start']>[0] | null = null
-  private up = false
+  private readonly acks = new Map<string, (pid: number) => void>()
 
   constructor(
     private readonly sql: Sql,
@@ -177,64 +176,31 @@ export class PostgresInvalidationSource implements InvalidationSource {
   ) {}
 
   /** The backend pid of the listening connection while up (tests terminate it). */
-  pid: number | null = null
+  get pid(): number | null {
+    return this.listener?.pid ?? null
+  }
 
   start(handlers: Parameters<InvalidationSource['start']>[0]): void {
     this.handlers = handlers
-    void this.connect()
+    this.listener = new ListeningConnection(this.sql, {
+      channel: CREDENTIALS_CHANNEL,
+      applicationName: LISTENER_APPLICATION_NAME,
+      onNotify: (payload, connection) => this.notified(payload, connection),
+      onUp: () => this.handlers?.onUp(),
+      onDown: () => this.handlers?.onDown(),
+      ...(this.options.onError ? { onError: this.options.onError } : {}),
+      reconnectDelayMs: this.options.reconnectDelayMs ?? 500,
+      ...(this.options.heartbeatMs === undefined ? {} : { heartbeatMs: this.options.heartbeatMs }),
+    })
+    this.listener.start()
   }
 
-  private async connect(): Promise<void> {
-    if (this.closed) return
-    let client: postgres.Sql | null = null
-    const options = this.sql.options as unknown as Record<string, unknown>
-    client = postgres({
-      ...(options as object),
-      max: 1,
-      idle_timeout: null,
-      max_lifetime: null,
-      fetch_types: false,
-      connection: { ...(options.connection as object), application_name: LISTENER_APPLICATION_NAME },
-      onnotify: (channel: string, payload: string) => {
-        if (channel !== CREDENTIALS_CHANNEL || client === null || (client !== this.client && client !== this.connecting)) return
-        this.notified(client, payload)
-      },
-      onclose: () => {
-        if (client !== null && client === this.client) this.lost(client)
-      },
-    } as unknown as postgres.Options<{}>)
-    const listening = client
-    this.connecting = listening
-    try {
-      await listening.unsafe(`listen ${CREDENTIALS_CHANNEL}`)
-      const [row] = await listening<{ pid: number }[]>`select pg_backend_pid() as pid`
-      if (this.closed) {
-        await listening.end({ timeout: 0 })
-        return
-      }
-      this.client = listening
-      this.pid = row!.pid
-      this.up = true
-      this.handlers?.onUp()
-      this.startHeartbeat(listening)
-    } catch (error) {
-      this.options.onError?.(error)
-      await listening.end({ timeout: 0 }).catch(() => {})
-      this.scheduleReconnect()
-    } finally {
-      if (this.connecting === listening) this.connecting = null
-    }
-  }
-
-  private connecting: postgres.Sql | null = null
-  private readonly acks = new Map<string, (pid: number) => void>()
-
-  private notified(client: postgres.Sql, payload: string): void {
+  private notified(payload: string, connection: postgres.Sql): void {
     if (payload.startsWith(SYNC_PREFIX)) {
       // Everything committed before this sync has been handled (in order, synchronously): say so. Also while
       // still connecting: the cache trusts nothing until it is up, and it starts empty then.
       const nonce = payload.slice(SYNC_PREFIX.length)
-      void client`select pg_notify(${CREDENTIALS_CHANNEL}, ${ACK_PREFIX + nonce + ':'} || pg_backend_pid())`.catch(() => {})
+      void connection`select pg_notify(${CREDENTIALS_CHANNEL}, ${ACK_PREFIX + nonce + ':'} || pg_backend_pid())`.catch(() => {})
       return
     }
     if (payload.startsWith(ACK_PREFIX)) {
@@ -270,60 +236,8 @@ export class PostgresInvalidationSource implements InvalidationSource {
     }
   }
 
-  private startHeartbeat(client: postgres.Sql): void {
-    const every = this.options.heartbeatMs ?? 2_000
-    this.heartbeat = setInterval(() => {
-      let answered = false
-      // A connection that died without a FIN (a partition) closes only at its TCP keepalive: a heartbeat
-      // that is not answered within its period takes the listener down sooner.
-      const timer = setTimeout(() => {
-        if (!answered && client === this.client) this.lost(client)
-      }, every)
-      timer.unref()
-      client`select 1`.then(
-        () => {
-          answered = true
-          clearTimeout(timer)
-        },
-        () => {
-          answered = true
-          clearTimeout(timer)
-          if (client === this.client) this.lost(client)
-        },
-      )
-    }, every)
-    this.heartbeat.unref()
-  }
-
-  private lost(client: postgres.Sql): void {
-    if (!this.up || client !== this.client) return
-    this.up = false
-    this.client = null
-    this.pid = null
-    if (this.heartbeat) clearInterval(this.heartbeat)
-    this.heartbeat = null
-    this.handlers?.onDown()
-    void client.end({ timeout: 0 }).catch(() => {})
-    this.scheduleReconnect()
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.retry) return
-    this.retry = setTimeout(() => {
-      this.retry = null
-      void this.connect()
-    }, this.options.reconnectDelayMs ?? 500)
-    this.retry.unref()
-  }
-
   async close(): Promise<void> {
-    this.closed = true
-    if (this.heartbeat) clearInterval(this.heartbeat)
-    if (this.retry) clearTimeout(this.retry)
-    const client = this.client
-    this.client = null
-    this.up = false
-    if (client) await client.end({ timeout: 0 }).catch(() => {})
+    await this.listener?.close()
   }
 }
 

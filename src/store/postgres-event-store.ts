@@ -3,7 +3,8 @@ import { advisoryLockKeys } from '../db/advisory-locks.js'
 import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
 import { inTurn } from '../db/transaction-turns.js'
-import { AppendWakeups, APPENDS_CHANNEL } from './append-wakeups.js'
+import { appendWakeups, APPENDS_CHANNEL } from './append-wakeups.js'
+import type { ListeningConnection } from '../db/listening-connection.js'
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -274,7 +275,7 @@ const statements = {
    * off between two of its round trips would otherwise stop every append until its connection dies.
    */
   lockAppends(db: Executor, notifyAs: string | null) {
-    // `notifyAs` (null: none): other processes follow the store too (see AppendWakeups), and this process's
+    // `notifyAs` (null: none): other processes follow the store too (see appendWakeups), and this process's
     // appends notify with it; the notification is sent at the commit, once, however many appends the
     // transaction made.
     return db`
@@ -316,7 +317,7 @@ const POSITION_PATTERN = /^(\d+):(\d+)$/
 export interface PostgresEventStoreOptions {
   /**
    * Other processes append to this store and follow it (PostgreSQL, the roles as processes): every append
-   * NOTIFYs at its commit, and `onAppended` listeners hear of every process's appends (AppendWakeups), not
+   * NOTIFYs at its commit, and `onAppended` listeners hear of every process's appends (appendWakeups), not
    * of this process's alone. Not on the embedded database: one process owns it.
    */
   acrossProcesses?: boolean
@@ -324,10 +325,10 @@ export interface PostgresEventStoreOptions {
 
 export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<() => void>()
-  /** What this process's appends NOTIFY with when other processes follow the store too (else null): see AppendWakeups. */
+  /** What this process's appends NOTIFY with when other processes follow the store too (else null): see appendWakeups. */
   private readonly notifyAs: string | null
   /** Listening for other processes' appends: from the first `onAppended` listener on, until `close()`. */
-  private wakeups: AppendWakeups | null = null
+  private wakeups: ListeningConnection | null = null
   private closed = false
 
   readonly atomicMultiStreamAppend = true
@@ -535,7 +536,7 @@ export class PostgresEventStore implements EventStore {
   onAppended(listener: () => void): () => void {
     this.listeners.add(listener)
     if (this.notifyAs !== null && !this.wakeups && !this.closed) {
-      this.wakeups = new AppendWakeups(this.sql, this.notifyAs, () => this.notifyAppended())
+      this.wakeups = appendWakeups(this.sql, this.notifyAs, () => this.notifyAppended())
       this.wakeups.start()
     }
     return () => this.listeners.delete(listener)
@@ -565,7 +566,7 @@ export class PostgresEventStore implements EventStore {
     return this.wakeups?.pid ?? null
   }
 
-  /** Resolves once the notifications of appends committed so far were handled (tests: see AppendWakeups). */
+  /** Resolves once the notifications of appends committed so far were handled (tests: see appendWakeups). */
   async wakeupsDelivered(): Promise<void> {
     await this.wakeups?.delivered()
   }

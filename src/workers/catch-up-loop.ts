@@ -3,7 +3,7 @@ import type { EventStore } from '../store/event-store.js'
 export interface CatchUpLoopOptions {
   /**
    * Announces appends committed in this process, and with the PostgreSQL event store in the deployment's other processes
-   * (AppendWakeups); what no announcement reaches is found by the poll.
+   * (appendWakeups); what no announcement reaches is found by the poll.
    */
   store: Pick<EventStore, 'onAppended'>
   /**

@@ -10,6 +10,11 @@ export interface PostgresProxy {
   /** Closes every proxied connection from the server's side. */
   dropConnections(): void
   /**
+   * Stops passing anything on the connections open now, both ways, and leaves them open: a connection cut
+   * without a FIN (a partition, a host gone). New connections are passed on as before.
+   */
+  freezeConnections(): void
+  /**
    * While set, each new connection gets `answer` for its startup message, then is closed; with 'reset', it is
    * reset (TCP RST) instead, as the socket of a server going down can be.
    */
@@ -67,6 +72,8 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   const url = new URL(targetUrl)
   url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+  // Frozen connections are only ended when the proxy closes.
+  const frozen: Array<{ client: Socket; server: Socket }> = []
   const dropConnections = () => {
     for (const { client, server } of pairs) {
       client.end()
@@ -77,6 +84,16 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   return {
     url: url.toString(),
     dropConnections,
+    freezeConnections() {
+      for (const { client, server } of pairs) {
+        client.unpipe(server)
+        server.unpipe(client)
+        client.pause()
+        server.pause()
+      }
+      frozen.push(...pairs)
+      pairs.clear()
+    },
     dropWhenClientSends(text, then = () => {}) {
       dropOn = { text, then }
     },
@@ -97,6 +114,10 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
     async close() {
       refusal = null
       dropConnections()
+      for (const { client, server } of frozen.splice(0)) {
+        client.destroy()
+        server.destroy()
+      }
       await new Promise((resolve) => proxy.close(resolve))
     },
   }
