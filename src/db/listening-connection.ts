@@ -91,7 +91,7 @@ export class ListeningConnection {
       this.startHeartbeat(client)
       this.options.onUp()
     } catch (error) {
-      this.options.onError?.(error)
+      if (!this.closed) this.options.onError?.(error)
       await client.end({ timeout: 0 }).catch(() => {})
       this.listenLater()
     } finally {
@@ -103,8 +103,12 @@ export class ListeningConnection {
     const every = this.options.heartbeatMs ?? 2_000
     this.heartbeat = setInterval(() => {
       let answered = false
+      // Looked at after the event loop has read what arrived meanwhile: a loop held up for longer than a
+      // heartbeat (a busy process) finds the answer there, and is not taken for a lost connection.
       const unanswered = setTimeout(() => {
-        if (!answered) this.lost(client)
+        setImmediate(() => {
+          if (!answered) this.lost(client)
+        })
       }, every)
       unanswered.unref()
       client`select 1`.then(
@@ -162,8 +166,10 @@ export class ListeningConnection {
     if (this.retry) clearTimeout(this.retry)
     this.retry = null
     const client = this.client
-    this.client = null
+    const connecting = this.connecting
+    this.client = this.connecting = null
     this.pid = null
-    await client?.end({ timeout: 0 }).catch(() => {})
+    // A connection still being made is ended too: it would otherwise stay open until it answers, or forever.
+    await Promise.all([client, connecting].map((each) => each?.end({ timeout: 0 }).catch(() => {})))
   }
 }

@@ -29,7 +29,10 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
     const heard: string[] = []
     const states: string[] = []
     let changed: () => void = () => {}
-    const next = () => new Promise<void>((resolve) => (changed = resolve))
+    /** Resolves once `holds` is true, looked at after each notification, up and down. */
+    const until = async (holds: () => boolean) => {
+      while (!holds()) await new Promise<void>((resolve) => (changed = resolve))
+    }
     const listener = new ListeningConnection(pool, {
       channel: 'rcp_listening_test',
       applicationName: 'rcp listening test',
@@ -49,45 +52,66 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
       ...options,
     })
     opened.push(listener)
-    const up = next()
     listener.start()
-    await up
-    return { db, proxy, listener, heard, states, next }
+    await until(() => listener.listening)
+    return { db, proxy, listener, heard, states, until }
   }
 
   it('hears what is notified on its channel, from another session', async () => {
-    const { db, listener, heard, next } = await listening()
+    const { db, listener, heard, until } = await listening()
     expect(listener.listening).toBe(true)
     const [row] = await db.sql<Array<{ application_name: string }>>`select application_name from pg_stat_activity where pid = ${listener.pid}`
     expect(row?.application_name).toBe('rcp listening test')
-    const notified = next()
     await db.sql`select pg_notify('rcp_listening_test', 'first'), pg_notify('rcp_other_channel', 'not this')`
-    await notified
+    await until(() => heard.length > 0)
     await listener.delivered()
     expect(heard).toEqual(['first'])
   })
 
   it('goes down when a heartbeat is not answered (a connection cut without a FIN), and listens again on a new one', async () => {
-    const { db, proxy, listener, heard, states, next } = await listening({ heartbeatMs: 250 })
+    const { db, proxy, listener, heard, states, until } = await listening({ heartbeatMs: 250 })
     const frozenPid = listener.pid
     proxy.freezeConnections()
     // Unfrozen, the connection would stay up: it would be lost only when TCP gives up, many minutes later.
-    while (listener.pid === null || listener.pid === frozenPid) await next()
+    await until(() => listener.pid !== null && listener.pid !== frozenPid)
     expect(states.slice(-2)).toEqual(['down', 'up'])
-    const notified = next()
     await db.sql`select pg_notify('rcp_listening_test', 'after')`
-    await notified
+    await until(() => heard.includes('after'))
     expect(heard).toEqual(['after'])
   })
 
   it('goes down when the server ends its session, and listens again', async () => {
-    const { db, listener, states, next } = await listening()
+    const { db, listener, states, until } = await listening()
     const endedPid = listener.pid
-    const down = next()
     await db.sql`select pg_terminate_backend(${endedPid})`
-    await down
-    await next()
+    await until(() => listener.pid !== null && listener.pid !== endedPid)
     expect(states).toEqual(['up', 'down', 'up'])
-    expect(listener.pid).not.toBe(endedPid)
+  })
+
+  it('ends a connection still being made when it is closed, and reports no error for it', async () => {
+    const db = await freshPostgresDatabase()
+    opened.push(db)
+    const proxy = await startPostgresProxy(db.url)
+    opened.push(proxy)
+    // The server never answers the startup: the connection stays in the making.
+    proxy.freezeNew(true)
+    const pool = postgres(proxy.url, { max: 1, onnotice: () => {}, connect_timeout: 30 })
+    opened.push({ close: () => pool.end({ timeout: 0 }) })
+    const errors: unknown[] = []
+    const listener = new ListeningConnection(pool, {
+      channel: 'rcp_listening_test',
+      applicationName: 'rcp listening test',
+      onNotify: () => {},
+      onUp: () => {},
+      onDown: () => {},
+      onError: (error) => errors.push(error),
+    })
+    const accepted = proxy.accepted(1)
+    listener.start()
+    await accepted
+    await listener.close()
+    await proxy.allClosed()
+    expect(listener.listening).toBe(false)
+    expect(errors).toEqual([])
   })
 })

@@ -2,7 +2,7 @@ import postgres from 'postgres'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connectPostgres, type Database } from '../../src/db/database.js'
 import { TEST_POSTGRES_URL } from '../support/databases.js'
-import { startPostgresProxy, type PostgresProxy } from '../support/postgres-proxy.js'
+import { fatalShuttingDown, startPostgresProxy, type PostgresProxy } from '../support/postgres-proxy.js'
 
 /**
  * patches/postgres+3.4.9.patch: a transaction whose connection is lost mid-way (`pg_ctl -m immediate`: the
@@ -106,6 +106,25 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL client after a connection is los
       expect(await settled(next.then((rows) => rows[0]!.answer))).toEqual({ value: 43 })
     } finally {
       process.off('unhandledRejection', record)
+      await fresh.end({ timeout: 1 })
+    }
+  })
+
+  it("a connection lost while the driver reads the array types, and refused when opened again, fails its first query with the refusal", async () => {
+    // Lost during that read, the connection is opened again with the read still counted as its statement in
+    // flight: the refusal's error (a server starting up or shutting down, too many clients) went to that
+    // read, not to the query waiting for the connection, which was never settled while the driver opened
+    // connections again without a pause.
+    const fresh = postgres(proxy.url, { max: 1, onnotice: () => {} })
+    try {
+      proxy.dropWhenClientSends('typarray', () => proxy.refuseWith(fatalShuttingDown()))
+      const first = fresh<Array<{ answer: number }>>`select 42 as answer`
+      expect(await settled(first.then((rows) => rows[0]!.answer))).toEqual({ error: '57P03' })
+      proxy.refuseWith(null)
+      const next = fresh<Array<{ answer: number }>>`select 43 as answer`
+      expect(await settled(next.then((rows) => rows[0]!.answer))).toEqual({ value: 43 })
+    } finally {
+      proxy.refuseWith(null)
       await fresh.end({ timeout: 1 })
     }
   })

@@ -24,8 +24,14 @@ export interface PostgresProxy {
    * that chunk is passed on: the statement is then lost in flight. `then` runs as it is dropped.
    */
   dropWhenClientSends(text: string, then?: () => void): void
+  /** While set, new connections are accepted and then left unanswered: a server that never answers a startup. */
+  freezeNew(frozen: boolean): void
   /** Resolves once `count` more startups have been refused. */
   refused(count: number): Promise<void>
+  /** Resolves once `count` more connections have been accepted. */
+  accepted(count: number): Promise<void>
+  /** Resolves once no connection the proxy accepted is open on the client's side. */
+  allClosed(): Promise<void>
   close(): Promise<void>
 }
 
@@ -36,15 +42,45 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   let refusal: Buffer | 'reset' | null = null
   let refusals = 0
   let dropOn: { text: string; then: () => void } | null = null
+  let freezingNew = false
+  let acceptedSoFar = 0
+  const openClients = new Set<Socket>()
+  const changed = () => {
+    for (const waiter of waiters) waiter()
+  }
+  /** Resolves once `holds` is true, looked at after each change. */
+  const until = (holds: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const waiter = () => {
+        if (!holds()) return
+        waiters.delete(waiter)
+        resolve()
+      }
+      waiters.add(waiter)
+      waiter()
+    })
   const proxy: Server = createServer((client) => {
     client.on('error', () => {})
+    acceptedSoFar++
+    openClients.add(client)
+    client.on('close', () => {
+      openClients.delete(client)
+      changed()
+    })
+    changed()
+    if (freezingNew) {
+      // Read and ignored: the client's end is seen (and the socket closed), its startup never answered.
+      client.resume()
+      frozenClients.push(client)
+      return
+    }
     if (refusal) {
       const answer = refusal
       client.once('data', () => {
         if (answer === 'reset') client.resetAndDestroy()
         else client.end(answer)
         refusals++
-        for (const waiter of waiters) waiter()
+        changed()
       })
       return
     }
@@ -74,6 +110,7 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
   url.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
   // Frozen connections are only ended when the proxy closes.
   const frozen: Array<{ client: Socket; server: Socket }> = []
+  const frozenClients: Socket[] = []
   const dropConnections = () => {
     for (const { client, server } of pairs) {
       client.end()
@@ -100,16 +137,19 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
     refuseWith(answer) {
       refusal = answer
     },
+    freezeNew(frozen) {
+      freezingNew = frozen
+    },
     refused(count) {
       const target = refusals + count
-      return new Promise<void>((resolve) => {
-        const waiter = () => {
-          if (refusals < target) return
-          waiters.delete(waiter)
-          resolve()
-        }
-        waiters.add(waiter)
-      })
+      return until(() => refusals >= target)
+    },
+    accepted(count) {
+      const target = acceptedSoFar + count
+      return until(() => acceptedSoFar >= target)
+    },
+    allClosed() {
+      return until(() => openClients.size === 0)
     },
     async close() {
       refusal = null
@@ -118,6 +158,7 @@ export async function startPostgresProxy(targetUrl: string): Promise<PostgresPro
         client.destroy()
         server.destroy()
       }
+      for (const client of frozenClients.splice(0)) client.destroy()
       await new Promise((resolve) => proxy.close(resolve))
     },
   }
