@@ -188,9 +188,9 @@ export class PostgresInvalidationSource implements InvalidationSource {
       onNotify: (payload, connection) => this.notified(payload, connection),
       onUp: () => this.handlers?.onUp(),
       onDown: () => this.handlers?.onDown(),
-      ...(this.options.onError ? { onError: this.options.onError } : {}),
+      onError: this.options.onError,
       reconnectDelayMs: this.options.reconnectDelayMs ?? 500,
-      ...(this.options.heartbeatMs === undefined ? {} : { heartbeatMs: this.options.heartbeatMs }),
+      heartbeatMs: this.options.heartbeatMs,
     })
     this.listener.start()
   }

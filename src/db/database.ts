@@ -9,6 +9,16 @@ import { transactionsTakingTurns } from './transaction-turns.js'
 export type Sql = postgres.Sql
 export type TransactionSql = postgres.TransactionSql
 
+/**
+ * A select-list expression that has the server end this session once it stays idle for `ms` (PostgreSQL 14
+ * and later: `idle_session_timeout`; nothing before). For the connections a stopped process must not keep
+ * (a lease, a listener): a live one sends something well within `ms`.
+ */
+export function idleSessionBound(sql: Sql, ms: number) {
+  return sql`case when current_setting('server_version_num')::int >= 140000
+                  then set_config('idle_session_timeout', ${String(ms)}, false) end`
+}
+
 export interface Database {
   sql: Sql
   kind: 'postgres' | 'embedded'

@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import type { Sql } from './database.js'
+import { idleSessionBound, type Sql } from './database.js'
 
 export interface ListeningConnectionOptions {
   channel: string
@@ -79,9 +79,7 @@ export class ListeningConnection {
     try {
       await client.unsafe(`listen ${channel}`)
       const [row] = await client<Array<{ pid: number }>>`
-        select pg_backend_pid() as pid,
-               case when current_setting('server_version_num')::int >= 140000
-                    then set_config('idle_session_timeout', ${String(LISTENER_SILENCE_MS)}, false) end`
+        select pg_backend_pid() as pid, ${idleSessionBound(client, LISTENER_SILENCE_MS)}`
       if (this.closed) {
         await client.end({ timeout: 0 })
         return

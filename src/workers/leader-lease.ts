@@ -1,5 +1,6 @@
 import postgres from 'postgres'
 import type { Logger } from 'pino'
+import { idleSessionBound } from '../db/database.js'
 
 export interface LeaderLeaseOptions {
   /** The database the worker processes share; the lease holds a connection of its own to it. */
@@ -136,9 +137,7 @@ export class LeaderLease {
    */
   private async holdsLock(): Promise<boolean> {
     const [row] = await this.sql<Array<{ held: boolean }>>`
-      select pg_try_advisory_lock(${this.options.lockKey}::bigint) as held,
-             case when current_setting('server_version_num')::int >= 140000
-                  then set_config('idle_session_timeout', ${String(this.idleSessionTimeoutMs)}, false) end`
+      select pg_try_advisory_lock(${this.options.lockKey}::bigint) as held, ${idleSessionBound(this.sql, this.idleSessionTimeoutMs)}`
     return row!.held
   }
 }

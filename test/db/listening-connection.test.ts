@@ -17,7 +17,8 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
     opened.length = 0
   })
 
-  async function listening(options: { heartbeatMs?: number } = {}) {
+  /** A listener not started yet, through a proxy of the test's own, and what it heard and reported. */
+  async function setUp(options: { heartbeatMs?: number } = {}) {
     const db = await freshPostgresDatabase()
     opened.push(db)
     const proxy: PostgresProxy = await startPostgresProxy(db.url)
@@ -28,6 +29,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
     opened.push({ close: () => pool.end({ timeout: 0 }) })
     const heard: string[] = []
     const states: string[] = []
+    const errors: unknown[] = []
     let changed: () => void = () => {}
     /** Resolves once `holds` is true, looked at after each notification, up and down. */
     const until = async (holds: () => boolean) => {
@@ -48,13 +50,19 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
         states.push('down')
         changed()
       },
+      onError: (error) => errors.push(error),
       reconnectDelayMs: 10,
       ...options,
     })
     opened.push(listener)
-    listener.start()
-    await until(() => listener.listening)
-    return { db, proxy, listener, heard, states, until }
+    return { db, proxy, listener, heard, states, errors, until }
+  }
+
+  async function listening(options: { heartbeatMs?: number } = {}) {
+    const set = await setUp(options)
+    set.listener.start()
+    await set.until(() => set.listener.listening)
+    return set
   }
 
   it('hears what is notified on its channel, from another session', async () => {
@@ -89,23 +97,9 @@ describe.skipIf(!TEST_POSTGRES_URL)('a listening connection (PostgreSQL)', () =>
   })
 
   it('ends a connection still being made when it is closed, and reports no error for it', async () => {
-    const db = await freshPostgresDatabase()
-    opened.push(db)
-    const proxy = await startPostgresProxy(db.url)
-    opened.push(proxy)
+    const { proxy, listener, errors } = await setUp()
     // The server never answers the startup: the connection stays in the making.
     proxy.freezeNew(true)
-    const pool = postgres(proxy.url, { max: 1, onnotice: () => {}, connect_timeout: 30 })
-    opened.push({ close: () => pool.end({ timeout: 0 }) })
-    const errors: unknown[] = []
-    const listener = new ListeningConnection(pool, {
-      channel: 'rcp_listening_test',
-      applicationName: 'rcp listening test',
-      onNotify: () => {},
-      onUp: () => {},
-      onDown: () => {},
-      onError: (error) => errors.push(error),
-    })
     const accepted = proxy.accepted(1)
     listener.start()
     await accepted
