@@ -1,4 +1,4 @@
-import type { Sql } from './database.js'
+import { idleInTransactionTimeoutMs, type Sql } from './database.js'
 
 /**
  * Every fixed advisory lock key of the service, in one place so that no two purposes share a key.
@@ -61,10 +61,9 @@ export function runSlotLockPrefix(runId: string): string {
 export function whileHolding<T>(sql: Sql, lockName: string, locked: boolean, work: () => Promise<T>): Promise<T> {
   if (!locked) return work()
   return sql.begin(async (tx) => {
-    const [held] = await tx<Array<{ idle_bound_ms: number }>>`
-      select pg_advisory_xact_lock(hashtextextended(${lockName}, 0)),
-             (select setting::int from pg_settings where name = 'idle_in_transaction_session_timeout') as idle_bound_ms`
-    const boundMs = held!.idle_bound_ms
+    const [held] = await tx<Array<{ idle_bound_ms: string }>>`
+      select pg_advisory_xact_lock(hashtextextended(${lockName}, 0)), ${idleInTransactionTimeoutMs(tx)} as idle_bound_ms`
+    const boundMs = Number(held!.idle_bound_ms)
     const alive = boundMs > 0 ? setInterval(() => void tx`select 1`.catch(() => {}), Math.max(1, Math.floor(boundMs / 3))) : null
     try {
       return await work()

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { advisoryLockKeys } from '../db/advisory-locks.js'
-import { isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
+import { idleInTransactionTimeoutMs, isServerError, isStatementError, type Sql, type TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
 import { inTurn } from '../db/transaction-turns.js'
 import { appendWakeups, APPENDS_CHANNEL } from './append-wakeups.js'
@@ -283,7 +283,7 @@ const statements = {
                (case when s.ms > 0 and s.ms <= ${APPENDS_LOCK_IDLE_MS} then s.ms else ${APPENDS_LOCK_IDLE_MS} end)::text, true),
              pg_advisory_xact_lock(${GLOBAL_APPEND_LOCK}),
              case when ${notifyAs}::text is not null then pg_notify(${APPENDS_CHANNEL}, ${notifyAs}::text) end
-      from (select setting::int as ms from pg_settings where name = 'idle_in_transaction_session_timeout') s`
+      from (select ${idleInTransactionTimeoutMs(db)} as ms) s`
   },
 }
 
