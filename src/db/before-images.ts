@@ -151,6 +151,12 @@ export const DEFAULT_BEFORE_IMAGE_DAYS = 30
 const MOVED_BY_EVERY_CHANGE = 'updated_at'
 
 /**
+ * The columns the keep matches a row's snapshot and its row on: equal on both sides of every pair it
+ * compares (a row moved to another id or tenant is not found, hence not imaged), so never compared nor hashed.
+ */
+const ROW_KEYS = new Set(['id', 'tenant_id'])
+
+/**
  * A table a runbook repairs: a plain lower-case name (checked by the catalog), quoted all the same; at most
  * 50 characters, so that its snapshot's name stays within PostgreSQL's 63.
  */
@@ -261,7 +267,7 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
   const [, ...kept] = await Promise.all([
     fixedOutputSettings(tx).execute(),
     ...snapshots.map(async ({ table, columns: all }) => {
-      const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE)
+      const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE && !ROW_KEYS.has(name))
       // Sent now (not when awaited): a transaction may commit right behind it (`CommitBehind`).
       const [row] = await tx
         .unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], { prepare: true })
