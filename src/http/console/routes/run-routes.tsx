@@ -40,6 +40,7 @@ import type { EventLog } from '../../../store/event-log.js'
 import { problemJson } from '../../problem.js'
 import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
 import { holdLiveStreamSlot, LiveStreamSlots } from '../live-stream-slots.js'
+import { boundedWrites, LIVE_STREAM_WRITE_TIMEOUT_MS } from '../live-stream-writes.js'
 import { readFormBody } from '../csrf.js'
 import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
 import { runParameters } from '../parameter-form.js'
@@ -79,6 +80,8 @@ export interface RunRouteDeps {
   beforeImageDays?: number
   /** The live streams each console session may hold in this process (default: LIVE_STREAMS_PER_SESSION each). */
   streamSlots?: LiveStreamSlots
+  /** How long one write of a live stream may wait for its client (default LIVE_STREAM_WRITE_TIMEOUT_MS). */
+  streamWriteTimeoutMs?: number
 }
 
 const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
@@ -116,6 +119,9 @@ async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null
 }
 
 /** Run history, one run's page, and its live progress as server-sent events. All need `platform.ops.view`. */
+/** One event sent on a live stream, its write bounded in time (see `boundedWrites`). */
+type SendEvent = ReturnType<typeof boundedWrites>
+
 /** Polls between two checks that the stream's session is still valid. */
 const SESSION_RECHECK_POLLS = 6
 
@@ -123,6 +129,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   const pollMs = deps.streamPollMs ?? 500
   const maxMs = deps.streamMaxMs ?? 10 * 60_000
   const streamSlots = deps.streamSlots ?? new LiveStreamSlots()
+  const writeTimeoutMs = deps.streamWriteTimeoutMs ?? LIVE_STREAM_WRITE_TIMEOUT_MS
 
   const runsPage = async (c: Context<ConsoleEnv>) => {
     const raw = c.req.query()
@@ -491,32 +498,36 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
         // SPEC §12: the page's timeline grows with the run's new events (`timeline`, its id the last revision sent).
         let timelineAfter = timelineFollowFrom(c.req.query('after'), c.req.header('Last-Event-ID'))
         const unit = deps.catalog.find(first.type)?.unit ?? 'rows'
-        const sendTimeline = async (stream: SSEStreamingApi) => {
+        const sendTimeline = async (write: SendEvent) => {
           if (timelineAfter === null) return
           const { events } = await deps.log.read(streams.run(id), { fromRevision: timelineAfter + 1 })
           if (events.length === 0) return
           timelineAfter = events.at(-1)!.revision
-          await stream.writeSSE({ event: 'timeline', id: String(timelineAfter), data: JSON.stringify(timelineOf(events, tenantNames, unit)) })
+          await write({ event: 'timeline', id: String(timelineAfter), data: JSON.stringify(timelineOf(events, tenantNames, unit)) })
         }
         return streamSSE(c, async (stream) => {
           // The session's slot is given back when the stream ends, whyever it does; a client that went away
           // gives it back at once, not at the loop's next turn.
           const releaseSlot = c.get('releaseStreamSlot')
           stream.onAbort(releaseSlot)
+          const write = boundedWrites(stream, writeTimeoutMs, () => {
+            deps.logger?.warn({ path: c.req.path, timeoutMs: writeTimeoutMs }, 'live run stream dropped: its client stopped reading')
+            ;(c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy()
+          })
           try {
-            await followRun(stream, first, tenantNames)
+            await followRun(stream, write, first, tenantNames)
           } catch (error) {
             // A client that went away (or a service shutting down under an open stream) is no error to report.
             if (stream.aborted || stream.closed) return
             deps.logger?.error({ err: error, path: c.req.path }, 'live run stream failed')
-            await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason: 'error' }) }).catch(() => {})
+            await write({ event: 'ended', data: JSON.stringify({ reason: 'error' }) }).catch(() => {})
           } finally {
             releaseSlot()
           }
         })
 
         /** Streams the run until it completes (a paused run goes on streaming), the deadline, or the session ends. */
-        async function followRun(stream: SSEStreamingApi, first: RunDetail, tenantNames: TenantNames): Promise<void> {
+        async function followRun(stream: SSEStreamingApi, write: SendEvent, first: RunDetail, tenantNames: TenantNames): Promise<void> {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
@@ -524,22 +535,22 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           let polls = 0
           while (!stream.aborted && !stream.closed) {
             // Read after the run: the stream has at least every event the projected run shows.
-            if (run) await sendTimeline(stream)
+            if (run) await sendTimeline(write)
             if (run) {
               const progress = runProgress(run, tenantNames)
               if (progress.status === 'completed') {
-                await stream.writeSSE({ event: 'completed', data: JSON.stringify(progress) })
+                await write({ event: 'completed', data: JSON.stringify(progress) })
                 return
               }
               // Counts on every change; the failure list only when it grew (it is the large part of a big run).
               const { failures, ...counts } = progress
               const data = JSON.stringify(counts)
               if (data !== lastSent) {
-                await stream.writeSSE({ event: 'progress', data, retry: 2_000 })
+                await write({ event: 'progress', data, retry: 2_000 })
                 lastSent = data
               }
               if (failures.length !== failuresSent) {
-                await stream.writeSSE({ event: 'failures', data: JSON.stringify(failures) })
+                await write({ event: 'failures', data: JSON.stringify(failures) })
                 failuresSent = failures.length
               }
             }
@@ -547,7 +558,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
             await stream.sleep(pollMs)
             // Re-checked every few seconds: a logout or a revoked capability ends the stream.
             if (++polls % SESSION_RECHECK_POLLS === 0 && !(await sessionStillAllows(c, deps, capabilities.opsView))) {
-              await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason: 'session' }) })
+              await write({ event: 'ended', data: JSON.stringify({ reason: 'session' }) })
               return
             }
             run = await getRun(deps.sql, id)
