@@ -83,6 +83,11 @@ describe.runIf(CHROMIUM_PATH)('browser: run control from the run page, and the h
       // Completed with a failed tenant: only the retry is offered now.
       for (const action of ['pause', 'resume', 'cancel', 'limits']) expect(await page.locator(`[data-control=${action}]`).isHidden(), action).toBe(true)
       expect(await page.locator('[data-control=retry]').isVisible()).toBe(true)
+      // SPEC §11: the verification the service records a moment later replaces the page's note, still live.
+      await page.locator('#run-verified').waitFor({ timeout: 20_000 })
+      expect(await hasMarker(page), 'the page was reloaded').toBe(true)
+      expect(await page.locator('#run-verified').textContent()).toContain('Verified: 0 remaining')
+      expect(await page.locator('#run-verification-pending').count()).toBe(0)
       expect(unexpectedProblems(problems)).toEqual([])
     } finally {
       pacing.release()

@@ -201,14 +201,19 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       allTenantsRunId = runIdFrom(started.headers.get('location'))
     })
 
-    it('streams the run live: progress first, then completed with every tenant done, then the stream ends', async () => {
+    it('streams the run live: progress first, then completed with every tenant done, then its verification, then the stream ends', async () => {
       const response = await consoleRequest(service, 'GET', `/system/ops/runs/${allTenantsRunId}/events/stream`, {
         cookies: admin.cookies,
         headers: { accept: 'text/event-stream' },
       })
       expect(response.status).toBe(200)
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
-      const events = parseServerSentEvents(response.text)
+      const all = parseServerSentEvents(response.text)
+      const completion = all.findIndex((e) => e.event === 'completed')
+      // partially succeeded: verified, so the verification follows the completion on the stream
+      expect(JSON.parse(all[completion]!.data).verificationFollows).toBe(true)
+      expect(all.slice(completion + 1).map((e) => e.event)).toEqual(['verified'])
+      const events = all.slice(0, completion + 1)
       expect(events[0]!.event).toBe('progress')
       expect(events.at(-1)!.event).toBe('completed')
       expect(events.filter((e) => e.event === 'completed')).toHaveLength(1)
@@ -238,7 +243,41 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
                          where id = ${run.id}`
       const events = parseServerSentEvents((await streaming).text).map((e) => ({ event: e.event, data: JSON.parse(e.data) }))
       expect(events[0]).toMatchObject({ event: 'progress', data: { status: 'running', outcome: 'pending' } })
-      expect(events.at(-1)).toMatchObject({ event: 'completed', data: { status: 'completed', outcome: 'partially_succeeded' } })
+      expect(events.at(-2)).toMatchObject({ event: 'completed', data: { status: 'completed', outcome: 'partially_succeeded' } })
+      expect(events.at(-1)).toMatchObject({ event: 'verified', data: { html: expect.stringContaining('Verified: 0 remaining') } })
+    })
+
+    it('keeps a completed run\'s stream open until its verification is recorded, then sends it as the page shows it', async () => {
+      const run = await completedRun(allTenantsRunId)
+      const [controls] = await service.sql<Array<{ verification: unknown }>>`select verification from operation_run_controls where run_id = ${run.id}`
+      const verification = controls!.verification
+      await service.sql`update operation_runs set status = 'running', outcome = 'pending', completed_at = null where id = ${run.id}`
+      await service.sql`update operation_run_controls set verification = null where run_id = ${run.id}`
+      try {
+        const streaming = consoleRequest(service, 'GET', `/system/ops/runs/${run.id}/events/stream`, {
+          cookies: admin.cookies,
+          headers: { accept: 'text/event-stream' },
+        })
+        await new Promise((resolve) => setTimeout(resolve, 700))
+        await service.sql`update operation_runs set status = 'completed', outcome = 'partially_succeeded', completed_at = ${run.completedAt}
+                           where id = ${run.id}`
+        await new Promise((resolve) => setTimeout(resolve, 1_200)) // completed, a couple of polls without a verification
+        const verifiedAt = '2026-01-02T03:04:05.000Z'
+        await service.sql`update operation_run_controls set verification = ${JSON.stringify({ remaining: 0, tenantsWithRemaining: [], verifiedAt })}::text::jsonb
+                           where run_id = ${run.id}`
+        const events = parseServerSentEvents((await streaming).text).map((e) => ({ event: e.event, data: JSON.parse(e.data) }))
+        const completion = events.findIndex((e) => e.event === 'completed')
+        expect(events[completion]!.data).toMatchObject({ status: 'completed', verificationFollows: true })
+        expect(events.slice(completion + 1).map((e) => e.event)).toEqual(['verified'])
+        const { html } = events.at(-1)!.data as { html: string }
+        expect(html).toContain('<section class="card" aria-labelledby="verification-title" id="run-verification">')
+        expect(html).toContain('Verified: 0 remaining')
+        expect(html).toContain(`<time datetime="${verifiedAt}">`)
+      } finally {
+        await service.sql`update operation_runs set status = 'completed', outcome = 'partially_succeeded', completed_at = ${run.completedAt}
+                           where id = ${run.id}`
+        await service.sql`update operation_run_controls set verification = ${verification === null ? null : JSON.stringify(verification)}::text::jsonb where run_id = ${run.id}`
+      }
     })
 
     it('ends a live stream when its session is logged out, with an "ended" event', async () => {

@@ -15,7 +15,7 @@ export interface RunVerificationProps {
  * SPEC §11: what re-scanning the succeeded tenants after completion found still to change. "Verified: 0
  * remaining" with its time; a warning with the count and the tenants when something would still change;
  * "Not verified yet" for a succeeded/partially succeeded run not verified yet; nothing for other outcomes
- * or a run still in progress (whose page the live script tells, once it completes, to reload for it).
+ * or a run still in progress (whose live stream sends this section once the verification is recorded).
  */
 export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNames }) => {
   const verification = run.verification
@@ -25,7 +25,8 @@ export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNam
   if (run.status !== 'completed') {
     return (
       <p class="alert info" id="run-verification-pending" role="status" hidden>
-        Verification: the service re-scans the run's tenants shortly after it completes. <a href="">Reload the page</a> to see it.
+        Verifying: the service re-scans the run's tenants shortly after it completes; what it finds shows here. If it does not,{' '}
+        <a href="">reload the page</a>.
       </p>
     )
   }

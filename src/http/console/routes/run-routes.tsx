@@ -41,6 +41,8 @@ import { problemJson } from '../../problem.js'
 import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js'
 import { holdLiveStreamSlot, LiveStreamSlots } from '../live-stream-slots.js'
 import { boundedWrites, LIVE_STREAM_WRITE_TIMEOUT_MS } from '../live-stream-writes.js'
+import { RunVerification } from '../pages/run-verification.js'
+import { isVerifiable } from '../../../commands/run/run-decider.js'
 import { readFormBody } from '../csrf.js'
 import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
 import { runParameters } from '../parameter-form.js'
@@ -121,6 +123,9 @@ async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null
 /** Run history, one run's page, and its live progress as server-sent events. All need `platform.ops.view`. */
 /** One event sent on a live stream, its write bounded in time (see `boundedWrites`). */
 type SendEvent = ReturnType<typeof boundedWrites>
+
+/** How long a completed run's live stream waits for its verification (SPEC §11: shortly after completion). */
+const VERIFICATION_WAIT_MS = 2 * 60_000
 
 /** Polls between two checks that the stream's session is still valid. */
 const SESSION_RECHECK_POLLS = 6
@@ -526,33 +531,48 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
           }
         })
 
-        /** Streams the run until it completes (a paused run goes on streaming), the deadline, or the session ends. */
+        /**
+         * Streams the run until it completes (a paused run goes on streaming) and, when it is to be verified, its
+         * verification is recorded; or until the deadline, or the session ends.
+         */
         async function followRun(stream: SSEStreamingApi, write: SendEvent, first: RunDetail, tenantNames: TenantNames): Promise<void> {
           const deadline = Date.now() + maxMs
           let run: RunDetail | null = first
           let lastSent = ''
           let failuresSent = 0
           let polls = 0
+          /** Set once the run completed with a verification to follow: how long the stream waits for it. */
+          let verifyingUntil: number | null = null
           while (!stream.aborted && !stream.closed) {
             // Read after the run: the stream has at least every event the projected run shows.
             if (run) await sendTimeline(write)
-            if (run) {
+            if (run && verifyingUntil === null) {
               const progress = runProgress(run, tenantNames)
               if (progress.status === 'completed') {
-                await write({ event: 'completed', data: JSON.stringify(progress) })
-                return
+                // SPEC §11: a run to be verified keeps its stream until the verification is recorded, and sends it.
+                const verificationFollows = isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf })
+                await write({ event: 'completed', data: JSON.stringify({ ...progress, verificationFollows }) })
+                if (!verificationFollows) return
+                verifyingUntil = Date.now() + VERIFICATION_WAIT_MS
+              } else {
+                // Counts on every change; the failure list only when it grew (it is the large part of a big run).
+                const { failures, ...counts } = progress
+                const data = JSON.stringify(counts)
+                if (data !== lastSent) {
+                  await write({ event: 'progress', data, retry: 2_000 })
+                  lastSent = data
+                }
+                if (failures.length !== failuresSent) {
+                  await write({ event: 'failures', data: JSON.stringify(failures) })
+                  failuresSent = failures.length
+                }
               }
-              // Counts on every change; the failure list only when it grew (it is the large part of a big run).
-              const { failures, ...counts } = progress
-              const data = JSON.stringify(counts)
-              if (data !== lastSent) {
-                await write({ event: 'progress', data, retry: 2_000 })
-                lastSent = data
-              }
-              if (failures.length !== failuresSent) {
-                await write({ event: 'failures', data: JSON.stringify(failures) })
-                failuresSent = failures.length
-              }
+            }
+            if (run && verifyingUntil !== null && (run.verification || Date.now() >= verifyingUntil || Date.now() >= deadline)) {
+              // Rendered as the completed page renders it; none within the wait: the page keeps its note to reload.
+              const html = run.verification ? String(<RunVerification run={run} unit={unit} tenantNames={tenantNames} />) : null
+              await write({ event: 'verified', data: JSON.stringify({ html }) })
+              return
             }
             if (Date.now() >= deadline) return
             await stream.sleep(pollMs)

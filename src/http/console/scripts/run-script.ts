@@ -122,9 +122,9 @@ export const runScript = `
     setTime('run-completed-at', progress.completedAt);
     if (progress.status === 'completed') {
       document.getElementById('run-progress-section').hidden = true;
-      // SPEC §11: a succeeded or partially succeeded run is verified a moment later; a reload shows it.
+      // SPEC §11: a succeeded or partially succeeded run is verified a moment later: the stream sends it.
       var verification = document.getElementById('run-verification-pending');
-      if (verification && (progress.outcome === 'succeeded' || progress.outcome === 'partially_succeeded')) verification.hidden = false;
+      if (verification && progress.verificationFollows) verification.hidden = false;
       // SPEC §11: what it changed can be reverted; the form comes with the completed page.
       var revertNote = document.getElementById('run-revert-available');
       if (revertNote && (progress.summaryCounts.updated || 0) > 0) revertNote.hidden = false;
@@ -203,9 +203,19 @@ export const runScript = `
   source.addEventListener('progress', function (event) { apply(JSON.parse(event.data)); });
   source.addEventListener('failures', function (event) { applyFailures(JSON.parse(event.data)); });
   source.addEventListener('completed', function (event) {
-    apply(JSON.parse(event.data));
-    source.close();
+    var progress = JSON.parse(event.data);
+    apply(progress);
     root.dataset.live = 'false';
+    // SPEC §11: a run to be verified keeps the stream open; its verification replaces the note when recorded.
+    if (!progress.verificationFollows) source.close();
+  });
+  source.addEventListener('verified', function (event) {
+    source.close();
+    var html = JSON.parse(event.data).html;
+    var pending = document.getElementById('run-verification-pending');
+    if (!html || !pending) return;
+    pending.insertAdjacentHTML('afterend', html);
+    pending.remove();
   });
   function stopped() {
     source.close();
