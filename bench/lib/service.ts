@@ -30,9 +30,14 @@ export function freePort(): Promise<number> {
 
 /** Peak resident set (VmHWM) of a live process, MiB; null once it is gone. */
 export function vmHwmMib(pid: number): number | null {
+  return statusMib(pid, 'VmHWM')
+}
+
+/** A size line of a live process's /proc status (VmHWM, VmRSS), MiB; null once it is gone. */
+function statusMib(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1]
+    const kb = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1]
     return kb ? Number(kb) / 1024 : null
   } catch {
     return null
@@ -132,6 +137,11 @@ export class ChildService {
   private samplePeak(): void {
     const now = vmHwmMib(this.pid)
     if (now !== null) this.peak = Math.max(this.peak, now)
+  }
+
+  /** Its resident set now, MiB (0 once it is gone). */
+  rssMib(): number {
+    return statusMib(this.pid, 'VmRSS') ?? 0
   }
 
   /** Peak RSS of the process since it started or since `restartPeak`, MiB. */

@@ -3,7 +3,8 @@
  * in-process queue) running the same all-tenants backfill as PostgreSQL + NATS, same shape: the service's
  * peak RSS, the API's p50 of GET /api/runs/{id} while the run executes (the ~100 ms polls), and the
  * embedded end-to-end time over PostgreSQL's. The data folder is seeded first by bench/embedded-seed.ts in
- * its own process; the service (compiled, see compiledService) is then started on it.
+ * its own process; the service (compiled, see compiledService) is then started on it. Before that, the first
+ * start on an empty data folder, as `npm install && npm start` on a fresh machine: its RSS once settled.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -19,6 +20,35 @@ import { ChildService, compiledService, freePort, getToken, npmStartNodeFlags, s
 import { percentile } from '../lib/stats.js'
 
 const FINDINGS = 200
+/** How long the first start is left to settle (its projector replays the demo seed's events) before its RSS is read. */
+const FIRST_START_SETTLE_MS = 5_000
+
+/**
+ * `npm start` on a fresh machine: the embedded service on an empty DATA_DIR with its defaults (the demo
+ * seed, the demo operator), healthy, then left alone; its RSS then, and its peak since it started.
+ */
+async function firstStart(): Promise<{ rss: number; peak: number; healthySeconds: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-embedded-first-'))
+  const removeDir = register(`temp dir ${dataDir}`, () => rmSync(dataDir, { recursive: true, force: true }))
+  try {
+    const env = serviceEnv({ DATA_DIR: dataDir })
+    delete env.OPS_DEMO_SEED
+    delete env.OPS_BOOTSTRAP_ADMIN_EMAIL
+    delete env.OPS_BOOTSTRAP_ADMIN_PASSWORD
+    const started = performance.now()
+    const service = new ChildService({ label: 'embedded first start', entry: await compiledService(), port: await freePort(), env, nodeArgs: npmStartNodeFlags() })
+    try {
+      await service.waitHealthy()
+      const healthySeconds = (performance.now() - started) / 1000
+      await new Promise((resolve) => setTimeout(resolve, FIRST_START_SETTLE_MS))
+      return { rss: service.rssMib(), peak: service.peakRssMib(), healthySeconds }
+    } finally {
+      await service.stop()
+    }
+  } finally {
+    await removeDir.run()
+  }
+}
 
 function seedDataDir(dataDir: string, tenants: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -45,6 +75,11 @@ export const embeddedPart: Part = {
   async run() {
     const shape = { tenants: scaled(200), findings: FINDINGS }
     console.log(`all-tenants backfill of ${shape.tenants} tenants × ${shape.findings} findings, embedded default vs PostgreSQL + NATS (service child processes)`)
+    const first = await firstStart()
+    console.log(
+      `  first start on an empty data folder (npm start's defaults: demo seed and operator): healthy in ${first.healthySeconds.toFixed(1)} s, ` +
+        `RSS ${first.rss.toFixed(0)} MiB ${FIRST_START_SETTLE_MS / 1000} s later (peak since it started ${first.peak.toFixed(0)} MiB)`,
+    )
     const dataDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'))
     const removeDir = register(`temp dir ${dataDir}`, () => rmSync(dataDir, { recursive: true, force: true }))
     let embedded: { seconds: number; rss: number; p50: number; polls: number; outcome: string; updated: number }
@@ -112,6 +147,7 @@ export const embeddedPart: Part = {
     console.log(`  embedded / PostgreSQL end to end: ${ratio.toFixed(2)}×`)
     return {
       embedded_rss_mib: Math.round(embedded.rss),
+      embedded_first_start_rss_mib: Math.round(first.rss),
       embedded_vs_postgres: Number(ratio.toFixed(3)),
       embedded_api_p50_ms: Number(embedded.p50.toFixed(1)),
     }
