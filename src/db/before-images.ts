@@ -268,6 +268,8 @@ export async function keepBeforeImages(tx: TransactionSql, runId: string, tenant
     fixedOutputSettings(tx).execute(),
     ...snapshots.map(async ({ table, columns: all }) => {
       const columns = all.filter(({ name }) => name !== MOVED_BY_EVERY_CHANGE && !ROW_KEYS.has(name))
+      // Nothing but the keys and `updated_at`: no change a revert could put back.
+      if (columns.length === 0) return 0
       // Sent now (not when awaited): a transaction may commit right behind it (`CommitBehind`).
       const [row] = await tx
         .unsafe<Array<{ kept: number }>>(keepStatement(table, columns), [runId, table, tenantId, columns.map(({ name }) => name)], { prepare: true })

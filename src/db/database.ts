@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -25,7 +25,7 @@ export function idleSessionBound(sql: Sql, ms: number) {
 /**
  * A select-list expression: this session's `idle_in_transaction_session_timeout` in milliseconds (0: none).
  * Read through `current_setting`, not the `pg_settings` view, which builds a row for every setting on each
- * read (~0.4 ms: a third of a group commit of appends, which reads it under the ordering lock's wait).
+ * read (~0.4 ms: a quarter of a group commit of appends).
  */
 export function idleInTransactionTimeoutMs(sql: Sql | TransactionSql) {
   return sql`(extract(epoch from current_setting('idle_in_transaction_session_timeout')::interval) * 1000)::bigint`
@@ -126,27 +126,61 @@ async function openEmbedded(dataDir: string | null, unlock: () => void): Promise
   }
 }
 
+/** Where a new cluster is made before it is moved into the data directory (see `createEmbeddedCluster`). */
+const CLUSTER_STAGING = '.cluster-creating'
+/** A cluster's creation that takes longer is stopped (it takes a few seconds). */
+const CLUSTER_CREATION_TIMEOUT_MS = 5 * 60_000
+
 /**
  * Creates a new embedded database cluster in `dataDir` (PGlite's initdb) in a process of its own. Made in the
  * service's process, it grows PGlite's WebAssembly memory by ~120 MiB that WebAssembly never gives back: the
- * first `npm start` then stayed at ~355 MiB where every later start stays at ~235-250.
+ * first `npm start` then held ~355-765 MiB where every later start holds ~235-250.
+ *
+ * The cluster is made in a staging directory inside `dataDir` and moved into place with `PG_VERSION` last,
+ * so that `PG_VERSION` in `dataDir` always means a whole cluster: a creation interrupted (the service
+ * stopped, the machine down) leaves only the staging directory, made again by the next start. The child does
+ * not outlive the creation: its IPC channel closes when the service's process goes, however it goes, and it
+ * exits as soon as it notices (once the creation's one long call returns: a few seconds); it is stopped after
+ * CLUSTER_CREATION_TIMEOUT_MS whatever happens.
  */
 async function createEmbeddedCluster(dataDir: string, startParams: string[]): Promise<void> {
+  const staging = join(dataDir, CLUSTER_STAGING)
+  rmSync(staging, { recursive: true, force: true })
   const pglite = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href
-  const script = `const { PGlite } = await import(${JSON.stringify(pglite)});
-    const db = await PGlite.create(${JSON.stringify(dataDir)}, { startParams: ${JSON.stringify(startParams)} });
-    await db.close();`
+  const script = `process.on('disconnect', () => process.exit(1));
+    const { PGlite } = await import(${JSON.stringify(pglite)});
+    const db = await PGlite.create(${JSON.stringify(staging)}, { startParams: ${JSON.stringify(startParams)} });
+    await db.close();
+    process.exit(0);`
+  // The service's own node options (an inspector's port, a profiler, a loader) are not the child's.
+  const { NODE_OPTIONS: _ignored, ...env } = process.env
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000)
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env })
+    let output = ''
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-2000)
+    }
+    child.stdout?.on('data', keep)
+    child.stderr?.on('data', keep)
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLUSTER_CREATION_TIMEOUT_MS)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
     })
-    child.on('error', reject)
-    child.on('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`creating the embedded database in ${dataDir} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`)),
-    )
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) resolve()
+      else reject(new Error(`creating the embedded database in ${dataDir} failed (${signal ?? `exit ${code}`}): ${output.trim()}`))
+    })
   })
+  // Whatever an interrupted creation of an earlier release left under the same names is no cluster (it has no
+  // PG_VERSION): replaced.
+  const entries = readdirSync(staging).filter((entry) => entry !== 'PG_VERSION')
+  for (const entry of [...entries, 'PG_VERSION']) {
+    rmSync(join(dataDir, entry), { recursive: true, force: true })
+    renameSync(join(staging, entry), join(dataDir, entry))
+  }
+  rmSync(staging, { recursive: true, force: true })
 }
 
 /**

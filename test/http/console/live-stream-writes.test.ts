@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SSEMessage, SSEStreamingApi } from 'hono/streaming'
-import { boundedWrites } from '../../../src/http/console/live-stream-writes.js'
+import { boundedWrites, LiveStreamStalledError } from '../../../src/http/console/live-stream-writes.js'
 
 /** A stream whose writes complete only when the test lets them (a client that reads, or one that stopped). */
 function fakeStream() {
@@ -45,20 +45,21 @@ describe('a live stream’s bounded writes', () => {
     expect(onStalled).not.toHaveBeenCalled()
   })
 
-  it('aborts the stream and drops the connection when the client stops reading, and resolves', async () => {
+  it('aborts the stream, drops the connection and fails the write when the client stops reading', async () => {
     const { stream, api } = fakeStream()
     const onStalled = vi.fn()
     const write = boundedWrites(api, 1_000, onStalled)
-    let settled = false
-    const done = write({ event: 'progress', data: '{}' }).then(() => {
-      settled = true
-    })
+    let outcome: unknown = 'pending'
+    const done = write({ event: 'progress', data: '{}' }).then(
+      () => (outcome = 'written'),
+      (error: unknown) => (outcome = error),
+    )
     await vi.advanceTimersByTimeAsync(999)
-    expect(settled).toBe(false)
+    expect(outcome).toBe('pending')
     expect(onStalled).not.toHaveBeenCalled()
     await vi.advanceTimersByTimeAsync(1)
     await done
-    expect(settled).toBe(true)
+    expect(outcome).toBeInstanceOf(LiveStreamStalledError)
     expect(stream.aborted).toBe(true)
     expect(onStalled).toHaveBeenCalledTimes(1)
   })

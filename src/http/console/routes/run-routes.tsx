@@ -120,7 +120,6 @@ async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null
   return revision === null ? null : waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })
 }
 
-/** Run history, one run's page, and its live progress as server-sent events. All need `platform.ops.view`. */
 /** One event sent on a live stream, its write bounded in time (see `boundedWrites`). */
 type SendEvent = ReturnType<typeof boundedWrites>
 
@@ -130,6 +129,7 @@ const VERIFICATION_WAIT_MS = 2 * 60_000
 /** Polls between two checks that the stream's session is still valid. */
 const SESSION_RECHECK_POLLS = 6
 
+/** Run history, one run's page, and its live progress as server-sent events. All need `platform.ops.view`. */
 export function consoleRunRoutes(deps: RunRouteDeps) {
   const pollMs = deps.streamPollMs ?? 500
   const maxMs = deps.streamMaxMs ?? 10 * 60_000
@@ -568,7 +568,8 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
                 }
               }
             }
-            if (run && verifyingUntil !== null && (run.verification || Date.now() >= verifyingUntil || Date.now() >= deadline)) {
+            // At the stream's deadline the stream just ends: the browser reconnects and waits again.
+            if (run && verifyingUntil !== null && (run.verification || Date.now() >= verifyingUntil)) {
               // Rendered as the completed page renders it; none within the wait: the page keeps its note to reload.
               const html = run.verification ? String(<RunVerification run={run} unit={unit} tenantNames={tenantNames} />) : null
               await write({ event: 'verified', data: JSON.stringify({ html }) })
