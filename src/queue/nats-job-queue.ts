@@ -68,6 +68,15 @@ const HEALTH_TIMEOUT_MS = 2_000
 const NO_RESPONDERS = '503'
 
 /**
+ * JetStream's answer that a stream took the message but could not store it (its API error 503, as
+ * JSStreamStoreFailed: a broken message block, a limit reached). Not NATS being away: that is no answer at all,
+ * or a 503 without an API error (no responders).
+ */
+function isStoreRefusal(error: unknown): error is NatsError {
+  return error instanceof NatsError && error.api_error?.code === 503
+}
+
+/**
  * Job queue on NATS JetStream: a work-queue stream (a job leaves it once acked) and one durable pull
  * consumer with explicit acks. NATS may still lose or repeat a job (DESIGN invariant 7); the
  * reconciler and idempotent handlers cover that. The stream and the consumer are this queue's to keep:
@@ -138,8 +147,32 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     } catch (error) {
       if (!(error instanceof NatsError && error.code === NO_RESPONDERS)) throw error
       await this.restoreTopology()
-      await send()
+      try {
+        await send()
+      } catch (again) {
+        if (!isStoreRefusal(again)) throw again
+        await this.replaceRefusingStream(again)
+        await send()
+      }
     }
+  }
+
+  /**
+   * The stream exists but refuses to store (twice in a row): it is made again, empty. Seen when nats-server
+   * 2.9 lost a stream's message block to the removal of an earlier stream of the same name, deleted and made
+   * again a moment before ("error opening msg block file"): every publish failed from then on, and no run
+   * could progress. Its jobs were lost with the block anyway; the reconciler dispatches what runs still need
+   * (DESIGN invariant 7), as after any loss of the stream (`onStreamRecreated`).
+   */
+  private async replaceRefusingStream(refusal: NatsError): Promise<void> {
+    this.settings.logger?.warn(
+      { stream: this.topology.stream, refusal: refusal.api_error?.description ?? refusal.message },
+      'the job stream refuses to store jobs; deleting it to make it again',
+    )
+    await this.jsm.streams.delete(this.topology.stream).catch((error: unknown) => {
+      if (!(error instanceof NatsError && error.api_error?.err_code === STREAM_NOT_FOUND)) throw error
+    })
+    await this.restoreTopology()
   }
 
   /** Makes the stream and the consumer again where they are missing. Concurrent callers share one attempt. */

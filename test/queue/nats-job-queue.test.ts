@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { connect, type NatsConnection } from 'nats'
+import { connect, DiscardPolicy, type NatsConnection } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobDelivery, TenantJob } from '../../src/queue/job-queue.js'
 import { NatsJobQueue, type NatsJobQueueOptions } from '../../src/queue/nats-job-queue.js'
@@ -116,6 +116,27 @@ describe.runIf(natsUrl)('NatsJobQueue', () => {
       await waitFor(() => seen.length === 1)
       await consumer.stop()
       expect(seen).toEqual([1])
+    } finally {
+      await queue.close()
+    }
+  })
+
+  it('makes the stream again when it exists but refuses to store jobs, and the publish goes through', async () => {
+    let recreated = 0
+    const { config, queue } = await openNats({ ackWaitMs: 2_000, onStreamRecreated: () => recreated++ })
+    try {
+      const jsm = await admin.jetstreamManager()
+      // A stream that refuses the next message (JetStream's 503 "store failed", as a lost message block gives).
+      const { config: current } = await jsm.streams.info(config.stream)
+      await jsm.streams.update(config.stream, { ...current, max_msgs: 1, discard: DiscardPolicy.New })
+      await queue.publish(job(1), 'run-a:1:0')
+      const before = recreated
+      await queue.publish(job(2), 'run-a:2:0')
+      expect(recreated).toBe(before + 1)
+      const info = await jsm.streams.info(config.stream)
+      expect(info.config.max_msgs).toBe(-1)
+      expect(info.config.discard).toBe(DiscardPolicy.Old)
+      expect(info.state.messages).toBe(1) // job 2; job 1 went with the stream that refused
     } finally {
       await queue.close()
     }
