@@ -64,7 +64,8 @@ const CONSUMER_NOT_FOUND = 10014
 const ACK_CONFIRM_TIMEOUT_MS = 5_000
 const PULL_ERROR_BACKOFF_MS = 1_000
 const HEALTH_TIMEOUT_MS = 2_000
-// NATS answers a publish with 503 (no responders) when no stream listens on the subject.
+// NATS answers a publish with 503 (no responders) when no stream listens on the subject; JetStream's own
+// refusal to store carries the same code, with an API error (see isStoreRefusal).
 const NO_RESPONDERS = '503'
 
 /**

@@ -568,13 +568,13 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
                 }
               }
             }
-            // At the stream's deadline the stream just ends: the browser reconnects and waits again.
             if (run && verifyingUntil !== null && (run.verification || Date.now() >= verifyingUntil)) {
               // Rendered as the completed page renders it; none within the wait: the page keeps its note to reload.
               const html = run.verification ? String(<RunVerification run={run} unit={unit} tenantNames={tenantNames} />) : null
               await write({ event: 'verified', data: JSON.stringify({ html }) })
               return
             }
+            // At the deadline the stream just ends (a run awaiting its verification too: the browser reconnects).
             if (Date.now() >= deadline) return
             await stream.sleep(pollMs)
             // Re-checked every few seconds: a logout or a revoked capability ends the stream.
