@@ -33,8 +33,9 @@ export const LEASE_APPLICATION_NAME = 'runbook-control-plane leader lease'
  * The leader holds a session advisory lock on a connection of its own; it lets go when that connection
  * ends, with the process or the network. Every `checkEveryMs`, a standby tries to take the lock and the
  * leader checks it still holds it on that connection (the driver reconnects on its own, and a new
- * connection holds nothing): a leader whose connection ended steps down at the check that finds it so, and
- * leads again at a later one if no other process took the lock meanwhile.
+ * connection holds nothing): a leader whose connection ended steps down as soon as the driver sees it
+ * closed, or at the check that finds it so, and leads again at a later check if no other process took the
+ * lock meanwhile.
  *
  * Not what keeps the followers safe: each stays correct run by several processes at once (handlers are
  * idempotent, jobs go out under dedupe ids), which happens for at most a check's interval when a leader's
@@ -57,6 +58,8 @@ export class LeaderLease {
       // connection after 30–60 minutes, which would hand the lease around for nothing).
       max_lifetime: null,
       onnotice: () => {},
+      // The lock went with the connection: the leader steps down now, not at its next check.
+      onclose: () => void this.connectionEnded(),
       connection: { application_name: `${LEASE_APPLICATION_NAME} (pid ${process.pid})` },
     })
   }
@@ -89,6 +92,17 @@ export class LeaderLease {
     }
     await this.sql.end({ timeout: 1 }).catch(() => {})
     await this.checking
+  }
+
+  /** In turn with the checks, so that a check that took the lock on a new connection is not undone. */
+  private connectionEnded(): Promise<void> {
+    this.checking = this.checking.then(async () => {
+      if (!this.leading || this.stopped) return
+      this.leading = false
+      this.options.logger.warn({}, 'the leader lease\'s connection ended: no longer leading the dispatcher, the planner and the verifier')
+      await this.options.stepDown().catch((error: unknown) => this.options.logger.warn({ err: error }, 'leader lease: stepping down failed'))
+    })
+    return this.checking
   }
 
   private schedule(): void {
