@@ -1,7 +1,8 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import { CHROMIUM_PATH, describePage, hasMarker, markPage, submitForm, unexpectedProblems } from '../support/browser.js'
-import { waitUntil } from '../support/service.js'
+import { getRun } from '../../src/projections/queries.js'
+import { runIsSettled, waitUntil } from '../support/service.js'
 import { everyConsoleCapability, paceTenantJobs, runbookKey, useBrowserSuite } from './browser-fixtures.js'
 
 /**
@@ -92,6 +93,32 @@ describe.runIf(CHROMIUM_PATH)('browser: run control from the run page, and the h
     } finally {
       pacing.release()
       pacing.restore()
+      await context.close()
+    }
+  })
+
+  it('a page opened after its run completed, before the verification was recorded, shows the verification once it is (SPEC §11)', async () => {
+    const { context, page, problems } = await suite.signedInPage(everyConsoleCapability)
+    const sql = suite.service.sql
+    try {
+      const runId = await startRun({ scope: 'single_tenant', tenantId: 3 })
+      await waitUntil(async () => runIsSettled((await getRun(sql, runId)) ?? undefined), `run ${runId} verified`)
+      // The read model as it stands between the completion and the verification.
+      await sql`update operation_run_controls set verification = null where run_id = ${runId}`
+      expect((await page.goto(`/system/ops/runs/${runId}`))?.status()).toBe(200)
+      expect(await page.locator('#run-status').textContent()).toBe('completed')
+      expect(await page.locator('#run-not-verified').textContent()).toContain('Not verified yet')
+      await markPage(page)
+      const verifiedAt = '2026-01-02T03:04:05.000Z'
+      await sql`update operation_run_controls set verification = ${JSON.stringify({ remaining: 0, tenantsWithRemaining: [], verifiedAt })}::text::jsonb
+                where run_id = ${runId}`
+      await page.locator('#run-verified').waitFor({ timeout: 20_000 })
+      expect(await hasMarker(page), 'the page was reloaded').toBe(true)
+      expect(await page.locator('#run-verified').textContent()).toContain('Verified: 0 remaining')
+      expect(await page.locator('#run-not-verified').count()).toBe(0)
+      expect(await page.locator('#run-verified time').getAttribute('datetime')).toBe(verifiedAt)
+      expect(unexpectedProblems(problems)).toEqual([])
+    } finally {
       await context.close()
     }
   })

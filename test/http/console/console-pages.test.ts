@@ -346,6 +346,23 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(page.text).not.toContain('Not verified yet')
     })
 
+    it('follows a completed run whose verification is still to come: the note, the live script, the timeline following (SPEC §11)', async () => {
+      const run = await completedRun(allTenantsRunId)
+      const [controls] = await service.sql<Array<{ verification: unknown }>>`select verification from operation_run_controls where run_id = ${run.id}`
+      await service.sql`update operation_run_controls set verification = null where run_id = ${run.id}`
+      try {
+        const page = await get(`/system/ops/runs/${allTenantsRunId}`)
+        expect(page.status).toBe(200)
+        expect(page.text).toContain('Not verified yet')
+        expect(page.text).toContain('data-live="verifying"')
+        expect(page.text).toContain('new EventSource')
+        expect(page.text).toMatch(/data-follow="true"/)
+        expect(page.text).toMatch(/<section[^>]*id="run-progress-section" hidden=""/) // still no progress bar
+      } finally {
+        await service.sql`update operation_run_controls set verification = ${JSON.stringify(controls!.verification)}::text::jsonb where run_id = ${run.id}`
+      }
+    })
+
     it('shows a running run with a progress bar and the live script', async () => {
       // A run whose projection says running: its page is built from the read model alone.
       const [row] = await service.sql<{ id: string }[]>`

@@ -1,5 +1,6 @@
 import type { Child, FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
+import { isVerifiable } from '../../../commands/run/run-decider.js'
 import { Badge, badgeTones } from '../badges.js'
 import { consolePaths, RUN_ACTIONS, type RunAction } from '../console-env.js'
 import { describeProblem } from '../field-problems.js'
@@ -108,6 +109,8 @@ export const RunPage: FC<RunPageProps> = (props) => {
     props
   const revertOf = run.revertOf
   const live = run.status !== 'completed'
+  // SPEC §11: a completed run whose verification is still to come is followed until it is recorded.
+  const awaitingVerification = !live && run.verification === null && isVerifiable({ outcome: run.outcome ?? '', revertOf })
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script
   // shows them as the run changes. A completed page carries only what it admits (at most the retry).
@@ -124,7 +127,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
       : []
   const activeRunId = attempt?.activeRunId ?? revert.attempt?.activeRunId
   return (
-    <Layout title={`Run ${run.id}`} nonce={nonce} viewer={viewer} current="runs" script={live ? runScript : undefined}>
+    <Layout title={`Run ${run.id}`} nonce={nonce} viewer={viewer} current="runs" script={live || awaitingVerification ? runScript : undefined}>
       <p>
         <a href={consolePaths.runs}>← All runs</a>
       </p>
@@ -162,7 +165,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
         class="card"
         id="run"
         data-stream-url={consolePaths.runStream(run.id)}
-        data-live={live ? 'true' : 'false'}
+        data-live={live ? 'true' : awaitingVerification ? 'verifying' : 'false'}
         data-badge-tones={JSON.stringify(badgeTones)}
       >
         <dl class="facts">
@@ -344,7 +347,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
         <summary>Context</summary>
         <pre>{JSON.stringify(run.context, null, 2)}</pre>
       </details>
-      <RunTimeline runId={run.id} window={timeline} live={live} />
+      <RunTimeline runId={run.id} window={timeline} live={live || awaitingVerification} />
     </Layout>
   )
 }

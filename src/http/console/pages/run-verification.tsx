@@ -15,7 +15,8 @@ export interface RunVerificationProps {
  * SPEC §11: what re-scanning the succeeded tenants after completion found still to change. "Verified: 0
  * remaining" with its time; a warning with the count and the tenants when something would still change;
  * "Not verified yet" for a succeeded/partially succeeded run not verified yet; nothing for other outcomes
- * or a run still in progress (whose live stream sends this section once the verification is recorded).
+ * or a run still in progress. The page of a run in progress or awaiting its verification follows the live
+ * stream, which sends this section once the verification is recorded.
  */
 export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNames }) => {
   const verification = run.verification
@@ -35,9 +36,9 @@ export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNam
     <section class="card" aria-labelledby="verification-title" id="run-verification">
       <h2 id="verification-title">Verification</h2>
       {!verification ? (
-        <p id="run-not-verified">
-          Not verified yet: the service re-scans the run's succeeded tenants shortly after it completes. <a href="">Reload the page</a> to
-          see it.
+        <p id="run-not-verified" role="status">
+          Not verified yet: the service re-scans the run's succeeded tenants shortly after it completes; what it finds shows here. If it
+          does not, <a href="">reload the page</a>.
         </p>
       ) : verification.remaining === 0 ? (
         <p id="run-verified">

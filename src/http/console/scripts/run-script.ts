@@ -1,15 +1,19 @@
 /**
- * Client script of a run page while the run is not completed: follows the run's server-sent events, appends
+ * Client script of a run page while the run is not completed, or completed with its verification still to
+ * come (SPEC §11; then only the verification and the timeline change): follows the run's server-sent events, appends
  * the run's new events to the timeline (SPEC §12; the structure of pages/run-timeline.tsx), and updates the badges, progress bar, ETA, counts, limits, the pause and cancel notices, the canary's state
  * and notes, the controls the state admits and the failures in place (textContent only), then stops once
- * the run completes. A paused
+ * the run completes and, when one follows, its verification is shown. A paused
  * run keeps streaming: it is not over, and so does one awaiting approval (SPEC §10); `rejected` is a final outcome.
  */
 export const runScript = `
 (function () {
   'use strict';
   var root = document.getElementById('run');
-  if (!root || root.dataset.live !== 'true' || !window.EventSource) return;
+  if (!root || !window.EventSource) return;
+  // 'verifying': the run completed before the page was rendered, and only its verification is still to come.
+  var awaitingVerificationOnly = root.dataset.live === 'verifying';
+  if (root.dataset.live !== 'true' && !awaitingVerificationOnly) return;
   var tones = JSON.parse(root.dataset.badgeTones || '{}');
   function setBadge(id, value) {
     var badge = document.getElementById(id);
@@ -204,7 +208,8 @@ export const runScript = `
   source.addEventListener('failures', function (event) { applyFailures(JSON.parse(event.data)); });
   source.addEventListener('completed', function (event) {
     var progress = JSON.parse(event.data);
-    apply(progress);
+    // A page rendered completed shows that state already (and carries only the controls it admits).
+    if (!awaitingVerificationOnly) apply(progress);
     root.dataset.live = 'false';
     // SPEC §11: a run to be verified keeps the stream open; its verification replaces the note when recorded.
     if (!progress.verificationFollows) source.close();
@@ -212,7 +217,7 @@ export const runScript = `
   source.addEventListener('verified', function (event) {
     source.close();
     var html = JSON.parse(event.data).html;
-    var pending = document.getElementById('run-verification-pending');
+    var pending = document.getElementById('run-verification-pending') || document.getElementById('run-verification');
     if (!html || !pending) return;
     pending.insertAdjacentHTML('afterend', html);
     pending.remove();
