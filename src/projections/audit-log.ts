@@ -114,10 +114,11 @@ export const auditLogProjection: Projection = {
     if (fresh.length === 0) return
 
     let head = await chainHead(tx)
+    let sequence = head.lastTaken
     const chained = fresh.map(({ e, entry }) => {
       // What is stored is what is hashed: the time at the precision the hash takes, the context as JSON gives it back.
       const fields = {
-        sequence: head.sequence + 1,
+        sequence: ++sequence,
         id: e.metadata.eventId,
         action: entry.action,
         occurredAt: canonicalTime(e.metadata.occurredAt),
@@ -128,7 +129,7 @@ export const auditLogProjection: Projection = {
       }
       const hash = auditEntryHash(head.hash, fields)
       const row = { ...fields, hash, previousHash: head.hash }
-      head = { sequence: fields.sequence, hash }
+      head = { sequence: fields.sequence, hash, lastTaken: fields.sequence }
       return row
     })
     const column = <T>(pick: (row: (typeof chained)[number]) => T) => chained.map(pick)
@@ -156,15 +157,21 @@ export const auditLogProjection: Projection = {
 }
 
 /**
- * Where the chain ends. The head row is taken for update (the projector's checkpoint lock already
- * serialises writers; this keeps the head right for any other). Without one (deleted by hand), the chain
- * goes on from its last entry, so the projector is never stuck on a sequence already taken.
+ * Where the chain ends, and the highest sequence taken in the table. The head row is taken for update (the
+ * projector's checkpoint lock already serialises writers; this keeps the head right for any other). Without
+ * one (deleted by hand), the chain goes on from its last entry. New entries are numbered after the highest
+ * sequence taken, so that the projector, and every read model with it, is never stuck on a sequence an entry
+ * inserted by hand holds; they chain from the head all the same, so the verification still names that
+ * entry as the first broken one.
  */
-async function chainHead(tx: TransactionSql): Promise<{ sequence: number; hash: string }> {
-  const [head] = await tx<Array<{ sequence: string; hash: string }>>`select sequence, hash from audit_chain_head for update`
-  if (head) return { sequence: Number(head.sequence), hash: head.hash }
+async function chainHead(tx: TransactionSql): Promise<{ sequence: number; hash: string; lastTaken: number }> {
+  const [head] = await tx<Array<{ sequence: string; hash: string; last_taken: string | null }>>`
+    select sequence, hash, (select max(sequence) from audit_log) as last_taken from audit_chain_head for update`
+  if (head) return { sequence: Number(head.sequence), hash: head.hash, lastTaken: Math.max(Number(head.sequence), Number(head.last_taken ?? 0)) }
   const [last] = await tx<Array<{ sequence: string; hash: string }>>`select sequence, hash from audit_log order by sequence desc limit 1`
-  return last ? { sequence: Number(last.sequence), hash: last.hash } : { sequence: 0, hash: GENESIS_HASH }
+  return last
+    ? { sequence: Number(last.sequence), hash: last.hash, lastTaken: Number(last.sequence) }
+    : { sequence: 0, hash: GENESIS_HASH, lastTaken: 0 }
 }
 
 /** The runbook parameters a preview or a start used, for runbooks that have any (SPEC §13). */

@@ -6,6 +6,7 @@ import { InvalidCursorError, listAudit } from '../../src/projections/queries.js'
 import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
 import { toLoggedEvent } from '../../src/store/event-log.js'
+import { streams } from '../../src/events/index.js'
 import { databaseFlavours } from '../support/databases.js'
 import { alice, listWholeAudit, openTestBed, type TestBed } from './fixtures.js'
 import { appendScenario } from './scenario.js'
@@ -247,6 +248,29 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
         insert into audit_log (id, action, occurred_at, context, sequence, hash, previous_hash)
         values ('forged', 'platform.ops.login.succeeded', now(), '{}', 11, ${'c'.repeat(64)}, ${'d'.repeat(64)})`
       await expectBroken(11, /does not chain/, 11)
+    })
+
+    it('an entry inserted by hand where the next would go: the log goes on after it, still naming it, and a rebuild puts the log right', async () => {
+      const rows = await chain()
+      await bed.sql`
+        insert into audit_log (id, action, occurred_at, context, sequence, hash, previous_hash)
+        values ('forged', 'platform.ops.login.succeeded', now(), '{}', 11, ${'c'.repeat(64)}, ${rows[9]!.hash})`
+      await bed.append(
+        streams.login('h-alice'),
+        { type: 'LoginSucceeded', data: { operatorId: 'op-alice', email: alice.email, channel: 'api', at: '2025-03-03T08:00:00.000Z' } },
+        { kind: 'anonymous', email: alice.email, ip: alice.ip, userAgent: alice.userAgent },
+        '2025-03-03T08:00:00.000Z',
+        'login-after-forgery',
+      )
+      await bed.settle()
+      await projector.waitUntilCaughtUp()
+      // Numbered after the forged entry, chained on the genuine one before it.
+      const [next] = await bed.sql<Row[]>`select sequence, id, hash, previous_hash from audit_log where id <> 'forged' order by sequence desc limit 1`
+      expect(next).toMatchObject({ sequence: '12', previous_hash: rows[9]!.hash })
+      expect(await head()).toEqual([{ sequence: '12', hash: next!.hash }])
+      await expectBroken(11, /altered|chain/, 12)
+      await projector.rebuild()
+      expect(await verifyAuditChain(bed.sql)).toMatchObject({ ok: true, entries: 11 })
     })
 
     it('the head edited', async () => {
