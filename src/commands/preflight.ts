@@ -69,11 +69,17 @@ export async function computePreflight(
   return { result: planTotals(tenants, scope), tenants, wouldFailTenants: tenants.filter((t) => t.wouldFail).map((t) => t.tenantId) }
 }
 
-/** A plan's sums; `estimatedTenants` is the number of tenants for all-tenants runs. */
-export function planTotals(tenants: ReadonlyArray<{ affected: number; total: number }>, scope: RunScope): PreflightResult {
+/**
+ * A plan's sums over the tenants whose repair would succeed: a tenant that would fail changes nothing and
+ * is not counted by the run (its counts cover the tenants that completed), so on data that did not change
+ * in between a run's `updated` and `total` equal them (SPEC §2). `estimatedTenants` is the number of
+ * tenants for all-tenants runs, every one of them.
+ */
+export function planTotals(tenants: ReadonlyArray<{ affected: number; total: number; wouldFail: object | string | null }>, scope: RunScope): PreflightResult {
+  const succeeding = tenants.filter((t) => t.wouldFail === null)
   return {
-    affectedCount: tenants.reduce((sum, t) => sum + t.affected, 0),
-    totalCount: tenants.reduce((sum, t) => sum + t.total, 0),
+    affectedCount: succeeding.reduce((sum, t) => sum + t.affected, 0),
+    totalCount: succeeding.reduce((sum, t) => sum + t.total, 0),
     estimatedTenants: scope === 'all_tenants' ? tenants.length : 1,
   }
 }

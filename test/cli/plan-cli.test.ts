@@ -87,7 +87,8 @@ describe('rcp preflight and rcp plan against a real service (embedded)', () => {
     expect(new Set(items.map((t) => t.tenantId)).size).toBe(tenantCount)
     expect(items.filter((t) => t.wouldFail !== null).map((t) => t.tenantId)).toEqual([invalid.id])
     const preflight = (await api.request('POST', `/api/runbooks/${KEY}/preflight`, { token: env.RCP_TOKEN, json: { scope: 'all_tenants' } })).body
-    expect(items.reduce((sum, t) => sum + t.affected, 0)).toBe(preflight.affectedCount)
+    // The answer's sums are over the tenants that would succeed (SPEC §2); the rows show every tenant's own.
+    expect(items.filter((t) => t.wouldFail === null).reduce((sum, t) => sum + t.affected, 0)).toBe(preflight.affectedCount)
     expect(items).toHaveLength(preflight.estimatedTenants)
   })
 

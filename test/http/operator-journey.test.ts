@@ -121,9 +121,11 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
       const single = await post(preflightPath, { scope: 'single_tenant', tenantId: invalidTenant.id })
       expect(single.status, single.text).toBe(200)
       invalidPreflight = single.body
+      // Its repair would fail and change nothing: it would update none of its findings, and a run over it
+      // counts none (SPEC §2: a run's counts equal its preflight's), as the all-tenants preview leaves it out.
       expect(invalidPreflight.estimatedTenants).toBe(1)
-      expect(invalidPreflight.affectedCount).toBeGreaterThan(0)
-      expect(invalidPreflight.totalCount).toBeLessThan(allPreflight.totalCount)
+      expect(single.body.wouldFailTenants).toEqual([invalidTenant.id])
+      expect([invalidPreflight.affectedCount, invalidPreflight.totalCount]).toEqual([0, 0])
     })
 
     it('starts an all-tenants run (202), readable at once, completing partially_succeeded without touching the invalid tenant', async () => {

@@ -77,10 +77,15 @@ export async function runAcceptanceJourney(base: string, databaseUrl: string, em
   }
   const counts = run.body.summaryCounts
   check(run.body.outcome === 'partially_succeeded' && counts.failed === 1, 'partially_succeeded with failed: 1')
+  // SPEC §2: on unchanged data the run's counts equal its preflight's; the tenant whose repair fails changes
+  // nothing and is counted by neither (its own preview says it would fail, and counts nothing).
   check(
-    counts.updated === preflight.body.affectedCount - invalidPreflight.body.affectedCount &&
-      counts.total === preflight.body.totalCount - invalidPreflight.body.totalCount,
-    'counts equal the preflight (minus the isolated tenant)',
+    counts.updated === preflight.body.affectedCount && counts.total === preflight.body.totalCount,
+    `counts equal the preflight (updated ${counts.updated} / affected ${preflight.body.affectedCount}, total ${counts.total} / ${preflight.body.totalCount})`,
+  )
+  check(
+    invalidPreflight.body.affectedCount === 0 && invalidPreflight.body.totalCount === 0 && invalidPreflight.body.wouldFailTenants.length === 1,
+    'the isolated tenant would fail, and counts nothing',
   )
 
   const after = await readFindings(sql as never)

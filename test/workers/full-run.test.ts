@@ -9,6 +9,7 @@ import { databaseFlavours } from '../support/databases.js'
 import {
   dispatchRuns,
   openWorkBed,
+  planSums,
   preflightOf,
   runEvents,
   startAllTenantsRun,
@@ -77,13 +78,12 @@ describe.each(databaseFlavours())('a full all-tenants run on $name with the in-p
     expect(completed.failureSummary[0]).toMatchObject({ tenantId: tenants.invalid, reasonCode: 'INVALID_DATA' })
     expect(completed.failureSummary[0]!.message).toContain('finding 301')
 
-    // The run's own preflight (in RunRequested) covered the whole universe.
+    // The run's own preflight (in RunRequested) covered the whole universe; its sums, over the tenants that
+    // would succeed, are the run's counts (SPEC §2).
     const requested = (await runEvents(bed.log, runId))[0]!.event
-    expect(requested.type === 'RunRequested' && requested.data.preflight).toEqual({
-      affectedCount: [...preflight.values()].reduce((n, p) => n + p.affected, 0),
-      totalCount: [...preflight.values()].reduce((n, p) => n + p.total, 0),
-      estimatedTenants: 3,
-    })
+    const sums = planSums(preflight)
+    expect(requested.type === 'RunRequested' && requested.data.preflight).toEqual({ affectedCount: sums.affected, totalCount: sums.total, estimatedTenants: 3 })
+    expect([sums.affected, sums.total]).toEqual([updated, total])
 
     const rows = await tenantJobResults(bed.sql, runId)
     expect(rows.map((r) => [Number(r.tenant_id), r.status])).toEqual([

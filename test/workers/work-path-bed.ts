@@ -190,10 +190,19 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Per-tenant preflight of the real runbook on the data as it is now. */
-export async function preflightOf(sql: Sql, tenantIds: readonly number[]): Promise<Map<number, { affected: number; total: number }>> {
-  const counts = new Map<number, { affected: number; total: number }>()
-  for (const id of tenantIds) counts.set(id, await findingsLifecycleBackfill.preflightTenant(sql, id, {}))
+export async function preflightOf(sql: Sql, tenantIds: readonly number[]): Promise<Map<number, { affected: number; total: number; wouldFail: boolean }>> {
+  const counts = new Map<number, { affected: number; total: number; wouldFail: boolean }>()
+  for (const id of tenantIds) {
+    const { affected, total, wouldFail } = await findingsLifecycleBackfill.preflightTenant(sql, id, {})
+    counts.set(id, { affected, total, wouldFail: Boolean(wouldFail) })
+  }
   return counts
+}
+
+/** A plan's sums as SPEC §2 has them: over the tenants whose repair would succeed. */
+export function planSums(plan: Map<number, { affected: number; total: number; wouldFail: boolean }>): { affected: number; total: number } {
+  const succeeding = [...plan.values()].filter((t) => !t.wouldFail)
+  return { affected: succeeding.reduce((n, t) => n + t.affected, 0), total: succeeding.reduce((n, t) => n + t.total, 0) }
 }
 
 export interface TenantJobResultRow {

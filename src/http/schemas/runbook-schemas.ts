@@ -56,6 +56,12 @@ export const tenantListSchema = z
 
 export const preflightSchema = preflightResultSchema
   .extend({
+    affectedCount: preflightResultSchema.shape.affectedCount.meta({
+      description: 'Findings that would be updated, over the tenants whose repair would succeed: on data that does not change, a run\'s `updated`.',
+    }),
+    totalCount: preflightResultSchema.shape.totalCount.meta({
+      description: 'Findings scanned, over the tenants whose repair would succeed: on data that does not change, a run\'s `total`.',
+    }),
     preflightId: z.string().meta({ description: 'The recorded preview: its per-tenant plan is kept 24 hours (`GET /api/preflights/{preflightId}/tenants`).' }),
     wouldFailTenants: z.array(tenantIdSchema).meta({ description: 'The tenants whose repair would fail (e.g. `INVALID_DATA`), found by the preview.' }),
   })

@@ -75,8 +75,9 @@ describe.each(serviceFlavours())('console per-tenant preflight plans: $name', (f
     expect(items).toHaveLength(preview.estimatedTenants)
     expect(items[0]).toMatchObject({ tenantId: invalidTenantId, tenantName: DEMO_INVALID_TENANT_NAME, wouldFail: 'INVALID_DATA', message: expect.any(String) })
     expect(items.slice(1).every((item) => item.wouldFail === null)).toBe(true)
-    expect(items.reduce((sum, item) => sum + item.affected, 0)).toBe(preview.affectedCount)
-    expect(items.reduce((sum, item) => sum + item.total, 0)).toBe(preview.totalCount)
+    // The answer's sums are over the tenants that would succeed (SPEC §2); the rows show every tenant's own.
+    expect(items.filter((item) => item.wouldFail === null).reduce((sum, item) => sum + item.affected, 0)).toBe(preview.affectedCount)
+    expect(items.filter((item) => item.wouldFail === null).reduce((sum, item) => sum + item.total, 0)).toBe(preview.totalCount)
     // Default page size: the API's (50), so the demo's plan is one page.
     const whole = JSON.parse((await plan(preview.preflightId)).text)
     expect(whole.items).toHaveLength(preview.estimatedTenants)
