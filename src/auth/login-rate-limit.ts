@@ -8,6 +8,8 @@ export const LOGIN_ATTEMPTS_PER_WINDOW = 10
  * Beside it, a budget per IP whatever the username: without it one address trying distinct emails costs
  * the service one memory-hard hash (and one stored failed-login event) per email, without bound. This
  * also bounds the failed-login events one address can make the service store: at most this many a minute.
+ * A login whose password was right gives its attempt back (`returnAddressAttempt`): many operators behind
+ * one address (an office, a VPN, a test suite on loopback) logging in rightly never lock each other out.
  */
 export const LOGIN_ATTEMPTS_PER_IP_PER_WINDOW = 30
 export const LOGIN_WINDOW_SECONDS = 60
@@ -90,6 +92,20 @@ export async function checkAndRecordLoginAttempt(
     }
     await tx`insert into login_attempts (key, attempted_at) values (${key}, ${now}), (${ipKey}, ${now})`
     return { allowed: true } as const
+  })
+}
+
+/**
+ * Gives a right password's attempt back to its address's budget (the newest row of that budget: the one its
+ * attempt recorded, or one as recent). The (IP, email) budget of SPEC §6 keeps counting every attempt.
+ */
+export async function returnAddressAttempt(sql: Sql, ip: string): Promise<void> {
+  const ipKey = loginAddressKey(ip)
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended(${ipKey}, 0))`
+    await tx`
+      delete from login_attempts
+      where ctid = (select ctid from login_attempts where key = ${ipKey} order by attempted_at desc limit 1)`
   })
 }
 

@@ -3,7 +3,7 @@ import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
 import { HashingUnavailableError, loginHashingGate, type HashingGate } from './hashing-gate.js'
 import type { LoginRefusalMemory } from './login-refusal-memory.js'
-import { checkAndRecordLoginAttempt } from './login-rate-limit.js'
+import { checkAndRecordLoginAttempt, returnAddressAttempt } from './login-rate-limit.js'
 import { authenticate, type Operator } from './operator-store.js'
 import type { ScryptParams } from './password-hash.js'
 
@@ -99,6 +99,7 @@ async function admittedLogin(deps: PasswordLoginDeps, gate: HashingGate, attempt
     return { kind: 'failed' }
   }
   const found = operator
+  await returnAddressAttempt(deps.sql, attempt.rateLimitIp)
   return {
     kind: 'authenticated',
     operator: found,

@@ -64,6 +64,29 @@ describe.each(serviceFlavours())('login under load: $name', (flavour) => {
     expect(wrong.headers.get('cache-control')).toBe('no-store')
   })
 
+  it('lets many operators behind one address log in rightly beyond the address budget; wrong passwords from it stay bounded', async () => {
+    const from = '198.51.100.77'
+    const admin = await service.token()
+    const password = 'a long enough password for the office'
+    const operators = []
+    for (let index = 0; index < 4; index++) {
+      const email = `office-${index}@ops.test`
+      const created = await service.request('POST', '/api/operators', { token: admin, json: { email, name: `Office ${index}`, password, capabilities: [] } })
+      expect(created.status, created.text).toBe(201)
+      operators.push(email)
+    }
+    // 4 × 9 right logins from one address: above its budget of 30, within each (address, email) budget of 10.
+    const statuses: number[] = []
+    for (const email of operators) for (let attempt = 0; attempt < 9; attempt++) statuses.push((await postToken(email, password, { from })).status)
+    expect(statuses.length).toBeGreaterThan(LOGIN_ATTEMPTS_PER_IP_PER_WINDOW)
+    expect(statuses.filter((status) => status !== 201)).toEqual([])
+    // Wrong passwords for distinct emails from that address still meet its budget.
+    const wrong: number[] = []
+    for (let attempt = 0; attempt < LOGIN_ATTEMPTS_PER_IP_PER_WINDOW + 1; attempt++) wrong.push((await postToken(`nobody-${attempt}@ops.test`, 'wrong password here', { from })).status)
+    expect(wrong.slice(0, LOGIN_ATTEMPTS_PER_IP_PER_WINDOW).every((status) => status === 401)).toBe(true)
+    expect(wrong.at(-1)).toBe(429)
+  })
+
   it('answers 503 with Retry-After at once when every hashing slot is busy and the queue full, spending no budget', async () => {
     hold = holdGateSlots(maxConcurrent + maxQueued)
     await waitUntil(async () => loginHashingGate.saturated, 'the gate saturated', 5_000)
