@@ -242,7 +242,7 @@ export class ApiClient {
     return this.request('GET', '/api/runbooks')
   }
 
-  listTenants(filter: { q?: string; limit?: number } = {}): Promise<Page<Tenant>> {
+  listTenants(filter: { q?: string; limit?: number; cursor?: string } = {}): Promise<Page<Tenant>> {
     return this.request('GET', '/api/tenants', { query: filter })
   }
 

@@ -109,7 +109,8 @@ export const preflightPlanQuerySchema = z.object({
 
 export const tenantQuerySchema = z.object({
   q: z.string().max(200).optional().meta({ description: 'Case-insensitive substring of the tenant name.' }),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'Tenants a page (1–1000, default 1000).' }),
+  cursor: z.string().max(20_000).optional().meta({ description: 'The `nextCursor` of the page before.' }),
 })
 
 export const approveBodySchema = z

@@ -1,4 +1,6 @@
+import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
+import { InvalidCursorError } from '../projections/queries.js'
 
 /**
  * Queries over the allowed tenant universe (SPEC §1): tenants with `is_platform = false` and
@@ -36,6 +38,40 @@ export async function listUniverse(sql: SqlClient, q?: string, limit: number = D
     order by t.name, t.id
     limit ${boundedLimit}`
   return rows.map((row) => ({ id: Number(row.id), workspaceId: Number(row.workspace_id), name: row.name }))
+}
+
+/** A page of the universe by name then id (`nextCursor` null on the last), for `GET /api/tenants`. */
+export async function pageUniverse(
+  sql: SqlClient,
+  request: { q?: string; limit?: number; cursor?: string },
+): Promise<{ items: UniverseTenant[]; nextCursor: string | null }> {
+  const limit = Math.max(1, Math.min(MAX_LIMIT, Math.trunc(request.limit ?? MAX_LIMIT)))
+  const after = request.cursor === undefined ? null : decodeUniverseCursor(request.cursor)
+  const filter = request.q ? likePattern(request.q) : null
+  const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
+    select t.id::text, t.workspace_id::text, t.name from tenants t
+    where t.is_platform = false and t.archived_at is null
+      and (${filter}::text is null or t.name ilike ${filter}::text escape '\\')
+      ${after === null ? sql`` : sql`and (t.name, t.id) > (${after.name}::text, ${after.id}::bigint)`}
+    order by t.name, t.id
+    limit ${limit + 1}`
+  const items = rows.slice(0, limit).map((row) => ({ id: Number(row.id), workspaceId: Number(row.workspace_id), name: row.name }))
+  const last = items.at(-1)
+  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ v: 1, n: last.name, i: last.id }), 'utf8').toString('base64url') : null
+  return { items, nextCursor }
+}
+
+const universeCursorSchema = z.object({ v: z.literal(1), n: z.string().max(10_000).regex(/^[^\u0000]*$/), i: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }).strict()
+
+function decodeUniverseCursor(cursor: string): { name: string; id: number } {
+  if (!/^[A-Za-z0-9_-]{1,20000}$/.test(cursor)) throw new InvalidCursorError(cursor)
+  try {
+    const parsed = universeCursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
+    if (parsed.success) return { name: parsed.data.n, id: parsed.data.i }
+  } catch {
+    // not JSON: refused below
+  }
+  throw new InvalidCursorError(cursor)
 }
 
 /** Every tenant id of the universe, ascending: the targets of an `all_tenants` run. */

@@ -274,6 +274,9 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
         [`/api/runs?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],
         [`/api/audit?cursor=${Buffer.from('{"v":1,"at":"0000-01-01T00:00:00.000000Z","id":"x"}').toString('base64url')}`, 'cursor'],
         ['/api/tenants?limit=0', 'limit'],
+        ['/api/tenants?cursor=not-a-cursor', 'cursor'],
+        // a name carrying a NUL: refused before the database sees it
+        [`/api/tenants?cursor=${Buffer.from('{"v":1,"n":"a\\u0000b","i":1}').toString('base64url')}`, 'cursor'],
       ]
       for (const [path, field] of cases) await expectRefused(() => send('GET', path), 400, field)
     })

@@ -93,6 +93,18 @@ describe.each(serviceFlavours())('operator journey over HTTP: $name', (flavour) 
       const [universe] = await api.sql<{ count: number }[]>`
         select count(*)::int as count from tenants where not is_platform and archived_at is null`
       expect(ids).toHaveLength(universe!.count)
+      expect(response.body.nextCursor).toBeNull()
+      // Page by page, by name then id, every tenant once.
+      const paged: Array<{ id: number }> = []
+      let cursor: string | null = null
+      do {
+        const page = await get(`/api/tenants?limit=5${cursor ? `&cursor=${cursor}` : ''}`)
+        expect(page.status, page.text).toBe(200)
+        expect(page.body.items.length).toBeLessThanOrEqual(5)
+        paged.push(...page.body.items)
+        cursor = page.body.nextCursor
+      } while (cursor)
+      expect(paged).toEqual(tenants)
       invalidTenant = tenants.find((t) => t.name === DEMO_INVALID_TENANT_NAME)!
       expect(invalidTenant).toBeDefined()
 

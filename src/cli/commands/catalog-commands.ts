@@ -1,4 +1,4 @@
-import type { ApiClient, Page, PlanTenant } from '../api-client.js'
+import type { ApiClient, Page, PlanTenant, Tenant } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { formatPlan, formatPreflight, formatRunbooks, formatTenants } from '../format.js'
@@ -15,10 +15,17 @@ export async function listRunbooks(context: CommandContext): Promise<ExitCode> {
   return exitCodes.ok
 }
 
+/** Every tenant of the universe the filter matches, page after page. */
 export async function listTenants(context: CommandContext, options: { q?: string }): Promise<ExitCode> {
-  const page = await context.client.listTenants({ q: options.q })
-  if (context.json) context.printJson(page)
-  else context.print(formatTenants(page.items))
+  const items: Tenant[] = []
+  let cursor: string | null = null
+  do {
+    const page: Page<Tenant> = await context.client.listTenants({ ...(options.q ? { q: options.q } : {}), ...(cursor ? { cursor } : {}) })
+    items.push(...page.items)
+    cursor = page.nextCursor ?? null
+  } while (cursor)
+  if (context.json) context.printJson({ items, nextCursor: null })
+  else context.print(formatTenants(items))
   return exitCodes.ok
 }
 

@@ -8,7 +8,7 @@ import { requireRunbook } from '../../commands/runbook-parameters.js'
 import { startRun, type RunCommandDeps } from '../../commands/start-run.js'
 import type { RunSource } from '../../events/index.js'
 import type { RunbookCatalog } from '../../runbooks/catalog.js'
-import { listUniverse } from '../../runbooks/tenant-universe.js'
+import { pageUniverse } from '../../runbooks/tenant-universe.js'
 import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
@@ -114,8 +114,8 @@ export function runbookRoutes(deps: RunCommandDeps) {
   const catalog = catalogView(deps.catalog)
   serveRoute(app, catalogRoute, (c) => c.json(catalog))
   serveRoute(app, tenantsRoute, async (c, input) => {
-    const { q, limit } = input.query()
-    return c.json({ items: await listUniverse(deps.sql, q, limit) })
+    const { q, limit, cursor } = input.query()
+    return c.json(await pageUniverse(deps.sql, { ...(q ? { q } : {}), ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) }))
   })
   serveRoute(app, preflightRoute, async (c, input) => {
     requireRunbookAccess(deps.catalog, c.get('actor'), c.req.param('key')!)

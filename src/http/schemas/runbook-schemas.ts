@@ -51,8 +51,9 @@ export function parametersJsonSchema(schema: z.ZodType): Record<string, unknown>
 export const tenantListSchema = z
   .object({
     items: z.array(z.object({ id: tenantIdSchema, workspaceId: z.number().int(), name: z.string() })),
+    nextCursor: z.string().nullable().meta({ description: 'The next page (`?cursor=`), null on the last.' }),
   })
-  .meta({ id: 'TenantList', description: 'The allowed universe (not platform, not archived), by name.' })
+  .meta({ id: 'TenantList', description: 'The allowed universe (not platform, not archived), by name then id, a page at a time.' })
 
 export const preflightSchema = preflightResultSchema
   .extend({
