@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
-import { introduceCapabilities } from './commands/operators.js'
+import { introduceCapabilities, recordBootstrapOperator } from './commands/operators.js'
 import type { Config } from './config.js'
 import { connectPostgres, IDLE_IN_TRANSACTION_MS, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
@@ -166,6 +166,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       catalog.knownCapabilities,
       overrides.hashParams ? { hashParams: overrides.hashParams } : {},
     )
+    if (bootstrapAdminCreated && admin) await recordBootstrapOperator({ sql: db.sql, log }, admin.email)
     const introduced = await introduceCapabilities({ sql: db.sql, log, knownCapabilities: catalog.knownCapabilities })
     if (introduced.length > 0) logger.info({ capabilities: introduced }, 'capabilities introduced by this release; granted to the bootstrap admin')
     if (demoCredentials && bootstrapAdminCreated) {

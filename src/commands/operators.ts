@@ -12,6 +12,7 @@ import {
   verifyOperatorPassword,
   type OperatorRecord,
 } from '../auth/operator-store.js'
+import { normalizeEmail } from '../auth/email.js'
 import { defaultScryptParams, hashPassword, type ScryptParams } from '../auth/password-hash.js'
 import type { Sql, TransactionSql } from '../db/database.js'
 import { advisoryLockKeys } from '../db/advisory-locks.js'
@@ -183,6 +184,27 @@ export async function introduceCapabilities(deps: OperatorCommandDeps): Promise<
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError) || attempt >= 5) throw error
     }
+  }
+}
+
+/**
+ * SPEC §10: the first operator, made from the bootstrap credentials when no operator existed
+ * (`ensureBootstrapAdmin`), is recorded like every other creation: `OperatorCreated` on its stream, by the
+ * system, so the audit log shows it (`platform.operators.created`). Appended once, whichever of several
+ * processes starting together gets there first (on a stream that has no event yet).
+ */
+export async function recordBootstrapOperator(deps: Pick<OperatorCommandDeps, 'sql' | 'log'>, email: string): Promise<void> {
+  const record = (await listOperatorRecords(deps.sql)).find((operator) => operator.email === normalizeEmail(email))
+  if (!record) return
+  const streamId = streams.operator(record.id)
+  const created: DomainEvent = {
+    type: 'OperatorCreated',
+    data: { operatorId: record.id, email: record.email, name: record.name, capabilities: [...record.capabilities], isBreakGlass: record.isBreakGlass, createdAt: record.createdAt },
+  }
+  try {
+    await deps.log.append(streamId, [created], 'no_stream', { correlationId: streamId, causationId: null, initiator: { kind: 'system', component: 'auth' } })
+  } catch (error) {
+    if (!(error instanceof WrongExpectedRevisionError)) throw error
   }
 }
 

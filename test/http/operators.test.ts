@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { serviceFlavours, testAdmin, type TestService } from '../support/service.js'
 import { expectProblem } from './problem-assertions.js'
 
@@ -54,6 +54,19 @@ describe.each(serviceFlavours())('operators over the API: $name', (flavour) => {
     const audit = (await api.request('GET', '/api/audit?action=platform.operators.created', { token: admin })).body.items
     expect(audit.some((e: any) => e.context.subject_operator_id === colleague.id)).toBe(true)
     expect(JSON.stringify(audit)).not.toContain(colleague.password)
+  })
+
+  it('records the bootstrap administrator\'s creation like any other: OperatorCreated by the system, first on its stream, and audited', async () => {
+    const me = await api.request('GET', '/api/me', { token: admin })
+    expect(me.body.email).toBe(testAdmin.email)
+    const events = await api.sql<Array<{ type: string; metadata: { initiator: unknown } }>>`
+      select type, metadata from event_store_events where stream_id = ${`operator-${me.body.id}`} order by revision`
+    expect(events[0]).toMatchObject({ type: 'OperatorCreated', metadata: { initiator: { kind: 'system', component: 'auth' } } })
+    expect(events.filter((e) => e.type === 'OperatorCreated')).toHaveLength(1)
+    await vi.waitFor(async () => {
+      const audit = (await api.request('GET', '/api/audit?action=platform.operators.created', { token: admin })).body.items
+      expect(audit.some((e: any) => e.context.subject_operator_id === me.body.id)).toBe(true)
+    })
   })
 
   it('refuses bad operators clearly: an existing email 409, unknown capabilities 422, a weak password 422', async () => {
