@@ -25,6 +25,14 @@ export async function loadHalt(log: EventLog): Promise<HaltState & { eventId: st
   return { ...events.reduce(haltDecider.evolve, haltDecider.initialState()), eventId: events.at(-1)?.metadata.eventId ?? null }
 }
 
+/** Who engaged the halt in force, and why (null when none is): what the pauses it causes record. */
+export async function haltCause(log: EventLog): Promise<{ initiator: EventMetadata['initiator']; reasonText: string } | null> {
+  const { events } = await log.read(streams.halt())
+  const state = events.reduce(haltDecider.evolve, haltDecider.initialState())
+  const last = events.at(-1)
+  return state.halted && last ? { initiator: last.metadata.initiator, reasonText: state.reason.reasonText } : null
+}
+
 /** Refuses (423) what a halt forbids: starts, resumes, approvals. */
 export async function requireNotHalted(log: EventLog, attempted: string): Promise<void> {
   if ((await loadHalt(log)).halted) throw new HaltedError(attempted)

@@ -3,7 +3,7 @@ import { streams, type Initiator, type RunReason } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import { NotFoundError, ValidationError } from './errors.js'
-import { loadHalt } from './halt.js'
+import { haltCause, loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import type { RunbookCatalog } from '../runbooks/catalog.js'
 import { loadRunRequest, storedResultsCauses } from './run-execution.js'
@@ -119,15 +119,21 @@ export async function changeRunLimits(
 export async function haltActiveRun(
   log: EventLog,
   runId: string,
-  by: { actor: Actor; reasonText: string; causationId: string | null } | { component: 'dispatcher' | 'tenant-worker'; reasonText: string; causationId: string | null },
+  by: { actor: Actor; reasonText: string; causationId: string | null } | { component: 'dispatcher' | 'tenant-worker'; causationId: string | null },
   stored?: TenantOutcome[],
 ): Promise<boolean> {
-  const initiator: Initiator = 'actor' in by ? initiatorOf(by.actor) : { kind: 'system', component: by.component }
+  // A dispatcher or a worker that meets the halt before the halt's own command reaches the run records the
+  // same pause: the operator who halted, and their reason (SPEC §9: each control's event has its actor and
+  // reason). The halt lifted since: the component's own, with a reason that says so.
+  const { initiator, reasonText }: { initiator: Initiator; reasonText: string } =
+    'actor' in by
+      ? { initiator: initiatorOf(by.actor), reasonText: by.reasonText }
+      : ((await haltCause(log)) ?? { initiator: { kind: 'system', component: by.component }, reasonText: 'the deployment is halted' })
   const handled = await handleCommand(
     log,
     streams.run(runId),
     runDecider,
-    { type: 'HaltRun', reasonText: by.reasonText, at: new Date().toISOString(), ...(stored ? { stored } : {}) },
+    { type: 'HaltRun', reasonText, at: new Date().toISOString(), ...(stored ? { stored } : {}) },
     (events) => ({ correlationId: runId, causationId: by.causationId, initiator, causationIds: storedResultsCauses(by.causationId, events) }),
   )
   return handled.events.length > 0

@@ -118,7 +118,7 @@ export class Dispatcher {
   ): Promise<void> {
     const plan = planDispatch(run, halt.halted)
     if (plan.action === 'halt_run') {
-      await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', reasonText: 'the deployment is halted', causationId: halt.eventId })
+      await haltActiveRun(this.deps.log, runId, { component: 'dispatcher', causationId: halt.eventId })
       return
     }
     if (plan.action === 'none' || run.status === 'none') return

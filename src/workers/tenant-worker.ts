@@ -404,11 +404,7 @@ export class TenantWorker {
   /** The job is not to be repaired now: pause a run the halt has not reached yet, finish a cancelled one. */
   private async obey(task: TenantTask, { decision, haltEventId }: Extract<Attempt, { kind: 'gate' }>, log: Logger): Promise<void> {
     if (decision.action === 'halt_run') {
-      await haltActiveRun(this.deps.log, task.runId, {
-        component: 'tenant-worker',
-        reasonText: 'the deployment is halted',
-        causationId: haltEventId,
-      })
+      await haltActiveRun(this.deps.log, task.runId, { component: 'tenant-worker', causationId: haltEventId })
       return
     }
     log.debug({ why: decision.why }, 'tenant job not repaired')

@@ -108,6 +108,10 @@ describe.each(databaseFlavours())('the repair gate on $name', ({ open }) => {
     expect(runbook.executions).toEqual([])
     const state = await loadRun(bed.log, runId)
     expect(state.status === 'paused' && state.pause.reasonCode).toBe('HALTED')
+    // The pause records who halted and why, as the halt's own command would have (SPEC §9).
+    const paused = (await runEvents(bed.log, runId)).find((e) => e.event.type === 'RunPaused')!
+    expect(paused.event.type === 'RunPaused' && paused.event.data.reason.reasonText).toBe(reason.text)
+    expect(paused.metadata.initiator).toMatchObject({ kind: 'operator', platformUserId: actor.operatorId })
     await expect(resumeRun(bed, actor, runId, { reason: null })).rejects.toMatchObject({ code: 'HALTED' })
     await liftHalt(bed, { ...actor, capabilities: ['platform.ops.halt'] }, { reason })
     expect((await loadRun(bed.log, runId)).status).toBe('paused')
