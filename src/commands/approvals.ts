@@ -6,6 +6,7 @@ import { ValidationError } from './errors.js'
 import { loadHalt } from './halt.js'
 import { handleCommand } from './handle-command.js'
 import { requireRunAccess, runApprovalCapabilities, type RunAccessDeps } from './run-control.js'
+import { requireSecondOperator } from './run/run-decider.js'
 import { runDecider } from './run/run-decider-definition.js'
 import type { RunState } from './run/run-state.js'
 import { checkedReason } from './run/start-run-policy.js'
@@ -53,9 +54,14 @@ export async function setApprovalSettings(deps: { log: EventLog }, actor: Actor,
   return approvalSettings(deps.log)
 }
 
-/** 404 for an unknown run, 403 without `platform.runbooks.approve` and the runbook's capability; before the body. */
-export const requireApprovalAccess = (deps: RunAccessDeps, actor: Actor, runId: string) =>
-  requireRunAccess(deps, actor, runId, runApprovalCapabilities)
+/**
+ * 404 for an unknown run, 403 without `platform.runbooks.approve` and the runbook's capability, and 403 for
+ * the operator who started it (SPEC §10); before the body.
+ */
+export async function requireApprovalAccess(deps: RunAccessDeps, actor: Actor, runId: string): Promise<void> {
+  const request = await requireRunAccess(deps, actor, runId, runApprovalCapabilities)
+  requireSecondOperator(request, actor.operatorId, 'approve or reject')
+}
 
 export async function approveRun(deps: RunAccessDeps, actor: Actor, runId: string, input: { comment?: string | null | undefined }): Promise<RunState> {
   await requireApprovalAccess(deps, actor, runId)

@@ -57,14 +57,16 @@ export async function requireRunAccess(
   actor: Actor,
   runId: string,
   capabilitiesFor: (catalog: RunbookCatalog, runbookKey: string) => string[],
-): Promise<void> {
+): Promise<NonNullable<Awaited<ReturnType<typeof loadRunRequest>>>> {
   const request = await loadRunRequest(deps.log, runId)
   if (!request) throw new NotFoundError('run', runId)
   requireCapabilities(actor, capabilitiesFor(deps.catalog, request.runbookKey))
+  return request
 }
 
-export const requireRunControl = (deps: RunAccessDeps, actor: Actor, runId: string) =>
-  requireRunAccess(deps, actor, runId, runControlCapabilities)
+export const requireRunControl = async (deps: RunAccessDeps, actor: Actor, runId: string): Promise<void> => {
+  await requireRunAccess(deps, actor, runId, runControlCapabilities)
+}
 
 /** Appends an operator's command; its caller checked access first (`requireRunControl`). */
 async function controlRun(log: EventLog, actor: Actor, runId: string, command: RunCommand): Promise<RunState> {

@@ -52,6 +52,14 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
     expectProblem(await send('POST', `/api/runs/${started.runId}/approve`, {}), 403)
     const again = await api.token() // the same operator through another token
     expectProblem(await send('POST', `/api/runs/${started.runId}/approve`, {}, again), 403)
+    // Refused before the body is read: whatever the starter sends (not JSON, a reject without a reason).
+    const raw = await fetch(`${api.baseUrl}/api/runs/${started.runId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: 'not json',
+    })
+    expect(raw.status).toBe(403)
+    expectProblem(await send('POST', `/api/runs/${started.runId}/reject`, {}), 403)
     const events = (await api.request('GET', `/api/runs/${started.runId}/events`, { token: admin })).body.items.map((e: any) => e.type)
     expect(events).toEqual(['RunRequested'])
 

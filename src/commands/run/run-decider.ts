@@ -486,8 +486,9 @@ function requireAwaitingApproval(command: RunCommand['type'], state: RunState): 
 }
 
 /** Four eyes: whoever started the run neither approves nor rejects it, whatever token or session they use. */
-function requireSecondOperator(state: ExistingRunState, operatorId: string, what: string): void {
-  if (state.request.initiator.platformUserId === operatorId) {
+/** SPEC §10: a second operator approves or rejects; also checked before a request's body is read (approvals.ts). */
+export function requireSecondOperator(request: Pick<ExistingRunState['request'], 'initiator'>, operatorId: string, what: string): void {
+  if (request.initiator.platformUserId === operatorId) {
     throw new ForbiddenError([], `the operator who started a run cannot ${what} it`)
   }
 }
@@ -499,14 +500,14 @@ function rejection(state: ExistingRunState, reason: { reasonCode: RunReason['rea
 
 const approveRun: Decision<'ApproveRun'> = (command, state) => {
   const awaiting = requireAwaitingApproval('ApproveRun', state)
-  requireSecondOperator(awaiting, command.operatorId, 'approve')
+  requireSecondOperator(awaiting.request, command.operatorId, 'approve')
   if (command.halted) throw new HaltedError('approve a run')
   return [{ type: 'RunApproved', data: { runId: awaiting.request.runId, comment: command.comment, approvedAt: command.at } }]
 }
 
 const rejectRun: Decision<'RejectRun'> = (command, state) => {
   const awaiting = requireAwaitingApproval('RejectRun', state)
-  requireSecondOperator(awaiting, command.operatorId, 'reject')
+  requireSecondOperator(awaiting.request, command.operatorId, 'reject')
   return rejection(awaiting, command.reason, command.at)
 }
 
