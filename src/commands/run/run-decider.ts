@@ -294,7 +294,16 @@ const pauseRun: Decision<'PauseRun'> = (command, state) => {
   return [...recorded, { type: 'RunPaused', data: { runId: active.request.runId, reason: command.reason, pausedAt: command.at } }]
 }
 
+/**
+ * SPEC §9: the halt pauses every active run with `HALTED`: a queued or running one, and a paused one whose
+ * pause was another (an operator's, the error budget's, the canary's), which then waits for the halt's
+ * lifting and a resume like the others. A run awaiting approval stays so (no approval is taken while
+ * halted); a run being cancelled finishes its cancellation.
+ */
 const haltRun: Decision<'HaltRun'> = (command, state) => {
+  if (state.status === 'paused' && state.pause.reasonCode !== 'HALTED' && !state.cancellation) {
+    return [{ type: 'RunPaused', data: { runId: state.request.runId, reason: { reasonCode: 'HALTED', reasonText: command.reasonText }, pausedAt: command.at } }]
+  }
   if (state.status !== 'queued' && state.status !== 'running') return []
   if (state.cancellation) return []
   const { recorded, after } = recordStoredBefore(command.stored, command.at, state)

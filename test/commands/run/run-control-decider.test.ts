@@ -160,10 +160,14 @@ describe('run decider: retry and halt', () => {
     expect(thrown(() => decideRun(retry([]), allGood))).toBeInstanceOf(ValidationError)
   })
 
-  it("the halt's pause applies to queued and running runs only, silently", () => {
+  it("the halt pauses every active run with HALTED: queued, running, and paused for another reason; once, and not one being cancelled", () => {
     const halt: RunCommand = { type: 'HaltRun', reasonText: 'halted', at: LATER }
     expect(apply(running(), halt).events.map((e) => e.type)).toEqual(['RunPaused'])
-    expect(decideRun(halt, paused())).toEqual([])
+    expect(apply(queued(), halt).events.map((e) => e.type)).toEqual(['RunPaused'])
+    const repaused = apply(paused(), halt)
+    expect(repaused.events.map((e) => e.type)).toEqual(['RunPaused'])
+    expect(repaused.state.status === 'paused' && repaused.state.pause).toMatchObject({ reasonCode: 'HALTED', reasonText: 'halted', at: LATER })
+    expect(decideRun(halt, repaused.state)).toEqual([])
     expect(decideRun(halt, apply(running(), cancel).state)).toEqual([])
   })
 })
