@@ -6,7 +6,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { countOperators, ensureBootstrapAdmin } from './auth/operator-store.js'
 import { introduceCapabilities, recordBootstrapOperator } from './commands/operators.js'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import { connectPostgres, IDLE_IN_TRANSACTION_MS, startEmbedded, type Database } from './db/database.js'
 import { seedDemo } from './db/demo-seed.js'
 import { createApp } from './http/app.js'
@@ -275,10 +275,17 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       metrics,
       ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
     })
-    const started = await new Promise<{ server: ServerType; port: number }>((resolve) => {
+    const started = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
         resolve({ server: s, port: info.port }),
       )
+      // A port taken or not allowed is the operator's to fix: said in a sentence that names the variable.
+      s.once('error', (error: NodeJS.ErrnoException) => {
+        const where = `port ${config.PORT}${config.HOST ? ` on ${config.HOST}` : ''}`
+        if (error.code === 'EADDRINUSE') reject(new ConfigError(`${where} is already in use: stop what listens there, or set PORT to another`))
+        else if (error.code === 'EACCES') reject(new ConfigError(`${where} may not be opened by this user: set PORT to another (above 1023)`))
+        else reject(error)
+      })
     })
     server = started.server
     port = started.port

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -116,6 +117,28 @@ describe('npm start on a fresh machine (embedded default)', () => {
     expect(output).not.toContain('demo data seeded')
     expect(output).toContain('demo-operator.txt')
   })
+
+  it('says in a sentence that its port is taken, naming PORT, without a stack trace', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    const otherDataDir = mkdtempSync(join(tmpdir(), 'rcp-port-taken-'))
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: otherDataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
+      delete env.DATABASE_URL
+      const failing = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
+      let said = ''
+      failing.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
+      failing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()))
+      const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve))
+      expect(code).toBe(1)
+      expect(said).toContain(`failed to start: port ${port} on 127.0.0.1 is already in use: stop what listens there, or set PORT to another`)
+      expect(said).not.toMatch(/\n\s+at /)
+    } finally {
+      taken.close()
+      rmSync(otherDataDir, { recursive: true, force: true })
+    }
+  }, 90_000)
 
   it('says where a start-up failure happened (its class and stack frames), never what it quoted', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://u:s3cret-start-pw@127.0.0.1:1/x', PORT: '0', HOST: '127.0.0.1' }
