@@ -126,11 +126,7 @@ describe('npm start on a fresh machine (embedded default)', () => {
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: otherDataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
       delete env.DATABASE_URL
-      const failing = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
-      let said = ''
-      failing.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
-      failing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()))
-      const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve))
+      const { code, said } = await failedStart(env)
       expect(code).toBe(1)
       expect(said).toContain(`failed to start: port ${port} on 127.0.0.1 is already in use: stop what listens there, or set PORT to another`)
       expect(said).not.toMatch(/\n\s+at /)
@@ -142,14 +138,20 @@ describe('npm start on a fresh machine (embedded default)', () => {
 
   it('says where a start-up failure happened (its class and stack frames), never what it quoted', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://u:s3cret-start-pw@127.0.0.1:1/x', PORT: '0', HOST: '127.0.0.1' }
-    const failing = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
-    let said = ''
-    failing.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
-    failing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()))
-    const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve))
+    const { code, said } = await failedStart(env)
     expect(code).toBe(1)
     expect(said).toContain('failed to start:')
     expect(said).toMatch(/\n\s+at .*database\.ts/)
     expect(said).not.toContain('s3cret-start-pw')
   }, 60_000)
 })
+
+/** Runs the service to its end (a start that fails), with what it printed on both streams. */
+async function failedStart(env: NodeJS.ProcessEnv): Promise<{ code: number | null; said: string }> {
+  const failing = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env })
+  let said = ''
+  failing.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()))
+  failing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => failing.once('exit', resolve))
+  return { code, said }
+}
