@@ -10,6 +10,7 @@ import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
 import { ValidationError } from './errors.js'
 import { requireRunbook, validateParameters } from './runbook-parameters.js'
 import { capabilities } from '../auth/capabilities.js'
+import { planTotals } from './plan/plan-totals.js'
 
 const PREFLIGHT_CONCURRENCY = 4
 
@@ -67,21 +68,6 @@ export async function computePreflight(
   )
   tenants.sort((a, b) => a.tenantId - b.tenantId)
   return { result: planTotals(tenants, scope), tenants, wouldFailTenants: tenants.filter((t) => t.wouldFail).map((t) => t.tenantId) }
-}
-
-/**
- * A plan's sums over the tenants whose repair would succeed: a tenant that would fail changes nothing and
- * is not counted by the run (its counts cover the tenants that completed), so on data that did not change
- * in between a run's `updated` and `total` equal them (SPEC §2). `estimatedTenants` is the number of
- * tenants for all-tenants runs, every one of them.
- */
-export function planTotals(tenants: ReadonlyArray<{ affected: number; total: number; wouldFail: object | string | null }>, scope: RunScope): PreflightResult {
-  const succeeding = tenants.filter((t) => t.wouldFail === null)
-  return {
-    affectedCount: succeeding.reduce((sum, t) => sum + t.affected, 0),
-    totalCount: succeeding.reduce((sum, t) => sum + t.total, 0),
-    estimatedTenants: scope === 'all_tenants' ? tenants.length : 1,
-  }
 }
 
 export type PreflightAnswer = PreflightResult & { preflightId: string; wouldFailTenants: number[] }

@@ -1,4 +1,5 @@
 import type { PreflightResult } from '../../events/index.js'
+import { plannedAffected } from './plan-totals.js'
 
 /** One tenant of a plan, as pinned or as scanned again at start. */
 export interface PlannedTenant {
@@ -25,8 +26,9 @@ export const DEFAULT_MAX_DRIFT_PERCENT = 10
  * tenant that would have succeeded would now fail. Pure: the handler scans, this decides.
  */
 export function planDrifted(pinned: readonly PlannedTenant[], current: readonly PlannedTenant[], maxDriftPercent: number): boolean {
-  const pinnedAffected = sum(pinned)
-  const moved = Math.abs(sum(current) - pinnedAffected)
+  // On the plans' sums, as the answers show them: over the tenants that would succeed.
+  const pinnedAffected = plannedAffected(pinned)
+  const moved = Math.abs(plannedAffected(current) - pinnedAffected)
   // In integers, the percentage taken to hundredths: moved / pinned > p / 100 exactly (a float product
   // such as 4.6 × 1500 = 6899.999… would refuse a move of exactly 4.6 %).
   if (moved >= 1 && moved * 10_000 > Math.round(maxDriftPercent * 100) * pinnedAffected) return true
@@ -58,4 +60,3 @@ export function comparePlans(
 /** Enough to act on; an all-tenants 409 must not carry thousands of rows. */
 export const MAX_TENANTS_SHOWN = 100
 
-const sum = (tenants: readonly PlannedTenant[]) => tenants.reduce((total, t) => total + t.affected, 0)

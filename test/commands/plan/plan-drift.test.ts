@@ -26,6 +26,15 @@ function moved(plan: readonly PlannedTenant[], delta: number): PlannedTenant[] {
 const sum = (plan: readonly PlannedTenant[]) => plan.reduce((total, t) => total + t.affected, 0)
 
 describe('planDrifted', () => {
+  it("measures the move on the plans' sums, over the tenants that would succeed", () => {
+    const fails = (tenantId: number, affected: number): PlannedTenant => ({ tenantId, affected, total: affected, wouldFail: 'INVALID_DATA' })
+    const succeeds = (tenantId: number, affected: number): PlannedTenant => ({ tenantId, affected, total: affected, wouldFail: null })
+    // The failing tenant's data repaired since: its 50 findings are now to be updated, 10 before (+500 %).
+    expect(planDrifted([succeeds(1, 10), fails(2, 50)], [succeeds(1, 10), succeeds(2, 50)], 10)).toBe(true)
+    // Still failing, with more findings: nothing more would be updated.
+    expect(planDrifted([succeeds(1, 10), fails(2, 50)], [succeeds(1, 10), fails(2, 500)], 10)).toBe(false)
+  })
+
   it('accepts every move within maxDriftPercent of the pinned affected count', () => {
     fc.assert(
       fc.property(tenantPlans, fc.integer({ min: 0, max: 100 }), fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), (pinned, percent, up, share) => {
