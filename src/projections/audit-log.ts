@@ -76,7 +76,8 @@ const emptyContext: AuditContext = {
  * fixed when the run is requested, so reading it once per batch gives what each event would have read).
  * A batch's rows go in with one insert, in the events' global order.
  *
- * Each new entry takes the next `sequence` after the chain's head and is hashed onto it (SPEC §12, see
+ * Each new entry takes the next free `sequence` (after the chain's head, and after any entry inserted by hand;
+ * see `chainHead`) and is hashed onto the head (SPEC §12, see
  * audit-chain.ts); the head moves to the batch's last entry in the same transaction. Entries already in
  * the table (an event applied again) are left out before sequences are handed out, so an entry never gets
  * two sequences, and the chain is the same whatever the batch boundaries: a rebuild gives the same hashes.
@@ -164,9 +165,16 @@ export const auditLogProjection: Projection = {
  * inserted by hand holds; they chain from the head all the same, so the verification still names that
  * entry as the first broken one.
  */
+/**
+ * Sequences a forged entry may hold beyond which new entries are not numbered after it: the numbering is done
+ * in JavaScript numbers (exact below 2^53), and the chain itself never comes near (2^52 entries).
+ */
+const MAX_SEQUENCE_NUMBERED_AFTER = 2 ** 52
+
 async function chainHead(tx: TransactionSql): Promise<{ sequence: number; hash: string; lastTaken: number }> {
   const [head] = await tx<Array<{ sequence: string; hash: string; last_taken: string | null }>>`
-    select sequence, hash, (select max(sequence) from audit_log) as last_taken from audit_chain_head for update`
+    select sequence, hash, (select max(sequence) from audit_log where sequence < ${MAX_SEQUENCE_NUMBERED_AFTER}) as last_taken
+    from audit_chain_head for update`
   if (head) return { sequence: Number(head.sequence), hash: head.hash, lastTaken: Math.max(Number(head.sequence), Number(head.last_taken ?? 0)) }
   const [last] = await tx<Array<{ sequence: string; hash: string }>>`select sequence, hash from audit_log order by sequence desc limit 1`
   return last

@@ -273,6 +273,25 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
       expect(await verifyAuditChain(bed.sql)).toMatchObject({ ok: true, entries: 11 })
     })
 
+    it('an entry inserted by hand far beyond the chain (a bigint JavaScript numbers cannot hold): the log goes on, still naming it', async () => {
+      const rows = await chain()
+      await bed.sql`
+        insert into audit_log (id, action, occurred_at, context, sequence, hash, previous_hash)
+        values ('forged', 'platform.ops.login.succeeded', now(), '{}', 9223372036854775807, ${'c'.repeat(64)}, ${rows[9]!.hash})`
+      await bed.append(
+        streams.login('h-alice'),
+        { type: 'LoginSucceeded', data: { operatorId: 'op-alice', email: alice.email, channel: 'api', at: '2025-03-03T09:00:00.000Z' } },
+        { kind: 'anonymous', email: alice.email, ip: alice.ip, userAgent: alice.userAgent },
+        '2025-03-03T09:00:00.000Z',
+        'login-after-far-forgery',
+      )
+      await bed.settle()
+      await projector.waitUntilCaughtUp()
+      expect((await head())[0]).toMatchObject({ sequence: '11' })
+      const result = await verifyAuditChain(bed.sql)
+      expect(result).toMatchObject({ ok: false, entries: 12 })
+    })
+
     it('the head edited', async () => {
       await bed.sql`update audit_chain_head set hash = ${'e'.repeat(64)}`
       await expectBroken(10, /head's hash/)
