@@ -276,16 +276,19 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
     })
     const started = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
-        resolve({ server: s, port: info.port }),
-      )
       // A port taken or not allowed is the operator's to fix: said in a sentence that names the variable.
-      s.once('error', (error: NodeJS.ErrnoException) => {
+      // Only while listening starts: a later error of the server is not a start-up's.
+      const refused = (error: NodeJS.ErrnoException) => {
         const where = `port ${config.PORT}${config.HOST ? ` on ${config.HOST}` : ''}`
         if (error.code === 'EADDRINUSE') reject(new ConfigError(`${where} is already in use: stop what listens there, or set PORT to another`))
         else if (error.code === 'EACCES') reject(new ConfigError(`${where} may not be opened by this user: set PORT to another (above 1023)`))
         else reject(error)
+      }
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+        s.off('error', refused)
+        resolve({ server: s, port: info.port })
       })
+      s.once('error', refused)
     })
     server = started.server
     port = started.port

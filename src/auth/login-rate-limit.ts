@@ -96,16 +96,16 @@ export async function checkAndRecordLoginAttempt(
 }
 
 /**
- * Gives a right password's attempt back to its address's budget (the newest row of that budget: the one its
- * attempt recorded, or one as recent). The (IP, email) budget of SPEC §6 keeps counting every attempt.
+ * Gives a right password's attempt back to its address's budget: the row its attempt recorded (`attemptedAt`,
+ * the `now` it was checked with), not a later one. The (IP, email) budget of SPEC §6 keeps counting every attempt.
  */
-export async function returnAddressAttempt(sql: Sql, ip: string): Promise<void> {
+export async function returnAddressAttempt(sql: Sql, ip: string, attemptedAt: Date): Promise<void> {
   const ipKey = loginAddressKey(ip)
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtextextended(${ipKey}, 0))`
     await tx`
       delete from login_attempts
-      where ctid = (select ctid from login_attempts where key = ${ipKey} order by attempted_at desc limit 1)`
+      where ctid = (select ctid from login_attempts where key = ${ipKey} and attempted_at = ${attemptedAt} limit 1)`
   })
 }
 

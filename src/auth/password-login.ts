@@ -77,7 +77,8 @@ export async function passwordLogin(deps: PasswordLoginDeps, attempt: PasswordLo
 async function admittedLogin(deps: PasswordLoginDeps, gate: HashingGate, attempt: PasswordLoginAttempt): Promise<PasswordLoginResult> {
   const { email, password, ip, userAgent, channel, signal } = attempt
   const recorded = { email, ip, userAgent, channel }
-  const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: attempt.rateLimitIp, email })
+  const attemptedAt = new Date()
+  const decision = await checkAndRecordLoginAttempt(deps.sql, { ip: attempt.rateLimitIp, email, now: attemptedAt })
   if (!decision.allowed) {
     deps.loginRefusals.remember({ ip: attempt.rateLimitIp, email }, decision)
     if (decision.firstRefusalInWindow) {
@@ -99,7 +100,8 @@ async function admittedLogin(deps: PasswordLoginDeps, gate: HashingGate, attempt
     return { kind: 'failed' }
   }
   const found = operator
-  await returnAddressAttempt(deps.sql, attempt.rateLimitIp)
+  // Not giving it back only costs the address one attempt of its budget: never the login itself.
+  await returnAddressAttempt(deps.sql, attempt.rateLimitIp, attemptedAt).catch(() => {})
   return {
     kind: 'authenticated',
     operator: found,
