@@ -166,7 +166,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       catalog.knownCapabilities,
       overrides.hashParams ? { hashParams: overrides.hashParams } : {},
     )
-    if (bootstrapAdminCreated && admin) await recordBootstrapOperator({ sql: db.sql, log }, admin.email)
+    // At every start, not only the creating one: a creation whose event a crash kept from the store (or one by
+    // an earlier release) is recorded while the operator's stream is still empty.
+    if (admin) await recordBootstrapOperator({ sql: db.sql, log }, admin.email)
     const introduced = await introduceCapabilities({ sql: db.sql, log, knownCapabilities: catalog.knownCapabilities })
     if (introduced.length > 0) logger.info({ capabilities: introduced }, 'capabilities introduced by this release; granted to the bootstrap admin')
     if (demoCredentials && bootstrapAdminCreated) {

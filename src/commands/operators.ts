@@ -191,7 +191,8 @@ export async function introduceCapabilities(deps: OperatorCommandDeps): Promise<
  * SPEC §10: the first operator, made from the bootstrap credentials when no operator existed
  * (`ensureBootstrapAdmin`), is recorded like every other creation: `OperatorCreated` on its stream, by the
  * system, so the audit log shows it (`platform.operators.created`). Appended once, whichever of several
- * processes starting together gets there first (on a stream that has no event yet).
+ * processes starting together gets there first, and only on a stream that has no event yet (the creation's
+ * event lost to a crash, or an earlier release's creation, is recorded at a later start).
  */
 export async function recordBootstrapOperator(deps: Pick<OperatorCommandDeps, 'sql' | 'log'>, email: string): Promise<void> {
   const record = (await listOperatorRecords(deps.sql)).find((operator) => operator.email === normalizeEmail(email))

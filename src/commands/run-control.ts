@@ -126,7 +126,7 @@ export async function haltActiveRun(
 ): Promise<boolean> {
   // A dispatcher or a worker that meets the halt before the halt's own command reaches the run records the
   // same pause: the operator who halted, and their reason (SPEC §9: each control's event has its actor and
-  // reason). The halt lifted since: the component's own, with a reason that says so.
+  // reason). The halt lifted since it was met: the component's own, with the halt's generic reason.
   const { initiator, reasonText }: { initiator: Initiator; reasonText: string } =
     'actor' in by
       ? { initiator: initiatorOf(by.actor), reasonText: by.reasonText }

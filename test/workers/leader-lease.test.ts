@@ -126,7 +126,8 @@ describe.skipIf(!TEST_POSTGRES_URL)('the leader lease on PostgreSQL', () => {
     await vi.waitFor(async () => expect(await leaseSessions()).toBe(1), { timeout: 10_000, interval: 50 })
     await standby.lease.check()
     expect(standby.lease.leading).toBe(true)
-    // Thawed, its next check finds its connection gone: it steps down, and stays down.
+    // Its connection gone (its driver saw it close, or its next check finds it so): it steps down, and stays
+    // down, the lock being another's now.
     for (let check = 0; check < 3; check++) await frozen.lease.check()
     expect(frozen.lease.leading).toBe(false)
     expect(frozen.steppedDown).toBe(1)

@@ -36,7 +36,7 @@ export type RunCommand =
    * that only repairs in flight are recorded after it.
    */
   | { type: 'PauseRun'; reason: PauseReason; at: string; stored?: TenantOutcome[] }
-  /** The halt's own pause: a no-op for a run that is not queued or running. `stored`: as PauseRun's. */
+  /** The halt's pause of an active run (see `haltRun`). `stored`: as PauseRun's. */
   | { type: 'HaltRun'; reasonText: string; at: string; stored?: TenantOutcome[] }
   /** `halted`: whether the deployment is halted, loaded by the handler. */
   | { type: 'ResumeRun'; reason: RunReason | null; halted: boolean; at: string }

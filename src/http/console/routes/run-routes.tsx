@@ -369,7 +369,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   }
   /**
    * SPEC §10 four eyes: approve (optional comment) or reject (reason) a run awaiting approval. The right to
-   * decide comes first (404/403 before the form is read); the starter's 403 and the state are the command's.
+   * decide, and not being the run's starter, come first (404/403 before the form is read); the state is the command's.
    */
   const decide = (form: 'approve' | 'reject') => async (c: Context<ConsoleEnv>) => {
     const id = c.req.param('id') ?? ''
