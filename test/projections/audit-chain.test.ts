@@ -250,11 +250,12 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
       await expectBroken(11, /does not chain/, 11)
     })
 
-    it('an entry inserted by hand where the next would go: the log goes on after it, still naming it, and a rebuild puts the log right', async () => {
+    /** A forged entry at `sequence` chained on the newest genuine one, then a login projected after it. */
+    async function forgeThenLogIn(sequence: string): Promise<Row[]> {
       const rows = await chain()
       await bed.sql`
         insert into audit_log (id, action, occurred_at, context, sequence, hash, previous_hash)
-        values ('forged', 'platform.ops.login.succeeded', now(), '{}', 11, ${'c'.repeat(64)}, ${rows[9]!.hash})`
+        values ('forged', 'platform.ops.login.succeeded', now(), '{}', ${sequence}::bigint, ${'c'.repeat(64)}, ${rows[9]!.hash})`
       await bed.append(
         streams.login('h-alice'),
         { type: 'LoginSucceeded', data: { operatorId: 'op-alice', email: alice.email, channel: 'api', at: '2025-03-03T08:00:00.000Z' } },
@@ -264,6 +265,11 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
       )
       await bed.settle()
       await projector.waitUntilCaughtUp()
+      return rows
+    }
+
+    it('an entry inserted by hand where the next would go: the log goes on after it, still naming it, and a rebuild puts the log right', async () => {
+      const rows = await forgeThenLogIn('11')
       // Numbered after the forged entry, chained on the genuine one before it.
       const [next] = await bed.sql<Row[]>`select sequence, id, hash, previous_hash from audit_log where id <> 'forged' order by sequence desc limit 1`
       expect(next).toMatchObject({ sequence: '12', previous_hash: rows[9]!.hash })
@@ -274,19 +280,7 @@ describe.each(databaseFlavours())('the audit hash chain on $name', ({ open }) =>
     })
 
     it('an entry inserted by hand far beyond the chain (a bigint JavaScript numbers cannot hold): the log goes on, still naming it', async () => {
-      const rows = await chain()
-      await bed.sql`
-        insert into audit_log (id, action, occurred_at, context, sequence, hash, previous_hash)
-        values ('forged', 'platform.ops.login.succeeded', now(), '{}', 9223372036854775807, ${'c'.repeat(64)}, ${rows[9]!.hash})`
-      await bed.append(
-        streams.login('h-alice'),
-        { type: 'LoginSucceeded', data: { operatorId: 'op-alice', email: alice.email, channel: 'api', at: '2025-03-03T09:00:00.000Z' } },
-        { kind: 'anonymous', email: alice.email, ip: alice.ip, userAgent: alice.userAgent },
-        '2025-03-03T09:00:00.000Z',
-        'login-after-far-forgery',
-      )
-      await bed.settle()
-      await projector.waitUntilCaughtUp()
+      await forgeThenLogIn('9223372036854775807')
       expect((await head())[0]).toMatchObject({ sequence: '11' })
       const result = await verifyAuditChain(bed.sql)
       expect(result).toMatchObject({ ok: false, entries: 12 })
