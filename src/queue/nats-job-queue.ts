@@ -181,7 +181,10 @@ export class NatsJobQueue<J = TenantJob> implements JobQueue<J> {
     this.restoring ??= (async () => {
       try {
         this.lastTopologyCheck = Date.now()
-        const streamCreated = await ensureStream(this.jsm, this.topology, { bringBackSettings: false })
+        // A stream found gone was deleted a moment ago, perhaps: nats-server 2.9 removes its files after
+        // answering, and a stream of the same name made meanwhile lost its first message block to that removal
+        // (its messages stored, never delivered, in CI's `delete-stream` fault). It is made again a moment later.
+        const streamCreated = await ensureStream(this.jsm, this.topology, { bringBackSettings: false, settleBeforeMakingMs: STREAM_REMAKE_DELAY_MS })
         const consumerCreated = await ensureConsumer(this.jsm, this.topology, { bringBackSettings: false })
         if (streamCreated || consumerCreated) {
           this.settings.logger?.warn(
@@ -379,8 +382,18 @@ class NatsJobConsumer<J> {
   }
 }
 
-/** Creates the stream when missing (true); with `bringBackSettings`, updates one whose settings differ. */
-export async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, options: { bringBackSettings: boolean }): Promise<boolean> {
+/** How long a stream found gone waits before it is made again (see `restoreTopology`). */
+const STREAM_REMAKE_DELAY_MS = 1_000
+
+/**
+ * Creates the stream when missing (true), `settleBeforeMakingMs` after finding it so; with
+ * `bringBackSettings`, updates one whose settings differ.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  spec: QueueTopology,
+  options: { bringBackSettings: boolean; settleBeforeMakingMs?: number },
+): Promise<boolean> {
   // No age, count or size limit: a limit would delete jobs nobody has processed yet.
   const settings = {
     subjects: [spec.subject],
@@ -394,7 +407,10 @@ export async function ensureStream(jsm: JetStreamManager, spec: QueueTopology, o
   const current = await findOrMake(
     () => jsm.streams.info(spec.stream),
     STREAM_NOT_FOUND,
-    () => jsm.streams.add({ name: spec.stream, retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1, ...settings }),
+    async () => {
+      if (options.settleBeforeMakingMs) await new Promise((resolve) => setTimeout(resolve, options.settleBeforeMakingMs))
+      return jsm.streams.add({ name: spec.stream, retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1, ...settings })
+    },
   )
   if (current === MADE) return true
   const config = current.config
