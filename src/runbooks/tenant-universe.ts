@@ -27,17 +27,9 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
 }
 
-/** The universe ordered by name then id, optionally filtered by a case-insensitive name substring. */
+/** The universe ordered by name then id, optionally filtered by a case-insensitive name substring: its first `limit` tenants. */
 export async function listUniverse(sql: SqlClient, q?: string, limit: number = DEFAULT_LIMIT): Promise<UniverseTenant[]> {
-  const boundedLimit = Math.max(0, Math.min(MAX_LIMIT, Math.trunc(limit)))
-  const filter = q ? likePattern(q) : null
-  const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
-    select t.id::text, t.workspace_id::text, t.name from tenants t
-    where t.is_platform = false and t.archived_at is null
-      and (${filter}::text is null or t.name ilike ${filter}::text escape '\\')
-    order by t.name, t.id
-    limit ${boundedLimit}`
-  return rows.map((row) => ({ id: Number(row.id), workspaceId: Number(row.workspace_id), name: row.name }))
+  return (await pageUniverse(sql, { ...(q ? { q } : {}), limit })).items
 }
 
 /** A page of the universe by name then id (`nextCursor` null on the last), for `GET /api/tenants`. */
@@ -45,7 +37,7 @@ export async function pageUniverse(
   sql: SqlClient,
   request: { q?: string; limit?: number; cursor?: string },
 ): Promise<{ items: UniverseTenant[]; nextCursor: string | null }> {
-  const limit = Math.max(1, Math.min(MAX_LIMIT, Math.trunc(request.limit ?? MAX_LIMIT)))
+  const limit = Math.max(0, Math.min(MAX_LIMIT, Math.trunc(request.limit ?? MAX_LIMIT)))
   const after = request.cursor === undefined ? null : decodeUniverseCursor(request.cursor)
   const filter = request.q ? likePattern(request.q) : null
   const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
