@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
-import { defineRunbook, PREPARED, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
+import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unsafeFinding, unsafeFindingError } from './findings-vocabulary.js'
+import { defineRunbook, PREPARED, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
  * SPEC §2 `findings.lifecycle.backfill`: repairs the lifecycle fields of every finding of one tenant.
@@ -14,6 +14,9 @@ import { defineRunbook, PREPARED, RunbookDataError, type TenantPreflight, type T
 
 /** SLA per severity in hours: a day is 24 hours whatever the session's time zone (SPEC §2 step 3). */
 const SLA_HOURS: Readonly<Record<string, number>> = { critical: 3 * 24, high: 7 * 24, medium: 30 * 24, low: 90 * 24 }
+/** The largest value of `findings.times_seen` (an `integer` column). */
+const INTEGER_MAX = 2_147_483_647
+
 const slaHoursCase = `case c.severity ${Object.entries(SLA_HOURS)
   .map(([severity, hours]) => `when ${quote(severity)} then ${hours}`)
   .join(' ')} end`
@@ -66,7 +69,8 @@ const REPAIR_PLAN = `
       case when m.is_duplicate then 'duplicate' else m.resolved_reason end as resolved_reason,
       case when m.is_canonical then m.group_first_seen_at else m.first_seen_at end as first_seen_at,
       case when m.is_canonical then m.group_last_seen_at else m.last_seen_at end as last_seen_at,
-      case when m.is_canonical then m.group_times_seen::integer else m.times_seen end as times_seen,
+      -- bigint: a group's sum can pass the column's integer range, which makes the repair unsafe (below)
+      case when m.is_canonical then m.group_times_seen else m.times_seen end as times_seen,
       case when m.is_duplicate then m.canonical_id else m.duplicate_of_id end as duplicate_of_id,
       m.stored_status, m.stored_resolved_reason, m.stored_first_seen_at, m.stored_last_seen_at,
       m.stored_times_seen, m.stored_duplicate_of_id, m.stored_sla_due_at, m.stored_resolved_at
@@ -94,10 +98,20 @@ const REPAIR_PLAN = `
     from repaired r
   )`
 
+/**
+ * The findings that make the tenant's repair unsafe: the lowest with an unknown severity, and the lowest
+ * canonical finding whose group's `times_seen` sum does not fit the column (SPEC §2 says what to compute,
+ * and an integer column cannot hold it: the tenant fails as INVALID_DATA rather than with a database error).
+ */
+const UNSAFE_FINDINGS = `
+    (min(id) filter (where severity not in (${list(KNOWN_SEVERITIES)})))::text as unsafe_finding_id,
+    (min(id) filter (where times_seen > ${INTEGER_MAX}))::text as overflowing_finding_id`
+
+type UnsafeFindings = { unsafe_finding_id: string | null; overflowing_finding_id: string | null }
+
 const PREFLIGHT = `
   with ${REPAIR_PLAN}
-  select (count(*) filter (where changed))::integer as affected, count(*)::integer as total,
-    (min(id) filter (where severity not in (${list(KNOWN_SEVERITIES)})))::text as unsafe_finding_id
+  select (count(*) filter (where changed))::integer as affected, count(*)::integer as total, ${UNSAFE_FINDINGS}
   from repair_plan`
 
 /**
@@ -108,8 +122,8 @@ const PREFLIGHT = `
  */
 const EXECUTE = `
   with ${REPAIR_PLAN},
-  unsafe_finding as (
-    select min(p.id) as id from repair_plan p where p.severity not in (${list(KNOWN_SEVERITIES)})
+  unsafe_findings as (
+    select ${UNSAFE_FINDINGS} from repair_plan
   ),
   applied as (
     update findings f
@@ -117,12 +131,14 @@ const EXECUTE = `
         last_seen_at = p.last_seen_at, times_seen = p.times_seen, duplicate_of_id = p.duplicate_of_id,
         resolved_at = p.resolved_at, sla_due_at = p.sla_due_at, updated_at = now()
     from repair_plan p
-    where f.id = p.id and p.changed and (select u.id from unsafe_finding u) is null
+    where f.id = p.id and p.changed
+      and (select u.unsafe_finding_id is null and u.overflowing_finding_id is null from unsafe_findings u)
     returning f.id
   )
-  select (select u.id from unsafe_finding u)::text as unsafe_finding_id,
+  select u.unsafe_finding_id, u.overflowing_finding_id,
     (select count(*) from applied)::integer as updated,
-    (select count(*) from repair_plan)::integer as total`
+    (select count(*) from repair_plan)::integer as total
+  from unsafe_findings u`
 
 export const findingsLifecycleBackfill = defineRunbook({
   key: 'findings.lifecycle.backfill',
@@ -137,21 +153,23 @@ export const findingsLifecycleBackfill = defineRunbook({
   parameters: z.strictObject({}),
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, [tenantId], PREPARED)
-    return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number } & UnsafeFindings>>(PREFLIGHT, [tenantId], PREPARED)
+    return {
+      affected: row?.affected ?? 0,
+      total: row?.total ?? 0,
+      wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null, row?.overflowing_finding_id ?? null),
+    }
   },
 
   async executeTenant(tx: TransactionSql, tenantId: number): Promise<TenantRepair> {
-    const [row] = await tx.unsafe<Array<{ unsafe_finding_id: string | null; updated: number; total: number }>>(
+    const [row] = await tx.unsafe<Array<{ updated: number; total: number } & UnsafeFindings>>(
       EXECUTE,
       [tenantId],
       PREPARED,
     )
     if (!row) throw new Error('the repair statement returned no row')
-    if (row.unsafe_finding_id !== null) {
-      const findingId = Number(row.unsafe_finding_id)
-      throw new RunbookDataError(unknownSeverityMessage(findingId), findingId)
-    }
+    const unsafe = unsafeFindingError(row.unsafe_finding_id, row.overflowing_finding_id)
+    if (unsafe) throw unsafe
     return { updated: row.updated, total: row.total }
   },
 })

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unknownSeverityMessage, unsafeFinding } from './findings-vocabulary.js'
-import { defineRunbook, PREPARED, RunbookDataError, type TenantPreflight, type TenantRepair } from './runbook.js'
+import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unsafeFinding, unsafeFindingError } from './findings-vocabulary.js'
+import { defineRunbook, PREPARED, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
  * SPEC §13 `findings.sla.recalculate`: sets the SLA due date of every open finding of one tenant from
@@ -95,10 +95,8 @@ export const findingsSlaRecalculate = defineRunbook({
       PREPARED,
     )
     if (!row) throw new Error('the recalculation statement returned no row')
-    if (row.unsafe_finding_id !== null) {
-      const findingId = Number(row.unsafe_finding_id)
-      throw new RunbookDataError(unknownSeverityMessage(findingId), findingId)
-    }
+    const unsafe = unsafeFindingError(row.unsafe_finding_id, null)
+    if (unsafe) throw unsafe
     return { updated: row.updated, total: row.total }
   },
 })

@@ -1,3 +1,6 @@
+import { timesSeenOverflowMessage } from '../commands/run/failure-message.js'
+import { RunbookDataError } from './runbook.js'
+
 /** The platform's finding vocabulary (SPEC §1–§2), shared by the runbooks that repair findings. */
 
 /** Severities a repair knows; anything else makes a tenant's repair unsafe. `info` has no SLA. */
@@ -17,8 +20,26 @@ export function unknownSeverityMessage(findingId: number): string {
   return `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`
 }
 
-/** What a preview says of a tenant whose finding `findingId` (if any) makes the repair unsafe. */
-export function unsafeFinding(findingId: string | null): { reasonCode: 'INVALID_DATA'; message: string } | null {
-  if (findingId === null) return null
-  return { reasonCode: 'INVALID_DATA', message: `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the repair of this tenant would fail` }
+/**
+ * What a preview says of a tenant whose finding makes the repair unsafe: `unknownSeverity` (if any) has a
+ * severity the repair does not know, `overflowing` (if any) would get a `times_seen` the column cannot hold.
+ */
+export function unsafeFinding(
+  unknownSeverity: string | null,
+  overflowing: string | null = null,
+): { reasonCode: 'INVALID_DATA'; message: string } | null {
+  if (unknownSeverity !== null) {
+    return { reasonCode: 'INVALID_DATA', message: `finding ${unknownSeverity} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the repair of this tenant would fail` }
+  }
+  if (overflowing !== null) {
+    return { reasonCode: 'INVALID_DATA', message: `finding ${overflowing} would get a times_seen sum over its duplicates beyond the integer range; the repair of this tenant would fail` }
+  }
+  return null
+}
+
+/** The error a repair throws for a finding that makes it unsafe (the severity's first, as the preview). */
+export function unsafeFindingError(unknownSeverity: string | null, overflowing: string | null): RunbookDataError | null {
+  if (unknownSeverity !== null) return new RunbookDataError(unknownSeverityMessage(Number(unknownSeverity)), Number(unknownSeverity))
+  if (overflowing !== null) return new RunbookDataError(timesSeenOverflowMessage(Number(overflowing)), Number(overflowing))
+  return null
 }

@@ -329,6 +329,35 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
     expect(await readFindings(db.sql, tenantId)).toEqual(stored)
   })
 
+  it('refuses a tenant whose duplicate group sums times_seen beyond the integer column, in its preview too', async () => {
+    const tenantId = nextTenantId++
+    await insertTenant(db.sql, { id: tenantId })
+    const rows = [
+      finding(5100, tenantId, { fingerprint: 'many', firstSeenAt: T0, timesSeen: 2_147_483_000 }),
+      finding(5101, tenantId, { fingerprint: 'many', firstSeenAt: T0 + DAY, timesSeen: 1_000 }),
+      finding(5102, tenantId, { status: 'open' }),
+    ]
+    await insertFindings(db.sql, rows)
+    const stored = await readFindings(db.sql, tenantId)
+
+    const preview = await backfill.preflightTenant(db.sql, tenantId, {})
+    expect(preview.wouldFail).toEqual({ reasonCode: 'INVALID_DATA', message: expect.stringContaining('finding 5100 would get a times_seen sum') })
+
+    const error = await repair(tenantId).then(() => null, (e: unknown) => e)
+    expect(error).toBeInstanceOf(RunbookDataError)
+    expect((error as RunbookDataError).reasonCode).toBe('INVALID_DATA')
+    expect((error as RunbookDataError).recordId).toBe(5100)
+    expect(await readFindings(db.sql, tenantId)).toEqual(stored)
+  })
+
+  it('sums times_seen up to the integer column\'s largest value', async () => {
+    const rows = await repaired(
+      { fingerprint: 'edge', firstSeenAt: T0, timesSeen: 2_147_483_000 },
+      { fingerprint: 'edge', firstSeenAt: T0 + DAY, timesSeen: 647 },
+    )
+    expect(rows.map((r) => r.timesSeen)).toEqual([2_147_483_647, 647])
+  })
+
   it('is idempotent: a second run updates nothing', async () => {
     const tenantId = nextTenantId++
     await insertTenant(db.sql, { id: tenantId })

@@ -10,6 +10,7 @@ import {
   sanitizeFailureMessage,
   SQLSTATE_CLASSES,
   tenantNotAllowedMessage,
+  timesSeenOverflowMessage,
   unsafeFindingMessage,
   WITHHELD_MESSAGE,
 } from '../../../src/commands/run/failure-message.js'
@@ -22,6 +23,7 @@ const vocabulary = [
   'no message',
   invalidSeverityMessage(573),
   unsafeFindingMessage(9_007_199_254_740_991),
+  timesSeenOverflowMessage(4_001),
   tenantNotAllowedMessage(12),
   ...Object.keys(KNOWN_SQLSTATES).map((code) => `database error SQLSTATE ${code}: ${KNOWN_SQLSTATES[code]}`),
   ...Object.keys(SQLSTATE_CLASSES).map((cls) => sanitizeFailureMessage(`SQLSTATE ${cls}ZZZ`)),
@@ -143,6 +145,12 @@ describe('describeFailure', () => {
       unsafeFindingMessage(573),
     )
     expect(describeFailure(new Error('bad data password=hunter2'), 'INVALID_DATA')).toBe(FALLBACK_MESSAGES.INVALID_DATA)
+  })
+
+  it('keeps the times_seen overflow sentence of its own finding only', () => {
+    const sentence = timesSeenOverflowMessage(4_001)
+    expect(describeFailure(Object.assign(new Error(sentence), { recordId: 4_001 }), 'INVALID_DATA')).toBe(sentence)
+    expect(describeFailure(Object.assign(new Error(sentence), { recordId: 4_002 }), 'INVALID_DATA')).toBe(unsafeFindingMessage(4_002))
   })
 
   it('for each reason code, falls back to its fixed sentence, which the sanitizer keeps', () => {
