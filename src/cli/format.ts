@@ -1,4 +1,4 @@
-import { isVerifiable } from '../commands/run/run-decider.js'
+import { isVerifiable, verificationExpected } from '../commands/run/run-decider.js'
 import type {
   ApprovalSettings,
   AuditEntry,
@@ -176,24 +176,35 @@ function controlFields(run: RunSummary): Array<[string, unknown]> {
   return pairs
 }
 
-/** Whether the service will verify this completed run (SPEC §11): the service's own rule, `isVerifiable`. */
-export function awaitsVerification(run: Pick<RunSummary, 'status' | 'outcome'> & Partial<Pick<RunSummary, 'revertOf'>>): boolean {
-  return run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf ?? null })
+/**
+ * Whether this completed run is verified or still to be (SPEC §11): the service's own rule,
+ * `verificationExpected`, at `now`.
+ */
+export function awaitsVerification(
+  run: Pick<RunSummary, 'status' | 'outcome' | 'completedAt'> & Partial<Pick<RunSummary, 'revertOf' | 'verification'>>,
+  now: Date = new Date(),
+): boolean {
+  return run.status === 'completed' && verificationExpected({ ...run, revertOf: run.revertOf ?? null, verification: run.verification ?? null }, now)
 }
 
 /**
  * SPEC §11 verification of a completed run: `Verified: 0 remaining (time)`, or what would still change with
  * the tenants it would change in, or `Verification: pending` while a succeeded/partially succeeded run has
- * none yet; null for other outcomes (and for a resource without the field).
+ * none yet (`Verification: none` when it completed too long before the verifier met it: it will have none);
+ * null for other outcomes (and for a resource without the field).
  */
 export function formatVerification(
-  run: Pick<RunSummary, 'status' | 'outcome' | 'verification'> & Partial<Pick<RunSummary, 'context'>>,
+  run: Pick<RunSummary, 'status' | 'outcome' | 'verification' | 'completedAt'> & Partial<Pick<RunSummary, 'context' | 'revertOf'>>,
   names: TenantNames,
   unit: string = UNKNOWN_UNIT,
 ): string | null {
   const verification = run.verification
   if (verification === undefined) return null
-  if (verification === null) return awaitsVerification(run) ? 'Verification: pending' : null
+  if (verification === null) {
+    if (awaitsVerification(run)) return 'Verification: pending'
+    const verifiable = run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf ?? null })
+    return verifiable ? 'Verification: none (the run completed over an hour before the service met its completion)' : null
+  }
   const at = formatTime(verification.verifiedAt)
   if (verification.remaining === 0) return `Verified: 0 remaining (${at})`
   return [

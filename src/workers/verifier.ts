@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { handleCommand } from '../commands/handle-command.js'
 import { computePreflight } from '../commands/preflight.js'
 import { loadRun } from '../commands/run-execution.js'
-import { needsVerification, succeededTenantIds } from '../commands/run/run-decider.js'
+import { completedRecentlyEnoughToVerify, needsVerification, succeededTenantIds } from '../commands/run/run-decider.js'
 import { runDecider } from '../commands/run/run-decider-definition.js'
 import { runVerifyLockName, whileHolding } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
@@ -25,13 +25,6 @@ export interface VerifierDeps {
    */
   verifyLock?: boolean
 }
-
-/**
- * Runs that completed longer ago than this are not verified: a subscription that starts on an existing
- * deployment (or after a long outage) must not re-scan old runs against data that has moved on since and
- * raise alerts about them.
- */
-export const VERIFY_WITHIN_MS = 60 * 60 * 1000
 
 /**
  * SPEC §11 verification: when a run completes `succeeded` or `partially_succeeded`, its succeeded tenants
@@ -72,7 +65,7 @@ export function createVerifier(deps: VerifierDeps, options: { pollIntervalMs?: n
     handle: async (events: readonly LoggedEvent[]) => {
       for (const { event, metadata } of events) {
         if (event.type !== 'RunCompleted') continue
-        if (Date.now() - Date.parse(event.data.completedAt) > VERIFY_WITHIN_MS) continue
+        if (!completedRecentlyEnoughToVerify(event.data.completedAt, new Date())) continue
         await verifyRun(deps, event.data.runId, metadata.eventId)
       }
     },

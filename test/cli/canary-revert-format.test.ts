@@ -97,7 +97,7 @@ describe('revert in the run view', () => {
   it('a completed revert run is never verified: no "Verification: pending", and following does not wait for one', async () => {
     const completed = revertRun({ status: 'completed', outcome: 'succeeded' })
     expect(awaitsVerification(completed)).toBe(false)
-    expect(awaitsVerification(run({ status: 'completed', outcome: 'succeeded' }))).toBe(true)
+    expect(awaitsVerification(run({ status: 'completed', outcome: 'succeeded', completedAt: new Date().toISOString() }))).toBe(true)
     expect(formatVerification(completed, new Map())).toBeNull()
     expect(formatCompletion(completed, new Map())).not.toContain('Verification')
     let slept = 0

@@ -12,13 +12,13 @@ const names = new Map([
 ])
 const verifiedAt = '2026-01-01T09:01:02.345Z'
 
-/** Completed and succeeded, on 2 tenants. */
+/** Completed and succeeded a minute ago, on 2 tenants. */
 function run(extra: Partial<RunDetail> = {}): RunDetail {
   return runDetail({
     status: 'completed',
     outcome: 'succeeded',
     summaryCounts: { total: 10, processed: 10, updated: 4, skipped: 6, failed: 0, tenants: 2 },
-    completedAt: '2026-01-01T09:01:00.000Z',
+    completedAt: new Date(Date.now() - 60_000).toISOString(),
     tenantCounts: { targeted: 2, pending: 0, succeeded: 2, failed: 0, cancelled: 0 },
     ...extra,
   })
@@ -54,6 +54,15 @@ describe('CLI verification lines (SPEC §11)', () => {
       expect(formatVerification(run({ outcome: outcome as RunDetail['outcome'] }), names)).toBeNull()
     }
     expect(formatVerification(run({ status: 'running', outcome: 'pending' }), names)).toBeNull()
+  })
+
+  it('says none, and waits for nothing, for a run completed longer ago than the service verifies', async () => {
+    const old = run({ completedAt: new Date(Date.now() - 2 * 3600_000).toISOString() })
+    expect(formatVerification(old, names)).toBe('Verification: none (the run completed over an hour before the service met its completion)')
+    let slept = 0
+    const client = { getRun: async () => old } as unknown as ApiClient
+    expect(await awaitVerification(client, old, { sleep: async () => void slept++ })).toBe(old)
+    expect(slept).toBe(0)
   })
 
   it('rcp run and the end of --follow carry the line', () => {

@@ -424,6 +424,30 @@ export function isVerifiable(run: { outcome: string; revertOf: string | null }):
   return (run.outcome === 'succeeded' || run.outcome === 'partially_succeeded') && run.revertOf === null
 }
 
+/**
+ * Runs that completed longer ago than this when the verifier meets their completion are not verified: a
+ * verifier that starts on an existing deployment (or after a long outage) must not re-scan old runs against
+ * data that has moved on since and raise alerts about them.
+ */
+export const VERIFY_WITHIN_MS = 60 * 60 * 1000
+
+/** Whether the verifier, meeting at `now` the completion of a run completed at `completedAt`, verifies it. */
+export function completedRecentlyEnoughToVerify(completedAt: string | null, now: Date): boolean {
+  return completedAt !== null && now.getTime() - Date.parse(completedAt) <= VERIFY_WITHIN_MS
+}
+
+/**
+ * Whether this completed run has, or is still to get, a verification (SPEC §11): it is verifiable, and it
+ * was verified or completed recently enough for the verifier. A page or a follow waits for it only then.
+ */
+export function verificationExpected(
+  run: { outcome: string | null; revertOf: string | null; verification: unknown; completedAt: string | null },
+  now: Date,
+): boolean {
+  if (!isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf })) return false
+  return run.verification != null || completedRecentlyEnoughToVerify(run.completedAt, now)
+}
+
 /** A completed run the service verifies and has not verified yet. */
 export function needsVerification(state: RunState): boolean {
   return state.status === 'completed' && state.verification === null && isVerifiable({ outcome: state.outcome, revertOf: state.request.revertOf })

@@ -8,8 +8,12 @@ const names = new Map([
 ])
 const verifiedAt = '2025-06-02T09:00:05.123Z'
 
-async function render(run: Omit<RunVerificationProps['run'], 'revertOf'> & { revertOf?: string | null }, unit = 'findings'): Promise<string> {
-  return String(await jsx(RunVerification, { run: { revertOf: null, ...run }, unit, tenantNames: names }).toString())
+type RunFields = Omit<RunVerificationProps['run'], 'revertOf' | 'completedAt'> & { revertOf?: string | null; completedAt?: string | null }
+
+/** Renders the section for a run completed a minute ago unless `completedAt` says otherwise. */
+async function render(run: RunFields, unit = 'findings'): Promise<string> {
+  const completedAt = new Date(Date.now() - 60_000).toISOString()
+  return String(await jsx(RunVerification, { run: { revertOf: null, completedAt, ...run }, unit, tenantNames: names }).toString())
 }
 
 describe('console run page: verification (SPEC §11)', () => {
@@ -56,6 +60,13 @@ describe('console run page: verification (SPEC §11)', () => {
       expect(html).toContain('Not verified yet')
       expect(html).not.toContain('Verified:')
     }
+  })
+
+  it('says "Not verified" without a wait for a run completed longer ago than the verifier verifies', async () => {
+    const completedAt = new Date(Date.now() - 2 * 3600_000).toISOString()
+    const html = await render({ status: 'completed', outcome: 'succeeded', verification: null, completedAt })
+    expect(html).toContain('Not verified: the service verifies a run when it meets its completion within an hour')
+    expect(html).not.toContain('Not verified yet')
   })
 
   it('shows nothing for failed, cancelled or rejected runs', async () => {

@@ -1,6 +1,6 @@
 import type { Child, FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
-import { isVerifiable } from '../../../commands/run/run-decider.js'
+import { verificationExpected } from '../../../commands/run/run-decider.js'
 import { Badge, badgeTones } from '../badges.js'
 import { consolePaths, RUN_ACTIONS, type RunAction } from '../console-env.js'
 import { describeProblem } from '../field-problems.js'
@@ -110,7 +110,7 @@ export const RunPage: FC<RunPageProps> = (props) => {
   const revertOf = run.revertOf
   const live = run.status !== 'completed'
   // SPEC §11: a completed run whose verification is still to come is followed until it is recorded.
-  const awaitingVerification = !live && run.verification === null && isVerifiable({ outcome: run.outcome ?? '', revertOf })
+  const awaitingVerification = !live && run.verification === null && verificationExpected(run, new Date())
   const cancelling = progress.cancellation !== null && live
   // A live page carries every control the operator may use, hidden unless the state admits it: the script
   // shows them as the run changes. A completed page carries only what it admits (at most the retry).

@@ -1,11 +1,11 @@
 import type { FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
-import { isVerifiable } from '../../../commands/run/run-decider.js'
+import { isVerifiable, verificationExpected } from '../../../commands/run/run-decider.js'
 import { Time } from '../layout.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 
 export interface RunVerificationProps {
-  run: Pick<RunDetail, 'status' | 'outcome' | 'verification' | 'revertOf'>
+  run: Pick<RunDetail, 'status' | 'outcome' | 'verification' | 'revertOf' | 'completedAt'>
   /** What the runbook's counts count, plural. */
   unit: string
   tenantNames: TenantNames
@@ -14,7 +14,8 @@ export interface RunVerificationProps {
 /**
  * SPEC §11: what re-scanning the succeeded tenants after completion found still to change. "Verified: 0
  * remaining" with its time; a warning with the count and the tenants when something would still change;
- * "Not verified yet" for a succeeded/partially succeeded run not verified yet; nothing for other outcomes
+ * "Not verified yet" for a succeeded/partially succeeded run not verified yet (or "Not verified" when it
+ * completed too long before the verifier met it: it will not be); nothing for other outcomes
  * or a run still in progress. The page of a run in progress or awaiting its verification follows the live
  * stream, which sends this section once the verification is recorded.
  */
@@ -35,7 +36,12 @@ export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNam
   return (
     <section class="card" aria-labelledby="verification-title" id="run-verification">
       <h2 id="verification-title">Verification</h2>
-      {!verification ? (
+      {!verification && !verificationExpected(run, new Date()) ? (
+        <p id="run-not-verified" role="status">
+          Not verified: the service verifies a run when it meets its completion within an hour, and this one completed longer before
+          that.
+        </p>
+      ) : !verification ? (
         <p id="run-not-verified" role="status">
           Not verified yet: the service re-scans the run's succeeded tenants shortly after it completes; what it finds shows here. If it
           does not, <a href="">reload the page</a>.

@@ -42,7 +42,7 @@ import { consolePaths, type ConsoleEnv, type RunAction } from '../console-env.js
 import { holdLiveStreamSlot, LiveStreamSlots } from '../live-stream-slots.js'
 import { boundedWrites, LIVE_STREAM_WRITE_TIMEOUT_MS } from '../live-stream-writes.js'
 import { RunVerification } from '../pages/run-verification.js'
-import { isVerifiable } from '../../../commands/run/run-decider.js'
+import { verificationExpected } from '../../../commands/run/run-decider.js'
 import { readFormBody } from '../csrf.js'
 import type { ApprovalAttempt, ApprovalNote, ApprovalRole } from '../pages/run-approval.js'
 import { runParameters } from '../parameter-form.js'
@@ -550,7 +550,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
               const progress = runProgress(run, tenantNames)
               if (progress.status === 'completed') {
                 // SPEC §11: a run to be verified keeps its stream until the verification is recorded, and sends it.
-                const verificationFollows = isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf })
+                const verificationFollows = verificationExpected(run, new Date())
                 await write({ event: 'completed', data: JSON.stringify({ ...progress, verificationFollows }) })
                 if (!verificationFollows) return
                 verifyingUntil = Date.now() + VERIFICATION_WAIT_MS
