@@ -277,20 +277,11 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       metrics,
       ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
     })
-    const started = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
-      // A port taken or not allowed is the operator's to fix: said in a sentence that names the variable.
-      // Only while listening starts: a later error of the server is not a start-up's.
-      const refused = (error: NodeJS.ErrnoException) => {
-        const where = `port ${config.PORT}${config.HOST ? ` on ${config.HOST}` : ''}`
-        if (error.code === 'EADDRINUSE') reject(new ConfigError(`${where} is already in use: stop what listens there, or set PORT to another`))
-        else if (error.code === 'EACCES') reject(new ConfigError(`${where} may not be opened by this user: set PORT to another (above 1023)`))
-        else reject(error)
-      }
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-        s.off('error', refused)
-        resolve({ server: s, port: info.port })
-      })
-      s.once('error', refused)
+    const started = await listen(app).catch(async (error: unknown) => {
+      // The roles started above would keep the process (and the embedded database's folder) held.
+      await stopRoles().catch(() => {})
+      await closeConnections().catch(() => {})
+      throw error
     })
     server = started.server
     port = started.port
@@ -311,24 +302,52 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     demoCredentials,
     healthy,
     async close() {
-      jobsLost = () => {}
       // New connections are refused at once; requests under way and the workers' jobs in flight finish.
       const http = server as (ServerType & Partial<Pick<HttpServer, 'closeIdleConnections' | 'closeAllConnections'>>) | null
       const httpClosed = http ? new Promise<void>((resolve) => http.close(() => resolve())) : Promise.resolve()
       http?.closeIdleConnections?.()
-      await reconciler?.stop()
-      await beforeImagePurge?.stop()
-      await alertSender?.stop()
-      await consumer?.stop()
-      if (leaderLease) await leaderLease.stop()
-      else await Promise.all([dispatcher?.stop(), verifier?.stop(), planner?.stop()])
-      await projector?.stop()
+      await stopRoles()
       // What is still open now are live streams (run pages, `--follow`): their clients reconnect elsewhere.
       http?.closeAllConnections?.()
       await httpClosed
-      if (!overrides.queue) await queue.close()
-      await store.close()
-      if (!overrides.db) await db.close()
+      await closeConnections()
     },
+  }
+
+  /** Stops the roles this process started, the workers first. */
+  async function stopRoles(): Promise<void> {
+    jobsLost = () => {}
+    await reconciler?.stop()
+    await beforeImagePurge?.stop()
+    await alertSender?.stop()
+    await consumer?.stop()
+    if (leaderLease) await leaderLease.stop()
+    else await Promise.all([dispatcher?.stop(), verifier?.stop(), planner?.stop()])
+    await projector?.stop()
+  }
+
+  /** Closes the queue, the store and the database, unless they were handed in. */
+  async function closeConnections(): Promise<void> {
+    if (!overrides.queue) await queue.close()
+    await store.close()
+    if (!overrides.db) await db.close()
+  }
+
+  function listen(app: ReturnType<typeof createApp>): Promise<{ server: ServerType; port: number }> {
+    return new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
+      // A port taken or not allowed is the operator's to fix: said in a sentence that names the variable.
+      // Only while listening starts: a later error of the server is not a start-up's.
+      const refused = (error: NodeJS.ErrnoException) => {
+        const where = `port ${config.PORT}${config.HOST ? ` on ${config.HOST}` : ''}`
+        if (error.code === 'EADDRINUSE') reject(new ConfigError(`${where} is already in use: stop what listens there, or set PORT to another`))
+        else if (error.code === 'EACCES') reject(new ConfigError(`${where} may not be opened by this user: set PORT to another (above 1023)`))
+        else reject(error)
+      }
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+        s.off('error', refused)
+        resolve({ server: s, port: info.port })
+      })
+      s.once('error', refused)
+    })
   }
 }
