@@ -167,6 +167,27 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       expect(text.stdout).not.toContain('Acme Logistics')
     })
 
+    it('tenants reads every page of a universe larger than one (1,000 tenants)', async () => {
+      const [{ top }] = await api.sql<Array<{ top: string }>>`select coalesce(max(id), 0)::text as top from tenants`
+      const first = Number(top) + 1
+      await api.sql`
+        insert into tenants (id, workspace_id, name)
+        select ${first}::bigint + g, ${first}::bigint + g, 'Paging tenant ' || lpad(g::text, 4, '0')
+        from generate_series(0, 1_049) g`
+      try {
+        const json = await runCli(['--json', 'tenants', '--q', 'Paging tenant'], { env: asAdmin })
+        expect(json.code, json.stderr).toBe(0)
+        const names = (JSON.parse(json.stdout) as { items: Array<{ name: string }> }).items.map((t) => t.name)
+        expect(names).toEqual(Array.from({ length: 1_050 }, (_, g) => `Paging tenant ${String(g).padStart(4, '0')}`))
+        // The API itself answers the first 1,000 and a cursor to the rest.
+        const firstPage = await apiGet('/api/tenants?q=Paging%20tenant')
+        expect(firstPage.items).toHaveLength(1_000)
+        expect(firstPage.nextCursor).toEqual(expect.any(String))
+      } finally {
+        await api.sql`delete from tenants where id >= ${first}`
+      }
+    })
+
     it("preflight prints the API's numbers, for all tenants and for one", async () => {
       const all = await apiPost(`/api/runbooks/${runbookKey}/preflight`, { scope: 'all_tenants' })
       const allJson = await runCli(['preflight', runbookKey, '--all-tenants', '--json'], { env: asAdmin })

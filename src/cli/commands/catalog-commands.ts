@@ -1,4 +1,5 @@
-import type { ApiClient, Page, PlanTenant, Tenant } from '../api-client.js'
+import type { ApiClient, PlanTenant } from '../api-client.js'
+import { everyPage } from '../every-page.js'
 import type { CommandContext } from '../command-context.js'
 import { exitCodes, type ExitCode } from '../exit-codes.js'
 import { formatPlan, formatPreflight, formatRunbooks, formatTenants } from '../format.js'
@@ -17,13 +18,7 @@ export async function listRunbooks(context: CommandContext): Promise<ExitCode> {
 
 /** Every tenant of the universe the filter matches, page after page. */
 export async function listTenants(context: CommandContext, options: { q?: string }): Promise<ExitCode> {
-  const items: Tenant[] = []
-  let cursor: string | null = null
-  do {
-    const page: Page<Tenant> = await context.client.listTenants({ ...(options.q ? { q: options.q } : {}), ...(cursor ? { cursor } : {}) })
-    items.push(...page.items)
-    cursor = page.nextCursor ?? null
-  } while (cursor)
+  const items = await everyPage((cursor) => context.client.listTenants({ ...(options.q ? { q: options.q } : {}), ...(cursor ? { cursor } : {}) }))
   if (context.json) context.printJson({ items, nextCursor: null })
   else context.print(formatTenants(items))
   return exitCodes.ok
@@ -65,7 +60,6 @@ export interface PlanOptions {
 
 /** The service's largest page of a plan. */
 const PLAN_PAGE_LIMIT = 200
-const MAX_PAGES = 10_000
 
 /**
  * A preview's plan, every page; `wouldFailOnly` stops at the first tenant that would not fail (they come
@@ -76,20 +70,9 @@ export async function planTenants(
   preflightId: string,
   options: { limit?: number; wouldFailOnly?: boolean },
 ): Promise<PlanTenant[]> {
-  const tenants: PlanTenant[] = []
-  const seen = new Set<string>()
-  let cursor: string | undefined
-  for (let pages = 0; pages < MAX_PAGES; pages++) {
-    const page: Page<PlanTenant> = await client.listPlanTenants(preflightId, { limit: options.limit, cursor })
-    for (const tenant of page.items) {
-      if (options.wouldFailOnly && tenant.wouldFail === null) return tenants
-      tenants.push(tenant)
-    }
-    if (!page.nextCursor || seen.has(page.nextCursor)) break
-    seen.add(page.nextCursor)
-    cursor = page.nextCursor
-  }
-  return tenants
+  return everyPage((cursor) => client.listPlanTenants(preflightId, { limit: options.limit, cursor }), {
+    ...(options.wouldFailOnly ? { keep: (tenant: PlanTenant) => tenant.wouldFail !== null } : {}),
+  })
 }
 
 /** `rcp plan PREFLIGHT_ID`: what each tenant of a preview would change, and whether its repair would fail. */

@@ -1,5 +1,6 @@
 import type { Page, RunTenant, RunTenantStatus } from '../api-client.js'
 import type { CommandContext } from '../command-context.js'
+import { everyPage } from '../every-page.js'
 import { confirmByTyping } from '../confirm-input.js'
 import { exitCodes, UsageError, type ExitCode } from '../exit-codes.js'
 import type { FollowOptions } from '../follow-run.js'
@@ -106,23 +107,12 @@ export interface RunTenantsOptions {
 
 export const runTenantsFieldFlags: Record<string, string> = { status: '--status', limit: '--limit', cursor: '--cursor' }
 
-/** Bounds `--all` however the cursors behave: no run has more tenants than this many pages. */
-const MAX_PAGES = 10_000
-
 /** The tenants of a run by tenant id: one page (`--limit`, `--cursor`), or every page with `--all`. */
 export async function listRunTenants(context: CommandContext, id: string, options: RunTenantsOptions): Promise<ExitCode> {
   const filter = { status: options.status, limit: options.limit, cursor: options.cursor }
-  let page: Page<RunTenant> = await context.client.listRunTenants(id, filter)
-  if (options.all) {
-    const items = [...page.items]
-    const seen = new Set<string>()
-    for (let pages = 1; page.nextCursor && !seen.has(page.nextCursor) && pages < MAX_PAGES; pages++) {
-      seen.add(page.nextCursor)
-      page = await context.client.listRunTenants(id, { ...filter, cursor: page.nextCursor })
-      items.push(...page.items)
-    }
-    page = { items, nextCursor: null }
-  }
+  const page: Page<RunTenant> = options.all
+    ? { items: await everyPage((cursor) => context.client.listRunTenants(id, { ...filter, cursor }), { cursor: options.cursor }), nextCursor: null }
+    : await context.client.listRunTenants(id, filter)
   if (context.json) context.printJson(page)
   else {
     context.print(formatRunTenants(page.items))
