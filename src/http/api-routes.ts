@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import { mergePath } from 'hono/utils/url'
 import type { CredentialCache } from '../auth/credential-cache.js'
 import { LoginRefusalMemory } from '../auth/login-refusal-memory.js'
@@ -10,8 +9,6 @@ import type { EventLog } from '../store/event-log.js'
 import { bearerAuthentication, type AppEnv } from './authentication.js'
 import { docsRoutes } from './openapi/docs-routes.js'
 import { openApiDocument, type OpenApiDocument } from './openapi/openapi-document.js'
-import { HttpProblem } from './problem.js'
-import { MAX_BODY_BYTES } from './request-body.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { alertInboxRoutes, alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
@@ -54,14 +51,8 @@ export interface ApiDeps {
  */
 export function apiRoutes(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>()
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HttpProblem(413, `the body exceeds ${MAX_BODY_BYTES} bytes`)
-    },
-  })
-  // GET and HEAD carry no body: the limit would only build the Node adapter's full Request to find none.
-  api.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
+  // No body limit here: a body is read, within MAX_BODY_BYTES, only when its route's handler asks for it
+  // (request-body.ts), after the authentication and the route's capability checks.
   let document: OpenApiDocument | null = null
   // Mounted before the bearer authentication below: the document is public.
   api.route('/', docsRoutes(() => document!, mergePath(API_BASE_PATH, '/openapi.json')))

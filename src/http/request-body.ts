@@ -6,6 +6,42 @@ import { HttpProblem, fieldsOf } from './problem.js'
 /** The largest body the API reads (the /api body limit); larger ones are answered 413. */
 export const MAX_BODY_BYTES = 64 * 1024
 
+function bodyTooLarge(maxBytes: number): HttpProblem {
+  return new HttpProblem(413, `the body exceeds ${maxBytes} bytes`)
+}
+
+/**
+ * The body's bytes, at most `maxBytes` (413 beyond: at once when its Content-Length says so, else as soon as
+ * that many were read). Read only when a handler asks for it, that is after the route's authentication and
+ * capability checks: a client without access is refused whatever it sends, and none of it is read.
+ */
+export async function readBodyBytes(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const declared = c.req.header('content-length')
+  if (declared !== undefined && c.req.header('transfer-encoding') === undefined && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes)
+  const stream = c.req.raw.body
+  if (!stream) return new Uint8Array(0)
+  const reader = stream.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>
+    try {
+      chunk = await reader.read()
+    } catch (error) {
+      if (error instanceof HttpProblem) throw error
+      throw truncatedBodyProblem()
+    }
+    if (chunk.done) break
+    size += chunk.value.length
+    if (size > maxBytes) {
+      void reader.cancel().catch(() => {})
+      throw bodyTooLarge(maxBytes)
+    }
+    chunks.push(chunk.value)
+  }
+  return Buffer.concat(chunks)
+}
+
 /**
  * No body at all is `{}` where every field is optional (a resume's `{reason?}`, an approval's `{comment?}`): a
  * client that has nothing to say need not send an empty object. Where a field is required, it is malformed.
@@ -68,20 +104,15 @@ export function truncatedBodyProblem(): HttpProblem {
   })
 }
 
-/** The body as text; a body that cannot be read to its end (the client went away) is a 400, not a 500. */
+/** The body as UTF-8 text, as `Request.text()` decodes it; bounded and cut-short bodies as readBodyBytes. */
 async function readBodyText(c: Context): Promise<string> {
-  try {
-    return await c.req.text()
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error
-    throw truncatedBodyProblem()
-  }
+  return new TextDecoder().decode(await readBodyBytes(c))
 }
 
 /**
  * Middleware (first in the app): a request body whose stream fails — the client closed the connection
- * before sending all of it — fails with `truncatedBodyProblem()` (400) whoever reads it (the body-limit
- * middleware, `readJsonBody`, the console's form reading), instead of the socket's "aborted" error,
+ * before sending all of it — fails with `truncatedBodyProblem()` (400) whoever reads it (`readBodyBytes`,
+ * the console's body limit and form reading), instead of the socket's "aborted" error,
  * which the error handlers would log as an unhandled error and answer 500.
  */
 export const clientErrorOnTruncatedBody: MiddlewareHandler = async (c, next) => {

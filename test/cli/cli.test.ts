@@ -168,8 +168,8 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
     })
 
     it('tenants reads every page of a universe larger than one (1,000 tenants)', async () => {
-      const [{ top }] = await api.sql<Array<{ top: string }>>`select coalesce(max(id), 0)::text as top from tenants`
-      const first = Number(top) + 1
+      const [highest] = await api.sql<Array<{ top: string }>>`select coalesce(max(id), 0)::text as top from tenants`
+      const first = Number(highest!.top) + 1
       await api.sql`
         insert into tenants (id, workspace_id, name)
         select ${first}::bigint + g, ${first}::bigint + g, 'Paging tenant ' || lpad(g::text, 4, '0')

@@ -14,7 +14,7 @@ import type { AppEnv } from '../authentication.js'
 import { apiRoute } from '../openapi/api-route.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import { fieldsOf, HttpProblem } from '../problem.js'
-import { truncatedBodyProblem } from '../request-body.js'
+import { readBodyBytes } from '../request-body.js'
 import {
   alertDeliveriesQuerySchema,
   alertDeliveryPageSchema,
@@ -115,13 +115,7 @@ export function alertRoutes(deps: AlertDestinationDeps) {
 export function alertInboxRoutes(deps: { sql: Sql }) {
   const app = new OpenAPIHono<AppEnv>()
   serveRoute(app, inboxRoute, async (c) => {
-    let bytes: Uint8Array
-    try {
-      bytes = new Uint8Array(await c.req.arrayBuffer())
-    } catch (error) {
-      if (error instanceof HttpProblem) throw error
-      throw truncatedBodyProblem()
-    }
+    const bytes = await readBodyBytes(c)
     // The signature first: nothing of an unsigned body is read.
     const destinationId = await signingConsoleDestination(deps.sql, bytes, c.req.header('x-signature'))
     if (destinationId === null) throw new HttpProblem(401, 'the body is not signed by a console alert destination (X-Signature)')
