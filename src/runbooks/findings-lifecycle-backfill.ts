@@ -1,6 +1,16 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList as list, sqlLiteral as quote, unsafeFinding, unsafeFindingError } from './findings-vocabulary.js'
+import {
+  dueDate,
+  dueDateOutOfRange,
+  KNOWN_SEVERITIES,
+  SLA_STATUSES,
+  sqlList as list,
+  sqlLiteral as quote,
+  unsafeFinding,
+  unsafeFindingError,
+  type UnsafeFindings,
+} from './findings-vocabulary.js'
 import { defineRunbook, PREPARED, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
@@ -80,13 +90,14 @@ const REPAIR_PLAN = `
     select c.*,
       case when c.status = 'resolved' then coalesce(c.resolved_at, c.last_seen_at) end as new_resolved_at,
       coalesce(c.sla_due_at,
-        case when c.status in (${list(SLA_STATUSES)}) then c.first_seen_at + interval '1 hour' * ${slaHoursCase} end
-      ) as new_sla_due_at
+        case when c.status in (${list(SLA_STATUSES)}) then ${dueDate('c.first_seen_at', slaHoursCase)} end
+      ) as new_sla_due_at,
+      c.sla_due_at is null and c.status in (${list(SLA_STATUSES)}) and ${dueDateOutOfRange('c.first_seen_at', slaHoursCase)} as sla_out_of_range
     from consolidated c
   ),
   repair_plan as (
     select r.id, r.severity, r.status, r.resolved_reason, r.first_seen_at, r.last_seen_at, r.times_seen, r.duplicate_of_id,
-      r.new_resolved_at as resolved_at, r.new_sla_due_at as sla_due_at,
+      r.new_resolved_at as resolved_at, r.new_sla_due_at as sla_due_at, r.sla_out_of_range,
       (r.status is distinct from r.stored_status
         or r.resolved_reason is distinct from r.stored_resolved_reason
         or r.first_seen_at is distinct from r.stored_first_seen_at
@@ -99,15 +110,15 @@ const REPAIR_PLAN = `
   )`
 
 /**
- * The findings that make the tenant's repair unsafe: the lowest with an unknown severity, and the lowest
- * canonical finding whose group's `times_seen` sum does not fit the column (SPEC §2 says what to compute,
- * and an integer column cannot hold it: the tenant fails as INVALID_DATA rather than with a database error).
+ * The findings that make the tenant's repair unsafe: the lowest with an unknown severity, the lowest
+ * canonical finding whose group's `times_seen` sum does not fit the column, and the lowest whose SLA due
+ * date would pass the latest timestamp (SPEC §2 says what to compute, and the columns cannot hold these:
+ * the tenant fails as INVALID_DATA rather than with a database error).
  */
 const UNSAFE_FINDINGS = `
     (min(id) filter (where severity not in (${list(KNOWN_SEVERITIES)})))::text as unsafe_finding_id,
-    (min(id) filter (where times_seen > ${INTEGER_MAX}))::text as overflowing_finding_id`
-
-type UnsafeFindings = { unsafe_finding_id: string | null; overflowing_finding_id: string | null }
+    (min(id) filter (where times_seen > ${INTEGER_MAX}))::text as overflowing_finding_id,
+    (min(id) filter (where sla_out_of_range))::text as out_of_range_finding_id`
 
 const PREFLIGHT = `
   with ${REPAIR_PLAN}
@@ -132,10 +143,11 @@ const EXECUTE = `
         resolved_at = p.resolved_at, sla_due_at = p.sla_due_at, updated_at = now()
     from repair_plan p
     where f.id = p.id and p.changed
-      and (select u.unsafe_finding_id is null and u.overflowing_finding_id is null from unsafe_findings u)
+      and (select u.unsafe_finding_id is null and u.overflowing_finding_id is null and u.out_of_range_finding_id is null
+        from unsafe_findings u)
     returning f.id
   )
-  select u.unsafe_finding_id, u.overflowing_finding_id,
+  select u.unsafe_finding_id, u.overflowing_finding_id, u.out_of_range_finding_id,
     (select count(*) from applied)::integer as updated,
     (select count(*) from repair_plan)::integer as total
   from unsafe_findings u`
@@ -157,7 +169,7 @@ export const findingsLifecycleBackfill = defineRunbook({
     return {
       affected: row?.affected ?? 0,
       total: row?.total ?? 0,
-      wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null, row?.overflowing_finding_id ?? null),
+      wouldFail: unsafeFinding(row),
     }
   },
 
@@ -168,7 +180,7 @@ export const findingsLifecycleBackfill = defineRunbook({
       PREPARED,
     )
     if (!row) throw new Error('the repair statement returned no row')
-    const unsafe = unsafeFindingError(row.unsafe_finding_id, row.overflowing_finding_id)
+    const unsafe = unsafeFindingError(row)
     if (unsafe) throw unsafe
     return { updated: row.updated, total: row.total }
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Sql, TransactionSql } from '../db/database.js'
-import { KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unsafeFinding, unsafeFindingError } from './findings-vocabulary.js'
+import { dueDate, dueDateOutOfRange, KNOWN_SEVERITIES, SLA_STATUSES, sqlList, unsafeFinding, unsafeFindingError, type UnsafeFindings } from './findings-vocabulary.js'
 import { defineRunbook, PREPARED, type TenantPreflight, type TenantRepair } from './runbook.js'
 
 /**
@@ -28,6 +28,11 @@ export const slaRecalculateParameters = z.strictObject({
 })
 export type SlaRecalculateParameters = z.output<typeof slaRecalculateParameters>
 
+/** The hours of the finding's severity, from the days `$2`–`$5` (null for `info` and unknown severities). */
+const SLA_HOURS = `24 * case f.severity
+        when 'critical' then $2::integer when 'high' then $3::integer
+        when 'medium' then $4::integer when 'low' then $5::integer end`
+
 /**
  * The new due date of every finding of tenant `$1` whose clock runs, `$2`–`$5` the days of critical,
  * high, medium and low. A day is 24 hours (`interval '1 hour' * n`): no time zone can move a due date.
@@ -37,9 +42,8 @@ const SLA_PLAN = `
     select f.id, f.severity,
       f.status in (${sqlList(SLA_STATUSES)}) and f.first_seen_at is not null
         and f.severity in ('critical', 'high', 'medium', 'low') as recalculated,
-      f.first_seen_at + interval '1 hour' * 24 * case f.severity
-        when 'critical' then $2::integer when 'high' then $3::integer
-        when 'medium' then $4::integer when 'low' then $5::integer end as new_sla_due_at,
+      ${dueDate('f.first_seen_at', SLA_HOURS)} as new_sla_due_at,
+      ${dueDateOutOfRange('f.first_seen_at', SLA_HOURS)} as out_of_range,
       f.sla_due_at as stored_sla_due_at
     from findings f
     where f.tenant_id = $1
@@ -49,26 +53,31 @@ const SLA_PLAN = `
     where p.recalculated and p.new_sla_due_at is distinct from p.stored_sla_due_at
   )`
 
+/** The lowest finding with an unknown severity, and the lowest whose new due date would be out of range. */
+const UNSAFE_FINDINGS = `
+    (select min(p.id) from sla_plan p where p.severity not in (${sqlList(KNOWN_SEVERITIES)}))::text as unsafe_finding_id,
+    (select min(p.id) from sla_plan p where p.recalculated and p.out_of_range)::text as out_of_range_finding_id`
+
 const PREFLIGHT = `
   with ${SLA_PLAN}
-  select (select count(*) from sla_changes)::integer as affected, (select count(*) from sla_plan)::integer as total,
-    (select min(p.id) from sla_plan p where p.severity not in (${sqlList(KNOWN_SEVERITIES)}))::text as unsafe_finding_id`
+  select (select count(*) from sla_changes)::integer as affected, (select count(*) from sla_plan)::integer as total, ${UNSAFE_FINDINGS}`
 
 /** One statement, one snapshot: an unknown severity anywhere in the tenant leaves every row untouched. */
 const EXECUTE = `
   with ${SLA_PLAN},
-  unsafe_finding as (
-    select min(p.id) as id from sla_plan p where p.severity not in (${sqlList(KNOWN_SEVERITIES)})
+  unsafe_findings as (
+    select ${UNSAFE_FINDINGS}
   ),
   applied as (
     update findings f set sla_due_at = c.new_sla_due_at, updated_at = now()
     from sla_changes c
-    where f.id = c.id and (select u.id from unsafe_finding u) is null
+    where f.id = c.id and (select u.unsafe_finding_id is null and u.out_of_range_finding_id is null from unsafe_findings u)
     returning f.id
   )
-  select (select u.id from unsafe_finding u)::text as unsafe_finding_id,
+  select u.unsafe_finding_id, u.out_of_range_finding_id,
     (select count(*) from applied)::integer as updated,
-    (select count(*) from sla_plan)::integer as total`
+    (select count(*) from sla_plan)::integer as total
+  from unsafe_findings u`
 
 const bound = (tenantId: number, { slaDays }: SlaRecalculateParameters) => [tenantId, slaDays.critical, slaDays.high, slaDays.medium, slaDays.low]
 
@@ -84,18 +93,18 @@ export const findingsSlaRecalculate = defineRunbook({
   parameters: slaRecalculateParameters,
 
   async preflightTenant(sql: Sql | TransactionSql, tenantId: number, parameters): Promise<TenantPreflight> {
-    const [row] = await sql.unsafe<Array<{ affected: number; total: number; unsafe_finding_id: string | null }>>(PREFLIGHT, bound(tenantId, parameters), PREPARED)
-    return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row?.unsafe_finding_id ?? null) }
+    const [row] = await sql.unsafe<Array<{ affected: number; total: number } & UnsafeFindings>>(PREFLIGHT, bound(tenantId, parameters), PREPARED)
+    return { affected: row?.affected ?? 0, total: row?.total ?? 0, wouldFail: unsafeFinding(row) }
   },
 
   async executeTenant(tx: TransactionSql, tenantId: number, parameters): Promise<TenantRepair> {
-    const [row] = await tx.unsafe<Array<{ unsafe_finding_id: string | null; updated: number; total: number }>>(
+    const [row] = await tx.unsafe<Array<{ updated: number; total: number } & UnsafeFindings>>(
       EXECUTE,
       bound(tenantId, parameters),
       PREPARED,
     )
     if (!row) throw new Error('the recalculation statement returned no row')
-    const unsafe = unsafeFindingError(row.unsafe_finding_id, null)
+    const unsafe = unsafeFindingError(row)
     if (unsafe) throw unsafe
     return { updated: row.updated, total: row.total }
   },

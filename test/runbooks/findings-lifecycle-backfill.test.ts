@@ -350,6 +350,17 @@ describe.each(databaseFlavours())('findings.lifecycle.backfill on $name', ({ ope
     expect(await readFindings(db.sql, tenantId)).toEqual(stored)
   })
 
+  it('refuses a tenant whose SLA due date would pass the latest timestamp, in its preview too', async () => {
+    const { tenantId } = await tenantWith({ status: 'new', severity: 'low', slaDueAt: null }, { status: 'open', severity: 'high', slaDueAt: null })
+    const far = nextFindingId - 2
+    await db.sql`update findings set first_seen_at = '294276-12-20 00:00:00+00' where id = ${far}`
+    const stored = await readFindings(db.sql, tenantId)
+    const preview = await backfill.preflightTenant(db.sql, tenantId, {})
+    expect(preview.wouldFail).toEqual({ reasonCode: 'INVALID_DATA', message: expect.stringContaining(`finding ${far} would get an SLA due date beyond`) })
+    await expect(repair(tenantId)).rejects.toMatchObject({ reasonCode: 'INVALID_DATA', recordId: far })
+    expect(await readFindings(db.sql, tenantId)).toEqual(stored)
+  })
+
   it('sums times_seen up to the integer column\'s largest value', async () => {
     const rows = await repaired(
       { fingerprint: 'edge', firstSeenAt: T0, timesSeen: 2_147_483_000 },

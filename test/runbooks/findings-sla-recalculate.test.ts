@@ -301,6 +301,25 @@ describe.each(databaseFlavours())('findings.sla.recalculate on $name', ({ open }
     })
   })
 
+  it('fails a tenant whose due date would pass the latest timestamp, naming the finding, in its preview too', async () => {
+    const { tenantId } = await tenantWith({ severity: 'low', status: 'new' }, { severity: 'critical', status: 'new' }, { severity: 'low', status: 'new' })
+    const [far, infinite] = [nextFindingId - 3, nextFindingId - 1]
+    await db.sql`update findings set first_seen_at = '294276-12-20 00:00:00+00' where id = ${far}`
+    await db.sql`update findings set first_seen_at = 'infinity' where id = ${infinite}`
+    const stored = await readFindings(db.sql, tenantId)
+    const preview = await recalculate.preflightTenant(db.sql, tenantId, parameters())
+    expect(preview.wouldFail).toEqual({ reasonCode: 'INVALID_DATA', message: expect.stringContaining(`finding ${far} would get an SLA due date beyond`) })
+    await expect(execute(tenantId)).rejects.toMatchObject({ reasonCode: 'INVALID_DATA', recordId: far })
+    expect(await readFindings(db.sql, tenantId)).toEqual(stored)
+    // Three days (critical) from the same moment still fit: the tenant is repaired, the infinite one stays infinite.
+    await db.sql`update findings set severity = 'critical' where id = ${far}`
+    await db.sql`update findings set first_seen_at = '294276-12-20 00:00:00+00' where id = ${far}`
+    expect((await recalculate.preflightTenant(db.sql, tenantId, parameters())).wouldFail).toBeNull()
+    expect((await execute(tenantId)).repair.updated).toBe(3)
+    const [row] = await db.sql<Array<{ due: string }>>`select sla_due_at::text as due from findings where id = ${infinite}`
+    expect(row?.due).toBe('infinity')
+  })
+
   it('leaves other tenants untouched, even unsafe ones', async () => {
     const target = await tenantWith(
       { severity: 'critical', status: 'new' },

@@ -165,6 +165,10 @@ export function timesSeenOverflowMessage(findingId: number): string {
   return `finding ${findingId} would get a times_seen sum over its duplicates beyond the integer range; ${NOT_REPAIRED}`
 }
 
+export function dueDateOutOfRangeMessage(findingId: number): string {
+  return `finding ${findingId} would get an SLA due date beyond the latest timestamp PostgreSQL holds; ${NOT_REPAIRED}`
+}
+
 export function unsafeFindingMessage(findingId: number): string {
   return `finding ${findingId} makes the repair unsafe; ${NOT_REPAIRED}`
 }
@@ -207,6 +211,7 @@ function asVocabulary(text: string): string | undefined {
   const templates: Array<[RegExp, (part: string) => string | undefined]> = [
     [/^finding ([0-9]+) has a severity outside /, (id) => (ID.test(id) ? invalidSeverityMessage(Number(id)) : undefined)],
     [/^finding ([0-9]+) would get a times_seen sum over its duplicates /, (id) => (ID.test(id) ? timesSeenOverflowMessage(Number(id)) : undefined)],
+    [/^finding ([0-9]+) would get an SLA due date beyond /, (id) => (ID.test(id) ? dueDateOutOfRangeMessage(Number(id)) : undefined)],
     [/^finding ([0-9]+) makes the repair unsafe; /, (id) => (ID.test(id) ? unsafeFindingMessage(Number(id)) : undefined)],
     [/^tenant ([0-9]+) left the allowed universe /, (id) => (ID.test(id) ? tenantNotAllowedMessage(Number(id)) : undefined)],
     [/^database error SQLSTATE ([0-9A-Z]{5}): /, sqlStateMessage],
@@ -250,6 +255,8 @@ function recognised(raw: string): string | undefined {
   if (severity && ID.test(severity[1]!)) return invalidSeverityMessage(Number(severity[1]))
   const overflow = /\bfinding ([0-9]{1,16}) would get a times_seen sum over its duplicates beyond the integer range; the tenant was not repaired/.exec(text)
   if (overflow && ID.test(overflow[1]!)) return timesSeenOverflowMessage(Number(overflow[1]))
+  const outOfRange = /\bfinding ([0-9]{1,16}) would get an SLA due date beyond the latest timestamp PostgreSQL holds; the tenant was not repaired/.exec(text)
+  if (outOfRange && ID.test(outOfRange[1]!)) return dueDateOutOfRangeMessage(Number(outOfRange[1]))
   const unsafe = /\bfinding ([0-9]{1,16}) makes the repair unsafe; the tenant was not repaired/.exec(text)
   if (unsafe && ID.test(unsafe[1]!)) return unsafeFindingMessage(Number(unsafe[1]))
   const tenant = /\btenant ([0-9]{1,16}) left the allowed universe \(archived, platform or deleted\) before it was repaired/.exec(text)
@@ -320,7 +327,7 @@ export function describeFailure(error: unknown, reasonCode: FailureReasonCode): 
     if (text === BEFORE_IMAGES_GONE_MESSAGE) return text
     const findingId = isId(fields.findingId) ? fields.findingId : isId(fields.recordId) ? fields.recordId : undefined
     if (findingId === undefined) return FALLBACK_MESSAGES.INVALID_DATA
-    const known = [invalidSeverityMessage(findingId), timesSeenOverflowMessage(findingId)]
+    const known = [invalidSeverityMessage(findingId), timesSeenOverflowMessage(findingId), dueDateOutOfRangeMessage(findingId)]
     return known.includes(text) ? text : unsafeFindingMessage(findingId)
   }
   if (reasonCode === 'TENANT_NOT_ALLOWED') {

@@ -11,6 +11,7 @@ import {
   SQLSTATE_CLASSES,
   tenantNotAllowedMessage,
   timesSeenOverflowMessage,
+  dueDateOutOfRangeMessage,
   unsafeFindingMessage,
   WITHHELD_MESSAGE,
 } from '../../../src/commands/run/failure-message.js'
@@ -24,6 +25,7 @@ const vocabulary = [
   invalidSeverityMessage(573),
   unsafeFindingMessage(9_007_199_254_740_991),
   timesSeenOverflowMessage(4_001),
+  dueDateOutOfRangeMessage(4_002),
   tenantNotAllowedMessage(12),
   ...Object.keys(KNOWN_SQLSTATES).map((code) => `database error SQLSTATE ${code}: ${KNOWN_SQLSTATES[code]}`),
   ...Object.keys(SQLSTATE_CLASSES).map((cls) => sanitizeFailureMessage(`SQLSTATE ${cls}ZZZ`)),
