@@ -67,7 +67,12 @@ export function problemJson(c: Context, status: number, detail: string, extensio
 }
 
 export function fieldsOf(error: ZodError): FieldProblem[] {
-  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }))
+  return error.issues.flatMap((issue) =>
+    // A field the API does not know is named itself, not the object that holds it.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: 'is not a field of this request' }))
+      : [{ field: issue.path.join('.') || '(body)', message: issue.message }],
+  )
 }
 
 /** The one place where errors become HTTP statuses. Anything unexpected is logged and answered 500 without detail. */

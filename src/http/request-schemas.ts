@@ -3,7 +3,9 @@ import { reasonCodeSchema, runScopeSchema, runSourceSchema } from '../events/ind
 
 /**
  * Request shapes shared by the API and the console's script endpoints: one definition of each. The `meta`
- * only describes (the OpenAPI document shows it); it does not change what is accepted.
+ * only describes (the OpenAPI document shows it); it does not change what is accepted. Bodies are strict: a
+ * field the API does not know (a misspelt `maxFailure`, say) is refused 422 naming it, never dropped in
+ * silence while the rest is applied.
  */
 
 const tenantIdField = z.number().int('must be an integer').positive('must be a positive id').max(Number.MAX_SAFE_INTEGER)
@@ -21,11 +23,11 @@ const parametersField = z
   .optional()
   .meta({ type: 'object', description: "The runbook's parameters (see `parameters` in the catalog); omitted ones take their defaults." })
 
-export const preflightBodySchema = z.object({ ...targetFields, parameters: parametersField }).meta({ id: 'PreflightBody' })
+export const preflightBodySchema = z.strictObject({ ...targetFields, parameters: parametersField }).meta({ id: 'PreflightBody' })
 
 /** An operator's reason (SPEC §3): its rules (code, length) are the command side's, answered 422. */
 const reasonField = z
-  .object({
+  .strictObject({
     code: z.string().max(50).meta({ description: `One of ${reasonCodeSchema.options.join(', ')}.` }),
     text: z.string().max(2000).meta({ description: '10 to 500 characters once trimmed.' }),
   })
@@ -45,11 +47,11 @@ const limitsFields = {
     .optional()
     .meta({ description: 'Failed tenants beyond this pause the run (ERROR_BUDGET_EXCEEDED); null: no limit (the default).' }),
 }
-const limitsField = z.object(limitsFields).meta({ id: 'RunLimitsRequest' })
+const limitsField = z.strictObject(limitsFields).meta({ id: 'RunLimitsRequest' })
 
 /** SPEC §11 canary; which tenants and how many are the command side's rules (422 naming `canary.<field>`). */
 const canaryField = z
-  .object({
+  .strictObject({
     tenantIds: z.array(tenantIdField).max(10_000).nullish().meta({ description: "Tenants of the run's targets, repaired first and alone." }),
     count: z.number().int('must be an integer').nullish().meta({ description: 'Or: this many of the targets with the fewest findings (1 to the number of targets).' }),
     autoPromote: z.boolean().nullish().meta({ description: 'Default false: the run pauses (CANARY_COMPLETE) once the canary succeeded, until an operator resumes it.' }),
@@ -59,7 +61,7 @@ const canaryField = z
 const sourceField = z.string().pipe(runSourceSchema).optional().meta({ enum: runSourceSchema.options, default: 'api' })
 
 export const startRunBodySchema = z
-  .object({
+  .strictObject({
     ...targetFields,
     confirmation: z.string().max(200).meta({ description: 'Exactly the runbook key, typed by the operator.' }),
     reason: reasonField.nullish().meta({ description: 'Required for all-tenants runs and for every run by a break-glass operator.' }),
@@ -78,15 +80,15 @@ export const startRunBodySchema = z
 
 /** Pause, cancel, halt and its lift: a reason is required (422 naming `reason` when missing). */
 export const requiredReasonBodySchema = z
-  .object({ reason: reasonField.nullish().meta({ description: 'Required.' }) })
+  .strictObject({ reason: reasonField.nullish().meta({ description: 'Required.' }) })
   .meta({ id: 'ReasonBody' })
 
-export const resumeBodySchema = z.object({ reason: reasonField.nullish().meta({ description: 'Optional.' }) }).meta({ id: 'ResumeBody' })
+export const resumeBodySchema = z.strictObject({ reason: reasonField.nullish().meta({ description: 'Optional.' }) }).meta({ id: 'ResumeBody' })
 
-export const limitsBodySchema = z.object(limitsFields).meta({ id: 'RunLimitsBody', description: 'Either field, or both.' })
+export const limitsBodySchema = z.strictObject(limitsFields).meta({ id: 'RunLimitsBody', description: 'Either field, or both.' })
 
 export const retryBodySchema = z
-  .object({
+  .strictObject({
     confirmation: z.string().max(200).meta({ description: 'Exactly the runbook key of the retried run.' }),
     reason: reasonField.nullish().meta({ description: 'As for a start of the original scope.' }),
     source: sourceField,
@@ -95,7 +97,7 @@ export const retryBodySchema = z
   .meta({ id: 'RetryRunBody' })
 
 export const revertBodySchema = z
-  .object({
+  .strictObject({
     confirmation: z.string().max(200).meta({ description: 'Exactly `revert <runId>`, typed by the operator.' }),
     reason: reasonField.nullish().meta({ description: 'Required.' }),
     source: sourceField,
@@ -114,9 +116,9 @@ export const tenantQuerySchema = z.object({
 })
 
 export const approveBodySchema = z
-  .object({ comment: z.string().max(2000).nullish().meta({ description: 'Optional, at most 500 characters.' }) })
+  .strictObject({ comment: z.string().max(2000).nullish().meta({ description: 'Optional, at most 500 characters.' }) })
   .meta({ id: 'ApproveBody' })
 
 export const approvalSettingsBodySchema = z
-  .object({ required: z.string().max(50).meta({ enum: ['none', 'all_tenants', 'all'] }) })
+  .strictObject({ required: z.string().max(50).meta({ enum: ['none', 'all_tenants', 'all'] }) })
   .meta({ id: 'ApprovalSettingsBody' })

@@ -112,6 +112,10 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       await expectRefused(() => send('POST', path, { json: { ...valid, tenantId: 1.5 } }), 422, 'tenantId')
     })
 
+    it('a field the API does not know is 422 naming it, never dropped while the rest is applied', async () => {
+      await expectRefused(() => send('POST', path, { json: { ...valid, tenantIdz: VALID_TENANT_ID } }), 422, 'tenantIdz')
+    })
+
     it('a body over 64 KiB is 413, with or without a content-length', async () => {
       const big = JSON.stringify({ ...valid, padding: 'x'.repeat(70 * 1024) })
       await expectRefused(() => send('POST', path, { body: big }), 413)
@@ -168,6 +172,12 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       await expectRefused(() => send('POST', runsPath, { json: { ...validStart, reason: 'x' } }), 400, 'reason')
       await expectRefused(() => send('POST', runsPath, { json: { ...validStart, reason: { code: 1, text: validReason.text } } }), 400, 'reason.code')
       await expectRefused(() => send('POST', runsPath, { json: { ...validStart, source: 7 } }), 400, 'source')
+    })
+
+    it('a misspelt field inside limits, the reason or the canary is 422 naming it', async () => {
+      await expectRefused(() => send('POST', runsPath, { json: { ...validStart, limits: { maxFailure: 0 } } }), 422, 'limits.maxFailure')
+      await expectRefused(() => send('POST', runsPath, { json: { ...validStart, reason: { ...validReason, txt: 'x' } } }), 422, 'reason.txt')
+      await expectRefused(() => send('POST', runsPath, { json: { ...validStart, canary: { count: 1, tenantIdz: [2] } } }), 422, 'canary.tenantIdz')
     })
 
     it('a missing reason for an all_tenants run is 422 naming reason', async () => {

@@ -20,7 +20,7 @@ true satisfies SameKeys<z.output<typeof alertDestinationSchema>, AlertDestinatio
 export const alertDestinationListSchema = z.object({ items: z.array(alertDestinationSchema) }).meta({ id: 'AlertDestinationList' })
 
 export const createAlertDestinationBodySchema = z
-  .object({
+  .strictObject({
     kind: z.literal('webhook').optional().meta({ description: 'The only kind an operator adds (SPEC §12: `{url, secret}`); the default.' }),
     // The values' rules (lengths, scheme, allowed hosts) are the command's (src/commands/alert-destinations-decider.ts),
     // shared with the console's form: only the types are checked here.

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 
+// Not strict, unlike the other bodies: a login answers only with a token or a refusal and applies nothing a
+// stray field could have been meant to change (clients post whole credential records, a form its extras).
 export const credentialsSchema = z
   .object({
     email: z.string().min(1, 'is required').max(320),

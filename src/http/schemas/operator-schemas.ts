@@ -24,7 +24,7 @@ export const operatorIdParamsSchema = z.object({ id: z.string().max(64).meta({ d
 const password = z.string().max(1024).meta({ description: '12 to 200 characters, not the email address.' })
 
 export const createOperatorBodySchema = z
-  .object({
+  .strictObject({
     email: z.string().max(320),
     name: z.string().max(400),
     password,
@@ -34,7 +34,7 @@ export const createOperatorBodySchema = z
   .meta({ id: 'CreateOperatorBody' })
 
 export const updateOperatorBodySchema = z
-  .object({
+  .strictObject({
     name: z.string().max(400).optional(),
     capabilities: z.array(z.string().max(200)).max(100).optional(),
     isBreakGlass: z.boolean().optional(),
@@ -42,10 +42,10 @@ export const updateOperatorBodySchema = z
   })
   .meta({ id: 'UpdateOperatorBody', description: 'Any of the fields; what is left out stays.' })
 
-export const setPasswordBodySchema = z.object({ password }).meta({ id: 'SetPasswordBody' })
+export const setPasswordBodySchema = z.strictObject({ password }).meta({ id: 'SetPasswordBody' })
 
 export const changeOwnPasswordBodySchema = z
-  .object({ currentPassword: z.string().max(1024), password })
+  .strictObject({ currentPassword: z.string().max(1024), password })
   .meta({ id: 'ChangeOwnPasswordBody' })
 
 true satisfies SameKeys<z.output<typeof operatorSchema>, OperatorRecord>
