@@ -48,7 +48,7 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
   const keptDays = deps.beforeImageDays ?? DEFAULT_BEFORE_IMAGE_DAYS
   const previousRevert = await previousRevertOf(deps, original.revertedBy)
   // The run's state first (409 unless completed and not reverted; 422 when it changed nothing or expired).
-  decideRun({ type: 'RecordRevert', revertRunId: 'check', keptDays, previousRevert, at: new Date().toISOString() }, original)
+  decideRun({ type: 'RecordRevert', revertRunId: 'check', keptDays, previousRevert, reason: null, at: new Date().toISOString() }, original)
   await requireNotHalted(deps.log, 'start a run')
   const plan = await revertPlan(deps.sql, revertedRunId, original.request.tenantIds)
   if (plan.tenantIds.length === 0) {

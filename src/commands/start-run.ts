@@ -134,7 +134,7 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
   const original = await loadRun(deps.log, retriedRunId)
   if (original.status === 'none') throw new NotFoundError('run', retriedRunId)
   // The run's state first (409 unless completed; 422 without failed tenants), then the start's own rules.
-  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: failedTenantIds(original), at: new Date().toISOString() }, original)
+  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: failedTenantIds(original), reason: null, at: new Date().toISOString() }, original)
   const runbook = requireRunbook(deps.catalog, original.request.runbookKey)
   const reason = trimmedReason(input.reason)
   const { scope, targetTenantId } = original.request
@@ -155,7 +155,7 @@ export async function retryRun(deps: RunCommandDeps, actor: Actor, retriedRunId:
   const stillAllowed: number[] = []
   for (const tenantId of failed) if (await isInUniverse(deps.sql, tenantId)) stillAllowed.push(tenantId)
   // Checked here with the tenants it will target; the decider re-checks the run's state on append.
-  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: stillAllowed, at: new Date().toISOString() }, original)
+  decideRun({ type: 'RecordRetry', retryRunId: 'check', tenantIds: stillAllowed, reason: null, at: new Date().toISOString() }, original)
   // A retry of a revert run puts back, as it did, the before-images of the run it reverts.
   const revertOf = original.request.revertOf
   return requestRun(deps, actor, {
@@ -341,9 +341,9 @@ export async function requestRun(deps: RunCommandDeps, actor: Actor, input: RunT
     )
     const at = new Date().toISOString()
     const linked = input.retryOf
-      ? await linkedRunAppend(deps.log, input.retryOf, { type: 'RecordRetry', retryRunId: runId, tenantIds: input.tenantIds, at }, context)
+      ? await linkedRunAppend(deps.log, input.retryOf, { type: 'RecordRetry', retryRunId: runId, tenantIds: input.tenantIds, reason: requestedData.reason, at }, context)
       : input.revert?.link
-        ? await linkedRunAppend(deps.log, input.revert.of, { type: 'RecordRevert', revertRunId: runId, ...input.revert.link, at }, context)
+        ? await linkedRunAppend(deps.log, input.revert.of, { type: 'RecordRevert', revertRunId: runId, ...input.revert.link, reason: requestedData.reason, at }, context)
         : []
     try {
       const claimEventId = randomUUID()

@@ -18,8 +18,10 @@ import {
   runRequestedV5,
   runPlannedV1,
   runRevertedV1,
+  runRevertedV2,
   runResumedV1,
   runRetriedV1,
+  runRetriedV2,
   runVerifiedV1,
   runStartedV1,
   tenantJobsRedispatchedV1,
@@ -55,8 +57,8 @@ export const eventSchemas = {
   RunResumed: { 1: runResumedV1 },
   RunCancelled: { 1: runCancelledV1 },
   RunLimitsChanged: { 1: runLimitsChangedV1 },
-  RunRetried: { 1: runRetriedV1 },
-  RunReverted: { 1: runRevertedV1 },
+  RunRetried: { 1: runRetriedV1, 2: runRetriedV2 },
+  RunReverted: { 1: runRevertedV1, 2: runRevertedV2 },
   RunApproved: { 1: runApprovedV1 },
   RunRejected: { 1: runRejectedV1 },
   ApprovalPolicySet: { 1: approvalPolicySetV1 },
@@ -106,6 +108,10 @@ export const upcasters: { [T in EventType]?: Record<number, (data: any) => unkno
     // Version 5 only lets the preflight wait for a background plan: an earlier run always had it.
     4: (data) => data,
   },
+  // Version 2 records the control's reason; an earlier event was appended without it (the retry or revert
+  // run's own RunRequested has it).
+  RunRetried: { 1: (data) => ({ ...data, reason: null }) },
+  RunReverted: { 1: (data) => ({ ...data, reason: null }) },
   PreflightRecorded: {
     // Likewise: a preview recorded before parameters existed counted with none; it did not look for
     // tenants that would fail, so it names none.

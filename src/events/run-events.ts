@@ -266,10 +266,16 @@ export const runRetriedV1 = z
   })
   .strict()
 
+/** SPEC §9: every control's event carries its reason; the retry's is the one its start gave (null when none). */
+export const runRetriedV2 = runRetriedV1.extend({ reason: runReasonSchema.nullable() }).strict()
+
 /** On the reverted run's stream: a revert run was requested (SPEC §11: a second revert is refused). */
 export const runRevertedV1 = z
   .object({ runId: z.string().min(1), revertRunId: z.string().min(1), revertedAt: z.iso.datetime({ offset: true }) })
   .strict()
+
+/** With the revert's reason (required by SPEC §11), as every control event has its own (SPEC §9); null only upcast. */
+export const runRevertedV2 = runRevertedV1.extend({ reason: runReasonSchema.nullable() }).strict()
 
 /**
  * SPEC §11 verification: after a run completed `succeeded` or `partially_succeeded`, its succeeded tenants

@@ -293,9 +293,15 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
       return runControlEntry(runs, metadata, event.data.runId, auditActions.retried, {
         retry_run_id: event.data.retryRunId,
         retried_tenants: event.data.tenantIds.length,
+        reason_code: event.data.reason?.reasonCode ?? null,
+        reason_text: event.data.reason?.reasonText ?? null,
       })
     case 'RunReverted':
-      return runControlEntry(runs, metadata, event.data.runId, auditActions.reverted, { revert_run_id: event.data.revertRunId })
+      return runControlEntry(runs, metadata, event.data.runId, auditActions.reverted, {
+        revert_run_id: event.data.revertRunId,
+        reason_code: event.data.reason?.reasonCode ?? null,
+        reason_text: event.data.reason?.reasonText ?? null,
+      })
     case 'RunApproved':
       return runControlEntry(runs, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })
     case 'RunRejected':

@@ -234,8 +234,13 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect((await events(retry.id))[0].data.tenantIds).toEqual([invalidTenantId])
 
     expectProblem(await send('POST', `/api/runs/${retry.id}/retry`, { confirmation: runbookKey, reason }), 422, 'runId')
-    const audit = (await get('/api/audit?limit=200')).body.items.map((e: any) => e.action)
-    expect(audit).toContain('platform.ops.runbooks.retried')
+    // SPEC §9: the control's event and its audit entry carry its reason.
+    const retriedEvent = (await events(runId)).find((e: any) => e.type === 'RunRetried')
+    expect(retriedEvent.data.reason).toEqual({ reasonCode: reason.code, reasonText: reason.text })
+    const entry = (await get('/api/audit?action=platform.ops.runbooks.retried&limit=200')).body.items.find(
+      (e: any) => e.context.operation_run_id === runId,
+    )
+    expect(entry.context).toMatchObject({ retry_run_id: retry.id, reason_code: reason.code, reason_text: reason.text })
   })
 
   it('halts: active runs pause (HALTED), starts and resumes are refused with 423 until lifted; lifting resumes nothing', async () => {

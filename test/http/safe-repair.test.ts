@@ -71,6 +71,11 @@ describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) =>
     const revertRun = await waitFor(reverted.body.runId, (r) => r.status === 'completed', 'the revert to complete')
     expect(revertRun.context.revert_of).toBe(runId)
     expect(revertRun.outcome).toBe('succeeded')
+    // SPEC §9: the control's event, on the reverted run's stream, and its audit entry carry the reason.
+    const revertedEvent = (await api.request('GET', `/api/runs/${runId}/events`, { token: admin })).body.items.find((e: any) => e.type === 'RunReverted')
+    expect(revertedEvent.data.reason).toEqual({ reasonCode: REASON.code, reasonText: REASON.text })
+    const entries = (await api.request('GET', '/api/audit?action=platform.ops.runbooks.reverted&limit=200', { token: admin })).body.items
+    expect(entries.find((e: any) => e.context.operation_run_id === runId).context).toMatchObject({ reason_code: REASON.code, reason_text: REASON.text })
     expect(revertRun.summaryCounts).toMatchObject({ updated: changed - 1, skipped: 1 })
 
     const after = await snapshot()

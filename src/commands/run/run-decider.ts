@@ -42,7 +42,7 @@ export type RunCommand =
   | { type: 'ResumeRun'; reason: RunReason | null; halted: boolean; at: string }
   | { type: 'CancelRun'; reason: RunReason; at: string }
   | { type: 'ChangeLimits'; limits: Partial<RunLimits>; at: string }
-  | { type: 'RecordRetry'; retryRunId: string; tenantIds: number[]; at: string }
+  | { type: 'RecordRetry'; retryRunId: string; tenantIds: number[]; reason: RunReason | null; at: string }
   /** SPEC §10; `operatorId` is who approves or rejects, `halted` loaded by the handler. */
   | { type: 'ApproveRun'; operatorId: string; comment: string | null; halted: boolean; at: string }
   | { type: 'RejectRun'; operatorId: string; reason: RunReason; at: string }
@@ -57,7 +57,7 @@ export type RunCommand =
    * SPEC §11: a revert of this run was requested; `keptDays` is how long its before-images are kept, and
    * `previousRevert` how the run's last revert ended (loaded by the handler; null while none or active).
    */
-  | { type: 'RecordRevert'; revertRunId: string; keptDays: number; previousRevert: { outcome: RunOutcome } | null; at: string }
+  | { type: 'RecordRevert'; revertRunId: string; keptDays: number; previousRevert: { outcome: RunOutcome } | null; reason: RunReason | null; at: string }
   /** SPEC §11: the re-scan of the succeeded tenants, measured by the handler (tenant → what would still change). */
   | { type: 'RecordVerification'; remaining: Array<{ tenantId: number; remaining: number }>; at: string }
 
@@ -411,7 +411,7 @@ const recordRetry: Decision<'RecordRetry'> = (command, state) => {
   return [
     {
       type: 'RunRetried',
-      data: { runId: state.request.runId, retryRunId: command.retryRunId, tenantIds: command.tenantIds, retriedAt: command.at },
+      data: { runId: state.request.runId, retryRunId: command.retryRunId, tenantIds: command.tenantIds, reason: command.reason, retriedAt: command.at },
     },
   ]
 }
@@ -472,7 +472,7 @@ const recordRevert: Decision<'RecordRevert'> = (command, state) => {
       { field: 'runId', message: `the run's before-images are kept ${command.keptDays} days after it was requested and have expired` },
     ])
   }
-  return [{ type: 'RunReverted', data: { runId: state.request.runId, revertRunId: command.revertRunId, revertedAt: command.at } }]
+  return [{ type: 'RunReverted', data: { runId: state.request.runId, revertRunId: command.revertRunId, reason: command.reason, revertedAt: command.at } }]
 }
 
 /** SPEC §11 verification: once per run, after it completed succeeded or partially succeeded. */

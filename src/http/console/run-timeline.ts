@@ -90,11 +90,11 @@ function describe(event: DomainEvent, names: TenantNames, unit: string): Pick<Ti
     case 'TenantJobsRedispatched':
       return { what: `re-dispatched ${plural(event.data.tenantIds.length, 'tenant')} whose jobs went quiet`, why: null }
     case 'RunPaused':
-      return { what: 'paused the run', why: { code: event.data.reason.reasonCode, text: event.data.reason.reasonText } }
+      return { what: 'paused the run', why: reasonWords(event.data.reason) }
     case 'RunResumed':
-      return { what: 'resumed the run', why: event.data.reason ? { code: event.data.reason.reasonCode, text: event.data.reason.reasonText } : null }
+      return { what: 'resumed the run', why: reasonWords(event.data.reason) }
     case 'RunCancelled':
-      return { what: 'cancelled the run', why: { code: event.data.reason.reasonCode, text: event.data.reason.reasonText } }
+      return { what: 'cancelled the run', why: reasonWords(event.data.reason) }
     case 'RunLimitsChanged': {
       const { limits, previous } = event.data
       const failures = (n: number | null) => (n === null ? 'no failure limit' : `pause after ${n} failed`)
@@ -104,13 +104,13 @@ function describe(event: DomainEvent, names: TenantNames, unit: string): Pick<Ti
       }
     }
     case 'RunRetried':
-      return { what: `retried ${plural(event.data.tenantIds.length, 'failed tenant')} as run ${event.data.retryRunId}`, why: null }
+      return { what: `retried ${plural(event.data.tenantIds.length, 'failed tenant')} as run ${event.data.retryRunId}`, why: reasonWords(event.data.reason) }
     case 'RunReverted':
-      return { what: `requested a revert of this run's changes: run ${event.data.revertRunId}`, why: null }
+      return { what: `requested a revert of this run's changes: run ${event.data.revertRunId}`, why: reasonWords(event.data.reason) }
     case 'RunApproved':
       return { what: 'approved', why: event.data.comment ? { code: null, text: event.data.comment } : null }
     case 'RunRejected':
-      return { what: 'rejected the run', why: { code: event.data.reason.reasonCode, text: event.data.reason.reasonText } }
+      return { what: 'rejected the run', why: reasonWords(event.data.reason) }
     case 'RunCompleted': {
       const c = event.data.summaryCounts
       return {
@@ -258,4 +258,9 @@ export function timelineFollowFrom(after: string | undefined, lastEventId: strin
   if (fromPage === null) return null
   const received = parse(lastEventId)
   return received === null ? fromPage : Math.max(fromPage, received)
+}
+
+/** A control's reason as the timeline shows it (none when the event has none). */
+function reasonWords(reason: { reasonCode: string; reasonText: string } | null): { code: string; text: string } | null {
+  return reason ? { code: reason.reasonCode, text: reason.reasonText } : null
 }

@@ -169,13 +169,14 @@ describe('resolveCanary', () => {
 })
 
 describe('RecordRevert', () => {
-  const revertAt = (at: string, keptDays = 30): RunCommand => ({ type: 'RecordRevert', revertRunId: 'R9', keptDays, previousRevert: null, at })
+  const reason = { reasonCode: 'DATA_REPAIR' as const, reasonText: 'put the findings back' }
+  const revertAt = (at: string, keptDays = 30): RunCommand => ({ type: 'RecordRevert', revertRunId: 'R9', keptDays, previousRevert: null, reason, at })
   const completed = (updated: number) =>
     run([requestRun(runRequest({ tenantIds: [11, 12] })), startRun, record(11, succeeded(4, updated)), record(12, failed('INVALID_DATA'))]).state
 
   it('records the revert once, of a completed run that changed something, within the retention', () => {
     const { events, state } = apply(completed(2), revertAt(LATER))
-    expect(events).toEqual([{ type: 'RunReverted', data: { runId: expect.any(String), revertRunId: 'R9', revertedAt: LATER } }])
+    expect(events).toEqual([{ type: 'RunReverted', data: { runId: expect.any(String), revertRunId: 'R9', reason, revertedAt: LATER } }])
     expect(state.status !== 'none' && state.revertedBy).toBe('R9')
     expect(thrown(() => apply(state, revertAt(LATER)))).toBeInstanceOf(InvalidTransitionError)
   })
@@ -187,6 +188,7 @@ describe('RecordRevert', () => {
       revertRunId: 'R10',
       keptDays: 30,
       previousRevert: outcome === null ? null : { outcome },
+      reason,
       at: LATER,
     })
     for (const outcome of ['rejected', 'cancelled', 'failed'] as const) {

@@ -147,11 +147,12 @@ describe('run decider: limits and the error budget', () => {
 
 describe('run decider: retry and halt', () => {
   const completedWithFailure = () => run([requestRun(request), startRun, record(11, succeeded(1, 1)), record(12, failed('INVALID_DATA')), record(13, succeeded(1, 0))]).state
-  const retry = (tenantIds: number[]): RunCommand => ({ type: 'RecordRetry', retryRunId: 'R2', tenantIds, at: LATER })
+  const retryReason = { reasonCode: 'INCIDENT' as const, reasonText: 'the data was fixed by hand' }
+  const retry = (tenantIds: number[]): RunCommand => ({ type: 'RecordRetry', retryRunId: 'R2', tenantIds, reason: retryReason, at: LATER })
 
   it('records a retry of failed tenants of a completed run; refuses an active run (409) and a run without failures (422)', () => {
     expect(apply(completedWithFailure(), retry([12])).events).toEqual([
-      { type: 'RunRetried', data: { runId: request.runId, retryRunId: 'R2', tenantIds: [12], retriedAt: LATER } },
+      { type: 'RunRetried', data: { runId: request.runId, retryRunId: 'R2', tenantIds: [12], reason: retryReason, retriedAt: LATER } },
     ])
     expect(thrown(() => decideRun(retry([12]), running()))).toBeInstanceOf(InvalidTransitionError)
     expect(thrown(() => decideRun(retry([11]), completedWithFailure()))).toBeInstanceOf(InvalidTransitionError)
@@ -323,7 +324,7 @@ describe('allowed controls follow the decider', () => {
       resume: resume(),
       cancel,
       limits: limits({ maxConcurrency: 7 }),
-      retry: { type: 'RecordRetry', retryRunId: 'R2', tenantIds: [11], at: LATER },
+      retry: { type: 'RecordRetry', retryRunId: 'R2', tenantIds: [11], reason: null, at: LATER },
     }
     for (const state of states) {
       const facts = existing(state)
