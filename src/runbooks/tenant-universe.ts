@@ -5,10 +5,15 @@ import { InvalidCursorError } from '../projections/queries.js'
 /**
  * Queries over the allowed tenant universe (SPEC §1): tenants with `is_platform = false` and
  * `archived_at is null` — the only tenants an operator can pick or a run can target.
- * postgres.js returns bigint as strings; ids here are JS numbers (platform ids stay far below 2^53).
+ * postgres.js returns bigint as strings; ids here are JS numbers, as in the API's JSON: a tenant whose id or
+ * workspace id is beyond 2^53 − 1 cannot be named exactly by either, so it is left out of the universe
+ * (never targeted as a neighbour's id, never counted without its findings).
  */
 
 type SqlClient = Sql | TransactionSql
+
+/** The largest id the API's JSON numbers carry exactly. */
+const LARGEST_NAMEABLE_ID = Number.MAX_SAFE_INTEGER
 
 export interface UniverseTenant {
   id: number
@@ -43,6 +48,7 @@ export async function pageUniverse(
   const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
     select t.id::text, t.workspace_id::text, t.name from tenants t
     where t.is_platform = false and t.archived_at is null
+      and t.id <= ${LARGEST_NAMEABLE_ID}::bigint and t.workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint
       and (${filter}::text is null or t.name ilike ${filter}::text escape '\\')
       ${after === null ? sql`` : sql`and (t.name, t.id) > (${after.name}::text, ${after.id}::bigint)`}
     order by t.name, t.id
@@ -69,7 +75,10 @@ function decodeUniverseCursor(cursor: string): { name: string; id: number } {
 /** Every tenant id of the universe, ascending: the targets of an `all_tenants` run. */
 export async function universeTenantIds(sql: SqlClient): Promise<number[]> {
   const rows = await sql<Array<{ id: string }>>`
-    select t.id::text from tenants t where t.is_platform = false and t.archived_at is null order by t.id`
+    select t.id::text from tenants t
+    where t.is_platform = false and t.archived_at is null
+      and t.id <= ${LARGEST_NAMEABLE_ID}::bigint and t.workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint
+    order by t.id`
   return rows.map((row) => Number(row.id))
 }
 
@@ -80,7 +89,7 @@ export async function isInUniverse(sql: SqlClient, tenantId: number): Promise<bo
 
 /** Whether the tenant is in the universe, as an expression of a statement (a repair asks it with its slot). */
 export function universeMembership(sql: SqlClient, tenantId: number) {
-  return sql`exists (select 1 from tenants where id = ${tenantId} and is_platform = false and archived_at is null)`
+  return sql`exists (select 1 from tenants where id = ${tenantId} and is_platform = false and archived_at is null and workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint)`
 }
 
 /** The workspace of the (single) platform tenant, or null when the platform has none. */
