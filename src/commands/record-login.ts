@@ -8,12 +8,25 @@ export type LoginOutcome =
   | { kind: 'failed' }
   | { kind: 'rate_limited'; retryAfterSeconds: number }
 
+/** What a login records in place of text that is no email address (see below). */
+export const NOT_AN_EMAIL = '(not an email address)'
+
+/**
+ * Text without the shape of an email address in the email field is often a password typed in the wrong box:
+ * it is recorded as NOT_AN_EMAIL, and hashed into no stream name (an unsalted hash of a weak password is
+ * a password found).
+ */
+function recordableEmail(text: string): string {
+  const email = text.trim().toLowerCase().slice(0, 320)
+  return /^[^@\s]+@[^@\s]+$/.test(email) ? email : NOT_AN_EMAIL
+}
+
 /** Records a login attempt as an event, so the audit log shows every success, failure and rate limit. */
 export async function recordLoginAttempt(
   log: EventLog,
   attempt: { email: string; ip: string | null; userAgent: string | null; channel: 'api' | 'console'; outcome: LoginOutcome },
 ): Promise<void> {
-  const email = attempt.email.trim().toLowerCase().slice(0, 320)
+  const email = recordableEmail(attempt.email)
   const at = new Date().toISOString()
   const emailHash = createHash('sha256').update(email).digest('hex').slice(0, 32)
   const event =

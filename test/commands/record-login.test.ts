@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { recordLoginAttempt, type LoginOutcome } from '../../src/commands/record-login.js'
+import { NOT_AN_EMAIL, recordLoginAttempt, type LoginOutcome } from '../../src/commands/record-login.js'
 import { databaseFlavours } from '../support/databases.js'
 import { openCommandDatabase, type CommandDatabase } from './command-database.js'
 
@@ -46,6 +46,16 @@ for (const flavour of databaseFlavours()) {
       const stored = `${row!.data} ${row!.metadata}`
       expect(stored).not.toContain(PASSWORD)
       expect(stored).not.toMatch(/password/i)
+    })
+
+    it('records text that is no email address (a password typed in the wrong box) as such, hashed into no stream', async () => {
+      const typedInTheWrongBox = 'Tr0ub4dor-and-3-horses'
+      await attempt(typedInTheWrongBox, { kind: 'failed' })
+      const rows = await env.db.sql<Array<{ stream_id: string; data: string; metadata: string }>>`
+        select stream_id, data::text, metadata::text from event_store_events where type = 'LoginFailed'`
+      const stored = rows.map((r) => `${r.stream_id} ${r.data} ${r.metadata}`).join('\n')
+      expect(stored.toLowerCase()).not.toContain(typedInTheWrongBox.toLowerCase())
+      expect(rows.some((r) => JSON.parse(r.data).email === NOT_AN_EMAIL)).toBe(true)
     })
 
     it('groups the attempts on one e-mail, however it was typed, in one stream', async () => {
