@@ -1,4 +1,4 @@
-import { isVerifiable, verificationExpected } from '../commands/run/run-decider.js'
+import { isVerifiable, verificationExpected, VERIFY_WITHIN_WORDS } from '../commands/run/run-decider.js'
 import type {
   ApprovalSettings,
   AuditEntry,
@@ -203,7 +203,7 @@ export function formatVerification(
   if (verification === null) {
     if (awaitsVerification(run)) return 'Verification: pending'
     const verifiable = run.status === 'completed' && isVerifiable({ outcome: run.outcome ?? '', revertOf: run.revertOf ?? null })
-    return verifiable ? 'Verification: none (the run completed over an hour before the service met its completion)' : null
+    return verifiable ? `Verification: none (the service verifies a run only within ${VERIFY_WITHIN_WORDS} of its completion)` : null
   }
   const at = formatTime(verification.verifiedAt)
   if (verification.remaining === 0) return `Verified: 0 remaining (${at})`

@@ -188,6 +188,15 @@ function parametersOf(data: { parameters: Record<string, unknown> }): { paramete
 }
 
 /** Where the request came from, when the event was caused by a request. */
+/**
+ * A retry's or a revert's reason in its entry: the keys only when the event has one. An event of version 1
+ * (upcast with a null reason) then gives its entry exactly as it was projected before version 2, so a rebuild
+ * of the audit log gives the same hashes (SPEC §12).
+ */
+function reasonKeys(reason: { reasonCode: string; reasonText: string } | null): { reason_code?: string; reason_text?: string } {
+  return reason ? { reason_code: reason.reasonCode, reason_text: reason.reasonText } : {}
+}
+
 function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent: string | null } {
   const initiator = metadata.initiator
   if (initiator.kind === 'system') return { ip: null, user_agent: null }
@@ -293,14 +302,12 @@ function entryFor(runs: RunLookup, { event, metadata }: ProjectedEvent): AuditEn
       return runControlEntry(runs, metadata, event.data.runId, auditActions.retried, {
         retry_run_id: event.data.retryRunId,
         retried_tenants: event.data.tenantIds.length,
-        reason_code: event.data.reason?.reasonCode ?? null,
-        reason_text: event.data.reason?.reasonText ?? null,
+        ...reasonKeys(event.data.reason),
       })
     case 'RunReverted':
       return runControlEntry(runs, metadata, event.data.runId, auditActions.reverted, {
         revert_run_id: event.data.revertRunId,
-        reason_code: event.data.reason?.reasonCode ?? null,
-        reason_text: event.data.reason?.reasonText ?? null,
+        ...reasonKeys(event.data.reason),
       })
     case 'RunApproved':
       return runControlEntry(runs, metadata, event.data.runId, auditActions.approved, { comment: event.data.comment })

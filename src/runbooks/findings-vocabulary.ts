@@ -1,4 +1,4 @@
-import { dueDateOutOfRangeMessage, timesSeenOverflowMessage } from '../commands/run/failure-message.js'
+import { dueDateOutOfRangeMessage, invalidSeverityMessage, timesSeenOverflowMessage } from '../commands/run/failure-message.js'
 import { RunbookDataError } from './runbook.js'
 
 /** The platform's finding vocabulary (SPEC §1–§2), shared by the runbooks that repair findings. */
@@ -31,10 +31,6 @@ export function dueDate(start: string, hours: string): string {
 export const sqlLiteral = (value: string): string => `'${value.replaceAll("'", "''")}'`
 export const sqlList = (values: readonly string[]): string => values.map(sqlLiteral).join(', ')
 
-/** The operator-facing sentence of an unknown severity (it ends up in the run's failure summary). */
-function unknownSeverityMessage(findingId: number): string {
-  return `finding ${findingId} has a severity outside ${KNOWN_SEVERITIES.join('|')}; the tenant was not repaired`
-}
 
 /**
  * The findings (ids as the statements return them, text) that make a tenant's repair unsafe, by what: a
@@ -51,7 +47,7 @@ export interface UnsafeFindings {
 function firstUnsafe(found: UnsafeFindings | undefined): { findingId: number; sentence: string } | null {
   if (!found) return null
   const reasons: Array<[string | null | undefined, (id: number) => string]> = [
-    [found.unsafe_finding_id, unknownSeverityMessage],
+    [found.unsafe_finding_id, invalidSeverityMessage],
     [found.overflowing_finding_id, timesSeenOverflowMessage],
     [found.out_of_range_finding_id, dueDateOutOfRangeMessage],
   ]

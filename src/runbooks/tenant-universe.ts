@@ -15,6 +15,11 @@ type SqlClient = Sql | TransactionSql
 /** The largest id the API's JSON numbers carry exactly. */
 const LARGEST_NAMEABLE_ID = Number.MAX_SAFE_INTEGER
 
+/** The universe's rule, as a condition on `tenants` (one table in the statement: columns unqualified). */
+function inUniverse(sql: SqlClient) {
+  return sql`is_platform = false and archived_at is null and id <= ${LARGEST_NAMEABLE_ID}::bigint and workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint`
+}
+
 export interface UniverseTenant {
   id: number
   workspaceId: number
@@ -47,8 +52,7 @@ export async function pageUniverse(
   const filter = request.q ? likePattern(request.q) : null
   const rows = await sql<Array<{ id: string; workspace_id: string; name: string }>>`
     select t.id::text, t.workspace_id::text, t.name from tenants t
-    where t.is_platform = false and t.archived_at is null
-      and t.id <= ${LARGEST_NAMEABLE_ID}::bigint and t.workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint
+    where ${inUniverse(sql)}
       and (${filter}::text is null or t.name ilike ${filter}::text escape '\\')
       ${after === null ? sql`` : sql`and (t.name, t.id) > (${after.name}::text, ${after.id}::bigint)`}
     order by t.name, t.id
@@ -76,8 +80,7 @@ function decodeUniverseCursor(cursor: string): { name: string; id: number } {
 export async function universeTenantIds(sql: SqlClient): Promise<number[]> {
   const rows = await sql<Array<{ id: string }>>`
     select t.id::text from tenants t
-    where t.is_platform = false and t.archived_at is null
-      and t.id <= ${LARGEST_NAMEABLE_ID}::bigint and t.workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint
+    where ${inUniverse(sql)}
     order by t.id`
   return rows.map((row) => Number(row.id))
 }
@@ -89,7 +92,7 @@ export async function isInUniverse(sql: SqlClient, tenantId: number): Promise<bo
 
 /** Whether the tenant is in the universe, as an expression of a statement (a repair asks it with its slot). */
 export function universeMembership(sql: SqlClient, tenantId: number) {
-  return sql`exists (select 1 from tenants where id = ${tenantId} and is_platform = false and archived_at is null and workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint)`
+  return sql`exists (select 1 from tenants where id = ${tenantId} and ${inUniverse(sql)})`
 }
 
 /** The workspace of the (single) platform tenant, or null when the platform has none. */

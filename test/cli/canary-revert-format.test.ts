@@ -95,7 +95,8 @@ describe('revert in the run view', () => {
   })
 
   it('a completed revert run is never verified: no "Verification: pending", and following does not wait for one', async () => {
-    const completed = revertRun({ status: 'completed', outcome: 'succeeded' })
+    // Completed just now: only its being a revert keeps the service from verifying it.
+    const completed = revertRun({ status: 'completed', outcome: 'succeeded', completedAt: new Date().toISOString() })
     expect(awaitsVerification(completed)).toBe(false)
     expect(awaitsVerification(run({ status: 'completed', outcome: 'succeeded', completedAt: new Date().toISOString() }))).toBe(true)
     expect(formatVerification(completed, new Map())).toBeNull()

@@ -58,7 +58,7 @@ describe('CLI verification lines (SPEC §11)', () => {
 
   it('says none, and waits for nothing, for a run completed longer ago than the service verifies', async () => {
     const old = run({ completedAt: new Date(Date.now() - 2 * 3600_000).toISOString() })
-    expect(formatVerification(old, names)).toBe('Verification: none (the run completed over an hour before the service met its completion)')
+    expect(formatVerification(old, names)).toBe('Verification: none (the service verifies a run only within an hour of its completion)')
     let slept = 0
     const client = { getRun: async () => old } as unknown as ApiClient
     expect(await awaitVerification(client, old, { sleep: async () => void slept++ })).toBe(old)

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { alertsProjection } from '../../src/projections/alerts.js'
+import { streams } from '../../src/events/index.js'
 import { auditActions } from '../../src/projections/audit-log.js'
 import { Projector } from '../../src/projections/projector.js'
 import { readModelProjections, readModelProjectorName } from '../../src/projections/read-model-projections.js'
@@ -252,6 +253,23 @@ describe.each(databaseFlavours())('read models on $name', ({ open }) => {
         context: { ...nullContext, email: 'mallory@ops.example', ip: '203.0.113.9', user_agent: 'curl/8.5', channel: 'api', retry_after_seconds: 42 },
       },
     ])
+  })
+
+  it('gives a retry or a revert its reason keys only when its event has a reason (a version-1 event projects as before)', async () => {
+    await appendControlledRun(bed)
+    const stream = streams.run('run-steered')
+    const reason = { reasonCode: 'DATA_REPAIR' as const, reasonText: 'the data was fixed by hand' }
+    const retried = (retryRunId: string, withReason: typeof reason | null) =>
+      bed.append(stream, { type: 'RunRetried', data: { runId: 'run-steered', retryRunId, tenantIds: [12], reason: withReason, retriedAt: '2025-03-02T11:00:00.000Z' } }, alice, '2025-03-02T11:00:00.000Z', 'run-steered')
+    const without = await retried('run-retry-1', null)
+    const withIt = await retried('run-retry-2', reason)
+    await bed.settle()
+    await projector.waitUntilCaughtUp()
+    const contexts = new Map(
+      (await bed.sql<Array<{ id: string; context: Record<string, unknown> }>>`select id, context from audit_log where action = ${auditActions.retried}`).map((r) => [r.id, r.context]),
+    )
+    expect(Object.keys(contexts.get(without.eventId)!)).not.toContain('reason_code')
+    expect(contexts.get(withIt.eventId)).toMatchObject({ retry_run_id: 'run-retry-2', reason_code: 'DATA_REPAIR', reason_text: reason.reasonText })
   })
 
   it('records one alert delivery per enabled platform destination for failed and partially succeeded runs', async () => {

@@ -431,6 +431,9 @@ export function isVerifiable(run: { outcome: string; revertOf: string | null }):
  */
 export const VERIFY_WITHIN_MS = 60 * 60 * 1000
 
+/** The verifier's window in words, for the pages and the CLI that say why a run has no verification. */
+export const VERIFY_WITHIN_WORDS = VERIFY_WITHIN_MS === 3_600_000 ? 'an hour' : `${VERIFY_WITHIN_MS / 60_000} minutes`
+
 /** Whether the verifier, meeting at `now` the completion of a run completed at `completedAt`, verifies it. */
 export function completedRecentlyEnoughToVerify(completedAt: string | null, now: Date): boolean {
   return completedAt !== null && now.getTime() - Date.parse(completedAt) <= VERIFY_WITHIN_MS

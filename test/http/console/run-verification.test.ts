@@ -65,7 +65,7 @@ describe('console run page: verification (SPEC §11)', () => {
   it('says "Not verified" without a wait for a run completed longer ago than the verifier verifies', async () => {
     const completedAt = new Date(Date.now() - 2 * 3600_000).toISOString()
     const html = await render({ status: 'completed', outcome: 'succeeded', verification: null, completedAt })
-    expect(html).toContain('Not verified: the service verifies a run when it meets its completion within an hour')
+    expect(html).toContain('Not verified: the service verifies a run only within an hour of its completion')
     expect(html).not.toContain('Not verified yet')
   })
 

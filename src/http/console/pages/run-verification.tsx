@@ -1,6 +1,6 @@
 import type { FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
-import { isVerifiable, verificationExpected } from '../../../commands/run/run-decider.js'
+import { isVerifiable, verificationExpected, VERIFY_WITHIN_WORDS } from '../../../commands/run/run-decider.js'
 import { Time } from '../layout.js'
 import { tenantLabel, type TenantNames } from '../tenant-reference.js'
 
@@ -38,8 +38,7 @@ export const RunVerification: FC<RunVerificationProps> = ({ run, unit, tenantNam
       <h2 id="verification-title">Verification</h2>
       {!verification && !verificationExpected(run, new Date()) ? (
         <p id="run-not-verified" role="status">
-          Not verified: the service verifies a run when it meets its completion within an hour, and this one completed longer before
-          that.
+          Not verified: the service verifies a run only within {VERIFY_WITHIN_WORDS} of its completion, and none was recorded for this one.
         </p>
       ) : !verification ? (
         <p id="run-not-verified" role="status">
