@@ -77,7 +77,7 @@ export async function haltDeployment(
   const context = { correlationId: streams.halt(), causationId: null, initiator: initiatorOf(actor) }
   const handled = await handleCommand(deps.log, streams.halt(), haltDecider, { type: 'EngageHalt', reason, at }, context)
   const rows = await deps.sql<Array<{ id: string; status: string }>>`
-    select id, status from operation_runs where status in ('queued', 'running', 'paused') order by created_at`
+    select id, status from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
   const pausedRuns: string[] = []
   for (const { id, status } of rows) {
     // A running run records the results stored beside its committed repairs before it pauses (as a pause

@@ -296,7 +296,14 @@ async function markPaused(tx: TransactionSql, { data }: EventOf<'RunPaused'>, me
 }
 
 async function markResumed(tx: TransactionSql, { data }: EventOf<'RunResumed'>): Promise<void> {
-  await tx`update operation_runs set status = 'running' where id = ${data.runId} and status <> 'completed'`
+  // A run the halt paused while it awaited its approval awaits it again (the run decider's `awaitsApproval`).
+  await tx`
+    update operation_runs r
+    set status = case when exists (
+          select 1 from operation_run_controls c
+          where c.run_id = r.id and (c.approval->>'required')::boolean and c.approval->>'approvedAt' is null
+        ) then 'awaiting_approval' else 'running' end
+    where r.id = ${data.runId} and r.status <> 'completed'`
   await tx`update operation_run_controls set pause = null where run_id = ${data.runId}`
 }
 

@@ -102,15 +102,42 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
     await send('PUT', '/api/settings/approvals', { required: 'all' })
     const waiting = await send('POST', runsPath, { scope: 'single_tenant', tenantId: tenants[0].id, confirmation: runbookKey })
     expect(waiting.body.status).toBe('awaiting_approval')
-    await send('POST', '/api/halt', { reason })
+    const runId = waiting.body.runId as string
+    expect((await run(runId)).status).toBe('awaiting_approval')
+    // SPEC §9: the halt pauses every active run, one awaiting its approval too.
+    const halted = await send('POST', '/api/halt', { reason })
+    expect(halted.body.pausedRuns, halted.text).toContain(runId)
     try {
-      const refused = await send('POST', `/api/runs/${waiting.body.runId}/approve`, {}, approver)
-      expectProblem(refused, 423)
+      await waitUntil(async () => (await run(runId)).status === 'paused', 'the run paused by the halt')
+      expect(await run(runId)).toMatchObject({ status: 'paused', pause: { reasonCode: 'HALTED' }, approval: { approvedBy: null } })
+      expectProblem(await send('POST', `/api/runs/${runId}/approve`, {}, approver), 423)
     } finally {
       await send('DELETE', '/api/halt', { reason })
     }
-    expect((await send('POST', `/api/runs/${waiting.body.runId}/approve`, {}, approver)).status).toBe(202)
-    expect((await completed(waiting.body.runId)).outcome).toBe('succeeded')
+    // Lifting resumes nothing; the resume gives the run back to its approvers, and it starts once approved.
+    expect((await run(runId)).status).toBe('paused')
+    expect((await send('POST', `/api/runs/${runId}/resume`, {})).status).toBe(202)
+    await waitUntil(async () => (await run(runId)).status === 'awaiting_approval', 'the run awaiting its approval again')
+    expect((await send('POST', `/api/runs/${runId}/approve`, {}, approver)).status).toBe(202)
+    expect((await completed(runId)).outcome).toBe('succeeded')
     await send('PUT', '/api/settings/approvals', { required: 'none' })
+  })
+
+  it('a run the halt paused while it awaited approval can be approved after the lift: it stays paused until resumed', async () => {
+    await send('PUT', '/api/settings/approvals', { required: 'all' })
+    try {
+      const tenants = (await api.request('GET', '/api/tenants', { token: admin })).body.items
+      const runId = (await send('POST', runsPath, { scope: 'single_tenant', tenantId: tenants[1].id, confirmation: runbookKey })).body.runId as string
+      expect((await run(runId)).status).toBe('awaiting_approval')
+      expect((await send('POST', '/api/halt', { reason })).body.pausedRuns).toContain(runId)
+      await send('DELETE', '/api/halt', { reason })
+      expect((await send('POST', `/api/runs/${runId}/approve`, {}, approver)).status).toBe(202)
+      await waitUntil(async () => (await run(runId)).approval?.approvedBy != null, 'the approval projected')
+      expect((await run(runId)).status).toBe('paused')
+      expect((await send('POST', `/api/runs/${runId}/resume`, {})).status).toBe(202)
+      expect((await completed(runId)).outcome).toBe('succeeded')
+    } finally {
+      await send('PUT', '/api/settings/approvals', { required: 'none' })
+    }
   })
 })

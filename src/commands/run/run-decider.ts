@@ -3,7 +3,7 @@ import { ForbiddenError, HaltedError, InvalidTransitionError, ValidationError } 
 import { sanitizeFailureMessage } from './failure-message.js'
 import { outcomeOf, summaryCountsOf } from './run-outcome.js'
 import { ResultLog } from './result-log.js'
-import { canaryStateOf, evolveRun, requestFacts, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
+import { awaitsApproval, canaryStateOf, evolveRun, requestFacts, failedTenantIds, failureSummaryOf, pendingTenants, type ActiveRunState, type ExistingRunState, type RunRequest, type RunState } from './run-state.js'
 import { validateLimits } from './run-limits.js'
 
 /** A tenant's result as the worker stored it beside its repair (see src/workers/tenant-results.ts). */
@@ -301,7 +301,8 @@ const pauseRun: Decision<'PauseRun'> = (command, state) => {
  * halted); a run being cancelled finishes its cancellation.
  */
 const haltRun: Decision<'HaltRun'> = (command, state) => {
-  if (state.status === 'paused' && state.pause.reasonCode !== 'HALTED' && !state.cancellation) {
+  // SPEC §9: every active run, a run awaiting approval too (a resume after the lift gives it back to its approvers).
+  if ((state.status === 'awaiting_approval' || (state.status === 'paused' && state.pause.reasonCode !== 'HALTED')) && !state.cancellation) {
     return [{ type: 'RunPaused', data: { runId: state.request.runId, reason: { reasonCode: 'HALTED', reasonText: command.reasonText }, pausedAt: command.at } }]
   }
   if (state.status !== 'queued' && state.status !== 'running') return []
@@ -342,6 +343,8 @@ const resumeRun: Decision<'ResumeRun'> = (command, state) => {
   const events: DomainEvent[] = [
     { type: 'RunResumed', data: { runId, reason: command.reason, generation: active.generation + 1, resumedAt: command.at } },
   ]
+  // Paused by the halt while it awaited its approval: it awaits it again, and starts only once approved.
+  if (awaitsApproval(active)) return events
   if (!active.started) events.push({ type: 'RunStarted', data: { runId, startedAt: command.at } })
   if (pendingTenants(active).length === 0) events.push(completion(active, active.results, command.at, 'done'))
   return events
@@ -516,9 +519,11 @@ export function revertMayBeAskedAgain(previous: { outcome: string } | null): boo
 /** SPEC §10: how long a run may await approval before it completes `rejected` (APPROVAL_EXPIRED). */
 export const APPROVAL_WINDOW_MS = 24 * 3600 * 1000
 
-function requireAwaitingApproval(command: RunCommand['type'], state: RunState): Extract<RunState, { status: 'awaiting_approval' }> {
-  if (state.status !== 'awaiting_approval') refuse(command, state)
-  return state
+/** A run that awaits its approval: awaiting it, or paused by the halt while it did (approved, it stays paused). */
+function requireAwaitingApproval(command: RunCommand['type'], state: RunState): Extract<RunState, { status: 'awaiting_approval' | 'paused' }> {
+  if (state.status === 'awaiting_approval') return state
+  if (state.status === 'paused' && !state.cancellation && awaitsApproval(state)) return state
+  return refuse(command, state)
 }
 
 /** Four eyes: whoever started the run neither approves nor rejects it, whatever token or session they use. */
@@ -535,9 +540,10 @@ function rejection(state: ExistingRunState, reason: { reasonCode: RunReason['rea
 }
 
 const approveRun: Decision<'ApproveRun'> = (command, state) => {
+  // SPEC §9: the halt refuses every approval (the run it paused included) until it is lifted.
+  if (command.halted && state.status !== 'none' && state.status !== 'completed') throw new HaltedError('approve a run')
   const awaiting = requireAwaitingApproval('ApproveRun', state)
   requireSecondOperator(awaiting.request, command.operatorId, 'approve')
-  if (command.halted) throw new HaltedError('approve a run')
   return [{ type: 'RunApproved', data: { runId: awaiting.request.runId, comment: command.comment, approvedAt: command.at } }]
 }
 

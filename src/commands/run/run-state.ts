@@ -158,6 +158,8 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
     case 'RunPaused':
       return { status: 'paused', outcome: 'pending', ...facts, pause: { ...event.data.reason, at: event.data.pausedAt } }
     case 'RunResumed':
+      // A run the halt paused while it awaited its approval awaits it again: it starts only once approved.
+      if (awaitsApproval(facts)) return { status: 'awaiting_approval', outcome: 'pending', ...facts, generation: event.data.generation }
       return { status: 'running', outcome: 'pending', ...facts, generation: event.data.generation, started: true }
     case 'RunCancelled':
       return { ...current, ...facts, cancellation: { reason: event.data.reason, at: event.data.cancelledAt } }
@@ -168,6 +170,8 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
     case 'RunReverted':
       return { ...current, ...facts, revertedBy: event.data.revertRunId }
     case 'RunApproved':
+      // Approved while paused (by the halt): it stays paused, approved, until an operator resumes it.
+      if (current.status === 'paused') return { ...current, ...facts, approvedAt: event.data.approvedAt }
       return { status: 'queued', outcome: 'pending', ...facts, approvedAt: event.data.approvedAt }
     case 'RunRejected':
       // The completion (`rejected`) follows in the same append.
@@ -180,6 +184,11 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
       return { ...current, ...facts, verification }
     }
   }
+}
+
+/** SPEC §10: the run needs an approval it has not had yet (awaiting it, or paused by the halt while it did). */
+export function awaitsApproval(facts: Pick<RunFacts, 'request' | 'approvedAt'>): boolean {
+  return facts.request.approvalRequired && facts.approvedAt === null
 }
 
 /** The facts a request sets: its targets and its plan if it has one, no result yet. */

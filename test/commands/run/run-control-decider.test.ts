@@ -299,6 +299,28 @@ describe('run decider: approvals (SPEC §10)', () => {
     expect(apply(approved.state, startRun).state.status).toBe('running')
   })
 
+  it('the halt pauses a run awaiting approval; approved or not, a resume gives it back where its approval left it', () => {
+    const halt: RunCommand = { type: 'HaltRun', reasonText: 'halted', at: LATER }
+    const resumeNow: RunCommand = { type: 'ResumeRun', reason: null, halted: false, at: LATER }
+    const halted = apply(awaiting(), halt)
+    expect(halted.events.map((e) => e.type)).toEqual(['RunPaused'])
+    expect(halted.state.status === 'paused' && halted.state.pause.reasonCode).toBe('HALTED')
+    expect(decideRun(halt, halted.state)).toEqual([])
+    expect(thrown(() => decideRun(approve('op-2', true), halted.state))).toBeInstanceOf(HaltedError)
+    // Resumed before any approval: it awaits it again, and nothing starts.
+    const resumed = apply(halted.state, resumeNow)
+    expect(resumed.events.map((e) => e.type)).toEqual(['RunResumed'])
+    expect(resumed.state.status).toBe('awaiting_approval')
+    expect(decideRun(startRun, resumed.state)).toEqual([])
+    // Approved while paused: it stays paused until resumed, then starts.
+    const approvedWhilePaused = apply(halted.state, approve('op-2'))
+    expect(approvedWhilePaused.state.status).toBe('paused')
+    expect(thrown(() => decideRun(approve('op-3'), approvedWhilePaused.state))).toBeInstanceOf(InvalidTransitionError)
+    const going = apply(approvedWhilePaused.state, resumeNow)
+    expect(going.events.map((e) => e.type)).toEqual(['RunResumed', 'RunStarted'])
+    expect(going.state.status).toBe('running')
+  })
+
   it('a rejection or 24 hours without approval complete the run rejected', () => {
     const rejected = apply(awaiting(), { type: 'RejectRun', operatorId: 'op-2', reason, at: LATER })
     expect(rejected.events.map((e) => e.type)).toEqual(['RunRejected', 'RunCompleted'])
