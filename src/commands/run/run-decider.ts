@@ -297,8 +297,9 @@ const pauseRun: Decision<'PauseRun'> = (command, state) => {
 /**
  * SPEC §9: the halt pauses every active run with `HALTED`: a queued or running one, and a paused one whose
  * pause was another (an operator's, the error budget's, the canary's), which then waits for the halt's
- * lifting and a resume like the others. A run awaiting approval stays so (no approval is taken while
- * halted); a run being cancelled finishes its cancellation.
+ * lifting and a resume like the others; and a run awaiting approval, which still awaits it (`awaitsApproval`:
+ * a resume gives it back to its approvers, an approval after the lift leaves it paused until resumed). A run
+ * being cancelled finishes its cancellation.
  */
 const haltRun: Decision<'HaltRun'> = (command, state) => {
   // SPEC §9: every active run, a run awaiting approval too (a resume after the lift gives it back to its approvers).
