@@ -31,7 +31,6 @@ export function dueDate(start: string, hours: string): string {
 export const sqlLiteral = (value: string): string => `'${value.replaceAll("'", "''")}'`
 export const sqlList = (values: readonly string[]): string => values.map(sqlLiteral).join(', ')
 
-
 /**
  * The findings (ids as the statements return them, text) that make a tenant's repair unsafe, by what: a
  * severity the repair does not know, a `times_seen` sum the column cannot hold, a due date past the latest
