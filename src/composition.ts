@@ -123,12 +123,25 @@ function ownBaseUrl(host: string, port: number): string {
   return `http://${reachable}:${port}`
 }
 
+/** `open()`'s answer; when it fails, `close()` first (what was opened before it), then its failure. */
+async function closingOnFailure<T>(open: () => Promise<T>, close: () => Promise<void>): Promise<T> {
+  try {
+    return await open()
+  } catch (error) {
+    await close().catch(() => {})
+    throw error
+  }
+}
+
 /** The one composition root: builds the object graph from validated configuration and starts the roles. */
 export async function composeService(config: Config, logger: Logger, overrides: ComposeOverrides = {}): Promise<Service> {
   const catalog = createRunbookCatalog(overrides.runbooks ?? builtInRunbooks)
   const db = overrides.db ?? (await openDatabase(config))
-  await applyServiceSchema(config, db, catalog)
-  const store = await connectEventStore(config, db)
+  const closeDatabase = async () => {
+    if (!overrides.db) await db.close()
+  }
+  await closingOnFailure(() => applyServiceSchema(config, db, catalog), closeDatabase)
+  const store = await closingOnFailure(() => connectEventStore(config, db), closeDatabase)
   // Bound once the queue exists (nothing is appended before): the metrics read its depth.
   let metrics: ServiceMetrics | null = null
   const log = new EventLog(store, (appended) => metrics?.eventsAppended(appended))
@@ -139,52 +152,19 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let jobsLost = () => {
     jobsLostBeforeReconciler = true
   }
-  const queue = overrides.queue ?? (await openQueue(config, logger, () => jobsLost()))
+  const queue =
+    overrides.queue ??
+    (await closingOnFailure(
+      () => openQueue(config, logger, () => jobsLost()),
+      async () => {
+        await store.close()
+        await closeDatabase()
+      },
+    ))
   metrics = createServiceMetrics({ sql: db.sql, store, storeInDatabase: log.appendsInTransactions, queue })
 
   const roles = config.ROLE === 'all' ? new Set(['api', 'worker', 'projector']) : new Set([config.ROLE])
-  let demoSeeded = false
-  let demoCredentials: { email: string; password: string; file: string } | null = null
-  let bootstrapAdminCreated = false
-  if (roles.has('api')) {
-    if (config.demoSeed) {
-      demoSeeded = await seedDemo(db.sql)
-      await ensureConsoleAlertDestination({ sql: db.sql, log })
-    }
-    let admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
-      ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
-      : null
-    if (!admin && config.demoSeed && (await countOperators(db.sql)) === 0) {
-      // The demo must be usable without configuration: a demo operator with a random password, shown once
-      // and kept (mode 0600) in the data folder so it can be read again.
-      demoCredentials = { email: DEMO_ADMIN_EMAIL, password: randomBytes(12).toString('base64url'), file: demoCredentialsFile(config) }
-      admin = demoCredentials
-    }
-    bootstrapAdminCreated = await ensureBootstrapAdmin(
-      db.sql,
-      admin,
-      catalog.knownCapabilities,
-      overrides.hashParams ? { hashParams: overrides.hashParams } : {},
-    )
-    // At every start, not only the creating one: a creation whose event a crash kept from the store (or one by
-    // an earlier release) is recorded while the operator's stream is still empty.
-    if (admin) await recordBootstrapOperator({ sql: db.sql, log }, admin.email)
-    const introduced = await introduceCapabilities({ sql: db.sql, log, knownCapabilities: catalog.knownCapabilities })
-    if (introduced.length > 0) logger.info({ capabilities: introduced }, 'capabilities introduced by this release; granted to the bootstrap admin')
-    if (demoCredentials && bootstrapAdminCreated) {
-      mkdirSync(config.DATA_DIR, { recursive: true })
-      writeFileSync(demoCredentials.file, `email: ${demoCredentials.email}\npassword: ${demoCredentials.password}\n`, { mode: 0o600 })
-    } else {
-      demoCredentials = null
-    }
-  }
-
   let projector: Projector | null = null
-  if (roles.has('projector')) {
-    projector = readModelProjector({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
-    projector.start()
-  }
-
   let leaderLease: LeaderLease | null = null
   let dispatcher: EventSubscription | null = null
   let verifier: EventSubscription | null = null
@@ -194,56 +174,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let beforeImagePurge: BeforeImagePurge | null = null
   let alertSender: AlertSender | null = null
   let port: number | null = null
-  if (roles.has('worker')) {
-    const deps = { sql: db.sql, log, queue, logger }
-    const lead = () => {
-      dispatcher = createDispatcher(deps)
-      dispatcher.start()
-      verifier = createVerifier({ ...deps, catalog, verifyLock: db.kind === 'postgres' })
-      verifier.start()
-      planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
-      planner.start()
-    }
-    const stepDown = async () => {
-      const running = [dispatcher, verifier, planner]
-      dispatcher = verifier = planner = null
-      await Promise.all(running.map((follower) => follower?.stop()))
-    }
-    // The embedded database belongs to one process (data-dir-lock.ts): it leads, with no lease to hold.
-    if (db.kind === 'embedded') lead()
-    else {
-      leaderLease = new LeaderLease({ url: db.url, lockKey: advisoryLockKeys.followersLeader, checkEveryMs: LEADER_CHECK_MS, lead, stepDown, logger })
-      await leaderLease.start()
-    }
-    const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
-    const worker = new TenantWorker(
-      { ...deps, catalog },
-      { heartbeatMs, idleInTransactionMs: db.kind === 'postgres' ? IDLE_IN_TRANSACTION_MS : 0, ...overrides.tenantWorker },
-    )
-    consumer = await worker.start(config.WORKER_CONCURRENCY)
-    reconciler = new Reconciler({ ...deps, catalog, planLock: db.kind === 'postgres', queueAvailable: () => queue.healthy() }, {
-      staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
-      intervalMs: config.RECONCILER_INTERVAL_MS,
-      // Jobs delivered but not yet under way when the queue lost its stream show up as a quiet run: a few
-      // ack waits of quiet are enough to tell, while the loss is fresh.
-      staleAfterLossMs: 3 * config.JOB_ACK_WAIT_MS,
-    })
-    const started = reconciler
-    jobsLost = () => void started.presumeJobsLost()
-    if (jobsLostBeforeReconciler) jobsLost()
-    reconciler.start()
-    beforeImagePurge = new BeforeImagePurge(deps, { retentionDays: config.OPS_BEFORE_IMAGE_DAYS, intervalMs: BEFORE_IMAGE_PURGE_INTERVAL_MS })
-    beforeImagePurge.start()
-    // The console's inbox is this service: posted to directly when this process serves the API, else at PUBLIC_URL.
-    alertSender = new AlertSender({
-      sql: db.sql,
-      logger,
-      hostPolicy: config.webhookHostPolicy,
-      serviceBaseUrl: () => (roles.has('api') ? (port === null ? null : ownBaseUrl(config.HOST, port)) : config.publicUrl),
-    })
-    alertSender.start()
-  }
-
+  let demoSeeded = false
+  let demoCredentials: { email: string; password: string; file: string } | null = null
+  let bootstrapAdminCreated = false
   // A dependency that is down may not answer at all (a connection attempt waits for its timeout): the
   // probe answers "unavailable" within HEALTH_TIMEOUT_MS whatever it is waiting for.
   const probe = async (): Promise<boolean> => {
@@ -265,26 +198,117 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   }
 
   let server: ServerType | null = null
-  if (overrides.listen !== false) {
-    const app = createApp({
-      sql: db.sql,
-      log,
-      catalog,
-      logger,
-      config,
-      healthy,
-      serveApi: roles.has('api'),
-      metrics,
-      ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
-    })
-    const started = await listen(app).catch(async (error: unknown) => {
-      // The roles started above would keep the process (and the embedded database's folder) held.
-      await stopRoles().catch(() => {})
-      await closeConnections().catch(() => {})
-      throw error
-    })
-    server = started.server
-    port = started.port
+  try {
+    if (roles.has('api')) {
+      if (config.demoSeed) {
+        demoSeeded = await seedDemo(db.sql)
+        await ensureConsoleAlertDestination({ sql: db.sql, log })
+      }
+      let admin = config.OPS_BOOTSTRAP_ADMIN_EMAIL
+        ? { email: config.OPS_BOOTSTRAP_ADMIN_EMAIL, password: config.OPS_BOOTSTRAP_ADMIN_PASSWORD! }
+        : null
+      if (!admin && config.demoSeed && (await countOperators(db.sql)) === 0) {
+        // The demo must be usable without configuration: a demo operator with a random password, shown once
+        // and kept (mode 0600) in the data folder so it can be read again.
+        demoCredentials = { email: DEMO_ADMIN_EMAIL, password: randomBytes(12).toString('base64url'), file: demoCredentialsFile(config) }
+        admin = demoCredentials
+      }
+      bootstrapAdminCreated = await ensureBootstrapAdmin(
+        db.sql,
+        admin,
+        catalog.knownCapabilities,
+        overrides.hashParams ? { hashParams: overrides.hashParams } : {},
+      )
+      // At every start, not only the creating one: a creation whose event a crash kept from the store (or one by
+      // an earlier release) is recorded while the operator's stream is still empty.
+      if (admin) await recordBootstrapOperator({ sql: db.sql, log }, admin.email)
+      const introduced = await introduceCapabilities({ sql: db.sql, log, knownCapabilities: catalog.knownCapabilities })
+      if (introduced.length > 0) logger.info({ capabilities: introduced }, 'capabilities introduced by this release; granted to the bootstrap admin')
+      if (demoCredentials && bootstrapAdminCreated) {
+        mkdirSync(config.DATA_DIR, { recursive: true })
+        writeFileSync(demoCredentials.file, `email: ${demoCredentials.email}\npassword: ${demoCredentials.password}\n`, { mode: 0o600 })
+      } else {
+        demoCredentials = null
+      }
+    }
+
+    if (roles.has('projector')) {
+      projector = readModelProjector({ store, sql: db.sql, consoleBaseUrl: config.publicUrl, logger })
+      projector.start()
+    }
+
+    if (roles.has('worker')) {
+      const deps = { sql: db.sql, log, queue, logger }
+      const lead = () => {
+        dispatcher = createDispatcher(deps)
+        dispatcher.start()
+        verifier = createVerifier({ ...deps, catalog, verifyLock: db.kind === 'postgres' })
+        verifier.start()
+        planner = createPlanner({ ...deps, catalog, planLock: db.kind === 'postgres' })
+        planner.start()
+      }
+      const stepDown = async () => {
+        const running = [dispatcher, verifier, planner]
+        dispatcher = verifier = planner = null
+        await Promise.all(running.map((follower) => follower?.stop()))
+      }
+      // The embedded database belongs to one process (data-dir-lock.ts): it leads, with no lease to hold.
+      if (db.kind === 'embedded') lead()
+      else {
+        leaderLease = new LeaderLease({ url: db.url, lockKey: advisoryLockKeys.followersLeader, checkEveryMs: LEADER_CHECK_MS, lead, stepDown, logger })
+        await leaderLease.start()
+      }
+      const heartbeatMs = Math.max(100, Math.floor(config.JOB_ACK_WAIT_MS / 3))
+      const worker = new TenantWorker(
+        { ...deps, catalog },
+        { heartbeatMs, idleInTransactionMs: db.kind === 'postgres' ? IDLE_IN_TRANSACTION_MS : 0, ...overrides.tenantWorker },
+      )
+      consumer = await worker.start(config.WORKER_CONCURRENCY)
+      reconciler = new Reconciler({ ...deps, catalog, planLock: db.kind === 'postgres', queueAvailable: () => queue.healthy() }, {
+        staleAfterMs: config.RECONCILER_STALE_AFTER_MS,
+        intervalMs: config.RECONCILER_INTERVAL_MS,
+        // Jobs delivered but not yet under way when the queue lost its stream show up as a quiet run: a few
+        // ack waits of quiet are enough to tell, while the loss is fresh.
+        staleAfterLossMs: 3 * config.JOB_ACK_WAIT_MS,
+      })
+      const started = reconciler
+      jobsLost = () => void started.presumeJobsLost()
+      if (jobsLostBeforeReconciler) jobsLost()
+      reconciler.start()
+      beforeImagePurge = new BeforeImagePurge(deps, { retentionDays: config.OPS_BEFORE_IMAGE_DAYS, intervalMs: BEFORE_IMAGE_PURGE_INTERVAL_MS })
+      beforeImagePurge.start()
+      // The console's inbox is this service: posted to directly when this process serves the API, else at PUBLIC_URL.
+      alertSender = new AlertSender({
+        sql: db.sql,
+        logger,
+        hostPolicy: config.webhookHostPolicy,
+        serviceBaseUrl: () => (roles.has('api') ? (port === null ? null : ownBaseUrl(config.HOST, port)) : config.publicUrl),
+      })
+      alertSender.start()
+    }
+
+    if (overrides.listen !== false) {
+      const app = createApp({
+        sql: db.sql,
+        log,
+        catalog,
+        logger,
+        config,
+        healthy,
+        serveApi: roles.has('api'),
+        metrics,
+        ...(overrides.hashParams ? { hashParams: overrides.hashParams } : {}),
+      })
+      const started = await listen(app)
+      server = started.server
+      port = started.port
+    }
+  } catch (error) {
+    // Whatever failed (the seeding, the leader lease, the worker, the listen), the roles started before it would
+    // keep the process, its connections and the embedded database's folder held.
+    await stopRoles().catch(() => {})
+    await closeConnections().catch(() => {})
+    throw error
   }
 
   return {
@@ -330,7 +354,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   async function closeConnections(): Promise<void> {
     if (!overrides.queue) await queue.close()
     await store.close()
-    if (!overrides.db) await db.close()
+    await closeDatabase()
   }
 
   function listen(app: ReturnType<typeof createApp>): Promise<{ server: ServerType; port: number }> {
