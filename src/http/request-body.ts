@@ -15,11 +15,11 @@ function bodyTooLarge(maxBytes: number): HttpProblem {
  * that many were read). Read only when a handler asks for it, that is after the route's authentication and
  * capability checks: a client without access is refused whatever it sends, and none of it is read.
  */
-export async function readBodyBytes(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<Uint8Array> {
+export async function readBodyBytes(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<Uint8Array<ArrayBuffer>> {
   const declared = c.req.header('content-length')
   if (declared !== undefined && c.req.header('transfer-encoding') === undefined && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes)
   const stream = c.req.raw.body
-  if (!stream) return new Uint8Array(0)
+  if (!stream) return new Uint8Array(new ArrayBuffer(0))
   const reader = stream.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -112,7 +112,7 @@ async function readBodyText(c: Context): Promise<string> {
 /**
  * Middleware (first in the app): a request body whose stream fails — the client closed the connection
  * before sending all of it — fails with `truncatedBodyProblem()` (400) whoever reads it (`readBodyBytes`,
- * the console's body limit and form reading), instead of the socket's "aborted" error,
+ * the console's form reading), instead of the socket's "aborted" error,
  * which the error handlers would log as an unhandled error and answer 500.
  */
 export const clientErrorOnTruncatedBody: MiddlewareHandler = async (c, next) => {

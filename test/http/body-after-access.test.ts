@@ -1,7 +1,8 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serviceFlavours, type TestService } from '../support/service.js'
+import { serviceFlavours, testAdmin, type TestService } from '../support/service.js'
 import { preflightPath, runsPath } from './problem-assertions.js'
+import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleSession } from './console/console-client.js'
 
 /**
  * Capabilities are checked before the body is read: a request without credentials, or without the route's
@@ -35,13 +36,13 @@ describe('the body is read only after the access checks', () => {
   })
 
   /** Sends the head and the first chunk of a chunked body, never the rest; the status line of the answer. */
-  function answerToUnfinishedBody(path: string, token: string): Promise<string> {
+  function answerToUnfinishedBody(path: string, credentials: string, contentType = 'application/json'): Promise<string> {
     return new Promise((resolve, reject) => {
       let answer = ''
       const socket = connect(Number(new URL(api.baseUrl).port), '127.0.0.1', () => {
         socket.write(
-          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
-            `Transfer-Encoding: chunked\r\n\r\n5\r\n{"sco\r\n`,
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${credentials}\r\nContent-Type: ${contentType}\r\n` +
+            `Transfer-Encoding: chunked\r\n\r\n5\r\n_csrf\r\n`,
         )
       })
       socket.on('data', (chunk) => {
@@ -56,7 +57,38 @@ describe('the body is read only after the access checks', () => {
   }
 
   it('a body still coming is not waited for when the operator lacks the capability', async () => {
-    expect(await answerToUnfinishedBody(runsPath, viewOnly)).toBe('HTTP/1.1 403 Forbidden')
-    expect(await answerToUnfinishedBody(runsPath, 'not-a-token')).toBe('HTTP/1.1 401 Unauthorized')
+    expect(await answerToUnfinishedBody(runsPath, `Authorization: Bearer ${viewOnly}`)).toBe('HTTP/1.1 403 Forbidden')
+    expect(await answerToUnfinishedBody(runsPath, 'Authorization: Bearer not-a-token')).toBe('HTTP/1.1 401 Unauthorized')
+  })
+
+  describe('the console: the form (and its CSRF token) is read after the session and capability checks', () => {
+    const startPath = '/system/ops/runbooks/findings.lifecycle.backfill/runs'
+    const haltPath = '/system/ops/halt'
+    let viewer: ConsoleSession
+    let administrator: ConsoleSession
+    const cookieHeader = (session: ConsoleSession) => `Cookie: ${Object.entries(session.cookies).map(([k, v]) => `${k}=${v}`).join('; ')}`
+
+    beforeAll(async () => {
+      viewer = await consoleLogin(api, await createConsoleOperator(api, ['platform.ops.view', 'platform.runbooks.view']))
+      administrator = await consoleLogin(api, testAdmin)
+    })
+
+    it.each([startPath, haltPath])('POST %s: a 5 MiB form goes to the login without a session, is 403 without the capability, 413 with it', async (path) => {
+      const events = await api.eventCount()
+      const form = { _csrf: 'x', reasonCode: 'DATA_REPAIR', reasonText: huge }
+      expect((await consoleRequest(api, 'POST', path, { form })).status).toBe(303)
+      expect((await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: viewer.csrf }, cookies: viewer.cookies })).status).toBe(403)
+      const allowed = await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: administrator.csrf }, cookies: administrator.cookies })
+      expect(allowed.status).toBe(413)
+      expect(await api.eventCount()).toBe(events)
+    })
+
+    it('a form still coming is not waited for when the operator lacks the capability', async () => {
+      const form = 'application/x-www-form-urlencoded'
+      expect(await answerToUnfinishedBody(startPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
+      expect(await answerToUnfinishedBody(haltPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
+      // An approval's access (the run, then the right to decide it) is checked before its form too.
+      expect(await answerToUnfinishedBody('/system/ops/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', cookieHeader(viewer), form)).toBe('HTTP/1.1 404 Not Found')
+    })
   })
 })

@@ -1,7 +1,6 @@
 import { Hono } from 'hono'
 import { isDependencyUnavailable, unavailableCodeOf, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
-import { bodyLimit } from 'hono/body-limit'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import { defaultConsoleSessionLifetime, type ConsoleSessionLifetime } from '../../auth/console-sessions.js'
@@ -46,8 +45,6 @@ export interface ConsoleDeps {
   loginRefusals?: LoginRefusalMemory
 }
 
-const MAX_FORM_BYTES = 64 * 1024
-
 /**
  * The operator console, mounted at /system: server-rendered pages over the same commands and queries as
  * the API. Inline script and style run only under this response's CSP nonce.
@@ -72,14 +69,6 @@ export function consoleRoutes(deps: ConsoleDeps) {
       xFrameOptions: 'DENY',
       // not no-referrer: under it, browsers send `Origin: null` on our own form posts (see csrf.ts)
       referrerPolicy: 'same-origin',
-    }),
-  )
-  app.use(
-    bodyLimit({
-      maxSize: MAX_FORM_BYTES,
-      onError: () => {
-        throw new HttpProblem(413, `the body exceeds ${MAX_FORM_BYTES} bytes`)
-      },
     }),
   )
   // SPEC §9: every page shows the halt banner while halted. Read once per request that may render a page

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'hono'
 import { HttpProblem } from '../problem.js'
+import { readBodyBytes } from '../request-body.js'
 
 /** Form field and header that carry the CSRF token. */
 export const CSRF_FIELD = '_csrf'
@@ -51,8 +52,20 @@ export async function presentedCsrfToken(c: Context): Promise<string | undefined
   return typeof field === 'string' ? field : undefined
 }
 
-/** The form body; one that cannot be parsed (broken multipart, no boundary) is the client's error, a 400. */
+/** Requests whose body was read, bounded, into memory: parsing it again reads it from there. */
+const boundedBodies = new WeakSet<Request>()
+
+/**
+ * The form body, read when a guard or handler first asks for it (after the session and capability checks),
+ * at most MAX_BODY_BYTES (413 beyond), and parsed once per request. One that cannot be parsed (broken
+ * multipart, no boundary) is the client's error, a 400.
+ */
 export async function readFormBody(c: Context): Promise<Record<string, string | File | (string | File)[]>> {
+  if (!boundedBodies.has(c.req.raw)) {
+    const bytes = await readBodyBytes(c)
+    c.req.raw = new Request(c.req.raw, { body: bytes })
+    boundedBodies.add(c.req.raw)
+  }
   try {
     return await c.req.parseBody()
   } catch {

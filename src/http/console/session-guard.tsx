@@ -68,19 +68,25 @@ export function requireConsoleCapability(audience: Audience, ...needed: string[]
   }
 }
 
-/** Every state-changing request of a session carries the session's CSRF token (form field or header). */
+/**
+ * Every state-changing request of a session carries the session's CSRF token (form field or header). A form
+ * post carries it in its body, so this comes after the route's capability checks (the body is read last).
+ */
 export function requireConsoleCsrf(audience: Audience): MiddlewareHandler<ConsoleEnv> {
-  return async (c, next) => {
-    const token = await presentedCsrfToken(c)
-    if (!isCrossOriginRequest(c) && csrfTokensMatch(c.get('session').csrfToken, token)) return next()
-    return refuse(
-      c,
-      audience,
-      403,
-      'Request refused',
-      'The form was missing its security token or it did not match your session. Reload the page and try again.',
-    )
-  }
+  return async (c, next) => (await csrfRefusal(c, audience)) ?? next()
+}
+
+/** The refusal of a request whose CSRF token is missing or wrong, or null; for handlers that check access first. */
+export async function csrfRefusal(c: Context<ConsoleEnv>, audience: Audience): Promise<Response | null> {
+  const token = await presentedCsrfToken(c)
+  if (!isCrossOriginRequest(c) && csrfTokensMatch(c.get('session').csrfToken, token)) return null
+  return refuse(
+    c,
+    audience,
+    403,
+    'Request refused',
+    'The form was missing its security token or it did not match your session. Reload the page and try again.',
+  )
 }
 
 export function refuse(

@@ -67,7 +67,7 @@ export function consoleAlertRoutes(deps: AlertRouteDeps) {
       return c.redirect(`${consolePaths.alerts}#alert-destinations-title`, 303)
     }
 
-  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), requireConsoleCapability('page', capabilities.operatorsManage)] as const
+  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.operatorsManage), requireConsoleCsrf('page')] as const
   return new Hono<ConsoleEnv>()
     .get('/alerts', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsView), (c) => page(c, null))
     .post(

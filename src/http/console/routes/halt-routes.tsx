@@ -56,7 +56,7 @@ export function consoleHaltRoutes(deps: HaltRouteDeps) {
     return c.redirect(consolePaths.halt, 303)
   }
 
-  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), requireConsoleCapability('page', capabilities.opsHalt)] as const
+  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsHalt), requireConsoleCsrf('page')] as const
   return new Hono<ConsoleEnv>()
     .get('/halt', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.opsHalt), (c) => page(c, null))
     .post('/halt', ...guard, change(true))

@@ -102,7 +102,7 @@ export function consoleOperatorRoutes(deps: OperatorRouteDeps) {
     }
 
   const id = (c: Context<ConsoleEnv>) => c.req.param('id') ?? ''
-  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), requireConsoleCapability('page', capabilities.operatorsManage)] as const
+  const guard = [requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.operatorsManage), requireConsoleCsrf('page')] as const
   return new Hono<ConsoleEnv>()
     .get('/operators', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.operatorsManage), (c) => page(c, null))
     .post(

@@ -63,7 +63,7 @@ import {
 import { runProgress, type ControlNote } from '../run-progress.js'
 import { eventsBeforeOf, timelineFollowFrom, timelineOf, timelineWindow } from '../run-timeline.js'
 import { offersRevert, readRevertForm, revertInputOf, unsafeRevertProblems, type RevertAttempt } from '../run-revert.js'
-import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
+import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
 import { parseTenantReference, tenantNamesOf, type TenantNames } from '../tenant-reference.js'
 
 export interface RunRouteDeps {
@@ -306,6 +306,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     const actor = c.get('actor')
     const denied = await accessRefusal(c, id, (runId) => requireRunControl(deps, actor, runId))
     if (denied) return denied
+    // The form (and the CSRF token in it) is read only now, after the access checks.
+    const forged = await csrfRefusal(c, 'page')
+    if (forged) return forged
     const { notFound, forbidden } = runRefusals(c, id)
     const values = readControlForm(await readFormBody(c))
     const refused = async (attempt: Omit<ControlAttempt, 'action' | 'values'>, status: 409 | 422 | 423) => {
@@ -376,6 +379,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     const actor = c.get('actor')
     const denied = await accessRefusal(c, id, (runId) => requireApprovalAccess(deps, actor, runId))
     if (denied) return denied
+    // The form (and the CSRF token in it) is read only now, after the access checks.
+    const forged = await csrfRefusal(c, 'page')
+    if (forged) return forged
     const { notFound, forbidden } = runRefusals(c, id)
     const body = await readFormBody(c)
     const text = (name: string, max: number) => (typeof body[name] === 'string' ? (body[name] as string).slice(0, max) : '')
@@ -423,6 +429,9 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     const actor = c.get('actor')
     const denied = await accessRefusal(c, id, (runId) => requireRunControl(deps, actor, runId))
     if (denied) return denied
+    // The form (and the CSRF token in it) is read only now, after the access checks.
+    const forged = await csrfRefusal(c, 'page')
+    if (forged) return forged
     const { notFound, forbidden } = runRefusals(c, id)
     const values = readRevertForm(await readFormBody(c))
     const refused = async (attempt: Omit<RevertAttempt, 'values'>, status: 409 | 422 | 423) => {
@@ -454,13 +463,12 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   }
 
   const decideRoute = (form: 'approve' | 'reject') =>
-    [`/runs/:id/${form}`, requireConsoleSession(deps, 'page'), requireConsoleCsrf('page'), decide(form)] as const
+    [`/runs/:id/${form}`, requireConsoleSession(deps, 'page'), decide(form)] as const
 
   const controlRoute = (action: RunAction) =>
     [
       `/runs/:id/${action}`,
       requireConsoleSession(deps, 'page'),
-      requireConsoleCsrf('page'),
       requireConsoleCapability('page', capabilities.runbooksRun),
       control(action),
     ] as const
@@ -474,7 +482,6 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
     .post(
       '/runs/:id/revert',
       requireConsoleSession(deps, 'page'),
-      requireConsoleCsrf('page'),
       requireConsoleCapability('page', capabilities.runbooksRun),
       revert,
     )

@@ -19,7 +19,7 @@ import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { parameterFormOf } from '../parameter-form.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
-import { refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
+import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
 import { readStartForm, toStartRunInput } from '../start-form.js'
 import { tenantNamesOf } from '../tenant-reference.js'
 import { readFormBody } from '../csrf.js'
@@ -104,8 +104,8 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
     .post(
       '/runbooks/:key/preflight',
       requireConsoleSession(deps, 'data'),
-      requireConsoleCsrf('data'),
       requireConsoleCapability('data', capabilities.runbooksView),
+      requireConsoleCsrf('data'),
       async (c) => {
         try {
           // The runbook's own capability (404 for an unknown runbook) before the body is read, as the API's route.
@@ -146,7 +146,6 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
     .post(
       '/runbooks/:key/runs',
       requireConsoleSession(deps, 'page'),
-      requireConsoleCsrf('page'),
       requireConsoleCapability('page', capabilities.runbooksRun),
       async (c) => {
         const key = c.req.param('key')
@@ -155,6 +154,8 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
         // The runbook's own capability before the form is read, as the API's route; the command checks it again.
         const missing = missingCapabilities(c.get('actor').capabilities, [runbook.requiredCapability])
         if (missing.length > 0) return refuse(c, 'page', 403, 'Not allowed', `You lack the capability needed here: ${missing.join(', ')}.`)
+        const forged = await csrfRefusal(c, 'page')
+        if (forged) return forged
         const values = readStartForm(await readFormBody(c))
         const parsed = toStartRunInput(key, values, parameterFormOf(runbook))
         const refused = (problems: FieldProblem[]) => catalogPage(c, { runbookKey: key, values, problems }, 422)
