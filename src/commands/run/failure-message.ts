@@ -202,18 +202,37 @@ export function codeMessage(code: string): string | undefined {
 
 const FIXED_MESSAGES: ReadonlySet<string> = new Set([...Object.values(FALLBACK_MESSAGES), BEFORE_IMAGES_GONE_MESSAGE, WITHHELD_MESSAGE, EMPTY_MESSAGE])
 
+/** The sentences about one finding that name what is wrong with it (the unsafe one is their fallback). */
+const FINDING_SENTENCES: ReadonlyArray<(findingId: number) => string> = [invalidSeverityMessage, timesSeenOverflowMessage, dueDateOutOfRangeMessage]
+
+/**
+ * Every sentence whose one variable part is an id, with the pattern that finds it in a text: the sentence
+ * itself rendered around a sentinel id, so that a sentence and its pattern cannot drift apart.
+ */
+const ID_SENTENCES = [...FINDING_SENTENCES, unsafeFindingMessage, tenantNotAllowedMessage].map((render) => {
+  const SENTINEL = '4242424242'
+  const [before, after] = render(Number(SENTINEL)).split(SENTINEL) as [string, string]
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return { render, pattern: new RegExp(`\\b${escape(before)}([0-9]{1,16})${escape(after)}`) }
+})
+
+/** The id sentence found in `text` (prefixed, say, by "Error: "), rendered anew from its id alone. */
+function idSentenceIn(text: string): string | undefined {
+  for (const { render, pattern } of ID_SENTENCES) {
+    const id = pattern.exec(text)?.[1]
+    if (id !== undefined && ID.test(id)) return render(Number(id))
+  }
+  return undefined
+}
+
 /**
  * The vocabulary sentence `text` is, re-rendered from its parsed parts, or undefined. A template match
  * is accepted only when rendering its parts gives back exactly `text`, so nothing else can slip through.
  */
 function asVocabulary(text: string): string | undefined {
   if (FIXED_MESSAGES.has(text)) return text
+  if (idSentenceIn(text) === text) return text
   const templates: Array<[RegExp, (part: string) => string | undefined]> = [
-    [/^finding ([0-9]+) has a severity outside /, (id) => (ID.test(id) ? invalidSeverityMessage(Number(id)) : undefined)],
-    [/^finding ([0-9]+) would get a times_seen sum over its duplicates /, (id) => (ID.test(id) ? timesSeenOverflowMessage(Number(id)) : undefined)],
-    [/^finding ([0-9]+) would get an SLA due date beyond /, (id) => (ID.test(id) ? dueDateOutOfRangeMessage(Number(id)) : undefined)],
-    [/^finding ([0-9]+) makes the repair unsafe; /, (id) => (ID.test(id) ? unsafeFindingMessage(Number(id)) : undefined)],
-    [/^tenant ([0-9]+) left the allowed universe /, (id) => (ID.test(id) ? tenantNotAllowedMessage(Number(id)) : undefined)],
     [/^database error SQLSTATE ([0-9A-Z]{5}): /, sqlStateMessage],
     [/^connection error ([A-Z_]+): /, driverCodeMessage],
   ]
@@ -251,16 +270,8 @@ function normalised(raw: string): string {
 function recognised(raw: string): string | undefined {
   const text = normalised(raw)
   // Our own sentences, possibly with a prefix such as "Error: "; only digits are taken from the text.
-  const severity = /\bfinding ([0-9]{1,16}) has a severity outside critical\|high\|medium\|low\|info; the tenant was not repaired/.exec(text)
-  if (severity && ID.test(severity[1]!)) return invalidSeverityMessage(Number(severity[1]))
-  const overflow = /\bfinding ([0-9]{1,16}) would get a times_seen sum over its duplicates beyond the integer range; the tenant was not repaired/.exec(text)
-  if (overflow && ID.test(overflow[1]!)) return timesSeenOverflowMessage(Number(overflow[1]))
-  const outOfRange = /\bfinding ([0-9]{1,16}) would get an SLA due date beyond the latest timestamp PostgreSQL holds; the tenant was not repaired/.exec(text)
-  if (outOfRange && ID.test(outOfRange[1]!)) return dueDateOutOfRangeMessage(Number(outOfRange[1]))
-  const unsafe = /\bfinding ([0-9]{1,16}) makes the repair unsafe; the tenant was not repaired/.exec(text)
-  if (unsafe && ID.test(unsafe[1]!)) return unsafeFindingMessage(Number(unsafe[1]))
-  const tenant = /\btenant ([0-9]{1,16}) left the allowed universe \(archived, platform or deleted\) before it was repaired/.exec(text)
-  if (tenant && ID.test(tenant[1]!)) return tenantNotAllowedMessage(Number(tenant[1]))
+  const ours = idSentenceIn(text)
+  if (ours) return ours
   for (const fixed of FIXED_MESSAGES) if (fixed !== EMPTY_MESSAGE && fixed !== WITHHELD_MESSAGE && text.includes(fixed)) return fixed
   // An explicit SQLSTATE ("SQLSTATE 40P01", "sqlstate: '40P01'", "code: '40P01'") of the known table only:
   // looked up, never copied.
@@ -327,8 +338,7 @@ export function describeFailure(error: unknown, reasonCode: FailureReasonCode): 
     if (text === BEFORE_IMAGES_GONE_MESSAGE) return text
     const findingId = isId(fields.findingId) ? fields.findingId : isId(fields.recordId) ? fields.recordId : undefined
     if (findingId === undefined) return FALLBACK_MESSAGES.INVALID_DATA
-    const known = [invalidSeverityMessage(findingId), timesSeenOverflowMessage(findingId), dueDateOutOfRangeMessage(findingId)]
-    return known.includes(text) ? text : unsafeFindingMessage(findingId)
+    return FINDING_SENTENCES.some((render) => render(findingId) === text) ? text : unsafeFindingMessage(findingId)
   }
   if (reasonCode === 'TENANT_NOT_ALLOWED') {
     return isId(fields.tenantId) ? tenantNotAllowedMessage(fields.tenantId) : FALLBACK_MESSAGES.TENANT_NOT_ALLOWED
