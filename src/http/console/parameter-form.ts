@@ -173,7 +173,8 @@ const WHOLE_NUMBER = /^[+-]?\d+$/
 /**
  * The parameters the typed fields stand for, or why a field cannot be sent: an empty field is left out
  * (its default applies), a number field must hold a number ("must be a whole number" for an integer).
- * Ranges and everything else are the command's to check. Fields the schema does not have are ignored.
+ * Ranges and everything else are the command's to check. A field the form does not have is refused as
+ * `parameters.<path>`, as the API refuses a parameter the schema does not have: nothing sent is dropped in silence.
  */
 export function parametersFromFields(
   nodes: readonly ParameterNode[],
@@ -181,6 +182,10 @@ export function parametersFromFields(
 ): { parameters: Record<string, unknown>; problems: FieldProblem[] } {
   const parameters: Record<string, unknown> = {}
   const problems: FieldProblem[] = []
+  const offered = new Set(parameterLeaves(nodes).map((field) => field.key))
+  for (const key of Object.keys(typed)) {
+    if (!offered.has(key)) problems.push({ field: `parameters.${key}`, message: 'is not a field of this form' })
+  }
   for (const field of parameterLeaves(nodes)) {
     if (!Object.hasOwn(typed, field.key)) continue
     const raw = typed[field.key]!

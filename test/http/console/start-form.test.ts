@@ -61,8 +61,14 @@ describe('console start form: runbook parameters (SPEC §13)', () => {
     })
   })
 
-  it('ignores param fields the schema does not have', () => {
-    expect(start({ 'param.slaDays.urgent': '5', 'param.__proto__.polluted': '1' })).toEqual({ input: expect.objectContaining({ parameters: {} }) })
+  it('refuses param fields the form does not have, as parameters.<path>, as the API refuses unknown parameters', () => {
+    expect(start({ 'param.slaDays.urgent': '5', 'param.slaDays.critical.bogus': '4', 'param.__proto__.polluted': '1' })).toEqual({
+      problems: [
+        { field: 'parameters.slaDays.urgent', message: 'is not a field of this form' },
+        { field: 'parameters.slaDays.critical.bogus', message: 'is not a field of this form' },
+        { field: 'parameters.__proto__.polluted', message: 'is not a field of this form' },
+      ],
+    })
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 
