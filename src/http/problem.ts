@@ -42,6 +42,11 @@ const titles: Record<number, string> = {
   503: 'Service unavailable',
 }
 
+/** The title of a status's problem document (and of the console's error page for it). */
+export function problemTitle(status: number): string {
+  return titles[status] ?? 'Error'
+}
+
 /** A request error the routes throw; mapped to problem+json by `problemResponse`. */
 export class HttpProblem extends Error {
   constructor(
@@ -57,7 +62,7 @@ export class HttpProblem extends Error {
 export function problemJson(c: Context, status: number, detail: string, extensions: Record<string, unknown> = {}) {
   const body: Problem = {
     type: `https://runbooks.dev/problems/${status}`,
-    title: titles[status] ?? 'Error',
+    title: problemTitle(status),
     status,
     detail,
     instance: c.req.path,

@@ -80,6 +80,9 @@ describe('the body is read only after the access checks', () => {
       expect((await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: viewer.csrf }, cookies: viewer.cookies })).status).toBe(403)
       const allowed = await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: administrator.csrf }, cookies: administrator.cookies })
       expect(allowed.status).toBe(413)
+      // A browser's form post gets a page saying so, not a problem document.
+      expect(allowed.headers.get('content-type')).toMatch(/^text\/html/)
+      expect(allowed.text).toContain('Payload too large')
       expect(await api.eventCount()).toBe(events)
     })
 

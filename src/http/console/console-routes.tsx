@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isDependencyUnavailable, unavailableCodeOf, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
 import { NONCE, secureHeaders } from 'hono/secure-headers'
@@ -10,7 +11,7 @@ import type { WebhookHostPolicy } from '../../commands/alert-destinations-hosts.
 import type { Sql } from '../../db/database.js'
 import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import type { EventLog } from '../../store/event-log.js'
-import { HttpProblem, problemResponse } from '../problem.js'
+import { HttpProblem, problemResponse, problemTitle } from '../problem.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
@@ -85,7 +86,13 @@ export function consoleRoutes(deps: ConsoleDeps) {
     if (unavailable) {
       deps.logger.warn({ code: unavailable, path: c.req.path, method: c.req.method }, 'a dependency is unavailable; answered 503')
     }
-    if (!wantsPage || error instanceof HttpProblem) return problemResponse(c, error, logError)
+    if (!wantsPage) return problemResponse(c, error, logError)
+    // A request error met before a route could answer in its own way (a form too large, or cut short): a page.
+    if (error instanceof HttpProblem) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value)
+      const message = `${error.detail.charAt(0).toUpperCase()}${error.detail.slice(1)}.`
+      return htmlPage(c, <ErrorPage nonce={nonceOf(c)} viewer={viewerOf(c)} title={problemTitle(error.status)} message={message} />, error.status as ContentfulStatusCode)
+    }
     if (isDependencyUnavailable(error)) {
       c.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
       return htmlPage(
