@@ -171,6 +171,17 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       expect(await service.eventCount()).toBe(before)
     })
 
+    it('tells an operator who may start but not view runs that the run started, with its id, instead of a refused run page', async () => {
+      const starter = await consoleLogin(service, await createConsoleOperator(service, ['platform.runbooks.view', 'platform.runbooks.run', runbookCapability]))
+      const tenant = tenants.find((t) => t.name !== 'Globex Retail')!
+      const started = await start({ scope: 'single_tenant', tenant: `${tenant.name} (#${tenant.id})`, confirmation: runbookKey }, starter)
+      expect(started.status).toBe(200)
+      const runId = /Run <code>([0-9A-Z]{26})<\/code> started \((queued|completed)\)/.exec(started.text)?.[1]
+      expect(runId, started.text.slice(0, 2000)).toBeDefined()
+      expect(started.text).toContain('needs the capability platform.ops.view')
+      expect((await completedRun(runId!)).context).toMatchObject({ source: 'system_ui', target_tenant_id: tenant.id })
+    })
+
     it('starts a single-tenant run from the form and redirects to its page; identical concurrent starts link to the active run (409)', async () => {
       const tenant = tenants.find((t) => t.name === 'Globex Retail')!
       const responses = await Promise.all(

@@ -45,6 +45,8 @@ export interface StartAttempt {
   message?: string
   /** SPEC §11: the pinned start found the data moved beyond its tolerance (409 `PLAN_DRIFTED`); nothing started. */
   drift?: DriftReport
+  /** The run this start began, told here to an operator who may not open run pages (no `platform.ops.view`). */
+  started?: { runId: string; status: string }
 }
 
 export interface DriftReport {
@@ -235,6 +237,14 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
           <p>
             An identical run is already active.{' '}
             <a href={consolePaths.run(attempt.activeRunId)}>Open the active run {attempt.activeRunId}</a>
+          </p>
+        </div>
+      ) : null}
+      {attempt?.started ? (
+        <div class="alert info" role="status">
+          <p>
+            Run <code>{attempt.started.runId}</code> started ({attempt.started.status.replaceAll('_', ' ')}). Following it needs the
+            capability platform.ops.view, which you do not hold.
           </p>
         </div>
       ) : null}

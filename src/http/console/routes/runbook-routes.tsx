@@ -20,7 +20,7 @@ import { parameterFormOf } from '../parameter-form.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
 import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
-import { readStartForm, toStartRunInput } from '../start-form.js'
+import { emptyStartForm, readStartForm, toStartRunInput } from '../start-form.js'
 import { tenantNamesOf } from '../tenant-reference.js'
 import { readFormBody } from '../csrf.js'
 
@@ -164,6 +164,10 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
           // A start from the console is always `system_ui`, whatever the form sent (the API refuses that source).
           const started = await startRun(deps, c.get('actor'), { ...parsed.input, source: 'system_ui' })
           c.header('Cache-Control', 'no-store')
+          // The run page needs platform.ops.view (SPEC §6): whoever may start but not view is told here.
+          if (missingCapabilities(c.get('actor').capabilities, [capabilities.opsView]).length > 0) {
+            return catalogPage(c, { runbookKey: key, values: emptyStartForm, problems: [], started: { runId: started.runId, status: started.status } })
+          }
           return c.redirect(consolePaths.run(started.runId), 303)
         } catch (error) {
           if (error instanceof ValidationError) return refused(error.fields)
