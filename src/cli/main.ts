@@ -491,6 +491,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   return exitCode
 }
 
+/** Output piped into a reader that stopped (`rcp runs | head`) ends the CLI quietly (exit 0), as Unix tools do. */
+export function endQuietlyWhenOutputCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    throw error
+  })
+}
+
 function isEntryPoint(): boolean {
   const invoked = process.argv[1]
   if (!invoked) return false
@@ -502,6 +510,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  endQuietlyWhenOutputCloses()
   process.exitCode = await run(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -3,12 +3,6 @@
 // registering tsx from this package wherever the shell's working directory is, so it never runs a stale
 // build; where only the production dependencies are installed it runs the compiled one (dist/, made by
 // `npm run build` in a full install, as the image's build stage does).
-// Output piped into a reader that stopped (`rcp runs | head`) ends the CLI quietly, as Unix tools do.
-process.stdout.on('error', (error) => {
-  if (error.code === 'EPIPE') process.exit(0)
-  throw error
-})
-
 let register = null
 try {
   ;({ register } = await import('tsx/esm/api'))
@@ -16,19 +10,21 @@ try {
   if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
 }
 let run
+let endQuietlyWhenOutputCloses
 if (register) {
   register()
-  ;({ run } = await import('./main.ts'))
+  ;({ run, endQuietlyWhenOutputCloses } = await import('./main.ts'))
 } else {
   const compiled = new URL('../../dist/cli/main.js', import.meta.url)
   try {
-    ;({ run } = await import(compiled.href))
+    ;({ run, endQuietlyWhenOutputCloses } = await import(compiled.href))
   } catch (error) {
     if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
     console.error('rcp: neither tsx (a development install) nor the compiled CLI (dist/, `npm run build` in a full install) is here')
     process.exit(5)
   }
 }
+endQuietlyWhenOutputCloses()
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -414,5 +414,19 @@ describe('rcp, the operator CLI, against a real service (embedded)', () => {
       timeout: 30_000,
     })
     expect(JSON.parse(stdout)).toEqual(await apiGet('/api/runbooks'))
+  })
+
+  it.each([['src/cli/main.ts'], ['src/cli/rcp.mjs']])('%s: output piped into a reader that stopped ends the CLI quietly (exit 0)', async (entry) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'runbooks'], {
+      cwd: join(import.meta.dirname, '..', '..'),
+      env: { ...process.env, RCP_URL: api.baseUrl, RCP_TOKEN: asAdmin.RCP_TOKEN, RCP_CONFIG: join(folder, 'spawned.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    // The reader is gone before the CLI writes anything: its first write meets a closed pipe (EPIPE).
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
   })
 })

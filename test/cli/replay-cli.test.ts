@@ -90,6 +90,10 @@ describe('rcp events export and rcp run --at against a real service (embedded)',
     const beyond = await runCli(['run', runId, '--at', String(events.length + 1)], { env })
     expect(beyond.code).toBe(exitCodes.usage)
     expect(beyond.stderr).toContain(`has ${events.length} events`)
+    // With --json, the API's problem document on stdout, as for every refusal.
+    const beyondJson = await runCli(['--json', 'run', runId, '--at', String(events.length + 1)], { env })
+    expect(beyondJson.code).toBe(exitCodes.usage)
+    expect(JSON.parse(beyondJson.stdout)).toMatchObject({ status: 404, revisions: events.length })
     const zero = await runCli(['run', runId, '--at', '0'], { env })
     expect(zero.code).toBe(exitCodes.usage)
   })

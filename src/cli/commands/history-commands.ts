@@ -35,6 +35,7 @@ export async function showRun(context: CommandContext, id: string, options: { at
   } catch (error) {
     // Beyond its last event: the run exists, so say how far it goes rather than "no run".
     if (error instanceof ApiError && error.status === 404 && typeof error.problem.revisions === 'number') {
+      if (context.json) context.printJson(error.problem)
       context.note(`error: run ${id} has ${error.problem.revisions} events; --at takes 1 to ${error.problem.revisions}`)
       return exitCodes.usage
     }
