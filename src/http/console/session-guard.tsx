@@ -16,12 +16,18 @@ import { htmlPage, nonceOf, viewerOf } from './render.js'
  */
 export type Audience = 'page' | 'data'
 
-/** A path the login form may send the operator back to: a console path on this site, nothing else. */
+/**
+ * A path the login form may send the operator back to: a console path on this site, nothing else. Judged as
+ * the browser will resolve it: `/system/../api/runs` (or its `%2e%2e` spelling) leaves the console.
+ */
 export function safeNextPath(next: string | undefined | null): string | null {
   if (typeof next !== 'string' || next.length > 2000) return null
   if (!/^\/system\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(next)) return null
-  if (next.startsWith(consolePaths.login) || next.startsWith(consolePaths.logout) || next.includes('//')) return null
-  return next
+  if (next.includes('//')) return null
+  const resolved = new URL(next, 'http://console.invalid')
+  const path = resolved.pathname + resolved.search
+  if (!path.startsWith('/system/') || path.startsWith(consolePaths.login) || path.startsWith(consolePaths.logout)) return null
+  return path
 }
 
 function loginRedirect(c: Context<ConsoleEnv>): Response {

@@ -239,7 +239,7 @@ describe.each(serviceFlavours())('console login, sessions and CSRF: $name', (fla
 
     it('never redirects after login to anywhere but a console page', async () => {
       const operator = await admin()
-      for (const next of ['https://evil.example/', '//evil.example/system/', '/system/logout', '/api/runs']) {
+      for (const next of ['https://evil.example/', '//evil.example/system/', '/system/logout', '/api/runs', '/system/../api/runs', '/system/%2e%2e/api/runs', '/system/ops/../login']) {
         const form = await openLoginForm(service)
         const response = await consoleRequest(service, 'POST', '/system/login', { cookies: form.cookies, form: { _csrf: form.csrf, ...operator, next } })
         expect(response.headers.get('location'), next).toBe('/system/ops/runbooks')
