@@ -355,6 +355,8 @@ export function showsRunState(run: RunDetail, state: RunState): boolean {
   if (state.status === 'none' || run.status === 'completed') return true
   if (run.status !== state.status) return false
   if (state.status !== 'completed' && state.cancellation && run.cancellation === null) return false
+  // An approval leaves a paused run paused (the halt's): only the approval itself tells it was projected.
+  if (state.status !== 'completed' && state.approvedAt !== null && !run.approval?.approvedAt) return false
   return run.limits.maxConcurrency === state.limits.maxConcurrency && run.limits.maxFailures === state.limits.maxFailures
 }
 

@@ -245,6 +245,28 @@ describe.each(serviceFlavours())('console operators, approvals and account (SPEC
       expect((await post(`/system/ops/runs/${runId}/reject`, { reasonCode: 'INCIDENT', reasonText: 'only here to look at the stream' }, approver)).status).toBe(303)
     })
 
+    it('a run the halt paused before its approval says so on its page: once resumed it awaits the approval again', async () => {
+      const runId = await startSingle(tenants[3]!)
+      const token = await service.token()
+      const reason = { code: 'INCIDENT', text: 'halt while a run awaits its approval' }
+      const halted = await service.request('POST', '/api/halt', { token, json: { reason } })
+      expect(halted.body.pausedRuns).toContain(runId)
+      try {
+        await waitUntil(async () => (await getRun(service.sql, runId))?.status === 'paused', 'the run paused by the halt')
+        const page = await get(`/system/ops/runs/${runId}`)
+        expect(page.text).toContain('This run is paused.')
+        expect(page.text).toContain('It is not approved yet: once resumed, it awaits a second operator’s approval again.')
+      } finally {
+        await service.request('DELETE', '/api/halt', { token, json: { reason } })
+      }
+      const approved = await post(`/system/ops/runs/${runId}/approve`, { comment: 'approved while paused' }, approver)
+      expect(approved.status, approved.text.slice(0, 400)).toBe(303)
+      const page = await get(`/system/ops/runs/${runId}`)
+      expect(page.text).toContain('This run is paused.')
+      expect(page.text).not.toContain('It is not approved yet')
+      expect((await post(`/system/ops/runs/${runId}/cancel`, { confirmation: 'cancel', reasonCode: 'INCIDENT', reasonText: 'only here for the notice' })).status).toBe(303)
+    })
+
     it('a rejection needs a reason (422 in place), then completes the run rejected', async () => {
       const runId = await startSingle(tenants[1]!)
       const noReason = await post(`/system/ops/runs/${runId}/reject`, { reasonCode: '', reasonText: '' }, approver)

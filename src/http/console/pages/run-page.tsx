@@ -152,6 +152,8 @@ export const RunPage: FC<RunPageProps> = (props) => {
       {run.status === 'awaiting_approval' ? <p class="alert info" id="run-approval-decided" role="status" hidden /> : null}
       <ControlNotice id="run-pause" kind="pause" note={progress.pause} title="This run is paused.">
         No tenant repair of it starts until it is resumed.
+        {/* A run the halt paused while it awaited its approval awaits it again once resumed (SPEC §10). */}
+        {run.approval?.required && run.approval.approvedAt === null ? ' It is not approved yet: once resumed, it awaits a second operator’s approval again.' : null}
       </ControlNotice>
       <ControlNotice id="run-cancelling" kind="cancel" note={cancelling ? progress.cancellation : null} title="This run is being cancelled.">
         Tenants being repaired finish and are counted; then it completes cancelled.
