@@ -22,10 +22,12 @@ export interface LayoutProps {
   current?: 'runbooks' | 'runs' | 'audit' | 'alerts' | 'halt' | 'operators' | 'account'
   /** A page's own client script — static code only; data reaches it through escaped data-* attributes. */
   script?: string
+  /** The halt as of this request, for a page without a session (the login): the viewer's otherwise. */
+  halt?: HaltView | null
   children?: Child
 }
 
-export const Layout: FC<LayoutProps> = ({ title, nonce, viewer, current, script, children }) => (
+export const Layout: FC<LayoutProps> = ({ title, nonce, viewer, current, script, halt, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -45,7 +47,11 @@ export const Layout: FC<LayoutProps> = ({ title, nonce, viewer, current, script,
         </div>
       </header>
       <main id="main">
-        {viewer?.halt?.halted ? <HaltBanner viewer={viewer} halt={viewer.halt} /> : null}
+        {viewer?.halt?.halted ? (
+          <HaltBanner capabilities={viewer.capabilities} halt={viewer.halt} />
+        ) : !viewer && halt?.halted ? (
+          <HaltBanner capabilities={[]} halt={halt} />
+        ) : null}
         {children}
       </main>
       {script ? <script nonce={nonce} dangerouslySetInnerHTML={{ __html: script }} /> : null}
@@ -123,12 +129,12 @@ export const Time: FC<{ at: string | null }> = ({ at }) =>
   at ? <time datetime={at}>{at.replace('T', ' ').slice(0, 19)} UTC</time> : <span>—</span>
 
 /**
- * SPEC §9: while the deployment is halted, every page of a session says so. Who halted, why and when are
- * what `GET /api/halt` shows, so they are shown to holders of `platform.ops.view`; everyone else learns
- * only that starts and resumes are refused.
+ * SPEC §9: while the deployment is halted, every console page says so. Who halted, why and when are
+ * what `GET /api/halt` shows, so they are shown to holders of `platform.ops.view`; everyone else (the login
+ * page's visitor too) learns only that starts and resumes are refused.
  */
-const HaltBanner: FC<{ viewer: Viewer; halt: HaltView }> = ({ viewer, halt }) => {
-  const detailed = viewer.capabilities.includes(capabilities.opsView)
+const HaltBanner: FC<{ capabilities: readonly string[]; halt: HaltView }> = ({ capabilities: held, halt }) => {
+  const detailed = held.includes(capabilities.opsView)
   return (
     <section class="alert halt" role="alert" aria-labelledby="halt-banner-title" id="halt-banner">
       <p>
@@ -146,7 +152,7 @@ const HaltBanner: FC<{ viewer: Viewer; halt: HaltView }> = ({ viewer, halt }) =>
           Halted by {halt.by ? `${halt.by.name} (${halt.by.email})` : 'the service'} at <Time at={halt.at} />
         </p>
       ) : null}
-      {viewer.capabilities.includes(capabilities.opsHalt) ? (
+      {held.includes(capabilities.opsHalt) ? (
         <p>
           <a href={consolePaths.halt}>Lift the halt</a>
         </p>

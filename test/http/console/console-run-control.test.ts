@@ -427,8 +427,12 @@ describe.each(serviceFlavours())('console run control (SPEC §9): $name', (flavo
         }
         expect(page.text.includes('Lift the halt</a>'), path).toBe(session === admin)
       }
-      // Before login there is no session to show it to.
-      expect((await consoleRequest(service, 'GET', '/system/login')).text).not.toContain('id="halt-banner"')
+      // The login page shows it too (SPEC §9: every console page), the fact only: who and why are for operators.
+      const login = (await consoleRequest(service, 'GET', '/system/login')).text
+      expect(login).toContain('id="halt-banner"')
+      expect(login).toContain('The deployment is halted.')
+      expect(login).not.toContain(haltReason.reasonText)
+      expect(login).not.toContain(adminName)
 
       const before = await service.eventCount()
       expect((await post('/system/ops/halt', haltReason)).text).toContain('The deployment is already halted')

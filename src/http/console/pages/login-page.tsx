@@ -1,4 +1,5 @@
 import type { FC } from 'hono/jsx'
+import type { HaltView } from '../../../commands/halt.js'
 import { consolePaths } from '../console-env.js'
 import { CSRF_FIELD } from '../csrf.js'
 import { ErrorAlert, Layout } from '../layout.js'
@@ -12,10 +13,12 @@ export interface LoginPageProps {
   errors?: string[]
   fieldErrors?: { email?: string; password?: string }
   notice?: string | null
+  /** SPEC §9: the login page shows the halt too (the fact only: who and why are for operators). */
+  halt?: HaltView | null
 }
 
-export const LoginPage: FC<LoginPageProps> = ({ nonce, csrfToken, email, next, errors = [], fieldErrors = {}, notice }) => (
-  <Layout title="Log in" nonce={nonce} viewer={null}>
+export const LoginPage: FC<LoginPageProps> = ({ nonce, csrfToken, email, next, errors = [], fieldErrors = {}, notice, halt }) => (
+  <Layout title="Log in" nonce={nonce} viewer={null} halt={halt ?? null}>
     <div class="card login">
       <h1>Log in</h1>
       {notice ? (

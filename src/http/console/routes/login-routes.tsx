@@ -58,7 +58,7 @@ export function loginRoutes(deps: LoginRouteDeps) {
   }
 
   const loginForm = (c: Context<ConsoleEnv>, props: Omit<LoginPageProps, 'nonce' | 'csrfToken'>, status: 200 | 400 | 401 | 503 = 200) =>
-    htmlPage(c, <LoginPage nonce={nonceOf(c)} csrfToken={loginCsrfToken(c)} {...props} />, status)
+    htmlPage(c, <LoginPage nonce={nonceOf(c)} csrfToken={loginCsrfToken(c)} halt={c.get('halt') ?? null} {...props} />, status)
 
   return new Hono<ConsoleEnv>()
     .get('/login', (c) =>
