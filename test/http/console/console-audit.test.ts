@@ -55,6 +55,21 @@ describe.each(serviceFlavours())('console audit page: $name', (flavour) => {
     expect(page.text).toContain('platform.ops.runbooks.start')
     expect(page.text).toContain(testAdmin.email)
     expect(page.text).toMatch(/<a href="\/system\/ops\/audit" aria-current="page">\s*Audit\s*<\/a>/)
+    // The start's reason code beside it, as its entry's context holds it (SPEC §5: the code only).
+    expect(page.text).toContain('<div>reason: DATA_REPAIR</div>')
+  })
+
+  it("shows whom an operator change was about, from the entry's context", async () => {
+    const token = await service.token()
+    const email = `audited-${Date.now()}@ops.test`
+    const created = await service.request('POST', '/api/operators', {
+      token,
+      json: { email, name: 'Audited operator', password: 'a long enough password 1', capabilities: ['platform.ops.view'] },
+    })
+    expect(created.status, created.text).toBe(201)
+    await waitUntil(async () => (await service.sql`select 1 from audit_log where action = 'platform.operators.created' and context->>'subject_email' = ${email}`).length > 0, 'creation audited')
+    const page = await get(`${auditPath}?action=platform.operators.created`)
+    expect(page.text).toContain(`<div>subject: ${email}</div>`)
   })
 
   it('filters by action, operator (email or id) and run, as GET /api/audit does', async () => {

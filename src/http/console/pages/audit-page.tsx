@@ -74,6 +74,22 @@ function actorText(entry: AuditEntry): string {
   return entry.actorUserId ?? 'the service'
 }
 
+/**
+ * What an auditor reads first in an entry's context beside the actor (SPEC §10, §9): whom an operator change
+ * was about, and the reason or comment given. The whole context stays `GET /api/audit`'s.
+ */
+function detailsOf(context: Record<string, unknown>): string[] {
+  const text = (key: string) => (typeof context[key] === 'string' && context[key] !== '' ? (context[key] as string) : null)
+  const details: string[] = []
+  const subject = text('subject_email') ?? text('subject_operator_id')
+  if (subject) details.push(`subject: ${subject}`)
+  const reason = [text('reason_code'), text('reason_text')].filter((part) => part !== null).join(' ')
+  if (reason) details.push(`reason: ${reason}`)
+  const comment = text('comment')
+  if (comment) details.push(`comment: ${comment}`)
+  return details
+}
+
 export const AuditPage: FC<AuditPageProps> = (props) => {
   const { filters } = props
   return (
@@ -123,6 +139,7 @@ export const AuditPage: FC<AuditPageProps> = (props) => {
                 <th scope="col">Action</th>
                 <th scope="col">Actor</th>
                 <th scope="col">Run</th>
+                <th scope="col">Details</th>
                 <th scope="col">Hash</th>
               </tr>
             </thead>
@@ -138,6 +155,9 @@ export const AuditPage: FC<AuditPageProps> = (props) => {
                   </td>
                   <td data-label="Actor">{actorText(entry)}</td>
                   <td data-label="Run">{entry.operationRunId ? <a href={consolePaths.run(entry.operationRunId)}>{entry.operationRunId}</a> : '—'}</td>
+                  <td data-label="Details">
+                    {detailsOf(entry.context).length === 0 ? '—' : detailsOf(entry.context).map((line) => <div>{line}</div>)}
+                  </td>
                   <td data-label="Hash">
                     <Hash hash={entry.hash} />
                   </td>
