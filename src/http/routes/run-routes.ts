@@ -256,9 +256,11 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const json = await runs.readJson(id)
     if (json !== null) return c.body(json, 200, JSON_CONTENT)
-    // The run may be in the event store but not yet projected: wait only if it exists there.
-    const { revision } = await deps.log.read(streams.run(id))
-    const run = revision === null ? null : await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })
+    // The run may be in the event store but not yet projected: wait only if it exists there, and past the
+    // wait (the projector stopped or far behind) answer it from its own stream, as `/state` does: a run the
+    // service accepted is never "unknown".
+    const { events } = await deps.log.read(streams.run(id))
+    const run = events.length === 0 ? null : ((await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })) ?? runResourceAt(events))
     if (!run) throw new NotFoundError('run', id)
     return c.json(run)
   })
@@ -284,7 +286,13 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const query = input.query()
     const page = await listRunTenants(deps.sql, id, query)
-    if (page.items.length === 0 && !(await getRun(deps.sql, id))) throw new NotFoundError('run', id)
+    if (page.items.length === 0 && !(await getRun(deps.sql, id))) {
+      // In the event store but not projected yet (the projector stopped or behind): not unknown, not yet readable.
+      if ((await deps.log.read(streams.run(id), { maxCount: 1 })).events.length > 0) {
+        throw new HttpProblem(503, `run ${id} is not in the read model yet (it is catching up); retry shortly`, {}, { 'Retry-After': '2' })
+      }
+      throw new NotFoundError('run', id)
+    }
     return c.json(page)
   })
 
@@ -304,7 +312,8 @@ export function runRoutes(deps: RevertRunDeps) {
       const state = await command(c.get('actor'), id, await input.body())
       // The command is recorded: answer with the run as projected by now, even if the projection lags.
       const run = await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS, until: (projected) => showsRunState(projected, state) })
-      return c.json(run ?? { id, status: state.status }, status)
+      // Not in the read model at all (the projector stopped): the run from its stream, as GET answers it.
+      return c.json(run ?? runResourceAt((await deps.log.read(streams.run(id))).events) ?? { id, status: state.status }, status)
     })
   }
   serveControl(pauseRunRoute, 202, (actor, id, body) => pauseRun(deps, actor, id, { reason: body.reason ?? null }))
