@@ -1,8 +1,8 @@
 import { describeFailure } from './commands/run/failure-message.js'
 import { ConfigError, loadConfig } from './config.js'
 import { DataDirInUseError } from './db/data-dir-lock.js'
-import { existsSync } from 'node:fs'
-import { composeService, demoCredentialsFile } from './composition.js'
+import { composeService } from './composition.js'
+import { startupBanner } from './startup-banner.js'
 import { createLogger } from './logger.js'
 import { keepCreatedFilesPrivate } from './private-files.js'
 
@@ -24,33 +24,7 @@ async function main(): Promise<void> {
     logger.warn('OPS_BOOTSTRAP_ADMIN_PASSWORD is shorter than 12 characters; change it after the first login')
   }
   const service = await composeService(config, logger)
-  const url = `http://localhost:${service.port}`
-  const lines = [
-    `runbook control plane (${config.ROLE}) listening on ${url}`,
-    `  database: ${service.db.kind === 'embedded' ? `embedded PostgreSQL in ${config.DATA_DIR}` : 'PostgreSQL'}; ` +
-      `event store: ${config.EVENTSTORE_URL ? 'EventStoreDB' : 'in the database'}; queue: ${config.NATS_URL ? 'NATS JetStream' : 'in-process'}`,
-  ]
-  if (service.demoSeeded) lines.push('  demo data seeded (tenants and findings)')
-  if (config.ROLE === 'all' || config.ROLE === 'api') lines.push(`  operator console: ${url}/system (log in with the operator below)`)
-  if (service.bootstrapAdminCreated && config.OPS_BOOTSTRAP_ADMIN_EMAIL) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
-  const demo = service.demoCredentials
-  if (demo) {
-    lines.push(
-      `  demo operator created: ${demo.email} / ${demo.password}   (also saved in ${demo.file})`,
-      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
-      `                  -d '{"email":"${demo.email}","password":"${demo.password}"}'`,
-    )
-  } else if (config.OPS_BOOTSTRAP_ADMIN_EMAIL) {
-    lines.push(
-      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
-      `                  -d '{"email":"${config.OPS_BOOTSTRAP_ADMIN_EMAIL}","password":"<OPS_BOOTSTRAP_ADMIN_PASSWORD>"}'`,
-    )
-  } else if (config.demoSeed && existsSync(demoCredentialsFile(config))) {
-    lines.push(`  demo operator credentials: see ${demoCredentialsFile(config)}`)
-  } else {
-    lines.push('  no operator configured: set OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD to create the first one')
-  }
-  console.log(lines.join('\n'))
+  console.log(startupBanner(config, service).join('\n'))
 
   let closing = false
   const shutdown = (signal: string) => {
