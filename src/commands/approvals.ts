@@ -1,4 +1,5 @@
 import { capabilities } from '../auth/capabilities.js'
+import { hiddenCharacterProblems } from './visible-text.js'
 import { streams, type ApprovalPolicy, type DomainEvent, type EventMetadata, type RunScope } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
 import { initiatorOf, requireCapabilities, type Actor } from './actor.js'
@@ -67,6 +68,8 @@ export async function approveRun(deps: RunAccessDeps, actor: Actor, runId: strin
   await requireApprovalAccess(deps, actor, runId)
   const comment = input.comment?.trim() || null
   if (comment && [...comment].length > 500) throw new ValidationError([{ field: 'comment', message: 'must be at most 500 characters' }])
+  const hidden = hiddenCharacterProblems('comment', comment, 'text')
+  if (hidden.length > 0) throw new ValidationError(hidden)
   const halted = (await loadHalt(deps.log)).halted
   const context = { correlationId: runId, causationId: null, initiator: initiatorOf(actor) }
   const command = { type: 'ApproveRun' as const, operatorId: actor.operatorId, comment, halted, at: new Date().toISOString() }

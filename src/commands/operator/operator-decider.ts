@@ -1,4 +1,5 @@
 import { capabilities as base } from '../../auth/capabilities.js'
+import { hiddenCharacterProblems } from '../visible-text.js'
 import type { DomainEvent } from '../../events/index.js'
 import { ConflictError, ForbiddenError, ValidationError, type FieldProblem } from '../errors.js'
 
@@ -44,7 +45,8 @@ function capabilityProblems(wanted: readonly string[], known: readonly string[])
 function nameProblems(name: string | undefined): FieldProblem[] {
   if (name === undefined) return []
   const length = [...name.trim()].length
-  return length < 1 || length > 200 ? [{ field: 'name', message: 'must be 1 to 200 characters' }] : []
+  if (length < 1 || length > 200) return [{ field: 'name', message: 'must be 1 to 200 characters' }]
+  return hiddenCharacterProblems('name', name, 'name')
 }
 
 export function decideCreateOperator(command: {
@@ -59,7 +61,7 @@ export function decideCreateOperator(command: {
 }): DomainEvent[] {
   const email = command.email.trim().toLowerCase()
   const problems = [
-    ...(/^[^\s@]+@[^\s@]+$/.test(email) ? [] : [{ field: 'email', message: 'must be an email address' }]),
+    ...(/^[^\s@]+@[^\s@]+$/.test(email) ? hiddenCharacterProblems('email', email, 'email') : [{ field: 'email', message: 'must be an email address' }]),
     ...nameProblems(command.name),
     ...passwordProblems(command.password, email),
     ...capabilityProblems(command.capabilities, command.knownCapabilities),

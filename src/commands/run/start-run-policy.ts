@@ -1,4 +1,5 @@
 import type { RunReason, RunScope } from '../../events/index.js'
+import { hiddenCharacterProblems } from '../visible-text.js'
 import { capabilities } from '../../auth/capabilities.js'
 import { requireCapabilities } from '../actor.js'
 import { ValidationError, type FieldProblem } from '../errors.js'
@@ -53,7 +54,7 @@ export function reasonProblems(reason: { code: string; text: string } | null, re
   const length = [...reason.text.trim()].length
   if (length < REASON_TEXT_MIN || length > REASON_TEXT_MAX) {
     problems.push({ field: 'reason.text', message: `must be ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters (got ${length})` })
-  }
+  } else problems.push(...hiddenCharacterProblems('reason.text', reason.text, 'text'))
   return problems
 }
 

@@ -25,6 +25,18 @@ describe('operator decider (SPEC §10)', () => {
     expect((bad as ValidationError).fields.map((f) => f.field).sort()).toEqual(['capabilities', 'email', 'name', 'password'])
   })
 
+  it('refuses an email or a name with characters that do not show: a lookalike of another operator cannot be made', () => {
+    const create = (email: string, name = 'Bo') => () =>
+      decideCreateOperator({ id: 'x', email, name, password: 'a long enough secret', capabilities: [], isBreakGlass: false, knownCapabilities: known, at })
+    for (const email of ['admin\u200b@demo.local', 'admin\u200d@demo.local', 'adm\u202ein@demo.local', 'esc\u001b[2J@ops.test', 'a\u00ad@ops.test']) {
+      expect((thrown(create(email)) as ValidationError).fields, JSON.stringify(email)).toEqual([{ field: 'email', message: 'must not contain control, bidirectional or invisible characters' }])
+    }
+    for (const name of ['Bootstrap\u200b administrator', 'Esc\u001b[31mRED\u0007', 'Bo\nBo']) {
+      expect((thrown(create('bo@ops.test', name)) as ValidationError).fields.map((f) => f.field), JSON.stringify(name)).toEqual(['name'])
+    }
+    expect(create('bo@ops.test', 'Zoë Müller-Łukasz')()).toHaveLength(1)
+  })
+
   it('passwords have 12 to 200 characters and are not the email', () => {
     expect(passwordProblems('x'.repeat(11), 'a@b.c')).toHaveLength(1)
     expect(passwordProblems('x'.repeat(201), 'a@b.c')).toHaveLength(1)

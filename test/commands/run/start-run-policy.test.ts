@@ -95,6 +95,15 @@ describe('start-run policy: reason', () => {
     expect(withText(0)).toEqual(['reason.text'])
   })
 
+  it('shows what it says: no control, bidirectional or zero-width character; line breaks and tabs allowed', () => {
+    const withText = (text: string) => problemFields({ reason: { code: 'INCIDENT', text } })
+    for (const hidden of ['\u202e', '\u200b', '\u2066', '\u200f', '\u001b', '\u0007', '\u0085', '\ufeff']) {
+      expect(withText(`restore the ${hidden}findings`), JSON.stringify(hidden)).toEqual(['reason.text'])
+    }
+    expect(withText('restore the findings\nafter the import\tfailed\r\n')).toEqual([])
+    expect(withText('restore the findings 👩‍👩‍👧 (joiners are fine)')).toEqual([])
+  })
+
   it('does not let blanks make up the minimum length', () => {
     expect(problemFields({ reason: { code: 'INCIDENT', text: '   abc    ' } })).toEqual(['reason.text'])
   })
