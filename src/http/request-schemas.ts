@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './schemas/decimal-query.js'
 import { reasonCodeSchema, runScopeSchema, runSourceSchema } from '../events/index.js'
 
 /**
@@ -106,12 +107,12 @@ export const revertBodySchema = z
 
 export const preflightPlanQuerySchema = z.object({
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimal(z.number().int().min(1).max(200)).default(50),
 })
 
 export const tenantQuerySchema = z.object({
   q: z.string().max(200).optional().meta({ description: 'Case-insensitive substring of the tenant name.' }),
-  limit: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'Tenants a page (1–1000, default 1000).' }),
+  limit: decimal(z.number().int().min(1).max(1000)).optional().meta({ description: 'Tenants a page (1–1000, default 1000).' }),
   cursor: z.string().max(20_000).optional().meta({ description: 'The `nextCursor` of the page before.' }),
 })
 

@@ -117,6 +117,8 @@ describe(`OpenAPI document: ${service.name}`, () => {
 
     const runsQuery = operation('get', '/api/runs').parameters.filter((parameter: any) => parameter.in === 'query')
     expect(runsQuery.map((parameter: any) => parameter.name)).toEqual(['status', 'outcome', 'runbook', 'tenantId', 'cursor', 'limit'])
+    // Numbers in queries are documented as the integers they are (read from decimal digits only).
+    expect(runsQuery.find((parameter: any) => parameter.name === 'limit').schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 200 })
     const runId = operation('get', '/api/runs/{id}').parameters.find((parameter: any) => parameter.name === 'id')
     expect(runId).toMatchObject({ in: 'path', required: true, schema: { pattern: expect.any(String) } })
     const credentials = resolve(operation('post', '/api/auth/tokens').requestBody.content['application/json'].schema)

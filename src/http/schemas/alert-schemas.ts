@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './decimal-query.js'
 import type { AlertDeliveryView } from '../../alerts/alert-queries.js'
 import type { AlertDestinationView } from '../../commands/alert-destinations.js'
 import type { SameKeys } from './read-side-shape.js'
@@ -41,7 +42,7 @@ export const alertDeliveriesQuerySchema = z.object({
   status: deliveryStatus.optional().meta({ description: '`recorded` (not delivered yet, retried), `delivered` or `failed`.' }),
   runId: z.string().max(100).optional().meta({ description: 'Only the deliveries of alerts about this run.' }),
   cursor: z.string().max(1000).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimal(z.number().int().min(1).max(200)).default(50),
 })
 
 export const alertDeliverySchema = z

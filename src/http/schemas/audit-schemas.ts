@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './decimal-query.js'
 import type { AuditChainVerification } from '../../projections/audit-chain.js'
 import type { AuditEntry } from '../../projections/queries.js'
 import type { SameKeys } from './read-side-shape.js'
@@ -15,7 +16,7 @@ export const auditQuerySchema = z.object({
     .meta({ description: "Only entries whose actor is this operator: their id, or their email (any case)." }),
   runId: z.string().min(1).max(64).optional().meta({ description: 'Only entries about this run (`operationRunId`).' }),
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimal(z.number().int().min(1).max(200)).default(50),
 })
 
 export const auditPageSchema = z

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './decimal-query.js'
 import { eventMetadataSchema } from '../../events/index.js'
 
 /**
@@ -46,11 +47,7 @@ export const EVENTS_PAGE_MAX = 200
 
 export const listEventsQuerySchema = z.object({
   after: eventCursorSchema.optional(),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(EVENTS_PAGE_MAX)
+  limit: decimal(z.number().int().min(1).max(EVENTS_PAGE_MAX))
     .default(EVENTS_PAGE_DEFAULT)
     .meta({ description: `Events per page (JSON), ${EVENTS_PAGE_DEFAULT} by default. Ignored by the NDJSON answer, which streams every event after \`after\`.` }),
 })

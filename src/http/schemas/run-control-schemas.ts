@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './decimal-query.js'
 import { tenantIdSchema } from '../../events/index.js'
 import type { HaltView } from '../../commands/halt.js'
 import { RUN_TENANT_STATUSES, type RunTenant } from '../../projections/queries.js'
@@ -11,7 +12,7 @@ const instant = z.iso.datetime()
 export const runTenantsQuerySchema = z.object({
   status: z.enum(RUN_TENANT_STATUSES).optional(),
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimal(z.number().int().min(1).max(200)).default(50),
 })
 
 const runTenantSchema = z.object({

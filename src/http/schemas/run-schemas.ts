@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decimal } from './decimal-query.js'
 import { runOutcomeSchema, runStatusSchema } from '../../events/index.js'
 import { eventItemSchema } from './event-schemas.js'
 import type { RunDetail, RunSummary } from '../../projections/queries.js'
@@ -16,11 +17,7 @@ export const runIdParamsSchema = z.object({ id: runIdSchema })
 
 /** SPEC §12: `revision=N` counts the run's events; the event listed with `revision: r` is the (r+1)-th. */
 export const runStateQuerySchema = z.object({
-  revision: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(Number.MAX_SAFE_INTEGER)
+  revision: decimal(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER))
     .optional()
     .meta({
       description:
@@ -34,9 +31,9 @@ export const listRunsQuerySchema = z.object({
   status: runStatusSchema.optional(),
   outcome: runOutcomeSchema.optional(),
   runbook: z.string().max(200).optional().meta({ description: 'A runbook key.' }),
-  tenantId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  tenantId: decimal(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).optional(),
   cursor: z.string().max(500).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: decimal(z.number().int().min(1).max(200)).default(50),
 })
 
 const instant = z.iso.datetime()
