@@ -39,8 +39,8 @@ export async function revertRun(deps: RevertRunDeps, actor: Actor, revertedRunId
   // Putting back what a runbook changed is a repair of its data: the capabilities of controlling its runs.
   requireCapabilities(actor, runControlCapabilities(deps.catalog, runbook.key))
   const problems: FieldProblem[] = []
-  // Surrounding blanks are not a different answer (a console field, a terminal line).
-  if (input.confirmation.trim() !== revertConfirmation(revertedRunId)) {
+  // Exactly, as a start's confirmation is the runbook key exactly: what the operator typed is what they confirmed.
+  if (input.confirmation !== revertConfirmation(revertedRunId)) {
     problems.push({ field: 'confirmation', message: `must be exactly "${revertConfirmation(revertedRunId)}"` })
   }
   problems.push(...reasonProblems(input.reason, 'a revert'))

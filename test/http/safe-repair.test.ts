@@ -96,7 +96,9 @@ describe.each(serviceFlavours())('safe repair over the API: $name', (flavour) =>
     const approver = await api.operatorToken(['platform.ops.view', 'platform.runbooks.view', 'platform.runbooks.approve', 'platform.runbooks.findings.lifecycle_backfill'])
     expect((await api.request('PUT', '/api/settings/approvals', { token: admin, json: { required: 'all' } })).status).toBe(200)
     try {
-      const asked = await revert(original.id, { confirmation: ` revert ${original.id} `, reason: REASON })
+      // The confirmation is exact, as a start's: blanks around it are another text.
+      expectProblem(await revert(original.id, { confirmation: ` revert ${original.id} `, reason: REASON }), 422, 'confirmation')
+      const asked = await revert(original.id, { confirmation: `revert ${original.id}`, reason: REASON })
       expect(asked.status, asked.text).toBe(202)
       expect(asked.body.status).toBe('awaiting_approval')
       const images = await readBeforeImages(api.sql, original.id)

@@ -45,10 +45,13 @@ export function unsafeRevertProblems(values: RevertFormValues): FieldProblem[] {
   return findUnsafeText(values).map((field) => ({ field: fields[field] ?? field, message: 'contains characters that cannot be stored' }))
 }
 
-/** The form as revertRun's input: no reason when both fields are empty (the command says it is required). */
+/**
+ * The form as revertRun's input: no reason when both fields are empty (the command says it is required); the
+ * typed confirmation without the blanks a form field picks up, as the console's cancel and retry forms send theirs.
+ */
 export function revertInputOf(values: RevertFormValues) {
   const reason = values.reasonCode === '' && values.reasonText.trim() === '' ? null : { code: values.reasonCode, text: values.reasonText }
-  return { confirmation: values.confirmation, reason, source: 'system_ui' as const }
+  return { confirmation: values.confirmation.trim(), reason, source: 'system_ui' as const }
 }
 
 /**
