@@ -111,9 +111,9 @@ describe('console run page: revert (SPEC §11)', () => {
     expect(offersRevert(completed, '01JREVERTRUNXXXXXXXXXXXXXX', { outcome: 'succeeded' }, true)).toBe(false)
   })
 
-  it('reads the form as revertRun input: confirmation as typed (revertRun judges it), no reason when both fields are empty, source system_ui', () => {
+  it('reads the form as revertRun input: confirmation as typed without its blanks (revertRun judges it), no reason when both fields are empty, source system_ui', () => {
     expect(revertInputOf(readRevertForm({ confirmation: ' revert X ', reasonCode: '', reasonText: ' ' }))).toEqual({
-      confirmation: ' revert X ',
+      confirmation: 'revert X',
       reason: null,
       source: 'system_ui',
     })
