@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
+import { TOKEN_PREFIX } from '../auth/operator-store.js'
 
 /**
  * One structured line per request: method, path, status, duration. Never headers, bodies or query
@@ -15,6 +16,9 @@ export function requestLog(logger: Logger): MiddlewareHandler {
   }
 }
 
+/** Something shaped like one of our tokens, put in a path by mistake (`DELETE /api/auth/tokens/rcp_…`). */
+const TOKEN_IN_PATH = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9_-]{16,}`, 'g')
+
 function lineOf(method: string, path: string, status: number, started: number) {
-  return { method, path, status, ms: Math.round(performance.now() - started) }
+  return { method, path: path.replace(TOKEN_IN_PATH, `${TOKEN_PREFIX}(redacted)`), status, ms: Math.round(performance.now() - started) }
 }

@@ -102,6 +102,14 @@ describe('request log', () => {
     expect(JSON.stringify(lines)).not.toContain('secret')
   })
 
+  it('never writes a token put in the path by mistake', async () => {
+    const { app, lines } = logged('info')
+    const token = `rcp_${'Kny0_-'.repeat(7)}a`
+    await app.request(`/api/auth/tokens/${token}`)
+    expect(lines.map(({ path }) => path)).toEqual(['/api/auth/tokens/rcp_(redacted)'])
+    expect(JSON.stringify(lines)).not.toContain(token.slice(4))
+  })
+
   it('above info, writes the 5xx lines only', async () => {
     const { app, lines } = logged('warn')
     await app.request('/ok')
