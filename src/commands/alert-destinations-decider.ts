@@ -96,6 +96,10 @@ export type WebhookTarget =
 export function webhookTarget(raw: string, hostPolicy: WebhookHostPolicy | null): WebhookTarget {
   if (raw.length > MAX_URL_LENGTH) return { ok: false, reason: 'too_long', message: `must be at most ${MAX_URL_LENGTH} characters` }
   if (isUnsafeText(raw)) return { ok: false, reason: 'unstorable', message: UNSTORABLE }
+  // The URL parser drops tabs and line breaks: `http://h/\r\nX-Injected: 1` would be stored as another URL
+  // than the one typed. Such a URL is refused, not rewritten (blanks around it are a field's; a space inside is
+  // encoded as %20, which is what it means).
+  if (/[\u0000-\u001F\u007F]/.test(raw.trim())) return { ok: false, reason: 'not_a_url', message: 'must not contain control characters (tabs, line breaks)' }
   let url: URL
   try {
     url = new URL(raw)

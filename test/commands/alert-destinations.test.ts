@@ -128,6 +128,10 @@ describe('alert destination decider', () => {
     expect(reason('ftp://hooks.example.com/x')).toBe('scheme')
     expect(reason('https://evil.test/x')).toBe('host')
     expect(reason('not a url')).toBe('not_a_url')
+    // Line breaks and tabs the parser would drop in silence: refused, not rewritten into another URL.
+    expect(reason('https://hooks.example.com/\r\nX-Injected: 1')).toBe('not_a_url')
+    expect(reason('https://hooks.example.com/a\tb')).toBe('not_a_url')
+    expect(reason(' https://hooks.example.com/x ')).toBe('https://hooks.example.com/x')
     expect(reason('https://hooks.example.com/\u0000')).toBe('unstorable')
     expect(reason(`https://hooks.example.com/${'x'.repeat(2048)}`)).toBe('too_long')
   })
