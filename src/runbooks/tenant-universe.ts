@@ -7,7 +7,9 @@ import { InvalidCursorError } from '../projections/queries.js'
  * `archived_at is null` — the only tenants an operator can pick or a run can target.
  * postgres.js returns bigint as strings; ids here are JS numbers, as in the API's JSON: a tenant whose id or
  * workspace id is beyond 2^53 − 1 cannot be named exactly by either, so it is left out of the universe
- * (never targeted as a neighbour's id, never counted without its findings).
+ * (never targeted as a neighbour's id, never counted without its findings). So is a tenant whose id is 0 or
+ * negative (a legal `bigint`): every id the API and the events take is positive, and such a tenant, listed
+ * and counted but never targetable, made every all-tenants start refuse.
  */
 
 type SqlClient = Sql | TransactionSql
@@ -17,7 +19,8 @@ const LARGEST_NAMEABLE_ID = Number.MAX_SAFE_INTEGER
 
 /** The universe's rule, as a condition on `tenants` (one table in the statement: columns unqualified). */
 function inUniverse(sql: SqlClient) {
-  return sql`is_platform = false and archived_at is null and id <= ${LARGEST_NAMEABLE_ID}::bigint and workspace_id <= ${LARGEST_NAMEABLE_ID}::bigint`
+  return sql`is_platform = false and archived_at is null and id between 1 and ${LARGEST_NAMEABLE_ID}::bigint
+    and workspace_id between ${-LARGEST_NAMEABLE_ID}::bigint and ${LARGEST_NAMEABLE_ID}::bigint`
 }
 
 export interface UniverseTenant {
