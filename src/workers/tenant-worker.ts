@@ -97,9 +97,6 @@ type Attempt =
   | { kind: 'gate'; decision: Exclude<RepairDecision, { action: 'repair' }>; haltEventId: string | null }
   | { kind: 'no_slot' }
 
-/** A tenant of a shared job that another run (or a stalled worker) holds: handed to a job of its own. */
-type HandedOff = { kind: 'handed_off' }
-
 /**
  * job → runbook → TenantProcessed. Under the tenant's lock and the run's shared lock, the repair asks the
  * run's current state (pause, cancel, halt, limits) inside its own transaction, takes one of the run's
@@ -205,14 +202,7 @@ export class TenantWorker {
         if (results.failed) break
         const task = taskOf(job, tenantId)
         at.tenantId = tenantId
-        // Only a tenant with others after it is handed off: the last one's wait holds up nobody.
-        const handOff = index < tenantIds.length - 1 ? () => this.handOff(job, tenantId) : null
-        const attempt = await this.attemptRetrying(task, firstAttempt, delivery, results, at, handOff)
-        if (attempt.kind === 'handed_off') {
-          // The tenants after it are at their first attempt, whichever delivery this is.
-          firstAttempt = 1
-          continue
-        }
+        const attempt = await this.attemptRetrying(task, firstAttempt, delivery, results, at)
         if (attempt.kind === 'stored' && !attempt.earlier) firstAttempt = 1
         if (attempt.kind === 'stored') {
           results.add(outcomeOf(job, tenantId, attempt.stored))
@@ -241,9 +231,7 @@ export class TenantWorker {
 
   /**
    * A tenant of a shared job: attempts until one is stored, refused or finds no slot, its failed attempts
-   * retried in place after the policy's pause (what the job repaired so far is recorded meanwhile). A tenant
-   * held by another transaction (another run's repair, a worker that stalled in one) is given `handOff`,
-   * when there is one, instead of being waited for in place: the job's other tenants go on meanwhile.
+   * retried in place after the policy's pause (what the job repaired so far is recorded meanwhile).
    */
   private async attemptRetrying(
     task: TenantTask,
@@ -251,8 +239,7 @@ export class TenantWorker {
     delivery: JobDelivery<TenantJob>,
     results: SharedJobResults,
     at: JobProgress,
-    handOff: (() => Promise<void>) | null,
-  ): Promise<Attempt | HandedOff> {
+  ): Promise<Attempt> {
     const log = this.jobLogger(delivery.job, task.tenantId, delivery)
     for (let attempt = firstAttempt; ; attempt++) {
       const repair: { startedAt: string | null } = { startedAt: null }
@@ -262,11 +249,6 @@ export class TenantWorker {
       } catch (error) {
         const after = await this.afterFailure(task, error, { attempt, startedAt: repair.startedAt }, log, at)
         if (!('retryAfterMs' in after)) return after
-        if (after.waitsForLock && handOff) {
-          at.step = 'hand off'
-          await handOff()
-          return { kind: 'handed_off' }
-        }
         at.step = 'wait to retry'
         await results.recordAll()
         await new Promise((resolve) => setTimeout(resolve, after.retryAfterMs))
@@ -284,7 +266,7 @@ export class TenantWorker {
     attempt: { attempt: number; startedAt: string | null },
     log: Logger,
     at: JobProgress,
-  ): Promise<{ retryAfterMs: number; waitsForLock: boolean } | Attempt> {
+  ): Promise<{ retryAfterMs: number } | Attempt> {
     const failure = classifyFailure(error)
     const kind = failureKindOf(failure)
     if (kind) {
@@ -293,7 +275,7 @@ export class TenantWorker {
       const next = retryAfterFailure(kind, failedSoFar, this.options)
       if (next.retry) {
         log.warn({ reasonCode: failure.reasonCode, failedSoFar }, 'tenant attempt failed; will retry')
-        return { retryAfterMs: next.delayMs, waitsForLock: kind === 'lock_wait' }
+        return { retryAfterMs: next.delayMs }
       }
     }
     log.warn({ reasonCode: failure.reasonCode }, 'tenant failed for good')
@@ -307,16 +289,6 @@ export class TenantWorker {
    * is published again after a pause and this delivery acked, so waiting for a slot never uses up the
    * queue's deliveries.
    */
-  /**
-   * A tenant of a shared job waiting for a lock, published as a job of its own (retried through the queue by
-   * the same policy, its lock waits counted where they were). Were this delivery redelivered, the tenant
-   * would be in two jobs: the gate's stored result makes the second a no-op, as for any repeated job.
-   */
-  private async handOff(job: TenantJob, tenantId: number): Promise<void> {
-    const alone: TenantJob = { ...job, tenantIds: [tenantId] }
-    await this.deps.queue.publish(alone, jobDedupeId(alone, `lock-wait:${randomUUID()}`))
-  }
-
   private async offerAgain(delivery: JobDelivery<TenantJob>, rest: TenantJob): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.options.slotWaitMs))
     await this.deps.queue.publish(rest, jobDedupeId(rest, `slot-wait:${randomUUID()}`))

@@ -2,7 +2,7 @@ import { streams } from '../../src/events/streams.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { cancelRun, changeRunLimits, pauseRun } from '../../src/commands/run-control.js'
 import { loadRun } from '../../src/commands/run-execution.js'
-import { runSlotLockPrefix, tenantRepairLockName } from '../../src/db/advisory-locks.js'
+import { runSlotLockPrefix } from '../../src/db/advisory-locks.js'
 import type { TenantJob } from '../../src/queue/job-queue.js'
 import type { Runbook } from '../../src/runbooks/runbook.js'
 import { EventLog } from '../../src/store/event-log.js'
@@ -305,54 +305,6 @@ describe.runIf(TEST_POSTGRES_URL)('shared jobs with repairs in flight (PostgreSQ
     const state = await loadRun(bed.log, runId)
     expect(state.status === 'completed' && state.outcome).toBe('cancelled')
     expect(state.status === 'completed' && [...state.results.keys()]).toEqual([tenants.mixed])
-  })
-
-  it('a tenant another transaction holds is handed to a job of its own; the job goes on with the others at once', async () => {
-    const { runId } = await runningRun()
-    const runbook = countingRunbook()
-    const queue = new LosingJobQueue()
-    const worker = new TenantWorker(
-      { sql: bed.sql, log: bed.log, logIn: (tx) => new EventLog(bed.store.readingIn(tx)), queue, logger: bed.logger, catalog: { find: () => runbook } },
-      { retryDelayMs: 5, slotWaitMs: 7, lockWaitMs: 50 },
-    )
-    // Another run's repair (or a worker stalled in one) holds the first tenant.
-    const held = await holdAdvisoryLock(bed.sql, tenantRepairLockName(tenants.mixed))
-    try {
-      const job = fakeDelivery(sharedJob(runId), 1)
-      await worker.handle(job.delivery)
-      expect(job.settled).toEqual([{ kind: 'ack' }])
-      expect(runbook.executions).toEqual([tenants.clean, tenants.invalid])
-      expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual([tenants.clean, tenants.invalid])
-      expect(queue.lost.map((l) => l.job)).toEqual([sharedJob(runId, [tenants.mixed])])
-      expect(queue.lost[0]!.dedupeId).toMatch(/:lock-wait:/)
-    } finally {
-      await held.release()
-    }
-    // Its own job repairs it once the lock is free.
-    const alone = fakeDelivery(queue.lost[0]!.job, 1)
-    await worker.handle(alone.delivery)
-    expect(alone.settled).toEqual([{ kind: 'ack' }])
-    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId).sort()).toEqual([...all].sort())
-  })
-
-  it('the last tenant of a shared job is waited for in place (nobody waits behind it)', async () => {
-    const { runId } = await runningRun()
-    const runbook = countingRunbook()
-    const queue = new LosingJobQueue()
-    const worker = new TenantWorker(
-      { sql: bed.sql, log: bed.log, logIn: (tx) => new EventLog(bed.store.readingIn(tx)), queue, logger: bed.logger, catalog: { find: () => runbook } },
-      { retryDelayMs: 5, slotWaitMs: 7, lockWaitMs: 50 },
-    )
-    const held = await holdAdvisoryLock(bed.sql, tenantRepairLockName(tenants.invalid))
-    const job = fakeDelivery(sharedJob(runId), 1)
-    const handled = worker.handle(job.delivery)
-    await waitFor(async () => (await tenantProcessedEvents(bed.log, runId)).length === 2, 20_000, 'the two free tenants recorded')
-    expect(job.settled).toEqual([])
-    await held.release()
-    await handled
-    expect(job.settled).toEqual([{ kind: 'ack' }])
-    expect(queue.lost).toEqual([])
-    expect((await tenantProcessedEvents(bed.log, runId)).map((p) => p.tenantId)).toEqual(all)
   })
 
   it('a shared job without a free slot offers again what is left of it, after recording what it repaired', async () => {
