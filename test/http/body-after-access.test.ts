@@ -90,6 +90,9 @@ describe('the body is read only after the access checks', () => {
       const form = 'application/x-www-form-urlencoded'
       expect(await answerToUnfinishedBody(startPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
       expect(await answerToUnfinishedBody(haltPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
+      // The page script's preflight: the runbook's own capability (404 for an unknown runbook) before the body.
+      expect(await answerToUnfinishedBody('/system/ops/runbooks/findings.lifecycle.backfill/preflight', cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
+      expect(await answerToUnfinishedBody('/system/ops/runbooks/no.such.runbook/preflight', cookieHeader(viewer), form)).toBe('HTTP/1.1 404 Not Found')
       // An approval's access (the run, then the right to decide it) is checked before its form too.
       expect(await answerToUnfinishedBody('/system/ops/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', cookieHeader(viewer), form)).toBe('HTTP/1.1 404 Not Found')
     })

@@ -19,7 +19,7 @@ import { consolePaths, type ConsoleEnv } from '../console-env.js'
 import { parameterFormOf } from '../parameter-form.js'
 import { RunbooksPage, type CatalogEntry, type StartAttempt } from '../pages/runbooks-page.js'
 import { htmlPage, nonceOf, viewerOf } from '../render.js'
-import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleCsrf, requireConsoleSession } from '../session-guard.js'
+import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleSession } from '../session-guard.js'
 import { emptyStartForm, readStartForm, toStartRunInput } from '../start-form.js'
 import { tenantNamesOf } from '../tenant-reference.js'
 import { readFormBody } from '../csrf.js'
@@ -105,11 +105,12 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       '/runbooks/:key/preflight',
       requireConsoleSession(deps, 'data'),
       requireConsoleCapability('data', capabilities.runbooksView),
-      requireConsoleCsrf('data'),
       async (c) => {
         try {
           // The runbook's own capability (404 for an unknown runbook) before the body is read, as the API's route.
           requireCapabilities(c.get('actor'), [requireRunbook(deps.catalog, c.req.param('key')).requiredCapability])
+          const forged = await csrfRefusal(c, 'data')
+          if (forged) return forged
           const body = await readJsonBody(c, preflightBodySchema)
           const result = await preflightRunbook(deps, c.get('actor'), {
             runbookKey: c.req.param('key'),
