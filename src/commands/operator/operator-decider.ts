@@ -46,7 +46,8 @@ function nameProblems(name: string | undefined): FieldProblem[] {
   if (name === undefined) return []
   const length = [...name.trim()].length
   if (length < 1 || length > 200) return [{ field: 'name', message: 'must be 1 to 200 characters' }]
-  return hiddenCharacterProblems('name', name, 'name')
+  // As stored: trimmed (a blank typed around it is not part of it).
+  return hiddenCharacterProblems('name', name.trim(), 'name')
 }
 
 export function decideCreateOperator(command: {
@@ -94,7 +95,8 @@ export function decideUpdateOperator(
   const { changes } = command
   const self = command.actorId === state.id
   const problems = [
-    ...nameProblems(changes.name),
+    // Only a name that changes is judged: a form sends the name whole, and one stored before a rule came is kept.
+    ...nameProblems(changes.name !== undefined && changes.name.trim() !== state.name ? changes.name : undefined),
     ...(changes.capabilities ? capabilityProblems(changes.capabilities, command.knownCapabilities) : []),
   ]
   if (problems.length > 0) throw new ValidationError(problems)

@@ -31,10 +31,17 @@ describe('operator decider (SPEC §10)', () => {
     for (const email of ['admin\u200b@demo.local', 'admin\u200d@demo.local', 'adm\u202ein@demo.local', 'esc\u001b[2J@ops.test', 'a\u00ad@ops.test']) {
       expect((thrown(create(email)) as ValidationError).fields, JSON.stringify(email)).toEqual([{ field: 'email', message: 'must not contain control, bidirectional or invisible characters' }])
     }
-    for (const name of ['Bootstrap\u200b administrator', 'Esc\u001b[31mRED\u0007', 'Bo\nBo']) {
+    for (const name of ['Bootstrap\u200b administrator', 'Esc\u001b[31mRED\u0007', 'Bo\nBo', 'Bo\u2028Bo', 'Bo\u{e0041}']) {
       expect((thrown(create('bo@ops.test', name)) as ValidationError).fields.map((f) => f.field), JSON.stringify(name)).toEqual(['name'])
     }
     expect(create('bo@ops.test', 'Zoë Müller-Łukasz')()).toHaveLength(1)
+    expect(create('bo@ops.test', 'Bo\t')()).toHaveLength(1)
+  })
+
+  it('judges a name only when it changes: an operator named before the rule keeps it through other changes', () => {
+    const named: OperatorState = { ...manager, name: 'Old\u00adName' }
+    expect(update(named, { name: 'Old\u00adName', capabilities: ['platform.ops.view', 'platform.operators.manage', 'platform.runbooks.view'] }).map((e) => e.type)).toEqual(['OperatorCapabilitiesChanged'])
+    expect((thrown(() => update(named, { name: 'New\u200bName' })) as ValidationError).fields.map((f) => f.field)).toEqual(['name'])
   })
 
   it('passwords have 12 to 200 characters and are not the email', () => {

@@ -97,7 +97,7 @@ describe('start-run policy: reason', () => {
 
   it('shows what it says: no control, bidirectional or zero-width character; line breaks and tabs allowed', () => {
     const withText = (text: string) => problemFields({ reason: { code: 'INCIDENT', text } })
-    for (const hidden of ['\u202e', '\u200b', '\u2066', '\u200f', '\u001b', '\u0007', '\u0085', '\ufeff']) {
+    for (const hidden of ['\u202e', '\u200b', '\u2066', '\u200f', '\u001b', '\u0007', '\u0085', '\ufeff', '\u{e0041}', '\u034f']) {
       expect(withText(`restore the ${hidden}findings`), JSON.stringify(hidden)).toEqual(['reason.text'])
     }
     expect(withText('restore the findings\nafter the import\tfailed\r\n')).toEqual([])
