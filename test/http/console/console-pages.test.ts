@@ -175,10 +175,16 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       const starter = await consoleLogin(service, await createConsoleOperator(service, ['platform.runbooks.view', 'platform.runbooks.run', runbookCapability]))
       const tenant = tenants.find((t) => t.name !== 'Globex Retail')!
       const started = await start({ scope: 'single_tenant', tenant: `${tenant.name} (#${tenant.id})`, confirmation: runbookKey }, starter)
-      expect(started.status).toBe(200)
-      const runId = /Run <code>([0-9A-Z]{26})<\/code> started \((queued|completed)\)/.exec(started.text)?.[1]
-      expect(runId, started.text.slice(0, 2000)).toBeDefined()
-      expect(started.text).toContain('needs the capability platform.ops.view')
+      // Redirected to the catalog (a reload does not post the start again), which says what started.
+      expect(started.status).toBe(303)
+      const location = started.headers.get('location')!
+      expect(location).toMatch(/^\/system\/ops\/runbooks\?started=[0-9A-Z]{26}&status=(queued|completed)$/)
+      const page = await get(location, starter)
+      const runId = /Run <code>([0-9A-Z]{26})<\/code> started \((queued|completed)\)/.exec(page.text)?.[1]
+      expect(runId, page.text.slice(0, 2000)).toBeDefined()
+      expect(page.text).toContain('needs the capability platform.ops.view')
+      // A made-up notice is not shown.
+      expect((await get('/system/ops/runbooks?started=<b>x</b>&status=queued', starter)).text).not.toContain('id="run-started"')
       expect((await completedRun(runId!)).context).toMatchObject({ source: 'system_ui', target_tenant_id: tenant.id })
     })
 

@@ -45,8 +45,6 @@ export interface StartAttempt {
   message?: string
   /** SPEC §11: the pinned start found the data moved beyond its tolerance (409 `PLAN_DRIFTED`); nothing started. */
   drift?: DriftReport
-  /** The run this start began, told here to an operator who may not open run pages (no `platform.ops.view`). */
-  started?: { runId: string; status: string }
 }
 
 export interface DriftReport {
@@ -67,11 +65,21 @@ export interface RunbooksPageProps {
   /** The first tenants of the universe, so the picker lists some before the operator types. */
   tenants: UniverseTenant[]
   attempt?: StartAttempt | null
+  /** The run a start began, told to an operator who may not open run pages (no `platform.ops.view`). */
+  started?: { runId: string; status: string } | null
 }
 
-export const RunbooksPage: FC<RunbooksPageProps> = ({ nonce, viewer, isBreakGlass, runbooks, tenants, attempt }) => (
+export const RunbooksPage: FC<RunbooksPageProps> = ({ nonce, viewer, isBreakGlass, runbooks, tenants, attempt, started }) => (
   <Layout title="Runbooks" nonce={nonce} viewer={viewer} current="runbooks" script={runbooksScript}>
     <h1>Runbooks</h1>
+    {started ? (
+      <div class="alert info" role="status" id="run-started">
+        <p>
+          Run <code>{started.runId}</code> started ({started.status.replaceAll('_', ' ')}). Following it needs the capability
+          platform.ops.view, which you do not hold.
+        </p>
+      </div>
+    ) : null}
     {runbooks.length === 0 ? <p>No runbooks are available.</p> : null}
     {runbooks.map((runbook, index) => (
       <RunbookCard
@@ -237,14 +245,6 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
           <p>
             An identical run is already active.{' '}
             <a href={consolePaths.run(attempt.activeRunId)}>Open the active run {attempt.activeRunId}</a>
-          </p>
-        </div>
-      ) : null}
-      {attempt?.started ? (
-        <div class="alert info" role="status">
-          <p>
-            Run <code>{attempt.started.runId}</code> started ({attempt.started.status.replaceAll('_', ' ')}). Following it needs the
-            capability platform.ops.view, which you do not hold.
           </p>
         </div>
       ) : null}

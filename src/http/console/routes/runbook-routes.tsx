@@ -61,6 +61,10 @@ function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly stri
  * The catalog page, the picker's tenant search, the preflight (JSON, for the page's script) and the start
  * form. They call the same commands as the API; the commands check the capabilities again.
  */
+const STARTED_RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
+/** The statuses a start answers with. */
+const STARTED_STATUSES = new Set(['queued', 'awaiting_approval', 'completed'])
+
 export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
   const logError = (c: Context) => (error: unknown) =>
     deps.logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled console error')
@@ -70,7 +74,12 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
    * catalog (no `platform.runbooks.view`) gets back only the form they sent: neither the other runbooks nor
    * the tenant universe, which the catalog page and the picker's search refuse them.
    */
-  const catalogPage = async (c: Context<ConsoleEnv>, attempt: StartAttempt | null, status: 200 | 409 | 422 | 423 = 200) => {
+  const catalogPage = async (
+    c: Context<ConsoleEnv>,
+    attempt: StartAttempt | null,
+    status: 200 | 409 | 422 | 423 = 200,
+    started: { runId: string; status: string } | null = null,
+  ) => {
     const actor = c.get('actor')
     const mayView = mayViewCatalog(actor.capabilities)
     const runbooks = catalogFor(deps.catalog, actor.capabilities).filter((runbook) => mayView || runbook.key === attempt?.runbookKey)
@@ -83,15 +92,20 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
         runbooks={runbooks}
         tenants={mayView ? await listUniverse(deps.sql, undefined, INITIAL_PICKER_TENANTS) : []}
         attempt={attempt}
+        started={started}
       />,
       status,
     )
   }
 
   return new Hono<ConsoleEnv>()
-    .get('/runbooks', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.runbooksView), (c) =>
-      catalogPage(c, null),
-    )
+    .get('/runbooks', requireConsoleSession(deps, 'page'), requireConsoleCapability('page', capabilities.runbooksView), (c) => {
+      // Where a start by an operator who may not view runs lands (see the start): its run id and status.
+      const runId = c.req.query('started') ?? ''
+      const status = c.req.query('status') ?? ''
+      const started = STARTED_RUN_ID.test(runId) && STARTED_STATUSES.has(status) ? { runId, status } : null
+      return catalogPage(c, null, 200, started)
+    })
     .get('/tenants', requireConsoleSession(deps, 'data'), requireConsoleCapability('data', capabilities.runbooksView), async (c) => {
       try {
         const { q } = readQuery(c, tenantQuerySchema)
@@ -165,9 +179,13 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
           // A start from the console is always `system_ui`, whatever the form sent (the API refuses that source).
           const started = await startRun(deps, c.get('actor'), { ...parsed.input, source: 'system_ui' })
           c.header('Cache-Control', 'no-store')
-          // The run page needs platform.ops.view (SPEC §6): whoever may start but not view is told here.
+          // The run page needs platform.ops.view (SPEC §6): whoever may start but not view is told on the
+          // catalog (redirected, so that a reload does not post the start again), or here without the catalog.
           if (missingCapabilities(c.get('actor').capabilities, [capabilities.opsView]).length > 0) {
-            return catalogPage(c, { runbookKey: key, values: emptyStartForm, problems: [], started: { runId: started.runId, status: started.status } })
+            if (mayViewCatalog(c.get('actor').capabilities)) {
+              return c.redirect(`${consolePaths.runbooks}?started=${started.runId}&status=${started.status}`, 303)
+            }
+            return catalogPage(c, { runbookKey: key, values: emptyStartForm, problems: [] }, 200, started)
           }
           return c.redirect(consolePaths.run(started.runId), 303)
         } catch (error) {
