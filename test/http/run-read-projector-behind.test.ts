@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serviceFlavours, testAdmin, type TestService } from '../support/service.js'
 import { consoleLogin, consoleRequest } from './console/console-client.js'
 import { runsPath } from './problem-assertions.js'
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../src/http/dependency-unavailable.js'
 
 /**
  * SPEC §7: a run the service accepted is never "unknown". With the projector stopped (or far behind), the
  * run's read model row never comes; past the bounded read-your-writes wait, `GET /api/runs/{id}` answers the
- * run from its own stream (as `/state` does), and its tenants' page says it is not readable yet (503).
+ * run from its own stream (as `/state` does), and its tenants' page, past the same wait, says it is not readable yet (503).
  */
 describe('reading a run while the projector does not project it', () => {
   let api: TestService
@@ -37,7 +38,8 @@ describe('reading a run while the projector does not project it', () => {
     expect(['queued', 'running', 'completed']).toContain(read.body.status)
     const tenants = await api.request('GET', `/api/runs/${runId}/tenants`, { token })
     expect(tenants.status).toBe(503)
-    expect(tenants.headers.get('retry-after')).toBe('2')
+    expect(tenants.headers.get('retry-after')).toBe(String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+    expect(tenants.body).toMatchObject({ status: 503, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS })
     expect(tenants.headers.get('content-type')).toMatch(/^application\/problem\+json/)
     // The console's run page alike.
     const session = await consoleLogin(api, testAdmin)

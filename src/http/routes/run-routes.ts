@@ -17,6 +17,8 @@ import { requireCapability, type AppEnv } from '../authentication.js'
 import { apiRoute, type ApiRoute } from '../openapi/api-route.js'
 import { eventItemOf } from './event-item.js'
 import { runResourceAt } from '../../projections/replayed-run.js'
+import { runNotYetProjected } from '../../projections/run-read.js'
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import { HttpProblem } from '../problem.js'
 import { serveRoute } from '../openapi/serve-route.js'
 import {
@@ -256,11 +258,7 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const json = await runs.readJson(id)
     if (json !== null) return c.body(json, 200, JSON_CONTENT)
-    // The run may be in the event store but not yet projected: wait only if it exists there, and past the
-    // wait (the projector stopped or far behind) answer it from its own stream, as `/state` does: a run the
-    // service accepted is never "unknown".
-    const { events } = await deps.log.read(streams.run(id))
-    const run = events.length === 0 ? null : ((await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })) ?? runResourceAt(events))
+    const run = await runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS)
     if (!run) throw new NotFoundError('run', id)
     return c.json(run)
   })
@@ -286,14 +284,14 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const query = input.query()
     const page = await listRunTenants(deps.sql, id, query)
-    if (page.items.length === 0 && !(await getRun(deps.sql, id))) {
-      // In the event store but not projected yet (the projector stopped or behind): not unknown, not yet readable.
-      if ((await deps.log.read(streams.run(id), { maxCount: 1 })).events.length > 0) {
-        throw new HttpProblem(503, `run ${id} is not in the read model yet (it is catching up); retry shortly`, {}, { 'Retry-After': '2' })
-      }
-      throw new NotFoundError('run', id)
-    }
-    return c.json(page)
+    if (page.items.length > 0 || (await getRun(deps.sql, id))) return c.json(page)
+    // In the event store but not projected yet: waited for as `GET /api/runs/{id}` waits; past the wait (the
+    // projector stopped or far behind) not unknown, but not readable yet either.
+    if ((await deps.log.read(streams.run(id), { maxCount: 1 })).events.length === 0) throw new NotFoundError('run', id)
+    if (await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })) return c.json(await listRunTenants(deps.sql, id, query))
+    throw new HttpProblem(503, `run ${id} is not in the read model yet (it is catching up); retry shortly`, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS }, {
+      'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+    })
   })
 
   /**

@@ -61,7 +61,7 @@ import {
   type ControlAttempt,
 } from '../run-controls.js'
 import { runProgress, type ControlNote } from '../run-progress.js'
-import { runResourceAt } from '../../../projections/replayed-run.js'
+import { runNotYetProjected } from '../../../projections/run-read.js'
 import { eventsBeforeOf, timelineFollowFrom, timelineOf, timelineWindow } from '../run-timeline.js'
 import { offersRevert, readRevertForm, revertInputOf, unsafeRevertProblems, type RevertAttempt } from '../run-revert.js'
 import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
@@ -117,10 +117,7 @@ async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null
   if (!RUN_ID.test(id)) return null
   const run = await getRun(deps.sql, id)
   if (run) return run
-  const { events } = await deps.log.read(streams.run(id))
-  if (events.length === 0) return null
-  // Past the wait (the projector stopped or far behind), the run from its own stream: never "not found".
-  return (await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })) ?? runResourceAt(events)
+  return runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS)
 }
 
 /** One event sent on a live stream, its write bounded in time (see `boundedWrites`). */
