@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs'
 import type { Config } from './config.js'
 import { demoCredentialsFile, type Service } from './composition.js'
 
+/** What the banner tells of a started service. */
+export type StartedFacts = Pick<Service, 'port' | 'demoSeeded' | 'bootstrapAdminCreated' | 'demoCredentials'> & { db: Pick<Service['db'], 'kind'> }
+
 /**
  * What a process says when it is up: where it listens, what it runs on, and how an operator gets in. The
  * console and the token endpoint are the API role's: a worker or projector process points to neither.
  */
-/** What the banner tells of a started service. */
-export type StartedFacts = Pick<Service, 'port' | 'demoSeeded' | 'bootstrapAdminCreated' | 'demoCredentials'> & { db: Pick<Service['db'], 'kind'> }
-
 export function startupBanner(config: Config, service: StartedFacts): string[] {
   const url = `http://localhost:${service.port}`
   const lines = [

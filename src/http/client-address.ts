@@ -5,7 +5,7 @@ import { isIP } from 'node:net'
 /**
  * Addresses resolved by `trustedProxyAddresses`, per request. Keyed by the request's Context (one per
  * request, also in mounted sub-apps; nothing leaks), not by `c.req.raw`: middleware may replace the raw
- * request — hono's bodyLimit does for a body of unknown length (chunked) — and the address was lost then.
+ * request — the truncated-body guard and the console's form reading do — and the address would be lost then.
  */
 const resolved = new WeakMap<Context, string>()
 

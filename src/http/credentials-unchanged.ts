@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 
 /**
  * Requests whose handler said they changed no credential, by their Context (the raw Request may be replaced
- * on the way, as the body limit does for a body of unknown length; weak keys: nothing leaks).
+ * on the way, as the truncated-body guard and the console's form reading do; weak keys: nothing leaks).
  */
 const unchanged = new WeakSet<Context>()
 
