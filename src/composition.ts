@@ -338,16 +338,25 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     },
   }
 
-  /** Stops the roles this process started, the workers first. */
+  /** Stops the roles this process started, the workers first; one that fails to stop does not keep the rest running. */
   async function stopRoles(): Promise<void> {
     jobsLost = () => {}
-    await reconciler?.stop()
-    await beforeImagePurge?.stop()
-    await alertSender?.stop()
-    await consumer?.stop()
-    if (leaderLease) await leaderLease.stop()
-    else await Promise.all([dispatcher?.stop(), verifier?.stop(), planner?.stop()])
-    await projector?.stop()
+    const failures: unknown[] = []
+    const stop = async (role: () => Promise<unknown> | undefined) => {
+      try {
+        await role()
+      } catch (error) {
+        failures.push(error)
+      }
+    }
+    await stop(() => reconciler?.stop())
+    await stop(() => beforeImagePurge?.stop())
+    await stop(() => alertSender?.stop())
+    await stop(() => consumer?.stop())
+    if (leaderLease) await stop(() => leaderLease?.stop())
+    else await Promise.all([dispatcher, verifier, planner].map((follower) => stop(() => follower?.stop())))
+    await stop(() => projector?.stop())
+    if (failures.length > 0) throw failures[0]
   }
 
   /** Closes the queue, the store and the database, unless they were handed in. */

@@ -493,10 +493,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 /** Output piped into a reader that stopped (`rcp runs | head`) ends the CLI quietly (exit 0), as Unix tools do. */
 export function endQuietlyWhenOutputCloses(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0)
-    throw error
-  })
+  for (const output of [process.stdout, process.stderr]) {
+    output.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0)
+      throw error
+    })
+  }
 }
 
 function isEntryPoint(): boolean {
