@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isDependencyUnavailable, unavailableCodeOf, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../dependency-unavailable.js'
 import type { ScryptParams } from '../../auth/password-hash.js'
@@ -23,7 +24,7 @@ import { loginRoutes } from './routes/login-routes.js'
 import { consoleOperatorRoutes } from './routes/operator-routes.js'
 import { consoleRunRoutes } from './routes/run-routes.js'
 import { consoleRunbookRoutes } from './routes/runbook-routes.js'
-import { refuse, requireConsoleSession } from './session-guard.js'
+import { refuse, requireConsoleSession, type Audience } from './session-guard.js'
 
 export interface ConsoleDeps {
   sql: Sql
@@ -132,8 +133,15 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.route('/ops', consoleAlertRoutes({ ...guardDeps, log: deps.log, hostPolicy: deps.webhookHostPolicy ?? null }))
   app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, ...hashing }))
   app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, nodeEnv: deps.nodeEnv, ...hashing }))
-  app.all('*', requireConsoleSession(guardDeps, 'page'), (c) =>
-    refuse(c, 'page', 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
+  // No such path: a page for a browser; a problem document for a client asking for JSON (as the script endpoints answer).
+  const audienceOf = (c: Context<ConsoleEnv>): Audience => {
+    const accept = c.req.header('accept') ?? ''
+    return /application\/(problem\+)?json/.test(accept) && !accept.includes('text/html') ? 'data' : 'page'
+  }
+  app.all(
+    '*',
+    (c, next) => requireConsoleSession(guardDeps, audienceOf(c))(c, next),
+    (c) => refuse(c, audienceOf(c), 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
   )
   return app
 }

@@ -520,6 +520,13 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
     const missing = await get('/system/ops/nothing-here')
     expect(missing.status).toBe(404)
     expect(missing.text).toContain('Page not found')
+    // A client asking for JSON gets a problem document: 404 with a session, 401 without one (not a login redirect).
+    const asJson = await get('/system/ops/nothing-here', admin, { accept: 'application/json' })
+    expect(asJson.status).toBe(404)
+    expect(asJson.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    const anonymous = await consoleRequest(service, 'GET', '/system/ops/nothing-here', { headers: { accept: 'application/json' } })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.headers.get('content-type')).toMatch(/^application\/problem\+json/)
     const root = await get('/system')
     expect(root.status).toBe(303)
     expect(root.headers.get('location')).toBe('/system/ops/runbooks')
