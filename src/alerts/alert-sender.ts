@@ -76,6 +76,8 @@ export class AlertSender {
   private running = false
   private loop: Promise<void> = Promise.resolve()
   private wakeUp: (() => void) | null = null
+  /** Deliveries being sent by the loop: each on its own, so that one slow destination holds up no other. */
+  private readonly inFlight = new Set<Promise<void>>()
 
   constructor(private readonly options: AlertSenderOptions) {
     this.sql = options.sql
@@ -96,23 +98,39 @@ export class AlertSender {
     this.loop = this.run()
   }
 
-  /** Stops taking deliveries; the batch under way finishes (each POST is bounded by its timeout). */
+  /** Stops taking deliveries; those under way finish (each POST is bounded by its timeout). */
   async stop(): Promise<void> {
     this.running = false
     this.wakeUp?.()
     await this.loop
   }
 
+  /**
+   * Claims due deliveries while fewer than a batch are under way and sends each on its own: a destination
+   * that answers slowly (or never, until the request's timeout) holds up its own delivery only, not the
+   * alerts behind it. Waits for the next poll, a stop, or a delivery ending when all the slots are taken.
+   */
   private async run(): Promise<void> {
     while (this.running) {
-      let sent = 0
+      let claimed = 0
       try {
-        sent = await this.runOnce()
+        const free = this.batchSize - this.inFlight.size
+        if (free > 0) {
+          const rows = await this.claim(free)
+          claimed = rows.length
+          for (const row of rows) {
+            const sending: Promise<void> = this.deliverOne(row).finally(() => {
+              this.inFlight.delete(sending)
+              this.wakeUp?.()
+            })
+            this.inFlight.add(sending)
+          }
+        }
       } catch (error) {
         this.logger.warn({ err: error }, 'alert sender: could not read or record deliveries; will try again')
       }
-      // A full batch: there may be more due at once.
-      if (sent >= this.batchSize || !this.running) continue
+      // Some were due: there may be more due at once, while a slot is free.
+      if (!this.running || (claimed > 0 && this.inFlight.size < this.batchSize)) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.pollIntervalMs)
         timer.unref()
@@ -123,21 +141,21 @@ export class AlertSender {
       })
       this.wakeUp = null
     }
+    await Promise.all(this.inFlight)
   }
 
   /** One pass: claims the due deliveries (at most a batch), sends them, records each outcome. */
   async runOnce(): Promise<number> {
-    const claimed = await this.claim()
-    await Promise.all(
-      claimed.map((row) =>
-        // One delivery's trouble (the database gone while recording it) leaves the others of the batch alone;
-        // its claim runs out and it is tried again.
-        this.deliver(row).catch((error: unknown) =>
-          this.logger.warn({ err: error, deliveryId: row.id, destinationId: row.destination_id }, 'alert sender: could not record a delivery attempt; will try again'),
-        ),
-      ),
-    )
+    const claimed = await this.claim(this.batchSize)
+    await Promise.all(claimed.map((row) => this.deliverOne(row)))
     return claimed.length
+  }
+
+  /** One delivery's trouble (the database gone while recording it) leaves the others alone; its claim runs out and it is tried again. */
+  private deliverOne(row: ClaimedRow): Promise<void> {
+    return this.deliver(row).catch((error: unknown) =>
+      this.logger.warn({ err: error, deliveryId: row.id, destinationId: row.destination_id }, 'alert sender: could not record a delivery attempt; will try again'),
+    )
   }
 
   /**
@@ -146,7 +164,7 @@ export class AlertSender {
    * hold a delivery; the backoff schedule (`next_attempt_at`, `first_attempt_at`, the 24 hours) is the
    * sender's clock (`now`, which tests move), where a skew only makes a retry early or late.
    */
-  private async claim(): Promise<ClaimedRow[]> {
+  private async claim(limit: number): Promise<ClaimedRow[]> {
     const now = this.now()
     return this.sql<ClaimedRow[]>`
       with due as (
@@ -155,7 +173,7 @@ export class AlertSender {
           and (next_attempt_at is null or next_attempt_at <= ${now.toISOString()})
           and (claimed_until is null or claimed_until <= clock_timestamp())
         order by coalesce(next_attempt_at, created_at), id
-        limit ${this.batchSize}
+        limit ${limit}
         for update skip locked),
       claimed as (
         update alert_deliveries d

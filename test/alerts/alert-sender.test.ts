@@ -287,6 +287,36 @@ describe.each(databaseFlavours())('alert sender: $name', (flavour) => {
     expect(await delivery(db.sql, id)).toMatchObject({ status: 'failed', last_error: 'DESTINATION_REMOVED' })
     expect(receiver.posts).toHaveLength(0)
   })
+
+  it('a destination that does not answer holds up its own delivery only: an alert recorded meanwhile is delivered at once', async () => {
+    // Takes the POST and never answers (until the test lets go of it).
+    const held = new Set<import('node:net').Socket>()
+    let received!: () => void
+    const reached = new Promise<void>((resolve) => (received = resolve))
+    const silentServer = createServer((request) => {
+      held.add(request.socket)
+      received()
+    })
+    await new Promise<void>((resolve) => silentServer.listen(0, '127.0.0.1', resolve))
+    await addWebhook(db.sql, 'silent', `http://127.0.0.1:${(silentServer.address() as AddressInfo).port}/hooks`)
+    await addWebhook(db.sql, 'hook', receiver.url)
+    const stuck = await recordDelivery(db.sql, 'RUN9', 'silent')
+    const alerts = sender(testClock('2026-01-01T00:00:00Z'), { pollIntervalMs: 20, requestTimeoutMs: 60_000 })
+    alerts.start()
+    try {
+      await reached
+      const later = await recordDelivery(db.sql, 'RUN10', 'hook')
+      const deadline = Date.now() + 10_000
+      while ((await delivery(db.sql, later)).status !== 'delivered' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(await delivery(db.sql, later)).toMatchObject({ status: 'delivered', attempts: 1 })
+      expect(await delivery(db.sql, stuck)).toMatchObject({ status: 'recorded', attempts: 0 })
+    } finally {
+      for (const socket of held) socket.destroy()
+      await alerts.stop()
+      await new Promise<void>((resolve) => silentServer.close(() => resolve()))
+    }
+    expect(await delivery(db.sql, stuck)).toMatchObject({ status: 'recorded', attempts: 1 })
+  }, 30_000)
 })
 
 describe.runIf(TEST_POSTGRES_URL)('alert sender: two senders with their own connection pools, one database', () => {
