@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { EMAIL_SHAPE } from './auth/email.js'
 import { InvalidAllowedHostError, parseAllowedHosts, type WebhookHostPolicy } from './commands/alert-destinations-hosts.js'
 
 const booleanFlag = z
@@ -24,7 +25,7 @@ const configSchema = z.object({
   OPS_DEMO_SEED: booleanFlag.optional(),
   // Lenient on purpose (admin@localhost is a fine address on a closed network); a short password is
   // accepted with a warning at start rather than refused, so an operator is never locked out of a first run.
-  OPS_BOOTSTRAP_ADMIN_EMAIL: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address').optional(),
+  OPS_BOOTSTRAP_ADMIN_EMAIL: z.string().regex(EMAIL_SHAPE, 'must be an email address').optional(),
   OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).optional(),
   /** Public base URL of the console, used in alert links. */
   PUBLIC_URL: z.url().optional(),

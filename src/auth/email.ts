@@ -5,3 +5,10 @@
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase()
 }
+
+/** The shape every email address the service takes has: something, one `@`, something, no blanks. */
+export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
+
+export function hasEmailShape(text: string): boolean {
+  return EMAIL_SHAPE.test(text)
+}

@@ -3,7 +3,7 @@ import { hash, randomBytes } from 'node:crypto'
 import { ulid } from 'ulid'
 import type { Sql, TransactionSql } from '../db/database.js'
 import type { MigrationSet } from '../db/migrations.js'
-import { normalizeEmail } from './email.js'
+import { hasEmailShape, normalizeEmail } from './email.js'
 import { defaultScryptParams, dummyVerify, hashPassword, needsRehash, verifyPassword, type ScryptParams } from './password-hash.js'
 
 /** An operator as the rest of the service sees it. The password hash never leaves this module. */
@@ -335,7 +335,7 @@ type OperatorFields = Omit<NewOperator, 'password'>
 
 function validateNewOperator(operator: NewOperator): OperatorFields {
   const email = normalizeEmail(operator.email)
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new RangeError('operator email must look like name@domain')
+  if (!hasEmailShape(email)) throw new RangeError('operator email must look like name@domain')
   const name = operator.name.trim()
   if (name.length === 0) throw new RangeError('operator name must not be empty')
   if (operator.password.length === 0) throw new RangeError('operator password must not be empty')

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { ulid } from 'ulid'
+import { hasEmailShape, normalizeEmail } from '../auth/email.js'
 import { streams } from '../events/index.js'
 import type { EventLog } from '../store/event-log.js'
 
@@ -17,8 +18,8 @@ export const NOT_AN_EMAIL = '(not an email address)'
  * a password found).
  */
 function recordableEmail(text: string): string {
-  const email = text.trim().toLowerCase().slice(0, 320)
-  return /^[^@\s]+@[^@\s]+$/.test(email) ? email : NOT_AN_EMAIL
+  const email = normalizeEmail(text).slice(0, 320)
+  return hasEmailShape(email) ? email : NOT_AN_EMAIL
 }
 
 /** Records a login attempt as an event, so the audit log shows every success, failure and rate limit. */

@@ -1,4 +1,5 @@
 import { capabilities as base } from '../../auth/capabilities.js'
+import { hasEmailShape, normalizeEmail } from '../../auth/email.js'
 import { hiddenCharacterProblems } from '../visible-text.js'
 import type { DomainEvent } from '../../events/index.js'
 import { ConflictError, ForbiddenError, ValidationError, type FieldProblem } from '../errors.js'
@@ -60,9 +61,9 @@ export function decideCreateOperator(command: {
   knownCapabilities: readonly string[]
   at: string
 }): DomainEvent[] {
-  const email = command.email.trim().toLowerCase()
+  const email = normalizeEmail(command.email)
   const problems = [
-    ...(/^[^\s@]+@[^\s@]+$/.test(email) ? hiddenCharacterProblems('email', email, 'email') : [{ field: 'email', message: 'must be an email address' }]),
+    ...(hasEmailShape(email) ? hiddenCharacterProblems('email', email, 'email') : [{ field: 'email', message: 'must be an email address' }]),
     ...nameProblems(command.name),
     ...passwordProblems(command.password, email),
     ...capabilityProblems(command.capabilities, command.knownCapabilities),
