@@ -16,26 +16,19 @@ export function startupBanner(config: Config, service: StartedFacts): string[] {
     `  database: ${service.db.kind === 'embedded' ? `embedded PostgreSQL in ${config.DATA_DIR}` : 'PostgreSQL'}; ` +
       `event store: ${config.EVENTSTORE_URL ? 'EventStoreDB' : 'in the database'}; queue: ${config.NATS_URL ? 'NATS JetStream' : 'in-process'}`,
   ]
+  // The rest is the API role's (seeding and operators included): a worker or projector says no more.
+  if (config.ROLE !== 'all' && config.ROLE !== 'api') return lines
   if (service.demoSeeded) lines.push('  demo data seeded (tenants and findings)')
-  const servesApi = config.ROLE === 'all' || config.ROLE === 'api'
-  if (servesApi) lines.push(`  operator console: ${url}/system (log in with the operator below)`)
+  lines.push(`  operator console: ${url}/system (log in with the operator below)`)
   if (service.bootstrapAdminCreated && config.OPS_BOOTSTRAP_ADMIN_EMAIL) lines.push(`  bootstrap operator created: ${config.OPS_BOOTSTRAP_ADMIN_EMAIL}`)
+  const tokenCurl = (email: string, password: string) => [
+    `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
+    `                  -d '{"email":"${email}","password":"${password}"}'`,
+  ]
   const demo = service.demoCredentials
-  if (demo) {
-    lines.push(
-      `  demo operator created: ${demo.email} / ${demo.password}   (also saved in ${demo.file})`,
-      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
-      `                  -d '{"email":"${demo.email}","password":"${demo.password}"}'`,
-    )
-  } else if (servesApi && config.OPS_BOOTSTRAP_ADMIN_EMAIL) {
-    lines.push(
-      `  get a token:  curl -s -X POST ${url}/api/auth/tokens -H 'content-type: application/json' \\`,
-      `                  -d '{"email":"${config.OPS_BOOTSTRAP_ADMIN_EMAIL}","password":"<OPS_BOOTSTRAP_ADMIN_PASSWORD>"}'`,
-    )
-  } else if (servesApi && config.demoSeed && existsSync(demoCredentialsFile(config))) {
-    lines.push(`  demo operator credentials: see ${demoCredentialsFile(config)}`)
-  } else if (servesApi) {
-    lines.push('  no operator configured: set OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD to create the first one')
-  }
+  if (demo) lines.push(`  demo operator created: ${demo.email} / ${demo.password}   (also saved in ${demo.file})`, ...tokenCurl(demo.email, demo.password))
+  else if (config.OPS_BOOTSTRAP_ADMIN_EMAIL) lines.push(...tokenCurl(config.OPS_BOOTSTRAP_ADMIN_EMAIL, '<OPS_BOOTSTRAP_ADMIN_PASSWORD>'))
+  else if (config.demoSeed && existsSync(demoCredentialsFile(config))) lines.push(`  demo operator credentials: see ${demoCredentialsFile(config)}`)
+  else lines.push('  no operator configured: set OPS_BOOTSTRAP_ADMIN_EMAIL and OPS_BOOTSTRAP_ADMIN_PASSWORD to create the first one')
   return lines
 }

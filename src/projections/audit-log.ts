@@ -187,7 +187,6 @@ function parametersOf(data: { parameters: Record<string, unknown> }): { paramete
   return Object.keys(data.parameters).length > 0 ? { parameters: data.parameters } : {}
 }
 
-/** Where the request came from, when the event was caused by a request. */
 /**
  * A retry's or a revert's reason in its entry: the keys only when the event has one. An event of version 1
  * (upcast with a null reason) then gives its entry exactly as it was projected before version 2, so a rebuild
@@ -197,6 +196,7 @@ function reasonKeys(reason: { reasonCode: string; reasonText: string } | null): 
   return reason ? { reason_code: reason.reasonCode, reason_text: reason.reasonText } : {}
 }
 
+/** Where the request came from, when the event was caused by a request. */
 function requestOrigin(metadata: EventMetadata): { ip: string | null; user_agent: string | null } {
   const initiator = metadata.initiator
   if (initiator.kind === 'system') return { ip: null, user_agent: null }

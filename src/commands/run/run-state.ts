@@ -187,7 +187,7 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
 }
 
 /** SPEC §10: the run needs an approval it has not had yet (awaiting it, or paused by the halt while it did). */
-export function awaitsApproval(facts: Pick<RunFacts, 'request' | 'approvedAt'>): boolean {
+export function awaitsApproval(facts: { request: Pick<RunRequest, 'approvalRequired'>; approvedAt: string | null }): boolean {
   return facts.request.approvalRequired && facts.approvedAt === null
 }
 

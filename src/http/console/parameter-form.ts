@@ -182,11 +182,12 @@ export function parametersFromFields(
 ): { parameters: Record<string, unknown>; problems: FieldProblem[] } {
   const parameters: Record<string, unknown> = {}
   const problems: FieldProblem[] = []
-  const offered = new Set(parameterLeaves(nodes).map((field) => field.key))
+  const leaves = parameterLeaves(nodes)
+  const offered = new Set(leaves.map((field) => field.key))
   for (const key of Object.keys(typed)) {
     if (!offered.has(key)) problems.push({ field: `parameters.${key}`, message: 'is not a field of this form' })
   }
-  for (const field of parameterLeaves(nodes)) {
+  for (const field of leaves) {
     if (!Object.hasOwn(typed, field.key)) continue
     const raw = typed[field.key]!
     const trimmed = raw.trim()

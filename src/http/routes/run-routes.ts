@@ -258,7 +258,7 @@ export function runRoutes(deps: RevertRunDeps) {
     const id = requireRunId(c.req.param('id')!)
     const json = await runs.readJson(id)
     if (json !== null) return c.body(json, 200, JSON_CONTENT)
-    const run = await runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS)
+    const run = (await runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS))?.run
     if (!run) throw new NotFoundError('run', id)
     return c.json(run)
   })
@@ -286,9 +286,10 @@ export function runRoutes(deps: RevertRunDeps) {
     const page = await listRunTenants(deps.sql, id, query)
     if (page.items.length > 0 || (await getRun(deps.sql, id))) return c.json(page)
     // In the event store but not projected yet: waited for as `GET /api/runs/{id}` waits; past the wait (the
-    // projector stopped or far behind) not unknown, but not readable yet either.
-    if ((await deps.log.read(streams.run(id), { maxCount: 1 })).events.length === 0) throw new NotFoundError('run', id)
-    if (await waitForRun(deps.sql, id, { timeoutMs: READ_YOUR_WRITES_TIMEOUT_MS })) return c.json(await listRunTenants(deps.sql, id, query))
+    // projector stopped or far behind) not unknown, but its tenants' rows are not readable yet either.
+    const awaited = await runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS)
+    if (!awaited?.run) throw new NotFoundError('run', id)
+    if (awaited.projected) return c.json(await listRunTenants(deps.sql, id, query))
     throw new HttpProblem(503, `run ${id} is not in the read model yet (it is catching up); retry shortly`, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS }, {
       'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
     })

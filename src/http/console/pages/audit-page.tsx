@@ -90,6 +90,11 @@ function detailsOf(context: Record<string, unknown>): string[] {
   return details
 }
 
+function detailLines(context: Record<string, unknown>) {
+  const details = detailsOf(context)
+  return details.length === 0 ? '—' : details.map((line) => <div>{line}</div>)
+}
+
 export const AuditPage: FC<AuditPageProps> = (props) => {
   const { filters } = props
   return (
@@ -155,9 +160,7 @@ export const AuditPage: FC<AuditPageProps> = (props) => {
                   </td>
                   <td data-label="Actor">{actorText(entry)}</td>
                   <td data-label="Run">{entry.operationRunId ? <a href={consolePaths.run(entry.operationRunId)}>{entry.operationRunId}</a> : '—'}</td>
-                  <td data-label="Details">
-                    {detailsOf(entry.context).length === 0 ? '—' : detailsOf(entry.context).map((line) => <div>{line}</div>)}
-                  </td>
+                  <td data-label="Details">{detailLines(entry.context)}</td>
                   <td data-label="Hash">
                     <Hash hash={entry.hash} />
                   </td>

@@ -1,6 +1,7 @@
 import type { Child, FC } from 'hono/jsx'
 import type { RunDetail } from '../../../projections/queries.js'
 import { verificationExpected } from '../../../commands/run/run-decider.js'
+import { awaitsApproval } from '../../../commands/run/run-state.js'
 import { Badge, badgeTones } from '../badges.js'
 import { consolePaths, RUN_ACTIONS, type RunAction } from '../console-env.js'
 import { describeProblem } from '../field-problems.js'
@@ -152,8 +153,9 @@ export const RunPage: FC<RunPageProps> = (props) => {
       {run.status === 'awaiting_approval' ? <p class="alert info" id="run-approval-decided" role="status" hidden /> : null}
       <ControlNotice id="run-pause" kind="pause" note={progress.pause} title="This run is paused.">
         No tenant repair of it starts until it is resumed.
-        {/* A run the halt paused while it awaited its approval awaits it again once resumed (SPEC §10). */}
-        {run.approval?.required && run.approval.approvedAt === null ? ' It is not approved yet: once resumed, it awaits a second operator’s approval again.' : null}
+        {/* A run the halt paused while it awaited its approval awaits it again once resumed (the decider's rule). */}
+        {awaitsApproval({ request: { approvalRequired: run.approval?.required ?? false }, approvedAt: run.approval?.approvedAt ?? null })
+          ? ' It is not approved yet: once resumed, it awaits a second operator’s approval again.' : null}
       </ControlNotice>
       <ControlNotice id="run-cancelling" kind="cancel" note={cancelling ? progress.cancellation : null} title="This run is being cancelled.">
         Tenants being repaired finish and are counted; then it completes cancelled.

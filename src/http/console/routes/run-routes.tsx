@@ -62,6 +62,7 @@ import {
 } from '../run-controls.js'
 import { runProgress, type ControlNote } from '../run-progress.js'
 import { runNotYetProjected } from '../../../projections/run-read.js'
+import { runIdSchema } from '../../schemas/run-schemas.js'
 import { eventsBeforeOf, timelineFollowFrom, timelineOf, timelineWindow } from '../run-timeline.js'
 import { offersRevert, readRevertForm, revertInputOf, unsafeRevertProblems, type RevertAttempt } from '../run-revert.js'
 import { csrfRefusal, refuse, requireConsoleCapability, requireConsoleSession, sessionStillAllows } from '../session-guard.js'
@@ -87,7 +88,6 @@ export interface RunRouteDeps {
   streamWriteTimeoutMs?: number
 }
 
-const RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
 const PAGE_SIZE = 25
 const TENANT_PAGE_SIZE = 50
 const READ_YOUR_WRITES_TIMEOUT_MS = 3_000
@@ -114,10 +114,10 @@ const projected = (sql: Sql, id: string, state: RunState) =>
 
 /** The run a path names, waiting briefly for its projection when the event store already has it. */
 async function findRun(deps: RunRouteDeps, id: string): Promise<RunDetail | null> {
-  if (!RUN_ID.test(id)) return null
+  if (!runIdSchema.safeParse(id).success) return null
   const run = await getRun(deps.sql, id)
   if (run) return run
-  return runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS)
+  return (await runNotYetProjected(deps, id, READ_YOUR_WRITES_TIMEOUT_MS))?.run ?? null
 }
 
 /** One event sent on a live stream, its write bounded in time (see `boundedWrites`). */
@@ -286,7 +286,7 @@ export function consoleRunRoutes(deps: RunRouteDeps) {
   /** The operator's right to act on run `id`, checked before its form is read: the refusal page, or null. */
   const accessRefusal = async (c: Context<ConsoleEnv>, id: string, check: (runId: string) => Promise<void>) => {
     const { notFound, forbidden } = runRefusals(c, id)
-    if (!RUN_ID.test(id)) return notFound()
+    if (!runIdSchema.safeParse(id).success) return notFound()
     try {
       await check(id)
       return null

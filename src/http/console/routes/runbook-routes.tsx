@@ -12,6 +12,8 @@ import { findPreflightPlan, listPlanTenants } from '../../../db/preflight-plans.
 import type { RunbookCatalog } from '../../../runbooks/catalog.js'
 import { listUniverse } from '../../../runbooks/tenant-universe.js'
 import type { EventLog } from '../../../store/event-log.js'
+import { runStatusSchema } from '../../../events/index.js'
+import { runIdSchema } from '../../schemas/run-schemas.js'
 import { problemResponse } from '../../problem.js'
 import { readJsonBody, readQuery } from '../../request-body.js'
 import { preflightBodySchema, preflightPlanQuerySchema, tenantQuerySchema } from '../../request-schemas.js'
@@ -61,10 +63,6 @@ function catalogFor(catalog: RunbookCatalog, operatorCapabilities: readonly stri
  * The catalog page, the picker's tenant search, the preflight (JSON, for the page's script) and the start
  * form. They call the same commands as the API; the commands check the capabilities again.
  */
-const STARTED_RUN_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/
-/** The statuses a start answers with. */
-const STARTED_STATUSES = new Set(['queued', 'awaiting_approval', 'completed'])
-
 export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
   const logError = (c: Context) => (error: unknown) =>
     deps.logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled console error')
@@ -103,7 +101,7 @@ export function consoleRunbookRoutes(deps: RunbookRouteDeps) {
       // Where a start by an operator who may not view runs lands (see the start): its run id and status.
       const runId = c.req.query('started') ?? ''
       const status = c.req.query('status') ?? ''
-      const started = STARTED_RUN_ID.test(runId) && STARTED_STATUSES.has(status) ? { runId, status } : null
+      const started = runIdSchema.safeParse(runId).success && runStatusSchema.safeParse(status).success ? { runId, status } : null
       return catalogPage(c, null, 200, started)
     })
     .get('/tenants', requireConsoleSession(deps, 'data'), requireConsoleCapability('data', capabilities.runbooksView), async (c) => {
