@@ -16,7 +16,8 @@ import type { EventLog } from '../store/event-log.js'
 import { API_BASE_PATH, apiRoutes } from './api-routes.js'
 import type { AppEnv } from './authentication.js'
 import { consoleRoutes } from './console/console-routes.js'
-import { problemJson, problemResponse } from './problem.js'
+import { methodNotAllowed, problemJson, problemResponse } from './problem.js'
+import { AllowedMethods } from './allowed-methods.js'
 import { trustedProxyAddresses } from './client-address.js'
 import { requestLog } from './request-log.js'
 import { serveMetrics } from './metrics-route.js'
@@ -149,7 +150,11 @@ export function createApp(deps: AppDeps) {
     }
     return problemResponse(c, error, (e) => deps.logger.error({ err: e, path: c.req.path, method: c.req.method }, 'unhandled error'))
   })
-  app.notFound((c) => problemJson(c, 404, `no route for ${c.req.method} ${c.req.path}`))
+  const allowedMethods = new AllowedMethods(() => app.routes)
+  app.notFound((c) => {
+    const allowed = allowedMethods.of(c.req.path)
+    return allowed.length > 0 ? methodNotAllowed(c, allowed) : problemJson(c, 404, `no route for ${c.req.method} ${c.req.path}`)
+  })
 
   app.get('/health', async (c) => {
     const ok = await deps.healthy()
@@ -210,6 +215,7 @@ export function createApp(deps: AppDeps) {
       ...keptDays,
       ...(deps.hashParams ? { hashParams: deps.hashParams } : {}),
       loginRefusals,
+      allowedMethods: (path) => allowedMethods.of(path),
     }),
   )
   return app

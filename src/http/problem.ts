@@ -32,6 +32,7 @@ const titles: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not found',
+  405: 'Method not allowed',
   409: 'Conflict',
   413: 'Payload too large',
   423: 'Locked',
@@ -69,6 +70,12 @@ export function problemJson(c: Context, status: number, detail: string, extensio
     ...extensions,
   }
   return c.body(JSON.stringify(body), status as ContentfulStatusCode, { 'content-type': 'application/problem+json' })
+}
+
+/** 405: the path is served, but not with this method; `Allow` lists the methods it is served with. */
+export function methodNotAllowed(c: Context, allowed: readonly string[]) {
+  c.header('allow', allowed.join(', '))
+  return problemJson(c, 405, `${c.req.method} is not served on ${c.req.path}; it is served with ${allowed.join(', ')}`)
 }
 
 export function fieldsOf(error: ZodError): FieldProblem[] {

@@ -404,6 +404,27 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       )
     })
   })
+  it('a method a path is not served with is 405 naming the ones it is (Allow), an unknown path 404; nothing changes', async () => {
+    const runId = '01J0000000000000000000000A'
+    const cases: Array<[method: string, path: string, allow: string]> = [
+      ['PUT', `/api/runs/${runId}`, 'GET, HEAD'],
+      ['DELETE', '/api/runs', 'GET, HEAD'],
+      ['GET', runsPath, 'POST'],
+      ['GET', `/api/runs/${runId}/pause`, 'POST'],
+      ['POST', `/api/runs/${runId}/limits`, 'PATCH'],
+      ['PATCH', '/api/halt', 'GET, HEAD, POST, DELETE'],
+      ['POST', '/health', 'GET, HEAD'],
+    ]
+    for (const [method, path, allow] of cases) {
+      const response = await expectRefused(() => send(method, path, method === 'GET' ? {} : { json: {} }), 405)
+      expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow)
+      expect(response.body.detail, `${method} ${path}`).toContain(allow)
+    }
+    // Without a token, the token is asked for first, as on any authenticated path.
+    expectProblem(await api.request('PUT', `/api/runs/${runId}`, { json: {} }), 401)
+    await expectRefused(() => send('PUT', '/api/nowhere', { json: {} }), 404)
+  })
+
   // Last in the file: when the service stores such a string, the read-model projector may stop behind it.
   describe('text PostgreSQL cannot hold (NUL, lone surrogates)', () => {
     it('a NUL in a query parameter is 400 naming it (or matches nothing), never 5xx', async () => {

@@ -45,6 +45,8 @@ export interface ConsoleDeps {
   webhookHostPolicy?: WebhookHostPolicy | null
   /** The login refusals in force, shared with POST /api/auth/tokens (`createApp` gives one to both); else its own. */
   loginRefusals?: LoginRefusalMemory
+  /** The methods the whole app serves on a path (`createApp`'s `AllowedMethods`): a page asked with another gets 405. */
+  allowedMethods?: (path: string) => string[]
 }
 
 /**
@@ -133,7 +135,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.route('/ops', consoleAlertRoutes({ ...guardDeps, log: deps.log, hostPolicy: deps.webhookHostPolicy ?? null }))
   app.route('/ops', consoleOperatorRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, ...hashing }))
   app.route('/ops', consoleAccountRoutes({ ...guardDeps, log: deps.log, knownCapabilities: deps.catalog.knownCapabilities, nodeEnv: deps.nodeEnv, ...hashing }))
-  // No such path: a page for a browser; a problem document for a client asking for JSON (as the script endpoints answer).
+  // No such path (or not with this method): a page for a browser; a problem document for a client asking for JSON
+  // (as the script endpoints answer).
   const audienceOf = (c: Context<ConsoleEnv>): Audience => {
     const accept = c.req.header('accept') ?? ''
     return /application\/(problem\+)?json/.test(accept) && !accept.includes('text/html') ? 'data' : 'page'
@@ -141,7 +144,12 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.all(
     '*',
     (c, next) => requireConsoleSession(guardDeps, audienceOf(c))(c, next),
-    (c) => refuse(c, audienceOf(c), 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`),
+    (c) => {
+      const allowed = deps.allowedMethods?.(c.req.path) ?? []
+      if (allowed.length === 0) return refuse(c, audienceOf(c), 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`)
+      c.header('allow', allowed.join(', '))
+      return refuse(c, audienceOf(c), 405, 'Method not allowed', `The page ${c.req.path.slice(0, 200)} is not served with ${c.req.method}; it is served with ${allowed.join(', ')}.`)
+    },
   )
   return app
 }

@@ -98,7 +98,7 @@ export async function csrfRefusal(c: Context<ConsoleEnv>, audience: Audience): P
 export function refuse(
   c: Context<ConsoleEnv>,
   audience: Audience,
-  status: 403 | 404 | 400,
+  status: 403 | 404 | 405 | 400,
   title: string,
   message: string,
   extensions: Record<string, unknown> = {},

@@ -527,6 +527,11 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
     const anonymous = await consoleRequest(service, 'GET', '/system/ops/nothing-here', { headers: { accept: 'application/json' } })
     expect(anonymous.status).toBe(401)
     expect(anonymous.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    // A console page asked with a method it is not served with: 405 naming the ones it is.
+    const wrongMethod = await consoleRequest(service, 'DELETE', '/system/ops/runbooks', { cookies: admin.cookies })
+    expect(wrongMethod.status).toBe(405)
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD')
+    expect(wrongMethod.text).toContain('Method not allowed')
     const root = await get('/system')
     expect(root.status).toBe(303)
     expect(root.headers.get('location')).toBe('/system/ops/runbooks')
