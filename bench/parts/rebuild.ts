@@ -124,16 +124,20 @@ async function bareWrite(url: string): Promise<{ rows: number; seconds: number }
  * What `npm run rebuild-projections` does (src/rebuild-projections.ts, SPEC §12): `rebuildReadModels`, the
  * replay into new tables, their secondary indexes, the switch. Timed whole, and split by its log lines.
  */
-async function rebuild(url: string): Promise<{ events: number; seconds: number; phases: { replay: number; indexing: number; switching: number } }> {
+async function rebuild(
+  url: string,
+): Promise<{ events: number; seconds: number; phases: { making: number; replay: number; indexing: number; switching: number } }> {
   const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn' })
   const db = await connectPostgres(url)
   try {
     const store = await connectEventStore(config, db)
     try {
+      let made = 0
       let replayed = 0
       let indexed = 0
       const logger = {
         info: (_obj: Record<string, unknown>, msg: string) => {
+          if (msg.startsWith('rebuilding the read models')) made = performance.now()
           if (msg.startsWith('read models replayed')) replayed = performance.now()
           if (msg.startsWith('secondary indexes built')) indexed = performance.now()
         },
@@ -146,7 +150,12 @@ async function rebuild(url: string): Promise<{ events: number; seconds: number; 
       return {
         events: report.events,
         seconds: (ended - started) / 1000,
-        phases: { replay: (replayed - started) / 1000, indexing: (indexed - replayed) / 1000, switching: (ended - indexed) / 1000 },
+        phases: {
+          making: (made - started) / 1000,
+          replay: (replayed - made) / 1000,
+          indexing: (indexed - replayed) / 1000,
+          switching: (ended - indexed) / 1000,
+        },
       }
     } finally {
       await store.close()
@@ -225,7 +234,8 @@ export const rebuildPart: Part = {
     console.log(`  raw ordered read (pages of ${PAGE}): ${median(raw).toFixed(3)} s, ${Math.round(rawRate)} events/s (median of 3)`)
     console.log(
       `  projection rebuild from zero (as npm run rebuild-projections: into new tables, then switched): ${rebuilt.seconds.toFixed(2)} s for ${rebuilt.events} events, ` +
-        `${Math.round(rebuildRate)} events/s (the replay ${rebuilt.phases.replay.toFixed(2)} s, secondary indexes ${rebuilt.phases.indexing.toFixed(2)} s, the switch ${rebuilt.phases.switching.toFixed(2)} s)`,
+        `${Math.round(rebuildRate)} events/s (the new tables made ${rebuilt.phases.making.toFixed(2)} s, the replay ${rebuilt.phases.replay.toFixed(2)} s, ` +
+        `secondary indexes ${rebuilt.phases.indexing.toFixed(2)} s, the switch ${rebuilt.phases.switching.toFixed(2)} s)`,
     )
     if (rebuilt.events !== events) console.log(`  WARNING: the rebuild replayed ${rebuilt.events} events, the store holds ${events}`)
     console.log(`  rebuild / raw read: ${(rebuildRate / rawRate).toFixed(4)}×`)
@@ -235,6 +245,15 @@ export const rebuildPart: Part = {
     console.log(
       `  the floor of writing: the ${writes[0]!.rows} rebuilt rows as plain inserts into empty tables ${write.toFixed(3)} s (median of 3); ` +
         `the raw read and it one after the other ${(median(raw) + write).toFixed(3)} s, ${(median(raw) / (median(raw) + write)).toFixed(3)}× the raw read's rate`,
+    )
+    // What SPEC §12's rebuild is at the least, done this service's way: every event read and every row written
+    // (at best at once: the larger of the two), the new tables made, indexed and switched to with their
+    // checksums (those three phases as this run's rebuild took them).
+    const fixed = rebuilt.phases.making + rebuilt.phases.indexing + rebuilt.phases.switching
+    const specFloor = median(raw) / (Math.max(median(raw), write) + fixed)
+    console.log(
+      `  the spec's work alone: the read and the write overlapped perfectly (${Math.max(median(raw), write).toFixed(3)} s) and the tables made, indexed ` +
+        `and switched (${fixed.toFixed(3)} s): ${specFloor.toFixed(3)}× the raw read's rate; the rebuild ${(rebuildRate / rawRate / specFloor).toFixed(2)}× that`,
     )
     const split = await rebuildSplit(url)
     console.log(
@@ -246,6 +265,10 @@ export const rebuildPart: Part = {
       // raw read / (raw read + the floor of writing): the rate, over the raw read's, of a rebuild that read and
       // wrote one after the other and did nothing else.
       rebuild_floor_vs_raw: Number((median(raw) / (median(raw) + write)).toFixed(4)),
+      // raw read / (the larger of the raw read and the floor of writing + making, indexing and switching the tables):
+      // a rebuild that overlapped its reads and its writes perfectly and spent nothing else (as plain inserts:
+      // `COPY` might write faster).
+      rebuild_spec_floor_vs_raw: Number(specFloor.toFixed(4)),
     }
   },
 }
