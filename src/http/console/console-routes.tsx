@@ -148,7 +148,12 @@ export function consoleRoutes(deps: ConsoleDeps) {
       const allowed = deps.allowedMethods?.(c.req.path) ?? []
       if (allowed.length === 0) return refuse(c, audienceOf(c), 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`)
       c.header('allow', allowed.join(', '))
-      return refuse(c, audienceOf(c), 405, 'Method not allowed', `The page ${c.req.path.slice(0, 200)} is not served with ${c.req.method}; it is served with ${allowed.join(', ')}.`)
+      const path = c.req.path.slice(0, 200)
+      // A visit (a link followed, an address typed) to where a form is sent: say so in the operator's words.
+      const message = c.req.method === 'GET' && !allowed.includes('GET')
+        ? `There is no page to show at ${path}: it takes a form's submission (${allowed.join(', ')}), not a visit. Use the button on the page that offers it.`
+        : `${path} is not served with ${c.req.method}; it is served with ${allowed.join(', ')}.`
+      return refuse(c, audienceOf(c), 405, 'Method not allowed', message)
     },
   )
   return app

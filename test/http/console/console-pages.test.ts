@@ -532,6 +532,11 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
     expect(wrongMethod.status).toBe(405)
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD')
     expect(wrongMethod.text).toContain('Method not allowed')
+    // A visit to where a form is sent says so.
+    const visit = await get('/system/logout')
+    expect(visit.status).toBe(405)
+    expect(visit.headers.get('allow')).toBe('POST')
+    expect(visit.text).toContain('takes a form&#39;s submission (POST), not a visit')
     const root = await get('/system')
     expect(root.status).toBe(303)
     expect(root.headers.get('location')).toBe('/system/ops/runbooks')
