@@ -265,7 +265,7 @@ export const rebuildPart: Part = {
       // raw read / (raw read + the floor of writing): the rate, over the raw read's, of a rebuild that read and
       // wrote one after the other and did nothing else.
       rebuild_floor_vs_raw: Number((median(raw) / (median(raw) + write)).toFixed(4)),
-      // raw read / (the larger of the raw read and the floor of writing + making, indexing and switching the tables):
+      // raw read / ((the larger of the raw read and the floor of writing) plus making, indexing and switching the tables):
       // a rebuild that overlapped its reads and its writes perfectly and spent nothing else (as plain inserts:
       // `COPY` might write faster).
       rebuild_spec_floor_vs_raw: Number(specFloor.toFixed(4)),

@@ -15,6 +15,7 @@ import {
   type FieldProblem,
 } from '../commands/errors.js'
 import { InvalidCursorError } from '../projections/queries.js'
+import { setAllow } from './allowed-methods.js'
 
 /** RFC 9457 problem details; `errors` lists the offending fields of a validation failure. */
 export interface Problem {
@@ -74,7 +75,7 @@ export function problemJson(c: Context, status: number, detail: string, extensio
 
 /** 405: the path is served, but not with this method; `Allow` lists the methods it is served with. */
 export function methodNotAllowed(c: Context, allowed: readonly string[]) {
-  c.header('allow', allowed.join(', '))
+  setAllow(c, allowed)
   return problemJson(c, 405, `${c.req.method} is not served on ${c.req.path}; it is served with ${allowed.join(', ')}`)
 }
 

@@ -34,4 +34,12 @@ describe('AllowedMethods', () => {
     expect(allowed.of('/system/ops/anything')).toEqual([])
     expect(allowed.of('/')).toEqual([])
   })
+
+  it('knows a route added after its first answer', () => {
+    const root = app()
+    const allowed = new AllowedMethods(() => root.routes)
+    expect(allowed.of('/api/runs/01ABC/pause')).toEqual([])
+    root.post('/api/runs/:id/pause', (c) => c.text('paused'))
+    expect(allowed.of('/api/runs/01ABC/pause')).toEqual(['POST'])
+  })
 })

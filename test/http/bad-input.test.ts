@@ -420,6 +420,11 @@ describe.each(serviceFlavours())('bad input over HTTP: $name', (flavour) => {
       expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow)
       expect(response.body.detail, `${method} ${path}`).toContain(allow)
     }
+    // HEAD is GET's: served where GET is, refused with the same Allow where it is not.
+    expect((await send('HEAD', `/api/runs/${runId}`)).status).toBe(404)
+    const head = await send('HEAD', `/api/runs/${runId}/pause`)
+    expect(head.status).toBe(405)
+    expect(head.headers.get('allow')).toBe('POST')
     // Without a token, the token is asked for first, as on any authenticated path.
     expectProblem(await api.request('PUT', `/api/runs/${runId}`, { json: {} }), 401)
     await expectRefused(() => send('PUT', '/api/nowhere', { json: {} }), 404)

@@ -103,12 +103,16 @@ describe.each(serviceFlavours())('GET /metrics after a run: $name', (flavour) =>
   it('counts HTTP requests by route pattern, never by the path asked', async () => {
     expect((await api.request('GET', `/api/runs/${runId}`, { token })).status).toBe(200)
     expect((await api.request('GET', `/api/no-such-thing/${runId}`, { token })).status).toBe(404)
+    expect((await api.request('PUT', `/api/runs/${runId}`, { token, json: {} })).status).toBe(405)
     const families = await scrape()
     expect(sampleValue(families, 'ops_http_requests_total', { method: 'GET', route: '/api/runs/:id', status: '200' })).toBeGreaterThanOrEqual(2)
     expect(sampleValue(families, 'ops_http_requests_total', { method: 'POST', route: '/api/runbooks/:key/runs', status: '202' })).toBe(1)
     const routes = samplesOf(families, 'ops_http_requests_total').map((s) => s.labels.route!)
     expect(routes.filter((route) => route.includes(runId))).toEqual([])
     expect(routes).toContain('(unmatched)')
+    // A method the path is not served with: no route answered it either (never a middleware's `/api/runs/*`).
+    expect(sampleValue(families, 'ops_http_requests_total', { method: 'PUT', route: '(unmatched)', status: '405' })).toBe(1)
+    expect(routes.filter((route) => route.endsWith('*'))).toEqual([])
     expect(families.get('ops_http_request_duration_seconds')?.type).toBe('HISTOGRAM')
   })
 

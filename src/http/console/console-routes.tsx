@@ -13,6 +13,7 @@ import type { Sql } from '../../db/database.js'
 import type { RunbookCatalog } from '../../runbooks/catalog.js'
 import type { EventLog } from '../../store/event-log.js'
 import { HttpProblem, problemResponse, problemTitle } from '../problem.js'
+import { setAllow } from '../allowed-methods.js'
 import { consolePaths, type ConsoleEnv } from './console-env.js'
 import { ErrorPage } from './pages/error-page.js'
 import { htmlPage, nonceOf, viewerOf } from './render.js'
@@ -147,13 +148,14 @@ export function consoleRoutes(deps: ConsoleDeps) {
     (c) => {
       const allowed = deps.allowedMethods?.(c.req.path) ?? []
       if (allowed.length === 0) return refuse(c, audienceOf(c), 404, 'Page not found', `There is no console page at ${c.req.path.slice(0, 200)}.`)
-      c.header('allow', allowed.join(', '))
+      setAllow(c, allowed)
       const path = c.req.path.slice(0, 200)
+      const audience = audienceOf(c)
       // A visit (a link followed, an address typed) to where a form is sent: say so in the operator's words.
-      const message = c.req.method === 'GET' && !allowed.includes('GET')
+      const message = audience === 'page' && c.req.method === 'GET' && !allowed.includes('GET')
         ? `There is no page to show at ${path}: it takes a form's submission (${allowed.join(', ')}), not a visit. Use the button on the page that offers it.`
         : `${path} is not served with ${c.req.method}; it is served with ${allowed.join(', ')}.`
-      return refuse(c, audienceOf(c), 405, 'Method not allowed', message)
+      return refuse(c, audience, 405, 'Method not allowed', message)
     },
   )
   return app
