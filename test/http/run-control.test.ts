@@ -216,6 +216,26 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect((await completed(runId)).outcome).toBe('cancelled')
   })
 
+  it("pauses over its budget on its last tenant's failure too, and completes failed once resumed", async () => {
+    const started = await send('POST', runsPath, {
+      scope: 'single_tenant',
+      tenantId: invalidTenantId,
+      confirmation: runbookKey,
+      reason,
+      limits: { maxConcurrency: 1, maxFailures: 0 },
+    })
+    expect(started.status, started.text).toBe(202)
+    const runId = started.body.runId
+    const paused = await runWhen(runId, (run) => run.status !== 'running' && run.status !== 'queued', 'to pause itself')
+    expect(paused.status).toBe('paused')
+    expect(paused.pause).toMatchObject({ reasonCode: 'ERROR_BUDGET_EXCEEDED', by: 'system' })
+    expect(paused.tenantCounts).toEqual({ targeted: 1, pending: 0, succeeded: 0, failed: 1, cancelled: 0 })
+    await waitUntil(async () => (await listAlertDeliveries(api.sql, { runId })).some((d) => d.alertKey === 'operations.run.failed'), 'the alert')
+    const resumed = await send('POST', `/api/runs/${runId}/resume`, { reason })
+    expect(resumed.status, resumed.text).toBe(202)
+    expect(await completed(runId)).toMatchObject({ status: 'completed', outcome: 'failed', pause: null })
+  })
+
   it('retries the failed tenants of a completed run once the data is fixed; refuses runs without failures', async () => {
     const runId = await startAllTenants({ limits: { maxConcurrency: 3, maxFailures: 5 } })
     const original = await completed(runId)

@@ -212,25 +212,33 @@ function recordTenantResult(outcome: TenantOutcome, at: string, state: RunState)
   const processed = processedEvent(state, command, command.at)
   const added = { tenantId: command.tenantId, result: storable(command.result) }
   const remaining = state.request.tenantIds.length - state.results.size - 1
-  if (remaining === 0) {
-    const results = state.results.with(added.tenantId, added.result)
-    if (state.cancellation) return [processed, completion(state, results, command.at, 'cancelled')]
-    return state.status === 'paused' ? [processed] : [processed, completion(state, results, command.at, 'done')]
+  if (state.cancellation) {
+    return remaining === 0 ? [processed, completion(state, state.results.with(added.tenantId, added.result), command.at, 'cancelled')] : [processed]
   }
-  if (state.cancellation) return [processed]
+  // SPEC §9: failures beyond the budget pause the run, the last tenant's too: the run then waits, paused, for
+  // an operator to resume it (it completes at once) or cancel it, as any run paused with nothing left pending.
+  const budgetPause = errorBudgetPauseAfter(state, command.result, command.at)
+  if (remaining === 0) {
+    if (budgetPause) return [processed, budgetPause]
+    return state.status === 'paused' ? [processed] : [processed, completion(state, state.results.with(added.tenantId, added.result), command.at, 'done')]
+  }
   const canaryPause = canaryPauseAfter(state, added, command.at)
   if (canaryPause) return [processed, canaryPause]
-  if (command.result.status !== 'failed') return [processed]
+  return budgetPause ? [processed, budgetPause] : [processed]
+}
+
+/**
+ * The error budget's pause after this result, if any. Each failure beyond the budget pauses a running run; a
+ * paused run (a repair in flight finishing after an operator's pause) gets the budget's pause, and its alert,
+ * when this failure crosses the budget.
+ */
+function errorBudgetPauseAfter(state: ActiveRunState, result: TenantOutcome['result'], at: string): DomainEvent | null {
+  if (result.status !== 'failed') return null
   const failed = state.failedTenants + 1
   const { maxFailures } = state.limits
-  // Each failure beyond the budget pauses a running run; a paused run (a repair in flight finishing after
-  // an operator's pause) gets the budget's pause, and its alert, when this failure crosses the budget.
   const overBudget = maxFailures !== null && failed > maxFailures
   const crossesIt = overBudget && state.failedTenants <= maxFailures!
-  if (overBudget && (state.status === 'running' || (state.status === 'paused' && crossesIt))) {
-    return [processed, errorBudgetPause(state, failed, command.at)]
-  }
-  return [processed]
+  return overBudget && (state.status === 'running' || (state.status === 'paused' && crossesIt)) ? errorBudgetPause(state, failed, at) : null
 }
 
 /**

@@ -116,7 +116,7 @@ describe('run decider: limits and the error budget', () => {
     }
   })
 
-  it('pauses the run (ERROR_BUDGET_EXCEEDED) when failures exceed maxFailures, while tenants remain', () => {
+  it('pauses the run (ERROR_BUDGET_EXCEEDED) when failures exceed maxFailures', () => {
     const budget = run([requestRun(runRequest({ tenantIds: [11, 12, 13], limits: { maxConcurrency: 4, maxFailures: 0 } })), startRun]).state
     const { events, state } = apply(budget, record(11, failed('DB_ERROR')))
     expect(events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
@@ -139,9 +139,18 @@ describe('run decider: limits and the error budget', () => {
     expect(apply(crossing.state, record(12, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed'])
   })
 
-  it('lets the last tenant complete the run rather than pause it', () => {
+  it("pauses the run for the last tenant's failure too; resumed, it completes at once, and cancelled it completes cancelled", () => {
     const single = run([requestRun(runRequest({ tenantIds: [11], limits: { maxConcurrency: 1, maxFailures: 0 } })), startRun]).state
-    expect(apply(single, record(11, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
+    const lastFailed = apply(single, record(11, failed('DB_ERROR')))
+    expect(lastFailed.events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunPaused'])
+    expect(lastFailed.state.status === 'paused' && lastFailed.state.pause.reasonCode).toBe('ERROR_BUDGET_EXCEEDED')
+    const resumed = apply(lastFailed.state, resume())
+    expect(resumed.events.map((e) => e.type)).toEqual(['RunResumed', 'RunCompleted'])
+    expect(eventsOfType(resumed.events, 'RunCompleted')[0]!.data.outcome).toBe('failed')
+    expect(eventsOfType(apply(lastFailed.state, cancel).events, 'RunCompleted')[0]!.data.outcome).toBe('cancelled')
+    // Within the budget, the last tenant's failure completes the run as any last result does.
+    const withinBudget = run([requestRun(runRequest({ tenantIds: [11], limits: { maxConcurrency: 1, maxFailures: 1 } })), startRun]).state
+    expect(apply(withinBudget, record(11, failed('DB_ERROR'))).events.map((e) => e.type)).toEqual(['TenantProcessed', 'RunCompleted'])
   })
 })
 
