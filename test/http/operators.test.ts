@@ -69,6 +69,27 @@ describe.each(serviceFlavours())('operators over the API: $name', (flavour) => {
     })
   })
 
+  it('audits every change of an operator naming the actor and the subject, never a password', async () => {
+    const colleague = await newColleague()
+    const me = (await api.request('GET', '/api/me', { token: admin })).body
+    expect((await send('PATCH', `/api/operators/${colleague.id}`, { name: 'Colleague renamed' })).status).toBe(200)
+    expect((await send('PATCH', `/api/operators/${colleague.id}`, { capabilities: ['platform.ops.view', 'platform.runbooks.view'] })).status).toBe(200)
+    expect((await send('PATCH', `/api/operators/${colleague.id}`, { disabled: true })).status).toBe(200)
+    expect((await send('PATCH', `/api/operators/${colleague.id}`, { disabled: false })).status).toBe(200)
+    const newPassword = 'a brand new password for the colleague'
+    expect((await send('POST', `/api/operators/${colleague.id}/password`, { password: newPassword })).status).toBe(200)
+    const actions = ['platform.operators.updated', 'platform.operators.capabilities_changed', 'platform.operators.disabled', 'platform.operators.enabled', 'platform.operators.password_changed']
+    await vi.waitFor(async () => {
+      for (const action of actions) {
+        const items = (await api.request('GET', `/api/audit?action=${action}&limit=200`, { token: admin })).body.items
+        const entry = items.find((e: any) => e.context.subject_operator_id === colleague.id)
+        expect(entry, action).toMatchObject({ action, actorUserId: me.id, actorEmail: me.email })
+        expect(JSON.stringify(entry), action).not.toContain(newPassword)
+        expect(JSON.stringify(entry), action).not.toContain(colleague.password)
+      }
+    })
+  })
+
   it('refuses bad operators clearly: an existing email 409, unknown capabilities 422, a weak password 422', async () => {
     const colleague = await newColleague()
     expectProblem(await send('POST', '/api/operators', { email: colleague.email, name: 'Twin', password: 'another long password', capabilities: [] }), 409)
@@ -154,5 +175,25 @@ describe.each(serviceFlavours())('operators over the API: $name', (flavour) => {
     expect((await api.request('DELETE', '/api/auth/tokens/current', { token: fresh })).status).toBe(200)
     expectProblem(await api.request('GET', '/api/me', { token: fresh }), 401)
     expect((await api.request('GET', '/api/me', { token: admin })).body.email).toBe(testAdmin.email)
+  })
+
+  it('rate-limits the own password change as a login: past 10 a minute it is 429 with Retry-After', async () => {
+    const colleague = await newColleague()
+    const token = await api.token(colleague) // the login counts as one attempt
+    const statuses: number[] = []
+    let last = null as Awaited<ReturnType<typeof send>> | null
+    for (let attempt = 0; attempt < 11; attempt++) {
+      last = await send('POST', '/api/me/password', { currentPassword: `wrong password ${attempt}`, password: 'my next long password' }, token)
+      statuses.push(last.status)
+      if (last.status !== 422) break
+    }
+    // 10 a minute per address and email; the login may have used one of them
+    expect(statuses.length).toBeGreaterThanOrEqual(10)
+    expect(statuses.slice(0, -1).every((status) => status === 422)).toBe(true)
+    expectProblem(last!, 429)
+    expect(last!.headers.get('retry-after')).toMatch(/^\d+$/)
+    // The right password is refused too while the budget is spent: nothing changed.
+    expectProblem(await send('POST', '/api/me/password', { currentPassword: colleague.password, password: 'my next long password' }, token), 429)
+    expect((await api.request('GET', '/api/me', { token })).status).toBe(200)
   })
 })

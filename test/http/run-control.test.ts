@@ -291,6 +291,42 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect(audit).toEqual(expect.arrayContaining(['platform.ops.halted', 'platform.ops.halt_lifted']))
   })
 
+  it('a paused run holds its identity (an identical start is 409 naming it); the halt refuses a retry and a revert with 423', async () => {
+    const runId = await startAllTenants({ limits: { maxConcurrency: 1 } })
+    expect((await send('POST', `/api/runs/${runId}/pause`, { reason })).status).toBe(202)
+    const identical = await send('POST', runsPath, { scope: 'all_tenants', confirmation: runbookKey, reason })
+    expectProblem(identical, 409)
+    expect(identical.body.runId).toBe(runId)
+    await send('POST', `/api/runs/${runId}/cancel`, { reason })
+    await completed(runId)
+
+    // A completed run with a failed tenant (retry) and repaired findings (revert): the SLA runbook (no other test
+    // here runs it) sets SLA due dates the seed does not have, and fails on a severity it does not know.
+    await api.sql`update findings set severity = 'bogus' where tenant_id = ${invalidTenantId} and severity = 'high'`
+    const slaRunbook = 'findings.sla.recalculate'
+    const slaStart = await send('POST', `/api/runbooks/${slaRunbook}/runs`, {
+      scope: 'all_tenants',
+      confirmation: slaRunbook,
+      reason,
+      parameters: { slaDays: { critical: 11 } },
+    })
+    expect(slaStart.status, slaStart.text).toBe(202)
+    const finished = await completed(slaStart.body.runId)
+    // Limits not given: maxConcurrency is the deployment's worker capacity (one process's WORKER_CONCURRENCY, 4, here).
+    expect(finished.limits).toEqual({ maxConcurrency: 4, maxFailures: null })
+    expect(finished.tenantCounts.failed).toBeGreaterThan(0)
+    expect(finished.summaryCounts.updated).toBeGreaterThan(0)
+    expect((await send('POST', '/api/halt', { reason })).status).toBe(202)
+    const events = await api.eventCount()
+    const retry = await send('POST', `/api/runs/${finished.id}/retry`, { confirmation: slaRunbook, reason })
+    expectProblem(retry, 423)
+    expect(retry.body.code).toBe('HALTED')
+    const revert = await send('POST', `/api/runs/${finished.id}/revert`, { confirmation: `revert ${finished.id}`, reason })
+    expectProblem(revert, 423)
+    expect(revert.body.code).toBe('HALTED')
+    expect(await api.eventCount()).toBe(events)
+  })
+
   it('refuses bad control requests clearly and changes nothing', async () => {
     const viewer = await api.operatorToken(['platform.ops.view'])
     const runner = await api.operatorToken(['platform.runbooks.run'])
