@@ -263,6 +263,27 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect(entry.context).toMatchObject({ retry_run_id: retry.id, reason_code: reason.code, reason_text: reason.text })
   })
 
+  it("retries exactly the run's failed tenants still in the universe: one archived since is left out", async () => {
+    // Two tenants fail: the seed's invalid one, and tenant 3 given a severity the runbook does not know.
+    const archivedLater = 3
+    await api.sql`update findings set severity = 'bogus' where tenant_id = ${invalidTenantId} and severity = 'high'`
+    await api.sql`update findings set severity = 'bogus' where id = (select min(id) from findings where tenant_id = ${archivedLater})`
+    try {
+      const original = await completed(await startAllTenants({ limits: { maxConcurrency: 4, maxFailures: null } }))
+      const failed = (await allTenants(original.id, 'failed')).map((t) => t.tenantId)
+      expect(failed).toEqual(expect.arrayContaining([invalidTenantId, archivedLater]))
+      await api.sql`update tenants set archived_at = now() where id = ${archivedLater}`
+      const retried = await send('POST', `/api/runs/${original.id}/retry`, { confirmation: runbookKey, reason })
+      expect(retried.status, retried.text).toBe(202)
+      const targets = (await events(retried.body.runId))[0].data.tenantIds as number[]
+      expect([...targets].sort((a, b) => a - b)).toEqual(failed.filter((id) => id !== archivedLater).sort((a, b) => a - b))
+      await completed(retried.body.runId)
+    } finally {
+      await api.sql`update tenants set archived_at = null where id = ${archivedLater}`
+      await api.sql`update findings set severity = 'high' where tenant_id = ${archivedLater} and severity = 'bogus'`
+    }
+  })
+
   it('halts: active runs pause (HALTED), starts and resumes are refused with 423 until lifted; lifting resumes nothing', async () => {
     const runId = await startAllTenants({ limits: { maxConcurrency: 1 } })
     const halted = await send('POST', '/api/halt', { reason })
