@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem } from './problem-assertions.js'
@@ -39,6 +40,23 @@ describe.each(serviceFlavours())('GET /api/audit/verify: $name', (flavour) => {
     for (const item of items) {
       const before = bySequence.get(item.sequence - 1)
       expect(item.previousHash).toBe(before ? before.hash : item.sequence === 1 ? '0'.repeat(64) : item.previousHash)
+    }
+  })
+
+  it("lets an auditor recompute every listed entry's hash from the item alone, as SPEC §12 defines it", async () => {
+    const items = (await api.request('GET', '/api/audit?limit=200', { token })).body.items as Array<Record<string, unknown>>
+    expect(items.length).toBeGreaterThan(0)
+    // Written here from the sentence, not with the service's code: keys sorted at every level, no whitespace.
+    const canonical = (value: unknown): string =>
+      value === null || typeof value !== 'object'
+        ? JSON.stringify(value)
+        : Array.isArray(value)
+          ? `[${value.map(canonical).join(',')}]`
+          : `{${Object.keys(value as object).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`
+    for (const item of items) {
+      const { hash, previousHash, ...entry } = item
+      const recomputed = createHash('sha256').update(`${previousHash as string}${canonical(entry)}`, 'utf8').digest('hex')
+      expect(recomputed, `entry ${String(item.sequence)} (${String(item.action)})`).toBe(hash)
     }
   })
 
