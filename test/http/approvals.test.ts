@@ -1,4 +1,6 @@
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Reconciler } from '../../src/workers/reconciler.js'
 import { runIsSettled, serviceFlavours, waitUntil, type TestService } from '../support/service.js'
 import { expectProblem, runbookKey, runsPath } from './problem-assertions.js'
 
@@ -24,6 +26,7 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
 
   const send = (method: string, path: string, json: unknown, token = admin) => api.request(method, path, { token, json })
   const run = async (id: string) => (await api.request('GET', `/api/runs/${id}`, { token: admin })).body
+  const events = async (id: string) => (await api.request('GET', `/api/runs/${id}/events`, { token: admin })).body.items as unknown[]
   const completed = async (id: string) => {
     await waitUntil(async () => runIsSettled(await run(id)), `run ${id} to complete`)
     return run(id)
@@ -136,6 +139,29 @@ describe.each(serviceFlavours())('approvals over the API: $name', (flavour) => {
       expect((await run(runId)).status).toBe('paused')
       expect((await send('POST', `/api/runs/${runId}/resume`, {})).status).toBe(202)
       expect((await completed(runId)).outcome).toBe('succeeded')
+    } finally {
+      await send('PUT', '/api/settings/approvals', { required: 'none' })
+    }
+  })
+
+  it('a run awaiting approval for 24 hours is completed rejected (APPROVAL_EXPIRED) by the reconciler, and audited so', async () => {
+    await send('PUT', '/api/settings/approvals', { required: 'all' })
+    try {
+      const tenants = (await api.request('GET', '/api/tenants', { token: admin })).body.items
+      const runId = (await send('POST', runsPath, { scope: 'single_tenant', tenantId: tenants[2].id, confirmation: runbookKey })).body.runId as string
+      expect((await run(runId)).status).toBe('awaiting_approval')
+      const reconciler = new Reconciler({ sql: api.sql, log: api.service.log, catalog: api.service.catalog, logger: pino({ level: 'silent' }) })
+      // Not yet: a day less a minute.
+      expect(await reconciler.reconcileOnce(new Date(Date.now() + 24 * 3_600_000 - 60_000))).not.toContain(runId)
+      expect((await run(runId)).status).toBe('awaiting_approval')
+      expect(await reconciler.reconcileOnce(new Date(Date.now() + 24 * 3_600_000 + 60_000))).toContain(runId)
+      expect(await completed(runId)).toMatchObject({ status: 'completed', outcome: 'rejected', summaryCounts: expect.objectContaining({ processed: 0 }) })
+      const rejected = (await events(runId)).find((e: any) => e.type === 'RunRejected' || (e.type === 'RunCompleted' && e.data.outcome === 'rejected'))
+      expect(JSON.stringify(rejected)).toContain('APPROVAL_EXPIRED')
+      await waitUntil(async () => {
+        const entries = (await api.request('GET', '/api/audit?action=platform.ops.runbooks.rejected&limit=200', { token: admin })).body.items
+        return entries.some((e: any) => e.operationRunId === runId && JSON.stringify(e.context).includes('APPROVAL_EXPIRED'))
+      }, 'the expiry audited')
     } finally {
       await send('PUT', '/api/settings/approvals', { required: 'none' })
     }
