@@ -263,7 +263,7 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expect(entry.context).toMatchObject({ retry_run_id: retry.id, reason_code: reason.code, reason_text: reason.text })
   })
 
-  it("retries exactly the run's failed tenants still in the universe: one archived since is left out", async () => {
+  it("retries exactly the run's failed tenants still in the universe (one archived since is left out); a second retry while it is active is 409 with its id", async () => {
     // Two tenants fail: the seed's invalid one, and tenant 3 given a severity the runbook does not know.
     const archivedLater = 3
     await api.sql`update findings set severity = 'bogus' where tenant_id = ${invalidTenantId} and severity = 'high'`
@@ -273,12 +273,21 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
       const failed = (await allTenants(original.id, 'failed')).map((t) => t.tenantId)
       expect(failed).toEqual(expect.arrayContaining([invalidTenantId, archivedLater]))
       await api.sql`update tenants set archived_at = now() where id = ${archivedLater}`
+      // The retry awaits its approval (SPEC §10): it stays active while a second retry is asked for.
+      expect((await send('PUT', '/api/settings/approvals', { required: 'all_tenants' })).status).toBe(200)
       const retried = await send('POST', `/api/runs/${original.id}/retry`, { confirmation: runbookKey, reason })
       expect(retried.status, retried.text).toBe(202)
+      expect(retried.body).toEqual({ runId: expect.any(String), status: 'awaiting_approval' })
       const targets = (await events(retried.body.runId))[0].data.tenantIds as number[]
       expect([...targets].sort((a, b) => a - b)).toEqual(failed.filter((id) => id !== archivedLater).sort((a, b) => a - b))
-      await completed(retried.body.runId)
+      // While a retry of the same run is active, another is 409 with its id.
+      const second = await send('POST', `/api/runs/${original.id}/retry`, { confirmation: runbookKey, reason })
+      expectProblem(second, 409)
+      expect(second.body.runId).toBe(retried.body.runId)
+      expect((await send('POST', `/api/runs/${retried.body.runId}/cancel`, { reason })).status).toBe(202)
+      expect((await completed(retried.body.runId)).outcome).toBe('cancelled')
     } finally {
+      await send('PUT', '/api/settings/approvals', { required: 'none' })
       await api.sql`update tenants set archived_at = null where id = ${archivedLater}`
       await api.sql`update findings set severity = 'high' where tenant_id = ${archivedLater} and severity = 'bogus'`
     }
