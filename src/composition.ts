@@ -33,6 +33,8 @@ import { advisoryLockKeys } from './db/advisory-locks.js'
 import { BeforeImagePurge } from './workers/before-image-purge.js'
 import { AlertSender } from './alerts/alert-sender.js'
 import { TenantWorker, type TenantWorkerOptions } from './workers/tenant-worker.js'
+import { serveLocalAdmin, type LocalAdmin } from './http/local-admin-socket.js'
+import { rebuildReadModelsAs } from './commands/rebuild-read-models.js'
 
 export interface Service {
   config: Config
@@ -173,6 +175,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
   let reconciler: Reconciler | null = null
   let beforeImagePurge: BeforeImagePurge | null = null
   let alertSender: AlertSender | null = null
+  let localAdmin: LocalAdmin | null = null
   let port: number | null = null
   let demoSeeded = false
   let demoCredentials: { email: string; password: string; file: string } | null = null
@@ -303,6 +306,11 @@ export async function composeService(config: Config, logger: Logger, overrides: 
       server = started.server
       port = started.port
     }
+    // The embedded database's folder is this process's alone: `npm run rebuild-projections` asks it to rebuild.
+    if (!overrides.db && db.kind === 'embedded') {
+      const rebuild = () => rebuildReadModelsAs({ sql: db.sql, log, consoleBaseUrl: config.publicUrl, logger }, 'deployment')
+      localAdmin = await serveLocalAdmin(config.DATA_DIR, rebuild, logger)
+    }
   } catch (error) {
     // Whatever failed (the seeding, the leader lease, the worker, the listen), the roles started before it would
     // keep the process, its connections and the embedded database's folder held.
@@ -349,6 +357,7 @@ export async function composeService(config: Config, logger: Logger, overrides: 
         failures.push(error)
       }
     }
+    await stop(() => localAdmin?.close())
     await stop(() => reconciler?.stop())
     await stop(() => beforeImagePurge?.stop())
     await stop(() => alertSender?.stop())

@@ -7,6 +7,7 @@ import { formatRebuildReport } from './projections/read-model-rebuild.js'
 import { rebuildReadModelsAs } from './commands/rebuild-read-models.js'
 import { EventLog } from './store/event-log.js'
 import { keepCreatedFilesPrivate } from './private-files.js'
+import { askServiceToRebuild } from './http/local-admin-socket.js'
 
 /**
  * `npm run rebuild-projections` (in the image: `node dist/rebuild-projections.js`), and `rcp admin rebuild`
@@ -15,13 +16,23 @@ import { keepCreatedFilesPrivate } from './private-files.js'
  * prints each table's row count and checksum before (the live table) and after (the rebuilt one, at the
  * same position): equal checksums say the read models were right; a table edited or damaged by hand shows
  * CHANGED and is repaired. The embedded database serves one process (a second is refused: data-dir-lock.ts):
- * with it, stop the service first, or use `rcp admin rebuild`, which the running service performs.
+ * when a service holds it, the command asks that service to rebuild, on the socket it listens on in the data
+ * directory (local-admin-socket.ts), and prints its report the same way.
  */
 async function rebuildProjections(): Promise<void> {
   keepCreatedFilesPrivate()
   const config = loadConfig()
   const logger = createLogger(config.LOG_LEVEL)
-  const db = await openDatabase(config)
+  const db = await openDatabase(config).catch(async (error: unknown) => {
+    if (!(error instanceof DataDirInUseError) || error.owner === 'this process') throw error
+    const answer = await askServiceToRebuild(config.DATA_DIR)
+    if (answer === null) throw error
+    if (!answer.ok) throw new ServiceRefusedRebuild(answer.error)
+    console.log(`the service running on ${config.DATA_DIR} rebuilt the read models:`)
+    console.log(formatRebuildReport(answer.report))
+    return null
+  })
+  if (db === null) return
   try {
     const store = await connectEventStore(config, db)
     try {
@@ -35,9 +46,12 @@ async function rebuildProjections(): Promise<void> {
   }
 }
 
+/** The running service was asked and refused (a rebuild under way there, or one that could not switch). */
+class ServiceRefusedRebuild extends Error {}
+
 rebuildProjections().catch((error) => {
   const reason =
-    error instanceof ConfigError || error instanceof DataDirInUseError
+    error instanceof ConfigError || error instanceof DataDirInUseError || error instanceof ServiceRefusedRebuild
       ? error.message
       : (error as { code?: unknown }).code === '42P01'
         ? "the service's tables are not in this database (start the service once against it)"

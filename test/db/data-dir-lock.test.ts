@@ -93,7 +93,7 @@ describe('the embedded data directory, one process at a time', () => {
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(false)
   })
 
-  it('refuses `npm run rebuild-projections` beside a running service, which keeps its read models', async () => {
+  it('refuses `npm run rebuild-projections` beside a process that holds the folder and answers no rebuild on its socket (no service, or an older release): its tables are kept', async () => {
     const db = await startEmbedded(dir)
     try {
       await db.sql`create table if not exists kept_rows (id int)`
