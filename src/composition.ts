@@ -313,7 +313,9 @@ export async function composeService(config: Config, logger: Logger, overrides: 
     }
   } catch (error) {
     // Whatever failed (the seeding, the leader lease, the worker, the listen), the roles started before it would
-    // keep the process, its connections and the embedded database's folder held.
+    // keep the process, its connections and the embedded database's folder held; a server listening already too.
+    const listening = server as HttpServer | null
+    if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()))
     await stopRoles().catch(() => {})
     await closeConnections().catch(() => {})
     throw error

@@ -46,7 +46,7 @@ async function rebuildProjections(): Promise<void> {
   }
 }
 
-/** The running service was asked and refused (a rebuild under way there, or one that could not switch). */
+/** The running service was asked and did not rebuild (one under way there, one that could not switch, or failed). */
 class ServiceRefusedRebuild extends Error {}
 
 rebuildProjections().catch((error) => {

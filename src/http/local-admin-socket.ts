@@ -16,11 +16,17 @@ import { RebuildNotSwitchedError, type RebuildReport } from '../projections/read
 export const LOCAL_ADMIN_SOCKET = 'rcp-admin.sock'
 
 const REBUILD_PATH = '/rebuild-read-models'
-/** A Unix socket's path is at most 107 bytes on Linux (`sun_path`); a longer data directory gets no socket. */
-const MAX_SOCKET_PATH_BYTES = 107
+/** A Unix socket's path fits `sun_path` with its NUL: 108 bytes on Linux, 104 on macOS and the BSDs. */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103
+/** How long the command waits for the service's rebuild (as `rcp admin rebuild` waits for the API's). */
+const REBUILD_WAIT_MS = 60 * 60 * 1000
 
-/** The socket's path in a data directory; null when the path is too long for a socket. */
+/**
+ * The socket's path in a data directory; null where there can be none: a path too long for a socket, or
+ * Windows (whose local sockets are named pipes, not files in a directory).
+ */
 export function localAdminSocketPath(dataDir: string): string | null {
+  if (process.platform === 'win32') return null
   const path = join(dataDir, LOCAL_ADMIN_SOCKET)
   return Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES ? path : null
 }
@@ -32,14 +38,16 @@ export interface LocalAdmin {
 /**
  * Listens on the data directory's socket (the caller holds the directory: a socket file found there is a
  * crashed owner's) and answers `POST /rebuild-read-models` with the rebuild's report, one rebuild at a time.
- * Null when the path is too long for a socket: the command then says to use `rcp admin rebuild`.
+ * Null when there can be no socket, or it could not be opened: a convenience of the embedded default, never a
+ * reason for the service not to start (the command then refuses, saying to use `rcp admin rebuild`).
  */
 export async function serveLocalAdmin(dataDir: string, rebuild: () => Promise<RebuildReport>, logger: Logger): Promise<LocalAdmin | null> {
   const path = localAdminSocketPath(dataDir)
-  if (path === null) {
-    logger.warn({ dataDir }, 'the data directory path is too long for the local admin socket: npm run rebuild-projections will refuse beside this service')
+  const unavailable = (err: unknown) => {
+    logger.warn({ dataDir, err }, 'no local admin socket in the data directory: npm run rebuild-projections will refuse beside this service (rcp admin rebuild works)')
     return null
   }
+  if (path === null) return unavailable(new Error('the data directory path is too long for a socket'))
   removeQuietly(path)
   let underWay = false
   const server: Server = createServer((req, res) => {
@@ -62,14 +70,20 @@ export async function serveLocalAdmin(dataDir: string, rebuild: () => Promise<Re
         underWay = false
       })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(path, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
-  chmodSync(path, 0o600)
+    chmodSync(path, 0o600)
+  } catch (error) {
+    server.close()
+    removeQuietly(path)
+    return unavailable(error)
+  }
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -105,9 +119,12 @@ export function askServiceToRebuild(dataDir: string): Promise<LocalRebuildAnswer
         }
       })
     })
+    asked.setTimeout(REBUILD_WAIT_MS, () => asked.destroy(new Error(`the service did not answer within ${REBUILD_WAIT_MS / 60_000} minutes`)))
     asked.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') resolve(null)
-      else reject(error)
+      else if (error.code === 'ECONNRESET' || error.message === 'socket hang up') {
+        reject(new Error('the service closed the connection before answering (it stopped?): the rebuild may or may not have switched; its audit entry says'))
+      } else reject(error)
     })
     asked.end()
   })

@@ -65,6 +65,19 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     return response.body.items
   }
 
+  /**
+   * The first finding of each tenant given a severity no runbook knows (each such tenant fails), put back as it
+   * was by the returned function, whatever other tests did to these tenants' findings.
+   */
+  async function failTenants(tenantIds: number[]): Promise<() => Promise<void>> {
+    const saved = await api.sql<Array<{ id: string; severity: string }>>`
+      select id::text, severity from findings where id in (select min(id) from findings where tenant_id = any(${tenantIds}::bigint[]) group by tenant_id)`
+    for (const { id } of saved) await api.sql`update findings set severity = 'bogus' where id = ${id}::bigint`
+    return async () => {
+      for (const { id, severity } of saved) await api.sql`update findings set severity = ${severity} where id = ${id}::bigint`
+    }
+  }
+
   async function allTenants(runId: string, status?: string): Promise<any[]> {
     const items: any[] = []
     let cursor: string | null = null
@@ -234,6 +247,9 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     const resumed = await send('POST', `/api/runs/${runId}/resume`, { reason })
     expect(resumed.status, resumed.text).toBe(202)
     expect(await completed(runId)).toMatchObject({ status: 'completed', outcome: 'failed', pause: null })
+    // One alert a run and destination: the completion raises none again.
+    const alerts = (await listAlertDeliveries(api.sql, { runId })).filter((d) => d.alertKey === 'operations.run.failed')
+    expect(alerts.map((d) => d.destinationId)).toEqual([...new Set(alerts.map((d) => d.destinationId))])
   })
 
   it('retries the failed tenants of a completed run once the data is fixed; refuses runs without failures', async () => {
@@ -264,10 +280,9 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
   })
 
   it("retries exactly the run's failed tenants still in the universe (one archived since is left out); a second retry while it is active is 409 with its id", async () => {
-    // Two tenants fail: the seed's invalid one, and tenant 3 given a severity the runbook does not know.
+    // Two tenants fail: the seed's invalid one, and tenant 3.
     const archivedLater = 3
-    await api.sql`update findings set severity = 'bogus' where tenant_id = ${invalidTenantId} and severity = 'high'`
-    await api.sql`update findings set severity = 'bogus' where id = (select min(id) from findings where tenant_id = ${archivedLater})`
+    const putBack = await failTenants([invalidTenantId, archivedLater])
     try {
       const original = await completed(await startAllTenants({ limits: { maxConcurrency: 4, maxFailures: null } }))
       const failed = (await allTenants(original.id, 'failed')).map((t) => t.tenantId)
@@ -289,7 +304,7 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     } finally {
       await send('PUT', '/api/settings/approvals', { required: 'none' })
       await api.sql`update tenants set archived_at = null where id = ${archivedLater}`
-      await api.sql`update findings set severity = 'high' where tenant_id = ${archivedLater} and severity = 'bogus'`
+      await putBack()
     }
   })
 
@@ -332,7 +347,7 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
 
     // A completed run with a failed tenant (retry) and repaired findings (revert): the SLA runbook (no other test
     // here runs it) sets SLA due dates the seed does not have, and fails on a severity it does not know.
-    await api.sql`update findings set severity = 'bogus' where tenant_id = ${invalidTenantId} and severity = 'high'`
+    const putBack = await failTenants([invalidTenantId])
     const slaRunbook = 'findings.sla.recalculate'
     const slaStart = await send('POST', `/api/runbooks/${slaRunbook}/runs`, {
       scope: 'all_tenants',
@@ -355,6 +370,13 @@ describe.each(serviceFlavours())('run control over the API: $name', (flavour) =>
     expectProblem(revert, 423)
     expect(revert.body.code).toBe('HALTED')
     expect(await api.eventCount()).toBe(events)
+
+    // Lifted, the revert is taken: it puts the SLA dates back, leaving the findings as the other tests expect them.
+    expect((await send('DELETE', '/api/halt', { reason })).status).toBe(200)
+    await putBack()
+    const reverted = await send('POST', `/api/runs/${finished.id}/revert`, { confirmation: `revert ${finished.id}`, reason })
+    expect(reverted.status, reverted.text).toBe(202)
+    expect((await completed(reverted.body.runId)).summaryCounts.updated).toBe(finished.summaryCounts.updated)
   })
 
   it('refuses bad control requests clearly and changes nothing', async () => {

@@ -188,8 +188,8 @@ const startRun: Decision<'StartRun'> = (command, state) => {
 /**
  * One result per targeted tenant, exactly once: a repeat is a no-op, and so is a result arriving after
  * the run completed (the worker acks it; nothing is counted twice). The last result completes the run in
- * the same append — unless the run is paused (a paused run never completes by itself). A failure beyond
- * the error budget pauses the run while tenants remain.
+ * the same append — unless the run is paused (a paused run never completes by itself) or this result is a
+ * failure beyond the error budget, which pauses the run, the last result's too (SPEC §9).
  */
 const recordTenantResults: Decision<'RecordTenantResults'> = (command, state) => {
   const events: DomainEvent[] = []
