@@ -56,6 +56,9 @@ export const problemSlots = {
   canary: ['canary'],
   canaryCount: ['canary.count'],
   canaryTenants: ['canary.tenantIds'],
+  // SPEC §9 limits of the start
+  maxConcurrency: ['limits.maxConcurrency'],
+  maxFailures: ['limits.maxFailures'],
 } as const
 
 export type ProblemSlot = keyof typeof problemSlots

@@ -79,7 +79,7 @@ const INTEGER = /^\s*-?\d{1,12}\s*$/
  * The limits form as `changeRunLimits` input: an empty max concurrency leaves it unchanged, an empty max
  * failures means no limit. Only "is it a whole number" is the form's to say; the ranges are the command's.
  */
-export function limitsOf(values: ControlFormValues): { limits: { maxConcurrency?: number; maxFailures: number | null } } | { problems: FieldProblem[] } {
+export function limitsOf(values: Pick<ControlFormValues, 'maxConcurrency' | 'maxFailures'>): { limits: { maxConcurrency?: number; maxFailures: number | null } } | { problems: FieldProblem[] } {
   const problems: FieldProblem[] = []
   let maxConcurrency: number | undefined
   if (values.maxConcurrency.trim() !== '') {

@@ -5,6 +5,7 @@ import type { StartRunInput } from '../../commands/start-run.js'
 import { runScopeSchema } from '../../events/index.js'
 import { findUnsafeText } from '../../events/safe-text.js'
 import { parametersFromFields, readParameterFields, type ParameterNode } from './parameter-form.js'
+import { limitsOf } from './run-controls.js'
 import { parseTenantReference } from './tenant-reference.js'
 
 /** The start form's fields as the operator typed them, kept to show the form again after an error. */
@@ -28,6 +29,9 @@ export interface StartFormValues {
   canaryTenants: string
   /** "Go on by itself once the canary succeeded": the checkbox's value (`on`), '' when unticked. */
   canaryAutoPromote: string
+  /** SPEC §9 limits as typed: '' takes the default (the deployment's worker capacity; no failure limit). */
+  maxConcurrency: string
+  maxFailures: string
 }
 
 /** What "Allowed drift (%)" shows before the operator types anything: the command's default. */
@@ -46,6 +50,8 @@ export const emptyStartForm: StartFormValues = {
   canaryCount: '',
   canaryTenants: '',
   canaryAutoPromote: '',
+  maxConcurrency: '',
+  maxFailures: '',
 }
 
 type TextField = Exclude<keyof StartFormValues, 'parameters'>
@@ -62,6 +68,8 @@ const LIMITS: Record<TextField, number> = {
   canaryCount: 20,
   canaryTenants: 2000,
   canaryAutoPromote: 10,
+  maxConcurrency: 20,
+  maxFailures: 20,
 }
 
 /** A decimal number as a person types it (`10`, `2.5`, `.5`); not `1e2`, `0x10` nor `Infinity`. */
@@ -86,6 +94,8 @@ export function readStartForm(body: Record<string, unknown>): StartFormValues {
     canaryCount: text('canaryCount'),
     canaryTenants: text('canaryTenants'),
     canaryAutoPromote: text('canaryAutoPromote'),
+    maxConcurrency: text('maxConcurrency'),
+    maxFailures: text('maxFailures'),
   }
 }
 
@@ -96,6 +106,8 @@ const UNSAFE_FIELD_NAMES: Record<string, string> = {
   canaryCount: 'canary.count',
   canaryTenants: 'canary.tenantIds',
   canaryAutoPromote: 'canary',
+  maxConcurrency: 'limits.maxConcurrency',
+  maxFailures: 'limits.maxFailures',
 }
 
 const WHOLE_NUMBER = /^\s*-?\d{1,12}\s*$/
@@ -153,6 +165,10 @@ export function toStartRunInput(
   problems.push(...parameters.problems)
   const canary = canaryOf(form)
   if ('problems' in canary) problems.push(...canary.problems)
+  // SPEC §9: limits given only when typed (an empty field takes the default); their ranges are the command's.
+  const typedLimits = form.maxConcurrency.trim() !== '' || form.maxFailures.trim() !== ''
+  const limits = typedLimits ? limitsOf(form) : null
+  if (limits && 'problems' in limits) problems.push(...limits.problems)
   // SPEC §11: pinned only when the form carries a preview id; the tolerance is read for a pinned start
   // only (the field stays in the form, hidden, without one). Its range is the command's to check.
   const preflightId = form.preflightId.trim() === '' ? null : form.preflightId.trim()
@@ -174,6 +190,7 @@ export function toStartRunInput(
     source: 'system_ui',
   }
   if ('canary' in canary && canary.canary !== null) input.canary = canary.canary
+  if (limits && 'limits' in limits) input.limits = limits.limits
   if (preflightId !== null) {
     input.preflightId = preflightId
     if (maxDriftPercent !== undefined) input.maxDriftPercent = maxDriftPercent

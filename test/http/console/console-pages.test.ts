@@ -207,6 +207,24 @@ describe.each(serviceFlavours())('console pages: $name', (flavour) => {
       const run = await completedRun(runId)
       expect(run.context).toMatchObject({ source: 'system_ui', target_tenant_id: tenant.id })
     })
+
+    it('starts a run with the limits typed in the form; one out of range is shown on the form, nothing started (SPEC §9)', async () => {
+      const tenant = tenants.find((t) => t.name === 'Initrode Health')!
+      const form = { scope: 'single_tenant', tenant: `${tenant.name} (#${tenant.id})`, confirmation: runbookKey }
+      const page = await get('/system/ops/runbooks')
+      expect(page.text).toContain('name="maxConcurrency"')
+      expect(page.text).toContain('name="maxFailures"')
+      const refused = await start({ ...form, maxConcurrency: '0', maxFailures: '2' })
+      expect(refused.status).toBe(422)
+      expect(refused.text).toContain('Max concurrency')
+      expect(refused.text).toMatch(/name="maxFailures"[^>]*value="2"|value="2"[^>]*name="maxFailures"/)
+      const started = await start({ ...form, maxConcurrency: '2', maxFailures: '0' })
+      expect(started.status, started.text.slice(0, 300)).toBe(303)
+      const runId = runIdFrom(started.headers.get('location'))
+      const run = await service.request('GET', `/api/runs/${runId}`, { token: await service.token() })
+      expect(run.body.limits).toEqual({ maxConcurrency: 2, maxFailures: 0 })
+      await completedRun(runId)
+    })
   })
 
   describe('runs and run pages', () => {

@@ -161,3 +161,24 @@ describe('console start form: a start pinned to a preview (SPEC §11)', () => {
     expect(pinned({ preflightId: '   ' })).toEqual({ input: expect.not.objectContaining({ preflightId: expect.anything() }) })
   })
 })
+
+describe('console start form: limits (SPEC §9)', () => {
+  it('sends the limits typed, none when both fields are empty (the defaults apply), and an empty max failures as no limit', () => {
+    expect(start({})).toEqual({ input: expect.not.objectContaining({ limits: expect.anything() }) })
+    expect(start({ maxConcurrency: ' 2 ', maxFailures: '0' })).toEqual({ input: expect.objectContaining({ limits: { maxConcurrency: 2, maxFailures: 0 } }) })
+    expect(start({ maxConcurrency: '', maxFailures: '3' })).toEqual({ input: expect.objectContaining({ limits: { maxFailures: 3 } }) })
+    expect(start({ maxConcurrency: '7', maxFailures: '' })).toEqual({ input: expect.objectContaining({ limits: { maxConcurrency: 7, maxFailures: null } }) })
+  })
+
+  it('refuses a limit that is not a whole number, naming it as the API does; the range is the command\'s', () => {
+    expect(start({ maxConcurrency: 'many', maxFailures: '1.5' })).toEqual({
+      problems: [
+        { field: 'limits.maxConcurrency', message: 'must be a whole number' },
+        { field: 'limits.maxFailures', message: 'must be a whole number, or empty for no limit' },
+      ],
+    })
+    expect(start({ maxConcurrency: '0' })).toEqual({ input: expect.objectContaining({ limits: { maxConcurrency: 0, maxFailures: null } }) })
+    expect(readStartForm({ ...startFields, maxConcurrency: '12', maxFailures: '4' })).toMatchObject({ maxConcurrency: '12', maxFailures: '4' })
+    expect(emptyStartForm).toMatchObject({ maxConcurrency: '', maxFailures: '' })
+  })
+})

@@ -3,6 +3,7 @@ import type { FieldProblem } from '../../../commands/errors.js'
 import type { PlanComparison } from '../../../commands/plan/plan-drift.js'
 import { REASON_CODES, REASON_TEXT_MAX, REASON_TEXT_MIN } from '../../../commands/run/start-run-policy.js'
 import type { UniverseTenant } from '../../../runbooks/tenant-universe.js'
+import { MAX_CONCURRENCY_LIMIT } from '../../../events/index.js'
 import { consolePaths } from '../console-env.js'
 import { CSRF_FIELD } from '../csrf.js'
 import { describeProblemAs, fieldLabels, messagesFor, problemSlots, type ProblemSlot } from '../field-problems.js'
@@ -182,6 +183,52 @@ const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }>
         </table>
       </div>
     </section>
+  )
+}
+
+/**
+ * SPEC §9: the start's limits, both optional (an empty field takes the default; the run page changes them
+ * while the run is active).
+ */
+const LimitFields: FC<{ prefix: string; values: StartFormValues; problems: FieldProblem[] }> = ({ prefix, values, problems }) => {
+  const invalid = (slot: ProblemSlot) => (messagesFor(problems, slot).length > 0 ? 'true' : undefined)
+  return (
+    <fieldset class="limits">
+      <legend>Limits (optional)</legend>
+      <label for={`${prefix}-max-concurrency`}>Max concurrency</label>
+      <input
+        type="number"
+        id={`${prefix}-max-concurrency`}
+        name="maxConcurrency"
+        inputmode="numeric"
+        min={1}
+        max={MAX_CONCURRENCY_LIMIT}
+        step={1}
+        value={values.maxConcurrency}
+        aria-invalid={invalid('maxConcurrency')}
+        aria-describedby={`${prefix}-max-concurrency-hint ${prefix}-max-concurrency-error`}
+      />
+      <p class="hint" id={`${prefix}-max-concurrency-hint`}>
+        Tenants repaired at once, across every worker: 1 to {MAX_CONCURRENCY_LIMIT}. Empty: the deployment's worker capacity.
+      </p>
+      <FieldError id={`${prefix}-max-concurrency-error`} slot="maxConcurrency" problems={problems} />
+      <label for={`${prefix}-max-failures`}>Max failures</label>
+      <input
+        type="number"
+        id={`${prefix}-max-failures`}
+        name="maxFailures"
+        inputmode="numeric"
+        min={0}
+        step={1}
+        value={values.maxFailures}
+        aria-invalid={invalid('maxFailures')}
+        aria-describedby={`${prefix}-max-failures-hint ${prefix}-max-failures-error`}
+      />
+      <p class="hint" id={`${prefix}-max-failures-hint`}>
+        When more tenants than this fail, the run pauses itself. Empty: no limit.
+      </p>
+      <FieldError id={`${prefix}-max-failures-error`} slot="maxFailures" problems={problems} />
+    </fieldset>
   )
 }
 
@@ -373,6 +420,7 @@ const RunbookCard: FC<RunbookCardProps> = ({ runbook, prefix, viewer, isBreakGla
                   : `Required for all-tenants runs: a reason code and ${REASON_TEXT_MIN} to ${REASON_TEXT_MAX} characters of reason. Optional for a single tenant.`}
               </p>
               <FieldError id={`${prefix}-reason-text-error`} slot="reasonText" problems={problems} />
+              <LimitFields prefix={prefix} values={values} problems={problems} />
               <CanaryFields prefix={prefix} values={values} problems={problems} />
               <PinFields prefix={prefix} values={values} problems={problems} />
               <div class="actions">
