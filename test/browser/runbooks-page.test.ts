@@ -290,6 +290,11 @@ describe.runIf(CHROMIUM_PATH)('browser: runbooks page', () => {
     await page.keyboard.press('Tab')
     expect((await focused()).name).toBe('reasonText')
     await page.keyboard.type(validReasonText)
+    // SPEC §9 limits: two stops, both empty (the defaults).
+    await page.keyboard.press('Tab')
+    expect(await focused()).toMatchObject({ name: 'maxConcurrency', value: '' })
+    await page.keyboard.press('Tab')
+    expect(await focused()).toMatchObject({ name: 'maxFailures', value: '' })
     // SPEC §11 canary: one stop for its choice, "No canary"; the fields of the other choices are not shown.
     await page.keyboard.press('Tab')
     expect(await focused()).toMatchObject({ name: 'canaryMode', value: 'none' })
