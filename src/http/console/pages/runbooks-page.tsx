@@ -191,43 +191,41 @@ const DriftReportView: FC<{ report: DriftReport; prefix: string; unit: string }>
  * while the run is active).
  */
 const LimitFields: FC<{ prefix: string; values: StartFormValues; problems: FieldProblem[] }> = ({ prefix, values, problems }) => {
-  const invalid = (slot: ProblemSlot) => (messagesFor(problems, slot).length > 0 ? 'true' : undefined)
+  const fields = [
+    {
+      slot: 'maxConcurrency',
+      id: `${prefix}-max-concurrency`,
+      label: 'Max concurrency',
+      min: 1,
+      max: MAX_CONCURRENCY_LIMIT,
+      hint: `Tenants repaired at once, across every worker: 1 to ${MAX_CONCURRENCY_LIMIT}. Empty: the deployment's worker capacity.`,
+    },
+    { slot: 'maxFailures', id: `${prefix}-max-failures`, label: 'Max failures', min: 0, max: undefined, hint: 'When more tenants than this fail, the run pauses itself. Empty: no limit.' },
+  ] as const
   return (
     <fieldset class="limits">
       <legend>Limits (optional)</legend>
-      <label for={`${prefix}-max-concurrency`}>Max concurrency</label>
-      <input
-        type="number"
-        id={`${prefix}-max-concurrency`}
-        name="maxConcurrency"
-        inputmode="numeric"
-        min={1}
-        max={MAX_CONCURRENCY_LIMIT}
-        step={1}
-        value={values.maxConcurrency}
-        aria-invalid={invalid('maxConcurrency')}
-        aria-describedby={`${prefix}-max-concurrency-hint ${prefix}-max-concurrency-error`}
-      />
-      <p class="hint" id={`${prefix}-max-concurrency-hint`}>
-        Tenants repaired at once, across every worker: 1 to {MAX_CONCURRENCY_LIMIT}. Empty: the deployment's worker capacity.
-      </p>
-      <FieldError id={`${prefix}-max-concurrency-error`} slot="maxConcurrency" problems={problems} />
-      <label for={`${prefix}-max-failures`}>Max failures</label>
-      <input
-        type="number"
-        id={`${prefix}-max-failures`}
-        name="maxFailures"
-        inputmode="numeric"
-        min={0}
-        step={1}
-        value={values.maxFailures}
-        aria-invalid={invalid('maxFailures')}
-        aria-describedby={`${prefix}-max-failures-hint ${prefix}-max-failures-error`}
-      />
-      <p class="hint" id={`${prefix}-max-failures-hint`}>
-        When more tenants than this fail, the run pauses itself. Empty: no limit.
-      </p>
-      <FieldError id={`${prefix}-max-failures-error`} slot="maxFailures" problems={problems} />
+      {fields.map(({ slot, id, label, min, max, hint }) => (
+        <>
+          <label for={id}>{label}</label>
+          <input
+            type="number"
+            id={id}
+            name={slot}
+            inputmode="numeric"
+            min={min}
+            max={max}
+            step={1}
+            value={values[slot]}
+            aria-invalid={messagesFor(problems, slot).length > 0 ? 'true' : undefined}
+            aria-describedby={`${id}-hint ${id}-error`}
+          />
+          <p class="hint" id={`${id}-hint`}>
+            {hint}
+          </p>
+          <FieldError id={`${id}-error`} slot={slot} problems={problems} />
+        </>
+      ))}
     </fieldset>
   )
 }
