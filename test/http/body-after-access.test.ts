@@ -2,7 +2,8 @@ import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serviceFlavours, testAdmin, type TestService } from '../support/service.js'
 import { preflightPath, runsPath } from './problem-assertions.js'
-import { consoleLogin, consoleRequest, createConsoleOperator, type ConsoleSession } from './console/console-client.js'
+import { consoleLogin, createConsoleOperator, type ConsoleSession } from './console/console-client.js'
+import { postRefusedUnread } from '../support/post-refused-unread.js'
 
 /**
  * Capabilities are checked before the body is read: a request without credentials, or without the route's
@@ -27,9 +28,11 @@ describe('the body is read only after the access checks', () => {
 
   it.each([preflightPath, runsPath])('POST %s: a 5 MiB body is 401 without a token, 403 without the capability, 413 with it', async (path) => {
     const events = await api.eventCount()
-    expect((await api.request('POST', path, { body: huge })).status).toBe(401)
-    expect((await api.request('POST', path, { body: huge, token: viewOnly })).status).toBe(403)
-    const allowed = await api.request('POST', path, { body: huge, token: admin })
+    const post = (token?: string) =>
+      postRefusedUnread(api.baseUrl + path, { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, huge)
+    expect((await post()).status).toBe(401)
+    expect((await post(viewOnly)).status).toBe(403)
+    const allowed = await post(admin)
     expect(allowed.status).toBe(413)
     expect(allowed.headers.get('content-type')).toMatch(/^application\/problem\+json/)
     expect(await api.eventCount()).toBe(events)
@@ -66,7 +69,7 @@ describe('the body is read only after the access checks', () => {
     const haltPath = '/system/ops/halt'
     let viewer: ConsoleSession
     let administrator: ConsoleSession
-    const cookieHeader = (session: ConsoleSession) => `Cookie: ${Object.entries(session.cookies).map(([k, v]) => `${k}=${v}`).join('; ')}`
+    const cookieHeader = (session: ConsoleSession) => Object.entries(session.cookies).map(([k, v]) => `${k}=${v}`).join('; ')
 
     beforeAll(async () => {
       viewer = await consoleLogin(api, await createConsoleOperator(api, ['platform.ops.view', 'platform.runbooks.view']))
@@ -75,10 +78,15 @@ describe('the body is read only after the access checks', () => {
 
     it.each([startPath, haltPath])('POST %s: a 5 MiB form goes to the login without a session, is 403 without the capability, 413 with it', async (path) => {
       const events = await api.eventCount()
-      const form = { _csrf: 'x', reasonCode: 'DATA_REPAIR', reasonText: huge }
-      expect((await consoleRequest(api, 'POST', path, { form })).status).toBe(303)
-      expect((await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: viewer.csrf }, cookies: viewer.cookies })).status).toBe(403)
-      const allowed = await consoleRequest(api, 'POST', path, { form: { ...form, _csrf: administrator.csrf }, cookies: administrator.cookies })
+      const post = (session?: ConsoleSession) =>
+        postRefusedUnread(
+          api.baseUrl + path,
+          { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', ...(session ? { cookie: cookieHeader(session) } : {}) },
+          new URLSearchParams({ _csrf: session?.csrf ?? 'x', reasonCode: 'DATA_REPAIR', reasonText: huge }).toString(),
+        )
+      expect((await post()).status).toBe(303)
+      expect((await post(viewer)).status).toBe(403)
+      const allowed = await post(administrator)
       expect(allowed.status).toBe(413)
       // A browser's form post gets a page saying so, not a problem document.
       expect(allowed.headers.get('content-type')).toMatch(/^text\/html/)
@@ -88,13 +96,13 @@ describe('the body is read only after the access checks', () => {
 
     it('a form still coming is not waited for when the operator lacks the capability', async () => {
       const form = 'application/x-www-form-urlencoded'
-      expect(await answerToUnfinishedBody(startPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
-      expect(await answerToUnfinishedBody(haltPath, cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
+      expect(await answerToUnfinishedBody(startPath, `Cookie: ${cookieHeader(viewer)}`, form)).toBe('HTTP/1.1 403 Forbidden')
+      expect(await answerToUnfinishedBody(haltPath, `Cookie: ${cookieHeader(viewer)}`, form)).toBe('HTTP/1.1 403 Forbidden')
       // The page script's preflight: the runbook's own capability (404 for an unknown runbook) before the body.
-      expect(await answerToUnfinishedBody('/system/ops/runbooks/findings.lifecycle.backfill/preflight', cookieHeader(viewer), form)).toBe('HTTP/1.1 403 Forbidden')
-      expect(await answerToUnfinishedBody('/system/ops/runbooks/no.such.runbook/preflight', cookieHeader(viewer), form)).toBe('HTTP/1.1 404 Not Found')
+      expect(await answerToUnfinishedBody('/system/ops/runbooks/findings.lifecycle.backfill/preflight', `Cookie: ${cookieHeader(viewer)}`, form)).toBe('HTTP/1.1 403 Forbidden')
+      expect(await answerToUnfinishedBody('/system/ops/runbooks/no.such.runbook/preflight', `Cookie: ${cookieHeader(viewer)}`, form)).toBe('HTTP/1.1 404 Not Found')
       // An approval's access (the run, then the right to decide it) is checked before its form too.
-      expect(await answerToUnfinishedBody('/system/ops/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', cookieHeader(viewer), form)).toBe('HTTP/1.1 404 Not Found')
+      expect(await answerToUnfinishedBody('/system/ops/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV/approve', `Cookie: ${cookieHeader(viewer)}`, form)).toBe('HTTP/1.1 404 Not Found')
     })
   })
 })
