@@ -267,18 +267,20 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
       where m.status = 'failed'
       group by m.run_id
     ),
-    -- Running counts while the run is in progress; RunCompleted replaces them with the final figures.
+    -- Running counts while the run is in progress; RunCompleted replaces them with the final figures. The
+    -- failure summary is assigned only for runs with failures in the batch: a column assigned is written again
+    -- even to its own value, and a large run's summary, kept out of line, would be copied at every batch.
     counted as (
       update operation_runs o
-      set summary_counts = o.summary_counts || jsonb_build_object(
-            'total', (o.summary_counts ->> 'total')::bigint + d.total,
-            'processed', (o.summary_counts ->> 'processed')::bigint + d.total,
-            'updated', (o.summary_counts ->> 'updated')::bigint + d.updated,
-            'skipped', (o.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
-            'failed', (o.summary_counts ->> 'failed')::bigint + d.failed),
-          failure_summary = o.failure_summary || coalesce(f.failures, '[]'::jsonb)
+      set summary_counts = ${runningCounts(tx)}
       from per_run d
-      left join failures f on f.run_id = d.run_id
+      where o.id = d.run_id and o.status <> 'completed' and not exists (select from failures f where f.run_id = d.run_id)
+    ),
+    counted_with_failures as (
+      update operation_runs o
+      set summary_counts = ${runningCounts(tx)}, failure_summary = o.failure_summary || f.failures
+      from per_run d
+      join failures f on f.run_id = d.run_id
       where o.id = d.run_id and o.status <> 'completed'
     )
     -- Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
@@ -287,6 +289,16 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
         canary_pending = c.canary_pending - d.canary_settled::integer, canary_failed = c.canary_failed + d.canary_failed::integer
     from per_run d
     where c.run_id = d.run_id`
+}
+
+/** A run's running counts with a batch's `d` (of `per_run`) added, as an expression over `operation_runs o`. */
+function runningCounts(tx: TransactionSql) {
+  return tx`o.summary_counts || jsonb_build_object(
+            'total', (o.summary_counts ->> 'total')::bigint + d.total,
+            'processed', (o.summary_counts ->> 'processed')::bigint + d.total,
+            'updated', (o.summary_counts ->> 'updated')::bigint + d.updated,
+            'skipped', (o.summary_counts ->> 'skipped')::bigint + d.total - d.updated,
+            'failed', (o.summary_counts ->> 'failed')::bigint + d.failed)`
 }
 
 async function markPaused(tx: TransactionSql, { data }: EventOf<'RunPaused'>, metadata: EventMetadata): Promise<void> {
