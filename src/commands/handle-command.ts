@@ -43,6 +43,11 @@ export class StreamStateCache<S> {
     this.entries.set(streamId, entry)
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
   }
+
+  /** Forgets every stream but these. */
+  retainOnly(streamIds: ReadonlySet<string>): void {
+    for (const streamId of [...this.entries.keys()]) if (!streamIds.has(streamId)) this.entries.delete(streamId)
+  }
 }
 
 /** The stream's state: the cached fold (if any) brought up to date by reading only the events after it. */

@@ -2,7 +2,10 @@ import type { Logger } from 'pino'
 import { tenantRepairLockName } from '../db/advisory-locks.js'
 import type { Sql } from '../db/database.js'
 import type { EventLog } from '../store/event-log.js'
-import { loadRun, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
+import { loadRunCached, markRunStarted, redispatchPendingTenants } from '../commands/run-execution.js'
+import { StreamStateCache } from '../commands/handle-command.js'
+import type { RunState } from '../commands/run/run-state.js'
+import { streams } from '../events/streams.js'
 import { planReconcile } from '../commands/run/dispatch-plan.js'
 import { expireApproval } from '../commands/approvals.js'
 import { planRequestedRun, type RunPlanDeps } from '../commands/run-plan.js'
@@ -55,6 +58,12 @@ export class Reconciler {
   /** Until when timer passes use `staleAfterLossMs` (news of lost jobs came). */
   private watchingLossUntil = 0
   private readonly options: ReconcilerOptions
+  /**
+   * The active runs' folds, brought up to date each pass by reading only their new events: refolding every
+   * active run from its start each pass cost a pass the whole size of every large run. Only the runs of the
+   * last pass are kept.
+   */
+  private readonly runStates = new StreamStateCache<RunState>()
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -84,6 +93,7 @@ export class Reconciler {
     const staleAfterMs = options.staleAfterMs ?? this.options.staleAfterMs
     const rows = await this.deps.sql<Array<{ id: string; tenant_id: string | null }>>`
       select id, tenant_id from operation_runs where status in ('awaiting_approval', 'queued', 'running', 'paused') order by created_at`
+    this.runStates.retainOnly(new Set(rows.map(({ id }) => streams.run(id))))
     const touched: string[] = []
     for (const { id, tenant_id } of rows) {
       const log = runLogger(this.deps.logger, id, tenant_id === null ? null : Number(tenant_id))
@@ -99,7 +109,7 @@ export class Reconciler {
 
   /** True when this pass acted on the run. */
   private async reconcileRun(id: string, now: Date, staleAfterMs: number, log: Logger): Promise<boolean> {
-    const plan = planReconcile(await loadRun(this.deps.log, id), now, staleAfterMs)
+    const plan = planReconcile(await loadRunCached(this.deps.log, id, this.runStates), now, staleAfterMs)
     switch (plan.action) {
       case 'none':
         return false

@@ -161,3 +161,14 @@ for (const flavour of databaseFlavours()) {
     })
   })
 }
+
+describe('StreamStateCache', () => {
+  it('retainOnly forgets every stream but those named, and keeps their folds', () => {
+    const cache = new StreamStateCache<string>()
+    for (const streamId of ['run-a', 'run-b', 'run-c']) cache.set(streamId, { state: `${streamId} folded`, revision: 3 })
+    cache.retainOnly(new Set(['run-b', 'run-z']))
+    expect(cache.get('run-a')).toBeUndefined()
+    expect(cache.get('run-c')).toBeUndefined()
+    expect(cache.get('run-b')).toEqual({ state: 'run-b folded', revision: 3 })
+  })
+})

@@ -102,6 +102,31 @@ describe.each(databaseFlavours())('the reconciler on $name', ({ open }) => {
     expect(await runEvents(bed.log, runId)).toHaveLength(eventCount)
   })
 
+  it('reads each active run only from where its last pass left it, not from the start every pass', async () => {
+    const runId = await startAllTenantsRun(bed)
+    await projectUntil(runId, 'queued')
+    let eventsRead = 0
+    const log: typeof bed.log = Object.create(bed.log)
+    log.read = async (...args) => {
+      const read = await bed.log.read(...args)
+      eventsRead += read.events.length
+      return read
+    }
+    const reconciler = new Reconciler({ ...deps(), log }, { staleAfterMs: 60_000 })
+    const passReads = async () => {
+      eventsRead = 0
+      expect(await reconciler.reconcileOnce()).toEqual([])
+      return eventsRead
+    }
+
+    expect(await passReads()).toBe((await runEvents(bed.log, runId)).length)
+    expect(await passReads()).toBe(0)
+    const before = (await runEvents(bed.log, runId)).length
+    await dispatchRuns(createDispatcher({ ...deps(), queue: new LosingJobQueue() }), bed.log, [runId])
+    await projectUntil(runId, 'running')
+    expect(await passReads()).toBe((await runEvents(bed.log, runId)).length - before)
+  })
+
   it('records no re-dispatch while the queue takes no jobs; when the queue says its jobs were lost, re-dispatches at once', async () => {
     const runId = await startAllTenantsRun(bed)
     const losing = new LosingJobQueue()
