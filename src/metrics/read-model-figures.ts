@@ -1,14 +1,13 @@
 import type { Sql } from '../db/database.js'
+import { REPAIR_DURATION_BUCKETS } from '../projections/repair-durations.js'
 
 /**
  * The business figures of SPEC §12 "Metrics", read from the read models at scrape time, so that whichever
  * process answers /metrics (api, worker, projector, or all in one) tells the same. Each query reads one row
- * per run (`operation_runs`, `operation_run_controls`: the incremental counts the projection keeps), except
- * the repair durations, one aggregate over the per-tenant rows.
+ * per run (`operation_runs`, `operation_run_controls`: the incremental counts the projection keeps, the repair
+ * durations among them), never the per-tenant rows.
  */
 
-/** Upper bounds (seconds) of the tenant repair duration histogram: a repair takes milliseconds to minutes. */
-export const REPAIR_DURATION_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
 export interface RunsByState {
   runbook: string
@@ -71,19 +70,19 @@ export async function readModelFigures(sql: Sql): Promise<ReadModelFigures> {
   }
 }
 
-/** One pass over the tenants repaired (both times known): a count per bucket, the sum and the count. */
+/** The runs' repair duration histograms (repair-durations.ts) added up: one row a run. */
 async function repairDurations(sql: Sql): Promise<RepairDurations> {
-  // The bounds are this module's constants, never input: written into the statement as numbers.
-  const perBucket = REPAIR_DURATION_BUCKETS.map((bound, index) => `count(*) filter (where d <= ${Number(bound)}) as b${index}`).join(', ')
-  const [row] = await sql.unsafe<Array<Record<string, string | null>>>(`
-    select ${perBucket}, count(*) as n, coalesce(sum(d), 0)::text as s
-    from (select extract(epoch from completed_at - started_at)::float8 as d
-          from operation_run_tenants
-          -- Repairs that committed: a failed tenant is timed too, but its repair rolled back.
-          where status = 'succeeded' and started_at is not null and completed_at is not null) t`)
+  const [row] = await sql<Array<{ counts: string[] | null; count: string; micros: string }>>`
+    select (select array_agg(total::text order by bucket)
+            from (select bucket, sum(counted) as total
+                  from operation_run_controls, unnest(repair_buckets) with ordinality as u(counted, bucket)
+                  group by bucket) per_bucket) as counts,
+           coalesce(sum(repair_count), 0)::text as count,
+           coalesce(sum(repair_micros), 0)::text as micros
+    from operation_run_controls`
   return {
-    counts: REPAIR_DURATION_BUCKETS.map((_, index) => Number(row?.[`b${index}`] ?? 0)),
-    count: Number(row?.n ?? 0),
-    sumSeconds: Number(row?.s ?? 0),
+    counts: REPAIR_DURATION_BUCKETS.map((_, index) => Number(row?.counts?.[index] ?? 0)),
+    count: Number(row?.count ?? 0),
+    sumSeconds: Number(row?.micros ?? 0) / 1_000_000,
   }
 }

@@ -3,7 +3,8 @@ import type { Sql } from '../db/database.js'
 import type { JobQueue, QueueDepth } from '../queue/job-queue.js'
 import type { EventStore } from '../store/event-store.js'
 import { readProjectionLag, type ProjectionLag } from './projection-lag.js'
-import { readModelFigures, REPAIR_DURATION_BUCKETS, type ReadModelFigures } from './read-model-figures.js'
+import { readModelFigures, type ReadModelFigures } from './read-model-figures.js'
+import { REPAIR_DURATION_BUCKETS } from '../projections/repair-durations.js'
 import { ScrapedHistogram } from './scraped-histogram.js'
 
 /** Every family this service serves starts with it (the Grafana dashboard and the README list them). */

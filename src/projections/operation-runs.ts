@@ -2,6 +2,7 @@ import type { TransactionSql } from '../db/database.js'
 import { outcomesCancellingUnstarted } from '../commands/run/run-state.js'
 import type { DomainEvent, EventMetadata, EventOf, FailureEntry, PreflightResult } from '../events/index.js'
 import type { Projection } from './projector.js'
+import { repairBucketCountsSql, repairMicrosSql } from './repair-durations.js'
 
 /**
  * `operation_runs` (one row per run, SPEC §3), `operation_run_tenants` (one row per targeted tenant, SPEC
@@ -242,7 +243,7 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
           reason_code = excluded.reason_code, message = excluded.message, attempt = excluded.attempt,
           processed_at = excluded.processed_at, started_at = excluded.started_at, completed_at = excluded.completed_at
       where t.status = 'pending'
-      returning t.run_id, t.tenant_id, t.status, t.total, t.updated
+      returning t.run_id, t.tenant_id, t.status, t.total, t.updated, t.started_at, t.completed_at
     ),
     per_run as (
       select run_id,
@@ -251,10 +252,16 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
              coalesce(sum(updated), 0) as updated,
              count(*) filter (where failed) as failed,
              count(*) filter (where canary) as canary_settled,
-             count(*) filter (where failed and canary) as canary_failed
+             count(*) filter (where failed and canary) as canary_failed,
+             count(*) filter (where timed) as repair_count,
+             coalesce(sum(micros) filter (where timed), 0) as repair_micros,
+             ${tx.unsafe(repairBucketCountsSql('micros', 'timed'))} as repair_buckets
       from (
         select m.run_id, m.total, m.updated, m.status = 'failed' as failed,
-               coalesce(k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id), false) as canary
+               coalesce(k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id), false) as canary,
+               -- SPEC §12's repair durations (repair-durations.ts): a failed tenant's repair rolled back.
+               m.status = 'succeeded' and m.started_at is not null and m.completed_at is not null as timed,
+               ${tx.unsafe(repairMicrosSql('m.started_at', 'm.completed_at'))} as micros
         from moved m
         left join operation_run_controls k on k.run_id = m.run_id) m
       group by run_id
@@ -283,10 +290,14 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
       join failures f on f.run_id = d.run_id
       where o.id = d.run_id and o.status <> 'completed'
     )
-    -- Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary.
+    -- Every moved tenant counts once as succeeded or failed; a canary tenant also settles the canary; a
+    -- repaired one adds its duration.
     update operation_run_controls c
     set succeeded = c.succeeded + (d.moved - d.failed)::integer, failed = c.failed + d.failed::integer,
-        canary_pending = c.canary_pending - d.canary_settled::integer, canary_failed = c.canary_failed + d.canary_failed::integer
+        canary_pending = c.canary_pending - d.canary_settled::integer, canary_failed = c.canary_failed + d.canary_failed::integer,
+        repair_count = c.repair_count + d.repair_count::integer, repair_micros = c.repair_micros + d.repair_micros::bigint,
+        repair_buckets = (select array_agg(stored + added order by bucket)
+                          from unnest(c.repair_buckets, d.repair_buckets) with ordinality as u(stored, added, bucket))
     from per_run d
     where c.run_id = d.run_id`
 }

@@ -1,4 +1,5 @@
 import type { MigrationSet } from '../db/migrations.js'
+import { NO_REPAIR_BUCKETS_SQL, repairBucketCountsSql, repairMicrosSql } from './repair-durations.js'
 
 /**
  * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
@@ -201,6 +202,27 @@ export const readModelSchema: MigrationSet = {
         `create index if not exists audit_log_action_sequence_idx on audit_log (action, sequence desc)`,
         `drop index if exists audit_log_occurred_idx`,
         `drop index if exists audit_log_action_occurred_idx`,
+      ],
+    },
+    {
+      version: 8,
+      name: 'repair durations per run',
+      // SPEC §12's repair duration histogram, kept per run by the projection (repair-durations.ts): a scrape
+      // read every per-tenant row of every run before. Counted here for the runs projected before.
+      statements: [
+        `alter table operation_run_controls
+           add column repair_count integer not null default 0,
+           add column repair_micros bigint not null default 0,
+           add column repair_buckets integer[] not null default ${NO_REPAIR_BUCKETS_SQL}`,
+        `update operation_run_controls c
+         set repair_count = d.repair_count, repair_micros = d.repair_micros, repair_buckets = d.repair_buckets
+         from (select run_id, count(*)::integer as repair_count, sum(micros)::bigint as repair_micros,
+                      ${repairBucketCountsSql('micros', 'true')} as repair_buckets
+               from (select run_id, ${repairMicrosSql('started_at', 'completed_at')} as micros
+                     from operation_run_tenants
+                     where status = 'succeeded' and started_at is not null and completed_at is not null) t
+               group by run_id) d
+         where c.run_id = d.run_id`,
       ],
     },
   ],
