@@ -258,7 +258,8 @@ async function recordTenantResults(tx: TransactionSql, events: Array<EventOf<'Te
              ${tx.unsafe(repairBucketCountsSql('micros', 'timed'))} as repair_buckets
       from (
         select m.run_id, m.total, m.updated, m.status = 'failed' as failed,
-               coalesce(k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id), false) as canary,
+               -- Once every canary tenant has settled, none of the rest can be one: no search of the canary's list.
+               coalesce(k.canary_pending > 0 and k.canary -> 'tenantIds' @> jsonb_build_array(m.tenant_id), false) as canary,
                -- SPEC §12's repair durations (repair-durations.ts): a failed tenant's repair rolled back.
                m.status = 'succeeded' and m.started_at is not null and m.completed_at is not null as timed,
                ${tx.unsafe(repairMicrosSql('m.started_at', 'm.completed_at'))} as micros

@@ -53,6 +53,12 @@ export interface RunFacts {
   /** Results recorded so far, by tenant id (persistent: recording one is O(1), see result-log.ts). */
   results: ResultLog
   /**
+   * The canary's tenants and how many of them have no result yet and have failed, kept as results are
+   * recorded: the gate and the decider ask per tenant whether the canary is done, so in O(1), whatever its size.
+   * Null for a run without a canary.
+   */
+  canary: CanaryProgress | null
+  /**
    * Index into `request.tenantIds` before which every tenant has a result: where the next pending tenants
    * are looked for, so that finding them costs the dispatch window, not the run's size, per result.
    */
@@ -78,6 +84,12 @@ export interface RunFacts {
   approvedAt: string | null
   /** Time of the last event: the reconciler's measure of progress. */
   lastEventAt: Date | null
+}
+
+export interface CanaryProgress {
+  tenants: ReadonlySet<number>
+  pending: number
+  failed: number
 }
 
 export type RunState =
@@ -110,8 +122,8 @@ function requireExisting(state: RunState, event: RunEvent): ExistingRunState {
 
 /** The facts of a state without its status-specific fields, to build the next status from. */
 function factsOf(state: ExistingRunState): RunFacts {
-  const { request, targets, results, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
-  return { request, targets, results, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
+  const { request, targets, results, canary, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt } = state
+  return { request, targets, results, canary, frontier, preflight, failedTenants, limits, generation, started, cancellation, retries, revertedBy, approvedAt, lastEventAt }
 }
 
 /**
@@ -151,7 +163,8 @@ export function evolveRun(state: RunState, logged: Pick<LoggedEvent, 'event'> & 
     case 'TenantProcessed': {
       const results = current.results.with(event.data.tenantId, event.data.result)
       const failedTenants = facts.failedTenants + (event.data.result.status === 'failed' ? 1 : 0)
-      return { ...current, ...facts, results, frontier: advanceFrontier(facts.request.tenantIds, results, facts.frontier), failedTenants }
+      const canary = canaryProgressWith(facts, event.data)
+      return { ...current, ...facts, results, canary, frontier: advanceFrontier(facts.request.tenantIds, results, facts.frontier), failedTenants }
     }
     case 'TenantJobsRedispatched':
       return { ...current, ...facts, generation: event.data.generation }
@@ -192,8 +205,22 @@ export function awaitsApproval(facts: { request: Pick<RunRequest, 'approvalRequi
 }
 
 /** The facts a request sets: its targets and its plan if it has one, no result yet. */
-export function requestFacts(request: RunRequest): Pick<RunFacts, 'request' | 'targets' | 'results' | 'frontier' | 'preflight'> {
-  return { request, targets: new Set(request.tenantIds), results: ResultLog.empty(), frontier: 0, preflight: request.preflight }
+export function requestFacts(request: RunRequest): Pick<RunFacts, 'request' | 'targets' | 'results' | 'canary' | 'frontier' | 'preflight'> {
+  const tenants = request.canary ? new Set(request.canary.tenantIds) : null
+  const canary = tenants ? { tenants, pending: tenants.size, failed: 0 } : null
+  return { request, targets: new Set(request.tenantIds), results: ResultLog.empty(), canary, frontier: 0, preflight: request.preflight }
+}
+
+/** The canary's progress once `added`'s result is recorded (replacing the tenant's earlier one, if any). */
+function canaryProgressWith(facts: Pick<RunFacts, 'canary' | 'results'>, added: { tenantId: number; result: TenantResult }): CanaryProgress | null {
+  const { canary } = facts
+  if (!canary || !canary.tenants.has(added.tenantId)) return canary
+  const earlier = facts.results.get(added.tenantId)
+  return {
+    tenants: canary.tenants,
+    pending: canary.pending - (earlier ? 0 : 1),
+    failed: canary.failed + (added.result.status === 'failed' ? 1 : 0) - (earlier?.status === 'failed' ? 1 : 0),
+  }
 }
 
 /** Amortised O(1) per result: the frontier only moves forward, past tenants that have results. */
@@ -217,14 +244,11 @@ export function pendingTenants(state: RunState): number[] {
 export type CanaryState = 'running' | 'passed' | 'failed'
 
 export function canaryStateOf(state: RunState, added?: { tenantId: number; result: TenantResult }): CanaryState | null {
-  if (state.status === 'none' || !state.request.canary) return null
-  let pending = false
-  for (const tenantId of state.request.canary.tenantIds) {
-    const result = added?.tenantId === tenantId ? added.result : state.results.get(tenantId)
-    if (result?.status === 'failed') return 'failed'
-    if (!result) pending = true
-  }
-  return pending ? 'running' : 'passed'
+  if (state.status === 'none') return null
+  const canary = added ? canaryProgressWith(state, added) : state.canary
+  if (!canary) return null
+  if (canary.failed > 0) return 'failed'
+  return canary.pending > 0 ? 'running' : 'passed'
 }
 
 /**
@@ -245,15 +269,23 @@ export function dispatchWindow(state: RunState): number[] {
  */
 export function dispatchJobs(state: RunState): Array<{ key: string; tenantIds: number[] }> {
   if (state.status === 'none') return []
-  const canary = pendingCanary(state)
-  const perJob = canary ? 1 : tenantsPerJob(state)
-  const among = canary ? new Set(canary) : undefined
-  const { tenantIds } = state.request
   const jobs: Array<{ key: string; tenantIds: number[] }> = []
+  const canary = pendingCanary(state)
+  if (canary) {
+    // The canary's own tenants (in target order), one a job: no scan of the run's other targets.
+    for (const tenantId of canary) {
+      if (state.results.has(tenantId)) continue
+      if (jobs.length === state.limits.maxConcurrency) break
+      jobs.push({ key: String(tenantId), tenantIds: [tenantId] })
+    }
+    return jobs
+  }
+  const perJob = tenantsPerJob(state)
+  const { tenantIds } = state.request
   let group = -1
   for (let index = state.frontier; index < tenantIds.length; index++) {
     const tenantId = tenantIds[index]!
-    if (state.results.has(tenantId) || (among && !among.has(tenantId))) continue
+    if (state.results.has(tenantId)) continue
     const tenantGroup = Math.floor(index / perJob)
     if (tenantGroup !== group) {
       if (jobs.length === state.limits.maxConcurrency) break
@@ -270,8 +302,7 @@ export function dispatchJobs(state: RunState): Array<{ key: string; tenantIds: n
  * Asked of the canary's own (few) tenants: once they are all processed, no scan for them of the whole run.
  */
 function pendingCanary(state: ExistingRunState): readonly number[] | null {
-  const canary = state.request.canary?.tenantIds ?? []
-  return canary.some((tenantId) => !state.results.has(tenantId)) ? canary : null
+  return state.request.canary && state.canary && state.canary.pending > 0 ? state.request.canary.tenantIds : null
 }
 
 /**

@@ -33,8 +33,7 @@ export function decideTenantRepair(run: RunState, halted: boolean, tenantId: num
   if (run.preflight === null) return { action: 'skip', why: 'not planned' }
   if (halted) return { action: 'halt_run' }
   // A tenant outside the canary waits until no canary tenant is pending (its job is published then).
-  const canary = run.request.canary?.tenantIds
-  if (canary && !canary.includes(tenantId) && canary.some((id) => !run.results.has(id))) return { action: 'skip', why: 'canary first' }
+  if (run.canary && run.canary.pending > 0 && !run.canary.tenants.has(tenantId)) return { action: 'skip', why: 'canary first' }
   return { action: 'repair', maxConcurrency: run.limits.maxConcurrency, parameters: run.request.parameters, revertOf: run.request.revertOf }
 }
 

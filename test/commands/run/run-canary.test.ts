@@ -135,6 +135,44 @@ describe('a run with a canary', () => {
   })
 })
 
+describe("the canary's progress, kept as results are folded", () => {
+  /** The canary's state as SPEC §11 defines it, read off the recorded results (the fold keeps counts instead). */
+  function canaryStateFromResults(state: RunState): 'running' | 'passed' | 'failed' | null {
+    if (state.status === 'none' || !state.request.canary) return null
+    const results = state.request.canary.tenantIds.map((tenantId) => state.results.get(tenantId))
+    if (results.some((result) => result?.status === 'failed')) return 'failed'
+    return results.some((result) => result === undefined) ? 'running' : 'passed'
+  }
+
+  it('agrees with the results after every event, a tenant recorded again (a replayed race) included (property)', () => {
+    const targets = [11, 12, 13, 14, 15, 16]
+    fc.assert(
+      fc.property(
+        fc.subarray(targets, { minLength: 1 }),
+        fc.array(fc.record({ tenantId: fc.constantFrom(...targets), failed: fc.boolean() }), { maxLength: 20 }),
+        (canary, results) => {
+          let state = canaryRun({ tenantIds: canary, autoPromote: true }, targets)
+          for (const [index, { tenantId, failed: didFail }] of results.entries()) {
+            const result = didFail ? failed('INVALID_DATA') : succeeded(3, 1)
+            state = evolveRun(state, {
+              event: { type: 'TenantProcessed', data: { runId: 'run-canary', tenantId, attempt: index + 1, result, processedAt: LATER, startedAt: null, completedAt: null } },
+            })
+            expect(canaryStateOf(state)).toBe(canaryStateFromResults(state))
+            const outside = targets.find((id) => !canary.includes(id))
+            const running = state.status === 'running' ? state : null
+            if (outside !== undefined && running && !running.results.has(outside)) {
+              // Outside the canary, a tenant waits while any canary tenant has no result (failed ones included).
+              const canaryPending = canary.some((tenantId) => !running.results.has(tenantId))
+              expect(decideTenantRepair(state, false, outside)).toEqual(canaryPending ? { action: 'skip', why: 'canary first' } : expect.objectContaining({ action: 'repair' }))
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+})
+
 describe('resolveCanary', () => {
   const findings = new Map([[11, 50], [12, 5], [13, 5], [14, 900]])
   const findingsOf = (id: number) => findings.get(id) ?? 0
