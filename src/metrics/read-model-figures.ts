@@ -8,7 +8,6 @@ import { REPAIR_DURATION_BUCKETS } from '../projections/repair-durations.js'
  * durations among them), never the per-tenant rows.
  */
 
-
 export interface RunsByState {
   runbook: string
   status: string

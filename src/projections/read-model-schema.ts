@@ -1,5 +1,4 @@
 import type { MigrationSet } from '../db/migrations.js'
-import { NO_REPAIR_BUCKETS_SQL, repairBucketCountsSql, repairMicrosSql } from './repair-durations.js'
 
 /**
  * v1 (baseline): exactly the statements every start applied before versioned migrations. Idempotent, so a
@@ -208,17 +207,31 @@ export const readModelSchema: MigrationSet = {
       version: 8,
       name: 'repair durations per run',
       // SPEC §12's repair duration histogram, kept per run by the projection (repair-durations.ts): a scrape
-      // read every per-tenant row of every run before. Counted here for the runs projected before.
+      // read every per-tenant row of every run before. Counted here for the runs projected before, by the
+      // bounds of this release written out (in microseconds): an applied migration's text never changes.
       statements: [
         `alter table operation_run_controls
            add column repair_count integer not null default 0,
            add column repair_micros bigint not null default 0,
-           add column repair_buckets integer[] not null default ${NO_REPAIR_BUCKETS_SQL}`,
+           add column repair_buckets integer[] not null default '{0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::integer[]`,
         `update operation_run_controls c
          set repair_count = d.repair_count, repair_micros = d.repair_micros, repair_buckets = d.repair_buckets
          from (select run_id, count(*)::integer as repair_count, sum(micros)::bigint as repair_micros,
-                      ${repairBucketCountsSql('micros', 'true')} as repair_buckets
-               from (select run_id, ${repairMicrosSql('started_at', 'completed_at')} as micros
+                      array[count(*) filter (where micros <= 10000),
+                        count(*) filter (where micros <= 25000),
+                        count(*) filter (where micros <= 50000),
+                        count(*) filter (where micros <= 100000),
+                        count(*) filter (where micros <= 250000),
+                        count(*) filter (where micros <= 500000),
+                        count(*) filter (where micros <= 1000000),
+                        count(*) filter (where micros <= 2500000),
+                        count(*) filter (where micros <= 5000000),
+                        count(*) filter (where micros <= 10000000),
+                        count(*) filter (where micros <= 30000000),
+                        count(*) filter (where micros <= 60000000),
+                        count(*) filter (where micros <= 120000000),
+                        count(*) filter (where micros <= 300000000)]::integer[] as repair_buckets
+               from (select run_id, (extract(epoch from (completed_at - started_at)) * 1000000)::bigint as micros
                      from operation_run_tenants
                      where status = 'succeeded' and started_at is not null and completed_at is not null) t
                group by run_id) d

@@ -5,7 +5,9 @@
  * completed time (a failed tenant's repair rolled back), in whole microseconds, the timestamps' own
  * precision: the sums are exact, so a rebuild's rows equal the live ones whatever the batches were.
  *
- * The stored counts are by these bounds: a release that changes them must recount in a read-model migration.
+ * The stored counts are by these bounds, one per bound in this order: a release that changes them must add a
+ * read-model migration that counts every run's again (migration 8 wrote this release's bounds out; its text,
+ * applied, must not change).
  */
 
 /** Upper bounds (seconds) of the histogram: a repair takes milliseconds to minutes. */
@@ -22,6 +24,3 @@ export function repairMicrosSql(started: string, completed: string): string {
 export function repairBucketCountsSql(micros: string, timed: string): string {
   return `array[${boundsInMicros.map((bound) => `count(*) filter (where ${timed} and ${micros} <= ${bound})`).join(', ')}]::integer[]`
 }
-
-/** SQL: the empty histogram's counts. */
-export const NO_REPAIR_BUCKETS_SQL = `'{${boundsInMicros.map(() => 0).join(',')}}'::integer[]`

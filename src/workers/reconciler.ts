@@ -61,9 +61,9 @@ export class Reconciler {
   /**
    * The active runs' folds, brought up to date each pass by reading only their new events: refolding every
    * active run from its start each pass cost a pass the whole size of every large run. Only the runs of the
-   * last pass are kept.
+   * last pass are kept, all of them (a bound below their number would evict each before its next pass).
    */
-  private readonly runStates = new StreamStateCache<RunState>()
+  private readonly runStates = new StreamStateCache<RunState>(Number.POSITIVE_INFINITY)
 
   constructor(
     private readonly deps: ReconcilerDeps,

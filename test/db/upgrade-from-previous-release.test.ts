@@ -95,6 +95,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
                 { owner, version: 5, name: 'audit hash chain' },
                 { owner, version: 6, name: 'rejected runs end with their tenants cancelled' },
                 { owner, version: 7, name: 'audit entries listed in the chain order' },
+                { owner, version: 8, name: 'repair durations per run' },
               ]
             : []),
           // The alert tables evolve in their own set, right after the read models that created them.
@@ -126,7 +127,7 @@ describe.each(databaseFlavours())('a deployment of the previous release upgraded
       expect(recorded).toEqual(
         [...owners, 'alerts', 'preflight-plans', 'before-images', 'runbook:example.runbook'].sort().flatMap((owner) => [
           { owner, version: 1 },
-          ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }, { owner, version: 5 }, { owner, version: 6 }, { owner, version: 7 }] : []),
+          ...(owner === 'read-models' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }, { owner, version: 5 }, { owner, version: 6 }, { owner, version: 7 }, { owner, version: 8 }] : []),
           ...(owner === 'before-images' ? [{ owner, version: 2 }, { owner, version: 3 }, { owner, version: 4 }] : []),
         ]),
       )
