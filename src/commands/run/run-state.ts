@@ -298,8 +298,8 @@ export function dispatchJobs(state: RunState): Array<{ key: string; tenantIds: n
 }
 
 /**
- * The canary's tenants while one of them is pending; null for a run without a canary or once it is done.
- * Asked of the canary's own (few) tenants: once they are all processed, no scan for them of the whole run.
+ * The canary's tenants, in target order, while one of them is pending; null for a run without a canary or
+ * once it is done. Its kept progress tells which, without looking at any tenant.
  */
 function pendingCanary(state: ExistingRunState): readonly number[] | null {
   return state.request.canary && state.canary && state.canary.pending > 0 ? state.request.canary.tenantIds : null
